@@ -1,0 +1,81 @@
+# pyroom: one binary, built with GNU Make and pkg-config.
+#   make          build build/pyroom
+#   make run      install what is missing, build, start on 127.0.0.1:8080
+#   make check    install, build with -Werror, run every test suite
+#   make asan     unit and API tests under AddressSanitizer + UBSan
+#   make bench    benchmarks (figures and ratios against a same-run baseline)
+
+CC      ?= gcc
+BUILD   ?= build
+PKGS    := libmicrohttpd jansson libsodium sqlite3 libpq libseccomp
+WARN    := -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wformat=2 -Wimplicit-fallthrough -Werror
+HARDEN  := -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fstack-clash-protection -fPIE
+OPT     ?= -O2 -g
+CFLAGS  += $(WARN) $(OPT) $(HARDEN) -D_GNU_SOURCE -Isrc $(shell pkg-config --cflags $(PKGS))
+LDFLAGS += -pie -Wl,-z,relro,-z,now
+LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lwslay -lpthread -lutil
+
+LIB_SRC := $(filter-out src/main.c,$(wildcard src/*/*.c))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+
+.PHONY: all run check asan bench deps web unit fuzz clean format
+all: $(BUILD)/pyroom $(if $(wildcard web/package.json),web)
+
+deps:
+	@./scripts/install-deps.sh
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libpyroom.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/pyroom: $(BUILD)/obj/src/main.o $(BUILD)/libpyroom.a
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libpyroom.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libpyroom.a $(LDLIBS) -lcriterion -o $@
+
+unit: $(UNIT_BIN)
+
+web:
+	@if [ -f web/package.json ]; then cd web && npm run --silent build; fi
+
+# libFuzzer targets, built with clang; `make check` replays each committed corpus.
+fuzz:
+	@./scripts/build-fuzz.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@mkdir -p data
+	@echo "pyroom: http://127.0.0.1:8080"
+	./$(BUILD)/pyroom serve --listen 127.0.0.1:8080 --database sqlite:data/pyroom.db
+
+check: deps
+	@$(MAKE) --no-print-directory all unit
+	@./scripts/run-tests.sh
+
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build/asan CC=clang \
+	  OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	  HARDEN="-fPIE" LDFLAGS="-pie -fsanitize=address,undefined" all unit
+	@BUILD=build/asan SUITES="unit api-sqlite" ./scripts/run-tests.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@./scripts/run-bench.sh
+
+format:
+	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c')
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
