@@ -73,12 +73,8 @@ suite_fuzz() {
 suite_sandbox() { run_pytest sandbox tests/sandbox; }
 suite_api-sqlite() { PYROOM_TEST_DB=sqlite run_pytest api-sqlite tests/api; }
 suite_api-postgres() {
-    local url
-    if ! url=$(./scripts/pg.sh start 2>"$BUILD/logs/pg.log"); then
-        cat "$BUILD/logs/pg.log"; add 0 1 api-postgres; return
-    fi
-    PYROOM_TEST_DB=postgres PYROOM_TEST_PG="$url" run_pytest api-postgres tests/api
-    ./scripts/pg.sh stop >/dev/null 2>&1 || true
+    if [ -z "${PYROOM_TEST_PG:-}" ]; then add 0 1 api-postgres; return; fi
+    PYROOM_TEST_DB=postgres run_pytest api-postgres tests/api
 }
 suite_e2e() {
     local log="$BUILD/logs/e2e.log"
@@ -90,6 +86,17 @@ suite_e2e() {
     if [ -z "$p" ]; then p=0; f=1; fi
     add "$p" "${f:-0}" e2e
 }
+
+# One throw-away PostgreSQL cluster for every suite that wants it (unit tests of the
+# PostgreSQL driver and the API tests), stopped on exit.
+if [ -x scripts/pg.sh ] && [ -z "${PYROOM_TEST_PG:-}" ]; then
+    if PYROOM_TEST_PG=$(./scripts/pg.sh start 2>"$BUILD/logs/pg.log"); then
+        export PYROOM_TEST_PG
+        trap './scripts/pg.sh stop >/dev/null 2>&1 || true' EXIT
+    else
+        echo "postgres: could not start"; cat "$BUILD/logs/pg.log"
+    fi
+fi
 
 for s in $SUITES; do
     if [ "$s" = unit ] || ls tests/"${s%%-*}"/ 2>/dev/null | grep -qE '\.(py|c|mjs)$'; then

@@ -1,8 +1,13 @@
-/* pyroom: the command line. Placeholder until the server lands. */
+/* pyroom: the command line. */
 #include <stdio.h>
+#include <string.h>
 
-int main(void)
+#include "sandbox/sandbox.h"
+
+int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "sandbox") == 0)
+        return sb_cli_main(argc - 1, argv + 1);
     puts("pyroom 0.1.0");
     return 0;
 }
