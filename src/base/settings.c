@@ -209,6 +209,11 @@ int settings_set(struct settings *s, const char *name, const char *value, char *
     return apply(s, d, value, errbuf, errlen);
 }
 
+bool settings_exists(const char *name)
+{
+    return find(name) != NULL;
+}
+
 bool settings_is_bool(const char *name)
 {
     const struct def *d = find(name);

@@ -53,6 +53,8 @@ int settings_init(struct settings *s, char *errbuf, size_t errlen);
  * -EINVAL for a bad value; errbuf says which. */
 int settings_set(struct settings *s, const char *name, const char *value, char *errbuf,
                  size_t errlen);
+/* True if name is a setting. */
+bool settings_exists(const char *name);
 /* True if name is a boolean setting (a flag that may stand alone). */
 bool settings_is_bool(const char *name);
 void settings_help(FILE *out);
