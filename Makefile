@@ -28,20 +28,26 @@ all: $(BUILD)/pyroom $(if $(wildcard web/package.json),web)
 deps:
 	@./scripts/install-deps.sh
 
+V ?= 0
+Q := $(if $(filter 1,$(V)),,@)
+
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	@echo "  CC    $<"
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/libpyroom.a: $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(Q)ar rcs $@ $^
 
 $(BUILD)/pyroom: $(BUILD)/obj/src/main.o $(BUILD)/libpyroom.a
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	@echo "  LD    $@"
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libpyroom.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libpyroom.a $(LDLIBS) -lcriterion -o $@
+	@echo "  TEST  $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libpyroom.a $(LDLIBS) -lcriterion -o $@
 
 unit: $(UNIT_BIN)
 

@@ -1,0 +1,155 @@
+/* admin endpoints: users and roles, the audit log, node figures. Admins only. */
+#include "api/internal.h"
+
+#include <stdio.h>
+
+#include "base/log.h"
+
+static bool require_admin(struct api *api, struct http_req *req, struct api_caller *c)
+{
+    if (!api_auth(api, req, c))
+        return false;
+    if (!api_is_admin(c)) {
+        api_caller_done(c);
+        http_reply_error(req, 403, "forbidden", "only administrators may do this");
+        return false;
+    }
+    return true;
+}
+
+static void h_users(struct http_req *req, void *ctx)
+{
+    struct api *api = ctx;
+    struct api_caller c;
+    if (!require_admin(api, req, &c))
+        return;
+    int limit, offset;
+    api_page(req, &limit, &offset);
+    struct store_user_list *l = NULL;
+    int r = store_user_list(api->store, limit, offset, &l, NULL);
+    if (r < 0) {
+        api_fail(req, r, "user");
+    } else {
+        json_t *items = json_array();
+        for (size_t i = 0; i < l->n; i++)
+            json_array_append_new(items, api_user_json(&l->items[i]));
+        json_t *body = json_pack("{s:o}", "items", items);
+        api_page_next(body, offset, l->n, l->more);
+        http_reply_json(req, 200, body);
+    }
+    store_user_list_free(l);
+    api_caller_done(&c);
+}
+
+static void h_user_patch(struct http_req *req, void *ctx)
+{
+    struct api *api = ctx;
+    struct api_caller c;
+    int64_t id;
+    if (!require_admin(api, req, &c))
+        return;
+    json_t *body = NULL;
+    struct store_user *u = NULL;
+    if (!api_param_id(req, 0, &id) || !(body = api_body(req)))
+        goto out;
+    bool bad = false;
+    const char *role = api_str(req, body, "role", false, &bad);
+    json_t *disabled = json_object_get(body, "disabled");
+    if (bad)
+        goto out;
+    enum store_role rv;
+    if (role && store_role_parse(role, &rv) < 0) {
+        http_reply_error(req, 400, "invalid_field", "role must be submitter, reviewer or admin");
+        goto out;
+    }
+    if (disabled && !json_is_boolean(disabled)) {
+        http_reply_error(req, 400, "invalid_field", "'disabled' must be true or false");
+        goto out;
+    }
+    if (id == c.user.id && ((role && rv != STORE_ROLE_ADMIN) || json_is_true(disabled))) {
+        http_reply_error(req, 409, "conflict",
+                         "you cannot demote or disable yourself; ask another administrator");
+        goto out;
+    }
+    int r = store_user_get(api->store, id, &u, NULL);
+    char target[32], detail[64];
+    snprintf(target, sizeof(target), "user:%lld", (long long)id);
+    if (r == 0 && role && rv != u->role) {
+        r = store_user_set_role(api->store, id, rv, NULL);
+        if (r == 0) {
+            snprintf(detail, sizeof(detail), "%s -> %s", store_role_name(u->role), role);
+            api_audit(api, req, c.user.id, "role_change", target, detail);
+        }
+    }
+    if (r == 0 && disabled && json_is_true(disabled) != u->disabled) {
+        r = store_user_set_disabled(api->store, id, json_is_true(disabled), NULL);
+        if (r == 0)
+            api_audit(api, req, c.user.id, json_is_true(disabled) ? "user_disable" : "user_enable",
+                      target, "");
+    }
+    store_user_free(u);
+    u = NULL;
+    if (r == 0)
+        r = store_user_get(api->store, id, &u, NULL);
+    if (r < 0)
+        api_fail(req, r, "user");
+    else
+        http_reply_json(req, 200, api_user_json(u));
+out:
+    store_user_free(u);
+    json_decref(body);
+    api_caller_done(&c);
+}
+
+static void h_audit(struct http_req *req, void *ctx)
+{
+    struct api *api = ctx;
+    struct api_caller c;
+    if (!require_admin(api, req, &c))
+        return;
+    int limit, offset;
+    api_page(req, &limit, &offset);
+    struct store_audit_list *l = NULL;
+    int r = store_audit_list(api->store, limit, offset, &l, NULL);
+    if (r < 0) {
+        api_fail(req, r, "audit log");
+    } else {
+        json_t *items = json_array();
+        for (size_t i = 0; i < l->n; i++) {
+            const struct store_audit *a = &l->items[i];
+            json_array_append_new(
+                items, json_pack("{s:I,s:o,s:o,s:s,s:s,s:s}", "id", (json_int_t)a->id, "at",
+                                 api_time(a->at), "actor", api_ref_json(a->actor_id, a->actor_name),
+                                 "action", a->action, "target", a->target, "detail", a->detail));
+        }
+        json_t *body = json_pack("{s:o}", "items", items);
+        api_page_next(body, offset, l->n, l->more);
+        http_reply_json(req, 200, body);
+    }
+    store_audit_list_free(l);
+    api_caller_done(&c);
+}
+
+json_t *api_stats_json(struct api *api)
+{
+    return json_pack("{s:s,s:b}", "database", store_driver_name(api->store), "sandboxes",
+                     api->sup != NULL);
+}
+
+static void h_stats(struct http_req *req, void *ctx)
+{
+    struct api *api = ctx;
+    struct api_caller c;
+    if (!require_admin(api, req, &c))
+        return;
+    http_reply_json(req, 200, api_stats_json(api));
+    api_caller_done(&c);
+}
+
+void api_admin_routes(struct router *r)
+{
+    router_add(r, "GET", "/api/admin/users", h_users);
+    router_add(r, "PATCH", "/api/admin/users/{}", h_user_patch);
+    router_add(r, "GET", "/api/admin/audit", h_audit);
+    router_add(r, "GET", "/api/admin/stats", h_stats);
+}

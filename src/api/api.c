@@ -1,0 +1,446 @@
+/* api: routing, the error table, authentication and the JSON helpers every resource uses. */
+#include "api/internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth/ratelimit.h"
+#include "auth/token.h"
+#include "base/log.h"
+#include "base/utf8.h"
+
+/* ---- the error table ------------------------------------------------------------------ */
+
+void api_fail(struct http_req *req, int rc, const char *what)
+{
+    switch (rc) {
+    case -ENOENT:
+        http_reply_error(req, 404, "not_found", "no such %s", what);
+        return;
+    case -EEXIST:
+        http_reply_error(req, 409, "exists", "the %s already exists", what);
+        return;
+    case -ENOTDIR:
+        http_reply_error(req, 409, "conflict", "a parent folder of the %s is a file", what);
+        return;
+    case -EISDIR:
+        http_reply_error(req, 409, "conflict", "the %s is a folder", what);
+        return;
+    case -EFBIG:
+        http_reply_error(req, 413, "too_large", "the %s would pass a workspace limit", what);
+        return;
+    case -ESTALE:
+        http_reply_error(req, 412, "etag_mismatch", "the %s changed since you read it", what);
+        return;
+    case -EALREADY:
+        http_reply_error(req, 409, "already_decided", "the %s is no longer pending", what);
+        return;
+    case -EINVAL:
+        http_reply_error(req, 400, "bad_request", "invalid %s", what);
+        return;
+    case -EACCES:
+    case -EPERM:
+        http_reply_error(req, 403, "forbidden", "you may not do this to the %s", what);
+        return;
+    case -EBUSY:
+    case -EAGAIN:
+        http_reply_error(req, 503, "unavailable", "the server is busy; try again");
+        return;
+    default:
+        log_event(LOG_ERROR, "request failed",
+                  json_pack("{s:s,s:s,s:i}", "request_id", req->id, "what", what, "errno", -rc));
+        http_reply_error(req, 500, "internal", "something went wrong on the server");
+        return;
+    }
+}
+
+/* ---- JSON helpers ------------------------------------------------------------------- */
+
+json_t *api_time(int64_t ms)
+{
+    if (ms <= 0)
+        return json_null();
+    time_t s = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    char out[32];
+    strftime(out, sizeof(out), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return json_string(out);
+}
+
+json_t *api_user_json(const struct store_user *u)
+{
+    return json_pack("{s:I,s:s,s:s,s:b,s:o}", "id", (json_int_t)u->id, "username", u->username,
+                     "role", store_role_name(u->role), "disabled", u->disabled, "created_at",
+                     api_time(u->created_at));
+}
+
+json_t *api_ref_json(int64_t id, const char *name)
+{
+    if (id <= 0)
+        return json_null();
+    return json_pack("{s:I,s:s?}", "id", (json_int_t)id, "username", name);
+}
+
+json_t *api_workspace_json(const struct store_workspace *w)
+{
+    return json_pack("{s:I,s:s,s:o,s:o,s:o,s:I,s:I}", "id", (json_int_t)w->id, "name", w->name,
+                     "owner", api_ref_json(w->owner_id, w->owner_name), "created_at",
+                     api_time(w->created_at), "updated_at", api_time(w->updated_at),
+                     "file_count", (json_int_t)w->file_count, "bytes", (json_int_t)w->bytes);
+}
+
+json_t *api_file_json(const struct store_file *f)
+{
+    return json_pack("{s:s,s:s,s:I,s:s,s:o}", "path", f->path, "kind", store_kind_name(f->kind),
+                     "size", (json_int_t)f->size, "etag", f->etag, "updated_at",
+                     api_time(f->updated_at));
+}
+
+bool api_valid_name(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > max || !utf8_valid(s, n))
+        return false;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return false;
+    return true;
+}
+
+json_t *api_body(struct http_req *req)
+{
+    json_error_t e;
+    json_t *v = json_loadb(req->body.data ? req->body.data : "", req->body.len,
+                           JSON_REJECT_DUPLICATES, &e);
+    if (!v) {
+        http_reply_error(req, 400, "invalid_json", "the body is not valid JSON: %s", e.text);
+        return NULL;
+    }
+    if (!json_is_object(v)) {
+        json_decref(v);
+        http_reply_error(req, 400, "invalid_json", "the body must be a JSON object");
+        return NULL;
+    }
+    return v;
+}
+
+const char *api_str(struct http_req *req, json_t *obj, const char *key, bool required,
+                    bool *bad)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v || json_is_null(v)) {
+        if (required) {
+            http_reply_error(req, 400, "invalid_field", "'%s' is required", key);
+            *bad = true;
+        }
+        return NULL;
+    }
+    if (!json_is_string(v)) {
+        http_reply_error(req, 400, "invalid_field", "'%s' must be a string", key);
+        *bad = true;
+        return NULL;
+    }
+    return json_string_value(v);
+}
+
+bool api_param_id(struct http_req *req, size_t i, int64_t *ret)
+{
+    const char *s = i < req->nparam ? req->param[i] : NULL;
+    char *end;
+    errno = 0;
+    long long v = s ? strtoll(s, &end, 10) : 0;
+    if (!s || errno || *end || v <= 0 || s[0] == '+' || s[0] == '0') {
+        http_reply_error(req, 404, "not_found", "no such resource");
+        return false;
+    }
+    *ret = v;
+    return true;
+}
+
+void api_page(struct http_req *req, int *ret_limit, int *ret_offset)
+{
+    const char *l = http_req_query(req, "limit");
+    const char *o = http_req_query(req, "offset");
+    long limit = l ? strtol(l, NULL, 10) : 50;
+    long offset = o ? strtol(o, NULL, 10) : 0;
+    if (limit < 1)
+        limit = 50;
+    if (limit > 200)
+        limit = 200;
+    if (offset < 0 || offset > 1000000000)
+        offset = 0;
+    *ret_limit = (int)limit;
+    *ret_offset = (int)offset;
+}
+
+void api_page_next(json_t *body, int offset, size_t n, bool more)
+{
+    json_object_set_new(body, "next_offset",
+                        more ? json_integer(offset + (json_int_t)n) : json_null());
+}
+
+void api_audit(struct api *api, struct http_req *req, int64_t actor, const char *action,
+               const char *target, const char *detail)
+{
+    struct err e = {0};
+    if (store_audit_append(api->store, actor, action, target ? target : "",
+                           detail ? detail : "", &e) < 0)
+        log_event(LOG_ERROR, "audit append failed",
+                  json_pack("{s:s,s:s,s:s}", "request_id", req->id, "action", action, "error",
+                            e.msg));
+}
+
+/* ---- authentication ----------------------------------------------------------------- */
+
+bool api_is_reviewer(const struct api_caller *c)
+{
+    return c->user.role == STORE_ROLE_REVIEWER || c->user.role == STORE_ROLE_ADMIN;
+}
+
+bool api_is_admin(const struct api_caller *c)
+{
+    return c->user.role == STORE_ROLE_ADMIN;
+}
+
+void api_caller_done(struct api_caller *c)
+{
+    free(c->user.username);
+    free(c->user.password_hash);
+    c->user.username = c->user.password_hash = NULL;
+}
+
+static bool is_write(const char *method)
+{
+    return strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 &&
+           strcmp(method, "OPTIONS") != 0;
+}
+
+/* The value of cookie name in a Cookie header ("a=1; b=2"); false if absent or too long. */
+static bool cookie_value(const char *header, const char *name, char *out, size_t len)
+{
+    size_t nl = strlen(name);
+    const char *p = header;
+    while (*p) {
+        while (*p == ' ' || *p == ';')
+            p++;
+        size_t seg = strcspn(p, ";");
+        if (seg > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
+            size_t vl = seg - nl - 1;
+            if (vl == 0 || vl >= len)
+                return false;
+            memcpy(out, p + nl + 1, vl);
+            out[vl] = '\0';
+            return true;
+        }
+        p += seg;
+    }
+    return false;
+}
+
+static void take_user(struct api_caller *c, struct store_user *u)
+{
+    c->user = *u;
+    u->username = NULL;
+    u->password_hash = NULL;
+}
+
+bool api_auth(struct api *api, struct http_req *req, struct api_caller *ret)
+{
+    memset(ret, 0, sizeof(*ret));
+    char hash[TOKEN_HASH_SIZE];
+    const char *authz = http_req_header(req, "Authorization");
+    if (authz && strncasecmp(authz, "Bearer ", 7) == 0) {
+        struct store_token *t = NULL;
+        token_hash(authz + 7, hash);
+        int r = store_token_lookup(api->store, hash, &t, NULL);
+        if (r < 0) {
+            if (r != -ENOENT)
+                api_fail(req, r, "token");
+            else
+                http_reply_error(req, 401, "unauthenticated", "the API token is not valid");
+            return false;
+        }
+        take_user(ret, &t->user);
+        store_token_free(t);
+        req->user_id = ret->user.id;
+        return true;
+    }
+    const char *cookie = http_req_header(req, "Cookie");
+    char value[TOKEN_SIZE];
+    if (!cookie || !cookie_value(cookie, "pyroom_session", value, sizeof(value))) {
+        http_reply_error(req, 401, "unauthenticated", "please log in");
+        return false;
+    }
+    token_hash(value, hash);
+    struct store_session *s = NULL;
+    int r = store_session_lookup(api->store, hash, &s, NULL);
+    if (r < 0) {
+        if (r != -ENOENT)
+            api_fail(req, r, "session");
+        else
+            http_reply_error(req, 401, "unauthenticated", "your session has ended; log in again");
+        return false;
+    }
+    ret->by_cookie = true;
+    snprintf(ret->csrf, sizeof(ret->csrf), "%s", s->csrf ? s->csrf : "");
+    snprintf(ret->session_hash, sizeof(ret->session_hash), "%s", hash);
+    take_user(ret, &s->user);
+    store_session_free(s);
+    req->user_id = ret->user.id;
+    if (is_write(req->method)) {
+        const char *sent = http_req_header(req, "X-CSRF-Token");
+        if (!sent || !token_equal(sent, ret->csrf)) {
+            api_caller_done(ret);
+            http_reply_error(req, 403, "csrf",
+                             "missing or wrong X-CSRF-Token header (reload the page)");
+            return false;
+        }
+    }
+    return true;
+}
+
+bool api_workspace_load(struct api *api, struct http_req *req, const struct api_caller *c,
+                        int64_t id, struct store_workspace **ret)
+{
+    struct store_workspace *w = NULL;
+    int r = store_workspace_get(api->store, id, &w, NULL);
+    if (r < 0) {
+        api_fail(req, r, "workspace");
+        return false;
+    }
+    if (w->owner_id != c->user.id && !api_is_admin(c)) {
+        store_workspace_free(w);
+        http_reply_error(req, 404, "not_found", "no such workspace");
+        return false;
+    }
+    *ret = w;
+    return true;
+}
+
+/* ---- health --------------------------------------------------------------------------- */
+
+static void h_health(struct http_req *req, void *ctx)
+{
+    (void)ctx;
+    static const char body[] = "{\"status\":\"ok\"}";
+    static const char *const h[] = {"Cache-Control", "no-store", NULL};
+    http_reply(req, 200, "application/json", body, sizeof(body) - 1, h);
+}
+
+static void h_ready(struct http_req *req, void *ctx)
+{
+    struct api *api = ctx;
+    struct err e = {0};
+    if (store_ping(api->store, &e) < 0) {
+        http_reply_error(req, 503, "unavailable", "the database does not answer");
+        return;
+    }
+    http_reply_json(req, 200, json_pack("{s:s,s:s}", "status", "ready", "database",
+                                        store_driver_name(api->store)));
+}
+
+static void h_limits(struct http_req *req, void *ctx)
+{
+    struct api *api = ctx;
+    const struct settings *s = api->cfg;
+    http_reply_json(
+        req, 200,
+        json_pack("{s:{s:I,s:I,s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I}}", "run", "wall_ms",
+                  (json_int_t)s->run_wall_ms, "cpu_ms", (json_int_t)s->run_cpu_ms,
+                  "memory_bytes", (json_int_t)s->run_memory, "pids", (json_int_t)s->run_pids,
+                  "output_bytes", (json_int_t)s->run_output, "files_bytes",
+                  (json_int_t)s->run_files, "files", "max_file_bytes",
+                  (json_int_t)s->max_file_bytes, "max_files", (json_int_t)s->max_files,
+                  "max_workspace_bytes", (json_int_t)s->max_workspace_bytes));
+}
+
+/* ---- the handler ---------------------------------------------------------------------- */
+
+void api_handle(struct http_req *req, void *ctx)
+{
+    struct api *api = ctx;
+    if (strncmp(req->path, "/api/", 5) != 0 && strcmp(req->path, "/api") != 0) {
+        if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
+            http_reply_error(req, 405, "method_not_allowed", "only GET is allowed here");
+            return;
+        }
+        api_web_get(api, req);
+        return;
+    }
+    http_handler_fn fn;
+    switch (router_match(api->router, req, &fn)) {
+    case HTTP_ROUTE_FOUND:
+        fn(req, api);
+        return;
+    case HTTP_ROUTE_BAD_METHOD:
+        http_reply_error(req, 405, "method_not_allowed", "%s is not allowed on this path",
+                         req->method);
+        return;
+    case HTTP_ROUTE_NOT_FOUND:
+        http_reply_error(req, 404, "not_found", "no such API endpoint");
+        return;
+    }
+}
+
+int api_new(const struct settings *cfg, struct store *store, struct sup *sup, struct api **ret,
+            struct err *err)
+{
+    struct api *api = calloc(1, sizeof(*api));
+    if (!api)
+        return err_set(err, ENOMEM, "allocate api");
+    api->cfg = cfg;
+    api->store = store;
+    api->sup = sup;
+    api->limits = (struct store_limits){
+        .max_file_bytes = (int64_t)cfg->max_file_bytes,
+        .max_entries = (int64_t)cfg->max_files,
+        .max_workspace_bytes = (int64_t)cfg->max_workspace_bytes,
+    };
+    api->web_dirfd = open(cfg->web_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (api->web_dirfd < 0)
+        log_event(LOG_WARN, "web page not found; the API still works",
+                  json_pack("{s:s}", "web_dir", cfg->web_dir));
+    /* Failed logins: login_rate per minute, with that many as the burst. */
+    struct ratelimit_config rl = {
+        .rate = (double)(cfg->login_rate ? cfg->login_rate : 1) / 60.0,
+        .burst = (double)(cfg->login_rate ? cfg->login_rate : 1),
+        .slots = 4096,
+    };
+    if (ratelimit_new(&rl, &api->login_by_ip) < 0 || ratelimit_new(&rl, &api->login_by_user) < 0) {
+        api_free(api);
+        return err_set(err, ENOMEM, "allocate rate limits");
+    }
+    api->router = router_new();
+    if (!api->router || !api->login_by_ip || !api->login_by_user) {
+        api_free(api);
+        return err_set(err, ENOMEM, "allocate api");
+    }
+    struct router *r = api->router;
+    router_add(r, "GET", "/api/health", h_health);
+    router_add(r, "GET", "/api/ready", h_ready);
+    router_add(r, "GET", "/api/limits", h_limits);
+    api_auth_routes(r);
+    api_admin_routes(r);
+    api_workspace_routes(r);
+    api_file_routes(r);
+    *ret = api;
+    return 0;
+}
+
+void api_free(struct api *api)
+{
+    if (!api)
+        return;
+    router_free(api->router);
+    ratelimit_free(api->login_by_ip);
+    ratelimit_free(api->login_by_user);
+    if (api->web_dirfd >= 0)
+        close(api->web_dirfd);
+    free(api);
+}

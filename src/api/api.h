@@ -1,0 +1,26 @@
+/*
+ * api: the HTTP API, one file per resource (auth.c, workspaces.c, files.c, runs.c,
+ * submissions.c, admin.c) plus the static page (web.c). This header is what main.c needs:
+ * build the API over its dependencies, get the one request handler, tear it down.
+ * Only this layer turns errors into HTTP answers and decides who may do what.
+ */
+#ifndef PYROOM_API_API_H
+#define PYROOM_API_API_H
+
+#include "base/err.h"
+#include "base/settings.h"
+#include "http/server.h"
+
+struct api;
+struct store;
+struct sup;
+
+/* cfg, store and sup (may be NULL: no sandboxes, runs answer 503) must outlive the api. */
+int api_new(const struct settings *cfg, struct store *store, struct sup *sup, struct api **ret,
+            struct err *err);
+/* Ends what the API keeps alive (runs, terminals) and frees. Accepts NULL. */
+void api_free(struct api *api);
+/* The handler for http_server_start; ctx is the struct api. */
+void api_handle(struct http_req *req, void *ctx);
+
+#endif

@@ -1,0 +1,105 @@
+/*
+ * api internals, shared by the resource files of src/api/ and by nothing else.
+ * The request flow: api_handle() routes; a handler authenticates with api_auth(), loads
+ * what it acts on with an access check (api_workspace_load(): another user's workspace is
+ * a 404, not a 403), parses its JSON body with api_body(), calls the store, and answers with
+ * http_reply_json() or api_fail(), which maps a -errno to the one error table.
+ */
+#ifndef PYROOM_API_INTERNAL_H
+#define PYROOM_API_INTERNAL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "api/api.h"
+#include "base/settings.h"
+#include "http/router.h"
+#include "http/server.h"
+#include "store/store.h"
+
+struct ratelimit;
+struct runs;
+
+struct api {
+    const struct settings *cfg;
+    struct store *store;
+    struct sup *sup;
+    struct router *router;
+    struct ratelimit *login_by_ip;   /* failed logins per client address */
+    struct ratelimit *login_by_user; /* failed logins per username */
+    struct store_limits limits;      /* file limits from the settings */
+    struct runs *runs;               /* live runs; NULL without a supervisor */
+    int web_dirfd;                   /* the built page, or -1 */
+    bool setup_open;                 /* no user exists yet */
+};
+
+/* Who is calling. */
+struct api_caller {
+    struct store_user user; /* strings owned by the caller struct; see api_caller_done */
+    bool by_cookie;         /* authenticated by session cookie (needs CSRF on writes) */
+    char csrf[80];          /* the session's CSRF token (cookie sessions) */
+    char session_hash[80];  /* hash of the session token (cookie sessions) */
+};
+
+/* Authenticates the request (cookie or Bearer) and, for state-changing methods with a
+ * cookie, checks X-CSRF-Token. On failure answers 401/403 and returns false. */
+bool api_auth(struct api *api, struct http_req *req, struct api_caller *ret);
+void api_caller_done(struct api_caller *c);
+bool api_is_reviewer(const struct api_caller *c); /* reviewer or admin */
+bool api_is_admin(const struct api_caller *c);
+
+/* Parses the body as a JSON object (duplicate keys refused). On failure answers 400 and
+ * returns NULL. The caller owns the result. */
+json_t *api_body(struct http_req *req);
+/* A string member: NULL when absent; answers 400 and sets *bad when present but not a
+ * string. */
+const char *api_str(struct http_req *req, json_t *obj, const char *key, bool required,
+                    bool *bad);
+
+/* Route parameter i as a positive id; answers 404 and returns false otherwise. */
+bool api_param_id(struct http_req *req, size_t i, int64_t *ret);
+/* ?limit= and ?offset= with defaults and bounds (limit 1..200, default 50). */
+void api_page(struct http_req *req, int *ret_limit, int *ret_offset);
+/* Adds "next_offset" to a list body. */
+void api_page_next(json_t *body, int offset, size_t n, bool more);
+
+/* Maps a -errno from a lower layer to the error table and answers. what names the object
+ * for the message ("workspace", "file"). */
+void api_fail(struct http_req *req, int rc, const char *what);
+
+/* Loads workspace id for the caller: absent or not visible → 404 answered, false. */
+bool api_workspace_load(struct api *api, struct http_req *req, const struct api_caller *c,
+                        int64_t id, struct store_workspace **ret);
+
+/* JSON helpers. */
+json_t *api_time(int64_t ms);   /* ISO 8601 UTC string, or null for 0 */
+json_t *api_user_json(const struct store_user *u);
+json_t *api_ref_json(int64_t id, const char *name); /* {"id","username"} or null */
+json_t *api_workspace_json(const struct store_workspace *w);
+json_t *api_file_json(const struct store_file *f);
+bool api_valid_name(const char *s, size_t max); /* 1..max bytes, UTF-8, no controls */
+
+/* Audit log, best effort (a failure is logged, never fatal to the request). */
+void api_audit(struct api *api, struct http_req *req, int64_t actor, const char *action,
+               const char *target, const char *detail);
+
+/* Tells live environments (terminals) and event subscribers that path changed in ws:
+ * etag NULL for a deletion, "" for a folder. Never fails the request. */
+void api_workspace_changed(struct api *api, int64_t ws, const char *path, const char *etag);
+
+/* Node figures for GET /api/admin/stats (runs, terminals, pool). */
+json_t *api_stats_json(struct api *api);
+
+/* Route registration, one per resource file. */
+void api_auth_routes(struct router *r);
+void api_admin_routes(struct router *r);
+void api_workspace_routes(struct router *r);
+void api_file_routes(struct router *r);
+void api_run_routes(struct router *r);
+void api_submission_routes(struct router *r);
+
+/* The page (web.c). */
+void api_web_get(struct api *api, struct http_req *req);
+
+#endif

@@ -1,0 +1,112 @@
+/*
+ * web: serves the built page (web/dist) at `/`. Files are opened beneath the web directory
+ * with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), so no request path can escape it.
+ * Names carrying a content hash (name-HASH.ext) are cached for a year; index.html is
+ * revalidated every time. Any other non-API path gets index.html (client-side routes).
+ */
+#include "api/internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define WEB_MAX_FILE (16u << 20)
+
+static const struct {
+    const char *ext;
+    const char *type;
+} types[] = {
+    {".html", "text/html; charset=utf-8"},
+    {".js", "text/javascript; charset=utf-8"},
+    {".css", "text/css; charset=utf-8"},
+    {".svg", "image/svg+xml"},
+    {".png", "image/png"},
+    {".ico", "image/x-icon"},
+    {".woff2", "font/woff2"},
+    {".json", "application/json"},
+    {".map", "application/json"},
+    {".txt", "text/plain; charset=utf-8"},
+};
+
+static const char *content_type(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    for (size_t i = 0; dot && i < sizeof(types) / sizeof(types[0]); i++)
+        if (strcmp(dot, types[i].ext) == 0)
+            return types[i].type;
+    return "application/octet-stream";
+}
+
+/* A hashed asset looks like name-XXXXXXXX.ext with at least 8 hash characters. */
+static bool is_hashed(const char *name)
+{
+    const char *dash = strrchr(name, '-');
+    const char *dot = strrchr(name, '.');
+    return dash && dot && dot > dash && dot - dash > 8;
+}
+
+static int open_beneath(int dirfd, const char *rel)
+{
+    struct open_how how = {
+        .flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW,
+        .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+    };
+    return (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+}
+
+static int send_file(struct api *api, struct http_req *req, const char *rel, bool fallback)
+{
+    int fd = open_beneath(api->web_dirfd, rel);
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > WEB_MAX_FILE) {
+        close(fd);
+        return -ENOENT;
+    }
+    char *data = malloc((size_t)st.st_size + 1);
+    ssize_t got = data ? read(fd, data, (size_t)st.st_size) : -1;
+    close(fd);
+    if (got != st.st_size) {
+        free(data);
+        return -EIO;
+    }
+    const char *cache = is_hashed(rel) && !fallback ? "public, max-age=31536000, immutable"
+                                                    : "no-cache";
+    const char *const headers[] = {"Cache-Control", cache, NULL};
+    int r = http_reply(req, 200, content_type(rel), data, (size_t)got, headers);
+    free(data);
+    return r;
+}
+
+void api_web_get(struct api *api, struct http_req *req)
+{
+    if (api->web_dirfd < 0) {
+        http_reply_error(req, 503, "unavailable",
+                         "the web page is not built; run `make` (it builds web/dist)");
+        return;
+    }
+    const char *p = req->path + 1; /* skip the leading '/' */
+    char *rel = NULL;
+    if (*p)
+        rel = http_unescape(p, strlen(p), false);
+    bool ok_name = rel && *rel && !strstr(rel, "..") && rel[0] != '/';
+    if (ok_name && send_file(api, req, rel, false) == 0) {
+        free(rel);
+        return;
+    }
+    free(rel);
+    /* Unknown paths that look like files are 404; the rest are client-side routes. */
+    const char *last = strrchr(req->path, '/');
+    if (last && strchr(last, '.')) {
+        http_reply_error(req, 404, "not_found", "no such file");
+        return;
+    }
+    if (send_file(api, req, "index.html", true) < 0)
+        http_reply_error(req, 503, "unavailable", "the web page is not built");
+}

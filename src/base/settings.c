@@ -1,0 +1,253 @@
+/* settings: the table of serve settings; see settings.h. */
+#include "base/settings.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum kind { K_STR, K_U64, K_SIZE, K_BOOL };
+
+struct def {
+    const char *name; /* flag without dashes */
+    enum kind kind;
+    size_t off;
+    const char *def;
+    const char *choices; /* "a|b" for enumerated strings, else NULL */
+    const char *help;
+};
+
+#define F(field) offsetof(struct settings, field)
+
+static const struct def defs[] = {
+    {"listen", K_STR, F(listen), "127.0.0.1:8080", NULL, "address and port to listen on"},
+    {"database", K_STR, F(database), "sqlite:data/pyroom.db", NULL,
+     "sqlite:PATH or postgres://USER@HOST:PORT/DB"},
+    {"data-dir", K_STR, F(data_dir), "data", NULL, "directory for sandbox working files"},
+    {"web-dir", K_STR, F(web_dir), "", NULL,
+     "the built page (default: web/dist next to the binary's build directory)"},
+    {"registration", K_STR, F(registration), "open", "open|closed",
+     "whether anyone may register (the first account is always allowed and becomes admin)"},
+    {"log-level", K_STR, F(log_level), "info", "debug|info|warn|error", "lowest level logged"},
+    {"secure-cookies", K_BOOL, F(secure_cookies), "false", NULL,
+     "mark cookies Secure (set when a TLS proxy is in front)"},
+    {"access-log", K_BOOL, F(access_log), "true", NULL, "one JSON line per request"},
+    {"session-ttl", K_U64, F(session_ttl), "604800", NULL, "session lifetime, seconds"},
+    {"max-body", K_SIZE, F(max_body), "2M", NULL, "largest request body, bytes (413 beyond)"},
+    {"max-connections", K_U64, F(max_connections), "1024", NULL, "concurrent HTTP connections"},
+    {"connection-timeout", K_U64, F(connection_timeout), "60", NULL,
+     "seconds a connection may stay silent (slow clients are dropped)"},
+    {"db-pool", K_U64, F(db_pool), "16", NULL, "PostgreSQL connections per node"},
+    {"login-rate", K_U64, F(login_rate), "10", NULL,
+     "failed logins allowed per minute, per client address and per username"},
+    {"max-file-bytes", K_SIZE, F(max_file_bytes), "1M", NULL, "largest file in a workspace"},
+    {"max-files", K_U64, F(max_files), "1000", NULL, "files and folders per workspace"},
+    {"max-workspace-bytes", K_SIZE, F(max_workspace_bytes), "50M", NULL,
+     "total file bytes per workspace"},
+    {"max-workspaces", K_U64, F(max_workspaces), "100", NULL, "workspaces per user"},
+    {"run-wall-ms", K_U64, F(run_wall_ms), "10000", NULL, "wall-clock limit of a run, ms"},
+    {"run-cpu-ms", K_U64, F(run_cpu_ms), "10000", NULL, "CPU time limit of a run, ms"},
+    {"run-memory", K_SIZE, F(run_memory), "256M", NULL, "memory limit of a run, bytes"},
+    {"run-pids", K_U64, F(run_pids), "64", NULL, "processes and threads in a run"},
+    {"run-output", K_SIZE, F(run_output), "1M", NULL, "bytes kept per output stream of a run"},
+    {"run-files", K_SIZE, F(run_files), "50M", NULL, "bytes a run may write to disk"},
+    {"run-tmp", K_SIZE, F(run_tmp), "64M", NULL, "size of /tmp in a sandbox"},
+    {"max-runs", K_U64, F(max_runs), "0", NULL, "concurrent runs per node (0: twice the cores)"},
+    {"max-runs-per-user", K_U64, F(max_runs_per_user), "2", NULL, "concurrent runs per user"},
+    {"run-queue", K_U64, F(run_queue), "64", NULL, "runs waiting for a slot per node (429 beyond)"},
+    {"runs-per-minute", K_U64, F(runs_per_minute), "30", NULL, "runs started per user per minute"},
+    {"max-artifacts", K_U64, F(max_artifacts), "8", NULL, "plots kept per run"},
+    {"max-artifact-bytes", K_SIZE, F(max_artifact_bytes), "4M", NULL, "bytes per plot"},
+    {"require-passing-run", K_BOOL, F(require_passing_run), "false", NULL,
+     "refuse a submission whose entry file does not run cleanly"},
+};
+
+#define NDEFS (sizeof(defs) / sizeof(defs[0]))
+
+static const struct def *find(const char *name)
+{
+    for (size_t i = 0; i < NDEFS; i++)
+        if (strcmp(defs[i].name, name) == 0)
+            return &defs[i];
+    return NULL;
+}
+
+static void env_name(const char *name, char *out, size_t len)
+{
+    size_t o = (size_t)snprintf(out, len, "PYROOM_");
+    for (const char *p = name; *p && o + 1 < len; p++)
+        out[o++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+    out[o] = '\0';
+}
+
+static int parse_u64(const char *v, bool size, uint64_t *ret)
+{
+    if (!*v || !isdigit((unsigned char)*v))
+        return -EINVAL;
+    errno = 0;
+    char *end;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (errno)
+        return -EINVAL;
+    uint64_t mult = 1;
+    if (size && *end) {
+        switch (toupper((unsigned char)*end)) {
+        case 'K':
+            mult = 1ULL << 10;
+            break;
+        case 'M':
+            mult = 1ULL << 20;
+            break;
+        case 'G':
+            mult = 1ULL << 30;
+            break;
+        default:
+            return -EINVAL;
+        }
+        end++;
+        if (*end == 'i' || *end == 'I')
+            end++;
+        if (*end == 'B' || *end == 'b')
+            end++;
+    }
+    if (*end || (mult > 1 && n > UINT64_MAX / mult))
+        return -EINVAL;
+    *ret = n * mult;
+    return 0;
+}
+
+static int apply(struct settings *s, const struct def *d, const char *value, char *errbuf,
+                 size_t errlen)
+{
+    char *base = (char *)s;
+    switch (d->kind) {
+    case K_STR: {
+        if (d->choices) {
+            size_t vl = strlen(value);
+            const char *c = d->choices;
+            bool ok = false;
+            while (*c) {
+                size_t l = strcspn(c, "|");
+                if (l == vl && strncmp(c, value, l) == 0)
+                    ok = true;
+                c += l + (c[l] == '|');
+            }
+            if (!ok) {
+                snprintf(errbuf, errlen, "--%s: '%s' is not one of %s", d->name, value,
+                         d->choices);
+                return -EINVAL;
+            }
+        }
+        char *copy = strdup(value);
+        if (!copy)
+            return -ENOMEM;
+        char **field = (char **)(base + d->off);
+        free(*field);
+        *field = copy;
+        return 0;
+    }
+    case K_BOOL: {
+        bool *field = (bool *)(base + d->off);
+        if (!strcmp(value, "true") || !strcmp(value, "1") || !strcmp(value, "yes"))
+            *field = true;
+        else if (!strcmp(value, "false") || !strcmp(value, "0") || !strcmp(value, "no"))
+            *field = false;
+        else {
+            snprintf(errbuf, errlen, "--%s: '%s' is not true or false", d->name, value);
+            return -EINVAL;
+        }
+        return 0;
+    }
+    case K_U64:
+    case K_SIZE: {
+        uint64_t v;
+        if (parse_u64(value, d->kind == K_SIZE, &v) < 0) {
+            snprintf(errbuf, errlen, "--%s: '%s' is not a %s", d->name, value,
+                     d->kind == K_SIZE ? "size (e.g. 512K, 2M)" : "non-negative integer");
+            return -EINVAL;
+        }
+        *(uint64_t *)(base + d->off) = v;
+        return 0;
+    }
+    }
+    return -EINVAL;
+}
+
+int settings_init(struct settings *s, char *errbuf, size_t errlen)
+{
+    memset(s, 0, sizeof(*s));
+    for (size_t i = 0; i < NDEFS; i++) {
+        int r = apply(s, &defs[i], defs[i].def, errbuf, errlen);
+        if (r < 0)
+            return r;
+    }
+    for (size_t i = 0; i < NDEFS; i++) {
+        char env[64];
+        env_name(defs[i].name, env, sizeof(env));
+        const char *v = getenv(env);
+        if (!v)
+            continue;
+        int r = apply(s, &defs[i], v, errbuf, errlen);
+        if (r < 0) {
+            size_t l = strlen(errbuf);
+            snprintf(errbuf + l, errlen - l, " (from %s)", env);
+            return r;
+        }
+    }
+    return 0;
+}
+
+int settings_set(struct settings *s, const char *name, const char *value, char *errbuf,
+                 size_t errlen)
+{
+    const struct def *d = find(name);
+    if (!d) {
+        snprintf(errbuf, errlen, "unknown flag --%s", name);
+        return -ENOENT;
+    }
+    return apply(s, d, value, errbuf, errlen);
+}
+
+bool settings_exists(const char *name)
+{
+    return find(name) != NULL;
+}
+
+bool settings_is_bool(const char *name)
+{
+    const struct def *d = find(name);
+    return d && d->kind == K_BOOL;
+}
+
+void settings_help(FILE *out)
+{
+    for (size_t i = 0; i < NDEFS; i++) {
+        char env[64], flag[64];
+        env_name(defs[i].name, env, sizeof(env));
+        snprintf(flag, sizeof(flag), "--%s", defs[i].name);
+        fprintf(out, "  %-24s %s (default %s; $%s)\n", flag, defs[i].help,
+                *defs[i].def ? defs[i].def : "see text", env);
+    }
+}
+
+void settings_markdown(FILE *out)
+{
+    fprintf(out, "| flag | environment | default | meaning |\n|---|---|---|---|\n");
+    for (size_t i = 0; i < NDEFS; i++) {
+        char env[64];
+        env_name(defs[i].name, env, sizeof(env));
+        fprintf(out, "| `--%s` | `%s` | `%s` | %s |\n", defs[i].name, env, defs[i].def,
+                defs[i].help);
+    }
+}
+
+void settings_done(struct settings *s)
+{
+    for (size_t i = 0; i < NDEFS; i++)
+        if (defs[i].kind == K_STR) {
+            char **field = (char **)((char *)s + defs[i].off);
+            free(*field);
+            *field = NULL;
+        }
+}

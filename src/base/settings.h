@@ -1,0 +1,65 @@
+/*
+ * settings: every knob of `pyroom serve`, in one table. Each setting has a flag
+ * (--max-body), an environment variable (PYROOM_MAX_BODY), a default and a help line.
+ * Precedence: default < environment < flag. Sizes accept K/M/G suffixes (powers of 1024);
+ * durations are plain numbers in the unit the name says (_ms, seconds otherwise).
+ * `settings_help` prints the table; the README's settings table is generated from it.
+ */
+#ifndef PYROOM_BASE_SETTINGS_H
+#define PYROOM_BASE_SETTINGS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct settings {
+    char *listen;       /* HOST:PORT */
+    char *database;     /* sqlite:PATH or postgres://... */
+    char *data_dir;     /* working files: sandboxes' workspaces, run scratch */
+    char *web_dir;      /* the built page (web/dist) */
+    char *registration; /* open | closed */
+    char *log_level;    /* debug | info | warn | error */
+    bool secure_cookies;
+    bool access_log;
+    uint64_t session_ttl;        /* seconds */
+    uint64_t max_body;           /* bytes */
+    uint64_t max_connections;    /* concurrent HTTP connections */
+    uint64_t connection_timeout; /* seconds */
+    uint64_t db_pool;            /* PostgreSQL connections */
+    uint64_t login_rate;         /* failed logins per minute per IP and per username */
+    uint64_t max_file_bytes;
+    uint64_t max_files;
+    uint64_t max_workspace_bytes;
+    uint64_t max_workspaces; /* per user */
+    uint64_t run_wall_ms;
+    uint64_t run_cpu_ms;
+    uint64_t run_memory;  /* bytes */
+    uint64_t run_pids;
+    uint64_t run_output;  /* bytes per stream */
+    uint64_t run_files;   /* bytes written to disk by a run */
+    uint64_t run_tmp;     /* bytes of /tmp in a sandbox */
+    uint64_t max_runs;          /* concurrent runs per node; 0 = 2 x cores */
+    uint64_t max_runs_per_user; /* concurrent runs per user */
+    uint64_t run_queue;         /* runs waiting for a slot per node */
+    uint64_t runs_per_minute;   /* per user */
+    uint64_t max_artifacts;       /* plots per run */
+    uint64_t max_artifact_bytes;  /* bytes per plot */
+    bool require_passing_run; /* a submission needs its entry file to run cleanly */
+};
+
+/* Fills s with the defaults, then the environment. Returns 0 or -EINVAL with a message. */
+int settings_init(struct settings *s, char *errbuf, size_t errlen);
+/* Applies one flag: name without dashes, value as given. -ENOENT for an unknown flag,
+ * -EINVAL for a bad value; errbuf says which. */
+int settings_set(struct settings *s, const char *name, const char *value, char *errbuf,
+                 size_t errlen);
+/* True if name is a setting. */
+bool settings_exists(const char *name);
+/* True if name is a boolean setting (a flag that may stand alone). */
+bool settings_is_bool(const char *name);
+void settings_help(FILE *out);
+/* The table as Markdown rows: | flag | variable | default | meaning |. */
+void settings_markdown(FILE *out);
+void settings_done(struct settings *s);
+
+#endif

@@ -1,0 +1,89 @@
+/* utf8: strict UTF-8 validation; see utf8.h. */
+#include "base/utf8.h"
+
+#include <errno.h>
+
+void utf8_init(struct utf8_state *s)
+{
+    *s = (struct utf8_state){0};
+}
+
+/* One byte through the state machine of Unicode Table 3-7. The narrowed ranges after
+ * E0, ED, F0 and F4 are what exclude overlongs, surrogates and values above U+10FFFF. */
+static bool step(struct utf8_state *s, uint8_t c)
+{
+    if (s->need) {
+        if (c < s->lo || c > s->hi)
+            return false;
+        s->cp = (s->cp << 6) | (c & 0x3f);
+        s->need--;
+        s->lo = 0x80;
+        s->hi = 0xbf;
+        return true;
+    }
+    s->lo = 0x80;
+    s->hi = 0xbf;
+    if (c < 0x80) {
+        s->cp = c;
+    } else if (c >= 0xc2 && c <= 0xdf) {
+        s->cp = c & 0x1f;
+        s->need = 1;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        s->cp = c & 0x0f;
+        s->need = 2;
+        if (c == 0xe0)
+            s->lo = 0xa0;
+        else if (c == 0xed)
+            s->hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        s->cp = c & 0x07;
+        s->need = 3;
+        if (c == 0xf0)
+            s->lo = 0x90;
+        else if (c == 0xf4)
+            s->hi = 0x8f;
+    } else {
+        return false; /* 80..C1 (stray or overlong lead), F5..FF */
+    }
+    return true;
+}
+
+bool utf8_feed(struct utf8_state *s, const void *data, size_t n)
+{
+    const uint8_t *p = data;
+    if (s->bad)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (!step(s, p[i])) {
+            s->bad = true;
+            return false;
+        }
+    }
+    return true;
+}
+
+bool utf8_complete(const struct utf8_state *s)
+{
+    return !s->bad && s->need == 0;
+}
+
+bool utf8_valid(const void *data, size_t n)
+{
+    struct utf8_state s = {0};
+    return utf8_feed(&s, data, n) && utf8_complete(&s);
+}
+
+int utf8_decode(const void *data, size_t n, uint32_t *ret_cp)
+{
+    const uint8_t *p = data;
+    struct utf8_state s = {0};
+    for (size_t i = 0; i < n && i < 4; i++) {
+        if (!step(&s, p[i]))
+            return -EILSEQ;
+        if (s.need == 0) {
+            *ret_cp = s.cp;
+            return (int)i + 1;
+        }
+    }
+    return -EILSEQ;
+}

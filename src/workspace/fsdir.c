@@ -1,0 +1,371 @@
+/* fsdir: workspace directories on the host, never following a planted link; see fsdir.h. */
+#include "workspace/fsdir.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "workspace/path.h"
+
+/* Opens (creating when asked) each folder of the first `n` bytes of path, one segment at a
+ * time with O_NOFOLLOW, so a symlink anywhere on the way fails with ELOOP or ENOTDIR.
+ * Returns a directory fd, or -errno. */
+static int walk(int dirfd, const char *path, size_t n, bool create, uid_t uid, gid_t gid)
+{
+    int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    size_t i = 0;
+    while (i < n) {
+        size_t l = 0;
+        while (i + l < n && path[i + l] != '/')
+            l++;
+        char seg[PATH_SEGMENT_MAX + 1];
+        if (l == 0 || l > PATH_SEGMENT_MAX) {
+            close(fd);
+            return -EINVAL;
+        }
+        memcpy(seg, path + i, l);
+        seg[l] = '\0';
+        if (create) {
+            if (mkdirat(fd, seg, 0755) == 0) {
+                if (fchownat(fd, seg, uid, gid, AT_SYMLINK_NOFOLLOW) < 0) {
+                    int e = errno;
+                    close(fd);
+                    return -e;
+                }
+            } else if (errno != EEXIST) {
+                int e = errno;
+                close(fd);
+                return -e;
+            }
+        }
+        int next = openat(fd, seg, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int e = errno;
+        close(fd);
+        if (next < 0)
+            return -e;
+        fd = next;
+        i += l + 1;
+    }
+    return fd;
+}
+
+static size_t parent_len(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? (size_t)(slash - path) : 0;
+}
+
+int fsdir_mkdir(int dirfd, const char *path, uid_t uid, gid_t gid)
+{
+    if (path_check(path, strlen(path), NULL) < 0)
+        return -EINVAL;
+    int fd = walk(dirfd, path, strlen(path), true, uid, gid);
+    if (fd < 0)
+        return fd;
+    close(fd);
+    return 0;
+}
+
+int fsdir_write(int dirfd, const char *path, const void *data, size_t len, uid_t uid,
+                gid_t gid)
+{
+    if (path_check(path, strlen(path), NULL) < 0)
+        return -EINVAL;
+    int pfd = walk(dirfd, path, parent_len(path), true, uid, gid);
+    if (pfd < 0)
+        return pfd;
+    /* O_NONBLOCK: a planted FIFO fails at once (ENXIO) instead of blocking us forever. */
+    int fd = openat(pfd, path_basename(path),
+                    O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+    int e = errno;
+    close(pfd);
+    if (fd < 0)
+        return -e;
+    struct stat st;
+    int r = 0;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        r = -EINVAL;
+        goto out;
+    }
+    if (ftruncate(fd, 0) < 0 || fchown(fd, uid, gid) < 0) {
+        r = -errno;
+        goto out;
+    }
+    const char *p = data;
+    size_t left = len;
+    while (left) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            r = -errno;
+            goto out;
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+out:
+    close(fd);
+    return r;
+}
+
+/* Empties the folder open at fd (closed here), depth first, without following links. */
+static int empty_dir(int fd, int depth)
+{
+    if (depth > 64) {
+        close(fd);
+        return -ELOOP;
+    }
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return -errno;
+    }
+    int r = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        struct stat st;
+        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (sub >= 0 && empty_dir(sub, depth + 1) < 0)
+                r = -EIO;
+            if (unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) < 0)
+                r = -errno;
+        } else if (unlinkat(dirfd(d), de->d_name, 0) < 0) {
+            r = -errno;
+        }
+    }
+    closedir(d);
+    return r;
+}
+
+int fsdir_remove_tree(int parentfd, const char *name)
+{
+    int fd = openat(parentfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return 0;
+        if (errno == ENOTDIR || errno == ELOOP)
+            return unlinkat(parentfd, name, 0) < 0 ? -errno : 0;
+        return -errno;
+    }
+    int r = empty_dir(fd, 0);
+    if (unlinkat(parentfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+        return -errno;
+    return r;
+}
+
+int fsdir_remove(int dirfd, const char *path)
+{
+    if (path_check(path, strlen(path), NULL) < 0)
+        return -EINVAL;
+    int pfd = walk(dirfd, path, parent_len(path), false, 0, 0);
+    if (pfd < 0)
+        return pfd == -ENOENT ? 0 : pfd;
+    int r = fsdir_remove_tree(pfd, path_basename(path));
+    close(pfd);
+    return r;
+}
+
+struct scan_state {
+    struct fsdir_scan *out;
+    size_t cap;
+    size_t bytes;
+    size_t max_file, max_entries, max_bytes;
+};
+
+static int push(struct scan_state *s, struct fsdir_entry e)
+{
+    struct fsdir_scan *o = s->out;
+    if (o->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        struct fsdir_entry *p = realloc(o->items, cap * sizeof(*p));
+        if (!p)
+            return -ENOMEM;
+        o->items = p;
+        s->cap = cap;
+    }
+    o->items[o->n++] = e;
+    return 0;
+}
+
+/* Reads at most max+1 bytes of a regular file; -EFBIG when it holds more than max. */
+static int read_capped(int fd, size_t max, void **ret, size_t *ret_len)
+{
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap + 1);
+    if (!buf)
+        return -ENOMEM;
+    for (;;) {
+        if (len == cap) {
+            if (cap > max) {
+                free(buf);
+                return -EFBIG;
+            }
+            cap *= 2;
+            char *p = realloc(buf, cap + 1);
+            if (!p) {
+                free(buf);
+                return -ENOMEM;
+            }
+            buf = p;
+        }
+        ssize_t n = read(fd, buf + len, cap - len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            int e = errno;
+            free(buf);
+            return -e;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+        if (len > max) {
+            free(buf);
+            return -EFBIG;
+        }
+    }
+    buf[len] = '\0';
+    *ret = buf;
+    *ret_len = len;
+    return 0;
+}
+
+static bool ignored(const char *name, const char *const *ignore)
+{
+    for (size_t i = 0; ignore && ignore[i]; i++)
+        if (!strcmp(name, ignore[i]))
+            return true;
+    return false;
+}
+
+static int scan_dir(struct scan_state *s, int fd, const char *prefix, int depth,
+                    const char *const *ignore)
+{
+    if (depth > 32) {
+        close(fd);
+        s->out->skipped++;
+        return 0;
+    }
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return -errno;
+    }
+    int r = 0;
+    struct dirent *de;
+    while (r == 0 && (de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        if (depth == 0 && ignored(de->d_name, ignore))
+            continue;
+        char path[PATH_BUF_SIZE];
+        if (path_join(prefix, de->d_name, path, sizeof(path), NULL) < 0) {
+            s->out->skipped++;
+            continue;
+        }
+        if (s->out->n >= s->max_entries) {
+            s->out->over_limit = true;
+            break;
+        }
+        struct stat st;
+        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (sub < 0) {
+                s->out->skipped++;
+                continue;
+            }
+            char *p = strdup(path);
+            if (!p || push(s, (struct fsdir_entry){.path = p, .folder = true}) < 0) {
+                free(p);
+                close(sub);
+                r = -ENOMEM;
+                break;
+            }
+            r = scan_dir(s, sub, path, depth + 1, ignore);
+            continue;
+        }
+        if (!S_ISREG(st.st_mode)) {
+            s->out->skipped++; /* symlinks, FIFOs, sockets, devices: never opened */
+            continue;
+        }
+        if ((size_t)st.st_size > s->max_file) {
+            s->out->skipped++;
+            continue;
+        }
+        int ffd = openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (ffd < 0) {
+            s->out->skipped++;
+            continue;
+        }
+        struct stat fst;
+        void *data = NULL;
+        size_t len = 0;
+        int rr = fstat(ffd, &fst) < 0 || !S_ISREG(fst.st_mode)
+                     ? -EINVAL
+                     : read_capped(ffd, s->max_file, &data, &len);
+        close(ffd);
+        if (rr == -ENOMEM) {
+            r = rr;
+            break;
+        }
+        if (rr < 0) {
+            s->out->skipped++;
+            continue;
+        }
+        if (s->bytes + len > s->max_bytes) {
+            free(data);
+            s->out->over_limit = true;
+            break;
+        }
+        s->bytes += len;
+        char *p = strdup(path);
+        if (!p || push(s, (struct fsdir_entry){.path = p, .data = data, .size = len}) < 0) {
+            free(p);
+            free(data);
+            r = -ENOMEM;
+        }
+    }
+    closedir(d);
+    return r;
+}
+
+int fsdir_scan(int dirfd, size_t max_file, size_t max_entries, size_t max_bytes,
+               const char *const *ignore, struct fsdir_scan *ret)
+{
+    memset(ret, 0, sizeof(*ret));
+    struct scan_state s = {.out = ret, .max_file = max_file, .max_entries = max_entries,
+                           .max_bytes = max_bytes};
+    /* A new open file description: readdir must not move the caller's directory offset. */
+    int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int r = scan_dir(&s, fd, "", 0, ignore);
+    if (r < 0)
+        fsdir_scan_done(ret);
+    return r;
+}
+
+void fsdir_scan_done(struct fsdir_scan *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        free(s->items[i].path);
+        free(s->items[i].data);
+    }
+    free(s->items);
+    memset(s, 0, sizeof(*s));
+}
