@@ -816,8 +816,13 @@ int store_lease_acquire(struct store *st, int64_t ws, const char *node, int64_t 
                        " WHERE leases.node = excluded.node OR leases.expires_at <= ?"
                        " RETURNING workspace_id, node, expires_at",
                        err, "itii", ws, node, now + ttl_ms, now);
-        if (rc == -ENOENT)
-            rc = err_set(err, EBUSY, "workspace %lld is leased by another node", (long long)ws);
+        if (rc == -ENOENT) {
+            int64_t one;
+            rc = db_row_ints(&db, &one, 1, "SELECT id FROM workspaces WHERE id = ?", err, "i", ws);
+            if (rc == 0)
+                rc = err_set(err, EBUSY, "workspace %lld is leased by another node",
+                             (long long)ws);
+        }
         conn_put(&db);
     }
     if (rc < 0 || !ret) {
