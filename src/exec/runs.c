@@ -105,7 +105,7 @@ struct live {
     bool stdin_closed;
     struct buf stdin_buf; /* bytes waiting to be written to the program */
     int wake;             /* eventfd: stdin or cancel for the worker */
-    uint64_t sup_id;      /* 0 until spawned */
+    struct sup_proc *proc; /* NULL until spawned */
     struct buf events;    /* SSE text for streams */
     struct stream_out out, err;
 };
@@ -407,7 +407,7 @@ static enum sb_limit pump(struct runs *r, struct live *l, struct sb_stdio *io)
             io->in = -1;
         }
         if (cancel) {
-            sup_kill(r->sup, l->sup_id, SB_LIMIT_NONE);
+            sup_kill(l->proc, SB_LIMIT_NONE);
             killed = true;
         }
         p[n] = (struct pollfd){.fd = l->wake, .events = POLLIN};
@@ -449,7 +449,7 @@ static enum sb_limit pump(struct runs *r, struct live *l, struct sb_stdio *io)
             }
             if (!on_output(r, l, k == 1, chunk, (size_t)got) && !killed) {
                 why = SB_LIMIT_OUTPUT;
-                sup_kill(r->sup, l->sup_id, SB_LIMIT_OUTPUT);
+                sup_kill(l->proc, SB_LIMIT_OUTPUT);
                 killed = true;
             }
         }
@@ -532,13 +532,12 @@ static void run_body(struct runs *r, struct live *l)
         .workspace = host_dir,
         .limits = l->rq.limits,
     };
-    struct sb_stdio io = {-1, -1, -1, -1};
-    uint64_t sid = 0;
+    struct sup_proc *proc = NULL;
     if (store_run_set_running(r->store, l->id, false, NULL) < 0) {
         res.status = STORE_RUN_CANCELLED;
         goto finish;
     }
-    int rc = sup_spawn(r->sup, &spec, &sid, &io, &e);
+    int rc = sup_spawn(r->sup, &spec, &proc, &e);
     if (rc < 0) {
         res.reason = "could not start the sandbox";
         log_event(LOG_ERROR, "run spawn failed",
@@ -546,11 +545,15 @@ static void run_body(struct runs *r, struct live *l)
         goto finish;
     }
     pthread_mutex_lock(&r->mu);
-    l->sup_id = sid;
+    l->proc = proc;
     pthread_mutex_unlock(&r->mu);
-    enum sb_limit why = pump(r, l, &io);
+    enum sb_limit why = pump(r, l, &proc->io);
     struct sb_result sr;
-    rc = sup_wait(r->sup, sid, &sr, &e);
+    rc = sup_wait(proc, &sr);
+    pthread_mutex_lock(&r->mu);
+    l->proc = NULL;
+    pthread_mutex_unlock(&r->mu);
+    sup_proc_free(proc);
     if (rc < 0) {
         res.reason = "lost track of the sandbox";
         goto finish;
