@@ -602,8 +602,6 @@ static void *worker(void *arg)
     struct live *l = arg;
     struct runs *r = l->owner;
     pthread_mutex_lock(&r->mu);
-    l->next = r->live;
-    r->live = l;
     while (!r->closing && !l->cancelled &&
            (r->running >= r->cfg.max_running || user_running(r, l->user_id) >= r->cfg.max_per_user))
         pthread_cond_wait(&r->cv, &r->mu);
@@ -688,21 +686,29 @@ int runs_start(struct runs *r, const struct run_request *rq, int64_t *ret_id, st
         goto fail;
     l->id = sr->id;
     store_run_free(sr);
-    l->refs = 1; /* the worker's; it links itself into the registry */
+    l->refs = 1; /* the worker's */
     l->owner = r;
     pthread_t t;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, 256 * 1024);
+    /* Live (findable by runs_wait, runs_cancel, streams) before its worker starts. */
     pthread_mutex_lock(&r->mu);
     r->threads++;
+    l->next = r->live;
+    r->live = l;
     pthread_mutex_unlock(&r->mu);
     rc = pthread_create(&t, &attr, worker, l);
     pthread_attr_destroy(&attr);
     if (rc) {
         pthread_mutex_lock(&r->mu);
         r->threads--;
+        for (struct live **p = &r->live; *p; p = &(*p)->next)
+            if (*p == l) {
+                *p = l->next;
+                break;
+            }
         pthread_mutex_unlock(&r->mu);
         struct store_run_result res = {.status = STORE_RUN_FAILED, .exit_code = -1,
                                        .reason = "could not start a worker"};
