@@ -370,6 +370,37 @@ static void handle_exit(struct sv *sv, struct sproc *p)
     sproc_retire(sv, p);
 }
 
+/* Blanks our copy of the server's command line and environment: every sandbox's pid 1 is a
+ * fork of us, and /proc/1/cmdline is readable inside (a database URL with its password
+ * must not show up there). Fields 48-51 of /proc/self/stat locate them. */
+static void scrub_cmdline(void)
+{
+    char buf[2048];
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return;
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    if (!p)
+        return;
+    unsigned long long v[52] = {0};
+    int field = 2;
+    for (char *tok = strtok(p + 1, " "); tok && field < 51; tok = strtok(NULL, " ")) {
+        field++;
+        v[field] = strtoull(tok, NULL, 10);
+    }
+    if (field < 51)
+        return;
+    for (int f = 48; f <= 50; f += 2) {
+        if (v[f] && v[f + 1] > v[f] && v[f + 1] - v[f] < (1u << 24))
+            memset((void *)(uintptr_t)v[f], 0, (size_t)(v[f + 1] - v[f]));
+    }
+}
+
 __attribute__((noreturn)) static void supervisor_main(int sock, const struct sup_config *cfg)
 {
     struct sv sv = {.sock = sock, .ep = -1};
@@ -395,6 +426,7 @@ __attribute__((noreturn)) static void supervisor_main(int sock, const struct sup
         (void)send_msg(sock, &hello, sizeof(hello), NULL, 0);
         _exit(1);
     }
+    scrub_cmdline();
     snprintf(hello.text, sizeof(hello.text), "%s", sb_host_summary(sv.host));
     if (send_msg(sock, &hello, sizeof(hello), NULL, 0) < 0)
         _exit(1);

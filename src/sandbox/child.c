@@ -24,6 +24,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -145,10 +146,23 @@ void child_main(const struct child_args *a)
     /* EOF instead of the go byte: the parent failed or died. */
     if (read(a->sync_fd, &c, 1) != 1)
         _exit(126);
-    int keep[] = {a->err_fd, a->status_fd, a->ws_fd,    a->mpl_fd,
+    int keep[] = {a->err_fd, a->status_fd, -1,         a->mpl_fd,
                   a->stdio[0], a->stdio[1], a->stdio[2], a->pty_sock};
     close_except(keep, (int)(sizeof(keep) / sizeof(keep[0])));
 
+    /* The workspace is opened here, in our own copy of the mount tree (a bind from an fd of
+     * the host's namespace is refused) and while our fs uid is still the parent's (its
+     * parent directories need not be open to the sandbox's uid), then checked to be the
+     * very directory the parent opened and handed over. */
+    int ws = -1;
+    if (a->ws_path) {
+        struct stat st;
+        ws = open(a->ws_path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (ws < 0)
+            fail(a, errno, "open workspace", a->ws_path);
+        if (fstat(ws, &st) < 0 || st.st_dev != a->ws_dev || st.st_ino != a->ws_ino)
+            fail(a, ESTALE, "workspace changed", a->ws_path);
+    }
     if ((r = ns_become_user()) < 0)
         fail(a, r, "become uid 1000", NULL);
     /* The parent has put us in our cgroup: make it the root of what we can see. */
@@ -156,10 +170,8 @@ void child_main(const struct child_args *a)
         fail(a, errno, "unshare cgroup namespace", NULL);
     if ((r = ns_setup_uts_net(a->hostname)) < 0)
         fail(a, r, "hostname and lo", NULL);
-    if ((r = mount_build_root(a, &what)) < 0)
+    if ((r = mount_build_root(a, ws, &what)) < 0)
         fail(a, r, "build root:", what);
-    if (a->ws_fd >= 0)
-        close(a->ws_fd);
     if (a->mpl_fd >= 0)
         close(a->mpl_fd);
     if (a->pty_sock >= 0) {
@@ -184,16 +196,17 @@ void child_main(const struct child_args *a)
         run_program(a, slave);
 
     /* pid 1 from here on: keep only the status pipe. */
+    prctl(PR_SET_NAME, "init", 0, 0, 0);
     int keep1[1] = {a->status_fd};
     close_except(keep1, 1);
     struct init_status st;
     memset(&st, 0, sizeof(st));
     st.wait_status = -1;
     for (;;) {
-        int ws;
-        pid_t w = waitpid(-1, &ws, __WALL);
+        int wst;
+        pid_t w = waitpid(-1, &wst, __WALL);
         if (w == pid) {
-            st.wait_status = ws;
+            st.wait_status = wst;
             break;
         }
         if (w < 0 && errno != EINTR)

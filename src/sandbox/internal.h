@@ -40,7 +40,9 @@ struct child_args {
     int sync_fd;        /* read end: one byte once maps and cgroups are set, EOF to abort */
     int err_fd;         /* write end (CLOEXEC) of the error pipe */
     int status_fd;      /* write end of the status pipe (struct init_status) */
-    int ws_fd;          /* O_PATH fd of the workspace directory, -1 for a tmpfs home */
+    const char *ws_path; /* host path of the workspace directory, NULL for a tmpfs home */
+    dev_t ws_dev;       /* ...which must still be this directory (checked in the child) */
+    ino_t ws_ino;
     int mpl_fd;         /* pre-built matplotlib font cache to copy into /tmp, or -1 */
     const char *mpl_name; /* its file name */
     int stdio[3];       /* child ends of the pipes (pipe mode), -1 otherwise */
@@ -75,8 +77,9 @@ int ns_drop_caps(void);
 
 /* ---- mount.c ---------------------------------------------------------------------- */
 
-/* child: builds the new root on a tmpfs and pivots into it; *what names a failed step. */
-int mount_build_root(const struct child_args *a, const char **what);
+/* child: builds the new root on a tmpfs and pivots into it, binding the directory `ws`
+ * (an O_PATH fd, or -1 for a tmpfs) at /home/user; *what names a failed step. */
+int mount_build_root(const struct child_args *a, int ws, const char **what);
 
 /* ---- seccomp.c -------------------------------------------------------------------- */
 

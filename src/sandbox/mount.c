@@ -222,7 +222,7 @@ static const char *const dev_nodes[] = {
     "/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty", NULL,
 };
 
-int mount_build_root(const struct child_args *a, const char **what)
+int mount_build_root(const struct child_args *a, int ws, const char **what)
 {
     char opt[64], path[64];
 
@@ -289,11 +289,12 @@ int mount_build_root(const struct child_args *a, const char **what)
 
     SYS("mkdir /home", mkdir("/home", 0755));
     SYS("mkdir /home/user", mkdir(SB_HOME, 0755));
-    if (a->ws_fd >= 0) {
-        /* Through our O_PATH fd, never through a path a sandbox could have changed. */
-        char src[64] = OLD "/proc/self/fd/";
-        size_opt(src, sizeof(src), OLD "/proc/self/fd/", (uint64_t)a->ws_fd);
+    if (ws >= 0) {
+        /* Through our O_PATH fd, never through a path that could have changed. */
+        char src[64];
+        size_opt(src, sizeof(src), OLD "/proc/self/fd/", (uint64_t)ws);
         STEP("bind workspace", bind(src, SB_HOME, MS_NOSUID | MS_NODEV));
+        close(ws);
     } else {
         size_opt(opt, sizeof(opt), "mode=0755,size=",
                  a->limits.workspace_bytes ? a->limits.workspace_bytes : 64u << 20);

@@ -252,6 +252,34 @@ static void find_mpl_cache(struct sb_host *h)
     }
 }
 
+/* Builds RUN_DIR/mpl/fontlist-*.json once per host by importing matplotlib's font manager
+ * in a sandbox whose home is that directory; later sandboxes get a copy in their /tmp.
+ * Best effort: without python3 or matplotlib there is simply no cache. */
+static void build_mpl_cache(struct sb_host *h)
+{
+    char dir[320];
+    snprintf(dir, sizeof(dir), "%s/mpl", h->run_dir);
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+        return;
+    static const char *const argv[] = {"python3", "-c", "import matplotlib.font_manager", NULL};
+    static const char *const env[] = {"MPLCONFIGDIR=" SB_HOME, NULL};
+    struct sb_spec spec = {.argv = argv, .env = env, .workspace = dir};
+    sb_limits_default(&spec.limits);
+    spec.limits.wall_ms = 60000;
+    spec.limits.cpu_ms = 60000;
+    struct sb_proc *p;
+    struct sb_stdio io;
+    struct sb_result res;
+    if (sb_spawn(h, &spec, &p, &io, NULL) < 0)
+        return;
+    close(io.in);
+    close(io.out);
+    close(io.err);
+    (void)sb_wait(p, &res);
+    sb_proc_free(p);
+    find_mpl_cache(h);
+}
+
 int sb_host_new(const struct sb_config *cfg, struct sb_host **ret, struct err *err)
 {
     struct sb_config none = {0};
@@ -305,6 +333,8 @@ int sb_host_new(const struct sb_config *cfg, struct sb_host **ret, struct err *e
     }
     cg_sweep(&h->cg, sweep_lock_free, h);
     find_mpl_cache(h);
+    if (h->mpl_fd < 0)
+        build_mpl_cache(h);
 
     if (h->cg.mode != CG_NONE) {
         snprintf(h->summary, sizeof(h->summary),
@@ -461,6 +491,8 @@ int sb_spawn(struct sb_host *h, const struct sb_spec *spec, struct sb_proc **ret
     int sync_p[2] = {-1, -1}, err_p[2] = {-1, -1}, status_p[2] = {-1, -1};
     int in_p[2] = {-1, -1}, out_p[2] = {-1, -1}, err_out_p[2] = {-1, -1};
     int pty_s[2] = {-1, -1}, pty_master = -1;
+    dev_t ws_dev = 0;
+    ino_t ws_ino = 0;
 
     if (!spec->argv || !spec->argv[0] || !spec->argv[0][0])
         return err_set(err, EINVAL, "empty command");
@@ -501,6 +533,8 @@ int sb_spawn(struct sb_host *h, const struct sb_spec *spec, struct sb_proc **ret
         }
         p->ws_uid = st.st_uid;
         p->ws_gid = st.st_gid;
+        ws_dev = st.st_dev;
+        ws_ino = st.st_ino;
         if (h->root) {
             struct ws_walk w;
             if ((r = ws_chown_tree(p->ws_fd, uid, gid, &w)) < 0) {
@@ -538,7 +572,9 @@ int sb_spawn(struct sb_host *h, const struct sb_spec *spec, struct sb_proc **ret
         .sync_fd = sync_p[0],
         .err_fd = err_p[1],
         .status_fd = status_p[1],
-        .ws_fd = p->ws_fd,
+        .ws_path = spec->workspace,
+        .ws_dev = ws_dev,
+        .ws_ino = ws_ino,
         .mpl_fd = h->mpl_fd,
         .mpl_name = h->mpl_name,
         .stdio = {in_p[0], out_p[1], err_out_p[1]},

@@ -25,7 +25,8 @@ static int walk(int dfd, uid_t uid, gid_t gid, struct ws_walk *w, int depth)
         w->truncated = true;
         return 0;
     }
-    int fd = dup(dfd);
+    /* A description of our own: a dup would share (and exhaust) dfd's directory offset. */
+    int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
     DIR *d = fdopendir(fd);
