@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "store/internal.h"
 
@@ -140,10 +141,32 @@ static void pg_disconnect(struct db_conn *c)
     free(c);
 }
 
+/* After a server restart every pooled connection is broken, and libpq only finds out on
+ * the next use. A statement that cannot have changed anything (BEGIN, or a SELECT outside
+ * a transaction) is retried once on a fresh session, so readers do not see the restart. */
+static bool reconnected(struct db_conn *c, const char *sql, PGTransactionStatusType before)
+{
+    if (before != PQTRANS_IDLE || PQstatus(c->pg) != CONNECTION_BAD)
+        return false;
+    while (*sql == ' ')
+        sql++;
+    if (strncasecmp(sql, "SELECT", 6) != 0 && strcasecmp(sql, "BEGIN") != 0)
+        return false;
+    PQreset(c->pg);
+    cache_clear(c);
+    return PQstatus(c->pg) == CONNECTION_OK;
+}
+
 static int pg_exec(struct db_conn *c, const char *sql, struct err *err)
 {
+    PGTransactionStatusType before = PQtransactionStatus(c->pg);
     PGresult *res = PQexec(c->pg, sql);
     ExecStatusType s = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK && reconnected(c, sql, before)) {
+        PQclear(res);
+        res = PQexec(c->pg, sql);
+        s = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    }
     int rc = 0;
     if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK)
         rc = map_result(c->pg, res, err, "exec");
@@ -267,16 +290,24 @@ static int pg_step(struct db_stmt *s, struct err *err)
 {
     if (!s->executed) {
         s->executed = true;
-        /* Inside a failed transaction nothing can be prepared: run it as is for the error. */
-        const char *name =
-            PQtransactionStatus(s->c->pg) == PQTRANS_INERROR ? NULL : prepared_name(s);
-        if (name)
-            s->res = PQexecPrepared(s->c->pg, name, s->nparams, s->values, s->lengths,
-                                    s->formats, 1);
-        else
-            s->res = PQexecParams(s->c->pg, s->sql, s->nparams, s->types, s->values,
-                                  s->lengths, s->formats, 1);
-        ExecStatusType st = s->res ? PQresultStatus(s->res) : PGRES_FATAL_ERROR;
+        PGTransactionStatusType before = PQtransactionStatus(s->c->pg);
+        ExecStatusType st;
+        for (int attempt = 0;; attempt++) {
+            /* Inside a failed transaction nothing can be prepared: run as is for the error. */
+            const char *name = before == PQTRANS_INERROR ? NULL : prepared_name(s);
+            if (name)
+                s->res = PQexecPrepared(s->c->pg, name, s->nparams, s->values, s->lengths,
+                                        s->formats, 1);
+            else
+                s->res = PQexecParams(s->c->pg, s->sql, s->nparams, s->types, s->values,
+                                      s->lengths, s->formats, 1);
+            st = s->res ? PQresultStatus(s->res) : PGRES_FATAL_ERROR;
+            if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK || attempt > 0 ||
+                !reconnected(s->c, s->sql, before))
+                break;
+            PQclear(s->res);
+            s->res = NULL;
+        }
         if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
             return map_result(s->c->pg, s->res, err, "query");
         s->nrows = st == PGRES_TUPLES_OK ? PQntuples(s->res) : 0;
