@@ -642,7 +642,9 @@ static void *worker(void *arg)
 int runs_start(struct runs *r, const struct run_request *rq, int64_t *ret_id, struct err *err)
 {
     pthread_mutex_lock(&r->mu);
-    bool full = r->closing || r->queued >= r->cfg.max_queued;
+    /* Capacity is the running slots plus the queue, counted as one: a run counts as
+     * queued from here until its worker is admitted, whatever the threads' timing. */
+    bool full = r->closing || r->running + r->queued >= r->cfg.max_running + r->cfg.max_queued;
     if (!full)
         r->queued++; /* reserve the place before the slow part */
     pthread_mutex_unlock(&r->mu);

@@ -149,8 +149,11 @@ def read_events(c, run_id):
 
 
 def test_events_stream_in_order_then_result(user, ws):
-    code = ("import sys\nfor i in range(3):\n    print('out', i, flush=True)\n"
-            "    print('err', i, file=sys.stderr, flush=True)\n")
+    # Two pipes have no common order: the program pauses between writes so that the
+    # order in which they were produced is observable.
+    code = ("import sys, time\nfor i in range(3):\n    print('out', i, flush=True)\n"
+            "    time.sleep(0.05)\n"
+            "    print('err', i, file=sys.stderr, flush=True)\n    time.sleep(0.05)\n")
     r = run(user, ws, code, wait=False)
     events = read_events(user, r["id"])
     text = "".join(d["data"] for e, d in events if e in ("stdout", "stderr"))
