@@ -216,9 +216,11 @@ static int queue_frame(struct ws *ws, uint8_t opcode, const void *data, size_t l
         return -ENOBUFS;
     if (ws->out_len + need > ws->out_cap) {
         /* drop what was written, then grow if still short */
-        memmove(ws->out, ws->out + ws->out_head, ws->out_len - ws->out_head);
-        ws->out_len -= ws->out_head;
-        ws->out_head = 0;
+        if (ws->out_head) {
+            memmove(ws->out, ws->out + ws->out_head, ws->out_len - ws->out_head);
+            ws->out_len -= ws->out_head;
+            ws->out_head = 0;
+        }
         if (ws->out_len + need > ws->out_cap) {
             size_t cap = ws->out_cap ? ws->out_cap : 4096;
             while (cap < ws->out_len + need)
@@ -293,7 +295,7 @@ int ws_close(struct ws *ws, uint16_t code, const char *reason)
 
 void ws_out(const struct ws *ws, const void **ret_data, size_t *ret_len)
 {
-    *ret_data = ws->out + ws->out_head;
+    *ret_data = ws->out ? ws->out + ws->out_head : (const void *)"";
     *ret_len = ws->out_len - ws->out_head;
 }
 
@@ -497,6 +499,10 @@ int ws_feed(struct ws *ws, void *data, size_t len, size_t *ret_used, struct ws_e
         *ret_used = len; /* nothing may follow a close */
         return 0;
     }
+    if (len == 0) {
+        *ret_used = 0;
+        return 0;
+    }
     for (;;) {
         if (!ws->in_payload) {
             while (ws->hdr_len < 2 && used < len)
@@ -568,7 +574,7 @@ int ws_feed(struct ws *ws, void *data, size_t len, size_t *ret_used, struct ws_e
                 continue;
             }
             *ret_ev = (struct ws_event){.type = (enum ws_type)ws->msg_type,
-                                        .data = ws->msg,
+                                        .data = ws->msg ? ws->msg : (const uint8_t *)"",
                                         .len = ws->msg_len,
                                         .fin = true};
         }
