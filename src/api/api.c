@@ -429,6 +429,7 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
     api_admin_routes(r);
     api_workspace_routes(r);
     api_file_routes(r);
+    api_submission_routes(r);
     *ret = api;
     return 0;
 }
