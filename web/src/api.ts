@@ -1,0 +1,342 @@
+// The API client: one `request` that speaks JSON, adds the CSRF token to every request that
+// changes state, and turns every failure (HTTP error body, network down, bad JSON) into an
+// ApiError with a message a person can read. Types mirror docs/api.md.
+
+export interface UserRef {
+    id: number;
+    username: string;
+}
+export type Role = 'submitter' | 'reviewer' | 'admin';
+export interface User extends UserRef {
+    role: Role;
+    disabled: boolean;
+    created_at: string;
+}
+export interface Workspace {
+    id: number;
+    name: string;
+    owner: UserRef;
+    created_at: string;
+    updated_at: string;
+    file_count: number;
+    bytes: number;
+}
+export interface FileEntry {
+    path: string;
+    kind: 'file' | 'folder';
+    size: number;
+    etag: string;
+    updated_at: string;
+}
+export interface Artifact {
+    name: string;
+    size: number;
+    content_type: string;
+}
+export type RunStatus = 'queued' | 'running' | 'ok' | 'error' | 'limit' | 'cancelled' | 'failed';
+export interface Run {
+    id: number;
+    workspace_id: number;
+    entry: string;
+    args: string[];
+    status: RunStatus;
+    exit_code: number | null;
+    signal: number | string | null;
+    limit_hit: 'none' | 'wall_time' | 'cpu_time' | 'memory' | 'pids' | 'output' | 'disk' | null;
+    wall_ms: number | null;
+    cpu_ms: number | null;
+    peak_memory_bytes: number | null;
+    stdout?: string;
+    stderr?: string;
+    stdout_truncated?: boolean;
+    stderr_truncated?: boolean;
+    artifacts: Artifact[];
+    warm?: boolean;
+    reason?: string | null;
+    created_at: string;
+    finished_at: string | null;
+}
+export interface Limits {
+    run: {
+        wall_ms: number;
+        cpu_ms: number;
+        memory_bytes: number;
+        pids: number;
+        output_bytes: number;
+        files_bytes: number;
+    };
+    files: { max_file_bytes: number; max_files: number; max_workspace_bytes: number };
+}
+export type SubmissionStatus = 'pending' | 'approved' | 'rejected' | 'withdrawn';
+export interface Review {
+    id: number;
+    decision: 'approve' | 'reject';
+    comment: string;
+    reviewer: UserRef;
+    at: string;
+}
+export interface Comment {
+    id: number;
+    author: UserRef;
+    body: string;
+    path: string | null;
+    line: number | null;
+    at: string;
+}
+export interface Submission {
+    id: number;
+    workspace_id: number;
+    workspace_name: string;
+    author: UserRef;
+    message: string;
+    status: SubmissionStatus;
+    created_at: string;
+    decided_at: string | null;
+    decided_by: UserRef | null;
+    previous_id: number | null;
+    files?: { path: string; size: number; etag: string }[];
+    run?: Run | null;
+    reviews?: Review[];
+    comments?: Comment[];
+}
+export interface AuditEntry {
+    id: number;
+    at: string;
+    actor: UserRef | null;
+    action: string;
+    target: string;
+    detail: string | null;
+}
+export interface List<T> {
+    items: T[];
+    next_offset: number | null;
+}
+
+export class ApiError extends Error {
+    /** HTTP status, or 0 when the server could not be reached. */
+    status: number;
+    /** The stable code from the error body, or 'offline' / 'http_NNN'. */
+    code: string;
+    /** The parsed error body, when there was one (412 carries the current etag). */
+    body: Record<string, unknown> | null;
+    constructor(status: number, code: string, message: string, body: Record<string, unknown> | null = null) {
+        super(message);
+        this.status = status;
+        this.code = code;
+        this.body = body;
+    }
+}
+
+let csrfToken = '';
+let onUnauthenticated: (() => void) | null = null;
+
+export function setCsrf(token: string): void {
+    csrfToken = token;
+}
+/** Called when a request answers 401 (session expired or revoked). */
+export function setUnauthenticatedHandler(fn: () => void): void {
+    onUnauthenticated = fn;
+}
+
+const FRIENDLY: Record<number, string> = {
+    400: 'The request was not accepted.',
+    401: 'You are signed out.',
+    403: 'You are not allowed to do that.',
+    404: 'Not found.',
+    409: 'That conflicts with something that already exists.',
+    412: 'Someone else changed this first.',
+    413: 'That is too large.',
+    429: 'Too many requests; try again in a moment.',
+    500: 'The server failed. Try again.',
+    502: 'The server is not reachable.',
+    503: 'The server is busy or starting up.',
+    504: 'The server took too long to answer.',
+};
+
+export interface RequestOptions {
+    json?: unknown;
+    body?: BodyInit;
+    headers?: Record<string, string>;
+    signal?: AbortSignal;
+    /** Do not call the 401 handler (login, me). */
+    quiet401?: boolean;
+}
+
+/** Low level: returns the Response when it is 2xx, else throws ApiError. */
+export async function raw(method: string, path: string, opts: RequestOptions = {}): Promise<Response> {
+    const headers: Record<string, string> = { Accept: 'application/json', ...opts.headers };
+    let body = opts.body;
+    if (opts.json !== undefined) {
+        headers['Content-Type'] = 'application/json';
+        body = JSON.stringify(opts.json);
+    }
+    if (method !== 'GET' && method !== 'HEAD' && csrfToken) headers['X-CSRF-Token'] = csrfToken;
+    let res: Response;
+    try {
+        res = await fetch(path, { method, headers, body, signal: opts.signal, credentials: 'same-origin' });
+    } catch (e) {
+        if ((e as Error).name === 'AbortError') throw e;
+        throw new ApiError(0, 'offline', 'Cannot reach the server. Check your connection.');
+    }
+    if (res.ok) return res;
+    let parsed: Record<string, unknown> | null = null;
+    let code = `http_${res.status}`;
+    let message = FRIENDLY[res.status] ?? `The server answered ${res.status}.`;
+    try {
+        const text = await res.text();
+        parsed = text ? (JSON.parse(text) as Record<string, unknown>) : null;
+        const err = parsed?.error as { code?: string; message?: string } | undefined;
+        if (err?.code) code = err.code;
+        if (err?.message) message = err.message;
+    } catch {
+        /* not JSON: keep the friendly text */
+    }
+    if (res.status === 429) {
+        const after = res.headers.get('Retry-After');
+        if (after) message += ` (retry in ${after} s)`;
+    }
+    if (res.status === 401 && !opts.quiet401 && onUnauthenticated) onUnauthenticated();
+    throw new ApiError(res.status, code, message, parsed);
+}
+
+export async function request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+    const res = await raw(method, path, opts);
+    if (res.status === 204) return undefined as T;
+    const text = await res.text();
+    if (!text) return undefined as T;
+    try {
+        return JSON.parse(text) as T;
+    } catch {
+        throw new ApiError(res.status, 'bad_response', 'The server sent an answer that could not be read.');
+    }
+}
+
+const get = <T>(path: string, opts?: RequestOptions) => request<T>('GET', path, opts);
+const post = <T>(path: string, json?: unknown, opts?: RequestOptions) =>
+    request<T>('POST', path, { ...opts, json: json ?? {} });
+
+/** Percent-encodes each segment of a workspace path. */
+export function encodePath(path: string): string {
+    return path.split('/').map(encodeURIComponent).join('/');
+}
+
+/** `"abc"` and `W/"abc"` → `abc`. */
+export function bareEtag(etag: string | null): string {
+    if (!etag) return '';
+    return etag.replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+}
+
+export interface Session {
+    user: User;
+    csrf_token: string;
+}
+
+export const auth = {
+    async me(): Promise<Session> {
+        const s = await get<Session>('/api/auth/me', { quiet401: true });
+        setCsrf(s.csrf_token);
+        return s;
+    },
+    async login(username: string, password: string): Promise<Session> {
+        const s = await post<Session>('/api/auth/login', { username, password }, { quiet401: true });
+        setCsrf(s.csrf_token);
+        return s;
+    },
+    async register(username: string, password: string): Promise<Session> {
+        const s = await post<Session>('/api/auth/register', { username, password }, { quiet401: true });
+        setCsrf(s.csrf_token);
+        return s;
+    },
+    logout: () => post<void>('/api/auth/logout', undefined, { quiet401: true }),
+};
+
+export const limits = () => get<Limits>('/api/limits');
+
+export const workspaces = {
+    list: (all = false) => get<List<Workspace>>(`/api/workspaces?limit=200${all ? '&all=1' : ''}`),
+    get: (id: number) => get<Workspace>(`/api/workspaces/${id}`),
+    create: (name: string) => post<Workspace>('/api/workspaces', { name }),
+    rename: (id: number, name: string) => request<Workspace>('PATCH', `/api/workspaces/${id}`, { json: { name } }),
+    remove: (id: number) => request<void>('DELETE', `/api/workspaces/${id}`),
+};
+
+export interface Saved {
+    path: string;
+    kind: 'file';
+    size: number;
+    etag: string;
+    updated_at: string;
+}
+
+export const files = {
+    list: (ws: number) => get<List<FileEntry>>(`/api/workspaces/${ws}/files`),
+    /** The text and its etag (bare). */
+    async read(ws: number, path: string): Promise<{ text: string; etag: string }> {
+        const res = await raw('GET', `/api/workspaces/${ws}/files/${encodePath(path)}`, {
+            headers: { Accept: '*/*' },
+        });
+        return { text: await res.text(), etag: bareEtag(res.headers.get('ETag')) };
+    },
+    /** PUT; `ifMatch` an etag for a conditional write, '*' (If-None-Match) to create only. */
+    write(ws: number, path: string, text: string, ifMatch?: string | null, createOnly = false): Promise<Saved> {
+        const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream' };
+        if (createOnly) headers['If-None-Match'] = '*';
+        else if (ifMatch) headers['If-Match'] = `"${ifMatch}"`;
+        return request<Saved>('PUT', `/api/workspaces/${ws}/files/${encodePath(path)}`, { body: text, headers });
+    },
+    remove: (ws: number, path: string) => request<void>('DELETE', `/api/workspaces/${ws}/files/${encodePath(path)}`),
+    mkdir: (ws: number, path: string) => post<FileEntry>(`/api/workspaces/${ws}/folders`, { path }),
+    move: (ws: number, from: string, to: string) => post<unknown>(`/api/workspaces/${ws}/move`, { from, to }),
+};
+
+export const runs = {
+    start: (ws: number, entry: string, stdin: string, args: string[] = []) =>
+        post<Run>(`/api/workspaces/${ws}/runs`, { entry, stdin, args }),
+    get: (id: number) => get<Run>(`/api/runs/${id}`),
+    list: (ws: number) => get<List<Run>>(`/api/workspaces/${ws}/runs?limit=50`),
+    cancel: (id: number) => post<Run>(`/api/runs/${id}/cancel`),
+    stdin: (id: number, text: string) =>
+        request<void>('POST', `/api/runs/${id}/stdin`, {
+            body: text,
+            headers: { 'Content-Type': 'application/octet-stream' },
+        }),
+    artifactUrl: (id: number, name: string) => `/api/runs/${id}/artifacts/${encodeURIComponent(name)}`,
+    eventsUrl: (id: number) => `/api/runs/${id}/events`,
+};
+
+export const submissions = {
+    create: (ws: number, message: string) => post<Submission>(`/api/workspaces/${ws}/submissions`, { message }),
+    list: (status: SubmissionStatus | '', mine = false) => {
+        const q = new URLSearchParams({ limit: '200' });
+        if (status) q.set('status', status);
+        if (mine) q.set('mine', '1');
+        return get<List<Submission>>(`/api/submissions?${q}`);
+    },
+    get: (id: number) => get<Submission>(`/api/submissions/${id}`),
+    async file(id: number, path: string): Promise<string> {
+        const res = await raw('GET', `/api/submissions/${id}/files/${encodePath(path)}`, {
+            headers: { Accept: '*/*' },
+        });
+        return res.text();
+    },
+    withdraw: (id: number) => post<Submission>(`/api/submissions/${id}/withdraw`),
+    review: (id: number, decision: 'approve' | 'reject', comment: string) =>
+        post<Submission>(`/api/submissions/${id}/review`, { decision, comment }),
+    comment: (id: number, body: string, path?: string | null, line?: number | null) =>
+        post<Comment>(`/api/submissions/${id}/comments`, path ? { body, path, line } : { body }),
+    run: (id: number) => post<Run>(`/api/submissions/${id}/runs`),
+};
+
+export const admin = {
+    users: () => get<List<User>>('/api/admin/users?limit=200'),
+    patchUser: (id: number, patch: { role?: Role; disabled?: boolean }) =>
+        request<User>('PATCH', `/api/admin/users/${id}`, { json: patch }),
+    audit: () => get<List<AuditEntry>>('/api/admin/audit?limit=200'),
+};
+
+/** A readable message from anything thrown. */
+export function messageOf(e: unknown): string {
+    if (e instanceof ApiError) return e.message;
+    if (e instanceof Error) return e.message;
+    return String(e);
+}

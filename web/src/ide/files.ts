@@ -1,0 +1,357 @@
+// Open files and their saving. Theory of operation:
+//
+// Each open file remembers the server's text and etag it is based on. An edit marks it dirty,
+// writes a local draft (localStorage, so unsaved text survives a reload, a crash or an
+// expired session) and schedules a save. A save is a PUT with If-Match: that etag. If the
+// server has moved on (412), the file enters the conflict state and the page shows both
+// versions; nothing is overwritten without the user choosing. If the server cannot be
+// reached, the file is "offline" and the save is retried with backoff and when the browser
+// says it is online again. The draft is removed only once the server holds the same text.
+
+import { ApiError, bareEtag, files as filesApi, messageOf } from '../api';
+import { EditorState, type Extension } from '../editor';
+
+export type SaveState = 'loading' | 'saved' | 'dirty' | 'saving' | 'offline' | 'conflict' | 'error' | 'deleted';
+
+export interface OpenFile {
+    path: string;
+    state: EditorState;
+    /** The etag of the server version `base` is (bare, no quotes); '' when it does not exist. */
+    etag: string;
+    /** The server's text at `etag`. */
+    base: string;
+    status: SaveState;
+    /** A readable reason for 'error' and 'offline'. */
+    message: string;
+    /** Set in 'conflict': the server's text and etag. */
+    theirs: { text: string; etag: string } | null;
+    saving: boolean;
+    again: boolean;
+    timer: number;
+    retryMs: number;
+}
+
+interface Draft {
+    text: string;
+    base: string;
+    at: number;
+}
+
+const AUTOSAVE_MS = 700;
+
+export class FileStore {
+    readonly open = new Map<string, OpenFile>();
+    /** Called whenever a file's status or text-vs-saved state changes. */
+    onChange: (f: OpenFile) => void = () => {};
+    /** Called when a file enters the conflict state. */
+    onConflict: (f: OpenFile) => void = () => {};
+
+    /** Drafts waiting to be written (writing on every keystroke would be slow for big files). */
+    private pendingDrafts = new Set<OpenFile>();
+    private draftTimer = 0;
+
+    constructor(readonly ws: number, private extensions: (path: string) => Extension) {
+        window.addEventListener('online', this.retryAll);
+        window.addEventListener('pagehide', this.flushDrafts);
+        document.addEventListener('visibilitychange', this.flushDrafts);
+    }
+
+    dispose(): void {
+        this.flushDrafts();
+        window.removeEventListener('online', this.retryAll);
+        window.removeEventListener('pagehide', this.flushDrafts);
+        document.removeEventListener('visibilitychange', this.flushDrafts);
+        for (const f of this.open.values()) clearTimeout(f.timer);
+    }
+
+    private draftSoon(f: OpenFile): void {
+        this.pendingDrafts.add(f);
+        if (!this.draftTimer) this.draftTimer = window.setTimeout(this.flushDrafts, 150);
+    }
+    readonly flushDrafts = (): void => {
+        clearTimeout(this.draftTimer);
+        this.draftTimer = 0;
+        for (const f of this.pendingDrafts) if (this.open.get(f.path) === f) this.writeDraft(f);
+        this.pendingDrafts.clear();
+    };
+
+    private draftKey(path: string): string {
+        return `pyroom:draft:${this.ws}:${path}`;
+    }
+    readDraft(path: string): Draft | null {
+        try {
+            const v = localStorage.getItem(this.draftKey(path));
+            return v ? (JSON.parse(v) as Draft) : null;
+        } catch {
+            return null;
+        }
+    }
+    private writeDraft(f: OpenFile): void {
+        try {
+            const text = f.state.doc.toString();
+            if (text === f.base && f.status !== 'deleted') localStorage.removeItem(this.draftKey(f.path));
+            else localStorage.setItem(this.draftKey(f.path), JSON.stringify({ text, base: f.etag, at: Date.now() } satisfies Draft));
+        } catch {
+            /* storage full: the text is still in memory and being saved */
+        }
+    }
+    private dropDraft(path: string): void {
+        try {
+            localStorage.removeItem(this.draftKey(path));
+        } catch {
+            /* ignore */
+        }
+    }
+    /** Paths in this workspace with a local draft (to reopen after a reload). */
+    draftPaths(): string[] {
+        const prefix = `pyroom:draft:${this.ws}:`;
+        const out: string[] = [];
+        try {
+            for (let i = 0; i < localStorage.length; i++) {
+                const k = localStorage.key(i);
+                if (k?.startsWith(prefix)) out.push(k.slice(prefix.length));
+            }
+        } catch {
+            /* ignore */
+        }
+        return out;
+    }
+
+    isDirty(f: OpenFile): boolean {
+        return f.status === 'deleted' || f.state.doc.toString() !== f.base;
+    }
+    anyUnsaved(): boolean {
+        for (const f of this.open.values()) if (this.isDirty(f) || f.status === 'saving') return true;
+        return false;
+    }
+
+    private newState(path: string, text: string): EditorState {
+        return EditorState.create({ doc: text, extensions: this.extensions(path) });
+    }
+
+    /** Loads a file (or returns it if open). A local draft that differs is restored. */
+    async openFile(path: string): Promise<OpenFile> {
+        const existing = this.open.get(path);
+        if (existing) return existing;
+        const { text, etag } = await filesApi.read(this.ws, path);
+        const draft = this.readDraft(path);
+        const f: OpenFile = {
+            path, state: this.newState(path, text), etag, base: text, status: 'saved', message: '',
+            theirs: null, saving: false, again: false, timer: 0, retryMs: 1000,
+        };
+        this.open.set(path, f);
+        if (draft && draft.text !== text) {
+            f.state = this.newState(path, draft.text);
+            if (draft.base === etag) {
+                // Unsaved edits of this very version: save them now.
+                f.status = 'dirty';
+                this.schedule(f, 50);
+            } else {
+                // The server changed since the draft was made: let the user choose.
+                this.enterConflict(f, text, etag);
+            }
+        } else if (draft) {
+            this.dropDraft(path);
+        }
+        this.onChange(f);
+        return f;
+    }
+
+    close(path: string): void {
+        const f = this.open.get(path);
+        if (!f) return;
+        clearTimeout(f.timer);
+        // A dirty file keeps its draft (and keeps saving in the background).
+        if (this.isDirty(f) && f.status !== 'conflict') void this.save(f);
+        this.open.delete(path);
+    }
+
+    /** Called by the editor on every document change. */
+    edited(f: OpenFile, state: EditorState): void {
+        f.state = state;
+        this.draftSoon(f);
+        if (f.status === 'conflict' || f.status === 'deleted') {
+            this.onChange(f);
+            return;
+        }
+        if (f.status !== 'saving' && f.status !== 'offline') f.status = this.isDirty(f) ? 'dirty' : 'saved';
+        this.onChange(f);
+        this.schedule(f, AUTOSAVE_MS);
+    }
+
+    private schedule(f: OpenFile, ms: number): void {
+        clearTimeout(f.timer);
+        f.timer = window.setTimeout(() => void this.save(f), ms);
+    }
+
+    /** Saves now (Ctrl+S) every file that needs it. Resolves when done. */
+    async saveAll(): Promise<void> {
+        await Promise.all([...this.open.values()].map((f) => this.save(f)));
+    }
+
+    private retryAll = (): void => {
+        for (const f of this.open.values()) if (f.status === 'offline' || f.status === 'error') void this.save(f);
+    };
+
+    async save(f: OpenFile, force = false): Promise<void> {
+        clearTimeout(f.timer);
+        if (f.status === 'conflict' && !force) return;
+        if (f.saving) {
+            f.again = true;
+            return;
+        }
+        const text = f.state.doc.toString();
+        if (text === f.base && f.status !== 'deleted') {
+            if (f.status !== 'saved') {
+                f.status = 'saved';
+                this.onChange(f);
+            }
+            this.dropDraft(f.path);
+            return;
+        }
+        f.saving = true;
+        f.status = 'saving';
+        this.onChange(f);
+        try {
+            const r = await filesApi.write(this.ws, f.path, text, f.etag || null, !f.etag);
+            f.etag = bareEtag(r.etag);
+            f.base = text;
+            f.retryMs = 1000;
+            f.message = '';
+            f.status = this.isDirty(f) ? 'dirty' : 'saved';
+            this.writeDraft(f);
+            if (f.status === 'dirty') this.schedule(f, AUTOSAVE_MS);
+        } catch (e) {
+            const err = e as ApiError;
+            if (err.status === 412 || (err.status === 409 && err.code === 'exists') || err.code === 'etag_mismatch') {
+                try {
+                    const cur = await filesApi.read(this.ws, f.path);
+                    this.enterConflict(f, cur.text, cur.etag);
+                } catch (e2) {
+                    f.status = 'error';
+                    f.message = messageOf(e2);
+                }
+            } else if (err.status === 0 || err.status >= 500 || err.status === 401 || err.status === 429) {
+                f.status = 'offline';
+                f.message = err.status === 401 ? 'Signed out: changes are kept in this browser until you sign in.' : err.message;
+                f.retryMs = Math.min(f.retryMs * 2, 30000);
+                if (err.status !== 401) this.schedule(f, f.retryMs);
+            } else if (err.status === 404 && err.code !== 'not_found') {
+                f.status = 'error';
+                f.message = err.message;
+            } else {
+                f.status = 'error';
+                f.message = err.message;
+            }
+        } finally {
+            f.saving = false;
+        }
+        this.onChange(f);
+        if (f.again) {
+            f.again = false;
+            if (f.status === 'dirty' || f.status === 'saved') void this.save(f);
+        }
+    }
+
+    private enterConflict(f: OpenFile, theirs: string, etag: string): void {
+        if (theirs === f.state.doc.toString()) {
+            // Same text on both sides: nothing to choose.
+            f.etag = etag;
+            f.base = theirs;
+            f.status = 'saved';
+            f.theirs = null;
+            this.dropDraft(f.path);
+            return;
+        }
+        f.status = 'conflict';
+        f.theirs = { text: theirs, etag };
+        this.onConflict(f);
+    }
+
+    /** Conflict resolution: keep my text, overwriting the server's newer version. */
+    async keepMine(f: OpenFile): Promise<void> {
+        if (!f.theirs) return;
+        f.etag = f.theirs.etag;
+        f.base = f.theirs.text;
+        f.theirs = null;
+        f.status = 'dirty';
+        await this.save(f, true);
+    }
+
+    /** Conflict resolution: take the server's text (mine is dropped). Returns the new state. */
+    useTheirs(f: OpenFile): void {
+        if (!f.theirs) return;
+        f.etag = f.theirs.etag;
+        f.base = f.theirs.text;
+        f.state = this.newState(f.path, f.theirs.text);
+        f.theirs = null;
+        f.status = 'saved';
+        this.dropDraft(f.path);
+        this.onChange(f);
+    }
+
+    /** The server says the file changed (terminal, another tab). */
+    async remoteChanged(path: string, etag: string): Promise<OpenFile | null> {
+        const f = this.open.get(path);
+        if (!f || bareEtag(etag) === f.etag || f.saving) return null;
+        const cur = await filesApi.read(this.ws, path);
+        if (cur.etag === f.etag) return null;
+        if (!this.isDirty(f) && f.status !== 'conflict') {
+            f.etag = cur.etag;
+            f.base = cur.text;
+            f.status = 'saved';
+            this.onChange(f);
+            return f; // caller replaces the document, keeping the cursor
+        }
+        this.enterConflict(f, cur.text, cur.etag);
+        this.onChange(f);
+        return null;
+    }
+
+    remoteDeleted(path: string): OpenFile | null {
+        const f = this.open.get(path);
+        if (!f) return null;
+        f.status = 'deleted';
+        f.etag = '';
+        clearTimeout(f.timer);
+        this.writeDraft(f);
+        this.onChange(f);
+        return f;
+    }
+
+    /** After a rename or move through the tree: re-key open files and their drafts. */
+    renamed(from: string, to: string): void {
+        for (const [p, f] of [...this.open]) {
+            let np: string | null = null;
+            if (p === from) np = to;
+            else if (p.startsWith(`${from}/`)) np = to + p.slice(from.length);
+            if (np === null) continue;
+            this.open.delete(p);
+            this.dropDraft(p);
+            f.path = np;
+            this.open.set(np, f);
+            this.writeDraft(f);
+        }
+    }
+
+    forget(path: string): void {
+        for (const p of [...this.open.keys()]) {
+            if (p === path || p.startsWith(`${path}/`)) {
+                clearTimeout(this.open.get(p)!.timer);
+                this.open.delete(p);
+                this.dropDraft(p);
+            }
+        }
+    }
+}
+
+export const SAVE_LABEL: Record<SaveState, string> = {
+    loading: 'Loading…',
+    saved: 'Saved',
+    dirty: 'Unsaved changes',
+    saving: 'Saving…',
+    offline: 'Offline — kept locally',
+    conflict: 'Conflict',
+    error: 'Not saved',
+    deleted: 'Deleted on the server',
+};

@@ -1,0 +1,828 @@
+// The IDE page (/w/:id): file tree | tabs + editor (+ terminal below) | run output, with a
+// status bar. Wires the file store (autosave, drafts, conflicts), the tree, the run panel,
+// the terminals and the workspace's event stream together.
+
+import {
+    ApiError, files as filesApi, limits as limitsApi, messageOf, runs as runsApi, submissions as subApi,
+    workspaces as wsApi, type FileEntry, type Limits, type Run, type Workspace,
+} from '../api';
+import { baseExtensions, EditorView, languageFor } from '../editor';
+import { clear, dialog, fmtAgo, fmtBytes, fmtMs, h, icon, MOD, prefs, promptDialog, confirmDialog, toast } from '../dom';
+import { navigate, onLeave } from '../router';
+import { finished, RunView, runSummary } from '../runview';
+import { errorBlock, loading, topbar } from '../session';
+import { FileStore, SAVE_LABEL, type OpenFile } from './files';
+import { conflictView } from './conflict';
+import { splitter } from './split';
+import { FileTree } from './tree';
+import type { TermSession } from './terminal';
+
+export async function idePage(id: number): Promise<void> {
+    const app = document.getElementById('app')!;
+    app.className = 'app-ide';
+    app.replaceChildren(topbar('ide'), h('main', { class: 'page' }, loading('Opening workspace…')));
+    let ws: Workspace;
+    let entries: FileEntry[];
+    try {
+        [ws, entries] = await Promise.all([wsApi.get(id), filesApi.list(id).then((l) => l.items)]);
+    } catch (e) {
+        const main = h('main', { class: 'page' }, errorBlock(e instanceof ApiError && e.status === 404 ? 'This workspace does not exist, or is not yours.' : messageOf(e), () => void idePage(id)),
+            h('p', null, h('a', { href: '/' }, '← All workspaces')));
+        app.replaceChildren(topbar('ide'), main);
+        return;
+    }
+    new Ide(app, ws, entries);
+}
+
+class Ide {
+    private store: FileStore;
+    private tree: FileTree;
+    private view: EditorView | null = null;
+    private tabs: string[] = [];
+    private active = '';
+    private tabBar: HTMLElement;
+    private editorHost: HTMLElement;
+    private center: HTMLElement;
+    private saveStatus: HTMLElement;
+    private cursorStatus: HTMLElement;
+    private langStatus: HTMLElement;
+    private limitStatus: HTMLElement;
+    private runBtn: HTMLButtonElement;
+    private runView: RunView;
+    private stdin: HTMLTextAreaElement;
+    private stdinWrap: HTMLElement;
+    private liveInput: HTMLElement;
+    private history: HTMLElement;
+    private runTabs: { output: HTMLButtonElement; history: HTMLButtonElement };
+    private current: Run | null = null;
+    private events: EventSource | null = null;
+    private refreshTimer = 0;
+    private limits: Limits | null = null;
+    private root: HTMLElement;
+    private termPanel: HTMLElement;
+    private termTabs: HTMLElement;
+    private termBody: HTMLElement;
+    private termState: HTMLElement;
+    private terms = new Map<string, TermSession>();
+    private termActive = '';
+    private termOpen: boolean;
+    private disposed = false;
+
+    constructor(private app: HTMLElement, private ws: Workspace, entries: FileEntry[]) {
+        document.title = `${ws.name} · pyroom`;
+        const hooks = { onSave: () => void this.saveNow(), onRun: () => void this.run() };
+        const shared = baseExtensions(hooks);
+        const listener = EditorView.updateListener.of((u) => {
+            const f = this.store.open.get(this.active);
+            if (!f || u.state !== this.view?.state) return;
+            if (u.docChanged) this.store.edited(f, u.state);
+            else f.state = u.state;
+            if (u.selectionSet || u.docChanged) this.showCursor();
+        });
+        this.store = new FileStore(ws.id, (path) => [shared, languageFor(path), listener]);
+        this.store.onChange = (f) => this.fileChanged(f);
+        this.store.onConflict = (f) => {
+            if (f.path === this.active) this.showActive();
+            else toast(`${f.path} changed on the server while you were editing it. Open it to choose a version.`, 'error');
+        };
+
+        this.tree = new FileTree(ws.id, {
+            open: (p) => void this.open(p),
+            create: (p, kind) => this.create(p, kind),
+            rename: (p) => void this.rename(p),
+            remove: (p, kind) => void this.remove(p, kind),
+            move: (from, to) => void this.move(from, to),
+        });
+        this.tree.setEntries(entries);
+
+        // Center: tabs, editor, terminal.
+        this.tabBar = h('div', { class: 'tabs', role: 'tablist', 'aria-label': 'Open files' });
+        this.editorHost = h('div', { class: 'editor-host' });
+        this.termTabs = h('div', { class: 'term-tabs', role: 'tablist', 'aria-label': 'Terminals' });
+        this.termState = h('span', { class: 'term-state' });
+        this.termBody = h('div', { class: 'term-body' });
+        this.termPanel = h('section', { class: 'term-panel', 'aria-label': 'Terminal' },
+            h('div', { class: 'pane-head' },
+                h('span', { class: 'pane-title' }, icon('terminal'), 'Terminal'),
+                this.termTabs,
+                h('button', { type: 'button', class: 'btn icon-only', title: 'New terminal', 'aria-label': 'New terminal', onclick: () => void this.newTerm() }, icon('plus')),
+                this.termState,
+                h('div', { class: 'pane-tools' },
+                    h('button', { type: 'button', class: 'btn icon-only', title: `Hide terminal (Ctrl+\`)`, 'aria-label': 'Hide terminal', onclick: () => this.toggleTerm(false) }, icon('x')))),
+            this.termBody);
+        this.termOpen = prefs.get('term:open', false);
+
+        // Right: run output and history.
+        this.runView = new RunView();
+        this.stdin = h('textarea', { class: 'stdin', id: 'stdin', rows: '3', spellcheck: 'false', placeholder: 'Text given to the program on standard input', 'aria-label': 'Standard input' });
+        this.stdin.value = prefs.get(`stdin:${ws.id}`, '');
+        this.stdin.addEventListener('input', () => prefs.set(`stdin:${ws.id}`, this.stdin.value));
+        const stdinOpen = prefs.get(`stdin-open:${ws.id}`, this.stdin.value !== '');
+        this.stdinWrap = h('details', { class: 'stdin-wrap', open: stdinOpen, ontoggle: (e: Event) => prefs.set(`stdin-open:${ws.id}`, (e.target as HTMLDetailsElement).open) },
+            h('summary', null, icon('stdin'), 'Input (stdin)'), this.stdin);
+        const live = h('input', { class: 'input live-input', placeholder: 'Type a line for the running program, Enter to send', 'aria-label': 'Send a line to the running program' });
+        live.addEventListener('keydown', (e) => {
+            if (!this.current) return;
+            if (e.key === 'Enter') {
+                e.preventDefault();
+                const line = `${live.value}\n`;
+                live.value = '';
+                this.runView.append('info', line);
+                runsApi.stdin(this.current.id, line).catch((err) => toast(messageOf(err), 'error'));
+            } else if (e.key === 'd' && e.ctrlKey) {
+                e.preventDefault();
+                runsApi.stdin(this.current.id, '').catch(() => {});
+            }
+        });
+        this.liveInput = h('div', { class: 'live-input-wrap', hidden: true }, h('span', { class: 'muted' }, 'stdin ›'), live);
+        this.history = h('div', { class: 'history', hidden: true });
+        this.runTabs = {
+            output: h('button', { type: 'button', class: 'ptab active', role: 'tab', 'aria-selected': 'true', onclick: () => this.runTab('output') }, 'Output'),
+            history: h('button', { type: 'button', class: 'ptab', role: 'tab', 'aria-selected': 'false', onclick: () => this.runTab('history') }, 'History'),
+        };
+        const runPanel = h('aside', { class: 'run-panel', 'aria-label': 'Run' },
+            h('div', { class: 'pane-head' }, h('div', { class: 'ptabs', role: 'tablist' }, this.runTabs.output, this.runTabs.history),
+                h('div', { class: 'pane-tools' },
+                    h('button', { type: 'button', class: 'btn icon-only', title: 'Clear output', 'aria-label': 'Clear output', onclick: () => this.runView.reset() }, icon('trash')))),
+            h('div', { class: 'run-output-tab' }, this.stdinWrap, this.runView.el, this.liveInput),
+            this.history);
+
+        // Top bar: breadcrumb, Run, Submit, Terminal.
+        this.runBtn = h('button', { type: 'button', class: 'btn btn-run', id: 'run', title: `Run (${MOD}+Enter)`, onclick: () => void (this.current ? this.stop() : this.run()) },
+            icon('play'), h('span', { class: 'run-label' }, 'Run'));
+        const crumb = h('div', { class: 'crumb' },
+            h('a', { href: '/', class: 'crumb-link' }, 'Workspaces'), h('span', { class: 'crumb-sep' }, '/'),
+            h('button', { type: 'button', class: 'crumb-name', title: 'Rename workspace', onclick: () => void this.renameWorkspace() }, ws.name));
+        const actions = h('div', { class: 'top-actions' },
+            this.runBtn,
+            h('button', { type: 'button', class: 'btn', id: 'toggle-terminal', title: 'Terminal (Ctrl+`)', onclick: () => this.toggleTerm() }, icon('terminal'), h('span', null, 'Terminal')),
+            h('button', { type: 'button', class: 'btn', id: 'submit-review', onclick: () => void this.submit() }, icon('upload'), h('span', null, 'Submit')));
+
+        // Status bar.
+        this.saveStatus = h('span', { class: 'sb-item sb-save', role: 'status', 'aria-live': 'polite' });
+        this.cursorStatus = h('span', { class: 'sb-item' });
+        this.langStatus = h('span', { class: 'sb-item' });
+        this.limitStatus = h('span', { class: 'sb-item sb-limits' });
+        const statusbar = h('footer', { class: 'statusbar' }, this.saveStatus, h('span', { class: 'sb-spacer' }), this.cursorStatus, h('span', { class: 'sb-item' }, 'Spaces: 4'), this.langStatus, this.limitStatus);
+
+        this.center = h('div', { class: 'center' }, this.tabBar, this.editorHost);
+        this.root = h('div', { class: 'ide' });
+        const sideSplit = splitter({ root: this.root, prop: '--sidebar-w', axis: 'x', dir: 1, min: 140, max: () => innerWidth * 0.4, initial: 220, key: 'size:sidebar', label: 'Resize file tree' });
+        const runSplit = splitter({ root: this.root, prop: '--run-w', axis: 'x', dir: -1, min: 240, max: () => innerWidth * 0.6, initial: Math.round(Math.max(300, innerWidth * 0.3)), key: 'size:run', label: 'Resize output panel', onResize: () => this.refitTerms() });
+        const termSplit = splitter({ root: this.root, prop: '--term-h', axis: 'y', dir: -1, min: 90, max: () => innerHeight - 200, initial: 240, key: 'size:term', label: 'Resize terminal', onResize: () => this.refitTerms() });
+        this.termPanel.prepend(termSplit);
+        this.root.append(h('aside', { class: 'sidebar', 'aria-label': 'Files' }, this.tree.el), sideSplit,
+            h('div', { class: 'center-col' }, this.center, this.termPanel), runSplit, runPanel);
+        app.replaceChildren(topbar('ide', crumb, actions), this.root, statusbar);
+
+        document.addEventListener('keydown', this.keys);
+        onLeave(() => this.dispose());
+        this.termPanel.hidden = !this.termOpen;
+        this.root.classList.toggle('term-open', this.termOpen);
+        if (this.termOpen) void this.showTerm();
+
+        void this.restoreTabs(entries);
+        void limitsApi().then((l) => {
+            this.limits = l;
+            this.showLimits();
+        }).catch(() => {});
+        this.subscribe();
+        void this.loadHistory(true);
+        this.showSave();
+    }
+
+    private dispose(): void {
+        this.disposed = true;
+        document.removeEventListener('keydown', this.keys);
+        this.events?.close();
+        this.store.dispose();
+        this.tree.dispose();
+        this.runView.dispose();
+        for (const t of this.terms.values()) t.dispose();
+        this.view?.destroy();
+    }
+
+    private keys = (e: KeyboardEvent): void => {
+        const mod = e.ctrlKey || e.metaKey;
+        if (mod && e.key === 's') {
+            e.preventDefault();
+            void this.saveNow();
+        } else if (mod && e.key === 'Enter') {
+            e.preventDefault();
+            void this.run();
+        } else if (e.ctrlKey && e.key === '`') {
+            e.preventDefault();
+            this.toggleTerm();
+        }
+    };
+
+    // ---- files and tabs ----------------------------------------------------------------
+
+    private async restoreTabs(entries: FileEntry[]): Promise<void> {
+        const saved = prefs.get<{ tabs: string[]; active: string }>(`tabs:${this.ws.id}`, { tabs: [], active: '' });
+        const exists = new Set(entries.filter((e) => e.kind === 'file').map((e) => e.path));
+        const drafts = this.store.draftPaths();
+        let tabs = saved.tabs.filter((p) => exists.has(p) || drafts.includes(p));
+        for (const d of drafts) if (!tabs.includes(d) && exists.has(d)) tabs.push(d);
+        if (!tabs.length) {
+            const first = exists.has('main.py') ? 'main.py' : [...exists].find((p) => p.endsWith('.py')) ?? [...exists][0];
+            if (first) tabs = [first];
+        }
+        const active = tabs.includes(saved.active) ? saved.active : tabs[0];
+        for (const p of tabs) if (!this.tabs.includes(p)) this.tabs.push(p);
+        this.renderTabs();
+        if (active) await this.open(active);
+        else this.showActive();
+        // Load the other tabs' drafts in the background so their unsaved text is saved too.
+        for (const p of tabs) {
+            if (p !== active && drafts.includes(p)) {
+                this.store.openFile(p).catch(() => {});
+            }
+        }
+    }
+
+    private persistTabs(): void {
+        prefs.set(`tabs:${this.ws.id}`, { tabs: this.tabs, active: this.active });
+    }
+
+    async open(path: string): Promise<void> {
+        if (!this.tabs.includes(path)) this.tabs.push(path);
+        this.active = path;
+        this.persistTabs();
+        this.renderTabs();
+        this.tree.setActive(path);
+        if (!this.store.open.has(path)) {
+            clear(this.editorHost);
+            this.editorHost.append(loading(`Opening ${path}…`));
+        }
+        try {
+            await this.store.openFile(path);
+        } catch (e) {
+            if (this.active !== path) return;
+            clear(this.editorHost);
+            this.editorHost.append(errorBlock(`Could not open ${path}: ${messageOf(e)}`, () => void this.open(path)));
+            return;
+        }
+        if (this.active === path) this.showActive();
+    }
+
+    private showActive(): void {
+        if (this.disposed) return;
+        const f = this.store.open.get(this.active);
+        clear(this.editorHost);
+        if (!f) {
+            this.view?.destroy();
+            this.view = null;
+            this.editorHost.append(h('div', { class: 'editor-empty' },
+                h('div', { class: 'editor-empty-inner' },
+                    h('p', { class: 'editor-empty-title' }, 'No file open'),
+                    h('p', { class: 'muted' }, 'Pick a file in the tree, or create one.'),
+                    h('dl', { class: 'shortcuts' },
+                        h('dt', null, `${MOD}+Enter`), h('dd', null, 'Run'),
+                        h('dt', null, `${MOD}+S`), h('dd', null, 'Save now (autosave is on)'),
+                        h('dt', null, `${MOD}+F`), h('dd', null, 'Find and replace'),
+                        h('dt', null, 'Ctrl+`'), h('dd', null, 'Terminal')))));
+            this.showSave();
+            this.showCursor();
+            return;
+        }
+        if (f.status === 'conflict' && f.theirs) {
+            this.editorHost.append(conflictView(f, {
+                keepMine: async () => {
+                    await this.store.keepMine(f);
+                    this.showActive();
+                },
+                useTheirs: () => {
+                    this.store.useTheirs(f);
+                    this.showActive();
+                },
+            }));
+            this.showSave();
+            return;
+        }
+        if (f.status === 'deleted') {
+            this.editorHost.append(h('div', { class: 'banner banner-warn', role: 'alert' },
+                h('span', null, 'This file was deleted on the server (maybe from the terminal). Your text is kept here.'),
+                h('button', { type: 'button', class: 'btn btn-small', onclick: () => { f.status = 'dirty'; void this.store.save(f, true).then(() => this.refreshTree()); this.showActive(); } }, 'Save it again'),
+                h('button', { type: 'button', class: 'btn btn-small', onclick: () => this.closeTab(f.path, true) }, 'Close')));
+        }
+        if (!this.view) this.view = new EditorView({ state: f.state, parent: this.editorHost });
+        else {
+            this.view.setState(f.state);
+            this.editorHost.append(this.view.dom);
+        }
+        this.langStatus.textContent = /\.pyw?$|\.pyi$/.test(f.path) ? 'Python' : 'Plain text';
+        this.showSave();
+        this.showCursor();
+        this.updateRunLabel();
+        requestAnimationFrame(() => this.view?.focus());
+    }
+
+    private renderTabs(): void {
+        clear(this.tabBar);
+        for (const p of this.tabs) {
+            const f = this.store.open.get(p);
+            const name = p.slice(p.lastIndexOf('/') + 1);
+            const dup = this.tabs.some((q) => q !== p && q.slice(q.lastIndexOf('/') + 1) === name);
+            const dirty = f ? this.store.isDirty(f) : this.store.readDraft(p) !== null;
+            const st = f?.status;
+            const tab = h('div', {
+                class: `tab ${p === this.active ? 'active' : ''} ${dirty ? 'dirty' : ''} ${st === 'conflict' ? 'tab-conflict' : ''}`,
+                role: 'tab', 'aria-selected': String(p === this.active), tabindex: p === this.active ? '0' : '-1', title: p,
+                dataset: { path: p },
+                onclick: () => void this.open(p),
+                onauxclick: (e: MouseEvent) => { if (e.button === 1) this.closeTab(p); },
+                onkeydown: (e: KeyboardEvent) => { if (e.key === 'Enter' || e.key === ' ') void this.open(p); },
+            },
+                icon(name.endsWith('.py') ? 'py' : 'file', name.endsWith('.py') ? 'ic-py' : 'ic-file'),
+                h('span', { class: 'tab-name' }, name),
+                dup ? h('span', { class: 'tab-dir' }, p.slice(0, p.lastIndexOf('/')) || '/') : null,
+                st === 'conflict' ? h('span', { class: 'tab-flag', title: 'Conflict' }, '!') : null,
+                h('button', { type: 'button', class: 'tab-close', 'aria-label': `Close ${name}`, title: dirty ? 'Unsaved changes (saving) — close' : 'Close', onclick: (e: MouseEvent) => { e.stopPropagation(); this.closeTab(p); } },
+                    h('span', { class: 'tab-dot', 'aria-hidden': 'true' }), icon('x', 'tab-x')));
+            this.tabBar.append(tab);
+        }
+        const unsaved = new Set<string>();
+        for (const f of this.store.open.values()) if (this.store.isDirty(f)) unsaved.add(f.path);
+        this.tree.setUnsaved(unsaved);
+    }
+
+    private closeTab(path: string, force = false): void {
+        const f = this.store.open.get(path);
+        if (f && f.status === 'conflict' && !force) {
+            void confirmDialog('Close with a conflict?', 'Your version of this file is not saved. It stays in this browser as a draft and the conflict is shown again when you reopen the file.', 'Close', false).then((ok) => ok && this.closeTab(path, true));
+            return;
+        }
+        const i = this.tabs.indexOf(path);
+        if (i < 0) return;
+        this.tabs.splice(i, 1);
+        if (f && f.status !== 'conflict' && f.status !== 'deleted') this.store.close(path);
+        else this.store.open.delete(path);
+        if (this.active === path) this.active = this.tabs[Math.min(i, this.tabs.length - 1)] ?? '';
+        this.persistTabs();
+        this.renderTabs();
+        if (this.active) void this.open(this.active);
+        else {
+            this.tree.setActive('');
+            this.showActive();
+        }
+    }
+
+    private fileChanged(f: OpenFile): void {
+        if (this.disposed) return;
+        this.renderTabs();
+        if (f.path === this.active) this.showSave();
+    }
+
+    private showSave(): void {
+        const f = this.store.open.get(this.active);
+        clear(this.saveStatus);
+        let others = 0;
+        let offline = false;
+        for (const o of this.store.open.values()) {
+            if (o !== f && (o.status === 'offline' || o.status === 'error' || o.status === 'conflict')) others++;
+            if (o.status === 'offline') offline = true;
+        }
+        if (!f) {
+            this.saveStatus.className = 'sb-item sb-save';
+            this.saveStatus.append(others ? `${others} file(s) need attention` : '');
+            return;
+        }
+        const st = f.status;
+        this.saveStatus.className = `sb-item sb-save save-${st}`;
+        this.saveStatus.dataset.state = st;
+        const ic = st === 'saved' ? icon('check') : st === 'saving' ? h('span', { class: 'spinner small', 'aria-hidden': 'true' }) : h('span', { class: 'sb-dot', 'aria-hidden': 'true' });
+        this.saveStatus.append(ic, h('span', null, SAVE_LABEL[st]));
+        if (f.message && (st === 'offline' || st === 'error')) {
+            this.saveStatus.title = f.message;
+            this.saveStatus.append(h('span', { class: 'sb-msg' }, `: ${f.message}`));
+            if (st === 'error') this.saveStatus.append(h('button', { type: 'button', class: 'link', onclick: () => void this.store.save(f) }, 'Retry'));
+        } else this.saveStatus.title = '';
+        if (others) this.saveStatus.append(h('span', { class: 'sb-msg' }, ` · ${others} other file(s) need attention`));
+        document.body.classList.toggle('is-offline', offline);
+    }
+
+    private showCursor(): void {
+        if (!this.view || !this.store.open.has(this.active)) {
+            this.cursorStatus.textContent = '';
+            return;
+        }
+        const s = this.view.state;
+        const pos = s.selection.main.head;
+        const line = s.doc.lineAt(pos);
+        const sel = s.selection.main.to - s.selection.main.from;
+        this.cursorStatus.textContent = `Ln ${line.number}, Col ${pos - line.from + 1}${sel ? ` (${sel} selected)` : ''}`;
+    }
+
+    private showLimits(): void {
+        const l = this.limits?.run;
+        if (!l) return;
+        this.limitStatus.textContent = `Limits: ${fmtMs(l.wall_ms)} · ${fmtBytes(l.memory_bytes)}`;
+        this.limitStatus.title = `Each run: wall time ${fmtMs(l.wall_ms)}, CPU time ${fmtMs(l.cpu_ms)}, memory ${fmtBytes(l.memory_bytes)}, ${l.pids} processes, output ${fmtBytes(l.output_bytes)}`;
+    }
+
+    private async saveNow(): Promise<void> {
+        await this.store.saveAll();
+        const bad = [...this.store.open.values()].filter((f) => f.status !== 'saved');
+        if (!bad.length) toast('All changes saved.', 'ok', 1500);
+    }
+
+    private async refreshTree(): Promise<void> {
+        try {
+            const l = await filesApi.list(this.ws.id);
+            if (!this.disposed) this.tree.setEntries(l.items);
+        } catch (e) {
+            if (!(e instanceof ApiError && e.status === 401)) toast(`Could not refresh the file list: ${messageOf(e)}`, 'error');
+        }
+    }
+    private refreshSoon(): void {
+        clearTimeout(this.refreshTimer);
+        this.refreshTimer = window.setTimeout(() => void this.refreshTree(), 150);
+    }
+
+    private async create(path: string, kind: 'file' | 'folder'): Promise<boolean> {
+        try {
+            if (kind === 'folder') await filesApi.mkdir(this.ws.id, path);
+            else await filesApi.write(this.ws.id, path, '', null, true);
+        } catch (e) {
+            const msg = e instanceof ApiError && (e.status === 412 || e.code === 'exists') ? `${path} already exists.` : messageOf(e);
+            toast(msg, 'error');
+            return false;
+        }
+        await this.refreshTree();
+        if (kind === 'file') await this.open(path);
+        return true;
+    }
+
+    private async rename(path: string): Promise<void> {
+        const to = await promptDialog('Rename or move', 'New path (use / for folders)', path, 'Rename');
+        if (!to || to === path) return;
+        await this.doMove(path, to);
+    }
+
+    private async move(from: string, toFolder: string): Promise<void> {
+        const name = from.slice(from.lastIndexOf('/') + 1);
+        const to = toFolder ? `${toFolder}/${name}` : name;
+        if (to !== from) await this.doMove(from, to);
+    }
+
+    private async doMove(from: string, to: string): Promise<void> {
+        // Unsaved text goes first, so it moves with the file.
+        await Promise.all([...this.store.open.values()].filter((f) => f.path === from || f.path.startsWith(`${from}/`)).map((f) => this.store.save(f)));
+        try {
+            await filesApi.move(this.ws.id, from, to);
+        } catch (e) {
+            toast(e instanceof ApiError && e.code === 'exists' ? `${to} already exists.` : messageOf(e), 'error');
+            return;
+        }
+        this.store.renamed(from, to);
+        this.tabs = this.tabs.map((p) => (p === from ? to : p.startsWith(`${from}/`) ? to + p.slice(from.length) : p));
+        if (this.active === from || this.active.startsWith(`${from}/`)) this.active = to + this.active.slice(from.length);
+        this.persistTabs();
+        this.renderTabs();
+        await this.refreshTree();
+        if (this.active) this.tree.setActive(this.active);
+        this.updateRunLabel();
+    }
+
+    private async remove(path: string, kind: 'file' | 'folder'): Promise<void> {
+        const ok = await confirmDialog(kind === 'folder' ? 'Delete folder?' : 'Delete file?',
+            kind === 'folder' ? [`"${path}" and everything in it will be deleted.`] : [`"${path}" will be deleted.`], 'Delete');
+        if (!ok) return;
+        try {
+            await filesApi.remove(this.ws.id, path);
+        } catch (e) {
+            toast(messageOf(e), 'error');
+            return;
+        }
+        this.store.forget(path);
+        const closing = this.tabs.filter((p) => p === path || p.startsWith(`${path}/`));
+        this.tabs = this.tabs.filter((p) => !closing.includes(p));
+        if (closing.includes(this.active)) this.active = this.tabs[0] ?? '';
+        this.persistTabs();
+        this.renderTabs();
+        await this.refreshTree();
+        if (this.active) void this.open(this.active);
+        else this.showActive();
+    }
+
+    private async renameWorkspace(): Promise<void> {
+        const n = await promptDialog('Rename workspace', 'Name', this.ws.name, 'Rename');
+        if (!n || n === this.ws.name) return;
+        try {
+            this.ws = await wsApi.rename(this.ws.id, n);
+            document.title = `${this.ws.name} · pyroom`;
+            const el = this.app.querySelector('.crumb-name');
+            if (el) el.textContent = this.ws.name;
+        } catch (e) {
+            toast(messageOf(e), 'error');
+        }
+    }
+
+    // ---- events from the server (terminal edits, other tabs) ------------------------------
+
+    private subscribe(): void {
+        let es: EventSource;
+        try {
+            es = new EventSource(`/api/workspaces/${this.ws.id}/events`);
+        } catch {
+            return;
+        }
+        this.events = es;
+        const data = (ev: Event) => {
+            try {
+                return JSON.parse((ev as MessageEvent).data) as { path: string; etag?: string; message?: string };
+            } catch {
+                return null;
+            }
+        };
+        es.addEventListener('file_changed', (ev) => {
+            const d = data(ev);
+            this.refreshSoon();
+            if (d?.path && d.etag) void this.remoteChanged(d.path, d.etag);
+        });
+        es.addEventListener('file_deleted', (ev) => {
+            const d = data(ev);
+            this.refreshSoon();
+            if (d?.path) {
+                for (const p of [...this.store.open.keys()]) {
+                    if (p === d.path || p.startsWith(`${d.path}/`)) {
+                        this.store.remoteDeleted(p);
+                        if (p === this.active) this.showActive();
+                    }
+                }
+            }
+        });
+        es.addEventListener('folder_created', () => this.refreshSoon());
+        es.addEventListener('file_moved', () => this.refreshSoon());
+        es.addEventListener('limit_exceeded', (ev) => {
+            const d = data(ev);
+            toast(`Not saved: ${d?.path ?? ''} — ${d?.message ?? 'workspace limit exceeded'}`, 'error');
+        });
+        es.addEventListener('open', () => this.refreshSoon());
+    }
+
+    private async remoteChanged(path: string, etag: string): Promise<void> {
+        try {
+            const f = await this.store.remoteChanged(path, etag);
+            if (f && f.path === this.active && this.view) {
+                // Replace only the changed middle so the cursor stays where it was.
+                const cur = this.view.state.doc.toString();
+                const next = f.base;
+                let a = 0;
+                while (a < cur.length && a < next.length && cur[a] === next[a]) a++;
+                let b = 0;
+                while (b < cur.length - a && b < next.length - a && cur[cur.length - 1 - b] === next[next.length - 1 - b]) b++;
+                this.view.dispatch({ changes: { from: a, to: cur.length - b, insert: next.slice(a, next.length - b) } });
+            } else if (f) {
+                f.state = f.state.update({ changes: { from: 0, to: f.state.doc.length, insert: f.base } }).state;
+            } else if (this.store.open.get(path)?.status === 'conflict' && path === this.active) {
+                this.showActive();
+            }
+        } catch {
+            /* the next event or save will sort it out */
+        }
+    }
+
+    // ---- runs -----------------------------------------------------------------------------
+
+    private entry(): string | null {
+        if (this.active.endsWith('.py')) return this.active;
+        const paths = this.tree.paths();
+        if (paths.has('main.py')) return 'main.py';
+        return [...paths].find((p) => p.endsWith('.py')) ?? null;
+    }
+
+    private updateRunLabel(): void {
+        const e = this.entry();
+        const label = this.runBtn.querySelector('.run-label')!;
+        if (this.current) {
+            label.textContent = 'Stop';
+            this.runBtn.title = 'Stop the running program';
+        } else {
+            label.textContent = e ? `Run ${e.slice(e.lastIndexOf('/') + 1)}` : 'Run';
+            this.runBtn.title = e ? `Run ${e} (${MOD}+Enter)` : 'Create a .py file to run';
+        }
+    }
+
+    private runTab(which: 'output' | 'history'): void {
+        const out = which === 'output';
+        this.runTabs.output.classList.toggle('active', out);
+        this.runTabs.history.classList.toggle('active', !out);
+        this.runTabs.output.setAttribute('aria-selected', String(out));
+        this.runTabs.history.setAttribute('aria-selected', String(!out));
+        (this.root.querySelector('.run-output-tab') as HTMLElement).hidden = !out;
+        this.history.hidden = out;
+        if (!out) void this.loadHistory();
+    }
+
+    async run(): Promise<void> {
+        if (this.current) return;
+        const entry = this.entry();
+        if (!entry) {
+            toast('There is no Python file to run. Create one, e.g. main.py.', 'error');
+            return;
+        }
+        this.runTab('output');
+        this.current = { id: 0 } as Run;
+        this.runBtn.classList.add('running');
+        this.runBtn.replaceChildren(icon('stop'), h('span', { class: 'run-label' }, 'Stop'));
+        this.updateRunLabel();
+        try {
+            await this.store.saveAll();
+            const unsaved = [...this.store.open.values()].filter((f) => this.store.isDirty(f));
+            if (unsaved.length) toast(`Not saved, so the run uses the server's version: ${unsaved.map((f) => f.path).join(', ')}`, 'error');
+            const r = await runsApi.start(this.ws.id, entry, this.stdin.value);
+            this.current = r;
+            this.liveInput.hidden = false;
+            const fin = await this.runView.stream(r);
+            if (!this.disposed) void this.loadHistory();
+            void fin;
+        } catch (e) {
+            this.runView.reset();
+            let msg = messageOf(e);
+            if (e instanceof ApiError && e.status === 404 && e.code !== 'not_found') msg = 'Runs are not available on this server yet.';
+            else if (e instanceof ApiError && e.status === 404) msg = `Could not run ${entry}: ${msg}`;
+            this.runView.append('stderr', `${msg}\n`);
+        } finally {
+            this.current = null;
+            this.liveInput.hidden = true;
+            this.runBtn.classList.remove('running');
+            this.runBtn.replaceChildren(icon('play'), h('span', { class: 'run-label' }, 'Run'));
+            this.updateRunLabel();
+        }
+    }
+
+    private async stop(): Promise<void> {
+        const r = this.current;
+        if (!r || !r.id) return;
+        try {
+            await runsApi.cancel(r.id);
+        } catch (e) {
+            toast(messageOf(e), 'error');
+        }
+    }
+
+    private async loadHistory(quiet = false): Promise<void> {
+        try {
+            const list = await runsApi.list(this.ws.id);
+            clear(this.history);
+            if (!list.items.length) {
+                this.history.append(h('div', { class: 'run-empty' }, 'No runs yet.'));
+                return;
+            }
+            for (const r of list.items) {
+                const s = runSummary(r);
+                this.history.append(h('button', { type: 'button', class: 'history-row', onclick: () => void this.showRun(r.id) },
+                    h('span', { class: `hist-dot dot-${s.kind}`, 'aria-hidden': 'true' }),
+                    h('span', { class: 'hist-entry' }, r.entry),
+                    h('span', { class: 'hist-verdict' }, s.text),
+                    h('span', { class: 'hist-time muted' }, r.wall_ms !== null && finished(r) ? fmtMs(r.wall_ms) : ''),
+                    h('span', { class: 'hist-ago muted', title: r.created_at }, fmtAgo(r.created_at))));
+            }
+        } catch (e) {
+            if (quiet) return;
+            clear(this.history);
+            this.history.append(h('div', { class: 'run-empty' }, e instanceof ApiError && e.status === 404 ? 'Run history is not available on this server yet.' : messageOf(e)));
+        }
+    }
+
+    private async showRun(id: number): Promise<void> {
+        try {
+            const r = await runsApi.get(id);
+            this.runTab('output');
+            if (finished(r)) this.runView.show(r);
+            else void this.runView.stream(r);
+        } catch (e) {
+            toast(messageOf(e), 'error');
+        }
+    }
+
+    // ---- terminal ---------------------------------------------------------------------------
+
+    private toggleTerm(open = !this.termOpen): void {
+        this.termOpen = open;
+        prefs.set('term:open', open);
+        this.termPanel.hidden = !open;
+        this.root.classList.toggle('term-open', open);
+        if (open) void this.showTerm();
+        else this.view?.focus();
+    }
+
+    private refitTerms(): void {
+        this.terms.get(this.termActive)?.refit();
+    }
+
+    private termNames(): string[] {
+        return prefs.get<string[]>(`terms:${this.ws.id}`, ['1']);
+    }
+
+    private async showTerm(name?: string): Promise<void> {
+        const names = this.termNames();
+        name = name ?? (this.termActive || names[0] || '1');
+        if (!names.includes(name)) {
+            names.push(name);
+            prefs.set(`terms:${this.ws.id}`, names);
+        }
+        this.termActive = name;
+        let mod: typeof import('./terminal');
+        try {
+            mod = await import('./terminal');
+        } catch (e) {
+            this.termState.textContent = `Could not load the terminal: ${messageOf(e)}`;
+            return;
+        }
+        if (this.disposed) return;
+        let t = this.terms.get(name);
+        if (!t) {
+            const host = h('div', { class: 'term-host', dataset: { name } });
+            this.termBody.append(host);
+            t = new mod.TermSession(host, this.ws.id, name, (s) => {
+                if (s.name === this.termActive) this.showTermState();
+                this.renderTermTabs();
+            });
+            this.terms.set(name, t);
+        }
+        for (const [n, s] of this.terms) s.host.hidden = n !== name;
+        this.renderTermTabs();
+        this.showTermState();
+        requestAnimationFrame(() => {
+            t!.refit();
+            t!.focus();
+        });
+    }
+
+    private async newTerm(): Promise<void> {
+        const names = this.termNames();
+        let n = 1;
+        while (names.includes(String(n))) n++;
+        await this.showTerm(String(n));
+    }
+
+    private closeTerm(name: string): void {
+        const t = this.terms.get(name);
+        t?.dispose();
+        t?.host.remove();
+        this.terms.delete(name);
+        const names = this.termNames().filter((n) => n !== name);
+        prefs.set(`terms:${this.ws.id}`, names.length ? names : ['1']);
+        if (this.termActive === name) {
+            this.termActive = '';
+            if (names.length) void this.showTerm(names[0]);
+            else this.toggleTerm(false);
+        } else this.renderTermTabs();
+    }
+
+    private renderTermTabs(): void {
+        clear(this.termTabs);
+        for (const n of this.termNames()) {
+            const t = this.terms.get(n);
+            this.termTabs.append(h('div', { class: `ttab ${n === this.termActive ? 'active' : ''} ttab-${t?.state ?? 'idle'}`, role: 'tab', 'aria-selected': String(n === this.termActive), tabindex: '0', onclick: () => void this.showTerm(n) },
+                h('span', { class: 'ttab-dot', 'aria-hidden': 'true' }), h('span', null, `bash ${n}`),
+                h('button', { type: 'button', class: 'tab-close', 'aria-label': `Close terminal ${n}`, onclick: (e: MouseEvent) => { e.stopPropagation(); this.closeTerm(n); } }, icon('x', 'tab-x'))));
+        }
+    }
+
+    private showTermState(): void {
+        const t = this.terms.get(this.termActive);
+        clear(this.termState);
+        if (!t) return;
+        this.termState.className = `term-state term-${t.state}`;
+        this.termState.dataset.state = t.state;
+        if (t.state === 'open') {
+            this.termState.append(h('span', { class: 'ttab-dot' }), 'Connected');
+        } else {
+            this.termState.append(t.state === 'exited' ? '' : h('span', { class: 'spinner small' }), t.detail || t.state);
+            if (t.state === 'exited' || t.state === 'reconnecting' || t.state === 'error')
+                this.termState.append(h('button', { type: 'button', class: 'link', onclick: () => t.restart() }, t.state === 'exited' ? 'Restart' : 'Retry now'));
+        }
+    }
+
+    // ---- review -------------------------------------------------------------------------------
+
+    private async submit(): Promise<void> {
+        await this.store.saveAll();
+        const unsaved = [...this.store.open.values()].filter((f) => this.store.isDirty(f));
+        const msg = h('textarea', { class: 'input', rows: '4', id: 'submit-message', placeholder: 'What should the reviewer look at?', 'aria-label': 'Message to the reviewer' });
+        const v = await dialog<boolean>({
+            title: 'Submit for review',
+            body: [
+                h('p', null, `A snapshot of the workspace "${this.ws.name}" as saved now is sent to the reviewers. You can keep editing; later changes are not part of this submission.`),
+                unsaved.length ? h('p', { class: 'banner banner-warn' }, `Not saved yet, so not included: ${unsaved.map((f) => f.path).join(', ')}`) : null,
+                h('label', { class: 'field' }, h('span', null, 'Message'), msg),
+            ],
+            buttons: [
+                { label: 'Cancel', value: false },
+                { label: 'Submit', value: true, kind: 'primary' },
+            ],
+        });
+        if (!v) return;
+        try {
+            const s = await subApi.create(this.ws.id, msg.value.trim());
+            toast(`Submitted for review (#${s.id}).`, 'ok');
+            navigate(`/submissions/${s.id}`);
+        } catch (e) {
+            toast(e instanceof ApiError && e.status === 404 && e.code !== 'not_found' ? 'Submissions are not available on this server yet.' : messageOf(e), 'error');
+        }
+    }
+}

@@ -1,0 +1,337 @@
+// The file tree: folders and files from the flat list the API returns, with expand state
+// remembered per workspace, inline name entry for new files and folders, a context menu
+// (new, rename, delete), drag-and-drop moves and keyboard navigation.
+
+import type { FileEntry } from '../api';
+import { clear, h, icon, prefs } from '../dom';
+
+interface Node {
+    name: string;
+    path: string;
+    kind: 'file' | 'folder';
+    children: Node[];
+    size: number;
+}
+
+export interface TreeActions {
+    open(path: string): void;
+    create(path: string, kind: 'file' | 'folder'): Promise<boolean>;
+    rename(path: string): void;
+    remove(path: string, kind: 'file' | 'folder'): void;
+    move(from: string, toFolder: string): void;
+}
+
+function build(entries: FileEntry[]): Node {
+    const root: Node = { name: '', path: '', kind: 'folder', children: [], size: 0 };
+    const folders = new Map<string, Node>([['', root]]);
+    const folder = (path: string): Node => {
+        let n = folders.get(path);
+        if (n) return n;
+        const i = path.lastIndexOf('/');
+        const parent = folder(i < 0 ? '' : path.slice(0, i));
+        n = { name: path.slice(i + 1), path, kind: 'folder', children: [], size: 0 };
+        parent.children.push(n);
+        folders.set(path, n);
+        return n;
+    };
+    for (const e of entries) {
+        if (e.kind === 'folder') {
+            folder(e.path);
+            continue;
+        }
+        const i = e.path.lastIndexOf('/');
+        const parent = folder(i < 0 ? '' : e.path.slice(0, i));
+        parent.children.push({ name: e.path.slice(i + 1), path: e.path, kind: 'file', children: [], size: e.size });
+    }
+    const sort = (n: Node) => {
+        n.children.sort((a, b) => (a.kind !== b.kind ? (a.kind === 'folder' ? -1 : 1) : a.name.localeCompare(b.name)));
+        n.children.forEach(sort);
+    };
+    sort(root);
+    return root;
+}
+
+export class FileTree {
+    readonly el: HTMLElement;
+    private list: HTMLElement;
+    private entries: FileEntry[] = [];
+    private expanded: Set<string>;
+    private active = '';
+    private unsaved = new Set<string>();
+    private menu: HTMLElement | null = null;
+    /** Where an inline "new file/folder" input is shown: its parent folder and kind. */
+    private pending: { parent: string; kind: 'file' | 'folder' } | null = null;
+
+    constructor(private ws: number, private actions: TreeActions) {
+        this.expanded = new Set(prefs.get<string[]>(`tree:${ws}`, []));
+        this.list = h('div', { class: 'tree', role: 'tree', 'aria-label': 'Files', tabindex: '0' });
+        this.list.addEventListener('keydown', (e) => this.key(e));
+        this.list.addEventListener('contextmenu', (e) => {
+            if ((e.target as Element).closest('.tree-row')) return;
+            e.preventDefault();
+            this.showMenu(e.clientX, e.clientY, null);
+        });
+        this.list.addEventListener('dragover', (e) => {
+            if (!(e.target as Element).closest('.tree-row')) e.preventDefault();
+        });
+        this.list.addEventListener('drop', (e) => {
+            if ((e.target as Element).closest('.tree-row')) return;
+            e.preventDefault();
+            const from = e.dataTransfer?.getData('text/x-pyroom-path');
+            if (from && from.includes('/')) this.actions.move(from, '');
+        });
+        this.el = h(
+            'div',
+            { class: 'tree-wrap' },
+            h('div', { class: 'pane-head' },
+                h('span', { class: 'pane-title' }, 'Files'),
+                h('div', { class: 'pane-tools' },
+                    h('button', { type: 'button', class: 'btn icon-only', title: 'New file', 'aria-label': 'New file', onclick: () => this.startCreate('file') }, icon('fileAdd')),
+                    h('button', { type: 'button', class: 'btn icon-only', title: 'New folder', 'aria-label': 'New folder', onclick: () => this.startCreate('folder') }, icon('folderAdd')),
+                    h('button', { type: 'button', class: 'btn icon-only', title: 'Collapse all', 'aria-label': 'Collapse all folders', onclick: () => { this.expanded.clear(); this.save(); this.render(); } }, icon('collapse')))),
+            this.list,
+        );
+        document.addEventListener('click', this.hideMenu);
+        document.addEventListener('keydown', this.escMenu);
+    }
+
+    dispose(): void {
+        document.removeEventListener('click', this.hideMenu);
+        document.removeEventListener('keydown', this.escMenu);
+        this.menu?.remove();
+    }
+
+    setEntries(entries: FileEntry[]): void {
+        this.entries = entries;
+        this.render();
+    }
+    paths(): Set<string> {
+        return new Set(this.entries.filter((e) => e.kind === 'file').map((e) => e.path));
+    }
+    folders(): Set<string> {
+        const out = new Set<string>();
+        for (const e of this.entries) {
+            const parts = e.path.split('/');
+            for (let i = 1; i < parts.length; i++) out.add(parts.slice(0, i).join('/'));
+            if (e.kind === 'folder') out.add(e.path);
+        }
+        return out;
+    }
+    setActive(path: string): void {
+        this.active = path;
+        // Reveal it: expand its parents.
+        const parts = path.split('/');
+        for (let i = 1; i < parts.length; i++) this.expanded.add(parts.slice(0, i).join('/'));
+        this.render();
+    }
+    setUnsaved(paths: Set<string>): void {
+        const same = paths.size === this.unsaved.size && [...paths].every((p) => this.unsaved.has(p));
+        if (same) return;
+        this.unsaved = paths;
+        this.render();
+    }
+
+    private save(): void {
+        prefs.set(`tree:${this.ws}`, [...this.expanded]);
+    }
+
+    /** The folder new entries go into: the active file's folder, or the root. */
+    private currentFolder(): string {
+        const sel = this.list.querySelector<HTMLElement>('.tree-row.focused');
+        const p = sel?.dataset.path ?? this.active;
+        const kind = sel?.dataset.kind;
+        if (kind === 'folder') return p;
+        const i = p.lastIndexOf('/');
+        return i < 0 ? '' : p.slice(0, i);
+    }
+
+    startCreate(kind: 'file' | 'folder', parent = this.currentFolder()): void {
+        this.pending = { parent, kind };
+        if (parent) this.expanded.add(parent);
+        this.render();
+    }
+
+    render(): void {
+        const root = build(this.entries);
+        const focusedPath = (this.list.querySelector('.tree-row.focused') as HTMLElement | null)?.dataset.path;
+        clear(this.list);
+        const rows: HTMLElement[] = [];
+        const walk = (n: Node, depth: number) => {
+            if (this.pending && this.pending.parent === n.path) rows.push(this.inputRow(depth));
+            for (const c of n.children) {
+                rows.push(this.row(c, depth, focusedPath));
+                if (c.kind === 'folder' && this.expanded.has(c.path)) walk(c, depth + 1);
+            }
+        };
+        walk(root, 0);
+        if (!rows.length) {
+            rows.push(h('div', { class: 'tree-empty' }, 'No files. ', h('button', { type: 'button', class: 'link', onclick: () => this.startCreate('file', '') }, 'Create one')));
+        }
+        this.list.append(...rows);
+        const input = this.list.querySelector<HTMLInputElement>('.tree-input');
+        input?.focus();
+    }
+
+    private row(n: Node, depth: number, focusedPath?: string): HTMLElement {
+        const isFolder = n.kind === 'folder';
+        const open = isFolder && this.expanded.has(n.path);
+        const unsaved = !isFolder && this.unsaved.has(n.path);
+        const row = h(
+            'div',
+            {
+                class: `tree-row ${n.path === this.active ? 'active' : ''} ${n.path === focusedPath ? 'focused' : ''}`,
+                role: 'treeitem',
+                'aria-expanded': isFolder ? String(open) : null,
+                'aria-selected': String(n.path === this.active),
+                'aria-level': String(depth + 1),
+                draggable: 'true',
+                title: n.path,
+                dataset: { path: n.path, kind: n.kind },
+                style: `--depth:${depth}`,
+            },
+            h('span', { class: `tree-chevron ${open ? 'open' : ''}` }, isFolder ? icon('chevron') : null),
+            icon(isFolder ? (open ? 'folderOpen' : 'folder') : n.name.endsWith('.py') ? 'py' : 'file', isFolder ? 'ic-folder' : n.name.endsWith('.py') ? 'ic-py' : 'ic-file'),
+            h('span', { class: 'tree-name' }, n.name),
+            unsaved ? h('span', { class: 'unsaved-dot', title: 'Unsaved changes', 'aria-label': 'unsaved' }) : null,
+            h('button', { type: 'button', class: 'tree-more', tabindex: '-1', 'aria-label': `Actions for ${n.name}`, onclick: (e: MouseEvent) => {
+                e.stopPropagation();
+                const r = (e.currentTarget as HTMLElement).getBoundingClientRect();
+                this.showMenu(r.left, r.bottom, n);
+            } }, icon('more')),
+        );
+        row.addEventListener('click', () => {
+            this.focusRow(row);
+            if (isFolder) this.toggle(n.path);
+            else this.actions.open(n.path);
+        });
+        row.addEventListener('contextmenu', (e) => {
+            e.preventDefault();
+            this.focusRow(row);
+            this.showMenu(e.clientX, e.clientY, n);
+        });
+        row.addEventListener('dragstart', (e) => {
+            e.dataTransfer?.setData('text/x-pyroom-path', n.path);
+            if (e.dataTransfer) e.dataTransfer.effectAllowed = 'move';
+        });
+        if (isFolder) {
+            row.addEventListener('dragover', (e) => {
+                e.preventDefault();
+                row.classList.add('drop-target');
+            });
+            row.addEventListener('dragleave', () => row.classList.remove('drop-target'));
+            row.addEventListener('drop', (e) => {
+                e.preventDefault();
+                row.classList.remove('drop-target');
+                const from = e.dataTransfer?.getData('text/x-pyroom-path');
+                if (from && from !== n.path && !n.path.startsWith(`${from}/`)) this.actions.move(from, n.path);
+            });
+        }
+        return row;
+    }
+
+    private inputRow(depth: number): HTMLElement {
+        const p = this.pending!;
+        const input = h('input', {
+            class: 'tree-input', 'aria-label': p.kind === 'file' ? 'New file name' : 'New folder name',
+            placeholder: p.kind === 'file' ? 'name.py' : 'folder name', spellcheck: 'false',
+        });
+        let done = false;
+        const finish = async (commit: boolean) => {
+            if (done) return;
+            done = true;
+            const name = input.value.trim().replace(/^\/+|\/+$/g, '');
+            const parent = p.parent;
+            this.pending = null;
+            if (commit && name) {
+                const path = parent ? `${parent}/${name}` : name;
+                const ok = await this.actions.create(path, p.kind);
+                if (!ok) {
+                    this.pending = { parent, kind: p.kind };
+                    this.render();
+                    const again = this.list.querySelector<HTMLInputElement>('.tree-input');
+                    if (again) {
+                        again.value = name;
+                        again.select();
+                    }
+                    return;
+                }
+            }
+            this.render();
+        };
+        input.addEventListener('keydown', (e) => {
+            e.stopPropagation();
+            if (e.key === 'Enter') void finish(true);
+            else if (e.key === 'Escape') void finish(false);
+        });
+        input.addEventListener('blur', () => void finish(input.value.trim() !== ''));
+        return h('div', { class: 'tree-row tree-input-row', style: `--depth:${depth}` },
+            h('span', { class: 'tree-chevron' }), icon(p.kind === 'file' ? 'file' : 'folder'), input);
+    }
+
+    private toggle(path: string): void {
+        if (this.expanded.has(path)) this.expanded.delete(path);
+        else this.expanded.add(path);
+        this.save();
+        this.render();
+    }
+
+    private focusRow(row: HTMLElement): void {
+        this.list.querySelectorAll('.tree-row.focused').forEach((r) => r.classList.remove('focused'));
+        row.classList.add('focused');
+    }
+
+    private key(e: KeyboardEvent): void {
+        const rows = [...this.list.querySelectorAll<HTMLElement>('.tree-row[data-path]')];
+        if (!rows.length) return;
+        let i = rows.findIndex((r) => r.classList.contains('focused'));
+        if (i < 0) i = Math.max(0, rows.findIndex((r) => r.classList.contains('active')));
+        const row = rows[i];
+        const path = row.dataset.path!;
+        const kind = row.dataset.kind as 'file' | 'folder';
+        const go = (j: number) => {
+            const r = rows[Math.max(0, Math.min(rows.length - 1, j))];
+            this.focusRow(r);
+            r.scrollIntoView({ block: 'nearest' });
+        };
+        switch (e.key) {
+            case 'ArrowDown': go(i + 1); break;
+            case 'ArrowUp': go(i - 1); break;
+            case 'ArrowRight': if (kind === 'folder' && !this.expanded.has(path)) this.toggle(path); break;
+            case 'ArrowLeft': if (kind === 'folder' && this.expanded.has(path)) this.toggle(path); break;
+            case 'Enter': if (kind === 'folder') this.toggle(path); else this.actions.open(path); break;
+            case 'F2': this.actions.rename(path); break;
+            case 'Delete': this.actions.remove(path, kind); break;
+            default: return;
+        }
+        e.preventDefault();
+    }
+
+    private hideMenu = (): void => {
+        this.menu?.remove();
+        this.menu = null;
+    };
+    private escMenu = (e: KeyboardEvent): void => {
+        if (e.key === 'Escape') this.hideMenu();
+    };
+
+    private showMenu(x: number, y: number, n: Node | null): void {
+        this.hideMenu();
+        const folder = n ? (n.kind === 'folder' ? n.path : n.path.includes('/') ? n.path.slice(0, n.path.lastIndexOf('/')) : '') : '';
+        const item = (label: string, fn: () => void, danger = false) =>
+            h('button', { type: 'button', role: 'menuitem', class: `menu-item ${danger ? 'danger' : ''}`, onclick: () => { this.hideMenu(); fn(); } }, label);
+        const menu = h('div', { class: 'menu', role: 'menu', style: `left:${x}px;top:${y}px` },
+            item('New file', () => this.startCreate('file', folder)),
+            item('New folder', () => this.startCreate('folder', folder)),
+            n ? h('div', { class: 'menu-sep' }) : null,
+            n ? item('Rename / move…', () => this.actions.rename(n.path)) : null,
+            n ? item('Delete', () => this.actions.remove(n.path, n.kind), true) : null,
+        );
+        document.body.appendChild(menu);
+        const r = menu.getBoundingClientRect();
+        if (r.right > innerWidth) menu.style.left = `${innerWidth - r.width - 4}px`;
+        if (r.bottom > innerHeight) menu.style.top = `${innerHeight - r.height - 4}px`;
+        this.menu = menu;
+        (menu.querySelector('button') as HTMLElement).focus();
+        setTimeout(() => document.addEventListener('click', this.hideMenu, { once: true }), 0);
+    }
+}

@@ -1,0 +1,72 @@
+// The page's entry: finds out who is signed in, then routes.
+//
+//   /login, /register          sign in, create an account
+//   /                          workspaces (admins: ?all=1)
+//   /w/:id                     the IDE
+//   /submissions, /submissions/:id   my submissions, one submission (review view)
+//   /review                    reviewer dashboard (?status=pending|approved|rejected)
+//   /admin                     users and audit log (?tab=audit)
+
+import './style.css';
+import { auth, setUnauthenticatedHandler } from './api';
+import { h } from './dom';
+import { idePage } from './ide/ide';
+import { adminPage } from './pages/admin';
+import { authPage } from './pages/auth';
+import { dashboardPage, mySubmissionsPage, submissionPage } from './pages/review';
+import { workspacesPage } from './pages/workspaces';
+import { navigate, route, setNotFound, startRouter } from './router';
+import { errorBlock, isAdmin, isReviewer, page, setUser, toLogin, user } from './session';
+
+/** Wraps a page that needs a signed-in user (and optionally a role). */
+function authed<A extends unknown[]>(fn: (...a: A) => void | Promise<void>, need?: 'reviewer' | 'admin') {
+    return (...a: A) => {
+        if (!user()) return toLogin();
+        if ((need === 'reviewer' && !isReviewer()) || (need === 'admin' && !isAdmin())) {
+            page('workspaces', 'Not allowed', errorBlock('This page is for ' + (need === 'admin' ? 'admins' : 'reviewers') + ' only.'), h('p', null, h('a', { href: '/' }, '← Workspaces')));
+            return;
+        }
+        return fn(...a);
+    };
+}
+
+route('/login', (_p, q) => (user() ? navigate('/', true) : authPage('login', q)));
+route('/register', (_p, q) => (user() ? navigate('/', true) : authPage('register', q)));
+route('/', authed((_p, q) => workspacesPage(q)));
+route('/w/:id', authed((p) => idePage(Number(p.id))));
+route('/submissions', authed(() => mySubmissionsPage()));
+route('/submissions/:id', authed((p) => submissionPage(Number(p.id))));
+route('/review', authed((_p, q) => dashboardPage(q), 'reviewer'));
+route('/review/:id', authed((p) => navigate(`/submissions/${p.id}`, true), 'reviewer'));
+route('/admin', authed((_p, q) => adminPage(q), 'admin'));
+setNotFound(() => {
+    if (!user()) return toLogin();
+    page('workspaces', 'Not found', h('div', { class: 'empty' }, h('p', null, 'There is no page here.'), h('p', null, h('a', { href: '/' }, 'Go to your workspaces'))));
+});
+
+// A request that answers 401 means the session ended: sign in again and come back.
+// Unsaved editor text is in local drafts, so nothing is lost.
+setUnauthenticatedHandler(() => {
+    if (!user()) return;
+    setUser(null);
+    toLogin();
+});
+
+async function boot(): Promise<void> {
+    try {
+        const s = await auth.me();
+        setUser(s.user);
+    } catch (e) {
+        const status = (e as { status?: number }).status;
+        if (status !== 401) {
+            // The server is down or broken: say so instead of showing a login form that cannot work.
+            const app = document.getElementById('app')!;
+            app.className = 'app-page';
+            app.replaceChildren(h('main', { class: 'page' }, errorBlock(`${(e as Error).message}`, () => location.reload())));
+            if (status === 0 || (status ?? 0) >= 500) return;
+        }
+    }
+    startRouter();
+}
+
+void boot();

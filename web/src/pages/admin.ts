@@ -1,0 +1,87 @@
+// The admin page: users (role, disabled) and the audit log.
+
+import { admin, messageOf, type Role, type User } from '../api';
+import { clear, fmtAgo, fmtTime, h, toast, confirmDialog } from '../dom';
+import { errorBlock, loading, page, user } from '../session';
+
+export async function adminPage(query: URLSearchParams): Promise<void> {
+    const tab = query.get('tab') === 'audit' ? 'audit' : 'users';
+    const host = h('div', null, loading());
+    page('admin', 'Admin',
+        h('div', { class: 'page-head' }, h('div', null, h('h1', null, 'Admin'), h('p', { class: 'muted' }, 'Accounts, roles and what happened on this server.'))),
+        h('div', { class: 'seg', role: 'tablist' },
+            h('a', { href: '/admin', role: 'tab', class: `seg-item ${tab === 'users' ? 'active' : ''}`, 'aria-selected': String(tab === 'users') }, 'Users'),
+            h('a', { href: '/admin?tab=audit', role: 'tab', class: `seg-item ${tab === 'audit' ? 'active' : ''}`, 'aria-selected': String(tab === 'audit') }, 'Audit log')),
+        host);
+    if (tab === 'audit') await audit(host);
+    else await users(host);
+}
+
+async function users(host: HTMLElement): Promise<void> {
+    let list: User[];
+    try {
+        list = (await admin.users()).items;
+    } catch (e) {
+        host.replaceChildren(errorBlock(messageOf(e), () => void users(host)));
+        return;
+    }
+    const me = user();
+    const row = (u: User): HTMLElement => {
+        const role = h('select', { class: 'input input-small', 'aria-label': `Role of ${u.username}`, disabled: u.id === me?.id },
+            (['submitter', 'reviewer', 'admin'] as Role[]).map((r) => h('option', { value: r, selected: r === u.role }, r)));
+        role.addEventListener('change', async () => {
+            try {
+                const nu = await admin.patchUser(u.id, { role: role.value as Role });
+                toast(`${nu.username} is now ${nu.role}.`, 'ok');
+                Object.assign(u, nu);
+            } catch (e) {
+                role.value = u.role;
+                toast(messageOf(e), 'error');
+            }
+        });
+        const disable = h('button', { type: 'button', class: `btn btn-small ${u.disabled ? '' : 'btn-danger-quiet'}`, disabled: u.id === me?.id },
+            u.disabled ? 'Enable' : 'Disable');
+        disable.addEventListener('click', async () => {
+            if (!u.disabled && !(await confirmDialog(`Disable ${u.username}?`, 'They are signed out everywhere and cannot sign in until enabled again.', 'Disable'))) return;
+            try {
+                const nu = await admin.patchUser(u.id, { disabled: !u.disabled });
+                Object.assign(u, nu);
+                tr.replaceWith(row(u));
+            } catch (e) {
+                toast(messageOf(e), 'error');
+            }
+        });
+        const tr = h('tr', { class: u.disabled ? 'row-disabled' : '' },
+            h('td', null, h('strong', null, u.username), u.id === me?.id ? h('span', { class: 'muted' }, ' (you)') : null),
+            h('td', null, role),
+            h('td', null, u.disabled ? h('span', { class: 'badge badge-rejected' }, 'disabled') : h('span', { class: 'badge badge-approved' }, 'active')),
+            h('td', { title: u.created_at }, fmtAgo(u.created_at)),
+            h('td', { class: 'row-actions' }, disable));
+        return tr;
+    };
+    clear(host);
+    host.append(h('table', { class: 'table' },
+        h('thead', null, h('tr', null, h('th', null, 'User'), h('th', null, 'Role'), h('th', null, 'State'), h('th', null, 'Joined'), h('th', null, h('span', { class: 'sr-only' }, 'Actions')))),
+        h('tbody', null, list.map(row))));
+}
+
+async function audit(host: HTMLElement): Promise<void> {
+    try {
+        const list = (await admin.audit()).items;
+        clear(host);
+        if (!list.length) {
+            host.append(h('p', { class: 'muted' }, 'Nothing recorded yet.'));
+            return;
+        }
+        host.append(h('table', { class: 'table audit' },
+            h('thead', null, h('tr', null, h('th', null, 'When'), h('th', null, 'Who'), h('th', null, 'Action'), h('th', null, 'Target'), h('th', null, 'Detail'))),
+            h('tbody', null, list.map((a) => h('tr', null,
+                h('td', { title: fmtTime(a.at) }, fmtAgo(a.at)),
+                h('td', null, a.actor?.username ?? '–'),
+                h('td', null, h('code', null, a.action)),
+                h('td', null, a.target ?? ''),
+                h('td', { class: 'muted' }, a.detail ?? ''))))));
+    } catch (e) {
+        host.replaceChildren(errorBlock(messageOf(e), () => void audit(host)));
+    }
+}

@@ -1,0 +1,342 @@
+// Review pages: "My submissions", the reviewer dashboard (pending / approved / rejected with
+// counts) and one submission (read-only snapshot files, its run, re-run, line and general
+// comments, approve or reject with a comment; the author sees the verdict here).
+
+import {
+    ApiError, messageOf, submissions as subApi, type Comment, type Submission, type SubmissionStatus,
+} from '../api';
+import { baseExtensions, EditorState, EditorView, languageFor, notesField, setNotes } from '../editor';
+import { clear, fmtAgo, fmtBytes, fmtTime, h, icon, statusBadge, toast, confirmDialog } from '../dom';
+import { navigate, onLeave } from '../router';
+import { finished, RunView } from '../runview';
+import { errorBlock, isReviewer, loading, page, user } from '../session';
+
+function notAvailable(e: unknown): string {
+    if (e instanceof ApiError && e.status === 404 && e.code !== 'not_found') return 'Submissions are not available on this server yet.';
+    return messageOf(e);
+}
+
+function subTable(items: Submission[], showAuthor: boolean): HTMLElement {
+    return h('table', { class: 'table sub-table' },
+        h('thead', null, h('tr', null, h('th', null, '#'), h('th', null, 'Workspace'), showAuthor ? h('th', null, 'Author') : null,
+            h('th', null, 'Message'), h('th', null, 'Status'), h('th', null, 'Submitted'), h('th', null, 'Decided'))),
+        h('tbody', null, items.map((s) =>
+            h('tr', { class: 'row-link', dataset: { id: String(s.id) }, onclick: (e: MouseEvent) => { if (!(e.target as Element).closest('a')) navigate(`/submissions/${s.id}`); } },
+                h('td', { class: 'num' }, h('a', { href: `/submissions/${s.id}` }, `#${s.id}`)),
+                h('td', null, s.workspace_name),
+                showAuthor ? h('td', null, s.author.username) : null,
+                h('td', { class: 'sub-msg' }, s.message || h('span', { class: 'muted' }, 'No message')),
+                h('td', null, statusBadge(s.status)),
+                h('td', { title: s.created_at }, fmtAgo(s.created_at)),
+                h('td', { title: s.decided_at ?? '' }, s.decided_by ? `${s.decided_by.username}, ${fmtAgo(s.decided_at)}` : '–')))));
+}
+
+export async function mySubmissionsPage(): Promise<void> {
+    const host = h('div', null, loading());
+    page('submissions', 'My submissions',
+        h('div', { class: 'page-head' }, h('div', null, h('h1', null, 'My submissions'),
+            h('p', { class: 'muted' }, 'Workspaces you submitted for review, and what the reviewers decided. Submit from a workspace\u2019s top bar.'))),
+        host);
+    try {
+        const list = await subApi.list('', true);
+        clear(host);
+        if (!list.items.length) host.append(h('div', { class: 'empty' }, icon('upload', 'empty-icon'), h('p', null, 'Nothing submitted yet.'), h('p', { class: 'muted' }, 'Open a workspace and press Submit to send a snapshot to the reviewers.')));
+        else host.append(subTable(list.items, false));
+    } catch (e) {
+        clear(host);
+        host.append(errorBlock(notAvailable(e), () => void mySubmissionsPage()));
+    }
+}
+
+export async function dashboardPage(query: URLSearchParams): Promise<void> {
+    const status = (['pending', 'approved', 'rejected'].includes(query.get('status') ?? '') ? query.get('status') : 'pending') as SubmissionStatus;
+    const tabs = h('div', { class: 'seg', role: 'tablist', 'aria-label': 'Submission status' });
+    const host = h('div', null, loading());
+    page('review', 'Review',
+        h('div', { class: 'page-head' }, h('div', null, h('h1', null, 'Review'), h('p', { class: 'muted' }, 'Pending submissions are listed oldest first.'))),
+        tabs, host);
+    const counts: Record<string, string> = {};
+    const draw = () => {
+        clear(tabs);
+        for (const s of ['pending', 'approved', 'rejected'] as const) {
+            tabs.append(h('a', { href: `/review?status=${s}`, role: 'tab', class: `seg-item ${s === status ? 'active' : ''}`, 'aria-selected': String(s === status) },
+                s[0].toUpperCase() + s.slice(1), h('span', { class: 'count', dataset: { status: s } }, counts[s] ?? '…')));
+        }
+    };
+    draw();
+    try {
+        const lists = await Promise.all((['pending', 'approved', 'rejected'] as const).map((s) => subApi.list(s)));
+        (['pending', 'approved', 'rejected'] as const).forEach((s, i) => (counts[s] = `${lists[i].items.length}${lists[i].next_offset !== null ? '+' : ''}`));
+        draw();
+        const items = lists[['pending', 'approved', 'rejected'].indexOf(status)].items;
+        clear(host);
+        if (!items.length) host.append(h('div', { class: 'empty' }, icon('check', 'empty-icon'), h('p', null, status === 'pending' ? 'Nothing waiting for review.' : `No ${status} submissions.`)));
+        else host.append(subTable(items, true));
+    } catch (e) {
+        clear(host);
+        host.append(errorBlock(notAvailable(e), () => void dashboardPage(query)));
+    }
+}
+
+export async function submissionPage(id: number): Promise<void> {
+    const main = page('submissions', `Submission #${id}`, loading());
+    main.classList.add('page-wide');
+    let s: Submission;
+    try {
+        s = await subApi.get(id);
+    } catch (e) {
+        main.replaceChildren(errorBlock(e instanceof ApiError && e.status === 404 && e.code === 'not_found' ? 'This submission does not exist or is not visible to you.' : notAvailable(e), () => void submissionPage(id)));
+        return;
+    }
+    new SubmissionView(main, s);
+}
+
+class SubmissionView {
+    private view: EditorView | null = null;
+    private filePath = '';
+    private fileList: HTMLElement;
+    private codeHost: HTMLElement;
+    private runView = new RunView('This submission has no run yet.');
+    private discussion: HTMLElement;
+    private commentBox: HTMLTextAreaElement;
+    private target: HTMLElement;
+    private targetLine: number | null = null;
+    private contents = new Map<string, string>();
+
+    constructor(private main: HTMLElement, private s: Submission) {
+        onLeave(() => {
+            this.runView.dispose();
+            this.view?.destroy();
+        });
+        this.fileList = h('nav', { class: 'snap-files', 'aria-label': 'Files in the snapshot' });
+        this.codeHost = h('div', { class: 'snap-code' });
+        this.discussion = h('div', { class: 'discussion' });
+        this.commentBox = h('textarea', { class: 'input', id: 'comment-body', rows: '3', placeholder: 'Write a comment…', 'aria-label': 'Comment' });
+        this.target = h('div', { class: 'comment-target' });
+        this.render();
+    }
+
+    private render(): void {
+        const s = this.s;
+        document.title = `#${s.id} ${s.workspace_name} · pyroom`;
+        const me = user();
+        const canReview = isReviewer() && me?.id !== s.author.id && s.status === 'pending';
+        const isAuthor = me?.id === s.author.id;
+
+        const lastReview = s.reviews?.[s.reviews.length - 1];
+        const verdict = s.status === 'approved' || s.status === 'rejected'
+            ? h('div', { class: `banner banner-${s.status === 'approved' ? 'ok' : 'err'}`, role: 'status', id: 'verdict' },
+                icon(s.status === 'approved' ? 'check' : 'x'),
+                h('div', null,
+                    h('strong', null, `${s.status === 'approved' ? 'Approved' : 'Rejected'} by ${s.decided_by?.username ?? lastReview?.reviewer.username ?? 'a reviewer'}`),
+                    s.decided_at ? h('span', { class: 'muted' }, ` · ${fmtTime(s.decided_at)}`) : null,
+                    lastReview?.comment ? h('p', { class: 'verdict-comment' }, lastReview.comment) : null))
+            : s.status === 'withdrawn' ? h('div', { class: 'banner banner-warn' }, 'Withdrawn by the author.') : null;
+
+        const header = h('div', { class: 'sub-head' },
+            h('div', null,
+                h('div', { class: 'sub-crumbs muted' }, h('a', { href: isReviewer() && !isAuthor ? '/review' : '/submissions' }, isReviewer() && !isAuthor ? 'Review' : 'My submissions'), ' / ', `#${s.id}`),
+                h('h1', null, s.workspace_name, ' ', statusBadge(s.status)),
+                h('p', { class: 'muted' }, `Submitted by ${s.author.username} · ${fmtTime(s.created_at)}`, s.previous_id ? [' · resubmission of ', h('a', { href: `/submissions/${s.previous_id}` }, `#${s.previous_id}`)] : null),
+                s.message ? h('blockquote', { class: 'sub-message' }, s.message) : null),
+            h('div', { class: 'sub-actions' },
+                isAuthor && s.status === 'pending' ? h('button', { type: 'button', class: 'btn', onclick: () => void this.withdraw() }, 'Withdraw') : null,
+                isAuthor ? h('a', { class: 'btn', href: `/w/${s.workspace_id}` }, 'Open workspace') : null));
+
+        const files = s.files ?? [];
+        clear(this.fileList);
+        for (const f of files) {
+            this.fileList.append(h('button', { type: 'button', class: `snap-file ${f.path === this.filePath ? 'active' : ''}`, dataset: { path: f.path }, onclick: () => void this.openFile(f.path) },
+                icon(f.path.endsWith('.py') ? 'py' : 'file', f.path.endsWith('.py') ? 'ic-py' : 'ic-file'), h('span', { class: 'snap-name' }, f.path),
+                h('span', { class: 'muted small' }, fmtBytes(f.size)),
+                this.countFor(f.path) ? h('span', { class: 'count' }, String(this.countFor(f.path))) : null));
+        }
+        if (!files.length) this.fileList.append(h('p', { class: 'muted small pad' }, 'No files.'));
+
+        const runSection = h('section', { class: 'side-section' },
+            h('div', { class: 'side-head' }, h('h2', null, 'Run'),
+                isReviewer() ? h('button', { type: 'button', class: 'btn btn-small', id: 'rerun', onclick: (e: MouseEvent) => void this.rerun(e.currentTarget as HTMLButtonElement) }, icon('play'), h('span', null, 'Re-run')) : null),
+            this.runView.el);
+        if (s.run) {
+            if (finished(s.run)) this.runView.show(s.run);
+            else void this.runView.stream(s.run);
+        }
+
+        const decide = canReview ? this.decisionForm() : null;
+
+        this.renderDiscussion();
+        const commentForm = h('form', { class: 'comment-form', onsubmit: (e: Event) => { e.preventDefault(); void this.postComment(); } },
+            this.target, this.commentBox,
+            h('div', { class: 'form-row' }, h('span', { class: 'muted small' }, 'Click a line number to comment on that line.'),
+                h('button', { type: 'submit', class: 'btn', id: 'post-comment' }, icon('comment'), h('span', null, 'Comment'))));
+        this.showTarget();
+
+        this.main.replaceChildren(
+            header,
+            ...(verdict ? [verdict] : []),
+            h('div', { class: 'review-grid' },
+                h('div', { class: 'review-files card' }, h('div', { class: 'pane-head' }, h('span', { class: 'pane-title' }, `Files (${files.length})`)), this.fileList),
+                h('div', { class: 'review-code card' }, this.codeHost),
+                h('div', { class: 'review-side' },
+                    decide,
+                    runSection,
+                    h('section', { class: 'side-section' }, h('div', { class: 'side-head' }, h('h2', null, 'Discussion')), this.discussion, commentForm))),
+        );
+        const first = this.filePath || (files.find((f) => f.path === 'main.py') ?? files[0])?.path;
+        if (first) void this.openFile(first);
+    }
+
+    private countFor(path: string): number {
+        return (this.s.comments ?? []).filter((c) => c.path === path).length;
+    }
+
+    private decisionForm(): HTMLElement {
+        const comment = h('textarea', { class: 'input', id: 'review-comment', rows: '3', placeholder: 'Comment for the author (required to reject)', 'aria-label': 'Review comment' });
+        const err = h('div', { class: 'form-error', role: 'alert', hidden: true });
+        const go = async (decision: 'approve' | 'reject') => {
+            err.hidden = true;
+            if (decision === 'reject' && !comment.value.trim()) {
+                err.textContent = 'Say why it is rejected: a comment is required.';
+                err.hidden = false;
+                comment.focus();
+                return;
+            }
+            try {
+                this.s = await subApi.review(this.s.id, decision, comment.value.trim());
+                if (!this.s.files) this.s = await subApi.get(this.s.id);
+                toast(decision === 'approve' ? 'Approved.' : 'Rejected.', 'ok');
+                this.render();
+            } catch (e) {
+                err.textContent = e instanceof ApiError && e.code === 'already_decided' ? 'Someone already decided this submission. Reload to see it.' : messageOf(e);
+                err.hidden = false;
+            }
+        };
+        return h('section', { class: 'side-section decide' },
+            h('div', { class: 'side-head' }, h('h2', null, 'Decision')),
+            comment, err,
+            h('div', { class: 'form-row end' },
+                h('button', { type: 'button', class: 'btn btn-danger', id: 'reject', onclick: () => void go('reject') }, icon('x'), h('span', null, 'Reject')),
+                h('button', { type: 'button', class: 'btn btn-ok', id: 'approve', onclick: () => void go('approve') }, icon('check'), h('span', null, 'Approve'))));
+    }
+
+    private renderDiscussion(): void {
+        clear(this.discussion);
+        type Item = { at: string; el: HTMLElement };
+        const items: Item[] = [];
+        for (const r of this.s.reviews ?? []) {
+            items.push({ at: r.at, el: h('div', { class: `note note-${r.decision}` },
+                h('div', { class: 'note-head' }, h('strong', null, r.reviewer.username), ` ${r.decision === 'approve' ? 'approved' : 'rejected'}`, h('span', { class: 'muted' }, ` · ${fmtAgo(r.at)}`)),
+                r.comment ? h('p', { class: 'note-body' }, r.comment) : null) });
+        }
+        for (const c of this.s.comments ?? []) items.push({ at: c.at, el: this.commentEl(c) });
+        items.sort((a, b) => a.at.localeCompare(b.at));
+        if (!items.length) this.discussion.append(h('p', { class: 'muted small' }, 'No comments yet.'));
+        for (const i of items) this.discussion.append(i.el);
+    }
+
+    private commentEl(c: Comment): HTMLElement {
+        return h('div', { class: 'note' },
+            h('div', { class: 'note-head' }, h('strong', null, c.author.username),
+                c.path ? h('button', { type: 'button', class: 'link note-loc', onclick: () => void this.openFile(c.path!, c.line ?? undefined) }, `${c.path}${c.line ? `:${c.line}` : ''}`) : null,
+                h('span', { class: 'muted' }, ` · ${fmtAgo(c.at)}`)),
+            h('p', { class: 'note-body' }, c.body));
+    }
+
+    private showTarget(): void {
+        clear(this.target);
+        if (this.filePath && this.targetLine) {
+            this.target.append(h('span', { class: 'chip' }, `${this.filePath}:${this.targetLine}`,
+                h('button', { type: 'button', class: 'chip-x', 'aria-label': 'Comment on the whole submission instead', onclick: () => { this.targetLine = null; this.showTarget(); } }, icon('x'))));
+        } else {
+            this.target.append(h('span', { class: 'muted small' }, 'General comment'));
+        }
+    }
+
+    private async openFile(path: string, line?: number): Promise<void> {
+        this.filePath = path;
+        this.fileList.querySelectorAll('.snap-file').forEach((b) => b.classList.toggle('active', (b as HTMLElement).dataset.path === path));
+        let text = this.contents.get(path);
+        if (text === undefined) {
+            clear(this.codeHost);
+            this.codeHost.append(loading(`Loading ${path}…`));
+            try {
+                text = await subApi.file(this.s.id, path);
+                this.contents.set(path, text);
+            } catch (e) {
+                clear(this.codeHost);
+                this.codeHost.append(errorBlock(messageOf(e)));
+                return;
+            }
+        }
+        if (this.filePath !== path) return;
+        const state = EditorState.create({
+            doc: text,
+            extensions: [baseExtensions({}, true, (n) => { this.targetLine = n; this.showTarget(); this.commentBox.focus(); }), languageFor(path), notesField],
+        });
+        if (!this.view) {
+            clear(this.codeHost);
+            this.view = new EditorView({ state, parent: this.codeHost });
+        } else {
+            this.view.setState(state);
+            if (!this.view.dom.isConnected) {
+                clear(this.codeHost);
+                this.codeHost.append(this.view.dom);
+            }
+        }
+        this.showNotes();
+        if (line && line <= state.doc.lines) {
+            const pos = state.doc.line(line).from;
+            this.view.dispatch({ selection: { anchor: pos }, effects: EditorView.scrollIntoView(pos, { y: 'center' }) });
+        }
+        this.showTarget();
+    }
+
+    private showNotes(): void {
+        if (!this.view) return;
+        const notes = (this.s.comments ?? []).filter((c) => c.path === this.filePath && c.line).map((c) => ({ line: c.line!, author: c.author.username, body: c.body, at: c.at }));
+        this.view.dispatch({ effects: setNotes.of(notes) });
+    }
+
+    private async postComment(): Promise<void> {
+        const body = this.commentBox.value.trim();
+        if (!body) {
+            this.commentBox.focus();
+            return;
+        }
+        try {
+            const c = await subApi.comment(this.s.id, body, this.targetLine ? this.filePath : null, this.targetLine);
+            this.s.comments = [...(this.s.comments ?? []), c];
+            this.commentBox.value = '';
+            this.targetLine = null;
+            this.showTarget();
+            this.renderDiscussion();
+            this.showNotes();
+        } catch (e) {
+            toast(messageOf(e), 'error');
+        }
+    }
+
+    private async rerun(btn: HTMLButtonElement): Promise<void> {
+        btn.disabled = true;
+        try {
+            const r = await subApi.run(this.s.id);
+            await this.runView.stream(r);
+        } catch (e) {
+            this.runView.reset();
+            this.runView.append('stderr', `${notAvailable(e)}\n`);
+        } finally {
+            btn.disabled = false;
+        }
+    }
+
+    private async withdraw(): Promise<void> {
+        if (!(await confirmDialog('Withdraw submission?', 'Reviewers will no longer see it in their queue.', 'Withdraw'))) return;
+        try {
+            this.s = await subApi.withdraw(this.s.id);
+            if (!this.s.files) this.s = await subApi.get(this.s.id);
+            this.render();
+        } catch (e) {
+            toast(messageOf(e), 'error');
+        }
+    }
+}

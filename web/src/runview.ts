@@ -1,0 +1,230 @@
+// Shows one run: output streaming as it comes (Server-Sent Events; stderr in its own colour),
+// then a status line (exit status or limit hit, wall time, CPU time, peak memory) and the
+// figures the program saved, inline. Used by the IDE's output panel and the review view.
+
+import { runs as runsApi, type Run } from './api';
+import { clear, fmtBytes, fmtMs, h, icon } from './dom';
+
+const MAX_DOM_OUTPUT = 2 * 1024 * 1024;
+
+const LIMIT_TEXT: Record<string, string> = {
+    wall_time: 'Wall time limit reached',
+    cpu_time: 'CPU time limit reached',
+    memory: 'Memory limit reached',
+    pids: 'Process limit reached',
+    output: 'Output limit reached',
+    disk: 'Disk limit reached',
+};
+
+export function finished(r: Run): boolean {
+    return r.status !== 'queued' && r.status !== 'running';
+}
+
+export function runSummary(r: Run): { text: string; kind: 'ok' | 'err' | 'warn' | 'run' } {
+    switch (r.status) {
+        case 'queued': return { text: 'Queued', kind: 'run' };
+        case 'running': return { text: 'Running', kind: 'run' };
+        case 'ok': return { text: 'Exit 0', kind: 'ok' };
+        case 'error':
+            if (r.signal) return { text: `Killed by signal ${r.signal}`, kind: 'err' };
+            return { text: `Exit ${r.exit_code ?? '?'}`, kind: 'err' };
+        case 'limit': return { text: LIMIT_TEXT[r.limit_hit ?? ''] ?? 'Limit reached', kind: 'warn' };
+        case 'cancelled': return { text: 'Stopped', kind: 'warn' };
+        case 'failed': return { text: 'Could not run', kind: 'err' };
+        default: return { text: String(r.status), kind: 'warn' };
+    }
+}
+
+export class RunView {
+    readonly el: HTMLElement;
+    readonly output: HTMLElement;
+    private status: HTMLElement;
+    private figures: HTMLElement;
+    private shown = 0;
+    private lastStream = '';
+    private lastNode: Text | null = null;
+    private source: EventSource | null = null;
+    private ticker = 0;
+    private placeholder: HTMLElement;
+
+    constructor(emptyText = 'Press Run to execute the program. Output appears here.') {
+        this.placeholder = h('div', { class: 'run-empty' }, emptyText);
+        this.output = h('pre', { class: 'run-output', tabindex: '0', 'aria-label': 'Program output', 'aria-live': 'off' });
+        this.status = h('div', { class: 'run-status', role: 'status' });
+        this.figures = h('div', { class: 'run-figures' });
+        this.el = h('div', { class: 'run-view' }, this.placeholder, this.output, this.figures, this.status);
+        this.output.hidden = true;
+    }
+
+    dispose(): void {
+        this.source?.close();
+        clearInterval(this.ticker);
+    }
+
+    reset(): void {
+        this.source?.close();
+        this.source = null;
+        clearInterval(this.ticker);
+        clear(this.output);
+        clear(this.figures);
+        clear(this.status);
+        this.shown = 0;
+        this.lastStream = '';
+        this.lastNode = null;
+        this.placeholder.hidden = true;
+        this.output.hidden = false;
+    }
+
+    append(stream: 'stdout' | 'stderr' | 'info', text: string): void {
+        if (!text) return;
+        if (this.shown >= MAX_DOM_OUTPUT) return;
+        if (this.shown + text.length > MAX_DOM_OUTPUT) {
+            text = text.slice(0, MAX_DOM_OUTPUT - this.shown);
+            this.shown = MAX_DOM_OUTPUT;
+            this.appendNode(stream, text);
+            this.appendNode('info', '\n[display stopped after 2 MB of output]\n');
+            return;
+        }
+        this.shown += text.length;
+        this.appendNode(stream, text);
+    }
+
+    private appendNode(stream: string, text: string): void {
+        const stick = this.output.scrollHeight - this.output.scrollTop - this.output.clientHeight < 24;
+        if (stream === this.lastStream && this.lastNode) {
+            this.lastNode.appendData(text);
+        } else {
+            const node = document.createTextNode(text);
+            this.output.appendChild(h('span', { class: `out-${stream}` }, node));
+            this.lastNode = node;
+            this.lastStream = stream;
+        }
+        if (stick) this.output.scrollTop = this.output.scrollHeight;
+    }
+
+    private showStatus(r: Run): void {
+        clear(this.status);
+        clearInterval(this.ticker);
+        const s = runSummary(r);
+        this.status.className = `run-status run-status-${s.kind}`;
+        this.status.dataset.status = r.status;
+        const ic = s.kind === 'ok' ? 'check' : s.kind === 'run' ? null : 'x';
+        if (!finished(r)) {
+            const started = Date.parse(r.created_at) || Date.now();
+            const t = h('span', { class: 'run-clock' }, '');
+            const tick = () => (t.textContent = fmtMs(Math.max(0, Date.now() - started)));
+            tick();
+            this.ticker = window.setInterval(tick, 100);
+            this.status.append(h('span', { class: 'spinner', 'aria-hidden': 'true' }), h('strong', null, `${s.text} ${r.entry}`), t);
+            return;
+        }
+        if (ic) this.status.append(icon(ic));
+        this.status.append(h('strong', { class: 'run-verdict' }, s.text));
+        const fig = (label: string, value: string) => h('span', { class: 'run-fig' }, h('span', { class: 'muted' }, label), ' ', value);
+        if (r.wall_ms !== null && r.wall_ms !== undefined) this.status.append(fig('wall', fmtMs(r.wall_ms)));
+        if (r.cpu_ms !== null && r.cpu_ms !== undefined) this.status.append(fig('cpu', fmtMs(r.cpu_ms)));
+        if (r.peak_memory_bytes) this.status.append(fig('mem', fmtBytes(r.peak_memory_bytes)));
+        if (r.warm) this.status.append(h('span', { class: 'run-fig muted', title: 'Started from the warm interpreter pool' }, 'warm'));
+        if (r.status === 'failed' && r.reason) this.append('info', `\n${r.reason}\n`);
+        const notes: string[] = [];
+        if (r.stdout_truncated) notes.push('stdout was cut at the output limit');
+        if (r.stderr_truncated) notes.push('stderr was cut at the output limit');
+        if (notes.length) this.append('info', `\n[${notes.join('; ')}]\n`);
+    }
+
+    private showFigures(r: Run): void {
+        clear(this.figures);
+        for (const a of r.artifacts ?? []) {
+            const url = runsApi.artifactUrl(r.id, a.name);
+            if (a.content_type.startsWith('image/')) {
+                this.figures.append(h('figure', { class: 'run-figure' },
+                    h('img', { src: url, alt: `Figure ${a.name}`, loading: 'lazy' }),
+                    h('figcaption', null, h('a', { href: url, download: a.name }, a.name), ` · ${fmtBytes(a.size)}`)));
+            } else {
+                this.figures.append(h('div', { class: 'run-artifact' }, icon('file'), h('a', { href: url, download: a.name }, a.name), ` · ${fmtBytes(a.size)}`));
+            }
+        }
+    }
+
+    /** Shows a finished run (from history or a submission) in full. */
+    show(r: Run): void {
+        this.reset();
+        if (!r.stdout && !r.stderr && finished(r)) this.append('info', '(no output)\n');
+        if (r.stdout) this.append('stdout', r.stdout);
+        if (r.stderr) this.append('stderr', r.stderr);
+        this.showStatus(r);
+        if (finished(r)) this.showFigures(r);
+    }
+
+    /** Streams a run that was just started; resolves with the finished RUN. */
+    stream(r: Run): Promise<Run> {
+        this.reset();
+        this.showStatus(r);
+        return new Promise((resolve) => {
+            let done = false;
+            let got = false;
+            const finish = (fin: Run) => {
+                if (done) return;
+                done = true;
+                this.source?.close();
+                this.source = null;
+                if (!got && (fin.stdout || fin.stderr)) {
+                    if (fin.stdout) this.append('stdout', fin.stdout);
+                    if (fin.stderr) this.append('stderr', fin.stderr);
+                } else if (!got) {
+                    this.append('info', '(no output)\n');
+                }
+                this.showStatus(fin);
+                this.showFigures(fin);
+                resolve(fin);
+            };
+            const poll = async () => {
+                // The stream broke: ask for the run until it has finished.
+                for (let i = 0; !done && i < 600; i++) {
+                    try {
+                        const cur = await runsApi.get(r.id);
+                        if (finished(cur)) {
+                            got = false;
+                            this.reset();
+                            return finish(cur);
+                        }
+                    } catch {
+                        /* keep trying */
+                    }
+                    await new Promise((res) => setTimeout(res, 500));
+                }
+            };
+            const es = new EventSource(runsApi.eventsUrl(r.id));
+            this.source = es;
+            const chunk = (stream: 'stdout' | 'stderr') => (ev: MessageEvent) => {
+                got = true;
+                try {
+                    this.append(stream, (JSON.parse(ev.data) as { data: string }).data);
+                } catch {
+                    this.append(stream, ev.data);
+                }
+            };
+            es.addEventListener('stdout', chunk('stdout') as EventListener);
+            es.addEventListener('stderr', chunk('stderr') as EventListener);
+            es.addEventListener('status', ((ev: MessageEvent) => {
+                try {
+                    this.showStatus(JSON.parse(ev.data) as Run);
+                } catch {
+                    /* ignore */
+                }
+            }) as EventListener);
+            es.addEventListener('result', ((ev: MessageEvent) => {
+                try {
+                    finish(JSON.parse(ev.data) as Run);
+                } catch {
+                    void poll();
+                }
+            }) as EventListener);
+            es.onerror = () => {
+                if (done) return;
+                es.close();
+                void poll();
+            };
+        });
+    }
+}
