@@ -441,6 +441,7 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
     api_workspace_routes(r);
     api_file_routes(r);
     api_run_routes(r);
+    api_submission_routes(r);
     *ret = api;
     return 0;
 }
