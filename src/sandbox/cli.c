@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "exec/supervisor.h"
@@ -42,6 +44,9 @@ static void usage(FILE *f)
           "  --workspace-bytes BYTES   checked at exit (default 50M)\n"
           "  --no-cgroups        use the rlimit fallback\n"
           "  --run-dir DIR       slot locks (default /run/pyroom as root)\n"
+          "  --repeat N          run N times in one supervisor, one result line each with\n"
+          "                      client_us, the time seen by the caller (benchmarks)\n"
+          "  --host              no sandbox: plain fork+exec, timed the same way (baseline)\n"
           "The result is printed as one JSON line on stderr.\n",
           f);
 }
@@ -98,6 +103,7 @@ struct relay {
     uint64_t cap, out_bytes, err_bytes;
     bool truncated;
     bool err_midline; /* the program's stderr did not end with a newline */
+    uint64_t client_us; /* spawn to result, as the caller saw it */
 };
 
 /* Copies one read from `from` to `to`, within the output cap. Returns false at EOF. */
@@ -129,13 +135,14 @@ static bool relay_out(struct relay *r, int from, int to, uint64_t *count)
 
 static void print_result(const struct sb_result *res, const struct relay *r)
 {
-    json_t *o = json_pack("{s:i, s:i, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:b}", "exit_code",
+    json_t *o = json_pack("{s:i, s:i, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:b, s:I}", "exit_code",
                           res->exit_code, "signal", res->signal, "limit_hit",
                           sb_limit_name(res->limit_hit), "killed", res->killed, "wall_ms",
                           (json_int_t)res->wall_ms, "cpu_ms", (json_int_t)res->cpu_ms,
                           "peak_memory_bytes", (json_int_t)res->peak_memory_bytes,
                           "stdout_bytes", (json_int_t)r->out_bytes, "stderr_bytes",
-                          (json_int_t)r->err_bytes, "truncated", r->truncated);
+                          (json_int_t)r->err_bytes, "truncated", r->truncated, "client_us",
+                          (json_int_t)r->client_us);
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     /* always a line of its own: the last line of stderr */
     fprintf(stderr, "%s%s\n", r->err_midline ? "\n" : "", s ? s : "{}");
@@ -216,8 +223,37 @@ static int run_pty(struct relay *r)
 enum {
     OPT_WORKSPACE = 1000, OPT_CWD, OPT_ENV, OPT_PTY, OPT_ROWS, OPT_COLS, OPT_WALL, OPT_TIME,
     OPT_CPU, OPT_MEM, OPT_PIDS, OPT_FILES, OPT_FSIZE, OPT_TMPFS, OPT_OUTPUT, OPT_WSBYTES,
-    OPT_NOCG, OPT_RUNDIR, OPT_HELP,
+    OPT_NOCG, OPT_RUNDIR, OPT_REPEAT, OPT_HOST, OPT_HELP,
 };
+
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* The baseline for benchmarks: the same command, unsandboxed, timed like a sandbox. */
+static int run_host(char **argv, uint64_t repeat)
+{
+    for (uint64_t i = 0; i < repeat; i++) {
+        uint64_t t0 = now_us();
+        pid_t pid = fork();
+        if (pid < 0)
+            return fail_json(strerror(errno));
+        if (pid == 0) {
+            execvp(argv[0], argv);
+            _exit(127);
+        }
+        int st;
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+            ;
+        fprintf(stderr, "{\"exit_code\":%d,\"client_us\":%llu}\n",
+                WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st),
+                (unsigned long long)(now_us() - t0));
+    }
+    return 0;
+}
 
 int sb_cli_main(int argc, char **argv)
 {
@@ -240,6 +276,8 @@ int sb_cli_main(int argc, char **argv)
         {"workspace-bytes", required_argument, NULL, OPT_WSBYTES},
         {"no-cgroups", no_argument, NULL, OPT_NOCG},
         {"run-dir", required_argument, NULL, OPT_RUNDIR},
+        {"repeat", required_argument, NULL, OPT_REPEAT},
+        {"host", no_argument, NULL, OPT_HOST},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -252,6 +290,8 @@ int sb_cli_main(int argc, char **argv)
     struct sup_config cfg = {0};
     const char *env[SB_MAX_ENV + 1];
     size_t envc = 0;
+    uint64_t repeat = 1;
+    bool host = false;
     sb_limits_default(&spec.limits);
     argc--;
     argv++;
@@ -323,6 +363,12 @@ int sb_cli_main(int argc, char **argv)
         case OPT_RUNDIR:
             cfg.sandbox.run_dir = optarg;
             break;
+        case OPT_REPEAT:
+            repeat = v ? v : 1;
+            break;
+        case OPT_HOST:
+            host = true;
+            break;
         case OPT_HELP:
             usage(stdout);
             return 0;
@@ -340,6 +386,8 @@ int sb_cli_main(int argc, char **argv)
     spec.argv = (const char *const *)(argv + optind);
 
     signal(SIGPIPE, SIG_IGN);
+    if (host)
+        return run_host(argv + optind, repeat);
     struct sup *sup = NULL;
     struct err e = {0};
     if (sup_start(&cfg, &sup, &e) < 0)
@@ -349,22 +397,30 @@ int sb_cli_main(int argc, char **argv)
         sup_stop(sup);
         return 0;
     }
-    struct relay r = {.cap = spec.limits.output_bytes};
-    if (sup_spawn(sup, &spec, &r.p, &e) < 0) {
-        sup_stop(sup);
-        return fail_json(e.msg);
+    int code = 0;
+    for (uint64_t i = 0; i < repeat; i++) {
+        struct relay r = {.cap = spec.limits.output_bytes};
+        uint64_t t0 = now_us();
+        if (sup_spawn(sup, &spec, &r.p, &e) < 0) {
+            sup_stop(sup);
+            return fail_json(e.msg);
+        }
+        int rc = r.p->io.pty >= 0 ? run_pty(&r) : run_pipes(&r);
+        struct sb_result res;
+        int wr = sup_wait(r.p, &res);
+        r.client_us = now_us() - t0;
+        int *fds[] = {&r.p->io.in, &r.p->io.out, &r.p->io.err, &r.p->io.pty};
+        for (int k = 0; k < 4; k++)
+            if (*fds[k] >= 0)
+                close(*fds[k]);
+        sup_proc_free(r.p);
+        if (rc < 0 || wr < 0) {
+            sup_stop(sup);
+            return fail_json(strerror(rc < 0 ? -rc : -wr));
+        }
+        print_result(&res, &r);
+        code = res.signal ? 128 + res.signal : res.exit_code;
     }
-    int rc = r.p->io.pty >= 0 ? run_pty(&r) : run_pipes(&r);
-    struct sb_result res;
-    int wr = sup_wait(r.p, &res);
-    int *fds[] = {&r.p->io.in, &r.p->io.out, &r.p->io.err, &r.p->io.pty};
-    for (int i = 0; i < 4; i++)
-        if (*fds[i] >= 0)
-            close(*fds[i]);
-    sup_proc_free(r.p);
     sup_stop(sup);
-    if (rc < 0 || wr < 0)
-        return fail_json(strerror(rc < 0 ? -rc : -wr));
-    print_result(&res, &r);
-    return res.signal ? 128 + res.signal : res.exit_code;
+    return code;
 }

@@ -37,7 +37,8 @@ struct init_status {
 
 /* Everything the child needs, prepared by the parent before clone (no allocation after). */
 struct child_args {
-    int sync_fd;        /* read end: one byte once maps and cgroups are set, EOF to abort */
+    int sync_fd;        /* read end: a byte once the maps are written, another once the
+                           cgroups are; EOF to abort */
     int err_fd;         /* write end (CLOEXEC) of the error pipe */
     int status_fd;      /* write end of the status pipe (struct init_status) */
     const char *ws_path; /* host path of the workspace directory, NULL for a tmpfs home */

@@ -625,9 +625,14 @@ int sb_spawn(struct sb_host *h, const struct sb_spec *spec, struct sb_proc **ret
     }
     if ((r = ns_write_maps(pid, uid, gid, !h->root, err)) < 0)
         goto fail;
+    if (write(sync_p[1], "g", 1) != 1) {
+        r = err_set(err, errno, "start sandbox");
+        goto fail;
+    }
+    /* While the child builds its root (it waits for a second byte before it may exec). */
     if (p->has_cg && (r = cg_attach(&p->cg, pid, err)) < 0)
         goto fail;
-    if (write(sync_p[1], "g", 1) != 1) {
+    if (write(sync_p[1], "c", 1) != 1) {
         r = err_set(err, errno, "start sandbox");
         goto fail;
     }
