@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,10 +25,145 @@
 #include "exec/supervisor.h"
 #include "sandbox/sandbox.h"
 
+/* ---- doctor ----------------------------------------------------------------------- */
+
+static int read_text(const char *path, char *buf, size_t n)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -errno;
+    size_t got = fread(buf, 1, n - 1, f);
+    fclose(f);
+    buf[got] = '\0';
+    buf[strcspn(buf, "\n")] = '\0';
+    return 0;
+}
+
+static void say(const char *status, const char *what, const char *detail, const char *fix)
+{
+    printf("%-9s %-18s %s\n", status, what, detail);
+    if (fix)
+        printf("%-9s %-18s fix: %s\n", "", "", fix);
+}
+
+/* `pyroom sandbox doctor`: what this host allows, in plain words, with the fix for each
+ * gap. Exit status 1 when sandboxes cannot run at all. */
+static int doctor(void)
+{
+    char buf[512], line[700];
+    struct utsname u;
+    int bad = 0;
+
+    if (uname(&u) == 0) {
+        snprintf(line, sizeof(line), "%s %s, running as uid %d", u.sysname, u.release,
+                 (int)geteuid());
+        say("ok", "kernel", line, NULL);
+    }
+    if (read_text("/proc/sys/user/max_user_namespaces", buf, sizeof(buf)) == 0 &&
+        atol(buf) == 0) {
+        say("missing", "user namespaces", "user.max_user_namespaces is 0",
+            "sysctl -w user.max_user_namespaces=15000");
+        bad = 1;
+    }
+    if (geteuid() != 0 &&
+        read_text("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", buf, sizeof(buf)) == 0 &&
+        atol(buf) != 0)
+        say("degraded", "user namespaces", "AppArmor restricts unprivileged user namespaces",
+            "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0, or run pyroom as root");
+
+    struct sb_host *h = NULL;
+    struct err e = {0};
+    if (sb_host_new(NULL, &h, &e) < 0) {
+        say("missing", "sandbox", e.msg, NULL);
+        return 1;
+    }
+    say("ok", "namespaces", "user, pid, mount, net, ipc, uts and cgroup namespaces work", NULL);
+    say("ok", "seccomp", "filter compiled (libseccomp), loaded per sandbox", NULL);
+    if (sb_host_has_cgroups(h)) {
+        say("ok", "cgroups", sb_host_summary(h), NULL);
+    } else {
+        say("degraded", "cgroups", sb_host_summary(h),
+            geteuid() == 0
+                ? "mount the memory, pids and cpu(acct) controllers (cgroup v1), or on cgroup v2 "
+                  "run pyroom in a cgroup of its own with them delegated (systemd: "
+                  "Delegate=yes in the unit)"
+                : "run pyroom as root, or under systemd with Delegate=yes (cgroup v2)");
+    }
+    if (geteuid() != 0)
+        say("degraded", "host uids",
+            "not root: every sandbox runs as this user's host uid (no per-slot uids)",
+            "run pyroom as root for a distinct host uid per sandbox");
+
+    /* Python, as a sandbox sees it. */
+    static const char *const argv[] = {
+        "python3", "-c",
+        "import sys\n"
+        "print('python', sys.version.split()[0])\n"
+        "for m in ['numpy', 'pandas', 'scipy', 'matplotlib']:\n"
+        "    try:\n"
+        "        print(m, __import__(m).__version__)\n"
+        "    except Exception as e:\n"
+        "        print(m, 'MISSING', type(e).__name__)\n",
+        NULL};
+    struct sb_spec spec = {.argv = argv};
+    sb_limits_default(&spec.limits);
+    spec.limits.wall_ms = spec.limits.cpu_ms = 60000;
+    struct sb_proc *p;
+    struct sb_stdio io;
+    struct sb_result res;
+    if (sb_spawn(h, &spec, &p, &io, &e) < 0) {
+        say("missing", "python3", e.msg, "apt-get install python3");
+        bad = 1;
+    } else {
+        close(io.in);
+        close(io.err);
+        FILE *f = fdopen(io.out, "r");
+        while (f && fgets(line, sizeof(line), f)) {
+            line[strcspn(line, "\n")] = '\0';
+            char *sp = strchr(line, ' ');
+            if (!sp)
+                continue;
+            *sp = '\0';
+            if (strstr(sp + 1, "MISSING")) {
+                snprintf(buf, sizeof(buf), "apt-get install python3-%.64s", line);
+                say("missing", line, "cannot be imported in a sandbox", buf);
+            } else {
+                say("ok", line, sp + 1, NULL);
+            }
+        }
+        if (f)
+            fclose(f);
+        (void)sb_wait(p, &res);
+        sb_proc_free(p);
+        if (res.exit_code != 0 || res.signal) {
+            snprintf(line, sizeof(line), "python3 in a sandbox failed (exit %d, signal %d)",
+                     res.exit_code, res.signal);
+            say("missing", "python3", line, "apt-get install python3");
+            bad = 1;
+        }
+    }
+
+    struct statvfs sv;
+    const char *paths[] = {".", "/tmp", NULL};
+    for (const char **d = paths; *d; d++) {
+        if (statvfs(*d, &sv) < 0)
+            continue;
+        unsigned long long mib = (unsigned long long)sv.f_bavail * sv.f_frsize >> 20;
+        snprintf(line, sizeof(line), "%llu MiB free under %s", mib, *d);
+        if (mib < 1024)
+            say("degraded", "disk", line, "free some space: workspaces and the database live there");
+        else
+            say("ok", "disk", line, NULL);
+    }
+    sb_host_free(h);
+    return bad;
+}
+
 static void usage(FILE *f)
 {
     fputs("usage: pyroom sandbox run [OPTIONS] -- CMD [ARGS...]\n"
-          "       pyroom sandbox info\n"
+          "       pyroom sandbox info      the mode and which limits are exact\n"
+          "       pyroom sandbox doctor    what this host allows, and how to fix gaps\n"
           "options (sizes take K, M, G suffixes; 0 = no limit):\n"
           "  --workspace DIR     bind DIR read-write at /home/user (default: empty tmpfs)\n"
           "  --cwd DIR           working directory inside (default /home/user)\n"
@@ -281,6 +418,8 @@ int sb_cli_main(int argc, char **argv)
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };
+    if (argc >= 2 && strcmp(argv[1], "doctor") == 0)
+        return doctor();
     if (argc < 2 || (strcmp(argv[1], "run") != 0 && strcmp(argv[1], "info") != 0)) {
         usage(stderr);
         return 2;
