@@ -24,6 +24,7 @@
 #include "auth/password.h"
 #include "base/log.h"
 #include "base/settings.h"
+#include "exec/supervisor.h"
 #include "http/server.h"
 #include "sandbox/sandbox.h"
 #include "store/store.h"
@@ -189,12 +190,21 @@ static int cmd_serve(struct settings *s)
     sigprocmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    /* The supervisor first: before any thread exists. (Wired in with the runs.) */
+    /* The supervisor first: before any thread exists. */
     struct sup *sup = NULL;
+    struct sup_config supcfg = {0};
+    if (sup_start(&supcfg, &sup, &e) < 0) {
+        log_event(LOG_WARN, "sandboxes unavailable; runs and terminals are disabled",
+                  json_pack("{s:s}", "error", e.msg));
+        sup = NULL;
+    } else {
+        log_event(LOG_INFO, "sandbox", json_pack("{s:s}", "mode", sup_summary(sup)));
+    }
 
     struct store *st = NULL;
     int rc = open_store(s, &st);
     if (rc) {
+        sup_stop(sup);
         return rc;
     }
     if (password_init(0) < 0) {
@@ -233,6 +243,7 @@ static int cmd_serve(struct settings *s)
     http_server_stop(srv);
     api_free(api);
     store_close(st);
+    sup_stop(sup);
     log_event(LOG_INFO, "stopped", NULL);
     return 0;
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "base/log.h"
+#include "exec/runs.h"
 
 static bool require_admin(struct api *api, struct http_req *req, struct api_caller *c)
 {
@@ -132,8 +133,10 @@ static void h_audit(struct http_req *req, void *ctx)
 
 json_t *api_stats_json(struct api *api)
 {
-    return json_pack("{s:s,s:b}", "database", store_driver_name(api->store), "sandboxes",
-                     api->sup != NULL);
+    unsigned running = 0, queued = 0;
+    runs_stats(api->runs, &running, &queued);
+    return json_pack("{s:s,s:b,s:{s:i,s:i}}", "database", store_driver_name(api->store),
+                     "sandboxes", api->sup != NULL, "runs", "running", running, "queued", queued);
 }
 
 static void h_stats(struct http_req *req, void *ctx)

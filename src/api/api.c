@@ -13,6 +13,8 @@
 #include "auth/token.h"
 #include "base/log.h"
 #include "base/utf8.h"
+#include "http/cookie.h"
+#include "exec/runs.h"
 
 /* ---- the error table ------------------------------------------------------------------ */
 
@@ -221,28 +223,6 @@ static bool is_write(const char *method)
            strcmp(method, "OPTIONS") != 0;
 }
 
-/* The value of cookie name in a Cookie header ("a=1; b=2"); false if absent or too long. */
-static bool cookie_value(const char *header, const char *name, char *out, size_t len)
-{
-    size_t nl = strlen(name);
-    const char *p = header;
-    while (*p) {
-        while (*p == ' ' || *p == ';')
-            p++;
-        size_t seg = strcspn(p, ";");
-        if (seg > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
-            size_t vl = seg - nl - 1;
-            if (vl == 0 || vl >= len)
-                return false;
-            memcpy(out, p + nl + 1, vl);
-            out[vl] = '\0';
-            return true;
-        }
-        p += seg;
-    }
-    return false;
-}
-
 static void take_user(struct api_caller *c, struct store_user *u)
 {
     c->user = *u;
@@ -273,7 +253,7 @@ bool api_auth(struct api *api, struct http_req *req, struct api_caller *ret)
     }
     const char *cookie = http_req_header(req, "Cookie");
     char value[TOKEN_SIZE];
-    if (!cookie || !cookie_value(cookie, "pyroom_session", value, sizeof(value))) {
+    if (!cookie || cookie_get(cookie, "pyroom_session", value, sizeof(value)) < 0) {
         http_reply_error(req, 401, "unauthenticated", "please log in");
         return false;
     }
@@ -416,6 +396,37 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
         api_free(api);
         return err_set(err, ENOMEM, "allocate rate limits");
     }
+    struct ratelimit_config rr = {
+        .rate = (double)(cfg->runs_per_minute ? cfg->runs_per_minute : 1) / 60.0,
+        .burst = (double)(cfg->runs_per_minute ? cfg->runs_per_minute : 1),
+        .slots = 4096,
+    };
+    if (ratelimit_new(&rr, &api->runs_per_user) < 0) {
+        api_free(api);
+        return err_set(err, ENOMEM, "allocate rate limits");
+    }
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    char node[256] = "";
+    gethostname(node, sizeof(node) - 1);
+    struct runs_config rc = {
+        .data_dir = cfg->data_dir,
+        .node = node,
+        .max_running = cfg->max_runs ? (unsigned)cfg->max_runs : (unsigned)(2 * (cores > 0 ? cores : 1)),
+        .max_per_user = (unsigned)cfg->max_runs_per_user,
+        .max_queued = (unsigned)cfg->run_queue,
+        .output_bytes = cfg->run_output,
+        .max_artifacts = cfg->max_artifacts,
+        .max_artifact_bytes = cfg->max_artifact_bytes,
+        .files = api->limits,
+    };
+    if (runs_new(&rc, store, sup, &api->runs, err) < 0) {
+        api_free(api);
+        return -EIO;
+    }
+    int n = 0;
+    (void)store_runs_fail_unfinished(store, node, "the server restarted while it ran", &n, NULL);
+    if (n)
+        log_event(LOG_WARN, "runs interrupted by a restart marked failed", json_pack("{s:i}", "count", n));
     api->router = router_new();
     if (!api->router || !api->login_by_ip || !api->login_by_user) {
         api_free(api);
@@ -429,6 +440,8 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
     api_admin_routes(r);
     api_workspace_routes(r);
     api_file_routes(r);
+    api_run_routes(r);
+    api_submission_routes(r);
     *ret = api;
     return 0;
 }
@@ -437,6 +450,8 @@ void api_free(struct api *api)
 {
     if (!api)
         return;
+    runs_free(api->runs);
+    ratelimit_free(api->runs_per_user);
     router_free(api->router);
     ratelimit_free(api->login_by_ip);
     ratelimit_free(api->login_by_user);

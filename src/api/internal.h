@@ -16,6 +16,7 @@
 #include "base/settings.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "sandbox/sandbox.h"
 #include "store/store.h"
 
 struct ratelimit;
@@ -29,7 +30,8 @@ struct api {
     struct ratelimit *login_by_ip;   /* failed logins per client address */
     struct ratelimit *login_by_user; /* failed logins per username */
     struct store_limits limits;      /* file limits from the settings */
-    struct runs *runs;               /* live runs; NULL without a supervisor */
+    struct runs *runs;               /* live runs */
+    struct ratelimit *runs_per_user; /* runs started per user per minute */
     int web_dirfd;                   /* the built page, or -1 */
     bool setup_open;                 /* no user exists yet */
 };
@@ -87,6 +89,18 @@ void api_audit(struct api *api, struct http_req *req, int64_t actor, const char 
 /* Tells live environments (terminals) and event subscribers that path changed in ws:
  * etag NULL for a deletion, "" for a folder. Never fails the request. */
 void api_workspace_changed(struct api *api, int64_t ws, const char *path, const char *etag);
+
+/* Runs (runs.c), shared with submissions. */
+json_t *api_text_json(const void *data, size_t len); /* bytes as a JSON string (U+FFFD) */
+json_t *api_run_json(const struct store_run *r, bool with_output);
+bool api_run_visible(struct api *api, struct http_req *req, const struct api_caller *c,
+                     const struct store_run *r);
+/* The run limits from the settings. */
+void api_run_limits(const struct api *api, struct sb_limits *l);
+/* Starts a run of a workspace or of a submission's snapshot from a request body
+ * ({"entry","args","stdin","limits","interactive"}) and answers (202, or 200 with ?wait=1). */
+void api_run_start(struct api *api, struct http_req *req, const struct api_caller *c,
+                   int64_t workspace_id, int64_t submission_id, json_t *body);
 
 /* Node figures for GET /api/admin/stats (runs, terminals, pool). */
 json_t *api_stats_json(struct api *api);

@@ -3,6 +3,8 @@
 
 #include <errno.h>
 
+#include "base/buf.h"
+
 void utf8_init(struct utf8_state *s)
 {
     *s = (struct utf8_state){0};
@@ -86,4 +88,34 @@ int utf8_decode(const void *data, size_t n, uint32_t *ret_cp)
         }
     }
     return -EILSEQ;
+}
+
+long utf8_sanitize(const void *data, size_t n, bool final, struct buf *out)
+{
+    const unsigned char *p = data;
+    size_t i = 0;
+    while (i < n) {
+        uint32_t cp;
+        int k = utf8_decode(p + i, n - i, &cp);
+        if (k > 0) {
+            size_t run = (size_t)k;
+            if (buf_append(out, p + i, run) < 0)
+                return -E2BIG;
+            i += run;
+            continue;
+        }
+        /* A lead byte whose continuation bytes may still come in the next chunk. */
+        size_t need = p[i] >= 0xF0 && p[i] <= 0xF4 ? 4 : p[i] >= 0xE0 ? 3 : p[i] >= 0xC2 ? 2 : 0;
+        if (!final && need && n - i < need) {
+            bool prefix = true;
+            for (size_t j = i + 1; j < n; j++)
+                prefix = prefix && (p[j] & 0xC0) == 0x80;
+            if (prefix)
+                return (long)i;
+        }
+        if (buf_append(out, "\xEF\xBF\xBD", 3) < 0)
+            return -E2BIG;
+        i++;
+    }
+    return (long)n;
 }

@@ -31,4 +31,10 @@ bool utf8_valid(const void *data, size_t n);
  * -EILSEQ when the bytes there are not a valid, complete sequence. n must be > 0. */
 int utf8_decode(const void *data, size_t n, uint32_t *ret_cp);
 
+struct buf;
+/* Appends data to out as valid UTF-8, each invalid byte replaced by U+FFFD. Unless final,
+ * an incomplete sequence at the very end is not consumed (a stream's next chunk may
+ * complete it). Returns the bytes consumed, or -E2BIG when out is full. */
+long utf8_sanitize(const void *data, size_t n, bool final, struct buf *out);
+
 #endif

@@ -1,8 +1,163 @@
-/* sandbox: pyroom's own Linux isolation (placeholder header). */
+/*
+ * sandbox: pyroom's own Linux isolation for every run and terminal.
+ *
+ * A sandbox is a process tree in new user, pid, mount, net, ipc, uts and cgroup namespaces.
+ * Inside, uid/gid 1000 ("user") maps to a host uid of its own per slot (uid_base + slot),
+ * so two live sandboxes never share a host uid. The root is a tmpfs holding read-only
+ * binds of /usr (and the /bin, /lib*, /sbin links), a generated /etc, a fresh /proc, a
+ * minimal /dev with a private devpts, a size-limited /tmp and the workspace at /home/user.
+ * Only `lo` exists. A seccomp filter (compiled once per host, loaded per spawn), no_new_privs
+ * and an empty capability set apply before the user's program starts.
+ *
+ * Theory of operation. sb_spawn() clones a child into the new namespaces; the parent writes
+ * its uid/gid maps and puts it in the slot's cgroups, then lets it go on. The child (child.c,
+ * no malloc, errors over a pipe) builds the root, drops privileges and forks the user's
+ * program; it stays behind as the namespace's pid 1, reaps orphans and, when the program
+ * exits, reports the program's status over a pipe and exits, which makes the kernel kill
+ * everything left in the pid namespace: a daemon cannot outlive its run. sb_kill() kills
+ * that pid 1 (and, on cgroup v2, the cgroup), which kills the whole tree the same way.
+ *
+ * Limits are cgroup-exact when the host lets us create cgroups (root on v1 or v2, or a
+ * delegated v2 subtree) below the cgroup pyroom runs in; otherwise they fall back to
+ * rlimits, and sb_host_summary() says which limits are exact. Wall time and the cgroup
+ * checks (CPU, pids, OOM) are enforced by whoever drives sb_proc_check(): the supervisor.
+ *
+ * Threads: an sb_host and its sb_procs belong to one thread of a single-threaded process
+ * (the supervisor, src/exec/supervisor.h, or `pyroom sandbox`). Multi-threaded code must go
+ * through the supervisor: cloning from a threaded process can deadlock the child.
+ */
 #ifndef PYROOM_SANDBOX_SANDBOX_H
 #define PYROOM_SANDBOX_SANDBOX_H
 
-/* `pyroom sandbox ARGS...`: the command-line driver of this library. */
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "base/err.h"
+
+/* Bounds on what a spec may carry (the supervisor's messages are sized from these). */
+#define SB_MAX_ARGS    256
+#define SB_MAX_ENV     256
+#define SB_MAX_STRINGS 65536 /* bytes of argv + env + paths, NULs included */
+
+/* Which limit ended a sandbox. The names (sb_limit_name) are the API's strings. */
+enum sb_limit {
+    SB_LIMIT_NONE = 0,
+    SB_LIMIT_WALL_TIME,
+    SB_LIMIT_CPU_TIME,
+    SB_LIMIT_MEMORY,
+    SB_LIMIT_PIDS,
+    SB_LIMIT_OUTPUT,
+    SB_LIMIT_DISK,
+};
+
+/* Every limit of one sandbox; 0 means "no limit" for each field. */
+struct sb_limits {
+    uint64_t wall_ms;         /* wall-clock time from spawn, ms */
+    uint64_t cpu_ms;          /* CPU time of the whole tree, ms */
+    uint64_t memory_bytes;    /* memory (+ swap) of the whole tree, bytes */
+    uint64_t pids;            /* processes and threads alive at once (never set it to 1) */
+    uint64_t open_files;      /* RLIMIT_NOFILE per process */
+    uint64_t file_size_bytes; /* largest file a process may write (RLIMIT_FSIZE), bytes */
+    uint64_t tmpfs_bytes;     /* size of /tmp (shared with /dev/shm), bytes */
+    uint64_t output_bytes;    /* stdout + stderr bytes: enforced by the reader of the pipes */
+    uint64_t workspace_bytes; /* bytes in /home/user, checked when the tree has exited */
+};
+
+/* The product defaults: wall 10 s, CPU 10 s, 256 MiB, 64 pids, 256 files, 50 MiB files and
+ * workspace, 64 MiB /tmp, 1 MiB output. */
+void sb_limits_default(struct sb_limits *ret);
+/* Lowers `l` to `req` field by field; a 0 in `req` leaves the field as it is (users may only
+ * lower limits, never raise or remove them). */
+void sb_limits_lower(struct sb_limits *l, const struct sb_limits *req);
+
+/* What to run. Strings are borrowed for the duration of sb_spawn(). */
+struct sb_spec {
+    const char *const *argv; /* NULL-terminated; argv[0] is looked up in PATH inside */
+    const char *const *env;  /* NULL-terminated "NAME=value" overriding the defaults (PATH,
+                                HOME, USER, LANG, TERM, MPLBACKEND=Agg, MPLCONFIGDIR...); NULL
+                                for none */
+    const char *cwd;         /* inside the sandbox; NULL for /home/user */
+    const char *workspace;   /* host directory bound read-write at /home/user (chowned to the
+                                slot's uid during the run, back afterwards); NULL: empty tmpfs */
+    bool pty;                /* stdin/stdout/stderr on a terminal of the sandbox's own devpts */
+    unsigned short rows;     /* PTY size; 0 for 24x80 */
+    unsigned short cols;
+    struct sb_limits limits;
+};
+
+/* How it ended. */
+struct sb_result {
+    int exit_code;              /* exit status of the program when signal == 0 */
+    int signal;                 /* signal that ended the program, 0 when it exited */
+    enum sb_limit limit_hit;    /* which limit ended (or marked) it, SB_LIMIT_NONE if none */
+    bool killed;                /* pyroom killed the tree (for a limit or sb_kill) */
+    uint64_t wall_ms;           /* from spawn to the end of the tree */
+    uint64_t cpu_ms;            /* user + system time of the tree */
+    uint64_t peak_memory_bytes; /* cgroup peak; without cgroups, the largest process RSS */
+};
+
+/* The parent ends of a sandbox's stdio, close-on-exec, owned by the caller. In pipe mode
+ * `in`, `out` and `err` are set and `pty` is -1; in PTY mode only `pty` (the master) is. */
+struct sb_stdio {
+    int in;
+    int out;
+    int err;
+    int pty;
+};
+
+struct sb_config {
+    const char *run_dir; /* slot locks and caches; NULL: /run/pyroom as root, else
+                            $XDG_RUNTIME_DIR/pyroom or /tmp/pyroom-UID */
+    uint32_t uid_base;   /* first host uid of the slots (root only); 0: 2000000000 */
+    uint32_t slots;      /* slots, hence concurrent sandboxes per host; 0: 4096 */
+    bool no_cgroups;     /* use the rlimit fallback even where cgroups work */
+};
+
+/* What the host allows, detected once; owns the compiled seccomp filter and the slots. */
+struct sb_host;
+
+/* Probes the host (user namespaces, cgroup v1/v2 controllers under our own cgroup, seccomp),
+ * compiles the filter and removes what a crashed pyroom left behind (cgroups of slots no
+ * live pyroom holds). Fails with a message saying what to enable when sandboxes are
+ * impossible here (no user namespaces and not root). */
+int sb_host_new(const struct sb_config *cfg, struct sb_host **ret, struct err *err);
+void sb_host_free(struct sb_host *h);
+/* One line for the start-up log: the mode and which limits are exact or approximate. */
+const char *sb_host_summary(const struct sb_host *h);
+/* true when limits are enforced by cgroups (exact), false for the rlimit fallback. */
+bool sb_host_has_cgroups(const struct sb_host *h);
+
+/* One live sandbox. */
+struct sb_proc;
+
+/* Starts spec in a new sandbox. Returns when the program has been exec'd (its errors, such
+ * as a missing command, come back here) with the parent ends of its stdio. */
+int sb_spawn(struct sb_host *h, const struct sb_spec *spec, struct sb_proc **ret_proc,
+             struct sb_stdio *ret_io, struct err *err);
+/* A pidfd that becomes readable when the tree has ended: then call sb_reap(). */
+int sb_proc_fd(const struct sb_proc *p);
+/* Host pid of the sandbox's pid 1. */
+pid_t sb_proc_pid(const struct sb_proc *p);
+/* Enforces wall time and the cgroup limits (CPU, pids, OOM) at now_ms (CLOCK_MONOTONIC);
+ * kills the tree when one is passed. Returns the time at which to check again, in ms. */
+uint64_t sb_proc_check(struct sb_proc *p, uint64_t now_ms);
+/* Kills the whole tree; `why` is recorded as the limit hit (SB_LIMIT_NONE: a cancel). The
+ * first reason given wins. */
+int sb_kill(struct sb_proc *p, enum sb_limit why);
+/* Collects the result once the tree has ended; -EAGAIN while it runs. Also hands the
+ * workspace back to the host uid (no symlink is followed) and checks its size. */
+int sb_reap(struct sb_proc *p, struct sb_result *ret);
+/* Blocks until the tree ends (enforcing its limits meanwhile), then sb_reap(). */
+int sb_wait(struct sb_proc *p, struct sb_result *ret);
+/* Kills the tree if it still runs, removes its cgroups and frees its slot. NULL is fine. */
+void sb_proc_free(struct sb_proc *p);
+
+const char *sb_limit_name(enum sb_limit l);
+/* Milliseconds of CLOCK_MONOTONIC. */
+uint64_t sb_now_ms(void);
+
+/* `pyroom sandbox ARGS...`: the command-line driver of this library (cli.c). */
 int sb_cli_main(int argc, char **argv);
 
 #endif

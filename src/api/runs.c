@@ -1,0 +1,516 @@
+/*
+ * run endpoints: start a run of a workspace, read it, follow its output (Server-Sent
+ * Events), feed its stdin, cancel it, list a workspace's runs, fetch its figures.
+ * Only the workspace's owner (and admins) may run or read a workspace's runs; runs of a
+ * submission's snapshot are readable by its author and by reviewers.
+ */
+#include "api/internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/ratelimit.h"
+#include "base/buf.h"
+#include "base/utf8.h"
+#include "exec/runs.h"
+#include "workspace/path.h"
+
+#define MAX_ARG_BYTES  4096
+#define SSE_KEEPALIVE_MS 15000
+
+json_t *api_text_json(const void *data, size_t len)
+{
+    struct buf t;
+    buf_init(&t, len * 3 + 8);
+    (void)utf8_sanitize(data ? data : "", len, true, &t);
+    json_t *j = json_stringn(t.data ? t.data : "", t.len);
+    buf_done(&t);
+    return j ? j : json_string("");
+}
+
+json_t *api_run_json(const struct store_run *r, bool with_output)
+{
+    json_error_t je;
+    json_t *args = json_loads(r->args_json ? r->args_json : "[]", 0, &je);
+    json_t *arts = json_array();
+    for (size_t i = 0; i < r->artifacts.n; i++) {
+        const struct store_artifact *a = &r->artifacts.items[i];
+        json_array_append_new(arts, json_pack("{s:s,s:I,s:s}", "name", a->name, "size",
+                                              (json_int_t)a->size, "content_type",
+                                              a->content_type));
+    }
+    json_t *j = json_pack(
+        "{s:I,s:o,s:o,s:s,s:o,s:s,s:o,s:o,s:s,s:I,s:I,s:I,s:o,s:b,s:o,s:o,s:o}", "id",
+        (json_int_t)r->id, "workspace_id",
+        r->workspace_id ? json_integer(r->workspace_id) : json_null(), "submission_id",
+        r->submission_id ? json_integer(r->submission_id) : json_null(), "entry", r->entry,
+        "args", args ? args : json_array(), "status", store_run_status_name(r->status),
+        "exit_code", r->exit_code >= 0 ? json_integer(r->exit_code) : json_null(), "signal",
+        r->signal ? json_integer(r->signal) : json_null(), "limit_hit",
+        r->limit_hit ? r->limit_hit : "none", "wall_ms", (json_int_t)r->wall_ms, "cpu_ms",
+        (json_int_t)r->cpu_ms, "peak_memory_bytes", (json_int_t)r->peak_memory_bytes,
+        "artifacts", arts, "warm", r->warm, "reason",
+        r->reason ? json_string(r->reason) : json_null(), "created_at", api_time(r->created_at),
+        "finished_at", api_time(r->finished_at));
+    if (with_output) {
+        json_object_set_new(j, "stdout", api_text_json(r->stdout_data, r->stdout_len));
+        json_object_set_new(j, "stderr", api_text_json(r->stderr_data, r->stderr_len));
+        json_object_set_new(j, "stdout_truncated", json_boolean(r->stdout_truncated));
+        json_object_set_new(j, "stderr_truncated", json_boolean(r->stderr_truncated));
+    }
+    return j;
+}
+
+/* May the caller see run r? Answers 404 and returns false otherwise. */
+bool api_run_visible(struct api *api, struct http_req *req, const struct api_caller *c,
+                     const struct store_run *r)
+{
+    if (api_is_admin(c) || r->user_id == c->user.id)
+        return true;
+    if (r->workspace_id) {
+        struct store_workspace *w = NULL;
+        bool mine = store_workspace_get(api->store, r->workspace_id, &w, NULL) == 0 &&
+                    w->owner_id == c->user.id;
+        store_workspace_free(w);
+        if (mine)
+            return true;
+    }
+    if (r->submission_id) {
+        struct store_submission *s = NULL;
+        bool ok = store_submission_get(api->store, r->submission_id, &s, NULL) == 0 &&
+                  (s->author_id == c->user.id || api_is_reviewer(c));
+        store_submission_free(s);
+        if (ok)
+            return true;
+    }
+    http_reply_error(req, 404, "not_found", "no such run");
+    return false;
+}
+
+static bool load_run(struct api *api, struct http_req *req, struct api_caller *c,
+                     struct store_run **ret)
+{
+    int64_t id;
+    if (!api_auth(api, req, c))
+        return false;
+    struct store_run *r = NULL;
+    int rc;
+    if (!api_param_id(req, 0, &id))
+        goto fail;
+    if ((rc = store_run_get(api->store, id, &r, NULL)) < 0) {
+        api_fail(req, rc, "run");
+        goto fail;
+    }
+    if (!api_run_visible(api, req, c, r))
+        goto fail;
+    *ret = r;
+    return true;
+fail:
+    store_run_free(r);
+    api_caller_done(c);
+    return false;
+}
+
+/* Reads "limits" into l, lowering only. Answers 400 and returns false on a bad value. */
+static bool read_limits(struct http_req *req, json_t *body, struct sb_limits *l)
+{
+    json_t *lim = json_object_get(body, "limits");
+    if (!lim || json_is_null(lim))
+        return true;
+    if (!json_is_object(lim)) {
+        http_reply_error(req, 400, "invalid_field", "'limits' must be an object");
+        return false;
+    }
+    static const struct {
+        const char *key;
+        size_t off;
+    } keys[] = {
+        {"wall_ms", offsetof(struct sb_limits, wall_ms)},
+        {"cpu_ms", offsetof(struct sb_limits, cpu_ms)},
+        {"memory_bytes", offsetof(struct sb_limits, memory_bytes)},
+        {"pids", offsetof(struct sb_limits, pids)},
+        {"output_bytes", offsetof(struct sb_limits, output_bytes)},
+        {"files_bytes", offsetof(struct sb_limits, workspace_bytes)},
+    };
+    struct sb_limits req_l = {0};
+    const char *key;
+    json_t *v;
+    json_object_foreach(lim, key, v)
+    {
+        size_t i = 0;
+        while (i < sizeof(keys) / sizeof(keys[0]) && strcmp(keys[i].key, key))
+            i++;
+        if (i == sizeof(keys) / sizeof(keys[0])) {
+            http_reply_error(req, 400, "invalid_field", "unknown limit '%s'", key);
+            return false;
+        }
+        if (!json_is_integer(v) || json_integer_value(v) <= 0) {
+            http_reply_error(req, 400, "invalid_field", "limit '%s' must be a positive integer",
+                             key);
+            return false;
+        }
+        *(uint64_t *)((char *)&req_l + keys[i].off) = (uint64_t)json_integer_value(v);
+    }
+    /* pids below 8 would break Python's own threads (and pandas'): keep a floor. */
+    if (req_l.pids && req_l.pids < 8)
+        req_l.pids = 8;
+    sb_limits_lower(l, &req_l);
+    return true;
+}
+
+void api_run_limits(const struct api *api, struct sb_limits *l)
+{
+    const struct settings *s = api->cfg;
+    sb_limits_default(l);
+    l->wall_ms = s->run_wall_ms;
+    l->cpu_ms = s->run_cpu_ms;
+    l->memory_bytes = s->run_memory;
+    l->pids = s->run_pids;
+    l->output_bytes = s->run_output;
+    l->workspace_bytes = s->run_files;
+    l->file_size_bytes = s->run_files;
+    l->tmpfs_bytes = s->run_tmp;
+}
+
+static void too_many(struct http_req *req, unsigned retry, const char *msg)
+{
+    char ra[16];
+    snprintf(ra, sizeof(ra), "%u", retry ? retry : 1);
+    json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", "rate_limited", "message", msg);
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    const char *const h[] = {"Retry-After", ra, NULL};
+    http_reply(req, 429, "application/json", text, strlen(text), h);
+    free(text);
+}
+
+/* Starts a run described by body for the caller; answers. workspace_id or submission_id. */
+void api_run_start(struct api *api, struct http_req *req, const struct api_caller *c,
+                   int64_t workspace_id, int64_t submission_id, json_t *body)
+{
+    if (!api->runs) {
+        http_reply_error(req, 503, "unavailable", "sandboxes are not available on this server");
+        return;
+    }
+    bool bad = false;
+    const char *entry = api_str(req, body, "entry", false, &bad);
+    const char *stdin_s = bad ? NULL : api_str(req, body, "stdin", false, &bad);
+    if (bad)
+        return;
+    if (!entry)
+        entry = "main.py";
+    const char *reason = NULL;
+    if (path_check(entry, strlen(entry), &reason) < 0) {
+        http_reply_error(req, 400, "invalid_path", "invalid entry: %s", reason);
+        return;
+    }
+    if (!runs_interpreter(entry)) {
+        http_reply_error(req, 400, "invalid_field", "pyroom can run .py and .sh files");
+        return;
+    }
+    json_t *args = json_object_get(body, "args");
+    size_t nargs = args && json_is_array(args) ? json_array_size(args) : 0;
+    if (args && !json_is_null(args) && (!json_is_array(args) || nargs > SB_MAX_ARGS - 8)) {
+        http_reply_error(req, 400, "invalid_field", "'args' must be a list of at most %d strings",
+                         SB_MAX_ARGS - 8);
+        return;
+    }
+    const char **argv = calloc(nargs + 1, sizeof(char *));
+    if (!argv) {
+        api_fail(req, -ENOMEM, "run");
+        return;
+    }
+    for (size_t i = 0; i < nargs; i++) {
+        json_t *a = json_array_get(args, i);
+        if (!json_is_string(a) || json_string_length(a) > MAX_ARG_BYTES ||
+            strlen(json_string_value(a)) != json_string_length(a)) {
+            http_reply_error(req, 400, "invalid_field",
+                             "each argument must be a string of at most %d bytes without NUL",
+                             MAX_ARG_BYTES);
+            free(argv);
+            return;
+        }
+        argv[i] = json_string_value(a);
+    }
+    struct run_request rq = {
+        .workspace_id = workspace_id,
+        .submission_id = submission_id,
+        .user_id = c->user.id,
+        .entry = entry,
+        .args = argv,
+        .stdin_data = stdin_s,
+        .stdin_len = stdin_s ? strlen(stdin_s) : 0,
+        .interactive = json_is_true(json_object_get(body, "interactive")),
+    };
+    api_run_limits(api, &rq.limits);
+    char *args_json = json_dumps(args && json_is_array(args) ? args : json_array(), JSON_COMPACT);
+    rq.args_json = args_json;
+    int64_t id = 0;
+    unsigned retry = 0;
+    if (!read_limits(req, body, &rq.limits))
+        goto out;
+    if (!ratelimit_take(api->runs_per_user, c->user.username, ratelimit_now_ms(), &retry)) {
+        too_many(req, retry, "you started too many runs in the last minute; wait a little");
+        goto out;
+    }
+    int rc = runs_start(api->runs, &rq, &id, NULL);
+    if (rc == -EAGAIN) {
+        too_many(req, 2, "the server is busy with other runs; try again in a moment");
+        goto out;
+    }
+    if (rc < 0) {
+        api_fail(req, rc, "run");
+        goto out;
+    }
+    const char *wait = http_req_query(req, "wait");
+    bool waited = wait && strcmp(wait, "1") == 0;
+    if (waited)
+        (void)runs_wait(api->runs, id, (int)(rq.limits.wall_ms + 60000));
+    struct store_run *r = NULL;
+    if ((rc = store_run_get(api->store, id, &r, NULL)) < 0)
+        api_fail(req, rc, "run");
+    else
+        http_reply_json(req, waited ? 200 : 202, api_run_json(r, waited));
+    store_run_free(r);
+out:
+    free(args_json);
+    free(argv);
+}
+
+static void h_start(struct http_req *req, void *ctx)
+{
+    struct api *api = ctx;
+    struct api_caller c;
+    int64_t id;
+    struct store_workspace *w = NULL;
+    json_t *body = NULL;
+    if (!api_auth(api, req, &c))
+        return;
+    if (api_param_id(req, 0, &id) && api_workspace_load(api, req, &c, id, &w) &&
+        (body = req->body.len ? api_body(req) : json_object()))
+        api_run_start(api, req, &c, w->id, 0, body);
+    json_decref(body);
+    store_workspace_free(w);
+    api_caller_done(&c);
+}
+
+static void h_get(struct http_req *req, void *ctx)
+{
+    struct api *api = ctx;
+    struct api_caller c;
+    struct store_run *r = NULL;
+    if (!load_run(api, req, &c, &r))
+        return;
+    http_reply_json(req, 200, api_run_json(r, true));
+    store_run_free(r);
+    api_caller_done(&c);
+}
+
+static void h_list(struct http_req *req, void *ctx)
+{
+    struct api *api = ctx;
+    struct api_caller c;
+    int64_t id;
+    struct store_workspace *w = NULL;
+    if (!api_auth(api, req, &c))
+        return;
+    if (api_param_id(req, 0, &id) && api_workspace_load(api, req, &c, id, &w)) {
+        int limit, offset;
+        api_page(req, &limit, &offset);
+        struct store_run_list *l = NULL;
+        int rc = store_run_list(api->store, w->id, 0, limit, offset, &l, NULL);
+        if (rc < 0) {
+            api_fail(req, rc, "run");
+        } else {
+            json_t *items = json_array();
+            for (size_t i = 0; i < l->n; i++)
+                json_array_append_new(items, api_run_json(&l->items[i], false));
+            json_t *body = json_pack("{s:o}", "items", items);
+            api_page_next(body, offset, l->n, l->more);
+            http_reply_json(req, 200, body);
+        }
+        store_run_list_free(l);
+    }
+    store_workspace_free(w);
+    api_caller_done(&c);
+}
+
+static void h_cancel(struct http_req *req, void *ctx)
+{
+    struct api *api = ctx;
+    struct api_caller c;
+    struct store_run *r = NULL;
+    if (!load_run(api, req, &c, &r))
+        return;
+    int64_t id = r->id;
+    store_run_free(r);
+    r = NULL;
+    if (api->runs && runs_cancel(api->runs, id) == 0)
+        (void)runs_wait(api->runs, id, 30000);
+    int rc = store_run_get(api->store, id, &r, NULL);
+    if (rc < 0)
+        api_fail(req, rc, "run");
+    else
+        http_reply_json(req, 200, api_run_json(r, true));
+    store_run_free(r);
+    api_caller_done(&c);
+}
+
+static void h_stdin(struct http_req *req, void *ctx)
+{
+    struct api *api = ctx;
+    struct api_caller c;
+    struct store_run *r = NULL;
+    if (!load_run(api, req, &c, &r))
+        return;
+    int rc = api->runs ? runs_stdin(api->runs, r->id, req->body.data, req->body.len) : -ENOENT;
+    if (rc == -ENOENT)
+        http_reply_error(req, 409, "conflict", "the run has finished");
+    else if (rc == -EPIPE)
+        http_reply_error(req, 409, "conflict", "the run's input is closed");
+    else if (rc == -ENOBUFS)
+        http_reply_error(req, 413, "too_large", "too much input is waiting to be read");
+    else if (rc < 0)
+        api_fail(req, rc, "run");
+    else
+        http_reply_empty(req, 204);
+    store_run_free(r);
+    api_caller_done(&c);
+}
+
+static void h_artifact(struct http_req *req, void *ctx)
+{
+    struct api *api = ctx;
+    struct api_caller c;
+    struct store_run *r = NULL;
+    if (!load_run(api, req, &c, &r))
+        return;
+    char *name = req->rest ? http_unescape(req->rest, strlen(req->rest), false) : NULL;
+    struct store_artifact *a = NULL;
+    int rc = name ? store_artifact_get(api->store, r->id, name, &a, NULL) : -ENOENT;
+    if (rc < 0) {
+        api_fail(req, rc, "artifact");
+    } else {
+        static const char *const h[] = {"Cache-Control", "private, max-age=86400", NULL};
+        http_reply(req, 200, a->content_type, a->data, (size_t)a->size, h);
+    }
+    store_artifact_free(a);
+    free(name);
+    store_run_free(r);
+    api_caller_done(&c);
+}
+
+/* ---- Server-Sent Events ---------------------------------------------------------------- */
+
+struct sse {
+    struct api *api;
+    int64_t run_id;
+    struct run_stream *live; /* NULL once the live part is over */
+    struct buf tail;         /* what remains to send after the live part */
+    size_t tail_pos;
+    bool tail_ready;
+};
+
+/* The stored run as events: its output (when we had no live stream) and the result. */
+static void build_tail(struct sse *s, bool with_output)
+{
+    struct store_run *r = NULL;
+    s->tail_ready = true;
+    if (store_run_get(s->api->store, s->run_id, &r, NULL) < 0)
+        return;
+    json_t *events[3] = {NULL, NULL, NULL};
+    const char *names[3] = {"stdout", "stderr", "result"};
+    if (with_output && r->stdout_len)
+        events[0] = json_pack("{s:o}", "data", api_text_json(r->stdout_data, r->stdout_len));
+    if (with_output && r->stderr_len)
+        events[1] = json_pack("{s:o}", "data", api_text_json(r->stderr_data, r->stderr_len));
+    events[2] = api_run_json(r, true);
+    for (int i = 0; i < 3; i++) {
+        if (!events[i])
+            continue;
+        char *text = json_dumps(events[i], JSON_COMPACT);
+        if (text)
+            buf_printf(&s->tail, "event: %s\ndata: %s\n\n", names[i], text);
+        free(text);
+        json_decref(events[i]);
+    }
+    store_run_free(r);
+}
+
+static ssize_t sse_read(void *ctx, uint64_t pos, char *out, size_t max)
+{
+    (void)pos;
+    struct sse *s = ctx;
+    if (s->live) {
+        ssize_t n = runs_stream_read(s->live, out, max, SSE_KEEPALIVE_MS);
+        if (n > 0)
+            return n;
+        if (n == 0) {
+            /* A comment line keeps proxies from closing an idle stream, and tells us
+             * (by failing) when the client has gone. */
+            memcpy(out, ":\n\n", 3);
+            return 3;
+        }
+        runs_stream_close(s->live);
+        s->live = NULL;
+        build_tail(s, false);
+    }
+    if (!s->tail_ready) {
+        /* The run was not live here: everything comes from the store. If it is still
+         * running on another node, wait for it there (clients reconnect). */
+        build_tail(s, true);
+    }
+    if (s->tail_pos >= s->tail.len)
+        return -1;
+    size_t k = s->tail.len - s->tail_pos;
+    if (k > max)
+        k = max;
+    memcpy(out, s->tail.data + s->tail_pos, k);
+    s->tail_pos += k;
+    return (ssize_t)k;
+}
+
+static void sse_free(void *ctx)
+{
+    struct sse *s = ctx;
+    runs_stream_close(s->live);
+    buf_done(&s->tail);
+    free(s);
+}
+
+static void h_events(struct http_req *req, void *ctx)
+{
+    struct api *api = ctx;
+    struct api_caller c;
+    struct store_run *r = NULL;
+    if (!load_run(api, req, &c, &r))
+        return;
+    struct sse *s = calloc(1, sizeof(*s));
+    if (!s) {
+        api_fail(req, -ENOMEM, "run");
+        goto out;
+    }
+    s->api = api;
+    s->run_id = r->id;
+    buf_init(&s->tail, (size_t)api->cfg->run_output * 16 + (1u << 20));
+    s->live = api->runs ? runs_stream_open(api->runs, r->id) : NULL;
+    static const char *const h[] = {"Cache-Control", "no-store", "X-Accel-Buffering", "no",
+                                    NULL};
+    http_reply_stream(req, 200, "text/event-stream", sse_read, s, sse_free, h);
+out:
+    store_run_free(r);
+    api_caller_done(&c);
+}
+
+void api_run_routes(struct router *r)
+{
+    router_add(r, "POST", "/api/workspaces/{}/runs", h_start);
+    router_add(r, "GET", "/api/workspaces/{}/runs", h_list);
+    router_add(r, "GET", "/api/runs/{}", h_get);
+    router_add(r, "GET", "/api/runs/{}/events", h_events);
+    router_add(r, "POST", "/api/runs/{}/stdin", h_stdin);
+    router_add(r, "POST", "/api/runs/{}/cancel", h_cancel);
+    router_add(r, "GET", "/api/runs/{}/artifacts/{*}", h_artifact);
+}

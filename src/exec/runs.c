@@ -1,0 +1,924 @@
+/* runs: admission, sandboxed execution, output streaming and write-back; see runs.h. */
+#include "exec/runs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/buf.h"
+#include "base/log.h"
+#include "base/utf8.h"
+#include "exec/supervisor.h"
+#include "workspace/fsdir.h"
+#include "workspace/path.h"
+
+#define STDIN_PENDING_MAX (1u << 20) /* bytes of stdin waiting to be written */
+#define READ_CHUNK        (64u << 10)
+
+/* Hidden folder of ours inside the run's home: our sitecustomize and the figures. It is
+ * never written back to the workspace. */
+#define PYROOM_DIR "/home/user/.pyroom"
+
+/* Loaded by Python at start-up (PYTHONPATH): tracebacks name workspace files relatively,
+ * and matplotlib figures (shown, or still open at exit) become PNG files for artifacts. */
+static const char sitecustomize[] =
+    "import sys\n"
+    "def _pyroom_excepthook(t, v, tb):\n"
+    "    import traceback\n"
+    "    text = ''.join(traceback.format_exception(t, v, tb))\n"
+    "    sys.stderr.write(text.replace('File \"/home/user/', 'File \"'))\n"
+    "sys.excepthook = _pyroom_excepthook\n"
+    "def _pyroom_save_figures():\n"
+    "    plt = sys.modules.get('matplotlib.pyplot')\n"
+    "    if plt is None:\n"
+    "        return\n"
+    "    import os\n"
+    "    d = '" PYROOM_DIR "/artifacts'\n"
+    "    os.makedirs(d, exist_ok=True)\n"
+    "    for num in plt.get_fignums():\n"
+    "        n = len(os.listdir(d)) + 1\n"
+    "        try:\n"
+    "            plt.figure(num).savefig(f'{d}/figure-{n}.png', format='png', dpi=100)\n"
+    "        except Exception as e:\n"
+    "            print(f'pyroom: could not save figure {num}: {e}', file=sys.stderr)\n"
+    "    plt.close('all')\n";
+
+/* A matplotlib backend: Agg, whose show() saves the figures instead of warning. Figures
+ * still open at exit are saved by an atexit hook registered here, after pyplot's own
+ * (which destroys them), so that ours runs first. */
+static const char backend[] =
+    "import atexit, sitecustomize\n"
+    "atexit.register(sitecustomize._pyroom_save_figures)\n"
+    "from matplotlib.backends.backend_agg import _BackendAgg\n"
+    "from matplotlib.backend_bases import _Backend\n"
+    "@_Backend.export\n"
+    "class _BackendPyroom(_BackendAgg):\n"
+    "    @staticmethod\n"
+    "    def show(*args, **kwargs):\n"
+    "        import sitecustomize\n"
+    "        sitecustomize._pyroom_save_figures()\n";
+
+static const struct {
+    const char *ext;
+    const char *argv0;
+} interpreters[] = {
+    {".py", "python3"},
+    {".sh", "bash"},
+};
+
+const char *runs_interpreter(const char *entry)
+{
+    const char *dot = strrchr(path_basename(entry), '.');
+    for (size_t i = 0; dot && i < sizeof(interpreters) / sizeof(interpreters[0]); i++)
+        if (strcmp(dot, interpreters[i].ext) == 0)
+            return interpreters[i].argv0;
+    return NULL;
+}
+
+struct stream_out {
+    struct buf data; /* what the program wrote, up to output_bytes */
+    bool truncated;
+    bool eof;
+    char pending[4]; /* an incomplete UTF-8 sequence held back for the next chunk */
+    size_t npending;
+};
+
+struct live {
+    struct runs *owner;
+    int64_t id;
+    int64_t user_id;
+    struct run_request rq; /* copied: strings below are owned */
+    char *entry;
+    char **args;
+    char *args_json;
+    struct live *next;
+    unsigned refs;   /* the registry's, the worker's, each stream's; under runs->mu */
+    bool admitted;   /* counted in running */
+    bool done;       /* no more events */
+    bool cancelled;
+    bool stdin_closed;
+    struct buf stdin_buf; /* bytes waiting to be written to the program */
+    int wake;             /* eventfd: stdin or cancel for the worker */
+    struct sup_proc *proc; /* NULL until spawned */
+    struct buf events;    /* SSE text for streams */
+    struct stream_out out, err;
+};
+
+struct runs {
+    struct runs_config cfg;
+    char *data_dir;
+    char *node;
+    struct store *store;
+    struct sup *sup;
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* admission changes, run ends, new events */
+    struct live *live; /* every run queued or running */
+    unsigned running;
+    unsigned queued;
+    unsigned threads; /* workers alive */
+    bool closing;
+    int runs_dirfd;
+};
+
+struct run_stream {
+    struct runs *r;
+    struct live *l;
+    size_t pos; /* bytes of l->events already read */
+};
+
+static void live_unref(struct runs *r, struct live *l)
+{
+    /* Called with r->mu held. */
+    if (--l->refs)
+        return;
+    (void)r;
+    free(l->entry);
+    for (size_t i = 0; l->args && l->args[i]; i++)
+        free(l->args[i]);
+    free(l->args);
+    free(l->args_json);
+    free((void *)l->rq.stdin_data);
+    buf_done(&l->stdin_buf);
+    buf_done(&l->events);
+    buf_done(&l->out.data);
+    buf_done(&l->err.data);
+    if (l->wake >= 0)
+        close(l->wake);
+    free(l);
+}
+
+static struct live *find(struct runs *r, int64_t id)
+{
+    for (struct live *l = r->live; l; l = l->next)
+        if (l->id == id)
+            return l;
+    return NULL;
+}
+
+static unsigned user_running(struct runs *r, int64_t user)
+{
+    unsigned n = 0;
+    for (struct live *l = r->live; l; l = l->next)
+        n += l->admitted && l->user_id == user;
+    return n;
+}
+
+/* Appends one SSE event; data is JSON text. Called with r->mu held. */
+static void add_event(struct runs *r, struct live *l, const char *name, json_t *data)
+{
+    char *text = json_dumps(data, JSON_COMPACT);
+    json_decref(data);
+    if (!text)
+        return;
+    /* The log is bounded by the output caps (each byte escapes to at most 6). */
+    (void)buf_printf(&l->events, "event: %s\ndata: %s\n\n", name, text);
+    free(text);
+    pthread_cond_broadcast(&r->cv);
+}
+
+/* Valid UTF-8 for JSON: invalid bytes become U+FFFD; an incomplete sequence at the end of
+ * a chunk is held back in s->pending for the next one. */
+static json_t *text_json(struct stream_out *s, const char *data, size_t len)
+{
+    struct buf in, t;
+    buf_init(&in, len + sizeof(s->pending));
+    buf_init(&t, (len + sizeof(s->pending)) * 3 + 8);
+    buf_append(&in, s->pending, s->npending);
+    buf_append(&in, data, len);
+    long used = utf8_sanitize(in.data, in.len, false, &t);
+    s->npending = 0;
+    if (used >= 0 && (size_t)used < in.len && in.len - (size_t)used <= sizeof(s->pending)) {
+        s->npending = in.len - (size_t)used;
+        memcpy(s->pending, in.data + used, s->npending);
+    }
+    json_t *j = json_stringn(t.data ? t.data : "", t.len);
+    buf_done(&in);
+    buf_done(&t);
+    return j ? j : json_string("");
+}
+
+/* Output from the program: keep it (capped) and publish it. Returns false when the cap
+ * was passed (the caller kills the run). */
+static bool on_output(struct runs *r, struct live *l, bool is_err, const char *data, size_t len)
+{
+    struct stream_out *s = is_err ? &l->err : &l->out;
+    size_t room = s->data.max - s->data.len;
+    size_t keep = len < room ? len : room;
+    buf_append(&s->data, data, keep);
+    pthread_mutex_lock(&r->mu);
+    if (keep)
+        add_event(r, l, is_err ? "stderr" : "stdout",
+                  json_pack("{s:o}", "data", text_json(s, data, keep)));
+    pthread_mutex_unlock(&r->mu);
+    if (keep < len) {
+        s->truncated = true;
+        return false;
+    }
+    return true;
+}
+
+static int write_file(int dirfd, const char *path, const char *text)
+{
+    return fsdir_write(dirfd, path, text, strlen(text), 0, 0);
+}
+
+/* Writes the run's files into a fresh directory; returns its fd. */
+static int materialise(struct runs *r, struct live *l, const char *name,
+                       struct store_file_list **ret_files, struct err *err)
+{
+    struct store_file_list *files = NULL;
+    int rc = l->rq.submission_id && !l->rq.workspace_id
+                 ? store_snapshot_list(r->store, l->rq.submission_id, &files, err)
+                 : store_file_list(r->store, l->rq.workspace_id, true, &files, err);
+    if (rc < 0)
+        return rc;
+    if (mkdirat(r->runs_dirfd, name, 0755) < 0 && errno != EEXIST) {
+        store_file_list_free(files);
+        return err_set(err, errno, "create run directory");
+    }
+    int dfd = openat(r->runs_dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0) {
+        store_file_list_free(files);
+        return err_set(err, errno, "open run directory");
+    }
+    for (size_t i = 0; rc == 0 && i < files->n; i++) {
+        struct store_file *f = &files->items[i];
+        if (f->kind == STORE_KIND_FOLDER) {
+            rc = fsdir_mkdir(dfd, f->path, 0, 0);
+            continue;
+        }
+        if (l->rq.submission_id && !l->rq.workspace_id) {
+            /* Snapshot lists come without content. */
+            struct store_file *full = NULL;
+            rc = store_snapshot_get(r->store, l->rq.submission_id, f->path, &full, err);
+            if (rc == 0)
+                rc = fsdir_write(dfd, f->path, full->content, (size_t)full->size, 0, 0);
+            store_file_free(full);
+        } else {
+            rc = fsdir_write(dfd, f->path, f->content, (size_t)f->size, 0, 0);
+        }
+    }
+    if (rc == 0)
+        rc = write_file(dfd, ".pyroom/sitecustomize.py", sitecustomize);
+    if (rc == 0)
+        rc = write_file(dfd, ".pyroom/pyroom_backend.py", backend);
+    if (rc < 0) {
+        close(dfd);
+        store_file_list_free(files);
+        return err_set(err, -rc, "write the run's files");
+    }
+    /* Keep the etags only: the write-back compares against them. */
+    for (size_t i = 0; i < files->n; i++) {
+        free(files->items[i].content);
+        files->items[i].content = NULL;
+    }
+    *ret_files = files;
+    return dfd;
+}
+
+static const struct store_file *find_file(const struct store_file_list *l, const char *path)
+{
+    for (size_t i = 0; l && i < l->n; i++)
+        if (!strcmp(l->items[i].path, path))
+            return &l->items[i];
+    return NULL;
+}
+
+static const struct fsdir_entry *find_entry(const struct fsdir_scan *s, const char *path)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (!strcmp(s->items[i].path, path))
+            return &s->items[i];
+    return NULL;
+}
+
+/* Saves what the run changed in its directory back to the workspace. The editor wins a
+ * conflict: each write is conditional on the etag the file had when the run started. */
+static void write_back(struct runs *r, struct live *l, int dfd, const struct store_file_list *before)
+{
+    static const char *const ignore[] = {".pyroom", "__pycache__", NULL};
+    struct fsdir_scan scan;
+    const struct store_limits *lim = &r->cfg.files;
+    if (fsdir_scan(dfd, (size_t)lim->max_file_bytes, (size_t)lim->max_entries,
+                   (size_t)lim->max_workspace_bytes, ignore, &scan) < 0)
+        return;
+    struct buf notes;
+    buf_init(&notes, 4096);
+    for (size_t i = 0; i < scan.n; i++) {
+        const struct fsdir_entry *e = &scan.items[i];
+        const struct store_file *old = find_file(before, e->path);
+        int rc = 0;
+        if (e->folder) {
+            if (!old)
+                rc = store_folder_create(r->store, l->rq.workspace_id, e->path, lim, NULL, NULL);
+            if (rc == -EEXIST)
+                rc = 0;
+        } else {
+            char etag[STORE_ETAG_LEN + 1];
+            store_etag(e->data, e->size, etag);
+            if (old && old->kind == STORE_KIND_FILE && !strcmp(old->etag, etag))
+                continue;
+            struct store_cond cond = {.if_match = old ? old->etag : NULL, .create_only = !old};
+            rc = store_file_put(r->store, l->rq.workspace_id, e->path, e->data, e->size, &cond,
+                                lim, NULL, NULL, NULL);
+        }
+        if (rc == -ESTALE || rc == -EEXIST)
+            buf_printf(&notes, "%s: changed in the editor meanwhile; the editor's version was kept\n",
+                       e->path);
+        else if (rc == -EFBIG)
+            buf_printf(&notes, "%s: not saved, it would pass the workspace limits\n", e->path);
+    }
+    /* Files the run deleted (folders: only when nothing is left under them). */
+    for (size_t i = 0; before && i < before->n; i++) {
+        const struct store_file *f = &before->items[i];
+        if (f->kind != STORE_KIND_FILE || find_entry(&scan, f->path))
+            continue;
+        struct store_cond cond = {.if_match = f->etag};
+        (void)store_file_delete(r->store, l->rq.workspace_id, f->path, &cond, NULL, NULL);
+    }
+    if (scan.over_limit)
+        buf_printf(&notes, "some files were not saved: the workspace limits were reached\n");
+    if (scan.skipped)
+        buf_printf(&notes, "%zu entries were not saved (links, special files or too large)\n",
+                   scan.skipped);
+    if (notes.len) {
+        pthread_mutex_lock(&r->mu);
+        add_event(r, l, "notice", json_pack("{s:s}", "data", notes.data));
+        pthread_mutex_unlock(&r->mu);
+    }
+    buf_done(&notes);
+    fsdir_scan_done(&scan);
+}
+
+/* Figures saved by our sitecustomize become artifacts. */
+static void collect_artifacts(struct runs *r, struct live *l, int dfd)
+{
+    int afd = openat(dfd, ".pyroom/artifacts", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (afd < 0)
+        return;
+    struct fsdir_scan scan;
+    if (fsdir_scan(afd, r->cfg.max_artifact_bytes, r->cfg.max_artifacts,
+                   r->cfg.max_artifacts * r->cfg.max_artifact_bytes, NULL, &scan) == 0) {
+        for (size_t i = 0; i < scan.n; i++) {
+            const struct fsdir_entry *e = &scan.items[i];
+            size_t n = strlen(e->path);
+            if (e->folder || strchr(e->path, '/') || n < 5 || strcmp(e->path + n - 4, ".png"))
+                continue;
+            (void)store_artifact_add(r->store, l->id, e->path, "image/png", e->data, e->size,
+                                     NULL);
+        }
+        fsdir_scan_done(&scan);
+    }
+    close(afd);
+}
+
+static int set_nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+/* Pumps the program's stdio until stdout and stderr are closed. Returns the limit that
+ * made us kill it (SB_LIMIT_OUTPUT), or SB_LIMIT_NONE. */
+static enum sb_limit pump(struct runs *r, struct live *l, struct sb_stdio *io)
+{
+    enum sb_limit why = SB_LIMIT_NONE;
+    char *chunk = malloc(READ_CHUNK);
+    if (!chunk)
+        return SB_LIMIT_NONE;
+    set_nonblock(io->in);
+    bool killed = false;
+    while (io->out >= 0 || io->err >= 0) {
+        struct pollfd p[4];
+        int n = 0, iout = -1, ierr = -1, iin = -1;
+        pthread_mutex_lock(&r->mu);
+        bool want_in = io->in >= 0 && l->stdin_buf.len > 0;
+        bool close_in = io->in >= 0 && l->stdin_closed && l->stdin_buf.len == 0;
+        bool cancel = l->cancelled && !killed;
+        pthread_mutex_unlock(&r->mu);
+        if (close_in) {
+            close(io->in);
+            io->in = -1;
+        }
+        if (cancel) {
+            sup_kill(l->proc, SB_LIMIT_NONE);
+            killed = true;
+        }
+        p[n] = (struct pollfd){.fd = l->wake, .events = POLLIN};
+        n++;
+        if (io->out >= 0) {
+            iout = n;
+            p[n++] = (struct pollfd){.fd = io->out, .events = POLLIN};
+        }
+        if (io->err >= 0) {
+            ierr = n;
+            p[n++] = (struct pollfd){.fd = io->err, .events = POLLIN};
+        }
+        if (want_in) {
+            iin = n;
+            p[n++] = (struct pollfd){.fd = io->in, .events = POLLOUT};
+        }
+        if (poll(p, (nfds_t)n, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (p[0].revents) {
+            uint64_t v;
+            (void)!read(l->wake, &v, sizeof(v));
+        }
+        int fds[2] = {iout, ierr};
+        for (int k = 0; k < 2; k++) {
+            int idx = fds[k];
+            if (idx < 0 || !p[idx].revents)
+                continue;
+            int *fd = k == 0 ? &io->out : &io->err;
+            ssize_t got = read(*fd, chunk, READ_CHUNK);
+            if (got < 0 && (errno == EINTR || errno == EAGAIN))
+                continue;
+            if (got <= 0) {
+                close(*fd);
+                *fd = -1;
+                continue;
+            }
+            if (!on_output(r, l, k == 1, chunk, (size_t)got) && !killed) {
+                why = SB_LIMIT_OUTPUT;
+                sup_kill(l->proc, SB_LIMIT_OUTPUT);
+                killed = true;
+            }
+        }
+        if (iin >= 0 && p[iin].revents) {
+            if (p[iin].revents & (POLLERR | POLLHUP)) {
+                close(io->in);
+                io->in = -1;
+                continue;
+            }
+            pthread_mutex_lock(&r->mu);
+            ssize_t w = write(io->in, l->stdin_buf.data, l->stdin_buf.len);
+            if (w > 0) {
+                memmove(l->stdin_buf.data, l->stdin_buf.data + w, l->stdin_buf.len - (size_t)w);
+                l->stdin_buf.len -= (size_t)w;
+            } else if (w < 0 && errno != EAGAIN && errno != EINTR) {
+                l->stdin_buf.len = 0;
+                l->stdin_closed = true;
+            }
+            pthread_mutex_unlock(&r->mu);
+        }
+    }
+    if (io->in >= 0) {
+        close(io->in);
+        io->in = -1;
+    }
+    free(chunk);
+    return why;
+}
+
+static void run_body(struct runs *r, struct live *l)
+{
+    struct err e = {0};
+    struct store_run_result res = {.status = STORE_RUN_FAILED, .exit_code = -1};
+    struct store_file_list *before = NULL;
+    char name[32];
+    snprintf(name, sizeof(name), "%lld", (long long)l->id);
+    int dfd = -1;
+    if (!r->sup) {
+        res.reason = "sandboxes are not available on this server";
+        goto finish;
+    }
+    const char *interp = runs_interpreter(l->entry);
+    if (!interp) {
+        res.reason = "no interpreter for this file type (use .py or .sh)";
+        goto finish;
+    }
+    dfd = materialise(r, l, name, &before, &e);
+    if (dfd < 0) {
+        res.reason = e.code == ENOENT ? "the workspace is gone" : "could not prepare the files";
+        log_event(LOG_ERROR, "run materialise failed",
+                  json_pack("{s:I,s:s}", "run_id", (json_int_t)l->id, "error", e.msg));
+        goto finish;
+    }
+    if (!find_file(before, l->entry)) {
+        res.status = STORE_RUN_ERROR;
+        res.exit_code = 2;
+        static const char msg[] = "pyroom: the entry file does not exist\n";
+        on_output(r, l, true, msg, sizeof(msg) - 1);
+        goto finish;
+    }
+    char host_dir[4096];
+    snprintf(host_dir, sizeof(host_dir), "%s/runs/%s", r->data_dir, name);
+    const char *argv[SB_MAX_ARGS + 3];
+    size_t argc = 0;
+    argv[argc++] = interp;
+    argv[argc++] = l->entry;
+    for (size_t i = 0; l->args && l->args[i] && argc < SB_MAX_ARGS; i++)
+        argv[argc++] = l->args[i];
+    argv[argc] = NULL;
+    static const char *const env[] = {
+        "PYTHONPATH=" PYROOM_DIR,
+        "MPLBACKEND=module://pyroom_backend",
+        "PYTHONUNBUFFERED=1",
+        "PYTHONDONTWRITEBYTECODE=1",
+        NULL,
+    };
+    struct sb_spec spec = {
+        .argv = argv,
+        .env = env,
+        .workspace = host_dir,
+        .limits = l->rq.limits,
+    };
+    struct sup_proc *proc = NULL;
+    if (store_run_set_running(r->store, l->id, false, NULL) < 0) {
+        res.status = STORE_RUN_CANCELLED;
+        goto finish;
+    }
+    int rc = sup_spawn(r->sup, &spec, &proc, &e);
+    if (rc < 0) {
+        res.reason = "could not start the sandbox";
+        log_event(LOG_ERROR, "run spawn failed",
+                  json_pack("{s:I,s:s}", "run_id", (json_int_t)l->id, "error", e.msg));
+        goto finish;
+    }
+    pthread_mutex_lock(&r->mu);
+    l->proc = proc;
+    pthread_mutex_unlock(&r->mu);
+    enum sb_limit why = pump(r, l, &proc->io);
+    struct sb_result sr;
+    rc = sup_wait(proc, &sr);
+    pthread_mutex_lock(&r->mu);
+    l->proc = NULL;
+    pthread_mutex_unlock(&r->mu);
+    sup_proc_free(proc);
+    if (rc < 0) {
+        res.reason = "lost track of the sandbox";
+        goto finish;
+    }
+    if (why != SB_LIMIT_NONE && sr.limit_hit == SB_LIMIT_NONE)
+        sr.limit_hit = why;
+    res.exit_code = sr.signal ? -1 : sr.exit_code;
+    res.signal = sr.signal;
+    res.limit_hit = sb_limit_name(sr.limit_hit);
+    res.wall_ms = (int64_t)sr.wall_ms;
+    res.cpu_ms = (int64_t)sr.cpu_ms;
+    res.peak_memory_bytes = (int64_t)sr.peak_memory_bytes;
+    pthread_mutex_lock(&r->mu);
+    bool cancelled = l->cancelled;
+    pthread_mutex_unlock(&r->mu);
+    if (cancelled)
+        res.status = STORE_RUN_CANCELLED;
+    else if (sr.limit_hit != SB_LIMIT_NONE)
+        res.status = STORE_RUN_LIMIT;
+    else if (sr.signal || sr.exit_code)
+        res.status = STORE_RUN_ERROR;
+    else
+        res.status = STORE_RUN_OK;
+    if (l->rq.workspace_id && !cancelled)
+        write_back(r, l, dfd, before);
+    collect_artifacts(r, l, dfd);
+finish:
+    res.stdout_data = l->out.data.data;
+    res.stdout_len = l->out.data.len;
+    res.stdout_truncated = l->out.truncated;
+    res.stderr_data = l->err.data.data;
+    res.stderr_len = l->err.data.len;
+    res.stderr_truncated = l->err.truncated;
+    if (store_run_finish(r->store, l->id, &res, &e) < 0 && e.code != EALREADY)
+        log_event(LOG_ERROR, "run finish failed",
+                  json_pack("{s:I,s:s}", "run_id", (json_int_t)l->id, "error", e.msg));
+    if (dfd >= 0) {
+        close(dfd);
+        (void)fsdir_remove_tree(r->runs_dirfd, name);
+    }
+    store_file_list_free(before);
+}
+
+static void *worker(void *arg)
+{
+    struct live *l = arg;
+    struct runs *r = l->owner;
+    pthread_mutex_lock(&r->mu);
+    while (!r->closing && !l->cancelled &&
+           (r->running >= r->cfg.max_running || user_running(r, l->user_id) >= r->cfg.max_per_user))
+        pthread_cond_wait(&r->cv, &r->mu);
+    r->queued--;
+    bool go = !r->closing && !l->cancelled;
+    if (go) {
+        l->admitted = true;
+        r->running++;
+    }
+    pthread_mutex_unlock(&r->mu);
+    if (go) {
+        run_body(r, l);
+    } else {
+        struct store_run_result res = {.status = STORE_RUN_CANCELLED, .exit_code = -1,
+                                       .reason = "cancelled before it started"};
+        (void)store_run_finish(r->store, l->id, &res, NULL);
+    }
+    pthread_mutex_lock(&r->mu);
+    if (l->admitted)
+        r->running--;
+    l->admitted = false;
+    l->done = true;
+    for (struct live **p = &r->live; *p; p = &(*p)->next)
+        if (*p == l) {
+            *p = l->next;
+            break;
+        }
+    r->threads--;
+    pthread_cond_broadcast(&r->cv);
+    live_unref(r, l);
+    pthread_mutex_unlock(&r->mu);
+    return NULL;
+}
+
+int runs_start(struct runs *r, const struct run_request *rq, int64_t *ret_id, struct err *err)
+{
+    pthread_mutex_lock(&r->mu);
+    /* Capacity is the running slots plus the queue, counted as one: a run counts as
+     * queued from here until its worker is admitted, whatever the threads' timing. */
+    bool full = r->closing || r->running + r->queued >= r->cfg.max_running + r->cfg.max_queued;
+    if (!full)
+        r->queued++; /* reserve the place before the slow part */
+    pthread_mutex_unlock(&r->mu);
+    if (full)
+        return -EAGAIN;
+    struct live *l = calloc(1, sizeof(*l));
+    struct store_run *sr = NULL;
+    int rc = -ENOMEM;
+    if (!l)
+        goto fail;
+    l->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    l->rq = *rq;
+    l->rq.stdin_data = NULL;
+    l->user_id = rq->user_id;
+    l->entry = strdup(rq->entry);
+    l->args_json = strdup(rq->args_json ? rq->args_json : "[]");
+    size_t nargs = 0;
+    while (rq->args && rq->args[nargs])
+        nargs++;
+    l->args = calloc(nargs + 1, sizeof(char *));
+    if (l->wake < 0 || !l->entry || !l->args_json || !l->args)
+        goto fail;
+    for (size_t i = 0; i < nargs; i++)
+        if (!(l->args[i] = strdup(rq->args[i])))
+            goto fail;
+    buf_init(&l->stdin_buf, STDIN_PENDING_MAX);
+    buf_init(&l->events, r->cfg.output_bytes * 16 + (1u << 20));
+    size_t cap = r->cfg.output_bytes;
+    if (rq->limits.output_bytes && rq->limits.output_bytes < cap)
+        cap = (size_t)rq->limits.output_bytes;
+    buf_init(&l->out.data, cap);
+    buf_init(&l->err.data, cap);
+    if (rq->stdin_len && buf_append(&l->stdin_buf, rq->stdin_data, rq->stdin_len) < 0) {
+        rc = -E2BIG;
+        goto fail;
+    }
+    l->stdin_closed = !rq->interactive;
+    struct store_run_new nr = {
+        .workspace_id = rq->workspace_id,
+        .submission_id = rq->submission_id,
+        .user_id = rq->user_id,
+        .node = r->node,
+        .entry = rq->entry,
+        .args_json = l->args_json,
+    };
+    if ((rc = store_run_create(r->store, &nr, &sr, err)) < 0)
+        goto fail;
+    l->id = sr->id;
+    store_run_free(sr);
+    l->refs = 1; /* the worker's */
+    l->owner = r;
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    /* Live (findable by runs_wait, runs_cancel, streams) before its worker starts. */
+    pthread_mutex_lock(&r->mu);
+    r->threads++;
+    l->next = r->live;
+    r->live = l;
+    pthread_mutex_unlock(&r->mu);
+    rc = pthread_create(&t, &attr, worker, l);
+    pthread_attr_destroy(&attr);
+    if (rc) {
+        pthread_mutex_lock(&r->mu);
+        r->threads--;
+        for (struct live **p = &r->live; *p; p = &(*p)->next)
+            if (*p == l) {
+                *p = l->next;
+                break;
+            }
+        pthread_mutex_unlock(&r->mu);
+        struct store_run_result res = {.status = STORE_RUN_FAILED, .exit_code = -1,
+                                       .reason = "could not start a worker"};
+        (void)store_run_finish(r->store, l->id, &res, NULL);
+        rc = -rc;
+        goto fail;
+    }
+    *ret_id = l->id;
+    return 0;
+fail:
+    pthread_mutex_lock(&r->mu);
+    r->queued--;
+    if (l) {
+        l->refs = 1;
+        live_unref(r, l);
+    }
+    pthread_mutex_unlock(&r->mu);
+    return rc;
+}
+
+static void wake(struct live *l)
+{
+    uint64_t one = 1;
+    (void)!write(l->wake, &one, sizeof(one));
+}
+
+int runs_stdin(struct runs *r, int64_t id, const void *data, size_t len)
+{
+    pthread_mutex_lock(&r->mu);
+    struct live *l = find(r, id);
+    int rc = 0;
+    if (!l)
+        rc = -ENOENT;
+    else if (l->stdin_closed)
+        rc = -EPIPE;
+    else if (len == 0)
+        l->stdin_closed = true;
+    else if (buf_append(&l->stdin_buf, data, len) < 0)
+        rc = -ENOBUFS;
+    if (l && rc == 0)
+        wake(l);
+    pthread_mutex_unlock(&r->mu);
+    return rc;
+}
+
+int runs_cancel(struct runs *r, int64_t id)
+{
+    pthread_mutex_lock(&r->mu);
+    struct live *l = find(r, id);
+    if (l) {
+        l->cancelled = true;
+        wake(l);
+        pthread_cond_broadcast(&r->cv);
+    }
+    pthread_mutex_unlock(&r->mu);
+    return l ? 0 : -ENOENT;
+}
+
+static void deadline(struct timespec *ts, int ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+int runs_wait(struct runs *r, int64_t id, int timeout_ms)
+{
+    struct timespec ts;
+    deadline(&ts, timeout_ms);
+    pthread_mutex_lock(&r->mu);
+    int rc = 0;
+    while (find(r, id)) {
+        if (pthread_cond_timedwait(&r->cv, &r->mu, &ts) == ETIMEDOUT) {
+            rc = find(r, id) ? -ETIMEDOUT : 0;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&r->mu);
+    return rc;
+}
+
+void runs_stats(struct runs *r, unsigned *ret_running, unsigned *ret_queued)
+{
+    pthread_mutex_lock(&r->mu);
+    *ret_running = r->running;
+    *ret_queued = r->queued;
+    pthread_mutex_unlock(&r->mu);
+}
+
+struct run_stream *runs_stream_open(struct runs *r, int64_t id)
+{
+    pthread_mutex_lock(&r->mu);
+    struct live *l = find(r, id);
+    struct run_stream *s = l ? calloc(1, sizeof(*s)) : NULL;
+    if (s) {
+        s->r = r;
+        s->l = l;
+        l->refs++;
+    }
+    pthread_mutex_unlock(&r->mu);
+    return s;
+}
+
+ssize_t runs_stream_read(struct run_stream *s, char *out, size_t max, int timeout_ms)
+{
+    struct runs *r = s->r;
+    struct live *l = s->l;
+    struct timespec ts;
+    deadline(&ts, timeout_ms);
+    pthread_mutex_lock(&r->mu);
+    while (s->pos == l->events.len && !l->done)
+        if (pthread_cond_timedwait(&r->cv, &r->mu, &ts) == ETIMEDOUT)
+            break;
+    ssize_t n;
+    if (s->pos < l->events.len) {
+        size_t k = l->events.len - s->pos;
+        if (k > max)
+            k = max;
+        memcpy(out, l->events.data + s->pos, k);
+        s->pos += k;
+        n = (ssize_t)k;
+    } else {
+        n = l->done ? -1 : 0;
+    }
+    pthread_mutex_unlock(&r->mu);
+    return n;
+}
+
+void runs_stream_close(struct run_stream *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->r->mu);
+    live_unref(s->r, s->l);
+    pthread_mutex_unlock(&s->r->mu);
+    free(s);
+}
+
+int runs_new(const struct runs_config *cfg, struct store *store, struct sup *sup,
+             struct runs **ret, struct err *err)
+{
+    struct runs *r = calloc(1, sizeof(*r));
+    if (!r)
+        return err_set(err, ENOMEM, "allocate runs");
+    r->cfg = *cfg;
+    r->store = store;
+    r->sup = sup;
+    r->runs_dirfd = -1;
+    r->data_dir = strdup(cfg->data_dir);
+    r->node = strdup(cfg->node ? cfg->node : "");
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&r->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s/runs", cfg->data_dir);
+    (void)mkdir(cfg->data_dir, 0755);
+    (void)mkdir(dir, 0755);
+    r->runs_dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (r->runs_dirfd < 0) {
+        int e = errno;
+        runs_free(r);
+        return err_set(err, e, "open '%s'", dir);
+    }
+    /* Scratch directories left by a crash are removed now. */
+    int parent = open(cfg->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (parent >= 0) {
+        (void)fsdir_remove_tree(parent, "runs");
+        close(parent);
+        close(r->runs_dirfd);
+        (void)mkdir(dir, 0755);
+        r->runs_dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    }
+    *ret = r;
+    return 0;
+}
+
+void runs_free(struct runs *r)
+{
+    if (!r)
+        return;
+    pthread_mutex_lock(&r->mu);
+    r->closing = true;
+    for (struct live *l = r->live; l; l = l->next) {
+        l->cancelled = true;
+        wake(l);
+    }
+    pthread_cond_broadcast(&r->cv);
+    while (r->threads)
+        pthread_cond_wait(&r->cv, &r->mu);
+    pthread_mutex_unlock(&r->mu);
+    if (r->runs_dirfd >= 0)
+        close(r->runs_dirfd);
+    pthread_cond_destroy(&r->cv);
+    pthread_mutex_destroy(&r->mu);
+    free(r->data_dir);
+    free(r->node);
+    free(r);
+}

@@ -1,0 +1,89 @@
+/*
+ * runs: one-shot executions of a workspace (the Run button), from admission to result.
+ *
+ * Theory of operation. runs_start() records the run (queued) and hands it to a worker
+ * thread of its own, which waits for admission: at most max_running runs per node and
+ * max_per_user per user at once; at most max_queued wait, beyond which runs_start() fails
+ * with -EAGAIN (the API answers 429). Admitted, the worker materialises the files into a
+ * fresh directory (workspace/fsdir), asks the supervisor for a sandbox running the entry
+ * file's interpreter, and pumps its stdio: stdin from the request (and from runs_stdin()
+ * while it runs), stdout and stderr into capped buffers and into an event log that any
+ * number of readers follow (runs_stream_*; a late reader starts from the beginning). A
+ * stream passing its cap kills the tree (limit "output"). When the tree has ended, the
+ * worker writes back the files the run created, changed or deleted (see the conflict
+ * rule in docs/runs.md: a file the editor changed meanwhile keeps the editor's version),
+ * stores matplotlib figures as artifacts, and records the result.
+ */
+#ifndef PYROOM_EXEC_RUNS_H
+#define PYROOM_EXEC_RUNS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "base/err.h"
+#include "sandbox/sandbox.h"
+#include "store/store.h"
+
+struct sup;
+struct runs;
+struct run_stream;
+
+struct runs_config {
+    const char *data_dir;       /* scratch directories live in DATA_DIR/runs */
+    const char *node;           /* this node's name, recorded with each run */
+    unsigned max_running;       /* runs at once on this node */
+    unsigned max_per_user;      /* runs at once per user */
+    unsigned max_queued;        /* runs waiting for a slot */
+    size_t output_bytes;        /* kept per stream; more kills the run (limit "output") */
+    size_t max_artifacts;       /* figures kept per run */
+    size_t max_artifact_bytes;  /* bytes per figure */
+    struct store_limits files;  /* workspace limits for the write-back */
+};
+
+struct run_request {
+    int64_t workspace_id;  /* run the workspace's current files ... */
+    int64_t submission_id; /* ... or a submission's snapshot (no write-back) */
+    int64_t user_id;
+    const char *entry;       /* valid workspace path of the file to run */
+    const char *const *args; /* NULL-terminated, may be NULL */
+    const char *args_json;   /* the same, as JSON text for the record */
+    const void *stdin_data;  /* given to the program first */
+    size_t stdin_len;
+    bool interactive;        /* keep stdin open after stdin_data for runs_stdin() */
+    struct sb_limits limits; /* already lowered to what the user may have */
+};
+
+/* The interpreter for an entry file, from its extension (".py" -> python3, ".sh" -> bash);
+ * NULL when none. */
+const char *runs_interpreter(const char *entry);
+
+/* store and sup must outlive runs; sup may be NULL (runs then fail with a reason). */
+int runs_new(const struct runs_config *cfg, struct store *store, struct sup *sup,
+             struct runs **ret, struct err *err);
+/* Cancels every live run, waits for the workers, frees. Accepts NULL. */
+void runs_free(struct runs *r);
+
+/* Records and starts a run; *ret_id is its id. -EAGAIN when the queue is full, else 0 or
+ * a store error. */
+int runs_start(struct runs *r, const struct run_request *rq, int64_t *ret_id, struct err *err);
+/* Feeds a live run's stdin; len 0 closes it. -ENOENT when the run is not live here,
+ * -EPIPE when its stdin is closed, -ENOBUFS when too much is pending. */
+int runs_stdin(struct runs *r, int64_t id, const void *data, size_t len);
+/* Kills a live run; it ends as "cancelled". -ENOENT when not live here. */
+int runs_cancel(struct runs *r, int64_t id);
+/* Waits until run id is no longer live (0), or timeout_ms passes (-ETIMEDOUT). */
+int runs_wait(struct runs *r, int64_t id, int timeout_ms);
+/* Runs running and waiting on this node. */
+void runs_stats(struct runs *r, unsigned *ret_running, unsigned *ret_queued);
+
+/* Follows a live run's output as Server-Sent Event text ("event: stdout\ndata: {...}\n\n").
+ * NULL when the run is not live here (read the stored result instead). */
+struct run_stream *runs_stream_open(struct runs *r, int64_t id);
+/* Copies up to max bytes of events not read yet; 0 when none came within timeout_ms,
+ * -1 when the run has ended and everything was read. */
+ssize_t runs_stream_read(struct run_stream *s, char *out, size_t max, int timeout_ms);
+void runs_stream_close(struct run_stream *s);
+
+#endif

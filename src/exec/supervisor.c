@@ -1,0 +1,671 @@
+/*
+ * supervisor.c: the sandbox supervisor process and its thread-safe client.
+ * See supervisor.h for the design. Wire format (host-local, same binary both sides):
+ *
+ *   main socket, client -> supervisor:  struct msg_spawn + strings, fd: the channel's far end
+ *   main socket, supervisor -> client:  struct msg_hello once at start
+ *   channel, supervisor -> client:      struct msg_spawned (+ 3 pipe fds or 1 PTY master),
+ *                                       later struct msg_result
+ *   channel, client -> supervisor:      struct msg_kill
+ *
+ * Strings are argv..., env..., then cwd and workspace when flagged, each NUL-terminated,
+ * at most SB_MAX_STRINGS bytes; the supervisor checks every count and terminator.
+ */
+#include "exec/supervisor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+enum msg_type { MSG_HELLO = 0x50590001, MSG_SPAWN, MSG_SPAWNED, MSG_KILL, MSG_RESULT };
+
+struct msg_hello {
+    uint32_t type;
+    int32_t err;        /* positive errno when the host cannot run sandboxes */
+    char text[1600];    /* the host summary, or the error message */
+};
+
+struct msg_spawn {
+    uint32_t type;
+    uint32_t argc, envc;
+    uint8_t pty, has_cwd, has_workspace, pad;
+    uint16_t rows, cols;
+    struct sb_limits limits;
+    uint32_t strings_len;
+};
+
+struct msg_spawned {
+    uint32_t type;
+    int32_t err;
+    uint64_t id;
+    int32_t pid;
+    uint32_t nfds;
+    char msg[256];
+};
+
+struct msg_kill {
+    uint32_t type;
+    uint32_t why;
+};
+
+struct msg_result {
+    uint32_t type;
+    struct sb_result result;
+};
+
+#define MAX_SPAWN_MSG (sizeof(struct msg_spawn) + SB_MAX_STRINGS)
+
+struct sup {
+    int fd;             /* our end of the main socket */
+    pid_t pid;          /* the supervisor */
+    char summary[1600];
+};
+
+/* ---- fd passing ----------------------------------------------------------------------- */
+
+static int send_msg(int sock, const void *data, size_t len, const int *fds, int nfds)
+{
+    struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * 4)];
+        struct cmsghdr align;
+    } u;
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (nfds > 0) {
+        memset(&u, 0, sizeof(u));
+        m.msg_control = u.buf;
+        m.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+    }
+    for (;;) {
+        ssize_t n = sendmsg(sock, &m, MSG_NOSIGNAL);
+        if (n >= 0)
+            return (size_t)n == len ? 0 : -EMSGSIZE;
+        if (errno != EINTR)
+            return -errno;
+    }
+}
+
+/* Receives one message and up to 4 fds (close-on-exec); returns its length, 0 on EOF. */
+static ssize_t recv_msg(int sock, void *data, size_t len, int *fds, int *nfds, int flags)
+{
+    struct iovec iov = {.iov_base = data, .iov_len = len};
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * 4)];
+        struct cmsghdr align;
+    } u;
+    struct msghdr m = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+    ssize_t n;
+    do {
+        n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC | flags);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -errno;
+    int got = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        for (int i = 0; i < k; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(c) + sizeof(int) * (size_t)i, sizeof(int));
+            if (fds && got < 4)
+                fds[got++] = fd;
+            else
+                close(fd);
+        }
+    }
+    if (nfds)
+        *nfds = got;
+    else
+        for (int i = 0; i < got; i++)
+            close(fds[i]);
+    if (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+        for (int i = 0; i < got; i++)
+            close(fds[i]);
+        if (nfds)
+            *nfds = 0;
+        return -EMSGSIZE;
+    }
+    return n;
+}
+
+/* ---- the supervisor process ----------------------------------------------------------- */
+
+enum ev_kind { EV_MAIN, EV_CHAN, EV_PID };
+
+struct sproc;
+
+struct ev {
+    enum ev_kind kind;
+    struct sproc *p;
+};
+
+struct sproc {
+    uint64_t id;
+    int chan;              /* -1 once the client is gone or the result sent */
+    struct sb_proc *sb;
+    struct ev chan_ev, pid_ev;
+    bool dead;             /* retired: freed after the current batch of events */
+    struct sproc *next;
+};
+
+struct sv {
+    struct sb_host *host;
+    int sock, ep;
+    uint64_t next_id;
+    struct sproc *procs;
+    struct sproc *graveyard; /* retired this batch; an event later in it may still name them */
+    bool stopping;
+};
+
+static void sproc_close_chan(struct sv *sv, struct sproc *p)
+{
+    if (p->chan >= 0) {
+        epoll_ctl(sv->ep, EPOLL_CTL_DEL, p->chan, NULL);
+        close(p->chan);
+        p->chan = -1;
+    }
+}
+
+/* Ends p's bookkeeping (killing and reaping its sandbox if needed); the memory goes at
+ * the end of the batch (bury). */
+static void sproc_retire(struct sv *sv, struct sproc *p)
+{
+    for (struct sproc **pp = &sv->procs; *pp; pp = &(*pp)->next) {
+        if (*pp == p) {
+            *pp = p->next;
+            break;
+        }
+    }
+    sproc_close_chan(sv, p);
+    if (p->sb) {
+        epoll_ctl(sv->ep, EPOLL_CTL_DEL, sb_proc_fd(p->sb), NULL);
+        sb_proc_free(p->sb);
+        p->sb = NULL;
+    }
+    p->dead = true;
+    p->next = sv->graveyard;
+    sv->graveyard = p;
+}
+
+static void bury(struct sv *sv)
+{
+    while (sv->graveyard) {
+        struct sproc *p = sv->graveyard;
+        sv->graveyard = p->next;
+        free(p);
+    }
+}
+
+/* Parses a spawn request into spec (pointing into buf); -EINVAL on anything malformed. */
+static int parse_spawn(char *buf, size_t len, struct sb_spec *spec, const char **argv,
+                       const char **env)
+{
+    struct msg_spawn m;
+    if (len < sizeof(m))
+        return -EINVAL;
+    memcpy(&m, buf, sizeof(m));
+    if (m.type != MSG_SPAWN || m.argc == 0 || m.argc > SB_MAX_ARGS || m.envc > SB_MAX_ENV ||
+        m.strings_len != len - sizeof(m) || m.strings_len > SB_MAX_STRINGS)
+        return -EINVAL;
+    char *s = buf + sizeof(m), *end = s + m.strings_len;
+    size_t need = m.argc + m.envc + (m.has_cwd ? 1 : 0) + (m.has_workspace ? 1 : 0);
+    const char *strs[SB_MAX_ARGS + SB_MAX_ENV + 2];
+    for (size_t i = 0; i < need; i++) {
+        char *nul = memchr(s, '\0', (size_t)(end - s));
+        if (!nul)
+            return -EINVAL;
+        strs[i] = s;
+        s = nul + 1;
+    }
+    if (s != end)
+        return -EINVAL;
+    size_t k = 0;
+    for (uint32_t i = 0; i < m.argc; i++)
+        argv[i] = strs[k++];
+    argv[m.argc] = NULL;
+    for (uint32_t i = 0; i < m.envc; i++)
+        env[i] = strs[k++];
+    env[m.envc] = NULL;
+    memset(spec, 0, sizeof(*spec));
+    spec->argv = argv;
+    spec->env = env;
+    spec->cwd = m.has_cwd ? strs[k++] : NULL;
+    spec->workspace = m.has_workspace ? strs[k++] : NULL;
+    spec->pty = m.pty != 0;
+    spec->rows = m.rows;
+    spec->cols = m.cols;
+    spec->limits = m.limits;
+    return 0;
+}
+
+static void handle_spawn(struct sv *sv, char *buf, size_t len, int chan)
+{
+    const char *argv[SB_MAX_ARGS + 1], *env[SB_MAX_ENV + 1];
+    struct sb_spec spec;
+    struct msg_spawned rep = {.type = MSG_SPAWNED};
+    struct err e = {0};
+    struct sb_stdio io = {-1, -1, -1, -1};
+    struct sb_proc *sb = NULL;
+    int r = parse_spawn(buf, len, &spec, argv, env);
+    if (r < 0)
+        err_set(&e, EINVAL, "malformed spawn request");
+    else
+        r = sb_spawn(sv->host, &spec, &sb, &io, &e);
+    if (r < 0) {
+        rep.err = e.code ? e.code : EIO;
+        snprintf(rep.msg, sizeof(rep.msg), "%s", e.msg);
+        (void)send_msg(chan, &rep, sizeof(rep), NULL, 0);
+        close(chan);
+        return;
+    }
+    struct sproc *p = calloc(1, sizeof(*p));
+    if (!p) {
+        sb_proc_free(sb);
+        rep.err = ENOMEM;
+        (void)send_msg(chan, &rep, sizeof(rep), NULL, 0);
+        close(chan);
+        goto out;
+    }
+    p->id = ++sv->next_id;
+    p->chan = chan;
+    p->sb = sb;
+    p->chan_ev = (struct ev){EV_CHAN, p};
+    p->pid_ev = (struct ev){EV_PID, p};
+    p->next = sv->procs;
+    sv->procs = p;
+    rep.id = p->id;
+    rep.pid = sb_proc_pid(sb);
+    int fds[3], nfds;
+    if (io.pty >= 0) {
+        fds[0] = io.pty;
+        nfds = 1;
+    } else {
+        fds[0] = io.in;
+        fds[1] = io.out;
+        fds[2] = io.err;
+        nfds = 3;
+    }
+    rep.nfds = (uint32_t)nfds;
+    struct epoll_event ce = {.events = EPOLLIN, .data.ptr = &p->chan_ev};
+    struct epoll_event pe = {.events = EPOLLIN, .data.ptr = &p->pid_ev};
+    if (send_msg(chan, &rep, sizeof(rep), fds, nfds) < 0 ||
+        epoll_ctl(sv->ep, EPOLL_CTL_ADD, chan, &ce) < 0 ||
+        epoll_ctl(sv->ep, EPOLL_CTL_ADD, sb_proc_fd(sb), &pe) < 0) {
+        /* the client is gone already: end the sandbox */
+        sproc_retire(sv, p);
+    }
+out:;
+    /* The client has its copies now; ours would keep its pipes open. */
+    int *mine[] = {&io.in, &io.out, &io.err, &io.pty};
+    for (int i = 0; i < 4; i++)
+        if (*mine[i] >= 0)
+            close(*mine[i]);
+}
+
+static void handle_main(struct sv *sv)
+{
+    static char buf[MAX_SPAWN_MSG];
+    for (;;) {
+        int fds[4], nfds = 0;
+        ssize_t n = recv_msg(sv->sock, buf, sizeof(buf), fds, &nfds, MSG_DONTWAIT);
+        if (n == -EAGAIN)
+            return;
+        if (n == 0 || (n < 0 && n != -EMSGSIZE && n != -EINTR)) {
+            sv->stopping = true; /* the server is gone */
+            return;
+        }
+        if (n < 0)
+            continue; /* oversized: dropped; the client sees its channel close */
+        if (nfds != 1) {
+            for (int i = 0; i < nfds; i++)
+                close(fds[i]);
+            continue;
+        }
+        handle_spawn(sv, buf, (size_t)n, fds[0]);
+    }
+}
+
+static void handle_chan(struct sv *sv, struct sproc *p)
+{
+    struct msg_kill k;
+    for (;;) {
+        ssize_t n = recv_msg(p->chan, &k, sizeof(k), NULL, NULL, MSG_DONTWAIT);
+        if (n == -EAGAIN)
+            return;
+        if (n <= 0) {
+            /* The client dropped its handle: nobody wants this sandbox any more. */
+            sproc_close_chan(sv, p);
+            sb_kill(p->sb, SB_LIMIT_NONE);
+            return;
+        }
+        if ((size_t)n == sizeof(k) && k.type == MSG_KILL && k.why <= SB_LIMIT_DISK)
+            sb_kill(p->sb, (enum sb_limit)k.why);
+    }
+}
+
+static void handle_exit(struct sv *sv, struct sproc *p)
+{
+    struct msg_result m = {.type = MSG_RESULT};
+    if (sb_reap(p->sb, &m.result) == -EAGAIN)
+        return;
+    if (p->chan >= 0)
+        (void)send_msg(p->chan, &m, sizeof(m), NULL, 0);
+    sproc_retire(sv, p);
+}
+
+/* Blanks our copy of the server's command line and environment: every sandbox's pid 1 is a
+ * fork of us, and /proc/1/cmdline is readable inside (a database URL with its password
+ * must not show up there). Fields 48-51 of /proc/self/stat locate them. */
+static void scrub_cmdline(void)
+{
+    char buf[2048];
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return;
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    if (!p)
+        return;
+    unsigned long long v[52] = {0};
+    int field = 2;
+    for (char *tok = strtok(p + 1, " "); tok && field < 51; tok = strtok(NULL, " ")) {
+        field++;
+        v[field] = strtoull(tok, NULL, 10);
+    }
+    if (field < 51)
+        return;
+    for (int f = 48; f <= 50; f += 2) {
+        if (v[f] && v[f + 1] > v[f] && v[f + 1] - v[f] < (1u << 24))
+            memset((void *)(uintptr_t)v[f], 0, (size_t)(v[f + 1] - v[f]));
+    }
+}
+
+__attribute__((noreturn)) static void supervisor_main(int sock, const struct sup_config *cfg)
+{
+    struct sv sv = {.sock = sock, .ep = -1};
+    struct msg_hello hello = {.type = MSG_HELLO};
+    struct err e = {0};
+
+    prctl(PR_SET_NAME, "pyroom-sup", 0, 0, 0);
+    /* Ctrl+C in the server's terminal is the server's to handle; we end on EOF. */
+    signal(SIGINT, SIG_IGN);
+    signal(SIGPIPE, SIG_IGN);
+    /* Nothing of the server's (listening sockets, database files) stays open here. */
+    if (sock != 3) {
+        if (dup2(sock, 3) < 0)
+            _exit(1);
+        sv.sock = sock = 3;
+    }
+    close_range(4, ~0u, 0);
+    fcntl(sock, F_SETFD, FD_CLOEXEC);
+
+    if (sb_host_new(&cfg->sandbox, &sv.host, &e) < 0) {
+        hello.err = e.code ? e.code : EIO;
+        snprintf(hello.text, sizeof(hello.text), "%s", e.msg);
+        (void)send_msg(sock, &hello, sizeof(hello), NULL, 0);
+        _exit(1);
+    }
+    scrub_cmdline();
+    snprintf(hello.text, sizeof(hello.text), "%s", sb_host_summary(sv.host));
+    if (send_msg(sock, &hello, sizeof(hello), NULL, 0) < 0)
+        _exit(1);
+
+    sv.ep = epoll_create1(EPOLL_CLOEXEC);
+    struct ev main_ev = {EV_MAIN, NULL};
+    struct epoll_event me = {.events = EPOLLIN, .data.ptr = &main_ev};
+    if (sv.ep < 0 || epoll_ctl(sv.ep, EPOLL_CTL_ADD, sock, &me) < 0)
+        _exit(1);
+
+    while (!sv.stopping) {
+        uint64_t now = sb_now_ms(), next = UINT64_MAX;
+        for (struct sproc *p = sv.procs; p; p = p->next) {
+            uint64_t t = sb_proc_check(p->sb, now);
+            if (t < next)
+                next = t;
+        }
+        int timeout = next == UINT64_MAX ? -1 : (int)(next > now ? next - now : 0);
+        struct epoll_event evs[64];
+        int n = epoll_wait(sv.ep, evs, 64, timeout);
+        if (n < 0 && errno != EINTR)
+            break;
+        for (int i = 0; i < n; i++) {
+            struct ev *ev = evs[i].data.ptr;
+            if (ev->p && ev->p->dead)
+                continue;
+            if (ev->kind == EV_MAIN)
+                handle_main(&sv);
+            else if (ev->kind == EV_CHAN)
+                handle_chan(&sv, ev->p);
+            else
+                handle_exit(&sv, ev->p);
+        }
+        bury(&sv);
+    }
+    /* The server is gone or asked us to stop: no sandbox outlives us. */
+    while (sv.procs) {
+        struct sproc *p = sv.procs;
+        sproc_close_chan(&sv, p);
+        sproc_retire(&sv, p); /* kills and reaps */
+    }
+    bury(&sv);
+    sb_host_free(sv.host);
+    _exit(0);
+}
+
+/* ---- the client ----------------------------------------------------------------------- */
+
+int sup_start(const struct sup_config *cfg, struct sup **ret, struct err *err)
+{
+    int sv[2];
+    struct sup_config none = {0};
+    if (!cfg)
+        cfg = &none;
+    struct sup *s = calloc(1, sizeof(*s));
+    if (!s)
+        return err_set(err, ENOMEM, "supervisor");
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+        free(s);
+        return err_set(err, errno, "socketpair");
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(sv[0]);
+        close(sv[1]);
+        free(s);
+        return err_set(err, e, "fork supervisor");
+    }
+    if (pid == 0) {
+        close(sv[0]);
+        supervisor_main(sv[1], cfg);
+    }
+    close(sv[1]);
+    s->fd = sv[0];
+    s->pid = pid;
+    struct msg_hello hello;
+    ssize_t n = recv_msg(s->fd, &hello, sizeof(hello), NULL, NULL, 0);
+    if (n != (ssize_t)sizeof(hello) || hello.type != MSG_HELLO || hello.err) {
+        hello.text[sizeof(hello.text) - 1] = '\0';
+        int r = err_set(err, n == (ssize_t)sizeof(hello) && hello.err ? hello.err : EPIPE, "%s",
+                        n == (ssize_t)sizeof(hello) ? hello.text : "supervisor died at start");
+        sup_stop(s);
+        return r;
+    }
+    hello.text[sizeof(hello.text) - 1] = '\0';
+    memcpy(s->summary, hello.text, sizeof(s->summary));
+    *ret = s;
+    return 0;
+}
+
+void sup_stop(struct sup *s)
+{
+    if (!s)
+        return;
+    close(s->fd);
+    int st;
+    while (waitpid(s->pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    free(s);
+}
+
+const char *sup_summary(const struct sup *s)
+{
+    return s->summary;
+}
+
+int sup_fd(const struct sup *s)
+{
+    return s->fd;
+}
+
+static int put_str(char *buf, size_t *off, const char *str)
+{
+    size_t l = strlen(str) + 1;
+    if (*off + l > SB_MAX_STRINGS)
+        return -E2BIG;
+    memcpy(buf + *off, str, l);
+    *off += l;
+    return 0;
+}
+
+int sup_spawn(struct sup *s, const struct sb_spec *spec, struct sup_proc **ret, struct err *err)
+{
+    struct msg_spawn m;
+    memset(&m, 0, sizeof(m));
+    m.type = MSG_SPAWN;
+    m.pty = spec->pty;
+    m.rows = spec->rows;
+    m.cols = spec->cols;
+    m.limits = spec->limits;
+    char *buf = malloc(MAX_SPAWN_MSG);
+    if (!buf)
+        return err_set(err, ENOMEM, "spawn request");
+    size_t off = 0;
+    int r = 0, chan[2] = {-1, -1};
+    char *strs = buf + sizeof(m);
+    for (const char *const *a = spec->argv; a && *a && r == 0; a++, m.argc++)
+        r = put_str(strs, &off, *a);
+    for (const char *const *e = spec->env; e && *e && r == 0; e++, m.envc++)
+        r = put_str(strs, &off, *e);
+    if (r == 0 && spec->cwd) {
+        m.has_cwd = 1;
+        r = put_str(strs, &off, spec->cwd);
+    }
+    if (r == 0 && spec->workspace) {
+        m.has_workspace = 1;
+        r = put_str(strs, &off, spec->workspace);
+    }
+    if (r < 0 || m.argc == 0 || m.argc > SB_MAX_ARGS || m.envc > SB_MAX_ENV) {
+        free(buf);
+        return err_set(err, E2BIG, "command, environment or paths too large (or empty)");
+    }
+    m.strings_len = (uint32_t)off;
+    memcpy(buf, &m, sizeof(m));
+
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, chan) < 0) {
+        free(buf);
+        return err_set(err, errno, "socketpair");
+    }
+    r = send_msg(s->fd, buf, sizeof(m) + off, &chan[1], 1);
+    free(buf);
+    close(chan[1]);
+    if (r < 0) {
+        close(chan[0]);
+        return err_set(err, -r, "send to supervisor");
+    }
+    struct msg_spawned rep;
+    int fds[4], nfds = 0;
+    ssize_t n = recv_msg(chan[0], &rep, sizeof(rep), fds, &nfds, 0);
+    if (n != (ssize_t)sizeof(rep) || rep.type != MSG_SPAWNED) {
+        for (int i = 0; i < nfds; i++)
+            close(fds[i]);
+        close(chan[0]);
+        return err_set(err, n < 0 ? (int)-n : EPIPE, "no answer from the supervisor");
+    }
+    rep.msg[sizeof(rep.msg) - 1] = '\0';
+    if (rep.err || (int)rep.nfds != nfds || (nfds != 1 && nfds != 3)) {
+        for (int i = 0; i < nfds; i++)
+            close(fds[i]);
+        close(chan[0]);
+        return err_set(err, rep.err ? rep.err : EPROTO, "%s", rep.msg);
+    }
+    struct sup_proc *p = calloc(1, sizeof(*p));
+    if (!p) {
+        for (int i = 0; i < nfds; i++)
+            close(fds[i]);
+        close(chan[0]);
+        return err_set(err, ENOMEM, "sandbox handle");
+    }
+    p->id = rep.id;
+    p->pid = rep.pid;
+    p->chan = chan[0];
+    if (nfds == 1) {
+        p->io = (struct sb_stdio){-1, -1, -1, fds[0]};
+    } else {
+        p->io = (struct sb_stdio){fds[0], fds[1], fds[2], -1};
+    }
+    *ret = p;
+    return 0;
+}
+
+int sup_kill(struct sup_proc *p, enum sb_limit why)
+{
+    struct msg_kill k = {.type = MSG_KILL, .why = (uint32_t)why};
+    int r = send_msg(p->chan, &k, sizeof(k), NULL, 0);
+    return r == -EPIPE || r == -ECONNRESET ? 0 : r; /* already over */
+}
+
+static int get_result(struct sup_proc *p, struct sb_result *ret, int flags)
+{
+    struct msg_result m;
+    ssize_t n = recv_msg(p->chan, &m, sizeof(m), NULL, NULL, flags);
+    if (n == -EAGAIN)
+        return -EAGAIN;
+    if (n < 0)
+        return (int)n;
+    if (n == 0)
+        return -EPIPE;
+    if ((size_t)n != sizeof(m) || m.type != MSG_RESULT)
+        return -EPROTO;
+    *ret = m.result;
+    return 0;
+}
+
+int sup_wait(struct sup_proc *p, struct sb_result *ret)
+{
+    return get_result(p, ret, 0);
+}
+
+int sup_result(struct sup_proc *p, struct sb_result *ret)
+{
+    return get_result(p, ret, MSG_DONTWAIT);
+}
+
+void sup_proc_free(struct sup_proc *p)
+{
+    if (!p)
+        return;
+    close(p->chan);
+    free(p);
+}

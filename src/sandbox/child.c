@@ -1,0 +1,226 @@
+/*
+ * child.c: the code between clone and exec.
+ *
+ * Runs in a copy of the parent's memory as pid 1 of the new namespaces. It does not
+ * allocate, log or use stdio: a failure is written to the error pipe as a struct
+ * child_report and ends in _exit (isolate's error pipe). Steps:
+ *
+ *   1. die with the parent (PDEATHSIG), wait for the parent to write our uid/gid maps,
+ *      close every inherited fd we do not need, open the workspace;
+ *   2. become uid 1000 with all capabilities of the new user namespace, set the hostname,
+ *      bring `lo` up, build the root (mount.c), open the PTY on our devpts if asked;
+ *   3. wait for the parent to have put us in the slot's cgroups, enter a cgroup namespace
+ *      rooted there, set rlimits, drop every capability;
+ *   4. fork the program: it gets its stdio, a new session, the seccomp filter
+ *      (no_new_privs first) and execs; exec closes the error pipe (EOF: success);
+ *   5. as pid 1: reap everything until the program exits, report its status and resource
+ *      use over the status pipe and exit, so the kernel kills whatever is left.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sandbox/internal.h"
+
+static void append(char *dst, size_t n, const char *s)
+{
+    size_t l = strlen(dst);
+    while (*s && l + 1 < n)
+        dst[l++] = *s++;
+    dst[l] = '\0';
+}
+
+__attribute__((noreturn)) static void fail(const struct child_args *a, int err, const char *what,
+                                           const char *detail)
+{
+    struct child_report rep;
+    memset(&rep, 0, sizeof(rep));
+    rep.err = err < 0 ? -err : err;
+    append(rep.msg, sizeof(rep.msg), what);
+    if (detail) {
+        append(rep.msg, sizeof(rep.msg), " '");
+        append(rep.msg, sizeof(rep.msg), detail);
+        append(rep.msg, sizeof(rep.msg), "'");
+    }
+    (void)!write(a->err_fd, &rep, sizeof(rep));
+    _exit(127);
+}
+
+/* Closes every fd from 3 up except those in keep[] (negative entries are ignored). */
+static void close_except(int *keep, int n)
+{
+    for (int i = 1; i < n; i++) {
+        for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+            int t = keep[j];
+            keep[j] = keep[j - 1];
+            keep[j - 1] = t;
+        }
+    }
+    unsigned lo = 3;
+    for (int i = 0; i < n; i++) {
+        if (keep[i] < (int)lo)
+            continue;
+        if ((unsigned)keep[i] > lo)
+            close_range(lo, (unsigned)keep[i] - 1, 0);
+        lo = (unsigned)keep[i] + 1;
+    }
+    close_range(lo, ~0u, 0);
+}
+
+__attribute__((noreturn)) static void exec_program(const struct child_args *a)
+{
+    const char *file = a->argv[0];
+    if (strchr(file, '/')) {
+        execve(file, a->argv, a->envp);
+        fail(a, errno, "exec", file);
+    }
+    char buf[4096];
+    int err = ENOENT;
+    size_t fl = strlen(file);
+    for (const char *p = a->path; p && *p;) {
+        const char *e = strchr(p, ':');
+        size_t dl = e ? (size_t)(e - p) : strlen(p);
+        if (dl && dl + 1 + fl + 1 <= sizeof(buf)) {
+            memcpy(buf, p, dl);
+            buf[dl] = '/';
+            memcpy(buf + dl + 1, file, fl + 1);
+            execve(buf, a->argv, a->envp);
+            if (errno == EACCES)
+                err = EACCES;
+            else if (errno != ENOENT && errno != ENOTDIR)
+                fail(a, errno, "exec", buf);
+        }
+        p = e ? e + 1 : p + dl;
+    }
+    fail(a, err, "command not found:", file);
+}
+
+__attribute__((noreturn)) static void run_program(const struct child_args *a, int slave)
+{
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    /* Ignored signals survive exec; give the program default dispositions. */
+    for (int s = 1; s < NSIG; s++)
+        signal(s, SIG_DFL);
+    if (setsid() < 0)
+        fail(a, errno, "setsid", NULL);
+    if (slave >= 0) {
+        if (ioctl(slave, TIOCSCTTY, 0) < 0)
+            fail(a, errno, "TIOCSCTTY", NULL);
+        for (int i = 0; i < 3; i++)
+            if (dup2(slave, i) < 0)
+                fail(a, errno, "dup2 pty", NULL);
+    } else {
+        for (int i = 0; i < 3; i++)
+            if (dup2(a->stdio[i], i) < 0)
+                fail(a, errno, "dup2 stdio", NULL);
+    }
+    /* Only stdio and the error pipe (close-on-exec) reach the program. */
+    int keep[1] = {a->err_fd};
+    close_except(keep, 1);
+    if (chdir(a->cwd) < 0)
+        fail(a, errno, "chdir", a->cwd);
+    int r = seccomp_prog_load(a->filter);
+    if (r < 0)
+        fail(a, r, "seccomp", NULL);
+    exec_program(a);
+}
+
+void child_main(const struct child_args *a)
+{
+    const char *what = NULL;
+    int r, master = -1, slave = -1;
+    char c;
+
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    /* EOF instead of the go byte: the parent failed or died. */
+    if (read(a->sync_fd, &c, 1) != 1)
+        _exit(126);
+    int keep[] = {a->err_fd, a->status_fd, a->sync_fd, a->mpl_fd,
+                  a->stdio[0], a->stdio[1], a->stdio[2], a->pty_sock};
+    close_except(keep, (int)(sizeof(keep) / sizeof(keep[0])));
+
+    /* The workspace is opened here, in our own copy of the mount tree (a bind from an fd of
+     * the host's namespace is refused) and while our fs uid is still the parent's (its
+     * parent directories need not be open to the sandbox's uid), then checked to be the
+     * very directory the parent opened and handed over. */
+    int ws = -1;
+    if (a->ws_path) {
+        struct stat st;
+        ws = open(a->ws_path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (ws < 0)
+            fail(a, errno, "open workspace", a->ws_path);
+        if (fstat(ws, &st) < 0 || st.st_dev != a->ws_dev || st.st_ino != a->ws_ino)
+            fail(a, ESTALE, "workspace changed", a->ws_path);
+    }
+    if ((r = ns_become_user()) < 0)
+        fail(a, r, "become uid 1000", NULL);
+    if ((r = ns_setup_uts_net(a->hostname)) < 0)
+        fail(a, r, "hostname and lo", NULL);
+    if ((r = mount_build_root(a, ws, &what)) < 0)
+        fail(a, r, "build root:", what);
+    if (a->mpl_fd >= 0)
+        close(a->mpl_fd);
+    if (a->pty_sock >= 0) {
+        if ((r = pty_open(a->rows, a->cols, &master, &slave)) < 0)
+            fail(a, r, "open pty", NULL);
+        if ((r = pty_send_fd(a->pty_sock, master)) < 0)
+            fail(a, r, "send pty", NULL);
+        close(master);
+        close(a->pty_sock);
+    }
+    /* Second go byte: the parent has put us in our cgroups (a v1 migration waits for an RCU
+     * grace period, milliseconds, so it runs while we build the root). Then make that
+     * cgroup the root of what we can see. */
+    if (read(a->sync_fd, &c, 1) != 1)
+        _exit(126);
+    close(a->sync_fd);
+    if (unshare(CLONE_NEWCGROUP) < 0)
+        fail(a, errno, "unshare cgroup namespace", NULL);
+    if ((r = rlimit_apply(a, &what)) < 0)
+        fail(a, r, "setrlimit", what);
+    if ((r = ns_drop_caps()) < 0)
+        fail(a, r, "drop capabilities", NULL);
+    /* Not dumpable: the program (same uid) cannot open /proc/1/mem or the like. */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+
+    pid_t pid = fork();
+    if (pid < 0)
+        fail(a, errno, "fork", NULL);
+    if (pid == 0)
+        run_program(a, slave);
+
+    /* pid 1 from here on: keep only the status pipe. */
+    prctl(PR_SET_NAME, "init", 0, 0, 0);
+    int keep1[1] = {a->status_fd};
+    close_except(keep1, 1);
+    struct init_status st;
+    memset(&st, 0, sizeof(st));
+    st.wait_status = -1;
+    for (;;) {
+        int wst;
+        pid_t w = waitpid(-1, &wst, __WALL);
+        if (w == pid) {
+            st.wait_status = wst;
+            break;
+        }
+        if (w < 0 && errno != EINTR)
+            break;
+    }
+    struct statfs sf;
+    if (statfs("/tmp", &sf) == 0 && sf.f_bavail == 0)
+        st.tmp_full = 1;
+    getrusage(RUSAGE_CHILDREN, &st.ru);
+    (void)!write(a->status_fd, &st, sizeof(st));
+    _exit(0);
+}

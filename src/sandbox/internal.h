@@ -1,0 +1,156 @@
+/*
+ * sandbox/internal.h: what the files of src/sandbox/ share; nothing outside includes it.
+ *
+ * Functions marked "child" run between clone and exec (child.c): they must not allocate,
+ * log or touch stdio; they return 0 or -errno and let child.c report over the error pipe.
+ */
+#ifndef PYROOM_SANDBOX_INTERNAL_H
+#define PYROOM_SANDBOX_INTERNAL_H
+
+#include <linux/filter.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include "base/err.h"
+#include "sandbox/sandbox.h"
+
+#define SB_INSIDE_UID 1000
+#define SB_INSIDE_GID 1000
+#define SB_HOME       "/home/user"
+
+/* ---- child.c: the process between clone and exec ---------------------------------- */
+
+/* A failure in the child, written to the error pipe; EOF on that pipe means exec worked. */
+struct child_report {
+    int err;       /* positive errno */
+    char msg[248]; /* what failed, NUL-terminated */
+};
+
+/* What pid 1 tells the parent when the program has ended (the status pipe). */
+struct init_status {
+    int wait_status;   /* of the program, as from waitpid */
+    int tmp_full;      /* /tmp had no free blocks left */
+    struct rusage ru;  /* RUSAGE_CHILDREN of pid 1: the program and reaped orphans */
+};
+
+/* Everything the child needs, prepared by the parent before clone (no allocation after). */
+struct child_args {
+    int sync_fd;        /* read end: a byte once the maps are written, another once the
+                           cgroups are; EOF to abort */
+    int err_fd;         /* write end (CLOEXEC) of the error pipe */
+    int status_fd;      /* write end of the status pipe (struct init_status) */
+    const char *ws_path; /* host path of the workspace directory, NULL for a tmpfs home */
+    dev_t ws_dev;       /* ...which must still be this directory (checked in the child) */
+    ino_t ws_ino;
+    int mpl_fd;         /* pre-built matplotlib font cache to copy into /tmp, or -1 */
+    const char *mpl_name; /* its file name */
+    int stdio[3];       /* child ends of the pipes (pipe mode), -1 otherwise */
+    int pty_sock;       /* socket to send the PTY master over (PTY mode), -1 otherwise */
+    unsigned short rows, cols;
+    const struct sock_fprog *filter; /* compiled seccomp filter */
+    char *const *argv;
+    char *const *envp;
+    const char *path;   /* PATH to search argv[0] in */
+    const char *cwd;
+    struct sb_limits limits;
+    bool rlimit_memory; /* no memory cgroup: approximate with RLIMIT_DATA */
+    bool rlimit_nproc;  /* no pids cgroup: approximate with RLIMIT_NPROC */
+    const char *hostname;
+    const char *etc_passwd, *etc_group, *etc_hosts, *etc_nsswitch, *etc_hostname;
+};
+
+/* Runs in the child; never returns. */
+__attribute__((noreturn)) void child_main(const struct child_args *a);
+
+/* ---- ns.c ------------------------------------------------------------------------- */
+
+/* parent: maps inside uid/gid 1000 to host uid/gid for the child `pid`. Without privilege
+ * (unpriv) the host ids must be our own and setgroups is denied first. */
+int ns_write_maps(pid_t pid, uid_t host_uid, gid_t host_gid, bool unpriv, struct err *err);
+/* child: become uid/gid 1000 inside while keeping every capability (to build the root). */
+int ns_become_user(void);
+/* child: hostname and the loopback interface up. */
+int ns_setup_uts_net(const char *hostname);
+/* child: clear the bounding, ambient and effective/permitted/inheritable sets. */
+int ns_drop_caps(void);
+
+/* ---- mount.c ---------------------------------------------------------------------- */
+
+/* child: builds the new root on a tmpfs and pivots into it, binding the directory `ws`
+ * (an O_PATH fd, or -1 for a tmpfs) at /home/user; *what names a failed step. */
+int mount_build_root(const struct child_args *a, int ws, const char **what);
+
+/* ---- seccomp.c -------------------------------------------------------------------- */
+
+/* parent: compiles the deny-list filter into *ret (ret->filter is malloc'd, caller frees). */
+int seccomp_prog_compile(struct sock_fprog *ret, struct err *err);
+/* child: no_new_privs, then the filter. */
+int seccomp_prog_load(const struct sock_fprog *prog);
+
+/* ---- rlimit.c --------------------------------------------------------------------- */
+
+/* child: per-process limits (files, file size, CPU, core; memory and nproc as fallback). */
+int rlimit_apply(const struct child_args *a, const char **what);
+
+/* ---- pty.c ------------------------------------------------------------------------ */
+
+/* child: opens a PTY pair on the sandbox's own devpts (/dev/ptmx after the pivot). */
+int pty_open(unsigned short rows, unsigned short cols, int *ret_master, int *ret_slave);
+/* child and parent: one fd over a unix socket with SCM_RIGHTS. */
+int pty_send_fd(int sock, int fd);
+int pty_recv_fd(int sock, int *ret_fd);
+
+/* ---- cgroup.c --------------------------------------------------------------------- */
+
+enum cg_mode { CG_NONE, CG_V1, CG_V2 };
+
+/* The cgroup roots we may create under (each the cgroup pyroom itself runs in). */
+struct cg_host {
+    enum cg_mode mode;
+    char memory[512]; /* v1: .../memory/<self>; v2: the one directory */
+    char pids[512];   /* v1 only */
+    char cpuacct[512];
+    char why[160];    /* why cgroups are unusable, for the summary */
+};
+
+/* One sandbox's cgroups; fds kept open for cheap checks. */
+struct cg_proc {
+    const struct cg_host *host;
+    char name[32];   /* pyroom-sbSLOT */
+    bool created;
+    int cpu_fd;      /* cpuacct.usage (v1) or cpu.stat (v2) */
+    int pids_ev_fd;  /* pids.events */
+    int oom_fd;      /* memory.oom_control (v1) or memory.events (v2) */
+};
+
+int cg_host_detect(struct cg_host *h);
+/* Removes the leftovers of a slot (kills what is inside, rmdir) */
+void cg_slot_cleanup(const struct cg_host *h, const char *name);
+/* Lists leftover cgroup names; calls fn for each. */
+void cg_sweep(const struct cg_host *h, bool (*owned)(void *ctx, const char *name), void *ctx);
+int cg_create(const struct cg_host *h, const char *name, const struct sb_limits *l,
+              struct cg_proc *ret, struct err *err);
+int cg_attach(const struct cg_proc *c, pid_t pid, struct err *err);
+uint64_t cg_cpu_ns(const struct cg_proc *c);
+uint64_t cg_pids_max_events(const struct cg_proc *c);
+uint64_t cg_oom_kills(const struct cg_proc *c);
+uint64_t cg_memory_peak(const struct cg_proc *c);
+void cg_kill(const struct cg_proc *c);
+void cg_destroy(struct cg_proc *c);
+
+/* ---- wsdir.c ---------------------------------------------------------------------- */
+
+struct ws_walk {
+    uint64_t bytes;    /* sum of regular file sizes */
+    uint64_t largest;  /* largest regular file, bytes */
+    uint64_t entries;
+    bool truncated;    /* stopped at the entry or depth bound */
+};
+
+/* Changes the owner of dir_fd and of everything below it, never following a symlink and
+ * never opening anything but directories (O_NOFOLLOW); sums sizes as it goes. */
+int ws_chown_tree(int dir_fd, uid_t uid, gid_t gid, struct ws_walk *ret);
+
+#endif

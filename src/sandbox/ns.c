@@ -1,0 +1,129 @@
+/*
+ * ns.c: user ids and the small namespaces (uts, net).
+ *
+ * Inside every sandbox the only mapped ids are uid and gid 1000, mapped to the slot's host
+ * uid. The child starts with every capability of its new user namespace but an unmapped
+ * uid; it switches to 1000 while keeping its capabilities (it still has to mount the new
+ * root), and drops them all at the end (ns_drop_caps) before the user's program runs.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "sandbox/internal.h"
+
+static int write_file(const char *path, const char *data, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ssize_t n = write(fd, data, len);
+    int e = n < 0 ? -errno : ((size_t)n == len ? 0 : -EIO);
+    close(fd);
+    return e;
+}
+
+int ns_write_maps(pid_t pid, uid_t host_uid, gid_t host_gid, bool unpriv, struct err *err)
+{
+    char path[64], line[64];
+    int r, n;
+
+    if (unpriv) {
+        /* An unprivileged writer may map only its own ids, and only once setgroups is
+         * denied (else dropping a group could grant access: CVE-2014-8989). */
+        snprintf(path, sizeof(path), "/proc/%d/setgroups", (int)pid);
+        r = write_file(path, "deny", 4);
+        if (r < 0 && r != -ENOENT)
+            return err_set(err, -r, "write '%s'", path);
+    }
+    n = snprintf(line, sizeof(line), "%u %u 1\n", SB_INSIDE_UID, (unsigned)host_uid);
+    snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
+    r = write_file(path, line, (size_t)n);
+    if (r < 0)
+        return err_set(err, -r, "write '%s'", path);
+    n = snprintf(line, sizeof(line), "%u %u 1\n", SB_INSIDE_GID, (unsigned)host_gid);
+    snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)pid);
+    r = write_file(path, line, (size_t)n);
+    if (r < 0)
+        return err_set(err, -r, "write '%s'", path);
+    return 0;
+}
+
+static int capset_all(uint32_t mask_lo, uint32_t mask_hi, bool inheritable)
+{
+    struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct data[2];
+    memset(data, 0, sizeof(data));
+    data[0].effective = data[0].permitted = mask_lo;
+    data[1].effective = data[1].permitted = mask_hi;
+    if (inheritable) {
+        data[0].inheritable = mask_lo;
+        data[1].inheritable = mask_hi;
+    }
+    return syscall(SYS_capset, &hdr, data) < 0 ? -errno : 0;
+}
+
+/* child */
+int ns_become_user(void)
+{
+    gid_t gid = SB_INSIDE_GID;
+    if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+        return -errno;
+    if (setresgid(gid, gid, gid) < 0)
+        return -errno;
+    /* Fails (EPERM) where setgroups is denied (unprivileged mode); the supplementary
+     * groups are then unmapped ones, which grant nothing inside. */
+    (void)setgroups(1, &gid);
+    if (setresuid(SB_INSIDE_UID, SB_INSIDE_UID, SB_INSIDE_UID) < 0)
+        return -errno;
+    /* Keep every capability of the new user namespace until the root is built. */
+    return capset_all(0xffffffffu, 0xffffffffu, false);
+}
+
+/* child */
+int ns_setup_uts_net(const char *hostname)
+{
+    if (sethostname(hostname, strlen(hostname)) < 0)
+        return -errno;
+    /* A new network namespace has only `lo`, and down: bring it up so programs can talk to
+     * themselves on 127.0.0.1; nothing routes anywhere else. */
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return -errno;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    memcpy(ifr.ifr_name, "lo", 3);
+    int r = 0;
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) {
+        r = -errno;
+    } else {
+        ifr.ifr_flags |= IFF_UP;
+        if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+            r = -errno;
+    }
+    close(s);
+    return r;
+}
+
+/* child */
+int ns_drop_caps(void)
+{
+    for (int c = 0; c < 64; c++) {
+        if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+            return -errno;
+    }
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+        return -errno;
+    if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
+        return -errno;
+    return capset_all(0, 0, true);
+}

@@ -1,0 +1,843 @@
+/*
+ * spawn.c: the host (what it allows, slots, the compiled filter) and the life of one
+ * sandbox: spawn, limit checks, kill, reap. See sandbox.h for the theory of operation.
+ *
+ * Slots. Each live sandbox holds a slot: an flock on RUN_DIR/slot-N.lock, so several pyroom
+ * processes on one host never hand out the same slot; the slot gives the sandbox its host
+ * uid (uid_base + N, when we are root) and its cgroup name (pyroom-sbN). A slot whose lock
+ * nobody holds but whose cgroup exists is a crashed pyroom's leftover and is removed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sandbox/internal.h"
+
+#define CHECK_MS         100   /* how often cgroup limits are compared, ms */
+#define SETUP_TIMEOUT_MS 10000 /* a child that has not exec'd by then is broken */
+#define DEFAULT_UID_BASE 2000000000u
+#define DEFAULT_SLOTS    4096u
+
+#define SB_CLONE_FLAGS                                                                        \
+    (CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
+
+struct sb_host {
+    char run_dir[256];
+    uint32_t uid_base;
+    uint32_t slots;
+    uint32_t next_slot;
+    uint8_t *slot_used;  /* slots this process holds */
+    bool root;           /* distinct host uids, chown of workspaces */
+    uid_t my_uid;
+    gid_t my_gid;
+    struct cg_host cg;
+    struct sock_fprog filter;
+    int mpl_fd;          /* pre-built matplotlib font cache, or -1 */
+    char mpl_name[64];
+    char summary[1536];
+};
+
+struct sb_proc {
+    struct sb_host *h;
+    pid_t pid;           /* host pid of the sandbox's pid 1 */
+    int pidfd;
+    int status_fd;       /* read end of the status pipe */
+    uint32_t slot;
+    int slot_fd;         /* the slot's lock, -1 once released */
+    struct cg_proc cg;
+    bool has_cg;
+    uint64_t start_ms;
+    struct sb_limits limits;
+    bool killed;
+    enum sb_limit why;   /* first reason given to sb_kill */
+    bool reaped;
+    struct sb_result result;
+    int ws_fd;           /* the workspace directory, to hand back at the end; -1 */
+    uid_t ws_uid;        /* its owner before the run */
+    gid_t ws_gid;
+};
+
+uint64_t sb_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+const char *sb_limit_name(enum sb_limit l)
+{
+    switch (l) {
+    case SB_LIMIT_NONE:
+        return "none";
+    case SB_LIMIT_WALL_TIME:
+        return "wall_time";
+    case SB_LIMIT_CPU_TIME:
+        return "cpu_time";
+    case SB_LIMIT_MEMORY:
+        return "memory";
+    case SB_LIMIT_PIDS:
+        return "pids";
+    case SB_LIMIT_OUTPUT:
+        return "output";
+    case SB_LIMIT_DISK:
+        return "disk";
+    }
+    return "none";
+}
+
+void sb_limits_default(struct sb_limits *ret)
+{
+    *ret = (struct sb_limits){
+        .wall_ms = 10000,
+        .cpu_ms = 10000,
+        .memory_bytes = 256u << 20,
+        .pids = 64,
+        .open_files = 256,
+        .file_size_bytes = 50u << 20,
+        .tmpfs_bytes = 64u << 20,
+        .output_bytes = 1u << 20,
+        .workspace_bytes = 50u << 20,
+    };
+}
+
+static void lower1(uint64_t *v, uint64_t req)
+{
+    if (req && (!*v || req < *v))
+        *v = req;
+}
+
+void sb_limits_lower(struct sb_limits *l, const struct sb_limits *req)
+{
+    lower1(&l->wall_ms, req->wall_ms);
+    lower1(&l->cpu_ms, req->cpu_ms);
+    lower1(&l->memory_bytes, req->memory_bytes);
+    lower1(&l->pids, req->pids);
+    lower1(&l->open_files, req->open_files);
+    lower1(&l->file_size_bytes, req->file_size_bytes);
+    lower1(&l->tmpfs_bytes, req->tmpfs_bytes);
+    lower1(&l->output_bytes, req->output_bytes);
+    lower1(&l->workspace_bytes, req->workspace_bytes);
+}
+
+/* ---- slots ---------------------------------------------------------------------------- */
+
+static int slot_lock(struct sb_host *h, uint32_t slot, bool block)
+{
+    char path[320];
+    snprintf(path, sizeof(path), "%s/slot-%u.lock", h->run_dir, slot);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return -errno;
+    if (flock(fd, LOCK_EX | (block ? 0 : LOCK_NB)) < 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    return fd;
+}
+
+static int slot_acquire(struct sb_host *h, uint32_t *ret_slot, struct err *err)
+{
+    for (uint32_t i = 0; i < h->slots; i++) {
+        uint32_t s = (h->next_slot + i) % h->slots;
+        if (h->slot_used[s])
+            continue;
+        int fd = slot_lock(h, s, false);
+        if (fd == -EWOULDBLOCK)
+            continue;
+        if (fd < 0)
+            return err_set(err, -fd, "lock slot %u in '%s'", s, h->run_dir);
+        h->slot_used[s] = 1;
+        h->next_slot = s + 1;
+        *ret_slot = s;
+        return fd;
+    }
+    return err_set(err, EAGAIN, "all %u sandbox slots are in use", h->slots);
+}
+
+static void slot_release(struct sb_host *h, uint32_t slot, int fd)
+{
+    h->slot_used[slot] = 0;
+    close(fd);
+}
+
+/* cg_sweep's question: is this leftover's slot free (no live pyroom holds it)? */
+static bool sweep_lock_free(void *ctx, const char *name)
+{
+    struct sb_host *h = ctx;
+    char *end;
+    unsigned long s = strtoul(name + strlen("pyroom-sb"), &end, 10);
+    if (*end || s >= h->slots || h->slot_used[s])
+        return false;
+    int fd = slot_lock(h, (uint32_t)s, false);
+    if (fd < 0)
+        return false;
+    close(fd); /* removal happens right after; a racing taker re-cleans before use */
+    return true;
+}
+
+/* ---- host ----------------------------------------------------------------------------- */
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+    char tmp[256];
+    snprintf(tmp, sizeof(tmp), "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+                return -errno;
+            *p = '/';
+        }
+    }
+    if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+/* Can this process create the namespaces at all? */
+static int probe_userns(struct err *err, bool root)
+{
+    pid_t pid = (pid_t)syscall(SYS_clone, SB_CLONE_FLAGS | SIGCHLD, NULL, NULL, NULL, NULL);
+    if (pid < 0) {
+        int e = errno;
+        if (root)
+            return err_set(err, e, "cannot create user, pid, mount and network namespaces "
+                                   "(running in a container? allow clone of namespaces, e.g. "
+                                   "docker --privileged or a seccomp profile that permits it)");
+        return err_set(err, e,
+                       "cannot create user namespaces as uid %d: run pyroom as root, or enable "
+                       "unprivileged user namespaces (sysctl -w kernel.unprivileged_userns_clone=1 "
+                       "user.max_user_namespaces=15000; on Ubuntu also "
+                       "kernel.apparmor_restrict_unprivileged_userns=0)",
+                       (int)getuid());
+    }
+    if (pid == 0)
+        _exit(0);
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    return 0;
+}
+
+static void find_mpl_cache(struct sb_host *h)
+{
+    char dir[320];
+    snprintf(dir, sizeof(dir), "%s/mpl", h->run_dir);
+    h->mpl_fd = -1;
+    /* matplotlib names it fontlist-vNNN.json; 330 is Debian 12's. */
+    static const char *const names[] = {"fontlist-v330.json", "fontlist-v390.json",
+                                        "fontlist-v310.json", NULL};
+    for (const char *const *n = names; *n; n++) {
+        char p[400];
+        snprintf(p, sizeof(p), "%s/%s", dir, *n);
+        int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd >= 0) {
+            h->mpl_fd = fd;
+            snprintf(h->mpl_name, sizeof(h->mpl_name), "%s", *n);
+            return;
+        }
+    }
+}
+
+/* Builds RUN_DIR/mpl/fontlist-*.json once per host by importing matplotlib's font manager
+ * in a sandbox whose home is that directory; later sandboxes get a copy in their /tmp.
+ * Best effort: without python3 or matplotlib there is simply no cache. */
+static void build_mpl_cache(struct sb_host *h)
+{
+    char dir[320];
+    snprintf(dir, sizeof(dir), "%s/mpl", h->run_dir);
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+        return;
+    static const char *const argv[] = {"python3", "-c", "import matplotlib.font_manager", NULL};
+    static const char *const env[] = {"MPLCONFIGDIR=" SB_HOME, NULL};
+    struct sb_spec spec = {.argv = argv, .env = env, .workspace = dir};
+    sb_limits_default(&spec.limits);
+    spec.limits.wall_ms = 60000;
+    spec.limits.cpu_ms = 60000;
+    struct sb_proc *p;
+    struct sb_stdio io;
+    struct sb_result res;
+    if (sb_spawn(h, &spec, &p, &io, NULL) < 0)
+        return;
+    close(io.in);
+    close(io.out);
+    close(io.err);
+    (void)sb_wait(p, &res);
+    sb_proc_free(p);
+    find_mpl_cache(h);
+}
+
+int sb_host_new(const struct sb_config *cfg, struct sb_host **ret, struct err *err)
+{
+    struct sb_config none = {0};
+    if (!cfg)
+        cfg = &none;
+    struct sb_host *h = calloc(1, sizeof(*h));
+    if (!h)
+        return err_set(err, ENOMEM, "sandbox host");
+    int r;
+    h->my_uid = geteuid();
+    h->my_gid = getegid();
+    h->root = h->my_uid == 0;
+    h->uid_base = cfg->uid_base ? cfg->uid_base : DEFAULT_UID_BASE;
+    h->slots = cfg->slots ? cfg->slots : DEFAULT_SLOTS;
+    h->mpl_fd = -1;
+    h->slot_used = calloc(h->slots, 1);
+    if (!h->slot_used) {
+        r = err_set(err, ENOMEM, "sandbox slots");
+        goto fail;
+    }
+    if (cfg->run_dir) {
+        snprintf(h->run_dir, sizeof(h->run_dir), "%s", cfg->run_dir);
+    } else if (h->root) {
+        snprintf(h->run_dir, sizeof(h->run_dir), "/run/pyroom");
+    } else {
+        const char *x = getenv("XDG_RUNTIME_DIR");
+        if (x && *x)
+            snprintf(h->run_dir, sizeof(h->run_dir), "%s/pyroom", x);
+        else
+            snprintf(h->run_dir, sizeof(h->run_dir), "/tmp/pyroom-%d", (int)h->my_uid);
+    }
+    if ((r = mkdir_p(h->run_dir, 0700)) < 0) {
+        err_set(err, -r, "create '%s'", h->run_dir);
+        goto fail;
+    }
+    struct stat st;
+    if (lstat(h->run_dir, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != h->my_uid) {
+        r = err_set(err, EPERM, "'%s' is not a directory of ours", h->run_dir);
+        goto fail;
+    }
+    if ((r = probe_userns(err, h->root)) < 0)
+        goto fail;
+    if ((r = seccomp_prog_compile(&h->filter, err)) < 0)
+        goto fail;
+
+    if (cfg->no_cgroups) {
+        memset(&h->cg, 0, sizeof(h->cg));
+        snprintf(h->cg.why, sizeof(h->cg.why), "cgroups disabled by configuration");
+    } else {
+        (void)cg_host_detect(&h->cg);
+    }
+    cg_sweep(&h->cg, sweep_lock_free, h);
+    find_mpl_cache(h);
+    if (h->mpl_fd < 0)
+        build_mpl_cache(h);
+
+    if (h->cg.mode != CG_NONE) {
+        snprintf(h->summary, sizeof(h->summary),
+                 "sandbox: cgroup %s under %s; exact: wall time, cpu time (tree), memory+swap "
+                 "(tree), pids (tree), file size, open files; host uids %u..%u",
+                 h->cg.mode == CG_V1 ? "v1" : "v2", h->cg.memory, h->uid_base,
+                 h->uid_base + h->slots - 1);
+    } else {
+        snprintf(h->summary, sizeof(h->summary),
+                 "sandbox: rlimit fallback (%s); exact: wall time, file size, open files; "
+                 "approximate: memory (RLIMIT_DATA per process), pids (RLIMIT_NPROC), cpu time "
+                 "(RLIMIT_CPU per process); %s",
+                 h->cg.why,
+                 h->root ? "distinct host uid per slot"
+                         : "all sandboxes share this user's host uid (not root)");
+    }
+    *ret = h;
+    return 0;
+fail:
+    sb_host_free(h);
+    return r;
+}
+
+void sb_host_free(struct sb_host *h)
+{
+    if (!h)
+        return;
+    free(h->filter.filter);
+    free(h->slot_used);
+    if (h->mpl_fd >= 0)
+        close(h->mpl_fd);
+    free(h);
+}
+
+const char *sb_host_summary(const struct sb_host *h)
+{
+    return h->summary;
+}
+
+bool sb_host_has_cgroups(const struct sb_host *h)
+{
+    return h->cg.mode != CG_NONE;
+}
+
+/* ---- spawn ---------------------------------------------------------------------------- */
+
+static const char *const default_env[] = {
+    "PATH=/usr/local/bin:/usr/bin:/bin",
+    "HOME=" SB_HOME,
+    "USER=user",
+    "LOGNAME=user",
+    "SHELL=/bin/bash",
+    "LANG=C.UTF-8",
+    "MPLBACKEND=Agg",
+    "MPLCONFIGDIR=/tmp/.mpl",
+    "PYTHONDONTWRITEBYTECODE=1",
+    "TMPDIR=/tmp",
+    NULL,
+};
+
+static size_t name_len(const char *kv)
+{
+    const char *eq = strchr(kv, '=');
+    return eq ? (size_t)(eq - kv) : strlen(kv);
+}
+
+/* defaults, then TERM, then the spec's entries replacing same-named ones. */
+static int build_env(const struct sb_spec *spec, char ***ret, struct err *err)
+{
+    size_t n = 0, cap = SB_MAX_ENV + 16;
+    char **env = calloc(cap + 1, sizeof(char *));
+    if (!env)
+        return err_set(err, ENOMEM, "environment");
+    for (const char *const *p = default_env; *p; p++)
+        env[n++] = (char *)*p;
+    env[n++] = (char *)(spec->pty ? "TERM=xterm-256color" : "TERM=dumb");
+    size_t count = 0;
+    for (const char *const *p = spec->env; p && *p; p++) {
+        if (++count > SB_MAX_ENV || !strchr(*p, '=')) {
+            free(env);
+            return err_set(err, EINVAL, "bad or too many environment entries");
+        }
+        size_t l = name_len(*p);
+        size_t i;
+        for (i = 0; i < n; i++)
+            if (name_len(env[i]) == l && strncmp(env[i], *p, l) == 0)
+                break;
+        env[i] = (char *)*p;
+        if (i == n)
+            n++;
+    }
+    env[n] = NULL;
+    *ret = env;
+    return 0;
+}
+
+static const char *env_get(char **env, const char *name)
+{
+    size_t l = strlen(name);
+    for (; *env; env++)
+        if (strncmp(*env, name, l) == 0 && (*env)[l] == '=')
+            return *env + l + 1;
+    return NULL;
+}
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+/* Waits for the child's report: 0 once it exec'd (EOF), else the error it sent. */
+static int read_report(int fd, struct err *err)
+{
+    struct child_report rep;
+    size_t got = 0;
+    uint64_t deadline = sb_now_ms() + SETUP_TIMEOUT_MS;
+    while (got < sizeof(rep)) {
+        uint64_t now = sb_now_ms();
+        if (now >= deadline)
+            return err_set(err, ETIMEDOUT, "sandbox set-up did not finish");
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int pr = poll(&pfd, 1, (int)(deadline - now));
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr < 0)
+            return err_set(err, errno, "poll error pipe");
+        if (pr == 0)
+            continue;
+        ssize_t n = read(fd, (char *)&rep + got, sizeof(rep) - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return err_set(err, errno, "read error pipe");
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    if (got == 0)
+        return 0;
+    if (got < sizeof(rep))
+        return err_set(err, EPROTO, "sandbox set-up failed without a report");
+    rep.msg[sizeof(rep.msg) - 1] = '\0';
+    return err_set(err, rep.err ? rep.err : EPROTO, "sandbox: %s", rep.msg);
+}
+
+int sb_spawn(struct sb_host *h, const struct sb_spec *spec, struct sb_proc **ret_proc,
+             struct sb_stdio *ret_io, struct err *err)
+{
+    int r;
+    size_t argc = 0;
+    char **env = NULL;
+    int sync_p[2] = {-1, -1}, err_p[2] = {-1, -1}, status_p[2] = {-1, -1};
+    int in_p[2] = {-1, -1}, out_p[2] = {-1, -1}, err_out_p[2] = {-1, -1};
+    int pty_s[2] = {-1, -1}, pty_master = -1;
+    dev_t ws_dev = 0;
+    ino_t ws_ino = 0;
+
+    if (!spec->argv || !spec->argv[0] || !spec->argv[0][0])
+        return err_set(err, EINVAL, "empty command");
+    while (spec->argv[argc])
+        if (++argc > SB_MAX_ARGS)
+            return err_set(err, E2BIG, "more than %d arguments", SB_MAX_ARGS);
+    if (spec->cwd && spec->cwd[0] != '/')
+        return err_set(err, EINVAL, "cwd must be absolute");
+
+    struct sb_proc *p = calloc(1, sizeof(*p));
+    if (!p)
+        return err_set(err, ENOMEM, "sandbox");
+    p->h = h;
+    p->pid = -1;
+    p->pidfd = p->status_fd = p->ws_fd = p->slot_fd = -1;
+    p->cg.cpu_fd = p->cg.pids_ev_fd = p->cg.oom_fd = -1;
+    p->limits = spec->limits;
+    p->start_ms = sb_now_ms();
+
+    if ((r = build_env(spec, &env, err)) < 0)
+        goto fail;
+    if ((r = slot_acquire(h, &p->slot, err)) < 0)
+        goto fail;
+    p->slot_fd = r;
+    uid_t uid = h->root ? h->uid_base + p->slot : h->my_uid;
+    gid_t gid = h->root ? h->uid_base + p->slot : h->my_gid;
+
+    if (spec->workspace) {
+        p->ws_fd = open(spec->workspace, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (p->ws_fd < 0) {
+            r = err_set(err, errno, "open workspace '%s'", spec->workspace);
+            goto fail;
+        }
+        struct stat st;
+        if (fstat(p->ws_fd, &st) < 0) {
+            r = err_set(err, errno, "stat workspace");
+            goto fail;
+        }
+        p->ws_uid = st.st_uid;
+        p->ws_gid = st.st_gid;
+        ws_dev = st.st_dev;
+        ws_ino = st.st_ino;
+        if (h->root) {
+            struct ws_walk w;
+            if ((r = ws_chown_tree(p->ws_fd, uid, gid, &w)) < 0) {
+                err_set(err, -r, "hand workspace '%s' to uid %u", spec->workspace, uid);
+                goto fail;
+            }
+        }
+    }
+    if (h->cg.mode != CG_NONE) {
+        char name[32];
+        snprintf(name, sizeof(name), "pyroom-sb%u", p->slot);
+        if ((r = cg_create(&h->cg, name, &p->limits, &p->cg, err)) < 0)
+            goto fail;
+        p->has_cg = true;
+    }
+
+    if (pipe2(sync_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0 ||
+        pipe2(status_p, O_CLOEXEC) < 0) {
+        r = err_set(err, errno, "pipe");
+        goto fail;
+    }
+    if (spec->pty) {
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pty_s) < 0) {
+            r = err_set(err, errno, "socketpair");
+            goto fail;
+        }
+    } else if (pipe2(in_p, O_CLOEXEC) < 0 || pipe2(out_p, O_CLOEXEC) < 0 ||
+               pipe2(err_out_p, O_CLOEXEC) < 0) {
+        r = err_set(err, errno, "pipe");
+        goto fail;
+    }
+
+    const char *cwd = spec->cwd ? spec->cwd : SB_HOME;
+    struct child_args a = {
+        .sync_fd = sync_p[0],
+        .err_fd = err_p[1],
+        .status_fd = status_p[1],
+        .ws_path = spec->workspace,
+        .ws_dev = ws_dev,
+        .ws_ino = ws_ino,
+        .mpl_fd = h->mpl_fd,
+        .mpl_name = h->mpl_name,
+        .stdio = {in_p[0], out_p[1], err_out_p[1]},
+        .pty_sock = pty_s[1],
+        .rows = spec->rows,
+        .cols = spec->cols,
+        .filter = &h->filter,
+        .argv = (char *const *)spec->argv,
+        .envp = env,
+        .path = env_get(env, "PATH"),
+        .cwd = cwd,
+        .limits = p->limits,
+        .rlimit_memory = !p->has_cg,
+        .rlimit_nproc = !p->has_cg,
+        .hostname = "sandbox",
+        .etc_passwd = "user:x:1000:1000:user:" SB_HOME ":/bin/bash\n"
+                      "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+        .etc_group = "user:x:1000:\nnogroup:x:65534:\n",
+        .etc_hosts = "127.0.0.1\tlocalhost sandbox\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+        .etc_nsswitch = "passwd: files\ngroup: files\nshadow: files\nhosts: files\n"
+                        "networks: files\nprotocols: files\nservices: files\n",
+        .etc_hostname = "sandbox\n",
+    };
+
+    pid_t pid = (pid_t)syscall(SYS_clone, SB_CLONE_FLAGS | SIGCHLD, NULL, NULL, NULL, NULL);
+    if (pid < 0) {
+        r = err_set(err, errno, "clone");
+        goto fail;
+    }
+    if (pid == 0)
+        child_main(&a);
+    p->pid = pid;
+    close_fd(&sync_p[0]);
+    close_fd(&err_p[1]);
+    close_fd(&status_p[1]);
+    close_fd(&in_p[0]);
+    close_fd(&out_p[1]);
+    close_fd(&err_out_p[1]);
+    close_fd(&pty_s[1]);
+    p->status_fd = status_p[0];
+    status_p[0] = -1;
+    fcntl(p->status_fd, F_SETFL, O_NONBLOCK);
+
+    p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (p->pidfd < 0) {
+        r = err_set(err, errno, "pidfd_open");
+        goto fail;
+    }
+    if ((r = ns_write_maps(pid, uid, gid, !h->root, err)) < 0)
+        goto fail;
+    if (write(sync_p[1], "g", 1) != 1) {
+        r = err_set(err, errno, "start sandbox");
+        goto fail;
+    }
+    /* While the child builds its root (it waits for a second byte before it may exec). */
+    if (p->has_cg && (r = cg_attach(&p->cg, pid, err)) < 0)
+        goto fail;
+    if (write(sync_p[1], "c", 1) != 1) {
+        r = err_set(err, errno, "start sandbox");
+        goto fail;
+    }
+    close_fd(&sync_p[1]);
+    if ((r = read_report(err_p[0], err)) < 0)
+        goto fail;
+    close_fd(&err_p[0]);
+    if (spec->pty) {
+        if ((r = pty_recv_fd(pty_s[0], &pty_master)) < 0) {
+            err_set(err, -r, "receive pty");
+            goto fail;
+        }
+        close_fd(&pty_s[0]);
+    }
+    free(env);
+    ret_io->in = in_p[1];
+    ret_io->out = out_p[0];
+    ret_io->err = err_out_p[0];
+    ret_io->pty = pty_master;
+    *ret_proc = p;
+    return 0;
+
+fail:
+    free(env);
+    int *fds[] = {&sync_p[0], &sync_p[1], &err_p[0],      &err_p[1],      &status_p[0],
+                  &status_p[1], &in_p[0],  &in_p[1],       &out_p[0],      &out_p[1],
+                  &err_out_p[0], &err_out_p[1], &pty_s[0], &pty_s[1], &pty_master};
+    for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+        close_fd(fds[i]);
+    sb_proc_free(p);
+    return r;
+}
+
+int sb_proc_fd(const struct sb_proc *p)
+{
+    return p->pidfd;
+}
+
+pid_t sb_proc_pid(const struct sb_proc *p)
+{
+    return p->pid;
+}
+
+int sb_kill(struct sb_proc *p, enum sb_limit why)
+{
+    if (p->reaped || p->pid <= 0)
+        return 0;
+    if (!p->killed) {
+        p->killed = true;
+        p->why = why;
+    }
+    /* pid 1 of the namespace: its death takes every process of the tree with it. */
+    if (p->pidfd >= 0)
+        syscall(SYS_pidfd_send_signal, p->pidfd, SIGKILL, NULL, 0);
+    else
+        kill(p->pid, SIGKILL);
+    if (p->has_cg)
+        cg_kill(&p->cg);
+    return 0;
+}
+
+uint64_t sb_proc_check(struct sb_proc *p, uint64_t now_ms)
+{
+    if (p->reaped || p->killed)
+        return UINT64_MAX;
+    uint64_t wall_end = p->limits.wall_ms ? p->start_ms + p->limits.wall_ms : UINT64_MAX;
+    if (now_ms >= wall_end) {
+        sb_kill(p, SB_LIMIT_WALL_TIME);
+        return UINT64_MAX;
+    }
+    if (!p->has_cg)
+        return wall_end;
+    if (p->limits.cpu_ms && cg_cpu_ns(&p->cg) / 1000000 >= p->limits.cpu_ms) {
+        sb_kill(p, SB_LIMIT_CPU_TIME);
+        return UINT64_MAX;
+    }
+    if (p->limits.pids && cg_pids_max_events(&p->cg) > 0) {
+        sb_kill(p, SB_LIMIT_PIDS);
+        return UINT64_MAX;
+    }
+    if (cg_oom_kills(&p->cg) > 0) {
+        sb_kill(p, SB_LIMIT_MEMORY);
+        return UINT64_MAX;
+    }
+    uint64_t next = now_ms + CHECK_MS;
+    return next < wall_end ? next : wall_end;
+}
+
+static uint64_t tv_ms(const struct timeval *tv)
+{
+    return (uint64_t)tv->tv_sec * 1000 + (uint64_t)tv->tv_usec / 1000;
+}
+
+int sb_reap(struct sb_proc *p, struct sb_result *ret)
+{
+    if (p->reaped) {
+        *ret = p->result;
+        return 0;
+    }
+    if (p->pid <= 0)
+        return -ECHILD;
+    siginfo_t info;
+    memset(&info, 0, sizeof(info));
+    if (waitid(P_PIDFD, (id_t)p->pidfd, &info, WEXITED | WNOHANG) < 0)
+        return -errno;
+    if (info.si_pid == 0)
+        return -EAGAIN;
+    p->reaped = true;
+
+    struct sb_result *res = &p->result;
+    memset(res, 0, sizeof(*res));
+    res->wall_ms = sb_now_ms() - p->start_ms;
+    struct init_status st;
+    memset(&st, 0, sizeof(st));
+    ssize_t n = read(p->status_fd, &st, sizeof(st));
+    bool have = n == (ssize_t)sizeof(st) && st.wait_status != -1;
+    if (have && WIFEXITED(st.wait_status)) {
+        res->exit_code = WEXITSTATUS(st.wait_status);
+    } else if (have && WIFSIGNALED(st.wait_status)) {
+        res->signal = WTERMSIG(st.wait_status);
+    } else {
+        /* pid 1 was killed before the program ended (a limit, a cancel). */
+        res->signal = SIGKILL;
+    }
+    if (p->has_cg) {
+        res->cpu_ms = cg_cpu_ns(&p->cg) / 1000000;
+        res->peak_memory_bytes = cg_memory_peak(&p->cg);
+    } else if (have) {
+        res->cpu_ms = tv_ms(&st.ru.ru_utime) + tv_ms(&st.ru.ru_stime);
+        res->peak_memory_bytes = (uint64_t)st.ru.ru_maxrss * 1024;
+    }
+    res->killed = p->killed;
+    const struct sb_limits *l = &p->limits;
+    bool failed = res->signal || res->exit_code;
+    if (p->killed) {
+        res->limit_hit = p->why;
+    } else if (p->has_cg && cg_oom_kills(&p->cg) > 0) {
+        res->limit_hit = SB_LIMIT_MEMORY;
+    } else if (p->has_cg && l->pids && cg_pids_max_events(&p->cg) > 0) {
+        res->limit_hit = SB_LIMIT_PIDS;
+    } else if (res->signal == SIGXCPU || (l->cpu_ms && failed && res->cpu_ms >= l->cpu_ms)) {
+        res->limit_hit = SB_LIMIT_CPU_TIME;
+    } else if (!p->has_cg && l->memory_bytes && failed &&
+               res->peak_memory_bytes >= l->memory_bytes / 2) {
+        /* approximate: the fallback cannot tell a MemoryError from other failures */
+        res->limit_hit = SB_LIMIT_MEMORY;
+    } else if (res->signal == SIGXFSZ || st.tmp_full) {
+        res->limit_hit = SB_LIMIT_DISK;
+    }
+    if (p->ws_fd >= 0) {
+        struct ws_walk w;
+        uid_t u = p->h->root ? p->ws_uid : (uid_t)-1;
+        if (ws_chown_tree(p->ws_fd, u, p->ws_gid, &w) == 0 && res->limit_hit == SB_LIMIT_NONE &&
+            ((l->file_size_bytes && w.largest >= l->file_size_bytes) ||
+             (l->workspace_bytes && w.bytes > l->workspace_bytes)))
+            res->limit_hit = SB_LIMIT_DISK;
+        close_fd(&p->ws_fd);
+    }
+    if (p->has_cg) {
+        cg_destroy(&p->cg);
+        p->has_cg = false;
+    }
+    if (p->slot_fd >= 0) {
+        slot_release(p->h, p->slot, p->slot_fd);
+        p->slot_fd = -1;
+    }
+    *ret = *res;
+    return 0;
+}
+
+int sb_wait(struct sb_proc *p, struct sb_result *ret)
+{
+    for (;;) {
+        int r = sb_reap(p, ret);
+        if (r != -EAGAIN)
+            return r;
+        uint64_t now = sb_now_ms();
+        uint64_t next = sb_proc_check(p, now);
+        int timeout = next == UINT64_MAX ? -1 : (int)(next > now ? next - now : 0);
+        struct pollfd pfd = {.fd = p->pidfd, .events = POLLIN};
+        if (poll(&pfd, 1, timeout) < 0 && errno != EINTR)
+            return -errno;
+    }
+}
+
+void sb_proc_free(struct sb_proc *p)
+{
+    if (!p)
+        return;
+    if (p->pid > 0 && !p->reaped) {
+        struct sb_result r;
+        sb_kill(p, SB_LIMIT_NONE);
+        while (sb_reap(p, &r) == -EAGAIN) {
+            struct pollfd pfd = {.fd = p->pidfd, .events = POLLIN};
+            poll(&pfd, 1, 1000);
+        }
+    } else if (p->pid <= 0 && p->has_cg) {
+        cg_destroy(&p->cg);
+    }
+    if (p->has_cg)
+        cg_destroy(&p->cg);
+    if (p->slot_fd >= 0)
+        slot_release(p->h, p->slot, p->slot_fd);
+    close_fd(&p->ws_fd);
+    close_fd(&p->pidfd);
+    close_fd(&p->status_fd);
+    free(p);
+}
