@@ -157,7 +157,7 @@ class Ide {
             h('button', { type: 'button', class: 'crumb-name', title: 'Rename workspace', onclick: () => void this.renameWorkspace() }, ws.name));
         const actions = h('div', { class: 'top-actions' },
             this.runBtn,
-            h('button', { type: 'button', class: 'btn', id: 'toggle-terminal', title: 'Terminal (Ctrl+`)', onclick: () => this.toggleTerm() }, icon('terminal'), h('span', null, 'Terminal')),
+            h('button', { type: 'button', class: 'btn', id: 'toggle-terminal', title: 'Terminal (Ctrl+`)', 'aria-pressed': String(prefs.get('term:open', false)), onclick: () => this.toggleTerm() }, icon('terminal'), h('span', null, 'Terminal')),
             h('button', { type: 'button', class: 'btn', id: 'submit-review', onclick: () => void this.submit() }, icon('upload'), h('span', null, 'Submit')));
 
         // Status bar.
@@ -193,8 +193,17 @@ class Ide {
         this.showSave();
     }
 
+    /** While a terminal is connected but the event stream is down (or the server has none),
+     *  the tree is refreshed every few seconds so files made in the terminal still show up. */
+    private poll = window.setInterval(() => {
+        if (this.disposed || document.hidden) return;
+        const termLive = [...this.terms.values()].some((t) => t.state === 'open');
+        if (termLive && this.events?.readyState !== EventSource.OPEN) void this.refreshTree();
+    }, 3000);
+
     private dispose(): void {
         this.disposed = true;
+        clearInterval(this.poll);
         document.removeEventListener('keydown', this.keys);
         this.events?.close();
         this.store.dispose();
@@ -704,6 +713,7 @@ class Ide {
 
     private toggleTerm(open = !this.termOpen): void {
         this.termOpen = open;
+        this.app.querySelector('#toggle-terminal')?.setAttribute('aria-pressed', String(open));
         prefs.set('term:open', open);
         this.termPanel.hidden = !open;
         this.root.classList.toggle('term-open', open);
