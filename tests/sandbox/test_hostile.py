@@ -324,3 +324,13 @@ def test_sandboxes_cannot_reach_each_other(sb):
         for p in (a,):
             if p.poll() is None:
                 p.kill()
+
+
+def test_other_syscall_abis_are_killed(sb):
+    """x32 system calls (and i386 ones) would bypass an x86_64-only filter: they kill."""
+    r = sb.py("import ctypes\n"
+              "libc = ctypes.CDLL(None, use_errno=True)\n"
+              "libc.syscall.restype = ctypes.c_long\n"
+              "libc.syscall(0x40000000 | 272, 0x10000000)\n"
+              "print('survived')\n")
+    assert r["signal"] == 31 and b"survived" not in r.stdout, r  # SIGSYS
