@@ -13,6 +13,7 @@
 #include "auth/token.h"
 #include "base/log.h"
 #include "base/utf8.h"
+#include "http/cookie.h"
 #include "exec/runs.h"
 
 /* ---- the error table ------------------------------------------------------------------ */
@@ -222,28 +223,6 @@ static bool is_write(const char *method)
            strcmp(method, "OPTIONS") != 0;
 }
 
-/* The value of cookie name in a Cookie header ("a=1; b=2"); false if absent or too long. */
-static bool cookie_value(const char *header, const char *name, char *out, size_t len)
-{
-    size_t nl = strlen(name);
-    const char *p = header;
-    while (*p) {
-        while (*p == ' ' || *p == ';')
-            p++;
-        size_t seg = strcspn(p, ";");
-        if (seg > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
-            size_t vl = seg - nl - 1;
-            if (vl == 0 || vl >= len)
-                return false;
-            memcpy(out, p + nl + 1, vl);
-            out[vl] = '\0';
-            return true;
-        }
-        p += seg;
-    }
-    return false;
-}
-
 static void take_user(struct api_caller *c, struct store_user *u)
 {
     c->user = *u;
@@ -274,7 +253,7 @@ bool api_auth(struct api *api, struct http_req *req, struct api_caller *ret)
     }
     const char *cookie = http_req_header(req, "Cookie");
     char value[TOKEN_SIZE];
-    if (!cookie || !cookie_value(cookie, "pyroom_session", value, sizeof(value))) {
+    if (!cookie || cookie_get(cookie, "pyroom_session", value, sizeof(value)) < 0) {
         http_reply_error(req, 401, "unauthenticated", "please log in");
         return false;
     }
@@ -462,6 +441,7 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
     api_workspace_routes(r);
     api_file_routes(r);
     api_run_routes(r);
+    api_submission_routes(r);
     *ret = api;
     return 0;
 }

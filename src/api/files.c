@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/etag.h"
 #include "workspace/path.h"
 
 /* Decodes req->rest into path; answers 400 and returns false when it breaks the rules. */
@@ -41,23 +42,28 @@ static bool body_path(struct http_req *req, json_t *body, const char *key,
     return true;
 }
 
-/* The etag of an If-Match header ("abc", W/"abc", or bare abc) into out; false if none. */
-static bool if_match(struct http_req *req, char *out, size_t len)
+/* Turns If-Match into the one etag the store checks atomically: the current etag when
+ * the header's list matches it (so "*" and lists work), else an etag that never matches.
+ * Returns false after answering 400 for a malformed header. */
+static bool if_match(struct api *api, struct http_req *req, int64_t ws, const char *path,
+                     struct store_cond *cond, char *out, size_t len)
 {
     const char *h = http_req_header(req, "If-Match");
     if (!h)
+        return true;
+    struct etag_list list;
+    if (etag_parse(h, &list) < 0) {
+        http_reply_error(req, 400, "bad_request", "malformed If-Match header");
         return false;
-    while (*h == ' ')
-        h++;
-    if (strncmp(h, "W/", 2) == 0)
-        h += 2;
-    if (*h == '"')
-        h++;
-    size_t n = strcspn(h, "\", ");
-    if (n >= len)
-        n = len - 1;
-    memcpy(out, h, n);
-    out[n] = '\0';
+    }
+    struct store_file *cur = NULL;
+    bool exists = store_file_get(api->store, ws, path, false, &cur, NULL) == 0;
+    if (exists && etag_list_match(&list, cur->etag, ETAG_STRONG))
+        snprintf(out, len, "%s", cur->etag);
+    else
+        snprintf(out, len, "-"); /* no etag is "-": the store answers -ESTALE */
+    store_file_free(cur);
+    cond->if_match = out;
     return true;
 }
 
@@ -134,9 +140,12 @@ static void h_get(struct http_req *req, void *ctx)
     char etag[STORE_ETAG_LEN + 3];
     snprintf(etag, sizeof(etag), "\"%s\"", f->etag);
     const char *inm = http_req_header(req, "If-None-Match");
+    struct etag_list inm_list;
+    bool not_modified = inm && etag_parse(inm, &inm_list) == 0 &&
+                        etag_list_match(&inm_list, f->etag, ETAG_WEAK);
     const char *const h[] = {"ETag", etag, "Cache-Control", "no-cache",
                              "Content-Disposition", "inline", NULL};
-    if (inm && strstr(inm, f->etag))
+    if (not_modified)
         http_reply(req, 304, NULL, "", 0, h);
     else
         http_reply(req, 200, guess_type(path), f->content, (size_t)f->size, h);
@@ -177,8 +186,8 @@ static void h_put(struct http_req *req, void *ctx)
         goto out;
     }
     struct store_cond cond = {0};
-    if (if_match(req, match, sizeof(match)))
-        cond.if_match = match;
+    if (!if_match(api, req, w->id, path, &cond, match, sizeof(match)))
+        goto out;
     const char *inm = http_req_header(req, "If-None-Match");
     cond.create_only = inm && strcmp(inm, "*") == 0;
     bool created = false;
@@ -211,8 +220,8 @@ static void h_delete(struct http_req *req, void *ctx)
     if (!url_path(req, path))
         goto out;
     struct store_cond cond = {0};
-    if (if_match(req, match, sizeof(match)))
-        cond.if_match = match;
+    if (!if_match(api, req, w->id, path, &cond, match, sizeof(match)))
+        goto out;
     int r = store_file_delete(api->store, w->id, path, &cond, NULL, NULL);
     if (r == -ESTALE) {
         reply_stale(api, req, w->id, path);

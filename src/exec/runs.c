@@ -31,7 +31,7 @@
 /* Loaded by Python at start-up (PYTHONPATH): tracebacks name workspace files relatively,
  * and matplotlib figures (shown, or still open at exit) become PNG files for artifacts. */
 static const char sitecustomize[] =
-    "import sys, atexit\n"
+    "import sys\n"
     "def _pyroom_excepthook(t, v, tb):\n"
     "    import traceback\n"
     "    text = ''.join(traceback.format_exception(t, v, tb))\n"
@@ -50,11 +50,14 @@ static const char sitecustomize[] =
     "            plt.figure(num).savefig(f'{d}/figure-{n}.png', format='png', dpi=100)\n"
     "        except Exception as e:\n"
     "            print(f'pyroom: could not save figure {num}: {e}', file=sys.stderr)\n"
-    "    plt.close('all')\n"
-    "atexit.register(_pyroom_save_figures)\n";
+    "    plt.close('all')\n";
 
-/* A matplotlib backend: Agg, whose show() saves the figures instead of warning. */
+/* A matplotlib backend: Agg, whose show() saves the figures instead of warning. Figures
+ * still open at exit are saved by an atexit hook registered here, after pyplot's own
+ * (which destroys them), so that ours runs first. */
 static const char backend[] =
+    "import atexit, sitecustomize\n"
+    "atexit.register(sitecustomize._pyroom_save_figures)\n"
     "from matplotlib.backends.backend_agg import _BackendAgg\n"
     "from matplotlib.backend_bases import _Backend\n"
     "@_Backend.export\n"
@@ -208,7 +211,7 @@ static json_t *text_json(struct stream_out *s, const char *data, size_t len)
 static bool on_output(struct runs *r, struct live *l, bool is_err, const char *data, size_t len)
 {
     struct stream_out *s = is_err ? &l->err : &l->out;
-    size_t room = r->cfg.output_bytes - s->data.len;
+    size_t room = s->data.max - s->data.len;
     size_t keep = len < room ? len : room;
     buf_append(&s->data, data, keep);
     pthread_mutex_lock(&r->mu);
@@ -639,7 +642,9 @@ static void *worker(void *arg)
 int runs_start(struct runs *r, const struct run_request *rq, int64_t *ret_id, struct err *err)
 {
     pthread_mutex_lock(&r->mu);
-    bool full = r->closing || r->queued >= r->cfg.max_queued;
+    /* Capacity is the running slots plus the queue, counted as one: a run counts as
+     * queued from here until its worker is admitted, whatever the threads' timing. */
+    bool full = r->closing || r->running + r->queued >= r->cfg.max_running + r->cfg.max_queued;
     if (!full)
         r->queued++; /* reserve the place before the slow part */
     pthread_mutex_unlock(&r->mu);
@@ -667,8 +672,11 @@ int runs_start(struct runs *r, const struct run_request *rq, int64_t *ret_id, st
             goto fail;
     buf_init(&l->stdin_buf, STDIN_PENDING_MAX);
     buf_init(&l->events, r->cfg.output_bytes * 16 + (1u << 20));
-    buf_init(&l->out.data, r->cfg.output_bytes);
-    buf_init(&l->err.data, r->cfg.output_bytes);
+    size_t cap = r->cfg.output_bytes;
+    if (rq->limits.output_bytes && rq->limits.output_bytes < cap)
+        cap = (size_t)rq->limits.output_bytes;
+    buf_init(&l->out.data, cap);
+    buf_init(&l->err.data, cap);
     if (rq->stdin_len && buf_append(&l->stdin_buf, rq->stdin_data, rq->stdin_len) < 0) {
         rc = -E2BIG;
         goto fail;

@@ -312,7 +312,7 @@ static void handle_spawn(struct sv *sv, char *buf, size_t len, int chan)
         /* the client is gone already: end the sandbox */
         sproc_retire(sv, p);
     }
-out:
+out:;
     /* The client has its copies now; ours would keep its pipes open. */
     int *mine[] = {&io.in, &io.out, &io.err, &io.pty};
     for (int i = 0; i < 4; i++)

@@ -97,6 +97,7 @@ struct relay {
     struct sup_proc *p;
     uint64_t cap, out_bytes, err_bytes;
     bool truncated;
+    bool err_midline; /* the program's stderr did not end with a newline */
 };
 
 /* Copies one read from `from` to `to`, within the output cap. Returns false at EOF. */
@@ -117,8 +118,11 @@ static bool relay_out(struct relay *r, int from, int to, uint64_t *count)
             sup_kill(r->p, SB_LIMIT_OUTPUT);
         }
     }
-    if (keep)
+    if (keep) {
         (void)write_all(to, buf, keep);
+        if (to == 2)
+            r->err_midline = buf[keep - 1] != '\n';
+    }
     *count += keep;
     return true;
 }
@@ -133,7 +137,8 @@ static void print_result(const struct sb_result *res, const struct relay *r)
                           "stdout_bytes", (json_int_t)r->out_bytes, "stderr_bytes",
                           (json_int_t)r->err_bytes, "truncated", r->truncated);
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    fprintf(stderr, "%s\n", s ? s : "{}");
+    /* always a line of its own: the last line of stderr */
+    fprintf(stderr, "%s%s\n", r->err_midline ? "\n" : "", s ? s : "{}");
     free(s);
     json_decref(o);
 }

@@ -5,6 +5,9 @@
  * back in binary format, so blobs need no unescaping; integer columns are decoded by
  * their type (int2/int4/int8/bool) from network byte order.
  *
+ * Each connection prepares a statement the first time it runs it (per SQL text and
+ * parameter types) and reuses it after.
+ *
  * Commits are durable (synchronous_commit is left on). A broken connection is reset when
  * the pool hands it out next.
  */
@@ -14,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "store/internal.h"
 
@@ -26,8 +30,19 @@
 #define TEXTOID    25
 #define MAX_PARAMS 24
 
+#define CACHE_SLOTS 512 /* prepared statements per connection; power of two */
+
+/* A statement prepared on this connection, for one SQL text and one set of parameter
+ * types (a NULL bound where text was bound before is another statement). */
+struct prepared {
+    char *key; /* sql, '\n', one letter per parameter type */
+    char name[16];
+};
+
 struct db_conn {
     PGconn *pg;
+    struct prepared cache[CACHE_SLOTS];
+    int ncached;
 };
 
 struct db_stmt {
@@ -108,18 +123,50 @@ static int pg_connect(const char *target, int timeout_ms, struct db_conn **ret,
     return 0;
 }
 
+static void cache_clear(struct db_conn *c)
+{
+    for (int i = 0; i < CACHE_SLOTS; i++) {
+        free(c->cache[i].key);
+        c->cache[i].key = NULL;
+    }
+    c->ncached = 0;
+}
+
 static void pg_disconnect(struct db_conn *c)
 {
     if (!c)
         return;
+    cache_clear(c);
     PQfinish(c->pg);
     free(c);
 }
 
+/* After a server restart every pooled connection is broken, and libpq only finds out on
+ * the next use. A statement that cannot have changed anything (BEGIN, or a SELECT outside
+ * a transaction) is retried once on a fresh session, so readers do not see the restart. */
+static bool reconnected(struct db_conn *c, const char *sql, PGTransactionStatusType before)
+{
+    if (before != PQTRANS_IDLE || PQstatus(c->pg) != CONNECTION_BAD)
+        return false;
+    while (*sql == ' ')
+        sql++;
+    if (strncasecmp(sql, "SELECT", 6) != 0 && strcasecmp(sql, "BEGIN") != 0)
+        return false;
+    PQreset(c->pg);
+    cache_clear(c);
+    return PQstatus(c->pg) == CONNECTION_OK;
+}
+
 static int pg_exec(struct db_conn *c, const char *sql, struct err *err)
 {
+    PGTransactionStatusType before = PQtransactionStatus(c->pg);
     PGresult *res = PQexec(c->pg, sql);
     ExecStatusType s = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK && reconnected(c, sql, before)) {
+        PQclear(res);
+        res = PQexec(c->pg, sql);
+        s = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    }
     int rc = 0;
     if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK)
         rc = map_result(c->pg, res, err, "exec");
@@ -131,6 +178,7 @@ static bool pg_healthy(struct db_conn *c)
 {
     if (PQstatus(c->pg) != CONNECTION_OK) {
         PQreset(c->pg);
+        cache_clear(c); /* a new session has no prepared statements */
         if (PQstatus(c->pg) != CONNECTION_OK)
             return false;
     }
@@ -187,13 +235,79 @@ static void pg_bind_blob(struct db_stmt *s, int i, const void *p, size_t n)
     param(s, i, n ? p : "", (int)n, 1, BYTEAOID);
 }
 
+static uint32_t hash_str(const char *p)
+{
+    uint32_t h = 2166136261u;
+    for (; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    return h;
+}
+
+/* The name of the prepared statement for s, preparing it on first use; NULL when the cache
+ * is full or preparing failed (then the statement runs unprepared, which reports any
+ * error the same way). Prepared statements skip parsing and planning on every call. */
+static const char *prepared_name(struct db_stmt *s)
+{
+    struct db_conn *c = s->c;
+    size_t n = strlen(s->sql);
+    char *key = malloc(n + 2 + (size_t)s->nparams);
+    if (!key)
+        return NULL;
+    memcpy(key, s->sql, n);
+    key[n] = '\n';
+    for (int i = 0; i < s->nparams; i++)
+        key[n + 1 + i] = s->types[i] == INT8OID    ? 'i'
+                         : s->types[i] == TEXTOID  ? 't'
+                         : s->types[i] == BYTEAOID ? 'b'
+                                                   : 'n';
+    key[n + 1 + s->nparams] = '\0';
+    uint32_t h = hash_str(key);
+    for (unsigned probe = 0; probe < 16; probe++) {
+        struct prepared *p = &c->cache[(h + probe) & (CACHE_SLOTS - 1)];
+        if (p->key && strcmp(p->key, key) == 0) {
+            free(key);
+            return p->name;
+        }
+        if (!p->key) {
+            snprintf(p->name, sizeof(p->name), "p%d", c->ncached);
+            PGresult *r = PQprepare(c->pg, p->name, s->sql, s->nparams, s->types);
+            bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+            PQclear(r);
+            if (!ok) {
+                free(key);
+                return NULL;
+            }
+            p->key = key;
+            c->ncached++;
+            return p->name;
+        }
+    }
+    free(key);
+    return NULL;
+}
+
 static int pg_step(struct db_stmt *s, struct err *err)
 {
     if (!s->executed) {
         s->executed = true;
-        s->res = PQexecParams(s->c->pg, s->sql, s->nparams, s->types, s->values, s->lengths,
-                              s->formats, 1);
-        ExecStatusType st = s->res ? PQresultStatus(s->res) : PGRES_FATAL_ERROR;
+        PGTransactionStatusType before = PQtransactionStatus(s->c->pg);
+        ExecStatusType st;
+        for (int attempt = 0;; attempt++) {
+            /* Inside a failed transaction nothing can be prepared: run as is for the error. */
+            const char *name = before == PQTRANS_INERROR ? NULL : prepared_name(s);
+            if (name)
+                s->res = PQexecPrepared(s->c->pg, name, s->nparams, s->values, s->lengths,
+                                        s->formats, 1);
+            else
+                s->res = PQexecParams(s->c->pg, s->sql, s->nparams, s->types, s->values,
+                                      s->lengths, s->formats, 1);
+            st = s->res ? PQresultStatus(s->res) : PGRES_FATAL_ERROR;
+            if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK || attempt > 0 ||
+                !reconnected(s->c, s->sql, before))
+                break;
+            PQclear(s->res);
+            s->res = NULL;
+        }
         if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
             return map_result(s->c->pg, s->res, err, "query");
         s->nrows = st == PGRES_TUPLES_OK ? PQntuples(s->res) : 0;

@@ -523,10 +523,9 @@ static int entry_ret(struct db *db, int64_t ws, const char *path, struct store_f
 }
 
 static int put_tx(struct db *db, int64_t ws, const char *path, const void *data, size_t len,
-                  const char *etag, const struct store_cond *cond,
+                  const char *etag, int64_t now, const struct store_cond *cond,
                   const struct store_limits *lim, bool *created, struct err *err)
 {
-    int64_t now = store_now_ms();
     struct ws_usage u;
     struct entry e;
     int missing = 0;
@@ -576,26 +575,38 @@ int store_file_put(struct store *st, int64_t ws, const char *path, const void *d
         return err_set(err, EFBIG, "file size limit %lld bytes", (long long)lim->max_file_bytes);
     char etag[STORE_ETAG_LEN + 1];
     store_etag(data ? data : "", len, etag); /* outside the transaction: it takes a while */
-    struct db db;
     struct store_file *f = NULL;
-    bool created = false;
-    int rc = conn_get(st, &db, err);
-    if (rc < 0)
-        return rc;
-    rc = db_begin(&db, true, err);
-    if (rc == 0) {
-        rc = put_tx(&db, ws, path, data, len, etag, cond, lim, &created, err);
-        if (rc == 0)
-            rc = entry_ret(&db, ws, path, ret ? &f : NULL, err);
-        rc = db_end(&db, rc, err);
+    if (ret) {
+        /* The result is known in advance: no read-back inside the transaction. */
+        f = calloc(1, sizeof(*f));
+        if (!f || !(f->path = strdup(path))) {
+            free(f);
+            return err_set(err, ENOMEM, "file put");
+        }
+        f->kind = STORE_KIND_FILE;
+        f->size = (int64_t)len;
+        memcpy(f->etag, etag, sizeof(f->etag));
     }
-    conn_put(&db);
+    struct db db;
+    bool created = false;
+    int64_t now = store_now_ms();
+    int rc = conn_get(st, &db, err);
+    if (rc == 0) {
+        rc = db_begin(&db, true, err);
+        if (rc == 0) {
+            rc = put_tx(&db, ws, path, data, len, etag, now, cond, lim, &created, err);
+            rc = db_end(&db, rc, err);
+        }
+        conn_put(&db);
+    }
     if (rc < 0) {
         store_file_free(f);
         return rc;
     }
-    if (ret)
+    if (ret) {
+        f->updated_at = now;
         *ret = f;
+    }
     if (ret_created)
         *ret_created = created;
     return 0;
