@@ -1,17 +1,28 @@
 #!/bin/sh
 # Builds each tests/fuzz/fuzz_NAME.c as a libFuzzer binary (clang, ASan+UBSan) in build/fuzz.
+# The library is compiled once into build/fuzz/obj (incrementally), then linked per target.
 set -eu
 cd "$(dirname "$0")/.."
-mkdir -p build/fuzz
+mkdir -p build/fuzz/obj
 PKGS="libmicrohttpd jansson libsodium sqlite3 libpq libseccomp"
-LIBSRC=$(ls src/*/*.c | grep -v '^src/main.c$')
-FLAGS="-std=gnu11 -g -O1 -D_GNU_SOURCE -Isrc -fsanitize=fuzzer,address,undefined $(pkg-config --cflags $PKGS)"
+CFLAGS="-std=gnu11 -g -O1 -D_GNU_SOURCE -Isrc -fsanitize=fuzzer-no-link,address,undefined $(pkg-config --cflags $PKGS)"
+LIBS="$(pkg-config --libs $PKGS) -lwslay -lpthread -lutil"
+objs=""
+for c in src/*/*.c; do
+    o=build/fuzz/obj/$(echo "$c" | tr '/' '_' | sed 's/\.c$/.o/')
+    # Rebuild when the source or any header changed since the object was made.
+    if [ ! -f "$o" ] || [ -n "$(find "$c" src -name '*.h' -newer "$o" 2>/dev/null | head -n 1)" ]; then
+        # shellcheck disable=SC2086
+        clang $CFLAGS -c "$c" -o "$o"
+    fi
+    objs="$objs $o"
+done
 for f in tests/fuzz/fuzz_*.c; do
     [ -f "$f" ] || continue
     out=build/fuzz/$(basename "$f" .c)
-    if [ ! -x "$out" ] || [ -n "$(find src tests/fuzz -newer "$out" -name '*.[ch]' | head -n 1)" ]; then
+    if [ ! -x "$out" ] || [ -n "$(find "$f" $objs -newer "$out" 2>/dev/null | head -n 1)" ]; then
         # shellcheck disable=SC2086
-        clang $FLAGS "$f" $LIBSRC $(pkg-config --libs $PKGS) -lwslay -lpthread -lutil -o "$out"
+        clang $CFLAGS -fsanitize=fuzzer "$f" $objs $LIBS -o "$out"
     fi
     mkdir -p "tests/fuzz/corpus/$(basename "$f" .c | sed 's/^fuzz_//')"
 done

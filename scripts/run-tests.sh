@@ -5,7 +5,7 @@
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
-SUITES=${SUITES:-"unit fuzz sandbox api-sqlite api-postgres e2e"}
+SUITES=${SUITES:-"unit fuzz web sandbox api-sqlite api-postgres e2e"}
 export PYROOM_BIN=${PYROOM_BIN:-$PWD/$BUILD/pyroom}
 PY=/usr/bin/python3
 passed=0
@@ -76,6 +76,16 @@ suite_api-postgres() {
     if [ -z "${PYROOM_TEST_PG:-}" ]; then add 0 1 api-postgres; return; fi
     PYROOM_TEST_DB=postgres run_pytest api-postgres tests/api
 }
+# The page's TypeScript must type-check (tsc --noEmit); one test.
+suite_web() {
+    if [ ! -f web/package.json ]; then return; fi
+    if (cd web && npm run --silent typecheck) >"$BUILD/logs/web.log" 2>&1; then
+        add 1 0 web
+    else
+        tail -n 30 "$BUILD/logs/web.log"; add 0 1 web
+    fi
+}
+
 suite_e2e() {
     local log="$BUILD/logs/e2e.log"
     if [ ! -f tests/e2e/run.mjs ]; then add 0 0 e2e; return; fi
@@ -99,7 +109,7 @@ if [ -x scripts/pg.sh ] && [ -z "${PYROOM_TEST_PG:-}" ]; then
 fi
 
 for s in $SUITES; do
-    if [ "$s" = unit ] || ls tests/"${s%%-*}"/ 2>/dev/null | grep -qE '\.(py|c|mjs)$'; then
+    if [ "$s" = unit ] || [ "$s" = web ] || ls tests/"${s%%-*}"/ 2>/dev/null | grep -qE '\.(py|c|mjs)$'; then
         "suite_$s"
     fi
 done

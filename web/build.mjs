@@ -6,7 +6,7 @@
 //   node build.mjs            production build (minified)
 //   node build.mjs --dev      unminified, with inline source maps
 import * as esbuild from 'esbuild';
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -14,8 +14,11 @@ const root = dirname(fileURLToPath(import.meta.url));
 const out = join(root, 'dist');
 const dev = process.argv.includes('--dev');
 
-rmSync(out, { recursive: true, force: true });
+// dist/ is kept, not replaced: a running server holds the directory open. New assets are
+// written first, index.html last (atomically), and only then are the old assets removed,
+// so a running server never hands out a page whose assets are missing.
 mkdirSync(out, { recursive: true });
+const stale = new Set(readdirSync(out));
 
 const result = await esbuild.build({
     absWorkingDir: root,
@@ -35,20 +38,31 @@ const result = await esbuild.build({
     logLevel: 'warning',
 });
 
-// The entry's JS and CSS, and the chunks it imports statically (preloaded in parallel).
+// The entry's JS and CSS, and every chunk it can load (statically, or the pages it imports
+// on demand) except the terminal's: those are preloaded so they download in parallel.
+const outputs = result.metafile.outputs;
 let js = '';
 let css = '';
-const preload = [];
-for (const [file, meta] of Object.entries(result.metafile.outputs)) {
+for (const [file, meta] of Object.entries(outputs)) {
     if (meta.entryPoint === 'src/main.ts') {
-        js = basename(file);
+        js = file;
         if (meta.cssBundle) css = basename(meta.cssBundle);
-        for (const imp of meta.imports) {
-            if (imp.kind === 'import-statement') preload.push(basename(imp.path));
-        }
     }
 }
 if (!js || !css) throw new Error('build: entry bundle or its CSS is missing');
+const preload = [];
+const seen = new Set([js]);
+const walk = (file) => {
+    for (const imp of outputs[file]?.imports ?? []) {
+        if (imp.external || seen.has(imp.path) || !imp.path.endsWith('.js')) continue;
+        if (outputs[imp.path]?.entryPoint === 'src/ide/terminal.ts') continue;
+        seen.add(imp.path);
+        preload.push(basename(imp.path));
+        walk(imp.path);
+    }
+};
+walk(js);
+js = basename(js);
 
 if (existsSync(join(root, 'public'))) cpSync(join(root, 'public'), out, { recursive: true });
 
@@ -58,7 +72,10 @@ const tags = [
     `<script type="module" src="/${js}"></script>`,
 ].join('\n    ');
 const html = readFileSync(join(root, 'index.html'), 'utf8').replace('<!-- assets -->', tags);
-writeFileSync(join(out, 'index.html'), html);
+writeFileSync(join(out, 'index.html.tmp'), html);
+renameSync(join(out, 'index.html.tmp'), join(out, 'index.html'));
+const fresh = new Set(['index.html', ...Object.keys(result.metafile.outputs).map((f) => basename(f)), ...(existsSync(join(root, 'public')) ? readdirSync(join(root, 'public')) : [])]);
+for (const name of stale) if (!fresh.has(name)) rmSync(join(out, name), { recursive: true, force: true });
 
 if (!process.argv.includes('--quiet')) {
     const sizes = Object.entries(result.metafile.outputs)

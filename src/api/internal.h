@@ -102,6 +102,11 @@ void api_run_limits(const struct api *api, struct sb_limits *l);
 void api_run_start(struct api *api, struct http_req *req, const struct api_caller *c,
                    int64_t workspace_id, int64_t submission_id, json_t *body);
 
+/* Runs entry of a workspace without saving anything back, waits for the result (a
+ * submission's check). -ENOTSUP without sandboxes, -EAGAIN when the node is full. */
+int api_run_check(struct api *api, int64_t workspace_id, int64_t user_id, const char *entry,
+                  struct store_run **ret);
+
 /* Node figures for GET /api/admin/stats (runs, terminals, pool). */
 json_t *api_stats_json(struct api *api);
 

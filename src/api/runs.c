@@ -279,6 +279,26 @@ out:
     free(argv);
 }
 
+int api_run_check(struct api *api, int64_t workspace_id, int64_t user_id, const char *entry,
+                  struct store_run **ret)
+{
+    if (!api->sup)
+        return -ENOTSUP;
+    struct run_request rq = {
+        .workspace_id = workspace_id,
+        .user_id = user_id,
+        .entry = entry,
+        .no_write_back = true,
+    };
+    api_run_limits(api, &rq.limits);
+    int64_t id;
+    int rc = runs_start(api->runs, &rq, &id, NULL);
+    if (rc < 0)
+        return rc;
+    (void)runs_wait(api->runs, id, (int)(rq.limits.wall_ms + 60000));
+    return store_run_get(api->store, id, ret, NULL);
+}
+
 static void h_start(struct http_req *req, void *ctx)
 {
     struct api *api = ctx;

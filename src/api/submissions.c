@@ -94,9 +94,12 @@ static int sub_full_json(struct api *api, const struct store_submission *s, json
         for (size_t i = 0; i < comments->n; i++)
             json_array_append_new(ca, comment_json(&comments->items[i]));
         json_object_set_new(o, "files", fa);
-        /* RUNS (lead): the run attached at submission time (s->run_id) goes here as RUN,
-         * from store_run_get; null until runs exist. */
-        json_object_set_new(o, "run", json_null());
+        struct store_run *run = NULL;
+        if (s->run_id && store_run_get(api->store, s->run_id, &run, NULL) == 0)
+            json_object_set_new(o, "run", api_run_json(run, true));
+        else
+            json_object_set_new(o, "run", json_null());
+        store_run_free(run);
         json_object_set_new(o, "reviews", ra);
         json_object_set_new(o, "comments", ca);
         *ret = o;
@@ -252,6 +255,7 @@ static void h_create(struct http_req *req, void *ctx)
     struct api_caller c;
     struct store_workspace *w = NULL;
     struct store_submission *s = NULL;
+    struct store_run *run = NULL;
     json_t *body = NULL;
     int64_t ws;
     const char *message = NULL;
@@ -271,19 +275,34 @@ static void h_create(struct http_req *req, void *ctx)
     }
     if (!pending_ok(api, req, &c, ws))
         goto out;
-    /* RUNS (lead): when runs exist, run the workspace's entry file here (before the
-     * snapshot, or on the snapshot right after it), attach it with
-     * store_submission_set_run(), and when settings.require_passing_run is set refuse a
-     * failing run with 422 run_failed and its output (withdrawing or not creating the
-     * submission). */
+    /* The entry file runs first, on the workspace as it is, without saving anything back;
+     * its result is attached to the submission for the reviewer. With
+     * --require-passing-run a failing run refuses the submission (422, with the run). */
+    int rr = api_run_check(api, ws, c.user.id, "main.py", &run);
+    bool must_pass = api->cfg->require_passing_run;
+    if (rr < 0 && must_pass) {
+        http_reply_error(req, 503, "unavailable",
+                         "the check run could not start; try again in a moment");
+        goto out;
+    }
+    if (must_pass && run->status != STORE_RUN_OK) {
+        http_reply_json(req, 422,
+                        json_pack("{s:{s:s,s:s},s:o}", "error", "code", "run_failed", "message",
+                                  "main.py must run without errors before it can be submitted",
+                                  "run", api_run_json(run, true)));
+        goto out;
+    }
     int r = store_submission_create(api->store, ws, c.user.id, message ? message : "", &s, NULL);
     if (r < 0) {
         api_fail(req, r, "workspace");
         goto out;
     }
+    if (run)
+        (void)store_submission_set_run(api->store, s->id, run->id, NULL);
     audit(api, req, c.user.id, "submission_create", s);
     reply_full(api, req, s->id, 201);
 out:
+    store_run_free(run);
     store_submission_free(s);
     store_workspace_free(w);
     json_decref(body);
@@ -731,6 +750,30 @@ out:
     api_caller_done(&c);
 }
 
+/* Re-runs the snapshot in a fresh sandbox (reviewers and admins). */
+static void h_run(struct http_req *req, void *ctx)
+{
+    struct api *api = ctx;
+    struct api_caller c;
+    struct store_submission *s = NULL;
+    json_t *body = NULL;
+    int64_t id;
+    if (!api_auth(api, req, &c))
+        return;
+    if (!api_is_reviewer(&c)) {
+        http_reply_error(req, 403, "forbidden", "only reviewers and admins re-run submissions");
+        goto out;
+    }
+    if (!api_param_id(req, 0, &id) || !sub_load(api, req, &c, id, &s))
+        goto out;
+    if ((body = req->body.len ? api_body(req) : json_object()))
+        api_run_start(api, req, &c, 0, s->id, body);
+out:
+    json_decref(body);
+    store_submission_free(s);
+    api_caller_done(&c);
+}
+
 void api_submission_routes(struct router *r)
 {
     router_add(r, "POST", "/api/workspaces/{}/submissions", h_create);
@@ -741,7 +784,5 @@ void api_submission_routes(struct router *r)
     router_add(r, "POST", "/api/submissions/{}/review", h_review);
     router_add(r, "POST", "/api/submissions/{}/comments", h_comment);
     router_add(r, "GET", "/api/submissions/{}/diff", h_diff);
-    /* RUNS (lead): router_add(r, "POST", "/api/submissions/{}/runs", h_run): re-runs the
-     * snapshot in a fresh sandbox; reviewers and admins only (403 for submitters, as for
-     * review), 404 for an invisible submission. */
+    router_add(r, "POST", "/api/submissions/{}/runs", h_run);
 }

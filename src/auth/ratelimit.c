@@ -159,6 +159,25 @@ bool ratelimit_check(struct ratelimit *rl, const char *key, uint64_t now_ms,
     return access_bucket(rl, key, now_ms, false, ret_retry_after);
 }
 
+void ratelimit_refund(struct ratelimit *rl, const char *key, uint64_t now_ms)
+{
+    uint64_t tag = tag_of(rl, key);
+    size_t set = (size_t)(tag >> 32) & (rl->nsets - 1);
+    pthread_mutex_t *lock = &rl->locks[set & (rl->nlocks - 1)];
+    struct entry *ways = &rl->e[set * WAYS];
+
+    pthread_mutex_lock(lock);
+    for (size_t i = 0; i < WAYS; i++) {
+        if (ways[i].tag == tag) {
+            double t = level(rl, &ways[i], now_ms) + 1.0;
+            ways[i].tokens = t < rl->burst ? t : rl->burst;
+            if (now_ms > ways[i].at)
+                ways[i].at = now_ms;
+        }
+    }
+    pthread_mutex_unlock(lock);
+}
+
 void ratelimit_reset(struct ratelimit *rl, const char *key)
 {
     uint64_t tag = tag_of(rl, key);

@@ -13,9 +13,10 @@
  * is evicted (the fullest bucket: least to forget), so a flood of new keys evicts other
  * newcomers long before it can evict, and so reset, a key that is being limited.
  *
- * For logins: ratelimit_check() both the address and the username before hashing the
- * password (429 if either is empty), ratelimit_take() both on a failure, and
- * ratelimit_reset() the username on a success.
+ * For logins, count every attempt before the password is hashed, so that a burst of
+ * parallel attempts cannot all pass a check before any failure is recorded:
+ * ratelimit_take() the address and the username (429 if either refuses), then on a
+ * success ratelimit_refund() both. ratelimit_check() only looks, for display.
  *
  * Times are milliseconds from any monotonic origin (ratelimit_now_ms()), passed in so tests
  * control the clock.
@@ -47,6 +48,9 @@ bool ratelimit_take(struct ratelimit *rl, const char *key, uint64_t now_ms,
 /* Like ratelimit_take, but only looks: true when a take now would be allowed. */
 bool ratelimit_check(struct ratelimit *rl, const char *key, uint64_t now_ms,
                      unsigned *ret_retry_after);
+/* Gives back one token taken by ratelimit_take (never above the burst): a successful
+ * login does not count against its address or name. */
+void ratelimit_refund(struct ratelimit *rl, const char *key, uint64_t now_ms);
 /* Forgets key (its bucket is full again). */
 void ratelimit_reset(struct ratelimit *rl, const char *key);
 

@@ -22,7 +22,7 @@ void buf_done(struct buf *b);
 void buf_reset(struct buf *b);
 int buf_append(struct buf *b, const void *data, size_t len);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Moves the data out (caller frees); the buffer is left empty. Never NULL on success. */
 char *buf_take(struct buf *b, size_t *ret_len);
 

@@ -580,7 +580,7 @@ static void run_body(struct runs *r, struct live *l)
         res.status = STORE_RUN_ERROR;
     else
         res.status = STORE_RUN_OK;
-    if (l->rq.workspace_id && !cancelled)
+    if (l->rq.workspace_id && !l->rq.no_write_back && !cancelled)
         write_back(r, l, dfd, before);
     collect_artifacts(r, l, dfd);
 finish:

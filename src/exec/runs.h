@@ -52,6 +52,7 @@ struct run_request {
     const void *stdin_data;  /* given to the program first */
     size_t stdin_len;
     bool interactive;        /* keep stdin open after stdin_data for runs_stdin() */
+    bool no_write_back;      /* leave the workspace as it is (a check, not a user's run) */
     struct sb_limits limits; /* already lowered to what the user may have */
 };
 

@@ -412,6 +412,12 @@ __attribute__((noreturn)) static void supervisor_main(int sock, const struct sup
     /* Ctrl+C in the server's terminal is the server's to handle; we end on EOF. */
     signal(SIGINT, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
+    /* Whatever the server set up before forking us: our children must stay waitable, and
+     * no signal of ours may stay blocked (sandboxes reset their own mask anyway). */
+    signal(SIGCHLD, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
     /* Nothing of the server's (listening sockets, database files) stays open here. */
     if (sock != 3) {
         if (dup2(sock, 3) < 0)

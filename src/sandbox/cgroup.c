@@ -398,17 +398,13 @@ fail_w:
     return r;
 }
 
-int cg_attach(const struct cg_proc *c, pid_t pid, struct err *err)
+int cg_procs_paths(const struct cg_proc *c, char out[3][640])
 {
-    char d[3][600], s[16];
+    char d[3][600];
     int n = dirs(c->host, c->name, d);
-    fmt(s, sizeof(s), "%d", (int)pid);
-    for (int i = 0; i < n; i++) {
-        int r = write_str(d[i], "cgroup.procs", s);
-        if (r < 0)
-            return err_set(err, -r, "move %d into '%s'", (int)pid, d[i]);
-    }
-    return 0;
+    for (int i = 0; i < n; i++)
+        fmt(out[i], 640, "%s/cgroup.procs", d[i]);
+    return n;
 }
 
 /* The number after `key` in a "key value" file, or the first number when key is NULL. */

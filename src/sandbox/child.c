@@ -5,12 +5,12 @@
  * allocate, log or use stdio: a failure is written to the error pipe as a struct
  * child_report and ends in _exit (isolate's error pipe). Steps:
  *
- *   1. die with the parent (PDEATHSIG), wait for the parent to write our uid/gid maps and
- *      put us in the slot's cgroups, close every inherited fd we do not need;
- *   2. become uid 1000 with all capabilities of the new user namespace, enter a cgroup
- *      namespace rooted at our cgroup, set the hostname, bring `lo` up;
- *   3. build the root (mount.c), open the PTY on our devpts if asked, set rlimits,
- *      drop every capability;
+ *   1. die with the parent (PDEATHSIG), wait for the parent to write our uid/gid maps,
+ *      move into the slot's cgroups, close every inherited fd we do not need, open the
+ *      workspace;
+ *   2. become uid 1000 with all capabilities of the new user namespace, set the hostname,
+ *      bring `lo` up, build the root (mount.c), open the PTY on our devpts if asked;
+ *   3. enter a cgroup namespace rooted at our cgroup, set rlimits, drop every capability;
  *   4. fork the program: it gets its stdio, a new session, the seccomp filter
  *      (no_new_privs first) and execs; exec closes the error pipe (EOF: success);
  *   5. as pid 1: reap everything until the program exits, report its status and resource
@@ -146,6 +146,16 @@ void child_main(const struct child_args *a)
     /* EOF instead of the go byte: the parent failed or died. */
     if (read(a->sync_fd, &c, 1) != 1)
         _exit(126);
+    close(a->sync_fd);
+    /* Into our cgroups, by ourselves: a v1 migration waits for an RCU grace period (up to
+     * milliseconds on a busy host), which must not stall the single-threaded supervisor.
+     * Our euid is still the parent's (host root, or the owner of a delegated v2 cgroup). */
+    for (int i = 0; i < 3 && a->cg_procs[i]; i++) {
+        int fd = open(a->cg_procs[i], O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, "0", 1) != 1)
+            fail(a, errno, "join cgroup", a->cg_procs[i]);
+        close(fd);
+    }
     int keep[] = {a->err_fd, a->status_fd, -1,         a->mpl_fd,
                   a->stdio[0], a->stdio[1], a->stdio[2], a->pty_sock};
     close_except(keep, (int)(sizeof(keep) / sizeof(keep[0])));
@@ -165,9 +175,6 @@ void child_main(const struct child_args *a)
     }
     if ((r = ns_become_user()) < 0)
         fail(a, r, "become uid 1000", NULL);
-    /* The parent has put us in our cgroup: make it the root of what we can see. */
-    if (unshare(CLONE_NEWCGROUP) < 0)
-        fail(a, errno, "unshare cgroup namespace", NULL);
     if ((r = ns_setup_uts_net(a->hostname)) < 0)
         fail(a, r, "hostname and lo", NULL);
     if ((r = mount_build_root(a, ws, &what)) < 0)
@@ -182,6 +189,8 @@ void child_main(const struct child_args *a)
         close(master);
         close(a->pty_sock);
     }
+    if (unshare(CLONE_NEWCGROUP) < 0)
+        fail(a, errno, "unshare cgroup namespace", NULL);
     if ((r = rlimit_apply(a, &what)) < 0)
         fail(a, r, "setrlimit", what);
     if ((r = ns_drop_caps()) < 0)

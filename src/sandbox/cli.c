@@ -16,15 +16,170 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "exec/supervisor.h"
 #include "sandbox/sandbox.h"
 
+/* ---- doctor ----------------------------------------------------------------------- */
+
+static int read_text(const char *path, char *buf, size_t n)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -errno;
+    size_t got = fread(buf, 1, n - 1, f);
+    fclose(f);
+    buf[got] = '\0';
+    buf[strcspn(buf, "\n")] = '\0';
+    return 0;
+}
+
+static void say(const char *status, const char *what, const char *detail, const char *fix)
+{
+    printf("%-9s %-18s %s\n", status, what, detail);
+    if (fix)
+        printf("%-9s %-18s fix: %s\n", "", "", fix);
+}
+
+/* `pyroom sandbox doctor`: what this host allows, in plain words, with the fix for each
+ * gap. Exit status 1 when sandboxes cannot run at all. */
+static int doctor(void)
+{
+    char buf[512], line[700];
+    struct utsname u;
+    int bad = 0;
+
+    if (uname(&u) == 0) {
+        snprintf(line, sizeof(line), "%s %s, running as uid %d", u.sysname, u.release,
+                 (int)geteuid());
+        say("ok", "kernel", line, NULL);
+    }
+    if (read_text("/proc/sys/user/max_user_namespaces", buf, sizeof(buf)) == 0 &&
+        atol(buf) == 0) {
+        say("missing", "user namespaces", "user.max_user_namespaces is 0",
+            "sysctl -w user.max_user_namespaces=15000");
+        bad = 1;
+    }
+    if (geteuid() != 0 &&
+        read_text("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", buf, sizeof(buf)) == 0 &&
+        atol(buf) != 0)
+        say("degraded", "user namespaces", "AppArmor restricts unprivileged user namespaces",
+            "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0, or run pyroom as root");
+
+    struct sb_host *h = NULL;
+    struct err e = {0};
+    if (sb_host_new(NULL, &h, &e) < 0) {
+        say("missing", "sandbox", e.msg, NULL);
+        return 1;
+    }
+    say("ok", "namespaces", "user, pid, mount, net, ipc, uts and cgroup namespaces work", NULL);
+    say("ok", "seccomp", "filter compiled (libseccomp), loaded per sandbox", NULL);
+    if (sb_host_has_cgroups(h)) {
+        say("ok", "cgroups", sb_host_summary(h), NULL);
+    } else {
+        say("degraded", "cgroups", sb_host_summary(h),
+            geteuid() == 0
+                ? "mount the memory, pids and cpu(acct) controllers (cgroup v1), or on cgroup v2 "
+                  "run pyroom in a cgroup of its own with them delegated (systemd: "
+                  "Delegate=yes in the unit)"
+                : "run pyroom as root, or under systemd with Delegate=yes (cgroup v2)");
+    }
+    if (sb_host_has_cgroups(h) && strstr(sb_host_summary(h), "cgroup v1")) {
+        char mounts[16384] = "";
+        FILE *f = fopen("/proc/self/mounts", "re");
+        if (f) {
+            size_t n = fread(mounts, 1, sizeof(mounts) - 1, f);
+            mounts[n] = '\0';
+            fclose(f);
+        }
+        if (!strstr(mounts, "favordynmods"))
+            say("hint", "cgroup latency",
+                "moving a sandbox into its v1 cgroups waits for an RCU grace period: 1-15 ms per "
+                "sandbox on a busy host",
+                "mkdir /sys/fs/cgroup/pyroom && mount -t cgroup -o none,name=pyroom,favordynmods "
+                "pyroom /sys/fs/cgroup/pyroom (kernel >= 6.2; makes fork and exit a little "
+                "slower host-wide)");
+    }
+    if (geteuid() != 0)
+        say("degraded", "host uids",
+            "not root: every sandbox runs as this user's host uid (no per-slot uids)",
+            "run pyroom as root for a distinct host uid per sandbox");
+
+    /* Python, as a sandbox sees it. */
+    static const char *const argv[] = {
+        "python3", "-c",
+        "import sys\n"
+        "print('python', sys.version.split()[0])\n"
+        "for m in ['numpy', 'pandas', 'scipy', 'matplotlib']:\n"
+        "    try:\n"
+        "        print(m, __import__(m).__version__)\n"
+        "    except Exception as e:\n"
+        "        print(m, 'MISSING', type(e).__name__)\n",
+        NULL};
+    struct sb_spec spec = {.argv = argv};
+    sb_limits_default(&spec.limits);
+    spec.limits.wall_ms = spec.limits.cpu_ms = 60000;
+    struct sb_proc *p;
+    struct sb_stdio io;
+    struct sb_result res;
+    if (sb_spawn(h, &spec, &p, &io, &e) < 0) {
+        say("missing", "python3", e.msg, "apt-get install python3");
+        bad = 1;
+    } else {
+        close(io.in);
+        close(io.err);
+        FILE *f = fdopen(io.out, "r");
+        while (f && fgets(line, sizeof(line), f)) {
+            line[strcspn(line, "\n")] = '\0';
+            char *sp = strchr(line, ' ');
+            if (!sp)
+                continue;
+            *sp = '\0';
+            if (strstr(sp + 1, "MISSING")) {
+                snprintf(buf, sizeof(buf), "apt-get install python3-%.64s", line);
+                say("missing", line, "cannot be imported in a sandbox", buf);
+            } else {
+                say("ok", line, sp + 1, NULL);
+            }
+        }
+        if (f)
+            fclose(f);
+        (void)sb_wait(p, &res);
+        sb_proc_free(p);
+        if (res.exit_code != 0 || res.signal) {
+            snprintf(line, sizeof(line), "python3 in a sandbox failed (exit %d, signal %d)",
+                     res.exit_code, res.signal);
+            say("missing", "python3", line, "apt-get install python3");
+            bad = 1;
+        }
+    }
+
+    struct statvfs sv;
+    const char *paths[] = {".", "/tmp", NULL};
+    for (const char **d = paths; *d; d++) {
+        if (statvfs(*d, &sv) < 0)
+            continue;
+        unsigned long long mib = (unsigned long long)sv.f_bavail * sv.f_frsize >> 20;
+        snprintf(line, sizeof(line), "%llu MiB free under %s", mib, *d);
+        if (mib < 1024)
+            say("degraded", "disk", line, "free some space: workspaces and the database live there");
+        else
+            say("ok", "disk", line, NULL);
+    }
+    sb_host_free(h);
+    return bad;
+}
+
 static void usage(FILE *f)
 {
     fputs("usage: pyroom sandbox run [OPTIONS] -- CMD [ARGS...]\n"
-          "       pyroom sandbox info\n"
+          "       pyroom sandbox info      the mode and which limits are exact\n"
+          "       pyroom sandbox doctor    what this host allows, and how to fix gaps\n"
           "options (sizes take K, M, G suffixes; 0 = no limit):\n"
           "  --workspace DIR     bind DIR read-write at /home/user (default: empty tmpfs)\n"
           "  --cwd DIR           working directory inside (default /home/user)\n"
@@ -42,6 +197,9 @@ static void usage(FILE *f)
           "  --workspace-bytes BYTES   checked at exit (default 50M)\n"
           "  --no-cgroups        use the rlimit fallback\n"
           "  --run-dir DIR       slot locks (default /run/pyroom as root)\n"
+          "  --repeat N          run N times in one supervisor, one result line each with\n"
+          "                      client_us, the time seen by the caller (benchmarks)\n"
+          "  --host              no sandbox: plain fork+exec, timed the same way (baseline)\n"
           "The result is printed as one JSON line on stderr.\n",
           f);
 }
@@ -98,6 +256,7 @@ struct relay {
     uint64_t cap, out_bytes, err_bytes;
     bool truncated;
     bool err_midline; /* the program's stderr did not end with a newline */
+    uint64_t client_us; /* spawn to result, as the caller saw it */
 };
 
 /* Copies one read from `from` to `to`, within the output cap. Returns false at EOF. */
@@ -129,13 +288,14 @@ static bool relay_out(struct relay *r, int from, int to, uint64_t *count)
 
 static void print_result(const struct sb_result *res, const struct relay *r)
 {
-    json_t *o = json_pack("{s:i, s:i, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:b}", "exit_code",
+    json_t *o = json_pack("{s:i, s:i, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:b, s:I}", "exit_code",
                           res->exit_code, "signal", res->signal, "limit_hit",
                           sb_limit_name(res->limit_hit), "killed", res->killed, "wall_ms",
                           (json_int_t)res->wall_ms, "cpu_ms", (json_int_t)res->cpu_ms,
                           "peak_memory_bytes", (json_int_t)res->peak_memory_bytes,
                           "stdout_bytes", (json_int_t)r->out_bytes, "stderr_bytes",
-                          (json_int_t)r->err_bytes, "truncated", r->truncated);
+                          (json_int_t)r->err_bytes, "truncated", r->truncated, "client_us",
+                          (json_int_t)r->client_us);
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     /* always a line of its own: the last line of stderr */
     fprintf(stderr, "%s%s\n", r->err_midline ? "\n" : "", s ? s : "{}");
@@ -216,8 +376,37 @@ static int run_pty(struct relay *r)
 enum {
     OPT_WORKSPACE = 1000, OPT_CWD, OPT_ENV, OPT_PTY, OPT_ROWS, OPT_COLS, OPT_WALL, OPT_TIME,
     OPT_CPU, OPT_MEM, OPT_PIDS, OPT_FILES, OPT_FSIZE, OPT_TMPFS, OPT_OUTPUT, OPT_WSBYTES,
-    OPT_NOCG, OPT_RUNDIR, OPT_HELP,
+    OPT_NOCG, OPT_RUNDIR, OPT_REPEAT, OPT_HOST, OPT_HELP,
 };
+
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* The baseline for benchmarks: the same command, unsandboxed, timed like a sandbox. */
+static int run_host(char **argv, uint64_t repeat)
+{
+    for (uint64_t i = 0; i < repeat; i++) {
+        uint64_t t0 = now_us();
+        pid_t pid = fork();
+        if (pid < 0)
+            return fail_json(strerror(errno));
+        if (pid == 0) {
+            execvp(argv[0], argv);
+            _exit(127);
+        }
+        int st;
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+            ;
+        fprintf(stderr, "{\"exit_code\":%d,\"client_us\":%llu}\n",
+                WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st),
+                (unsigned long long)(now_us() - t0));
+    }
+    return 0;
+}
 
 int sb_cli_main(int argc, char **argv)
 {
@@ -240,9 +429,13 @@ int sb_cli_main(int argc, char **argv)
         {"workspace-bytes", required_argument, NULL, OPT_WSBYTES},
         {"no-cgroups", no_argument, NULL, OPT_NOCG},
         {"run-dir", required_argument, NULL, OPT_RUNDIR},
+        {"repeat", required_argument, NULL, OPT_REPEAT},
+        {"host", no_argument, NULL, OPT_HOST},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };
+    if (argc >= 2 && strcmp(argv[1], "doctor") == 0)
+        return doctor();
     if (argc < 2 || (strcmp(argv[1], "run") != 0 && strcmp(argv[1], "info") != 0)) {
         usage(stderr);
         return 2;
@@ -252,6 +445,8 @@ int sb_cli_main(int argc, char **argv)
     struct sup_config cfg = {0};
     const char *env[SB_MAX_ENV + 1];
     size_t envc = 0;
+    uint64_t repeat = 1;
+    bool host = false;
     sb_limits_default(&spec.limits);
     argc--;
     argv++;
@@ -323,6 +518,12 @@ int sb_cli_main(int argc, char **argv)
         case OPT_RUNDIR:
             cfg.sandbox.run_dir = optarg;
             break;
+        case OPT_REPEAT:
+            repeat = v ? v : 1;
+            break;
+        case OPT_HOST:
+            host = true;
+            break;
         case OPT_HELP:
             usage(stdout);
             return 0;
@@ -340,6 +541,8 @@ int sb_cli_main(int argc, char **argv)
     spec.argv = (const char *const *)(argv + optind);
 
     signal(SIGPIPE, SIG_IGN);
+    if (host)
+        return run_host(argv + optind, repeat);
     struct sup *sup = NULL;
     struct err e = {0};
     if (sup_start(&cfg, &sup, &e) < 0)
@@ -349,22 +552,30 @@ int sb_cli_main(int argc, char **argv)
         sup_stop(sup);
         return 0;
     }
-    struct relay r = {.cap = spec.limits.output_bytes};
-    if (sup_spawn(sup, &spec, &r.p, &e) < 0) {
-        sup_stop(sup);
-        return fail_json(e.msg);
+    int code = 0;
+    for (uint64_t i = 0; i < repeat; i++) {
+        struct relay r = {.cap = spec.limits.output_bytes};
+        uint64_t t0 = now_us();
+        if (sup_spawn(sup, &spec, &r.p, &e) < 0) {
+            sup_stop(sup);
+            return fail_json(e.msg);
+        }
+        int rc = r.p->io.pty >= 0 ? run_pty(&r) : run_pipes(&r);
+        struct sb_result res;
+        int wr = sup_wait(r.p, &res);
+        r.client_us = now_us() - t0;
+        int *fds[] = {&r.p->io.in, &r.p->io.out, &r.p->io.err, &r.p->io.pty};
+        for (int k = 0; k < 4; k++)
+            if (*fds[k] >= 0)
+                close(*fds[k]);
+        sup_proc_free(r.p);
+        if (rc < 0 || wr < 0) {
+            sup_stop(sup);
+            return fail_json(strerror(rc < 0 ? -rc : -wr));
+        }
+        print_result(&res, &r);
+        code = res.signal ? 128 + res.signal : res.exit_code;
     }
-    int rc = r.p->io.pty >= 0 ? run_pty(&r) : run_pipes(&r);
-    struct sb_result res;
-    int wr = sup_wait(r.p, &res);
-    int *fds[] = {&r.p->io.in, &r.p->io.out, &r.p->io.err, &r.p->io.pty};
-    for (int i = 0; i < 4; i++)
-        if (*fds[i] >= 0)
-            close(*fds[i]);
-    sup_proc_free(r.p);
     sup_stop(sup);
-    if (rc < 0 || wr < 0)
-        return fail_json(strerror(rc < 0 ? -rc : -wr));
-    print_result(&res, &r);
-    return res.signal ? 128 + res.signal : res.exit_code;
+    return code;
 }

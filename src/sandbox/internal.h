@@ -37,7 +37,8 @@ struct init_status {
 
 /* Everything the child needs, prepared by the parent before clone (no allocation after). */
 struct child_args {
-    int sync_fd;        /* read end: one byte once maps and cgroups are set, EOF to abort */
+    int sync_fd;        /* read end: one byte once the maps are written, EOF to abort */
+    const char *cg_procs[3]; /* cgroup.procs files to move ourselves into, NULL-padded */
     int err_fd;         /* write end (CLOEXEC) of the error pipe */
     int status_fd;      /* write end of the status pipe (struct init_status) */
     const char *ws_path; /* host path of the workspace directory, NULL for a tmpfs home */
@@ -131,7 +132,8 @@ void cg_slot_cleanup(const struct cg_host *h, const char *name);
 void cg_sweep(const struct cg_host *h, bool (*owned)(void *ctx, const char *name), void *ctx);
 int cg_create(const struct cg_host *h, const char *name, const struct sb_limits *l,
               struct cg_proc *ret, struct err *err);
-int cg_attach(const struct cg_proc *c, pid_t pid, struct err *err);
+/* The cgroup.procs paths of c (v1: 3, v2: 1) into out; returns how many. */
+int cg_procs_paths(const struct cg_proc *c, char out[3][640]);
 uint64_t cg_cpu_ns(const struct cg_proc *c);
 uint64_t cg_pids_max_events(const struct cg_proc *c);
 uint64_t cg_oom_kills(const struct cg_proc *c);

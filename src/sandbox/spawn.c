@@ -62,6 +62,7 @@ struct sb_proc {
     bool shared;         /* spec.shared_workspace: ownership is left alone at the end */
     struct cg_proc cg;
     bool has_cg;
+    char cg_procs[3][640]; /* its cgroup.procs files, for the child to join */
     uint64_t start_ms;
     struct sb_limits limits;
     bool killed;
@@ -604,8 +605,11 @@ int sb_spawn(struct sb_host *h, const struct sb_spec *spec, struct sb_proc **ret
     }
 
     const char *cwd = spec->cwd ? spec->cwd : SB_HOME;
+    int ncg = p->has_cg ? cg_procs_paths(&p->cg, p->cg_procs) : 0;
     struct child_args a = {
         .sync_fd = sync_p[0],
+        .cg_procs = {ncg > 0 ? p->cg_procs[0] : NULL, ncg > 1 ? p->cg_procs[1] : NULL,
+                     ncg > 2 ? p->cg_procs[2] : NULL},
         .err_fd = err_p[1],
         .status_fd = status_p[1],
         .ws_path = spec->workspace,
@@ -661,8 +665,7 @@ int sb_spawn(struct sb_host *h, const struct sb_spec *spec, struct sb_proc **ret
     }
     if ((r = ns_write_maps(pid, uid, gid, !h->root, err)) < 0)
         goto fail;
-    if (p->has_cg && (r = cg_attach(&p->cg, pid, err)) < 0)
-        goto fail;
+    /* The child moves itself into its cgroups (see child.c). */
     if (write(sync_p[1], "g", 1) != 1) {
         r = err_set(err, errno, "start sandbox");
         goto fail;

@@ -375,6 +375,12 @@ static const void *pg_col_blob(struct db_stmt *s, int i, size_t *len)
     return PQgetvalue(s->res, s->row, i);
 }
 
+static bool pg_writes(struct db_stmt *s)
+{
+    (void)s; /* row locks are the server's business */
+    return false;
+}
+
 static int64_t pg_changes(struct db_stmt *s)
 {
     return s->changes;
@@ -403,6 +409,7 @@ const struct db_driver db_postgres_driver = {
     .col_int = pg_col_int,
     .col_text = pg_col_text,
     .col_blob = pg_col_blob,
+    .writes = pg_writes,
     .changes = pg_changes,
     .done = pg_done,
 };

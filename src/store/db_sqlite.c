@@ -216,6 +216,11 @@ static const void *sq_col_blob(struct db_stmt *s, int i, size_t *len)
     return p;
 }
 
+static bool sq_writes(struct db_stmt *s)
+{
+    return !sqlite3_stmt_readonly(s->s);
+}
+
 static int64_t sq_changes(struct db_stmt *s)
 {
     return sqlite3_changes64(s->c->db);
@@ -248,6 +253,7 @@ const struct db_driver db_sqlite_driver = {
     .col_int = sq_col_int,
     .col_text = sq_col_text,
     .col_blob = sq_col_blob,
+    .writes = sq_writes,
     .changes = sq_changes,
     .done = sq_done,
 };

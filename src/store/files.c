@@ -219,7 +219,7 @@ static int read_file_content(struct db *db, struct db_stmt *s, void *out)
     struct store_file *f = out;
     int rc = read_file_meta(db, s, f);
     size_t len;
-    if (f->kind == STORE_KIND_FILE) {
+    if (f->path && f->kind == STORE_KIND_FILE) {
         f->content = col_blobdup(db, s, 5, &len, &rc);
         if (!f->content && rc == 0)
             f->content = calloc(1, 1); /* an empty file still has (empty) content */
@@ -424,9 +424,9 @@ int store_file_get(struct store *st, int64_t ws, const char *path, bool with_con
     return 0;
 }
 
-/* Lists entries (of files or a snapshot); checks that the owner row exists first. */
-static int list_entries(struct store *st, const char *owner_sql, const char *sql,
-                        const char *sql_content, int64_t id, bool with_content,
+/* Lists entries (of files or a snapshot) in one query: the owner's row LEFT JOIN its
+ * entries, so no row means no owner (-ENOENT) and one row with a NULL path means none. */
+static int list_entries(struct store *st, const char *sql, int64_t id, bool with_content,
                         struct store_file_list **ret, struct err *err)
 {
     struct store_file_list *l = calloc(1, sizeof(*l));
@@ -434,23 +434,22 @@ static int list_entries(struct store *st, const char *owner_sql, const char *sql
         return err_set(err, ENOMEM, "file list");
     struct db db;
     struct rows r;
-    int64_t one;
     int rc = conn_get(st, &db, err);
     if (rc == 0) {
-        rc = db_begin(&db, false, err);
-        if (rc == 0) {
-            rc = db_row_ints(&db, &one, 1, owner_sql, err, "i", id);
-            if (rc == 0)
-                rc = fetch_rows(&db, &r, sizeof(struct store_file),
-                                with_content ? read_file_content : read_file, file_done_v, 0,
-                                with_content ? sql_content : sql, err, "i", id);
-            rc = db_end(&db, rc, err);
-        }
+        rc = fetch_rows(&db, &r, sizeof(struct store_file),
+                        with_content ? read_file_content : read_file, file_done_v, 0, sql, err,
+                        "i", id);
         conn_put(&db);
     }
+    if (rc == 0 && r.n == 0)
+        rc = err_set(err, ENOENT, "no such workspace or submission %lld", (long long)id);
     if (rc < 0) {
         free(l);
         return rc;
+    }
+    if (r.n == 1 && !((struct store_file *)r.items)[0].path) {
+        file_done(r.items);
+        r.n = 0;
     }
     l->items = r.items;
     l->n = r.n;
@@ -458,25 +457,32 @@ static int list_entries(struct store *st, const char *owner_sql, const char *sql
     return 0;
 }
 
+#define ENTRY_COLS "f.path, f.kind, f.size, f.etag, f.updated_at"
+
 int store_file_list(struct store *st, int64_t ws, bool with_content,
                     struct store_file_list **ret, struct err *err)
 {
-    return list_entries(
-        st, "SELECT id FROM workspaces WHERE id = ?",
-        "SELECT " FILE_COLS " FROM files WHERE workspace_id = ? ORDER BY path",
-        "SELECT " FILE_COLS ", content FROM files WHERE workspace_id = ? ORDER BY path", ws,
-        with_content, ret, err);
+    if (with_content)
+        return list_entries(st,
+                            "SELECT " ENTRY_COLS ", f.content FROM workspaces w"
+                            " LEFT JOIN files f ON f.workspace_id = w.id WHERE w.id = ?"
+                            " ORDER BY f.path",
+                            ws, true, ret, err);
+    return list_entries(st,
+                        "SELECT " ENTRY_COLS " FROM workspaces w"
+                        " LEFT JOIN files f ON f.workspace_id = w.id WHERE w.id = ?"
+                        " ORDER BY f.path",
+                        ws, false, ret, err);
 }
 
 int store_snapshot_list(struct store *st, int64_t submission_id, struct store_file_list **ret,
                         struct err *err)
 {
-    return list_entries(
-        st, "SELECT id FROM submissions WHERE id = ?",
-        "SELECT " FILE_COLS " FROM submission_files WHERE submission_id = ? ORDER BY path",
-        "SELECT " FILE_COLS ", content FROM submission_files WHERE submission_id = ?"
-        " ORDER BY path",
-        submission_id, false, ret, err);
+    return list_entries(st,
+                        "SELECT " ENTRY_COLS " FROM submissions s"
+                        " LEFT JOIN submission_files f ON f.submission_id = s.id WHERE s.id = ?"
+                        " ORDER BY f.path",
+                        submission_id, false, ret, err);
 }
 
 int store_snapshot_get(struct store *st, int64_t submission_id, const char *path,

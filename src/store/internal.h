@@ -54,6 +54,8 @@ struct db_driver {
     int64_t (*col_int)(struct db_stmt *s, int i);
     const char *(*col_text)(struct db_stmt *s, int i); /* NULL for SQL NULL */
     const void *(*col_blob)(struct db_stmt *s, int i, size_t *len);
+    /* Whether the statement may write (SQLite: to take the store's writer lock first). */
+    bool (*writes)(struct db_stmt *s);
     /* Rows changed by the last step of an INSERT/UPDATE/DELETE. */
     int64_t (*changes)(struct db_stmt *s);
     void (*done)(struct db_stmt *s);
@@ -75,6 +77,10 @@ struct store {
     pthread_cond_t cond;
     int nslots;
     struct pool_slot *slots;
+    /* SQLite: one writer at a time in this process. Without it, writers contending for the
+     * database lock sleep in SQLite's busy handler (1..100 ms steps, unfair): measured with
+     * 20 writer threads, p99 47 ms and 2.1 s worst case for 0.06 ms of work. */
+    pthread_mutex_t write_lock;
 };
 
 /* A borrowed connection: the driver, its connection and its store. */
@@ -83,6 +89,9 @@ struct db {
     const struct db_driver *drv;
     struct db_conn *conn;
     int slot;
+    bool in_tx;        /* between db_begin and db_end */
+    bool write_locked; /* holds st->write_lock (SQLite) */
+    bool auto_locked;  /* ... for one statement outside a transaction */
 };
 
 int conn_get(struct store *st, struct db *db, struct err *err);
@@ -108,15 +117,10 @@ int db_run(struct db *db, int64_t *ret_changes, const char *sql, struct err *err
 int db_row_ints(struct db *db, int64_t *ret, int ncols, const char *sql, struct err *err,
                 const char *fmt, ...);
 
-static inline int db_step(struct db *db, struct db_stmt *s, struct err *err)
-{
-    return db->drv->step(s, err);
-}
-static inline void db_done(struct db *db, struct db_stmt *s)
-{
-    if (s)
-        db->drv->done(s);
-}
+/* Steps a statement (1 row, 0 done, < 0 -errno); SQLite writes outside a transaction take
+ * the writer lock until db_done. */
+int db_step(struct db *db, struct db_stmt *s, struct err *err);
+void db_done(struct db *db, struct db_stmt *s);
 static inline int64_t col_int(struct db *db, struct db_stmt *s, int i)
 {
     return db->drv->col_int(s, i);

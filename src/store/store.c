@@ -47,6 +47,7 @@ int store_open(const char *url, const struct store_options *opt, struct store **
         return err_set(err, ENOMEM, "store open");
     }
     pthread_mutex_init(&st->lock, NULL);
+    pthread_mutex_init(&st->write_lock, NULL);
     pthread_cond_init(&st->cond, NULL);
 
     /* One connection now, so a bad URL or an unreachable server fails at start-up. */
@@ -66,6 +67,7 @@ void store_close(struct store *st)
     for (int i = 0; i < st->nslots; i++)
         st->drv->disconnect(st->slots[i].conn);
     pthread_cond_destroy(&st->cond);
+    pthread_mutex_destroy(&st->write_lock);
     pthread_mutex_destroy(&st->lock);
     free(st->slots);
     free(st->target);
@@ -144,6 +146,7 @@ int conn_get(struct store *st, struct db *db, struct err *err)
     db->drv = st->drv;
     db->conn = c;
     db->slot = slot;
+    db->in_tx = db->write_locked = db->auto_locked = false;
     return 0;
 }
 
@@ -152,6 +155,10 @@ void conn_put(struct db *db)
     struct store *st = db->st;
     if (!st)
         return;
+    if (db->write_locked) { /* not reached when every begin has its end */
+        pthread_mutex_unlock(&st->write_lock);
+        db->write_locked = false;
+    }
     pthread_mutex_lock(&st->lock);
     st->slots[db->slot].busy = false;
     pthread_cond_signal(&st->cond);
@@ -161,13 +168,36 @@ void conn_put(struct db *db)
 
 /* ---- transactions and queries ------------------------------------------------------ */
 
+static void write_lock(struct db *db)
+{
+    pthread_mutex_lock(&db->st->write_lock);
+    db->write_locked = true;
+}
+
+static void write_unlock(struct db *db)
+{
+    if (db->write_locked) {
+        db->write_locked = false;
+        db->auto_locked = false;
+        pthread_mutex_unlock(&db->st->write_lock);
+    }
+}
+
 int db_begin(struct db *db, bool write, struct err *err)
 {
-    /* SQLite: take the write lock at BEGIN, so two writers queue on the busy timeout
-     * instead of deadlocking when both try to upgrade a read lock. */
-    if (write && db->drv->dialect == DB_SQLITE)
-        return db->drv->exec(db->conn, "BEGIN IMMEDIATE", err);
-    return db->drv->exec(db->conn, "BEGIN", err);
+    int rc;
+    /* SQLite: take the write lock at BEGIN, so two writers queue instead of deadlocking
+     * when both try to upgrade a read lock; in this process they queue on a mutex. */
+    if (write && db->drv->dialect == DB_SQLITE) {
+        write_lock(db);
+        rc = db->drv->exec(db->conn, "BEGIN IMMEDIATE", err);
+        if (rc < 0)
+            write_unlock(db);
+    } else {
+        rc = db->drv->exec(db->conn, "BEGIN", err);
+    }
+    db->in_tx = rc == 0;
+    return rc;
 }
 
 int db_end(struct db *db, int rc, struct err *err)
@@ -175,11 +205,31 @@ int db_end(struct db *db, int rc, struct err *err)
     if (rc >= 0) {
         int c = db->drv->exec(db->conn, "COMMIT", err);
         if (c == 0)
-            return rc;
+            goto out;
         rc = c;
     }
     (void)db->drv->exec(db->conn, "ROLLBACK", NULL);
+out:
+    db->in_tx = false;
+    write_unlock(db);
     return rc;
+}
+
+int db_step(struct db *db, struct db_stmt *s, struct err *err)
+{
+    if (!db->in_tx && !db->write_locked && db->drv->dialect == DB_SQLITE && db->drv->writes(s)) {
+        write_lock(db);
+        db->auto_locked = true;
+    }
+    return db->drv->step(s, err);
+}
+
+void db_done(struct db *db, struct db_stmt *s)
+{
+    if (s)
+        db->drv->done(s);
+    if (db->auto_locked)
+        write_unlock(db);
 }
 
 int db_vquery(struct db *db, struct db_stmt **ret, const char *sql, struct err *err,
@@ -236,11 +286,11 @@ int db_run(struct db *db, int64_t *ret_changes, const char *sql, struct err *err
     va_end(ap);
     if (rc < 0)
         return rc;
-    while ((rc = db->drv->step(s, err)) == 1)
+    while ((rc = db_step(db, s, err)) == 1)
         ;
     if (rc == 0 && ret_changes)
         *ret_changes = db->drv->changes(s);
-    db->drv->done(s);
+    db_done(db, s);
     return rc;
 }
 
@@ -254,7 +304,7 @@ int db_row_ints(struct db *db, int64_t *ret, int ncols, const char *sql, struct 
     va_end(ap);
     if (rc < 0)
         return rc;
-    rc = db->drv->step(s, err);
+    rc = db_step(db, s, err);
     if (rc == 1) {
         for (int i = 0; i < ncols; i++)
             ret[i] = db->drv->col_int(s, i);
@@ -263,7 +313,7 @@ int db_row_ints(struct db *db, int64_t *ret, int ncols, const char *sql, struct 
     } else if (rc == 0) {
         rc = -ENOENT;
     }
-    db->drv->done(s);
+    db_done(db, s);
     return rc;
 }
 
@@ -326,7 +376,7 @@ int fetch_rows(struct db *db, struct rows *r, size_t size, row_fn read, done_fn 
     r->more = false;
     if (rc < 0)
         return rc;
-    while ((rc = db->drv->step(s, err)) == 1) {
+    while ((rc = db_step(db, s, err)) == 1) {
         if (limit > 0 && r->n == (size_t)limit) {
             r->more = true;
             continue;
@@ -341,7 +391,7 @@ int fetch_rows(struct db *db, struct rows *r, size_t size, row_fn read, done_fn 
             break;
         }
     }
-    db->drv->done(s);
+    db_done(db, s);
     if (rc < 0) {
         for (size_t i = 0; i < r->n; i++)
             done((char *)r->items + i * size);
@@ -365,7 +415,7 @@ int fetch_one(struct db *db, void *out, size_t size, row_fn read, done_fn done,
     if (rc < 0)
         return rc;
     memset(out, 0, size);
-    rc = db->drv->step(s, err);
+    rc = db_step(db, s, err);
     if (rc == 1) {
         rc = read(db, s, out);
         if (rc < 0) {
@@ -376,7 +426,7 @@ int fetch_one(struct db *db, void *out, size_t size, row_fn read, done_fn done,
     } else if (rc == 0) {
         rc = -ENOENT;
     }
-    db->drv->done(s);
+    db_done(db, s);
     return rc;
 }
 

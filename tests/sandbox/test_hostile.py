@@ -20,7 +20,7 @@ def test_fork_bomb(sb):
     # cgroup: the pids limit is seen and the tree killed at once; fallback: RLIMIT_NPROC
     # holds it until the wall time.
     assert r["limit_hit"] == ("pids" if sb.cgroups else "wall_time"), r
-    assert r["wall_ms"] < 4000 + 1000
+    assert r["wall_ms"] < 4000 + 3000
     assert not host_pids_with(marker)
 
 
@@ -33,10 +33,12 @@ def test_memory_bomb(sb):
 
 
 def test_cpu_loop(sb):
-    r = sb.py("while True: pass", "--cpu-ms", "600", "--wall-ms", "8000")
+    # a generous wall limit: on a loaded machine the loop gets a fraction of a CPU, and what
+    # matters is that the CPU limit, not the wall clock, ends it
+    r = sb.py("while True: pass", "--cpu-ms", "600", "--wall-ms", "60000")
     assert r["limit_hit"] == "cpu_time", r
     assert r["signal"] in (9, 24), r  # SIGKILL, or SIGXCPU from RLIMIT_CPU
-    assert r["cpu_ms"] >= 500 and r["wall_ms"] < 4000, r
+    assert r["cpu_ms"] >= 500, r
 
 
 def test_cpu_threads_count_for_the_tree(sb):
@@ -52,7 +54,7 @@ def test_cpu_threads_count_for_the_tree(sb):
 def test_sleep_forever(sb):
     r = sb.run(["sleep", "1000"], "--wall-ms", "500")
     assert r["limit_hit"] == "wall_time" and r["killed"] and r["signal"] == 9, r
-    assert 450 <= r["wall_ms"] < 2500, r
+    assert 450 <= r["wall_ms"] < 5000, r
 
 
 def test_output_flood(sb):
@@ -322,3 +324,13 @@ def test_sandboxes_cannot_reach_each_other(sb):
         for p in (a,):
             if p.poll() is None:
                 p.kill()
+
+
+def test_other_syscall_abis_are_killed(sb):
+    """x32 system calls (and i386 ones) would bypass an x86_64-only filter: they kill."""
+    r = sb.py("import ctypes\n"
+              "libc = ctypes.CDLL(None, use_errno=True)\n"
+              "libc.syscall.restype = ctypes.c_long\n"
+              "libc.syscall(0x40000000 | 272, 0x10000000)\n"
+              "print('survived')\n")
+    assert r["signal"] == 31 and b"survived" not in r.stdout, r  # SIGSYS

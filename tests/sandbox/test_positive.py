@@ -107,3 +107,16 @@ def test_many_concurrent_sandboxes(sb):
     outs = [p.communicate(b"n%d" % i, timeout=60) for i, p in enumerate(procs)]
     for i, (out, _) in enumerate(outs):
         assert out == b"n%d\n" % i
+
+
+def test_doctor_and_info(sb):
+    import subprocess
+    p = subprocess.run(sb.prefix() + ["sandbox", "doctor"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, cwd="/tmp")
+    out = p.stdout.decode()
+    assert p.returncode == 0, out + p.stderr.decode()
+    assert "ok        namespaces" in out and "numpy" in out and "matplotlib" in out, out
+    if sb.mode == "unpriv":
+        assert "degraded  cgroups" in out and "fix:" in out
+    p = subprocess.run(sb.prefix() + ["sandbox", "info"], stdout=subprocess.PIPE, cwd="/tmp")
+    assert p.stdout.startswith(b"sandbox: ")

@@ -76,6 +76,25 @@ Test(ratelimit, check_does_not_consume_and_reset_forgets)
     ratelimit_free(rl);
 }
 
+Test(ratelimit, refund_gives_back_one_token_up_to_the_burst)
+{
+    struct ratelimit *rl = mk(1.0 / 60, 2, 64);
+    cr_expect(ratelimit_take(rl, "bob", 0, NULL));
+    cr_expect(ratelimit_take(rl, "bob", 0, NULL));
+    cr_expect_not(ratelimit_check(rl, "bob", 0, NULL));
+    ratelimit_refund(rl, "bob", 0);
+    cr_expect(ratelimit_take(rl, "bob", 0, NULL), "the refunded token");
+    cr_expect_not(ratelimit_take(rl, "bob", 0, NULL));
+    ratelimit_refund(rl, "bob", 0);
+    ratelimit_refund(rl, "bob", 0);
+    ratelimit_refund(rl, "bob", 0);
+    cr_expect(ratelimit_take(rl, "bob", 0, NULL));
+    cr_expect(ratelimit_take(rl, "bob", 0, NULL));
+    cr_expect_not(ratelimit_take(rl, "bob", 0, NULL), "never above the burst");
+    ratelimit_refund(rl, "unknown", 0);
+    ratelimit_free(rl);
+}
+
 Test(ratelimit, clock_going_back_is_harmless)
 {
     struct ratelimit *rl = mk(1, 1, 8);

@@ -1059,6 +1059,74 @@ BOTH(submissions)
     store_run_free(r);
 }
 
+struct decider {
+    int64_t sub, reviewer;
+    int rc;
+};
+
+static void *decide(void *arg)
+{
+    struct decider *d = arg;
+    d->rc = store_submission_set_status(st, d->sub, d->reviewer % 2 ? STORE_SUB_APPROVED
+                                                                    : STORE_SUB_REJECTED,
+                                        d->reviewer, "verdict", NULL);
+    return NULL;
+}
+
+BOTH(deciding_twice_at_once)
+{
+    int64_t author = mkuser("author");
+    int64_t ws = mkws(author, "w");
+    struct store_submission *s;
+    OK(store_submission_create(st, ws, author, "", &s, &E));
+    enum { N = 6 };
+    pthread_t t[N];
+    struct decider d[N];
+    for (int i = 0; i < N; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "rev%d", i);
+        d[i] = (struct decider){.sub = s->id, .reviewer = mkuser(name)};
+    }
+    for (int i = 0; i < N; i++)
+        pthread_create(&t[i], NULL, decide, &d[i]);
+    int won = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        cr_assert(d[i].rc == 0 || d[i].rc == -EALREADY, "rc %d", d[i].rc);
+        won += d[i].rc == 0;
+    }
+    cr_assert_eq(won, 1);
+    struct store_review_list *rl;
+    OK(store_review_list(st, s->id, &rl, &E));
+    cr_assert_eq(rl->n, 1);
+    store_review_list_free(rl);
+    store_submission_free(s);
+}
+
+BOTH(empty_lists)
+{
+    int64_t u = mkuser("alice");
+    int64_t ws = mkws(u, "w");
+    struct store_file_list *l;
+    OK(store_file_list(st, ws, false, &l, &E));
+    cr_assert_eq(l->n, 0);
+    store_file_list_free(l);
+    OK(store_file_list(st, ws, true, &l, &E));
+    cr_assert_eq(l->n, 0);
+    store_file_list_free(l);
+    struct store_submission *s;
+    OK(store_submission_create(st, ws, u, "empty", &s, &E));
+    OK(store_snapshot_list(st, s->id, &l, &E));
+    cr_assert_eq(l->n, 0);
+    store_file_list_free(l);
+    store_submission_free(s);
+    struct store_run_list *rl;
+    OK(store_run_list(st, ws, 0, 10, 0, &rl, &E));
+    cr_assert_eq(rl->n, 0);
+    cr_assert_not(rl->more);
+    store_run_list_free(rl);
+}
+
 /* ---- audit, leases ----------------------------------------------------------------- */
 
 BOTH(audit)

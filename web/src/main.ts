@@ -10,10 +10,9 @@
 import './style.css';
 import { auth, setUnauthenticatedHandler } from './api';
 import { h } from './dom';
-import { idePage } from './ide/ide';
+import { prefetchIde } from './ide/prefetch';
 import { adminPage } from './pages/admin';
 import { authPage } from './pages/auth';
-import { dashboardPage, mySubmissionsPage, submissionPage } from './pages/review';
 import { workspacesPage } from './pages/workspaces';
 import { navigate, route, setNotFound, startRouter } from './router';
 import { errorBlock, isAdmin, isReviewer, page, setUser, toLogin, user } from './session';
@@ -33,10 +32,17 @@ function authed<A extends unknown[]>(fn: (...a: A) => void | Promise<void>, need
 route('/login', (_p, q) => (user() ? navigate('/', true) : authPage('login', q)));
 route('/register', (_p, q) => (user() ? navigate('/', true) : authPage('register', q)));
 route('/', authed((_p, q) => workspacesPage(q)));
-route('/w/:id', authed((p) => idePage(Number(p.id))));
-route('/submissions', authed(() => mySubmissionsPage()));
-route('/submissions/:id', authed((p) => submissionPage(Number(p.id))));
-route('/review', authed((_p, q) => dashboardPage(q), 'reviewer'));
+// The IDE and the review pages carry CodeMirror: a chunk of its own, preloaded by
+// index.html, so the small entry can start asking the API while the editor downloads.
+const ide = () => import('./ide/ide');
+const review = () => import('./pages/review');
+route('/w/:id', authed((p) => {
+    const pre = prefetchIde(Number(p.id));
+    return ide().then((m) => m.idePage(Number(p.id), pre));
+}));
+route('/submissions', authed(() => review().then((m) => m.mySubmissionsPage())));
+route('/submissions/:id', authed((p) => review().then((m) => m.submissionPage(Number(p.id)))));
+route('/review', authed((_p, q) => review().then((m) => m.dashboardPage(q)), 'reviewer'));
 route('/review/:id', authed((p) => navigate(`/submissions/${p.id}`, true), 'reviewer'));
 route('/admin', authed((_p, q) => adminPage(q), 'admin'));
 setNotFound(() => {

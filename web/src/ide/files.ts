@@ -41,6 +41,8 @@ const AUTOSAVE_MS = 700;
 
 export class FileStore {
     readonly open = new Map<string, OpenFile>();
+    /** Reads started before the store existed (the first file shown), by path. */
+    readonly prefetched = new Map<string, Promise<{ text: string; etag: string } | null>>();
     /** Called whenever a file's status or text-vs-saved state changes. */
     onChange: (f: OpenFile) => void = () => {};
     /** Called when a file enters the conflict state. */
@@ -133,7 +135,11 @@ export class FileStore {
     async openFile(path: string): Promise<OpenFile> {
         const existing = this.open.get(path);
         if (existing) return existing;
-        const { text, etag } = await filesApi.read(this.ws, path);
+        const early = this.prefetched.get(path);
+        this.prefetched.delete(path);
+        const { text, etag } = (early && (await early)) || (await filesApi.read(this.ws, path));
+        const again = this.open.get(path);
+        if (again) return again;
         const draft = this.readDraft(path);
         const f: OpenFile = {
             path, state: this.newState(path, text), etag, base: text, status: 'saved', message: '',

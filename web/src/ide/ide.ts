@@ -16,22 +16,23 @@ import { conflictView } from './conflict';
 import { splitter } from './split';
 import { FileTree } from './tree';
 import type { TermSession } from './terminal';
+import { prefetchIde, type IdeData } from './prefetch';
 
-export async function idePage(id: number): Promise<void> {
+export async function idePage(id: number, pre: IdeData = prefetchIde(id)): Promise<void> {
     const app = document.getElementById('app')!;
     app.className = 'app-ide';
     app.replaceChildren(topbar('ide'), h('main', { class: 'page' }, loading('Opening workspace…')));
     let ws: Workspace;
     let entries: FileEntry[];
     try {
-        [ws, entries] = await Promise.all([wsApi.get(id), filesApi.list(id).then((l) => l.items)]);
+        [ws, entries] = await Promise.all([pre.ws, pre.entries]);
     } catch (e) {
         const main = h('main', { class: 'page' }, errorBlock(e instanceof ApiError && e.status === 404 ? 'This workspace does not exist, or is not yours.' : messageOf(e), () => void idePage(id)),
             h('p', null, h('a', { href: '/' }, '← All workspaces')));
         app.replaceChildren(topbar('ide'), main);
         return;
     }
-    new Ide(app, ws, entries);
+    new Ide(app, ws, entries, pre.first);
 }
 
 class Ide {
@@ -68,7 +69,7 @@ class Ide {
     private termOpen: boolean;
     private disposed = false;
 
-    constructor(private app: HTMLElement, private ws: Workspace, entries: FileEntry[]) {
+    constructor(private app: HTMLElement, private ws: Workspace, entries: FileEntry[], early: IdeData['first']) {
         document.title = `${ws.name} · pyroom`;
         const hooks = { onSave: () => void this.saveNow(), onRun: () => void this.run() };
         const shared = baseExtensions(hooks);
@@ -80,6 +81,7 @@ class Ide {
             if (u.selectionSet || u.docChanged) this.showCursor();
         });
         this.store = new FileStore(ws.id, (path) => [shared, languageFor(path), listener]);
+        this.store.prefetched.set(early.path, early.content);
         this.store.onChange = (f) => this.fileChanged(f);
         this.store.onConflict = (f) => {
             if (f.path === this.active) this.showActive();
@@ -306,8 +308,11 @@ class Ide {
                 h('button', { type: 'button', class: 'btn btn-small', onclick: () => { f.status = 'dirty'; void this.store.save(f, true).then(() => this.refreshTree()); this.showActive(); } }, 'Save it again'),
                 h('button', { type: 'button', class: 'btn btn-small', onclick: () => this.closeTab(f.path, true) }, 'Close')));
         }
-        if (!this.view) this.view = new EditorView({ state: f.state, parent: this.editorHost });
-        else {
+        if (!this.view) {
+            this.view = new EditorView({ state: f.state, parent: this.editorHost });
+            // bench/web measures navigation → this mark (the first editable editor).
+            performance.mark('pyroom:editor-ready');
+        } else {
             this.view.setState(f.state);
             this.editorHost.append(this.view.dom);
         }
@@ -395,7 +400,7 @@ class Ide {
         this.saveStatus.append(ic, h('span', null, SAVE_LABEL[st]));
         if (f.message && (st === 'offline' || st === 'error')) {
             this.saveStatus.title = f.message;
-            this.saveStatus.append(h('span', { class: 'sb-msg' }, `: ${f.message}`));
+            this.saveStatus.append(h('span', { class: 'sb-msg' }, `— ${f.message}`));
             if (st === 'error') this.saveStatus.append(h('button', { type: 'button', class: 'link', onclick: () => void this.store.save(f) }, 'Retry'));
         } else this.saveStatus.title = '';
         if (others) this.saveStatus.append(h('span', { class: 'sb-msg' }, ` · ${others} other file(s) need attention`));
@@ -640,10 +645,7 @@ class Ide {
             void fin;
         } catch (e) {
             this.runView.reset();
-            let msg = messageOf(e);
-            if (e instanceof ApiError && e.status === 404 && e.code !== 'not_found') msg = 'Runs are not available on this server yet.';
-            else if (e instanceof ApiError && e.status === 404) msg = `Could not run ${entry}: ${msg}`;
-            this.runView.append('stderr', `${msg}\n`);
+            this.runView.append('stderr', `Could not run ${entry}: ${messageOf(e)}\n`);
         } finally {
             this.current = null;
             this.liveInput.hidden = true;
@@ -683,7 +685,7 @@ class Ide {
         } catch (e) {
             if (quiet) return;
             clear(this.history);
-            this.history.append(h('div', { class: 'run-empty' }, e instanceof ApiError && e.status === 404 ? 'Run history is not available on this server yet.' : messageOf(e)));
+            this.history.append(h('div', { class: 'run-empty' }, `Could not load the run history: ${messageOf(e)}`));
         }
     }
 
@@ -822,7 +824,7 @@ class Ide {
             toast(`Submitted for review (#${s.id}).`, 'ok');
             navigate(`/submissions/${s.id}`);
         } catch (e) {
-            toast(e instanceof ApiError && e.status === 404 && e.code !== 'not_found' ? 'Submissions are not available on this server yet.' : messageOf(e), 'error');
+            toast(`Could not submit: ${messageOf(e)}`, 'error');
         }
     }
 }

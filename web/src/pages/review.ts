@@ -12,7 +12,6 @@ import { finished, RunView } from '../runview';
 import { errorBlock, isReviewer, loading, page, user } from '../session';
 
 function notAvailable(e: unknown): string {
-    if (e instanceof ApiError && e.status === 404 && e.code !== 'not_found') return 'Submissions are not available on this server yet.';
     return messageOf(e);
 }
 
@@ -85,7 +84,7 @@ export async function submissionPage(id: number): Promise<void> {
     try {
         s = await subApi.get(id);
     } catch (e) {
-        main.replaceChildren(errorBlock(e instanceof ApiError && e.status === 404 && e.code === 'not_found' ? 'This submission does not exist or is not visible to you.' : notAvailable(e), () => void submissionPage(id)));
+        main.replaceChildren(errorBlock(e instanceof ApiError && e.status === 404 ? 'This submission does not exist or is not visible to you.' : notAvailable(e), () => void submissionPage(id)));
         return;
     }
     new SubmissionView(main, s);

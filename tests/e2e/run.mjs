@@ -1,0 +1,90 @@
+// Browser tests: starts its own pyroom on a free loopback port with a throw-away SQLite
+// database, then runs tests/e2e/*.test.mjs with node:test (TAP output, so the summary has
+// "# pass N" and "# fail N" lines) against it in Debian's chromium via playwright-core.
+//
+//   node tests/e2e/run.mjs            (PYROOM_BIN defaults to build/pyroom)
+//   PYROOM_E2E_URL=http://... node tests/e2e/run.mjs   against a server already running
+//
+// Screenshots land in build/screenshots/.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, mkdirSync, openSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '../..');
+const bin = resolve(root, process.env.PYROOM_BIN || 'build/pyroom');
+
+function freePort() {
+    return new Promise((res, rej) => {
+        const s = net.createServer();
+        s.once('error', rej);
+        s.listen(0, '127.0.0.1', () => {
+            const { port } = s.address();
+            s.close(() => res(port));
+        });
+    });
+}
+
+async function waitHealthy(url, proc, ms = 15000) {
+    const end = Date.now() + ms;
+    while (Date.now() < end) {
+        if (proc && proc.exitCode !== null) throw new Error(`pyroom exited with ${proc.exitCode}`);
+        try {
+            const r = await fetch(`${url}/api/health`);
+            if (r.ok) return;
+        } catch {
+            /* not up yet */
+        }
+        await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`pyroom did not answer ${url}/api/health within ${ms} ms`);
+}
+
+let server = null;
+let tmp = null;
+let url = process.env.PYROOM_E2E_URL;
+const stop = () => {
+    if (server && server.exitCode === null) server.kill('SIGTERM');
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+};
+process.on('exit', stop);
+process.on('SIGINT', () => process.exit(130));
+process.on('SIGTERM', () => process.exit(143));
+
+try {
+    if (!existsSync(join(root, 'web/dist/index.html'))) {
+        const b = spawnSync('npm', ['run', '--silent', 'build'], { cwd: join(root, 'web'), stdio: 'inherit' });
+        if (b.status !== 0) throw new Error('the page did not build (npm run build in web/)');
+    }
+    if (!url) {
+        if (!existsSync(bin)) throw new Error(`${bin} not found (build it with make, or set PYROOM_BIN)`);
+        tmp = mkdtempSync(join(tmpdir(), 'pyroom-e2e-'));
+        const port = await freePort();
+        url = `http://127.0.0.1:${port}`;
+        mkdirSync(join(root, 'build/logs'), { recursive: true });
+        const log = openSync(join(root, 'build/logs/e2e-server.log'), 'w');
+        server = spawn(bin, ['serve', '--listen', `127.0.0.1:${port}`, '--database', `sqlite:${tmp}/db.sqlite`, '--data-dir', tmp,
+            '--web-dir', join(root, 'web/dist')], { cwd: root, stdio: ['ignore', log, log] });
+        await waitHealthy(url, server);
+    }
+} catch (e) {
+    // Report as one failing test so the summary counts it.
+    console.log('TAP version 13');
+    console.log(`not ok 1 - e2e set-up\n  ---\n  error: ${JSON.stringify(String(e.message ?? e))}\n  ...`);
+    console.log('1..1\n# tests 1\n# pass 0\n# fail 1');
+    process.exit(1);
+}
+
+const files = readdirSync(here).filter((f) => f.endsWith('.test.mjs')).sort().map((f) => join(here, f));
+const child = spawn(process.execPath, ['--test', '--test-reporter=tap', '--test-concurrency=1', ...files], {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, PYROOM_E2E_URL: url, PYROOM_ROOT: root },
+});
+child.on('exit', (code) => {
+    stop();
+    process.exit(code ?? 1);
+});
