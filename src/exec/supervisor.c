@@ -38,7 +38,7 @@ struct msg_hello {
 struct msg_spawn {
     uint32_t type;
     uint32_t argc, envc;
-    uint8_t pty, has_cwd, has_workspace, pad;
+    uint8_t pty, has_cwd, has_workspace, shared_workspace;
     uint16_t rows, cols;
     struct sb_limits limits;
     uint32_t strings_len;
@@ -252,6 +252,7 @@ static int parse_spawn(char *buf, size_t len, struct sb_spec *spec, const char *
     spec->cwd = m.has_cwd ? strs[k++] : NULL;
     spec->workspace = m.has_workspace ? strs[k++] : NULL;
     spec->pty = m.pty != 0;
+    spec->shared_workspace = m.shared_workspace != 0;
     spec->rows = m.rows;
     spec->cols = m.cols;
     spec->limits = m.limits;
@@ -602,6 +603,7 @@ int sup_spawn(struct sup *s, const struct sb_spec *spec, struct sup_proc **ret, 
     memset(&m, 0, sizeof(m));
     m.type = MSG_SPAWN;
     m.pty = spec->pty;
+    m.shared_workspace = spec->shared_workspace;
     m.rows = spec->rows;
     m.cols = spec->cols;
     m.limits = spec->limits;

@@ -80,6 +80,10 @@ struct sb_spec {
     const char *cwd;         /* inside the sandbox; NULL for /home/user */
     const char *workspace;   /* host directory bound read-write at /home/user (chowned to the
                                 slot's uid during the run, back afterwards); NULL: empty tmpfs */
+    bool shared_workspace;   /* several live sandboxes use this workspace at once (a
+                                workspace's terminals): when a live sandbox of this host owns
+                                it, run as that sandbox's uid (reserved until the last of them
+                                ends), and do not hand it back at the end */
     bool pty;                /* stdin/stdout/stderr on a terminal of the sandbox's own devpts */
     unsigned short rows;     /* PTY size; 0 for 24x80 */
     unsigned short cols;

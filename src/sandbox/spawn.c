@@ -38,7 +38,9 @@ struct sb_host {
     uint32_t uid_base;
     uint32_t slots;
     uint32_t next_slot;
-    uint8_t *slot_used;  /* slots this process holds */
+    uint16_t *slot_refs; /* per slot: live sandboxes using it (its own, and those sharing its
+                            uid through shared_workspace); 0 when free */
+    int *slot_lock_fd;   /* per slot: its lock while slot_refs > 0, else -1 */
     bool root;           /* distinct host uids, chown of workspaces */
     uid_t my_uid;
     gid_t my_gid;
@@ -56,6 +58,8 @@ struct sb_proc {
     int status_fd;       /* read end of the status pipe */
     uint32_t slot;
     int slot_fd;         /* the slot's lock, -1 once released */
+    uint32_t uid_slot;   /* the slot whose uid it runs as: its own, or a sharer's */
+    bool shared;         /* spec.shared_workspace: ownership is left alone at the end */
     struct cg_proc cg;
     bool has_cg;
     char cg_procs[3][640]; /* its cgroup.procs files, for the child to join */
@@ -159,14 +163,15 @@ static int slot_acquire(struct sb_host *h, uint32_t *ret_slot, struct err *err)
 {
     for (uint32_t i = 0; i < h->slots; i++) {
         uint32_t s = (h->next_slot + i) % h->slots;
-        if (h->slot_used[s])
+        if (h->slot_refs[s])
             continue;
         int fd = slot_lock(h, s, false);
         if (fd == -EWOULDBLOCK)
             continue;
         if (fd < 0)
             return err_set(err, -fd, "lock slot %u in '%s'", s, h->run_dir);
-        h->slot_used[s] = 1;
+        h->slot_refs[s] = 1;
+        h->slot_lock_fd[s] = fd;
         h->next_slot = s + 1;
         *ret_slot = s;
         return fd;
@@ -174,10 +179,23 @@ static int slot_acquire(struct sb_host *h, uint32_t *ret_slot, struct err *err)
     return err_set(err, EAGAIN, "all %u sandbox slots are in use", h->slots);
 }
 
-static void slot_release(struct sb_host *h, uint32_t slot, int fd)
+/* Drops one reference; the lock goes when the last sandbox using the slot has ended. */
+static void slot_unref(struct sb_host *h, uint32_t slot)
 {
-    h->slot_used[slot] = 0;
-    close(fd);
+    if (h->slot_refs[slot] && --h->slot_refs[slot] == 0) {
+        close(h->slot_lock_fd[slot]);
+        h->slot_lock_fd[slot] = -1;
+    }
+}
+
+static void slot_release(struct sb_proc *p)
+{
+    if (p->slot_fd < 0)
+        return;
+    slot_unref(p->h, p->slot);
+    if (p->uid_slot != p->slot)
+        slot_unref(p->h, p->uid_slot);
+    p->slot_fd = -1;
 }
 
 /* cg_sweep's question: is this leftover's slot free (no live pyroom holds it)? */
@@ -186,7 +204,7 @@ static bool sweep_lock_free(void *ctx, const char *name)
     struct sb_host *h = ctx;
     char *end;
     unsigned long s = strtoul(name + strlen("pyroom-sb"), &end, 10);
-    if (*end || s >= h->slots || h->slot_used[s])
+    if (*end || s >= h->slots || h->slot_refs[s])
         return false;
     int fd = slot_lock(h, (uint32_t)s, false);
     if (fd < 0)
@@ -302,8 +320,11 @@ int sb_host_new(const struct sb_config *cfg, struct sb_host **ret, struct err *e
     h->uid_base = cfg->uid_base ? cfg->uid_base : DEFAULT_UID_BASE;
     h->slots = cfg->slots ? cfg->slots : DEFAULT_SLOTS;
     h->mpl_fd = -1;
-    h->slot_used = calloc(h->slots, 1);
-    if (!h->slot_used) {
+    h->slot_refs = calloc(h->slots, sizeof(*h->slot_refs));
+    h->slot_lock_fd = malloc(h->slots * sizeof(*h->slot_lock_fd));
+    for (uint32_t i = 0; h->slot_lock_fd && i < h->slots; i++)
+        h->slot_lock_fd[i] = -1;
+    if (!h->slot_refs || !h->slot_lock_fd) {
         r = err_set(err, ENOMEM, "sandbox slots");
         goto fail;
     }
@@ -370,7 +391,8 @@ void sb_host_free(struct sb_host *h)
     if (!h)
         return;
     free(h->filter.filter);
-    free(h->slot_used);
+    free(h->slot_refs);
+    free(h->slot_lock_fd);
     if (h->mpl_fd >= 0)
         close(h->mpl_fd);
     free(h);
@@ -491,6 +513,8 @@ int sb_spawn_begin(struct sb_host *h, const struct sb_spec *spec, struct sb_proc
     if ((r = slot_acquire(h, &p->slot, err)) < 0)
         goto fail;
     p->slot_fd = r;
+    p->uid_slot = p->slot;
+    p->shared = spec->shared_workspace;
     uid_t uid = h->root ? h->uid_base + p->slot : h->my_uid;
     gid_t gid = h->root ? h->uid_base + p->slot : h->my_gid;
 
@@ -509,7 +533,19 @@ int sb_spawn_begin(struct sb_host *h, const struct sb_spec *spec, struct sb_proc
         p->ws_gid = st.st_gid;
         ws_dev = st.st_dev;
         ws_ino = st.st_ino;
-        if (h->root) {
+        /* A workspace shared by live sandboxes (a workspace's terminals) must keep one
+         * owner, or each new sandbox would take every file away from the others: run as
+         * the uid of the live sandbox that owns it, and keep that uid reserved. */
+        bool join = false;
+        if (h->root && p->shared && st.st_uid >= h->uid_base &&
+            st.st_uid - h->uid_base < h->slots && st.st_uid == st.st_gid &&
+            h->slot_refs[st.st_uid - h->uid_base]) {
+            p->uid_slot = st.st_uid - h->uid_base;
+            h->slot_refs[p->uid_slot]++;
+            uid = gid = st.st_uid;
+            join = true;
+        }
+        if (h->root && !join) {
             struct ws_walk w;
             if ((r = ws_chown_tree(p->ws_fd, uid, gid, &w)) < 0) {
                 err_set(err, -r, "hand workspace '%s' to uid %u", spec->workspace, uid);
@@ -818,7 +854,7 @@ int sb_reap(struct sb_proc *p, struct sb_result *ret)
     }
     if (p->ws_fd >= 0) {
         struct ws_walk w;
-        uid_t u = p->h->root ? p->ws_uid : (uid_t)-1;
+        uid_t u = p->h->root && !p->shared ? p->ws_uid : (uid_t)-1;
         if (ws_chown_tree(p->ws_fd, u, p->ws_gid, &w) == 0 && res->limit_hit == SB_LIMIT_NONE &&
             ((l->file_size_bytes && w.largest >= l->file_size_bytes) ||
              (l->workspace_bytes && w.bytes > l->workspace_bytes)))
@@ -829,10 +865,7 @@ int sb_reap(struct sb_proc *p, struct sb_result *ret)
         cg_destroy(&p->cg);
         p->has_cg = false;
     }
-    if (p->slot_fd >= 0) {
-        slot_release(p->h, p->slot, p->slot_fd);
-        p->slot_fd = -1;
-    }
+    slot_release(p);
     *ret = *res;
     return 0;
 }
@@ -868,8 +901,7 @@ void sb_proc_free(struct sb_proc *p)
     }
     if (p->has_cg)
         cg_destroy(&p->cg);
-    if (p->slot_fd >= 0)
-        slot_release(p->h, p->slot, p->slot_fd);
+    slot_release(p);
     close_fd(&p->ws_fd);
     close_fd(&p->pidfd);
     close_fd(&p->status_fd);
