@@ -240,6 +240,7 @@ static int cmd_serve(struct settings *s)
     int sig = 0;
     sigwait(&sigs, &sig);
     log_event(LOG_INFO, "shutting down", json_pack("{s:i}", "signal", sig));
+    api_stop_live(api);
     http_server_stop(srv);
     api_free(api);
     store_close(st);

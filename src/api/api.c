@@ -442,6 +442,7 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
     api_file_routes(r);
     api_run_routes(r);
     api_submission_routes(r);
+    api_terminal_routes(api, r);
     *ret = api;
     return 0;
 }

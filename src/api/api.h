@@ -20,6 +20,9 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
             struct err *err);
 /* Ends what the API keeps alive (runs, terminals) and frees. Accepts NULL. */
 void api_free(struct api *api);
+/* Ends the live terminals and event streams (their sockets belong to HTTP connections):
+ * call before http_server_stop, which waits for every connection. */
+void api_stop_live(struct api *api);
 /* The handler for http_server_start; ctx is the struct api. */
 void api_handle(struct http_req *req, void *ctx);
 

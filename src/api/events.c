@@ -1,10 +1,181 @@
-/* events: what changed in a workspace, for live environments and event subscribers. */
-#include "api/internal.h"
+/*
+ * events: what changed in a workspace, for live environments and event subscribers.
+ *
+ * api_workspace_changed() is called by the file endpoints after a change is stored: it
+ * pushes the change into the workspace's live environment (terminals) and publishes an
+ * event. Changes made in a terminal come back through api/terminals.c's sync callback.
+ * Subscribers (GET /api/workspaces/{id}/events) each have a bounded queue of event text;
+ * one that falls EVENTS_QUEUE bytes behind gets a single `resync` event instead (reload the
+ * tree), so a stalled reader costs bounded memory. Events reach the subscribers of this
+ * node only (documented in docs/terminal.md).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/live.h"
+#include "base/buf.h"
+#include "exec/terminals.h"
+
+#define EVENTS_QUEUE (256u << 10) /* bytes of event text waiting per subscriber */
+#define KEEPALIVE_MS 15000        /* a comment line this often keeps proxies and us honest */
+
+struct sub {
+    int64_t ws;
+    struct buf q;  /* SSE text not sent yet */
+    size_t pos;    /* bytes of q already sent */
+    bool overflow; /* q passed EVENTS_QUEUE: send resync */
+    bool hello;    /* the first chunk (retry hint) went out */
+    struct sub *next;
+};
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static struct sub *subs;
+static bool closing;
+
+static void init_cv(void)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&cv, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
+void api_events_publish(int64_t ws, const char *type, const char *path, const char *etag,
+                        const char *message)
+{
+    pthread_once(&once, init_cv);
+    json_t *data = json_pack("{s:s}", "path", path ? path : "");
+    if (!data)
+        return;
+    if (etag)
+        json_object_set_new(data, "etag", json_string(etag));
+    if (message)
+        json_object_set_new(data, "message", json_string(message));
+    char *text = json_dumps(data, JSON_COMPACT);
+    json_decref(data);
+    if (!text)
+        return;
+    pthread_mutex_lock(&mu);
+    for (struct sub *s = subs; s; s = s->next) {
+        if (s->ws != ws || s->overflow)
+            continue;
+        if (buf_printf(&s->q, "event: %s\ndata: %s\n\n", type, text) < 0) {
+            s->overflow = true;
+            buf_reset(&s->q);
+            s->pos = 0;
+        }
+    }
+    pthread_cond_broadcast(&cv);
+    pthread_mutex_unlock(&mu);
+    free(text);
+}
 
 void api_workspace_changed(struct api *api, int64_t ws, const char *path, const char *etag)
 {
     (void)api;
-    (void)ws;
-    (void)path;
-    (void)etag;
+    const char *type = !etag ? "file_deleted" : !*etag ? "folder_created" : "file_changed";
+    api_events_publish(ws, type, path, etag && *etag ? etag : NULL, NULL);
+    terms_workspace_changed(api_terms(), ws, path, etag);
+}
+
+static ssize_t sse_read(void *ctx, uint64_t pos, char *out, size_t max)
+{
+    (void)pos;
+    struct sub *s = ctx;
+    static const char hello[] = "retry: 2000\n: events follow\n\n";
+    if (!s->hello) {
+        s->hello = true;
+        memcpy(out, hello, sizeof(hello) - 1);
+        return (ssize_t)sizeof(hello) - 1;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += KEEPALIVE_MS / 1000;
+    pthread_mutex_lock(&mu);
+    while (!closing && !s->overflow && s->pos == s->q.len)
+        if (pthread_cond_timedwait(&cv, &mu, &ts) == ETIMEDOUT)
+            break;
+    ssize_t n;
+    if (closing) {
+        n = -1;
+    } else if (s->overflow) {
+        static const char resync[] = "event: resync\ndata: {}\n\n";
+        s->overflow = false;
+        memcpy(out, resync, sizeof(resync) - 1);
+        n = (ssize_t)sizeof(resync) - 1;
+    } else if (s->pos < s->q.len) {
+        size_t k = s->q.len - s->pos;
+        if (k > max)
+            k = max;
+        memcpy(out, s->q.data + s->pos, k);
+        s->pos += k;
+        if (s->pos == s->q.len) {
+            buf_reset(&s->q);
+            s->pos = 0;
+        }
+        n = (ssize_t)k;
+    } else {
+        /* Nothing for a while: a comment line (and a failed write tells us it has gone). */
+        memcpy(out, ":\n\n", 3);
+        n = 3;
+    }
+    pthread_mutex_unlock(&mu);
+    return n;
+}
+
+static void sse_free(void *ctx)
+{
+    struct sub *s = ctx;
+    pthread_mutex_lock(&mu);
+    for (struct sub **p = &subs; *p; p = &(*p)->next)
+        if (*p == s) {
+            *p = s->next;
+            break;
+        }
+    pthread_mutex_unlock(&mu);
+    buf_done(&s->q);
+    free(s);
+}
+
+void api_events_stream(struct http_req *req, int64_t ws)
+{
+    pthread_once(&once, init_cv);
+    struct sub *s = calloc(1, sizeof(*s));
+    if (!s) {
+        api_fail(req, -ENOMEM, "event stream");
+        return;
+    }
+    s->ws = ws;
+    buf_init(&s->q, EVENTS_QUEUE);
+    pthread_mutex_lock(&mu);
+    bool closed = closing;
+    if (!closed) {
+        s->next = subs;
+        subs = s;
+    }
+    pthread_mutex_unlock(&mu);
+    if (closed) {
+        buf_done(&s->q);
+        free(s);
+        http_reply_error(req, 503, "unavailable", "the server is shutting down");
+        return;
+    }
+    static const char *const h[] = {"Cache-Control", "no-store", "X-Accel-Buffering", "no",
+                                    NULL};
+    http_reply_stream(req, 200, "text/event-stream", sse_read, s, sse_free, h);
+}
+
+void api_events_close(void)
+{
+    pthread_once(&once, init_cv);
+    pthread_mutex_lock(&mu);
+    closing = true;
+    pthread_cond_broadcast(&cv);
+    pthread_mutex_unlock(&mu);
 }

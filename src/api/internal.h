@@ -117,6 +117,7 @@ void api_workspace_routes(struct router *r);
 void api_file_routes(struct router *r);
 void api_run_routes(struct router *r);
 void api_submission_routes(struct router *r);
+void api_terminal_routes(struct api *api, struct router *r); /* terminals.c, events */
 
 /* The page (web.c). */
 void api_web_get(struct api *api, struct http_req *req);

@@ -80,6 +80,10 @@ struct sb_spec {
     const char *cwd;         /* inside the sandbox; NULL for /home/user */
     const char *workspace;   /* host directory bound read-write at /home/user (chowned to the
                                 slot's uid during the run, back afterwards); NULL: empty tmpfs */
+    bool shared_workspace;   /* several live sandboxes use this workspace at once (a
+                                workspace's terminals): when a live sandbox of this host owns
+                                it, run as that sandbox's uid (reserved until the last of them
+                                ends), and do not hand it back at the end */
     bool pty;                /* stdin/stdout/stderr on a terminal of the sandbox's own devpts */
     unsigned short rows;     /* PTY size; 0 for 24x80 */
     unsigned short cols;
@@ -135,6 +139,14 @@ struct sb_proc;
  * as a missing command, come back here) with the parent ends of its stdio. */
 int sb_spawn(struct sb_host *h, const struct sb_spec *spec, struct sb_proc **ret_proc,
              struct sb_stdio *ret_io, struct err *err);
+/* The same in steps, for an event loop (the supervisor): sb_spawn_begin() returns once the
+ * child is cloned; when sb_spawn_fd() is readable, call sb_spawn_end(), which returns
+ * -EAGAIN until the program has been exec'd (0, with its stdio) or the set-up failed (< 0:
+ * sb_proc_free() it). Keep calling sb_proc_check() meanwhile: it ends a set-up that hangs. */
+int sb_spawn_begin(struct sb_host *h, const struct sb_spec *spec, struct sb_proc **ret_proc,
+                   struct err *err);
+int sb_spawn_fd(const struct sb_proc *p);
+int sb_spawn_end(struct sb_proc *p, struct sb_stdio *ret_io, struct err *err);
 /* A pidfd that becomes readable when the tree has ended: then call sb_reap(). */
 int sb_proc_fd(const struct sb_proc *p);
 /* Host pid of the sandbox's pid 1. */

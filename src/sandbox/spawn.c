@@ -38,7 +38,9 @@ struct sb_host {
     uint32_t uid_base;
     uint32_t slots;
     uint32_t next_slot;
-    uint8_t *slot_used;  /* slots this process holds */
+    uint16_t *slot_refs; /* per slot: live sandboxes using it (its own, and those sharing its
+                            uid through shared_workspace); 0 when free */
+    int *slot_lock_fd;   /* per slot: its lock while slot_refs > 0, else -1 */
     bool root;           /* distinct host uids, chown of workspaces */
     uid_t my_uid;
     gid_t my_gid;
@@ -56,9 +58,17 @@ struct sb_proc {
     int status_fd;       /* read end of the status pipe */
     uint32_t slot;
     int slot_fd;         /* the slot's lock, -1 once released */
+    uint32_t uid_slot;   /* the slot whose uid it runs as: its own, or a sharer's */
+    bool shared;         /* spec.shared_workspace: ownership is left alone at the end */
     struct cg_proc cg;
     bool has_cg;
     char cg_procs[3][640]; /* its cgroup.procs files, for the child to join */
+    int start_fd;        /* error pipe while the child sets up (sb_spawn_end), else -1 */
+    int pty_sock;        /* where the PTY master comes from while starting, else -1 */
+    struct sb_stdio io;  /* parent ends until sb_spawn_end hands them over */
+    struct child_report rep; /* the child's failure report, as read so far */
+    size_t rep_got;
+    bool setup_timed_out;
     uint64_t start_ms;
     struct sb_limits limits;
     bool killed;
@@ -153,14 +163,15 @@ static int slot_acquire(struct sb_host *h, uint32_t *ret_slot, struct err *err)
 {
     for (uint32_t i = 0; i < h->slots; i++) {
         uint32_t s = (h->next_slot + i) % h->slots;
-        if (h->slot_used[s])
+        if (h->slot_refs[s])
             continue;
         int fd = slot_lock(h, s, false);
         if (fd == -EWOULDBLOCK)
             continue;
         if (fd < 0)
             return err_set(err, -fd, "lock slot %u in '%s'", s, h->run_dir);
-        h->slot_used[s] = 1;
+        h->slot_refs[s] = 1;
+        h->slot_lock_fd[s] = fd;
         h->next_slot = s + 1;
         *ret_slot = s;
         return fd;
@@ -168,10 +179,23 @@ static int slot_acquire(struct sb_host *h, uint32_t *ret_slot, struct err *err)
     return err_set(err, EAGAIN, "all %u sandbox slots are in use", h->slots);
 }
 
-static void slot_release(struct sb_host *h, uint32_t slot, int fd)
+/* Drops one reference; the lock goes when the last sandbox using the slot has ended. */
+static void slot_unref(struct sb_host *h, uint32_t slot)
 {
-    h->slot_used[slot] = 0;
-    close(fd);
+    if (h->slot_refs[slot] && --h->slot_refs[slot] == 0) {
+        close(h->slot_lock_fd[slot]);
+        h->slot_lock_fd[slot] = -1;
+    }
+}
+
+static void slot_release(struct sb_proc *p)
+{
+    if (p->slot_fd < 0)
+        return;
+    slot_unref(p->h, p->slot);
+    if (p->uid_slot != p->slot)
+        slot_unref(p->h, p->uid_slot);
+    p->slot_fd = -1;
 }
 
 /* cg_sweep's question: is this leftover's slot free (no live pyroom holds it)? */
@@ -180,7 +204,7 @@ static bool sweep_lock_free(void *ctx, const char *name)
     struct sb_host *h = ctx;
     char *end;
     unsigned long s = strtoul(name + strlen("pyroom-sb"), &end, 10);
-    if (*end || s >= h->slots || h->slot_used[s])
+    if (*end || s >= h->slots || h->slot_refs[s])
         return false;
     int fd = slot_lock(h, (uint32_t)s, false);
     if (fd < 0)
@@ -296,8 +320,11 @@ int sb_host_new(const struct sb_config *cfg, struct sb_host **ret, struct err *e
     h->uid_base = cfg->uid_base ? cfg->uid_base : DEFAULT_UID_BASE;
     h->slots = cfg->slots ? cfg->slots : DEFAULT_SLOTS;
     h->mpl_fd = -1;
-    h->slot_used = calloc(h->slots, 1);
-    if (!h->slot_used) {
+    h->slot_refs = calloc(h->slots, sizeof(*h->slot_refs));
+    h->slot_lock_fd = malloc(h->slots * sizeof(*h->slot_lock_fd));
+    for (uint32_t i = 0; h->slot_lock_fd && i < h->slots; i++)
+        h->slot_lock_fd[i] = -1;
+    if (!h->slot_refs || !h->slot_lock_fd) {
         r = err_set(err, ENOMEM, "sandbox slots");
         goto fail;
     }
@@ -364,7 +391,8 @@ void sb_host_free(struct sb_host *h)
     if (!h)
         return;
     free(h->filter.filter);
-    free(h->slot_used);
+    free(h->slot_refs);
+    free(h->slot_lock_fd);
     if (h->mpl_fd >= 0)
         close(h->mpl_fd);
     free(h);
@@ -448,50 +476,15 @@ static void close_fd(int *fd)
     *fd = -1;
 }
 
-/* Waits for the child's report: 0 once it exec'd (EOF), else the error it sent. */
-static int read_report(int fd, struct err *err)
-{
-    struct child_report rep;
-    size_t got = 0;
-    uint64_t deadline = sb_now_ms() + SETUP_TIMEOUT_MS;
-    while (got < sizeof(rep)) {
-        uint64_t now = sb_now_ms();
-        if (now >= deadline)
-            return err_set(err, ETIMEDOUT, "sandbox set-up did not finish");
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        int pr = poll(&pfd, 1, (int)(deadline - now));
-        if (pr < 0 && errno == EINTR)
-            continue;
-        if (pr < 0)
-            return err_set(err, errno, "poll error pipe");
-        if (pr == 0)
-            continue;
-        ssize_t n = read(fd, (char *)&rep + got, sizeof(rep) - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return err_set(err, errno, "read error pipe");
-        if (n == 0)
-            break;
-        got += (size_t)n;
-    }
-    if (got == 0)
-        return 0;
-    if (got < sizeof(rep))
-        return err_set(err, EPROTO, "sandbox set-up failed without a report");
-    rep.msg[sizeof(rep.msg) - 1] = '\0';
-    return err_set(err, rep.err ? rep.err : EPROTO, "sandbox: %s", rep.msg);
-}
-
-int sb_spawn(struct sb_host *h, const struct sb_spec *spec, struct sb_proc **ret_proc,
-             struct sb_stdio *ret_io, struct err *err)
+int sb_spawn_begin(struct sb_host *h, const struct sb_spec *spec, struct sb_proc **ret_proc,
+                   struct err *err)
 {
     int r;
     size_t argc = 0;
     char **env = NULL;
     int sync_p[2] = {-1, -1}, err_p[2] = {-1, -1}, status_p[2] = {-1, -1};
     int in_p[2] = {-1, -1}, out_p[2] = {-1, -1}, err_out_p[2] = {-1, -1};
-    int pty_s[2] = {-1, -1}, pty_master = -1;
+    int pty_s[2] = {-1, -1};
     dev_t ws_dev = 0;
     ino_t ws_ino = 0;
 
@@ -509,6 +502,8 @@ int sb_spawn(struct sb_host *h, const struct sb_spec *spec, struct sb_proc **ret
     p->h = h;
     p->pid = -1;
     p->pidfd = p->status_fd = p->ws_fd = p->slot_fd = -1;
+    p->start_fd = p->pty_sock = -1;
+    p->io = (struct sb_stdio){-1, -1, -1, -1};
     p->cg.cpu_fd = p->cg.pids_ev_fd = p->cg.oom_fd = -1;
     p->limits = spec->limits;
     p->start_ms = sb_now_ms();
@@ -518,6 +513,8 @@ int sb_spawn(struct sb_host *h, const struct sb_spec *spec, struct sb_proc **ret
     if ((r = slot_acquire(h, &p->slot, err)) < 0)
         goto fail;
     p->slot_fd = r;
+    p->uid_slot = p->slot;
+    p->shared = spec->shared_workspace;
     uid_t uid = h->root ? h->uid_base + p->slot : h->my_uid;
     gid_t gid = h->root ? h->uid_base + p->slot : h->my_gid;
 
@@ -536,7 +533,19 @@ int sb_spawn(struct sb_host *h, const struct sb_spec *spec, struct sb_proc **ret
         p->ws_gid = st.st_gid;
         ws_dev = st.st_dev;
         ws_ino = st.st_ino;
-        if (h->root) {
+        /* A workspace shared by live sandboxes (a workspace's terminals) must keep one
+         * owner, or each new sandbox would take every file away from the others: run as
+         * the uid of the live sandbox that owns it, and keep that uid reserved. */
+        bool join = false;
+        if (h->root && p->shared && st.st_uid >= h->uid_base &&
+            st.st_uid - h->uid_base < h->slots && st.st_uid == st.st_gid &&
+            h->slot_refs[st.st_uid - h->uid_base]) {
+            p->uid_slot = st.st_uid - h->uid_base;
+            h->slot_refs[p->uid_slot]++;
+            uid = gid = st.st_uid;
+            join = true;
+        }
+        if (h->root && !join) {
             struct ws_walk w;
             if ((r = ws_chown_tree(p->ws_fd, uid, gid, &w)) < 0) {
                 err_set(err, -r, "hand workspace '%s' to uid %u", spec->workspace, uid);
@@ -635,21 +644,12 @@ int sb_spawn(struct sb_host *h, const struct sb_spec *spec, struct sb_proc **ret
         goto fail;
     }
     close_fd(&sync_p[1]);
-    if ((r = read_report(err_p[0], err)) < 0)
-        goto fail;
-    close_fd(&err_p[0]);
-    if (spec->pty) {
-        if ((r = pty_recv_fd(pty_s[0], &pty_master)) < 0) {
-            err_set(err, -r, "receive pty");
-            goto fail;
-        }
-        close_fd(&pty_s[0]);
-    }
     free(env);
-    ret_io->in = in_p[1];
-    ret_io->out = out_p[0];
-    ret_io->err = err_out_p[0];
-    ret_io->pty = pty_master;
+    /* Now the child sets itself up; sb_spawn_end() learns how that went. */
+    p->start_fd = err_p[0];
+    fcntl(p->start_fd, F_SETFL, O_NONBLOCK);
+    p->pty_sock = pty_s[0];
+    p->io = (struct sb_stdio){in_p[1], out_p[0], err_out_p[0], -1};
     *ret_proc = p;
     return 0;
 
@@ -657,11 +657,78 @@ fail:
     free(env);
     int *fds[] = {&sync_p[0], &sync_p[1], &err_p[0],      &err_p[1],      &status_p[0],
                   &status_p[1], &in_p[0],  &in_p[1],       &out_p[0],      &out_p[1],
-                  &err_out_p[0], &err_out_p[1], &pty_s[0], &pty_s[1], &pty_master};
+                  &err_out_p[0], &err_out_p[1], &pty_s[0], &pty_s[1]};
     for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
         close_fd(fds[i]);
     sb_proc_free(p);
     return r;
+}
+
+int sb_spawn_fd(const struct sb_proc *p)
+{
+    return p->start_fd;
+}
+
+int sb_spawn_end(struct sb_proc *p, struct sb_stdio *ret_io, struct err *err)
+{
+    if (p->start_fd < 0)
+        return err_set(err, EINVAL, "sandbox already started");
+    for (;;) {
+        ssize_t n = read(p->start_fd, (char *)&p->rep + p->rep_got, sizeof(p->rep) - p->rep_got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return -EAGAIN;
+        if (n < 0)
+            return err_set(err, errno, "read error pipe");
+        if (n == 0)
+            break; /* EOF: the program exec'd, or the child died */
+        p->rep_got += (size_t)n;
+        if (p->rep_got == sizeof(p->rep)) {
+            p->rep.msg[sizeof(p->rep.msg) - 1] = '\0';
+            return err_set(err, p->rep.err ? p->rep.err : EPROTO, "sandbox: %s", p->rep.msg);
+        }
+    }
+    close_fd(&p->start_fd);
+    if (p->rep_got)
+        return err_set(err, EPROTO, "sandbox set-up failed without a report");
+    if (p->setup_timed_out)
+        return err_set(err, ETIMEDOUT, "sandbox set-up did not finish in %d ms",
+                       SETUP_TIMEOUT_MS);
+    if (p->pty_sock >= 0) {
+        int r = pty_recv_fd(p->pty_sock, &p->io.pty);
+        if (r < 0)
+            return err_set(err, -r, "receive pty");
+        close_fd(&p->pty_sock);
+    }
+    *ret_io = p->io;
+    p->io = (struct sb_stdio){-1, -1, -1, -1};
+    return 0;
+}
+
+int sb_spawn(struct sb_host *h, const struct sb_spec *spec, struct sb_proc **ret_proc,
+             struct sb_stdio *ret_io, struct err *err)
+{
+    struct sb_proc *p;
+    int r = sb_spawn_begin(h, spec, &p, err);
+    if (r < 0)
+        return r;
+    while ((r = sb_spawn_end(p, ret_io, err)) == -EAGAIN) {
+        uint64_t now = sb_now_ms();
+        uint64_t next = sb_proc_check(p, now);
+        struct pollfd pfd = {.fd = sb_spawn_fd(p), .events = POLLIN};
+        int timeout = next == UINT64_MAX ? 1000 : (int)(next > now ? next - now : 0);
+        if (poll(&pfd, 1, timeout) < 0 && errno != EINTR) {
+            r = err_set(err, errno, "poll error pipe");
+            break;
+        }
+    }
+    if (r < 0) {
+        sb_proc_free(p);
+        return r;
+    }
+    *ret_proc = p;
+    return 0;
 }
 
 int sb_proc_fd(const struct sb_proc *p)
@@ -696,6 +763,11 @@ uint64_t sb_proc_check(struct sb_proc *p, uint64_t now_ms)
 {
     if (p->reaped || p->killed)
         return UINT64_MAX;
+    if (p->start_fd >= 0 && now_ms >= p->start_ms + SETUP_TIMEOUT_MS) {
+        p->setup_timed_out = true;
+        sb_kill(p, SB_LIMIT_NONE);
+        return UINT64_MAX;
+    }
     uint64_t wall_end = p->limits.wall_ms ? p->start_ms + p->limits.wall_ms : UINT64_MAX;
     if (now_ms >= wall_end) {
         sb_kill(p, SB_LIMIT_WALL_TIME);
@@ -782,7 +854,7 @@ int sb_reap(struct sb_proc *p, struct sb_result *ret)
     }
     if (p->ws_fd >= 0) {
         struct ws_walk w;
-        uid_t u = p->h->root ? p->ws_uid : (uid_t)-1;
+        uid_t u = p->h->root && !p->shared ? p->ws_uid : (uid_t)-1;
         if (ws_chown_tree(p->ws_fd, u, p->ws_gid, &w) == 0 && res->limit_hit == SB_LIMIT_NONE &&
             ((l->file_size_bytes && w.largest >= l->file_size_bytes) ||
              (l->workspace_bytes && w.bytes > l->workspace_bytes)))
@@ -793,10 +865,7 @@ int sb_reap(struct sb_proc *p, struct sb_result *ret)
         cg_destroy(&p->cg);
         p->has_cg = false;
     }
-    if (p->slot_fd >= 0) {
-        slot_release(p->h, p->slot, p->slot_fd);
-        p->slot_fd = -1;
-    }
+    slot_release(p);
     *ret = *res;
     return 0;
 }
@@ -832,10 +901,14 @@ void sb_proc_free(struct sb_proc *p)
     }
     if (p->has_cg)
         cg_destroy(&p->cg);
-    if (p->slot_fd >= 0)
-        slot_release(p->h, p->slot, p->slot_fd);
+    slot_release(p);
     close_fd(&p->ws_fd);
     close_fd(&p->pidfd);
     close_fd(&p->status_fd);
+    close_fd(&p->start_fd);
+    close_fd(&p->pty_sock);
+    int *io[] = {&p->io.in, &p->io.out, &p->io.err, &p->io.pty};
+    for (int i = 0; i < 4; i++)
+        close_fd(io[i]);
     free(p);
 }

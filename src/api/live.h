@@ -1,0 +1,27 @@
+/*
+ * live: what api/events.c and api/terminals.c share, private to src/api/. There is one
+ * struct api per process, so the node's terminals and event subscribers are file-level
+ * state of those two files, created by api_terminal_routes() and ended by api_stop_live().
+ */
+#ifndef PYROOM_API_LIVE_H
+#define PYROOM_API_LIVE_H
+
+#include <stdint.h>
+
+#include "api/internal.h"
+
+struct terms;
+
+/* The node's terminals, or NULL when they could not start (then terminals answer 503). */
+struct terms *api_terms(void);
+
+/* Sends an event to the subscribers of workspace ws: type is the SSE event name, the data
+ * {"path","etag","message"} (etag and message may be NULL). */
+void api_events_publish(int64_t ws, const char *type, const char *path, const char *etag,
+                        const char *message);
+/* Answers GET /api/workspaces/{id}/events for workspace ws as a Server-Sent Event stream. */
+void api_events_stream(struct http_req *req, int64_t ws);
+/* Ends every stream (shutdown). */
+void api_events_close(void);
+
+#endif

@@ -1,0 +1,215 @@
+/*
+ * terminal endpoints: GET /api/workspaces/{id}/terminal (WebSocket) and
+ * GET /api/workspaces/{id}/events (Server-Sent Events). The protocol is in docs/terminal.md.
+ *
+ * A WebSocket is a cross-site request the browser sends with our cookie whatever page
+ * opened it (no CORS preflight, no SameSite help for same-site subdomains), so an attach
+ * authenticated by cookie must come with an Origin equal to our own origin (http or https
+ * on the Host it asked for): 403 otherwise. API tokens are not ambient; a client that
+ * sends one may leave Origin out.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/live.h"
+#include "base/log.h"
+#include "exec/terminals.h"
+#include "http/ws.h"
+
+static struct terms *g_terms; /* one struct api per process */
+
+struct terms *api_terms(void)
+{
+    return g_terms;
+}
+
+static bool same_origin(const char *origin, const char *host)
+{
+    if (!origin || !host || !*host)
+        return false;
+    const char *rest = NULL;
+    if (!strncmp(origin, "http://", 7))
+        rest = origin + 7;
+    else if (!strncmp(origin, "https://", 8))
+        rest = origin + 8;
+    return rest && !strcasecmp(rest, host);
+}
+
+static void on_upgrade(void *ctx, int fd, void *handle, const char *extra, size_t extra_len)
+{
+    struct term_ref *ref = ctx;
+    if (!g_terms) { /* shutting down */
+        http_upgrade_close(handle);
+        return;
+    }
+    terms_attach(g_terms, ref, fd, handle, extra, extra_len);
+}
+
+static bool load(struct api *api, struct http_req *req, struct api_caller *c,
+                 struct store_workspace **w)
+{
+    int64_t id;
+    if (!api_auth(api, req, c))
+        return false;
+    if (!api_param_id(req, 0, &id) || !api_workspace_load(api, req, c, id, w)) {
+        api_caller_done(c);
+        return false;
+    }
+    return true;
+}
+
+static void h_terminal(struct http_req *req, void *ctx)
+{
+    struct api *api = ctx;
+    struct api_caller c;
+    struct store_workspace *w = NULL;
+    if (!api_auth(api, req, &c))
+        return;
+    const char *origin = http_req_header(req, "Origin");
+    if ((c.by_cookie || origin) && !same_origin(origin, http_req_header(req, "Host"))) {
+        http_reply_error(req, 403, "forbidden_origin",
+                         "a terminal may only be opened from this server's own pages");
+        api_caller_done(&c);
+        return;
+    }
+    int64_t id;
+    if (!api_param_id(req, 0, &id) || !api_workspace_load(api, req, &c, id, &w)) {
+        api_caller_done(&c);
+        return;
+    }
+    const char *name = http_req_query(req, "name");
+    if (!name || !*name)
+        name = "1";
+    char accept[WS_ACCEPT_SIZE];
+    const char *reason = "bad handshake";
+    int r = ws_handshake(http_req_header(req, "Upgrade"), http_req_header(req, "Connection"),
+                         http_req_header(req, "Sec-WebSocket-Version"),
+                         http_req_header(req, "Sec-WebSocket-Key"), accept, &reason);
+    if (r == -EPROTONOSUPPORT) {
+        static const char body[] = "{\"error\":{\"code\":\"upgrade_required\",\"message\":"
+                                   "\"WebSocket version 13 is required\"}}";
+        static const char *const h[] = {"Sec-WebSocket-Version", "13", NULL};
+        http_reply(req, 426, "application/json", body, sizeof(body) - 1, h);
+        goto out;
+    }
+    if (r < 0) {
+        http_reply_error(req, 400, "bad_handshake", "not a WebSocket request: %s", reason);
+        goto out;
+    }
+    struct term_ref *ref = NULL;
+    struct err e = {0};
+    r = g_terms ? terms_open(g_terms, w->id, w->owner_id, name, &ref, &e) : -ENOSYS;
+    switch (r) {
+    case 0:
+        break;
+    case -EINVAL:
+        http_reply_error(req, 400, "invalid_name",
+                         "a terminal name is 1 to %d letters, digits, '_', '-' or '.'",
+                         TERM_NAME_MAX);
+        goto out;
+    case -EUSERS:
+        http_reply_error(req, 429, "too_many_environments",
+                         "you have %llu workspaces with live terminals; close one first",
+                         (unsigned long long)api->cfg->terminal_max_per_user);
+        goto out;
+    case -EMFILE:
+        http_reply_error(req, 429, "too_many_terminals",
+                         "this workspace has %llu terminals open; close one first",
+                         (unsigned long long)api->cfg->terminal_max_per_workspace);
+        goto out;
+    case -EBUSY:
+        http_reply_error(req, 409, "elsewhere",
+                         "this workspace's terminals live on another node; try again");
+        goto out;
+    case -ENOSYS:
+        http_reply_error(req, 503, "unavailable", "terminals are not available on this server");
+        goto out;
+    case -ESHUTDOWN:
+    case -EAGAIN:
+        http_reply_error(req, 503, "unavailable", "the terminal is restarting; try again");
+        goto out;
+    default:
+        log_event(LOG_ERROR, "terminal open failed",
+                  json_pack("{s:s,s:I,s:s}", "request_id", req->id, "workspace_id",
+                            (json_int_t)w->id, "error", e.msg));
+        http_reply_error(req, 500, "internal", "could not start the terminal");
+        goto out;
+    }
+    const char *const h[] = {"Sec-WebSocket-Accept", accept, "Cache-Control", "no-store", NULL};
+    if (http_reply_upgrade(req, on_upgrade, ref, h) < 0)
+        terms_ref_free(ref);
+out:
+    store_workspace_free(w);
+    api_caller_done(&c);
+}
+
+static void h_events(struct http_req *req, void *ctx)
+{
+    struct api *api = ctx;
+    struct api_caller c;
+    struct store_workspace *w = NULL;
+    if (!load(api, req, &c, &w))
+        return;
+    api_events_stream(req, w->id);
+    store_workspace_free(w);
+    api_caller_done(&c);
+}
+
+/* Changes made in a terminal, as events. */
+static void on_sync(void *ctx, int64_t ws, enum wsync_event ev, const char *path,
+                    const char *etag, const char *message)
+{
+    (void)ctx;
+    static const char *const names[] = {
+        [WSYNC_FILE_CHANGED] = "file_changed",     [WSYNC_FILE_DELETED] = "file_deleted",
+        [WSYNC_FOLDER_CREATED] = "folder_created", [WSYNC_LIMIT_EXCEEDED] = "limit_exceeded",
+        [WSYNC_CONFLICT] = "conflict",
+    };
+    api_events_publish(ws, names[ev], path, ev == WSYNC_FILE_CHANGED ? etag : NULL, message);
+}
+
+void api_terminal_routes(struct api *api, struct router *r)
+{
+    const struct settings *s = api->cfg;
+    char host[256] = "", node[600];
+    gethostname(host, sizeof(host) - 1);
+    /* Several nodes may share a host (tests, one per port): the listen address tells them
+     * apart. */
+    snprintf(node, sizeof(node), "%s/%s", host, s->listen);
+    struct terms_config tc = {
+        .data_dir = s->data_dir,
+        .node = node,
+        .files = api->limits,
+        .idle_timeout_s = (unsigned)s->terminal_idle_timeout,
+        .max_lifetime_s = (unsigned)s->terminal_max_lifetime,
+        .max_per_user = (unsigned)s->terminal_max_per_user,
+        .max_terminals = (unsigned)s->terminal_max_per_workspace,
+        .scrollback = s->terminal_scrollback,
+        .client_queue = s->terminal_client_queue,
+        .ping_s = (unsigned)s->terminal_ping,
+        .notify = on_sync,
+    };
+    sb_limits_default(&tc.limits);
+    tc.limits.memory_bytes = s->terminal_memory;
+    tc.limits.pids = s->terminal_pids;
+    tc.limits.cpu_ms = s->terminal_cpu_ms;
+    tc.limits.file_size_bytes = s->run_files;
+    tc.limits.tmpfs_bytes = s->run_tmp;
+    tc.limits.open_files = 1024;
+    struct err e = {0};
+    if (terms_new(&tc, api->store, api->sup, &g_terms, &e) < 0)
+        log_event(LOG_ERROR, "terminals unavailable", json_pack("{s:s}", "error", e.msg));
+    router_add(r, "GET", "/api/workspaces/{}/terminal", h_terminal);
+    router_add(r, "GET", "/api/workspaces/{}/events", h_events);
+}
+
+void api_stop_live(struct api *api)
+{
+    (void)api;
+    api_events_close();
+    struct terms *t = g_terms;
+    g_terms = NULL;
+    terms_free(t);
+}

@@ -1,0 +1,968 @@
+/* sync: a live environment's directory and the store, both ways; see sync.h. */
+#include "workspace/sync.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "workspace/fsdir.h"
+#include "workspace/path.h"
+
+#define WATCH_MASK                                                                            \
+    (IN_CLOSE_WRITE | IN_MODIFY | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |       \
+     IN_ONLYDIR | IN_EXCL_UNLINK)
+#define MAX_DEPTH 32
+
+/* Written by a shell or by Python in its home, never wanted in the workspace. */
+static const char *const ignored_top[] = {
+    ".cache",   ".local",   ".config", ".bash_history", ".python_history",
+    ".lesshst", ".viminfo", ".pyroom", ".wget-hsts",    NULL,
+};
+
+struct known {
+    char *path;
+    bool folder;
+    char etag[STORE_ETAG_LEN + 1]; /* "" for folders */
+};
+
+struct watch {
+    int wd;
+    char *path; /* "" for the root */
+};
+
+/* A path whose current content did not fit the limits, reported once. */
+struct reported {
+    char *path;
+    char etag[STORE_ETAG_LEN + 1]; /* of the content that was refused; "" by size */
+    int64_t size;
+};
+
+struct wsync {
+    struct wsync_hub *hub;
+    uint64_t id;
+    int64_t ws;
+    int dirfd;
+    int ifd; /* inotify */
+    wsync_notify_fn notify;
+    void *ctx;
+    pthread_mutex_t mu; /* everything below: the hub thread against wsync_apply */
+    struct known *base;
+    size_t nbase, capbase;
+    struct watch *watches;
+    size_t nwatch, capwatch;
+    char **dirty;
+    size_t ndirty, capdirty;
+    struct reported *rep;
+    size_t nrep, caprep;
+    bool rescan;       /* a full walk is due (queue overflow, too many dirty paths) */
+    uint64_t first_ms; /* first unflushed change, 0 when none */
+    uint64_t last_ms;  /* latest unflushed change */
+    struct wsync *next;
+};
+
+struct wsync_hub {
+    struct wsync_config cfg;
+    int ep;
+    int wake; /* eventfd: stop */
+    pthread_t thread;
+    bool started;
+    pthread_mutex_t mu; /* the list, and every flush */
+    struct wsync *list;
+    uint64_t next_id;
+    bool stop;
+};
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static bool is_ignored(const char *path)
+{
+    size_t first = strcspn(path, "/");
+    for (const char *const *p = ignored_top; *p; p++)
+        if (strlen(*p) == first && !strncmp(path, *p, first))
+            return true;
+    for (const char *p = path; *p;) {
+        size_t l = strcspn(p, "/");
+        if (l == 11 && !strncmp(p, "__pycache__", 11))
+            return true;
+        p += l + (p[l] == '/');
+    }
+    return false;
+}
+
+/* openat2 beneath the directory without following any symlink. */
+static int open_beneath(int dirfd, const char *path, int flags)
+{
+    struct open_how how = {
+        .flags = (uint64_t)(flags | O_CLOEXEC | O_NOFOLLOW),
+        .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+    };
+    int fd = (int)syscall(SYS_openat2, dirfd, *path ? path : ".", &how, sizeof(how));
+    return fd < 0 ? -errno : fd;
+}
+
+enum kind { K_MISSING, K_FILE, K_DIR, K_OTHER };
+
+static enum kind stat_beneath(int dirfd, const char *path, struct stat *st)
+{
+    int fd = open_beneath(dirfd, path, O_PATH);
+    if (fd < 0)
+        return K_MISSING; /* gone, or reachable only through a link */
+    int r = fstat(fd, st);
+    close(fd);
+    if (r < 0)
+        return K_MISSING;
+    if (S_ISREG(st->st_mode))
+        return K_FILE;
+    if (S_ISDIR(st->st_mode))
+        return K_DIR;
+    return K_OTHER;
+}
+
+/* Reads a regular file of at most max bytes; -EFBIG beyond, -EINVAL if not a file. */
+static int read_beneath(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len)
+{
+    /* O_NONBLOCK: a FIFO planted meanwhile fails at once instead of blocking us. */
+    int fd = open_beneath(dirfd, path, O_RDONLY | O_NONBLOCK);
+    if (fd < 0)
+        return fd;
+    struct stat st;
+    int r = 0;
+    char *buf = NULL;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        r = -EINVAL;
+        goto out;
+    }
+    if ((size_t)st.st_size > max) {
+        r = -EFBIG;
+        goto out;
+    }
+    size_t cap = (size_t)st.st_size + 1, len = 0;
+    buf = malloc(cap + 1);
+    if (!buf) {
+        r = -ENOMEM;
+        goto out;
+    }
+    for (;;) {
+        if (len == cap) {
+            if (cap > max) {
+                r = -EFBIG;
+                goto out;
+            }
+            size_t ncap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+            char *p = realloc(buf, ncap + 1);
+            if (!p) {
+                r = -ENOMEM;
+                goto out;
+            }
+            buf = p;
+            cap = ncap;
+        }
+        ssize_t n = read(fd, buf + len, cap - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            r = -errno;
+            goto out;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+        if (len > max) {
+            r = -EFBIG;
+            goto out;
+        }
+    }
+    buf[len] = '\0';
+    *ret = buf;
+    *ret_len = len;
+    buf = NULL;
+out:
+    free(buf);
+    close(fd);
+    return r;
+}
+
+/* ---- the base, watches, dirty paths (all under s->mu) -------------------------------- */
+
+static struct known *base_find(struct wsync *s, const char *path)
+{
+    for (size_t i = 0; i < s->nbase; i++)
+        if (!strcmp(s->base[i].path, path))
+            return &s->base[i];
+    return NULL;
+}
+
+static int base_set(struct wsync *s, const char *path, bool folder, const char *etag)
+{
+    struct known *k = base_find(s, path);
+    if (!k) {
+        if (s->nbase == s->capbase) {
+            size_t cap = s->capbase ? s->capbase * 2 : 64;
+            struct known *p = realloc(s->base, cap * sizeof(*p));
+            if (!p)
+                return -ENOMEM;
+            s->base = p;
+            s->capbase = cap;
+        }
+        char *copy = strdup(path);
+        if (!copy)
+            return -ENOMEM;
+        k = &s->base[s->nbase++];
+        k->path = copy;
+    }
+    k->folder = folder;
+    snprintf(k->etag, sizeof(k->etag), "%s", folder ? "" : etag);
+    return 0;
+}
+
+/* Forgets path and everything under it. */
+static void base_drop(struct wsync *s, const char *path)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < s->nbase; i++) {
+        if (!strcmp(s->base[i].path, path) || path_is_under(s->base[i].path, path)) {
+            free(s->base[i].path);
+            continue;
+        }
+        s->base[o++] = s->base[i];
+    }
+    s->nbase = o;
+}
+
+/* Every missing parent folder of path becomes known (the store creates them too). */
+static void base_parents(struct wsync *s, const char *path)
+{
+    char parent[PATH_BUF_SIZE];
+    snprintf(parent, sizeof(parent), "%s", path);
+    for (char *slash = strrchr(parent, '/'); slash; slash = strrchr(parent, '/')) {
+        *slash = '\0';
+        if (!base_find(s, parent))
+            (void)base_set(s, parent, true, "");
+    }
+}
+
+static void touch(struct wsync *s)
+{
+    uint64_t now = now_ms();
+    if (!s->first_ms)
+        s->first_ms = now;
+    s->last_ms = now;
+}
+
+static size_t dirty_cap(const struct wsync *s)
+{
+    int64_t m = s->hub->cfg.limits.max_entries;
+    return (m > 0 ? (size_t)m : 4096) * 2 + 64;
+}
+
+static void mark_dirty(struct wsync *s, const char *path)
+{
+    touch(s);
+    if (s->rescan)
+        return;
+    for (size_t i = 0; i < s->ndirty; i++)
+        if (!strcmp(s->dirty[i], path))
+            return;
+    if (s->ndirty >= dirty_cap(s)) {
+        s->rescan = true; /* bounded: walk everything instead */
+        return;
+    }
+    if (s->ndirty == s->capdirty) {
+        size_t cap = s->capdirty ? s->capdirty * 2 : 32;
+        char **p = realloc(s->dirty, cap * sizeof(*p));
+        if (!p) {
+            s->rescan = true;
+            return;
+        }
+        s->dirty = p;
+        s->capdirty = cap;
+    }
+    char *copy = strdup(path);
+    if (!copy) {
+        s->rescan = true;
+        return;
+    }
+    s->dirty[s->ndirty++] = copy;
+}
+
+static struct watch *watch_by_wd(struct wsync *s, int wd)
+{
+    for (size_t i = 0; i < s->nwatch; i++)
+        if (s->watches[i].wd == wd)
+            return &s->watches[i];
+    return NULL;
+}
+
+static void watch_set(struct wsync *s, int wd, const char *path)
+{
+    struct watch *w = watch_by_wd(s, wd);
+    char *copy = strdup(path);
+    if (!copy)
+        return;
+    if (w) {
+        free(w->path);
+        w->path = copy;
+        return;
+    }
+    if (s->nwatch == s->capwatch) {
+        size_t cap = s->capwatch ? s->capwatch * 2 : 16;
+        struct watch *p = realloc(s->watches, cap * sizeof(*p));
+        if (!p) {
+            free(copy);
+            return;
+        }
+        s->watches = p;
+        s->capwatch = cap;
+    }
+    s->watches[s->nwatch++] = (struct watch){.wd = wd, .path = copy};
+}
+
+/* Drops the watches of path and of everything under it (a folder moved away or deleted). */
+static void watch_drop(struct wsync *s, const char *path, bool rm)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < s->nwatch; i++) {
+        struct watch *w = &s->watches[i];
+        if (!strcmp(w->path, path) || (*path && path_is_under(w->path, path))) {
+            if (rm)
+                (void)inotify_rm_watch(s->ifd, w->wd);
+            free(w->path);
+            continue;
+        }
+        s->watches[o++] = *w;
+    }
+    s->nwatch = o;
+}
+
+/* Watches the folder path and everything under it; with mark, every entry found is dirty
+ * (it may have been written before its folder was watched). */
+static void add_tree(struct wsync *s, const char *path, bool mark, int depth)
+{
+    if (depth > MAX_DEPTH)
+        return;
+    int64_t maxe = s->hub->cfg.limits.max_entries;
+    if (maxe > 0 && s->nwatch > (size_t)maxe + 1)
+        return; /* more folders than the workspace may hold: they cannot be stored anyway */
+    int fd = open_beneath(s->dirfd, path, O_RDONLY | O_DIRECTORY);
+    if (fd < 0)
+        return;
+    /* Watch through the fd we opened without links: a path could be swapped for a link
+     * between a check and inotify_add_watch, the fd cannot. */
+    char proc[64];
+    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+    int wd = inotify_add_watch(s->ifd, proc, WATCH_MASK);
+    if (wd >= 0)
+        watch_set(s, wd, path);
+    if (mark && *path)
+        mark_dirty(s, path);
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return;
+    }
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        char child[PATH_BUF_SIZE];
+        if (path_join(path, de->d_name, child, sizeof(child), NULL) < 0 || is_ignored(child))
+            continue;
+        if (de->d_type == DT_DIR)
+            add_tree(s, child, mark, depth + 1);
+        else if (mark)
+            mark_dirty(s, child);
+    }
+    closedir(d);
+}
+
+/* ---- directory -> store --------------------------------------------------------------- */
+
+static void notify(struct wsync *s, enum wsync_event ev, const char *path, const char *etag,
+                   const char *msg)
+{
+    if (s->notify)
+        s->notify(s->ctx, s->ws, ev, path, etag, msg);
+}
+
+static void owner(struct wsync *s, uid_t *uid, gid_t *gid)
+{
+    struct stat st;
+    if (fstat(s->dirfd, &st) == 0) {
+        *uid = st.st_uid;
+        *gid = st.st_gid;
+    } else {
+        *uid = 0;
+        *gid = 0;
+    }
+}
+
+/* Reports a refused path once per content. */
+static void report_limit(struct wsync *s, const char *path, const char *etag, int64_t size,
+                         const char *msg)
+{
+    for (size_t i = 0; i < s->nrep; i++)
+        if (!strcmp(s->rep[i].path, path)) {
+            if (!strcmp(s->rep[i].etag, etag) && s->rep[i].size == size)
+                return;
+            snprintf(s->rep[i].etag, sizeof(s->rep[i].etag), "%s", etag);
+            s->rep[i].size = size;
+            notify(s, WSYNC_LIMIT_EXCEEDED, path, NULL, msg);
+            return;
+        }
+    if (s->nrep == s->caprep) {
+        size_t cap = s->caprep ? s->caprep * 2 : 8;
+        struct reported *p = realloc(s->rep, cap * sizeof(*p));
+        if (!p)
+            return;
+        s->rep = p;
+        s->caprep = cap;
+    }
+    char *copy = strdup(path);
+    if (!copy)
+        return;
+    s->rep[s->nrep] = (struct reported){.path = copy, .size = size};
+    snprintf(s->rep[s->nrep].etag, sizeof(s->rep[s->nrep].etag), "%s", etag);
+    s->nrep++;
+    notify(s, WSYNC_LIMIT_EXCEEDED, path, NULL, msg);
+}
+
+static void report_clear(struct wsync *s, const char *path)
+{
+    for (size_t i = 0; i < s->nrep; i++)
+        if (!strcmp(s->rep[i].path, path)) {
+            free(s->rep[i].path);
+            s->rep[i] = s->rep[--s->nrep];
+            return;
+        }
+}
+
+/* The store's version of path wins: write it into the directory (or remove the path). */
+static void restore(struct wsync *s, const char *path)
+{
+    struct store_file *f = NULL;
+    uid_t uid;
+    gid_t gid;
+    owner(s, &uid, &gid);
+    int r = store_file_get(s->hub->cfg.store, s->ws, path, true, &f, NULL);
+    if (r == -ENOENT) {
+        (void)fsdir_remove(s->dirfd, path);
+        base_drop(s, path);
+    } else if (r == -EISDIR || (r == 0 && f->kind == STORE_KIND_FOLDER)) {
+        (void)fsdir_remove(s->dirfd, path);
+        (void)fsdir_mkdir(s->dirfd, path, uid, gid);
+        base_set(s, path, true, "");
+    } else if (r == 0) {
+        base_set(s, path, false, f->etag);
+        (void)fsdir_write(s->dirfd, path, f->content, (size_t)f->size, uid, gid);
+    }
+    store_file_free(f);
+}
+
+static const char *limit_message(int64_t max)
+{
+    (void)max;
+    return "not saved: it would pass the workspace limits (files, folders or bytes)";
+}
+
+static void flush_delete(struct wsync *s, const char *path)
+{
+    struct known *k = base_find(s, path);
+    if (!k)
+        return;
+    struct store_cond cond = {.if_match = k->folder ? NULL : k->etag};
+    int r = store_file_delete(s->hub->cfg.store, s->ws, path, &cond, NULL, NULL);
+    if (r == 0 || r == -ENOENT) {
+        base_drop(s, path);
+        report_clear(s, path);
+        if (r == 0)
+            notify(s, WSYNC_FILE_DELETED, path, NULL, NULL);
+    } else if (r == -ESTALE) {
+        restore(s, path);
+        notify(s, WSYNC_CONFLICT, path, NULL,
+               "deleted in the terminal but changed in the editor meanwhile: the editor's "
+               "version was kept");
+    }
+}
+
+static void flush_folder(struct wsync *s, const char *path)
+{
+    struct known *k = base_find(s, path);
+    if (k && k->folder)
+        return;
+    if (k) /* a file became a folder */
+        flush_delete(s, path);
+    int r = store_folder_create(s->hub->cfg.store, s->ws, path, &s->hub->cfg.limits, NULL, NULL);
+    if (r == 0 || r == -EEXIST) {
+        base_parents(s, path);
+        base_set(s, path, true, "");
+        report_clear(s, path);
+        if (r == 0)
+            notify(s, WSYNC_FOLDER_CREATED, path, "", NULL);
+    } else if (r == -EFBIG) {
+        report_limit(s, path, "", 0, limit_message(0));
+    }
+}
+
+static void flush_file(struct wsync *s, const char *path, const struct stat *st)
+{
+    const struct store_limits *lim = &s->hub->cfg.limits;
+    size_t max = lim->max_file_bytes > 0 ? (size_t)lim->max_file_bytes : SIZE_MAX / 2;
+    char msg[160];
+    if ((size_t)st->st_size > max) {
+        snprintf(msg, sizeof(msg), "not saved: the file has %lld bytes, more than the %lld-byte limit",
+                 (long long)st->st_size, (long long)lim->max_file_bytes);
+        report_limit(s, path, "", (int64_t)st->st_size, msg);
+        return;
+    }
+    char *data = NULL;
+    size_t len = 0;
+    int r = read_beneath(s->dirfd, path, max, &data, &len);
+    if (r == -EFBIG) {
+        snprintf(msg, sizeof(msg), "not saved: the file is larger than the %lld-byte limit",
+                 (long long)lim->max_file_bytes);
+        report_limit(s, path, "", (int64_t)st->st_size, msg);
+        return;
+    }
+    if (r < 0)
+        return; /* gone or replaced meanwhile: a later event says what it is now */
+    char etag[STORE_ETAG_LEN + 1];
+    store_etag(data, len, etag);
+    struct known *k = base_find(s, path);
+    if (k && !k->folder && !strcmp(k->etag, etag)) {
+        free(data);
+        return;
+    }
+    if (k && k->folder) /* a folder became a file */
+        flush_delete(s, path);
+    k = base_find(s, path);
+    struct store_cond cond = {.if_match = k ? k->etag : NULL, .create_only = !k};
+    struct store_file *f = NULL;
+    r = store_file_put(s->hub->cfg.store, s->ws, path, data, len, &cond, lim, &f, NULL, NULL);
+    if (r == 0) {
+        base_parents(s, path);
+        base_set(s, path, false, f->etag);
+        report_clear(s, path);
+        notify(s, WSYNC_FILE_CHANGED, path, f->etag, NULL);
+    } else if (r == -ESTALE || r == -EEXIST) {
+        restore(s, path);
+        notify(s, WSYNC_CONFLICT, path, NULL,
+               "changed in the editor meanwhile: the editor's version was kept");
+    } else if (r == -EFBIG) {
+        report_limit(s, path, etag, (int64_t)len, limit_message(0));
+    }
+    store_file_free(f);
+    free(data);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Stores what the dirty paths hold now. Called with hub->mu and s->mu held. */
+static void flush_locked(struct wsync *s)
+{
+    if (s->rescan) {
+        s->rescan = false;
+        for (size_t i = 0; i < s->ndirty; i++)
+            free(s->dirty[i]);
+        s->ndirty = 0;
+        for (size_t i = 0; i < s->nbase; i++)
+            mark_dirty(s, s->base[i].path);
+        add_tree(s, "", true, 0);
+    }
+    char **dirty = s->dirty;
+    size_t n = s->ndirty;
+    s->dirty = NULL;
+    s->ndirty = s->capdirty = 0;
+    s->first_ms = s->last_ms = 0;
+    if (!n) {
+        free(dirty);
+        return;
+    }
+    /* Parents sort before their children: folders are made top-down. */
+    qsort(dirty, n, sizeof(*dirty), cmp_str);
+    enum kind *kinds = calloc(n, sizeof(*kinds));
+    struct stat *sts = calloc(n, sizeof(*sts));
+    if (!kinds || !sts) {
+        s->rescan = true;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        kinds[i] = stat_beneath(s->dirfd, dirty[i], &sts[i]);
+    for (size_t i = 0; i < n; i++) /* deletions first: they free room */
+        if (kinds[i] == K_MISSING || kinds[i] == K_OTHER)
+            flush_delete(s, dirty[i]);
+    for (size_t i = 0; i < n; i++)
+        if (kinds[i] == K_DIR)
+            flush_folder(s, dirty[i]);
+    for (size_t i = 0; i < n; i++)
+        if (kinds[i] == K_FILE)
+            flush_file(s, dirty[i], &sts[i]);
+out:
+    for (size_t i = 0; i < n; i++)
+        free(dirty[i]);
+    free(dirty);
+    free(kinds);
+    free(sts);
+}
+
+/* Turns pending inotify events into dirty paths. Called with s->mu held. */
+static void read_events(struct wsync *s)
+{
+    char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+    for (;;) {
+        ssize_t n = read(s->ifd, buf, sizeof(buf));
+        if (n <= 0)
+            return;
+        for (char *p = buf; p < buf + n;) {
+            struct inotify_event *ev = (struct inotify_event *)p;
+            p += sizeof(*ev) + ev->len;
+            if (ev->mask & IN_Q_OVERFLOW) {
+                s->rescan = true;
+                touch(s);
+                continue;
+            }
+            struct watch *w = watch_by_wd(s, ev->wd);
+            if (!w)
+                continue;
+            if (ev->mask & IN_IGNORED) {
+                char *dead = w->path;
+                *w = s->watches[--s->nwatch];
+                free(dead);
+                continue;
+            }
+            if (!ev->len)
+                continue;
+            char path[PATH_BUF_SIZE];
+            if (path_join(w->path, ev->name, path, sizeof(path), NULL) < 0 || is_ignored(path))
+                continue;
+            if ((ev->mask & IN_ISDIR) && (ev->mask & (IN_CREATE | IN_MOVED_TO))) {
+                add_tree(s, path, true, 0);
+            } else if ((ev->mask & IN_ISDIR) && (ev->mask & (IN_DELETE | IN_MOVED_FROM))) {
+                watch_drop(s, path, (ev->mask & IN_MOVED_FROM) != 0);
+                mark_dirty(s, path);
+            } else {
+                mark_dirty(s, path);
+            }
+        }
+    }
+}
+
+static bool due(const struct wsync *s, uint64_t now, const struct wsync_config *c)
+{
+    if (!s->first_ms)
+        return false;
+    return now - s->last_ms >= c->debounce_ms || now - s->first_ms >= c->max_delay_ms;
+}
+
+static void *hub_main(void *arg)
+{
+    struct wsync_hub *h = arg;
+    struct epoll_event evs[32];
+    for (;;) {
+        int timeout = -1;
+        pthread_mutex_lock(&h->mu);
+        uint64_t now = now_ms();
+        for (struct wsync *s = h->list; s; s = s->next) {
+            pthread_mutex_lock(&s->mu);
+            if (s->first_ms) {
+                uint64_t at = s->last_ms + h->cfg.debounce_ms;
+                uint64_t cap = s->first_ms + h->cfg.max_delay_ms;
+                if (cap < at)
+                    at = cap;
+                int t = at > now ? (int)(at - now) : 0;
+                if (timeout < 0 || t < timeout)
+                    timeout = t;
+            }
+            pthread_mutex_unlock(&s->mu);
+        }
+        bool stop = h->stop;
+        pthread_mutex_unlock(&h->mu);
+        if (stop)
+            break;
+        int n = epoll_wait(h->ep, evs, 32, timeout);
+        pthread_mutex_lock(&h->mu);
+        for (int i = 0; i < n; i++) {
+            if (evs[i].data.u64 == 0) {
+                uint64_t v;
+                (void)!read(h->wake, &v, sizeof(v));
+                continue;
+            }
+            /* By id, not pointer: a wsync closed meanwhile is simply not found. */
+            for (struct wsync *s = h->list; s; s = s->next)
+                if (s->id == evs[i].data.u64) {
+                    pthread_mutex_lock(&s->mu);
+                    read_events(s);
+                    pthread_mutex_unlock(&s->mu);
+                    break;
+                }
+        }
+        now = now_ms();
+        for (struct wsync *s = h->list; s; s = s->next) {
+            pthread_mutex_lock(&s->mu);
+            if (due(s, now, &h->cfg) || s->rescan)
+                flush_locked(s);
+            pthread_mutex_unlock(&s->mu);
+        }
+        pthread_mutex_unlock(&h->mu);
+    }
+    return NULL;
+}
+
+int wsync_hub_new(const struct wsync_config *cfg, struct wsync_hub **ret, struct err *err)
+{
+    struct wsync_hub *h = calloc(1, sizeof(*h));
+    if (!h)
+        return err_set(err, ENOMEM, "sync hub");
+    h->cfg = *cfg;
+    if (!h->cfg.debounce_ms)
+        h->cfg.debounce_ms = 50;
+    if (!h->cfg.max_delay_ms)
+        h->cfg.max_delay_ms = 400;
+    h->wake = -1;
+    h->ep = epoll_create1(EPOLL_CLOEXEC);
+    h->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    pthread_mutex_init(&h->mu, NULL);
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 0};
+    if (h->ep < 0 || h->wake < 0 || epoll_ctl(h->ep, EPOLL_CTL_ADD, h->wake, &ev) < 0) {
+        int e = errno;
+        wsync_hub_free(h);
+        return err_set(err, e, "sync hub epoll");
+    }
+    int r = pthread_create(&h->thread, NULL, hub_main, h);
+    if (r) {
+        wsync_hub_free(h);
+        return err_set(err, r, "sync hub thread");
+    }
+    h->started = true;
+    *ret = h;
+    return 0;
+}
+
+void wsync_hub_free(struct wsync_hub *h)
+{
+    if (!h)
+        return;
+    if (h->started) {
+        pthread_mutex_lock(&h->mu);
+        h->stop = true;
+        pthread_mutex_unlock(&h->mu);
+        uint64_t one = 1;
+        (void)!write(h->wake, &one, sizeof(one));
+        pthread_join(h->thread, NULL);
+    }
+    if (h->ep >= 0)
+        close(h->ep);
+    if (h->wake >= 0)
+        close(h->wake);
+    pthread_mutex_destroy(&h->mu);
+    free(h);
+}
+
+static void wsync_free(struct wsync *s)
+{
+    for (size_t i = 0; i < s->nbase; i++)
+        free(s->base[i].path);
+    for (size_t i = 0; i < s->nwatch; i++)
+        free(s->watches[i].path);
+    for (size_t i = 0; i < s->ndirty; i++)
+        free(s->dirty[i]);
+    for (size_t i = 0; i < s->nrep; i++)
+        free(s->rep[i].path);
+    free(s->base);
+    free(s->watches);
+    free(s->dirty);
+    free(s->rep);
+    if (s->ifd >= 0)
+        close(s->ifd);
+    if (s->dirfd >= 0)
+        close(s->dirfd);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+int wsync_open(struct wsync_hub *h, int64_t ws, int dirfd, uid_t uid, gid_t gid,
+               wsync_notify_fn notify_fn, void *ctx, struct wsync **ret, struct err *err)
+{
+    struct wsync *s = calloc(1, sizeof(*s));
+    if (!s)
+        return err_set(err, ENOMEM, "sync");
+    s->hub = h;
+    s->ws = ws;
+    s->notify = notify_fn;
+    s->ctx = ctx;
+    pthread_mutex_init(&s->mu, NULL);
+    s->dirfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+    s->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (s->dirfd < 0 || s->ifd < 0) {
+        int e = errno;
+        wsync_free(s);
+        return err_set(err, e, "inotify");
+    }
+    struct store_file_list *files = NULL;
+    int r = store_file_list(h->cfg.store, ws, true, &files, err);
+    if (r < 0) {
+        wsync_free(s);
+        return r;
+    }
+    for (size_t i = 0; r == 0 && i < files->n; i++) {
+        const struct store_file *f = &files->items[i];
+        if (f->kind == STORE_KIND_FOLDER) {
+            r = fsdir_mkdir(s->dirfd, f->path, uid, gid);
+            if (r == 0)
+                r = base_set(s, f->path, true, "");
+        } else {
+            r = fsdir_write(s->dirfd, f->path, f->content, (size_t)f->size, uid, gid);
+            if (r == 0)
+                r = base_set(s, f->path, false, f->etag);
+        }
+    }
+    store_file_list_free(files);
+    if (r < 0) {
+        wsync_free(s);
+        return err_set(err, -r, "write the workspace's files");
+    }
+    add_tree(s, "", false, 0);
+    pthread_mutex_lock(&h->mu);
+    s->id = ++h->next_id;
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = s->id};
+    if (epoll_ctl(h->ep, EPOLL_CTL_ADD, s->ifd, &ev) < 0) {
+        int e = errno;
+        pthread_mutex_unlock(&h->mu);
+        wsync_free(s);
+        return err_set(err, e, "epoll inotify");
+    }
+    s->next = h->list;
+    h->list = s;
+    pthread_mutex_unlock(&h->mu);
+    *ret = s;
+    return 0;
+}
+
+int wsync_flush(struct wsync *s)
+{
+    struct wsync_hub *h = s->hub;
+    pthread_mutex_lock(&h->mu);
+    pthread_mutex_lock(&s->mu);
+    read_events(s);
+    flush_locked(s);
+    if (s->rescan)
+        flush_locked(s);
+    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&h->mu);
+    return 0;
+}
+
+void wsync_close(struct wsync *s)
+{
+    if (!s)
+        return;
+    struct wsync_hub *h = s->hub;
+    pthread_mutex_lock(&h->mu);
+    pthread_mutex_lock(&s->mu);
+    read_events(s);
+    flush_locked(s);
+    if (s->rescan)
+        flush_locked(s);
+    pthread_mutex_unlock(&s->mu);
+    (void)epoll_ctl(h->ep, EPOLL_CTL_DEL, s->ifd, NULL);
+    for (struct wsync **p = &h->list; *p; p = &(*p)->next)
+        if (*p == s) {
+            *p = s->next;
+            break;
+        }
+    pthread_mutex_unlock(&h->mu);
+    wsync_free(s);
+}
+
+/* ---- store -> directory --------------------------------------------------------------- */
+
+/* Writes the stored file f into the directory; tells the terminal when that overwrites a
+ * change of its own that was not stored yet. Called with s->mu held. */
+static void apply_file(struct wsync *s, const struct store_file *f, uid_t uid, gid_t gid)
+{
+    struct known *k = base_find(s, f->path);
+    if (k && !k->folder && !strcmp(k->etag, f->etag))
+        return;
+    size_t max = s->hub->cfg.limits.max_file_bytes > 0 ? (size_t)s->hub->cfg.limits.max_file_bytes
+                                                       : SIZE_MAX / 2;
+    char *cur = NULL;
+    size_t len = 0;
+    if (k && !k->folder && read_beneath(s->dirfd, f->path, max, &cur, &len) == 0) {
+        char etag[STORE_ETAG_LEN + 1];
+        store_etag(cur, len, etag);
+        if (strcmp(etag, k->etag) && strcmp(etag, f->etag))
+            notify(s, WSYNC_CONFLICT, f->path, f->etag,
+                   "saved in the editor over a change made in the terminal: the editor's "
+                   "version was kept");
+    }
+    free(cur);
+    base_parents(s, f->path);
+    base_set(s, f->path, false, f->etag);
+    if (k && k->folder)
+        (void)fsdir_remove(s->dirfd, f->path);
+    (void)fsdir_write(s->dirfd, f->path, f->content, (size_t)f->size, uid, gid);
+}
+
+int wsync_apply(struct wsync *s, const char *path, const char *etag)
+{
+    uid_t uid;
+    gid_t gid;
+    int r = 0;
+    struct store *st = s->hub->cfg.store;
+    pthread_mutex_lock(&s->mu);
+    owner(s, &uid, &gid);
+    if (!etag) {
+        base_drop(s, path);
+        r = fsdir_remove(s->dirfd, path);
+    } else if (!*etag) {
+        /* A folder: made, or moved here with its subtree. */
+        struct store_file_list *l = NULL;
+        r = store_file_list(st, s->ws, false, &l, NULL);
+        for (size_t i = 0; r == 0 && i < l->n; i++) {
+            const struct store_file *e = &l->items[i];
+            if (strcmp(e->path, path) && !path_is_under(e->path, path))
+                continue;
+            if (e->kind == STORE_KIND_FOLDER) {
+                base_set(s, e->path, true, "");
+                (void)fsdir_mkdir(s->dirfd, e->path, uid, gid);
+                continue;
+            }
+            struct store_file *f = NULL;
+            if (store_file_get(st, s->ws, e->path, true, &f, NULL) == 0)
+                apply_file(s, f, uid, gid);
+            store_file_free(f);
+        }
+        store_file_list_free(l);
+    } else {
+        struct known *k = base_find(s, path);
+        if (!k || k->folder || strcmp(k->etag, etag)) {
+            struct store_file *f = NULL;
+            r = store_file_get(st, s->ws, path, true, &f, NULL);
+            if (r == 0)
+                apply_file(s, f, uid, gid);
+            store_file_free(f);
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    return r;
+}
