@@ -152,13 +152,14 @@ test('a conflict between two tabs is shown, and the user chooses', async () => {
     await a.click('.tree-row[data-path="main.py"]');
     await a.waitForSelector('.cm-content');
     const b = await a.context().newPage();
+    // Tab B does not hear about A's save (no event stream), as when it was offline a while.
+    await b.route('**/api/workspaces/*/events', (r) => r.abort());
     await b.goto(`/w/${samWs}`);
     await b.click('.tree-row[data-path="main.py"]');
     await b.waitForSelector('.cm-content');
     // Tab A saves first; tab B (still on the old version) saves after.
     await setEditorText(a, 'print("from tab A")\n');
     await waitSaved(a);
-    await b.route('**/api/workspaces/*/events', (r) => r.abort()); // B must not hear about A's save
     await setEditorText(b, 'print("from tab B")\n');
     await b.waitForSelector('.conflict', { timeout: 10000 });
     assert.match(await b.textContent('.conflict'), /from tab A/);
