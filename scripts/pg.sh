@@ -46,6 +46,13 @@ cmd_stop() {
         stop_dir "$(sed -n 1p "$STATE")"
         rm -f "$STATE"
     fi
+    # Clusters of this checkout whose state file was lost (e.g. `make clean` meanwhile);
+    # other checkouts' clusters are left alone.
+    local d
+    for d in /tmp/pyroom-pg.*; do
+        [ -f "$d/owner" ] && [ "$(cat "$d/owner")" = "$STATE" ] && stop_dir "$d"
+    done
+    return 0
 }
 
 cmd_url() {
@@ -61,6 +68,7 @@ cmd_start() {
     dir=$(mktemp -d /tmp/pyroom-pg.XXXXXX)
     chmod 755 "$dir"
     mkdir "$dir/sock"
+    printf '%s\n' "$STATE" >"$dir/owner"
     if [ "$(id -u)" -eq 0 ]; then
         chown -R postgres: "$dir"
     fi

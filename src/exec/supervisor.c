@@ -147,7 +147,7 @@ static ssize_t recv_msg(int sock, void *data, size_t len, int *fds, int *nfds, i
 
 /* ---- the supervisor process ----------------------------------------------------------- */
 
-enum ev_kind { EV_MAIN, EV_CHAN, EV_PID };
+enum ev_kind { EV_MAIN, EV_CHAN, EV_PID, EV_START };
 
 struct sproc;
 
@@ -160,7 +160,8 @@ struct sproc {
     uint64_t id;
     int chan;              /* -1 once the client is gone or the result sent */
     struct sb_proc *sb;
-    struct ev chan_ev, pid_ev;
+    struct ev chan_ev, pid_ev, start_ev;
+    bool starting;         /* cloned, not yet exec'd: the client waits for its reply */
     bool dead;             /* retired: freed after the current batch of events */
     struct sproc *next;
 };
@@ -194,6 +195,8 @@ static void sproc_retire(struct sv *sv, struct sproc *p)
         }
     }
     sproc_close_chan(sv, p);
+    if (p->sb && p->starting && sb_spawn_fd(p->sb) >= 0)
+        epoll_ctl(sv->ep, EPOLL_CTL_DEL, sb_spawn_fd(p->sb), NULL);
     if (p->sb) {
         epoll_ctl(sv->ep, EPOLL_CTL_DEL, sb_proc_fd(p->sb), NULL);
         sb_proc_free(p->sb);
@@ -256,43 +259,82 @@ static int parse_spawn(char *buf, size_t len, struct sb_spec *spec, const char *
     return 0;
 }
 
+static void reply_error(int chan, int code, const char *msg)
+{
+    struct msg_spawned rep = {.type = MSG_SPAWNED, .err = code ? code : EIO};
+    snprintf(rep.msg, sizeof(rep.msg), "%s", msg);
+    (void)send_msg(chan, &rep, sizeof(rep), NULL, 0);
+}
+
+/* A spawn request: clone now, answer when the child has exec'd (handle_start), so one
+ * slow set-up never holds up the other sandboxes' events. */
 static void handle_spawn(struct sv *sv, char *buf, size_t len, int chan)
 {
     const char *argv[SB_MAX_ARGS + 1], *env[SB_MAX_ENV + 1];
     struct sb_spec spec;
-    struct msg_spawned rep = {.type = MSG_SPAWNED};
     struct err e = {0};
-    struct sb_stdio io = {-1, -1, -1, -1};
     struct sb_proc *sb = NULL;
-    int r = parse_spawn(buf, len, &spec, argv, env);
-    if (r < 0)
-        err_set(&e, EINVAL, "malformed spawn request");
-    else
-        r = sb_spawn(sv->host, &spec, &sb, &io, &e);
-    if (r < 0) {
-        rep.err = e.code ? e.code : EIO;
-        snprintf(rep.msg, sizeof(rep.msg), "%s", e.msg);
-        (void)send_msg(chan, &rep, sizeof(rep), NULL, 0);
+    if (parse_spawn(buf, len, &spec, argv, env) < 0) {
+        reply_error(chan, EINVAL, "malformed spawn request");
+        close(chan);
+        return;
+    }
+    if (sb_spawn_begin(sv->host, &spec, &sb, &e) < 0) {
+        reply_error(chan, e.code, e.msg);
         close(chan);
         return;
     }
     struct sproc *p = calloc(1, sizeof(*p));
     if (!p) {
         sb_proc_free(sb);
-        rep.err = ENOMEM;
-        (void)send_msg(chan, &rep, sizeof(rep), NULL, 0);
+        reply_error(chan, ENOMEM, "out of memory");
         close(chan);
-        goto out;
+        return;
     }
     p->id = ++sv->next_id;
     p->chan = chan;
     p->sb = sb;
+    p->starting = true;
     p->chan_ev = (struct ev){EV_CHAN, p};
     p->pid_ev = (struct ev){EV_PID, p};
+    p->start_ev = (struct ev){EV_START, p};
     p->next = sv->procs;
     sv->procs = p;
-    rep.id = p->id;
-    rep.pid = sb_proc_pid(sb);
+    struct epoll_event ce = {.events = EPOLLIN, .data.ptr = &p->chan_ev};
+    struct epoll_event se = {.events = EPOLLIN, .data.ptr = &p->start_ev};
+    if (epoll_ctl(sv->ep, EPOLL_CTL_ADD, chan, &ce) < 0 ||
+        epoll_ctl(sv->ep, EPOLL_CTL_ADD, sb_spawn_fd(sb), &se) < 0) {
+        reply_error(chan, errno, "epoll");
+        sproc_retire(sv, p);
+    }
+}
+
+/* The child exec'd (or failed): answer the client with the stdio fds, or the error. */
+static void handle_start(struct sv *sv, struct sproc *p)
+{
+    struct err e = {0};
+    struct sb_stdio io = {-1, -1, -1, -1};
+    /* Out of the epoll set before sb_spawn_end may close it: a child being cloned at this
+     * moment holds a copy of the fd, which would keep the registration (and its events,
+     * naming p after it is freed) alive. */
+    int sfd = sb_spawn_fd(p->sb);
+    epoll_ctl(sv->ep, EPOLL_CTL_DEL, sfd, NULL);
+    int r = sb_spawn_end(p->sb, &io, &e);
+    if (r == -EAGAIN) {
+        struct epoll_event se = {.events = EPOLLIN, .data.ptr = &p->start_ev};
+        if (epoll_ctl(sv->ep, EPOLL_CTL_ADD, sfd, &se) == 0)
+            return;
+        err_set(&e, errno, "epoll");
+        r = -EIO;
+    }
+    p->starting = false;
+    if (r < 0) {
+        if (p->chan >= 0)
+            reply_error(p->chan, e.code, e.msg);
+        sproc_retire(sv, p);
+        return;
+    }
+    struct msg_spawned rep = {.type = MSG_SPAWNED, .id = p->id, .pid = sb_proc_pid(p->sb)};
     int fds[3], nfds;
     if (io.pty >= 0) {
         fds[0] = io.pty;
@@ -304,20 +346,17 @@ static void handle_spawn(struct sv *sv, char *buf, size_t len, int chan)
         nfds = 3;
     }
     rep.nfds = (uint32_t)nfds;
-    struct epoll_event ce = {.events = EPOLLIN, .data.ptr = &p->chan_ev};
     struct epoll_event pe = {.events = EPOLLIN, .data.ptr = &p->pid_ev};
-    if (send_msg(chan, &rep, sizeof(rep), fds, nfds) < 0 ||
-        epoll_ctl(sv->ep, EPOLL_CTL_ADD, chan, &ce) < 0 ||
-        epoll_ctl(sv->ep, EPOLL_CTL_ADD, sb_proc_fd(sb), &pe) < 0) {
+    if (epoll_ctl(sv->ep, EPOLL_CTL_ADD, sb_proc_fd(p->sb), &pe) < 0)
+        sb_kill(p->sb, SB_LIMIT_NONE); /* cannot watch it: end it */
+    if (p->chan >= 0 && send_msg(p->chan, &rep, sizeof(rep), fds, nfds) < 0) {
         /* the client is gone already: end the sandbox */
-        sproc_retire(sv, p);
+        sproc_close_chan(sv, p);
+        sb_kill(p->sb, SB_LIMIT_NONE);
     }
-out:;
     /* The client has its copies now; ours would keep its pipes open. */
-    int *mine[] = {&io.in, &io.out, &io.err, &io.pty};
-    for (int i = 0; i < 4; i++)
-        if (*mine[i] >= 0)
-            close(*mine[i]);
+    for (int i = 0; i < nfds; i++)
+        close(fds[i]);
 }
 
 static void handle_main(struct sv *sv)
@@ -464,6 +503,8 @@ __attribute__((noreturn)) static void supervisor_main(int sock, const struct sup
                 handle_main(&sv);
             else if (ev->kind == EV_CHAN)
                 handle_chan(&sv, ev->p);
+            else if (ev->kind == EV_START)
+                handle_start(&sv, ev->p);
             else
                 handle_exit(&sv, ev->p);
         }
@@ -616,7 +657,12 @@ int sup_spawn(struct sup *s, const struct sb_spec *spec, struct sup_proc **ret, 
         for (int i = 0; i < nfds; i++)
             close(fds[i]);
         close(chan[0]);
-        return err_set(err, rep.err ? rep.err : EPROTO, "%s", rep.msg);
+        int code = rep.err > 0 ? rep.err : EPROTO;
+        if (err) { /* the message already names the errno */
+            err->code = code;
+            snprintf(err->msg, sizeof(err->msg), "%s", rep.msg[0] ? rep.msg : "spawn failed");
+        }
+        return -code;
     }
     struct sup_proc *p = calloc(1, sizeof(*p));
     if (!p) {

@@ -93,14 +93,13 @@ enum http_route_result router_match(const struct router *r, struct http_req *req
             path_matched = true;
             continue;
         }
-        /* Captures are NUL-terminated copies kept in one block owned by the request. */
+        /* Captures are NUL-terminated copies kept in the request itself. */
         size_t total = 0;
         for (size_t k = 0; k < n; k++)
             total += len[k] + 1;
-        char *block = http_req_alloc(req, total + 1);
-        if (!block)
+        if (total > sizeof(req->param_buf))
             return HTTP_ROUTE_NOT_FOUND;
-        char *w = block;
+        char *w = req->param_buf;
         for (size_t k = 0; k < n; k++) {
             memcpy(w, req->path + off[k], len[k]);
             w[len[k]] = '\0';

@@ -19,7 +19,7 @@ void router_free(struct router *r);
 /* Adds a route; pattern and method must outlive the router (string literals). */
 int router_add(struct router *r, const char *method, const char *pattern, http_handler_fn fn);
 /* Matches req->method and req->path; on success fills req->param/nparam/rest and *ret_fn.
- * Captured strings point into a per-request copy owned by req (freed with the request). */
+ * Captured strings are copies in req->param_buf; captures too long for it do not match. */
 enum http_route_result router_match(const struct router *r, struct http_req *req,
                                     http_handler_fn *ret_fn);
 

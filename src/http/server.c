@@ -28,7 +28,7 @@ struct http_server {
 struct req_state {
     struct http_req req;
     bool dispatched;
-    char *owned[16];
+    char *owned[8];
     size_t nowned;
 };
 
@@ -121,17 +121,6 @@ const char *http_req_query(struct http_req *req, const char *name)
     if (v)
         st->owned[st->nowned++] = v;
     return v;
-}
-
-void *http_req_alloc(struct http_req *req, size_t size)
-{
-    struct req_state *st = (struct req_state *)req;
-    if (st->nowned == sizeof(st->owned) / sizeof(st->owned[0]))
-        return NULL;
-    char *p = calloc(1, size ? size : 1);
-    if (p)
-        st->owned[st->nowned++] = p;
-    return p;
 }
 
 static void add_headers(struct MHD_Response *r, const char *const *h)

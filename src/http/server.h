@@ -46,6 +46,7 @@ struct http_req {
     const char *param[HTTP_MAX_PARAMS]; /* route parameters (raw), set by the router */
     size_t nparam;
     const char *rest;     /* route's trailing wildcard (raw), or NULL */
+    char param_buf[256];  /* storage of param[] (NUL-separated copies) */
     int64_t started_us;   /* monotonic start time, microseconds */
 };
 
@@ -83,9 +84,6 @@ uint16_t http_server_port(const struct http_server *srv);
 const char *http_req_header(struct http_req *req, const char *name);
 /* A query argument, percent-decoded; NULL when absent or when it holds a NUL byte. */
 const char *http_req_query(struct http_req *req, const char *name);
-
-/* Memory that lives as long as the request (zeroed); NULL when out of memory. */
-void *http_req_alloc(struct http_req *req, size_t size);
 
 /* Answers. Each returns 0, or -errno when the answer could not be queued. */
 int http_reply(struct http_req *req, int status, const char *content_type, const void *data,

@@ -139,6 +139,14 @@ struct sb_proc;
  * as a missing command, come back here) with the parent ends of its stdio. */
 int sb_spawn(struct sb_host *h, const struct sb_spec *spec, struct sb_proc **ret_proc,
              struct sb_stdio *ret_io, struct err *err);
+/* The same in steps, for an event loop (the supervisor): sb_spawn_begin() returns once the
+ * child is cloned; when sb_spawn_fd() is readable, call sb_spawn_end(), which returns
+ * -EAGAIN until the program has been exec'd (0, with its stdio) or the set-up failed (< 0:
+ * sb_proc_free() it). Keep calling sb_proc_check() meanwhile: it ends a set-up that hangs. */
+int sb_spawn_begin(struct sb_host *h, const struct sb_spec *spec, struct sb_proc **ret_proc,
+                   struct err *err);
+int sb_spawn_fd(const struct sb_proc *p);
+int sb_spawn_end(struct sb_proc *p, struct sb_stdio *ret_io, struct err *err);
 /* A pidfd that becomes readable when the tree has ended: then call sb_reap(). */
 int sb_proc_fd(const struct sb_proc *p);
 /* Host pid of the sandbox's pid 1. */

@@ -63,6 +63,12 @@ struct sb_proc {
     struct cg_proc cg;
     bool has_cg;
     char cg_procs[3][640]; /* its cgroup.procs files, for the child to join */
+    int start_fd;        /* error pipe while the child sets up (sb_spawn_end), else -1 */
+    int pty_sock;        /* where the PTY master comes from while starting, else -1 */
+    struct sb_stdio io;  /* parent ends until sb_spawn_end hands them over */
+    struct child_report rep; /* the child's failure report, as read so far */
+    size_t rep_got;
+    bool setup_timed_out;
     uint64_t start_ms;
     struct sb_limits limits;
     bool killed;
@@ -470,50 +476,15 @@ static void close_fd(int *fd)
     *fd = -1;
 }
 
-/* Waits for the child's report: 0 once it exec'd (EOF), else the error it sent. */
-static int read_report(int fd, struct err *err)
-{
-    struct child_report rep;
-    size_t got = 0;
-    uint64_t deadline = sb_now_ms() + SETUP_TIMEOUT_MS;
-    while (got < sizeof(rep)) {
-        uint64_t now = sb_now_ms();
-        if (now >= deadline)
-            return err_set(err, ETIMEDOUT, "sandbox set-up did not finish");
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        int pr = poll(&pfd, 1, (int)(deadline - now));
-        if (pr < 0 && errno == EINTR)
-            continue;
-        if (pr < 0)
-            return err_set(err, errno, "poll error pipe");
-        if (pr == 0)
-            continue;
-        ssize_t n = read(fd, (char *)&rep + got, sizeof(rep) - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return err_set(err, errno, "read error pipe");
-        if (n == 0)
-            break;
-        got += (size_t)n;
-    }
-    if (got == 0)
-        return 0;
-    if (got < sizeof(rep))
-        return err_set(err, EPROTO, "sandbox set-up failed without a report");
-    rep.msg[sizeof(rep.msg) - 1] = '\0';
-    return err_set(err, rep.err ? rep.err : EPROTO, "sandbox: %s", rep.msg);
-}
-
-int sb_spawn(struct sb_host *h, const struct sb_spec *spec, struct sb_proc **ret_proc,
-             struct sb_stdio *ret_io, struct err *err)
+int sb_spawn_begin(struct sb_host *h, const struct sb_spec *spec, struct sb_proc **ret_proc,
+                   struct err *err)
 {
     int r;
     size_t argc = 0;
     char **env = NULL;
     int sync_p[2] = {-1, -1}, err_p[2] = {-1, -1}, status_p[2] = {-1, -1};
     int in_p[2] = {-1, -1}, out_p[2] = {-1, -1}, err_out_p[2] = {-1, -1};
-    int pty_s[2] = {-1, -1}, pty_master = -1;
+    int pty_s[2] = {-1, -1};
     dev_t ws_dev = 0;
     ino_t ws_ino = 0;
 
@@ -531,6 +502,8 @@ int sb_spawn(struct sb_host *h, const struct sb_spec *spec, struct sb_proc **ret
     p->h = h;
     p->pid = -1;
     p->pidfd = p->status_fd = p->ws_fd = p->slot_fd = -1;
+    p->start_fd = p->pty_sock = -1;
+    p->io = (struct sb_stdio){-1, -1, -1, -1};
     p->cg.cpu_fd = p->cg.pids_ev_fd = p->cg.oom_fd = -1;
     p->limits = spec->limits;
     p->start_ms = sb_now_ms();
@@ -671,21 +644,12 @@ int sb_spawn(struct sb_host *h, const struct sb_spec *spec, struct sb_proc **ret
         goto fail;
     }
     close_fd(&sync_p[1]);
-    if ((r = read_report(err_p[0], err)) < 0)
-        goto fail;
-    close_fd(&err_p[0]);
-    if (spec->pty) {
-        if ((r = pty_recv_fd(pty_s[0], &pty_master)) < 0) {
-            err_set(err, -r, "receive pty");
-            goto fail;
-        }
-        close_fd(&pty_s[0]);
-    }
     free(env);
-    ret_io->in = in_p[1];
-    ret_io->out = out_p[0];
-    ret_io->err = err_out_p[0];
-    ret_io->pty = pty_master;
+    /* Now the child sets itself up; sb_spawn_end() learns how that went. */
+    p->start_fd = err_p[0];
+    fcntl(p->start_fd, F_SETFL, O_NONBLOCK);
+    p->pty_sock = pty_s[0];
+    p->io = (struct sb_stdio){in_p[1], out_p[0], err_out_p[0], -1};
     *ret_proc = p;
     return 0;
 
@@ -693,11 +657,78 @@ fail:
     free(env);
     int *fds[] = {&sync_p[0], &sync_p[1], &err_p[0],      &err_p[1],      &status_p[0],
                   &status_p[1], &in_p[0],  &in_p[1],       &out_p[0],      &out_p[1],
-                  &err_out_p[0], &err_out_p[1], &pty_s[0], &pty_s[1], &pty_master};
+                  &err_out_p[0], &err_out_p[1], &pty_s[0], &pty_s[1]};
     for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
         close_fd(fds[i]);
     sb_proc_free(p);
     return r;
+}
+
+int sb_spawn_fd(const struct sb_proc *p)
+{
+    return p->start_fd;
+}
+
+int sb_spawn_end(struct sb_proc *p, struct sb_stdio *ret_io, struct err *err)
+{
+    if (p->start_fd < 0)
+        return err_set(err, EINVAL, "sandbox already started");
+    for (;;) {
+        ssize_t n = read(p->start_fd, (char *)&p->rep + p->rep_got, sizeof(p->rep) - p->rep_got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return -EAGAIN;
+        if (n < 0)
+            return err_set(err, errno, "read error pipe");
+        if (n == 0)
+            break; /* EOF: the program exec'd, or the child died */
+        p->rep_got += (size_t)n;
+        if (p->rep_got == sizeof(p->rep)) {
+            p->rep.msg[sizeof(p->rep.msg) - 1] = '\0';
+            return err_set(err, p->rep.err ? p->rep.err : EPROTO, "sandbox: %s", p->rep.msg);
+        }
+    }
+    close_fd(&p->start_fd);
+    if (p->rep_got)
+        return err_set(err, EPROTO, "sandbox set-up failed without a report");
+    if (p->setup_timed_out)
+        return err_set(err, ETIMEDOUT, "sandbox set-up did not finish in %d ms",
+                       SETUP_TIMEOUT_MS);
+    if (p->pty_sock >= 0) {
+        int r = pty_recv_fd(p->pty_sock, &p->io.pty);
+        if (r < 0)
+            return err_set(err, -r, "receive pty");
+        close_fd(&p->pty_sock);
+    }
+    *ret_io = p->io;
+    p->io = (struct sb_stdio){-1, -1, -1, -1};
+    return 0;
+}
+
+int sb_spawn(struct sb_host *h, const struct sb_spec *spec, struct sb_proc **ret_proc,
+             struct sb_stdio *ret_io, struct err *err)
+{
+    struct sb_proc *p;
+    int r = sb_spawn_begin(h, spec, &p, err);
+    if (r < 0)
+        return r;
+    while ((r = sb_spawn_end(p, ret_io, err)) == -EAGAIN) {
+        uint64_t now = sb_now_ms();
+        uint64_t next = sb_proc_check(p, now);
+        struct pollfd pfd = {.fd = sb_spawn_fd(p), .events = POLLIN};
+        int timeout = next == UINT64_MAX ? 1000 : (int)(next > now ? next - now : 0);
+        if (poll(&pfd, 1, timeout) < 0 && errno != EINTR) {
+            r = err_set(err, errno, "poll error pipe");
+            break;
+        }
+    }
+    if (r < 0) {
+        sb_proc_free(p);
+        return r;
+    }
+    *ret_proc = p;
+    return 0;
 }
 
 int sb_proc_fd(const struct sb_proc *p)
@@ -732,6 +763,11 @@ uint64_t sb_proc_check(struct sb_proc *p, uint64_t now_ms)
 {
     if (p->reaped || p->killed)
         return UINT64_MAX;
+    if (p->start_fd >= 0 && now_ms >= p->start_ms + SETUP_TIMEOUT_MS) {
+        p->setup_timed_out = true;
+        sb_kill(p, SB_LIMIT_NONE);
+        return UINT64_MAX;
+    }
     uint64_t wall_end = p->limits.wall_ms ? p->start_ms + p->limits.wall_ms : UINT64_MAX;
     if (now_ms >= wall_end) {
         sb_kill(p, SB_LIMIT_WALL_TIME);
@@ -869,5 +905,10 @@ void sb_proc_free(struct sb_proc *p)
     close_fd(&p->ws_fd);
     close_fd(&p->pidfd);
     close_fd(&p->status_fd);
+    close_fd(&p->start_fd);
+    close_fd(&p->pty_sock);
+    int *io[] = {&p->io.in, &p->io.out, &p->io.err, &p->io.pty};
+    for (int i = 0; i < 4; i++)
+        close_fd(io[i]);
     free(p);
 }

@@ -11,6 +11,8 @@
  * Commits are durable (synchronous_commit is left on). A broken connection is reset when
  * the pool hands it out next.
  */
+#include "store/internal.h"
+
 #include <endian.h>
 #include <errno.h>
 #include <libpq-fe.h>
@@ -18,8 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-#include "store/internal.h"
 
 /* Type OIDs from pg_type.h (stable since forever). */
 #define BOOLOID    16
@@ -55,7 +55,7 @@ struct db_stmt {
     Oid types[MAX_PARAMS];
     char ints[MAX_PARAMS][24];
     PGresult *res;
-    int row;   /* the current row; -1 before the first */
+    int row; /* the current row; -1 before the first */
     int nrows;
     bool executed;
     int64_t changes;
@@ -101,8 +101,7 @@ static void quiet(void *arg, const char *message)
     (void)message;
 }
 
-static int pg_connect(const char *target, int timeout_ms, struct db_conn **ret,
-                      struct err *err)
+static int pg_connect(const char *target, int timeout_ms, struct db_conn **ret, struct err *err)
 {
     char timeout[16];
     snprintf(timeout, sizeof(timeout), "%d", timeout_ms < 1000 ? 1 : timeout_ms / 1000);
@@ -299,8 +298,8 @@ static int pg_step(struct db_stmt *s, struct err *err)
                 s->res = PQexecPrepared(s->c->pg, name, s->nparams, s->values, s->lengths,
                                         s->formats, 1);
             else
-                s->res = PQexecParams(s->c->pg, s->sql, s->nparams, s->types, s->values,
-                                      s->lengths, s->formats, 1);
+                s->res = PQexecParams(s->c->pg, s->sql, s->nparams, s->types, s->values, s->lengths,
+                                      s->formats, 1);
             st = s->res ? PQresultStatus(s->res) : PGRES_FATAL_ERROR;
             if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK || attempt > 0 ||
                 !reconnected(s->c, s->sql, before))

@@ -7,12 +7,14 @@
  *
  * Prepared statements are cached per connection, keyed by their SQL text.
  */
+#include "store/internal.h"
+
 #include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "store/internal.h"
+#include <unistd.h>
 
 #define CACHE_SLOTS 256 /* power of two; statements beyond it are not cached */
 
@@ -84,6 +86,16 @@ static int sq_exec(struct db_conn *c, const char *sql, struct err *err)
 
 static int sq_connect(const char *target, int timeout_ms, struct db_conn **ret, struct err *err)
 {
+    /* The database holds password and token hashes: create it private. SQLite gives the
+     * -wal and -shm files the same mode. An existing file keeps its mode. */
+    int fd = open(target, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        err_set(err, errno, "sqlite open '%s'", target);
+        if (err)
+            err->code = EIO;
+        return -EIO;
+    }
+    close(fd);
     struct db_conn *c = calloc(1, sizeof(*c));
     if (!c)
         return err_set(err, ENOMEM, "sqlite connect");
@@ -148,8 +160,8 @@ static int sq_prepare(struct db_conn *c, const char *sql, struct db_stmt **ret, 
     struct db_stmt *s = calloc(1, sizeof(*s));
     if (!s)
         return err_set(err, ENOMEM, "sqlite prepare");
-    int rc = sqlite3_prepare_v3(c->db, sql, -1, slot_free ? SQLITE_PREPARE_PERSISTENT : 0,
-                                &s->s, NULL);
+    int rc =
+        sqlite3_prepare_v3(c->db, sql, -1, slot_free ? SQLITE_PREPARE_PERSISTENT : 0, &s->s, NULL);
     if (rc != SQLITE_OK) {
         free(s);
         return map_error(c->db, rc, err, "prepare");

@@ -7,17 +7,17 @@
  * bytes) and the limit checks made from them are exact. Subtrees are found by range:
  * the entries under folder P are P/ <= path < P0 ('0' follows '/' in byte order).
  */
+#include "store/internal.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/internal.h"
-
 /* ---- workspaces -------------------------------------------------------------------- */
 
-#define WS_SELECT                                                                              \
-    "SELECT w.id, w.owner_id, u.username, w.name, w.created_at, w.updated_at, w.file_count,"  \
+#define WS_SELECT                                                                                  \
+    "SELECT w.id, w.owner_id, u.username, w.name, w.created_at, w.updated_at, w.file_count,"       \
     " w.entry_count, w.bytes FROM workspaces w JOIN users u ON u.id = w.owner_id"
 
 static void ws_done(void *p)
@@ -48,8 +48,8 @@ static int ws_fetch(struct db *db, int64_t id, struct store_workspace **ret, str
     struct store_workspace *w = calloc(1, sizeof(*w));
     if (!w)
         return err_set(err, ENOMEM, "workspace");
-    int rc = fetch_one(db, w, sizeof(*w), read_ws, ws_done, WS_SELECT " WHERE w.id = ?", err,
-                       "i", id);
+    int rc =
+        fetch_one(db, w, sizeof(*w), read_ws, ws_done, WS_SELECT " WHERE w.id = ?", err, "i", id);
     if (rc < 0) {
         free(w);
         return rc;
@@ -78,8 +78,7 @@ int store_workspace_create(struct store *st, int64_t owner_id, const char *name,
     return rc;
 }
 
-int store_workspace_get(struct store *st, int64_t id, struct store_workspace **ret,
-                        struct err *err)
+int store_workspace_get(struct store *st, int64_t id, struct store_workspace **ret, struct err *err)
 {
     struct db db;
     int rc = conn_get(st, &db, err);
@@ -103,11 +102,11 @@ int store_workspace_list(struct store *st, int64_t owner_id, int limit, int offs
         if (owner_id > 0)
             rc = fetch_rows(&db, &r, sizeof(struct store_workspace), read_ws, ws_done, limit,
                             WS_SELECT " WHERE w.owner_id = ? ORDER BY w.id DESC LIMIT ? OFFSET ?",
-                            err, "iii", owner_id, sql_limit(limit), (int64_t)offset);
+                            err, "iii", owner_id, sql_limit(limit), sql_offset(offset));
         else
             rc = fetch_rows(&db, &r, sizeof(struct store_workspace), read_ws, ws_done, limit,
                             WS_SELECT " ORDER BY w.id DESC LIMIT ? OFFSET ?", err, "ii",
-                            sql_limit(limit), (int64_t)offset);
+                            sql_limit(limit), sql_offset(offset));
         conn_put(&db);
     }
     if (rc < 0) {
@@ -130,8 +129,8 @@ int store_workspace_rename(struct store *st, int64_t id, const char *name, struc
     int rc = conn_get(st, &db, err);
     if (rc < 0)
         return rc;
-    rc = db_run(&db, &n, "UPDATE workspaces SET name = ?, updated_at = ? WHERE id = ?", err,
-                "tii", name, store_now_ms(), id);
+    rc = db_run(&db, &n, "UPDATE workspaces SET name = ?, updated_at = ? WHERE id = ?", err, "tii",
+                name, store_now_ms(), id);
     conn_put(&db);
     if (rc == 0 && n == 0)
         rc = err_set(err, ENOENT, "workspace %lld", (long long)id);
@@ -300,8 +299,7 @@ struct entry {
     char etag[STORE_ETAG_LEN + 1];
 };
 
-static int entry_get(struct db *db, int64_t ws, const char *path, struct entry *e,
-                     struct err *err)
+static int entry_get(struct db *db, int64_t ws, const char *path, struct entry *e, struct err *err)
 {
     struct store_file f;
     memset(e, 0, sizeof(*e));
@@ -349,8 +347,7 @@ static int parents_missing(struct db *db, int64_t ws, const char *path, int *ret
     return rc;
 }
 
-static int folder_insert(struct db *db, int64_t ws, const char *path, int64_t now,
-                         struct err *err)
+static int folder_insert(struct db *db, int64_t ws, const char *path, int64_t now, struct err *err)
 {
     return db_run(db, NULL,
                   "INSERT INTO files (workspace_id, path, kind, size, etag, updated_at, content)"
@@ -437,8 +434,8 @@ static int list_entries(struct store *st, const char *sql, int64_t id, bool with
     int rc = conn_get(st, &db, err);
     if (rc == 0) {
         rc = fetch_rows(&db, &r, sizeof(struct store_file),
-                        with_content ? read_file_content : read_file, file_done_v, 0, sql, err,
-                        "i", id);
+                        with_content ? read_file_content : read_file, file_done_v, 0, sql, err, "i",
+                        id);
         conn_put(&db);
     }
     if (rc == 0 && r.n == 0)
@@ -459,8 +456,8 @@ static int list_entries(struct store *st, const char *sql, int64_t id, bool with
 
 #define ENTRY_COLS "f.path, f.kind, f.size, f.etag, f.updated_at"
 
-int store_file_list(struct store *st, int64_t ws, bool with_content,
-                    struct store_file_list **ret, struct err *err)
+int store_file_list(struct store *st, int64_t ws, bool with_content, struct store_file_list **ret,
+                    struct err *err)
 {
     if (with_content)
         return list_entries(st,
@@ -619,8 +616,7 @@ int store_file_put(struct store *st, int64_t ws, const char *path, const void *d
 }
 
 int store_folder_create(struct store *st, int64_t ws, const char *path,
-                        const struct store_limits *lim, struct store_file **ret,
-                        struct err *err)
+                        const struct store_limits *lim, struct store_file **ret, struct err *err)
 {
     if (!path_ok(path))
         return err_set(err, EINVAL, "folder: bad path");
@@ -666,8 +662,8 @@ int store_folder_create(struct store *st, int64_t ws, const char *path,
 
 #define SUBTREE "workspace_id = ? AND (path = ? OR (path >= ? AND path < ?))"
 
-int store_file_delete(struct store *st, int64_t ws, const char *path,
-                      const struct store_cond *cond, int *ret_count, struct err *err)
+int store_file_delete(struct store *st, int64_t ws, const char *path, const struct store_cond *cond,
+                      int *ret_count, struct err *err)
 {
     if (!path_ok(path))
         return err_set(err, EINVAL, "file delete: bad path");
@@ -700,8 +696,7 @@ int store_file_delete(struct store *st, int64_t ws, const char *path,
                              " FROM files WHERE " SUBTREE,
                              err, "ittt", ws, path, lo, hi);
         if (rc == 0)
-            rc = db_run(&db, &n, "DELETE FROM files WHERE " SUBTREE, err, "ittt", ws, path, lo,
-                        hi);
+            rc = db_run(&db, &n, "DELETE FROM files WHERE " SUBTREE, err, "ittt", ws, path, lo, hi);
         if (rc == 0)
             rc = ws_account(&db, ws, -agg[1], -agg[0], -agg[2], err);
         rc = db_end(&db, rc, err);
@@ -837,8 +832,7 @@ int store_lease_acquire(struct store *st, int64_t ws, const char *node, int64_t 
             int64_t one;
             rc = db_row_ints(&db, &one, 1, "SELECT id FROM workspaces WHERE id = ?", err, "i", ws);
             if (rc == 0)
-                rc = err_set(err, EBUSY, "workspace %lld is leased by another node",
-                             (long long)ws);
+                rc = err_set(err, EBUSY, "workspace %lld is leased by another node", (long long)ws);
         }
         conn_put(&db);
     }

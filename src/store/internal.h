@@ -19,14 +19,14 @@
 #ifndef PYROOM_STORE_INTERNAL_H
 #define PYROOM_STORE_INTERNAL_H
 
+#include "base/err.h"
+#include "store/store.h"
+
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include "base/err.h"
-#include "store/store.h"
 
 struct db_conn; /* a driver's connection */
 struct db_stmt; /* a driver's statement: prepared, bound, stepped, then done */
@@ -105,13 +105,13 @@ int db_end(struct db *db, int rc, struct err *err);
 /* Prepares sql and binds the arguments described by fmt, one letter each:
  *   i int64_t   t const char * (NULL: SQL NULL)   b const void *, size_t (blob)
  *   n (no argument) SQL NULL */
-int db_query(struct db *db, struct db_stmt **ret, const char *sql, struct err *err,
-             const char *fmt, ...);
+int db_query(struct db *db, struct db_stmt **ret, const char *sql, struct err *err, const char *fmt,
+             ...);
 int db_vquery(struct db *db, struct db_stmt **ret, const char *sql, struct err *err,
               const char *fmt, va_list ap);
 /* Runs a statement that returns no rows; *ret_changes (may be NULL) gets the rows changed. */
-int db_run(struct db *db, int64_t *ret_changes, const char *sql, struct err *err,
-           const char *fmt, ...);
+int db_run(struct db *db, int64_t *ret_changes, const char *sql, struct err *err, const char *fmt,
+           ...);
 /* Runs a query expected to return at most one row of integers; -ENOENT if none.
  * ret is an array of as many int64 as the row has columns (at most 8). */
 int db_row_ints(struct db *db, int64_t *ret, int ncols, const char *sql, struct err *err,
@@ -154,8 +154,8 @@ struct rows {
 int fetch_rows(struct db *db, struct rows *r, size_t size, row_fn read, done_fn done, int limit,
                const char *sql, struct err *err, const char *fmt, ...);
 /* Reads the first row into out (zeroed first); -ENOENT when there is none. */
-int fetch_one(struct db *db, void *out, size_t size, row_fn read, done_fn done,
-              const char *sql, struct err *err, const char *fmt, ...);
+int fetch_one(struct db *db, void *out, size_t size, row_fn read, done_fn done, const char *sql,
+              struct err *err, const char *fmt, ...);
 
 /* Grows a list's items array by one zeroed element; returns it, or NULL (-ENOMEM). */
 void *list_push(void **items, size_t *n, size_t size);
@@ -168,6 +168,10 @@ int migrate_run(struct store *st, int *ret_version, struct err *err);
 
 /* Limit and offset as SQL parameters (limit 0: all; one extra row tells `more`). */
 int64_t sql_limit(int limit);
+static inline int64_t sql_offset(int offset)
+{
+    return offset > 0 ? offset : 0;
+}
 
 /* Frees the fields of list elements (each module). */
 void user_done(struct store_user *u);

@@ -11,11 +11,11 @@
  * Conventions: times are BIGINT ms since the epoch; booleans BIGINT 0/1; enums TEXT with
  * the names the API speaks; a "none" id is NULL.
  */
+#include "store/internal.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "store/internal.h"
 
 static const char *const migrations[] = {
     /* 1: everything issue 2, 4, 5 and 7 need. */
@@ -238,8 +238,8 @@ int migrate_run(struct store *st, int *ret_version, struct err *err)
     if (rc < 0)
         goto unlock;
     int64_t version = 0;
-    rc = db_row_ints(&db, &version, 1, "SELECT COALESCE(MAX(version), 0) FROM schema_version",
-                     err, "");
+    rc = db_row_ints(&db, &version, 1, "SELECT COALESCE(MAX(version), 0) FROM schema_version", err,
+                     "");
     if (rc == 0 && version > NMIGRATIONS)
         rc = err_set(err, EPROTO, "database schema version %lld is newer than this pyroom (%d)",
                      (long long)version, NMIGRATIONS);

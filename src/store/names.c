@@ -1,14 +1,14 @@
 /* store: names of the enums the API speaks, the clock and etags. */
+#include "store/store.h"
+
 #include <errno.h>
 #include <sodium.h>
 #include <string.h>
 #include <time.h>
 
-#include "store/store.h"
-
 static const char *const role_names[] = {"submitter", "reviewer", "admin"};
 static const char *const kind_names[] = {"file", "folder"};
-static const char *const run_names[] = {"queued", "running", "ok",    "error",
+static const char *const run_names[] = {"queued", "running",   "ok",    "error",
                                         "limit",  "cancelled", "failed"};
 static const char *const sub_names[] = {"pending", "approved", "rejected", "withdrawn"};
 

@@ -2,15 +2,15 @@
  * runs: run records (queued -> running -> a final status), their captured output and
  * their artifacts (e.g. matplotlib figures as PNG).
  */
+#include "store/internal.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/internal.h"
-
-#define RUN_COLS                                                                               \
-    "id, workspace_id, submission_id, user_id, node, entry, args_json, status, exit_code,"    \
-    " signal, limit_hit, wall_ms, cpu_ms, peak_memory_bytes, stdout_truncated,"                \
+#define RUN_COLS                                                                                   \
+    "id, workspace_id, submission_id, user_id, node, entry, args_json, status, exit_code,"         \
+    " signal, limit_hit, wall_ms, cpu_ms, peak_memory_bytes, stdout_truncated,"                    \
     " stderr_truncated, warm, reason, created_at, started_at, finished_at"
 #define RUN_NCOLS 21
 
@@ -208,10 +208,9 @@ int store_run_finish(struct store *st, int64_t id, const struct store_run_result
                 " wall_ms = ?, cpu_ms = ?, peak_memory_bytes = ?, stdout = ?,"
                 " stdout_truncated = ?, stderr = ?, stderr_truncated = ?, reason = ?,"
                 " finished_at = ? WHERE id = ? AND status IN ('queued', 'running')",
-                err, "tiitiiibibitii", store_run_status_name(res->status),
-                (int64_t)res->exit_code, (int64_t)res->signal,
-                res->limit_hit ? res->limit_hit : "none", res->wall_ms, res->cpu_ms,
-                res->peak_memory_bytes, res->stdout_data, res->stdout_len,
+                err, "tiitiiibibitii", store_run_status_name(res->status), (int64_t)res->exit_code,
+                (int64_t)res->signal, res->limit_hit ? res->limit_hit : "none", res->wall_ms,
+                res->cpu_ms, res->peak_memory_bytes, res->stdout_data, res->stdout_len,
                 (int64_t)res->stdout_truncated, res->stderr_data, res->stderr_len,
                 (int64_t)res->stderr_truncated, res->reason, store_now_ms(), id);
     if (rc == 0 && n == 0)
@@ -257,12 +256,12 @@ int store_run_list(struct store *st, int64_t workspace_id, int64_t submission_id
             rc = fetch_rows(&db, &r, sizeof(struct store_run), read_run, run_done_v, limit,
                             "SELECT " RUN_COLS " FROM runs WHERE workspace_id = ?"
                             " ORDER BY id DESC LIMIT ? OFFSET ?",
-                            err, "iii", workspace_id, sql_limit(limit), (int64_t)offset);
+                            err, "iii", workspace_id, sql_limit(limit), sql_offset(offset));
         else
             rc = fetch_rows(&db, &r, sizeof(struct store_run), read_run, run_done_v, limit,
                             "SELECT " RUN_COLS " FROM runs WHERE submission_id = ?"
                             " ORDER BY id DESC LIMIT ? OFFSET ?",
-                            err, "iii", submission_id, sql_limit(limit), (int64_t)offset);
+                            err, "iii", submission_id, sql_limit(limit), sql_offset(offset));
         conn_put(&db);
     }
     if (rc < 0) {
@@ -300,8 +299,8 @@ int store_runs_fail_unfinished(struct store *st, const char *node, const char *r
     return rc;
 }
 
-int store_artifact_add(struct store *st, int64_t run_id, const char *name,
-                       const char *content_type, const void *data, size_t len, struct err *err)
+int store_artifact_add(struct store *st, int64_t run_id, const char *name, const char *content_type,
+                       const void *data, size_t len, struct err *err)
 {
     if (!name || !*name || !content_type || (!data && len))
         return err_set(err, EINVAL, "artifact: bad arguments");
@@ -328,9 +327,9 @@ int store_artifact_list(struct store *st, int64_t run_id, struct store_artifact_
     struct rows r;
     int rc = conn_get(st, &db, err);
     if (rc == 0) {
-        rc = fetch_rows(&db, &r, sizeof(struct store_artifact), read_artifact, artifact_done_v,
-                        0, "SELECT " ART_COLS " FROM artifacts WHERE run_id = ? ORDER BY name",
-                        err, "i", run_id);
+        rc = fetch_rows(&db, &r, sizeof(struct store_artifact), read_artifact, artifact_done_v, 0,
+                        "SELECT " ART_COLS " FROM artifacts WHERE run_id = ? ORDER BY name", err,
+                        "i", run_id);
         conn_put(&db);
     }
     if (rc < 0) {

@@ -2,13 +2,13 @@
  * store: opening a database from its URL, the connection pool, transactions and the
  * small query helpers every domain file uses. See internal.h for the theory.
  */
+#include "store/internal.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "store/internal.h"
 
 /* ---- opening ----------------------------------------------------------------------- */
 
@@ -28,8 +28,7 @@ int store_open(const char *url, const struct store_options *opt, struct store **
         drv = &db_postgres_driver;
         target = url;
     } else {
-        return err_set(err, EINVAL, "database URL '%s': want sqlite:PATH or postgres://...",
-                       url);
+        return err_set(err, EINVAL, "database URL '%s': want sqlite:PATH or postgres://...", url);
     }
 
     struct store *st = calloc(1, sizeof(*st));
@@ -266,8 +265,8 @@ int db_vquery(struct db *db, struct db_stmt **ret, const char *sql, struct err *
     return 0;
 }
 
-int db_query(struct db *db, struct db_stmt **ret, const char *sql, struct err *err,
-             const char *fmt, ...)
+int db_query(struct db *db, struct db_stmt **ret, const char *sql, struct err *err, const char *fmt,
+             ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -276,8 +275,8 @@ int db_query(struct db *db, struct db_stmt **ret, const char *sql, struct err *e
     return rc;
 }
 
-int db_run(struct db *db, int64_t *ret_changes, const char *sql, struct err *err,
-           const char *fmt, ...)
+int db_run(struct db *db, int64_t *ret_changes, const char *sql, struct err *err, const char *fmt,
+           ...)
 {
     struct db_stmt *s;
     va_list ap;
@@ -404,8 +403,8 @@ int fetch_rows(struct db *db, struct rows *r, size_t size, row_fn read, done_fn 
     return 0;
 }
 
-int fetch_one(struct db *db, void *out, size_t size, row_fn read, done_fn done,
-              const char *sql, struct err *err, const char *fmt, ...)
+int fetch_one(struct db *db, void *out, size_t size, row_fn read, done_fn done, const char *sql,
+              struct err *err, const char *fmt, ...)
 {
     struct db_stmt *s;
     va_list ap;

@@ -38,11 +38,11 @@
 #ifndef PYROOM_STORE_STORE_H
 #define PYROOM_STORE_STORE_H
 
+#include "base/err.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include "base/err.h"
 
 struct store; /* opaque handle */
 
@@ -138,8 +138,7 @@ int store_session_create(struct store *st, int64_t user_id, const char *token_ha
 int store_session_lookup(struct store *st, const char *token_hash, struct store_session **ret,
                          struct err *err);
 /* Sliding expiry: sets last_used_at to now and expires_at. -ENOENT if gone. */
-int store_session_touch(struct store *st, int64_t session_id, int64_t expires_at,
-                        struct err *err);
+int store_session_touch(struct store *st, int64_t session_id, int64_t expires_at, struct err *err);
 /* Logout. -ENOENT if there was no such session. */
 int store_session_delete(struct store *st, const char *token_hash, struct err *err);
 /* Ends every session of a user (role change, disable, password change). */
@@ -153,7 +152,7 @@ struct store_token {
     int64_t user_id;
     char *name;
     int64_t created_at;
-    int64_t last_used_at; /* 0: never */
+    int64_t last_used_at;   /* 0: never */
     struct store_user user; /* filled by store_token_lookup only (else zero) */
 };
 
@@ -163,8 +162,8 @@ struct store_token_list {
     bool more;
 };
 
-int store_token_create(struct store *st, int64_t user_id, const char *name,
-                       const char *token_hash, struct store_token **ret, struct err *err);
+int store_token_create(struct store *st, int64_t user_id, const char *name, const char *token_hash,
+                       struct store_token **ret, struct err *err);
 /* A user's tokens, oldest first. */
 int store_token_list(struct store *st, int64_t user_id, struct store_token_list **ret,
                      struct err *err);
@@ -185,8 +184,8 @@ struct store_workspace {
     char *owner_name;
     char *name;
     int64_t created_at;
-    int64_t updated_at; /* last change of the workspace or any of its files */
-    int64_t file_count; /* files (not folders) */
+    int64_t updated_at;  /* last change of the workspace or any of its files */
+    int64_t file_count;  /* files (not folders) */
     int64_t entry_count; /* files and folders: what max_entries limits */
     int64_t bytes;       /* sum of the files' sizes */
 };
@@ -230,10 +229,10 @@ const char *store_kind_name(enum store_file_kind kind); /* "file", "folder" */
 struct store_file {
     char *path;
     enum store_file_kind kind;
-    int64_t size;                    /* bytes; 0 for folders */
-    char etag[STORE_ETAG_LEN + 1];   /* "" for folders */
-    int64_t updated_at;              /* ms */
-    void *content;                   /* only when asked for; NUL-terminated (not counted) */
+    int64_t size;                  /* bytes; 0 for folders */
+    char etag[STORE_ETAG_LEN + 1]; /* "" for folders */
+    int64_t updated_at;            /* ms */
+    void *content;                 /* only when asked for; NUL-terminated (not counted) */
 };
 
 struct store_file_list {
@@ -265,8 +264,8 @@ int store_file_get(struct store *st, int64_t ws, const char *path, bool with_con
                    struct store_file **ret, struct err *err);
 /* Every entry of a workspace sorted by path; with_content also fetches the bytes (to
  * materialise a sandbox). -ENOENT when the workspace does not exist. */
-int store_file_list(struct store *st, int64_t ws, bool with_content,
-                    struct store_file_list **ret, struct err *err);
+int store_file_list(struct store *st, int64_t ws, bool with_content, struct store_file_list **ret,
+                    struct err *err);
 /* Creates or replaces a file, in one transaction: checks cond and lim, creates missing
  * parent folders (-ENOTDIR when one is a file), refuses a folder at path (-EISDIR),
  * stores the bytes and their etag. *ret_created (may be NULL) says whether it is new;
@@ -276,12 +275,11 @@ int store_file_put(struct store *st, int64_t ws, const char *path, const void *d
                    struct store_file **ret, bool *ret_created, struct err *err);
 /* Creates a folder and its missing parents. -EEXIST when path exists (file or folder). */
 int store_folder_create(struct store *st, int64_t ws, const char *path,
-                        const struct store_limits *lim, struct store_file **ret,
-                        struct err *err);
+                        const struct store_limits *lim, struct store_file **ret, struct err *err);
 /* Deletes a file, or a folder with everything under it. cond->if_match applies to files
  * (a folder with if_match set gives -ESTALE). *ret_count (may be NULL): entries deleted. */
-int store_file_delete(struct store *st, int64_t ws, const char *path,
-                      const struct store_cond *cond, int *ret_count, struct err *err);
+int store_file_delete(struct store *st, int64_t ws, const char *path, const struct store_cond *cond,
+                      int *ret_count, struct err *err);
 /* Renames or moves a file or a folder with its subtree, atomically. -ENOENT: no `from`;
  * -EEXIST: `to` exists; -EINVAL: `to` is inside `from`; -ENOTDIR: a parent of `to` is a
  * file. Missing parents of `to` are created (within lim, which may be NULL). */
@@ -295,11 +293,11 @@ void store_file_list_free(struct store_file_list *l);
 enum store_run_status {
     STORE_RUN_QUEUED,
     STORE_RUN_RUNNING,
-    STORE_RUN_OK,        /* exit code 0 */
-    STORE_RUN_ERROR,     /* non-zero exit or a signal */
-    STORE_RUN_LIMIT,     /* a limit was hit (limit_hit says which) */
+    STORE_RUN_OK,    /* exit code 0 */
+    STORE_RUN_ERROR, /* non-zero exit or a signal */
+    STORE_RUN_LIMIT, /* a limit was hit (limit_hit says which) */
     STORE_RUN_CANCELLED,
-    STORE_RUN_FAILED,    /* internal failure (reason says why) */
+    STORE_RUN_FAILED, /* internal failure (reason says why) */
 };
 /* "queued", "running", "ok", "error", "limit", "cancelled", "failed". */
 const char *store_run_status_name(enum store_run_status s);
@@ -330,9 +328,9 @@ struct store_run {
     char *entry;           /* e.g. "main.py" */
     char *args_json;       /* JSON array text, as given */
     enum store_run_status status;
-    int exit_code;         /* -1: none (not finished, or killed by a signal) */
-    int signal;            /* 0: none */
-    char *limit_hit;       /* "none", "wall_time", "cpu_time", "memory", ... */
+    int exit_code;   /* -1: none (not finished, or killed by a signal) */
+    int signal;      /* 0: none */
+    char *limit_hit; /* "none", "wall_time", "cpu_time", "memory", ... */
     int64_t wall_ms;
     int64_t cpu_ms;
     int64_t peak_memory_bytes;
@@ -345,8 +343,8 @@ struct store_run {
     bool warm;    /* started from the warm pool */
     char *reason; /* why it failed (status failed/cancelled), may be NULL */
     int64_t created_at;
-    int64_t started_at;  /* 0 until running */
-    int64_t finished_at; /* 0 until finished */
+    int64_t started_at;                   /* 0 until running */
+    int64_t finished_at;                  /* 0 until finished */
     struct store_artifact_list artifacts; /* from store_run_get: metadata, no data */
 };
 
@@ -405,9 +403,8 @@ int store_run_list(struct store *st, int64_t workspace_id, int64_t submission_id
 int store_runs_fail_unfinished(struct store *st, const char *node, const char *reason,
                                int *ret_count, struct err *err);
 /* -EEXIST when the run already has an artifact of that name. */
-int store_artifact_add(struct store *st, int64_t run_id, const char *name,
-                       const char *content_type, const void *data, size_t len,
-                       struct err *err);
+int store_artifact_add(struct store *st, int64_t run_id, const char *name, const char *content_type,
+                       const void *data, size_t len, struct err *err);
 int store_artifact_list(struct store *st, int64_t run_id, struct store_artifact_list **ret,
                         struct err *err);
 /* With its data. */
@@ -491,9 +488,8 @@ struct store_comment_list {
 /* Snapshots every entry of workspace ws (content included) into a new pending
  * submission by author_id, linked to the workspace's previous submission, in one
  * transaction. -ENOENT: no such workspace. */
-int store_submission_create(struct store *st, int64_t ws, int64_t author_id,
-                            const char *message, struct store_submission **ret,
-                            struct err *err);
+int store_submission_create(struct store *st, int64_t ws, int64_t author_id, const char *message,
+                            struct store_submission **ret, struct err *err);
 int store_submission_get(struct store *st, int64_t id, struct store_submission **ret,
                          struct err *err);
 /* Filter by status (STORE_SUB_ANY: all) and author (0: all). Pending only: oldest first;
@@ -517,11 +513,10 @@ int store_snapshot_get(struct store *st, int64_t submission_id, const char *path
 int store_review_list(struct store *st, int64_t submission_id, struct store_review_list **ret,
                       struct err *err);
 /* path NULL and line 0 for a general comment. */
-int store_comment_add(struct store *st, int64_t submission_id, int64_t author_id,
-                      const char *body, const char *path, int line, struct store_comment **ret,
-                      struct err *err);
-int store_comment_list(struct store *st, int64_t submission_id,
-                       struct store_comment_list **ret, struct err *err);
+int store_comment_add(struct store *st, int64_t submission_id, int64_t author_id, const char *body,
+                      const char *path, int line, struct store_comment **ret, struct err *err);
+int store_comment_list(struct store *st, int64_t submission_id, struct store_comment_list **ret,
+                       struct err *err);
 void store_submission_free(struct store_submission *s);
 void store_submission_list_free(struct store_submission_list *l);
 void store_review_list_free(struct store_review_list *l);
@@ -546,8 +541,8 @@ struct store_audit_list {
     bool more;
 };
 
-int store_audit_append(struct store *st, int64_t actor_id, const char *action,
-                       const char *target, const char *detail, struct err *err);
+int store_audit_append(struct store *st, int64_t actor_id, const char *action, const char *target,
+                       const char *detail, struct err *err);
 int store_audit_list(struct store *st, int limit, int offset, struct store_audit_list **ret,
                      struct err *err);
 void store_audit_list_free(struct store_audit_list *l);

@@ -3,17 +3,17 @@
  * them (reviews) and the discussion (comments). A decision is a compare-and-set on the
  * status (only from pending), so two reviewers deciding at once cannot both win.
  */
+#include "store/internal.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/internal.h"
-
-#define SUB_SELECT                                                                             \
-    "SELECT s.id, s.workspace_id, s.workspace_name, s.author_id, a.username, s.message,"      \
-    " s.status, s.created_at, s.decided_at, s.decided_by, d.username, s.previous_id,"          \
-    " s.run_id, s.file_count, s.bytes FROM submissions s JOIN users a ON a.id = s.author_id"  \
+#define SUB_SELECT                                                                                 \
+    "SELECT s.id, s.workspace_id, s.workspace_name, s.author_id, a.username, s.message,"           \
+    " s.status, s.created_at, s.decided_at, s.decided_by, d.username, s.previous_id,"              \
+    " s.run_id, s.file_count, s.bytes FROM submissions s JOIN users a ON a.id = s.author_id"       \
     " LEFT JOIN users d ON d.id = s.decided_by"
 
 static void sub_done(void *p)
@@ -53,8 +53,8 @@ static int sub_fetch(struct db *db, int64_t id, struct store_submission **ret, s
     struct store_submission *s = calloc(1, sizeof(*s));
     if (!s)
         return err_set(err, ENOMEM, "submission");
-    int rc =
-        fetch_one(db, s, sizeof(*s), read_sub, sub_done, SUB_SELECT " WHERE s.id = ?", err, "i", id);
+    int rc = fetch_one(db, s, sizeof(*s), read_sub, sub_done, SUB_SELECT " WHERE s.id = ?", err,
+                       "i", id);
     if (rc < 0) {
         free(s);
         return rc;
@@ -99,8 +99,8 @@ static int create_tx(struct db *db, int64_t ws, int64_t author_id, const char *m
                      "INSERT INTO submissions (workspace_id, workspace_name, author_id, message,"
                      " status, created_at, previous_id, file_count, bytes)"
                      " VALUES (?, ?, ?, ?, 'pending', ?, NULLIF(?, 0), ?, ?) RETURNING id",
-                     err, "ititiiii", ws, name ? name : "", author_id, message ? message : "",
-                     now, prev, files, bytes);
+                     err, "ititiiii", ws, name ? name : "", author_id, message ? message : "", now,
+                     prev, files, bytes);
     if (rc < 0)
         goto out;
     rc = db_run(db, NULL,
@@ -115,9 +115,8 @@ out:
     return rc;
 }
 
-int store_submission_create(struct store *st, int64_t ws, int64_t author_id,
-                            const char *message, struct store_submission **ret,
-                            struct err *err)
+int store_submission_create(struct store *st, int64_t ws, int64_t author_id, const char *message,
+                            struct store_submission **ret, struct err *err)
 {
     struct db db;
     struct store_submission *s = NULL;
@@ -168,11 +167,11 @@ int store_submission_list(struct store *st, enum store_sub_status status, int64_
         return err_set(err, EINVAL, "submission list: bad status");
     /* Four filters x two orders, composed from constant pieces only (values are bound). */
     char sql[1024];
-    const char *where = status != STORE_SUB_ANY
-                            ? (author_id > 0 ? " WHERE s.status = ? AND s.author_id = ?"
-                                             : " WHERE s.status = ? AND ? = 0")
-                            : (author_id > 0 ? " WHERE ? = '' AND s.author_id = ?"
-                                             : " WHERE ? = '' AND ? = 0");
+    const char *where =
+        status != STORE_SUB_ANY
+            ? (author_id > 0 ? " WHERE s.status = ? AND s.author_id = ?"
+                             : " WHERE s.status = ? AND ? = 0")
+            : (author_id > 0 ? " WHERE ? = '' AND s.author_id = ?" : " WHERE ? = '' AND ? = 0");
     const char *order = status == STORE_SUB_PENDING ? " ORDER BY s.id" : " ORDER BY s.id DESC";
     snprintf(sql, sizeof(sql), "%s%s%s LIMIT ? OFFSET ?", SUB_SELECT, where, order);
 
@@ -185,7 +184,7 @@ int store_submission_list(struct store *st, enum store_sub_status status, int64_
     if (rc == 0) {
         rc = fetch_rows(&db, &r, sizeof(struct store_submission), read_sub, sub_done, limit, sql,
                         err, "tiii", status == STORE_SUB_ANY ? "" : store_sub_status_name(status),
-                        author_id > 0 ? author_id : 0, sql_limit(limit), (int64_t)offset);
+                        author_id > 0 ? author_id : 0, sql_limit(limit), sql_offset(offset));
         conn_put(&db);
     }
     if (rc < 0) {
@@ -219,11 +218,9 @@ int store_submission_set_status(struct store *st, int64_t id, enum store_sub_sta
                     err, "tiii", store_sub_status_name(status), now, actor_id, id);
         if (rc == 0 && n == 0) {
             int64_t one;
-            rc = db_row_ints(&db, &one, 1, "SELECT id FROM submissions WHERE id = ?", err, "i",
-                             id);
+            rc = db_row_ints(&db, &one, 1, "SELECT id FROM submissions WHERE id = ?", err, "i", id);
             if (rc == 0)
-                rc = err_set(err, EALREADY, "submission %lld is no longer pending",
-                             (long long)id);
+                rc = err_set(err, EALREADY, "submission %lld is no longer pending", (long long)id);
         }
         if (rc == 0 && status != STORE_SUB_WITHDRAWN)
             rc = db_run(&db, NULL,
@@ -339,8 +336,8 @@ void store_review_list_free(struct store_review_list *l)
     free(l);
 }
 
-#define COMMENT_SELECT                                                                         \
-    "SELECT c.id, c.submission_id, c.author_id, u.username, c.body, c.path, c.line, c.at"     \
+#define COMMENT_SELECT                                                                             \
+    "SELECT c.id, c.submission_id, c.author_id, u.username, c.body, c.path, c.line, c.at"          \
     " FROM comments c LEFT JOIN users u ON u.id = c.author_id"
 
 static void comment_done(void *p)
@@ -366,9 +363,8 @@ static int read_comment(struct db *db, struct db_stmt *s, void *out)
     return rc;
 }
 
-int store_comment_add(struct store *st, int64_t submission_id, int64_t author_id,
-                      const char *body, const char *path, int line, struct store_comment **ret,
-                      struct err *err)
+int store_comment_add(struct store *st, int64_t submission_id, int64_t author_id, const char *body,
+                      const char *path, int line, struct store_comment **ret, struct err *err)
 {
     if (!body || line < 0)
         return err_set(err, EINVAL, "comment: bad arguments");
@@ -397,8 +393,8 @@ int store_comment_add(struct store *st, int64_t submission_id, int64_t author_id
     return 0;
 }
 
-int store_comment_list(struct store *st, int64_t submission_id,
-                       struct store_comment_list **ret, struct err *err)
+int store_comment_list(struct store *st, int64_t submission_id, struct store_comment_list **ret,
+                       struct err *err)
 {
     struct store_comment_list *l = calloc(1, sizeof(*l));
     if (!l)

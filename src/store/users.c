@@ -1,11 +1,11 @@
 /*
  * users: accounts, sessions, API tokens and the audit log.
  */
+#include "store/internal.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "store/internal.h"
 
 #define USER_COLS "u.id, u.username, u.role, u.disabled, u.created_at"
 
@@ -116,8 +116,7 @@ int store_user_create(struct store *st, const char *username, const char *passwo
         }
     }
     if (rc >= 0) {
-        rc = db_row_ints(&db, &n, 1, "SELECT id FROM users WHERE username_key = ?", err, "t",
-                         key);
+        rc = db_row_ints(&db, &n, 1, "SELECT id FROM users WHERE username_key = ?", err, "t", key);
         if (rc == 0)
             rc = err_set(err, EEXIST, "user '%s'", username);
         else if (rc == -ENOENT)
@@ -141,8 +140,8 @@ out:
 
 int store_user_get(struct store *st, int64_t id, struct store_user **ret, struct err *err)
 {
-    return user_fetch(st, "SELECT " USER_COLS ", u.password_hash FROM users u WHERE u.id = ?",
-                      NULL, id, ret, err);
+    return user_fetch(st, "SELECT " USER_COLS ", u.password_hash FROM users u WHERE u.id = ?", NULL,
+                      id, ret, err);
 }
 
 int store_user_get_by_name(struct store *st, const char *username, struct store_user **ret,
@@ -152,8 +151,8 @@ int store_user_get_by_name(struct store *st, const char *username, struct store_
     if (!key)
         return err_set(err, username ? ENOMEM : EINVAL, "user by name");
     int rc = user_fetch(
-        st, "SELECT " USER_COLS ", u.password_hash FROM users u WHERE u.username_key = ?", key,
-        0, ret, err);
+        st, "SELECT " USER_COLS ", u.password_hash FROM users u WHERE u.username_key = ?", key, 0,
+        ret, err);
     free(key);
     return rc;
 }
@@ -170,7 +169,7 @@ int store_user_list(struct store *st, int limit, int offset, struct store_user_l
     if (rc == 0) {
         rc = fetch_rows(&db, &r, sizeof(struct store_user), read_user, user_done_v, limit,
                         "SELECT " USER_COLS " FROM users u ORDER BY u.id LIMIT ? OFFSET ?", err,
-                        "ii", sql_limit(limit), (int64_t)offset);
+                        "ii", sql_limit(limit), sql_offset(offset));
         conn_put(&db);
     }
     if (rc < 0) {
@@ -216,8 +215,8 @@ int store_user_set_password(struct store *st, int64_t id, const char *password_h
 {
     if (!password_hash)
         return err_set(err, EINVAL, "no password hash");
-    return run_one(st, "UPDATE users SET password_hash = ? WHERE id = ?", err, "user", "ti", id,
-                   0, password_hash);
+    return run_one(st, "UPDATE users SET password_hash = ? WHERE id = ?", err, "user", "ti", id, 0,
+                   password_hash);
 }
 
 int store_user_set_disabled(struct store *st, int64_t id, bool disabled, struct err *err)
@@ -259,8 +258,8 @@ void store_user_list_free(struct store_user_list *l)
 
 /* ---- sessions ---------------------------------------------------------------------- */
 
-#define SESSION_SELECT                                                                         \
-    "SELECT s.id, s.user_id, s.csrf, s.created_at, s.expires_at, s.last_used_at, " USER_COLS  \
+#define SESSION_SELECT                                                                             \
+    "SELECT s.id, s.user_id, s.csrf, s.created_at, s.expires_at, s.last_used_at, " USER_COLS       \
     " FROM sessions s JOIN users u ON u.id = s.user_id"
 
 static void session_done(void *p)
@@ -285,8 +284,7 @@ static int read_session(struct db *db, struct db_stmt *st, void *out)
 }
 
 static int session_fetch(struct db *db, const char *sql, struct store_session **ret,
-                         struct err *err, const char *fmt, const char *t, int64_t a,
-                         int64_t b)
+                         struct err *err, const char *fmt, const char *t, int64_t a, int64_t b)
 {
     struct store_session *s = calloc(1, sizeof(*s));
     if (!s)
@@ -334,16 +332,14 @@ int store_session_lookup(struct store *st, const char *token_hash, struct store_
     int rc = conn_get(st, &db, err);
     if (rc < 0)
         return rc;
-    rc = session_fetch(&db,
-                       SESSION_SELECT
-                       " WHERE s.token_hash = ? AND s.expires_at > ? AND u.disabled = 0",
-                       ret, err, "ti", token_hash, store_now_ms(), 0);
+    rc = session_fetch(
+        &db, SESSION_SELECT " WHERE s.token_hash = ? AND s.expires_at > ? AND u.disabled = 0", ret,
+        err, "ti", token_hash, store_now_ms(), 0);
     conn_put(&db);
     return rc;
 }
 
-int store_session_touch(struct store *st, int64_t session_id, int64_t expires_at,
-                        struct err *err)
+int store_session_touch(struct store *st, int64_t session_id, int64_t expires_at, struct err *err)
 {
     struct db db;
     int64_t n = 0;
@@ -368,8 +364,8 @@ int store_session_delete(struct store *st, const char *token_hash, struct err *e
 
 int store_session_delete_user(struct store *st, int64_t user_id, struct err *err)
 {
-    int rc = run_one(st, "DELETE FROM sessions WHERE user_id = ?", err, "sessions", "i", user_id,
-                     0, NULL);
+    int rc = run_one(st, "DELETE FROM sessions WHERE user_id = ?", err, "sessions", "i", user_id, 0,
+                     NULL);
     return rc == -ENOENT ? 0 : rc;
 }
 
@@ -426,8 +422,8 @@ static int read_token_user(struct db *db, struct db_stmt *s, void *out)
     return rc < 0 ? rc : r2;
 }
 
-int store_token_create(struct store *st, int64_t user_id, const char *name,
-                       const char *token_hash, struct store_token **ret, struct err *err)
+int store_token_create(struct store *st, int64_t user_id, const char *name, const char *token_hash,
+                       struct store_token **ret, struct err *err)
 {
     if (!name || !token_hash || !*token_hash)
         return err_set(err, EINVAL, "token: bad arguments");
@@ -444,8 +440,7 @@ int store_token_create(struct store *st, int64_t user_id, const char *name,
                          err, "itti", user_id, name, token_hash, store_now_ms());
         if (rc == 0)
             rc = fetch_one(&db, t, sizeof(*t), read_token, token_done,
-                           "SELECT " TOKEN_COLS " FROM api_tokens t WHERE t.id = ?", err, "i",
-                           id);
+                           "SELECT " TOKEN_COLS " FROM api_tokens t WHERE t.id = ?", err, "i", id);
         conn_put(&db);
     }
     if (rc < 0 || !ret) {
@@ -484,8 +479,8 @@ int store_token_list(struct store *st, int64_t user_id, struct store_token_list 
 
 int store_token_delete(struct store *st, int64_t user_id, int64_t id, struct err *err)
 {
-    return run_one(st, "DELETE FROM api_tokens WHERE id = ? AND user_id = ?", err, "token",
-                   "ii", id, user_id, NULL);
+    return run_one(st, "DELETE FROM api_tokens WHERE id = ? AND user_id = ?", err, "token", "ii",
+                   id, user_id, NULL);
 }
 
 int store_token_lookup(struct store *st, const char *token_hash, struct store_token **ret,
@@ -507,8 +502,8 @@ int store_token_lookup(struct store *st, const char *token_hash, struct store_to
                        err, "t", token_hash);
         /* Write at most once a minute per token: most requests stay read-only. */
         if (rc == 0 && now - t->last_used_at >= 60000) {
-            rc = db_run(&db, NULL, "UPDATE api_tokens SET last_used_at = ? WHERE id = ?", err,
-                        "ii", now, t->id);
+            rc = db_run(&db, NULL, "UPDATE api_tokens SET last_used_at = ? WHERE id = ?", err, "ii",
+                        now, t->id);
             t->last_used_at = now;
         }
         conn_put(&db);
@@ -564,8 +559,8 @@ static int read_audit(struct db *db, struct db_stmt *s, void *out)
     return rc;
 }
 
-int store_audit_append(struct store *st, int64_t actor_id, const char *action,
-                       const char *target, const char *detail, struct err *err)
+int store_audit_append(struct store *st, int64_t actor_id, const char *action, const char *target,
+                       const char *detail, struct err *err)
 {
     if (!action || !*action)
         return err_set(err, EINVAL, "audit: no action");
@@ -596,7 +591,7 @@ int store_audit_list(struct store *st, int limit, int offset, struct store_audit
                         "SELECT a.id, a.at, a.actor_id, u.username, a.action, a.target, a.detail"
                         " FROM audit a LEFT JOIN users u ON u.id = a.actor_id"
                         " ORDER BY a.id DESC LIMIT ? OFFSET ?",
-                        err, "ii", sql_limit(limit), (int64_t)offset);
+                        err, "ii", sql_limit(limit), sql_offset(offset));
         conn_put(&db);
     }
     if (rc < 0) {

@@ -2,7 +2,7 @@
 // the terminal, conflicts, and the review workflow. Tests of APIs the server does not
 // have yet (404) are skipped, not failed. Each test leaves a screenshot in build/screenshots/.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { after, afterEach, before, test as nodeTest } from 'node:test';
 import {
     Api, BASE, closeBrowser, createWorkspaceUI, editorText, launch, missing, newPage, registerUI, setEditorText, shot, until, waitSaved,
 } from './lib.mjs';
@@ -17,6 +17,24 @@ async function page(opts) {
     const p = await newPage(opts);
     pages.push(p);
     return p;
+}
+
+// A failing test leaves a screenshot of the page it used last: build/screenshots/FAILED-*.png.
+afterEach(async (t) => {
+    const p = pages[pages.length - 1];
+    if (!p || p.isClosed() || !failed.has(t.name)) return;
+    await shot(p, `FAILED-${t.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}`).catch(() => {});
+});
+const failed = new Set();
+function test(name, fn) {
+    nodeTest(name, async (t) => {
+        try {
+            await fn(t);
+        } catch (e) {
+            failed.add(name);
+            throw e;
+        }
+    });
 }
 
 before(async () => {
@@ -152,6 +170,54 @@ test('a conflict between two tabs is shown, and the user chooses', async () => {
     await waitSaved(b);
     assert.equal(await sam.file(samWs, 'main.py'), 'print("from tab B")\n');
     await b.close();
+});
+
+test('file tree: new folder, move a file into it, delete with confirmation', async () => {
+    const p = await page({ api: sam });
+    await p.goto(`/w/${samWs}`);
+    await p.waitForSelector('.cm-content');
+    await p.click('button[aria-label="New folder"]');
+    await p.fill('.tree-input', 'data');
+    await p.press('.tree-input', 'Enter');
+    await p.waitForSelector('.tree-row[data-path="data"][data-kind="folder"]');
+    // Rename/move through the context menu (a path with a folder moves it).
+    await p.click('.tree-row[data-path="util"]');
+    await p.click('.tree-row[data-path="util/helpers.py"]', { button: 'right' });
+    await p.click('.menu-item:has-text("Rename")');
+    await p.fill('dialog input', 'data/helpers.py');
+    await p.press('dialog input', 'Enter');
+    await p.waitForSelector('.tree-row[data-path="data/helpers.py"]');
+    assert.equal(await sam.file(samWs, 'data/helpers.py'), 'def double(x):\n    return x * 2');
+    assert.equal(await sam.file(samWs, 'util/helpers.py'), null);
+    await shot(p, 'tree-moved');
+    // Delete asks first.
+    await p.click('.tree-row[data-path="data/helpers.py"]', { button: 'right' });
+    await p.click('.menu-item:has-text("Delete")');
+    await p.waitForSelector('dialog:has-text("Delete file?")');
+    await shot(p, 'tree-delete-confirm');
+    await p.click('dialog button.btn-danger');
+    await p.waitForSelector('.tree-row[data-path="data/helpers.py"]', { state: 'detached' });
+    assert.equal(await sam.file(samWs, 'data/helpers.py'), null);
+});
+
+test('an expired session keeps unsaved text until the user signs in again', async () => {
+    const p = await page({ api: sam });
+    await p.goto(`/w/${samWs}`);
+    await p.click('.tree-row[data-path="main.py"]');
+    await p.waitForSelector('.cm-content');
+    await p.context().clearCookies();
+    await setEditorText(p, 'print("typed after the session ended")\n');
+    await p.waitForURL(/\/login\?next=/, { timeout: 10000 });
+    await shot(p, 'session-expired-login');
+    await p.fill('#username', 'sam');
+    await p.fill('#password', PW);
+    await p.click('form.auth-form button[type=submit]');
+    await p.waitForURL(new RegExp(`/w/${samWs}$`));
+    await p.waitForSelector('.cm-content');
+    await until(async () => (await editorText(p)).includes('typed after the session ended'), 5000);
+    await waitSaved(p);
+    assert.equal(await until(async () => ((await sam.file(samWs, 'main.py')) ?? '').includes('session ended') && sam.file(samWs, 'main.py')), 'print("typed after the session ended")\n');
+    await shot(p, 'session-restored');
 });
 
 async function runsMissing(t) {

@@ -54,6 +54,10 @@ process.on('exit', stop);
 process.on('SIGINT', () => process.exit(130));
 process.on('SIGTERM', () => process.exit(143));
 
+// Screenshots of failures from an earlier run would mislead.
+const shots = join(root, 'build/screenshots');
+if (existsSync(shots)) for (const f of readdirSync(shots)) if (f.startsWith('FAILED-')) rmSync(join(shots, f));
+
 try {
     if (!existsSync(join(root, 'web/dist/index.html'))) {
         const b = spawnSync('npm', ['run', '--silent', 'build'], { cwd: join(root, 'web'), stdio: 'inherit' });

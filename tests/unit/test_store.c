@@ -3,6 +3,9 @@
  * file) and on PostgreSQL when PYROOM_TEST_PG holds a URL (each test in its own schema),
  * skipped otherwise. `make check` starts a cluster with scripts/pg.sh and sets it.
  */
+#include "store/internal.h"
+#include "store/store.h"
+
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <libpq-fe.h>
@@ -11,11 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include "store/internal.h"
-#include "store/store.h"
 
 static struct store *st;
 static char url[1024];
@@ -23,17 +24,17 @@ static char tmpdir[256];
 static char schema[64];
 static struct err E;
 
-#define OK(x)                                                                                  \
-    do {                                                                                       \
-        err_clear(&E);                                                                         \
-        int r_ = (x);                                                                          \
-        cr_assert_eq(r_, 0, "%s = %d: %s", #x, r_, E.msg);                                     \
+#define OK(x)                                                                                      \
+    do {                                                                                           \
+        err_clear(&E);                                                                             \
+        int r_ = (x);                                                                              \
+        cr_assert_eq(r_, 0, "%s = %d: %s", #x, r_, E.msg);                                         \
     } while (0)
-#define FAILS(code, x)                                                                         \
-    do {                                                                                       \
-        err_clear(&E);                                                                         \
-        int r_ = (x);                                                                          \
-        cr_assert_eq(r_, code, "%s = %d, want %d: %s", #x, r_, code, E.msg);                   \
+#define FAILS(code, x)                                                                             \
+    do {                                                                                           \
+        err_clear(&E);                                                                             \
+        int r_ = (x);                                                                              \
+        cr_assert_eq(r_, code, "%s = %d, want %d: %s", #x, r_, code, E.msg);                       \
     } while (0)
 
 static void open_store(void)
@@ -106,16 +107,16 @@ static void teardown(void)
 }
 
 /* Each test body runs on both drivers. */
-#define BOTH(name)                                                                             \
-    static void name(void);                                                                    \
-    Test(sqlite, name, .init = setup_sqlite, .fini = teardown)                                 \
-    {                                                                                          \
-        name();                                                                                \
-    }                                                                                          \
-    Test(postgres, name, .init = setup_pg, .fini = teardown)                                   \
-    {                                                                                          \
-        name();                                                                                \
-    }                                                                                          \
+#define BOTH(name)                                                                                 \
+    static void name(void);                                                                        \
+    Test(sqlite, name, .init = setup_sqlite, .fini = teardown)                                     \
+    {                                                                                              \
+        name();                                                                                    \
+    }                                                                                              \
+    Test(postgres, name, .init = setup_pg, .fini = teardown)                                       \
+    {                                                                                              \
+        name();                                                                                    \
+    }                                                                                              \
     static void name(void)
 
 static int64_t mkuser(const char *name)
@@ -205,6 +206,18 @@ Test(store, bad_urls)
 }
 
 /* ---- open, migrate, ping ----------------------------------------------------------- */
+
+Test(sqlite, database_file_is_private, .init = setup_sqlite, .fini = teardown)
+{
+    char path[300];
+    struct stat sb;
+    snprintf(path, sizeof(path), "%s/t.db", tmpdir);
+    cr_assert_eq(stat(path, &sb), 0);
+    cr_assert_eq(sb.st_mode & 0777, 0600, "mode %o", sb.st_mode & 0777);
+    snprintf(path, sizeof(path), "%s/t.db-wal", tmpdir);
+    if (stat(path, &sb) == 0)
+        cr_assert_eq(sb.st_mode & 0777, 0600, "wal mode %o", sb.st_mode & 0777);
+}
 
 BOTH(migrate_is_idempotent)
 {
@@ -703,9 +716,9 @@ BOTH(files_move)
     OK(store_file_move(st, ws, "src", "app/été", NULL, &E));
     struct store_file_list *l;
     OK(store_file_list(st, ws, false, &l, &E));
-    const char *want[] = {"app",      "app/été",        "app/été/lib", "app/été/lib/util.py",
-                          "app/été/main.py", "docs", "docs/notes.md", "src-old",
-                          "src-old/keep.py"};
+    const char *want[] = {
+        "app",  "app/été",       "app/été/lib", "app/été/lib/util.py", "app/été/main.py",
+        "docs", "docs/notes.md", "src-old",     "src-old/keep.py"};
     cr_assert_eq(l->n, sizeof(want) / sizeof(want[0]));
     for (size_t i = 0; i < l->n; i++)
         cr_assert_str_eq(l->items[i].path, want[i], "item %zu", i);
@@ -786,8 +799,11 @@ BOTH(runs)
 {
     int64_t u = mkuser("alice");
     int64_t ws = mkws(u, "w");
-    struct store_run_new n = {.workspace_id = ws, .user_id = u, .node = "node-a",
-                              .entry = "main.py", .args_json = "[\"x\"]"};
+    struct store_run_new n = {.workspace_id = ws,
+                              .user_id = u,
+                              .node = "node-a",
+                              .entry = "main.py",
+                              .args_json = "[\"x\"]"};
     struct store_run *r;
     OK(store_run_create(st, &n, &r, &E));
     cr_assert_eq(r->status, STORE_RUN_QUEUED);
@@ -808,11 +824,18 @@ BOTH(runs)
     FAILS(-ENOENT, store_run_set_running(st, 9999, true, &E));
 
     const char out[] = "hello\0world";
-    struct store_run_result res = {.status = STORE_RUN_LIMIT, .exit_code = -1, .signal = 9,
-                                   .limit_hit = "memory", .wall_ms = 120, .cpu_ms = 80,
-                                   .peak_memory_bytes = 1 << 20, .stdout_data = out,
-                                   .stdout_len = sizeof(out), .stdout_truncated = true,
-                                   .stderr_data = "err", .stderr_len = 3};
+    struct store_run_result res = {.status = STORE_RUN_LIMIT,
+                                   .exit_code = -1,
+                                   .signal = 9,
+                                   .limit_hit = "memory",
+                                   .wall_ms = 120,
+                                   .cpu_ms = 80,
+                                   .peak_memory_bytes = 1 << 20,
+                                   .stdout_data = out,
+                                   .stdout_len = sizeof(out),
+                                   .stdout_truncated = true,
+                                   .stderr_data = "err",
+                                   .stderr_len = 3};
     OK(store_run_finish(st, id, &res, &E));
     FAILS(-EALREADY, store_run_finish(st, id, &res, &E));
     res.status = STORE_RUN_RUNNING;
@@ -892,8 +915,7 @@ BOTH(runs)
     cr_assert_eq(r->status, STORE_RUN_LIMIT, "finished runs are left alone");
     store_run_free(r);
     FAILS(-ENOENT, store_run_get(st, 9999, &r, &E));
-    FAILS(-ENOENT, store_run_create(st, &(struct store_run_new){.workspace_id = 9999,
-                                                                .entry = "x"},
+    FAILS(-ENOENT, store_run_create(st, &(struct store_run_new){.workspace_id = 9999, .entry = "x"},
                                     NULL, &E));
     /* Deleting the workspace deletes its runs and their artifacts. */
     OK(store_workspace_delete(st, ws, &E));
@@ -1025,16 +1047,16 @@ BOTH(submissions)
 
     /* A run attached at submission time; a reviewer's run of the snapshot. */
     struct store_run *r;
-    OK(store_run_create(st, &(struct store_run_new){.workspace_id = ws, .user_id = sub,
-                                                     .entry = "main.py"},
-                        &r, &E));
+    OK(store_run_create(
+        st, &(struct store_run_new){.workspace_id = ws, .user_id = sub, .entry = "main.py"}, &r,
+        &E));
     int64_t run1 = r->id;
     store_run_free(r);
     OK(store_submission_set_run(st, s2, run1, &E));
     FAILS(-ENOENT, store_submission_set_run(st, s2, 9999, &E));
-    OK(store_run_create(st, &(struct store_run_new){.submission_id = s2, .user_id = rev,
-                                                     .entry = "main.py"},
-                        &r, &E));
+    OK(store_run_create(
+        st, &(struct store_run_new){.submission_id = s2, .user_id = rev, .entry = "main.py"}, &r,
+        &E));
     int64_t run2 = r->id;
     store_run_free(r);
     struct store_run_list *rls;
@@ -1067,8 +1089,8 @@ struct decider {
 static void *decide(void *arg)
 {
     struct decider *d = arg;
-    d->rc = store_submission_set_status(st, d->sub, d->reviewer % 2 ? STORE_SUB_APPROVED
-                                                                    : STORE_SUB_REJECTED,
+    d->rc = store_submission_set_status(st, d->sub,
+                                        d->reviewer % 2 ? STORE_SUB_APPROVED : STORE_SUB_REJECTED,
                                         d->reviewer, "verdict", NULL);
     return NULL;
 }

@@ -10,6 +10,8 @@
 
 #include "exec/supervisor.h"
 
+#define ROUNDS 6 /* spawns per thread */
+
 static struct sup *start(void)
 {
     struct sup *s = NULL;
@@ -37,7 +39,7 @@ struct job {
 static void *worker(void *arg)
 {
     struct job *j = arg;
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < ROUNDS; k++) {
         char want[32];
         snprintf(want, sizeof(want), "t%d-%d", j->n, k);
         const char *argv[] = {"sh", "-c", "cat; echo \"$0\"", want, NULL};
@@ -45,8 +47,10 @@ static void *worker(void *arg)
         sb_limits_default(&spec.limits);
         struct sup_proc *p;
         struct err e = {0};
-        if (sup_spawn(j->s, &spec, &p, &e) < 0)
+        if (sup_spawn(j->s, &spec, &p, &e) < 0) {
+            fprintf(stderr, "spawn %s: %s\n", want, e.msg);
             return NULL;
+        }
         (void)!write(p->io.in, "in:", 3);
         close(p->io.in);
         p->io.in = -1;
@@ -58,8 +62,12 @@ static void *worker(void *arg)
         struct sb_result r;
         char expect[48];
         snprintf(expect, sizeof(expect), "in:%s\n", want);
-        if (sup_wait(p, &r) == 0 && r.exit_code == 0 && strcmp(buf, expect) == 0)
+        int wr = sup_wait(p, &r);
+        if (wr == 0 && r.exit_code == 0 && strcmp(buf, expect) == 0)
             j->ok++;
+        else
+            fprintf(stderr, "%s: wait %d exit %d signal %d out '%s'\n", want, wr, r.exit_code,
+                    r.signal, buf);
         close_io(p);
         sup_proc_free(p);
     }
@@ -77,7 +85,7 @@ Test(supervisor, spawns_from_many_threads)
     }
     for (int i = 0; i < 8; i++) {
         pthread_join(th[i], NULL);
-        cr_assert_eq(jobs[i].ok, 4, "thread %d: %d of 4", i, jobs[i].ok);
+        cr_assert_eq(jobs[i].ok, ROUNDS, "thread %d: %d of %d", i, jobs[i].ok, ROUNDS);
     }
     sup_stop(s);
 }

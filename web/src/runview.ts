@@ -46,14 +46,17 @@ export class RunView {
     private source: EventSource | null = null;
     private ticker = 0;
     private placeholder: HTMLElement;
+    private scroller: HTMLElement;
 
     constructor(emptyText = 'Press Run to execute the program. Output appears here.') {
         this.placeholder = h('div', { class: 'run-empty' }, emptyText);
         this.output = h('pre', { class: 'run-output', tabindex: '0', 'aria-label': 'Program output', 'aria-live': 'off' });
         this.status = h('div', { class: 'run-status', role: 'status' });
         this.figures = h('div', { class: 'run-figures' });
-        this.el = h('div', { class: 'run-view' }, this.placeholder, this.output, this.figures, this.status);
-        this.output.hidden = true;
+        // Output and figures scroll together (like a notebook cell); the status stays in view.
+        this.scroller = h('div', { class: 'run-scroll' }, this.output, this.figures);
+        this.el = h('div', { class: 'run-view' }, this.placeholder, this.scroller, this.status);
+        this.scroller.hidden = true;
     }
 
     dispose(): void {
@@ -72,7 +75,7 @@ export class RunView {
         this.lastStream = '';
         this.lastNode = null;
         this.placeholder.hidden = true;
-        this.output.hidden = false;
+        this.scroller.hidden = false;
     }
 
     append(stream: 'stdout' | 'stderr' | 'info', text: string): void {
@@ -90,7 +93,8 @@ export class RunView {
     }
 
     private appendNode(stream: string, text: string): void {
-        const stick = this.output.scrollHeight - this.output.scrollTop - this.output.clientHeight < 24;
+        const sc = this.scroller;
+        const stick = sc.scrollHeight - sc.scrollTop - sc.clientHeight < 24;
         if (stream === this.lastStream && this.lastNode) {
             this.lastNode.appendData(text);
         } else {
@@ -99,7 +103,7 @@ export class RunView {
             this.lastNode = node;
             this.lastStream = stream;
         }
-        if (stick) this.output.scrollTop = this.output.scrollHeight;
+        if (stick) sc.scrollTop = sc.scrollHeight;
     }
 
     private showStatus(r: Run): void {

@@ -3,7 +3,7 @@
 // the terminals and the workspace's event stream together.
 
 import {
-    ApiError, files as filesApi, limits as limitsApi, messageOf, runs as runsApi, submissions as subApi,
+    ApiError, bareEtag, files as filesApi, limits as limitsApi, messageOf, runs as runsApi, submissions as subApi,
     workspaces as wsApi, type FileEntry, type Limits, type Run, type Workspace,
 } from '../api';
 import { baseExtensions, EditorView, languageFor } from '../editor';
@@ -157,7 +157,7 @@ class Ide {
             h('button', { type: 'button', class: 'crumb-name', title: 'Rename workspace', onclick: () => void this.renameWorkspace() }, ws.name));
         const actions = h('div', { class: 'top-actions' },
             this.runBtn,
-            h('button', { type: 'button', class: 'btn', id: 'toggle-terminal', title: 'Terminal (Ctrl+`)', onclick: () => this.toggleTerm() }, icon('terminal'), h('span', null, 'Terminal')),
+            h('button', { type: 'button', class: 'btn', id: 'toggle-terminal', title: 'Terminal (Ctrl+`)', 'aria-pressed': String(prefs.get('term:open', false)), onclick: () => this.toggleTerm() }, icon('terminal'), h('span', null, 'Terminal')),
             h('button', { type: 'button', class: 'btn', id: 'submit-review', onclick: () => void this.submit() }, icon('upload'), h('span', null, 'Submit')));
 
         // Status bar.
@@ -193,8 +193,17 @@ class Ide {
         this.showSave();
     }
 
+    /** While a terminal is connected but the event stream is down (or the server has none),
+     *  the tree is refreshed every few seconds so files made in the terminal still show up. */
+    private poll = window.setInterval(() => {
+        if (this.disposed || document.hidden) return;
+        const termLive = [...this.terms.values()].some((t) => t.state === 'open');
+        if (termLive && this.events?.readyState !== EventSource.OPEN) void this.refreshTree();
+    }, 3000);
+
     private dispose(): void {
         this.disposed = true;
+        clearInterval(this.poll);
         document.removeEventListener('keydown', this.keys);
         this.events?.close();
         this.store.dispose();
@@ -435,7 +444,15 @@ class Ide {
     private async refreshTree(): Promise<void> {
         try {
             const l = await filesApi.list(this.ws.id);
-            if (!this.disposed) this.tree.setEntries(l.items);
+            if (this.disposed) return;
+            this.tree.setEntries(l.items);
+            // Open files changed elsewhere (a run's write-back, the terminal, another tab)
+            // are reloaded, or shown as a conflict when they have unsaved edits here.
+            const etags = new Map(l.items.filter((e) => e.kind === 'file').map((e) => [e.path, e.etag]));
+            for (const f of this.store.open.values()) {
+                const et = etags.get(f.path);
+                if (et && bareEtag(et) !== f.etag && !f.saving && f.status !== 'conflict') void this.remoteChanged(f.path, et);
+            }
         } catch (e) {
             if (!(e instanceof ApiError && e.status === 401)) toast(`Could not refresh the file list: ${messageOf(e)}`, 'error');
         }
@@ -486,6 +503,7 @@ class Ide {
         this.persistTabs();
         this.renderTabs();
         await this.refreshTree();
+        this.tree.reveal(to);
         if (this.active) this.tree.setActive(this.active);
         this.updateRunLabel();
     }
@@ -640,9 +658,11 @@ class Ide {
             const r = await runsApi.start(this.ws.id, entry, this.stdin.value);
             this.current = r;
             this.liveInput.hidden = false;
-            const fin = await this.runView.stream(r);
-            if (!this.disposed) void this.loadHistory();
-            void fin;
+            await this.runView.stream(r);
+            if (!this.disposed) {
+                void this.loadHistory();
+                void this.refreshTree(); // files the program wrote are saved back
+            }
         } catch (e) {
             this.runView.reset();
             this.runView.append('stderr', `Could not run ${entry}: ${messageOf(e)}\n`);
@@ -704,6 +724,7 @@ class Ide {
 
     private toggleTerm(open = !this.termOpen): void {
         this.termOpen = open;
+        this.app.querySelector('#toggle-terminal')?.setAttribute('aria-pressed', String(open));
         prefs.set('term:open', open);
         this.termPanel.hidden = !open;
         this.root.classList.toggle('term-open', open);

@@ -147,7 +147,7 @@ export class TermSession {
             const delay = Math.min(500 * 2 ** this.retry, 15000);
             this.retry++;
             const secs = Math.ceil(delay / 1000);
-            this.setState('reconnecting', this.everOpen ? `Disconnected — reconnecting in ${secs} s` : `Cannot connect — retrying in ${secs} s`);
+            this.setState('reconnecting', this.everOpen ? `Reconnecting in ${secs} s` : `Cannot connect; retrying in ${secs} s`);
             this.timer = window.setTimeout(() => this.connect(), delay);
         };
     }

@@ -119,9 +119,13 @@ export class FileTree {
     }
     setActive(path: string): void {
         this.active = path;
-        // Reveal it: expand its parents.
+        this.reveal(path);
+    }
+    /** Expands the folders above a path so it is visible. */
+    reveal(path: string): void {
         const parts = path.split('/');
         for (let i = 1; i < parts.length; i++) this.expanded.add(parts.slice(0, i).join('/'));
+        this.save();
         this.render();
     }
     setUnsaved(paths: Set<string>): void {

@@ -21,7 +21,7 @@ function subTable(items: Submission[], showAuthor: boolean): HTMLElement {
             h('th', null, 'Message'), h('th', null, 'Status'), h('th', null, 'Submitted'), h('th', null, 'Decided'))),
         h('tbody', null, items.map((s) =>
             h('tr', { class: 'row-link', dataset: { id: String(s.id) }, onclick: (e: MouseEvent) => { if (!(e.target as Element).closest('a')) navigate(`/submissions/${s.id}`); } },
-                h('td', { class: 'num' }, h('a', { href: `/submissions/${s.id}` }, `#${s.id}`)),
+                h('td', null, h('a', { href: `/submissions/${s.id}` }, `#${s.id}`)),
                 h('td', null, s.workspace_name),
                 showAuthor ? h('td', null, s.author.username) : null,
                 h('td', { class: 'sub-msg' }, s.message || h('span', { class: 'muted' }, 'No message')),
@@ -78,7 +78,7 @@ export async function dashboardPage(query: URLSearchParams): Promise<void> {
 }
 
 export async function submissionPage(id: number): Promise<void> {
-    const main = page('submissions', `Submission #${id}`, loading());
+    const main = page(isReviewer() ? 'review' : 'submissions', `Submission #${id}`, loading());
     main.classList.add('page-wide');
     let s: Submission;
     try {
@@ -86,6 +86,10 @@ export async function submissionPage(id: number): Promise<void> {
     } catch (e) {
         main.replaceChildren(errorBlock(e instanceof ApiError && e.status === 404 ? 'This submission does not exist or is not visible to you.' : notAvailable(e), () => void submissionPage(id)));
         return;
+    }
+    if (s.author.id === user()?.id) {
+        // One's own submission belongs under "My submissions", whatever one's role.
+        document.querySelectorAll('.nav-link').forEach((a) => a.classList.toggle('active', a.getAttribute('href') === '/submissions'));
     }
     new SubmissionView(main, s);
 }
