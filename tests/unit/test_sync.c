@@ -47,12 +47,22 @@ static void put(const char *path, const char *text)
     OK(store_file_put(st, ws, path, text, strlen(text), NULL, NULL, NULL, NULL, &E));
 }
 
+/* Results live in a small ring of static buffers: tests compare them at once. */
+static char *keep(const char *text)
+{
+    static char bufs[4][4096];
+    static int next;
+    char *b = bufs[next++ % 4];
+    snprintf(b, sizeof(bufs[0]), "%s", text);
+    return b;
+}
+
 static char *stored(const char *path)
 {
     struct store_file *f = NULL;
     if (store_file_get(st, ws, path, true, &f, NULL) < 0)
         return NULL;
-    char *s = strdup(f->content);
+    char *s = keep(f->content);
     store_file_free(f);
     return s;
 }
@@ -67,7 +77,7 @@ static char *on_disk(const char *path)
     size_t n = fread(buf, 1, sizeof(buf) - 1, f);
     fclose(f);
     buf[n] = '\0';
-    return strdup(buf);
+    return keep(buf);
 }
 
 static void write_disk(const char *path, const char *text)
