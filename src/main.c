@@ -362,6 +362,7 @@ int main(int argc, char **argv)
     char errbuf[256];
     if (settings_init(&s, errbuf, sizeof(errbuf)) < 0) {
         fprintf(stderr, "pyroom: %s\n", errbuf);
+        settings_done(&s);
         return 2;
     }
     int rc;

@@ -153,5 +153,8 @@ struct ws_walk {
 /* Changes the owner of dir_fd and of everything below it, never following a symlink and
  * never opening anything but directories (O_NOFOLLOW); sums sizes as it goes. */
 int ws_chown_tree(int dir_fd, uid_t uid, gid_t gid, struct ws_walk *ret);
+/* Sums regular file sizes below dir_fd the same safe way, stopping once the sum passes
+ * stop_bytes or after max_entries entries (then ret->truncated). */
+int ws_measure(int dir_fd, uint64_t stop_bytes, uint64_t max_entries, struct ws_walk *ret);
 
 #endif

@@ -25,7 +25,8 @@
 
 #include "sandbox/internal.h"
 
-#define CHECK_MS         100   /* how often cgroup limits are compared, ms */
+#define CHECK_MS         100   /* how often cgroup limits and workspace bytes are checked, ms */
+#define WS_CHECK_ENTRIES 20000 /* a live workspace check looks at most at this many entries */
 #define SETUP_TIMEOUT_MS 10000 /* a child that has not exec'd by then is broken */
 #define DEFAULT_UID_BASE 2000000000u
 #define DEFAULT_SLOTS    4096u
@@ -76,6 +77,7 @@ struct sb_proc {
     bool reaped;
     struct sb_result result;
     int ws_fd;           /* the workspace directory, to hand back at the end; -1 */
+    uint64_t next_ws_check; /* when to measure the workspace again (ms, monotonic) */
     uid_t ws_uid;        /* its owner before the run */
     gid_t ws_gid;
 };
@@ -773,8 +775,23 @@ uint64_t sb_proc_check(struct sb_proc *p, uint64_t now_ms)
         sb_kill(p, SB_LIMIT_WALL_TIME);
         return UINT64_MAX;
     }
-    if (!p->has_cg)
-        return wall_end;
+    /* Workspace bytes while it runs, not only at the end: many files each under the file
+     * size limit would otherwise fill the host's disk until the wall time. (Not for a
+     * shared workspace: a terminal's excess is refused by the sync, not by killing.) */
+    bool ws_watch = p->ws_fd >= 0 && !p->shared && p->limits.workspace_bytes && p->start_fd < 0;
+    if (ws_watch && now_ms >= p->next_ws_check) {
+        struct ws_walk w;
+        p->next_ws_check = now_ms + CHECK_MS;
+        if (ws_measure(p->ws_fd, p->limits.workspace_bytes, WS_CHECK_ENTRIES, &w) == 0 &&
+            w.bytes > p->limits.workspace_bytes) {
+            sb_kill(p, SB_LIMIT_DISK);
+            return UINT64_MAX;
+        }
+    }
+    if (!p->has_cg) {
+        uint64_t next = ws_watch ? p->next_ws_check : UINT64_MAX;
+        return next < wall_end ? next : wall_end;
+    }
     if (p->limits.cpu_ms && cg_cpu_ns(&p->cg) / 1000000 >= p->limits.cpu_ms) {
         sb_kill(p, SB_LIMIT_CPU_TIME);
         return UINT64_MAX;
