@@ -144,6 +144,8 @@ void cg_destroy(struct cg_proc *c);
 /* ---- wsdir.c ---------------------------------------------------------------------- */
 
 struct ws_walk {
+    uint64_t file_cap; /* input to ws_chown_tree: note a file of exactly this size, or 0 */
+    bool at_cap;       /* a regular file is exactly file_cap bytes */
     uint64_t bytes;    /* sum of regular file sizes */
     uint64_t largest;  /* largest regular file, bytes */
     uint64_t entries;

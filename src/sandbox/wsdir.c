@@ -24,6 +24,7 @@ struct walk_ctx {
     gid_t gid;
     uint64_t stop_bytes;  /* stop once the sum passes this (0: never) */
     uint64_t max_entries; /* stop after this many entries */
+    uint64_t file_cap;    /* note a regular file of exactly this size (0: none) */
 };
 
 static int walk(int dfd, const struct walk_ctx *c, struct ws_walk *w, int depth)
@@ -63,6 +64,8 @@ static int walk(int dfd, const struct walk_ctx *c, struct ws_walk *w, int depth)
         }
         if (S_ISREG(st.st_mode)) {
             w->bytes += (uint64_t)st.st_size;
+            if (c->file_cap && (uint64_t)st.st_size == c->file_cap)
+                w->at_cap = true;
             if ((uint64_t)st.st_size > w->largest)
                 w->largest = (uint64_t)st.st_size;
             if (c->stop_bytes && w->bytes > c->stop_bytes)
@@ -83,7 +86,8 @@ static int walk(int dfd, const struct walk_ctx *c, struct ws_walk *w, int depth)
 
 int ws_chown_tree(int dir_fd, uid_t uid, gid_t gid, struct ws_walk *ret)
 {
-    struct walk_ctx c = {.uid = uid, .gid = gid, .max_entries = WS_MAX_ENTRIES};
+    struct walk_ctx c = {
+        .uid = uid, .gid = gid, .max_entries = WS_MAX_ENTRIES, .file_cap = ret->file_cap};
     memset(ret, 0, sizeof(*ret));
     if (uid != (uid_t)-1 && fchown(dir_fd, uid, gid) < 0)
         return -errno;
