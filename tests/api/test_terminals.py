@@ -545,3 +545,19 @@ def test_client_that_ignores_pings_is_dropped():
         t2.close()
     finally:
         assert srv.stop() == 0
+
+
+def test_shell_boundaries(user, ws):
+    """The shell holds no fd of the server's, cannot type into a terminal, has no network."""
+    t = Term(user, ws["id"], name="sec")
+    out = t.run("ls -l /proc/$$/fd/ /proc/self/fd/ | grep -- '->' | sed \"s/.*-> /FD$((1+1))=/\"")
+    targets = set(re.findall(rb"FD2=(\S+)", out))
+    assert targets and all(re.fullmatch(rb"/dev/pts/\d+|pipe:\[\d+\]|/proc/\d+/fd", x)
+                           for x in targets), targets  # no socket, epoll, database file
+    out = t.run("python3 -c \"import fcntl,termios; fcntl.ioctl(0, termios.TIOCSTI, b'x')\" "
+                "2>&1 | tail -1")
+    assert b"Error" in out or b"not permitted" in out, out
+    out = t.run("python3 -c \"import socket; socket.create_connection(('1.1.1.1', 80), 2)\" "
+                "2>&1 | tail -1")
+    assert b"unreachable" in out or b"Error" in out, out
+    t.close()
