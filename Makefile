@@ -70,7 +70,7 @@ check: deps
 
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan CC=clang \
-	  OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	  OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -Wno-missing-field-initializers" \
 	  HARDEN="-fPIE" LDFLAGS="-pie -fsanitize=address,undefined" all unit
 	@BUILD=build/asan SUITES="unit api-sqlite" ./scripts/run-tests.sh
 

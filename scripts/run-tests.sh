@@ -59,8 +59,11 @@ suite_fuzz() {
         name=$(basename "$t")
         corpus=tests/fuzz/corpus/${name#fuzz_}
         # Replay the committed corpus (regressions), then a short bounded exploration.
+        # New inputs go to a scratch directory (libFuzzer writes to the first one), so a
+        # test run never adds files to the committed corpus.
+        mkdir -p "$BUILD/fuzz-corpus/$name"
         if "$t" -runs=0 "$corpus" >"$BUILD/logs/$name.log" 2>&1 &&
-           "$t" -max_total_time=${FUZZ_SECONDS:-5} -max_len=4096 "$corpus" \
+           "$t" -max_total_time=${FUZZ_SECONDS:-5} -max_len=4096 "$BUILD/fuzz-corpus/$name" "$corpus" \
                >>"$BUILD/logs/$name.log" 2>&1 -artifact_prefix="$BUILD/logs/$name-" ; then
             p=$((p + 1))
         else

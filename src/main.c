@@ -41,6 +41,7 @@ static void usage(FILE *out)
           "  user set-role NAME ROLE       change a role: submitter, reviewer or admin\n"
           "  migrate                       apply database migrations and exit\n"
           "  sandbox run [FLAGS] -- CMD    run a command in a sandbox (see its --help)\n"
+          "  doctor                        check that this host can build sandboxes\n"
           "  version                       print the version\n"
           "\n"
           "Every command takes --database URL (or $PYROOM_DATABASE).\n",
@@ -350,6 +351,10 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (!strcmp(cmd, "sandbox"))
         return sb_cli_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "doctor")) {
+        char *dargv[] = {"sandbox", "doctor", NULL};
+        return sb_cli_main(2, dargv);
+    }
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         puts("pyroom " VERSION);
         return 0;
@@ -362,6 +367,7 @@ int main(int argc, char **argv)
     char errbuf[256];
     if (settings_init(&s, errbuf, sizeof(errbuf)) < 0) {
         fprintf(stderr, "pyroom: %s\n", errbuf);
+        settings_done(&s);
         return 2;
     }
     int rc;

@@ -62,11 +62,17 @@ static void init_once(void)
     init_rc = 0;
 }
 
-int password_init(unsigned max_parallel)
+/* Initialises on first use if password_init was not called (then with one hash per CPU). */
+static int ensure(void)
 {
-    parallel_wanted = max_parallel;
     pthread_once(&once, init_once);
     return init_rc;
+}
+
+int password_init(unsigned max_parallel)
+{
+    parallel_wanted = max_parallel; /* read only by init_once, which runs once */
+    return ensure();
 }
 
 int password_check_policy(const char *password, size_t len, const char **ret_reason)
@@ -90,7 +96,7 @@ int password_check_policy(const char *password, size_t len, const char **ret_rea
 
 int password_hash(const char *password, size_t len, char ret[PASSWORD_HASH_SIZE])
 {
-    if (password_init(parallel_wanted) < 0)
+    if (ensure() < 0)
         return init_rc;
     if (len > PASSWORD_MAX_BYTES)
         return -EINVAL;
@@ -102,7 +108,7 @@ int password_hash(const char *password, size_t len, char ret[PASSWORD_HASH_SIZE]
 
 static bool verify(const char *hash, const char *password, size_t len)
 {
-    if (password_init(parallel_wanted) < 0 || !hash)
+    if (ensure() < 0 || !hash)
         return false;
     if (len > PASSWORD_MAX_BYTES)
         len = PASSWORD_MAX_BYTES; /* still do the work; the answer is no anyway */
@@ -131,7 +137,7 @@ bool password_verify_dummy(const char *password, size_t len)
 
 bool password_needs_rehash(const char *hash)
 {
-    if (password_init(parallel_wanted) < 0 || !hash)
+    if (ensure() < 0 || !hash)
         return false;
     return crypto_pwhash_str_needs_rehash(hash, OPSLIMIT, MEMLIMIT) != 0;
 }

@@ -216,10 +216,10 @@ static void bury(struct sv *sv)
     }
 }
 
-/* Parses a spawn request into spec (pointing into buf); -EINVAL on anything malformed. */
-static int parse_spawn(char *buf, size_t len, struct sb_spec *spec, const char **argv,
-                       const char **env)
+int sup_decode_spawn(const void *data, size_t len, struct sb_spec *spec, const char **argv,
+                     const char **env)
 {
+    const char *buf = data;
     struct msg_spawn m;
     if (len < sizeof(m))
         return -EINVAL;
@@ -227,11 +227,11 @@ static int parse_spawn(char *buf, size_t len, struct sb_spec *spec, const char *
     if (m.type != MSG_SPAWN || m.argc == 0 || m.argc > SB_MAX_ARGS || m.envc > SB_MAX_ENV ||
         m.strings_len != len - sizeof(m) || m.strings_len > SB_MAX_STRINGS)
         return -EINVAL;
-    char *s = buf + sizeof(m), *end = s + m.strings_len;
+    const char *s = buf + sizeof(m), *end = s + m.strings_len;
     size_t need = m.argc + m.envc + (m.has_cwd ? 1 : 0) + (m.has_workspace ? 1 : 0);
     const char *strs[SB_MAX_ARGS + SB_MAX_ENV + 2];
     for (size_t i = 0; i < need; i++) {
-        char *nul = memchr(s, '\0', (size_t)(end - s));
+        const char *nul = memchr(s, '\0', (size_t)(end - s));
         if (!nul)
             return -EINVAL;
         strs[i] = s;
@@ -274,7 +274,7 @@ static void handle_spawn(struct sv *sv, char *buf, size_t len, int chan)
     struct sb_spec spec;
     struct err e = {0};
     struct sb_proc *sb = NULL;
-    if (parse_spawn(buf, len, &spec, argv, env) < 0) {
+    if (sup_decode_spawn(buf, len, &spec, argv, env) < 0) {
         reply_error(chan, EINVAL, "malformed spawn request");
         close(chan);
         return;
@@ -587,17 +587,17 @@ int sup_fd(const struct sup *s)
     return s->fd;
 }
 
-static int put_str(char *buf, size_t *off, const char *str)
+static int put_str(char *buf, size_t room, size_t *off, const char *str)
 {
     size_t l = strlen(str) + 1;
-    if (*off + l > SB_MAX_STRINGS)
+    if (*off + l > room)
         return -E2BIG;
     memcpy(buf + *off, str, l);
     *off += l;
     return 0;
 }
 
-int sup_spawn(struct sup *s, const struct sb_spec *spec, struct sup_proc **ret, struct err *err)
+int sup_encode_spawn(const struct sb_spec *spec, void *data, size_t cap, size_t *ret_len)
 {
     struct msg_spawn m;
     memset(&m, 0, sizeof(m));
@@ -607,36 +607,48 @@ int sup_spawn(struct sup *s, const struct sb_spec *spec, struct sup_proc **ret, 
     m.rows = spec->rows;
     m.cols = spec->cols;
     m.limits = spec->limits;
-    char *buf = malloc(MAX_SPAWN_MSG);
-    if (!buf)
-        return err_set(err, ENOMEM, "spawn request");
-    size_t off = 0;
-    int r = 0, chan[2] = {-1, -1};
-    char *strs = buf + sizeof(m);
+    if (cap < sizeof(m))
+        return -E2BIG;
+    char *strs = (char *)data + sizeof(m);
+    size_t off = 0, room = cap - sizeof(m) < SB_MAX_STRINGS ? cap - sizeof(m) : SB_MAX_STRINGS;
+    int r = 0;
     for (const char *const *a = spec->argv; a && *a && r == 0; a++, m.argc++)
-        r = put_str(strs, &off, *a);
+        r = put_str(strs, room, &off, *a);
     for (const char *const *e = spec->env; e && *e && r == 0; e++, m.envc++)
-        r = put_str(strs, &off, *e);
+        r = put_str(strs, room, &off, *e);
     if (r == 0 && spec->cwd) {
         m.has_cwd = 1;
-        r = put_str(strs, &off, spec->cwd);
+        r = put_str(strs, room, &off, spec->cwd);
     }
     if (r == 0 && spec->workspace) {
         m.has_workspace = 1;
-        r = put_str(strs, &off, spec->workspace);
+        r = put_str(strs, room, &off, spec->workspace);
     }
-    if (r < 0 || m.argc == 0 || m.argc > SB_MAX_ARGS || m.envc > SB_MAX_ENV) {
+    if (r < 0 || m.argc == 0 || m.argc > SB_MAX_ARGS || m.envc > SB_MAX_ENV)
+        return -E2BIG;
+    m.strings_len = (uint32_t)off;
+    memcpy(data, &m, sizeof(m));
+    *ret_len = sizeof(m) + off;
+    return 0;
+}
+
+int sup_spawn(struct sup *s, const struct sb_spec *spec, struct sup_proc **ret, struct err *err)
+{
+    char *buf = malloc(MAX_SPAWN_MSG);
+    size_t len = 0;
+    int r, chan[2] = {-1, -1};
+    if (!buf)
+        return err_set(err, ENOMEM, "spawn request");
+    if (sup_encode_spawn(spec, buf, MAX_SPAWN_MSG, &len) < 0) {
         free(buf);
         return err_set(err, E2BIG, "command, environment or paths too large (or empty)");
     }
-    m.strings_len = (uint32_t)off;
-    memcpy(buf, &m, sizeof(m));
 
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, chan) < 0) {
         free(buf);
         return err_set(err, errno, "socketpair");
     }
-    r = send_msg(s->fd, buf, sizeof(m) + off, &chan[1], 1);
+    r = send_msg(s->fd, buf, len, &chan[1], 1);
     free(buf);
     close(chan[1]);
     if (r < 0) {

@@ -68,4 +68,12 @@ int sup_result(struct sup_proc *p, struct sb_result *ret);
 /* Closes the channel (killing the sandbox if it still runs); leaves p->io alone. */
 void sup_proc_free(struct sup_proc *p);
 
+/* The spawn request's wire format, exposed for tests and the fuzz target. Encoding needs
+ * at most sizeof header + SB_MAX_STRINGS bytes. Decoding checks every count, bound and
+ * terminator; spec, argv (SB_MAX_ARGS + 1 entries) and env (SB_MAX_ENV + 1) then point
+ * into data. Both return 0 or a negative errno. */
+int sup_encode_spawn(const struct sb_spec *spec, void *data, size_t cap, size_t *ret_len);
+int sup_decode_spawn(const void *data, size_t len, struct sb_spec *spec, const char **argv,
+                     const char **env);
+
 #endif

@@ -64,7 +64,8 @@ enum ws_type {
 
 struct ws_event {
     enum ws_type type;
-    const uint8_t *data; /* payload; valid until the next ws_feed() or ws_free() */
+    const uint8_t *data; /* payload: in your buffer or ours; valid until the next
+                          * ws_feed() or ws_free(), and while you keep the bytes you fed */
     size_t len;          /* bytes at data */
     bool fin;            /* last piece of the message (always true except streamed pieces) */
     uint16_t code;       /* WS_CLOSE: the peer's status code, 1005 when it sent none */

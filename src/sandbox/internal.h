@@ -144,6 +144,8 @@ void cg_destroy(struct cg_proc *c);
 /* ---- wsdir.c ---------------------------------------------------------------------- */
 
 struct ws_walk {
+    uint64_t file_cap; /* input to ws_chown_tree: note a file of exactly this size, or 0 */
+    bool at_cap;       /* a regular file is exactly file_cap bytes */
     uint64_t bytes;    /* sum of regular file sizes */
     uint64_t largest;  /* largest regular file, bytes */
     uint64_t entries;
@@ -153,5 +155,8 @@ struct ws_walk {
 /* Changes the owner of dir_fd and of everything below it, never following a symlink and
  * never opening anything but directories (O_NOFOLLOW); sums sizes as it goes. */
 int ws_chown_tree(int dir_fd, uid_t uid, gid_t gid, struct ws_walk *ret);
+/* Sums regular file sizes below dir_fd the same safe way, stopping once the sum passes
+ * stop_bytes or after max_entries entries (then ret->truncated). */
+int ws_measure(int dir_fd, uint64_t stop_bytes, uint64_t max_entries, struct ws_walk *ret);
 
 #endif

@@ -61,7 +61,8 @@ struct sb_limits {
     uint64_t file_size_bytes; /* largest file a process may write (RLIMIT_FSIZE), bytes */
     uint64_t tmpfs_bytes;     /* size of /tmp (shared with /dev/shm), bytes */
     uint64_t output_bytes;    /* stdout + stderr bytes: enforced by the reader of the pipes */
-    uint64_t workspace_bytes; /* bytes in /home/user, checked when the tree has exited */
+    uint64_t workspace_bytes; /* bytes the tree may add to /home/user (beyond what it was
+                                 given), checked every 100 ms and at the end */
 };
 
 /* The product defaults: wall 10 s, CPU 10 s, 256 MiB, 64 pids, 256 files, 50 MiB files and
@@ -158,7 +159,7 @@ uint64_t sb_proc_check(struct sb_proc *p, uint64_t now_ms);
  * first reason given wins. */
 int sb_kill(struct sb_proc *p, enum sb_limit why);
 /* Collects the result once the tree has ended; -EAGAIN while it runs. Also hands the
- * workspace back to the host uid (no symlink is followed) and checks its size. */
+ * workspace back to the host uid (no symlink is followed) and checks what was added. */
 int sb_reap(struct sb_proc *p, struct sb_result *ret);
 /* Blocks until the tree ends (enforcing its limits meanwhile), then sb_reap(). */
 int sb_wait(struct sb_proc *p, struct sb_result *ret);

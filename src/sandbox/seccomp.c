@@ -93,11 +93,11 @@ int seccomp_prog_compile(struct sock_fprog *ret, struct err *err)
     for (int af = 0; af <= 10; af++) {
         if (family_allowed(af))
             continue;
-        RULE(SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, af));
-        RULE(SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socketpair), 1, SCMP_A0(SCMP_CMP_EQ, af));
+        RULE(SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)af, 0));
+        RULE(SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socketpair), 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)af, 0));
     }
-    RULE(SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_GT, 10));
-    RULE(SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socketpair), 1, SCMP_A0(SCMP_CMP_GT, 10));
+    RULE(SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_GT, 10, 0));
+    RULE(SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socketpair), 1, SCMP_A0(SCMP_CMP_GT, 10, 0));
     for (size_t i = 0; i < sizeof(bad_personality) / sizeof(bad_personality[0]); i++)
         RULE(SCMP_ACT_ERRNO(EPERM), SCMP_SYS(personality), 1,
              SCMP_A0(SCMP_CMP_MASKED_EQ, bad_personality[i], bad_personality[i]));

@@ -25,7 +25,8 @@
 
 #include "sandbox/internal.h"
 
-#define CHECK_MS         100   /* how often cgroup limits are compared, ms */
+#define CHECK_MS         100   /* how often cgroup limits and workspace bytes are checked, ms */
+#define WS_CHECK_ENTRIES 20000 /* a live workspace check looks at most at this many entries */
 #define SETUP_TIMEOUT_MS 10000 /* a child that has not exec'd by then is broken */
 #define DEFAULT_UID_BASE 2000000000u
 #define DEFAULT_SLOTS    4096u
@@ -76,6 +77,8 @@ struct sb_proc {
     bool reaped;
     struct sb_result result;
     int ws_fd;           /* the workspace directory, to hand back at the end; -1 */
+    uint64_t next_ws_check; /* when to measure the workspace again (ms, monotonic) */
+    uint64_t ws_base_bytes; /* bytes in the workspace when it was handed over */
     uid_t ws_uid;        /* its owner before the run */
     gid_t ws_gid;
 };
@@ -545,13 +548,17 @@ int sb_spawn_begin(struct sb_host *h, const struct sb_spec *spec, struct sb_proc
             uid = gid = st.st_uid;
             join = true;
         }
+        struct ws_walk w = {0};
         if (h->root && !join) {
-            struct ws_walk w;
             if ((r = ws_chown_tree(p->ws_fd, uid, gid, &w)) < 0) {
                 err_set(err, -r, "hand workspace '%s' to uid %u", spec->workspace, uid);
                 goto fail;
             }
+        } else if (!p->shared) {
+            (void)ws_measure(p->ws_fd, 0, WS_CHECK_ENTRIES, &w);
         }
+        /* what the run may add is limited, not what it was given */
+        p->ws_base_bytes = w.bytes;
     }
     if (h->cg.mode != CG_NONE) {
         char name[32];
@@ -773,8 +780,23 @@ uint64_t sb_proc_check(struct sb_proc *p, uint64_t now_ms)
         sb_kill(p, SB_LIMIT_WALL_TIME);
         return UINT64_MAX;
     }
-    if (!p->has_cg)
-        return wall_end;
+    /* Workspace bytes while it runs, not only at the end: many files each under the file
+     * size limit would otherwise fill the host's disk until the wall time. (Not for a
+     * shared workspace: a terminal's excess is refused by the sync, not by killing.) */
+    bool ws_watch = p->ws_fd >= 0 && !p->shared && p->limits.workspace_bytes && p->start_fd < 0;
+    if (ws_watch && now_ms >= p->next_ws_check) {
+        struct ws_walk w;
+        p->next_ws_check = now_ms + CHECK_MS;
+        uint64_t max = p->ws_base_bytes + p->limits.workspace_bytes;
+        if (ws_measure(p->ws_fd, max, WS_CHECK_ENTRIES, &w) == 0 && w.bytes > max) {
+            sb_kill(p, SB_LIMIT_DISK);
+            return UINT64_MAX;
+        }
+    }
+    if (!p->has_cg) {
+        uint64_t next = ws_watch ? p->next_ws_check : UINT64_MAX;
+        return next < wall_end ? next : wall_end;
+    }
     if (p->limits.cpu_ms && cg_cpu_ns(&p->cg) / 1000000 >= p->limits.cpu_ms) {
         sb_kill(p, SB_LIMIT_CPU_TIME);
         return UINT64_MAX;
@@ -855,9 +877,12 @@ int sb_reap(struct sb_proc *p, struct sb_result *ret)
     if (p->ws_fd >= 0) {
         struct ws_walk w;
         uid_t u = p->h->root && !p->shared ? p->ws_uid : (uid_t)-1;
+        /* A file of exactly the file size limit is where RLIMIT_FSIZE stopped a write
+         * (Python ignores SIGXFSZ and sees EFBIG). */
+        w.file_cap = l->file_size_bytes;
         if (ws_chown_tree(p->ws_fd, u, p->ws_gid, &w) == 0 && res->limit_hit == SB_LIMIT_NONE &&
-            ((l->file_size_bytes && w.largest >= l->file_size_bytes) ||
-             (l->workspace_bytes && w.bytes > l->workspace_bytes)))
+            (w.at_cap || (l->workspace_bytes && !p->shared &&
+                          w.bytes > p->ws_base_bytes + l->workspace_bytes)))
             res->limit_hit = SB_LIMIT_DISK;
         close_fd(&p->ws_fd);
     }

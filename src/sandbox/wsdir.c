@@ -19,8 +19,18 @@
 #define WS_MAX_DEPTH   64
 #define WS_MAX_ENTRIES 200000
 
-static int walk(int dfd, uid_t uid, gid_t gid, struct ws_walk *w, int depth)
+struct walk_ctx {
+    uid_t uid; /* (uid_t)-1: measure only */
+    gid_t gid;
+    uint64_t stop_bytes;  /* stop once the sum passes this (0: never) */
+    uint64_t max_entries; /* stop after this many entries */
+    uint64_t file_cap;    /* note a regular file of exactly this size (0: none) */
+};
+
+static int walk(int dfd, const struct walk_ctx *c, struct ws_walk *w, int depth)
 {
+    uid_t uid = c->uid;
+    gid_t gid = c->gid;
     if (depth > WS_MAX_DEPTH) {
         w->truncated = true;
         return 0;
@@ -40,7 +50,7 @@ static int walk(int dfd, uid_t uid, gid_t gid, struct ws_walk *w, int depth)
     while ((e = readdir(d))) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
-        if (++w->entries > WS_MAX_ENTRIES) {
+        if (++w->entries > c->max_entries) {
             w->truncated = true;
             break;
         }
@@ -54,15 +64,19 @@ static int walk(int dfd, uid_t uid, gid_t gid, struct ws_walk *w, int depth)
         }
         if (S_ISREG(st.st_mode)) {
             w->bytes += (uint64_t)st.st_size;
+            if (c->file_cap && (uint64_t)st.st_size == c->file_cap)
+                w->at_cap = true;
             if ((uint64_t)st.st_size > w->largest)
                 w->largest = (uint64_t)st.st_size;
+            if (c->stop_bytes && w->bytes > c->stop_bytes)
+                break;
         } else if (S_ISDIR(st.st_mode)) {
             int sub = openat(dfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
             if (sub < 0)
                 continue; /* replaced by something else meanwhile: not followed */
-            r = walk(sub, uid, gid, w, depth + 1);
+            r = walk(sub, c, w, depth + 1);
             close(sub);
-            if (r < 0)
+            if (r < 0 || w->truncated || (c->stop_bytes && w->bytes > c->stop_bytes))
                 break;
         }
     }
@@ -72,8 +86,18 @@ static int walk(int dfd, uid_t uid, gid_t gid, struct ws_walk *w, int depth)
 
 int ws_chown_tree(int dir_fd, uid_t uid, gid_t gid, struct ws_walk *ret)
 {
+    struct walk_ctx c = {
+        .uid = uid, .gid = gid, .max_entries = WS_MAX_ENTRIES, .file_cap = ret->file_cap};
     memset(ret, 0, sizeof(*ret));
     if (uid != (uid_t)-1 && fchown(dir_fd, uid, gid) < 0)
         return -errno;
-    return walk(dir_fd, uid, gid, ret, 0);
+    return walk(dir_fd, &c, ret, 0);
+}
+
+int ws_measure(int dir_fd, uint64_t stop_bytes, uint64_t max_entries, struct ws_walk *ret)
+{
+    struct walk_ctx c = {.uid = (uid_t)-1, .gid = (gid_t)-1, .stop_bytes = stop_bytes,
+                         .max_entries = max_entries};
+    memset(ret, 0, sizeof(*ret));
+    return walk(dir_fd, &c, ret, 0);
 }

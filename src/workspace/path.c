@@ -60,6 +60,9 @@ int path_check(const char *p, size_t len, const char **ret_reason)
             seg = i + 1;
             continue;
         }
+        unsigned char c = (unsigned char)p[i];
+        if (c >= 0x20 && c < 0x7f && c != '\\')
+            continue; /* printable ASCII: the common case, no decoding needed */
         uint32_t cp;
         int k = utf8_decode(p + i, len - i, &cp);
         if (k < 0)

@@ -55,7 +55,6 @@ struct wsync {
     uint64_t id;
     int64_t ws;
     int dirfd;
-    int ifd; /* inotify */
     wsync_notify_fn notify;
     void *ctx;
     pthread_mutex_t mu; /* everything below: the hub thread against wsync_apply */
@@ -77,6 +76,7 @@ struct wsync_hub {
     struct wsync_config cfg;
     int ep;
     int wake; /* eventfd: stop */
+    int ifd;  /* one inotify instance for every directory (Linux allows 128 per user) */
     pthread_t thread;
     bool started;
     pthread_mutex_t mu; /* the list, and every flush */
@@ -343,7 +343,7 @@ static void watch_drop(struct wsync *s, const char *path, bool rm)
         struct watch *w = &s->watches[i];
         if (!strcmp(w->path, path) || (*path && path_is_under(w->path, path))) {
             if (rm)
-                (void)inotify_rm_watch(s->ifd, w->wd);
+                (void)inotify_rm_watch(s->hub->ifd, w->wd);
             free(w->path);
             continue;
         }
@@ -368,7 +368,7 @@ static void add_tree(struct wsync *s, const char *path, bool mark, int depth)
      * between a check and inotify_add_watch, the fd cannot. */
     char proc[64];
     snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-    int wd = inotify_add_watch(s->ifd, proc, WATCH_MASK);
+    int wd = inotify_add_watch(s->hub->ifd, proc, WATCH_MASK);
     if (wd >= 0)
         watch_set(s, wd, path);
     if (mark && *path)
@@ -625,44 +625,74 @@ out:
     free(sts);
 }
 
-/* Turns pending inotify events into dirty paths. Called with s->mu held. */
-static void read_events(struct wsync *s)
+/* The directory a watch belongs to (watch descriptors are unique in the one instance). */
+static struct wsync *owner_of(struct wsync_hub *h, int wd, struct watch **ret)
+{
+    for (struct wsync *s = h->list; s; s = s->next) {
+        pthread_mutex_lock(&s->mu);
+        struct watch *w = watch_by_wd(s, wd);
+        pthread_mutex_unlock(&s->mu);
+        if (w) {
+            *ret = w;
+            return s;
+        }
+    }
+    return NULL;
+}
+
+/* One inotify event for directory s. Called with s->mu held. */
+static void handle_event(struct wsync *s, struct watch *w, const struct inotify_event *ev)
+{
+    if (ev->mask & IN_IGNORED) {
+        char *dead = w->path;
+        *w = s->watches[--s->nwatch];
+        free(dead);
+        return;
+    }
+    if (!ev->len)
+        return;
+    char path[PATH_BUF_SIZE];
+    if (path_join(w->path, ev->name, path, sizeof(path), NULL) < 0 || is_ignored(path))
+        return;
+    if ((ev->mask & IN_ISDIR) && (ev->mask & (IN_CREATE | IN_MOVED_TO))) {
+        add_tree(s, path, true, 0);
+    } else if ((ev->mask & IN_ISDIR) && (ev->mask & (IN_DELETE | IN_MOVED_FROM))) {
+        watch_drop(s, path, (ev->mask & IN_MOVED_FROM) != 0);
+        mark_dirty(s, path);
+    } else {
+        mark_dirty(s, path);
+    }
+}
+
+/* Turns pending inotify events into dirty paths. Called with h->mu held. */
+static void read_events(struct wsync_hub *h)
 {
     char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
     for (;;) {
-        ssize_t n = read(s->ifd, buf, sizeof(buf));
+        ssize_t n = read(h->ifd, buf, sizeof(buf));
         if (n <= 0)
             return;
         for (char *p = buf; p < buf + n;) {
             struct inotify_event *ev = (struct inotify_event *)p;
             p += sizeof(*ev) + ev->len;
             if (ev->mask & IN_Q_OVERFLOW) {
-                s->rescan = true;
-                touch(s);
+                for (struct wsync *s = h->list; s; s = s->next) {
+                    pthread_mutex_lock(&s->mu);
+                    s->rescan = true;
+                    touch(s);
+                    pthread_mutex_unlock(&s->mu);
+                }
                 continue;
             }
-            struct watch *w = watch_by_wd(s, ev->wd);
-            if (!w)
-                continue;
-            if (ev->mask & IN_IGNORED) {
-                char *dead = w->path;
-                *w = s->watches[--s->nwatch];
-                free(dead);
-                continue;
-            }
-            if (!ev->len)
-                continue;
-            char path[PATH_BUF_SIZE];
-            if (path_join(w->path, ev->name, path, sizeof(path), NULL) < 0 || is_ignored(path))
-                continue;
-            if ((ev->mask & IN_ISDIR) && (ev->mask & (IN_CREATE | IN_MOVED_TO))) {
-                add_tree(s, path, true, 0);
-            } else if ((ev->mask & IN_ISDIR) && (ev->mask & (IN_DELETE | IN_MOVED_FROM))) {
-                watch_drop(s, path, (ev->mask & IN_MOVED_FROM) != 0);
-                mark_dirty(s, path);
-            } else {
-                mark_dirty(s, path);
-            }
+            struct watch *w = NULL;
+            struct wsync *s = owner_of(h, ev->wd, &w);
+            if (!s)
+                continue; /* a closed directory's last events */
+            pthread_mutex_lock(&s->mu);
+            w = watch_by_wd(s, ev->wd); /* found again under the lock */
+            if (w)
+                handle_event(s, w, ev);
+            pthread_mutex_unlock(&s->mu);
         }
     }
 }
@@ -705,16 +735,9 @@ static void *hub_main(void *arg)
             if (evs[i].data.u64 == 0) {
                 uint64_t v;
                 (void)!read(h->wake, &v, sizeof(v));
-                continue;
+            } else {
+                read_events(h);
             }
-            /* By id, not pointer: a wsync closed meanwhile is simply not found. */
-            for (struct wsync *s = h->list; s; s = s->next)
-                if (s->id == evs[i].data.u64) {
-                    pthread_mutex_lock(&s->mu);
-                    read_events(s);
-                    pthread_mutex_unlock(&s->mu);
-                    break;
-                }
         }
         now = now_ms();
         for (struct wsync *s = h->list; s; s = s->next) {
@@ -738,12 +761,15 @@ int wsync_hub_new(const struct wsync_config *cfg, struct wsync_hub **ret, struct
         h->cfg.debounce_ms = 50;
     if (!h->cfg.max_delay_ms)
         h->cfg.max_delay_ms = 400;
-    h->wake = -1;
     h->ep = epoll_create1(EPOLL_CLOEXEC);
     h->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    h->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     pthread_mutex_init(&h->mu, NULL);
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 0};
-    if (h->ep < 0 || h->wake < 0 || epoll_ctl(h->ep, EPOLL_CTL_ADD, h->wake, &ev) < 0) {
+    struct epoll_event iev = {.events = EPOLLIN, .data.u64 = 1};
+    if (h->ep < 0 || h->wake < 0 || h->ifd < 0 ||
+        epoll_ctl(h->ep, EPOLL_CTL_ADD, h->wake, &ev) < 0 ||
+        epoll_ctl(h->ep, EPOLL_CTL_ADD, h->ifd, &iev) < 0) {
         int e = errno;
         wsync_hub_free(h);
         return err_set(err, e, "sync hub epoll");
@@ -774,6 +800,8 @@ void wsync_hub_free(struct wsync_hub *h)
         close(h->ep);
     if (h->wake >= 0)
         close(h->wake);
+    if (h->ifd >= 0)
+        close(h->ifd);
     pthread_mutex_destroy(&h->mu);
     free(h);
 }
@@ -792,8 +820,6 @@ static void wsync_free(struct wsync *s)
     free(s->watches);
     free(s->dirty);
     free(s->rep);
-    if (s->ifd >= 0)
-        close(s->ifd);
     if (s->dirfd >= 0)
         close(s->dirfd);
     pthread_mutex_destroy(&s->mu);
@@ -812,11 +838,10 @@ int wsync_open(struct wsync_hub *h, int64_t ws, int dirfd, uid_t uid, gid_t gid,
     s->ctx = ctx;
     pthread_mutex_init(&s->mu, NULL);
     s->dirfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
-    s->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    if (s->dirfd < 0 || s->ifd < 0) {
+    if (s->dirfd < 0) {
         int e = errno;
         wsync_free(s);
-        return err_set(err, e, "inotify");
+        return err_set(err, e, "dup");
     }
     struct store_file_list *files = NULL;
     int r = store_file_list(h->cfg.store, ws, true, &files, err);
@@ -841,16 +866,11 @@ int wsync_open(struct wsync_hub *h, int64_t ws, int dirfd, uid_t uid, gid_t gid,
         wsync_free(s);
         return err_set(err, -r, "write the workspace's files");
     }
-    add_tree(s, "", false, 0);
     pthread_mutex_lock(&h->mu);
+    pthread_mutex_lock(&s->mu);
+    add_tree(s, "", false, 0);
+    pthread_mutex_unlock(&s->mu);
     s->id = ++h->next_id;
-    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = s->id};
-    if (epoll_ctl(h->ep, EPOLL_CTL_ADD, s->ifd, &ev) < 0) {
-        int e = errno;
-        pthread_mutex_unlock(&h->mu);
-        wsync_free(s);
-        return err_set(err, e, "epoll inotify");
-    }
     s->next = h->list;
     h->list = s;
     pthread_mutex_unlock(&h->mu);
@@ -862,8 +882,8 @@ int wsync_flush(struct wsync *s)
 {
     struct wsync_hub *h = s->hub;
     pthread_mutex_lock(&h->mu);
+    read_events(h);
     pthread_mutex_lock(&s->mu);
-    read_events(s);
     flush_locked(s);
     if (s->rescan)
         flush_locked(s);
@@ -878,13 +898,14 @@ void wsync_close(struct wsync *s)
         return;
     struct wsync_hub *h = s->hub;
     pthread_mutex_lock(&h->mu);
+    read_events(h);
     pthread_mutex_lock(&s->mu);
-    read_events(s);
+    /* A last full walk: whatever a watch missed (watch limits, a lost event) is stored. */
+    s->rescan = true;
     flush_locked(s);
-    if (s->rescan)
-        flush_locked(s);
+    for (size_t i = 0; i < s->nwatch; i++)
+        (void)inotify_rm_watch(h->ifd, s->watches[i].wd);
     pthread_mutex_unlock(&s->mu);
-    (void)epoll_ctl(h->ep, EPOLL_CTL_DEL, s->ifd, NULL);
     for (struct wsync **p = &h->list; *p; p = &(*p)->next)
         if (*p == s) {
             *p = s->next;

@@ -76,8 +76,8 @@ void wsync_hub_free(struct wsync_hub *h);
  * the directory. */
 int wsync_open(struct wsync_hub *h, int64_t ws, int dirfd, uid_t uid, gid_t gid,
                wsync_notify_fn notify, void *ctx, struct wsync **ret, struct err *err);
-/* Stores what is still pending in the directory (a last flush), stops watching, frees.
- * NULL is fine. */
+/* Stores what is still pending in the directory (a last full walk, so nothing a watch
+ * missed is lost), stops watching, frees. NULL is fine. */
 void wsync_close(struct wsync *s);
 
 /* The store changed path (etag NULL: deleted; "": a folder, whose whole subtree is

@@ -481,3 +481,83 @@ def test_per_user_limit_and_100_terminals():
         for t in terms:
             t.close()
         assert srv.stop() == 0
+
+
+def test_second_node_refuses_while_the_lease_is_held():
+    """Two nodes on one database: a workspace's environment lives on one node at a time."""
+    a = Server().start()
+    b = Server(database=a.database).start()
+    try:
+        c = Client(a)
+        w = c.workspace("lease")
+        t = Term(c, w["id"])
+        t.run("true")
+        cb = Client(b, username=c.username, register=False)
+        assert cb.login().status_code == 200
+        with pytest.raises(websocket.WebSocketBadStatusException) as e:
+            Term(cb, w["id"])
+        assert e.value.status_code == 409
+        t.send("exit\n")
+        t.expect_control("exit")
+        # The lease is released when the environment ends: the other node may start one.
+        def attach():
+            try:
+                return Term(cb, w["id"])
+            except websocket.WebSocketBadStatusException as e:
+                assert e.status_code in (409, 503)
+                return None
+        t2 = wait_for(attach, step=0.1)
+        assert b"node-b-2" in t2.run("echo node-b-$((1+1))")
+        t2.close()
+    finally:
+        assert b.stop() == 0
+        assert a.stop() == 0
+
+
+def test_client_that_ignores_pings_is_dropped():
+    srv = Server(extra=["--terminal-ping", "1"]).start()
+    try:
+        c = Client(srv)
+        w = c.workspace("ping")
+        t = Term(c, w["id"])
+        t.run("true")
+        # Read raw bytes without answering pings: the server must close within ~3 pings.
+        sock = t.ws.sock
+        sock.settimeout(1)
+        end = time.monotonic() + 15
+        closed = False
+        while time.monotonic() < end and not closed:
+            try:
+                closed = sock.recv(65536) == b""
+            except TimeoutError:
+                pass
+            except OSError:
+                closed = True
+        assert closed
+        # A client that answers stays: websocket-client pongs while it reads.
+        t2 = Term(c, w["id"])
+        t2.run("true")
+        end = time.monotonic() + 4
+        while time.monotonic() < end:
+            t2._recv(0.5)
+        assert not t2.closed
+        assert b"still-3" in t2.run("echo still-$((1+2))")
+        t2.close()
+    finally:
+        assert srv.stop() == 0
+
+
+def test_shell_boundaries(user, ws):
+    """The shell holds no fd of the server's, cannot type into a terminal, has no network."""
+    t = Term(user, ws["id"], name="sec")
+    out = t.run("ls -l /proc/$$/fd/ /proc/self/fd/ | grep -- '->' | sed \"s/.*-> /FD$((1+1))=/\"")
+    targets = set(re.findall(rb"FD2=(\S+)", out))
+    assert targets and all(re.fullmatch(rb"/dev/pts/\d+|pipe:\[\d+\]|/proc/\d+/fd", x)
+                           for x in targets), targets  # no socket, epoll, database file
+    out = t.run("python3 -c \"import fcntl,termios; fcntl.ioctl(0, termios.TIOCSTI, b'x')\" "
+                "2>&1 | tail -1")
+    assert b"Error" in out or b"not permitted" in out, out
+    out = t.run("python3 -c \"import socket; socket.create_connection(('1.1.1.1', 80), 2)\" "
+                "2>&1 | tail -1")
+    assert b"unreachable" in out or b"Error" in out, out
+    t.close()

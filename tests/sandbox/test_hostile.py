@@ -334,3 +334,24 @@ def test_other_syscall_abis_are_killed(sb):
               "libc.syscall(0x40000000 | 272, 0x10000000)\n"
               "print('survived')\n")
     assert r["signal"] == 31 and b"survived" not in r.stdout, r  # SIGSYS
+
+
+def test_workspace_fill_with_many_files_is_stopped_while_running(sb):
+    """Many files, each under the file size limit: the total is watched while it runs."""
+    ws = sb.workspace()
+    r = sb.py("i = 0\n"
+              "while True:\n"
+              "    open('f%d' % i, 'wb').write(b'1' * (1 << 20)); i += 1\n",
+              "--workspace", ws, "--workspace-bytes", "8M", "--file-size", "2M",
+              "--wall-ms", "60000")
+    assert r["limit_hit"] == "disk" and r["killed"], r
+    assert r["wall_ms"] < 30000, r
+
+
+def test_given_files_do_not_count_against_what_a_run_may_write(sb):
+    """The limits are on what a run adds: big files it was given are not held against it."""
+    ws = sb.workspace({"data.bin": b"x" * (6 << 20), "main.py": "print(len(open('data.bin','rb').read()))"})
+    r = sb.run(["python3", "main.py"], "--workspace", ws, "--workspace-bytes", "4M",
+               "--file-size", "2M")
+    assert r["exit_code"] == 0 and r["limit_hit"] == "none", r
+    assert r.out.strip() == str(6 << 20)

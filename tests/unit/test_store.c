@@ -189,6 +189,29 @@ Test(store, names_and_etag)
     cr_assert_eq(strlen(a), STORE_ETAG_LEN);
     cr_assert_str_neq(a, b);
     cr_assert_gt(store_now_ms(), INT64_C(1600000000000));
+    cr_assert_str_eq(store_kind_name(STORE_KIND_FOLDER), "folder");
+    /* Every _free accepts NULL. */
+    store_user_free(NULL);
+    store_user_list_free(NULL);
+    store_session_free(NULL);
+    store_token_free(NULL);
+    store_token_list_free(NULL);
+    store_workspace_free(NULL);
+    store_workspace_list_free(NULL);
+    store_file_free(NULL);
+    store_file_list_free(NULL);
+    store_run_free(NULL);
+    store_run_list_free(NULL);
+    store_artifact_free(NULL);
+    store_artifact_list_free(NULL);
+    store_submission_free(NULL);
+    store_submission_list_free(NULL);
+    store_review_list_free(NULL);
+    store_comment_free(NULL);
+    store_comment_list_free(NULL);
+    store_audit_list_free(NULL);
+    store_lease_free(NULL);
+    store_close(NULL);
 }
 
 Test(store, bad_urls)
