@@ -251,14 +251,39 @@ test('run with stdin', async (t) => {
     const p = await page({ api: sam });
     await p.goto(`/w/${samWs}`);
     await p.click('.tree-row[data-path="main.py"]');
-    await setEditorText(p, 'name = input()\nprint(f"Hello, {name}!")\n');
+    await setEditorText(p, 'import sys\nname = input()\nprint(f"Hello, {name}!")\nprint("args:", sys.argv[1:])\n');
     await waitSaved(p);
     if (!(await p.isVisible('#stdin'))) await p.click('.stdin-wrap summary');
     await p.fill('#stdin', 'Grace\n');
+    await p.fill('#run-args', '--greeting "good morning"');
     await p.click('#run');
     await p.waitForSelector('.run-status[data-status=ok]', { timeout: 30000 });
     assert.match(await p.textContent('.run-output'), /Hello, Grace!/);
+    assert.match(await p.textContent('.run-output'), /args: \['--greeting', 'good morning'\]/);
+    await p.fill('#run-args', '');
     await shot(p, 'run-stdin');
+});
+
+test('a running program can be stopped, and a line typed for it is its stdin', async (t) => {
+    if (await runsMissing(t)) return;
+    const p = await page({ api: sam });
+    await p.goto(`/w/${samWs}`);
+    await p.click('.tree-row[data-path="main.py"]');
+    await setEditorText(p, 'import time\nprint("started", flush=True)\nline = input()\nprint("got", line, flush=True)\ntime.sleep(60)\n');
+    await waitSaved(p);
+    if (await p.isVisible('#stdin')) await p.fill('#stdin', '');
+    await p.click('#run');
+    await until(async () => (await p.textContent('.run-output')).includes('started'), 20000);
+    await p.fill('.live-input', 'typed live');
+    await p.press('.live-input', 'Enter');
+    await until(async () => (await p.textContent('.run-output')).includes('got typed live'), 10000);
+    assert.match(await p.textContent('#run'), /Stop/);
+    await shot(p, 'run-live');
+    await p.click('#run');
+    await p.waitForSelector('.run-status[data-status=cancelled]', { timeout: 15000 });
+    assert.match(await p.textContent('.run-status'), /Stopped/);
+    assert.match(await p.textContent('#run'), /Run/);
+    await shot(p, 'run-stopped');
 });
 
 test('a matplotlib plot appears as an image', async (t) => {
