@@ -368,6 +368,11 @@ void api_handle(struct http_req *req, void *ctx)
     }
 }
 
+static void run_changed(void *ctx, int64_t ws, const char *path, const char *etag)
+{
+    api_workspace_changed(ctx, ws, path, etag);
+}
+
 int api_new(const struct settings *cfg, struct store *store, struct sup *sup, struct api **ret,
             struct err *err)
 {
@@ -418,6 +423,8 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
         .max_artifacts = cfg->max_artifacts,
         .max_artifact_bytes = cfg->max_artifact_bytes,
         .files = api->limits,
+        .on_change = run_changed,
+        .on_change_ctx = api,
     };
     if (runs_new(&rc, store, sup, &api->runs, err) < 0) {
         api_free(api);
