@@ -152,13 +152,14 @@ test('a conflict between two tabs is shown, and the user chooses', async () => {
     await a.click('.tree-row[data-path="main.py"]');
     await a.waitForSelector('.cm-content');
     const b = await a.context().newPage();
+    // Tab B does not hear about A's save (no event stream), as when it was offline a while.
+    await b.route('**/api/workspaces/*/events', (r) => r.abort());
     await b.goto(`/w/${samWs}`);
     await b.click('.tree-row[data-path="main.py"]');
     await b.waitForSelector('.cm-content');
     // Tab A saves first; tab B (still on the old version) saves after.
     await setEditorText(a, 'print("from tab A")\n');
     await waitSaved(a);
-    await b.route('**/api/workspaces/*/events', (r) => r.abort()); // B must not hear about A's save
     await setEditorText(b, 'print("from tab B")\n');
     await b.waitForSelector('.conflict', { timeout: 10000 });
     assert.match(await b.textContent('.conflict'), /from tab A/);
@@ -296,6 +297,35 @@ test('terminal: echo works and a file made there appears in the tree', async (t)
     await p.keyboard.type('echo made in terminal > from_term.txt\n');
     await p.waitForSelector('.tree-row[data-path="from_term.txt"]', { timeout: 10000 });
     await shot(p, 'terminal');
+});
+
+test('terminal: a reload finds the same shell, and editor saves are visible there at once', async (t) => {
+    if (await missing(sam, `/api/workspaces/${samWs}/terminal?name=1`)) {
+        t.skip('terminal API not on this server yet');
+        return;
+    }
+    const p = await page({ api: sam });
+    await p.goto(`/w/${samWs}`);
+    await p.waitForSelector('.cm-content');
+    if (!(await p.isVisible('.term-panel'))) await p.click('#toggle-terminal');
+    await p.waitForSelector('.term-state[data-state=open]', { timeout: 20000 });
+    await p.click('.term-host .xterm');
+    await p.keyboard.type('KEPT=still-here-$((40+2))\n');
+    await p.reload();
+    await p.waitForSelector('.term-state[data-state=open]', { timeout: 20000 });
+    await p.click('.term-host .xterm');
+    await p.keyboard.type('clear; echo "$KEPT"\n');
+    await until(async () => (await p.textContent('.term-host .xterm-rows')).includes('still-here-42'), 10000);
+    assert.match(await p.textContent('.term-host .xterm-rows'), /still-here-42/);
+    // Saved in the editor → there in the shell.
+    await p.click('.tree-row[data-path="main.py"]');
+    await setEditorText(p, 'print("saved from the editor")\n');
+    await waitSaved(p);
+    await p.click('.term-host .xterm');
+    await p.keyboard.type('clear; cat main.py\n');
+    await until(async () => (await p.textContent('.term-host .xterm-rows')).includes('print("saved from the editor")'), 10000);
+    assert.match(await p.textContent('.term-host .xterm-rows'), /saved from the editor/);
+    await shot(p, 'terminal-reload');
 });
 
 test('submit for review; a reviewer approves with a comment; the submitter sees it', async (t) => {

@@ -35,10 +35,15 @@ route('/', authed((_p, q) => workspacesPage(q)));
 // The IDE and the review pages carry CodeMirror: a chunk of its own, preloaded by
 // index.html, so the small entry can start asking the API while the editor downloads.
 const ide = () => import('./ide/ide');
+/** Started at boot for /w/:id, in parallel with asking who is signed in. */
+let early: { id: number; pre: ReturnType<typeof prefetchIde>; mod: ReturnType<typeof ide> } | null = null;
 const review = () => import('./pages/review');
 route('/w/:id', authed((p) => {
-    const pre = prefetchIde(Number(p.id));
-    return ide().then((m) => m.idePage(Number(p.id), pre));
+    const id = Number(p.id);
+    const e = early?.id === id ? early : null;
+    early = null;
+    const pre = e?.pre ?? prefetchIde(id);
+    return (e?.mod ?? ide()).then((m) => m.idePage(id, pre));
 }));
 route('/submissions', authed(() => review().then((m) => m.mySubmissionsPage())));
 route('/submissions/:id', authed((p) => review().then((m) => m.submissionPage(Number(p.id)))));
@@ -59,6 +64,14 @@ setUnauthenticatedHandler(() => {
 });
 
 async function boot(): Promise<void> {
+    const w = /^\/w\/(\d+)\/?$/.exec(location.pathname);
+    if (w) {
+        // Most visits to /w/ID are by a signed-in owner: ask for the workspace and load the
+        // editor while /api/auth/me is in flight. (If not signed in, these just fail quietly.)
+        const mod = ide();
+        mod.catch(() => {});
+        early = { id: Number(w[1]), pre: prefetchIde(Number(w[1])), mod };
+    }
     try {
         const s = await auth.me();
         setUser(s.user);

@@ -61,6 +61,8 @@ export class FileTree {
     private menu: HTMLElement | null = null;
     /** Where an inline "new file/folder" input is shown: its parent folder and kind. */
     private pending: { parent: string; kind: 'file' | 'folder' } | null = null;
+    /** True while render() replaces the rows (an input losing focus then is not a commit). */
+    private rerendering = false;
 
     constructor(private ws: number, private actions: TreeActions) {
         this.expanded = new Set(prefs.get<string[]>(`tree:${ws}`, []));
@@ -158,7 +160,12 @@ export class FileTree {
     render(): void {
         const root = build(this.entries);
         const focusedPath = (this.list.querySelector('.tree-row.focused') as HTMLElement | null)?.dataset.path;
+        // A re-render (the file list refreshed) keeps a half-typed new name.
+        const typing = this.list.querySelector<HTMLInputElement>('.tree-input');
+        const typed = typing?.value ?? '';
+        this.rerendering = true;
         clear(this.list);
+        this.rerendering = false;
         const rows: HTMLElement[] = [];
         const walk = (n: Node, depth: number) => {
             if (this.pending && this.pending.parent === n.path) rows.push(this.inputRow(depth));
@@ -173,7 +180,10 @@ export class FileTree {
         }
         this.list.append(...rows);
         const input = this.list.querySelector<HTMLInputElement>('.tree-input');
-        input?.focus();
+        if (input) {
+            input.value = typed;
+            input.focus();
+        }
     }
 
     private row(n: Node, depth: number, focusedPath?: string): HTMLElement {
@@ -267,7 +277,9 @@ export class FileTree {
             if (e.key === 'Enter') void finish(true);
             else if (e.key === 'Escape') void finish(false);
         });
-        input.addEventListener('blur', () => void finish(input.value.trim() !== ''));
+        input.addEventListener('blur', () => {
+            if (!this.rerendering) void finish(input.value.trim() !== '');
+        });
         return h('div', { class: 'tree-row tree-input-row', style: `--depth:${depth}` },
             h('span', { class: 'tree-chevron' }), icon(p.kind === 'file' ? 'file' : 'folder'), input);
     }
