@@ -303,6 +303,31 @@ bool api_workspace_load(struct api *api, struct http_req *req, const struct api_
     return true;
 }
 
+bool api_workspace_request(struct api *api, struct http_req *req, struct api_caller *c,
+                           struct store_workspace **ret)
+{
+    int64_t id;
+    if (!api_auth(api, req, c))
+        return false;
+    if (!api_param_id(req, 0, &id) || !api_workspace_load(api, req, c, id, ret)) {
+        api_caller_done(c);
+        return false;
+    }
+    return true;
+}
+
+void api_too_many(struct http_req *req, unsigned retry_after, const char *message)
+{
+    char ra[16];
+    snprintf(ra, sizeof(ra), "%u", retry_after ? retry_after : 1);
+    json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", "rate_limited", "message", message);
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    const char *const h[] = {"Retry-After", ra, NULL};
+    http_reply(req, 429, "application/json", text ? text : "{}", text ? strlen(text) : 2, h);
+    free(text);
+}
+
 /* ---- health --------------------------------------------------------------------------- */
 
 static void h_health(struct http_req *req, void *ctx)
