@@ -5,6 +5,8 @@
 
 #include "base/log.h"
 #include "exec/runs.h"
+#include "api/live.h"
+#include "exec/terminals.h"
 
 static bool require_admin(struct api *api, struct http_req *req, struct api_caller *c)
 {
@@ -133,10 +135,14 @@ static void h_audit(struct http_req *req, void *ctx)
 
 json_t *api_stats_json(struct api *api)
 {
-    unsigned running = 0, queued = 0;
+    unsigned running = 0, queued = 0, envs = 0, terms = 0, clients = 0;
     runs_stats(api->runs, &running, &queued);
-    return json_pack("{s:s,s:b,s:{s:i,s:i}}", "database", store_driver_name(api->store),
-                     "sandboxes", api->sup != NULL, "runs", "running", running, "queued", queued);
+    if (api_terms())
+        terms_stats(api_terms(), &envs, &terms, &clients);
+    return json_pack("{s:s,s:b,s:{s:i,s:i},s:{s:i,s:i,s:i}}", "database",
+                     store_driver_name(api->store), "sandboxes", api->sup != NULL, "runs",
+                     "running", running, "queued", queued, "terminals", "environments", envs,
+                     "terminals", terms, "clients", clients);
 }
 
 static void h_stats(struct http_req *req, void *ctx)

@@ -303,6 +303,31 @@ bool api_workspace_load(struct api *api, struct http_req *req, const struct api_
     return true;
 }
 
+bool api_workspace_request(struct api *api, struct http_req *req, struct api_caller *c,
+                           struct store_workspace **ret)
+{
+    int64_t id;
+    if (!api_auth(api, req, c))
+        return false;
+    if (!api_param_id(req, 0, &id) || !api_workspace_load(api, req, c, id, ret)) {
+        api_caller_done(c);
+        return false;
+    }
+    return true;
+}
+
+void api_too_many(struct http_req *req, unsigned retry_after, const char *message)
+{
+    char ra[16];
+    snprintf(ra, sizeof(ra), "%u", retry_after ? retry_after : 1);
+    json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", "rate_limited", "message", message);
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    const char *const h[] = {"Retry-After", ra, NULL};
+    http_reply(req, 429, "application/json", text ? text : "{}", text ? strlen(text) : 2, h);
+    free(text);
+}
+
 /* ---- health --------------------------------------------------------------------------- */
 
 static void h_health(struct http_req *req, void *ctx)
@@ -368,6 +393,11 @@ void api_handle(struct http_req *req, void *ctx)
     }
 }
 
+static void run_changed(void *ctx, int64_t ws, const char *path, const char *etag)
+{
+    api_workspace_changed(ctx, ws, path, etag);
+}
+
 int api_new(const struct settings *cfg, struct store *store, struct sup *sup, struct api **ret,
             struct err *err)
 {
@@ -418,6 +448,8 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
         .max_artifacts = cfg->max_artifacts,
         .max_artifact_bytes = cfg->max_artifact_bytes,
         .files = api->limits,
+        .on_change = run_changed,
+        .on_change_ctx = api,
     };
     if (runs_new(&rc, store, sup, &api->runs, err) < 0) {
         api_free(api);

@@ -135,19 +135,6 @@ out:
     json_decref(body);
 }
 
-static void too_many(struct http_req *req, unsigned retry_after)
-{
-    char ra[16];
-    snprintf(ra, sizeof(ra), "%u", retry_after ? retry_after : 1);
-    json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", "rate_limited", "message",
-                             "too many failed logins; wait a little and try again");
-    char *text = json_dumps(body, JSON_COMPACT);
-    json_decref(body);
-    const char *const h[] = {"Retry-After", ra, NULL};
-    http_reply(req, 429, "application/json", text, strlen(text), h);
-    free(text);
-}
-
 static void h_login(struct http_req *req, void *ctx)
 {
     struct api *api = ctx;
@@ -164,7 +151,7 @@ static void h_login(struct http_req *req, void *ctx)
     uint64_t now = ratelimit_now_ms();
     if (!ratelimit_check(api->login_by_ip, req->remote, now, &retry) ||
         !ratelimit_check(api->login_by_user, ukey, now, &retry)) {
-        too_many(req, retry);
+        api_too_many(req, retry, "too many failed logins; wait a little and try again");
         goto out;
     }
     int r = store_user_get_by_name(api->store, username, &u, NULL);

@@ -85,26 +85,12 @@ static const char *guess_type(const char *path)
     return "text/plain; charset=utf-8";
 }
 
-/* Common prologue: authenticated caller and a visible workspace. */
-static bool load(struct api *api, struct http_req *req, struct api_caller *c,
-                 struct store_workspace **w)
-{
-    int64_t id;
-    if (!api_auth(api, req, c))
-        return false;
-    if (!api_param_id(req, 0, &id) || !api_workspace_load(api, req, c, id, w)) {
-        api_caller_done(c);
-        return false;
-    }
-    return true;
-}
-
 static void h_tree(struct http_req *req, void *ctx)
 {
     struct api *api = ctx;
     struct api_caller c;
     struct store_workspace *w = NULL;
-    if (!load(api, req, &c, &w))
+    if (!api_workspace_request(api, req, &c, &w))
         return;
     struct store_file_list *l = NULL;
     int r = store_file_list(api->store, w->id, false, &l, NULL);
@@ -127,7 +113,7 @@ static void h_get(struct http_req *req, void *ctx)
     struct api_caller c;
     struct store_workspace *w = NULL;
     char path[PATH_BUF_SIZE];
-    if (!load(api, req, &c, &w))
+    if (!api_workspace_request(api, req, &c, &w))
         return;
     struct store_file *f = NULL;
     if (!url_path(req, path))
@@ -175,7 +161,7 @@ static void h_put(struct http_req *req, void *ctx)
     struct api_caller c;
     struct store_workspace *w = NULL;
     char path[PATH_BUF_SIZE], match[STORE_ETAG_LEN + 8];
-    if (!load(api, req, &c, &w))
+    if (!api_workspace_request(api, req, &c, &w))
         return;
     struct store_file *f = NULL;
     if (!url_path(req, path))
@@ -215,7 +201,7 @@ static void h_delete(struct http_req *req, void *ctx)
     struct api_caller c;
     struct store_workspace *w = NULL;
     char path[PATH_BUF_SIZE], match[STORE_ETAG_LEN + 8];
-    if (!load(api, req, &c, &w))
+    if (!api_workspace_request(api, req, &c, &w))
         return;
     if (!url_path(req, path))
         goto out;
@@ -244,7 +230,7 @@ static void h_folder(struct http_req *req, void *ctx)
     struct api_caller c;
     struct store_workspace *w = NULL;
     char path[PATH_BUF_SIZE];
-    if (!load(api, req, &c, &w))
+    if (!api_workspace_request(api, req, &c, &w))
         return;
     json_t *body = api_body(req);
     struct store_file *f = NULL;
@@ -270,7 +256,7 @@ static void h_move(struct http_req *req, void *ctx)
     struct api_caller c;
     struct store_workspace *w = NULL;
     char from[PATH_BUF_SIZE], to[PATH_BUF_SIZE];
-    if (!load(api, req, &c, &w))
+    if (!api_workspace_request(api, req, &c, &w))
         return;
     json_t *body = api_body(req);
     struct store_file *f = NULL;

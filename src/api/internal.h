@@ -74,6 +74,14 @@ void api_fail(struct http_req *req, int rc, const char *what);
 bool api_workspace_load(struct api *api, struct http_req *req, const struct api_caller *c,
                         int64_t id, struct store_workspace **ret);
 
+/* The common prologue of /api/workspaces/{id}/...: authenticates (into *c) and loads the
+ * visible workspace of route parameter 0. On false everything is answered and released. */
+bool api_workspace_request(struct api *api, struct http_req *req, struct api_caller *c,
+                           struct store_workspace **ret);
+
+/* Answers 429 rate_limited with Retry-After and message. */
+void api_too_many(struct http_req *req, unsigned retry_after, const char *message);
+
 /* JSON helpers. */
 json_t *api_time(int64_t ms);   /* ISO 8601 UTC string, or null for 0 */
 json_t *api_user_json(const struct store_user *u);

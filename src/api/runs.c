@@ -174,18 +174,6 @@ void api_run_limits(const struct api *api, struct sb_limits *l)
     l->tmpfs_bytes = s->run_tmp;
 }
 
-static void too_many(struct http_req *req, unsigned retry, const char *msg)
-{
-    char ra[16];
-    snprintf(ra, sizeof(ra), "%u", retry ? retry : 1);
-    json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", "rate_limited", "message", msg);
-    char *text = json_dumps(body, JSON_COMPACT);
-    json_decref(body);
-    const char *const h[] = {"Retry-After", ra, NULL};
-    http_reply(req, 429, "application/json", text, strlen(text), h);
-    free(text);
-}
-
 /* Starts a run described by body for the caller; answers. workspace_id or submission_id. */
 void api_run_start(struct api *api, struct http_req *req, const struct api_caller *c,
                    int64_t workspace_id, int64_t submission_id, json_t *body)
@@ -252,12 +240,12 @@ void api_run_start(struct api *api, struct http_req *req, const struct api_calle
     if (!read_limits(req, body, &rq.limits))
         goto out;
     if (!ratelimit_take(api->runs_per_user, c->user.username, ratelimit_now_ms(), &retry)) {
-        too_many(req, retry, "you started too many runs in the last minute; wait a little");
+        api_too_many(req, retry, "you started too many runs in the last minute; wait a little");
         goto out;
     }
     int rc = runs_start(api->runs, &rq, &id, NULL);
     if (rc == -EAGAIN) {
-        too_many(req, 2, "the server is busy with other runs; try again in a moment");
+        api_too_many(req, 2, "the server is busy with other runs; try again in a moment");
         goto out;
     }
     if (rc < 0) {
@@ -303,13 +291,11 @@ static void h_start(struct http_req *req, void *ctx)
 {
     struct api *api = ctx;
     struct api_caller c;
-    int64_t id;
     struct store_workspace *w = NULL;
     json_t *body = NULL;
-    if (!api_auth(api, req, &c))
+    if (!api_workspace_request(api, req, &c, &w))
         return;
-    if (api_param_id(req, 0, &id) && api_workspace_load(api, req, &c, id, &w) &&
-        (body = req->body.len ? api_body(req) : json_object()))
+    if ((body = req->body.len ? api_body(req) : json_object()))
         api_run_start(api, req, &c, w->id, 0, body);
     json_decref(body);
     store_workspace_free(w);
@@ -332,11 +318,10 @@ static void h_list(struct http_req *req, void *ctx)
 {
     struct api *api = ctx;
     struct api_caller c;
-    int64_t id;
     struct store_workspace *w = NULL;
-    if (!api_auth(api, req, &c))
+    if (!api_workspace_request(api, req, &c, &w))
         return;
-    if (api_param_id(req, 0, &id) && api_workspace_load(api, req, &c, id, &w)) {
+    {
         int limit, offset;
         api_page(req, &limit, &offset);
         struct store_run_list *l = NULL;

@@ -47,19 +47,6 @@ static void on_upgrade(void *ctx, int fd, void *handle, const char *extra, size_
     terms_attach(g_terms, ref, fd, handle, extra, extra_len);
 }
 
-static bool load(struct api *api, struct http_req *req, struct api_caller *c,
-                 struct store_workspace **w)
-{
-    int64_t id;
-    if (!api_auth(api, req, c))
-        return false;
-    if (!api_param_id(req, 0, &id) || !api_workspace_load(api, req, c, id, w)) {
-        api_caller_done(c);
-        return false;
-    }
-    return true;
-}
-
 static void h_terminal(struct http_req *req, void *ctx)
 {
     struct api *api = ctx;
@@ -150,7 +137,7 @@ static void h_events(struct http_req *req, void *ctx)
     struct api *api = ctx;
     struct api_caller c;
     struct store_workspace *w = NULL;
-    if (!load(api, req, &c, &w))
+    if (!api_workspace_request(api, req, &c, &w))
         return;
     api_events_stream(req, w->id);
     store_workspace_free(w);

@@ -101,12 +101,10 @@ static void h_get(struct http_req *req, void *ctx)
 {
     struct api *api = ctx;
     struct api_caller c;
-    int64_t id;
     struct store_workspace *w = NULL;
-    if (!api_auth(api, req, &c))
+    if (!api_workspace_request(api, req, &c, &w))
         return;
-    if (api_param_id(req, 0, &id) && api_workspace_load(api, req, &c, id, &w))
-        http_reply_json(req, 200, api_workspace_json(w));
+    http_reply_json(req, 200, api_workspace_json(w));
     store_workspace_free(w);
     api_caller_done(&c);
 }
@@ -115,13 +113,12 @@ static void h_patch(struct http_req *req, void *ctx)
 {
     struct api *api = ctx;
     struct api_caller c;
-    int64_t id;
     struct store_workspace *w = NULL;
     json_t *body = NULL;
-    if (!api_auth(api, req, &c))
+    if (!api_workspace_request(api, req, &c, &w))
         return;
-    if (!api_param_id(req, 0, &id) || !api_workspace_load(api, req, &c, id, &w) ||
-        !(body = api_body(req)))
+    int64_t id = w->id;
+    if (!(body = api_body(req)))
         goto out;
     bool bad = false;
     const char *name = read_name(req, body, &bad);
@@ -146,17 +143,14 @@ static void h_delete(struct http_req *req, void *ctx)
 {
     struct api *api = ctx;
     struct api_caller c;
-    int64_t id;
     struct store_workspace *w = NULL;
-    if (!api_auth(api, req, &c))
+    if (!api_workspace_request(api, req, &c, &w))
         return;
-    if (api_param_id(req, 0, &id) && api_workspace_load(api, req, &c, id, &w)) {
-        int r = store_workspace_delete(api->store, id, NULL);
-        if (r < 0)
-            api_fail(req, r, "workspace");
-        else
-            http_reply_empty(req, 204);
-    }
+    int r = store_workspace_delete(api->store, w->id, NULL);
+    if (r < 0)
+        api_fail(req, r, "workspace");
+    else
+        http_reply_empty(req, 204);
     store_workspace_free(w);
     api_caller_done(&c);
 }

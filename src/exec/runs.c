@@ -317,13 +317,14 @@ static void write_back(struct runs *r, struct live *l, int dfd, const struct sto
         const struct fsdir_entry *e = &scan.items[i];
         const struct store_file *old = find_file(before, e->path);
         int rc = 0;
+        char etag[STORE_ETAG_LEN + 1] = "";
         if (e->folder) {
-            if (!old)
-                rc = store_folder_create(r->store, l->rq.workspace_id, e->path, lim, NULL, NULL);
+            if (old)
+                continue;
+            rc = store_folder_create(r->store, l->rq.workspace_id, e->path, lim, NULL, NULL);
             if (rc == -EEXIST)
-                rc = 0;
+                continue;
         } else {
-            char etag[STORE_ETAG_LEN + 1];
             store_etag(e->data, e->size, etag);
             if (old && old->kind == STORE_KIND_FILE && !strcmp(old->etag, etag))
                 continue;
@@ -331,6 +332,8 @@ static void write_back(struct runs *r, struct live *l, int dfd, const struct sto
             rc = store_file_put(r->store, l->rq.workspace_id, e->path, e->data, e->size, &cond,
                                 lim, NULL, NULL, NULL);
         }
+        if (rc == 0 && r->cfg.on_change)
+            r->cfg.on_change(r->cfg.on_change_ctx, l->rq.workspace_id, e->path, etag);
         if (rc == -ESTALE || rc == -EEXIST)
             buf_printf(&notes, "%s: changed in the editor meanwhile; the editor's version was kept\n",
                        e->path);
@@ -343,7 +346,9 @@ static void write_back(struct runs *r, struct live *l, int dfd, const struct sto
         if (f->kind != STORE_KIND_FILE || find_entry(&scan, f->path))
             continue;
         struct store_cond cond = {.if_match = f->etag};
-        (void)store_file_delete(r->store, l->rq.workspace_id, f->path, &cond, NULL, NULL);
+        if (store_file_delete(r->store, l->rq.workspace_id, f->path, &cond, NULL, NULL) == 0 &&
+            r->cfg.on_change)
+            r->cfg.on_change(r->cfg.on_change_ctx, l->rq.workspace_id, f->path, NULL);
     }
     if (scan.over_limit)
         buf_printf(&notes, "some files were not saved: the workspace limits were reached\n");

@@ -40,6 +40,10 @@ struct runs_config {
     size_t max_artifacts;       /* figures kept per run */
     size_t max_artifact_bytes;  /* bytes per figure */
     struct store_limits files;  /* workspace limits for the write-back */
+    /* Told about each path the write-back changed (etag NULL: deleted, "": a folder), so
+     * live terminals and open pages see a run's files at once. May be NULL. */
+    void (*on_change)(void *ctx, int64_t ws, const char *path, const char *etag);
+    void *on_change_ctx;
 };
 
 struct run_request {

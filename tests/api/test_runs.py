@@ -301,3 +301,25 @@ def test_kill9_mid_run_leaves_no_run_running():
     body = again.get(f"/api/runs/{r['id']}").json()
     assert body["status"] == "failed" and "restart" in body["reason"]
     assert srv.stop() == 0
+
+
+def test_run_write_back_is_announced_to_open_pages(user, ws):
+    import threading
+    seen = threading.Event()
+    opened = threading.Event()
+
+    def listen():
+        with user.s.get(user.server.url + f"/api/workspaces/{ws['id']}/events", stream=True,
+                        timeout=30) as r:
+            for line in r.iter_lines():
+                opened.set()  # the stream's first line (its retry hint) came
+                if line.startswith(b"data:") and b"announced.txt" in line:
+                    seen.set()
+                    return
+
+    t = threading.Thread(target=listen, daemon=True)
+    t.start()
+    assert opened.wait(20)
+    r = run(user, ws, "open('announced.txt', 'w').write('hi')\n")
+    assert r["status"] == "ok"
+    assert seen.wait(20), "no file_changed event for a file the run wrote"
