@@ -206,9 +206,15 @@ test('an expired session keeps unsaved text until the user signs in again', asyn
     await p.goto(`/w/${samWs}`);
     await p.click('.tree-row[data-path="main.py"]');
     await p.waitForSelector('.cm-content');
-    await p.context().clearCookies();
+    // The session ends on the server: its next save is answered 401.
+    const files = '**/api/workspaces/*/files/**';
+    await p.route(files, (r) => (r.request().method() === 'PUT'
+        ? r.fulfill({ status: 401, contentType: 'application/json', body: '{"error":{"code":"unauthenticated","message":"session expired"}}' })
+        : r.continue()));
     await setEditorText(p, 'print("typed after the session ended")\n');
     await p.waitForURL(/\/login\?next=/, { timeout: 10000 });
+    await p.unroute(files);
+    await p.context().clearCookies();
     await shot(p, 'session-expired-login');
     await p.fill('#username', 'sam');
     await p.fill('#password', PW);
