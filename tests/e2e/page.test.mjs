@@ -327,6 +327,13 @@ test('terminal: echo works and a file made there appears in the tree', async (t)
     assert.match(await p.textContent('.term-host .xterm-rows'), /hi-42/);
     await p.keyboard.type('echo made in terminal > from_term.txt\n');
     await p.waitForSelector('.tree-row[data-path="from_term.txt"]', { timeout: 10000 });
+    // An open, saved file changed in the terminal is reloaded in the editor.
+    await p.click('.tree-row[data-path="main.py"]');
+    await waitSaved(p);
+    await p.click('.term-host .xterm');
+    await p.keyboard.type('echo \'print("rewritten in the terminal")\' > main.py\n');
+    await until(async () => (await editorText(p)).includes('rewritten in the terminal'), 10000);
+    assert.equal((await editorText(p)).trim(), 'print("rewritten in the terminal")');
     await shot(p, 'terminal');
 });
 
