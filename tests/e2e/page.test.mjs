@@ -418,6 +418,19 @@ test('submit for review; a reviewer approves with a comment; the submitter sees 
     assert.match(await p.textContent('#verdict'), /Approved by rita/);
     assert.match(await p.textContent('#verdict'), /Looks good to me\./);
     await shot(p, 'submitter-sees-verdict');
+
+    // A resubmission shows what changed since the previous one.
+    const put = await sam.req('PUT', `/api/workspaces/${samWs}/files/main.py`, 'print("second version")\n', { 'Content-Type': 'application/octet-stream' });
+    assert.ok(put.status === 200 || put.status === 201, put.text);
+    const again = await sam.req('POST', `/api/workspaces/${samWs}/submissions`, { message: 'Second try' });
+    assert.equal(again.status, 201, again.text);
+    if (again.json.previous_id) {
+        await p.goto(`/submissions/${again.json.id}`);
+        await p.click('#show-diff');
+        await p.waitForSelector('.diff-file');
+        assert.match(await p.textContent('.diff-view'), /second version/);
+        await shot(p, 'resubmission-diff');
+    }
 });
 
 test('errors are readable: a missing workspace shows a message, not a blank page', async () => {

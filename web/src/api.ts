@@ -326,7 +326,19 @@ export const submissions = {
     comment: (id: number, body: string, path?: string | null, line?: number | null) =>
         post<Comment>(`/api/submissions/${id}/comments`, path ? { body, path, line } : { body }),
     run: (id: number) => post<Run>(`/api/submissions/${id}/runs`),
+    diff: (id: number, against: number) => get<{ files: FileDiff[] }>(`/api/submissions/${id}/diff?against=${against}`),
 };
+
+export interface FileDiff {
+    path: string;
+    status: 'added' | 'removed' | 'changed' | string;
+    /** Unified diff text; null for binary or too large files. */
+    diff: string | null;
+    binary?: boolean;
+    too_large?: boolean;
+    added?: number;
+    removed?: number;
+}
 
 export const admin = {
     users: () => get<List<User>>('/api/admin/users?limit=200'),

@@ -178,7 +178,9 @@ class SubmissionView {
             header,
             ...(verdict ? [verdict] : []),
             h('div', { class: 'review-grid' },
-                h('div', { class: 'review-files card' }, h('div', { class: 'pane-head' }, h('span', { class: 'pane-title' }, `Files (${files.length})`)), this.fileList),
+                h('div', { class: 'review-files card' }, h('div', { class: 'pane-head' }, h('span', { class: 'pane-title' }, `Files (${files.length})`)),
+                    s.previous_id ? h('button', { type: 'button', class: 'snap-file snap-diff', id: 'show-diff', onclick: () => void this.showDiff() }, icon('history'), h('span', { class: 'snap-name' }, `Changes since #${s.previous_id}`)) : null,
+                    this.fileList),
                 h('div', { class: 'review-code card' }, this.codeHost),
                 h('div', { class: 'review-side' },
                     decide,
@@ -187,6 +189,45 @@ class SubmissionView {
         );
         const first = this.filePath || (files.find((f) => f.path === 'main.py') ?? files[0])?.path;
         if (first) void this.openFile(first);
+    }
+
+    /** A resubmission: what changed since the previous submission, as unified diffs. */
+    private async showDiff(): Promise<void> {
+        const prev = this.s.previous_id;
+        if (!prev) return;
+        this.filePath = '';
+        this.main.querySelectorAll('.snap-file').forEach((b) => b.classList.toggle('active', b.id === 'show-diff'));
+        this.view?.destroy();
+        this.view = null;
+        clear(this.codeHost);
+        this.codeHost.append(loading('Comparing…'));
+        let files;
+        try {
+            files = (await subApi.diff(this.s.id, prev)).files;
+        } catch (e) {
+            clear(this.codeHost);
+            this.codeHost.append(errorBlock(messageOf(e)));
+            return;
+        }
+        clear(this.codeHost);
+        const box = h('div', { class: 'diff-view' });
+        if (!files.length) box.append(h('p', { class: 'muted pad' }, `No file changed since #${prev}.`));
+        for (const f of files) {
+            const body = h('pre', { class: 'diff-body' });
+            if (f.diff) {
+                for (const line of f.diff.split('\n')) {
+                    const cls = line.startsWith('@@') ? 'd-hunk' : line.startsWith('+++') || line.startsWith('---') ? 'd-file' : line.startsWith('+') ? 'd-add' : line.startsWith('-') ? 'd-del' : '';
+                    body.append(h('div', { class: `d-line ${cls}` }, line || ' '));
+                }
+            } else {
+                body.append(h('div', { class: 'd-line muted' }, f.binary ? 'Binary file.' : f.too_large ? 'Too large to compare.' : 'No text to show.'));
+            }
+            box.append(h('section', { class: 'diff-file' },
+                h('header', { class: 'diff-head' }, h('span', { class: `badge badge-${f.status === 'added' ? 'approved' : f.status === 'removed' ? 'rejected' : 'pending'}` }, f.status), h('strong', null, f.path),
+                    f.added !== undefined ? h('span', { class: 'muted small' }, `+${f.added} −${f.removed ?? 0}`) : null),
+                body));
+        }
+        this.codeHost.append(box);
     }
 
     private countFor(path: string): number {
@@ -258,6 +299,7 @@ class SubmissionView {
     private async openFile(path: string, line?: number): Promise<void> {
         this.filePath = path;
         this.fileList.querySelectorAll('.snap-file').forEach((b) => b.classList.toggle('active', (b as HTMLElement).dataset.path === path));
+        this.main.querySelector('#show-diff')?.classList.remove('active');
         let text = this.contents.get(path);
         if (text === undefined) {
             clear(this.codeHost);
