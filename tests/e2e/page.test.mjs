@@ -206,9 +206,15 @@ test('an expired session keeps unsaved text until the user signs in again', asyn
     await p.goto(`/w/${samWs}`);
     await p.click('.tree-row[data-path="main.py"]');
     await p.waitForSelector('.cm-content');
-    await p.context().clearCookies();
+    // The session ends on the server: its next save is answered 401.
+    const files = '**/api/workspaces/*/files/**';
+    await p.route(files, (r) => (r.request().method() === 'PUT'
+        ? r.fulfill({ status: 401, contentType: 'application/json', body: '{"error":{"code":"unauthenticated","message":"session expired"}}' })
+        : r.continue()));
     await setEditorText(p, 'print("typed after the session ended")\n');
     await p.waitForURL(/\/login\?next=/, { timeout: 10000 });
+    await p.unroute(files);
+    await p.context().clearCookies();
     await shot(p, 'session-expired-login');
     await p.fill('#username', 'sam');
     await p.fill('#password', PW);
@@ -251,14 +257,39 @@ test('run with stdin', async (t) => {
     const p = await page({ api: sam });
     await p.goto(`/w/${samWs}`);
     await p.click('.tree-row[data-path="main.py"]');
-    await setEditorText(p, 'name = input()\nprint(f"Hello, {name}!")\n');
+    await setEditorText(p, 'import sys\nname = input()\nprint(f"Hello, {name}!")\nprint("args:", sys.argv[1:])\n');
     await waitSaved(p);
     if (!(await p.isVisible('#stdin'))) await p.click('.stdin-wrap summary');
     await p.fill('#stdin', 'Grace\n');
+    await p.fill('#run-args', '--greeting "good morning"');
     await p.click('#run');
     await p.waitForSelector('.run-status[data-status=ok]', { timeout: 30000 });
     assert.match(await p.textContent('.run-output'), /Hello, Grace!/);
+    assert.match(await p.textContent('.run-output'), /args: \['--greeting', 'good morning'\]/);
+    await p.fill('#run-args', '');
     await shot(p, 'run-stdin');
+});
+
+test('a running program can be stopped, and a line typed for it is its stdin', async (t) => {
+    if (await runsMissing(t)) return;
+    const p = await page({ api: sam });
+    await p.goto(`/w/${samWs}`);
+    await p.click('.tree-row[data-path="main.py"]');
+    await setEditorText(p, 'import time\nprint("started", flush=True)\nline = input()\nprint("got", line, flush=True)\ntime.sleep(60)\n');
+    await waitSaved(p);
+    if (await p.isVisible('#stdin')) await p.fill('#stdin', '');
+    await p.click('#run');
+    await until(async () => (await p.textContent('.run-output')).includes('started'), 20000);
+    await p.fill('.live-input', 'typed live');
+    await p.press('.live-input', 'Enter');
+    await until(async () => (await p.textContent('.run-output')).includes('got typed live'), 10000);
+    assert.match(await p.textContent('#run'), /Stop/);
+    await shot(p, 'run-live');
+    await p.click('#run');
+    await p.waitForSelector('.run-status[data-status=cancelled]', { timeout: 15000 });
+    assert.match(await p.textContent('.run-status'), /Stopped/);
+    assert.match(await p.textContent('#run'), /Run/);
+    await shot(p, 'run-stopped');
 });
 
 test('a matplotlib plot appears as an image', async (t) => {

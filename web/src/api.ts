@@ -290,8 +290,9 @@ export const files = {
 };
 
 export const runs = {
-    start: (ws: number, entry: string, stdin: string, args: string[] = []) =>
-        post<Run>(`/api/workspaces/${ws}/runs`, { entry, stdin, args }),
+    /** interactive: stdin stays open after `stdin` and is fed with runs.stdin (input() live). */
+    start: (ws: number, entry: string, stdin: string, args: string[] = [], interactive = false) =>
+        post<Run>(`/api/workspaces/${ws}/runs`, interactive ? { entry, stdin, args, interactive } : { entry, stdin, args }),
     get: (id: number) => get<Run>(`/api/runs/${id}`),
     list: (ws: number) => get<List<Run>>(`/api/workspaces/${ws}/runs?limit=50`),
     cancel: (id: number) => post<Run>(`/api/runs/${id}/cancel`),

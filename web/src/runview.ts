@@ -78,7 +78,7 @@ export class RunView {
         this.scroller.hidden = false;
     }
 
-    append(stream: 'stdout' | 'stderr' | 'info', text: string): void {
+    append(stream: 'stdout' | 'stderr' | 'stdin' | 'info', text: string): void {
         if (!text) return;
         if (this.shown >= MAX_DOM_OUTPUT) return;
         if (this.shown + text.length > MAX_DOM_OUTPUT) {
@@ -200,8 +200,14 @@ export class RunView {
             };
             const es = new EventSource(runsApi.eventsUrl(r.id));
             this.source = es;
+            let shown = r;
             const chunk = (stream: 'stdout' | 'stderr') => (ev: MessageEvent) => {
                 got = true;
+                if (shown.status === 'queued') {
+                    // Output means it left the queue.
+                    shown = { ...shown, status: 'running' };
+                    this.showStatus(shown);
+                }
                 try {
                     this.append(stream, (JSON.parse(ev.data) as { data: string }).data);
                 } catch {
@@ -210,6 +216,15 @@ export class RunView {
             };
             es.addEventListener('stdout', chunk('stdout') as EventListener);
             es.addEventListener('stderr', chunk('stderr') as EventListener);
+            es.addEventListener('notice', ((ev: MessageEvent) => {
+                let text = ev.data;
+                try {
+                    text = (JSON.parse(ev.data) as { data: string }).data;
+                } catch {
+                    /* plain text */
+                }
+                this.append('info', `\n[${String(text).trim()}]\n`);
+            }) as EventListener);
             es.addEventListener('status', ((ev: MessageEvent) => {
                 try {
                     this.showStatus(JSON.parse(ev.data) as Run);

@@ -51,6 +51,7 @@ class Ide {
     private runBtn: HTMLButtonElement;
     private runView: RunView;
     private stdin: HTMLTextAreaElement;
+    private args: HTMLInputElement;
     private stdinWrap: HTMLElement;
     private liveInput: HTMLElement;
     private history: HTMLElement;
@@ -116,20 +117,25 @@ class Ide {
 
         // Right: run output and history.
         this.runView = new RunView();
-        this.stdin = h('textarea', { class: 'stdin', id: 'stdin', rows: '3', spellcheck: 'false', placeholder: 'Text given to the program on standard input', 'aria-label': 'Standard input' });
+        this.stdin = h('textarea', { class: 'stdin', id: 'stdin', rows: '3', spellcheck: 'false', placeholder: 'Given to the program on standard input, then end of file. Leave empty to answer input() as the program runs.', 'aria-label': 'Standard input' });
         this.stdin.value = prefs.get(`stdin:${ws.id}`, '');
         this.stdin.addEventListener('input', () => prefs.set(`stdin:${ws.id}`, this.stdin.value));
-        const stdinOpen = prefs.get(`stdin-open:${ws.id}`, this.stdin.value !== '');
+        this.args = h('input', { class: 'input args', id: 'run-args', spellcheck: 'false', placeholder: 'e.g. data.csv --verbose', 'aria-label': 'Command-line arguments' });
+        this.args.value = prefs.get(`args:${ws.id}`, '');
+        this.args.addEventListener('input', () => prefs.set(`args:${ws.id}`, this.args.value));
+        const stdinOpen = prefs.get(`stdin-open:${ws.id}`, this.stdin.value !== '' || this.args.value !== '');
         this.stdinWrap = h('details', { class: 'stdin-wrap', open: stdinOpen, ontoggle: (e: Event) => prefs.set(`stdin-open:${ws.id}`, (e.target as HTMLDetailsElement).open) },
-            h('summary', null, icon('stdin'), 'Input (stdin)'), this.stdin);
-        const live = h('input', { class: 'input live-input', placeholder: 'Type a line for the running program, Enter to send', 'aria-label': 'Send a line to the running program' });
+            h('summary', null, icon('stdin'), 'Input and arguments'),
+            h('label', { class: 'io-label', for: 'run-args' }, 'Arguments'), this.args,
+            h('label', { class: 'io-label', for: 'stdin' }, 'Standard input'), this.stdin);
+        const live = h('input', { class: 'input live-input', placeholder: 'Enter sends a line · Ctrl+D ends input', 'aria-label': 'Send a line to the running program' });
         live.addEventListener('keydown', (e) => {
             if (!this.current) return;
             if (e.key === 'Enter') {
                 e.preventDefault();
                 const line = `${live.value}\n`;
                 live.value = '';
-                this.runView.append('info', line);
+                this.runView.append('stdin', line);
                 runsApi.stdin(this.current.id, line).catch((err) => toast(messageOf(err), 'error'));
             } else if (e.key === 'd' && e.ctrlKey) {
                 e.preventDefault();
@@ -655,9 +661,13 @@ class Ide {
             await this.store.saveAll();
             const unsaved = [...this.store.open.values()].filter((f) => this.store.isDirty(f));
             if (unsaved.length) toast(`Not saved, so the run uses the server's version: ${unsaved.map((f) => f.path).join(', ')}`, 'error');
-            const r = await runsApi.start(this.ws.id, entry, this.stdin.value);
+            // With text in the stdin box the program reads that and then end of file (as a
+            // judge would); with the box empty, stdin stays open and the line under the output
+            // answers input() while the program runs.
+            const interactive = this.stdin.value === '';
+            const r = await runsApi.start(this.ws.id, entry, this.stdin.value, splitArgs(this.args.value), interactive);
             this.current = r;
-            this.liveInput.hidden = false;
+            this.liveInput.hidden = !interactive;
             await this.runView.stream(r);
             if (!this.disposed) {
                 void this.loadHistory();
@@ -848,4 +858,35 @@ class Ide {
             toast(`Could not submit: ${messageOf(e)}`, 'error');
         }
     }
+}
+
+/** Splits an argument line like a shell does for words and quotes (no expansion). */
+export function splitArgs(line: string): string[] {
+    const out: string[] = [];
+    let word = '';
+    let inWord = false;
+    let quote = '';
+    for (let i = 0; i < line.length; i++) {
+        const c = line[i];
+        if (quote) {
+            if (c === quote) quote = '';
+            else if (c === '\\' && quote === '"' && i + 1 < line.length) word += line[++i];
+            else word += c;
+        } else if (c === '"' || c === "'") {
+            quote = c;
+            inWord = true;
+        } else if (c === '\\' && i + 1 < line.length) {
+            word += line[++i];
+            inWord = true;
+        } else if (/\s/.test(c)) {
+            if (inWord) out.push(word);
+            word = '';
+            inWord = false;
+        } else {
+            word += c;
+            inWord = true;
+        }
+    }
+    if (inWord) out.push(word);
+    return out;
 }
