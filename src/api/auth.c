@@ -149,8 +149,13 @@ static void h_login(struct http_req *req, void *ctx)
     for (char *p = ukey; *p; p++)
         *p = (char)tolower((unsigned char)*p);
     uint64_t now = ratelimit_now_ms();
-    if (!ratelimit_check(api->login_by_ip, req->remote, now, &retry) ||
-        !ratelimit_check(api->login_by_user, ukey, now, &retry)) {
+    /* Every attempt is counted before the password is hashed (so a burst of parallel
+     * guesses cannot all pass), and given back when it succeeds. */
+    bool by_ip = ratelimit_take(api->login_by_ip, req->remote, now, &retry);
+    bool by_user = by_ip && ratelimit_take(api->login_by_user, ukey, now, &retry);
+    if (!by_ip || !by_user) {
+        if (by_ip)
+            ratelimit_refund(api->login_by_ip, req->remote, now);
         api_too_many(req, retry, "too many failed logins; wait a little and try again");
         goto out;
     }
@@ -165,8 +170,6 @@ static void h_login(struct http_req *req, void *ctx)
     else
         password_verify_dummy(pw, strlen(pw)); /* same time for unknown users */
     if (!ok || u->disabled) {
-        ratelimit_take(api->login_by_ip, req->remote, now, NULL);
-        ratelimit_take(api->login_by_user, ukey, now, NULL);
         api_audit(api, req, u ? u->id : 0, "login_failed", "", ukey);
         http_reply_error(req, 401, "bad_credentials", "wrong username or password");
         goto out;
@@ -175,7 +178,8 @@ static void h_login(struct http_req *req, void *ctx)
         api_fail(req, r, "session");
         goto out;
     }
-    ratelimit_reset(api->login_by_user, ukey);
+    ratelimit_refund(api->login_by_ip, req->remote, now);
+    ratelimit_refund(api->login_by_user, ukey, now);
     api_audit(api, req, u->id, "login", "", "");
     req->user_id = u->id;
     reply_session(req, 200, u, cookie, csrf);
