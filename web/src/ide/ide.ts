@@ -27,9 +27,11 @@ export async function idePage(id: number, pre: IdeData = prefetchIde(id)): Promi
     try {
         [ws, entries] = await Promise.all([pre.ws, pre.entries]);
     } catch (e) {
-        const main = h('main', { class: 'page' }, errorBlock(e instanceof ApiError && e.status === 404 ? 'This workspace does not exist, or is not yours.' : messageOf(e), () => void idePage(id)),
+        const gone = e instanceof ApiError && e.status === 404;
+        const main = h('main', { class: 'page' }, errorBlock(gone ? 'This workspace does not exist, or is not yours.' : messageOf(e), gone ? undefined : () => void idePage(id)),
             h('p', null, h('a', { href: '/' }, '← All workspaces')));
-        app.replaceChildren(topbar('ide'), main);
+        app.className = 'app-page';
+        app.replaceChildren(topbar('workspaces'), main);
         return;
     }
     new Ide(app, ws, entries, pre.first);

@@ -73,6 +73,11 @@ export function splitter(o: SplitOptions): HTMLElement {
         prefs.set(o.key, size);
     });
     queueMicrotask(apply);
-    window.addEventListener('resize', apply);
+    // Clamp to the window on resize, for as long as the divider is on the page.
+    const onResize = () => {
+        if (!handle.isConnected) window.removeEventListener('resize', onResize);
+        else apply();
+    };
+    window.addEventListener('resize', onResize);
     return handle;
 }
