@@ -433,6 +433,34 @@ test('submit for review; a reviewer approves with a comment; the submitter sees 
     }
 });
 
+test('no external requests, no Content-Security-Policy violations, hashed assets cached', async () => {
+    const p = await page({ api: sam });
+    const requests = [];
+    const problems = [];
+    p.on('request', (r) => requests.push(r.url()));
+    p.on('console', (m) => {
+        if (/Content Security Policy|Refused to/i.test(m.text())) problems.push(m.text());
+    });
+    await p.goto(`/w/${samWs}`);
+    await p.waitForSelector('.cm-content');
+    if (!(await p.isVisible('.term-panel'))) await p.click('#toggle-terminal');
+    await p.waitForSelector('.term-host .xterm');
+    await p.goto('/review');
+    await p.goto('/');
+    await p.waitForSelector('#new-workspace-name');
+    const origin = new URL(BASE).origin;
+    const external = requests.filter((u) => !u.startsWith(origin) && !u.startsWith('data:') && !u.startsWith('blob:') && !u.startsWith(origin.replace('http', 'ws')));
+    assert.deepEqual(external, []);
+    assert.deepEqual(problems, []);
+    // index.html names content-hashed assets, which the server lets browsers keep.
+    const html = await (await fetch(BASE + '/')).text();
+    const asset = /src="\/(main-[A-Z0-9]{8}\.js)"/.exec(html);
+    assert.ok(asset, 'index.html references a hashed main bundle');
+    const r = await fetch(`${BASE}/${asset[1]}`);
+    assert.equal(r.status, 200);
+    assert.match(r.headers.get('cache-control') ?? '', /max-age=\d{6,}|immutable/);
+});
+
 test('errors are readable: a missing workspace shows a message, not a blank page', async () => {
     const p = await page({ api: sam, colorScheme: 'light' });
     await p.goto('/w/999999');
