@@ -323,3 +323,18 @@ def test_run_write_back_is_announced_to_open_pages(user, ws):
     r = run(user, ws, "open('announced.txt', 'w').write('hi')\n")
     assert r["status"] == "ok"
     assert seen.wait(20), "no file_changed event for a file the run wrote"
+
+
+def test_shell_entry_runs_with_bash(user, ws):
+    put(user, ws, "hello.sh", 'echo "shell says $1"\n')
+    r = run(user, ws, None, entry="hello.sh", args=["hi"])
+    assert r["status"] == "ok" and r["stdout"] == "shell says hi\n"
+
+
+def test_run_holds_no_server_file_descriptor(user, ws):
+    code = ("import os\nfds = sorted(int(f) for f in os.listdir('/proc/self/fd'))\n"
+            "print(fds)\nprint(os.environ.get('PYROOM_DATABASE'), os.getuid())\n")
+    r = run(user, ws, code)
+    fds = eval(r["stdout"].splitlines()[0])
+    assert fds[:3] == [0, 1, 2] and len(fds) <= 4, fds  # stdio and listdir's own fd
+    assert r["stdout"].splitlines()[1] == "None 1000"
