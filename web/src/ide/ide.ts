@@ -569,7 +569,8 @@ class Ide {
         };
         es.addEventListener('file_changed', (ev) => {
             const d = data(ev);
-            this.refreshSoon();
+            // The tree shows names only: a new file changes it, an edited one does not.
+            if (!d?.path || !this.tree.paths().has(d.path)) this.refreshSoon();
             if (d?.path && d.etag) void this.remoteChanged(d.path, d.etag);
         });
         es.addEventListener('file_deleted', (ev) => {
