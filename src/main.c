@@ -13,13 +13,6 @@
  * the store opens, then the HTTP threads start. SIGTERM/SIGINT are taken with sigwait in
  * the main thread: stop accepting, finish in-flight requests, end runs, close the store.
  */
-#include <errno.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
 #include "api/api.h"
 #include "auth/password.h"
 #include "base/log.h"
@@ -28,6 +21,13 @@
 #include "http/server.h"
 #include "sandbox/sandbox.h"
 #include "store/store.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #define VERSION "0.1.0"
 
@@ -88,8 +88,9 @@ static int parse_flags(struct settings *s, int argc, char **argv, const char **p
                 fprintf(stderr, "pyroom: unknown flag --%s (see --help)\n", name);
                 return 2;
             }
-            if (settings_is_bool(name) && (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0 ||
-                                           (strcmp(argv[i + 1], "true") && strcmp(argv[i + 1], "false"))))
+            if (settings_is_bool(name) &&
+                (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0 ||
+                 (strcmp(argv[i + 1], "true") && strcmp(argv[i + 1], "false"))))
                 value = "true";
             else if (i + 1 < argc)
                 value = argv[++i];

@@ -62,7 +62,8 @@ static const struct def defs[] = {
     {"require-passing-run", K_BOOL, F(require_passing_run), "false", NULL,
      "refuse a submission whose entry file does not run cleanly"},
     {"terminal-idle-timeout", K_U64, F(terminal_idle_timeout), "1800", NULL,
-     "seconds a live environment (terminals) may stay without a client and without input or output"},
+     "seconds a live environment (terminals) may stay without a client and without input or "
+     "output"},
     {"terminal-max-lifetime", K_U64, F(terminal_max_lifetime), "7200", NULL,
      "seconds a live environment may live at most (0: no limit)"},
     {"terminal-max-per-user", K_U64, F(terminal_max_per_user), "3", NULL,
@@ -154,8 +155,7 @@ static int apply(struct settings *s, const struct def *d, const char *value, cha
                 c += l + (c[l] == '|');
             }
             if (!ok) {
-                snprintf(errbuf, errlen, "--%s: '%s' is not one of %s", d->name, value,
-                         d->choices);
+                snprintf(errbuf, errlen, "--%s: '%s' is not one of %s", d->name, value, d->choices);
                 return -EINVAL;
             }
         }

@@ -33,28 +33,28 @@ struct settings {
     uint64_t max_workspaces; /* per user */
     uint64_t run_wall_ms;
     uint64_t run_cpu_ms;
-    uint64_t run_memory;  /* bytes */
+    uint64_t run_memory; /* bytes */
     uint64_t run_pids;
-    uint64_t run_output;  /* bytes per stream */
-    uint64_t run_files;   /* bytes written to disk by a run */
-    uint64_t run_tmp;     /* bytes of /tmp in a sandbox */
-    uint64_t max_runs;          /* concurrent runs per node; 0 = 2 x cores */
-    uint64_t max_runs_per_user; /* concurrent runs per user */
-    uint64_t run_queue;         /* runs waiting for a slot per node */
-    uint64_t runs_per_minute;   /* per user */
-    uint64_t max_artifacts;       /* plots per run */
-    uint64_t max_artifact_bytes;  /* bytes per plot */
-    bool require_passing_run; /* a submission needs its entry file to run cleanly */
-    uint64_t terminal_idle_timeout;  /* seconds without client and I/O before an environment ends */
-    uint64_t terminal_max_lifetime;  /* seconds an environment may live */
-    uint64_t terminal_max_per_user;  /* live environments per user */
+    uint64_t run_output;            /* bytes per stream */
+    uint64_t run_files;             /* bytes written to disk by a run */
+    uint64_t run_tmp;               /* bytes of /tmp in a sandbox */
+    uint64_t max_runs;              /* concurrent runs per node; 0 = 2 x cores */
+    uint64_t max_runs_per_user;     /* concurrent runs per user */
+    uint64_t run_queue;             /* runs waiting for a slot per node */
+    uint64_t runs_per_minute;       /* per user */
+    uint64_t max_artifacts;         /* plots per run */
+    uint64_t max_artifact_bytes;    /* bytes per plot */
+    bool require_passing_run;       /* a submission needs its entry file to run cleanly */
+    uint64_t terminal_idle_timeout; /* seconds without client and I/O before an environment ends */
+    uint64_t terminal_max_lifetime; /* seconds an environment may live */
+    uint64_t terminal_max_per_user; /* live environments per user */
     uint64_t terminal_max_per_workspace; /* terminals per environment */
-    uint64_t terminal_memory;        /* bytes per terminal sandbox */
-    uint64_t terminal_pids;          /* processes and threads per terminal sandbox */
-    uint64_t terminal_cpu_ms;        /* CPU time per terminal sandbox, ms (0: unlimited) */
-    uint64_t terminal_scrollback;    /* bytes replayed to a (re)attaching client */
-    uint64_t terminal_client_queue;  /* bytes queued per client before backpressure */
-    uint64_t terminal_ping;          /* seconds between WebSocket pings */
+    uint64_t terminal_memory;            /* bytes per terminal sandbox */
+    uint64_t terminal_pids;              /* processes and threads per terminal sandbox */
+    uint64_t terminal_cpu_ms;            /* CPU time per terminal sandbox, ms (0: unlimited) */
+    uint64_t terminal_scrollback;        /* bytes replayed to a (re)attaching client */
+    uint64_t terminal_client_queue;      /* bytes queued per client before backpressure */
+    uint64_t terminal_ping;              /* seconds between WebSocket pings */
 };
 
 /* Fills s with the defaults, then the environment. Returns 0 or -EINVAL with a message. */

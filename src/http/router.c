@@ -44,8 +44,8 @@ int router_add(struct router *r, const char *method, const char *pattern, http_h
 }
 
 /* Matches path against pattern; captures are written as offsets/lengths into path. */
-static bool match(const char *pattern, const char *path, size_t off[], size_t len[],
-                  size_t *ret_n, const char **ret_rest)
+static bool match(const char *pattern, const char *path, size_t off[], size_t len[], size_t *ret_n,
+                  const char **ret_rest)
 {
     const char *p = pattern, *s = path;
     size_t n = 0;

@@ -1,6 +1,8 @@
 /* http server: libmicrohttpd glue, bounded bodies, security headers, access log. */
 #include "http/server.h"
 
+#include "base/log.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
@@ -13,8 +15,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
-
-#include "base/log.h"
 
 struct http_server {
     struct MHD_Daemon *daemon;
@@ -161,8 +161,8 @@ int http_reply_json(struct http_req *req, int status, json_t *body)
     json_decref(body);
     if (!text)
         return http_reply(req, 500, "application/json",
-                          "{\"error\":{\"code\":\"internal\",\"message\":\"encoding failed\"}}",
-                          62, NULL);
+                          "{\"error\":{\"code\":\"internal\",\"message\":\"encoding failed\"}}", 62,
+                          NULL);
     static const char *const nocache[] = {"Cache-Control", "no-store", NULL};
     size_t len = strlen(text);
     struct MHD_Response *r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
@@ -213,9 +213,8 @@ static void stream_free(void *cls)
     free(s);
 }
 
-int http_reply_stream(struct http_req *req, int status, const char *content_type,
-                      http_stream_fn fn, void *ctx, http_free_fn free_fn,
-                      const char *const *headers)
+int http_reply_stream(struct http_req *req, int status, const char *content_type, http_stream_fn fn,
+                      void *ctx, http_free_fn free_fn, const char *const *headers)
 {
     struct stream *s = calloc(1, sizeof(*s));
     if (!s) {
@@ -306,9 +305,8 @@ static void remote_addr(struct MHD_Connection *c, char *out, size_t len)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     (void)version;
     struct http_server *srv = cls;
@@ -371,9 +369,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     struct http_req *req = &st->req;
     if (srv->cfg.access_log) {
         json_t *f = json_pack("{s:s,s:s,s:s,s:i,s:f,s:s}", "request_id", req->id, "method",
-                              req->method, "path", req->path, "status", req->status,
-                              "duration_ms", (double)(now_us() - req->started_us) / 1000.0,
-                              "remote", req->remote);
+                              req->method, "path", req->path, "status", req->status, "duration_ms",
+                              (double)(now_us() - req->started_us) / 1000.0, "remote", req->remote);
         if (f && req->user_id)
             json_object_set_new(f, "user_id", json_integer(req->user_id));
         if (f && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
@@ -431,11 +428,10 @@ int http_server_start(const struct http_config *cfg, http_handler_fn handler, vo
     (void)sslen;
     srv->daemon = MHD_start_daemon(
         flags, cfg->listen_port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-        NULL, MHD_OPTION_SOCK_ADDR, &ss,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_UNESCAPE_CALLBACK,
-        keep_escaped, NULL, MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
-        MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)64 * 1024, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        NULL, MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL, MHD_OPTION_CONNECTION_LIMIT,
+        cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_LISTEN_BACKLOG_SIZE,
         1024u, MHD_OPTION_END);
     if (!srv->daemon) {
         free(srv);

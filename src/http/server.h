@@ -19,14 +19,14 @@
 #ifndef PYROOM_HTTP_SERVER_H
 #define PYROOM_HTTP_SERVER_H
 
+#include "base/buf.h"
+#include "base/err.h"
+
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
-
-#include "base/buf.h"
-#include "base/err.h"
 
 struct MHD_Connection;
 struct http_server;
@@ -35,19 +35,19 @@ struct http_server;
 
 struct http_req {
     struct MHD_Connection *conn;
-    const char *method;   /* "GET", "POST", ... */
-    const char *path;     /* raw (still percent-encoded) path, without the query */
-    struct buf body;      /* request body, at most max_body bytes */
-    char id[17];          /* request id, hex */
-    char remote[64];      /* client address, text */
-    int64_t user_id;      /* set by the API layer for the access log; 0 when anonymous */
-    int status;           /* status answered, 0 until then */
-    bool too_large;       /* body exceeded max_body */
+    const char *method; /* "GET", "POST", ... */
+    const char *path;   /* raw (still percent-encoded) path, without the query */
+    struct buf body;    /* request body, at most max_body bytes */
+    char id[17];        /* request id, hex */
+    char remote[64];    /* client address, text */
+    int64_t user_id;    /* set by the API layer for the access log; 0 when anonymous */
+    int status;         /* status answered, 0 until then */
+    bool too_large;     /* body exceeded max_body */
     const char *param[HTTP_MAX_PARAMS]; /* route parameters (raw), set by the router */
     size_t nparam;
-    const char *rest;     /* route's trailing wildcard (raw), or NULL */
-    char param_buf[256];  /* storage of param[] (NUL-separated copies) */
-    int64_t started_us;   /* monotonic start time, microseconds */
+    const char *rest;    /* route's trailing wildcard (raw), or NULL */
+    char param_buf[256]; /* storage of param[] (NUL-separated copies) */
+    int64_t started_us;  /* monotonic start time, microseconds */
 };
 
 typedef void (*http_handler_fn)(struct http_req *req, void *ctx);
@@ -93,9 +93,8 @@ int http_reply_json(struct http_req *req, int status, json_t *body);
 int http_reply_error(struct http_req *req, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 int http_reply_empty(struct http_req *req, int status);
-int http_reply_stream(struct http_req *req, int status, const char *content_type,
-                      http_stream_fn fn, void *ctx, http_free_fn free_fn,
-                      const char *const *headers);
+int http_reply_stream(struct http_req *req, int status, const char *content_type, http_stream_fn fn,
+                      void *ctx, http_free_fn free_fn, const char *const *headers);
 int http_reply_upgrade(struct http_req *req, http_upgrade_fn fn, void *ctx,
                        const char *const *headers);
 /* Ends an upgraded connection and releases its socket. */

@@ -1,6 +1,8 @@
 /* fsdir: workspace directories on the host, never following a planted link; see fsdir.h. */
 #include "workspace/fsdir.h"
 
+#include "workspace/path.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -9,8 +11,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include "workspace/path.h"
 
 /* Opens (creating when asked) each folder of the first `n` bytes of path, one segment at a
  * time with O_NOFOLLOW, so a symlink anywhere on the way fails with ELOOP or ENOTDIR.
@@ -73,8 +73,7 @@ int fsdir_mkdir(int dirfd, const char *path, uid_t uid, gid_t gid)
     return 0;
 }
 
-int fsdir_write(int dirfd, const char *path, const void *data, size_t len, uid_t uid,
-                gid_t gid)
+int fsdir_write(int dirfd, const char *path, const void *data, size_t len, uid_t uid, gid_t gid)
 {
     if (path_check(path, strlen(path), NULL) < 0)
         return -EINVAL;
@@ -348,8 +347,8 @@ int fsdir_scan(int dirfd, size_t max_file, size_t max_entries, size_t max_bytes,
                const char *const *ignore, struct fsdir_scan *ret)
 {
     memset(ret, 0, sizeof(*ret));
-    struct scan_state s = {.out = ret, .max_file = max_file, .max_entries = max_entries,
-                           .max_bytes = max_bytes};
+    struct scan_state s = {
+        .out = ret, .max_file = max_file, .max_entries = max_entries, .max_bytes = max_bytes};
     /* A new open file description: readdir must not move the caller's directory offset. */
     int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)

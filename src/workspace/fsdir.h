@@ -19,23 +19,22 @@
 #include <sys/types.h>
 
 struct fsdir_entry {
-    char *path;    /* valid workspace path */
-    bool folder;   /* else a regular file */
-    void *data;    /* file bytes (NUL-terminated, not counted); NULL for folders */
-    size_t size;   /* bytes */
+    char *path;  /* valid workspace path */
+    bool folder; /* else a regular file */
+    void *data;  /* file bytes (NUL-terminated, not counted); NULL for folders */
+    size_t size; /* bytes */
 };
 
 struct fsdir_scan {
     struct fsdir_entry *items; /* in directory-walk order */
     size_t n;
-    size_t skipped;    /* symlinks, special files, bad names, over-limit files */
-    bool over_limit;   /* the walk stopped at max_entries or max_bytes */
+    size_t skipped;  /* symlinks, special files, bad names, over-limit files */
+    bool over_limit; /* the walk stopped at max_entries or max_bytes */
 };
 
 /* Writes data to path beneath dirfd, creating parent folders; files and folders are
  * owned by uid:gid (mode 0644/0755). An existing symlink on the way is an error (-ELOOP). */
-int fsdir_write(int dirfd, const char *path, const void *data, size_t len, uid_t uid,
-                gid_t gid);
+int fsdir_write(int dirfd, const char *path, const void *data, size_t len, uid_t uid, gid_t gid);
 /* Creates the folder path (and its parents) beneath dirfd, owned by uid:gid. */
 int fsdir_mkdir(int dirfd, const char *path, uid_t uid, gid_t gid);
 /* Removes path (a file, or a folder with its contents) beneath dirfd; missing is fine. */
