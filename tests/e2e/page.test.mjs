@@ -305,6 +305,16 @@ test('a matplotlib plot appears as an image', async (t) => {
     const w = await until(() => p.$eval('.run-figure img', (img) => img.complete && img.naturalWidth), 10000);
     assert.ok(w > 100, 'the figure image loaded');
     await shot(p, 'run-plot');
+    // A file the program wrote is saved back, appears in the tree and opens as a preview.
+    await setEditorText(p, 'import matplotlib.pyplot as plt\nplt.plot([3, 1, 2])\nplt.savefig("chart.png")\n');
+    await waitSaved(p);
+    await p.click('#run');
+    await p.waitForSelector('.tree-row[data-path="chart.png"]', { timeout: 30000 });
+    await p.click('.tree-row[data-path="chart.png"]');
+    await p.waitForSelector('.preview-img');
+    assert.ok(await until(() => p.$eval('.preview-img', (img) => img.complete && img.naturalWidth > 100), 10000), 'the saved image shows');
+    await shot(p, 'image-preview');
+    await p.click('.tab[data-path="chart.png"] .tab-close');
     // And it is in the run history.
     await p.click('.ptab:has-text("History")');
     await p.waitForSelector('.history-row');

@@ -127,6 +127,13 @@ export class ApiError extends Error {
     }
 }
 
+/** A workspace file that is not text (opened as a preview or a download instead). */
+export class BinaryFileError extends Error {
+    constructor(readonly path: string, readonly size: number) {
+        super(`${path} is not a text file.`);
+    }
+}
+
 let csrfToken = '';
 let onUnauthenticated: (() => void) | null = null;
 
@@ -271,12 +278,23 @@ export interface Saved {
 export const files = {
     list: (ws: number) => get<List<FileEntry>>(`/api/workspaces/${ws}/files`),
     /** The text and its etag (bare). */
+    /** The text and its etag. A file that is not UTF-8 text throws BinaryFileError. */
     async read(ws: number, path: string): Promise<{ text: string; etag: string }> {
         const res = await raw('GET', `/api/workspaces/${ws}/files/${encodePath(path)}`, {
             headers: { Accept: '*/*' },
         });
-        return { text: await res.text(), etag: bareEtag(res.headers.get('ETag')) };
+        const bytes = new Uint8Array(await res.arrayBuffer());
+        let text: string;
+        try {
+            text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+        } catch {
+            throw new BinaryFileError(path, bytes.length);
+        }
+        // Text editors would mangle binary files on save: refuse them.
+        if (text.includes('\0')) throw new BinaryFileError(path, bytes.length);
+        return { text, etag: bareEtag(res.headers.get('ETag')) };
     },
+    url: (ws: number, path: string) => `/api/workspaces/${ws}/files/${encodePath(path)}`,
     /** PUT; `ifMatch` an etag for a conditional write, '*' (If-None-Match) to create only. */
     write(ws: number, path: string, text: string, ifMatch?: string | null, createOnly = false): Promise<Saved> {
         const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream' };

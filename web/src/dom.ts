@@ -90,6 +90,13 @@ export function icon(name: keyof typeof ICONS | string, cls = ''): SVGSVGElement
     return svg;
 }
 
+/** The icon for a file name: Python, image or plain. */
+export function fileIcon(name: string): SVGSVGElement {
+    if (/\.pyw?$|\.pyi$/.test(name)) return icon('py', 'ic-py');
+    if (/\.(png|jpe?g|gif|webp|bmp|ico|svg)$/i.test(name)) return icon('image', 'ic-img');
+    return icon('file', 'ic-file');
+}
+
 /** A button with an icon and a label (the label is visible, or only its accessible name). */
 export function iconButton(
     name: string,

@@ -137,7 +137,7 @@ export class FileStore {
         if (existing) return existing;
         const early = this.prefetched.get(path);
         this.prefetched.delete(path);
-        const { text, etag } = (early && (await early)) || (await filesApi.read(this.ws, path));
+        const { text, etag } = (early && (await early)) || (await filesApi.read(this.ws, path)); // BinaryFileError passes up
         const again = this.open.get(path);
         if (again) return again;
         const draft = this.readDraft(path);

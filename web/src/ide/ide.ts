@@ -3,11 +3,11 @@
 // the terminals and the workspace's event stream together.
 
 import {
-    ApiError, bareEtag, files as filesApi, limits as limitsApi, messageOf, runs as runsApi, submissions as subApi,
+    ApiError, bareEtag, BinaryFileError, files as filesApi, limits as limitsApi, messageOf, runs as runsApi, submissions as subApi,
     workspaces as wsApi, type FileEntry, type Limits, type Run, type Workspace,
 } from '../api';
 import { baseExtensions, EditorView, languageFor } from '../editor';
-import { clear, dialog, fmtAgo, fmtBytes, fmtMs, h, icon, MOD, prefs, promptDialog, confirmDialog, toast } from '../dom';
+import { clear, dialog, fileIcon, fmtAgo, fmtBytes, fmtMs, h, icon, MOD, prefs, promptDialog, confirmDialog, toast } from '../dom';
 import { navigate, onLeave } from '../router';
 import { finished, RunView, runSummary } from '../runview';
 import { errorBlock, loading, topbar } from '../session';
@@ -37,11 +37,15 @@ export async function idePage(id: number, pre: IdeData = prefetchIde(id)): Promi
     new Ide(app, ws, entries, pre.first);
 }
 
+const IMAGE = /\.(png|jpe?g|gif|webp|bmp|ico)$/i;
+
 class Ide {
     private store: FileStore;
     private tree: FileTree;
     private view: EditorView | null = null;
     private tabs: string[] = [];
+    /** Files found not to be text, with their sizes (shown as previews, not editors). */
+    private binaries = new Map<string, number>();
     private active = '';
     private tabBar: HTMLElement;
     private editorHost: HTMLElement;
@@ -274,10 +278,16 @@ class Ide {
             clear(this.editorHost);
             this.editorHost.append(loading(`Opening ${path}…`));
         }
+        if (IMAGE.test(path) || this.binaries.has(path)) {
+            this.showActive();
+            return;
+        }
         try {
             await this.store.openFile(path);
         } catch (e) {
+            if (e instanceof BinaryFileError) this.binaries.set(path, e.size);
             if (this.active !== path) return;
+            if (e instanceof BinaryFileError) return this.showActive();
             clear(this.editorHost);
             this.editorHost.append(errorBlock(`Could not open ${path}: ${messageOf(e)}`, () => void this.open(path)));
             return;
@@ -285,10 +295,28 @@ class Ide {
         if (this.active === path) this.showActive();
     }
 
+    /** Images are shown, other binary files offered for download: never opened as text. */
+    private showPreview(path: string): void {
+        const url = filesApi.url(this.ws.id, path);
+        const name = path.slice(path.lastIndexOf('/') + 1);
+        const body = IMAGE.test(path)
+            ? h('img', { class: 'preview-img', src: `${url}?v=${Date.now()}`, alt: name })
+            : h('p', { class: 'muted' }, `${name} is a binary file (${fmtBytes(this.binaries.get(path) ?? 0)}); it cannot be edited here.`);
+        this.editorHost.append(h('div', { class: 'preview' }, body,
+            h('p', null, h('a', { href: url, download: name, class: 'btn btn-small' }, 'Download'))));
+        this.langStatus.textContent = IMAGE.test(path) ? 'Image' : 'Binary';
+        this.saveStatus.textContent = '';
+        this.cursorStatus.textContent = '';
+    }
+
     private showActive(): void {
         if (this.disposed) return;
         const f = this.store.open.get(this.active);
         clear(this.editorHost);
+        if (!f && this.active && (IMAGE.test(this.active) || this.binaries.has(this.active))) {
+            this.showPreview(this.active);
+            return;
+        }
         if (!f) {
             this.view?.destroy();
             this.view = null;
@@ -356,7 +384,7 @@ class Ide {
                 onauxclick: (e: MouseEvent) => { if (e.button === 1) this.closeTab(p); },
                 onkeydown: (e: KeyboardEvent) => { if (e.key === 'Enter' || e.key === ' ') void this.open(p); },
             },
-                icon(name.endsWith('.py') ? 'py' : 'file', name.endsWith('.py') ? 'ic-py' : 'ic-file'),
+                fileIcon(name),
                 h('span', { class: 'tab-name' }, name),
                 dup ? h('span', { class: 'tab-dir' }, p.slice(0, p.lastIndexOf('/')) || '/') : null,
                 st === 'conflict' ? h('span', { class: 'tab-flag', title: 'Conflict' }, '!') : null,

@@ -3,7 +3,7 @@
 // (new, rename, delete), drag-and-drop moves and keyboard navigation.
 
 import type { FileEntry } from '../api';
-import { clear, h, icon, prefs } from '../dom';
+import { clear, fileIcon, h, icon, prefs } from '../dom';
 
 interface Node {
     name: string;
@@ -204,7 +204,7 @@ export class FileTree {
                 style: `--depth:${depth}`,
             },
             h('span', { class: `tree-chevron ${open ? 'open' : ''}` }, isFolder ? icon('chevron') : null),
-            icon(isFolder ? (open ? 'folderOpen' : 'folder') : n.name.endsWith('.py') ? 'py' : 'file', isFolder ? 'ic-folder' : n.name.endsWith('.py') ? 'ic-py' : 'ic-file'),
+            isFolder ? icon(open ? 'folderOpen' : 'folder', 'ic-folder') : fileIcon(n.name),
             h('span', { class: 'tree-name' }, n.name),
             unsaved ? h('span', { class: 'unsaved-dot', title: 'Unsaved changes', 'aria-label': 'unsaved' }) : null,
             h('button', { type: 'button', class: 'tree-more', tabindex: '-1', 'aria-label': `Actions for ${n.name}`, onclick: (e: MouseEvent) => {

@@ -3,10 +3,10 @@
 // comments, approve or reject with a comment; the author sees the verdict here).
 
 import {
-    ApiError, messageOf, submissions as subApi, type Comment, type Submission, type SubmissionStatus,
+    ApiError, encodePath, messageOf, submissions as subApi, type Comment, type Submission, type SubmissionStatus,
 } from '../api';
 import { baseExtensions, EditorState, EditorView, languageFor, notesField, setNotes } from '../editor';
-import { clear, fmtAgo, fmtBytes, fmtTime, h, icon, statusBadge, toast, confirmDialog } from '../dom';
+import { clear, fileIcon, fmtAgo, fmtBytes, fmtTime, h, icon, statusBadge, toast, confirmDialog } from '../dom';
 import { navigate, onLeave } from '../router';
 import { finished, RunView } from '../runview';
 import { errorBlock, isReviewer, loading, page, user } from '../session';
@@ -150,7 +150,7 @@ class SubmissionView {
         clear(this.fileList);
         for (const f of files) {
             this.fileList.append(h('button', { type: 'button', class: `snap-file ${f.path === this.filePath ? 'active' : ''}`, dataset: { path: f.path }, onclick: () => void this.openFile(f.path) },
-                icon(f.path.endsWith('.py') ? 'py' : 'file', f.path.endsWith('.py') ? 'ic-py' : 'ic-file'), h('span', { class: 'snap-name' }, f.path),
+                fileIcon(f.path), h('span', { class: 'snap-name' }, f.path),
                 h('span', { class: 'muted small' }, fmtBytes(f.size)),
                 this.countFor(f.path) ? h('span', { class: 'count' }, String(this.countFor(f.path))) : null));
         }
@@ -300,6 +300,13 @@ class SubmissionView {
         this.filePath = path;
         this.fileList.querySelectorAll('.snap-file').forEach((b) => b.classList.toggle('active', (b as HTMLElement).dataset.path === path));
         this.main.querySelector('#show-diff')?.classList.remove('active');
+        if (/\.(png|jpe?g|gif|webp|bmp|ico)$/i.test(path)) {
+            this.view?.destroy();
+            this.view = null;
+            clear(this.codeHost);
+            this.codeHost.append(h('div', { class: 'preview' }, h('img', { class: 'preview-img', src: `/api/submissions/${this.s.id}/files/${encodePath(path)}`, alt: path })));
+            return;
+        }
         let text = this.contents.get(path);
         if (text === undefined) {
             clear(this.codeHost);
