@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -24,6 +25,10 @@
 
 struct sub {
     int64_t ws;
+    int64_t user_id;      /* who opened it */
+    char session[80];     /* the session's token hash, "" for a Bearer stream */
+    int64_t token_id;     /* the API token's id, 0 for a cookie stream */
+    bool revoked;         /* its credential ended: close the stream */
     struct buf q;  /* SSE text not sent yet */
     size_t pos;    /* bytes of q already sent */
     bool overflow; /* q passed EVENTS_QUEUE: send resync */
@@ -98,11 +103,11 @@ static ssize_t sse_read(void *ctx, uint64_t pos, char *out, size_t max)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     ts.tv_sec += KEEPALIVE_MS / 1000;
     pthread_mutex_lock(&mu);
-    while (!closing && !s->overflow && s->pos == s->q.len)
+    while (!closing && !s->revoked && !s->overflow && s->pos == s->q.len)
         if (pthread_cond_timedwait(&cv, &mu, &ts) == ETIMEDOUT)
             break;
     ssize_t n;
-    if (closing) {
+    if (closing || s->revoked) {
         n = -1;
     } else if (s->overflow) {
         static const char resync[] = "event: resync\ndata: {}\n\n";
@@ -143,7 +148,20 @@ static void sse_free(void *ctx)
     free(s);
 }
 
-void api_events_stream(struct http_req *req, int64_t ws)
+void api_events_revoke(int64_t user_id, const char *session_hash, int64_t token_id)
+{
+    pthread_once(&once, init_cv);
+    pthread_mutex_lock(&mu);
+    for (struct sub *s = subs; s; s = s->next)
+        if ((user_id > 0 && s->user_id == user_id) ||
+            (session_hash && *session_hash && !strcmp(s->session, session_hash)) ||
+            (token_id > 0 && s->token_id == token_id))
+            s->revoked = true;
+    pthread_cond_broadcast(&cv);
+    pthread_mutex_unlock(&mu);
+}
+
+void api_events_stream(struct http_req *req, int64_t ws, const struct api_caller *c)
 {
     pthread_once(&once, init_cv);
     struct sub *s = calloc(1, sizeof(*s));
@@ -152,6 +170,10 @@ void api_events_stream(struct http_req *req, int64_t ws)
         return;
     }
     s->ws = ws;
+    s->user_id = c->user.id;
+    s->token_id = c->token_id;
+    if (c->by_cookie)
+        snprintf(s->session, sizeof(s->session), "%s", c->session_hash);
     buf_init(&s->q, EVENTS_QUEUE);
     pthread_mutex_lock(&mu);
     bool closed = closing;

@@ -139,7 +139,7 @@ static void h_events(struct http_req *req, void *ctx)
     struct store_workspace *w = NULL;
     if (!api_workspace_request(api, req, &c, &w))
         return;
-    api_events_stream(req, w->id);
+    api_events_stream(req, w->id, &c);
     store_workspace_free(w);
     api_caller_done(&c);
 }

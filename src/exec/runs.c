@@ -367,7 +367,14 @@ static void write_back(struct runs *r, struct live *l, int dfd, const struct sto
 /* Figures saved by our sitecustomize become artifacts. */
 static void collect_artifacts(struct runs *r, struct live *l, int dfd)
 {
-    int afd = openat(dfd, ".pyroom/artifacts", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    /* One component at a time, never following a link: the program may have replaced
+     * .pyroom by a symlink to a host directory, and O_NOFOLLOW only guards the last
+     * component of a path (DESIGN.md, rules at the boundary). */
+    int pfd = openat(dfd, ".pyroom", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (pfd < 0)
+        return;
+    int afd = openat(pfd, "artifacts", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    close(pfd);
     if (afd < 0)
         return;
     struct fsdir_scan scan;
