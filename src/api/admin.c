@@ -93,7 +93,7 @@ static void h_user_patch(struct http_req *req, void *ctx)
     store_user_free(u);
     u = NULL;
     if (r == 0 && (role || json_is_true(disabled)))
-        api_events_revoke(id, NULL, 0);
+        api_live_revoke(id, NULL, 0);
     if (r == 0)
         r = store_user_get(api->store, id, &u, NULL);
     if (r < 0)

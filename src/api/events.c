@@ -148,7 +148,7 @@ static void sse_free(void *ctx)
     free(s);
 }
 
-void api_events_revoke(int64_t user_id, const char *session_hash, int64_t token_id)
+void api_live_revoke(int64_t user_id, const char *session_hash, int64_t token_id)
 {
     pthread_once(&once, init_cv);
     pthread_mutex_lock(&mu);
@@ -159,6 +159,7 @@ void api_events_revoke(int64_t user_id, const char *session_hash, int64_t token_
             s->revoked = true;
     pthread_cond_broadcast(&cv);
     pthread_mutex_unlock(&mu);
+    terms_revoke(api_terms(), user_id, session_hash, token_id);
 }
 
 void api_events_stream(struct http_req *req, int64_t ws, const struct api_caller *c)

@@ -507,3 +507,55 @@ def test_run_artifacts_never_follow_a_planted_symlink(server, user):
     names = [f["path"] for f in user.get(f"/api/workspaces/{w['id']}/files").json()["items"]]
     assert "passwd" not in names and "fifo" not in names and ".pyroom" not in names
     assert os.path.exists(os.path.join(host, "artifacts", "leak.png"))
+
+
+# ---- terminals after the right to them is gone ---------------------------------------------------
+
+
+def open_terminal(client, ws_id, bearer=None):
+    url = client.server.url.replace("http://", "ws://") + f"/api/workspaces/{ws_id}/terminal"
+    if bearer:
+        headers = ["Authorization: Bearer " + bearer]
+    else:
+        headers = ["Cookie: pyroom_session=" + client.s.cookies["pyroom_session"]]
+    return websocket.create_connection(url, header=headers, origin=client.server.url,
+                                       timeout=DEADLINE)
+
+
+def closed_within(conn, deadline=DEADLINE):
+    """Reads until the server closes; True when it did."""
+    conn.settimeout(deadline)
+    try:
+        while True:
+            op, _ = conn.recv_data(control_frame=True)
+            if op == websocket.ABNF.OPCODE_CLOSE:
+                return True
+    except websocket.WebSocketTimeoutException:
+        return False
+    except (websocket.WebSocketConnectionClosedException, ConnectionError, OSError):
+        return True
+
+
+@pytest.mark.parametrize("how", ["disable", "logout", "token"])
+def test_terminal_ends_with_the_session(server, admin, make_user, how):
+    """An open shell is the strongest live right there is: disabling the user, logging the
+    session out or revoking the token that opened it must close it."""
+    u = make_user()
+    w = u.workspace("shell")
+    tok = u.post("/api/auth/tokens", json={"name": "t"}).json() if how == "token" else None
+    try:
+        conn = open_terminal(u, w["id"], bearer=tok["token"] if tok else None)
+    except websocket.WebSocketBadStatusException as e:
+        if e.status_code == 503:
+            pytest.skip("no terminals here")
+        raise
+    if how == "disable":
+        assert admin.patch(f"/api/admin/users/{u.user['id']}", json={"disabled": True}).status_code == 200
+    elif how == "logout":
+        assert u.post("/api/auth/logout").status_code == 204
+    else:
+        assert u.delete(f"/api/auth/tokens/{tok['id']}").status_code == 204
+    try:
+        assert closed_within(conn), "the terminal stayed open"
+    finally:
+        conn.close()
