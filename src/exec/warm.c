@@ -152,6 +152,7 @@ static struct {
     void (*AfterForkParent)(void);
     void (*AfterForkChild)(void);
     pyobj *None;
+    long (*AsLong)(pyobj *);
 } py;
 
 #define PY_FILE_INPUT 257 /* Py_file_input */
@@ -194,6 +195,7 @@ static int py_load(char *errbuf, size_t n)
         {(void **)&py.AfterForkParent, "PyOS_AfterFork_Parent"},
         {(void **)&py.AfterForkChild, "PyOS_AfterFork_Child"},
         {(void **)&py.None, "_Py_NoneStruct"},
+        {(void **)&py.AsLong, "PyLong_AsLong"},
     };
     for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
         *syms[i].slot = dlsym(py.lib, syms[i].sym);
@@ -323,18 +325,19 @@ static const char py_source[] =
     "    try:\n"
     "        code = compile(source, path, 'exec', dont_inherit=True)\n"
     "    except BaseException as e:\n"
-    "        finish(type(e), e.with_traceback(None), None)\n"
+    "        _shutdown(finish(type(e), e.with_traceback(None), None), False)\n"
     "    return code, d\n"
     "\n"
     "def finish(t, v, tb):\n"
-    "    rc, sigint = 0, False\n"
+    "    # the exit status the program's end gives, as python3 works it out\n"
+    "    rc = 0\n"
     "    if t is not None:\n"
     "        if issubclass(t, SystemExit):\n"
     "            code = v.code\n"
     "            if code is None:\n"
     "                rc = 0\n"
     "            elif isinstance(code, int):\n"
-    "                rc = code\n"
+    "                rc = code if -2 ** 63 <= code < 2 ** 63 else -1\n"
     "            else:\n"
     "                try:\n"
     "                    sys.stderr.write(str(code) + '\\n')\n"
@@ -342,14 +345,12 @@ static const char py_source[] =
     "                    pass\n"
     "                rc = 1\n"
     "        else:\n"
-    "            sigint = issubclass(t, KeyboardInterrupt)\n"
     "            try:\n"
     "                sys.excepthook(t, v, tb)\n"
     "            except BaseException:\n"
     "                pass\n"
     "            rc = 1\n"
-    "    t = v = tb = None\n"
-    "    _shutdown(rc, sigint)\n"
+    "    return rc\n"
     "\n"
     "def _shutdown(rc, sigint):\n"
     "    # what Py_FinalizeEx does for a program: its threads, atexit, its objects (so that\n"
@@ -454,7 +455,13 @@ __attribute__((noreturn)) static void zygote_run(void *ctx, char *const *argv,
         if (v && tb)
             py.ExcSetTraceback(v, tb);
     }
-    py.CallMethod(mod, "finish", "OOO", t ? t : py.None, v ? v : py.None, tb ? tb : py.None);
+    pyobj *rc = py.CallMethod(mod, "finish", "OOO", t ? t : py.None, v ? v : py.None,
+                              tb ? tb : py.None);
+    /* An uncaught KeyboardInterrupt ends with status 1, not by SIGINT: what python3 does
+     * under our excepthook unless the program imported `traceback` itself (CPython's
+     * "unhandled KeyboardInterrupt" flag is cleared on the way otherwise). */
+    long status = rc ? py.AsLong(rc) : 1;
+    py.CallMethod(mod, "_shutdown", "li", status, 0);
     py.ErrPrint();
     _exit(1);
 }
