@@ -17,18 +17,19 @@ import pytest
 from conftest import Client, Server
 
 WARM_WAIT_S = 120  # a template imports numpy, pandas, scipy and matplotlib first
+FLAGS = ["--runs-per-minute", "100000", "--max-runs-per-user", "4"]
 
 
 @pytest.fixture(scope="module")
 def warm_server():
-    srv = Server(extra=["--warm-children", "2"]).start()
+    srv = Server(extra=FLAGS + ["--warm-children", "2"]).start()
     yield srv
     assert srv.stop() == 0
 
 
 @pytest.fixture(scope="module")
 def cold_server():
-    srv = Server(extra=["--warm-pool", "false"]).start()
+    srv = Server(extra=FLAGS + ["--warm-pool", "false"]).start()
     yield srv
     assert srv.stop() == 0
 
