@@ -487,6 +487,7 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
         .files = api->limits,
         .on_change = run_changed,
         .on_change_ctx = api,
+        .warm = cfg->warm_pool,
     };
     if (runs_new(&rc, store, sup, &api->runs, err) < 0) {
         api_free(api);

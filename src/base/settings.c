@@ -82,6 +82,17 @@ static const struct def defs[] = {
      "output queued per terminal client before the shell is paused (backpressure), bytes"},
     {"terminal-ping", K_U64, F(terminal_ping), "20", NULL,
      "seconds between WebSocket pings; a client silent for three is dropped"},
+    {"warm-pool", K_BOOL, F(warm_pool), "true", NULL,
+     "start Python runs in pre-forked interpreters that have already imported the warm modules "
+     "(a run with none ready starts cold)"},
+    {"warm-templates", K_U64, F(warm_templates), "1", NULL,
+     "template interpreters of the warm pool per node (1-8)"},
+    {"warm-children", K_U64, F(warm_children), "2", NULL,
+     "pre-forked interpreters kept ready per template (1-16)"},
+    {"warm-modules", K_STR, F(warm_modules), "numpy,pandas,scipy,scipy.stats,matplotlib", NULL,
+     "comma-separated modules that every template imports (matplotlib also loads pyplot and Agg)"},
+    {"warm-memory", K_SIZE, F(warm_memory), "1G", NULL,
+     "memory of the whole warm pool (its cgroup), bytes; a template past it is replaced"},
 };
 
 #define NDEFS (sizeof(defs) / sizeof(defs[0]))
