@@ -362,6 +362,8 @@ int main(int argc, char **argv)
     /* The warm pool's template process, exec'd by the supervisor (src/exec/warm.h). */
     if (!strcmp(cmd, "__warm-template"))
         return warm_template_main(argc, argv);
+    if (!strcmp(cmd, "__warm-init"))
+        return warm_init_main();
     if (!strcmp(cmd, "sandbox"))
         return sb_cli_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "doctor")) {

@@ -180,6 +180,7 @@ struct sproc {
     bool starting;         /* cloned, not yet exec'd: the client waits for its reply */
     bool dead;             /* retired: freed after the current batch of events */
     bool warm;             /* a claimed zygote (warm.h) */
+    bool claimed;          /* counted in the pool's runs in progress until retired */
     int tmpl;              /* ...of this template */
     char *req;             /* warm and starting: the request, to start it cold instead */
     size_t req_len;
@@ -224,6 +225,9 @@ static void sproc_retire(struct sv *sv, struct sproc *p)
         sb_proc_free(p->sb);
         p->sb = NULL;
     }
+    if (p->claimed && sv->warm)
+        warm_pool_ended(sv->warm);
+    p->claimed = false;
     p->dead = true;
     p->next = sv->graveyard;
     sv->graveyard = p;
@@ -312,6 +316,7 @@ static int begin_spawn(struct sv *sv, const struct sb_spec *spec, struct sb_proc
                 return 0;
             }
             warm_pool_claimed(sv->warm, tmpl, we.msg);
+            warm_pool_ended(sv->warm);
         }
     } else if (spec->warm) {
         sv->warm_off.fallbacks++;
@@ -356,6 +361,7 @@ static void handle_spawn(struct sv *sv, char *buf, size_t len, int chan)
     p->sb = sb;
     p->starting = true;
     p->warm = warm;
+    p->claimed = warm;
     p->tmpl = tmpl;
     p->req = req;
     p->req_len = len;

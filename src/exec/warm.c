@@ -484,8 +484,11 @@ static void tell(int type, int32_t pid, uint64_t value, const char *text, int fd
     (void)send_msg(T_CTL, &m, fd);
 }
 
-/* Forks one zygote: a child makes the namespaces, forks the zygote (their pid 1) and exits,
- * so that the zygote is re-parented to the supervisor. */
+static int exe_fd = -1; /* our binary (O_PATH), exec'd as each zygote's pid 1 */
+
+/* Makes one zygote: a fork of ours makes the namespaces with their pid 1 (our binary,
+ * small) and pid 2 (a copy of the interpreter, the future program) and exits, so that the
+ * zygote is re-parented to the supervisor (see sb_zygote_start). */
 static void fork_zygote(void)
 {
     int sv[2], pp[2];
@@ -503,26 +506,16 @@ static void fork_zygote(void)
     pid_t w = fork();
     if (w == 0) {
         py.AfterForkChild();
-        /* Only stdio, the claim socket (3) and the pid pipe (4) from here on. */
-        if (dup2(sv[1], 3) < 0 || dup2(pp[1], 4) < 0)
+        /* Only stdio, the claim socket (3), the pid pipe (4), our binary (5) from here on. */
+        if (dup2(sv[1], 3) < 0 || dup2(pp[1], 4) < 0 || dup2(exe_fd, 5) < 0)
             _exit(1);
-        close_range(5, ~0u, 0);
-        int32_t z;
-        int r = sb_zygote_unshare();
-        if (r < 0) {
-            z = r;
-            (void)!write(4, &z, sizeof(z));
-            _exit(1);
-        }
-        pid_t zp = fork();
-        if (zp == 0) {
-            close(4);
-            prctl(PR_SET_NAME, "pyroom-zygote", 0, 0, 0);
-            r = sb_zygote_wait(3, &zygote_hooks);
-            _exit(r == 0 ? 0 : 3);
-        }
-        z = zp < 0 ? -errno : zp;
-        (void)!write(4, &z, sizeof(z));
+        close_range(6, ~0u, 0);
+        fcntl(5, F_SETFD, FD_CLOEXEC);
+        fcntl(4, F_SETFD, FD_CLOEXEC);
+        pid_t z = 0;
+        int r = sb_zygote_start(5, 3, &zygote_hooks, &z);
+        int32_t v = r < 0 ? r : z;
+        (void)!write(4, &v, sizeof(v));
         _exit(0);
     }
     py.AfterForkParent();
@@ -557,6 +550,15 @@ int warm_template_main(int argc, char **argv)
      * without root our /proc files must stay writable for the supervisor's uid maps). */
     if (private_uid)
         prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    /* Above the fds a zygote's fork arranges (3, 4, 5), so that none overwrites it. */
+    int self = open("/proc/self/exe", O_PATH | O_CLOEXEC);
+    exe_fd = self >= 0 ? fcntl(self, F_DUPFD_CLOEXEC, 10) : -1;
+    if (self >= 0)
+        close(self);
+    if (exe_fd < 0) {
+        tell(WARM_ERROR, 0, 0, "cannot open our own binary", -1);
+        return 1;
+    }
     if (py_load(errbuf, sizeof(errbuf)) < 0) {
         tell(WARM_ERROR, 0, 0, errbuf, -1);
         return 1;
@@ -601,6 +603,11 @@ int warm_template_main(int argc, char **argv)
     }
 }
 
+int warm_init_main(void)
+{
+    return sb_zygote_pid1_main();
+}
+
 /* ---- 5. the pool, in the supervisor ------------------------------------------------------ */
 
 enum tag_kind { TAG_CTL, TAG_PID, TAG_LOG, TAG_ZYGOTE };
@@ -618,6 +625,7 @@ struct tmpl {
     unsigned asked;     /* zygotes asked for, not delivered yet */
     unsigned ready;     /* its zygotes in the ready list */
     unsigned fails;     /* consecutive failed claims */
+    unsigned deaths;    /* zygotes that died unclaimed since the last good claim */
     uint64_t started_ms;
     uint64_t ping_ms;   /* when the last ping went out */
     bool ping_out;      /* ...unanswered */
@@ -644,6 +652,7 @@ struct warm_pool {
     int exe_fd;  /* our binary, to exec templates */
     struct tmpl t[WARM_MAX_TEMPLATES];
     struct zyg *ready;
+    unsigned running; /* claimed runs not yet ended (warm_pool_ended) */
     struct warm_stats st;
 };
 
@@ -813,9 +822,14 @@ static void tmpl_dead(struct warm_pool *p, struct tmpl *t)
     t->restart_at = now_ms() + t->backoff_ms;
 }
 
+/* Asks for the zygotes missing. Forking one costs a template ~10 ms of CPU: while warm
+ * runs are in progress and one is still ready, that waits for them to end, so that a run
+ * does not share the CPUs with the refill it caused. */
 static void top_up(struct warm_pool *p, struct tmpl *t)
 {
     if (!t->pid || !t->booted)
+        return;
+    if (p->running && t->ready)
         return;
     unsigned have = t->ready + t->asked;
     if (have >= p->cfg.children)
@@ -923,8 +937,14 @@ void warm_pool_handle(struct warm_pool *p)
             unlink_zyg(p, z);
             int ti = z->tmpl;
             zyg_free(p, z);
-            if (ti >= 0)
+            if (ti >= 0 && ++p->t[ti].deaths >= MAX_FAILS * 2) {
+                /* its zygotes keep dying: replace it (with a back-off), do not spin */
+                set_error(p, "template: ", "its waiting interpreters keep dying; replaced");
+                p->t[ti].deaths = 0;
+                tmpl_dead(p, &p->t[ti]);
+            } else if (ti >= 0) {
                 top_up(p, &p->t[ti]);
+            }
             continue;
         }
         struct tmpl *t = tag->obj;
@@ -1093,8 +1113,17 @@ int warm_pool_take(struct warm_pool *p, pid_t *ret_pid, int *ret_sock, uid_t *re
     *ret_uid = sb_pool_uid(p->sp);
     *ret_tmpl = z->tmpl;
     free(z);
+    p->running++;
     top_up(p, t);
     return 0;
+}
+
+void warm_pool_ended(struct warm_pool *p)
+{
+    if (p->running)
+        p->running--;
+    for (unsigned i = 0; i < p->cfg.templates; i++)
+        top_up(p, &p->t[i]);
 }
 
 void warm_pool_claimed(struct warm_pool *p, int tmpl, const char *error)
@@ -1104,7 +1133,7 @@ void warm_pool_claimed(struct warm_pool *p, int tmpl, const char *error)
     struct tmpl *t = &p->t[tmpl];
     if (!error) {
         p->st.claims++;
-        t->fails = 0;
+        t->fails = t->deaths = 0;
         return;
     }
     p->st.failed_claims++;
@@ -1168,6 +1197,22 @@ void warm_pool_stats(struct warm_pool *p, struct warm_stats *ret)
     for (struct zyg *z = p->ready; z; z = z->next) {
         p->st.ready++;
         p->st.pss_bytes += pss_of(z->pid);
+        /* and its program process, forked in advance */
+        char path[64], buf[256];
+        snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)z->pid, (int)z->pid);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+        if (fd >= 0)
+            close(fd);
+        if (n > 0) {
+            buf[n] = '\0';
+            for (char *q = buf, *e; *q; q = e) {
+                long c = strtol(q, &e, 10);
+                if (e == q)
+                    break;
+                p->st.pss_bytes += pss_of((pid_t)c);
+            }
+        }
     }
     p->st.cgroup_bytes = sb_pool_memory_bytes(p->sp);
     *ret = p->st;

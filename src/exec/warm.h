@@ -94,6 +94,8 @@ int warm_pool_take(struct warm_pool *p, pid_t *ret_pid, int *ret_sock, uid_t *re
 /* Outcome of a claim (error NULL: it started): a template whose claims keep failing is
  * replaced. */
 void warm_pool_claimed(struct warm_pool *p, int tmpl, const char *error);
+/* A claimed zygote's run has ended (or its claim failed): refills may go on. */
+void warm_pool_ended(struct warm_pool *p);
 /* A warm request started cold. */
 void warm_pool_fallback(struct warm_pool *p);
 /* true when pid is one of the pool's processes (for the supervisor's reaping of strays). */
@@ -102,5 +104,7 @@ void warm_pool_stats(struct warm_pool *p, struct warm_stats *ret);
 
 /* `pyroom __warm-template MODULES`: the template process (exec'd by the pool). */
 int warm_template_main(int argc, char **argv);
+/* `pyroom __warm-init`: pid 1 of a zygote (exec'd by sb_zygote_start). */
+int warm_init_main(void);
 
 #endif

@@ -191,13 +191,30 @@ __attribute__((noreturn)) static void enter_and_run(const struct child_args *a, 
     /* Not dumpable: the program (same uid) cannot open /proc/1/mem or the like. */
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
-    if (a->warm && a->warm->before_fork)
-        a->warm->before_fork(a->warm->ctx);
-    pid_t pid = fork();
-    if (pid < 0)
-        fail(a, errno, "fork", NULL);
-    if (pid == 0)
-        run_program(a, slave);
+    pid_t pid;
+    if (a->warm) {
+        /* The program process exists already (forked while the zygote waited, so that no
+         * claim waits for a copy of the interpreter's page tables): hand it the claim, its
+         * fds and our mount namespace; it takes the per-process steps itself. */
+        int fds[5] = {a->stdio[0], a->stdio[1], a->stdio[2], a->err_fd, -1};
+        fds[4] = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+        if (fds[4] < 0)
+            fail(a, errno, "open mount namespace", NULL);
+        if ((r = child_send_fds(a->handover_fd, a->claim, a->claim_len, fds, 5)) < 0)
+            fail(a, r, "hand over to the program", NULL);
+        pid = a->program;
+        /* A pid 1 as a cold one: signals as the supervisor's, none of the interpreter's. */
+        for (int s = 1; s < NSIG; s++)
+            signal(s, SIG_DFL);
+        signal(SIGINT, SIG_IGN);
+        signal(SIGPIPE, SIG_IGN);
+    } else {
+        pid = fork();
+        if (pid < 0)
+            fail(a, errno, "fork", NULL);
+        if (pid == 0)
+            run_program(a, slave);
+    }
 
     /* pid 1 from here on: keep only the status pipe. */
     prctl(PR_SET_NAME, "init", 0, 0, 0);
@@ -268,6 +285,28 @@ void child_main(const struct child_args *a)
     enter_and_run(a, ws);
 }
 
+void child_program_main(const struct child_args *a, int mnt_fd)
+{
+    int r;
+    const char *what = NULL;
+    join_cgroups(a);
+    if (setns(mnt_fd, CLONE_NEWNS) < 0)
+        fail(a, errno, "enter the sandbox's mount namespace", NULL);
+    close(mnt_fd);
+    if (chdir("/") < 0)
+        fail(a, errno, "chdir /", NULL);
+    if (unshare(CLONE_NEWCGROUP) < 0)
+        fail(a, errno, "unshare cgroup namespace", NULL);
+    if ((r = ns_become_user()) < 0)
+        fail(a, r, "become uid 1000", NULL);
+    if ((r = rlimit_apply(a, &what)) < 0)
+        fail(a, r, "setrlimit", what);
+    if ((r = ns_drop_caps()) < 0)
+        fail(a, r, "drop capabilities", NULL);
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    run_program(a, -1);
+}
+
 void child_claimed_main(const struct child_args *a)
 {
     /* Our parent is the supervisor now (the process that made us has exited and the
@@ -275,7 +314,7 @@ void child_claimed_main(const struct child_args *a)
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     join_cgroups(a);
     int keep[] = {a->err_fd,    a->status_fd, a->ws_fd,   a->mpl_fd,
-                  a->stdio[0], a->stdio[1],  a->stdio[2]};
+                  a->stdio[0], a->stdio[1],  a->stdio[2], a->handover_fd};
     close_except(keep, (int)(sizeof(keep) / sizeof(keep[0])));
 
     /* Our mount namespace is made now, as a copy of the host's (which the template shares).

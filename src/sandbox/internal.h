@@ -61,6 +61,10 @@ struct child_args {
     const char *etc_passwd, *etc_group, *etc_hosts, *etc_nsswitch, *etc_hostname;
     int ws_fd;          /* warm: the supervisor's fd of the workspace (host namespace), -1 */
     const struct sb_zygote_hooks *warm; /* warm: run the program in this process, NULL */
+    int handover_fd;    /* warm, pid 1: socket to the program process forked in advance */
+    pid_t program;      /* warm, pid 1: that process */
+    const void *claim;  /* warm, pid 1: the claim message, passed on to it */
+    size_t claim_len;
 };
 
 /* What every sandbox's /etc and hostname say. */
@@ -76,12 +80,20 @@ struct child_args {
     "networks: files\nprotocols: files\nservices: files\n"
 #define CHILD_ETC_HOSTNAME "sandbox\n"
 
+/* Sends data with nfds fds over a unix socket (SCM_RIGHTS); 0 or -errno. */
+int child_send_fds(int sock, const void *data, size_t len, const int *fds, int nfds);
+
 /* Runs in the child; never returns. */
 __attribute__((noreturn)) void child_main(const struct child_args *a);
 /* A claimed zygote (warm sandbox): already pid 1 of its user, pid, net, ipc and uts
  * namespaces, with its uid maps written; makes its mount namespace and goes on exactly as
  * child_main. Never returns. */
 __attribute__((noreturn)) void child_claimed_main(const struct child_args *a);
+/* The warm program process, forked by the zygote in advance: once pid 1 has built the
+ * sandbox and handed over (mnt_fd: its mount namespace), takes the per-process steps a
+ * forked child would inherit (cgroups, mount and cgroup namespaces, uid 1000, rlimits, no
+ * capabilities, not dumpable) and runs the program. Never returns. */
+__attribute__((noreturn)) void child_program_main(const struct child_args *a, int mnt_fd);
 
 /* ---- ns.c ------------------------------------------------------------------------- */
 

@@ -194,12 +194,16 @@ struct sb_zygote_hooks {
 
 /* In the template, once, before forking zygotes: compiles the seccomp filter. */
 int sb_zygote_init(struct err *err);
-/* In a single-threaded fork of the template: new user, pid, net, ipc and uts namespaces;
- * the next child forked is their pid 1, the zygote. */
-int sb_zygote_unshare(void);
-/* In the zygote: waits for its claim on sock. Returns 0 when the pool lets it go unused
- * (EOF) or -errno for a bad claim; once claimed it never returns. */
-int sb_zygote_wait(int sock, const struct sb_zygote_hooks *hooks);
+/* In a single-threaded fork of the template: makes new user, pid, net, ipc and uts
+ * namespaces and their first two processes: pid 1, the zygote proper, which forks pid 2 (a
+ * copy of the caller that will run the program, through hooks) and then execs our own
+ * binary (exe_fd) as `__warm-init` (sb_zygote_pid1_main), to wait for its claim on sock.
+ * *ret_pid is pid 1's host pid; the caller then exits, so that pid 1 is re-parented to
+ * the supervisor. */
+int sb_zygote_start(int exe_fd, int sock, const struct sb_zygote_hooks *hooks, pid_t *ret_pid);
+/* `pyroom __warm-init`: pid 1 of a zygote. Returns (an exit status) only when the pool lets
+ * it go unused or the claim is bad; once claimed it never returns. */
+int sb_zygote_pid1_main(void);
 /* In the supervisor: like sb_spawn_begin, on zygote `pid` (a child of the caller, which is
  * a subreaper) waiting on `sock` and running as host uid `zygote_uid`. No PTY. */
 int sb_claim_begin(struct sb_host *h, const struct sb_spec *spec, pid_t pid, int sock,

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -1026,7 +1027,7 @@ struct claim_msg {
 
 #define CLAIM_MAX (sizeof(struct claim_msg) + SB_MAX_STRINGS + 4096)
 
-static int send_fds(int sock, const void *data, size_t len, const int *fds, int nfds)
+int child_send_fds(int sock, const void *data, size_t len, const int *fds, int nfds)
 {
     struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
     union {
@@ -1122,7 +1123,7 @@ static int claim_send(struct sb_host *h, struct sb_proc *p, const struct zygote_
     if (m->has_mpl)
         fds[nfds++] = a->mpl_fd;
     if (r == 0)
-        r = send_fds(z->sock, buf, sizeof(*m) + off, fds, nfds);
+        r = child_send_fds(z->sock, buf, sizeof(*m) + off, fds, nfds);
     free(buf);
     if (r < 0)
         return r;
@@ -1148,21 +1149,16 @@ int sb_zygote_init(struct err *err)
     return seccomp_prog_compile(&zygote_filter, err);
 }
 
-int sb_zygote_unshare(void)
-{
-    /* The mount namespace comes at the claim (child_claimed_main), so that the workspace
-     * the supervisor opened can be carried into it. */
-    if (unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) < 0)
-        return -errno;
-    return 0;
-}
-
-/* Static: the zygote is a fork of an interpreter and claims happen once per process. */
+/* Static: a zygote and its program are forks of an interpreter, claimed once. */
 static char claim_buf[CLAIM_MAX];
 static char *claim_argv[SB_MAX_ARGS + 2];
 static char *claim_env[SB_MAX_ENV + 32];
+static struct claim_msg held;
+static struct child_args held_args;
 
-int sb_zygote_wait(int sock, const struct sb_zygote_hooks *hooks)
+/* One message with up to CLAIM_FDS fds (close-on-exec) into claim_buf; its length, 0 at
+ * EOF, -errno. */
+static ssize_t claim_recv(int sock, int *fds, int *nfds)
 {
     struct iovec iov = {.iov_base = claim_buf, .iov_len = sizeof(claim_buf)};
     union {
@@ -1175,28 +1171,36 @@ int sb_zygote_wait(int sock, const struct sb_zygote_hooks *hooks)
     do {
         n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
     } while (n < 0 && errno == EINTR);
-    if (n == 0)
-        return 0;
-    if (n < 0)
-        return -errno;
-    int fds[CLAIM_FDS], nfds = 0;
+    if (n <= 0)
+        return n < 0 ? -errno : 0;
+    *nfds = 0;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
         if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
             continue;
         int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-        for (int i = 0; i < k && nfds < CLAIM_FDS; i++)
-            memcpy(&fds[nfds++], CMSG_DATA(c) + sizeof(int) * (size_t)i, sizeof(int));
+        for (int i = 0; i < k && *nfds < CLAIM_FDS; i++)
+            memcpy(&fds[(*nfds)++], CMSG_DATA(c) + sizeof(int) * (size_t)i, sizeof(int));
     }
+    if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
+        return -EPROTO;
+    return n;
+}
+
+/* Rebuilds the child's arguments from a claim: in the zygote (fds as sb_claim_begin sent
+ * them) or in its program (handover: stdin, stdout, stderr, error pipe, mount namespace). */
+static int claim_parse(size_t n, const int *fds, int nfds, bool handover,
+                       const struct sb_zygote_hooks *hooks, struct child_args *ret)
+{
     struct claim_msg m;
-    if ((size_t)n < sizeof(m) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
+    if (n < sizeof(m))
         return -EPROTO;
     memcpy(&m, claim_buf, sizeof(m));
-    int want = 5 + (m.has_ws ? 1 : 0) + (m.has_mpl ? 1 : 0);
-    if (m.magic != CLAIM_MAGIC || m.strings_len != (size_t)n - sizeof(m) || nfds != want ||
+    int want = handover ? 5 : 5 + (m.has_ws ? 1 : 0) + (m.has_mpl ? 1 : 0);
+    if (m.magic != CLAIM_MAGIC || m.strings_len != n - sizeof(m) || nfds != want ||
         m.argc == 0 || m.argc > SB_MAX_ARGS || m.envc > SB_MAX_ENV + 16 || m.ncg > 3)
         return -EPROTO;
     char *s = claim_buf + sizeof(m), *end = s + m.strings_len;
-    const char *strs[2];
+    const char *strs[2] = {NULL, NULL};
     for (uint32_t i = 0; i < m.argc + m.envc + 2; i++) {
         char *nul = memchr(s, '\0', (size_t)(end - s));
         if (!nul)
@@ -1214,20 +1218,17 @@ int sb_zygote_wait(int sock, const struct sb_zygote_hooks *hooks)
     for (uint32_t i = 0; i < 3; i++)
         m.cg_procs[i][sizeof(m.cg_procs[i]) - 1] = '\0';
     m.mpl_name[sizeof(m.mpl_name) - 1] = '\0';
-    /* Kept in static memory: child_claimed_main never returns. */
-    static struct claim_msg held;
     held = m;
-    close(sock);
     /* (not in the initializer: its order of evaluation is unspecified) */
-    int ws_fd = held.has_ws ? fds[5] : -1;
-    int mpl_fd = held.has_mpl ? fds[held.has_ws ? 6 : 5] : -1;
-    struct child_args a = {
+    int ws_fd = !handover && held.has_ws ? fds[5] : -1;
+    int mpl_fd = !handover && held.has_mpl ? fds[held.has_ws ? 6 : 5] : -1;
+    *ret = (struct child_args){
         .sync_fd = -1,
         .cg_procs = {held.ncg > 0 ? held.cg_procs[0] : NULL,
                      held.ncg > 1 ? held.cg_procs[1] : NULL,
                      held.ncg > 2 ? held.cg_procs[2] : NULL},
         .err_fd = fds[3],
-        .status_fd = fds[4],
+        .status_fd = handover ? -1 : fds[4],
         .ws_path = NULL,
         .ws_dev = (dev_t)held.ws_dev,
         .ws_ino = (ino_t)held.ws_ino,
@@ -1251,16 +1252,122 @@ int sb_zygote_wait(int sock, const struct sb_zygote_hooks *hooks)
         .etc_nsswitch = CHILD_ETC_NSSWITCH,
         .etc_hostname = CHILD_ETC_HOSTNAME,
         .warm = hooks,
+        .handover_fd = -1,
+        .program = -1,
+        .claim = claim_buf,
+        .claim_len = n,
     };
-    if (!zygote_filter.filter) {
-        /* Never run a program without the filter. */
-        struct child_report rep = {.err = ENOSYS};
-        snprintf(rep.msg, sizeof(rep.msg), "warm sandbox without a seccomp filter");
-        (void)!write(a.err_fd, &rep, sizeof(rep));
+    return 0;
+}
+
+/* The program process of a zygote, forked before the claim: waits for pid 1's handover. */
+__attribute__((noreturn)) static void program_wait(int sock, const struct sb_zygote_hooks *hooks)
+{
+    int fds[CLAIM_FDS], nfds = 0;
+    ssize_t n = claim_recv(sock, fds, &nfds);
+    if (n <= 0)
+        _exit(0);
+    if (claim_parse((size_t)n, fds, nfds, true, hooks, &held_args) < 0)
+        _exit(3);
+    close(sock);
+    child_program_main(&held_args, fds[4]);
+}
+
+/* Keeps every capability we hold in our (new) user namespace across an exec: inheritable
+ * and ambient. (no_new_privs does not stop this: nothing is gained over what we hold.) */
+static int keep_caps_across_exec(void)
+{
+    struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct data[2];
+    if (syscall(SYS_capget, &hdr, data) < 0)
+        return -errno;
+    data[0].inheritable = data[0].permitted;
+    data[1].inheritable = data[1].permitted;
+    if (syscall(SYS_capset, &hdr, data) < 0)
+        return -errno;
+    for (int c = 0; c < 64; c++)
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0 && errno != EINVAL)
+            return -errno;
+    return 0;
+}
+
+int sb_zygote_start(int exe_fd, int sock, const struct sb_zygote_hooks *hooks, pid_t *ret_pid)
+{
+    if (!zygote_filter.filter)
+        return -ENOSYS; /* never run a program without the filter */
+    /* The mount namespace comes at the claim (child_claimed_main), so that the workspace
+     * the supervisor opened can be carried into it. */
+    if (unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) < 0)
+        return -errno;
+    int r = keep_caps_across_exec();
+    if (r < 0)
+        return r;
+    int pp[2];
+    if (pipe2(pp, O_CLOEXEC) < 0)
+        return -errno;
+    if (hooks->before_fork)
+        hooks->before_fork(hooks->ctx);
+    pid_t init = fork();
+    if (init < 0)
+        return -errno;
+    if (init == 0) {
+        /* pid 1. Its first child, the program (pid 2), must be its own: orphans go to a
+         * subreaper of their parent's namespace, never to this one's pid 1. */
+        close(pp[0]);
+        int hs[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, hs) < 0)
+            _exit(126);
+        pid_t prog = fork();
+        if (prog < 0)
+            _exit(126);
+        if (prog == 0) {
+            close(hs[0]);
+            close(sock);
+            close(exe_fd);
+            close(pp[1]);
+            program_wait(hs[1], hooks);
+        }
+        /* Then pid 1 becomes our own small binary (keeping its capabilities in this user
+         * namespace): neither a copy of the interpreter's page tables nor their teardown
+         * stays on a run's path. The pipe's EOF tells our parent that the exec is done. */
+        if (dup2(sock, 3) < 0 || dup2(hs[0], 4) < 0 || dup2(exe_fd, 5) < 0)
+            _exit(126);
+        fcntl(5, F_SETFD, FD_CLOEXEC);
+        if (pp[1] != 6 && dup2(pp[1], 6) < 0)
+            _exit(126);
+        fcntl(6, F_SETFD, FD_CLOEXEC);
+        close_range(7, ~0u, 0);
+        static char *const argv[] = {"init", "__warm-init", NULL};
+        static char *const envp[] = {NULL};
+        syscall(SYS_execveat, 5, "", argv, envp, AT_EMPTY_PATH);
         _exit(127);
     }
-    static struct child_args held_args;
-    held_args = a;
+    close(pp[1]);
+    char c;
+    ssize_t n;
+    do {
+        n = read(pp[0], &c, 1);
+    } while (n < 0 && errno == EINTR);
+    close(pp[0]);
+    *ret_pid = init;
+    return 0;
+}
+
+int sb_zygote_pid1_main(void)
+{
+    /* fd 3: the claim socket; fd 4: the program's handover socket. */
+    static const struct sb_zygote_hooks none = {0};
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    prctl(PR_SET_NAME, "pyroom-zygote", 0, 0, 0);
+    int fds[CLAIM_FDS], nfds = 0;
+    ssize_t n = claim_recv(3, fds, &nfds);
+    if (n <= 0)
+        return n == 0 ? 0 : 1; /* let go unused: the program dies with us, pid 1 */
+    if (claim_parse((size_t)n, fds, nfds, false, &none, &held_args) < 0)
+        return 3;
+    close(3);
+    held_args.handover_fd = 4;
+    held_args.program = 2; /* forked right after us in our pid namespace */
     child_claimed_main(&held_args);
 }
 
