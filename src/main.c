@@ -19,6 +19,7 @@
 #include "base/settings.h"
 #include "exec/supervisor.h"
 #include "http/server.h"
+#include "exec/warm.h"
 #include "sandbox/sandbox.h"
 #include "store/store.h"
 
@@ -194,7 +195,15 @@ static int cmd_serve(struct settings *s)
 
     /* The supervisor first: before any thread exists. */
     struct sup *sup = NULL;
-    struct sup_config supcfg = {0};
+    struct sup_config supcfg = {
+        .warm = {
+            .enabled = s->warm_pool,
+            .templates = (unsigned)s->warm_templates,
+            .children = (unsigned)s->warm_children,
+            .memory_bytes = s->warm_memory,
+        },
+    };
+    snprintf(supcfg.warm.modules, sizeof(supcfg.warm.modules), "%s", s->warm_modules);
     if (sup_start(&supcfg, &sup, &e) < 0) {
         log_event(LOG_WARN, "sandboxes unavailable; runs and terminals are disabled",
                   json_pack("{s:s}", "error", e.msg));
@@ -227,6 +236,8 @@ static int cmd_serve(struct settings *s)
         .max_connections = (unsigned)s->max_connections,
         .connection_timeout = (unsigned)s->connection_timeout,
         .access_log = s->access_log,
+        .trust_proxy = s->trust_proxy,
+        .max_per_ip = (unsigned)s->max_connections_per_ip,
     };
     struct http_server *srv = NULL;
     if (http_server_start(&hc, api_handle, api, &srv, &e) < 0) {
@@ -350,6 +361,9 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[1];
+    /* The warm pool's template process, exec'd by the supervisor (src/exec/warm.h). */
+    if (!strcmp(cmd, "__warm-template"))
+        return warm_template_main(argc, argv);
     if (!strcmp(cmd, "sandbox"))
         return sb_cli_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "doctor")) {

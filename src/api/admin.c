@@ -7,6 +7,7 @@
 #include "exec/runs.h"
 #include "api/live.h"
 #include "exec/terminals.h"
+#include "exec/supervisor.h"
 
 static bool require_admin(struct api *api, struct http_req *req, struct api_caller *c)
 {
@@ -92,6 +93,8 @@ static void h_user_patch(struct http_req *req, void *ctx)
     }
     store_user_free(u);
     u = NULL;
+    if (r == 0 && (role || json_is_true(disabled)))
+        api_live_revoke(id, NULL, 0);
     if (r == 0)
         r = store_user_get(api->store, id, &u, NULL);
     if (r < 0)
@@ -133,16 +136,33 @@ static void h_audit(struct http_req *req, void *ctx)
     api_caller_done(&c);
 }
 
+/* The warm pool as the supervisor sees it; sizes in bytes. */
+static json_t *warm_json(struct api *api)
+{
+    struct warm_stats w = {0};
+    if (!api->sup || sup_warm_stats(api->sup, &w) < 0)
+        return json_pack("{s:b}", "enabled", false);
+    return json_pack("{s:b,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s}", "enabled",
+                     w.enabled, "templates", (int)w.templates, "ready", (int)w.ready, "claims",
+                     (json_int_t)w.claims, "fallbacks", (json_int_t)w.fallbacks,
+                     "failed_claims", (json_int_t)w.failed_claims, "restarts",
+                     (json_int_t)w.restarts, "pss_bytes", (json_int_t)w.pss_bytes,
+                     "template_pss_bytes", (json_int_t)w.template_pss_bytes, "cgroup_bytes",
+                     (json_int_t)w.cgroup_bytes, "memory_limit_bytes",
+                     (json_int_t)w.memory_limit_bytes, "boot_ms", (json_int_t)w.boot_ms,
+                     "last_error", w.last_error);
+}
+
 json_t *api_stats_json(struct api *api)
 {
     unsigned running = 0, queued = 0, envs = 0, terms = 0, clients = 0;
     runs_stats(api->runs, &running, &queued);
     if (api_terms())
         terms_stats(api_terms(), &envs, &terms, &clients);
-    return json_pack("{s:s,s:b,s:{s:i,s:i},s:{s:i,s:i,s:i}}", "database",
+    return json_pack("{s:s,s:b,s:{s:i,s:i},s:{s:i,s:i,s:i},s:o}", "database",
                      store_driver_name(api->store), "sandboxes", api->sup != NULL, "runs",
                      "running", running, "queued", queued, "terminals", "environments", envs,
-                     "terminals", terms, "clients", clients);
+                     "terminals", terms, "clients", clients, "warm", warm_json(api));
 }
 
 static void h_stats(struct http_req *req, void *ctx)

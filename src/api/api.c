@@ -109,14 +109,50 @@ bool api_valid_name(const char *s, size_t max)
     size_t n = strlen(s);
     if (n == 0 || n > max || !utf8_valid(s, n))
         return false;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if (*p < 0x20 || *p == 0x7f)
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        int k = utf8_decode(s + i, n - i, &cp);
+        if (k <= 0)
             return false;
+        /* C0, DEL and C1 controls (NEL, CSI...), and the bidirectional overrides and
+         * isolates that let a name display as something else ("Trojan Source",
+         * CVE-2021-42574): the same code points the path rules refuse. */
+        if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || (cp >= 0x202a && cp <= 0x202e) ||
+            (cp >= 0x2066 && cp <= 0x2069))
+            return false;
+        i += (size_t)k;
+    }
     return true;
+}
+
+/* Bodies that a page of another site can send without a CORS preflight: an HTML form
+ * (urlencoded, multipart, text/plain) or sendBeacon/no-cors fetch (text/plain). Refusing
+ * them on JSON endpoints closes login and registration CSRF, where no session token exists
+ * yet to check. */
+static bool cross_site_sendable(const char *ctype)
+{
+    static const char *const simple[] = {"text/plain", "application/x-www-form-urlencoded",
+                                         "multipart/form-data", NULL};
+    if (!ctype)
+        return false;
+    while (*ctype == ' ' || *ctype == '\t')
+        ctype++;
+    for (size_t i = 0; simple[i]; i++) {
+        size_t n = strlen(simple[i]);
+        if (strncasecmp(ctype, simple[i], n) == 0 &&
+            (ctype[n] == '\0' || ctype[n] == ';' || ctype[n] == ' ' || ctype[n] == '\t'))
+            return true;
+    }
+    return false;
 }
 
 json_t *api_body(struct http_req *req)
 {
+    if (cross_site_sendable(http_req_header(req, "Content-Type"))) {
+        http_reply_error(req, 415, "unsupported_media_type",
+                         "send the body as Content-Type: application/json");
+        return NULL;
+    }
     json_error_t e;
     json_t *v = json_loadb(req->body.data ? req->body.data : "", req->body.len,
                            JSON_REJECT_DUPLICATES, &e);
@@ -247,6 +283,7 @@ bool api_auth(struct api *api, struct http_req *req, struct api_caller *ret)
             return false;
         }
         take_user(ret, &t->user);
+        ret->token_id = t->id;
         store_token_free(t);
         req->user_id = ret->user.id;
         return true;
@@ -450,6 +487,7 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
         .files = api->limits,
         .on_change = run_changed,
         .on_change_ctx = api,
+        .warm = cfg->warm_pool,
     };
     if (runs_new(&rc, store, sup, &api->runs, err) < 0) {
         api_free(api);

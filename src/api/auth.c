@@ -15,6 +15,7 @@
 #include "auth/password.h"
 #include "auth/ratelimit.h"
 #include "auth/token.h"
+#include "api/live.h"
 
 
 static bool valid_username(const char *s)
@@ -194,8 +195,10 @@ static void h_logout(struct http_req *req, void *ctx)
     struct api_caller c;
     if (!api_auth(api, req, &c))
         return;
-    if (c.by_cookie)
+    if (c.by_cookie) {
         (void)store_session_delete(api->store, c.session_hash, NULL);
+        api_live_revoke(0, c.session_hash, 0);
+    }
     api_caller_done(&c);
     const char *const h[] = {"Set-Cookie",
                              "pyroom_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0", NULL};
@@ -283,10 +286,12 @@ static void h_tokens_delete(struct http_req *req, void *ctx)
         return;
     if (api_param_id(req, 0, &id)) {
         int r = store_token_delete(api->store, c.user.id, id, NULL);
-        if (r < 0)
+        if (r < 0) {
             api_fail(req, r, "token");
-        else
+        } else {
+            api_live_revoke(0, NULL, id);
             http_reply_empty(req, 204);
+        }
     }
     api_caller_done(&c);
 }

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -21,9 +22,17 @@
 
 #define EVENTS_QUEUE (256u << 10) /* bytes of event text waiting per subscriber */
 #define KEEPALIVE_MS 15000        /* a comment line this often keeps proxies and us honest */
+/* Streams one user may hold open on this node. Each holds an HTTP connection and its
+ * thread, so without a cap one user could take all --max-connections of the node. A page
+ * holds one per tab; a vanished reader is noticed at the next keepalive. */
+#define EVENTS_PER_USER 16
 
 struct sub {
     int64_t ws;
+    int64_t user_id;      /* who opened it */
+    char session[80];     /* the session's token hash, "" for a Bearer stream */
+    int64_t token_id;     /* the API token's id, 0 for a cookie stream */
+    bool revoked;         /* its credential ended: close the stream */
     struct buf q;  /* SSE text not sent yet */
     size_t pos;    /* bytes of q already sent */
     bool overflow; /* q passed EVENTS_QUEUE: send resync */
@@ -98,11 +107,11 @@ static ssize_t sse_read(void *ctx, uint64_t pos, char *out, size_t max)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     ts.tv_sec += KEEPALIVE_MS / 1000;
     pthread_mutex_lock(&mu);
-    while (!closing && !s->overflow && s->pos == s->q.len)
+    while (!closing && !s->revoked && !s->overflow && s->pos == s->q.len)
         if (pthread_cond_timedwait(&cv, &mu, &ts) == ETIMEDOUT)
             break;
     ssize_t n;
-    if (closing) {
+    if (closing || s->revoked) {
         n = -1;
     } else if (s->overflow) {
         static const char resync[] = "event: resync\ndata: {}\n\n";
@@ -143,7 +152,21 @@ static void sse_free(void *ctx)
     free(s);
 }
 
-void api_events_stream(struct http_req *req, int64_t ws)
+void api_live_revoke(int64_t user_id, const char *session_hash, int64_t token_id)
+{
+    pthread_once(&once, init_cv);
+    pthread_mutex_lock(&mu);
+    for (struct sub *s = subs; s; s = s->next)
+        if ((user_id > 0 && s->user_id == user_id) ||
+            (session_hash && *session_hash && !strcmp(s->session, session_hash)) ||
+            (token_id > 0 && s->token_id == token_id))
+            s->revoked = true;
+    pthread_cond_broadcast(&cv);
+    pthread_mutex_unlock(&mu);
+    terms_revoke(api_terms(), user_id, session_hash, token_id);
+}
+
+void api_events_stream(struct http_req *req, int64_t ws, const struct api_caller *c)
 {
     pthread_once(&once, init_cv);
     struct sub *s = calloc(1, sizeof(*s));
@@ -152,14 +175,29 @@ void api_events_stream(struct http_req *req, int64_t ws)
         return;
     }
     s->ws = ws;
+    s->user_id = c->user.id;
+    s->token_id = c->token_id;
+    if (c->by_cookie)
+        snprintf(s->session, sizeof(s->session), "%s", c->session_hash);
     buf_init(&s->q, EVENTS_QUEUE);
     pthread_mutex_lock(&mu);
     bool closed = closing;
-    if (!closed) {
+    unsigned mine = 0;
+    for (struct sub *o = subs; o; o = o->next)
+        mine += o->user_id == s->user_id && !o->revoked;
+    bool full = mine >= EVENTS_PER_USER;
+    if (!closed && !full) {
         s->next = subs;
         subs = s;
     }
     pthread_mutex_unlock(&mu);
+    if (full && !closed) {
+        buf_done(&s->q);
+        free(s);
+        api_too_many(req, KEEPALIVE_MS / 1000,
+                     "too many open event streams; close a tab or wait a little");
+        return;
+    }
     if (closed) {
         buf_done(&s->q);
         free(s);

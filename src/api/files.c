@@ -129,8 +129,8 @@ static void h_get(struct http_req *req, void *ctx)
     struct etag_list inm_list;
     bool not_modified = inm && etag_parse(inm, &inm_list) == 0 &&
                         etag_list_match(&inm_list, f->etag, ETAG_WEAK);
-    const char *const h[] = {"ETag", etag, "Cache-Control", "no-cache",
-                             "Content-Disposition", "inline", NULL};
+    const char *const h[] = {"ETag",     etag, "Cache-Control", "no-cache", "Content-Disposition",
+                             "inline",   "Content-Security-Policy", API_USER_CONTENT_CSP, NULL};
     if (not_modified)
         http_reply(req, 304, NULL, "", 0, h);
     else

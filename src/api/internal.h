@@ -36,12 +36,19 @@ struct api {
     bool setup_open;                 /* no user exists yet */
 };
 
+/* A second Content-Security-Policy for bytes a user wrote (workspace and snapshot files,
+ * run artifacts). A browser enforces every policy it gets, so this one narrows the site's:
+ * a user's SVG or file opened in a tab runs no script on our origin, even one loaded from
+ * 'self' (another of their files), and cannot frame or post anywhere. <img> still works. */
+#define API_USER_CONTENT_CSP "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; sandbox"
+
 /* Who is calling. */
 struct api_caller {
     struct store_user user; /* strings owned by the caller struct; see api_caller_done */
     bool by_cookie;         /* authenticated by session cookie (needs CSRF on writes) */
     char csrf[80];          /* the session's CSRF token (cookie sessions) */
     char session_hash[80];  /* hash of the session token (cookie sessions) */
+    int64_t token_id;       /* the API token's id (Bearer), else 0 */
 };
 
 /* Authenticates the request (cookie or Bearer) and, for state-changing methods with a

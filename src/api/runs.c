@@ -398,7 +398,8 @@ static void h_artifact(struct http_req *req, void *ctx)
     if (rc < 0) {
         api_fail(req, rc, "artifact");
     } else {
-        static const char *const h[] = {"Cache-Control", "private, max-age=86400", NULL};
+        static const char *const h[] = {"Cache-Control", "private, max-age=86400",
+                                        "Content-Security-Policy", API_USER_CONTENT_CSP, NULL};
         http_reply(req, 200, a->content_type, a->data, (size_t)a->size, h);
     }
     store_artifact_free(a);

@@ -124,6 +124,7 @@ static void h_terminal(struct http_req *req, void *ctx)
         http_reply_error(req, 500, "internal", "could not start the terminal");
         goto out;
     }
+    terms_ref_set_caller(ref, c.user.id, c.by_cookie ? c.session_hash : NULL, c.token_id);
     const char *const h[] = {"Sec-WebSocket-Accept", accept, "Cache-Control", "no-store", NULL};
     if (http_reply_upgrade(req, on_upgrade, ref, h) < 0)
         terms_ref_free(ref);
@@ -139,7 +140,7 @@ static void h_events(struct http_req *req, void *ctx)
     struct store_workspace *w = NULL;
     if (!api_workspace_request(api, req, &c, &w))
         return;
-    api_events_stream(req, w->id);
+    api_events_stream(req, w->id, &c);
     store_workspace_free(w);
     api_caller_done(&c);
 }

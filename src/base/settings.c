@@ -33,6 +33,10 @@ static const struct def defs[] = {
     {"secure-cookies", K_BOOL, F(secure_cookies), "false", NULL,
      "mark cookies Secure (set when a TLS proxy is in front)"},
     {"access-log", K_BOOL, F(access_log), "true", NULL, "one JSON line per request"},
+    {"trust-proxy", K_BOOL, F(trust_proxy), "false", NULL,
+     "take the client address from the last X-Forwarded-For entry (set behind nginx)"},
+    {"max-connections-per-ip", K_U64, F(max_connections_per_ip), "256", NULL,
+     "concurrent connections from one address (0: no limit; the proxy's when behind one)"},
     {"session-ttl", K_U64, F(session_ttl), "604800", NULL, "session lifetime, seconds"},
     {"max-body", K_SIZE, F(max_body), "2M", NULL, "largest request body, bytes (413 beyond)"},
     {"max-connections", K_U64, F(max_connections), "1024", NULL, "concurrent HTTP connections"},
@@ -82,6 +86,17 @@ static const struct def defs[] = {
      "output queued per terminal client before the shell is paused (backpressure), bytes"},
     {"terminal-ping", K_U64, F(terminal_ping), "20", NULL,
      "seconds between WebSocket pings; a client silent for three is dropped"},
+    {"warm-pool", K_BOOL, F(warm_pool), "true", NULL,
+     "start Python runs in pre-forked interpreters that have already imported the warm modules "
+     "(a run with none ready starts cold)"},
+    {"warm-templates", K_U64, F(warm_templates), "1", NULL,
+     "template interpreters of the warm pool per node (1-8)"},
+    {"warm-children", K_U64, F(warm_children), "2", NULL,
+     "pre-forked interpreters kept ready per template (1-16)"},
+    {"warm-modules", K_STR, F(warm_modules), "numpy,pandas,scipy,scipy.stats,matplotlib", NULL,
+     "comma-separated modules that every template imports (matplotlib also loads pyplot and Agg)"},
+    {"warm-memory", K_SIZE, F(warm_memory), "1G", NULL,
+     "memory of the whole warm pool (its cgroup), bytes; a template past it is replaced"},
 };
 
 #define NDEFS (sizeof(defs) / sizeof(defs[0]))

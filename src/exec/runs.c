@@ -367,7 +367,14 @@ static void write_back(struct runs *r, struct live *l, int dfd, const struct sto
 /* Figures saved by our sitecustomize become artifacts. */
 static void collect_artifacts(struct runs *r, struct live *l, int dfd)
 {
-    int afd = openat(dfd, ".pyroom/artifacts", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    /* One component at a time, never following a link: the program may have replaced
+     * .pyroom by a symlink to a host directory, and O_NOFOLLOW only guards the last
+     * component of a path (DESIGN.md, rules at the boundary). */
+    int pfd = openat(dfd, ".pyroom", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (pfd < 0)
+        return;
+    int afd = openat(pfd, "artifacts", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    close(pfd);
     if (afd < 0)
         return;
     struct fsdir_scan scan;
@@ -539,17 +546,24 @@ static void run_body(struct runs *r, struct live *l)
         .env = env,
         .workspace = host_dir,
         .limits = l->rq.limits,
+        .warm = r->cfg.warm, /* the supervisor starts it cold when it cannot be warm */
     };
     struct sup_proc *proc = NULL;
-    if (store_run_set_running(r->store, l->id, false, NULL) < 0) {
-        res.status = STORE_RUN_CANCELLED;
-        goto finish;
-    }
     int rc = sup_spawn(r->sup, &spec, &proc, &e);
     if (rc < 0) {
         res.reason = "could not start the sandbox";
         log_event(LOG_ERROR, "run spawn failed",
                   json_pack("{s:I,s:s}", "run_id", (json_int_t)l->id, "error", e.msg));
+        goto finish;
+    }
+    if (store_run_set_running(r->store, l->id, proc->warm, NULL) < 0) {
+        /* cancelled while it started: closing the channel kills it */
+        int fds[] = {proc->io.in, proc->io.out, proc->io.err, proc->io.pty};
+        for (int i = 0; i < 4; i++)
+            if (fds[i] >= 0)
+                close(fds[i]);
+        sup_proc_free(proc);
+        res.status = STORE_RUN_CANCELLED;
         goto finish;
     }
     pthread_mutex_lock(&r->mu);

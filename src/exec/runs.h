@@ -44,6 +44,7 @@ struct runs_config {
      * live terminals and open pages see a run's files at once. May be NULL. */
     void (*on_change)(void *ctx, int64_t ws, const char *path, const char *etag);
     void *on_change_ctx;
+    bool warm;                  /* ask for a warm interpreter (src/exec/warm.h) */
 };
 
 struct run_request {

@@ -13,6 +13,8 @@
  */
 #include "exec/supervisor.h"
 
+#include "exec/warm.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -27,7 +29,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-enum msg_type { MSG_HELLO = 0x50590001, MSG_SPAWN, MSG_SPAWNED, MSG_KILL, MSG_RESULT };
+enum msg_type {
+    MSG_HELLO = 0x50590001,
+    MSG_SPAWN,
+    MSG_SPAWNED,
+    MSG_KILL,
+    MSG_RESULT,
+    MSG_STATS, /* client -> supervisor (with a channel): the warm pool's figures */
+};
 
 struct msg_hello {
     uint32_t type;
@@ -39,6 +48,7 @@ struct msg_spawn {
     uint32_t type;
     uint32_t argc, envc;
     uint8_t pty, has_cwd, has_workspace, shared_workspace;
+    uint8_t warm, pad[3];
     uint16_t rows, cols;
     struct sb_limits limits;
     uint32_t strings_len;
@@ -50,7 +60,13 @@ struct msg_spawned {
     uint64_t id;
     int32_t pid;
     uint32_t nfds;
+    uint32_t warm; /* started in a warm interpreter */
     char msg[256];
+};
+
+struct msg_stats {
+    uint32_t type;
+    struct warm_stats warm;
 };
 
 struct msg_kill {
@@ -147,7 +163,7 @@ static ssize_t recv_msg(int sock, void *data, size_t len, int *fds, int *nfds, i
 
 /* ---- the supervisor process ----------------------------------------------------------- */
 
-enum ev_kind { EV_MAIN, EV_CHAN, EV_PID, EV_START };
+enum ev_kind { EV_MAIN, EV_CHAN, EV_PID, EV_START, EV_WARM };
 
 struct sproc;
 
@@ -163,6 +179,10 @@ struct sproc {
     struct ev chan_ev, pid_ev, start_ev;
     bool starting;         /* cloned, not yet exec'd: the client waits for its reply */
     bool dead;             /* retired: freed after the current batch of events */
+    bool warm;             /* a claimed zygote (warm.h) */
+    int tmpl;              /* ...of this template */
+    char *req;             /* warm and starting: the request, to start it cold instead */
+    size_t req_len;
     struct sproc *next;
 };
 
@@ -173,6 +193,8 @@ struct sv {
     struct sproc *procs;
     struct sproc *graveyard; /* retired this batch; an event later in it may still name them */
     bool stopping;
+    struct warm_pool *warm;  /* NULL when disabled or unavailable */
+    struct warm_stats warm_off; /* what stats say without a pool */
 };
 
 static void sproc_close_chan(struct sv *sv, struct sproc *p)
@@ -212,6 +234,7 @@ static void bury(struct sv *sv)
     while (sv->graveyard) {
         struct sproc *p = sv->graveyard;
         sv->graveyard = p->next;
+        free(p->req);
         free(p);
     }
 }
@@ -256,6 +279,7 @@ int sup_decode_spawn(const void *data, size_t len, struct sb_spec *spec, const c
     spec->rows = m.rows;
     spec->cols = m.cols;
     spec->limits = m.limits;
+    spec->warm = m.warm != 0;
     return 0;
 }
 
@@ -266,6 +290,35 @@ static void reply_error(int chan, int code, const char *msg)
     (void)send_msg(chan, &rep, sizeof(rep), NULL, 0);
 }
 
+/* Starts spec warm when it may and a zygote is ready; else cold. */
+static int begin_spawn(struct sv *sv, const struct sb_spec *spec, struct sb_proc **sb,
+                       bool *ret_warm, int *ret_tmpl, struct err *e)
+{
+    *ret_warm = false;
+    *ret_tmpl = -1;
+    if (spec->warm && sv->warm) {
+        pid_t zpid;
+        int zsock, tmpl;
+        uid_t zuid;
+        if (!warm_eligible(spec) || warm_pool_take(sv->warm, &zpid, &zsock, &zuid, &tmpl) < 0) {
+            warm_pool_fallback(sv->warm);
+        } else {
+            struct err we = {0};
+            int r = sb_claim_begin(sv->host, spec, zpid, zsock, zuid, sb, &we);
+            close(zsock);
+            if (r == 0) {
+                *ret_warm = true;
+                *ret_tmpl = tmpl;
+                return 0;
+            }
+            warm_pool_claimed(sv->warm, tmpl, we.msg);
+        }
+    } else if (spec->warm) {
+        sv->warm_off.fallbacks++;
+    }
+    return sb_spawn_begin(sv->host, spec, sb, e);
+}
+
 /* A spawn request: clone now, answer when the child has exec'd (handle_start), so one
  * slow set-up never holds up the other sandboxes' events. */
 static void handle_spawn(struct sv *sv, char *buf, size_t len, int chan)
@@ -274,27 +327,38 @@ static void handle_spawn(struct sv *sv, char *buf, size_t len, int chan)
     struct sb_spec spec;
     struct err e = {0};
     struct sb_proc *sb = NULL;
+    bool warm;
+    int tmpl;
     if (sup_decode_spawn(buf, len, &spec, argv, env) < 0) {
         reply_error(chan, EINVAL, "malformed spawn request");
         close(chan);
         return;
     }
-    if (sb_spawn_begin(sv->host, &spec, &sb, &e) < 0) {
+    if (begin_spawn(sv, &spec, &sb, &warm, &tmpl, &e) < 0) {
         reply_error(chan, e.code, e.msg);
         close(chan);
         return;
     }
     struct sproc *p = calloc(1, sizeof(*p));
-    if (!p) {
+    char *req = warm ? malloc(len) : NULL;
+    if (!p || (warm && !req)) {
+        free(p);
+        free(req);
         sb_proc_free(sb);
         reply_error(chan, ENOMEM, "out of memory");
         close(chan);
         return;
     }
+    if (req)
+        memcpy(req, buf, len);
     p->id = ++sv->next_id;
     p->chan = chan;
     p->sb = sb;
     p->starting = true;
+    p->warm = warm;
+    p->tmpl = tmpl;
+    p->req = req;
+    p->req_len = len;
     p->chan_ev = (struct ev){EV_CHAN, p};
     p->pid_ev = (struct ev){EV_PID, p};
     p->start_ev = (struct ev){EV_START, p};
@@ -307,6 +371,31 @@ static void handle_spawn(struct sv *sv, char *buf, size_t len, int chan)
         reply_error(chan, errno, "epoll");
         sproc_retire(sv, p);
     }
+}
+
+/* A warm start failed before any user byte ran: start the same request cold. Returns
+ * true when the cold sandbox is on its way (its start is awaited as any other). */
+static bool restart_cold(struct sv *sv, struct sproc *p, const char *why)
+{
+    const char *argv[SB_MAX_ARGS + 1], *env[SB_MAX_ENV + 1];
+    struct sb_spec spec;
+    struct err e = {0};
+    struct sb_proc *sb = NULL;
+    warm_pool_claimed(sv->warm, p->tmpl, why);
+    if (sup_decode_spawn(p->req, p->req_len, &spec, argv, env) < 0)
+        return false;
+    sb_proc_free(p->sb); /* reaps the zygote and hands the workspace back */
+    p->sb = NULL;
+    p->warm = false;
+    if (sb_spawn_begin(sv->host, &spec, &sb, &e) < 0)
+        return false;
+    p->sb = sb;
+    free(p->req);
+    p->req = NULL;
+    struct epoll_event se = {.events = EPOLLIN, .data.ptr = &p->start_ev};
+    if (epoll_ctl(sv->ep, EPOLL_CTL_ADD, sb_spawn_fd(sb), &se) < 0)
+        return false;
+    return true;
 }
 
 /* The child exec'd (or failed): answer the client with the stdio fds, or the error. */
@@ -327,6 +416,8 @@ static void handle_start(struct sv *sv, struct sproc *p)
         err_set(&e, errno, "epoll");
         r = -EIO;
     }
+    if (r < 0 && p->warm && restart_cold(sv, p, e.msg))
+        return;
     p->starting = false;
     if (r < 0) {
         if (p->chan >= 0)
@@ -334,7 +425,13 @@ static void handle_start(struct sv *sv, struct sproc *p)
         sproc_retire(sv, p);
         return;
     }
-    struct msg_spawned rep = {.type = MSG_SPAWNED, .id = p->id, .pid = sb_proc_pid(p->sb)};
+    if (p->warm) {
+        warm_pool_claimed(sv->warm, p->tmpl, NULL);
+        free(p->req);
+        p->req = NULL;
+    }
+    struct msg_spawned rep = {.type = MSG_SPAWNED, .id = p->id, .pid = sb_proc_pid(p->sb),
+                              .warm = p->warm};
     int fds[3], nfds;
     if (io.pty >= 0) {
         fds[0] = io.pty;
@@ -373,6 +470,16 @@ static void handle_main(struct sv *sv)
         }
         if (n < 0)
             continue; /* oversized: dropped; the client sees its channel close */
+        if (nfds == 1 && (size_t)n == sizeof(uint32_t) && *(uint32_t *)buf == MSG_STATS) {
+            struct msg_stats st = {.type = MSG_STATS};
+            if (sv->warm)
+                warm_pool_stats(sv->warm, &st.warm);
+            else
+                st.warm = sv->warm_off;
+            (void)send_msg(fds[0], &st, sizeof(st), NULL, 0);
+            close(fds[0]);
+            continue;
+        }
         if (nfds != 1) {
             for (int i = 0; i < nfds; i++)
                 close(fds[i]);
@@ -408,6 +515,25 @@ static void handle_exit(struct sv *sv, struct sproc *p)
     if (p->chan >= 0)
         (void)send_msg(p->chan, &m, sizeof(m), NULL, 0);
     sproc_retire(sv, p);
+}
+
+/* As a subreaper (for the warm pool's zygotes) we also inherit processes nobody waits for:
+ * the short-lived forks of a template that died mid-fork. Reap those; leave every child
+ * that a sandbox or the pool will reap itself. */
+static void reap_strays(struct sv *sv)
+{
+    for (int i = 0; i < 16; i++) {
+        siginfo_t si;
+        memset(&si, 0, sizeof(si));
+        if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
+            return;
+        if (warm_pool_owns(sv->warm, si.si_pid))
+            return;
+        for (struct sproc *p = sv->procs; p; p = p->next)
+            if (p->sb && sb_proc_pid(p->sb) == si.si_pid)
+                return;
+        (void)waitpid(si.si_pid, NULL, WNOHANG);
+    }
 }
 
 /* Blanks our copy of the server's command line and environment: every sandbox's pid 1 is a
@@ -482,11 +608,25 @@ __attribute__((noreturn)) static void supervisor_main(int sock, const struct sup
     struct epoll_event me = {.events = EPOLLIN, .data.ptr = &main_ev};
     if (sv.ep < 0 || epoll_ctl(sv.ep, EPOLL_CTL_ADD, sock, &me) < 0)
         _exit(1);
+    struct ev warm_ev = {EV_WARM, NULL};
+    sv.warm_off.enabled = false;
+    if (cfg->warm.enabled) {
+        struct err we = {0};
+        if (warm_pool_new(&cfg->warm, sv.host, sv.ep, &warm_ev, &sv.warm, &we) < 0) {
+            sv.warm = NULL;
+            snprintf(sv.warm_off.last_error, sizeof(sv.warm_off.last_error), "%.190s", we.msg);
+        }
+    }
 
     while (!sv.stopping) {
         uint64_t now = sb_now_ms(), next = UINT64_MAX;
         for (struct sproc *p = sv.procs; p; p = p->next) {
             uint64_t t = sb_proc_check(p->sb, now);
+            if (t < next)
+                next = t;
+        }
+        if (sv.warm) {
+            uint64_t t = warm_pool_tick(sv.warm, now);
             if (t < next)
                 next = t;
         }
@@ -499,7 +639,9 @@ __attribute__((noreturn)) static void supervisor_main(int sock, const struct sup
             struct ev *ev = evs[i].data.ptr;
             if (ev->p && ev->p->dead)
                 continue;
-            if (ev->kind == EV_MAIN)
+            if (ev->kind == EV_WARM)
+                warm_pool_handle(sv.warm);
+            else if (ev->kind == EV_MAIN)
                 handle_main(&sv);
             else if (ev->kind == EV_CHAN)
                 handle_chan(&sv, ev->p);
@@ -509,6 +651,8 @@ __attribute__((noreturn)) static void supervisor_main(int sock, const struct sup
                 handle_exit(&sv, ev->p);
         }
         bury(&sv);
+        if (sv.warm)
+            reap_strays(&sv);
     }
     /* The server is gone or asked us to stop: no sandbox outlives us. */
     while (sv.procs) {
@@ -517,6 +661,7 @@ __attribute__((noreturn)) static void supervisor_main(int sock, const struct sup
         sproc_retire(&sv, p); /* kills and reaps */
     }
     bury(&sv);
+    warm_pool_free(sv.warm);
     sb_host_free(sv.host);
     _exit(0);
 }
@@ -604,6 +749,7 @@ int sup_encode_spawn(const struct sb_spec *spec, void *data, size_t cap, size_t 
     m.type = MSG_SPAWN;
     m.pty = spec->pty;
     m.shared_workspace = spec->shared_workspace;
+    m.warm = spec->warm;
     m.rows = spec->rows;
     m.cols = spec->cols;
     m.limits = spec->limits;
@@ -685,6 +831,7 @@ int sup_spawn(struct sup *s, const struct sb_spec *spec, struct sup_proc **ret, 
     }
     p->id = rep.id;
     p->pid = rep.pid;
+    p->warm = rep.warm != 0;
     p->chan = chan[0];
     if (nfds == 1) {
         p->io = (struct sb_stdio){-1, -1, -1, fds[0]};
@@ -734,4 +881,25 @@ void sup_proc_free(struct sup_proc *p)
         return;
     close(p->chan);
     free(p);
+}
+
+int sup_warm_stats(struct sup *s, struct warm_stats *ret)
+{
+    int chan[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, chan) < 0)
+        return -errno;
+    uint32_t type = MSG_STATS;
+    int r = send_msg(s->fd, &type, sizeof(type), &chan[1], 1);
+    close(chan[1]);
+    if (r < 0) {
+        close(chan[0]);
+        return r;
+    }
+    struct msg_stats m;
+    ssize_t n = recv_msg(chan[0], &m, sizeof(m), NULL, NULL, 0);
+    close(chan[0]);
+    if (n != (ssize_t)sizeof(m) || m.type != MSG_STATS)
+        return n < 0 ? (int)n : -EPROTO;
+    *ret = m.warm;
+    return 0;
 }

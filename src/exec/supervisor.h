@@ -25,13 +25,16 @@
 #ifndef PYROOM_EXEC_SUPERVISOR_H
 #define PYROOM_EXEC_SUPERVISOR_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "base/err.h"
+#include "exec/warm.h"
 #include "sandbox/sandbox.h"
 
 struct sup_config {
     struct sb_config sandbox; /* passed to sb_host_new() in the supervisor */
+    struct warm_config warm;  /* the warm Python pool (warm.h); off when !warm.enabled */
 };
 
 /* The client's handle on the supervisor. */
@@ -41,6 +44,7 @@ struct sup;
 struct sup_proc {
     uint64_t id;       /* supervisor-wide id, for logs */
     pid_t pid;         /* host pid of the sandbox's pid 1 */
+    bool warm;         /* started in a warm interpreter (asked with sb_spec.warm) */
     int chan;          /* the channel: readable once the result is there (close-on-exec) */
     struct sb_stdio io; /* parent ends of stdio: owned by the caller, who closes them */
 };
@@ -67,6 +71,8 @@ int sup_wait(struct sup_proc *p, struct sb_result *ret);
 int sup_result(struct sup_proc *p, struct sb_result *ret);
 /* Closes the channel (killing the sandbox if it still runs); leaves p->io alone. */
 void sup_proc_free(struct sup_proc *p);
+/* The warm pool's figures (enabled false when it is off or could not start). */
+int sup_warm_stats(struct sup *s, struct warm_stats *ret);
 
 /* The spawn request's wire format, exposed for tests and the fuzz target. Encoding needs
  * at most sizeof header + SB_MAX_STRINGS bytes. Decoding checks every count, bound and

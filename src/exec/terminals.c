@@ -64,6 +64,9 @@ struct client {
     uint64_t last_ping_ms;
     uint64_t full_since_ms;     /* queue too full to take PTY output since, 0 when not */
     uint64_t closing_since_ms;  /* close queued, waiting for the flush; 0 when not */
+    int64_t user_id;            /* who attached, and with which credential (terms_revoke) */
+    char session[80];           /* session token hash, "" for an API token */
+    int64_t token_id;           /* API token id, 0 for a session */
     bool dead;
     struct client *next;
 };
@@ -106,6 +109,9 @@ struct env {
 struct term_ref {
     struct terms *t;
     struct term *term;
+    int64_t user_id; /* the caller, copied into the client (terms_ref_set_caller) */
+    char session[80];
+    int64_t token_id;
 };
 
 struct terms {
@@ -1023,6 +1029,39 @@ static void replay(struct client *c, const struct ring *r)
     }
 }
 
+void terms_ref_set_caller(struct term_ref *ref, int64_t user_id, const char *session_hash,
+                          int64_t token_id)
+{
+    ref->user_id = user_id;
+    ref->token_id = token_id;
+    snprintf(ref->session, sizeof(ref->session), "%s", session_hash ? session_hash : "");
+}
+
+static void revoke_clients(struct terms *t, struct term *term, int64_t user_id,
+                           const char *session_hash, int64_t token_id)
+{
+    for (struct client *c = term->clients, *next; c; c = next) {
+        next = c->next; /* client_end may close (unlink) c */
+        if ((user_id > 0 && c->user_id == user_id) ||
+            (session_hash && *session_hash && !strcmp(c->session, session_hash)) ||
+            (token_id > 0 && c->token_id == token_id))
+            client_end(t, c, 1008, "your session has ended");
+    }
+}
+
+void terms_revoke(struct terms *t, int64_t user_id, const char *session_hash, int64_t token_id)
+{
+    if (!t)
+        return;
+    pthread_mutex_lock(&t->mu);
+    for (struct env *env = t->envs; env; env = env->next)
+        for (struct term *term = env->terms; term; term = term->next)
+            revoke_clients(t, term, user_id, session_hash, token_id);
+    for (struct term *term = t->dead_terms; term; term = term->next)
+        revoke_clients(t, term, user_id, session_hash, token_id);
+    pthread_mutex_unlock(&t->mu);
+}
+
 void terms_attach(struct terms *t, struct term_ref *ref, int fd, void *handle, const char *extra,
                   size_t extra_len)
 {
@@ -1051,6 +1090,9 @@ void terms_attach(struct terms *t, struct term_ref *ref, int fd, void *handle, c
     memcpy(c->rx, extra, extra_len);
     c->rx_len = extra_len;
     c->last_rx_ms = c->last_ping_ms = now_ms();
+    c->user_id = ref->user_id;
+    c->token_id = ref->token_id;
+    memcpy(c->session, ref->session, sizeof(c->session));
     pthread_mutex_lock(&t->mu);
     struct term *term = ref->term;
     term->refs--;

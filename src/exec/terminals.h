@@ -89,6 +89,15 @@ int terms_open(struct terms *t, int64_t ws, int64_t owner, const char *name,
 void terms_attach(struct terms *t, struct term_ref *ref, int fd, void *handle, const char *extra,
                   size_t extra_len);
 void terms_ref_free(struct term_ref *ref);
+/* Records who attaches with ref (before terms_attach): the user, the hash of their
+ * session (NULL for a token) or the id of their API token (0 for a session), so that
+ * terms_revoke can find the client later. */
+void terms_ref_set_caller(struct term_ref *ref, int64_t user_id, const char *session_hash,
+                          int64_t token_id);
+/* Closes (1008) every client attached by user_id (0: none), by the session session_hash
+ * (NULL: none) or by the token token_id (0: none): a disabled user, a logout or a revoked
+ * token keeps no open shell. The shells themselves live on for other clients. */
+void terms_revoke(struct terms *t, int64_t user_id, const char *session_hash, int64_t token_id);
 
 /* The store changed path in workspace ws (etag as in wsync_apply): a live environment sees
  * it at once. */

@@ -323,6 +323,17 @@ void cg_sweep(const struct cg_host *h, bool (*lock_free)(void *ctx, const char *
             continue;
         struct dirent *e;
         while ((e = readdir(d))) {
+            if (strncmp(e->d_name, "pyroom-pool-", 12) == 0) {
+                /* a warm pool's cgroup whose supervisor is gone */
+                char p[800];
+                fmt(p, sizeof(p), "%s/%s", roots[i], e->d_name);
+                if (kill(atoi(e->d_name + 12), 0) < 0 && errno == ESRCH) {
+                    if (h->mode == CG_V2)
+                        write_str(p, "cgroup.kill", "1");
+                    remove_dir(p);
+                }
+                continue;
+            }
             if (strncmp(e->d_name, "pyroom-sb", 9) == 0 || strncmp(e->d_name, "pyroom-probe-", 13) == 0) {
                 char p[800];
                 if (e->d_name[7] == 'p') {
@@ -465,6 +476,17 @@ void cg_kill(const struct cg_proc *c)
         write_str(d[0], "cgroup.kill", "1");
     else
         kill_procs(d[1]);
+}
+
+uint64_t cg_memory_current(const struct cg_proc *c)
+{
+    char d[3][600];
+    dirs(c->host, c->name, d);
+    int fd = open_ro(d[0], c->host->mode == CG_V1 ? "memory.usage_in_bytes" : "memory.current");
+    uint64_t v = read_num(fd, NULL);
+    if (fd >= 0)
+        close(fd);
+    return v;
 }
 
 void cg_destroy(struct cg_proc *c)

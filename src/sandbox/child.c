@@ -15,6 +15,12 @@
  *      (no_new_privs first) and execs; exec closes the error pipe (EOF: success);
  *   5. as pid 1: reap everything until the program exits, report its status and resource
  *      use over the status pipe and exit, so the kernel kills whatever is left.
+ *
+ * A warm sandbox (child_claimed_main, see spawn.c's zygote section) starts as a fork of a
+ * template interpreter that already made its user, pid, net, ipc and uts namespaces and
+ * waited as their pid 1; once claimed it makes its mount namespace and then takes steps 2
+ * to 5 exactly as above, except that the program process hands over to the interpreter
+ * (a->warm->run) where a cold one would exec.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -45,6 +51,8 @@ __attribute__((noreturn)) static void fail(const struct child_args *a, int err, 
     struct child_report rep;
     memset(&rep, 0, sizeof(rep));
     rep.err = err < 0 ? -err : err;
+    if (!rep.err)
+        rep.err = EIO; /* 0 means "started" from a warm program */
     append(rep.msg, sizeof(rep.msg), what);
     if (detail) {
         append(rep.msg, sizeof(rep.msg), " '");
@@ -109,9 +117,13 @@ __attribute__((noreturn)) static void run_program(const struct child_args *a, in
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    /* Ignored signals survive exec; give the program default dispositions. */
-    for (int s = 1; s < NSIG; s++)
-        signal(s, SIG_DFL);
+    /* Ignored signals survive exec; give the program default dispositions. A warm program
+     * keeps the ones its interpreter set up (as python3 sets them at start: SIGPIPE and
+     * SIGXFSZ ignored, SIGINT raising KeyboardInterrupt); the template started from all
+     * defaults (warm.c). */
+    if (!a->warm)
+        for (int s = 1; s < NSIG; s++)
+            signal(s, SIG_DFL);
     if (setsid() < 0)
         fail(a, errno, "setsid", NULL);
     if (slave >= 0) {
@@ -133,46 +145,27 @@ __attribute__((noreturn)) static void run_program(const struct child_args *a, in
     int r = seccomp_prog_load(a->filter);
     if (r < 0)
         fail(a, r, "seccomp", NULL);
+    if (a->warm) {
+        /* The interpreter takes over in this very process: the error pipe's EOF tells the
+         * parent that set-up is over, before any byte of the user's program runs. */
+        struct child_report started;
+        memset(&started, 0, sizeof(started));
+        (void)!write(a->err_fd, &started, sizeof(started));
+        close(a->err_fd);
+        a->warm->run(a->warm->ctx, a->argv, a->envp);
+        _exit(127);
+    }
     exec_program(a);
 }
 
-void child_main(const struct child_args *a)
+/* From "become uid 1000" to the end: the steps every sandbox takes, cold or warm, once it is
+ * pid 1 of its namespaces, in its cgroups, with only its own fds, and holding the
+ * workspace (an O_PATH fd valid in its own mount namespace, or -1). */
+__attribute__((noreturn)) static void enter_and_run(const struct child_args *a, int ws)
 {
     const char *what = NULL;
     int r, master = -1, slave = -1;
-    char c;
 
-    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-    /* EOF instead of the go byte: the parent failed or died. */
-    if (read(a->sync_fd, &c, 1) != 1)
-        _exit(126);
-    close(a->sync_fd);
-    /* Into our cgroups, by ourselves: a v1 migration waits for an RCU grace period (up to
-     * milliseconds on a busy host), which must not stall the single-threaded supervisor.
-     * Our euid is still the parent's (host root, or the owner of a delegated v2 cgroup). */
-    for (int i = 0; i < 3 && a->cg_procs[i]; i++) {
-        int fd = open(a->cg_procs[i], O_WRONLY | O_CLOEXEC);
-        if (fd < 0 || write(fd, "0", 1) != 1)
-            fail(a, errno, "join cgroup", a->cg_procs[i]);
-        close(fd);
-    }
-    int keep[] = {a->err_fd, a->status_fd, -1,         a->mpl_fd,
-                  a->stdio[0], a->stdio[1], a->stdio[2], a->pty_sock};
-    close_except(keep, (int)(sizeof(keep) / sizeof(keep[0])));
-
-    /* The workspace is opened here, in our own copy of the mount tree (a bind from an fd of
-     * the host's namespace is refused) and while our fs uid is still the parent's (its
-     * parent directories need not be open to the sandbox's uid), then checked to be the
-     * very directory the parent opened and handed over. */
-    int ws = -1;
-    if (a->ws_path) {
-        struct stat st;
-        ws = open(a->ws_path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (ws < 0)
-            fail(a, errno, "open workspace", a->ws_path);
-        if (fstat(ws, &st) < 0 || st.st_dev != a->ws_dev || st.st_ino != a->ws_ino)
-            fail(a, ESTALE, "workspace changed", a->ws_path);
-    }
     if ((r = ns_become_user()) < 0)
         fail(a, r, "become uid 1000", NULL);
     if ((r = ns_setup_uts_net(a->hostname)) < 0)
@@ -198,6 +191,8 @@ void child_main(const struct child_args *a)
     /* Not dumpable: the program (same uid) cannot open /proc/1/mem or the like. */
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
+    if (a->warm && a->warm->before_fork)
+        a->warm->before_fork(a->warm->ctx);
     pid_t pid = fork();
     if (pid < 0)
         fail(a, errno, "fork", NULL);
@@ -227,4 +222,82 @@ void child_main(const struct child_args *a)
     getrusage(RUSAGE_CHILDREN, &st.ru);
     (void)!write(a->status_fd, &st, sizeof(st));
     _exit(0);
+}
+
+/* Into our cgroups, by ourselves: a v1 migration waits for an RCU grace period (up to
+ * milliseconds on a busy host), which must not stall the single-threaded supervisor. Our
+ * euid is still the parent's (host root, the owner of a delegated v2 cgroup, or for a warm
+ * sandbox the pool's uid, to which the supervisor gave these files). */
+static void join_cgroups(const struct child_args *a)
+{
+    for (int i = 0; i < 3 && a->cg_procs[i]; i++) {
+        int fd = open(a->cg_procs[i], O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, "0", 1) != 1)
+            fail(a, errno, "join cgroup", a->cg_procs[i]);
+        close(fd);
+    }
+}
+
+void child_main(const struct child_args *a)
+{
+    char c;
+
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    /* EOF instead of the go byte: the parent failed or died. */
+    if (read(a->sync_fd, &c, 1) != 1)
+        _exit(126);
+    close(a->sync_fd);
+    join_cgroups(a);
+    int keep[] = {a->err_fd, a->status_fd, -1,         a->mpl_fd,
+                  a->stdio[0], a->stdio[1], a->stdio[2], a->pty_sock};
+    close_except(keep, (int)(sizeof(keep) / sizeof(keep[0])));
+
+    /* The workspace is opened here, in our own copy of the mount tree (a bind from an fd of
+     * the host's namespace is refused) and while our fs uid is still the parent's (its
+     * parent directories need not be open to the sandbox's uid), then checked to be the
+     * very directory the parent opened and handed over. */
+    int ws = -1;
+    if (a->ws_path) {
+        struct stat st;
+        ws = open(a->ws_path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (ws < 0)
+            fail(a, errno, "open workspace", a->ws_path);
+        if (fstat(ws, &st) < 0 || st.st_dev != a->ws_dev || st.st_ino != a->ws_ino)
+            fail(a, ESTALE, "workspace changed", a->ws_path);
+    }
+    enter_and_run(a, ws);
+}
+
+void child_claimed_main(const struct child_args *a)
+{
+    /* Our parent is the supervisor now (the process that made us has exited and the
+     * supervisor is the subreaper): die with it, as a cold sandbox's pid 1 does. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    join_cgroups(a);
+    int keep[] = {a->err_fd,    a->status_fd, a->ws_fd,   a->mpl_fd,
+                  a->stdio[0], a->stdio[1],  a->stdio[2]};
+    close_except(keep, (int)(sizeof(keep) / sizeof(keep[0])));
+
+    /* Our mount namespace is made now, as a copy of the host's (which the template shares).
+     * The supervisor's fd of the workspace belongs to the host's namespace and cannot be
+     * bound here; but the kernel moves the working directory into the copy when it makes
+     * it, so we stand in the workspace first and take "." afterwards: the same directory,
+     * in our namespace, with no path walked. */
+    int ws = -1;
+    if (a->ws_fd >= 0) {
+        struct stat st;
+        if (fchdir(a->ws_fd) < 0)
+            fail(a, errno, "enter workspace", NULL);
+        close(a->ws_fd);
+        if (unshare(CLONE_NEWNS) < 0)
+            fail(a, errno, "unshare mount namespace", NULL);
+        ws = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (ws < 0)
+            fail(a, errno, "open workspace", NULL);
+        if (fstat(ws, &st) < 0 || st.st_dev != a->ws_dev || st.st_ino != a->ws_ino)
+            fail(a, ESTALE, "workspace changed", NULL);
+    } else if (unshare(CLONE_NEWNS) < 0) {
+        fail(a, errno, "unshare mount namespace", NULL);
+    }
+    enter_and_run(a, ws);
 }

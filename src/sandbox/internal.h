@@ -59,10 +59,29 @@ struct child_args {
     bool rlimit_nproc;  /* no pids cgroup: approximate with RLIMIT_NPROC */
     const char *hostname;
     const char *etc_passwd, *etc_group, *etc_hosts, *etc_nsswitch, *etc_hostname;
+    int ws_fd;          /* warm: the supervisor's fd of the workspace (host namespace), -1 */
+    const struct sb_zygote_hooks *warm; /* warm: run the program in this process, NULL */
 };
+
+/* What every sandbox's /etc and hostname say. */
+#define CHILD_HOSTNAME     "sandbox"
+#define CHILD_ETC_PASSWD                                                                      \
+    "user:x:1000:1000:user:" SB_HOME ":/bin/bash\n"                                           \
+    "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+#define CHILD_ETC_GROUP    "user:x:1000:\nnogroup:x:65534:\n"
+#define CHILD_ETC_HOSTS                                                                       \
+    "127.0.0.1\tlocalhost sandbox\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+#define CHILD_ETC_NSSWITCH                                                                    \
+    "passwd: files\ngroup: files\nshadow: files\nhosts: files\n"                              \
+    "networks: files\nprotocols: files\nservices: files\n"
+#define CHILD_ETC_HOSTNAME "sandbox\n"
 
 /* Runs in the child; never returns. */
 __attribute__((noreturn)) void child_main(const struct child_args *a);
+/* A claimed zygote (warm sandbox): already pid 1 of its user, pid, net, ipc and uts
+ * namespaces, with its uid maps written; makes its mount namespace and goes on exactly as
+ * child_main. Never returns. */
+__attribute__((noreturn)) void child_claimed_main(const struct child_args *a);
 
 /* ---- ns.c ------------------------------------------------------------------------- */
 
@@ -138,6 +157,7 @@ uint64_t cg_cpu_ns(const struct cg_proc *c);
 uint64_t cg_pids_max_events(const struct cg_proc *c);
 uint64_t cg_oom_kills(const struct cg_proc *c);
 uint64_t cg_memory_peak(const struct cg_proc *c);
+uint64_t cg_memory_current(const struct cg_proc *c);
 void cg_kill(const struct cg_proc *c);
 void cg_destroy(struct cg_proc *c);
 

@@ -89,6 +89,8 @@ struct sb_spec {
     unsigned short rows;     /* PTY size; 0 for 24x80 */
     unsigned short cols;
     struct sb_limits limits;
+    bool warm;               /* supervisor: run `python3 FILE ARGS...` in a warm interpreter
+                                when one is ready (src/exec/warm.h), else cold as usual */
 };
 
 /* How it ended. */
@@ -169,6 +171,58 @@ void sb_proc_free(struct sb_proc *p);
 const char *sb_limit_name(enum sb_limit l);
 /* Milliseconds of CLOCK_MONOTONIC. */
 uint64_t sb_now_ms(void);
+
+/* ---- warm sandboxes ------------------------------------------------------------------
+ * A warm pool (src/exec/warm.c) keeps template processes (interpreters that have loaded
+ * their libraries, never running user code) and, forked from them ahead of demand,
+ * "zygotes": processes that made fresh user, pid, net, ipc and uts namespaces (their
+ * parent called sb_zygote_unshare() and forked: the zygote is pid 1 of them) and wait on a
+ * socket. sb_claim_begin() turns a zygote into the sandbox of a spec with the same slot,
+ * host uid, uid maps, cgroups, limits, workspace hand-over, mount tree, seccomp filter and
+ * capabilities as sb_spawn_begin(); the zygote then forks the program, which calls
+ * hooks->run where a cold sandbox would exec. sb_spawn_fd/_end, sb_proc_check, sb_kill and
+ * sb_reap work on it as on a cold sandbox. */
+struct sb_zygote_hooks {
+    /* In pid 1, right before it forks the program; may be NULL. */
+    void (*before_fork)(void *ctx);
+    /* In the program process, once every restriction is in place, stdio is the run's and
+     * the error pipe closed; argv and envp are what exec would have been given. Must not
+     * return. */
+    void (*run)(void *ctx, char *const *argv, char *const *envp);
+    void *ctx;
+};
+
+/* In the template, once, before forking zygotes: compiles the seccomp filter. */
+int sb_zygote_init(struct err *err);
+/* In a single-threaded fork of the template: new user, pid, net, ipc and uts namespaces;
+ * the next child forked is their pid 1, the zygote. */
+int sb_zygote_unshare(void);
+/* In the zygote: waits for its claim on sock. Returns 0 when the pool lets it go unused
+ * (EOF) or -errno for a bad claim; once claimed it never returns. */
+int sb_zygote_wait(int sock, const struct sb_zygote_hooks *hooks);
+/* In the supervisor: like sb_spawn_begin, on zygote `pid` (a child of the caller, which is
+ * a subreaper) waiting on `sock` and running as host uid `zygote_uid`. No PTY. */
+int sb_claim_begin(struct sb_host *h, const struct sb_spec *spec, pid_t pid, int sock,
+                   uid_t zygote_uid, struct sb_proc **ret_proc, struct err *err);
+/* true when sb_spawn_end found a warm program started (a claimed zygote). */
+bool sb_proc_warm(const struct sb_proc *p);
+
+/* The warm pool's own identity: a host uid of its own (root) with no capabilities, its own
+ * net, ipc and uts namespaces, a private directory (HOME, TMPDIR and matplotlib's config,
+ * with the pre-built font cache) and one cgroup of memory_bytes for all its templates and
+ * unclaimed zygotes. */
+struct sb_pool;
+int sb_pool_open(struct sb_host *h, uint64_t memory_bytes, struct sb_pool **ret,
+                 struct err *err);
+/* Removes the cgroup (killing what is left in it) and the directory. NULL is fine. */
+void sb_pool_close(struct sb_pool *p);
+const char *sb_pool_dir(const struct sb_pool *p);
+uid_t sb_pool_uid(const struct sb_pool *p);
+/* Memory charged to the pool's cgroup, bytes; 0 without cgroups. */
+uint64_t sb_pool_memory_bytes(const struct sb_pool *p);
+/* In a fresh fork of the supervisor, before it execs a template: joins the pool's cgroup,
+ * its namespaces and directory, and becomes its uid with no capabilities. */
+int sb_pool_enter(const struct sb_pool *p);
 
 /* `pyroom sandbox ARGS...`: the command-line driver of this library (cli.c). */
 int sb_cli_main(int argc, char **argv);

@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -72,6 +74,8 @@ struct sb_proc {
     bool setup_timed_out;
     uint64_t start_ms;
     struct sb_limits limits;
+    bool warm;           /* a claimed zygote (sb_claim_begin), not a clone of ours */
+    bool started;        /* warm: the program reported that it runs (sb_spawn_end) */
     bool killed;
     enum sb_limit why;   /* first reason given to sb_kill */
     bool reaped;
@@ -479,8 +483,21 @@ static void close_fd(int *fd)
     *fd = -1;
 }
 
-int sb_spawn_begin(struct sb_host *h, const struct sb_spec *spec, struct sb_proc **ret_proc,
-                   struct err *err)
+/* A zygote to claim instead of cloning (warm sandboxes). */
+struct zygote_ref {
+    pid_t pid;
+    int sock;
+    uid_t uid;
+};
+
+static int claim_send(struct sb_host *h, struct sb_proc *p, const struct zygote_ref *z,
+                      const struct child_args *a, char **env, int *sync_p, int *err_p,
+                      int *status_p, int *in_p, int *out_p, int *err_out_p);
+
+/* sb_spawn_begin and sb_claim_begin: every preparation is the same (slot, uid, workspace
+ * hand-over, cgroup, pipes, the child's arguments); only the last step differs. */
+static int begin(struct sb_host *h, const struct sb_spec *spec, const struct zygote_ref *zygote,
+                 struct sb_proc **ret_proc, struct err *err)
 {
     int r;
     size_t argc = 0;
@@ -498,6 +515,8 @@ int sb_spawn_begin(struct sb_host *h, const struct sb_spec *spec, struct sb_proc
             return err_set(err, E2BIG, "more than %d arguments", SB_MAX_ARGS);
     if (spec->cwd && spec->cwd[0] != '/')
         return err_set(err, EINVAL, "cwd must be absolute");
+    if (zygote && spec->pty)
+        return err_set(err, EINVAL, "a warm sandbox has no terminal");
 
     struct sb_proc *p = calloc(1, sizeof(*p));
     if (!p)
@@ -510,6 +529,7 @@ int sb_spawn_begin(struct sb_host *h, const struct sb_spec *spec, struct sb_proc
     p->cg.cpu_fd = p->cg.pids_ev_fd = p->cg.oom_fd = -1;
     p->limits = spec->limits;
     p->start_ms = sb_now_ms();
+    p->warm = zygote != NULL;
 
     if ((r = build_env(spec, &env, err)) < 0)
         goto fail;
@@ -609,15 +629,30 @@ int sb_spawn_begin(struct sb_host *h, const struct sb_spec *spec, struct sb_proc
         .limits = p->limits,
         .rlimit_memory = !p->has_cg,
         .rlimit_nproc = !p->has_cg,
-        .hostname = "sandbox",
-        .etc_passwd = "user:x:1000:1000:user:" SB_HOME ":/bin/bash\n"
-                      "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
-        .etc_group = "user:x:1000:\nnogroup:x:65534:\n",
-        .etc_hosts = "127.0.0.1\tlocalhost sandbox\n::1\tlocalhost ip6-localhost ip6-loopback\n",
-        .etc_nsswitch = "passwd: files\ngroup: files\nshadow: files\nhosts: files\n"
-                        "networks: files\nprotocols: files\nservices: files\n",
-        .etc_hostname = "sandbox\n",
+        .hostname = CHILD_HOSTNAME,
+        .etc_passwd = CHILD_ETC_PASSWD,
+        .etc_group = CHILD_ETC_GROUP,
+        .etc_hosts = CHILD_ETC_HOSTS,
+        .etc_nsswitch = CHILD_ETC_NSSWITCH,
+        .etc_hostname = CHILD_ETC_HOSTNAME,
+        .ws_fd = -1,
+        .warm = NULL,
     };
+    if (zygote) {
+        r = claim_send(h, p, zygote, &a, env, sync_p, err_p, status_p, in_p, out_p, err_out_p);
+        if (r < 0) {
+            err_set(err, -r, "claim warm sandbox");
+            goto fail;
+        }
+        close_fd(&sync_p[0]);
+        close_fd(&sync_p[1]);
+        free(env);
+        p->start_fd = err_p[0];
+        fcntl(p->start_fd, F_SETFL, O_NONBLOCK);
+        p->io = (struct sb_stdio){in_p[1], out_p[0], err_out_p[0], -1};
+        *ret_proc = p;
+        return 0;
+    }
 
     pid_t pid = (pid_t)syscall(SYS_clone, SB_CLONE_FLAGS | SIGCHLD, NULL, NULL, NULL, NULL);
     if (pid < 0) {
@@ -671,6 +706,19 @@ fail:
     return r;
 }
 
+int sb_spawn_begin(struct sb_host *h, const struct sb_spec *spec, struct sb_proc **ret_proc,
+                   struct err *err)
+{
+    return begin(h, spec, NULL, ret_proc, err);
+}
+
+int sb_claim_begin(struct sb_host *h, const struct sb_spec *spec, pid_t pid, int sock,
+                   uid_t zygote_uid, struct sb_proc **ret_proc, struct err *err)
+{
+    struct zygote_ref z = {.pid = pid, .sock = sock, .uid = zygote_uid};
+    return begin(h, spec, &z, ret_proc, err);
+}
+
 int sb_spawn_fd(const struct sb_proc *p)
 {
     return p->start_fd;
@@ -693,11 +741,18 @@ int sb_spawn_end(struct sb_proc *p, struct sb_stdio *ret_io, struct err *err)
         p->rep_got += (size_t)n;
         if (p->rep_got == sizeof(p->rep)) {
             p->rep.msg[sizeof(p->rep.msg) - 1] = '\0';
+            if (p->warm && p->rep.err == 0) {
+                /* A warm program says it starts (it cannot exec to close the pipe). */
+                p->started = true;
+                break;
+            }
             return err_set(err, p->rep.err ? p->rep.err : EPROTO, "sandbox: %s", p->rep.msg);
         }
     }
     close_fd(&p->start_fd);
-    if (p->rep_got)
+    if (p->warm && !p->started)
+        return err_set(err, EPROTO, "warm sandbox ended during set-up");
+    if (p->rep_got && !p->started)
         return err_set(err, EPROTO, "sandbox set-up failed without a report");
     if (p->setup_timed_out)
         return err_set(err, ETIMEDOUT, "sandbox set-up did not finish in %d ms",
@@ -736,6 +791,11 @@ int sb_spawn(struct sb_host *h, const struct sb_spec *spec, struct sb_proc **ret
     }
     *ret_proc = p;
     return 0;
+}
+
+bool sb_proc_warm(const struct sb_proc *p)
+{
+    return p->warm;
 }
 
 int sb_proc_fd(const struct sb_proc *p)
@@ -936,4 +996,425 @@ void sb_proc_free(struct sb_proc *p)
     for (int i = 0; i < 4; i++)
         close_fd(io[i]);
     free(p);
+}
+
+/* ---- zygotes: warm sandboxes ---------------------------------------------------------
+ *
+ * A zygote is a fork of a template interpreter (src/exec/warm.c) that has made fresh
+ * user, pid, net, ipc and uts namespaces (its parent called sb_zygote_unshare and forked
+ * it, so it is their pid 1) and waits on a socket. The supervisor claims it with
+ * sb_claim_begin: after the same preparation as a cold spawn it writes the zygote's uid
+ * maps, gives it the slot's cgroup.procs files, and sends one message: the child's
+ * arguments (strings, limits, cgroup paths) with the pipes and the workspace as fds. The
+ * zygote rebuilds its struct child_args from that message (no allocation) and goes on in
+ * child_claimed_main(). */
+
+#define CLAIM_MAGIC 0x50595a01u
+#define CLAIM_FDS   7
+
+struct claim_msg {
+    uint32_t magic;
+    uint32_t argc, envc; /* strings: argv..., env..., cwd, path */
+    uint32_t ncg;
+    uint8_t has_ws, has_mpl, rlimit_memory, rlimit_nproc;
+    uint64_t ws_dev, ws_ino;
+    struct sb_limits limits;
+    char cg_procs[3][640];
+    char mpl_name[64];
+    uint32_t strings_len;
+};
+
+#define CLAIM_MAX (sizeof(struct claim_msg) + SB_MAX_STRINGS + 4096)
+
+static int send_fds(int sock, const void *data, size_t len, const int *fds, int nfds)
+{
+    struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * CLAIM_FDS)];
+        struct cmsghdr align;
+    } u;
+    memset(&u, 0, sizeof(u));
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                       .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds)};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+    memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+    for (;;) {
+        ssize_t n = sendmsg(sock, &m, MSG_NOSIGNAL);
+        if (n >= 0)
+            return (size_t)n == len ? 0 : -EMSGSIZE;
+        if (errno != EINTR)
+            return -errno;
+    }
+}
+
+static int put_claim_str(char *buf, size_t cap, size_t *off, const char *s)
+{
+    size_t l = strlen(s) + 1;
+    if (*off + l > cap)
+        return -E2BIG;
+    memcpy(buf + *off, s, l);
+    *off += l;
+    return 0;
+}
+
+static int claim_send(struct sb_host *h, struct sb_proc *p, const struct zygote_ref *z,
+                      const struct child_args *a, char **env, int *sync_p, int *err_p,
+                      int *status_p, int *in_p, int *out_p, int *err_out_p)
+{
+    int r;
+    (void)sync_p;
+    p->pid = z->pid;
+    p->pidfd = (int)syscall(SYS_pidfd_open, z->pid, 0);
+    if (p->pidfd < 0)
+        return -errno;
+    /* The zygote moves itself into the slot's cgroups, as a cold child does; its euid is
+     * the pool's, so the files are given to it for this run (they go with the cgroup). */
+    for (int i = 0; i < 3 && a->cg_procs[i]; i++)
+        if (h->root && chown(a->cg_procs[i], z->uid, (gid_t)-1) < 0)
+            return -errno;
+    struct err e = {0};
+    uid_t uid = h->root ? h->uid_base + p->uid_slot : h->my_uid;
+    gid_t gid = h->root ? h->uid_base + p->uid_slot : h->my_gid;
+    if ((r = ns_write_maps(z->pid, uid, gid, !h->root, &e)) < 0)
+        return r;
+
+    char *buf = malloc(CLAIM_MAX);
+    if (!buf)
+        return -ENOMEM;
+    struct claim_msg *m = (struct claim_msg *)buf;
+    memset(m, 0, sizeof(*m));
+    m->magic = CLAIM_MAGIC;
+    m->has_ws = p->ws_fd >= 0;
+    m->has_mpl = a->mpl_fd >= 0;
+    m->rlimit_memory = a->rlimit_memory;
+    m->rlimit_nproc = a->rlimit_nproc;
+    m->ws_dev = a->ws_dev;
+    m->ws_ino = a->ws_ino;
+    m->limits = a->limits;
+    for (int i = 0; i < 3 && a->cg_procs[i]; i++) {
+        snprintf(m->cg_procs[i], sizeof(m->cg_procs[i]), "%s", a->cg_procs[i]);
+        m->ncg++;
+    }
+    snprintf(m->mpl_name, sizeof(m->mpl_name), "%s", a->mpl_name ? a->mpl_name : "");
+    char *strs = buf + sizeof(*m);
+    size_t cap = CLAIM_MAX - sizeof(*m), off = 0;
+    r = 0;
+    for (char *const *v = a->argv; *v && r == 0; v++, m->argc++)
+        r = put_claim_str(strs, cap, &off, *v);
+    for (char **v = env; *v && r == 0; v++, m->envc++)
+        r = put_claim_str(strs, cap, &off, *v);
+    if (r == 0)
+        r = put_claim_str(strs, cap, &off, a->cwd);
+    if (r == 0)
+        r = put_claim_str(strs, cap, &off, a->path ? a->path : "");
+    m->strings_len = (uint32_t)off;
+    int fds[CLAIM_FDS], nfds = 0;
+    fds[nfds++] = in_p[0];
+    fds[nfds++] = out_p[1];
+    fds[nfds++] = err_out_p[1];
+    fds[nfds++] = err_p[1];
+    fds[nfds++] = status_p[1];
+    if (m->has_ws)
+        fds[nfds++] = p->ws_fd;
+    if (m->has_mpl)
+        fds[nfds++] = a->mpl_fd;
+    if (r == 0)
+        r = send_fds(z->sock, buf, sizeof(*m) + off, fds, nfds);
+    free(buf);
+    if (r < 0)
+        return r;
+    /* The zygote has its copies now. */
+    close_fd(&err_p[1]);
+    close_fd(&status_p[1]);
+    close_fd(&in_p[0]);
+    close_fd(&out_p[1]);
+    close_fd(&err_out_p[1]);
+    p->status_fd = status_p[0];
+    status_p[0] = -1;
+    fcntl(p->status_fd, F_SETFL, O_NONBLOCK);
+    return 0;
+}
+
+/* The template's copy of the filter, compiled once before any zygote is forked. */
+static struct sock_fprog zygote_filter;
+
+int sb_zygote_init(struct err *err)
+{
+    if (zygote_filter.filter)
+        return 0;
+    return seccomp_prog_compile(&zygote_filter, err);
+}
+
+int sb_zygote_unshare(void)
+{
+    /* The mount namespace comes at the claim (child_claimed_main), so that the workspace
+     * the supervisor opened can be carried into it. */
+    if (unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) < 0)
+        return -errno;
+    return 0;
+}
+
+/* Static: the zygote is a fork of an interpreter and claims happen once per process. */
+static char claim_buf[CLAIM_MAX];
+static char *claim_argv[SB_MAX_ARGS + 2];
+static char *claim_env[SB_MAX_ENV + 32];
+
+int sb_zygote_wait(int sock, const struct sb_zygote_hooks *hooks)
+{
+    struct iovec iov = {.iov_base = claim_buf, .iov_len = sizeof(claim_buf)};
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * CLAIM_FDS)];
+        struct cmsghdr align;
+    } u;
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                        .msg_controllen = sizeof(u.buf)};
+    ssize_t n;
+    do {
+        n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+    } while (n < 0 && errno == EINTR);
+    if (n == 0)
+        return 0;
+    if (n < 0)
+        return -errno;
+    int fds[CLAIM_FDS], nfds = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        for (int i = 0; i < k && nfds < CLAIM_FDS; i++)
+            memcpy(&fds[nfds++], CMSG_DATA(c) + sizeof(int) * (size_t)i, sizeof(int));
+    }
+    struct claim_msg m;
+    if ((size_t)n < sizeof(m) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
+        return -EPROTO;
+    memcpy(&m, claim_buf, sizeof(m));
+    int want = 5 + (m.has_ws ? 1 : 0) + (m.has_mpl ? 1 : 0);
+    if (m.magic != CLAIM_MAGIC || m.strings_len != (size_t)n - sizeof(m) || nfds != want ||
+        m.argc == 0 || m.argc > SB_MAX_ARGS || m.envc > SB_MAX_ENV + 16 || m.ncg > 3)
+        return -EPROTO;
+    char *s = claim_buf + sizeof(m), *end = s + m.strings_len;
+    const char *strs[2];
+    for (uint32_t i = 0; i < m.argc + m.envc + 2; i++) {
+        char *nul = memchr(s, '\0', (size_t)(end - s));
+        if (!nul)
+            return -EPROTO;
+        if (i < m.argc)
+            claim_argv[i] = s;
+        else if (i < m.argc + m.envc)
+            claim_env[i - m.argc] = s;
+        else
+            strs[i - m.argc - m.envc] = s;
+        s = nul + 1;
+    }
+    claim_argv[m.argc] = NULL;
+    claim_env[m.envc] = NULL;
+    for (uint32_t i = 0; i < 3; i++)
+        m.cg_procs[i][sizeof(m.cg_procs[i]) - 1] = '\0';
+    m.mpl_name[sizeof(m.mpl_name) - 1] = '\0';
+    /* Kept in static memory: child_claimed_main never returns. */
+    static struct claim_msg held;
+    held = m;
+    close(sock);
+    /* (not in the initializer: its order of evaluation is unspecified) */
+    int ws_fd = held.has_ws ? fds[5] : -1;
+    int mpl_fd = held.has_mpl ? fds[held.has_ws ? 6 : 5] : -1;
+    struct child_args a = {
+        .sync_fd = -1,
+        .cg_procs = {held.ncg > 0 ? held.cg_procs[0] : NULL,
+                     held.ncg > 1 ? held.cg_procs[1] : NULL,
+                     held.ncg > 2 ? held.cg_procs[2] : NULL},
+        .err_fd = fds[3],
+        .status_fd = fds[4],
+        .ws_path = NULL,
+        .ws_dev = (dev_t)held.ws_dev,
+        .ws_ino = (ino_t)held.ws_ino,
+        .ws_fd = ws_fd,
+        .mpl_fd = mpl_fd,
+        .mpl_name = held.mpl_name,
+        .stdio = {fds[0], fds[1], fds[2]},
+        .pty_sock = -1,
+        .filter = &zygote_filter,
+        .argv = claim_argv,
+        .envp = claim_env,
+        .path = strs[1],
+        .cwd = strs[0],
+        .limits = held.limits,
+        .rlimit_memory = held.rlimit_memory,
+        .rlimit_nproc = held.rlimit_nproc,
+        .hostname = CHILD_HOSTNAME,
+        .etc_passwd = CHILD_ETC_PASSWD,
+        .etc_group = CHILD_ETC_GROUP,
+        .etc_hosts = CHILD_ETC_HOSTS,
+        .etc_nsswitch = CHILD_ETC_NSSWITCH,
+        .etc_hostname = CHILD_ETC_HOSTNAME,
+        .warm = hooks,
+    };
+    if (!zygote_filter.filter) {
+        /* Never run a program without the filter. */
+        struct child_report rep = {.err = ENOSYS};
+        snprintf(rep.msg, sizeof(rep.msg), "warm sandbox without a seccomp filter");
+        (void)!write(a.err_fd, &rep, sizeof(rep));
+        _exit(127);
+    }
+    static struct child_args held_args;
+    held_args = a;
+    child_claimed_main(&held_args);
+}
+
+/* ---- the warm pool's own identity ----------------------------------------------------
+ *
+ * Templates and unclaimed zygotes run as a host uid of their own (uid_base - 1, when we are
+ * root; else our uid), with no capabilities and no_new_privs, in their own net, ipc and uts
+ * namespaces, with a private directory for HOME, TMPDIR and matplotlib's config (with our
+ * pre-built font cache), and in one cgroup whose memory limit bounds the whole pool. They
+ * share the host's mount namespace on purpose: a claimed zygote's mount namespace must be a
+ * copy of the one that holds the workspace (child_claimed_main). */
+
+struct sb_pool {
+    struct sb_host *h;
+    uid_t uid;
+    gid_t gid;
+    bool own_uid;          /* a uid of its own (root): drop to it */
+    char dir[300];
+    struct cg_proc cg;
+    bool has_cg;
+    char cg_procs[3][640];
+    int ncg;
+};
+
+static int copy_cache(struct sb_host *h, const char *dir, uid_t uid, gid_t gid)
+{
+    if (h->mpl_fd < 0)
+        return 0;
+    char path[400], buf[16384];
+    snprintf(path, sizeof(path), "%s/%s", dir, h->mpl_name);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0)
+        return -errno;
+    off_t off = 0;
+    int r = 0;
+    for (;;) {
+        ssize_t n = pread(h->mpl_fd, buf, sizeof(buf), off);
+        if (n <= 0) {
+            r = n < 0 ? -errno : 0;
+            break;
+        }
+        if (write(fd, buf, (size_t)n) != n) {
+            r = -EIO;
+            break;
+        }
+        off += n;
+    }
+    if (r == 0 && h->root && fchown(fd, uid, gid) < 0)
+        r = -errno;
+    close(fd);
+    return r;
+}
+
+int sb_pool_open(struct sb_host *h, uint64_t memory_bytes, struct sb_pool **ret, struct err *err)
+{
+    struct sb_pool *p = calloc(1, sizeof(*p));
+    int r;
+    if (!p)
+        return err_set(err, ENOMEM, "warm pool");
+    p->h = h;
+    p->cg.cpu_fd = p->cg.pids_ev_fd = p->cg.oom_fd = -1;
+    p->own_uid = h->root;
+    p->uid = h->root ? h->uid_base - 1 : h->my_uid;
+    p->gid = h->root ? h->uid_base - 1 : h->my_gid;
+    /* Beside the run directory, not in it: that one is closed to other uids. */
+    snprintf(p->dir, sizeof(p->dir), "%s-pool-%d", h->run_dir, (int)getpid());
+    if (mkdir(p->dir, 0700) < 0 && errno != EEXIST) {
+        r = err_set(err, errno, "mkdir '%s'", p->dir);
+        goto fail;
+    }
+    if (h->root && chown(p->dir, p->uid, p->gid) < 0) {
+        r = err_set(err, errno, "chown '%s'", p->dir);
+        goto fail;
+    }
+    if ((r = copy_cache(h, p->dir, p->uid, p->gid)) < 0) {
+        err_set(err, -r, "copy the font cache into '%s'", p->dir);
+        goto fail;
+    }
+    if (h->cg.mode != CG_NONE) {
+        char name[32];
+        struct sb_limits l = {.memory_bytes = memory_bytes, .pids = 1024};
+        snprintf(name, sizeof(name), "pyroom-pool-%d", (int)getpid());
+        if ((r = cg_create(&h->cg, name, &l, &p->cg, err)) < 0)
+            goto fail;
+        p->has_cg = true;
+        p->ncg = cg_procs_paths(&p->cg, p->cg_procs);
+    }
+    *ret = p;
+    return 0;
+fail:
+    sb_pool_close(p);
+    return r;
+}
+
+void sb_pool_close(struct sb_pool *p)
+{
+    if (!p)
+        return;
+    if (p->has_cg)
+        cg_destroy(&p->cg);
+    if (p->dir[0]) {
+        int dfd = open(p->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dfd >= 0) {
+            /* what the templates left there: the font cache, matplotlib's files */
+            struct ws_walk w;
+            (void)ws_chown_tree(dfd, p->h->my_uid, p->h->my_gid, &w);
+            close(dfd);
+        }
+        char cmd[400];
+        snprintf(cmd, sizeof(cmd), "%s/%s", p->dir, p->h->mpl_name);
+        (void)unlink(cmd);
+        (void)rmdir(p->dir);
+    }
+    free(p);
+}
+
+const char *sb_pool_dir(const struct sb_pool *p)
+{
+    return p->dir;
+}
+
+uid_t sb_pool_uid(const struct sb_pool *p)
+{
+    return p->uid;
+}
+
+uint64_t sb_pool_memory_bytes(const struct sb_pool *p)
+{
+    return p->has_cg ? cg_memory_current(&p->cg) : 0;
+}
+
+int sb_pool_enter(const struct sb_pool *p)
+{
+    for (int i = 0; i < p->ncg; i++) {
+        int fd = open(p->cg_procs[i], O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, "0", 1) != 1)
+            return -errno;
+        close(fd);
+    }
+    if (p->own_uid && unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) < 0)
+        return -errno;
+    if (chdir(p->dir) < 0)
+        return -errno;
+    if (p->own_uid) {
+        for (int c = 0; c < 64; c++)
+            if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+                return -errno;
+        if (setgroups(0, NULL) < 0 || setresgid(p->gid, p->gid, p->gid) < 0 ||
+            setresuid(p->uid, p->uid, p->uid) < 0)
+            return -errno;
+    }
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+        return -errno;
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        return -errno;
+    return 0;
 }

@@ -36,7 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (spec.cwd && strcmp(spec.cwd, spec2.cwd) != 0) ||
         (spec.workspace == NULL) != (spec2.workspace == NULL) ||
         (spec.workspace && strcmp(spec.workspace, spec2.workspace) != 0) ||
-        memcmp(&spec.limits, &spec2.limits, sizeof(spec.limits)) != 0 || spec.pty != spec2.pty)
+        memcmp(&spec.limits, &spec2.limits, sizeof(spec.limits)) != 0 || spec.pty != spec2.pty ||
+        spec.warm != spec2.warm)
         abort();
     return 0;
 }
