@@ -201,6 +201,16 @@ test('file tree: new folder, move a file into it, delete with confirmation', asy
     assert.equal(await sam.file(samWs, 'data/helpers.py'), null);
 });
 
+test('upload: a file picked from the computer lands in the workspace', async () => {
+    const p = await page({ api: sam });
+    await p.goto(`/w/${samWs}`);
+    await p.waitForSelector('.cm-content');
+    await p.setInputFiles('.tree-wrap input[type=file]', { name: 'data.csv', mimeType: 'text/csv', buffer: Buffer.from('x,y\n1,2\n') });
+    await p.waitForSelector('.tree-row[data-path="data.csv"]');
+    assert.equal(await sam.file(samWs, 'data.csv'), 'x,y\n1,2\n');
+    await shot(p, 'upload');
+});
+
 test('an expired session keeps unsaved text until the user signs in again', async () => {
     const p = await page({ api: sam });
     await p.goto(`/w/${samWs}`);

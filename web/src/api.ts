@@ -296,7 +296,7 @@ export const files = {
     },
     url: (ws: number, path: string) => `/api/workspaces/${ws}/files/${encodePath(path)}`,
     /** PUT; `ifMatch` an etag for a conditional write, '*' (If-None-Match) to create only. */
-    write(ws: number, path: string, text: string, ifMatch?: string | null, createOnly = false): Promise<Saved> {
+    write(ws: number, path: string, text: string | Blob, ifMatch?: string | null, createOnly = false): Promise<Saved> {
         const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream' };
         if (createOnly) headers['If-None-Match'] = '*';
         else if (ifMatch) headers['If-Match'] = `"${ifMatch}"`;
