@@ -48,6 +48,7 @@ class Ide {
     private binaries = new Map<string, number>();
     /** Scroll positions of files not on screen, by path. */
     private scrollTops = new Map<string, number>();
+    private keepTabFocus = false;
     private active = '';
     private tabBar: HTMLElement;
     private editorHost: HTMLElement;
@@ -372,7 +373,9 @@ class Ide {
         this.showSave();
         this.showCursor();
         this.updateRunLabel();
-        requestAnimationFrame(() => this.view?.focus());
+        // Keyboard users moving along the tabs keep their place; a click goes to the text.
+        if (this.keepTabFocus) this.keepTabFocus = false;
+        else requestAnimationFrame(() => this.view?.focus());
     }
 
     private renderTabs(): void {
@@ -389,7 +392,17 @@ class Ide {
                 dataset: { path: p },
                 onclick: () => void this.open(p),
                 onauxclick: (e: MouseEvent) => { if (e.button === 1) this.closeTab(p); },
-                onkeydown: (e: KeyboardEvent) => { if (e.key === 'Enter' || e.key === ' ') void this.open(p); },
+                onkeydown: (e: KeyboardEvent) => {
+                    const i = this.tabs.indexOf(p);
+                    if (e.key === 'Enter' || e.key === ' ') void this.open(p);
+                    else if (e.key === 'ArrowRight' || e.key === 'ArrowLeft') {
+                        const next = this.tabs[(i + (e.key === 'ArrowRight' ? 1 : this.tabs.length - 1)) % this.tabs.length];
+                        this.keepTabFocus = true;
+                        void this.open(next).then(() => (this.tabBar.querySelector(`.tab[data-path="${CSS.escape(next)}"]`) as HTMLElement | null)?.focus());
+                    } else if (e.key === 'Delete') this.closeTab(p);
+                    else return;
+                    e.preventDefault();
+                },
             },
                 fileIcon(name),
                 h('span', { class: 'tab-name' }, name),

@@ -317,6 +317,12 @@ export class FileTree {
         const row = rows[i];
         const path = row.dataset.path!;
         const kind = row.dataset.kind as 'file' | 'folder';
+        if (e.key === 'F10' && e.shiftKey) {
+            e.preventDefault();
+            const r = row.getBoundingClientRect();
+            this.showMenu(r.left + 24, r.bottom, { name: path.slice(path.lastIndexOf('/') + 1), path, kind, children: [], size: 0 });
+            return;
+        }
         const go = (j: number) => {
             const r = rows[Math.max(0, Math.min(rows.length - 1, j))];
             this.focusRow(r);
@@ -329,6 +335,11 @@ export class FileTree {
             case 'ArrowLeft': if (kind === 'folder' && this.expanded.has(path)) this.toggle(path); break;
             case 'Enter': if (kind === 'folder') this.toggle(path); else this.actions.open(path); break;
             case 'F2': this.actions.rename(path); break;
+            case 'ContextMenu': {
+                const r = row.getBoundingClientRect();
+                this.showMenu(r.left + 24, r.bottom, { name: path.slice(path.lastIndexOf('/') + 1), path, kind, children: [], size: 0 });
+                break;
+            }
             case 'Delete': this.actions.remove(path, kind); break;
             default: return;
         }
