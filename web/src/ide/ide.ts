@@ -694,7 +694,7 @@ class Ide {
     // ---- runs -----------------------------------------------------------------------------
 
     private entry(): string | null {
-        if (this.active.endsWith('.py')) return this.active;
+        if (/\.(py|sh)$/.test(this.active)) return this.active;
         const paths = this.tree.paths();
         if (paths.has('main.py')) return 'main.py';
         return [...paths].find((p) => p.endsWith('.py')) ?? null;
