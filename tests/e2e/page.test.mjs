@@ -453,6 +453,29 @@ test('submit for review; a reviewer approves with a comment; the submitter sees 
     }
 });
 
+test('account: an API token is shown once and works for scripts; admins see the node', async () => {
+    const p = await page({ api: sam });
+    await p.goto('/');
+    await p.click('.topbar .user-name');
+    await p.waitForURL(/\/account$/);
+    await p.fill('#token-name', 'ci script');
+    await p.click('form.inline-form button[type=submit]');
+    await p.waitForSelector('.token-value');
+    const token = await p.inputValue('.token-value');
+    assert.ok(token.length >= 16, 'a token is shown');
+    await p.waitForSelector('td:has-text("ci script")');
+    await shot(p, 'account-token');
+    const me = await fetch(`${BASE}/api/auth/me`, { headers: { Authorization: `Bearer ${token}` } });
+    assert.equal(me.status, 200);
+    assert.equal((await me.json()).user.username, 'sam');
+
+    const a = await page({ api: admin });
+    await a.goto('/admin?tab=node');
+    await a.waitForSelector('.stat-card');
+    assert.match(await a.textContent('.stat-grid'), /running/);
+    await shot(a, 'admin-node');
+});
+
 test('no external requests, no Content-Security-Policy violations, hashed assets cached', async () => {
     const p = await page({ api: sam });
     const requests = [];
