@@ -21,7 +21,8 @@ export async function adminPage(query: URLSearchParams): Promise<void> {
 
 /** The node's figures (runs, terminals, warm pool) as labelled cards; refreshes itself. */
 async function node(host: HTMLElement): Promise<void> {
-    const label = (k: string) => k.replace(/_bytes$/, '').replace(/_ms$/, '').replace(/_/g, ' ');
+    const NAMES: Record<string, string> = { pss_bytes: 'memory (PSS)', template_pss_bytes: 'template memory (PSS)', cgroup_bytes: 'cgroup memory', boot_ms: 'start-up', warm: 'warm Python pool' };
+    const label = (k: string) => NAMES[k] ?? k.replace(/_bytes$/, '').replace(/_ms$/, '').replace(/_/g, ' ');
     const value = (k: string, v: unknown): string => {
         if (typeof v === 'boolean') return v ? 'yes' : 'no';
         if (typeof v === 'number' && k.endsWith('_bytes')) return fmtBytes(v);
