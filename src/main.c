@@ -236,6 +236,8 @@ static int cmd_serve(struct settings *s)
         .max_connections = (unsigned)s->max_connections,
         .connection_timeout = (unsigned)s->connection_timeout,
         .access_log = s->access_log,
+        .trust_proxy = s->trust_proxy,
+        .max_per_ip = (unsigned)s->max_connections_per_ip,
     };
     struct http_server *srv = NULL;
     if (http_server_start(&hc, api_handle, api, &srv, &e) < 0) {

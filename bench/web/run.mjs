@@ -152,3 +152,5 @@ console.log(`web first load with the terminal opened: ${kib(withTerm.gz)} gzippe
 console.log(`navigation to editable editor, cold: p50 ${ms(pct(cold, 50))}, p90 ${ms(pct(cold, 90))} over ${LOADS} loads; aim < 500 ms`);
 console.log(`navigation to editable editor, warm reload: p50 ${ms(pct(warm, 50))}, p90 ${ms(pct(warm, 90))}`);
 console.log(`baseline (static file from the same server): p50 ${ms(pct(base, 50))}; ratio cold/baseline ${(pct(cold, 50) / Math.max(1, pct(base, 50))).toFixed(1)}x`);
+// The server we started keeps the event loop alive: end here (the exit hook stops it).
+process.exit(0);

@@ -22,6 +22,10 @@
 
 #define EVENTS_QUEUE (256u << 10) /* bytes of event text waiting per subscriber */
 #define KEEPALIVE_MS 15000        /* a comment line this often keeps proxies and us honest */
+/* Streams one user may hold open on this node. Each holds an HTTP connection and its
+ * thread, so without a cap one user could take all --max-connections of the node. A page
+ * holds one per tab; a vanished reader is noticed at the next keepalive. */
+#define EVENTS_PER_USER 16
 
 struct sub {
     int64_t ws;
@@ -178,11 +182,22 @@ void api_events_stream(struct http_req *req, int64_t ws, const struct api_caller
     buf_init(&s->q, EVENTS_QUEUE);
     pthread_mutex_lock(&mu);
     bool closed = closing;
-    if (!closed) {
+    unsigned mine = 0;
+    for (struct sub *o = subs; o; o = o->next)
+        mine += o->user_id == s->user_id && !o->revoked;
+    bool full = mine >= EVENTS_PER_USER;
+    if (!closed && !full) {
         s->next = subs;
         subs = s;
     }
     pthread_mutex_unlock(&mu);
+    if (full && !closed) {
+        buf_done(&s->q);
+        free(s);
+        api_too_many(req, KEEPALIVE_MS / 1000,
+                     "too many open event streams; close a tab or wait a little");
+        return;
+    }
     if (closed) {
         buf_done(&s->q);
         free(s);

@@ -125,6 +125,14 @@ static void h_terminal(struct http_req *req, void *ctx)
         goto out;
     }
     terms_ref_set_caller(ref, c.user.id, c.by_cookie ? c.session_hash : NULL, c.token_id);
+    /* Starting the environment may take a while: a credential revoked meanwhile is caught
+     * by checking it again now; one revoked from here on is caught by terms_attach. */
+    struct api_caller again;
+    if (!api_auth(api, req, &again)) {
+        terms_ref_free(ref);
+        goto out;
+    }
+    api_caller_done(&again);
     const char *const h[] = {"Sec-WebSocket-Accept", accept, "Cache-Control", "no-store", NULL};
     if (http_reply_upgrade(req, on_upgrade, ref, h) < 0)
         terms_ref_free(ref);

@@ -21,6 +21,8 @@ struct settings {
     char *log_level;    /* debug | info | warn | error */
     bool secure_cookies;
     bool access_log;
+    bool trust_proxy; /* client address from X-Forwarded-For */
+    uint64_t max_connections_per_ip;
     uint64_t session_ttl;        /* seconds */
     uint64_t max_body;           /* bytes */
     uint64_t max_connections;    /* concurrent HTTP connections */

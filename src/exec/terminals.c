@@ -112,6 +112,17 @@ struct term_ref {
     int64_t user_id; /* the caller, copied into the client (terms_ref_set_caller) */
     char session[80];
     int64_t token_id;
+    uint64_t since_ms; /* when the caller was authenticated */
+};
+
+/* Recent revocations: a client whose upgrade was answered but not yet attached when its
+ * credential was revoked is refused at attach time (the upgrade runs on another thread). */
+#define REVOKED_RING 32
+struct revocation {
+    int64_t user_id;
+    char session[80];
+    int64_t token_id;
+    uint64_t at_ms;
 };
 
 struct terms {
@@ -134,6 +145,8 @@ struct terms {
     struct client *dead_clients;
     char *chunk;             /* READ_CHUNK bytes, the loop's */
     uint64_t next_tick_ms;
+    struct revocation revoked[REVOKED_RING];
+    unsigned revoked_next; /* ring index */
     bool closing;
     bool stop;
 };
@@ -1034,7 +1047,29 @@ void terms_ref_set_caller(struct term_ref *ref, int64_t user_id, const char *ses
 {
     ref->user_id = user_id;
     ref->token_id = token_id;
+    ref->since_ms = now_ms();
     snprintf(ref->session, sizeof(ref->session), "%s", session_hash ? session_hash : "");
+}
+
+static bool matches(int64_t user_id, const char *session, int64_t token_id, int64_t r_user,
+                    const char *r_session, int64_t r_token)
+{
+    return (r_user > 0 && user_id == r_user) ||
+           (r_session && *r_session && !strcmp(session, r_session)) ||
+           (r_token > 0 && token_id == r_token);
+}
+
+/* Was ref's credential revoked after it was checked? Called with t->mu held. */
+static bool revoked_since(const struct terms *t, const struct term_ref *ref)
+{
+    for (unsigned i = 0; i < REVOKED_RING; i++) {
+        const struct revocation *r = &t->revoked[i];
+        if (r->at_ms && r->at_ms >= ref->since_ms &&
+            matches(ref->user_id, ref->session, ref->token_id, r->user_id, r->session,
+                    r->token_id))
+            return true;
+    }
+    return false;
 }
 
 static void revoke_clients(struct terms *t, struct term *term, int64_t user_id,
@@ -1042,9 +1077,7 @@ static void revoke_clients(struct terms *t, struct term *term, int64_t user_id,
 {
     for (struct client *c = term->clients, *next; c; c = next) {
         next = c->next; /* client_end may close (unlink) c */
-        if ((user_id > 0 && c->user_id == user_id) ||
-            (session_hash && *session_hash && !strcmp(c->session, session_hash)) ||
-            (token_id > 0 && c->token_id == token_id))
+        if (matches(c->user_id, c->session, c->token_id, user_id, session_hash, token_id))
             client_end(t, c, 1008, "your session has ended");
     }
 }
@@ -1054,6 +1087,11 @@ void terms_revoke(struct terms *t, int64_t user_id, const char *session_hash, in
     if (!t)
         return;
     pthread_mutex_lock(&t->mu);
+    struct revocation *r = &t->revoked[t->revoked_next++ % REVOKED_RING];
+    r->user_id = user_id;
+    r->token_id = token_id;
+    snprintf(r->session, sizeof(r->session), "%s", session_hash ? session_hash : "");
+    r->at_ms = now_ms();
     for (struct env *env = t->envs; env; env = env->next)
         for (struct term *term = env->terms; term; term = term->next)
             revoke_clients(t, term, user_id, session_hash, token_id);
@@ -1096,6 +1134,7 @@ void terms_attach(struct terms *t, struct term_ref *ref, int fd, void *handle, c
     pthread_mutex_lock(&t->mu);
     struct term *term = ref->term;
     term->refs--;
+    bool revoked = revoked_since(t, ref);
     free(ref);
     c->term = term;
     c->next = term->clients;
@@ -1114,7 +1153,9 @@ void terms_attach(struct terms *t, struct term_ref *ref, int fd, void *handle, c
     }
     term->env->active_ms = now_ms();
     replay(c, &term->sb);
-    if (term->exited) {
+    if (revoked) {
+        client_end(t, c, 1008, "your session has ended");
+    } else if (term->exited) {
         client_send_json(t, c, json_pack("{s:s,s:i}", "type", "exit", "code", term->exit_code));
         client_end(t, c, 1000, "the shell exited");
     } else if (t->closing) {

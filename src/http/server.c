@@ -304,6 +304,28 @@ static void remote_addr(struct MHD_Connection *c, char *out, size_t len)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)len);
 }
 
+/* Behind a proxy that appends the address it saw (nginx: $proxy_add_x_forwarded_for), the
+ * last entry of X-Forwarded-For is the client; earlier entries are the client's own words. */
+static void forwarded_for(struct MHD_Connection *c, char *out, size_t len)
+{
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-For");
+    if (!h)
+        return;
+    const char *last = strrchr(h, ',');
+    last = last ? last + 1 : h;
+    while (*last == ' ')
+        last++;
+    size_t n = strcspn(last, " ");
+    unsigned char bin[sizeof(struct in6_addr)];
+    char addr[64];
+    if (n == 0 || n >= sizeof(addr))
+        return;
+    memcpy(addr, last, n);
+    addr[n] = '\0';
+    if (inet_pton(AF_INET, addr, bin) == 1 || inet_pton(AF_INET6, addr, bin) == 1)
+        snprintf(out, len, "%s", addr);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -326,6 +348,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         buf_init(&req->body, srv->cfg.max_body);
         new_id(req->id);
         remote_addr(c, req->remote, sizeof(req->remote));
+        if (srv->cfg.trust_proxy)
+            forwarded_for(c, req->remote, sizeof(req->remote));
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         if (cl && strtoull(cl, NULL, 10) > srv->cfg.max_body) {
             req->too_large = true;
@@ -432,7 +456,7 @@ int http_server_start(const struct http_config *cfg, http_handler_fn handler, vo
         MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL, MHD_OPTION_CONNECTION_LIMIT,
         cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-        1024u, MHD_OPTION_END);
+        1024u, MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_per_ip, MHD_OPTION_END);
     if (!srv->daemon) {
         free(srv);
         return err_set(err, EADDRINUSE, "cannot listen on %s:%u", cfg->listen_host,

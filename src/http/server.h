@@ -71,6 +71,8 @@ struct http_config {
     unsigned max_connections;    /* concurrent connections (= threads) */
     unsigned connection_timeout; /* seconds of inactivity before a connection is closed */
     bool access_log;             /* one JSON line per request */
+    bool trust_proxy;            /* client address from the last X-Forwarded-For entry */
+    unsigned max_per_ip;         /* connections per client address, 0: no limit */
 };
 
 int http_server_start(const struct http_config *cfg, http_handler_fn handler, void *ctx,

@@ -559,3 +559,31 @@ def test_terminal_ends_with_the_session(server, admin, make_user, how):
         assert closed_within(conn), "the terminal stayed open"
     finally:
         conn.close()
+
+
+def test_event_streams_per_user_are_bounded(server, make_user):
+    """Each stream holds a server connection (and a thread) for as long as it stays open: one
+    user opening hundreds would take every connection of the node. Past the cap: 429."""
+    u = make_user()
+    other = make_user()
+    w = u.workspace("many")
+    opened, refused = [], None
+    try:
+        for _ in range(64):
+            r = u.s.get(server.url + f"/api/workspaces/{w['id']}/events", stream=True,
+                        timeout=DEADLINE)
+            if r.status_code != 200:
+                refused = r
+                break
+            opened.append(r)
+        assert refused is not None, "64 event streams for one user"
+        assert refused.status_code == 429 and refused.headers.get("Retry-After")
+        assert error_code(refused) == "rate_limited"
+        ow = other.workspace("mine")
+        r = other.s.get(server.url + f"/api/workspaces/{ow['id']}/events", stream=True,
+                        timeout=DEADLINE)
+        assert r.status_code == 200
+        r.close()
+    finally:
+        for r in opened:
+            r.close()

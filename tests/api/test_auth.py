@@ -178,3 +178,44 @@ def test_registration_closed():
         assert r.status_code == 403 and error_code(r) == "registration_closed"
     finally:
         srv.stop()
+
+
+def test_trust_proxy_keys_login_limits_on_the_forwarded_address():
+    srv = Server(extra=["--login-rate", "2", "--trust-proxy"]).start()
+    try:
+        u = srv.url + "/api/auth/login"
+
+        def attempt(addr, name):
+            return requests.post(u, json={"username": name, "password": "wrong pass"},
+                                 headers={"X-Forwarded-For": f"6.6.6.6, {addr}"}).status_code
+
+        assert [attempt("1.1.1.1", f"n{i}") for i in range(3)] == [401, 401, 429]
+        # Another client behind the same proxy is not locked out by the first.
+        assert attempt("2.2.2.2", "other") == 401
+    finally:
+        srv.stop()
+
+
+def test_connections_per_address_are_bounded():
+    import socket
+    srv = Server(extra=["--max-connections-per-ip", "4"]).start()
+    socks = []
+    try:
+        for _ in range(4):
+            socks.append(socket.create_connection(("127.0.0.1", srv.port)))
+        extra = socket.create_connection(("127.0.0.1", srv.port))
+        extra.settimeout(10)
+        try:
+            extra.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n")
+            answer = extra.recv(100)
+        except ConnectionResetError:
+            answer = b""
+        assert answer == b""  # closed without an answer
+        extra.close()
+        # The four admitted connections are still served.
+        socks[0].sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert socks[0].recv(100).startswith(b"HTTP/1.1 200")
+        for s in socks:
+            s.close()
+    finally:
+        srv.stop()

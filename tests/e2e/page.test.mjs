@@ -201,6 +201,16 @@ test('file tree: new folder, move a file into it, delete with confirmation', asy
     assert.equal(await sam.file(samWs, 'data/helpers.py'), null);
 });
 
+test('upload: a file picked from the computer lands in the workspace', async () => {
+    const p = await page({ api: sam });
+    await p.goto(`/w/${samWs}`);
+    await p.waitForSelector('.cm-content');
+    await p.setInputFiles('.tree-wrap input[type=file]', { name: 'data.csv', mimeType: 'text/csv', buffer: Buffer.from('x,y\n1,2\n') });
+    await p.waitForSelector('.tree-row[data-path="data.csv"]');
+    assert.equal(await sam.file(samWs, 'data.csv'), 'x,y\n1,2\n');
+    await shot(p, 'upload');
+});
+
 test('an expired session keeps unsaved text until the user signs in again', async () => {
     const p = await page({ api: sam });
     await p.goto(`/w/${samWs}`);
@@ -441,6 +451,29 @@ test('submit for review; a reviewer approves with a comment; the submitter sees 
         assert.match(await p.textContent('.diff-view'), /second version/);
         await shot(p, 'resubmission-diff');
     }
+});
+
+test('account: an API token is shown once and works for scripts; admins see the node', async () => {
+    const p = await page({ api: sam });
+    await p.goto('/');
+    await p.click('.topbar .user-name');
+    await p.waitForURL(/\/account$/);
+    await p.fill('#token-name', 'ci script');
+    await p.click('form.inline-form button[type=submit]');
+    await p.waitForSelector('.token-value');
+    const token = await p.inputValue('.token-value');
+    assert.ok(token.length >= 16, 'a token is shown');
+    await p.waitForSelector('td:has-text("ci script")');
+    await shot(p, 'account-token');
+    const me = await fetch(`${BASE}/api/auth/me`, { headers: { Authorization: `Bearer ${token}` } });
+    assert.equal(me.status, 200);
+    assert.equal((await me.json()).user.username, 'sam');
+
+    const a = await page({ api: admin });
+    await a.goto('/admin?tab=node');
+    await a.waitForSelector('.stat-card');
+    assert.match(await a.textContent('.stat-grid'), /running/);
+    await shot(a, 'admin-node');
 });
 
 test('no external requests, no Content-Security-Policy violations, hashed assets cached', async () => {

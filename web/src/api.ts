@@ -296,7 +296,7 @@ export const files = {
     },
     url: (ws: number, path: string) => `/api/workspaces/${ws}/files/${encodePath(path)}`,
     /** PUT; `ifMatch` an etag for a conditional write, '*' (If-None-Match) to create only. */
-    write(ws: number, path: string, text: string, ifMatch?: string | null, createOnly = false): Promise<Saved> {
+    write(ws: number, path: string, text: string | Blob, ifMatch?: string | null, createOnly = false): Promise<Saved> {
         const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream' };
         if (createOnly) headers['If-None-Match'] = '*';
         else if (ifMatch) headers['If-Match'] = `"${ifMatch}"`;
@@ -358,7 +358,23 @@ export interface FileDiff {
     removed?: number;
 }
 
+export interface ApiToken {
+    id: number;
+    name: string;
+    created_at: string;
+    last_used_at: string | null;
+    /** Only in the answer that created it. */
+    token?: string;
+}
+
+export const tokens = {
+    list: () => get<{ items: ApiToken[] }>('/api/auth/tokens'),
+    create: (name: string) => post<ApiToken>('/api/auth/tokens', { name }),
+    remove: (id: number) => request<void>('DELETE', `/api/auth/tokens/${id}`),
+};
+
 export const admin = {
+    stats: () => get<Record<string, unknown>>('/api/admin/stats'),
     users: () => get<List<User>>('/api/admin/users?limit=200'),
     patchUser: (id: number, patch: { role?: Role; disabled?: boolean }) =>
         request<User>('PATCH', `/api/admin/users/${id}`, { json: patch }),

@@ -97,27 +97,6 @@ export function fileIcon(name: string): SVGSVGElement {
     return icon('file', 'ic-file');
 }
 
-/** A button with an icon and a label (the label is visible, or only its accessible name). */
-export function iconButton(
-    name: string,
-    label: string,
-    onclick: (e: MouseEvent) => void,
-    opts: { text?: boolean; cls?: string; title?: string } = {},
-): HTMLButtonElement {
-    return h(
-        'button',
-        {
-            type: 'button',
-            class: `btn ${opts.text ? '' : 'icon-only'} ${opts.cls ?? ''}`.trim(),
-            'aria-label': opts.text ? null : label,
-            title: opts.title ?? label,
-            onclick,
-        },
-        icon(name),
-        opts.text ? h('span', null, label) : null,
-    );
-}
-
 // Toasts: transient messages, errors stay until dismissed.
 let toastHost: HTMLElement | null = null;
 export function toast(message: string, kind: 'info' | 'error' | 'ok' = 'info', ms = 4000): void {

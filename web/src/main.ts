@@ -5,12 +5,14 @@
 //   /w/:id                     the IDE
 //   /submissions, /submissions/:id   my submissions, one submission (review view)
 //   /review                    reviewer dashboard (?status=pending|approved|rejected)
-//   /admin                     users and audit log (?tab=audit)
+//   /admin                     users, audit log, node figures (?tab=audit|node)
+//   /account                   your account and API tokens
 
 import './style.css';
 import { auth, setUnauthenticatedHandler } from './api';
 import { h } from './dom';
 import { prefetchIde } from './ide/prefetch';
+import { accountPage } from './pages/account';
 import { adminPage } from './pages/admin';
 import { authPage } from './pages/auth';
 import { workspacesPage } from './pages/workspaces';
@@ -50,6 +52,7 @@ route('/submissions/:id', authed((p) => review().then((m) => m.submissionPage(Nu
 route('/review', authed((_p, q) => review().then((m) => m.dashboardPage(q)), 'reviewer'));
 route('/review/:id', authed((p) => navigate(`/submissions/${p.id}`, true), 'reviewer'));
 route('/admin', authed((_p, q) => adminPage(q), 'admin'));
+route('/account', authed(() => accountPage()));
 setNotFound(() => {
     if (!user()) return toLogin();
     page('workspaces', 'Not found', h('div', { class: 'empty' }, h('p', null, 'There is no page here.'), h('p', null, h('a', { href: '/' }, 'Go to your workspaces'))));

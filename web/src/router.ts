@@ -12,8 +12,6 @@ const routes: Route[] = [];
 let notFound: () => void = () => {};
 /** Each page may register a cleanup (close sockets, flush saves) run before the next page. */
 let cleanup: (() => void) | null = null;
-/** A page may refuse to be left (e.g. unsaved changes that cannot be saved). */
-let guard: (() => boolean) | null = null;
 
 export function route(path: string, render: Route['render']): void {
     const keys: string[] = [];
@@ -32,12 +30,7 @@ export function onLeave(fn: () => void): void {
     cleanup = fn;
 }
 
-export function setGuard(fn: (() => boolean) | null): void {
-    guard = fn;
-}
-
 export function navigate(url: string, replace = false): void {
-    if (guard && !guard()) return;
     if (replace) history.replaceState(null, '', url);
     else history.pushState(null, '', url);
     dispatch();
@@ -49,7 +42,6 @@ export function dispatch(): void {
         cleanup = null;
         c();
     }
-    guard = null;
     const path = location.pathname;
     for (const r of routes) {
         const m = r.pattern.exec(path);

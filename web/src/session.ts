@@ -36,7 +36,7 @@ export async function signOut(): Promise<void> {
     navigate('/login');
 }
 
-export type NavKey = 'workspaces' | 'submissions' | 'review' | 'admin' | 'ide';
+export type NavKey = 'workspaces' | 'submissions' | 'review' | 'admin' | 'ide' | 'account';
 
 /** The top bar: brand, navigation, an optional middle part (the IDE's), the user menu. */
 export function topbar(active: NavKey, middle?: Node | null, right?: Node | null): HTMLElement {
@@ -61,7 +61,7 @@ export function topbar(active: NavKey, middle?: Node | null, right?: Node | null
             ? h(
                   'div',
                   { class: 'usermenu' },
-                  h('span', { class: 'user-name', title: `Signed in as ${u.username} (${u.role})` }, u.username, u.role !== 'submitter' ? h('span', { class: 'user-role' }, u.role) : null),
+                  h('a', { class: 'user-name', href: '/account', title: `Signed in as ${u.username} (${u.role}): account and API tokens` }, u.username, u.role !== 'submitter' ? h('span', { class: 'user-role' }, u.role) : null),
                   h('button', { type: 'button', class: 'btn icon-only', title: 'Sign out', 'aria-label': 'Sign out', onclick: () => void signOut() }, icon('logout')),
               )
             : null,

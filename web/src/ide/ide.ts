@@ -46,6 +46,9 @@ class Ide {
     private tabs: string[] = [];
     /** Files found not to be text, with their sizes (shown as previews, not editors). */
     private binaries = new Map<string, number>();
+    /** Scroll positions of files not on screen, by path. */
+    private scrollTops = new Map<string, number>();
+    private keepTabFocus = false;
     private active = '';
     private tabBar: HTMLElement;
     private editorHost: HTMLElement;
@@ -101,6 +104,7 @@ class Ide {
             rename: (p) => void this.rename(p),
             remove: (p, kind) => void this.remove(p, kind),
             move: (from, to) => void this.move(from, to),
+            upload: (list, folder) => void this.upload(list, folder),
         });
         this.tree.setEntries(entries);
 
@@ -270,6 +274,8 @@ class Ide {
 
     async open(path: string): Promise<void> {
         if (!this.tabs.includes(path)) this.tabs.push(path);
+        // Remember where the file being left was scrolled to.
+        if (this.view && this.active && this.active !== path && this.view.dom.isConnected) this.scrollTops.set(this.active, this.view.scrollDOM.scrollTop);
         this.active = path;
         this.persistTabs();
         this.renderTabs();
@@ -360,12 +366,16 @@ class Ide {
         } else {
             this.view.setState(f.state);
             this.editorHost.append(this.view.dom);
+            const top = this.scrollTops.get(f.path);
+            if (top) requestAnimationFrame(() => this.view && (this.view.scrollDOM.scrollTop = top));
         }
         this.langStatus.textContent = /\.pyw?$|\.pyi$/.test(f.path) ? 'Python' : 'Plain text';
         this.showSave();
         this.showCursor();
         this.updateRunLabel();
-        requestAnimationFrame(() => this.view?.focus());
+        // Keyboard users moving along the tabs keep their place; a click goes to the text.
+        if (this.keepTabFocus) this.keepTabFocus = false;
+        else requestAnimationFrame(() => this.view?.focus());
     }
 
     private renderTabs(): void {
@@ -382,7 +392,17 @@ class Ide {
                 dataset: { path: p },
                 onclick: () => void this.open(p),
                 onauxclick: (e: MouseEvent) => { if (e.button === 1) this.closeTab(p); },
-                onkeydown: (e: KeyboardEvent) => { if (e.key === 'Enter' || e.key === ' ') void this.open(p); },
+                onkeydown: (e: KeyboardEvent) => {
+                    const i = this.tabs.indexOf(p);
+                    if (e.key === 'Enter' || e.key === ' ') void this.open(p);
+                    else if (e.key === 'ArrowRight' || e.key === 'ArrowLeft') {
+                        const next = this.tabs[(i + (e.key === 'ArrowRight' ? 1 : this.tabs.length - 1)) % this.tabs.length];
+                        this.keepTabFocus = true;
+                        void this.open(next).then(() => (this.tabBar.querySelector(`.tab[data-path="${CSS.escape(next)}"]`) as HTMLElement | null)?.focus());
+                    } else if (e.key === 'Delete') this.closeTab(p);
+                    else return;
+                    e.preventDefault();
+                },
             },
                 fileIcon(name),
                 h('span', { class: 'tab-name' }, name),
@@ -510,6 +530,33 @@ class Ide {
         await this.refreshTree();
         if (kind === 'file') await this.open(path);
         return true;
+    }
+
+    private async upload(list: File[], folder: string): Promise<void> {
+        const max = this.limits?.files.max_file_bytes ?? Infinity;
+        const existing = this.tree.paths();
+        let done = 0;
+        for (const file of list) {
+            const path = folder ? `${folder}/${file.name}` : file.name;
+            if (file.size > max) {
+                toast(`${file.name} is larger than the ${fmtBytes(max)} a file may have.`, 'error');
+                continue;
+            }
+            if (existing.has(path) && !(await confirmDialog('Replace file?', `"${path}" exists. Replace it with the uploaded file?`, 'Replace'))) continue;
+            if (this.store.open.has(path)) this.store.forget(path);
+            try {
+                await filesApi.write(this.ws.id, path, file);
+                done++;
+            } catch (e) {
+                toast(`${file.name}: ${messageOf(e)}`, 'error');
+            }
+        }
+        if (done) toast(`Uploaded ${done} file${done === 1 ? '' : 's'}.`, 'ok', 2000);
+        await this.refreshTree();
+        if (folder) this.tree.reveal(`${folder}/x`);
+        // A replaced file that was open shows its new content.
+        for (const file of list) this.binaries.delete(folder ? `${folder}/${file.name}` : file.name);
+        if (this.active && !this.store.open.has(this.active)) await this.open(this.active);
     }
 
     private async rename(path: string): Promise<void> {
@@ -647,7 +694,7 @@ class Ide {
     // ---- runs -----------------------------------------------------------------------------
 
     private entry(): string | null {
-        if (this.active.endsWith('.py')) return this.active;
+        if (/\.(py|sh)$/.test(this.active)) return this.active;
         const paths = this.tree.paths();
         if (paths.has('main.py')) return 'main.py';
         return [...paths].find((p) => p.endsWith('.py')) ?? null;

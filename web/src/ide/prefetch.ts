@@ -20,5 +20,7 @@ export function prefetchIde(id: number): IdeData {
     // Errors surface through ws/entries; an unhandled rejection here would only be noise.
     ws.catch(() => {});
     entries.catch(() => {});
-    return { ws, entries, first: { path, content: filesApi.read(id, path).catch(() => null) } };
+    // Images open as previews: nothing to read for them.
+    const text = !/\.(png|jpe?g|gif|webp|bmp|ico)$/i.test(path);
+    return { ws, entries, first: { path, content: text ? filesApi.read(id, path).catch(() => null) : Promise.resolve(null) } };
 }

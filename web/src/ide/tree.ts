@@ -19,6 +19,8 @@ export interface TreeActions {
     rename(path: string): void;
     remove(path: string, kind: 'file' | 'folder'): void;
     move(from: string, toFolder: string): void;
+    /** Files dropped from the desktop or picked with Upload, into a folder ('' = root). */
+    upload(files: File[], folder: string): void;
 }
 
 function build(entries: FileEntry[]): Node {
@@ -63,6 +65,7 @@ export class FileTree {
     private pending: { parent: string; kind: 'file' | 'folder' } | null = null;
     /** True while render() replaces the rows (an input losing focus then is not a commit). */
     private rerendering = false;
+    private picker: HTMLInputElement;
 
     constructor(private ws: number, private actions: TreeActions) {
         this.expanded = new Set(prefs.get<string[]>(`tree:${ws}`, []));
@@ -79,9 +82,16 @@ export class FileTree {
         this.list.addEventListener('drop', (e) => {
             if ((e.target as Element).closest('.tree-row')) return;
             e.preventDefault();
+            if (e.dataTransfer?.files.length) return this.actions.upload([...e.dataTransfer.files], '');
             const from = e.dataTransfer?.getData('text/x-pyroom-path');
             if (from && from.includes('/')) this.actions.move(from, '');
         });
+        const picker = h('input', { type: 'file', multiple: true, hidden: true, 'aria-label': 'Files to upload' });
+        picker.addEventListener('change', () => {
+            if (picker.files?.length) this.actions.upload([...picker.files], this.currentFolder());
+            picker.value = '';
+        });
+        this.picker = picker;
         this.el = h(
             'div',
             { class: 'tree-wrap' },
@@ -90,8 +100,10 @@ export class FileTree {
                 h('div', { class: 'pane-tools' },
                     h('button', { type: 'button', class: 'btn icon-only', title: 'New file', 'aria-label': 'New file', onclick: () => this.startCreate('file') }, icon('fileAdd')),
                     h('button', { type: 'button', class: 'btn icon-only', title: 'New folder', 'aria-label': 'New folder', onclick: () => this.startCreate('folder') }, icon('folderAdd')),
+                    h('button', { type: 'button', class: 'btn icon-only', title: 'Upload files (or drop them here)', 'aria-label': 'Upload files', onclick: () => this.picker.click() }, icon('upload')),
                     h('button', { type: 'button', class: 'btn icon-only', title: 'Collapse all', 'aria-label': 'Collapse all folders', onclick: () => { this.expanded.clear(); this.save(); this.render(); } }, icon('collapse')))),
             this.list,
+            picker,
         );
         document.addEventListener('click', this.hideMenu);
         document.addEventListener('keydown', this.escMenu);
@@ -236,6 +248,7 @@ export class FileTree {
             row.addEventListener('drop', (e) => {
                 e.preventDefault();
                 row.classList.remove('drop-target');
+                if (e.dataTransfer?.files.length) return this.actions.upload([...e.dataTransfer.files], n.path);
                 const from = e.dataTransfer?.getData('text/x-pyroom-path');
                 if (from && from !== n.path && !n.path.startsWith(`${from}/`)) this.actions.move(from, n.path);
             });
@@ -304,6 +317,12 @@ export class FileTree {
         const row = rows[i];
         const path = row.dataset.path!;
         const kind = row.dataset.kind as 'file' | 'folder';
+        if (e.key === 'F10' && e.shiftKey) {
+            e.preventDefault();
+            const r = row.getBoundingClientRect();
+            this.showMenu(r.left + 24, r.bottom, { name: path.slice(path.lastIndexOf('/') + 1), path, kind, children: [], size: 0 });
+            return;
+        }
         const go = (j: number) => {
             const r = rows[Math.max(0, Math.min(rows.length - 1, j))];
             this.focusRow(r);
@@ -316,6 +335,11 @@ export class FileTree {
             case 'ArrowLeft': if (kind === 'folder' && this.expanded.has(path)) this.toggle(path); break;
             case 'Enter': if (kind === 'folder') this.toggle(path); else this.actions.open(path); break;
             case 'F2': this.actions.rename(path); break;
+            case 'ContextMenu': {
+                const r = row.getBoundingClientRect();
+                this.showMenu(r.left + 24, r.bottom, { name: path.slice(path.lastIndexOf('/') + 1), path, kind, children: [], size: 0 });
+                break;
+            }
             case 'Delete': this.actions.remove(path, kind); break;
             default: return;
         }

@@ -1,20 +1,62 @@
 // The admin page: users (role, disabled) and the audit log.
 
 import { admin, messageOf, type Role, type User } from '../api';
-import { clear, fmtAgo, fmtTime, h, toast, confirmDialog } from '../dom';
+import { clear, fmtAgo, fmtBytes, fmtTime, h, toast, confirmDialog } from '../dom';
 import { errorBlock, loading, page, user } from '../session';
 
 export async function adminPage(query: URLSearchParams): Promise<void> {
-    const tab = query.get('tab') === 'audit' ? 'audit' : 'users';
+    const tab = query.get('tab') === 'audit' ? 'audit' : query.get('tab') === 'node' ? 'node' : 'users';
     const host = h('div', null, loading());
     page('admin', 'Admin',
         h('div', { class: 'page-head' }, h('div', null, h('h1', null, 'Admin'), h('p', { class: 'muted' }, 'Accounts, roles and what happened on this server.'))),
         h('div', { class: 'seg', role: 'tablist' },
             h('a', { href: '/admin', role: 'tab', class: `seg-item ${tab === 'users' ? 'active' : ''}`, 'aria-selected': String(tab === 'users') }, 'Users'),
-            h('a', { href: '/admin?tab=audit', role: 'tab', class: `seg-item ${tab === 'audit' ? 'active' : ''}`, 'aria-selected': String(tab === 'audit') }, 'Audit log')),
+            h('a', { href: '/admin?tab=audit', role: 'tab', class: `seg-item ${tab === 'audit' ? 'active' : ''}`, 'aria-selected': String(tab === 'audit') }, 'Audit log'),
+            h('a', { href: '/admin?tab=node', role: 'tab', class: `seg-item ${tab === 'node' ? 'active' : ''}`, 'aria-selected': String(tab === 'node') }, 'This node')),
         host);
     if (tab === 'audit') await audit(host);
+    else if (tab === 'node') await node(host);
     else await users(host);
+}
+
+/** The node's figures (runs, terminals, warm pool) as labelled cards; refreshes itself. */
+async function node(host: HTMLElement): Promise<void> {
+    const NAMES: Record<string, string> = { pss_bytes: 'memory (PSS)', template_pss_bytes: 'template memory (PSS)', cgroup_bytes: 'cgroup memory', boot_ms: 'start-up', warm: 'warm Python pool' };
+    const label = (k: string) => NAMES[k] ?? k.replace(/_bytes$/, '').replace(/_ms$/, '').replace(/_/g, ' ');
+    const value = (k: string, v: unknown): string => {
+        if (typeof v === 'boolean') return v ? 'yes' : 'no';
+        if (typeof v === 'number' && k.endsWith('_bytes')) return fmtBytes(v);
+        if (typeof v === 'number' && k.endsWith('_ms')) return `${v} ms`;
+        if (v === null || v === undefined || v === '') return '–';
+        return String(v);
+    };
+    const draw = (stats: Record<string, unknown>) => {
+        const flat: [string, unknown][] = [];
+        const groups: [string, Record<string, unknown>][] = [];
+        for (const [k, v] of Object.entries(stats)) {
+            if (v && typeof v === 'object' && !Array.isArray(v)) groups.push([k, v as Record<string, unknown>]);
+            else flat.push([k, v]);
+        }
+        const card = (title: string, rows: [string, unknown][]) =>
+            h('section', { class: 'stat-card' }, h('h2', null, title),
+                h('dl', { class: 'stat-list' }, rows.map(([k, v]) => [h('dt', null, label(k)), h('dd', null, value(k, v))])));
+        host.replaceChildren(h('div', { class: 'stat-grid' }, flat.length ? card('Server', flat) : null, groups.map(([k, v]) => card(label(k), Object.entries(v)))),
+            h('p', { class: 'muted small' }, `Updated ${new Date().toLocaleTimeString()} · refreshes every 5 s`));
+    };
+    try {
+        draw(await admin.stats());
+    } catch (e) {
+        host.replaceChildren(errorBlock(messageOf(e), () => void node(host)));
+        return;
+    }
+    const timer = window.setInterval(async () => {
+        if (!host.isConnected) return clearInterval(timer);
+        try {
+            draw(await admin.stats());
+        } catch {
+            /* keep the last figures */
+        }
+    }, 5000);
 }
 
 async function users(host: HTMLElement): Promise<void> {
