@@ -1,0 +1,17 @@
+#!/bin/sh
+# `make bench`: every benchmark, each measuring its own baseline in the same run and
+# printing figures and ratios. BENCHES selects some (api runs warm sandbox terminal web).
+cd "$(dirname "$0")/.."
+BENCHES=${BENCHES:-"api runs warm sandbox terminal web"}
+status=0
+for b in $BENCHES; do
+    echo "==== bench/$b"
+    if [ -x "bench/$b/run.sh" ]; then
+        "bench/$b/run.sh" || status=1
+    elif [ -f "bench/$b/run.mjs" ]; then
+        node "bench/$b/run.mjs" || status=1
+    else
+        echo "bench/$b: nothing to run"
+    fi
+done
+exit $status
