@@ -233,7 +233,7 @@ void api_run_start(struct api *api, struct http_req *req, const struct api_calle
         .interactive = json_is_true(json_object_get(body, "interactive")),
     };
     api_run_limits(api, &rq.limits);
-    char *args_json = json_dumps(args && json_is_array(args) ? args : json_array(), JSON_COMPACT);
+    char *args_json = args && json_is_array(args) ? json_dumps(args, JSON_COMPACT) : strdup("[]");
     rq.args_json = args_json;
     int64_t id = 0;
     unsigned retry = 0;
