@@ -18,8 +18,8 @@
 #include "base/log.h"
 #include "base/settings.h"
 #include "exec/supervisor.h"
-#include "http/server.h"
 #include "exec/warm.h"
+#include "http/server.h"
 #include "sandbox/sandbox.h"
 #include "store/store.h"
 
@@ -196,12 +196,13 @@ static int cmd_serve(struct settings *s)
     /* The supervisor first: before any thread exists. */
     struct sup *sup = NULL;
     struct sup_config supcfg = {
-        .warm = {
-            .enabled = s->warm_pool,
-            .templates = (unsigned)s->warm_templates,
-            .children = (unsigned)s->warm_children,
-            .memory_bytes = s->warm_memory,
-        },
+        .warm =
+            {
+                .enabled = s->warm_pool,
+                .templates = (unsigned)s->warm_templates,
+                .children = (unsigned)s->warm_children,
+                .memory_bytes = s->warm_memory,
+            },
     };
     snprintf(supcfg.warm.modules, sizeof(supcfg.warm.modules), "%s", s->warm_modules);
     if (sup_start(&supcfg, &sup, &e) < 0) {

@@ -1,13 +1,12 @@
 /* admin endpoints: users and roles, the audit log, node figures. Admins only. */
 #include "api/internal.h"
-
-#include <stdio.h>
-
+#include "api/live.h"
 #include "base/log.h"
 #include "exec/runs.h"
-#include "api/live.h"
-#include "exec/terminals.h"
 #include "exec/supervisor.h"
+#include "exec/terminals.h"
+
+#include <stdio.h>
 
 static bool require_admin(struct api *api, struct http_req *req, struct api_caller *c)
 {
@@ -142,15 +141,14 @@ static json_t *warm_json(struct api *api)
     struct warm_stats w = {0};
     if (!api->sup || sup_warm_stats(api->sup, &w) < 0)
         return json_pack("{s:b}", "enabled", false);
-    return json_pack("{s:b,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s}", "enabled",
-                     w.enabled, "templates", (int)w.templates, "ready", (int)w.ready, "claims",
-                     (json_int_t)w.claims, "fallbacks", (json_int_t)w.fallbacks,
-                     "failed_claims", (json_int_t)w.failed_claims, "restarts",
-                     (json_int_t)w.restarts, "pss_bytes", (json_int_t)w.pss_bytes,
-                     "template_pss_bytes", (json_int_t)w.template_pss_bytes, "cgroup_bytes",
-                     (json_int_t)w.cgroup_bytes, "memory_limit_bytes",
-                     (json_int_t)w.memory_limit_bytes, "boot_ms", (json_int_t)w.boot_ms,
-                     "last_error", w.last_error);
+    return json_pack("{s:b,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s}", "enabled", w.enabled,
+                     "templates", (int)w.templates, "ready", (int)w.ready, "claims",
+                     (json_int_t)w.claims, "fallbacks", (json_int_t)w.fallbacks, "failed_claims",
+                     (json_int_t)w.failed_claims, "restarts", (json_int_t)w.restarts, "pss_bytes",
+                     (json_int_t)w.pss_bytes, "template_pss_bytes",
+                     (json_int_t)w.template_pss_bytes, "cgroup_bytes", (json_int_t)w.cgroup_bytes,
+                     "memory_limit_bytes", (json_int_t)w.memory_limit_bytes, "boot_ms",
+                     (json_int_t)w.boot_ms, "last_error", w.last_error);
 }
 
 json_t *api_stats_json(struct api *api)

@@ -1,5 +1,11 @@
 /* api: routing, the error table, authentication and the JSON helpers every resource uses. */
 #include "api/internal.h"
+#include "auth/ratelimit.h"
+#include "auth/token.h"
+#include "base/log.h"
+#include "base/utf8.h"
+#include "exec/runs.h"
+#include "http/cookie.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -8,13 +14,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-#include "auth/ratelimit.h"
-#include "auth/token.h"
-#include "base/log.h"
-#include "base/utf8.h"
-#include "http/cookie.h"
-#include "exec/runs.h"
 
 /* ---- the error table ------------------------------------------------------------------ */
 
@@ -93,8 +92,8 @@ json_t *api_workspace_json(const struct store_workspace *w)
 {
     return json_pack("{s:I,s:s,s:o,s:o,s:o,s:I,s:I}", "id", (json_int_t)w->id, "name", w->name,
                      "owner", api_ref_json(w->owner_id, w->owner_name), "created_at",
-                     api_time(w->created_at), "updated_at", api_time(w->updated_at),
-                     "file_count", (json_int_t)w->file_count, "bytes", (json_int_t)w->bytes);
+                     api_time(w->created_at), "updated_at", api_time(w->updated_at), "file_count",
+                     (json_int_t)w->file_count, "bytes", (json_int_t)w->bytes);
 }
 
 json_t *api_file_json(const struct store_file *f)
@@ -154,8 +153,8 @@ json_t *api_body(struct http_req *req)
         return NULL;
     }
     json_error_t e;
-    json_t *v = json_loadb(req->body.data ? req->body.data : "", req->body.len,
-                           JSON_REJECT_DUPLICATES, &e);
+    json_t *v =
+        json_loadb(req->body.data ? req->body.data : "", req->body.len, JSON_REJECT_DUPLICATES, &e);
     if (!v) {
         http_reply_error(req, 400, "invalid_json", "the body is not valid JSON: %s", e.text);
         return NULL;
@@ -168,8 +167,7 @@ json_t *api_body(struct http_req *req)
     return v;
 }
 
-const char *api_str(struct http_req *req, json_t *obj, const char *key, bool required,
-                    bool *bad)
+const char *api_str(struct http_req *req, json_t *obj, const char *key, bool required, bool *bad)
 {
     json_t *v = json_object_get(obj, key);
     if (!v || json_is_null(v)) {
@@ -227,11 +225,11 @@ void api_audit(struct api *api, struct http_req *req, int64_t actor, const char 
                const char *target, const char *detail)
 {
     struct err e = {0};
-    if (store_audit_append(api->store, actor, action, target ? target : "",
-                           detail ? detail : "", &e) < 0)
-        log_event(LOG_ERROR, "audit append failed",
-                  json_pack("{s:s,s:s,s:s}", "request_id", req->id, "action", action, "error",
-                            e.msg));
+    if (store_audit_append(api->store, actor, action, target ? target : "", detail ? detail : "",
+                           &e) < 0)
+        log_event(
+            LOG_ERROR, "audit append failed",
+            json_pack("{s:s,s:s,s:s}", "request_id", req->id, "action", action, "error", e.msg));
 }
 
 /* ---- authentication ----------------------------------------------------------------- */
@@ -383,23 +381,23 @@ static void h_ready(struct http_req *req, void *ctx)
         http_reply_error(req, 503, "unavailable", "the database does not answer");
         return;
     }
-    http_reply_json(req, 200, json_pack("{s:s,s:s}", "status", "ready", "database",
-                                        store_driver_name(api->store)));
+    http_reply_json(
+        req, 200,
+        json_pack("{s:s,s:s}", "status", "ready", "database", store_driver_name(api->store)));
 }
 
 static void h_limits(struct http_req *req, void *ctx)
 {
     struct api *api = ctx;
     const struct settings *s = api->cfg;
-    http_reply_json(
-        req, 200,
-        json_pack("{s:{s:I,s:I,s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I}}", "run", "wall_ms",
-                  (json_int_t)s->run_wall_ms, "cpu_ms", (json_int_t)s->run_cpu_ms,
-                  "memory_bytes", (json_int_t)s->run_memory, "pids", (json_int_t)s->run_pids,
-                  "output_bytes", (json_int_t)s->run_output, "files_bytes",
-                  (json_int_t)s->run_files, "files", "max_file_bytes",
-                  (json_int_t)s->max_file_bytes, "max_files", (json_int_t)s->max_files,
-                  "max_workspace_bytes", (json_int_t)s->max_workspace_bytes));
+    http_reply_json(req, 200,
+                    json_pack("{s:{s:I,s:I,s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I}}", "run", "wall_ms",
+                              (json_int_t)s->run_wall_ms, "cpu_ms", (json_int_t)s->run_cpu_ms,
+                              "memory_bytes", (json_int_t)s->run_memory, "pids",
+                              (json_int_t)s->run_pids, "output_bytes", (json_int_t)s->run_output,
+                              "files_bytes", (json_int_t)s->run_files, "files", "max_file_bytes",
+                              (json_int_t)s->max_file_bytes, "max_files", (json_int_t)s->max_files,
+                              "max_workspace_bytes", (json_int_t)s->max_workspace_bytes));
 }
 
 /* ---- the handler ---------------------------------------------------------------------- */
@@ -478,7 +476,8 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
     struct runs_config rc = {
         .data_dir = cfg->data_dir,
         .node = node,
-        .max_running = cfg->max_runs ? (unsigned)cfg->max_runs : (unsigned)(2 * (cores > 0 ? cores : 1)),
+        .max_running =
+            cfg->max_runs ? (unsigned)cfg->max_runs : (unsigned)(2 * (cores > 0 ? cores : 1)),
         .max_per_user = (unsigned)cfg->max_runs_per_user,
         .max_queued = (unsigned)cfg->run_queue,
         .output_bytes = cfg->run_output,
@@ -496,7 +495,8 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
     int n = 0;
     (void)store_runs_fail_unfinished(store, node, "the server restarted while it ran", &n, NULL);
     if (n)
-        log_event(LOG_WARN, "runs interrupted by a restart marked failed", json_pack("{s:i}", "count", n));
+        log_event(LOG_WARN, "runs interrupted by a restart marked failed",
+                  json_pack("{s:i}", "count", n));
     api->router = router_new();
     if (!api->router || !api->login_by_ip || !api->login_by_user) {
         api_free(api);

@@ -9,16 +9,16 @@
  * tree), so a stalled reader costs bounded memory. Events reach the subscribers of this
  * node only (documented in docs/terminal.md).
  */
+#include "api/live.h"
+#include "base/buf.h"
+#include "exec/terminals.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include "api/live.h"
-#include "base/buf.h"
-#include "exec/terminals.h"
 
 #define EVENTS_QUEUE (256u << 10) /* bytes of event text waiting per subscriber */
 #define KEEPALIVE_MS 15000        /* a comment line this often keeps proxies and us honest */
@@ -29,14 +29,14 @@
 
 struct sub {
     int64_t ws;
-    int64_t user_id;      /* who opened it */
-    char session[80];     /* the session's token hash, "" for a Bearer stream */
-    int64_t token_id;     /* the API token's id, 0 for a cookie stream */
-    bool revoked;         /* its credential ended: close the stream */
-    struct buf q;  /* SSE text not sent yet */
-    size_t pos;    /* bytes of q already sent */
-    bool overflow; /* q passed EVENTS_QUEUE: send resync */
-    bool hello;    /* the first chunk (retry hint) went out */
+    int64_t user_id;  /* who opened it */
+    char session[80]; /* the session's token hash, "" for a Bearer stream */
+    int64_t token_id; /* the API token's id, 0 for a cookie stream */
+    bool revoked;     /* its credential ended: close the stream */
+    struct buf q;     /* SSE text not sent yet */
+    size_t pos;       /* bytes of q already sent */
+    bool overflow;    /* q passed EVENTS_QUEUE: send resync */
+    bool hello;       /* the first chunk (retry hint) went out */
     struct sub *next;
 };
 
@@ -204,8 +204,7 @@ void api_events_stream(struct http_req *req, int64_t ws, const struct api_caller
         http_reply_error(req, 503, "unavailable", "the server is shutting down");
         return;
     }
-    static const char *const h[] = {"Cache-Control", "no-store", "X-Accel-Buffering", "no",
-                                    NULL};
+    static const char *const h[] = {"Cache-Control", "no-store", "X-Accel-Buffering", "no", NULL};
     http_reply_stream(req, 200, "text/event-stream", sse_read, s, sse_free, h);
 }
 

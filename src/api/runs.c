@@ -4,20 +4,20 @@
  * Only the workspace's owner (and admins) may run or read a workspace's runs; runs of a
  * submission's snapshot are readable by its author and by reviewers.
  */
+#include "exec/runs.h"
+
 #include "api/internal.h"
+#include "auth/ratelimit.h"
+#include "base/buf.h"
+#include "base/utf8.h"
+#include "workspace/path.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth/ratelimit.h"
-#include "base/buf.h"
-#include "base/utf8.h"
-#include "exec/runs.h"
-#include "workspace/path.h"
-
-#define MAX_ARG_BYTES  4096
+#define MAX_ARG_BYTES    4096
 #define SSE_KEEPALIVE_MS 15000
 
 json_t *api_text_json(const void *data, size_t len)
@@ -37,23 +37,22 @@ json_t *api_run_json(const struct store_run *r, bool with_output)
     json_t *arts = json_array();
     for (size_t i = 0; i < r->artifacts.n; i++) {
         const struct store_artifact *a = &r->artifacts.items[i];
-        json_array_append_new(arts, json_pack("{s:s,s:I,s:s}", "name", a->name, "size",
-                                              (json_int_t)a->size, "content_type",
-                                              a->content_type));
+        json_array_append_new(arts,
+                              json_pack("{s:s,s:I,s:s}", "name", a->name, "size",
+                                        (json_int_t)a->size, "content_type", a->content_type));
     }
     json_t *j = json_pack(
         "{s:I,s:o,s:o,s:s,s:o,s:s,s:o,s:o,s:s,s:I,s:I,s:I,s:o,s:b,s:o,s:o,s:o}", "id",
         (json_int_t)r->id, "workspace_id",
         r->workspace_id ? json_integer(r->workspace_id) : json_null(), "submission_id",
-        r->submission_id ? json_integer(r->submission_id) : json_null(), "entry", r->entry,
-        "args", args ? args : json_array(), "status", store_run_status_name(r->status),
-        "exit_code", r->exit_code >= 0 ? json_integer(r->exit_code) : json_null(), "signal",
+        r->submission_id ? json_integer(r->submission_id) : json_null(), "entry", r->entry, "args",
+        args ? args : json_array(), "status", store_run_status_name(r->status), "exit_code",
+        r->exit_code >= 0 ? json_integer(r->exit_code) : json_null(), "signal",
         r->signal ? json_integer(r->signal) : json_null(), "limit_hit",
         r->limit_hit ? r->limit_hit : "none", "wall_ms", (json_int_t)r->wall_ms, "cpu_ms",
-        (json_int_t)r->cpu_ms, "peak_memory_bytes", (json_int_t)r->peak_memory_bytes,
-        "artifacts", arts, "warm", r->warm, "reason",
-        r->reason ? json_string(r->reason) : json_null(), "created_at", api_time(r->created_at),
-        "finished_at", api_time(r->finished_at));
+        (json_int_t)r->cpu_ms, "peak_memory_bytes", (json_int_t)r->peak_memory_bytes, "artifacts",
+        arts, "warm", r->warm, "reason", r->reason ? json_string(r->reason) : json_null(),
+        "created_at", api_time(r->created_at), "finished_at", api_time(r->finished_at));
     if (with_output) {
         json_object_set_new(j, "stdout", api_text_json(r->stdout_data, r->stdout_len));
         json_object_set_new(j, "stderr", api_text_json(r->stderr_data, r->stderr_len));
@@ -502,8 +501,7 @@ static void h_events(struct http_req *req, void *ctx)
     s->run_id = r->id;
     buf_init(&s->tail, (size_t)api->cfg->run_output * 16 + (1u << 20));
     s->live = api->runs ? runs_stream_open(api->runs, r->id) : NULL;
-    static const char *const h[] = {"Cache-Control", "no-store", "X-Accel-Buffering", "no",
-                                    NULL};
+    static const char *const h[] = {"Cache-Control", "no-store", "X-Accel-Buffering", "no", NULL};
     http_reply_stream(req, 200, "text/event-stream", sse_read, s, sse_free, h);
 out:
     store_run_free(r);

@@ -8,15 +8,16 @@
  * on the Host it asked for): 403 otherwise. API tokens are not ambient; a client that
  * sends one may leave Origin out.
  */
+#include "exec/terminals.h"
+
+#include "api/live.h"
+#include "base/log.h"
+#include "http/ws.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-
-#include "api/live.h"
-#include "base/log.h"
-#include "exec/terminals.h"
-#include "http/ws.h"
 
 static struct terms *g_terms; /* one struct api per process */
 
@@ -154,13 +155,15 @@ static void h_events(struct http_req *req, void *ctx)
 }
 
 /* Changes made in a terminal, as events. */
-static void on_sync(void *ctx, int64_t ws, enum wsync_event ev, const char *path,
-                    const char *etag, const char *message)
+static void on_sync(void *ctx, int64_t ws, enum wsync_event ev, const char *path, const char *etag,
+                    const char *message)
 {
     (void)ctx;
     static const char *const names[] = {
-        [WSYNC_FILE_CHANGED] = "file_changed",     [WSYNC_FILE_DELETED] = "file_deleted",
-        [WSYNC_FOLDER_CREATED] = "folder_created", [WSYNC_LIMIT_EXCEEDED] = "limit_exceeded",
+        [WSYNC_FILE_CHANGED] = "file_changed",
+        [WSYNC_FILE_DELETED] = "file_deleted",
+        [WSYNC_FOLDER_CREATED] = "folder_created",
+        [WSYNC_LIMIT_EXCEEDED] = "limit_exceeded",
         [WSYNC_CONFLICT] = "conflict",
     };
     api_events_publish(ws, names[ev], path, ev == WSYNC_FILE_CHANGED ? etag : NULL, message);

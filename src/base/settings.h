@@ -57,11 +57,11 @@ struct settings {
     uint64_t terminal_scrollback;        /* bytes replayed to a (re)attaching client */
     uint64_t terminal_client_queue;      /* bytes queued per client before backpressure */
     uint64_t terminal_ping;              /* seconds between WebSocket pings */
-    bool warm_pool;          /* run Python in warm interpreters when one is ready */
-    uint64_t warm_templates; /* template interpreters per node */
-    uint64_t warm_children;  /* pre-forked interpreters kept ready per template */
-    char *warm_modules;      /* comma-separated modules each template imports */
-    uint64_t warm_memory;    /* bytes of memory for the whole pool (0: unbounded) */
+    bool warm_pool;                      /* run Python in warm interpreters when one is ready */
+    uint64_t warm_templates;             /* template interpreters per node */
+    uint64_t warm_children;              /* pre-forked interpreters kept ready per template */
+    char *warm_modules;                  /* comma-separated modules each template imports */
+    uint64_t warm_memory;                /* bytes of memory for the whole pool (0: unbounded) */
 };
 
 /* Fills s with the defaults, then the environment. Returns 0 or -EINVAL with a message. */

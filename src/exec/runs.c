@@ -1,6 +1,13 @@
 /* runs: admission, sandboxed execution, output streaming and write-back; see runs.h. */
 #include "exec/runs.h"
 
+#include "base/buf.h"
+#include "base/log.h"
+#include "base/utf8.h"
+#include "exec/supervisor.h"
+#include "workspace/fsdir.h"
+#include "workspace/path.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -13,13 +20,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-#include "base/buf.h"
-#include "base/log.h"
-#include "base/utf8.h"
-#include "exec/supervisor.h"
-#include "workspace/fsdir.h"
-#include "workspace/path.h"
 
 #define STDIN_PENDING_MAX (1u << 20) /* bytes of stdin waiting to be written */
 #define READ_CHUNK        (64u << 10)
@@ -55,17 +55,16 @@ static const char sitecustomize[] =
 /* A matplotlib backend: Agg, whose show() saves the figures instead of warning. Figures
  * still open at exit are saved by an atexit hook registered here, after pyplot's own
  * (which destroys them), so that ours runs first. */
-static const char backend[] =
-    "import atexit, sitecustomize\n"
-    "atexit.register(sitecustomize._pyroom_save_figures)\n"
-    "from matplotlib.backends.backend_agg import _BackendAgg\n"
-    "from matplotlib.backend_bases import _Backend\n"
-    "@_Backend.export\n"
-    "class _BackendPyroom(_BackendAgg):\n"
-    "    @staticmethod\n"
-    "    def show(*args, **kwargs):\n"
-    "        import sitecustomize\n"
-    "        sitecustomize._pyroom_save_figures()\n";
+static const char backend[] = "import atexit, sitecustomize\n"
+                              "atexit.register(sitecustomize._pyroom_save_figures)\n"
+                              "from matplotlib.backends.backend_agg import _BackendAgg\n"
+                              "from matplotlib.backend_bases import _Backend\n"
+                              "@_Backend.export\n"
+                              "class _BackendPyroom(_BackendAgg):\n"
+                              "    @staticmethod\n"
+                              "    def show(*args, **kwargs):\n"
+                              "        import sitecustomize\n"
+                              "        sitecustomize._pyroom_save_figures()\n";
 
 static const struct {
     const char *ext;
@@ -101,15 +100,15 @@ struct live {
     char **args;
     char *args_json;
     struct live *next;
-    unsigned refs;   /* the registry's, the worker's, each stream's; under runs->mu */
-    bool admitted;   /* counted in running */
-    bool done;       /* no more events */
+    unsigned refs; /* the registry's, the worker's, each stream's; under runs->mu */
+    bool admitted; /* counted in running */
+    bool done;     /* no more events */
     bool cancelled;
     bool stdin_closed;
-    struct buf stdin_buf; /* bytes waiting to be written to the program */
-    int wake;             /* eventfd: stdin or cancel for the worker */
+    struct buf stdin_buf;  /* bytes waiting to be written to the program */
+    int wake;              /* eventfd: stdin or cancel for the worker */
     struct sup_proc *proc; /* NULL until spawned */
-    struct buf events;    /* SSE text for streams */
+    struct buf events;     /* SSE text for streams */
     struct stream_out out, err;
 };
 
@@ -303,7 +302,8 @@ static const struct fsdir_entry *find_entry(const struct fsdir_scan *s, const ch
 
 /* Saves what the run changed in its directory back to the workspace. The editor wins a
  * conflict: each write is conditional on the etag the file had when the run started. */
-static void write_back(struct runs *r, struct live *l, int dfd, const struct store_file_list *before)
+static void write_back(struct runs *r, struct live *l, int dfd,
+                       const struct store_file_list *before)
 {
     static const char *const ignore[] = {".pyroom", "__pycache__", NULL};
     struct fsdir_scan scan;
@@ -329,13 +329,14 @@ static void write_back(struct runs *r, struct live *l, int dfd, const struct sto
             if (old && old->kind == STORE_KIND_FILE && !strcmp(old->etag, etag))
                 continue;
             struct store_cond cond = {.if_match = old ? old->etag : NULL, .create_only = !old};
-            rc = store_file_put(r->store, l->rq.workspace_id, e->path, e->data, e->size, &cond,
-                                lim, NULL, NULL, NULL);
+            rc = store_file_put(r->store, l->rq.workspace_id, e->path, e->data, e->size, &cond, lim,
+                                NULL, NULL, NULL);
         }
         if (rc == 0 && r->cfg.on_change)
             r->cfg.on_change(r->cfg.on_change_ctx, l->rq.workspace_id, e->path, etag);
         if (rc == -ESTALE || rc == -EEXIST)
-            buf_printf(&notes, "%s: changed in the editor meanwhile; the editor's version was kept\n",
+            buf_printf(&notes,
+                       "%s: changed in the editor meanwhile; the editor's version was kept\n",
                        e->path);
         else if (rc == -EFBIG)
             buf_printf(&notes, "%s: not saved, it would pass the workspace limits\n", e->path);
@@ -385,8 +386,7 @@ static void collect_artifacts(struct runs *r, struct live *l, int dfd)
             size_t n = strlen(e->path);
             if (e->folder || strchr(e->path, '/') || n < 5 || strcmp(e->path + n - 4, ".png"))
                 continue;
-            (void)store_artifact_add(r->store, l->id, e->path, "image/png", e->data, e->size,
-                                     NULL);
+            (void)store_artifact_add(r->store, l->id, e->path, "image/png", e->data, e->size, NULL);
         }
         fsdir_scan_done(&scan);
     }
@@ -637,7 +637,8 @@ static void *worker(void *arg)
     if (go) {
         run_body(r, l);
     } else {
-        struct store_run_result res = {.status = STORE_RUN_CANCELLED, .exit_code = -1,
+        struct store_run_result res = {.status = STORE_RUN_CANCELLED,
+                                       .exit_code = -1,
                                        .reason = "cancelled before it started"};
         (void)store_run_finish(r->store, l->id, &res, NULL);
     }
@@ -737,8 +738,8 @@ int runs_start(struct runs *r, const struct run_request *rq, int64_t *ret_id, st
                 break;
             }
         pthread_mutex_unlock(&r->mu);
-        struct store_run_result res = {.status = STORE_RUN_FAILED, .exit_code = -1,
-                                       .reason = "could not start a worker"};
+        struct store_run_result res = {
+            .status = STORE_RUN_FAILED, .exit_code = -1, .reason = "could not start a worker"};
         (void)store_run_finish(r->store, l->id, &res, NULL);
         rc = -rc;
         goto fail;
@@ -878,8 +879,8 @@ void runs_stream_close(struct run_stream *s)
     free(s);
 }
 
-int runs_new(const struct runs_config *cfg, struct store *store, struct sup *sup,
-             struct runs **ret, struct err *err)
+int runs_new(const struct runs_config *cfg, struct store *store, struct sup *sup, struct runs **ret,
+             struct err *err)
 {
     struct runs *r = calloc(1, sizeof(*r));
     if (!r)

@@ -17,34 +17,34 @@
 #ifndef PYROOM_EXEC_RUNS_H
 #define PYROOM_EXEC_RUNS_H
 
+#include "base/err.h"
+#include "sandbox/sandbox.h"
+#include "store/store.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
-
-#include "base/err.h"
-#include "sandbox/sandbox.h"
-#include "store/store.h"
 
 struct sup;
 struct runs;
 struct run_stream;
 
 struct runs_config {
-    const char *data_dir;       /* scratch directories live in DATA_DIR/runs */
-    const char *node;           /* this node's name, recorded with each run */
-    unsigned max_running;       /* runs at once on this node */
-    unsigned max_per_user;      /* runs at once per user */
-    unsigned max_queued;        /* runs waiting for a slot */
-    size_t output_bytes;        /* kept per stream; more kills the run (limit "output") */
-    size_t max_artifacts;       /* figures kept per run */
-    size_t max_artifact_bytes;  /* bytes per figure */
-    struct store_limits files;  /* workspace limits for the write-back */
+    const char *data_dir;      /* scratch directories live in DATA_DIR/runs */
+    const char *node;          /* this node's name, recorded with each run */
+    unsigned max_running;      /* runs at once on this node */
+    unsigned max_per_user;     /* runs at once per user */
+    unsigned max_queued;       /* runs waiting for a slot */
+    size_t output_bytes;       /* kept per stream; more kills the run (limit "output") */
+    size_t max_artifacts;      /* figures kept per run */
+    size_t max_artifact_bytes; /* bytes per figure */
+    struct store_limits files; /* workspace limits for the write-back */
     /* Told about each path the write-back changed (etag NULL: deleted, "": a folder), so
      * live terminals and open pages see a run's files at once. May be NULL. */
     void (*on_change)(void *ctx, int64_t ws, const char *path, const char *etag);
     void *on_change_ctx;
-    bool warm;                  /* ask for a warm interpreter (src/exec/warm.h) */
+    bool warm; /* ask for a warm interpreter (src/exec/warm.h) */
 };
 
 struct run_request {
@@ -66,8 +66,8 @@ struct run_request {
 const char *runs_interpreter(const char *entry);
 
 /* store and sup must outlive runs; sup may be NULL (runs then fail with a reason). */
-int runs_new(const struct runs_config *cfg, struct store *store, struct sup *sup,
-             struct runs **ret, struct err *err);
+int runs_new(const struct runs_config *cfg, struct store *store, struct sup *sup, struct runs **ret,
+             struct err *err);
 /* Cancels every live run, waits for the workers, frees. Accepts NULL. */
 void runs_free(struct runs *r);
 

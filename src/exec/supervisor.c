@@ -40,8 +40,8 @@ enum msg_type {
 
 struct msg_hello {
     uint32_t type;
-    int32_t err;        /* positive errno when the host cannot run sandboxes */
-    char text[1600];    /* the host summary, or the error message */
+    int32_t err;     /* positive errno when the host cannot run sandboxes */
+    char text[1600]; /* the host summary, or the error message */
 };
 
 struct msg_spawn {
@@ -82,8 +82,8 @@ struct msg_result {
 #define MAX_SPAWN_MSG (sizeof(struct msg_spawn) + SB_MAX_STRINGS)
 
 struct sup {
-    int fd;             /* our end of the main socket */
-    pid_t pid;          /* the supervisor */
+    int fd;    /* our end of the main socket */
+    pid_t pid; /* the supervisor */
     char summary[1600];
 };
 
@@ -174,15 +174,15 @@ struct ev {
 
 struct sproc {
     uint64_t id;
-    int chan;              /* -1 once the client is gone or the result sent */
+    int chan; /* -1 once the client is gone or the result sent */
     struct sb_proc *sb;
     struct ev chan_ev, pid_ev, start_ev;
-    bool starting;         /* cloned, not yet exec'd: the client waits for its reply */
-    bool dead;             /* retired: freed after the current batch of events */
-    bool warm;             /* a claimed zygote (warm.h) */
-    bool claimed;          /* counted in the pool's runs in progress until retired */
-    int tmpl;              /* ...of this template */
-    char *req;             /* warm and starting: the request, to start it cold instead */
+    bool starting; /* cloned, not yet exec'd: the client waits for its reply */
+    bool dead;     /* retired: freed after the current batch of events */
+    bool warm;     /* a claimed zygote (warm.h) */
+    bool claimed;  /* counted in the pool's runs in progress until retired */
+    int tmpl;      /* ...of this template */
+    char *req;     /* warm and starting: the request, to start it cold instead */
     size_t req_len;
     struct sproc *next;
 };
@@ -194,7 +194,7 @@ struct sv {
     struct sproc *procs;
     struct sproc *graveyard; /* retired this batch; an event later in it may still name them */
     bool stopping;
-    struct warm_pool *warm;  /* NULL when disabled or unavailable */
+    struct warm_pool *warm;     /* NULL when disabled or unavailable */
     struct warm_stats warm_off; /* what stats say without a pool */
 };
 
@@ -436,8 +436,8 @@ static void handle_start(struct sv *sv, struct sproc *p)
         free(p->req);
         p->req = NULL;
     }
-    struct msg_spawned rep = {.type = MSG_SPAWNED, .id = p->id, .pid = sb_proc_pid(p->sb),
-                              .warm = p->warm};
+    struct msg_spawned rep = {
+        .type = MSG_SPAWNED, .id = p->id, .pid = sb_proc_pid(p->sb), .warm = p->warm};
     int fds[3], nfds;
     if (io.pty >= 0) {
         fds[0] = io.pty;

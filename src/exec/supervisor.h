@@ -25,12 +25,12 @@
 #ifndef PYROOM_EXEC_SUPERVISOR_H
 #define PYROOM_EXEC_SUPERVISOR_H
 
-#include <stdbool.h>
-#include <stdint.h>
-
 #include "base/err.h"
 #include "exec/warm.h"
 #include "sandbox/sandbox.h"
+
+#include <stdbool.h>
+#include <stdint.h>
 
 struct sup_config {
     struct sb_config sandbox; /* passed to sb_host_new() in the supervisor */
@@ -42,10 +42,10 @@ struct sup;
 
 /* One sandbox as seen by a client. */
 struct sup_proc {
-    uint64_t id;       /* supervisor-wide id, for logs */
-    pid_t pid;         /* host pid of the sandbox's pid 1 */
-    bool warm;         /* started in a warm interpreter (asked with sb_spec.warm) */
-    int chan;          /* the channel: readable once the result is there (close-on-exec) */
+    uint64_t id;        /* supervisor-wide id, for logs */
+    pid_t pid;          /* host pid of the sandbox's pid 1 */
+    bool warm;          /* started in a warm interpreter (asked with sb_spec.warm) */
+    int chan;           /* the channel: readable once the result is there (close-on-exec) */
     struct sb_stdio io; /* parent ends of stdio: owned by the caller, who closes them */
 };
 
@@ -60,8 +60,7 @@ const char *sup_summary(const struct sup *s);
 int sup_fd(const struct sup *s);
 
 /* Starts a sandbox; returns once its program has been exec'd. *ret is the caller's. */
-int sup_spawn(struct sup *s, const struct sb_spec *spec, struct sup_proc **ret,
-              struct err *err);
+int sup_spawn(struct sup *s, const struct sb_spec *spec, struct sup_proc **ret, struct err *err);
 /* Kills the sandbox's tree, recording `why` as the limit hit (SB_LIMIT_NONE: a cancel).
  * Harmless after the end. */
 int sup_kill(struct sup_proc *p, enum sb_limit why);

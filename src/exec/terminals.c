@@ -1,6 +1,12 @@
 /* terminals: live environments, shells on PTYs, WebSocket clients; see terminals.h. */
 #include "exec/terminals.h"
 
+#include "base/buf.h"
+#include "exec/supervisor.h"
+#include "http/server.h"
+#include "http/ws.h"
+#include "workspace/fsdir.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -16,12 +22,6 @@
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
-
-#include "base/buf.h"
-#include "exec/supervisor.h"
-#include "http/server.h"
-#include "http/ws.h"
-#include "workspace/fsdir.h"
 
 #define READ_CHUNK     (64u << 10) /* bytes read from a PTY at once */
 #define MIN_ROOM       4096u       /* a client with less queue room than this blocks the PTY */
@@ -58,15 +58,15 @@ struct client {
     void *handle; /* for http_upgrade_close */
     struct ws *ws;
     uint8_t rx[RX_SIZE];
-    size_t rx_off, rx_len;      /* received bytes not fed to ws yet */
-    uint32_t events;            /* current epoll interest */
-    uint64_t last_rx_ms;        /* anything received (pongs too) */
+    size_t rx_off, rx_len; /* received bytes not fed to ws yet */
+    uint32_t events;       /* current epoll interest */
+    uint64_t last_rx_ms;   /* anything received (pongs too) */
     uint64_t last_ping_ms;
-    uint64_t full_since_ms;     /* queue too full to take PTY output since, 0 when not */
-    uint64_t closing_since_ms;  /* close queued, waiting for the flush; 0 when not */
-    int64_t user_id;            /* who attached, and with which credential (terms_revoke) */
-    char session[80];           /* session token hash, "" for an API token */
-    int64_t token_id;           /* API token id, 0 for a session */
+    uint64_t full_since_ms;    /* queue too full to take PTY output since, 0 when not */
+    uint64_t closing_since_ms; /* close queued, waiting for the flush; 0 when not */
+    int64_t user_id;           /* who attached, and with which credential (terms_revoke) */
+    char session[80];          /* session token hash, "" for an API token */
+    int64_t token_id;          /* API token id, 0 for a session */
     bool dead;
     struct client *next;
 };
@@ -76,32 +76,32 @@ struct term {
     struct env *env;
     char name[TERM_NAME_MAX + 1];
     struct sup_proc *proc;
-    int pty;                /* -1 once the shell side hung up */
+    int pty; /* -1 once the shell side hung up */
     uint32_t pty_events;
     struct ring sb;
-    struct buf in;          /* input the PTY did not take yet */
+    struct buf in; /* input the PTY did not take yet */
     struct client *clients;
-    unsigned refs;          /* term_refs not attached yet */
+    unsigned refs; /* term_refs not attached yet */
     bool starting;
-    bool exited;            /* the sandbox ended: no longer in env->terms */
+    bool exited; /* the sandbox ended: no longer in env->terms */
     int exit_code;
-    struct term *next;      /* in env->terms, or in t->dead_terms once exited */
+    struct term *next; /* in env->terms, or in t->dead_terms once exited */
 };
 
 struct env {
     struct terms *t;
     int64_t ws;
     int64_t owner;
-    char dir[32];           /* name under DATA_DIR/envs */
+    char dir[32]; /* name under DATA_DIR/envs */
     int dirfd;
     struct wsync *sync;
     struct term *terms;
-    unsigned refs;          /* opens and applies in progress on other threads */
+    unsigned refs; /* opens and applies in progress on other threads */
     uint64_t started_ms;
-    uint64_t active_ms;     /* last I/O, attach or detach */
-    uint64_t lease_ms;      /* last lease renewal */
+    uint64_t active_ms; /* last I/O, attach or detach */
+    uint64_t lease_ms;  /* last lease renewal */
     bool starting;
-    bool ending;            /* shells killed; torn down by the reaper once they are gone */
+    bool ending; /* shells killed; torn down by the reaper once they are gone */
     bool reaping;
     struct env *next;
 };
@@ -135,15 +135,15 @@ struct terms {
     int envs_dirfd;
     int ep;
     struct src wake_src;
-    int wake;                /* eventfd: stop, or new work for the loop */
+    int wake; /* eventfd: stop, or new work for the loop */
     pthread_t loop, reaper;
     bool loop_started, reaper_started;
-    pthread_mutex_t mu;      /* everything below, and every env, term and client */
-    pthread_cond_t cv;       /* env and term state changes; reaper work */
+    pthread_mutex_t mu; /* everything below, and every env, term and client */
+    pthread_cond_t cv;  /* env and term state changes; reaper work */
     struct env *envs;
     struct term *dead_terms; /* exited terms waiting for their clients and refs to go */
     struct client *dead_clients;
-    char *chunk;             /* READ_CHUNK bytes, the loop's */
+    char *chunk; /* READ_CHUNK bytes, the loop's */
     uint64_t next_tick_ms;
     struct revocation revoked[REVOKED_RING];
     unsigned revoked_next; /* ring index */
@@ -486,12 +486,14 @@ static void control(struct terms *t, struct client *c, const uint8_t *p, size_t 
             if (c->term->pty >= 0)
                 (void)ioctl(c->term->pty, TIOCSWINSZ, &ws); /* the kernel sends SIGWINCH */
         } else {
-            client_send_json(t, c, json_pack("{s:s,s:s}", "type", "error", "message",
-                                             "resize needs integer cols (1-1000) and rows (1-500)"));
+            client_send_json(t, c,
+                             json_pack("{s:s,s:s}", "type", "error", "message",
+                                       "resize needs integer cols (1-1000) and rows (1-500)"));
         }
     } else {
-        client_send_json(t, c, json_pack("{s:s,s:s}", "type", "error", "message",
-                                         "unknown control message (expected {\"type\":\"resize\"})"));
+        client_send_json(t, c,
+                         json_pack("{s:s,s:s}", "type", "error", "message",
+                                   "unknown control message (expected {\"type\":\"resize\"})"));
     }
     json_decref(msg);
 }
@@ -754,8 +756,8 @@ static void *reaper_main(void *arg)
 
 /* ---- opening ------------------------------------------------------------------------------ */
 
-static void on_sync(void *ctx, int64_t ws, enum wsync_event ev, const char *path,
-                    const char *etag, const char *message)
+static void on_sync(void *ctx, int64_t ws, enum wsync_event ev, const char *path, const char *etag,
+                    const char *message)
 {
     struct env *env = ctx;
     struct terms *t = env->t;
@@ -822,7 +824,8 @@ static int term_start(struct terms *t, struct term *term, struct err *err)
         "HISTFILE=/tmp/.bash_history",
         "PYTHONDONTWRITEBYTECODE=1",
         "MPLBACKEND=Agg",
-        "PROMPT_COMMAND=PS1='\\[\\e[1;32m\\]\\u@pyroom\\[\\e[0m\\]:\\[\\e[1;34m\\]\\w\\[\\e[0m\\]\\$ ';"
+        "PROMPT_COMMAND=PS1='\\[\\e[1;32m\\]\\u@pyroom\\[\\e[0m\\]:\\[\\e[1;34m\\]\\w\\[\\e[0m\\]"
+        "\\$ ';"
         "unset PROMPT_COMMAND",
         NULL,
     };
@@ -862,8 +865,8 @@ static bool valid_name(const char *s)
     return true;
 }
 
-int terms_open(struct terms *t, int64_t ws, int64_t owner, const char *name,
-               struct term_ref **ret, struct err *err)
+int terms_open(struct terms *t, int64_t ws, int64_t owner, const char *name, struct term_ref **ret,
+               struct err *err)
 {
     if (!valid_name(name))
         return err_set(err, EINVAL, "invalid terminal name");
@@ -1065,8 +1068,7 @@ static bool revoked_since(const struct terms *t, const struct term_ref *ref)
     for (unsigned i = 0; i < REVOKED_RING; i++) {
         const struct revocation *r = &t->revoked[i];
         if (r->at_ms && r->at_ms >= ref->since_ms &&
-            matches(ref->user_id, ref->session, ref->token_id, r->user_id, r->session,
-                    r->token_id))
+            matches(ref->user_id, ref->session, ref->token_id, r->user_id, r->session, r->token_id))
             return true;
     }
     return false;
@@ -1159,8 +1161,9 @@ void terms_attach(struct terms *t, struct term_ref *ref, int fd, void *handle, c
         client_send_json(t, c, json_pack("{s:s,s:i}", "type", "exit", "code", term->exit_code));
         client_end(t, c, 1000, "the shell exited");
     } else if (t->closing) {
-        client_send_json(t, c, json_pack("{s:s,s:s}", "type", "error", "message",
-                                         "the server is shutting down"));
+        client_send_json(
+            t, c,
+            json_pack("{s:s,s:s}", "type", "error", "message", "the server is shutting down"));
         client_end(t, c, 1001, "shutting down");
     } else {
         client_flush(t, c);

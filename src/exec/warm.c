@@ -34,7 +34,7 @@
 #define PING_EVERY_MS   10000 /* health ping of a booted template */
 #define PING_TIMEOUT_MS 5000  /* ...which must answer within this */
 #define BOOT_TIMEOUT_MS 120000
-#define MAX_FAILS       3     /* consecutive failed claims before a template is replaced */
+#define MAX_FAILS       3 /* consecutive failed claims before a template is replaced */
 #define BACKOFF_MIN_MS  1000
 #define BACKOFF_MAX_MS  60000
 
@@ -43,7 +43,7 @@ enum warm_msg_type {
     WARM_ZYGOTE,              /* template -> supervisor: pid, with its claim socket */
     WARM_ERROR,               /* template -> supervisor: text */
     WARM_PONG,
-    WARM_FORK,                /* supervisor -> template: fork `value` zygotes */
+    WARM_FORK, /* supervisor -> template: fork `value` zygotes */
     WARM_PING,
 };
 
@@ -89,8 +89,8 @@ static ssize_t recv_msg(int sock, struct warm_msg *m, int *ret_fd, int flags)
         char buf[CMSG_SPACE(sizeof(int) * 4)];
         struct cmsghdr align;
     } u;
-    struct msghdr h = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                       .msg_controllen = sizeof(u.buf)};
+    struct msghdr h = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
     ssize_t n;
     *ret_fd = -1;
     do {
@@ -436,8 +436,7 @@ static int put(int fd, const char *s, size_t len)
 }
 
 /* The program process: every restriction is in place; hand over to Python. */
-__attribute__((noreturn)) static void zygote_run(void *ctx, char *const *argv,
-                                                 char *const *envp)
+__attribute__((noreturn)) static void zygote_run(void *ctx, char *const *argv, char *const *envp)
 {
     (void)ctx;
     py.AfterForkChild();
@@ -477,8 +476,8 @@ __attribute__((noreturn)) static void zygote_run(void *ctx, char *const *argv,
         if (v && tb)
             py.ExcSetTraceback(v, tb);
     }
-    pyobj *rc = py.CallMethod(mod, "finish", "OOO", t ? t : py.None, v ? v : py.None,
-                              tb ? tb : py.None);
+    pyobj *rc =
+        py.CallMethod(mod, "finish", "OOO", t ? t : py.None, v ? v : py.None, tb ? tb : py.None);
     /* An uncaught KeyboardInterrupt ends with status 1, not by SIGINT: what python3 does
      * under our excepthook unless the program imported `traceback` itself (CPython's
      * "unhandled KeyboardInterrupt" flag is cleared on the way otherwise). */
@@ -641,16 +640,16 @@ struct tag {
 
 struct tmpl {
     int idx;
-    pid_t pid;          /* 0 when not running */
+    pid_t pid; /* 0 when not running */
     int pidfd, ctl, log;
     bool booted;
-    unsigned asked;     /* zygotes asked for, not delivered yet */
-    unsigned ready;     /* its zygotes in the ready list */
-    unsigned fails;     /* consecutive failed claims */
-    unsigned deaths;    /* zygotes that died unclaimed since the last good claim */
+    unsigned asked;  /* zygotes asked for, not delivered yet */
+    unsigned ready;  /* its zygotes in the ready list */
+    unsigned fails;  /* consecutive failed claims */
+    unsigned deaths; /* zygotes that died unclaimed since the last good claim */
     uint64_t started_ms;
-    uint64_t ping_ms;   /* when the last ping went out */
-    bool ping_out;      /* ...unanswered */
+    uint64_t ping_ms;    /* when the last ping went out */
+    bool ping_out;       /* ...unanswered */
     uint64_t restart_at; /* when not running: when to start again (ms) */
     unsigned backoff_ms;
     bool ever_booted;
@@ -670,8 +669,8 @@ struct warm_pool {
     struct warm_config cfg;
     struct sb_host *h;
     struct sb_pool *sp;
-    int ep;      /* our own epoll set, itself watched by the supervisor's */
-    int exe_fd;  /* our binary, to exec templates */
+    int ep;     /* our own epoll set, itself watched by the supervisor's */
+    int exe_fd; /* our binary, to exec templates */
     struct tmpl t[WARM_MAX_TEMPLATES];
     struct zyg *ready;
     unsigned running; /* claimed runs not yet ended (warm_pool_ended) */
@@ -727,9 +726,18 @@ static int tmpl_start(struct warm_pool *p, struct tmpl *t)
     /* What Python reads at start-up is what a run's python3 gets (sandbox defaults and
      * runs.c's environment; warm_eligible() refuses anything else); never PYTHONPATH, nor
      * a HOME or cwd that someone else controls: templates share the host's file system. */
-    char *envp[] = {"PATH=/usr/local/bin:/usr/bin:/bin", home, "USER=user", "LOGNAME=user",
-                    "SHELL=/bin/bash", "LANG=C.UTF-8", "MPLBACKEND=Agg", mplcfg,
-                    "PYTHONDONTWRITEBYTECODE=1", "PYTHONUNBUFFERED=1", tmpdir, "TERM=dumb",
+    char *envp[] = {"PATH=/usr/local/bin:/usr/bin:/bin",
+                    home,
+                    "USER=user",
+                    "LOGNAME=user",
+                    "SHELL=/bin/bash",
+                    "LANG=C.UTF-8",
+                    "MPLBACKEND=Agg",
+                    mplcfg,
+                    "PYTHONDONTWRITEBYTECODE=1",
+                    "PYTHONUNBUFFERED=1",
+                    tmpdir,
+                    "TERM=dumb",
                     NULL};
     bool own = sb_pool_uid(p->sp) != getuid();
     char *argv[] = {"pyroom-warm", "__warm-template", p->cfg.modules, own ? "1" : "0", NULL};

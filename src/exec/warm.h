@@ -34,40 +34,40 @@
 #ifndef PYROOM_EXEC_WARM_H
 #define PYROOM_EXEC_WARM_H
 
+#include "base/err.h"
+#include "sandbox/sandbox.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "base/err.h"
-#include "sandbox/sandbox.h"
-
-#define WARM_MAX_TEMPLATES 8
-#define WARM_MAX_CHILDREN  16
+#define WARM_MAX_TEMPLATES   8
+#define WARM_MAX_CHILDREN    16
 #define WARM_DEFAULT_MODULES "numpy,pandas,scipy,scipy.stats,matplotlib"
 
 struct warm_config {
     bool enabled;
-    unsigned templates;      /* template interpreters (1..WARM_MAX_TEMPLATES) */
-    unsigned children;       /* zygotes kept ready per template (1..WARM_MAX_CHILDREN) */
-    char modules[512];       /* comma-separated modules imported by each template */
-    uint64_t memory_bytes;   /* memory of the whole pool (its cgroup), bytes; 0: no bound */
+    unsigned templates;    /* template interpreters (1..WARM_MAX_TEMPLATES) */
+    unsigned children;     /* zygotes kept ready per template (1..WARM_MAX_CHILDREN) */
+    char modules[512];     /* comma-separated modules imported by each template */
+    uint64_t memory_bytes; /* memory of the whole pool (its cgroup), bytes; 0: no bound */
 };
 
 /* What GET /api/admin/stats reports about the pool. */
 struct warm_stats {
     bool enabled;
-    unsigned templates;        /* templates alive and booted */
-    unsigned ready;            /* zygotes ready to be claimed */
-    uint64_t claims;           /* runs started warm */
-    uint64_t fallbacks;        /* warm asked, run started cold (none ready, ineligible, failed) */
-    uint64_t failed_claims;    /* claims that failed before any user byte (then cold) */
-    uint64_t restarts;         /* templates replaced */
-    uint64_t pss_bytes;        /* PSS of every template and ready zygote, bytes */
+    unsigned templates;          /* templates alive and booted */
+    unsigned ready;              /* zygotes ready to be claimed */
+    uint64_t claims;             /* runs started warm */
+    uint64_t fallbacks;          /* warm asked, run started cold (none ready, ineligible, failed) */
+    uint64_t failed_claims;      /* claims that failed before any user byte (then cold) */
+    uint64_t restarts;           /* templates replaced */
+    uint64_t pss_bytes;          /* PSS of every template and ready zygote, bytes */
     uint64_t template_pss_bytes; /* PSS of one template (the largest), bytes */
-    uint64_t cgroup_bytes;     /* memory charged to the pool's cgroup, bytes (0 without) */
+    uint64_t cgroup_bytes;       /* memory charged to the pool's cgroup, bytes (0 without) */
     uint64_t memory_limit_bytes;
-    uint64_t boot_ms;          /* last template's import time, ms */
-    char last_error[200];      /* the last template error, "" if none */
+    uint64_t boot_ms;     /* last template's import time, ms */
+    char last_error[200]; /* the last template error, "" if none */
 };
 
 struct warm_pool;

@@ -14,20 +14,20 @@
  * moves itself into a pyroom-main leaf. CPU time has no kernel limit in either version: the
  * supervisor compares cpu usage with the limit at each check.
  */
+#include "sandbox/internal.h"
+
 #include <dirent.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
-#include <linux/magic.h>
-
-#include "sandbox/internal.h"
 
 #define V1_ROOT "/sys/fs/cgroup"
 
@@ -136,8 +136,7 @@ static int detect_v1(struct cg_host *h)
         fmt(dst[i], 512, "%s%s", mnt, rel);
         int r = probe(dst[i]);
         if (r < 0) {
-            fmt(h->why, sizeof(h->why), "cannot create cgroups in %s: %s", dst[i],
-                     strerror(-r));
+            fmt(h->why, sizeof(h->why), "cannot create cgroups in %s: %s", dst[i], strerror(-r));
             return r;
         }
     }
@@ -214,8 +213,8 @@ static int detect_v2(struct cg_host *h)
         return -ENOENT;
     snprintf(h->memory, sizeof(h->memory), "%s%s", mnt, rel);
     if (!has_words(h->memory, "cgroup.controllers", need)) {
-        fmt(h->why, sizeof(h->why),
-                 "cgroup v2 at %s lacks the memory, pids and cpu controllers", h->memory);
+        fmt(h->why, sizeof(h->why), "cgroup v2 at %s lacks the memory, pids and cpu controllers",
+            h->memory);
         return -ENOENT;
     }
     if (!has_words(h->memory, "cgroup.subtree_control", need)) {
@@ -224,15 +223,14 @@ static int detect_v2(struct cg_host *h)
             r = write_str(h->memory, "cgroup.subtree_control", "+memory +pids +cpu");
         if (r < 0) {
             fmt(h->why, sizeof(h->why),
-                     "cannot enable controllers in %s (delegate it to pyroom alone): %s",
-                     h->memory, strerror(-r));
+                "cannot enable controllers in %s (delegate it to pyroom alone): %s", h->memory,
+                strerror(-r));
             return r;
         }
     }
     int r = probe(h->memory);
     if (r < 0) {
-        fmt(h->why, sizeof(h->why), "cannot create cgroups in %s: %s", h->memory,
-                 strerror(-r));
+        fmt(h->why, sizeof(h->why), "cannot create cgroups in %s: %s", h->memory, strerror(-r));
         return r;
     }
     h->mode = CG_V2;
@@ -308,8 +306,7 @@ void cg_slot_cleanup(const struct cg_host *h, const char *name)
     }
 }
 
-void cg_sweep(const struct cg_host *h, bool (*lock_free)(void *ctx, const char *name),
-              void *ctx)
+void cg_sweep(const struct cg_host *h, bool (*lock_free)(void *ctx, const char *name), void *ctx)
 {
     if (h->mode == CG_NONE)
         return;
@@ -334,7 +331,8 @@ void cg_sweep(const struct cg_host *h, bool (*lock_free)(void *ctx, const char *
                 }
                 continue;
             }
-            if (strncmp(e->d_name, "pyroom-sb", 9) == 0 || strncmp(e->d_name, "pyroom-probe-", 13) == 0) {
+            if (strncmp(e->d_name, "pyroom-sb", 9) == 0 ||
+                strncmp(e->d_name, "pyroom-probe-", 13) == 0) {
                 char p[800];
                 if (e->d_name[7] == 'p') {
                     /* a probe of a dead process */

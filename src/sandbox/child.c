@@ -22,6 +22,8 @@
  * to 5 exactly as above, except that the program process hands over to the interpreter
  * (a->warm->run) where a cold one would exec.
  */
+#include "sandbox/internal.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -34,8 +36,6 @@
 #include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include "sandbox/internal.h"
 
 static void append(char *dst, size_t n, const char *s)
 {
@@ -265,8 +265,8 @@ void child_main(const struct child_args *a)
         _exit(126);
     close(a->sync_fd);
     join_cgroups(a);
-    int keep[] = {a->err_fd, a->status_fd, -1,         a->mpl_fd,
-                  a->stdio[0], a->stdio[1], a->stdio[2], a->pty_sock};
+    int keep[] = {a->err_fd,   a->status_fd, -1,          a->mpl_fd,
+                  a->stdio[0], a->stdio[1],  a->stdio[2], a->pty_sock};
     close_except(keep, (int)(sizeof(keep) / sizeof(keep[0])));
 
     /* The workspace is opened here, in our own copy of the mount tree (a bind from an fd of
@@ -313,7 +313,7 @@ void child_claimed_main(const struct child_args *a)
      * supervisor is the subreaper): die with it, as a cold sandbox's pid 1 does. */
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     join_cgroups(a);
-    int keep[] = {a->err_fd,    a->status_fd, a->ws_fd,   a->mpl_fd,
+    int keep[] = {a->err_fd,   a->status_fd, a->ws_fd,    a->mpl_fd,
                   a->stdio[0], a->stdio[1],  a->stdio[2], a->handover_fd};
     close_except(keep, (int)(sizeof(keep) / sizeof(keep[0])));
 

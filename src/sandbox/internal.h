@@ -7,14 +7,14 @@
 #ifndef PYROOM_SANDBOX_INTERNAL_H
 #define PYROOM_SANDBOX_INTERNAL_H
 
+#include "base/err.h"
+#include "sandbox/sandbox.h"
+
 #include <linux/filter.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/resource.h>
 #include <sys/types.h>
-
-#include "base/err.h"
-#include "sandbox/sandbox.h"
 
 #define SB_INSIDE_UID 1000
 #define SB_INSIDE_GID 1000
@@ -30,53 +30,52 @@ struct child_report {
 
 /* What pid 1 tells the parent when the program has ended (the status pipe). */
 struct init_status {
-    int wait_status;   /* of the program, as from waitpid */
-    int tmp_full;      /* /tmp had no free blocks left */
-    struct rusage ru;  /* RUSAGE_CHILDREN of pid 1: the program and reaped orphans */
+    int wait_status;  /* of the program, as from waitpid */
+    int tmp_full;     /* /tmp had no free blocks left */
+    struct rusage ru; /* RUSAGE_CHILDREN of pid 1: the program and reaped orphans */
 };
 
 /* Everything the child needs, prepared by the parent before clone (no allocation after). */
 struct child_args {
-    int sync_fd;        /* read end: one byte once the maps are written, EOF to abort */
+    int sync_fd;             /* read end: one byte once the maps are written, EOF to abort */
     const char *cg_procs[3]; /* cgroup.procs files to move ourselves into, NULL-padded */
-    int err_fd;         /* write end (CLOEXEC) of the error pipe */
-    int status_fd;      /* write end of the status pipe (struct init_status) */
-    const char *ws_path; /* host path of the workspace directory, NULL for a tmpfs home */
-    dev_t ws_dev;       /* ...which must still be this directory (checked in the child) */
+    int err_fd;              /* write end (CLOEXEC) of the error pipe */
+    int status_fd;           /* write end of the status pipe (struct init_status) */
+    const char *ws_path;     /* host path of the workspace directory, NULL for a tmpfs home */
+    dev_t ws_dev;            /* ...which must still be this directory (checked in the child) */
     ino_t ws_ino;
-    int mpl_fd;         /* pre-built matplotlib font cache to copy into /tmp, or -1 */
+    int mpl_fd;           /* pre-built matplotlib font cache to copy into /tmp, or -1 */
     const char *mpl_name; /* its file name */
-    int stdio[3];       /* child ends of the pipes (pipe mode), -1 otherwise */
-    int pty_sock;       /* socket to send the PTY master over (PTY mode), -1 otherwise */
+    int stdio[3];         /* child ends of the pipes (pipe mode), -1 otherwise */
+    int pty_sock;         /* socket to send the PTY master over (PTY mode), -1 otherwise */
     unsigned short rows, cols;
     const struct sock_fprog *filter; /* compiled seccomp filter */
     char *const *argv;
     char *const *envp;
-    const char *path;   /* PATH to search argv[0] in */
+    const char *path; /* PATH to search argv[0] in */
     const char *cwd;
     struct sb_limits limits;
     bool rlimit_memory; /* no memory cgroup: approximate with RLIMIT_DATA */
     bool rlimit_nproc;  /* no pids cgroup: approximate with RLIMIT_NPROC */
     const char *hostname;
     const char *etc_passwd, *etc_group, *etc_hosts, *etc_nsswitch, *etc_hostname;
-    int ws_fd;          /* warm: the supervisor's fd of the workspace (host namespace), -1 */
+    int ws_fd; /* warm: the supervisor's fd of the workspace (host namespace), -1 */
     const struct sb_zygote_hooks *warm; /* warm: run the program in this process, NULL */
-    int handover_fd;    /* warm, pid 1: socket to the program process forked in advance */
-    pid_t program;      /* warm, pid 1: that process */
-    const void *claim;  /* warm, pid 1: the claim message, passed on to it */
+    int handover_fd;   /* warm, pid 1: socket to the program process forked in advance */
+    pid_t program;     /* warm, pid 1: that process */
+    const void *claim; /* warm, pid 1: the claim message, passed on to it */
     size_t claim_len;
 };
 
 /* What every sandbox's /etc and hostname say. */
-#define CHILD_HOSTNAME     "sandbox"
-#define CHILD_ETC_PASSWD                                                                      \
-    "user:x:1000:1000:user:" SB_HOME ":/bin/bash\n"                                           \
+#define CHILD_HOSTNAME "sandbox"
+#define CHILD_ETC_PASSWD                                                                           \
+    "user:x:1000:1000:user:" SB_HOME ":/bin/bash\n"                                                \
     "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
-#define CHILD_ETC_GROUP    "user:x:1000:\nnogroup:x:65534:\n"
-#define CHILD_ETC_HOSTS                                                                       \
-    "127.0.0.1\tlocalhost sandbox\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-#define CHILD_ETC_NSSWITCH                                                                    \
-    "passwd: files\ngroup: files\nshadow: files\nhosts: files\n"                              \
+#define CHILD_ETC_GROUP "user:x:1000:\nnogroup:x:65534:\n"
+#define CHILD_ETC_HOSTS "127.0.0.1\tlocalhost sandbox\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+#define CHILD_ETC_NSSWITCH                                                                         \
+    "passwd: files\ngroup: files\nshadow: files\nhosts: files\n"                                   \
     "networks: files\nprotocols: files\nservices: files\n"
 #define CHILD_ETC_HOSTNAME "sandbox\n"
 
@@ -143,17 +142,17 @@ struct cg_host {
     char memory[512]; /* v1: .../memory/<self>; v2: the one directory */
     char pids[512];   /* v1 only */
     char cpuacct[512];
-    char why[160];    /* why cgroups are unusable, for the summary */
+    char why[160]; /* why cgroups are unusable, for the summary */
 };
 
 /* One sandbox's cgroups; fds kept open for cheap checks. */
 struct cg_proc {
     const struct cg_host *host;
-    char name[32];   /* pyroom-sbSLOT */
+    char name[32]; /* pyroom-sbSLOT */
     bool created;
-    int cpu_fd;      /* cpuacct.usage (v1) or cpu.stat (v2) */
-    int pids_ev_fd;  /* pids.events */
-    int oom_fd;      /* memory.oom_control (v1) or memory.events (v2) */
+    int cpu_fd;     /* cpuacct.usage (v1) or cpu.stat (v2) */
+    int pids_ev_fd; /* pids.events */
+    int oom_fd;     /* memory.oom_control (v1) or memory.events (v2) */
 };
 
 int cg_host_detect(struct cg_host *h);
@@ -181,7 +180,7 @@ struct ws_walk {
     uint64_t bytes;    /* sum of regular file sizes */
     uint64_t largest;  /* largest regular file, bytes */
     uint64_t entries;
-    bool truncated;    /* stopped at the entry or depth bound */
+    bool truncated; /* stopped at the entry or depth bound */
 };
 
 /* Changes the owner of dir_fd and of everything below it, never following a symlink and

@@ -29,11 +29,11 @@
 #ifndef PYROOM_SANDBOX_SANDBOX_H
 #define PYROOM_SANDBOX_SANDBOX_H
 
+#include "base/err.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
-
-#include "base/err.h"
 
 /* Bounds on what a spec may carry (the supervisor's messages are sized from these). */
 #define SB_MAX_ARGS    256
@@ -89,8 +89,8 @@ struct sb_spec {
     unsigned short rows;     /* PTY size; 0 for 24x80 */
     unsigned short cols;
     struct sb_limits limits;
-    bool warm;               /* supervisor: run `python3 FILE ARGS...` in a warm interpreter
-                                when one is ready (src/exec/warm.h), else cold as usual */
+    bool warm; /* supervisor: run `python3 FILE ARGS...` in a warm interpreter
+                  when one is ready (src/exec/warm.h), else cold as usual */
 };
 
 /* How it ended. */
@@ -216,8 +216,7 @@ bool sb_proc_warm(const struct sb_proc *p);
  * with the pre-built font cache) and one cgroup of memory_bytes for all its templates and
  * unclaimed zygotes. */
 struct sb_pool;
-int sb_pool_open(struct sb_host *h, uint64_t memory_bytes, struct sb_pool **ret,
-                 struct err *err);
+int sb_pool_open(struct sb_host *h, uint64_t memory_bytes, struct sb_pool **ret, struct err *err);
 /* Removes the cgroup (killing what is left in it) and the directory. NULL is fine. */
 void sb_pool_close(struct sb_pool *p);
 const char *sb_pool_dir(const struct sb_pool *p);

@@ -7,16 +7,18 @@
  * uid (uid_base + N, when we are root) and its cgroup name (pyroom-sbN). A slot whose lock
  * nobody holds but whose cgroup exists is a crashed pyroom's leftover and is removed.
  */
+#include "sandbox/internal.h"
+
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <grp.h>
-#include <linux/capability.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -26,15 +28,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sandbox/internal.h"
-
 #define CHECK_MS         100   /* how often cgroup limits and workspace bytes are checked, ms */
 #define WS_CHECK_ENTRIES 20000 /* a live workspace check looks at most at this many entries */
 #define SETUP_TIMEOUT_MS 10000 /* a child that has not exec'd by then is broken */
 #define DEFAULT_UID_BASE 2000000000u
 #define DEFAULT_SLOTS    4096u
 
-#define SB_CLONE_FLAGS                                                                        \
+#define SB_CLONE_FLAGS                                                                             \
     (CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
 
 struct sb_host {
@@ -50,41 +50,41 @@ struct sb_host {
     gid_t my_gid;
     struct cg_host cg;
     struct sock_fprog filter;
-    int mpl_fd;          /* pre-built matplotlib font cache, or -1 */
+    int mpl_fd; /* pre-built matplotlib font cache, or -1 */
     char mpl_name[64];
     char summary[1536];
 };
 
 struct sb_proc {
     struct sb_host *h;
-    pid_t pid;           /* host pid of the sandbox's pid 1 */
+    pid_t pid; /* host pid of the sandbox's pid 1 */
     int pidfd;
-    int status_fd;       /* read end of the status pipe */
+    int status_fd; /* read end of the status pipe */
     uint32_t slot;
-    int slot_fd;         /* the slot's lock, -1 once released */
-    uint32_t uid_slot;   /* the slot whose uid it runs as: its own, or a sharer's */
-    bool shared;         /* spec.shared_workspace: ownership is left alone at the end */
+    int slot_fd;       /* the slot's lock, -1 once released */
+    uint32_t uid_slot; /* the slot whose uid it runs as: its own, or a sharer's */
+    bool shared;       /* spec.shared_workspace: ownership is left alone at the end */
     struct cg_proc cg;
     bool has_cg;
-    char cg_procs[3][640]; /* its cgroup.procs files, for the child to join */
-    int start_fd;        /* error pipe while the child sets up (sb_spawn_end), else -1 */
-    int pty_sock;        /* where the PTY master comes from while starting, else -1 */
-    struct sb_stdio io;  /* parent ends until sb_spawn_end hands them over */
+    char cg_procs[3][640];   /* its cgroup.procs files, for the child to join */
+    int start_fd;            /* error pipe while the child sets up (sb_spawn_end), else -1 */
+    int pty_sock;            /* where the PTY master comes from while starting, else -1 */
+    struct sb_stdio io;      /* parent ends until sb_spawn_end hands them over */
     struct child_report rep; /* the child's failure report, as read so far */
     size_t rep_got;
     bool setup_timed_out;
     uint64_t start_ms;
     struct sb_limits limits;
-    bool warm;           /* a claimed zygote (sb_claim_begin), not a clone of ours */
-    bool started;        /* warm: the program reported that it runs (sb_spawn_end) */
+    bool warm;    /* a claimed zygote (sb_claim_begin), not a clone of ours */
+    bool started; /* warm: the program reported that it runs (sb_spawn_end) */
     bool killed;
-    enum sb_limit why;   /* first reason given to sb_kill */
+    enum sb_limit why; /* first reason given to sb_kill */
     bool reaped;
     struct sb_result result;
-    int ws_fd;           /* the workspace directory, to hand back at the end; -1 */
+    int ws_fd;              /* the workspace directory, to hand back at the end; -1 */
     uint64_t next_ws_check; /* when to measure the workspace again (ms, monotonic) */
     uint64_t ws_base_bytes; /* bytes in the workspace when it was handed over */
-    uid_t ws_uid;        /* its owner before the run */
+    uid_t ws_uid;           /* its owner before the run */
     gid_t ws_gid;
 };
 
@@ -247,9 +247,10 @@ static int probe_userns(struct err *err, bool root)
     if (pid < 0) {
         int e = errno;
         if (root)
-            return err_set(err, e, "cannot create user, pid, mount and network namespaces "
-                                   "(running in a container? allow clone of namespaces, e.g. "
-                                   "docker --privileged or a seccomp profile that permits it)");
+            return err_set(err, e,
+                           "cannot create user, pid, mount and network namespaces "
+                           "(running in a container? allow clone of namespaces, e.g. "
+                           "docker --privileged or a seccomp profile that permits it)");
         return err_set(err, e,
                        "cannot create user namespaces as uid %d: run pyroom as root, or enable "
                        "unprivileged user namespaces (sysctl -w kernel.unprivileged_userns_clone=1 "
@@ -698,8 +699,8 @@ static int begin(struct sb_host *h, const struct sb_spec *spec, const struct zyg
 
 fail:
     free(env);
-    int *fds[] = {&sync_p[0], &sync_p[1], &err_p[0],      &err_p[1],      &status_p[0],
-                  &status_p[1], &in_p[0],  &in_p[1],       &out_p[0],      &out_p[1],
+    int *fds[] = {&sync_p[0],    &sync_p[1],    &err_p[0], &err_p[1], &status_p[0],
+                  &status_p[1],  &in_p[0],      &in_p[1],  &out_p[0], &out_p[1],
                   &err_out_p[0], &err_out_p[1], &pty_s[0], &pty_s[1]};
     for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
         close_fd(fds[i]);
@@ -756,8 +757,7 @@ int sb_spawn_end(struct sb_proc *p, struct sb_stdio *ret_io, struct err *err)
     if (p->rep_got && !p->started)
         return err_set(err, EPROTO, "sandbox set-up failed without a report");
     if (p->setup_timed_out)
-        return err_set(err, ETIMEDOUT, "sandbox set-up did not finish in %d ms",
-                       SETUP_TIMEOUT_MS);
+        return err_set(err, ETIMEDOUT, "sandbox set-up did not finish in %d ms", SETUP_TIMEOUT_MS);
     if (p->pty_sock >= 0) {
         int r = pty_recv_fd(p->pty_sock, &p->io.pty);
         if (r < 0)
@@ -942,8 +942,8 @@ int sb_reap(struct sb_proc *p, struct sb_result *ret)
          * (Python ignores SIGXFSZ and sees EFBIG). */
         w.file_cap = l->file_size_bytes;
         if (ws_chown_tree(p->ws_fd, u, p->ws_gid, &w) == 0 && res->limit_hit == SB_LIMIT_NONE &&
-            (w.at_cap || (l->workspace_bytes && !p->shared &&
-                          w.bytes > p->ws_base_bytes + l->workspace_bytes)))
+            (w.at_cap ||
+             (l->workspace_bytes && !p->shared && w.bytes > p->ws_base_bytes + l->workspace_bytes)))
             res->limit_hit = SB_LIMIT_DISK;
         close_fd(&p->ws_fd);
     }
@@ -1035,7 +1035,9 @@ int child_send_fds(int sock, const void *data, size_t len, const int *fds, int n
         struct cmsghdr align;
     } u;
     memset(&u, 0, sizeof(u));
-    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+    struct msghdr m = {.msg_iov = &iov,
+                       .msg_iovlen = 1,
+                       .msg_control = u.buf,
                        .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds)};
     struct cmsghdr *c = CMSG_FIRSTHDR(&m);
     c->cmsg_level = SOL_SOCKET;
@@ -1165,8 +1167,8 @@ static ssize_t claim_recv(int sock, int *fds, int *nfds)
         char buf[CMSG_SPACE(sizeof(int) * CLAIM_FDS)];
         struct cmsghdr align;
     } u;
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                        .msg_controllen = sizeof(u.buf)};
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
     ssize_t n;
     do {
         n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
@@ -1196,8 +1198,8 @@ static int claim_parse(size_t n, const int *fds, int nfds, bool handover,
         return -EPROTO;
     memcpy(&m, claim_buf, sizeof(m));
     int want = handover ? 5 : 5 + (m.has_ws ? 1 : 0) + (m.has_mpl ? 1 : 0);
-    if (m.magic != CLAIM_MAGIC || m.strings_len != n - sizeof(m) || nfds != want ||
-        m.argc == 0 || m.argc > SB_MAX_ARGS || m.envc > SB_MAX_ENV + 16 || m.ncg > 3)
+    if (m.magic != CLAIM_MAGIC || m.strings_len != n - sizeof(m) || nfds != want || m.argc == 0 ||
+        m.argc > SB_MAX_ARGS || m.envc > SB_MAX_ENV + 16 || m.ncg > 3)
         return -EPROTO;
     char *s = claim_buf + sizeof(m), *end = s + m.strings_len;
     const char *strs[2] = {NULL, NULL};
@@ -1224,8 +1226,7 @@ static int claim_parse(size_t n, const int *fds, int nfds, bool handover,
     int mpl_fd = !handover && held.has_mpl ? fds[held.has_ws ? 6 : 5] : -1;
     *ret = (struct child_args){
         .sync_fd = -1,
-        .cg_procs = {held.ncg > 0 ? held.cg_procs[0] : NULL,
-                     held.ncg > 1 ? held.cg_procs[1] : NULL,
+        .cg_procs = {held.ncg > 0 ? held.cg_procs[0] : NULL, held.ncg > 1 ? held.cg_procs[1] : NULL,
                      held.ncg > 2 ? held.cg_procs[2] : NULL},
         .err_fd = fds[3],
         .status_fd = handover ? -1 : fds[4],
@@ -1384,7 +1385,7 @@ struct sb_pool {
     struct sb_host *h;
     uid_t uid;
     gid_t gid;
-    bool own_uid;          /* a uid of its own (root): drop to it */
+    bool own_uid; /* a uid of its own (root): drop to it */
     char dir[300];
     struct cg_proc cg;
     bool has_cg;

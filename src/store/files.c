@@ -170,11 +170,8 @@ void store_workspace_free(struct store_workspace *w)
 
 void store_workspace_list_free(struct store_workspace_list *l)
 {
-    if (!l)
-        return;
-    for (size_t i = 0; i < l->n; i++)
-        ws_done(&l->items[i]);
-    free(l->items);
+    if (l)
+        rows_free(l->items, l->n, sizeof(*l->items), ws_done);
     free(l);
 }
 
@@ -782,11 +779,8 @@ void store_file_free(struct store_file *f)
 
 void store_file_list_free(struct store_file_list *l)
 {
-    if (!l)
-        return;
-    for (size_t i = 0; i < l->n; i++)
-        file_done(&l->items[i]);
-    free(l->items);
+    if (l)
+        rows_free(l->items, l->n, sizeof(*l->items), file_done_v);
     free(l);
 }
 

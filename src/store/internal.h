@@ -153,6 +153,8 @@ struct rows {
  * nothing is left allocated. The query's fmt arguments follow fmt. */
 int fetch_rows(struct db *db, struct rows *r, size_t size, row_fn read, done_fn done, int limit,
                const char *sql, struct err *err, const char *fmt, ...);
+/* Runs done on each of the n elements of items (size bytes each), then frees items. */
+void rows_free(void *items, size_t n, size_t size, done_fn done);
 /* Reads the first row into out (zeroed first); -ENOENT when there is none. */
 int fetch_one(struct db *db, void *out, size_t size, row_fn read, done_fn done, const char *sql,
               struct err *err, const char *fmt, ...);

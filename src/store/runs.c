@@ -376,11 +376,8 @@ void store_run_free(struct store_run *r)
 
 void store_run_list_free(struct store_run_list *l)
 {
-    if (!l)
-        return;
-    for (size_t i = 0; i < l->n; i++)
-        run_done(&l->items[i]);
-    free(l->items);
+    if (l)
+        rows_free(l->items, l->n, sizeof(*l->items), run_done_v);
     free(l);
 }
 
@@ -394,10 +391,7 @@ void store_artifact_free(struct store_artifact *a)
 
 void store_artifact_list_free(struct store_artifact_list *l)
 {
-    if (!l)
-        return;
-    for (size_t i = 0; i < l->n; i++)
-        artifact_done(&l->items[i]);
-    free(l->items);
+    if (l)
+        rows_free(l->items, l->n, sizeof(*l->items), artifact_done_v);
     free(l);
 }

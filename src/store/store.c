@@ -362,6 +362,13 @@ void *list_push(void **items, size_t *n, size_t size)
     return e;
 }
 
+void rows_free(void *items, size_t n, size_t size, done_fn done)
+{
+    for (size_t i = 0; i < n; i++)
+        done((char *)items + i * size);
+    free(items);
+}
+
 int fetch_rows(struct db *db, struct rows *r, size_t size, row_fn read, done_fn done, int limit,
                const char *sql, struct err *err, const char *fmt, ...)
 {
@@ -392,9 +399,7 @@ int fetch_rows(struct db *db, struct rows *r, size_t size, row_fn read, done_fn 
     }
     db_done(db, s);
     if (rc < 0) {
-        for (size_t i = 0; i < r->n; i++)
-            done((char *)r->items + i * size);
-        free(r->items);
+        rows_free(r->items, r->n, size, done);
         r->items = NULL;
         r->n = 0;
         r->more = false;

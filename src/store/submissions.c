@@ -267,11 +267,8 @@ void store_submission_free(struct store_submission *s)
 
 void store_submission_list_free(struct store_submission_list *l)
 {
-    if (!l)
-        return;
-    for (size_t i = 0; i < l->n; i++)
-        sub_done(&l->items[i]);
-    free(l->items);
+    if (l)
+        rows_free(l->items, l->n, sizeof(*l->items), sub_done);
     free(l);
 }
 
@@ -328,11 +325,8 @@ int store_review_list(struct store *st, int64_t submission_id, struct store_revi
 
 void store_review_list_free(struct store_review_list *l)
 {
-    if (!l)
-        return;
-    for (size_t i = 0; i < l->n; i++)
-        review_done(&l->items[i]);
-    free(l->items);
+    if (l)
+        rows_free(l->items, l->n, sizeof(*l->items), review_done);
     free(l);
 }
 
@@ -428,10 +422,7 @@ void store_comment_free(struct store_comment *c)
 
 void store_comment_list_free(struct store_comment_list *l)
 {
-    if (!l)
-        return;
-    for (size_t i = 0; i < l->n; i++)
-        comment_done(&l->items[i]);
-    free(l->items);
+    if (l)
+        rows_free(l->items, l->n, sizeof(*l->items), comment_done);
     free(l);
 }

@@ -248,11 +248,8 @@ void store_user_free(struct store_user *u)
 
 void store_user_list_free(struct store_user_list *l)
 {
-    if (!l)
-        return;
-    for (size_t i = 0; i < l->n; i++)
-        user_done(&l->items[i]);
-    free(l->items);
+    if (l)
+        rows_free(l->items, l->n, sizeof(*l->items), user_done_v);
     free(l);
 }
 
@@ -526,11 +523,8 @@ void store_token_free(struct store_token *t)
 
 void store_token_list_free(struct store_token_list *l)
 {
-    if (!l)
-        return;
-    for (size_t i = 0; i < l->n; i++)
-        token_done(&l->items[i]);
-    free(l->items);
+    if (l)
+        rows_free(l->items, l->n, sizeof(*l->items), token_done);
     free(l);
 }
 
@@ -607,10 +601,7 @@ int store_audit_list(struct store *st, int limit, int offset, struct store_audit
 
 void store_audit_list_free(struct store_audit_list *l)
 {
-    if (!l)
-        return;
-    for (size_t i = 0; i < l->n; i++)
-        audit_done(&l->items[i]);
-    free(l->items);
+    if (l)
+        rows_free(l->items, l->n, sizeof(*l->items), audit_done);
     free(l);
 }

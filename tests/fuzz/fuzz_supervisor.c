@@ -1,11 +1,11 @@
 /* libFuzzer target: the supervisor's spawn request decoder (the privilege boundary between
  * the server and the process that makes sandboxes). Anything decoded must re-encode to the
  * same bytes, and decode again to the same spec. */
+#include "exec/supervisor.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "exec/supervisor.h"
 
 static int same_list(const char *const *a, const char *const *b)
 {
