@@ -5,18 +5,16 @@
  * has its own random CSRF token, returned by login and me, required on cookie writes.
  */
 #include "api/internal.h"
+#include "api/live.h"
+#include "auth/password.h"
+#include "auth/ratelimit.h"
+#include "auth/token.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "auth/password.h"
-#include "auth/ratelimit.h"
-#include "auth/token.h"
-#include "api/live.h"
-
 
 static bool valid_username(const char *s)
 {
@@ -40,13 +38,13 @@ static int start_session(struct api *api, const struct store_user *u, char *cook
     token_new("", csrf);
     token_hash(token, hash);
     int64_t ttl_ms = (int64_t)api->cfg->session_ttl * 1000;
-    int r = store_session_create(api->store, u->id, hash, csrf, store_now_ms() + ttl_ms, NULL,
-                                 NULL);
+    int r =
+        store_session_create(api->store, u->id, hash, csrf, store_now_ms() + ttl_ms, NULL, NULL);
     if (r < 0)
         return r;
-    snprintf(cookie, cookie_len, "pyroom_session=%s; Path=/; HttpOnly; SameSite=Lax; Max-Age=%llu%s",
-             token, (unsigned long long)api->cfg->session_ttl,
-             api->cfg->secure_cookies ? "; Secure" : "");
+    snprintf(cookie, cookie_len,
+             "pyroom_session=%s; Path=/; HttpOnly; SameSite=Lax; Max-Age=%llu%s", token,
+             (unsigned long long)api->cfg->session_ttl, api->cfg->secure_cookies ? "; Secure" : "");
     return 0;
 }
 
@@ -219,9 +217,8 @@ static void h_me(struct http_req *req, void *ctx)
 
 static json_t *token_json(const struct store_token *t)
 {
-    return json_pack("{s:I,s:s,s:o,s:o}", "id", (json_int_t)t->id, "name", t->name,
-                     "created_at", api_time(t->created_at), "last_used_at",
-                     api_time(t->last_used_at));
+    return json_pack("{s:I,s:s,s:o,s:o}", "id", (json_int_t)t->id, "name", t->name, "created_at",
+                     api_time(t->created_at), "last_used_at", api_time(t->last_used_at));
 }
 
 static void h_tokens_list(struct http_req *req, void *ctx)

@@ -5,14 +5,13 @@
  * file never overwrite each other silently: the second gets 412 with the current etag.
  */
 #include "api/internal.h"
+#include "http/etag.h"
+#include "workspace/path.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "http/etag.h"
-#include "workspace/path.h"
 
 /* Decodes req->rest into path; answers 400 and returns false when it breaks the rules. */
 static bool url_path(struct http_req *req, char path[PATH_BUF_SIZE])
@@ -26,8 +25,7 @@ static bool url_path(struct http_req *req, char path[PATH_BUF_SIZE])
     return true;
 }
 
-static bool body_path(struct http_req *req, json_t *body, const char *key,
-                      char path[PATH_BUF_SIZE])
+static bool body_path(struct http_req *req, json_t *body, const char *key, char path[PATH_BUF_SIZE])
 {
     bool bad = false;
     const char *p = api_str(req, body, key, true, &bad);
@@ -72,8 +70,9 @@ static const char *guess_type(const char *path)
     static const struct {
         const char *ext, *type;
     } t[] = {
-        {".png", "image/png"},   {".jpg", "image/jpeg"},      {".jpeg", "image/jpeg"},
-        {".gif", "image/gif"},   {".svg", "image/svg+xml"},   {".pdf", "application/pdf"},
+        {".png", "image/png"},         {".jpg", "image/jpeg"},
+        {".jpeg", "image/jpeg"},       {".gif", "image/gif"},
+        {".svg", "image/svg+xml"},     {".pdf", "application/pdf"},
         {".json", "application/json"}, {".csv", "text/csv; charset=utf-8"},
     };
     const char *dot = strrchr(path_basename(path), '.');
@@ -127,10 +126,17 @@ static void h_get(struct http_req *req, void *ctx)
     snprintf(etag, sizeof(etag), "\"%s\"", f->etag);
     const char *inm = http_req_header(req, "If-None-Match");
     struct etag_list inm_list;
-    bool not_modified = inm && etag_parse(inm, &inm_list) == 0 &&
-                        etag_list_match(&inm_list, f->etag, ETAG_WEAK);
-    const char *const h[] = {"ETag",     etag, "Cache-Control", "no-cache", "Content-Disposition",
-                             "inline",   "Content-Security-Policy", API_USER_CONTENT_CSP, NULL};
+    bool not_modified =
+        inm && etag_parse(inm, &inm_list) == 0 && etag_list_match(&inm_list, f->etag, ETAG_WEAK);
+    const char *const h[] = {"ETag",
+                             etag,
+                             "Cache-Control",
+                             "no-cache",
+                             "Content-Disposition",
+                             "inline",
+                             "Content-Security-Policy",
+                             API_USER_CONTENT_CSP,
+                             NULL};
     if (not_modified)
         http_reply(req, 304, NULL, "", 0, h);
     else

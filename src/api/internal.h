@@ -8,16 +8,16 @@
 #ifndef PYROOM_API_INTERNAL_H
 #define PYROOM_API_INTERNAL_H
 
-#include <jansson.h>
-#include <stdbool.h>
-#include <stdint.h>
-
 #include "api/api.h"
 #include "base/settings.h"
 #include "http/router.h"
 #include "http/server.h"
 #include "sandbox/sandbox.h"
 #include "store/store.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 struct ratelimit;
 struct runs;
@@ -40,7 +40,8 @@ struct api {
  * run artifacts). A browser enforces every policy it gets, so this one narrows the site's:
  * a user's SVG or file opened in a tab runs no script on our origin, even one loaded from
  * 'self' (another of their files), and cannot frame or post anywhere. <img> still works. */
-#define API_USER_CONTENT_CSP "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; sandbox"
+#define API_USER_CONTENT_CSP                                                                       \
+    "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; sandbox"
 
 /* Who is calling. */
 struct api_caller {
@@ -63,8 +64,7 @@ bool api_is_admin(const struct api_caller *c);
 json_t *api_body(struct http_req *req);
 /* A string member: NULL when absent; answers 400 and sets *bad when present but not a
  * string. */
-const char *api_str(struct http_req *req, json_t *obj, const char *key, bool required,
-                    bool *bad);
+const char *api_str(struct http_req *req, json_t *obj, const char *key, bool required, bool *bad);
 
 /* Route parameter i as a positive id; answers 404 and returns false otherwise. */
 bool api_param_id(struct http_req *req, size_t i, int64_t *ret);
@@ -90,7 +90,7 @@ bool api_workspace_request(struct api *api, struct http_req *req, struct api_cal
 void api_too_many(struct http_req *req, unsigned retry_after, const char *message);
 
 /* JSON helpers. */
-json_t *api_time(int64_t ms);   /* ISO 8601 UTC string, or null for 0 */
+json_t *api_time(int64_t ms); /* ISO 8601 UTC string, or null for 0 */
 json_t *api_user_json(const struct store_user *u);
 json_t *api_ref_json(int64_t id, const char *name); /* {"id","username"} or null */
 json_t *api_workspace_json(const struct store_workspace *w);

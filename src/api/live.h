@@ -6,9 +6,9 @@
 #ifndef PYROOM_API_LIVE_H
 #define PYROOM_API_LIVE_H
 
-#include <stdint.h>
-
 #include "api/internal.h"
+
+#include <stdint.h>
 
 struct terms;
 
@@ -21,10 +21,11 @@ void api_events_publish(int64_t ws, const char *type, const char *path, const ch
                         const char *message);
 /* Answers GET /api/workspaces/{id}/events for workspace ws as a Server-Sent Event stream. */
 void api_events_stream(struct http_req *req, int64_t ws, const struct api_caller *c);
-/* Ends the event streams and closes the terminal clients opened by user_id (any of their credentials; 0: none), by the
- * session whose hash is session_hash (NULL: none) or by the API token token_id (0: none):
- * a disabled user, a logout or a revoked token keeps no live view of a workspace and no
- * shell. A role change ends the user's too; the page reconnects with its new rights. */
+/* Ends the event streams and closes the terminal clients opened by user_id (any of their
+ * credentials; 0: none), by the session whose hash is session_hash (NULL: none) or by the API token
+ * token_id (0: none): a disabled user, a logout or a revoked token keeps no live view of a
+ * workspace and no shell. A role change ends the user's too; the page reconnects with its new
+ * rights. */
 void api_live_revoke(int64_t user_id, const char *session_hash, int64_t token_id);
 /* Ends every stream (shutdown). */
 void api_events_close(void);

@@ -409,8 +409,15 @@ static void h_file(struct http_req *req, void *ctx)
     char etag[STORE_ETAG_LEN + 3];
     snprintf(etag, sizeof(etag), "\"%s\"", f->etag);
     const char *inm = http_req_header(req, "If-None-Match");
-    const char *const h[] = {"ETag",     etag, "Cache-Control", "no-cache", "Content-Disposition",
-                             "inline",   "Content-Security-Policy", API_USER_CONTENT_CSP, NULL};
+    const char *const h[] = {"ETag",
+                             etag,
+                             "Cache-Control",
+                             "no-cache",
+                             "Content-Disposition",
+                             "inline",
+                             "Content-Security-Policy",
+                             API_USER_CONTENT_CSP,
+                             NULL};
     if (inm && strstr(inm, f->etag))
         http_reply(req, 304, NULL, "", 0, h);
     else

@@ -76,8 +76,8 @@ static int send_file(struct api *api, struct http_req *req, const char *rel, boo
         free(data);
         return -EIO;
     }
-    const char *cache = is_hashed(rel) && !fallback ? "public, max-age=31536000, immutable"
-                                                    : "no-cache";
+    const char *cache =
+        is_hashed(rel) && !fallback ? "public, max-age=31536000, immutable" : "no-cache";
     const char *const headers[] = {"Cache-Control", cache, NULL};
     int r = http_reply(req, 200, content_type(rel), data, (size_t)got, headers);
     free(data);

@@ -69,8 +69,8 @@ static void h_create(struct http_req *req, void *ctx)
     const char *name = body ? read_name(req, body, &bad) : NULL;
     if (!body || bad)
         goto out;
-    int r = store_workspace_list(api->store, c.user.id, 1, (int)api->cfg->max_workspaces - 1,
-                                 &mine, NULL);
+    int r = store_workspace_list(api->store, c.user.id, 1, (int)api->cfg->max_workspaces - 1, &mine,
+                                 NULL);
     if (r == 0 && mine->n > 0) {
         http_reply_error(req, 413, "too_large", "you already have %llu workspaces (the limit)",
                          (unsigned long long)api->cfg->max_workspaces);

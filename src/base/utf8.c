@@ -1,9 +1,9 @@
 /* utf8: strict UTF-8 validation; see utf8.h. */
 #include "base/utf8.h"
 
-#include <errno.h>
-
 #include "base/buf.h"
+
+#include <errno.h>
 
 void utf8_init(struct utf8_state *s)
 {

@@ -35,13 +35,13 @@
 #ifndef PYROOM_EXEC_TERMINALS_H
 #define PYROOM_EXEC_TERMINALS_H
 
-#include <stddef.h>
-#include <stdint.h>
-
 #include "base/err.h"
 #include "sandbox/sandbox.h"
 #include "store/store.h"
 #include "workspace/sync.h"
+
+#include <stddef.h>
+#include <stdint.h>
 
 struct sup;
 struct terms;
@@ -54,18 +54,18 @@ typedef void (*terms_notify_fn)(void *ctx, int64_t ws, enum wsync_event ev, cons
                                 const char *etag, const char *message);
 
 struct terms_config {
-    const char *data_dir;       /* environments live in DATA_DIR/envs/<workspace id> */
-    const char *node;           /* this node's name, for leases */
-    struct sb_limits limits;    /* per terminal (wall time is ignored: see max_lifetime_s) */
-    struct store_limits files;  /* workspace limits for what the terminal writes */
-    unsigned idle_timeout_s;    /* no client and no I/O for this long ends an environment */
-    unsigned max_lifetime_s;    /* an environment never lives longer */
-    unsigned max_per_user;      /* live environments per workspace owner */
-    unsigned max_terminals;     /* terminals per environment */
-    size_t scrollback;          /* bytes kept per terminal for replay */
-    size_t client_queue;        /* bytes queued per client before backpressure */
-    unsigned ping_s;            /* seconds between pings */
-    terms_notify_fn notify;     /* may be NULL; called on the sync thread */
+    const char *data_dir;      /* environments live in DATA_DIR/envs/<workspace id> */
+    const char *node;          /* this node's name, for leases */
+    struct sb_limits limits;   /* per terminal (wall time is ignored: see max_lifetime_s) */
+    struct store_limits files; /* workspace limits for what the terminal writes */
+    unsigned idle_timeout_s;   /* no client and no I/O for this long ends an environment */
+    unsigned max_lifetime_s;   /* an environment never lives longer */
+    unsigned max_per_user;     /* live environments per workspace owner */
+    unsigned max_terminals;    /* terminals per environment */
+    size_t scrollback;         /* bytes kept per terminal for replay */
+    size_t client_queue;       /* bytes queued per client before backpressure */
+    unsigned ping_s;           /* seconds between pings */
+    terms_notify_fn notify;    /* may be NULL; called on the sync thread */
     void *notify_ctx;
 };
 
@@ -82,8 +82,8 @@ void terms_free(struct terms *t);
  * max_per_user environments; -EMFILE max_terminals in this one; -EBUSY another node holds
  * the workspace's lease; -ESHUTDOWN closing; -ENOSYS no sandboxes; others from the store
  * or the supervisor (err says what). */
-int terms_open(struct terms *t, int64_t ws, int64_t owner, const char *name,
-               struct term_ref **ret, struct err *err);
+int terms_open(struct terms *t, int64_t ws, int64_t owner, const char *name, struct term_ref **ret,
+               struct err *err);
 /* Hands an upgraded WebSocket (fd, and its http_upgrade_close handle) to the loop, which
  * replays the scrollback and from then on owns the socket. Consumes ref. */
 void terms_attach(struct terms *t, struct term_ref *ref, int fd, void *handle, const char *extra,

@@ -7,6 +7,9 @@
  * cap: the reader enforces it, as the runs code will), then prints the result as one JSON
  * line on stderr and exits with the program's exit code (128 + signal when killed).
  */
+#include "exec/supervisor.h"
+#include "sandbox/sandbox.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -21,9 +24,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-#include "exec/supervisor.h"
-#include "sandbox/sandbox.h"
 
 /* ---- doctor ----------------------------------------------------------------------- */
 
@@ -59,14 +59,14 @@ static int doctor(void)
                  (int)geteuid());
         say("ok", "kernel", line, NULL);
     }
-    if (read_text("/proc/sys/user/max_user_namespaces", buf, sizeof(buf)) == 0 &&
-        atol(buf) == 0) {
+    if (read_text("/proc/sys/user/max_user_namespaces", buf, sizeof(buf)) == 0 && atol(buf) == 0) {
         say("missing", "user namespaces", "user.max_user_namespaces is 0",
             "sysctl -w user.max_user_namespaces=15000");
         bad = 1;
     }
     if (geteuid() != 0 &&
-        read_text("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", buf, sizeof(buf)) == 0 &&
+        read_text("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", buf, sizeof(buf)) ==
+            0 &&
         atol(buf) != 0)
         say("degraded", "user namespaces", "AppArmor restricts unprivileged user namespaces",
             "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0, or run pyroom as root");
@@ -111,16 +111,15 @@ static int doctor(void)
             "run pyroom as root for a distinct host uid per sandbox");
 
     /* Python, as a sandbox sees it. */
-    static const char *const argv[] = {
-        "python3", "-c",
-        "import sys\n"
-        "print('python', sys.version.split()[0])\n"
-        "for m in ['numpy', 'pandas', 'scipy', 'matplotlib']:\n"
-        "    try:\n"
-        "        print(m, __import__(m).__version__)\n"
-        "    except Exception as e:\n"
-        "        print(m, 'MISSING', type(e).__name__)\n",
-        NULL};
+    static const char *const argv[] = {"python3", "-c",
+                                       "import sys\n"
+                                       "print('python', sys.version.split()[0])\n"
+                                       "for m in ['numpy', 'pandas', 'scipy', 'matplotlib']:\n"
+                                       "    try:\n"
+                                       "        print(m, __import__(m).__version__)\n"
+                                       "    except Exception as e:\n"
+                                       "        print(m, 'MISSING', type(e).__name__)\n",
+                                       NULL};
     struct sb_spec spec = {.argv = argv};
     sb_limits_default(&spec.limits);
     spec.limits.wall_ms = spec.limits.cpu_ms = 60000;
@@ -167,7 +166,8 @@ static int doctor(void)
         unsigned long long mib = (unsigned long long)sv.f_bavail * sv.f_frsize >> 20;
         snprintf(line, sizeof(line), "%llu MiB free under %s", mib, *d);
         if (mib < 1024)
-            say("degraded", "disk", line, "free some space: workspaces and the database live there");
+            say("degraded", "disk", line,
+                "free some space: workspaces and the database live there");
         else
             say("ok", "disk", line, NULL);
     }
@@ -255,7 +255,7 @@ struct relay {
     struct sup_proc *p;
     uint64_t cap, out_bytes, err_bytes;
     bool truncated;
-    bool err_midline; /* the program's stderr did not end with a newline */
+    bool err_midline;   /* the program's stderr did not end with a newline */
     uint64_t client_us; /* spawn to result, as the caller saw it */
 };
 
@@ -292,10 +292,9 @@ static void print_result(const struct sb_result *res, const struct relay *r)
                           res->exit_code, "signal", res->signal, "limit_hit",
                           sb_limit_name(res->limit_hit), "killed", res->killed, "wall_ms",
                           (json_int_t)res->wall_ms, "cpu_ms", (json_int_t)res->cpu_ms,
-                          "peak_memory_bytes", (json_int_t)res->peak_memory_bytes,
-                          "stdout_bytes", (json_int_t)r->out_bytes, "stderr_bytes",
-                          (json_int_t)r->err_bytes, "truncated", r->truncated, "client_us",
-                          (json_int_t)r->client_us);
+                          "peak_memory_bytes", (json_int_t)res->peak_memory_bytes, "stdout_bytes",
+                          (json_int_t)r->out_bytes, "stderr_bytes", (json_int_t)r->err_bytes,
+                          "truncated", r->truncated, "client_us", (json_int_t)r->client_us);
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     /* always a line of its own: the last line of stderr */
     fprintf(stderr, "%s%s\n", r->err_midline ? "\n" : "", s ? s : "{}");
@@ -374,9 +373,27 @@ static int run_pty(struct relay *r)
 }
 
 enum {
-    OPT_WORKSPACE = 1000, OPT_CWD, OPT_ENV, OPT_PTY, OPT_ROWS, OPT_COLS, OPT_WALL, OPT_TIME,
-    OPT_CPU, OPT_MEM, OPT_PIDS, OPT_FILES, OPT_FSIZE, OPT_TMPFS, OPT_OUTPUT, OPT_WSBYTES,
-    OPT_NOCG, OPT_RUNDIR, OPT_REPEAT, OPT_HOST, OPT_HELP,
+    OPT_WORKSPACE = 1000,
+    OPT_CWD,
+    OPT_ENV,
+    OPT_PTY,
+    OPT_ROWS,
+    OPT_COLS,
+    OPT_WALL,
+    OPT_TIME,
+    OPT_CPU,
+    OPT_MEM,
+    OPT_PIDS,
+    OPT_FILES,
+    OPT_FSIZE,
+    OPT_TMPFS,
+    OPT_OUTPUT,
+    OPT_WSBYTES,
+    OPT_NOCG,
+    OPT_RUNDIR,
+    OPT_REPEAT,
+    OPT_HOST,
+    OPT_HELP,
 };
 
 static uint64_t now_us(void)

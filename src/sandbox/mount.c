@@ -20,6 +20,8 @@
  * "locked" to the host's flags: a remount must keep the source's atime and ro/nosuid/nodev/
  * noexec flags, which bind_ro() copies from statvfs (as bubblewrap does).
  */
+#include "sandbox/internal.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -29,8 +31,6 @@
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-#include "sandbox/internal.h"
 
 #define OLD "/oldroot"
 
@@ -195,23 +195,40 @@ static void size_opt(char *buf, size_t n, const char *prefix, uint64_t bytes)
     buf[pl + (size_t)i] = '\0';
 }
 
-#define STEP(w, expr)                                                                         \
-    do {                                                                                      \
-        int r_ = (expr);                                                                      \
-        if (r_ < 0) {                                                                         \
-            *what = (w);                                                                      \
-            return r_;                                                                        \
-        }                                                                                     \
+#define STEP(w, expr)                                                                              \
+    do {                                                                                           \
+        int r_ = (expr);                                                                           \
+        if (r_ < 0) {                                                                              \
+            *what = (w);                                                                           \
+            return r_;                                                                             \
+        }                                                                                          \
     } while (0)
 #define SYS(w, expr) STEP(w, (expr) < 0 ? -errno : 0)
 
 static const char *const etc_mirrored[] = {
-    "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives",
-    "/etc/matplotlibrc", "/etc/localtime", "/etc/timezone", "/etc/bash.bashrc",
-    "/etc/profile", "/etc/inputrc", "/etc/terminfo", "/etc/vim", "/etc/python3",
-    "/etc/python3.11", "/etc/python3.12", "/etc/python3.13", "/etc/mime.types",
-    "/etc/protocols", "/etc/services", "/etc/fonts", "/etc/debian_version",
-    "/etc/os-release", NULL,
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+    "/etc/alternatives",
+    "/etc/matplotlibrc",
+    "/etc/localtime",
+    "/etc/timezone",
+    "/etc/bash.bashrc",
+    "/etc/profile",
+    "/etc/inputrc",
+    "/etc/terminfo",
+    "/etc/vim",
+    "/etc/python3",
+    "/etc/python3.11",
+    "/etc/python3.12",
+    "/etc/python3.13",
+    "/etc/mime.types",
+    "/etc/protocols",
+    "/etc/services",
+    "/etc/fonts",
+    "/etc/debian_version",
+    "/etc/os-release",
+    NULL,
 };
 
 static const char *const top_mirrored[] = {
@@ -254,12 +271,11 @@ int mount_build_root(const struct child_args *a, int ws, const char **what)
     /* A procfs of the new pid namespace (only possible while a full /proc is visible, i.e.
      * before /oldroot goes). */
     SYS("mkdir /proc", mkdir("/proc", 0555));
-    SYS("mount /proc",
-        mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL));
+    SYS("mount /proc", mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL));
 
     SYS("mkdir /dev", mkdir("/dev", 0755));
-    SYS("mount /dev", mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC,
-                            "mode=0755,size=64k,nr_inodes=64"));
+    SYS("mount /dev",
+        mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k,nr_inodes=64"));
     for (const char *const *p = dev_nodes; *p; p++) {
         join(path, sizeof(path), OLD, *p);
         STEP(*p, touch(*p));
@@ -276,8 +292,8 @@ int mount_build_root(const struct child_args *a, int ws, const char **what)
     SYS("mkdir /dev/shm", mkdir("/dev/shm", 01777));
 
     SYS("mkdir /tmp", mkdir("/tmp", 01777));
-    size_opt(opt, sizeof(opt), "mode=1777,size=",
-             a->limits.tmpfs_bytes ? a->limits.tmpfs_bytes : 64u << 20);
+    size_opt(opt, sizeof(opt),
+             "mode=1777,size=", a->limits.tmpfs_bytes ? a->limits.tmpfs_bytes : 64u << 20);
     SYS("mount /tmp", mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, opt));
     SYS("bind /dev/shm", mount("/tmp", "/dev/shm", NULL, MS_BIND, NULL));
     if (a->mpl_fd >= 0 && a->mpl_name) {
@@ -304,8 +320,7 @@ int mount_build_root(const struct child_args *a, int ws, const char **what)
     SYS("detach oldroot", umount2(OLD, MNT_DETACH));
     SYS("rmdir oldroot", rmdir(OLD));
     SYS("remount /dev ro",
-        mount(NULL, "/dev", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC,
-              NULL));
+        mount(NULL, "/dev", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC, NULL));
     SYS("remount / ro",
         mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL));
     return 0;

@@ -6,6 +6,8 @@
  * uid; it switches to 1000 while keeping its capabilities (it still has to mount the new
  * root), and drops them all at the end (ns_drop_caps) before the user's program runs.
  */
+#include "sandbox/internal.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -18,8 +20,6 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-#include "sandbox/internal.h"
 
 static int write_file(const char *path, const char *data, size_t len)
 {

@@ -6,10 +6,10 @@
  * RLIMIT_DATA for memory (per process, counts reserved rather than used memory) and
  * RLIMIT_NPROC for pids (counted per uid in the sandbox's user namespace).
  */
+#include "sandbox/internal.h"
+
 #include <errno.h>
 #include <sys/resource.h>
-
-#include "sandbox/internal.h"
 
 static int set(int res, rlim_t soft, rlim_t hard)
 {

@@ -6,10 +6,12 @@
  * see an ordinary error, except clone3, which fails with ENOSYS: its flags live in memory
  * seccomp cannot read, and glibc falls back to clone(), whose flags we can check.
  */
+#include "sandbox/internal.h"
+
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <linux/seccomp.h>
+#include <sched.h>
 #include <seccomp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,30 +21,71 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "sandbox/internal.h"
-
 static const char *const denied[] = {
     /* debugging other processes, reading their memory */
-    "ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd", "kcmp",
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "pidfd_getfd",
+    "kcmp",
     /* the file system view and namespaces */
-    "mount", "umount2", "pivot_root", "chroot", "unshare", "setns", "move_mount", "open_tree",
-    "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr", "name_to_handle_at",
+    "mount",
+    "umount2",
+    "pivot_root",
+    "chroot",
+    "unshare",
+    "setns",
+    "move_mount",
+    "open_tree",
+    "fsopen",
+    "fsconfig",
+    "fsmount",
+    "fspick",
+    "mount_setattr",
+    "name_to_handle_at",
     "open_by_handle_at",
     /* kernel keyrings, eBPF, perf, userfaultfd, io_uring: large attack surfaces */
-    "keyctl", "add_key", "request_key", "bpf", "perf_event_open", "userfaultfd",
-    "io_uring_setup", "io_uring_enter", "io_uring_register",
+    "keyctl",
+    "add_key",
+    "request_key",
+    "bpf",
+    "perf_event_open",
+    "userfaultfd",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
     /* the machine itself */
-    "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
-    "settimeofday", "clock_settime", "clock_adjtime", "adjtimex", "reboot", "swapon",
-    "swapoff", "acct", "quotactl", "syslog", "vhangup", "iopl", "ioperm", "uselib",
-    "lookup_dcookie", "fanotify_init", "sethostname", "setdomainname", "nfsservctl",
+    "kexec_load",
+    "kexec_file_load",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "settimeofday",
+    "clock_settime",
+    "clock_adjtime",
+    "adjtimex",
+    "reboot",
+    "swapon",
+    "swapoff",
+    "acct",
+    "quotactl",
+    "syslog",
+    "vhangup",
+    "iopl",
+    "ioperm",
+    "uselib",
+    "lookup_dcookie",
+    "fanotify_init",
+    "sethostname",
+    "setdomainname",
+    "nfsservctl",
     NULL,
 };
 
 /* Namespace flags of clone(); clone3 is refused with ENOSYS (flags out of reach). */
 static const unsigned long ns_flags[] = {
-    CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWIPC, CLONE_NEWUTS,
-    CLONE_NEWCGROUP,
+    CLONE_NEWUSER, CLONE_NEWNS,  CLONE_NEWPID,    CLONE_NEWNET,
+    CLONE_NEWIPC,  CLONE_NEWUTS, CLONE_NEWCGROUP,
 };
 
 /* Address families a Python program may use: AF_UNIX, and AF_INET/AF_INET6, which can only
@@ -55,13 +98,13 @@ static bool family_allowed(int af)
 /* personality() bits that weaken the address space (no ASLR, executable data, page 0). */
 static const unsigned long bad_personality[] = {0x0040000, 0x0400000, 0x0200000, 0x0100000};
 
-#define RULE(action, nr, ...)                                                                 \
-    do {                                                                                      \
-        r = seccomp_rule_add(ctx, action, nr, __VA_ARGS__);                                   \
-        if (r < 0) {                                                                          \
-            err_set(err, -r, "seccomp rule for syscall %d", nr);                              \
-            goto out;                                                                         \
-        }                                                                                     \
+#define RULE(action, nr, ...)                                                                      \
+    do {                                                                                           \
+        r = seccomp_rule_add(ctx, action, nr, __VA_ARGS__);                                        \
+        if (r < 0) {                                                                               \
+            err_set(err, -r, "seccomp rule for syscall %d", nr);                                   \
+            goto out;                                                                              \
+        }                                                                                          \
     } while (0)
 
 int seccomp_prog_compile(struct sock_fprog *ret, struct err *err)
@@ -93,8 +136,10 @@ int seccomp_prog_compile(struct sock_fprog *ret, struct err *err)
     for (int af = 0; af <= 10; af++) {
         if (family_allowed(af))
             continue;
-        RULE(SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)af, 0));
-        RULE(SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socketpair), 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)af, 0));
+        RULE(SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
+             SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)af, 0));
+        RULE(SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socketpair), 1,
+             SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)af, 0));
     }
     RULE(SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_GT, 10, 0));
     RULE(SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socketpair), 1, SCMP_A0(SCMP_CMP_GT, 10, 0));

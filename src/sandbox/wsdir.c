@@ -7,14 +7,14 @@
  * fchownat(AT_SYMLINK_NOFOLLOW) (a symlink's own owner, never its target's), never opens
  * a regular file, FIFO, socket or device, and is bounded in depth and entries.
  */
+#include "sandbox/internal.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include "sandbox/internal.h"
 
 #define WS_MAX_DEPTH   64
 #define WS_MAX_ENTRIES 200000
@@ -96,8 +96,8 @@ int ws_chown_tree(int dir_fd, uid_t uid, gid_t gid, struct ws_walk *ret)
 
 int ws_measure(int dir_fd, uint64_t stop_bytes, uint64_t max_entries, struct ws_walk *ret)
 {
-    struct walk_ctx c = {.uid = (uid_t)-1, .gid = (gid_t)-1, .stop_bytes = stop_bytes,
-                         .max_entries = max_entries};
+    struct walk_ctx c = {
+        .uid = (uid_t)-1, .gid = (gid_t)-1, .stop_bytes = stop_bytes, .max_entries = max_entries};
     memset(ret, 0, sizeof(*ret));
     return walk(dir_fd, &c, ret, 0);
 }

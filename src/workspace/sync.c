@@ -1,6 +1,9 @@
 /* sync: a live environment's directory and the store, both ways; see sync.h. */
 #include "workspace/sync.h"
 
+#include "workspace/fsdir.h"
+#include "workspace/path.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -18,11 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "workspace/fsdir.h"
-#include "workspace/path.h"
-
-#define WATCH_MASK                                                                            \
-    (IN_CLOSE_WRITE | IN_MODIFY | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |       \
+#define WATCH_MASK                                                                                 \
+    (IN_CLOSE_WRITE | IN_MODIFY | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |            \
      IN_ONLYDIR | IN_EXCL_UNLINK)
 #define MAX_DEPTH 32
 
@@ -527,7 +527,8 @@ static void flush_file(struct wsync *s, const char *path, const struct stat *st)
     size_t max = lim->max_file_bytes > 0 ? (size_t)lim->max_file_bytes : SIZE_MAX / 2;
     char msg[160];
     if ((size_t)st->st_size > max) {
-        snprintf(msg, sizeof(msg), "not saved: the file has %lld bytes, more than the %lld-byte limit",
+        snprintf(msg, sizeof(msg),
+                 "not saved: the file has %lld bytes, more than the %lld-byte limit",
                  (long long)st->st_size, (long long)lim->max_file_bytes);
         report_limit(s, path, "", (int64_t)st->st_size, msg);
         return;

@@ -38,12 +38,12 @@
 #ifndef PYROOM_WORKSPACE_SYNC_H
 #define PYROOM_WORKSPACE_SYNC_H
 
+#include "base/err.h"
+#include "store/store.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
-
-#include "base/err.h"
-#include "store/store.h"
 
 struct wsync_hub;
 struct wsync;
@@ -61,10 +61,10 @@ typedef void (*wsync_notify_fn)(void *ctx, int64_t ws, enum wsync_event ev, cons
                                 const char *etag, const char *message);
 
 struct wsync_config {
-    struct store *store;         /* must outlive the hub */
-    struct store_limits limits;  /* the workspace limits (0: unlimited) */
-    unsigned debounce_ms;        /* quiet time before a dirty path is read; 0: 50 */
-    unsigned max_delay_ms;       /* longest wait after the first change; 0: 400 */
+    struct store *store;        /* must outlive the hub */
+    struct store_limits limits; /* the workspace limits (0: unlimited) */
+    unsigned debounce_ms;       /* quiet time before a dirty path is read; 0: 50 */
+    unsigned max_delay_ms;      /* longest wait after the first change; 0: 400 */
 };
 
 int wsync_hub_new(const struct wsync_config *cfg, struct wsync_hub **ret, struct err *err);

@@ -3,11 +3,11 @@
  * Invariants: no crash or over-read; a capture never contains '/'; a decoded string never
  * holds a NUL before its end and is never longer than its input.
  */
+#include "http/router.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "http/router.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

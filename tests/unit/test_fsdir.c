@@ -1,4 +1,6 @@
 /* Unit tests for workspace/fsdir: round trips and the planted-link attacks. */
+#include "workspace/fsdir.h"
+
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -7,8 +9,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include "workspace/fsdir.h"
 
 static char root[64];
 static int dirfd_;

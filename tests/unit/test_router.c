@@ -1,8 +1,8 @@
 /* Unit tests for http/router: patterns, captures, methods, encoded separators. */
+#include "http/router.h"
+
 #include <criterion/criterion.h>
 #include <string.h>
-
-#include "http/router.h"
 
 static void h_a(struct http_req *req, void *ctx)
 {
@@ -75,8 +75,7 @@ Test(router, misses_and_methods)
     cr_assert_eq(match(r, "GET", "/api/workspacesX", &req, &fn), HTTP_ROUTE_NOT_FOUND);
     cr_assert_eq(match(r, "GET", "/api/workspaces/1/extra", &req, &fn), HTTP_ROUTE_NOT_FOUND);
     cr_assert_eq(match(r, "DELETE", "/api/workspaces", &req, &fn), HTTP_ROUTE_BAD_METHOD);
-    cr_assert_eq(match(r, "POST", "/api/runs/3/artifacts/f.png", &req, &fn),
-                 HTTP_ROUTE_BAD_METHOD);
+    cr_assert_eq(match(r, "POST", "/api/runs/3/artifacts/f.png", &req, &fn), HTTP_ROUTE_BAD_METHOD);
     router_free(r);
 }
 

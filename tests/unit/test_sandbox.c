@@ -1,11 +1,11 @@
 /* Unit tests of src/sandbox through sandbox.h (the hostile suite is tests/sandbox/). */
+#include "sandbox/sandbox.h"
+
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
-
-#include "sandbox/sandbox.h"
 
 Test(sandbox, limit_names)
 {
@@ -25,9 +25,9 @@ Test(sandbox, limits_only_go_down)
     cr_assert_eq(l.wall_ms, 10000);
     cr_assert_eq(l.memory_bytes, 256u << 20);
     cr_assert(l.pids > 1, "a pids limit of 1 breaks pandas' threads");
-    req.wall_ms = 500;           /* lower: taken */
+    req.wall_ms = 500;             /* lower: taken */
     req.memory_bytes = 1ull << 40; /* higher: ignored */
-    req.pids = 0;                /* unset: ignored */
+    req.pids = 0;                  /* unset: ignored */
     sb_limits_lower(&l, &req);
     cr_assert_eq(l.wall_ms, 500);
     cr_assert_eq(l.memory_bytes, 256u << 20);

@@ -1,4 +1,6 @@
 /* Unit tests of src/exec/supervisor through supervisor.h: many threads at once. */
+#include "exec/supervisor.h"
+
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <poll.h>
@@ -7,8 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-
-#include "exec/supervisor.h"
 
 #define ROUNDS 6 /* spawns per thread */
 

@@ -1,5 +1,9 @@
 /* Unit tests of workspace/sync against a real SQLite store in a temporary directory:
  * materialise, both directions, the conflict rule, limits, links and ignored names. */
+#include "store/store.h"
+#include "workspace/fsdir.h"
+#include "workspace/sync.h"
+
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -8,10 +12,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include "store/store.h"
-#include "workspace/fsdir.h"
-#include "workspace/sync.h"
 
 static struct store *st;
 static struct wsync_hub *hub;
@@ -24,8 +24,8 @@ static struct err E;
 /* What the notify callback saw, as "event:path" lines. */
 static char seen[8192];
 
-static void on_event(void *ctx, int64_t w, enum wsync_event ev, const char *path,
-                     const char *etag, const char *msg)
+static void on_event(void *ctx, int64_t w, enum wsync_event ev, const char *path, const char *etag,
+                     const char *msg)
 {
     (void)ctx;
     (void)w;
@@ -36,10 +36,10 @@ static void on_event(void *ctx, int64_t w, enum wsync_event ev, const char *path
     snprintf(seen + l, sizeof(seen) - l, "%s:%s\n", names[ev], path);
 }
 
-#define OK(x)                                                                                  \
-    do {                                                                                       \
-        int r_ = (x);                                                                          \
-        cr_assert_eq(r_, 0, "%s = %d: %s", #x, r_, E.msg);                                     \
+#define OK(x)                                                                                      \
+    do {                                                                                           \
+        int r_ = (x);                                                                              \
+        cr_assert_eq(r_, 0, "%s = %d: %s", #x, r_, E.msg);                                         \
     } while (0)
 
 static void put(const char *path, const char *text)
