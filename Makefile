@@ -36,6 +36,9 @@ $(BUILD)/obj/%.o: %.c
 	@echo "  CC    $<"
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
+# The language worker's Python is embedded with .incbin (src/exec/lang.c).
+$(BUILD)/obj/src/exec/lang.o: src/exec/lang_worker.py
+
 $(BUILD)/libpyroom.a: $(LIB_OBJ)
 	@rm -f $@
 	$(Q)ar rcs $@ $^

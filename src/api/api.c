@@ -4,6 +4,7 @@
 #include "auth/token.h"
 #include "base/log.h"
 #include "base/utf8.h"
+#include "exec/lang.h"
 #include "exec/runs.h"
 #include "http/cookie.h"
 
@@ -428,6 +429,39 @@ void api_handle(struct http_req *req, void *ctx)
     }
 }
 
+/* Language workers (exec/lang.h) and their per-user budget, from the settings. */
+static int lang_start(struct api *api, const struct settings *cfg, struct store *store,
+                      struct sup *sup, struct err *err)
+{
+    struct ratelimit_config rl = {
+        .rate = (double)(cfg->lang_per_minute ? cfg->lang_per_minute : 1) / 60.0,
+        .burst = (double)(cfg->lang_per_minute ? cfg->lang_per_minute : 1),
+        .slots = 4096,
+    };
+    if (ratelimit_new(&rl, &api->lang_per_user) < 0)
+        return err_set(err, ENOMEM, "allocate rate limits");
+    struct lang_config lc = {
+        .max_workers = (unsigned)cfg->lang_workers,
+        .idle_ms = cfg->lang_idle * 1000,
+        .timeout_ms = cfg->lang_timeout_ms,
+        .start_ms = cfg->lang_start_ms,
+        .sync_bytes = cfg->lang_sync_bytes,
+        .max_file_bytes = cfg->max_file_bytes,
+        .preload = cfg->lang_preload,
+    };
+    /* A worker is a long-lived sandbox: its wall time is its lifetime; it needs few
+     * processes (one thread per numerical library) and writes only its copy of the
+     * workspace's Python files and the analysers' caches. */
+    sb_limits_default(&lc.limits);
+    lc.limits.wall_ms = cfg->lang_lifetime * 1000;
+    lc.limits.cpu_ms = cfg->lang_cpu_ms;
+    lc.limits.memory_bytes = cfg->lang_memory;
+    lc.limits.pids = 16;
+    lc.limits.output_bytes = 0; /* read with a cap by exec/lang */
+    lc.limits.workspace_bytes = 2 * cfg->lang_sync_bytes + (16u << 20);
+    return lang_new(&lc, store, sup, &api->lang, err);
+}
+
 static void run_changed(void *ctx, int64_t ws, const char *path, const char *etag)
 {
     api_workspace_changed(ctx, ws, path, etag);
@@ -469,6 +503,10 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
     if (ratelimit_new(&rr, &api->runs_per_user) < 0) {
         api_free(api);
         return err_set(err, ENOMEM, "allocate rate limits");
+    }
+    if (cfg->lang && lang_start(api, cfg, store, sup, err) < 0) {
+        api_free(api);
+        return -EIO;
     }
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     char node[256] = "";
@@ -513,6 +551,7 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
     api_run_routes(r);
     api_submission_routes(r);
     api_terminal_routes(api, r);
+    api_lang_routes(r);
     *ret = api;
     return 0;
 }
@@ -522,6 +561,8 @@ void api_free(struct api *api)
     if (!api)
         return;
     runs_free(api->runs);
+    lang_free(api->lang);
+    ratelimit_free(api->lang_per_user);
     ratelimit_free(api->runs_per_user);
     router_free(api->router);
     ratelimit_free(api->login_by_ip);

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct lang;
 struct ratelimit;
 struct runs;
 
@@ -32,6 +33,8 @@ struct api {
     struct store_limits limits;      /* file limits from the settings */
     struct runs *runs;               /* live runs */
     struct ratelimit *runs_per_user; /* runs started per user per minute */
+    struct lang *lang;               /* language workers (lang.c); NULL when off */
+    struct ratelimit *lang_per_user; /* language requests per user per minute */
     int web_dirfd;                   /* the built page, or -1 */
     bool setup_open;                 /* no user exists yet */
 };
@@ -133,6 +136,7 @@ void api_file_routes(struct router *r);
 void api_run_routes(struct router *r);
 void api_submission_routes(struct router *r);
 void api_terminal_routes(struct api *api, struct router *r); /* terminals.c, events */
+void api_lang_routes(struct router *r);                      /* lang.c */
 
 /* The page (web.c). */
 void api_web_get(struct api *api, struct http_req *req);
