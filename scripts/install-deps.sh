@@ -9,6 +9,7 @@ libwslay-dev libcriterion-dev
 postgresql
 python3 python3-pytest python3-requests python3-websocket
 python3-numpy python3-pandas python3-scipy python3-matplotlib libpython3.11
+python3-jedi python3-pyflakes black
 clang libclang-rt-14-dev
 chromium wrk nodejs npm"
 
