@@ -44,7 +44,7 @@ struct worker {
     pthread_mutex_t mu;
     struct sup_proc *proc; /* NULL: not started, or ended */
     int in, out;           /* our ends of its stdin and stdout */
-    bool fresh;            /* started, not answered yet: still importing and indexing */
+    bool fresh;            /* still importing and indexing (start_ms applies) */
     uint64_t next_id;
     struct sent *sent;
     size_t nsent, capsent;
@@ -431,7 +431,9 @@ int lang_call(struct lang *l, int64_t owner, int64_t ws, json_t *rq, json_t **re
     } else if (r < 0) {
         worker_stop(w); /* what it was given is unknown now */
     } else {
-        w->fresh = false;
+        /* Still warming up in idle time: the next request gets the start-up time too. */
+        w->fresh = json_is_true(json_object_get(*ret, "warming"));
+        json_object_del(*ret, "warming");
     }
 out:
     pthread_mutex_unlock(&w->mu);

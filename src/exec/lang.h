@@ -6,21 +6,21 @@
  * pyflakes, black) read them and may load compiled modules, so they never run in the server:
  * each workspace owner gets one *worker*, a sandbox started through the supervisor exactly
  * like a run (same namespaces, seccomp, cgroup limits; no workspace directory: its home is
- * an empty tmpfs) running `python3 -I -c <lang_worker.py> PRELOAD`. At start it imports jedi
- * and indexes the preload modules (numpy, pandas, matplotlib), then answers one JSON line
- * per request on its stdin with one JSON line on its stdout, so every later request costs
- * an analysis, not an interpreter.
+ * an empty tmpfs) running `python3 -I -c <lang_worker.py> PRELOAD`. It answers one JSON line
+ * per request on its stdin with one JSON line on its stdout, so a request costs an
+ * analysis, not an interpreter; whenever no request waits, it warms up: imports jedi,
+ * indexes the preload modules (numpy, pandas, matplotlib), imports black.
  *
  * Files: the worker never sees the server's disk. Each request carries the Python files of
  * its workspace that changed since the worker last saw them (from the store, by etag), and
  * the names of deleted ones; the worker writes them into its own tmpfs, under w<ID>/, so
  * imports between workspace files resolve.
  *
- * Limits: a request gets timeout_ms (the first one of a fresh worker start_ms, for its
- * imports); past it the worker is killed and the next request starts another. The sandbox's
- * own limits (memory, CPU over its life, pids, lifetime as its wall time) end a worker that
- * misbehaves; the reply is read with a cap. Workers idle for idle_ms are ended; at most
- * max_workers live per node (the least recently used idle one makes room).
+ * Limits: a request gets timeout_ms (start_ms while the worker is still warming up); past it the
+ * worker is killed and the next request starts another. The sandbox's own limits (memory, CPU over
+ * its life, pids, lifetime as its wall time) end a worker that misbehaves; the reply is read with a
+ * cap. Workers idle for idle_ms are ended; at most max_workers live per node (the least recently
+ * used idle one makes room).
  *
  * Threads: every function may be called from any thread; requests to one worker are served
  * one at a time, requests to different workers in parallel.

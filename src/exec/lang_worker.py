@@ -6,13 +6,16 @@
 # Protocol: one JSON object per line on stdin, one per line on stdout, in order.
 #   request  {"id", "op", "ws", "path", "source", "line", "column", "deadline_ms",
 #             "files": {path: text}, "drop": [path]}
-#   answer   {"id", "ok": {...}} or {"id", "error": {"code", "message"}}
+#   answer   {"id", "ok": {...}, "warming"} or {"id", "error": {"code", "message"}, "warming"}
+# "warming" is true while the worker has not finished warming up in idle time (importing
+# jedi, indexing the PRELOAD modules, importing black).
 # "files" and "drop" bring the worker's copy of workspace `ws` (its Python files, under
 # /home/user/w<ws>) up to date before the request is answered. Everything here is
 # untrusted from the server's point of view: it validates and re-encodes every answer.
 # Lines and columns are jedi's: line 1-based, column 0-based in code points.
 import json
 import os
+import select
 import signal
 import sys
 
@@ -26,13 +29,25 @@ MAX_ITEMS = 300
 MAX_DOC = 6000
 MAX_TEXT = 256 * 1024
 
-import jedi  # noqa: E402
 import pyflakes.checker  # noqa: E402
 import pyflakes.messages  # noqa: E402
 
-jedi.settings.cache_directory = "/tmp/jedi"
-ENV = jedi.InterpreterEnvironment()
+# jedi is imported on first use, or in idle time (see main): diagnostics need only pyflakes,
+# so a fresh worker answers them at once.
+jedi = None
+ENV = None
 _projects = {}
+
+
+def need_jedi():
+    global jedi, ENV
+    if jedi is None:
+        import jedi as j
+
+        j.settings.cache_directory = "/tmp/jedi"
+        ENV = j.InterpreterEnvironment()
+        jedi = j
+    return jedi
 
 
 class Timeout(Exception):
@@ -82,6 +97,7 @@ def sync(ws, files, drop):
 
 
 def project(ws):
+    need_jedi()
     p = _projects.get(ws)
     if p is None:
         p = jedi.Project(ws_root(ws), load_unsafe_extensions=False, smart_sys_path=True)
@@ -90,6 +106,7 @@ def project(ws):
 
 
 def script(rq):
+    need_jedi()
     ws = rq["ws"]
     path = os.path.join(ws_root(ws), safe_rel(rq["path"]))
     return jedi.Script(rq["source"], path=path, project=project(ws), environment=ENV)
@@ -279,28 +296,58 @@ def answer(rq):
         signal.setitimer(signal.ITIMER_REAL, 0)
 
 
-def preload(modules):
-    # Index the libraries people use, so that the first completion is as fast as the rest.
-    for m in filter(None, modules.split(",")):
-        alias = m.replace(".", "_")
-        try:
-            src = "import %s as %s\n%s." % (m, alias, alias)
-            jedi.Script(src, environment=ENV).complete(2, len(alias) + 1)
-        except Exception:
-            pass
+def warm_one(name):
+    """One step of warming up, done while no request waits: import jedi, index one module
+    (so that its first completion is as fast as the rest), import black."""
+    global _black
     try:
-        import black  # noqa: F401
+        if name == "jedi":
+            need_jedi()
+        elif name == "black":
+            import black
 
-        global _black
-        _black = black
+            _black = black
+        else:
+            alias = name.replace(".", "_")
+            src = "import %s as %s\n%s." % (name, alias, alias)
+            need_jedi().Script(src, environment=ENV).complete(2, len(alias) + 1)
     except Exception:
         pass
 
 
+class Lines:
+    """Request lines from fd 0, with a look that does not block (select)."""
+
+    def __init__(self):
+        self.parts = []
+
+    def ready(self):
+        return bool(self.parts and b"\n" in self.parts[-1]) or bool(select.select([0], [], [], 0)[0])
+
+    def next(self):
+        while True:
+            if self.parts and b"\n" in self.parts[-1]:
+                data = b"".join(self.parts)
+                line, _, rest = data.partition(b"\n")
+                self.parts = [rest] if rest else []
+                return line
+            chunk = os.read(0, 1 << 16)
+            if not chunk:
+                return None
+            self.parts.append(chunk)
+
+
 def main():
-    preload(sys.argv[1] if len(sys.argv) > 1 else "")
+    warm = ["jedi"] + [m for m in (sys.argv[1] if len(sys.argv) > 1 else "").split(",") if m]
+    warm.append("black")
+    lines = Lines()
     out = sys.stdout
-    for line in sys.stdin:
+    while True:
+        while warm and not lines.ready():
+            warm_one(warm.pop(0))
+        line = lines.next()
+        if line is None:
+            return
         rid = None
         try:
             rq = json.loads(line)
@@ -319,6 +366,8 @@ def main():
         except Exception as e:
             reply = {"id": rid, "error": {"code": "failed",
                                           "message": cut(type(e).__name__ + ": " + str(e), 300)}}
+        # Still warming up: the server gives the next request the start-up time too.
+        reply["warming"] = bool(warm)
         out.write(json.dumps(reply, ensure_ascii=True) + "\n")
         out.flush()
 
