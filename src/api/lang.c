@@ -2,8 +2,8 @@
  * language endpoints: POST /api/workspaces/{}/complete, /signature, /hover, /definition,
  * /diagnostics and /format. Each checks the caller may see the workspace (as files do),
  * takes a token of the caller's per-minute budget, bounds the source, asks the owner's
- * sandboxed worker (exec/lang) and answers with what it said, rebuilt field by field: the
- * worker read hostile files, so its answer is untrusted input like any request body.
+ * sandboxed worker (exec/lang) and answers with what it said, rebuilt field by field by
+ * lang_answer(): the worker read hostile files, so its answer is untrusted input.
  */
 #include "exec/lang.h"
 
@@ -15,8 +15,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define MAX_ITEMS 500 /* items kept from a worker's answer */
-
 enum op { OP_COMPLETE, OP_SIGNATURE, OP_HOVER, OP_DEFINITION, OP_DIAGNOSTICS, OP_FORMAT };
 
 static const char *const op_names[] = {"complete",   "signature",   "hover",
@@ -25,133 +23,6 @@ static const char *const op_names[] = {"complete",   "signature",   "hover",
 static bool has_position(enum op op)
 {
     return op <= OP_DEFINITION;
-}
-
-/* ---- the worker's answer, checked and rebuilt ------------------------------------------ */
-
-static json_t *str_or(json_t *o, const char *key, const char *dflt)
-{
-    json_t *v = json_object_get(o, key);
-    return json_is_string(v) ? json_copy(v) : json_string(dflt);
-}
-
-/* A non-negative integer member below max, or -1. */
-static json_int_t int_in(json_t *o, const char *key, json_int_t max)
-{
-    json_t *v = json_object_get(o, key);
-    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > max)
-        return -1;
-    return json_integer_value(v);
-}
-
-static json_t *rebuild_complete(json_t *ok)
-{
-    json_t *items = json_array(), *in = json_object_get(ok, "items");
-    size_t i;
-    json_t *it;
-    json_array_foreach(in, i, it)
-    {
-        if (i >= MAX_ITEMS)
-            break;
-        if (!json_is_object(it) || !json_is_string(json_object_get(it, "label")))
-            continue;
-        json_array_append_new(
-            items, json_pack("{s:o,s:o,s:o,s:o}", "label", str_or(it, "label", ""), "kind",
-                             str_or(it, "kind", ""), "detail", str_or(it, "detail", ""), "insert",
-                             str_or(it, "insert", "")));
-    }
-    return json_pack("{s:o}", "items", items);
-}
-
-static json_t *rebuild_signature(json_t *ok)
-{
-    json_t *sigs = json_array(), *in = json_object_get(ok, "signatures");
-    size_t i, j;
-    json_t *s, *p;
-    json_array_foreach(in, i, s)
-    {
-        if (i >= 16)
-            break;
-        if (!json_is_object(s) || !json_is_string(json_object_get(s, "label")))
-            continue;
-        json_t *params = json_array();
-        json_array_foreach(json_object_get(s, "params"), j, p)
-        {
-            if (j < 64 && json_is_string(p))
-                json_array_append(params, p);
-        }
-        json_int_t active = int_in(s, "active_param", 1000);
-        json_array_append_new(sigs, json_pack("{s:o,s:o,s:o,s:o}", "label", str_or(s, "label", ""),
-                                              "params", params, "active_param",
-                                              active < 0 ? json_null() : json_integer(active),
-                                              "doc", str_or(s, "doc", "")));
-    }
-    return json_pack("{s:o}", "signatures", sigs);
-}
-
-static json_t *rebuild_hover(json_t *ok)
-{
-    return json_pack("{s:o}", "markdown", str_or(ok, "markdown", ""));
-}
-
-static json_t *rebuild_definition(json_t *ok)
-{
-    json_t *items = json_array(), *in = json_object_get(ok, "items");
-    size_t i;
-    json_t *it;
-    json_array_foreach(in, i, it)
-    {
-        if (i >= 16)
-            break;
-        json_int_t line = int_in(it, "line", 1 << 30), col = int_in(it, "column", 1 << 30);
-        if (!json_is_object(it) || line < 1 || col < 0)
-            continue;
-        json_t *path = json_object_get(it, "path");
-        const char *reason;
-        if (json_is_string(path)) {
-            /* A workspace file: a path by our rules, or nothing. */
-            if (path_check(json_string_value(path), json_string_length(path), &reason) < 0)
-                continue;
-            json_array_append_new(
-                items, json_pack("{s:O,s:I,s:I}", "path", path, "line", line, "column", col));
-        } else if (json_is_string(json_object_get(it, "text"))) {
-            /* A library's source, shown read-only. */
-            json_array_append_new(items, json_pack("{s:n,s:o,s:I,s:I,s:o}", "path", "module",
-                                                   str_or(it, "module", ""), "line", line, "column",
-                                                   col, "text", str_or(it, "text", "")));
-        }
-    }
-    return json_pack("{s:o}", "items", items);
-}
-
-static json_t *rebuild_diagnostics(json_t *ok)
-{
-    json_t *items = json_array(), *in = json_object_get(ok, "items");
-    size_t i;
-    json_t *it;
-    json_array_foreach(in, i, it)
-    {
-        if (i >= MAX_ITEMS)
-            break;
-        json_int_t line = int_in(it, "line", 1 << 30), col = int_in(it, "column", 1 << 30);
-        json_int_t eline = int_in(it, "end_line", 1 << 30),
-                   ecol = int_in(it, "end_column", 1 << 30);
-        const char *sev = json_string_value(json_object_get(it, "severity"));
-        if (line < 1 || col < 0 || eline < line || ecol < 0 || !sev ||
-            (strcmp(sev, "error") != 0 && strcmp(sev, "warning") != 0))
-            continue;
-        json_array_append_new(
-            items, json_pack("{s:I,s:I,s:I,s:I,s:s,s:o,s:o}", "line", line, "column", col,
-                             "end_line", eline, "end_column", ecol, "severity", sev, "message",
-                             str_or(it, "message", ""), "code", str_or(it, "code", "")));
-    }
-    return json_pack("{s:o}", "items", items);
-}
-
-static json_t *rebuild_format(json_t *ok)
-{
-    json_t *src = json_object_get(ok, "source");
-    return json_is_string(src) ? json_pack("{s:O}", "source", src) : NULL;
 }
 
 /* The worker's own refusals, as the API's errors. */
@@ -255,26 +126,7 @@ static void handle(struct http_req *req, struct api *api, enum op op)
         reply_worker_error(req, json_object_get(reply, "error"));
         goto done;
     }
-    switch (op) {
-    case OP_COMPLETE:
-        out = rebuild_complete(ok);
-        break;
-    case OP_SIGNATURE:
-        out = rebuild_signature(ok);
-        break;
-    case OP_HOVER:
-        out = rebuild_hover(ok);
-        break;
-    case OP_DEFINITION:
-        out = rebuild_definition(ok);
-        break;
-    case OP_DIAGNOSTICS:
-        out = rebuild_diagnostics(ok);
-        break;
-    case OP_FORMAT:
-        out = rebuild_format(ok);
-        break;
-    }
+    out = lang_answer(op_names[op], ok);
     if (!out) {
         http_reply_error(req, 502, "analysis_failed", "the language worker answered nonsense");
         goto done;

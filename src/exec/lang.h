@@ -67,6 +67,12 @@ void lang_free(struct lang *l);
  * was killed), -EPIPE when it died or answered nonsense, or a store error. */
 int lang_call(struct lang *l, int64_t owner, int64_t ws, json_t *rq, json_t **ret, struct err *err);
 
+/* Checks a worker's "ok" answer to op ("complete", "signature", "hover", "definition",
+ * "diagnostics", "format") and rebuilds it from checked fields only: types, ranges, bounded
+ * counts, workspace paths by the path rules (docs/api.md has the shapes). Returns a new
+ * object (the caller's), or NULL when the answer is unusable. */
+json_t *lang_answer(const char *op, json_t *ok);
+
 /* Live workers on this node. */
 unsigned lang_workers(struct lang *l);
 
