@@ -41,9 +41,9 @@ test('typing np.lin offers linspace, with its kind and docs', async (t) => {
     const labels = await p.$$eval('.cm-tooltip-autocomplete li .cm-completionLabel', (ls) => ls.map((l) => l.textContent));
     assert.ok(labels.includes('linspace'), labels.join(','));
     assert.equal(await option.first().locator('.cm-completionIcon-function').count(), 1);
+    await shot(p, 'lang-completion');
     await option.first().click();
     assert.match(await editorText(p), /np\.linspace/);
-    await shot(p, 'lang-completion');
 });
 
 test('an undefined name gets a squiggle and the status bar counts it', async (t) => {
@@ -133,4 +133,42 @@ test('a traceback line in the run output opens the file at that line', async (t)
     const active = await p.$eval('.cm-activeLine', (el) => el.textContent);
     assert.equal(active, '    raise ValueError("no")');
     await shot(p, 'lang-traceback');
+});
+
+test('a traceback line in the terminal opens the file at that line', async (t) => {
+    if (skip) return t.skip(skip);
+    if (await missing(api, `/api/workspaces/${ws}/terminal?name=1`)) return t.skip('no terminals here');
+    if (!(await p.isVisible('.term-panel'))) await p.click('#toggle-terminal');
+    await p.waitForSelector('.term-state[data-state=open]', { timeout: 30000 });
+    await p.click('.term-host .xterm');
+    await p.keyboard.type('clear; python3 main.py\n');
+    const frame = 'File "/home/user/main.py", line 5';
+    await until(async () => (await p.textContent('.term-host .xterm-rows')).includes(frame), 20000);
+    // Where the frame is drawn: the character 8 cells into it, measured on the row's text.
+    const at = await p.evaluate((f) => {
+        const row = [...document.querySelectorAll('.term-host .xterm-rows > div')].find((r) => r.textContent.includes(f));
+        const w = document.createTreeWalker(row, NodeFilter.SHOW_TEXT);
+        for (let n = w.nextNode(), off = row.textContent.indexOf(f) + 8; n; n = w.nextNode()) {
+            if (off < n.data.length) {
+                const r = document.createRange();
+                r.setStart(n, off);
+                r.setEnd(n, off + 1);
+                const b = r.getBoundingClientRect();
+                return { x: b.x + b.width / 2, y: b.y + b.height / 2 };
+            }
+            off -= n.data.length;
+        }
+        return null;
+    }, frame);
+    // Move away first, so that the jump is seen.
+    await p.click('.tree-row[data-path="util.py"]');
+    await until(async () => (await editorText(p)).startsWith('def helper'), 10000);
+    // xterm asks the link provider on hover, then shows a pointer over the link.
+    await p.mouse.move(at.x, at.y);
+    await p.waitForSelector('.term-host .xterm-cursor-pointer', { timeout: 10000 });
+    await p.mouse.click(at.x, at.y);
+    await until(async () => (await editorText(p)).startsWith('import util'), 10000);
+    const active = await p.$eval('.cm-activeLine', (el) => el.textContent);
+    assert.equal(active, '    raise ValueError("no")');
+    await shot(p, 'lang-terminal-traceback');
 });

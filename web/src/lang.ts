@@ -370,3 +370,26 @@ export function tracebackRanges(line: string): { start: number; end: number; pat
     for (const m of line.matchAll(FRAME)) out.push({ start: m.index ?? 0, end: (m.index ?? 0) + m[0].length, path: m[1], line: Number(m[2]) });
     return out;
 }
+
+/** The part of an xterm.js Terminal that linkTerminal uses (lang.ts does not load xterm). */
+interface TermLike {
+    buffer: { active: { getLine(y: number): { translateToString(trimRight?: boolean): string } | undefined } };
+    registerLinkProvider(p: {
+        provideLinks(y: number, cb: (links: { range: { start: { x: number; y: number }; end: { x: number; y: number } }; text: string; activate(e: MouseEvent, text: string): void }[] | undefined) => void): void;
+    }): { dispose(): void };
+}
+
+/** Makes traceback frames in a terminal clickable (xterm shows them underlined on hover). */
+export function linkTerminal(term: TermLike, open: (path: string, line: number) => void): void {
+    term.registerLinkProvider({
+        provideLinks(y, cb) {
+            const text = term.buffer.active.getLine(y - 1)?.translateToString(true) ?? '';
+            const links = tracebackRanges(text).filter((r) => !r.path.startsWith('/')).map((r) => ({
+                range: { start: { x: r.start + 1, y }, end: { x: r.end, y } },
+                text: text.slice(r.start, r.end),
+                activate: () => open(r.path, r.line),
+            }));
+            cb(links.length ? links : undefined);
+        },
+    });
+}

@@ -7,7 +7,7 @@ import {
     workspaces as wsApi, type FileEntry, type Limits, type Run, type Workspace,
 } from '../api';
 import { baseExtensions, EditorView, languageFor } from '../editor';
-import { Lang, linkTracebacks } from '../lang';
+import { Lang, linkTerminal, linkTracebacks } from '../lang';
 import { clear, dialog, fileIcon, fmtAgo, fmtBytes, fmtMs, h, icon, MOD, prefs, promptDialog, confirmDialog, toast } from '../dom';
 import { navigate, onLeave } from '../router';
 import { finished, RunView, runSummary } from '../runview';
@@ -857,6 +857,7 @@ class Ide {
                 if (s.name === this.termActive) this.showTermState();
                 this.renderTermTabs();
             });
+            linkTerminal(t.term, (p, l) => void this.lang.openAt(p, l));
             this.terms.set(name, t);
         }
         for (const [n, s] of this.terms) s.host.hidden = n !== name;
