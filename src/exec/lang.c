@@ -64,6 +64,8 @@ struct lang {
     bool sweeper_started;
     pthread_t sweeper;
     struct worker *w; /* cfg.max_workers slots */
+    /* counters (lang_stats), updated atomically */
+    uint64_t requests, started, timeouts, failures;
 };
 
 static uint64_t now_ms(void)
@@ -120,6 +122,7 @@ static int worker_start(struct lang *l, struct worker *w, struct err *err)
         sup_proc_free(p);
         return r;
     }
+    __atomic_fetch_add(&l->started, 1, __ATOMIC_RELAXED);
     w->proc = p;
     w->in = p->io.in;
     w->out = p->io.out;
@@ -424,6 +427,12 @@ int lang_call(struct lang *l, int64_t owner, int64_t ws, json_t *rq, json_t **re
     r = sync_files(l, w, ws, rq, err);
     if (r == 0)
         r = exchange(l, w, rq, ret, err);
+    if (r == -ETIMEDOUT)
+        __atomic_fetch_add(&l->timeouts, 1, __ATOMIC_RELAXED);
+    else if (r == -EPIPE)
+        __atomic_fetch_add(&l->failures, 1, __ATOMIC_RELAXED);
+    else if (r == 0)
+        __atomic_fetch_add(&l->requests, 1, __ATOMIC_RELAXED);
     if (r == -ETIMEDOUT || r == -EPIPE) {
         log_event(LOG_WARN, "language worker ended",
                   json_pack("{s:I,s:I,s:s}", "owner", (json_int_t)owner, "sandbox",
@@ -680,12 +689,15 @@ void lang_free(struct lang *l)
     free(l);
 }
 
-unsigned lang_workers(struct lang *l)
+void lang_stats(struct lang *l, struct lang_stats *ret)
 {
-    unsigned n = 0;
+    memset(ret, 0, sizeof(*ret));
     pthread_mutex_lock(&l->mu);
     for (unsigned i = 0; i < l->cfg.max_workers; i++)
-        n += l->w[i].owner != 0 && l->w[i].proc != NULL;
+        ret->workers += l->w[i].owner != 0 && l->w[i].users + (l->w[i].proc != NULL) > 0;
     pthread_mutex_unlock(&l->mu);
-    return n;
+    ret->requests = __atomic_load_n(&l->requests, __ATOMIC_RELAXED);
+    ret->started = __atomic_load_n(&l->started, __ATOMIC_RELAXED);
+    ret->timeouts = __atomic_load_n(&l->timeouts, __ATOMIC_RELAXED);
+    ret->failures = __atomic_load_n(&l->failures, __ATOMIC_RELAXED);
 }

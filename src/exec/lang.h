@@ -73,7 +73,14 @@ int lang_call(struct lang *l, int64_t owner, int64_t ws, json_t *rq, json_t **re
  * object (the caller's), or NULL when the answer is unusable. */
 json_t *lang_answer(const char *op, json_t *ok);
 
-/* Live workers on this node. */
-unsigned lang_workers(struct lang *l);
+/* What GET /api/admin/stats reports about the language workers of this node. */
+struct lang_stats {
+    unsigned workers;  /* live workers */
+    uint64_t requests; /* answered by a worker (including its refusals) */
+    uint64_t started;  /* workers started */
+    uint64_t timeouts; /* workers killed for passing their time */
+    uint64_t failures; /* workers that died or answered nonsense */
+};
+void lang_stats(struct lang *l, struct lang_stats *ret);
 
 #endif

@@ -245,5 +245,10 @@ def test_a_hung_worker_is_killed_and_others_go_on(tmp_path):
             r = hung.result()
         assert r.status_code == 504 and error_code(r) == "analysis_timeout"
         assert complete(a, wa, "import os\nos.pat")
+        stats = a.get("/api/admin/stats")  # a is this server's first account: the admin
+        assert stats.status_code == 200, stats.text
+        lang = stats.json()["lang"]
+        assert lang["enabled"] and lang["workers"] == 2 and lang["started"] >= 2
+        assert lang["requests"] >= 6
     finally:
         srv.stop()
