@@ -110,7 +110,7 @@ static const struct def defs[] = {
      "seconds a language worker lives at most (the next request starts another)"},
     {"lang-cpu-ms", K_U64, F(lang_cpu_ms), "600000", NULL,
      "CPU time of a language worker over its life, ms"},
-    {"lang-memory", K_SIZE, F(lang_memory), "768M", NULL, "memory limit of a language worker, bytes"},
+    {"lang-memory", K_SIZE, F(lang_memory), "512M", NULL, "memory limit of a language worker, bytes"},
     {"lang-max-source", K_SIZE, F(lang_max_source), "512K", NULL,
      "largest source in a language request, bytes (413 beyond)"},
     {"lang-sync-bytes", K_SIZE, F(lang_sync_bytes), "8M", NULL,

@@ -252,3 +252,29 @@ def test_a_hung_worker_is_killed_and_others_go_on(tmp_path):
         assert lang["requests"] >= 6
     finally:
         srv.stop()
+
+
+def test_rate_limit_and_off_switch():
+    srv = Server(extra=["--lang-per-minute", "2", "--lang-preload", ""]).start()
+    try:
+        c = Client(srv)
+        ws = c.workspace("w")
+        for _ in range(2):
+            assert ask(c, ws, "diagnostics", path="main.py", source="x = 1\n").status_code == 200
+        r = ask(c, ws, "diagnostics", path="main.py", source="x = 1\n")
+        assert r.status_code == 429 and error_code(r) == "rate_limited"
+        assert int(r.headers["Retry-After"]) >= 1
+        # The budget is the user's: another user is not limited by it.
+        d = Client(srv)
+        wd = d.workspace("w")
+        assert ask(d, wd, "diagnostics", path="main.py", source="x = 1\n").status_code == 200
+    finally:
+        srv.stop()
+    srv = Server(extra=["--lang", "false"]).start()
+    try:
+        c = Client(srv)
+        ws = c.workspace("w")
+        r = ask(c, ws, "complete", path="main.py", source="x", line=1, column=1)
+        assert r.status_code == 503 and error_code(r) == "unavailable"
+    finally:
+        srv.stop()
