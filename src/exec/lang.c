@@ -167,7 +167,7 @@ static int sync_files(struct lang *l, struct worker *w, int64_t ws, json_t *rq, 
     if (r < 0)
         return r;
     json_t *files = json_object(), *drop = json_array();
-    bool *keep = calloc(w->nsent + 1, sizeof(*keep));
+    bool *keep = calloc(w->capsent + 1, sizeof(*keep)); /* one per slot of w->sent */
     size_t budget = l->cfg.sync_bytes;
     if (!files || !drop || !keep) {
         r = err_set(err, ENOMEM, "sync");

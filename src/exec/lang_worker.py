@@ -45,6 +45,9 @@ def need_jedi():
         import jedi as j
 
         j.settings.cache_directory = "/tmp/jedi"
+        # Never import a module for real on jedi's own initiative ("gi" by default): a
+        # workspace file of that name would run. (The sandbox bounds it anyway.)
+        j.settings.auto_import_modules = []
         ENV = j.InterpreterEnvironment()
         jedi = j
     return jedi
