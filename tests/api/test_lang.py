@@ -278,3 +278,62 @@ def test_rate_limit_and_off_switch():
         assert r.status_code == 503 and error_code(r) == "unavailable"
     finally:
         srv.stop()
+
+
+def descendants(pid):
+    """Pids of every process below pid (from /proc)."""
+    children = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(d))
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def worker_pids(srv):
+    pids = []
+    for p in descendants(srv.proc.pid):
+        try:
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if argv[:3] == [b"python3", b"-I", b"-c"]:
+            pids.append(p)
+    return pids
+
+
+def test_a_frozen_worker_is_killed_by_the_server():
+    """A worker that cannot even stop itself (here: SIGSTOP) is killed when the request's
+    time is up (504); the next request gets a fresh worker."""
+    import signal
+
+    srv = Server(extra=["--lang-timeout-ms", "1500", "--lang-preload", ""]).start()
+    try:
+        c = Client(srv)
+        ws = c.workspace("w")
+        for _ in range(2):  # warm: the second answer says it is no longer warming up
+            assert ask(c, ws, "diagnostics", path="main.py", source="x\n").status_code == 200
+        (pid,) = worker_pids(srv)
+        os.kill(pid, signal.SIGSTOP)
+        r = ask(c, ws, "diagnostics", path="main.py", source="x\n")
+        assert r.status_code == 504 and error_code(r) == "analysis_timeout"
+        deadline = time.monotonic() + 10
+        while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not os.path.exists(f"/proc/{pid}"), "the frozen worker is still there"
+        r = ask(c, ws, "diagnostics", path="main.py", source="x\n")
+        assert r.status_code == 200, r.text
+        assert worker_pids(srv) != [pid]
+        assert c.get("/api/admin/stats").json()["lang"]["timeouts"] == 1
+    finally:
+        srv.stop()
