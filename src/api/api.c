@@ -484,6 +484,8 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
         .max_artifacts = cfg->max_artifacts,
         .max_artifact_bytes = cfg->max_artifact_bytes,
         .files = api->limits,
+        .run_inodes = cfg->run_inodes,
+        .max_queued_per_user = (unsigned)cfg->max_queued_per_user,
         .on_change = run_changed,
         .on_change_ctx = api,
         .warm = cfg->warm_pool,

@@ -23,6 +23,7 @@
 
 #define STDIN_PENDING_MAX (1u << 20) /* bytes of stdin waiting to be written */
 #define READ_CHUNK        (64u << 10)
+#define PYROOM_FS_SLACK   (256u << 10) /* bytes of a run's file system for our own files */
 
 /* Hidden folder of ours inside the run's home: our sitecustomize and the figures. It is
  * never written back to the workspace. */
@@ -240,14 +241,23 @@ static int materialise(struct runs *r, struct live *l, const char *name,
                  : store_file_list(r->store, l->rq.workspace_id, true, &files, err);
     if (rc < 0)
         return rc;
-    if (mkdirat(r->runs_dirfd, name, 0755) < 0 && errno != EEXIST) {
+    if (mkdirat(r->runs_dirfd, name, 0700) < 0 && errno != EEXIST) {
         store_file_list_free(files);
         return err_set(err, errno, "create run directory");
     }
-    int dfd = openat(r->runs_dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    /* The run's own file system: what it was given, plus what it may write. */
+    uint64_t bytes = l->rq.limits.workspace_bytes ? l->rq.limits.workspace_bytes : 1u << 30;
+    bytes += PYROOM_FS_SLACK;
+    for (size_t i = 0; i < files->n; i++)
+        bytes += ((uint64_t)files->items[i].size + 4095) / 4096 * 4096;
+    uint64_t inodes = files->n + 16 + (r->cfg.run_inodes ? r->cfg.run_inodes : 20000);
+    struct err me = {0};
+    int dfd = sb_wsfs_mount(r->runs_dirfd, name, bytes, inodes, &me);
+    if (dfd == -EPERM) /* not root: a plain directory, measured by walks */
+        dfd = openat(r->runs_dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (dfd < 0) {
         store_file_list_free(files);
-        return err_set(err, errno, "open run directory");
+        return err_set(err, -dfd, "prepare run directory: %s", me.msg);
     }
     for (size_t i = 0; rc == 0 && i < files->n; i++) {
         struct store_file *f = &files->items[i];
@@ -494,6 +504,14 @@ static enum sb_limit pump(struct runs *r, struct live *l, struct sb_stdio *io)
     return why;
 }
 
+/* A run's scratch directory goes: its file system with one unmount, then the (empty)
+ * directory; without a file system of its own (not root), the tree is removed. */
+static void remove_run_dir(struct runs *r, const char *name)
+{
+    (void)sb_wsfs_unmount(r->runs_dirfd, name);
+    (void)fsdir_remove_tree(r->runs_dirfd, name);
+}
+
 static void run_body(struct runs *r, struct live *l)
 {
     struct err e = {0};
@@ -612,10 +630,9 @@ finish:
     if (store_run_finish(r->store, l->id, &res, &e) < 0 && e.code != EALREADY)
         log_event(LOG_ERROR, "run finish failed",
                   json_pack("{s:I,s:s}", "run_id", (json_int_t)l->id, "error", e.msg));
-    if (dfd >= 0) {
+    if (dfd >= 0)
         close(dfd);
-        (void)fsdir_remove_tree(r->runs_dirfd, name);
-    }
+    remove_run_dir(r, name);
     store_file_list_free(before);
 }
 
@@ -910,6 +927,7 @@ int runs_new(const struct runs_config *cfg, struct store *store, struct sup *sup
     /* Scratch directories left by a crash are removed now. */
     int parent = open(cfg->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (parent >= 0) {
+        sb_wsfs_sweep(r->runs_dirfd); /* a crashed server's file systems */
         (void)fsdir_remove_tree(parent, "runs");
         close(parent);
         close(r->runs_dirfd);

@@ -40,6 +40,8 @@ struct runs_config {
     size_t max_artifacts;      /* figures kept per run */
     size_t max_artifact_bytes; /* bytes per figure */
     struct store_limits files; /* workspace limits for the write-back */
+    uint64_t run_inodes;       /* files and folders a run may add to its file system */
+    unsigned max_queued_per_user; /* runs one user may have waiting (0: no cap) */
     /* Told about each path the write-back changed (etag NULL: deleted, "": a folder), so
      * live terminals and open pages see a run's files at once. May be NULL. */
     void (*on_change)(void *ctx, int64_t ws, const char *path, const char *etag);

@@ -1,6 +1,7 @@
 /* fsdir: workspace directories on the host, never following a planted link; see fsdir.h. */
 #include "workspace/fsdir.h"
 
+#include "base/treewalk.h"
 #include "workspace/path.h"
 
 #include <dirent.h>
@@ -115,38 +116,16 @@ out:
     return r;
 }
 
-/* Empties the folder open at fd (closed here), depth first, without following links. */
-static int empty_dir(int fd, int depth)
+/* Post-order: files as they come, each folder once it is empty. */
+static int remove_visit(void *ctx, const struct tw_entry *e)
 {
-    if (depth > 64) {
-        close(fd);
-        return -ELOOP;
-    }
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        close(fd);
-        return -errno;
-    }
-    int r = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        struct stat st;
-        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-            continue;
-        if (S_ISDIR(st.st_mode)) {
-            int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            if (sub >= 0 && empty_dir(sub, depth + 1) < 0)
-                r = -EIO;
-            if (unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) < 0)
-                r = -errno;
-        } else if (unlinkat(dirfd(d), de->d_name, 0) < 0) {
-            r = -errno;
-        }
-    }
-    closedir(d);
-    return r;
+    int *err = ctx;
+    if (S_ISDIR(e->st->st_mode) && !e->post)
+        return TW_NEXT;
+    if (unlinkat(e->dfd, e->name, S_ISDIR(e->st->st_mode) ? AT_REMOVEDIR : 0) < 0 &&
+        errno != ENOENT)
+        *err = -errno;
+    return TW_NEXT;
 }
 
 int fsdir_remove_tree(int parentfd, const char *name)
@@ -159,10 +138,12 @@ int fsdir_remove_tree(int parentfd, const char *name)
             return unlinkat(parentfd, name, 0) < 0 ? -errno : 0;
         return -errno;
     }
-    int r = empty_dir(fd, 0);
+    int err = 0;
+    int r = treewalk(fd, 0, remove_visit, &err, NULL);
+    close(fd);
     if (unlinkat(parentfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
         return -errno;
-    return r;
+    return r < 0 ? r : err;
 }
 
 int fsdir_remove(int dirfd, const char *path)
