@@ -846,26 +846,20 @@ uint64_t sb_proc_check(struct sb_proc *p, uint64_t now_ms)
     }
     /* Workspace bytes while it runs, not only at the end: many files each under the file
      * size limit would otherwise fill the host's disk until the wall time. (Not for a
-     * shared workspace: a terminal's excess is refused by the sync, not by killing.) */
-    bool ws_watch = p->ws_fd >= 0 && !p->shared && p->limits.workspace_bytes && p->start_fd < 0;
+     * shared workspace: a terminal's excess is refused by the sync, not by killing. Not
+     * for a file system of its own: the kernel refuses the write with ENOSPC, the program
+     * may cope, and sb_reap reports the limit when the file system was left full.) */
+    bool ws_watch = p->ws_fd >= 0 && !p->shared && !p->ws_fs && p->limits.workspace_bytes &&
+                    p->start_fd < 0;
     if (ws_watch && now_ms >= p->next_ws_check) {
         struct ws_walk w;
         p->next_ws_check = now_ms + CHECK_MS;
-        /* Its own file system: the kernel refused the write; full means the limit is hit. */
-        if (p->ws_fs) {
-            if (sb_wsfs_full(p->ws_fd)) {
-                sb_kill(p, SB_LIMIT_DISK);
-                return UINT64_MAX;
-            }
-            goto checked;
-        }
         uint64_t max = p->ws_base_bytes + p->limits.workspace_bytes;
         if (ws_measure(p->ws_fd, max, WS_CHECK_ENTRIES, &w) == 0 && w.bytes > max) {
             sb_kill(p, SB_LIMIT_DISK);
             return UINT64_MAX;
         }
     }
-checked:
     if (!p->has_cg) {
         uint64_t next = ws_watch ? p->next_ws_check : UINT64_MAX;
         return next < wall_end ? next : wall_end;

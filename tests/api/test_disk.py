@@ -88,3 +88,61 @@ def test_deep_tree_with_120_mib_hits_disk_and_leaves_nothing(server, user, ws):
     data_dir = os.path.join(server.tmp, "data")
     wait_for(lambda: not left_on_host(data_dir))
     assert left_on_host(data_dir) == []
+
+
+def env_gone(server, ws_id):
+    return not os.path.exists(os.path.join(server.tmp, "data", "envs", str(ws_id)))
+
+
+def test_deep_tree_in_a_terminal_is_stopped_and_the_terminal_reopens(server, user, ws):
+    t = Term(user, ws["id"], name="deep")
+    out = t.run("for i in $(seq 70); do mkdir d && cd d; done; "
+                "for k in 1 2 3; do head -c 40M /dev/zero > big$k.bin || echo NOSPACE; done; "
+                "cd ~", timeout=60)
+    assert b"No space left on device" in out, out[-400:]
+    t.send("exit 0\n")
+    assert t.wait_closed()
+    t.close()
+    # The environment ends with its last terminal: its file system is unmounted and its
+    # directory removed, whatever depth the tree had.
+    wait_for(lambda: env_gone(server, ws["id"]))
+    again = Term(user, ws["id"], name="deep2")
+    assert b"2" in again.run("echo $((1+1))")
+    again.send("exit 0\n")
+    assert again.wait_closed()
+    again.close()
+    wait_for(lambda: env_gone(server, ws["id"]))
+    data_dir = os.path.join(server.tmp, "data")
+    assert not [p for p in left_on_host(data_dir) if "envs" in p]
+
+
+def test_300_mib_in_a_terminal_stops_at_the_limit(server, user, ws):
+    t = Term(user, ws["id"], name="big")
+    out = t.run("for i in 1 2 3 4 5 6; do head -c 50M /dev/zero > big$i.bin || echo NOSPACE; done; "
+                "du -sm --apparent-size . | cut -f1", timeout=60)
+    assert b"NOSPACE" in out, out[-400:]
+    used_mib = int(out.strip().split()[-1])
+    # the environment's file system: workspace limit (50M) + its files' pages + run-files
+    # (50M); never the 300 MiB asked for
+    assert used_mib < 120, used_mib
+    t.run("rm -f big*.bin")
+    t.send("exit 0\n")
+    assert t.wait_closed()
+    t.close()
+
+
+def test_200000_files_stop_at_the_file_count_limit(user, ws):
+    body = run(user, ws, """
+import os
+os.mkdir("many")
+n = 0
+try:
+    for n in range(200000):
+        open(f"many/{n}", "w").close()
+except OSError as e:
+    print("stopped at", n, e.strerror)
+""")
+    assert body["limit_hit"] == "disk", body
+    assert "No space left on device" in body["stdout"], body
+    stopped = int(body["stdout"].split()[2])
+    assert 19000 < stopped < 21000, body["stdout"]
