@@ -310,68 +310,107 @@ static const struct fsdir_entry *find_entry(const struct fsdir_scan *s, const ch
     return NULL;
 }
 
-/* Saves what the run changed in its directory back to the workspace. The editor wins a
- * conflict: each write is conditional on the etag the file had when the run started. */
+static bool skip_named(const struct fsdir_scan *s, const char *path)
+{
+    for (size_t i = 0; i < s->nskips; i++)
+        if (!strcmp(s->skips[i].path, path))
+            return true;
+    return false;
+}
+
+/* Saves what the run changed in its directory back to the workspace, in one transaction
+ * (a crash stores all of it or nothing), and says in notes what it did not save. The
+ * editor wins a conflict: each write is conditional on the etag the file had when the run
+ * started. Only a path confirmed absent is deleted: a file the scan could not take (too
+ * big, too deep, past a limit, replaced by a link) keeps its stored version. */
 static void write_back(struct runs *r, struct live *l, int dfd,
-                       const struct store_file_list *before)
+                       const struct store_file_list *before, struct buf *notes)
 {
     static const char *const ignore[] = {".pyroom", "__pycache__", NULL};
     struct fsdir_scan scan;
     const struct store_limits *lim = &r->cfg.files;
-    if (fsdir_scan(dfd, (size_t)lim->max_file_bytes, (size_t)lim->max_entries,
-                   (size_t)lim->max_workspace_bytes, ignore, &scan) < 0)
+    size_t max_entries = lim->max_entries > 0 ? (size_t)lim->max_entries : SIZE_MAX / 4;
+    size_t max_bytes = lim->max_workspace_bytes > 0 ? (size_t)lim->max_workspace_bytes : SIZE_MAX;
+    size_t max_file = lim->max_file_bytes > 0 ? (size_t)lim->max_file_bytes : SIZE_MAX;
+    if (fsdir_scan(dfd, max_file, max_entries, max_bytes, ignore, &scan) < 0) {
+        buf_printf(notes, "the run's files could not be read back: the workspace is as it was\n");
         return;
-    struct buf notes;
-    buf_init(&notes, 4096);
+    }
+    size_t nbefore = before ? before->n : 0;
+    struct store_change *ch = calloc(scan.n + nbefore + 1, sizeof(*ch));
+    if (!ch) {
+        buf_printf(notes, "the run's files could not be saved: out of memory\n");
+        fsdir_scan_done(&scan);
+        return;
+    }
+    size_t n = 0;
     for (size_t i = 0; i < scan.n; i++) {
         const struct fsdir_entry *e = &scan.items[i];
         const struct store_file *old = find_file(before, e->path);
-        int rc = 0;
-        char etag[STORE_ETAG_LEN + 1] = "";
         if (e->folder) {
-            if (old)
-                continue;
-            rc = store_folder_create(r->store, l->rq.workspace_id, e->path, lim, NULL, NULL);
-            if (rc == -EEXIST)
-                continue;
-        } else {
-            store_etag(e->data, e->size, etag);
-            if (old && old->kind == STORE_KIND_FILE && !strcmp(old->etag, etag))
-                continue;
-            struct store_cond cond = {.if_match = old ? old->etag : NULL, .create_only = !old};
-            rc = store_file_put(r->store, l->rq.workspace_id, e->path, e->data, e->size, &cond, lim,
-                                NULL, NULL, NULL);
+            if (!old)
+                ch[n++] = (struct store_change){.op = STORE_CHANGE_FOLDER, .path = e->path};
+            continue;
         }
-        if (rc == 0 && r->cfg.on_change)
-            r->cfg.on_change(r->cfg.on_change_ctx, l->rq.workspace_id, e->path, etag);
-        if (rc == -ESTALE || rc == -EEXIST)
-            buf_printf(&notes,
-                       "%s: changed in the editor meanwhile; the editor's version was kept\n",
-                       e->path);
-        else if (rc == -EFBIG)
-            buf_printf(&notes, "%s: not saved, it would pass the workspace limits\n", e->path);
+        char etag[STORE_ETAG_LEN + 1];
+        store_etag(e->data, e->size, etag);
+        if (old && old->kind == STORE_KIND_FILE && !strcmp(old->etag, etag))
+            continue;
+        ch[n++] = (struct store_change){.op = STORE_CHANGE_PUT,
+                                        .path = e->path,
+                                        .data = e->data,
+                                        .len = e->size,
+                                        .if_match = old ? old->etag : NULL,
+                                        .create_only = !old};
     }
-    /* Files the run deleted (folders: only when nothing is left under them). */
-    for (size_t i = 0; before && i < before->n; i++) {
+    /* Files the run deleted: only those confirmed gone (folders stay). */
+    for (size_t i = 0; i < nbefore; i++) {
         const struct store_file *f = &before->items[i];
         if (f->kind != STORE_KIND_FILE || find_entry(&scan, f->path))
             continue;
-        struct store_cond cond = {.if_match = f->etag};
-        if (store_file_delete(r->store, l->rq.workspace_id, f->path, &cond, NULL, NULL) == 0 &&
-            r->cfg.on_change)
-            r->cfg.on_change(r->cfg.on_change_ctx, l->rq.workspace_id, f->path, NULL);
+        if (fsdir_absent(dfd, f->path))
+            ch[n++] = (struct store_change){
+                .op = STORE_CHANGE_DELETE, .path = f->path, .if_match = f->etag};
+        else if (!skip_named(&scan, f->path))
+            buf_printf(notes,
+                       "%s: the run's version could not be saved; the stored version "
+                       "was kept\n",
+                       f->path);
     }
-    if (scan.over_limit)
-        buf_printf(&notes, "some files were not saved: the workspace limits were reached\n");
-    if (scan.skipped)
-        buf_printf(&notes, "%zu entries were not saved (links, special files or too large)\n",
-                   scan.skipped);
-    if (notes.len) {
-        pthread_mutex_lock(&r->mu);
-        add_event(r, l, "notice", json_pack("{s:s}", "data", notes.data));
-        pthread_mutex_unlock(&r->mu);
+    struct err e = {0};
+    if (n && store_files_apply(r->store, l->rq.workspace_id, ch, n, lim, &e) < 0) {
+        buf_printf(notes, "the run's files could not be saved (%s): the workspace is as it was\n",
+                   e.msg);
+        n = 0;
     }
-    buf_done(&notes);
+    for (size_t i = 0; i < n; i++) {
+        const struct store_change *c = &ch[i];
+        if (c->rc == 0 && r->cfg.on_change)
+            r->cfg.on_change(r->cfg.on_change_ctx, l->rq.workspace_id, c->path,
+                             c->op == STORE_CHANGE_DELETE   ? NULL
+                             : c->op == STORE_CHANGE_FOLDER ? ""
+                                                            : c->etag);
+        else if (c->rc == -ESTALE || (c->rc == -EEXIST && c->op == STORE_CHANGE_PUT))
+            buf_printf(notes,
+                       "%s: changed in the editor meanwhile; the editor's version was kept\n",
+                       c->path);
+        else if (c->rc == -EFBIG)
+            buf_printf(notes, "%s: not saved, it would pass the workspace limits\n", c->path);
+        else if (c->rc < 0 && c->rc != -ENOENT && c->rc != -EEXIST)
+            buf_printf(notes, "%s: not saved (%s)\n", c->path, strerror(-c->rc));
+    }
+    for (size_t i = 0; i < scan.nskips; i++) {
+        const struct fsdir_skip *k = &scan.skips[i];
+        const struct store_file *old = find_file(before, k->path);
+        buf_printf(notes, "%s: not saved, %s%s\n", k->path, k->why,
+                   old && old->kind == STORE_KIND_FILE ? "; the stored version was kept" : "");
+    }
+    if (scan.skipped > scan.nskips)
+        buf_printf(notes, "%zu more entries were not saved\n", scan.skipped - scan.nskips);
+    if (scan.incomplete)
+        buf_printf(notes, "the run left more entries than were looked at; the rest was not "
+                          "saved\n");
+    free(ch);
     fsdir_scan_done(&scan);
 }
 
@@ -517,6 +556,8 @@ static void run_body(struct runs *r, struct live *l)
     struct err e = {0};
     struct store_run_result res = {.status = STORE_RUN_FAILED, .exit_code = -1};
     struct store_file_list *before = NULL;
+    struct buf notes; /* what the write-back did not save, one line each */
+    buf_init(&notes, 64u << 10);
     char name[32];
     snprintf(name, sizeof(name), "%lld", (long long)l->id);
     int dfd = -1;
@@ -618,9 +659,16 @@ static void run_body(struct runs *r, struct live *l)
     else
         res.status = STORE_RUN_OK;
     if (l->rq.workspace_id && !l->rq.no_write_back && !cancelled)
-        write_back(r, l, dfd, before);
+        write_back(r, l, dfd, before, &notes);
     collect_artifacts(r, l, dfd);
 finish:
+    if (notes.len) {
+        /* Live readers see it now; the record keeps it for GET and late readers. */
+        pthread_mutex_lock(&r->mu);
+        add_event(r, l, "notice", json_pack("{s:s}", "data", notes.data));
+        pthread_mutex_unlock(&r->mu);
+        res.notices = notes.data;
+    }
     res.stdout_data = l->out.data.data;
     res.stdout_len = l->out.data.len;
     res.stdout_truncated = l->out.truncated;
@@ -634,6 +682,7 @@ finish:
         close(dfd);
     remove_run_dir(r, name);
     store_file_list_free(before);
+    buf_done(&notes);
 }
 
 static void *worker(void *arg)

@@ -849,8 +849,8 @@ uint64_t sb_proc_check(struct sb_proc *p, uint64_t now_ms)
      * shared workspace: a terminal's excess is refused by the sync, not by killing. Not
      * for a file system of its own: the kernel refuses the write with ENOSPC, the program
      * may cope, and sb_reap reports the limit when the file system was left full.) */
-    bool ws_watch = p->ws_fd >= 0 && !p->shared && !p->ws_fs && p->limits.workspace_bytes &&
-                    p->start_fd < 0;
+    bool ws_watch =
+        p->ws_fd >= 0 && !p->shared && !p->ws_fs && p->limits.workspace_bytes && p->start_fd < 0;
     if (ws_watch && now_ms >= p->next_ws_check) {
         struct ws_walk w;
         p->next_ws_check = now_ms + CHECK_MS;

@@ -160,9 +160,10 @@ int fsdir_remove(int dirfd, const char *path)
 
 struct scan_state {
     struct fsdir_scan *out;
-    size_t cap;
+    size_t cap, skip_cap;
     size_t bytes;
     size_t max_file, max_entries, max_bytes;
+    const char *const *ignore;
 };
 
 static int push(struct scan_state *s, struct fsdir_entry e)
@@ -177,6 +178,29 @@ static int push(struct scan_state *s, struct fsdir_entry e)
         s->cap = cap;
     }
     o->items[o->n++] = e;
+    return 0;
+}
+
+/* Counts a skipped entry and names it (the first FSDIR_SKIP_NAMES of them). */
+static int skip(struct scan_state *s, const char *path, const char *why)
+{
+    struct fsdir_scan *o = s->out;
+    o->skipped++;
+    if (o->nskips >= FSDIR_SKIP_NAMES)
+        return 0;
+    if (o->nskips == s->skip_cap) {
+        size_t cap = s->skip_cap ? s->skip_cap * 2 : 16;
+        struct fsdir_skip *p = realloc(o->skips, cap * sizeof(*p));
+        if (!p)
+            return -ENOMEM;
+        o->skips = p;
+        s->skip_cap = cap;
+    }
+    /* A name that breaks the path rules may be long or odd: keep a bounded copy. */
+    char *copy = strndup(path, PATH_LEN_MAX);
+    if (!copy)
+        return -ENOMEM;
+    o->skips[o->nskips++] = (struct fsdir_skip){.path = copy, .why = why};
     return 0;
 }
 
@@ -231,113 +255,102 @@ static bool ignored(const char *name, const char *const *ignore)
     return false;
 }
 
-static int scan_dir(struct scan_state *s, int fd, const char *prefix, int depth,
-                    const char *const *ignore)
+static int scan_visit(void *ctx, const struct tw_entry *e)
 {
-    if (depth > 32) {
-        close(fd);
-        s->out->skipped++;
-        return 0;
+    struct scan_state *s = ctx;
+    const struct stat *st = e->st;
+    bool dir = S_ISDIR(st->st_mode);
+    if (e->post)
+        return TW_NEXT;
+    if (e->depth == 1 && ignored(e->name, s->ignore))
+        return TW_SKIP;
+    /* The same rules as the files API: what it would refuse is not stored (and named). */
+    if (path_check(e->path, strlen(e->path), NULL) < 0) {
+        int r = skip(s, e->path, "its name or depth breaks the path rules");
+        return r < 0 ? r : TW_SKIP;
     }
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        close(fd);
-        return -errno;
+    if (!dir && !S_ISREG(st->st_mode)) /* symlinks, FIFOs, sockets, devices: never opened */
+        return skip(s, e->path, "a link or special file");
+    if (s->out->n >= s->max_entries) {
+        s->out->over_limit = true;
+        int r = skip(s, e->path, "past the workspace's file count");
+        return r < 0 ? r : TW_SKIP;
     }
-    int r = 0;
-    struct dirent *de;
-    while (r == 0 && (de = readdir(d))) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        if (depth == 0 && ignored(de->d_name, ignore))
-            continue;
-        char path[PATH_BUF_SIZE];
-        if (path_join(prefix, de->d_name, path, sizeof(path), NULL) < 0) {
-            s->out->skipped++;
-            continue;
-        }
-        if (s->out->n >= s->max_entries) {
-            s->out->over_limit = true;
-            break;
-        }
-        struct stat st;
-        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-            continue;
-        if (S_ISDIR(st.st_mode)) {
-            int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            if (sub < 0) {
-                s->out->skipped++;
-                continue;
-            }
-            char *p = strdup(path);
-            if (!p || push(s, (struct fsdir_entry){.path = p, .folder = true}) < 0) {
-                free(p);
-                close(sub);
-                r = -ENOMEM;
-                break;
-            }
-            r = scan_dir(s, sub, path, depth + 1, ignore);
-            continue;
-        }
-        if (!S_ISREG(st.st_mode)) {
-            s->out->skipped++; /* symlinks, FIFOs, sockets, devices: never opened */
-            continue;
-        }
-        if ((size_t)st.st_size > s->max_file) {
-            s->out->skipped++;
-            continue;
-        }
-        int ffd = openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-        if (ffd < 0) {
-            s->out->skipped++;
-            continue;
-        }
-        struct stat fst;
-        void *data = NULL;
-        size_t len = 0;
-        int rr = fstat(ffd, &fst) < 0 || !S_ISREG(fst.st_mode)
-                     ? -EINVAL
-                     : read_capped(ffd, s->max_file, &data, &len);
-        close(ffd);
-        if (rr == -ENOMEM) {
-            r = rr;
-            break;
-        }
-        if (rr < 0) {
-            s->out->skipped++;
-            continue;
-        }
-        if (s->bytes + len > s->max_bytes) {
-            free(data);
-            s->out->over_limit = true;
-            break;
-        }
-        s->bytes += len;
-        char *p = strdup(path);
-        if (!p || push(s, (struct fsdir_entry){.path = p, .data = data, .size = len}) < 0) {
+    if (dir) {
+        char *p = strdup(e->path);
+        if (!p || push(s, (struct fsdir_entry){.path = p, .folder = true}) < 0) {
             free(p);
-            free(data);
-            r = -ENOMEM;
+            return -ENOMEM;
         }
+        return TW_NEXT;
     }
-    closedir(d);
-    return r;
+    if ((size_t)st->st_size > s->max_file)
+        return skip(s, e->path, "larger than the file size limit");
+    int ffd = openat(e->dfd, e->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (ffd < 0)
+        return skip(s, e->path, "could not be read");
+    struct stat fst;
+    void *data = NULL;
+    size_t len = 0;
+    int rr = fstat(ffd, &fst) < 0 || !S_ISREG(fst.st_mode)
+                 ? -EINVAL
+                 : read_capped(ffd, s->max_file, &data, &len);
+    close(ffd);
+    if (rr == -ENOMEM)
+        return rr;
+    if (rr == -EFBIG)
+        return skip(s, e->path, "larger than the file size limit");
+    if (rr < 0)
+        return skip(s, e->path, "could not be read");
+    if (s->bytes + len > s->max_bytes) {
+        free(data);
+        s->out->over_limit = true;
+        return skip(s, e->path, "past the workspace's size limit");
+    }
+    s->bytes += len;
+    char *p = strdup(e->path);
+    if (!p || push(s, (struct fsdir_entry){.path = p, .data = data, .size = len}) < 0) {
+        free(p);
+        free(data);
+        return -ENOMEM;
+    }
+    return TW_NEXT;
 }
 
 int fsdir_scan(int dirfd, size_t max_file, size_t max_entries, size_t max_bytes,
                const char *const *ignore, struct fsdir_scan *ret)
 {
     memset(ret, 0, sizeof(*ret));
-    struct scan_state s = {
-        .out = ret, .max_file = max_file, .max_entries = max_entries, .max_bytes = max_bytes};
-    /* A new open file description: readdir must not move the caller's directory offset. */
-    int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    int r = scan_dir(&s, fd, "", 0, ignore);
-    if (r < 0)
+    struct scan_state s = {.out = ret,
+                           .max_file = max_file,
+                           .max_entries = max_entries,
+                           .max_bytes = max_bytes,
+                           .ignore = ignore};
+    bool truncated = false;
+    int r = treewalk(dirfd, max_entries + FSDIR_WALK_EXTRA, scan_visit, &s, &truncated);
+    if (r < 0) {
         fsdir_scan_done(ret);
-    return r;
+        return r;
+    }
+    if (truncated) {
+        ret->over_limit = true;
+        ret->incomplete = true;
+    }
+    return 0;
+}
+
+bool fsdir_absent(int dirfd, const char *path)
+{
+    if (path_check(path, strlen(path), NULL) < 0)
+        return false;
+    int pfd = walk(dirfd, path, parent_len(path), false, 0, 0);
+    if (pfd < 0)
+        return pfd == -ENOENT || pfd == -ENOTDIR; /* a folder on the way is missing or a file */
+    struct stat st;
+    bool absent = fstatat(pfd, path_basename(path), &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+                  (errno == ENOENT || errno == ENOTDIR);
+    close(pfd);
+    return absent;
 }
 
 void fsdir_scan_done(struct fsdir_scan *s)
@@ -347,5 +360,8 @@ void fsdir_scan_done(struct fsdir_scan *s)
         free(s->items[i].data);
     }
     free(s->items);
+    for (size_t i = 0; i < s->nskips; i++)
+        free(s->skips[i].path);
+    free(s->skips);
     memset(s, 0, sizeof(*s));
 }

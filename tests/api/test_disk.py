@@ -30,9 +30,7 @@ def run(c, w, code, **body):
 def files(c, w):
     r = c.get(f"/api/workspaces/{w['id']}/files")
     assert r.status_code == 200, r.text
-    body = r.json()
-    items = body["files"] if isinstance(body, dict) else body
-    return {f["path"]: f for f in items}
+    return {f["path"]: f for f in r.json()["items"]}
 
 
 def content(c, w, path):
@@ -146,3 +144,66 @@ except OSError as e:
     assert "No space left on device" in body["stdout"], body
     stopped = int(body["stdout"].split()[2])
     assert 19000 < stopped < 21000, body["stdout"]
+
+
+def test_run_writing_10000_files_keeps_every_existing_file_and_names_what_it_skipped(user):
+    w = user.workspace("many-files")
+    mine = {f"mywork_{i}.py": f"# my work {i}\n" for i in range(10)}
+    for path, text in mine.items():
+        put(user, w, path, text)
+    body = run(user, w, """
+import os
+os.mkdir("out")
+for i in range(10000):
+    with open(f"out/{i}.txt", "w") as f:
+        f.write("x")
+""")
+    assert body["status"] == "ok", body
+    stored = files(user, w)
+    for path, text in mine.items():
+        assert path in stored, (path, body.get("notices"))
+        assert content(user, w, path) == text.encode()
+    notices = user.get(f"/api/runs/{body['id']}").json()["notices"]
+    assert notices, body
+    assert "past the workspace's file count" in notices
+    assert "more entries were not saved" in notices
+    # what was saved stays within the workspace limit (1000 entries by default)
+    assert len(stored) <= 1000
+
+
+def test_file_grown_past_the_file_limit_keeps_its_stored_version(user):
+    w = user.workspace("grown")
+    put(user, w, "data.csv", "a,b\n1,2\n")
+    body = run(user, w, """
+with open("data.csv", "a") as f:
+    f.write("3,4\\n" * (2 << 20 >> 2))
+""")
+    assert body["status"] == "ok", body
+    assert content(user, w, "data.csv") == b"a,b\n1,2\n"
+    notices = user.get(f"/api/runs/{body['id']}").json()["notices"]
+    assert "data.csv: not saved, larger than the file size limit; the stored version was kept" \
+        in notices, notices
+    # a late subscriber of the events sees the notices too, in the result
+    with user.s.get(user.server.url + f"/api/runs/{body['id']}/events", stream=True,
+                    timeout=30) as ev:
+        text = ev.content.decode()
+    assert "data.csv: not saved" in text
+
+
+def test_a_file_the_api_accepted_at_depth_40_survives_a_run(user):
+    w = user.workspace("deep-put")
+    deep = "/".join(["d"] * 39) + "/deep.py"
+    assert put(user, w, deep, "x = 1\n").status_code == 201
+    body = run(user, w, "print('hi')\n")
+    assert body["status"] == "ok", body
+    assert content(user, w, deep) == b"x = 1\n"
+    assert not user.get(f"/api/runs/{body['id']}").json()["notices"]
+
+
+def test_run_changes_at_depth_40_are_saved(user):
+    w = user.workspace("deep-run")
+    deep = "/".join(["d"] * 39) + "/deep.py"
+    put(user, w, deep, "x = 1\n")
+    body = run(user, w, f"open({deep!r}, 'w').write('x = 2\\n')\n")
+    assert body["status"] == "ok", body
+    assert content(user, w, deep) == b"x = 2\n"
