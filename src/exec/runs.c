@@ -103,6 +103,8 @@ struct live {
     struct live *next;
     unsigned refs; /* the registry's, the worker's, each stream's; under runs->mu */
     bool admitted; /* counted in running */
+    bool waiting;  /* counted in queued, not admitted yet */
+    uint64_t seq;  /* order of arrival, for FIFO within a user */
     bool done;     /* no more events */
     bool cancelled;
     bool stdin_closed;
@@ -113,8 +115,20 @@ struct live {
     struct stream_out out, err;
 };
 
+/* A runs_start() between its place in the queue and its run being live (on its stack). */
+struct reservation {
+    int64_t user;
+    struct reservation *next;
+};
+
+#define RR_USERS 256 /* users remembered for the round-robin (the least recent is forgotten) */
+
 struct runs {
     struct runs_config cfg;
+    struct {
+        int64_t user;
+        uint64_t at; /* r->admissions when last admitted */
+    } served[RR_USERS];
     char *data_dir;
     char *node;
     struct store *store;
@@ -125,6 +139,9 @@ struct runs {
     unsigned running;
     unsigned queued;
     unsigned threads; /* workers alive */
+    uint64_t next_seq;
+    struct reservation *reserved; /* runs_start() calls in their slow part */
+    uint64_t admissions; /* runs admitted so far: a user's last one orders the round-robin */
     bool closing;
     int runs_dirfd;
 };
@@ -170,6 +187,71 @@ static unsigned user_running(struct runs *r, int64_t user)
     for (struct live *l = r->live; l; l = l->next)
         n += l->admitted && l->user_id == user;
     return n;
+}
+
+/* The user's runs waiting for admission, and those being recorded right now. */
+static unsigned user_queued(struct runs *r, int64_t user)
+{
+    unsigned n = 0;
+    for (struct live *l = r->live; l; l = l->next)
+        n += l->waiting && l->user_id == user;
+    for (struct reservation *v = r->reserved; v; v = v->next)
+        n += v->user == user;
+    return n;
+}
+
+static void unreserve(struct runs *r, struct reservation *me)
+{
+    for (struct reservation **p = &r->reserved; *p; p = &(*p)->next)
+        if (*p == me) {
+            *p = me->next;
+            return;
+        }
+}
+
+/* When the user was last admitted (0: never, or not lately). */
+static uint64_t user_served(struct runs *r, int64_t user)
+{
+    for (size_t i = 0; i < RR_USERS; i++)
+        if (r->served[i].user == user)
+            return r->served[i].at;
+    return 0;
+}
+
+static void note_served(struct runs *r, int64_t user)
+{
+    size_t slot = 0;
+    for (size_t i = 0; i < RR_USERS; i++) {
+        if (r->served[i].user == user) {
+            slot = i;
+            break;
+        }
+        if (r->served[i].at < r->served[slot].at)
+            slot = i; /* the least recently served makes room */
+    }
+    r->served[slot].user = user;
+    r->served[slot].at = ++r->admissions;
+}
+
+/* Fair admission: when a slot is free, the next run is the oldest waiting run of the user
+ * served least recently among those under their own concurrency cap (round-robin between
+ * users, FIFO within one). Called with r->mu held. */
+static struct live *next_to_admit(struct runs *r)
+{
+    if (r->running >= r->cfg.max_running)
+        return NULL;
+    struct live *best = NULL;
+    uint64_t best_served = 0;
+    for (struct live *l = r->live; l; l = l->next) {
+        if (!l->waiting || l->cancelled || user_running(r, l->user_id) >= r->cfg.max_per_user)
+            continue;
+        uint64_t served = user_served(r, l->user_id);
+        if (!best || served < best_served || (served == best_served && l->seq < best->seq)) {
+            best = l;
+            best_served = served;
+        }
+    }
+    return best;
 }
 
 /* Appends one SSE event; data is JSON text. Called with r->mu held. */
@@ -690,15 +772,18 @@ static void *worker(void *arg)
     struct live *l = arg;
     struct runs *r = l->owner;
     pthread_mutex_lock(&r->mu);
-    while (!r->closing && !l->cancelled &&
-           (r->running >= r->cfg.max_running || user_running(r, l->user_id) >= r->cfg.max_per_user))
+    while (!r->closing && !l->cancelled && next_to_admit(r) != l)
         pthread_cond_wait(&r->cv, &r->mu);
     r->queued--;
+    l->waiting = false;
     bool go = !r->closing && !l->cancelled;
     if (go) {
         l->admitted = true;
         r->running++;
+        note_served(r, l->user_id);
     }
+    /* Another waiting run may be next now (a slot may still be free). */
+    pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
     if (go) {
         run_body(r, l);
@@ -731,8 +816,19 @@ int runs_start(struct runs *r, const struct run_request *rq, int64_t *ret_id, st
     /* Capacity is the running slots plus the queue, counted as one: a run counts as
      * queued from here until its worker is admitted, whatever the threads' timing. */
     bool full = r->closing || r->running + r->queued >= r->cfg.max_running + r->cfg.max_queued;
-    if (!full)
-        r->queued++; /* reserve the place before the slow part */
+    /* One user may not take the queue from the others: a cap on their waiting runs (a run
+     * that would start at once does not wait). */
+    if (!full && r->cfg.max_queued_per_user &&
+        (r->running >= r->cfg.max_running || user_running(r, rq->user_id) >= r->cfg.max_per_user) &&
+        user_queued(r, rq->user_id) >= r->cfg.max_queued_per_user)
+        full = true;
+    /* Reserve the place before the slow part (this request counts as one of the user's
+     * waiting runs until its run is live). */
+    struct reservation me = {.user = rq->user_id, .next = r->reserved};
+    if (!full) {
+        r->queued++;
+        r->reserved = &me;
+    }
     pthread_mutex_unlock(&r->mu);
     if (full)
         return -EAGAIN;
@@ -790,6 +886,9 @@ int runs_start(struct runs *r, const struct run_request *rq, int64_t *ret_id, st
     /* Live (findable by runs_wait, runs_cancel, streams) before its worker starts. */
     pthread_mutex_lock(&r->mu);
     r->threads++;
+    unreserve(r, &me);
+    l->waiting = true;
+    l->seq = ++r->next_seq;
     l->next = r->live;
     r->live = l;
     pthread_mutex_unlock(&r->mu);
@@ -815,6 +914,7 @@ int runs_start(struct runs *r, const struct run_request *rq, int64_t *ret_id, st
 fail:
     pthread_mutex_lock(&r->mu);
     r->queued--;
+    unreserve(r, &me);
     if (l) {
         l->refs = 1;
         live_unref(r, l);

@@ -207,3 +207,31 @@ def test_run_changes_at_depth_40_are_saved(user):
     body = run(user, w, f"open({deep!r}, 'w').write('x = 2\\n')\n")
     assert body["status"] == "ok", body
     assert content(user, w, deep) == b"x = 2\n"
+
+
+def test_one_users_queue_flood_leaves_another_users_run_accepted_and_next():
+    srv = Server(extra=["--max-runs", "1", "--max-runs-per-user", "1", "--run-queue", "8",
+                        "--max-queued-per-user", "3"]).start()
+    try:
+        a, b = Client(srv), Client(srv)
+        wa, wb = a.workspace(), b.workspace()
+        put(a, wa, "main.py", "import time\ntime.sleep(3)\n")
+        put(b, wb, "main.py", "print('b')\n")
+        flood = [a.post(f"/api/workspaces/{wa['id']}/runs", json={}) for _ in range(6)]
+        codes = [r.status_code for r in flood]
+        # one running, three waiting: the user's cap, far below the node's queue of 8
+        assert codes == [202, 202, 202, 202, 429, 429], codes
+        assert error_code(flood[4]) == "rate_limited"
+        ids = [r.json()["id"] for r in flood[:4]]
+        rb = b.post(f"/api/workspaces/{wb['id']}/runs", json={})
+        assert rb.status_code == 202, rb.text
+        bid = rb.json()["id"]
+        status = lambda c, i: c.get(f"/api/runs/{i}").json()["status"]
+        wait_for(lambda: status(b, bid) != "queued", timeout=30)
+        # B went next, when A's first run freed the slot: A's other runs still wait
+        assert [status(a, i) for i in ids[1:]] == ["queued"] * 3
+        wait_for(lambda: status(b, bid) == "ok", timeout=30)
+        for i in ids:
+            a.post(f"/api/runs/{i}/cancel")
+    finally:
+        srv.stop()
