@@ -82,19 +82,37 @@ int fsdir_write(int dirfd, const char *path, const void *data, size_t len, uid_t
     if (pfd < 0)
         return pfd;
     /* O_NONBLOCK: a planted FIFO fails at once (ENXIO) instead of blocking us forever. */
-    int fd = openat(pfd, path_basename(path),
-                    O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+    const char *name = path_basename(path);
+    int fd = openat(pfd, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+        close(fd);
+        fd = -1;
+        errno = EINVAL;
+    }
+    if (fd < 0 && errno != EISDIR && errno != ENOENT && errno != ENOTDIR) {
+        /* A link, FIFO, socket or device planted where the file goes (a live terminal's
+         * sandbox can do that): it is replaced by the file, never written through. If it
+         * comes back meanwhile, O_EXCL refuses (-EEXIST: the caller answers 409). */
+        if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode) &&
+            !S_ISREG(st.st_mode) && unlinkat(pfd, name, 0) == 0)
+            fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd >= 0 && fstat(fd, &st) < 0) {
+            close(fd);
+            fd = -1;
+        }
+    }
     int e = errno;
     close(pfd);
     if (fd < 0)
-        return -e;
-    struct stat st;
+        return e == ELOOP || e == ENXIO ? -EINVAL : -e;
     int r = 0;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        r = -EINVAL;
+    if (ftruncate(fd, 0) < 0 || fchown(fd, uid, gid) < 0) {
+        r = -errno;
         goto out;
     }
-    if (ftruncate(fd, 0) < 0 || fchown(fd, uid, gid) < 0) {
+    /* No setuid or setgid file in a workspace (root's writes do not clear the bits). */
+    if ((st.st_mode & (S_ISUID | S_ISGID)) && fchmod(fd, st.st_mode & 0777) < 0) {
         r = -errno;
         goto out;
     }
@@ -343,13 +361,31 @@ bool fsdir_absent(int dirfd, const char *path)
 {
     if (path_check(path, strlen(path), NULL) < 0)
         return false;
-    int pfd = walk(dirfd, path, parent_len(path), false, 0, 0);
-    if (pfd < 0)
-        return pfd == -ENOENT || pfd == -ENOTDIR; /* a folder on the way is missing or a file */
-    struct stat st;
-    bool absent = fstatat(pfd, path_basename(path), &st, AT_SYMLINK_NOFOLLOW) < 0 &&
-                  (errno == ENOENT || errno == ENOTDIR);
-    close(pfd);
+    int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+    bool absent = false;
+    /* One segment at a time: missing, or a regular file on the way, is absent; a link or
+     * special file anywhere is not evidence of anything. */
+    for (const char *p = path; fd >= 0;) {
+        size_t l = strcspn(p, "/");
+        char seg[PATH_SEGMENT_MAX + 1];
+        memcpy(seg, p, l);
+        seg[l] = '\0';
+        struct stat st;
+        if (fstatat(fd, seg, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+            absent = errno == ENOENT;
+            break;
+        }
+        if (!p[l] || !S_ISDIR(st.st_mode)) {
+            absent = p[l] && S_ISREG(st.st_mode);
+            break;
+        }
+        int next = openat(fd, seg, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        close(fd);
+        fd = next;
+        p += l + 1;
+    }
+    if (fd >= 0)
+        close(fd);
     return absent;
 }
 

@@ -45,7 +45,9 @@ struct fsdir_scan {
 };
 
 /* Writes data to path beneath dirfd, creating parent folders; files and folders are
- * owned by uid:gid (mode 0644/0755). An existing symlink on the way is an error (-ELOOP). */
+ * owned by uid:gid (mode 0644/0755; setuid and setgid bits are dropped). A symlink on the
+ * way is an error (-ELOOP or -ENOTDIR); a link, FIFO, socket or device at path itself is
+ * replaced by the file, never written through (-EEXIST if one is planted again meanwhile). */
 int fsdir_write(int dirfd, const char *path, const void *data, size_t len, uid_t uid, gid_t gid);
 /* Creates the folder path (and its parents) beneath dirfd, owned by uid:gid. */
 int fsdir_mkdir(int dirfd, const char *path, uid_t uid, gid_t gid);

@@ -235,3 +235,45 @@ def test_one_users_queue_flood_leaves_another_users_run_accepted_and_next():
             a.post(f"/api/runs/{i}/cancel")
     finally:
         srv.stop()
+
+
+def test_workspace_file_systems_are_nosuid_nodev_and_hide_the_host_path(server, user, ws):
+    # a run: its mountinfo shows no host path for /home/user
+    body = run(user, ws, "print(open('/proc/self/mountinfo').read())\n")
+    assert body["status"] == "ok", body
+    home = [l for l in body["stdout"].splitlines() if " /home/user " in l]
+    assert home, body["stdout"]
+    data_dir = os.path.join(server.tmp, "data")
+    assert data_dir not in body["stdout"] and server.tmp not in body["stdout"]
+    assert home[0].split()[3] == "/", home  # the bind's root is the file system's own root
+    assert "nosuid" in home[0] and "nodev" in home[0], home
+    # a terminal: a setuid copy of id planted there is useless on the host too
+    t = Term(user, ws["id"], name="suid")
+    t.run("cp /usr/bin/id myid && chmod 4755 myid")
+    env = os.path.join(data_dir, "envs", str(ws["id"]))
+    planted = os.path.join(env, "myid")
+    wait_for(lambda: os.path.exists(planted))
+    flags = os.statvfs(planted).f_flag
+    assert flags & os.ST_NOSUID and flags & os.ST_NODEV, flags
+    t.send("exit 0\n")
+    assert t.wait_closed()
+    t.close()
+    wait_for(lambda: env_gone(server, ws["id"]))
+
+
+@pytest.mark.parametrize("plant", ["mkfifo notes.txt", "ln -s /etc/passwd notes.txt"])
+def test_put_over_a_planted_special_file_reaches_the_terminal(user, plant):
+    w = user.workspace("plant")
+    put(user, w, "notes.txt", "v1\n")
+    t = Term(user, w["id"], name="plant")
+    t.run(f"rm -f notes.txt && {plant}")
+    r = put(user, w, "notes.txt", "v2 from the editor\n")
+    assert r.status_code in (200, 201)
+    wait_for(lambda: b"v2 from the editor" in t.run("cat notes.txt 2>&1 || true"))
+    assert b"regular file" in t.run("stat -c %F notes.txt")
+    t.send("exit 0\n")
+    assert t.wait_closed()
+    t.close()
+    # the stored file outlives the terminal
+    wait_for(lambda: env_gone(user.server, w["id"]))
+    assert content(user, w, "notes.txt") == b"v2 from the editor\n"
