@@ -466,7 +466,14 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
         .burst = (double)(cfg->runs_per_minute ? cfg->runs_per_minute : 1),
         .slots = 4096,
     };
-    if (ratelimit_new(&rr, &api->runs_per_user) < 0) {
+    /* Registrations: register_rate per hour per client address (0: no limit). */
+    struct ratelimit_config rg = {
+        .rate = (double)cfg->register_rate / 3600.0,
+        .burst = (double)cfg->register_rate,
+        .slots = 4096,
+    };
+    if (ratelimit_new(&rr, &api->runs_per_user) < 0 ||
+        (cfg->register_rate && ratelimit_new(&rg, &api->register_by_ip) < 0)) {
         api_free(api);
         return err_set(err, ENOMEM, "allocate rate limits");
     }
@@ -525,6 +532,7 @@ void api_free(struct api *api)
         return;
     runs_free(api->runs);
     ratelimit_free(api->runs_per_user);
+    ratelimit_free(api->register_by_ip);
     router_free(api->router);
     ratelimit_free(api->login_by_ip);
     ratelimit_free(api->login_by_user);

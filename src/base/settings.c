@@ -46,7 +46,7 @@ static const struct def defs[] = {
     {"login-rate", K_U64, F(login_rate), "10", NULL,
      "failed logins allowed per minute, per client address and per username"},
     {"register-rate", K_U64, F(register_rate), "20", NULL,
-     "accounts that may be registered per hour from one client address"},
+     "accounts that may be registered per hour from one client address (0: no limit)"},
     {"max-file-bytes", K_SIZE, F(max_file_bytes), "1M", NULL, "largest file in a workspace"},
     {"max-files", K_U64, F(max_files), "1000", NULL, "files and folders per workspace"},
     {"max-workspace-bytes", K_SIZE, F(max_workspace_bytes), "50M", NULL,

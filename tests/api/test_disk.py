@@ -5,6 +5,7 @@ import os
 import time
 
 import pytest
+import requests
 
 from conftest import Client, Server, error_code
 from test_terminals import Term, wait_for
@@ -277,3 +278,21 @@ def test_put_over_a_planted_special_file_reaches_the_terminal(user, plant):
     # the stored file outlives the terminal
     wait_for(lambda: env_gone(user.server, w["id"]))
     assert content(user, w, "notes.txt") == b"v2 from the editor\n"
+
+
+def test_register_is_rate_limited_per_client_address():
+    srv = Server(extra=["--register-rate", "3"]).start()
+    try:
+        codes = []
+        for i in range(4):
+            r = requests.post(srv.url + "/api/auth/register",
+                              json={"username": f"reg{i}", "password": "correct horse battery"})
+            codes.append(r.status_code)
+        assert codes == [201, 201, 201, 429], codes
+        assert error_code(r) == "rate_limited" and int(r.headers["Retry-After"]) >= 1
+        # an address's limit is its own: logins are not affected
+        r = requests.post(srv.url + "/api/auth/login",
+                          json={"username": "reg0", "password": "correct horse battery"})
+        assert r.status_code == 200, r.text
+    finally:
+        srv.stop()
