@@ -1066,7 +1066,7 @@ int runs_new(const struct runs_config *cfg, struct store *store, struct sup *sup
     char dir[4096];
     snprintf(dir, sizeof(dir), "%s/runs", cfg->data_dir);
     (void)mkdir(cfg->data_dir, 0755);
-    (void)mkdir(dir, 0755);
+    (void)mkdir(dir, 0700);
     r->runs_dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (r->runs_dirfd < 0) {
         int e = errno;
@@ -1080,7 +1080,7 @@ int runs_new(const struct runs_config *cfg, struct store *store, struct sup *sup
         (void)fsdir_remove_tree(parent, "runs");
         close(parent);
         close(r->runs_dirfd);
-        (void)mkdir(dir, 0755);
+        (void)mkdir(dir, 0700);
         r->runs_dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     }
     *ret = r;
