@@ -335,7 +335,7 @@ static int materialise(struct runs *r, struct live *l, const char *name,
     uint64_t inodes = files->n + 16 + (r->cfg.run_inodes ? r->cfg.run_inodes : 20000);
     struct err me = {0};
     int dfd = sb_wsfs_mount(r->runs_dirfd, name, bytes, inodes, &me);
-    if (dfd == -EPERM) /* not root: a plain directory, measured by walks */
+    if (dfd == -EPERM || dfd == -ENOSYS) /* not root (or no new mount API): a plain directory */
         dfd = openat(r->runs_dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (dfd < 0) {
         store_file_list_free(files);

@@ -813,7 +813,7 @@ static int env_start(struct terms *t, struct env *env, struct err *err)
                       (t->cfg.inodes ? t->cfg.inodes : 20000);
     struct err me = {0};
     env->dirfd = sb_wsfs_mount(t->envs_dirfd, env->dir, bytes, inodes, &me);
-    if (env->dirfd == -EPERM) /* not root: a plain directory */
+    if (env->dirfd == -EPERM || env->dirfd == -ENOSYS) /* not root: a plain directory */
         env->dirfd =
             openat(t->envs_dirfd, env->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (env->dirfd < 0) {
