@@ -247,7 +247,8 @@ int sb_wsfs_unmount(int parent_fd, const char *name);
 void sb_wsfs_sweep(int dir_fd);
 /* true when fd is on a workspace tmpfs that has no free block or no free inode left. */
 bool sb_wsfs_full(int fd);
-/* true when fd is on a tmpfs (a workspace file system rather than a plain directory). */
+/* true when fd is the root of a size-limited tmpfs (a workspace file system rather than a
+ * plain directory, even one that lies on a tmpfs). */
 bool sb_wsfs_is(int fd);
 
 /* `pyroom sandbox ARGS...`: the command-line driver of this library (cli.c). */

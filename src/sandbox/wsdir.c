@@ -171,8 +171,14 @@ bool sb_wsfs_full(int fd)
 
 bool sb_wsfs_is(int fd)
 {
+    /* The root of a tmpfs of its own: a plain directory that merely lies on a tmpfs (a
+     * host's /tmp) is not one, and gets the walks. */
     struct statfs s;
-    return fstatfs(fd, &s) == 0 && s.f_type == TMPFS_MAGIC;
+    struct statx x;
+    return fstatfs(fd, &s) == 0 && s.f_type == TMPFS_MAGIC && s.f_blocks > 0 &&
+           statx(fd, "", AT_EMPTY_PATH, 0, &x) == 0 &&
+           (x.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+           (x.stx_attributes & STATX_ATTR_MOUNT_ROOT);
 }
 
 void sb_wsfs_sweep(int dir_fd)
