@@ -296,3 +296,27 @@ def test_register_is_rate_limited_per_client_address():
         assert r.status_code == 200, r.text
     finally:
         srv.stop()
+
+
+def test_kill9_mid_run_leaves_nothing_after_the_restart():
+    srv = Server().start()
+    try:
+        c = Client(srv)
+        w = c.workspace()
+        put(c, w, "main.py", "import os, shutil, time\n"
+                             "p = '/'.join(['d'] * 70)\nos.makedirs(p)\n"
+                             "shutil.copy('/usr/bin/id', p + '/myid')\nos.chmod(p + '/myid', 0o4755)\n"
+                             "print('planted', flush=True)\ntime.sleep(60)\n")
+        r = c.post(f"/api/workspaces/{w['id']}/runs", json={}).json()
+        with c.s.get(srv.url + f"/api/runs/{r['id']}/events", stream=True, timeout=60) as ev:
+            for line in ev.iter_lines():
+                if b"planted" in line:
+                    break
+        data_dir = os.path.join(srv.tmp, "data")
+        assert left_on_host(data_dir)  # the run's file system is there while it runs
+        srv.kill9()
+        srv.start()
+        wait_for(lambda: not left_on_host(data_dir))
+        assert left_on_host(data_dir) == []
+    finally:
+        srv.stop()
