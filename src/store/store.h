@@ -293,11 +293,11 @@ int store_file_move(struct store *st, int64_t ws, const char *from, const char *
 enum store_change_op { STORE_CHANGE_PUT, STORE_CHANGE_FOLDER, STORE_CHANGE_DELETE };
 struct store_change {
     enum store_change_op op;
-    const char *path;     /* borrowed */
-    const void *data;     /* put: the bytes (borrowed) */
-    size_t len;           /* put: bytes */
-    const char *if_match; /* put, delete: the etag it must still have, or NULL */
-    bool create_only;     /* put: the path must not exist */
+    const char *path;              /* borrowed */
+    const void *data;              /* put: the bytes (borrowed) */
+    size_t len;                    /* put: bytes */
+    const char *if_match;          /* put, delete: the etag it must still have, or NULL */
+    bool create_only;              /* put: the path must not exist */
     int rc;                        /* out: 0, or why it was refused */
     char etag[STORE_ETAG_LEN + 1]; /* out: a put's new etag */
 };
@@ -358,8 +358,8 @@ struct store_run {
     void *stderr_data;
     size_t stderr_len;
     bool stderr_truncated;
-    bool warm;    /* started from the warm pool */
-    char *reason; /* why it failed (status failed/cancelled), may be NULL */
+    bool warm;     /* started from the warm pool */
+    char *reason;  /* why it failed (status failed/cancelled), may be NULL */
     char *notices; /* what its write-back kept or skipped, one per line; may be NULL */
     int64_t created_at;
     int64_t started_at;                   /* 0 until running */
