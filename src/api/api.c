@@ -473,7 +473,7 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
         .slots = 4096,
     };
     if (ratelimit_new(&rr, &api->runs_per_user) < 0 ||
-        (cfg->register_rate && ratelimit_new(&rg, &api->register_by_ip) < 0)) {
+        (cfg->register_rate && ratelimit_new(&rg, &api->signup_by_ip) < 0)) {
         api_free(api);
         return err_set(err, ENOMEM, "allocate rate limits");
     }
@@ -532,7 +532,7 @@ void api_free(struct api *api)
         return;
     runs_free(api->runs);
     ratelimit_free(api->runs_per_user);
-    ratelimit_free(api->register_by_ip);
+    ratelimit_free(api->signup_by_ip);
     router_free(api->router);
     ratelimit_free(api->login_by_ip);
     ratelimit_free(api->login_by_user);

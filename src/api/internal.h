@@ -27,15 +27,15 @@ struct api {
     struct store *store;
     struct sup *sup;
     struct router *router;
-    struct ratelimit *login_by_ip;    /* failed logins per client address */
-    struct ratelimit *login_by_user;  /* failed logins per username */
-    struct store_limits limits;       /* file limits from the settings */
-    struct runs *runs;                /* live runs */
-    struct ratelimit *runs_per_user;  /* runs started per user per minute */
-    struct ratelimit *register_by_ip; /* registrations per client address per hour; NULL:
-                                         no limit */
-    int web_dirfd;                    /* the built page, or -1 */
-    bool setup_open;                  /* no user exists yet */
+    struct ratelimit *login_by_ip;   /* failed logins per client address */
+    struct ratelimit *login_by_user; /* failed logins per username */
+    struct store_limits limits;      /* file limits from the settings */
+    struct runs *runs;               /* live runs */
+    struct ratelimit *runs_per_user; /* runs started per user per minute */
+    struct ratelimit *signup_by_ip;  /* registrations per client address per hour; NULL:
+                                        no limit */
+    int web_dirfd;                   /* the built page, or -1 */
+    bool setup_open;                 /* no user exists yet */
 };
 
 /* A second Content-Security-Policy for bytes a user wrote (workspace and snapshot files,
