@@ -149,7 +149,8 @@ suite_fuzz() {
         # New inputs go to a scratch directory (libFuzzer writes to the first one), so a
         # test run never adds files to the committed corpus.
         mkdir -p "$BUILD/fuzz-corpus/$name"
-        if within "$PYROOM_SUITE_TIMEOUT" "$t" -runs=0 "$corpus" >"$LOGS/$name.log" 2>&1 &&
+        if within "$PYROOM_SUITE_TIMEOUT" "$t" -runs=0 -artifact_prefix="$LOGS/$name-" "$corpus" \
+            >"$LOGS/$name.log" 2>&1 &&
             within "$PYROOM_SUITE_TIMEOUT" "$t" "${seed[@]}" -max_total_time="${FUZZ_SECONDS:-5}" \
                 -timeout="$PYROOM_TEST_TIMEOUT" -max_len=4096 -artifact_prefix="$LOGS/$name-" \
                 "$BUILD/fuzz-corpus/$name" "$corpus" >>"$LOGS/$name.log" 2>&1; then
