@@ -33,6 +33,8 @@ struct api {
     struct store_limits limits;      /* file limits from the settings */
     struct runs *runs;               /* live runs */
     struct ratelimit *runs_per_user; /* runs started per user per minute */
+    struct ratelimit *signup_by_ip;  /* registrations per client address per hour; NULL:
+                                        no limit */
     struct lang *lang;               /* language workers (lang.c); NULL when off */
     struct ratelimit *lang_per_user; /* language requests per user per minute */
     int web_dirfd;                   /* the built page, or -1 */
