@@ -45,7 +45,8 @@ struct worker {
     pthread_mutex_t mu;
     struct sup_proc *proc; /* NULL: not started, or ended */
     int in, out;           /* our ends of its stdin and stdout */
-    bool fresh;            /* still importing and indexing (start_ms applies) */
+    bool fresh;            /* still importing and indexing (start_ms applies); also read
+                              without mu, atomically, as a hint (lang_call's wait) */
     uint64_t next_id;
     struct sent *sent;
     size_t nsent, capsent;
@@ -94,7 +95,7 @@ static void worker_stop(struct worker *w)
     }
     w->proc = NULL;
     w->in = w->out = -1;
-    w->fresh = false;
+    __atomic_store_n(&w->fresh, false, __ATOMIC_RELAXED);
     w->rlen = 0;
     sent_clear(w);
 }
@@ -126,7 +127,7 @@ static int worker_start(struct lang *l, struct worker *w, struct err *err)
     w->proc = p;
     w->in = p->io.in;
     w->out = p->io.out;
-    w->fresh = true;
+    __atomic_store_n(&w->fresh, true, __ATOMIC_RELAXED);
     w->rlen = 0;
     sent_clear(w);
     return 0;
@@ -398,11 +399,14 @@ int lang_call(struct lang *l, int64_t owner, int64_t ws, json_t *rq, json_t **re
     struct worker *w = acquire(l, owner);
     if (!w)
         return err_set(err, EAGAIN, "every language worker of this node is busy");
-    /* Waiting for the same owner's earlier request counts against this one's time. */
+    /* Waiting for the same owner's earlier request counts against this one's time (the
+     * start-up time while the worker warms up: a warm-up step delays whoever is served). */
+    uint64_t wait =
+        __atomic_load_n(&w->fresh, __ATOMIC_RELAXED) ? l->cfg.start_ms : l->cfg.timeout_ms;
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += (time_t)(l->cfg.timeout_ms / 1000);
-    until.tv_nsec += (long)(l->cfg.timeout_ms % 1000) * 1000000L;
+    until.tv_sec += (time_t)(wait / 1000);
+    until.tv_nsec += (long)(wait % 1000) * 1000000L;
     if (until.tv_nsec >= 1000000000L) {
         until.tv_sec++;
         until.tv_nsec -= 1000000000L;
@@ -442,7 +446,8 @@ int lang_call(struct lang *l, int64_t owner, int64_t ws, json_t *rq, json_t **re
         worker_stop(w); /* what it was given is unknown now */
     } else {
         /* Still warming up in idle time: the next request gets the start-up time too. */
-        w->fresh = json_is_true(json_object_get(*ret, "warming"));
+        __atomic_store_n(&w->fresh, json_is_true(json_object_get(*ret, "warming")),
+                         __ATOMIC_RELAXED);
         json_object_del(*ret, "warming");
     }
 out:
