@@ -23,6 +23,8 @@ void api_free(struct api *api);
 /* Ends the live terminals and event streams (their sockets belong to HTTP connections):
  * call before http_server_stop, which waits for every connection. */
 void api_stop_live(struct api *api);
+/* Names this node in the metrics (every series' node label) once its port is known. */
+void api_metrics_node(uint16_t port);
 /* The handler for http_server_start; ctx is the struct api. */
 void api_handle(struct http_req *req, void *ctx);
 
