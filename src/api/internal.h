@@ -138,6 +138,7 @@ void api_run_routes(struct router *r);
 void api_submission_routes(struct router *r);
 void api_terminal_routes(struct api *api, struct router *r); /* terminals.c, events */
 void api_metrics_routes(struct router *r);
+void api_openapi_routes(struct router *r); /* openapi.c: the document and its docs page */
 
 /* The page (web.c). */
 void api_web_get(struct api *api, struct http_req *req);
