@@ -201,7 +201,7 @@ def param(name, desc):
         return {"name": "path", "in": "path", "required": True,
                 "description": desc + " (the rest of the URL: slashes separate folders, "
                                       "each segment percent-encoded)",
-                "schema": {"type": "string"}, "allowReserved": True}
+                "schema": {"type": "string"}, "x-rest-of-path": True}
     return {"name": name, "in": "path", "required": True, "description": desc,
             "schema": {"type": "integer", "minimum": 1} if name == "id" else {"type": "string"}}
 

@@ -79,13 +79,20 @@ suite_api-postgres() {
     if [ -z "${PYROOM_TEST_PG:-}" ]; then add 0 1 api-postgres; return; fi
     PYROOM_TEST_DB=postgres run_pytest api-postgres tests/api
 }
-# The page's TypeScript must type-check (tsc --noEmit); one test.
+# The page's TypeScript must type-check (tsc --noEmit), and the OpenAPI document must be
+# valid OpenAPI 3.1; one test each.
 suite_web() {
     if [ ! -f web/package.json ]; then return; fi
     if (cd web && npm run --silent typecheck) >"$BUILD/logs/web.log" 2>&1; then
         add 1 0 web
     else
         tail -n 30 "$BUILD/logs/web.log"; add 0 1 web
+    fi
+    # The server's OpenAPI document against the OpenAPI 3.1 schema (npm validator).
+    if (cd web && BUILD=$BUILD npm run --silent lint:openapi) >"$BUILD/logs/openapi.log" 2>&1; then
+        add 1 0 openapi-lint
+    else
+        tail -n 30 "$BUILD/logs/openapi.log"; add 0 1 openapi-lint
     fi
 }
 
