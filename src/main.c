@@ -231,6 +231,7 @@ static int cmd_serve(struct settings *s)
         store_close(st);
         return 1;
     }
+    metrics_set_enabled(s->metrics);
     const char *mode = !sup                                    ? "none"
                        : strstr(sup_summary(sup), "cgroup v1") ? "cgroup_v1"
                        : strstr(sup_summary(sup), "cgroup v2") ? "cgroup_v2"

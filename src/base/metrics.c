@@ -44,6 +44,12 @@ static struct family families[METRIC__COUNT] = {
 
 static const int64_t bounds_us[METRICS_NBUCKETS] = {METRICS_BUCKETS_US};
 static char node_label[256];
+static atomic_bool enabled = true;
+
+void metrics_set_enabled(bool on)
+{
+    atomic_store_explicit(&enabled, on, memory_order_relaxed);
+}
 
 void metrics_set_node(const char *node)
 {
@@ -134,8 +140,10 @@ static struct series *lookup(struct family *f, const char *const *labels, bool c
 static struct series *get(enum metric_id id, const char *const *labels)
 {
     static const char *const none[METRICS_MAX_LABELS] = {0};
+    if (!atomic_load_explicit(&enabled, memory_order_relaxed))
+        return NULL;
     struct series *s = lookup(&families[id], labels ? labels : none, true);
-    if (!s && id != METRIC_SERIES_DROPPED)
+    if (!s && id != METRIC_SERIES_DROPPED && atomic_load_explicit(&enabled, memory_order_relaxed))
         metrics_inc(METRIC_SERIES_DROPPED, NULL);
     return s;
 }
@@ -184,6 +192,8 @@ int64_t metrics_now_us(void)
 
 void metrics_http_request(const char *method, const char *route, int status, int64_t us)
 {
+    if (!atomic_load_explicit(&enabled, memory_order_relaxed))
+        return;
     /* The method is the client's word: only known verbs become label values. */
     static const char *const verbs[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
     const char *m = "other";

@@ -191,3 +191,17 @@ Test(metrics, promtool_accepts_the_output)
     cr_expect_eq(n, 0, "promtool: %s", out);
     free(t);
 }
+
+Test(metrics, disabled_records_nothing)
+{
+    metrics_set_enabled(false);
+    metrics_inc(METRIC_RUNS_STARTED, NULL);
+    metrics_http_request("GET", "/x", 200, 10);
+    metrics_observe_us(METRIC_RUN_DURATION, NULL, 10);
+    metrics_set_enabled(true);
+    cr_expect_eq(metrics_value(METRIC_RUNS_STARTED, NULL), 0);
+    cr_expect_eq(metrics_value(METRIC_HTTP_REQUESTS, NULL), 0);
+    cr_expect_eq(metrics_value(METRIC_SERIES_DROPPED, NULL), 0);
+    metrics_inc(METRIC_RUNS_STARTED, NULL);
+    cr_expect_eq(metrics_value(METRIC_RUNS_STARTED, NULL), 1);
+}
