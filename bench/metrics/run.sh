@@ -50,9 +50,9 @@ rate() { # name, path kind
 }
 
 echo "bench/metrics: wrk -t2 -c64 -d${DUR}s, $ROUNDS rounds alternating, $(nproc) cores (shared machine: compare ratios)"
-start on true
-start off false
-for kind in health file; do
+# Start order alternates with the first round's so neither server is always the first one.
+if [ "${SWAP:-0}" = 1 ]; then start off false; start on true; else start on true; start off false; fi
+for kind in ${KINDS:-health file}; do
     on=0; off=0
     for r in $(seq $ROUNDS); do
         a=$(rate off $kind); b=$(rate on $kind)
