@@ -210,6 +210,7 @@ void api_terminal_routes(struct api *api, struct router *r)
 void api_stop_live(struct api *api)
 {
     (void)api;
+    api_metrics_stop(); /* its sampler reads the terminals freed below */
     api_events_close();
     struct terms *t = g_terms;
     g_terms = NULL;
