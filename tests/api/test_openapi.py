@@ -115,3 +115,16 @@ def test_the_page_listens_to_what_the_server_sends():
     assert ide == ws, f"the IDE listens for {sorted(ide)}, the server sends {sorted(ws)}"
     view = page_handlers("web/src/runview.ts")
     assert view == run, f"the run view listens for {sorted(view)}, the server sends {sorted(run)}"
+
+
+def test_readme_settings_table_is_the_binary_s():
+    """README's settings table is exactly `pyroom settings-markdown` (every flag, its
+    environment variable, default and meaning), so a new setting cannot go undocumented."""
+    import subprocess
+    from conftest import BIN
+    out = subprocess.run([BIN, "settings-markdown"], capture_output=True, text=True,
+                         check=True).stdout
+    rows = [line for line in out.splitlines() if line.startswith("| `--")]
+    with open(os.path.join(ROOT, "README.md")) as f:
+        readme = [line for line in f.read().splitlines() if line.startswith("| `--")]
+    assert len(rows) > 40 and readme == rows
