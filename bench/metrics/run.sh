@@ -4,7 +4,8 @@
 # (wrk, 2 threads, 64 connections, BENCH_SECONDS each, ROUNDS rounds) on GET /api/health
 # (HTTP only: one counter and one histogram per request) and an authenticated file GET
 # (HTTP plus two store calls). Prints each rate and on/off ratios; the machine's load
-# shifts both sides alike because the rounds interleave.
+# shifts both sides alike because the rounds interleave, and the server's CPU time per
+# request (from /proc) is printed beside the rate: it is the steadier figure.
 set -eu
 cd "$(dirname "$0")/../.."
 BIN=${PYROOM_BIN:-build/pyroom}
@@ -38,26 +39,39 @@ PY
     echo "http://127.0.0.1:$p $ws" > $TMP/$1/url
 }
 
+cpu_ticks() { awk '{print $14 + $15}' /proc/$(cat $TMP/pid.$1)/stat; }
+
+# One wrk round against a server: prints "req/s cpu_us_per_request". CPU time is the
+# server process's own (utime + stime), which a loaded machine disturbs far less than
+# the request rate.
 rate() { # name, path kind
-    local url ws
+    local url ws out t0 t1
     read -r url ws < $TMP/$1/url
+    t0=$(cpu_ticks $1)
     if [ "$2" = health ]; then
-        wrk -t2 -c64 -d${DUR}s "$url/api/health" | awk '/Requests\/sec/ {print $2}'
+        out=$(wrk -t2 -c64 -d${DUR}s "$url/api/health")
     else
-        wrk -t2 -c64 -d${DUR}s -s $TMP/$1/get.lua "$url/api/workspaces/$ws/files/data.txt" |
-            awk '/Requests\/sec/ {print $2}'
+        out=$(wrk -t2 -c64 -d${DUR}s -s $TMP/$1/get.lua "$url/api/workspaces/$ws/files/data.txt")
     fi
+    t1=$(cpu_ticks $1)
+    echo "$out" | awk -v t=$((t1 - t0)) -v hz=$(getconf CLK_TCK) \
+        '/Requests\/sec/ {r=$2} / requests in / {n=$1} END {printf "%s %.1f\n", r, t * 1e6 / hz / n}'
 }
 
 echo "bench/metrics: wrk -t2 -c64 -d${DUR}s, $ROUNDS rounds alternating, $(nproc) cores (shared machine: compare ratios)"
-# Start order alternates with the first round's so neither server is always the first one.
+# SWAP=1 starts the server without metrics first (start order should not matter).
 if [ "${SWAP:-0}" = 1 ]; then start off false; start on true; else start on true; start off false; fi
 for kind in ${KINDS:-health file}; do
-    on=0; off=0
+    on=0; off=0; con=0; coff=0
     for r in $(seq $ROUNDS); do
-        a=$(rate off $kind); b=$(rate on $kind)
-        printf "  %-7s round %d: metrics off %10s req/s, on %10s req/s\n" $kind $r "$a" "$b"
+        read -r a ca < <(rate off $kind)
+        read -r b cb < <(rate on $kind)
+        printf "  %-7s round %d: metrics off %10s req/s %6s us CPU/req, on %10s req/s %6s us CPU/req\n" \
+            $kind $r "$a" "$ca" "$b" "$cb"
         off=$(awk -v x=$off -v y=$a 'BEGIN{print x+y}'); on=$(awk -v x=$on -v y=$b 'BEGIN{print x+y}')
+        coff=$(awk -v x=$coff -v y=$ca 'BEGIN{print x+y}'); con=$(awk -v x=$con -v y=$cb 'BEGIN{print x+y}')
     done
-    awk -v k=$kind -v on=$on -v off=$off 'BEGIN { printf "%-7s metrics on/off: %.3f (cost %.1f %%)\n", k, on/off, (1-on/off)*100 }'
+    awk -v k=$kind -v on=$on -v off=$off -v con=$con -v coff=$coff 'BEGIN {
+        printf "%-7s metrics on/off: rate %.3f, server CPU per request %.3f (cost %+.1f %%)\n",
+            k, on / off, con / coff, (con / coff - 1) * 100 }'
 done

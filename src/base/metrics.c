@@ -45,6 +45,7 @@ static struct family families[METRIC__COUNT] = {
 static const int64_t bounds_us[METRICS_NBUCKETS] = {METRICS_BUCKETS_US};
 static char node_label[256];
 static atomic_bool enabled = true;
+static atomic_uint generation; /* bumped by metrics_reset: thread caches are stale */
 
 void metrics_set_enabled(bool on)
 {
@@ -169,11 +170,8 @@ void metrics_gauge_add(enum metric_id id, const char *const *labels, int64_t del
         atomic_fetch_add_explicit(&s->value, delta, memory_order_relaxed);
 }
 
-void metrics_observe_us(enum metric_id id, const char *const *labels, int64_t us)
+static void observe(struct series *s, int64_t us)
 {
-    struct series *s = get(id, labels);
-    if (!s)
-        return;
     if (us < 0)
         us = 0;
     unsigned b = 0;
@@ -181,6 +179,13 @@ void metrics_observe_us(enum metric_id id, const char *const *labels, int64_t us
         b++;
     atomic_fetch_add_explicit(&s->buckets[b], 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&s->sum_us, (uint64_t)us, memory_order_relaxed);
+}
+
+void metrics_observe_us(enum metric_id id, const char *const *labels, int64_t us)
+{
+    struct series *s = get(id, labels);
+    if (s)
+        observe(s, us);
 }
 
 int64_t metrics_now_us(void)
@@ -192,19 +197,48 @@ int64_t metrics_now_us(void)
 
 void metrics_http_request(const char *method, const char *route, int status, int64_t us)
 {
-    if (!atomic_load_explicit(&enabled, memory_order_relaxed))
-        return;
     /* The method is the client's word: only known verbs become label values. */
     static const char *const verbs[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+    /* A connection thread mostly repeats its last request's labels (keep-alive, one
+     * client): the series of the last one are remembered per thread, so the common case
+     * costs two relaxed atomic adds instead of two hashed lookups. Route templates are
+     * string literals, so their addresses identify them. */
+    static __thread struct {
+        const char *verb, *route;
+        int status;
+        unsigned generation;
+        struct series *count, *duration;
+    } last;
+    if (!atomic_load_explicit(&enabled, memory_order_relaxed))
+        return;
     const char *m = "other";
     for (size_t i = 0; method && i < sizeof(verbs) / sizeof(verbs[0]); i++)
         if (strcmp(method, verbs[i]) == 0)
             m = verbs[i];
-    char code[8];
-    snprintf(code, sizeof(code), "%d", status >= 0 && status < 1000 ? status : 0);
     const char *r = route ? route : "none";
-    metrics_inc(METRIC_HTTP_REQUESTS, (const char *[]){m, r, code});
-    metrics_observe_us(METRIC_HTTP_DURATION, (const char *[]){m, r}, us);
+    if (status < 0 || status > 999)
+        status = 0;
+    unsigned gen = atomic_load_explicit(&generation, memory_order_acquire);
+    if (last.count && last.verb == m && last.route == r && last.status == status &&
+        last.generation == gen) {
+        atomic_fetch_add_explicit(&last.count->value, 1, memory_order_relaxed);
+        observe(last.duration, us);
+        return;
+    }
+    char code[8];
+    snprintf(code, sizeof(code), "%d", status);
+    struct series *c = get(METRIC_HTTP_REQUESTS, (const char *[]){m, r, code});
+    struct series *d = get(METRIC_HTTP_DURATION, (const char *[]){m, r});
+    if (c)
+        atomic_fetch_add_explicit(&c->value, 1, memory_order_relaxed);
+    if (d)
+        observe(d, us);
+    last.verb = m;
+    last.route = r;
+    last.status = status;
+    last.generation = gen;
+    last.count = c && d ? c : NULL;
+    last.duration = d;
 }
 
 int64_t metrics_value(enum metric_id id, const char *const *labels)
@@ -396,6 +430,7 @@ int metrics_render(struct buf *out)
 
 void metrics_reset(void)
 {
+    atomic_fetch_add_explicit(&generation, 1, memory_order_release);
     for (unsigned id = 0; id < METRIC__COUNT; id++) {
         struct family *f = &families[id];
         pthread_mutex_lock(&f->mu);

@@ -205,3 +205,25 @@ Test(metrics, disabled_records_nothing)
     metrics_inc(METRIC_RUNS_STARTED, NULL);
     cr_expect_eq(metrics_value(METRIC_RUNS_STARTED, NULL), 1);
 }
+
+Test(metrics, http_repeats_and_switches_count_right)
+{
+    static const char a[] = "/api/a/{}", b[] = "/api/b";
+    for (int i = 0; i < 5; i++)
+        metrics_http_request("GET", a, 200, 10);
+    metrics_http_request("GET", a, 404, 10);
+    metrics_http_request("POST", a, 200, 10);
+    metrics_http_request("GET", b, 200, 10);
+    metrics_http_request("GET", a, 200, 10);
+    cr_expect_eq(metrics_value(METRIC_HTTP_REQUESTS, (const char *[]){"GET", a, "200"}), 6);
+    cr_expect_eq(metrics_value(METRIC_HTTP_REQUESTS, (const char *[]){"GET", a, "404"}), 1);
+    cr_expect_eq(metrics_value(METRIC_HTTP_REQUESTS, (const char *[]){"POST", a, "200"}), 1);
+    cr_expect_eq(metrics_value(METRIC_HTTP_REQUESTS, (const char *[]){"GET", b, "200"}), 1);
+    uint64_t c[METRICS_NBUCKETS + 1];
+    metrics_histogram(METRIC_HTTP_DURATION, (const char *[]){"GET", a}, c, NULL);
+    cr_expect_eq(c[0], 7);
+    /* after a reset the thread's remembered series are not used */
+    metrics_reset();
+    metrics_http_request("GET", a, 200, 10);
+    cr_expect_eq(metrics_value(METRIC_HTTP_REQUESTS, (const char *[]){"GET", a, "200"}), 1);
+}
