@@ -39,7 +39,7 @@ static void reply_worker_error(struct http_req *req, json_t *error)
     else if (code && strcmp(code, "timeout") == 0)
         http_reply_error(req, 504, "analysis_timeout", "the analysis took too long");
     else
-        http_reply_error(req, 422, "analysis_failed", "the analysis failed: %.300s", msg);
+        http_reply_error(req, 422, "analysis_error", "the analysis failed: %.300s", msg);
 }
 
 /* ---- the handler ----------------------------------------------------------------------- */
