@@ -4,6 +4,7 @@
 //
 //   node tests/e2e/run.mjs            (PYROOM_BIN defaults to build/pyroom)
 //   PYROOM_E2E_URL=http://... node tests/e2e/run.mjs   against a server already running
+//   PYROOM_E2E_ONLY=page2 node tests/e2e/run.mjs       only tests/e2e/*page2*.test.mjs
 //
 // Screenshots land in build/screenshots/.
 import { spawn, spawnSync } from 'node:child_process';
@@ -82,7 +83,9 @@ try {
     process.exit(1);
 }
 
-const files = readdirSync(here).filter((f) => f.endsWith('.test.mjs')).sort().map((f) => join(here, f));
+// PYROOM_E2E_ONLY=page2 runs only the files whose name contains that word.
+const only = process.env.PYROOM_E2E_ONLY || '';
+const files = readdirSync(here).filter((f) => f.endsWith('.test.mjs') && f.includes(only)).sort().map((f) => join(here, f));
 const child = spawn(process.execPath, ['--test', '--test-reporter=tap', '--test-concurrency=1', ...files], {
     cwd: root,
     stdio: 'inherit',

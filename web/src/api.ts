@@ -286,7 +286,8 @@ export const files = {
         const bytes = new Uint8Array(await res.arrayBuffer());
         let text: string;
         try {
-            text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+            // ignoreBOM keeps a byte-order mark in the text, so saving can write it back.
+            text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
         } catch {
             throw new BinaryFileError(path, bytes.length);
         }

@@ -11,7 +11,7 @@ import { clear, dialog, fileIcon, fmtAgo, fmtBytes, fmtMs, h, icon, MOD, prefs, 
 import { navigate, onLeave } from '../router';
 import { finished, RunView, runSummary } from '../runview';
 import { errorBlock, loading, topbar } from '../session';
-import { FileStore, SAVE_LABEL, type OpenFile } from './files';
+import { EOL_NAME, FileStore, SAVE_LABEL, type Eol, type OpenFile } from './files';
 import { conflictView } from './conflict';
 import { splitter } from './split';
 import { FileTree } from './tree';
@@ -56,6 +56,7 @@ class Ide {
     private saveStatus: HTMLElement;
     private cursorStatus: HTMLElement;
     private langStatus: HTMLElement;
+    private eolStatus: HTMLButtonElement;
     private limitStatus: HTMLElement;
     private runBtn: HTMLButtonElement;
     private runView: RunView;
@@ -127,6 +128,7 @@ class Ide {
 
         // Right: run output and history.
         this.runView = new RunView();
+        this.runView.output.onLocation = (path, line) => void this.openAt(path, line);
         this.stdin = h('textarea', { class: 'stdin', id: 'stdin', rows: '3', spellcheck: 'false', placeholder: 'Given to the program on standard input, then end of file. Leave empty to answer input() as the program runs.', 'aria-label': 'Standard input' });
         this.stdin.value = prefs.get(`stdin:${ws.id}`, '');
         this.stdin.addEventListener('input', () => prefs.set(`stdin:${ws.id}`, this.stdin.value));
@@ -180,8 +182,9 @@ class Ide {
         this.saveStatus = h('span', { class: 'sb-item sb-save', role: 'status', 'aria-live': 'polite' });
         this.cursorStatus = h('span', { class: 'sb-item' });
         this.langStatus = h('span', { class: 'sb-item' });
+        this.eolStatus = h('button', { type: 'button', class: 'sb-item sb-button sb-eol', hidden: true, onclick: () => void this.convertEol() });
         this.limitStatus = h('span', { class: 'sb-item sb-limits' });
-        const statusbar = h('footer', { class: 'statusbar' }, this.saveStatus, h('span', { class: 'sb-spacer' }), this.cursorStatus, h('span', { class: 'sb-item' }, 'Spaces: 4'), this.langStatus, this.limitStatus);
+        const statusbar = h('footer', { class: 'statusbar' }, this.saveStatus, h('span', { class: 'sb-spacer' }), this.cursorStatus, h('span', { class: 'sb-item' }, 'Spaces: 4'), this.eolStatus, this.langStatus, this.limitStatus);
 
         this.center = h('div', { class: 'center' }, this.tabBar, this.editorHost);
         this.root = h('div', { class: 'ide' });
@@ -299,6 +302,20 @@ class Ide {
             return;
         }
         if (this.active === path) this.showActive();
+    }
+
+    /** Opens path with the cursor on line (a traceback's link). */
+    private async openAt(path: string, line: number): Promise<void> {
+        if (!this.tree.paths().has(path)) {
+            toast(`${path} is not a file of this workspace.`, 'error');
+            return;
+        }
+        await this.open(path);
+        const v = this.view;
+        if (!v || this.active !== path) return;
+        const l = v.state.doc.line(Math.max(1, Math.min(line, v.state.doc.lines)));
+        v.dispatch({ selection: { anchor: l.from, head: l.to }, effects: EditorView.scrollIntoView(l.from, { y: 'center' }) });
+        v.focus();
     }
 
     /** Images are shown, other binary files offered for download: never opened as text. */
@@ -444,8 +461,35 @@ class Ide {
         if (f.path === this.active) this.showSave();
     }
 
+    private showEol(f: OpenFile | undefined): void {
+        this.eolStatus.hidden = !f || f.status === 'conflict';
+        if (!f) return;
+        this.eolStatus.textContent = `${f.bom ? 'UTF-8 BOM' : 'UTF-8'} · ${EOL_NAME[f.eol]}`;
+        this.eolStatus.title = `Line endings: ${EOL_NAME[f.eol]}. Click to convert.`;
+        this.eolStatus.dataset.eol = EOL_NAME[f.eol];
+    }
+
+    /** Converts the open file's line endings, on request only (files are kept byte-exact). */
+    private async convertEol(): Promise<void> {
+        const f = this.store.open.get(this.active);
+        if (!f) return;
+        const choices: Eol[] = ['\n', '\r\n'];
+        const to = await dialog<Eol>({
+            title: 'Line endings',
+            body: h('p', null, `${f.path} uses ${EOL_NAME[f.eol]} line endings${f.eol === '\r\n' ? ' (Windows)' : f.eol === '\n' ? ' (Linux, macOS)' : ''}. It is saved with them unless you convert it.`),
+            buttons: [
+                { label: 'Cancel', value: null as unknown as Eol },
+                ...choices.filter((c) => c !== f.eol).map((c) => ({ label: `Convert to ${EOL_NAME[c]}`, value: c, kind: 'primary' as const })),
+            ],
+        });
+        if (!to) return;
+        this.store.setEol(f, to);
+        this.showEol(f);
+    }
+
     private showSave(): void {
         const f = this.store.open.get(this.active);
+        this.showEol(f);
         clear(this.saveStatus);
         let others = 0;
         let offline = false;
@@ -675,14 +719,14 @@ class Ide {
             if (f && f.path === this.active && this.view) {
                 // Replace only the changed middle so the cursor stays where it was.
                 const cur = this.view.state.doc.toString();
-                const next = f.base;
+                const next = f.baseDoc.toString();
                 let a = 0;
                 while (a < cur.length && a < next.length && cur[a] === next[a]) a++;
                 let b = 0;
                 while (b < cur.length - a && b < next.length - a && cur[cur.length - 1 - b] === next[next.length - 1 - b]) b++;
                 this.view.dispatch({ changes: { from: a, to: cur.length - b, insert: next.slice(a, next.length - b) } });
             } else if (f) {
-                f.state = f.state.update({ changes: { from: 0, to: f.state.doc.length, insert: f.base } }).state;
+                f.state = f.state.update({ changes: { from: 0, to: f.state.doc.length, insert: f.baseDoc.toString() } }).state;
             } else if (this.store.open.get(path)?.status === 'conflict' && path === this.active) {
                 this.showActive();
             }

@@ -1,0 +1,175 @@
+// The page's second pass (issue 19): each test reproduces one bug a user hit and checks
+// what the page does now. Runs after page.test.mjs (file order), with its own users.
+import assert from 'node:assert/strict';
+import { after, afterEach, before, test as nodeTest } from 'node:test';
+import { Api, BASE, closeBrowser, createWorkspaceUI, launch, newPage, setEditorText, shot, until, waitSaved } from './lib.mjs';
+
+const PW = 'correct horse 1';
+const pia = new Api();
+let ws = 0;
+const pages = [];
+
+async function page(opts) {
+    const p = await newPage(opts);
+    pages.push(p);
+    return p;
+}
+
+const failed = new Set();
+afterEach(async (t) => {
+    const p = pages[pages.length - 1];
+    if (!p || p.isClosed() || !failed.has(t.name)) return;
+    await shot(p, `FAILED-${t.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}`).catch(() => {});
+});
+function test(name, fn) {
+    nodeTest(name, async (t) => {
+        try {
+            await fn(t);
+        } catch (e) {
+            failed.add(name);
+            throw e;
+        }
+    });
+}
+
+before(async () => {
+    await launch();
+    await pia.register('pia', PW);
+    const p = await page({ api: pia });
+    ws = await createWorkspaceUI(p, 'Second pass');
+    await p.context().close();
+});
+after(async () => {
+    for (const p of pages) await p.context().close().catch(() => {});
+    await closeBrowser();
+});
+
+/** A file's bytes as a latin-1 string (fetch's text() would drop a byte-order mark). */
+async function fileBytes(path) {
+    const r = await fetch(`${BASE}/api/workspaces/${ws}/files/${path}`, { headers: { Cookie: pia.cookie } });
+    return Buffer.from(await r.arrayBuffer()).toString('latin1');
+}
+const utf8 = (s) => Buffer.from(s, 'utf8').toString('latin1');
+
+async function putFile(path, body) {
+    const r = await pia.req('PUT', `/api/workspaces/${ws}/files/${path}`, body, { 'Content-Type': 'application/octet-stream' });
+    assert.ok(r.status === 200 || r.status === 201, `PUT ${path}: ${r.status} ${r.text}`);
+    return r;
+}
+
+// B3: `while True: print("x" * 1000)` is stopped by the server at the output limit within a
+// second, but the old page appended every chunk to one growing text node and measured the
+// scroll height each time: the tab froze for a minute. Red on the old page: the verdict and
+// the typed text did not appear within the deadline.
+test('B3: an output flood leaves the page responsive and ends with the output-limit verdict', async () => {
+    const p = await page({ api: pia });
+    await p.goto(`/w/${ws}`);
+    await p.click('.tree-row[data-path="main.py"]');
+    await setEditorText(p, 'while True:\n    print("x" * 1000)\n');
+    await waitSaved(p);
+    await p.click('#run');
+    // While it streams, typing in the editor still works.
+    await p.waitForSelector('.run-output .out-stdout');
+    await p.click('.editor-host .cm-content');
+    await p.keyboard.press('ControlOrMeta+End');
+    await p.keyboard.type('#ok');
+    await until(async () => (await p.textContent('.editor-host .cm-content')).includes('#ok'), 15000);
+    assert.ok((await p.textContent('.editor-host .cm-content')).includes('#ok'), 'typed text shows during the flood');
+    await p.waitForSelector('.run-status[data-status=limit]', { timeout: 20000 });
+    assert.match(await p.textContent('.run-status'), /Output limit/);
+    // The output shown is bounded: lines, not one megabyte-long text node.
+    const lines = await p.$$eval('.run-output .out-line', (ls) => ls.length);
+    assert.ok(lines > 100, `the flood's lines are shown (${lines})`);
+    assert.ok(lines <= 5001, `at most 5000 lines in the page (${lines})`);
+    await shot(p, 'b3-flood');
+});
+
+// B2: a CSV written by csv.writer (CRLF) showed unsaved when opened and was rewritten with
+// LF when its tab closed (36 bytes became 30). Red on the old page: the tab was dirty at once.
+test('B2: a CRLF file stays byte-exact when opened and closed, keeps CRLF when edited, converts on request', async () => {
+    const crlf = 'name,score\r\nada,36\r\ngrace,41\r\nlin,7\r\n';
+    await putFile('data.csv', crlf);
+    await putFile('bom.txt', '\ufeffhello\r\n');
+    const p = await page({ api: pia });
+    await p.goto(`/w/${ws}`);
+    await p.click('.tree-row[data-path="data.csv"]');
+    await p.waitForSelector('.tab.active[data-path="data.csv"]');
+    await p.waitForSelector('.sb-save[data-state]');
+    assert.equal(await p.getAttribute('.sb-save', 'data-state'), 'saved', 'opening does not make it unsaved');
+    assert.ok(!(await p.$('.tab.active.dirty')), 'the tab is not marked unsaved');
+    assert.match(await p.textContent('.sb-eol'), /CRLF/);
+    await shot(p, 'b2-crlf');
+    // Close it; then save another file, so any write the close started has reached the server.
+    await p.click('.tab[data-path="data.csv"] .tab-close');
+    await p.click('.tree-row[data-path="bom.txt"]');
+    await p.waitForSelector('.tab.active[data-path="bom.txt"]');
+    assert.match(await p.textContent('.sb-eol'), /BOM/);
+    await p.click('.tree-row[data-path="main.py"]');
+    await setEditorText(p, 'print("barrier")\n');
+    await waitSaved(p);
+    assert.equal(await pia.file(ws, 'data.csv'), crlf, 'the file is unchanged, byte for byte');
+    // An edit keeps CRLF (and the BOM of the other file).
+    await p.click('.tree-row[data-path="data.csv"]');
+    await p.waitForSelector('.tab.active[data-path="data.csv"]');
+    await p.click('.editor-host .cm-content');
+    await p.keyboard.press('ControlOrMeta+End');
+    await p.keyboard.type('kim,12');
+    await p.keyboard.press('Enter');
+    await waitSaved(p);
+    await until(async () => (await pia.file(ws, 'data.csv')) === `${crlf}kim,12\r\n`);
+    assert.equal(await pia.file(ws, 'data.csv'), `${crlf}kim,12\r\n`);
+    await p.click('.tree-row[data-path="bom.txt"]');
+    await p.waitForSelector('.tab.active[data-path="bom.txt"]');
+    await p.click('.editor-host .cm-content');
+    await p.keyboard.press('ControlOrMeta+End');
+    await p.keyboard.type('!');
+    await waitSaved(p);
+    await until(async () => (await fileBytes('bom.txt')) === utf8('\ufeffhello\r\n!'));
+    assert.equal(await fileBytes('bom.txt'), utf8('\ufeffhello\r\n!'));
+    // Converting is a choice in the status bar.
+    await p.click('.tab[data-path="data.csv"]');
+    await p.click('.sb-eol');
+    await p.click('dialog button:has-text("Convert to LF")');
+    await waitSaved(p);
+    const lf = `${crlf}kim,12\r\n`.replace(/\r\n/g, '\n');
+    await until(async () => (await pia.file(ws, 'data.csv')) === lf);
+    assert.equal(await pia.file(ws, 'data.csv'), lf);
+    assert.match(await p.textContent('.sb-eol'), /LF/);
+});
+
+// B6: the output showed ANSI escapes as text and ran "\r" progress lines together.
+// Red on the old page: the escape character was in the output's text.
+test('B6: ANSI colours are shown as colours, "\\r" overwrites the line, traceback locations open the file', async () => {
+    const p = await page({ api: pia });
+    await p.goto(`/w/${ws}`);
+    await p.click('.tree-row[data-path="main.py"]');
+    await setEditorText(p, [
+        'import sys, time',
+        'print("\\x1b[31mred\\x1b[0m plain \\x1b[1;32mbold green\\x1b[0m")',
+        'for i in range(5):',
+        '    sys.stdout.write(f"\\rprogress {i}/4")',
+        '    sys.stdout.flush()',
+        'print()',
+        'def f():',
+        '    raise ValueError("boom")',
+        'f()',
+        '',
+    ].join('\n'));
+    await waitSaved(p);
+    await p.click('#run');
+    await p.waitForSelector('.run-status[data-status=error]', { timeout: 30000 });
+    const out = await p.textContent('.run-output');
+    assert.ok(!out.includes('\x1b') && !out.includes('␛'), `no escape characters in ${JSON.stringify(out.slice(0, 200))}`);
+    assert.match(out, /red plain bold green\n/);
+    assert.match(out, /progress 4\/4\n/);
+    assert.ok(!out.includes('progress 0/4'), 'the progress line overwrote itself');
+    assert.equal(await p.textContent('.run-output .ansi-fg-1'), 'red');
+    assert.equal(await p.textContent('.run-output .ansi-fg-2.ansi-bold'), 'bold green');
+    await shot(p, 'b6-ansi');
+    // The traceback's last frame in main.py is a link to line 8.
+    const links = await p.$$('.run-output a.out-loc[data-path="main.py"]');
+    assert.ok(links.length >= 2, 'traceback locations are links');
+    await p.click('.run-output a.out-loc[data-line="8"]');
+    await until(async () => /Ln 8,/.test(await p.textContent('.statusbar')));
+    assert.match(await p.textContent('.statusbar'), /Ln 8,/);
+});
