@@ -173,3 +173,45 @@ test('B6: ANSI colours are shown as colours, "\\r" overwrites the line, tracebac
     await until(async () => /Ln 8,/.test(await p.textContent('.statusbar')));
     assert.match(await p.textContent('.statusbar'), /Ln 8,/);
 });
+
+// B1: with many files open the old tabs shrank until names were one letter (8 files at 1440
+// px) or 0 px wide (1024 px), with no scrolling and no list. Red on the old page: the tab
+// names were narrower than their text.
+test('B1: many open tabs keep readable names, scroll, keep the active one in view, and list all', async () => {
+    const names = [];
+    for (let i = 1; i <= 11; i++) {
+        const n = `lesson_${String(i).padStart(2, '0')}.py`;
+        names.push(n);
+        await putFile(n, `print(${i})\n`);
+    }
+    const p = await page({ api: pia });
+    await p.setViewportSize({ width: 1024, height: 700 });
+    await p.goto(`/w/${ws}`);
+    for (const n of names) {
+        await p.click(`.tree-row[data-path="${n}"]`);
+        await p.waitForSelector(`.tab.active[data-path="${n}"]`);
+    }
+    const tabs = await p.$$eval('.tabs .tab', (ts) => ts.map((t) => {
+        const name = t.querySelector('.tab-name');
+        return { path: t.dataset.path, w: name.clientWidth, need: name.scrollWidth };
+    }));
+    assert.ok(tabs.length >= 11);
+    for (const t of tabs) assert.ok(t.w >= 40 && t.need <= t.w + 1, `tab ${t.path} shows its name (${t.w}px of ${t.need}px)`);
+    const inView = (path) => p.evaluate((path) => {
+        const bar = document.querySelector('.tabs').getBoundingClientRect();
+        const r = document.querySelector(`.tab[data-path="${CSS.escape(path)}"]`).getBoundingClientRect();
+        return r.left >= bar.left - 1 && r.right <= bar.right + 1;
+    }, path);
+    assert.ok(await inView(names[10]), 'the active tab is scrolled into view');
+    await shot(p, 'b1-tabs-1024');
+    // The list of open files reaches the ones scrolled away.
+    await p.click('.tabs-more');
+    await p.waitForSelector('.menu .menu-item');
+    const listed = await p.$$eval('.menu .menu-item', (ms) => ms.map((m) => m.dataset.path));
+    for (const n of names) assert.ok(listed.includes(n), `${n} is in the list`);
+    await shot(p, 'b1-tabs-list');
+    await p.click(`.menu .menu-item[data-path="${names[0]}"]`);
+    await p.waitForSelector(`.tab.active[data-path="${names[0]}"]`);
+    assert.ok(await inView(names[0]), 'the chosen tab is scrolled into view');
+    assert.equal(await p.$('.menu'), null, 'the list closed');
+});

@@ -7,7 +7,7 @@ import {
     workspaces as wsApi, type FileEntry, type Limits, type Run, type Workspace,
 } from '../api';
 import { baseExtensions, EditorView, languageFor } from '../editor';
-import { clear, dialog, fileIcon, fmtAgo, fmtBytes, fmtMs, h, icon, MOD, prefs, promptDialog, confirmDialog, toast } from '../dom';
+import { clear, dialog, fileIcon, fmtAgo, fmtBytes, fmtMs, h, icon, MOD, popupMenu, prefs, promptDialog, confirmDialog, toast } from '../dom';
 import { navigate, onLeave } from '../router';
 import { finished, RunView, runSummary } from '../runview';
 import { errorBlock, loading, topbar } from '../session';
@@ -51,6 +51,7 @@ class Ide {
     private keepTabFocus = false;
     private active = '';
     private tabBar: HTMLElement;
+    private tabsMore: HTMLButtonElement;
     private editorHost: HTMLElement;
     private center: HTMLElement;
     private saveStatus: HTMLElement;
@@ -111,6 +112,15 @@ class Ide {
 
         // Center: tabs, editor, terminal.
         this.tabBar = h('div', { class: 'tabs', role: 'tablist', 'aria-label': 'Open files' });
+        // A mouse wheel scrolls the tabs sideways; the list button reaches every open file.
+        this.tabBar.addEventListener('wheel', (e) => {
+            if (Math.abs(e.deltaY) > Math.abs(e.deltaX) && this.tabBar.scrollWidth > this.tabBar.clientWidth) {
+                this.tabBar.scrollLeft += e.deltaY;
+                e.preventDefault();
+            }
+        }, { passive: false });
+        this.tabsMore = h('button', { type: 'button', class: 'btn icon-only tabs-more', title: 'All open files', 'aria-label': 'All open files', 'aria-haspopup': 'menu', onclick: () => this.tabList() }, icon('collapse'));
+        new ResizeObserver(() => this.tabsOverflow()).observe(this.tabBar);
         this.editorHost = h('div', { class: 'editor-host' });
         this.termTabs = h('div', { class: 'term-tabs', role: 'tablist', 'aria-label': 'Terminals' });
         this.termState = h('span', { class: 'term-state' });
@@ -186,7 +196,7 @@ class Ide {
         this.limitStatus = h('span', { class: 'sb-item sb-limits' });
         const statusbar = h('footer', { class: 'statusbar' }, this.saveStatus, h('span', { class: 'sb-spacer' }), this.cursorStatus, h('span', { class: 'sb-item' }, 'Spaces: 4'), this.eolStatus, this.langStatus, this.limitStatus);
 
-        this.center = h('div', { class: 'center' }, this.tabBar, this.editorHost);
+        this.center = h('div', { class: 'center' }, h('div', { class: 'tabbar' }, this.tabBar, this.tabsMore), this.editorHost);
         this.root = h('div', { class: 'ide' });
         const sideSplit = splitter({ root: this.root, prop: '--sidebar-w', axis: 'x', dir: 1, min: 140, max: () => innerWidth * 0.4, initial: 220, key: 'size:sidebar', label: 'Resize file tree' });
         const runSplit = splitter({ root: this.root, prop: '--run-w', axis: 'x', dir: -1, min: 240, max: () => innerWidth * 0.6, initial: Math.round(Math.max(300, innerWidth * 0.3)), key: 'size:run', label: 'Resize output panel', onResize: () => this.refitTerms() });
@@ -429,9 +439,39 @@ class Ide {
                     h('span', { class: 'tab-dot', 'aria-hidden': 'true' }), icon('x', 'tab-x')));
             this.tabBar.append(tab);
         }
+        this.tabsOverflow();
+        // The active tab is always in view (opened from the tree, the list, or a link).
+        const act = this.tabBar.querySelector<HTMLElement>('.tab.active');
+        if (act) {
+            const bar = this.tabBar.getBoundingClientRect();
+            const r = act.getBoundingClientRect();
+            if (r.left < bar.left) this.tabBar.scrollLeft -= bar.left - r.left;
+            else if (r.right > bar.right) this.tabBar.scrollLeft += r.right - bar.right;
+        }
         const unsaved = new Set<string>();
         for (const f of this.store.open.values()) if (this.store.isDirty(f)) unsaved.add(f.path);
         this.tree.setUnsaved(unsaved);
+    }
+
+    /** Shows the list button only when some tabs are scrolled out of view. */
+    private tabsOverflow(): void {
+        this.tabsMore.hidden = this.tabBar.scrollWidth <= this.tabBar.clientWidth + 1;
+    }
+
+    private tabList(): void {
+        const items = this.tabs.map((p) => {
+            const name = p.slice(p.lastIndexOf('/') + 1);
+            const f = this.store.open.get(p);
+            const dirty = f ? this.store.isDirty(f) : false;
+            return {
+                label: [fileIcon(name), name, dirty ? h('span', { class: 'menu-dot', title: 'Unsaved changes' }) : null],
+                hint: p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '',
+                current: p === this.active,
+                dataset: { path: p },
+                onSelect: () => void this.open(p),
+            };
+        });
+        popupMenu(this.tabsMore, items, 'Open files');
     }
 
     private closeTab(path: string, force = false): void {
