@@ -513,6 +513,7 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
     api_run_routes(r);
     api_submission_routes(r);
     api_terminal_routes(api, r);
+    api_environment_routes(r);
     *ret = api;
     return 0;
 }

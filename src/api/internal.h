@@ -133,6 +133,7 @@ void api_file_routes(struct router *r);
 void api_run_routes(struct router *r);
 void api_submission_routes(struct router *r);
 void api_terminal_routes(struct api *api, struct router *r); /* terminals.c, events */
+void api_environment_routes(struct router *r); /* environments.c: list and end terminals */
 
 /* The page (web.c). */
 void api_web_get(struct api *api, struct http_req *req);

@@ -215,3 +215,47 @@ test('B1: many open tabs keep readable names, scroll, keep the active one in vie
     assert.ok(await inView(names[0]), 'the chosen tab is scrolled into view');
     assert.equal(await p.$('.menu'), null, 'the list closed');
 });
+
+// B4: the 4th live environment showed "Cannot connect; retrying…" forever (the handshake got
+// 429, which a browser is not told), × did not end the shell or free the slot, and there was
+// no list of live environments. Red on the old page: no message and no list appeared.
+test('B4: at the terminal limit the page says so, lists the live environments, and End frees a slot; × can end the shell', async () => {
+    const others = [];
+    for (let i = 1; i <= 3; i++) {
+        const r = await pia.req('POST', '/api/workspaces', { name: `busy ${i}` });
+        assert.equal(r.status, 201, r.text);
+        others.push(r.json.id);
+    }
+    // Three environments held open by another tab of the same user.
+    const holder = await page({ api: pia });
+    await holder.goto('/');
+    await holder.evaluate((ids) => Promise.all(ids.map((id) => new Promise((res, rej) => {
+        const s = new WebSocket(`ws://${location.host}/api/workspaces/${id}/terminal?name=1`);
+        (window.held ??= []).push(s);
+        s.onopen = () => res();
+        s.onerror = () => rej(new Error(`terminal of ${id} did not open`));
+    }))), others);
+    const listed = async () => (await pia.req('GET', '/api/terminals')).json.items.map((e) => e.workspace_id).sort();
+    assert.deepEqual(await listed(), [...others].sort());
+
+    const p = await page({ api: pia });
+    await p.goto(`/w/${ws}`);
+    await p.waitForSelector('.cm-content');
+    await p.click('#toggle-terminal');
+    await p.waitForSelector('.term-refused', { timeout: 20000 });
+    assert.match(await p.textContent('.term-refused'), /3 live environments, the most allowed/);
+    assert.equal((await p.$$('.term-refused .env-row')).length, 3);
+    assert.match(await p.textContent('.term-state'), /limit/i);
+    await shot(p, 'b4-terminal-limit');
+    // End one: the terminal here connects.
+    await p.click(`.term-refused .env-row[data-ws="${others[0]}"] button`);
+    await p.waitForSelector('.term-state[data-state=open]', { timeout: 20000 });
+    assert.equal(await p.$('.term-refused'), null);
+    assert.deepEqual(await listed(), [ws, others[1], others[2]].sort());
+    // × asks, and "End shell" ends it on the server.
+    await p.click('.ttab .tab-close');
+    await p.click('dialog button:has-text("End shell")');
+    await until(async () => !(await listed()).includes(ws), 15000);
+    assert.ok(!(await listed()).includes(ws), 'the environment of this workspace ended');
+    await holder.evaluate(() => window.held.forEach((s) => s.close()));
+});

@@ -324,6 +324,24 @@ export const runs = {
     eventsUrl: (id: number) => `/api/runs/${id}/events`,
 };
 
+/** A live environment (a workspace with terminals running) of the signed-in user. */
+export interface LiveEnv {
+    workspace_id: number;
+    workspace_name: string | null;
+    terminals: string[];
+    terminal_count: number;
+    clients: number;
+    age_ms: number;
+    idle_ms: number;
+}
+
+export const terminals = {
+    list: () => get<{ items: LiveEnv[]; max_per_user: number; max_per_workspace: number }>('/api/terminals'),
+    /** Ends one terminal's shell, or (name omitted) the workspace's whole environment. */
+    end: (ws: number, name?: string) =>
+        request<void>('DELETE', `/api/workspaces/${ws}/terminals${name ? `/${encodeURIComponent(name)}` : ''}`),
+};
+
 export const submissions = {
     create: (ws: number, message: string) => post<Submission>(`/api/workspaces/${ws}/submissions`, { message }),
     list: (status: SubmissionStatus | '', mine = false) => {

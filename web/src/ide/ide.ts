@@ -4,7 +4,7 @@
 
 import {
     ApiError, bareEtag, BinaryFileError, files as filesApi, limits as limitsApi, messageOf, runs as runsApi, submissions as subApi,
-    workspaces as wsApi, type FileEntry, type Limits, type Run, type Workspace,
+    terminals as termApi, workspaces as wsApi, type FileEntry, type LiveEnv, type Limits, type Run, type Workspace,
 } from '../api';
 import { baseExtensions, EditorView, languageFor } from '../editor';
 import { clear, dialog, fileIcon, fmtAgo, fmtBytes, fmtMs, h, icon, MOD, popupMenu, prefs, promptDialog, confirmDialog, toast } from '../dom';
@@ -79,6 +79,8 @@ class Ide {
     private terms = new Map<string, TermSession>();
     private termActive = '';
     private termOpen: boolean;
+    /** The live environments the server listed when a terminal was refused. */
+    private liveEnvs: LiveEnv[] = [];
     private disposed = false;
 
     constructor(private app: HTMLElement, private ws: Workspace, entries: FileEntry[], early: IdeData['first']) {
@@ -132,6 +134,7 @@ class Ide {
                 h('button', { type: 'button', class: 'btn icon-only', title: 'New terminal', 'aria-label': 'New terminal', onclick: () => void this.newTerm() }, icon('plus')),
                 this.termState,
                 h('div', { class: 'pane-tools' },
+                    h('button', { type: 'button', class: 'btn icon-only', id: 'live-envs', title: 'Live environments (your workspaces with terminals running)', 'aria-label': 'Live environments', onclick: () => void this.envDialog() }, icon('stdin')),
                     h('button', { type: 'button', class: 'btn icon-only', title: `Hide terminal (Ctrl+\`)`, 'aria-label': 'Hide terminal', onclick: () => this.toggleTerm(false) }, icon('x')))),
             this.termBody);
         this.termOpen = prefs.get('term:open', false);
@@ -745,7 +748,13 @@ class Ide {
             }
         });
         es.addEventListener('folder_created', () => this.refreshSoon());
-        es.addEventListener('file_moved', () => this.refreshSoon());
+        // A move arrives as file_deleted + file_changed (src/api/events.c); a terminal's edit
+        // that lost to a newer saved version arrives as conflict.
+        es.addEventListener('conflict', (ev) => {
+            const d = data(ev);
+            toast(`${d?.path ?? 'A file'}: ${d?.message ?? 'changed in the terminal and here at once'}`, 'error');
+            this.refreshSoon();
+        });
         es.addEventListener('limit_exceeded', (ev) => {
             const d = data(ev);
             toast(`Not saved: ${d?.path ?? ''} — ${d?.message ?? 'workspace limit exceeded'}`, 'error');
@@ -935,7 +944,7 @@ class Ide {
             t = new mod.TermSession(host, this.ws.id, name, (s) => {
                 if (s.name === this.termActive) this.showTermState();
                 this.renderTermTabs();
-            });
+            }, () => this.termRefusal(name!));
             this.terms.set(name, t);
         }
         for (const [n, s] of this.terms) s.host.hidden = n !== name;
@@ -954,7 +963,72 @@ class Ide {
         await this.showTerm(String(n));
     }
 
-    private closeTerm(name: string): void {
+    /** Why the server refuses terminal `name` of this workspace, if it is a limit. */
+    private async termRefusal(name: string): Promise<string | null> {
+        const l = await termApi.list();
+        this.liveEnvs = l.items;
+        const mine = l.items.find((e) => e.workspace_id === this.ws.id);
+        if (!mine && l.max_per_user && l.items.length >= l.max_per_user)
+            return `You have ${l.items.length} live environment${l.items.length === 1 ? '' : 's'}, the most allowed. End one to open a terminal here.`;
+        if (mine && l.max_per_workspace && mine.terminal_count >= l.max_per_workspace && !mine.terminals.includes(name))
+            return `This workspace has ${mine.terminal_count} terminals running, the most allowed. Close one to open another.`;
+        return null;
+    }
+
+    /** The live environments, each with an End button. */
+    private envList(envs: LiveEnv[], after: () => void): HTMLElement {
+        if (!envs.length) return h('p', { class: 'muted' }, 'No terminals are running.');
+        return h('ul', { class: 'env-list' }, envs.map((e) => {
+            const here = e.workspace_id === this.ws.id;
+            const end = h('button', { type: 'button', class: 'btn btn-small', 'aria-label': `End the environment of ${e.workspace_name ?? e.workspace_id}`, onclick: async () => {
+                end.disabled = true;
+                try {
+                    await termApi.end(e.workspace_id);
+                    if (here) for (const n of [...this.terms.keys()]) this.dropTerm(n);
+                } catch (err) {
+                    if (!(err instanceof ApiError && err.status === 404)) toast(messageOf(err), 'error');
+                }
+                after();
+            } }, 'End');
+            return h('li', { class: 'env-row', dataset: { ws: String(e.workspace_id) } },
+                h('span', { class: 'env-name' }, here ? h('strong', null, e.workspace_name ?? `#${e.workspace_id}`) : h('a', { href: `/w/${e.workspace_id}` }, e.workspace_name ?? `#${e.workspace_id}`),
+                    here ? h('span', { class: 'muted' }, ' (this one)') : null),
+                h('span', { class: 'env-terms muted' }, `${e.terminal_count} terminal${e.terminal_count === 1 ? '' : 's'} · ${e.clients ? 'in use' : `idle ${fmtMs(e.idle_ms)}`}`),
+                end);
+        }));
+    }
+
+    private async envDialog(): Promise<void> {
+        let envs: LiveEnv[];
+        let max = 0;
+        try {
+            const l = await termApi.list();
+            envs = l.items;
+            max = l.max_per_user;
+        } catch (e) {
+            toast(messageOf(e), 'error');
+            return;
+        }
+        const holder = h('div', null);
+        const refresh = async () => {
+            try {
+                holder.replaceChildren(this.envList((await termApi.list()).items, () => void refresh()));
+            } catch (e) {
+                holder.replaceChildren(h('p', { class: 'form-error' }, messageOf(e)));
+            }
+        };
+        holder.append(this.envList(envs, () => void refresh()));
+        await dialog<boolean>({
+            title: 'Live environments',
+            body: [h('p', null, `Each workspace with terminals running is a live environment; you may have ${max || 'any number of'} at once. One ends by itself after a while without use. Ending one stops its shells and programs; the files stay.`), holder],
+            buttons: [{ label: 'Close', value: false, kind: 'primary' }],
+        });
+        const t = this.terms.get(this.termActive);
+        if (t?.state === 'refused') t.restart();
+    }
+
+    /** Removes a terminal tab from the page (its shell is not touched). */
+    private dropTerm(name: string): void {
         const t = this.terms.get(name);
         t?.dispose();
         t?.host.remove();
@@ -968,20 +1042,59 @@ class Ide {
         } else this.renderTermTabs();
     }
 
+    /** The tab's ×: a running shell is ended on request, or kept running in the background. */
+    private async closeTerm(name: string): Promise<void> {
+        const t = this.terms.get(name);
+        if (t && t.state === 'open') {
+            const v = await dialog<'end' | 'keep'>({
+                title: `Close terminal bash ${name}?`,
+                body: h('p', null, 'Ending the shell stops what runs in it and frees its place. Kept running, it ends by itself when unused for a while; reopening this terminal finds it again.'),
+                buttons: [
+                    { label: 'Cancel', value: null as unknown as 'end' },
+                    { label: 'Keep running', value: 'keep' },
+                    { label: 'End shell', value: 'end', kind: 'danger' },
+                ],
+            });
+            if (!v) return;
+            if (v === 'end') {
+                try {
+                    await termApi.end(this.ws.id, name);
+                } catch (e) {
+                    if (!(e instanceof ApiError && e.status === 404)) {
+                        toast(messageOf(e), 'error');
+                        return;
+                    }
+                }
+            }
+        }
+        this.dropTerm(name);
+    }
+
     private renderTermTabs(): void {
         clear(this.termTabs);
         for (const n of this.termNames()) {
             const t = this.terms.get(n);
             this.termTabs.append(h('div', { class: `ttab ${n === this.termActive ? 'active' : ''} ttab-${t?.state ?? 'idle'}`, role: 'tab', 'aria-selected': String(n === this.termActive), tabindex: '0', onclick: () => void this.showTerm(n) },
                 h('span', { class: 'ttab-dot', 'aria-hidden': 'true' }), h('span', null, `bash ${n}`),
-                h('button', { type: 'button', class: 'tab-close', 'aria-label': `Close terminal ${n}`, onclick: (e: MouseEvent) => { e.stopPropagation(); this.closeTerm(n); } }, icon('x', 'tab-x'))));
+                h('button', { type: 'button', class: 'tab-close', 'aria-label': `Close terminal ${n}`, onclick: (e: MouseEvent) => { e.stopPropagation(); void this.closeTerm(n); } }, icon('x', 'tab-x'))));
         }
     }
 
     private showTermState(): void {
         const t = this.terms.get(this.termActive);
         clear(this.termState);
+        for (const el of this.termBody.querySelectorAll('.term-refused')) el.remove();
         if (!t) return;
+        if (t.state === 'refused') {
+            this.termState.className = 'term-state term-refused-state';
+            this.termState.dataset.state = t.state;
+            this.termState.append(icon('x'), 'Terminal limit reached');
+            this.termBody.append(h('div', { class: 'term-refused', role: 'alert' },
+                h('p', { class: 'term-refused-msg' }, t.detail),
+                this.envList(this.liveEnvs, () => t.restart()),
+                h('p', null, h('button', { type: 'button', class: 'link', onclick: () => t.restart() }, 'Try again'))));
+            return;
+        }
         this.termState.className = `term-state term-${t.state}`;
         this.termState.dataset.state = t.state;
         if (t.state === 'open') {
