@@ -191,10 +191,13 @@ test('B1: many open tabs keep readable names, scroll, keep the active one in vie
         await p.click(`.tree-row[data-path="${n}"]`);
         await p.waitForSelector(`.tab.active[data-path="${n}"]`);
     }
-    const tabs = await p.$$eval('.tabs .tab', (ts) => ts.map((t) => {
+    const measure = () => p.$$eval('.tabs .tab', (ts) => ts.map((t) => {
         const name = t.querySelector('.tab-name');
         return { path: t.dataset.path, w: name.clientWidth, need: name.scrollWidth };
     }));
+    const readable = (ts) => ts.every((t) => t.w >= 40 && t.need <= t.w + 1);
+    await until(async () => readable(await measure()), 5000);
+    const tabs = await measure();
     assert.ok(tabs.length >= 11);
     for (const t of tabs) assert.ok(t.w >= 40 && t.need <= t.w + 1, `tab ${t.path} shows its name (${t.w}px of ${t.need}px)`);
     const inView = (path) => p.evaluate((path) => {
@@ -258,4 +261,77 @@ test('B4: at the terminal limit the page says so, lists the live environments, a
     await until(async () => !(await listed()).includes(ws), 15000);
     assert.ok(!(await listed()).includes(ws), 'the environment of this workspace ended');
     await holder.evaluate(() => window.held.forEach((s) => s.close()));
+});
+
+// B5: with input() waiting, typing went into the code, not to the program.
+// Red on the old page: the typed name edited main.py and the program never got it.
+test('B5: a running program gets the keys typed after Run; the editor gets them back after', async () => {
+    const p = await page({ api: pia });
+    await p.goto(`/w/${ws}`);
+    await p.click('.tree-row[data-path="main.py"]');
+    const code = 'name = input("Your name? ")\nprint(f"hi {name}")\n';
+    await setEditorText(p, code);
+    await waitSaved(p);
+    if (await p.isVisible('#stdin')) await p.fill('#stdin', '');
+    await p.click('.editor-host .cm-content');
+    await p.keyboard.press('ControlOrMeta+Enter');
+    await until(async () => (await p.textContent('.run-output')).includes('Your name?'), 20000);
+    await p.keyboard.type('Ada');
+    await p.keyboard.press('Enter');
+    await p.waitForSelector('.run-status[data-status=ok]', { timeout: 20000 });
+    assert.match(await p.textContent('.run-output'), /hi Ada/);
+    assert.ok(!(await p.textContent('.editor-host .cm-content')).includes('Ada'), 'the code was not edited');
+    await p.keyboard.type('#after');
+    assert.ok((await p.textContent('.editor-host .cm-content')).includes('#after'), 'the editor has the focus again');
+});
+
+// B7: the tree's keyboard cursor stayed on the row clicked last while the highlight moved to
+// the file opened from a tab, so Delete named a different file than the highlighted one.
+// Red on the old page: the dialog named lesson_01.py.
+test('B7: Delete in the tree acts on the highlighted (open) file', async () => {
+    const p = await page({ api: pia });
+    await p.goto(`/w/${ws}`);
+    await p.click('.tree-row[data-path="lesson_01.py"]');
+    await p.waitForSelector('.tab.active[data-path="lesson_01.py"]');
+    await p.click('.tree-row[data-path="main.py"]');
+    await p.click('.tab[data-path="lesson_01.py"]');
+    await p.click('.tab[data-path="main.py"]');
+    await p.waitForSelector('.tree-row.active[data-path="main.py"]');
+    await p.click('.tree-row[data-path="lesson_01.py"]');
+    await p.click('.tab[data-path="main.py"]');
+    await p.waitForSelector('.tree-row.active[data-path="main.py"]');
+    await p.focus('.tree');
+    await p.keyboard.press('Delete');
+    await p.waitForSelector('dialog');
+    const text = await p.textContent('dialog');
+    assert.match(text, /"main\.py" will be deleted/);
+    await p.click('dialog button:has-text("Cancel")');
+    assert.ok(await pia.file(ws, 'lesson_01.py'));
+});
+
+// B13: F5, Ctrl+H and Ctrl+P did nothing, and Tab was trapped in the editor without a hint.
+// Red on the old page: no quick-open list appeared.
+test('B13: Ctrl+P goes to a file, F5 runs it, Ctrl+H opens replace, and the editor says how to leave it', async () => {
+    const p = await page({ api: pia });
+    await p.goto(`/w/${ws}`);
+    await p.click('.tree-row[data-path="main.py"]');
+    await p.click('.editor-host .cm-content');
+    assert.ok(await p.isVisible('.sb-tabhint'), 'the hint shows while the editor has the focus');
+    assert.match(await p.textContent('.sb-tabhint'), /Esc then Tab/);
+    await p.keyboard.press('Control+p');
+    await p.waitForSelector('.qo .qo-input');
+    await p.keyboard.type('l11');
+    assert.equal(await p.getAttribute('.qo-item.selected', 'data-path'), 'lesson_11.py');
+    await shot(p, 'b13-quick-open');
+    await p.keyboard.press('Enter');
+    await p.waitForSelector('.tab.active[data-path="lesson_11.py"]');
+    assert.equal(await p.$('.qo'), null);
+    await p.click('.editor-host .cm-content');
+    await p.keyboard.press('F5');
+    await p.waitForSelector('.run-status[data-status=ok]', { timeout: 20000 });
+    assert.match(await p.textContent('.run-output'), /^11\n/);
+    await p.click('.editor-host .cm-content');
+    await p.keyboard.press('Control+h');
+    await p.waitForSelector('.cm-search input[name=replace]');
+    assert.equal(await p.evaluate(() => document.activeElement?.getAttribute('name')), 'replace');
 });

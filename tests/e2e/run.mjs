@@ -86,7 +86,9 @@ try {
 // PYROOM_E2E_ONLY=page2 runs only the files whose name contains that word.
 const only = process.env.PYROOM_E2E_ONLY || '';
 const files = readdirSync(here).filter((f) => f.endsWith('.test.mjs') && f.includes(only)).sort().map((f) => join(here, f));
-const child = spawn(process.execPath, ['--test', '--test-reporter=tap', '--test-concurrency=1', ...files], {
+// PYROOM_E2E_GREP=B5 runs only the tests whose name matches (node --test-name-pattern).
+const grep = process.env.PYROOM_E2E_GREP ? [`--test-name-pattern=${process.env.PYROOM_E2E_GREP}`] : [];
+const child = spawn(process.execPath, ['--test', '--test-reporter=tap', '--test-concurrency=1', ...grep, ...files], {
     cwd: root,
     stdio: 'inherit',
     env: { ...process.env, PYROOM_E2E_URL: url, PYROOM_ROOT: root },

@@ -17,6 +17,8 @@ import { splitter } from './split';
 import { FileTree } from './tree';
 import type { TermSession } from './terminal';
 import { prefetchIde, type IdeData } from './prefetch';
+import { quickOpen } from './quickopen';
+import { openSearchPanel } from '@codemirror/search';
 
 export async function idePage(id: number, pre: IdeData = prefetchIde(id)): Promise<void> {
     const app = document.getElementById('app')!;
@@ -65,6 +67,7 @@ class Ide {
     private args: HTMLInputElement;
     private stdinWrap: HTMLElement;
     private liveInput: HTMLElement;
+    private liveField: HTMLInputElement;
     private history: HTMLElement;
     private runTabs: { output: HTMLButtonElement; history: HTMLButtonElement };
     private current: Run | null = null;
@@ -153,7 +156,8 @@ class Ide {
             h('summary', null, icon('stdin'), 'Input and arguments'),
             h('label', { class: 'io-label', for: 'run-args' }, 'Arguments'), this.args,
             h('label', { class: 'io-label', for: 'stdin' }, 'Standard input'), this.stdin);
-        const live = h('input', { class: 'input live-input', placeholder: 'Enter sends a line · Ctrl+D ends input', 'aria-label': 'Send a line to the running program' });
+        const live = h('input', { class: 'input live-input', placeholder: 'Input for the program: Enter sends a line · Ctrl+D ends input', 'aria-label': 'Send a line to the running program' });
+        this.liveField = live;
         live.addEventListener('keydown', (e) => {
             if (!this.current) return;
             if (e.key === 'Enter') {
@@ -197,7 +201,7 @@ class Ide {
         this.langStatus = h('span', { class: 'sb-item' });
         this.eolStatus = h('button', { type: 'button', class: 'sb-item sb-button sb-eol', hidden: true, onclick: () => void this.convertEol() });
         this.limitStatus = h('span', { class: 'sb-item sb-limits' });
-        const statusbar = h('footer', { class: 'statusbar' }, this.saveStatus, h('span', { class: 'sb-spacer' }), this.cursorStatus, h('span', { class: 'sb-item' }, 'Spaces: 4'), this.eolStatus, this.langStatus, this.limitStatus);
+        const statusbar = h('footer', { class: 'statusbar' }, this.saveStatus, h('span', { class: 'sb-spacer' }), this.cursorStatus, h('span', { class: 'sb-item sb-tabhint' }, 'Esc then Tab leaves the editor'), h('span', { class: 'sb-item', title: 'Tab indents by 4 spaces. To move the focus out of the editor with the keyboard, press Esc, then Tab.' }, 'Spaces: 4'), this.eolStatus, this.langStatus, this.limitStatus);
 
         this.center = h('div', { class: 'center' }, h('div', { class: 'tabbar' }, this.tabBar, this.tabsMore), this.editorHost);
         this.root = h('div', { class: 'ide' });
@@ -250,9 +254,19 @@ class Ide {
         if (mod && e.key === 's') {
             e.preventDefault();
             void this.saveNow();
-        } else if (mod && e.key === 'Enter') {
+        } else if ((mod && e.key === 'Enter') || (e.key === 'F5' && !mod && !e.shiftKey)) {
+            // F5 as in other editors; it would otherwise reload the page.
             e.preventDefault();
             void this.run();
+        } else if (mod && !e.shiftKey && e.key.toLowerCase() === 'p') {
+            // Ctrl+P is Print in a browser; here it is "go to file", as in other editors.
+            e.preventDefault();
+            quickOpen([...this.tree.paths()], (p) => void this.open(p));
+        } else if (mod && e.key.toLowerCase() === 'h' && this.view) {
+            // Ctrl+H (history in some browsers) opens find and replace, as in other editors.
+            e.preventDefault();
+            openSearchPanel(this.view);
+            requestAnimationFrame(() => (this.view?.dom.querySelector('.cm-search input[name=replace]') as HTMLInputElement | null)?.focus());
         } else if (e.ctrlKey && e.key === '`') {
             e.preventDefault();
             this.toggleTerm();
@@ -363,7 +377,10 @@ class Ide {
                     h('dl', { class: 'shortcuts' },
                         h('dt', null, `${MOD}+Enter`), h('dd', null, 'Run'),
                         h('dt', null, `${MOD}+S`), h('dd', null, 'Save now (autosave is on)'),
-                        h('dt', null, `${MOD}+F`), h('dd', null, 'Find and replace'),
+                        h('dt', null, `${MOD}+P`), h('dd', null, 'Go to file'),
+                        h('dt', null, `${MOD}+F, ${MOD}+H`), h('dd', null, 'Find, replace'),
+                        h('dt', null, 'F5'), h('dd', null, 'Run'),
+                        h('dt', null, 'Esc, Tab'), h('dd', null, 'Leave the editor (Tab indents)'),
                         h('dt', null, 'Ctrl+`'), h('dd', null, 'Terminal')))));
             this.showSave();
             this.showCursor();
@@ -839,6 +856,9 @@ class Ide {
             const r = await runsApi.start(this.ws.id, entry, this.stdin.value, splitArgs(this.args.value), interactive);
             this.current = r;
             this.liveInput.hidden = !interactive;
+            // Keys typed while the program runs are its input, not edits of the code (input()
+            // waits for them); focus returns to the editor when it ends.
+            if (interactive) this.liveField.focus();
             await this.runView.stream(r);
             if (!this.disposed) {
                 void this.loadHistory();
@@ -849,6 +869,7 @@ class Ide {
             this.runView.append('stderr', `Could not run ${entry}: ${messageOf(e)}\n`);
         } finally {
             this.current = null;
+            if (document.activeElement === this.liveField) this.view?.focus();
             this.liveInput.hidden = true;
             this.runBtn.classList.remove('running');
             this.runBtn.replaceChildren(icon('play'), h('span', { class: 'run-label' }, 'Run'));

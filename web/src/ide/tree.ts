@@ -63,6 +63,9 @@ export class FileTree {
     private menu: HTMLElement | null = null;
     /** Where an inline "new file/folder" input is shown: its parent folder and kind. */
     private pending: { parent: string; kind: 'file' | 'folder' } | null = null;
+    /** The row the keyboard acts on (Delete, F2, arrows): the clicked or arrowed-to row, or
+     *  the open file when that changes. */
+    private focusPath = '';
     /** True while render() replaces the rows (an input losing focus then is not a commit). */
     private rerendering = false;
     private picker: HTMLInputElement;
@@ -131,8 +134,11 @@ export class FileTree {
         }
         return out;
     }
+    /** The open file changed (a tab, a link, a run): the keyboard cursor follows it, so the
+     *  row that is highlighted is the one Delete, F2 or the menu key act on. */
     setActive(path: string): void {
         this.active = path;
+        this.focusPath = path;
         this.reveal(path);
     }
     /** Expands the folders above a path so it is visible. */
@@ -171,7 +177,7 @@ export class FileTree {
 
     render(): void {
         const root = build(this.entries);
-        const focusedPath = (this.list.querySelector('.tree-row.focused') as HTMLElement | null)?.dataset.path;
+        const focusedPath = this.focusPath;
         // A re-render (the file list refreshed) keeps a half-typed new name.
         const typing = this.list.querySelector<HTMLInputElement>('.tree-input');
         const typed = typing?.value ?? '';
@@ -307,6 +313,7 @@ export class FileTree {
     private focusRow(row: HTMLElement): void {
         this.list.querySelectorAll('.tree-row.focused').forEach((r) => r.classList.remove('focused'));
         row.classList.add('focused');
+        this.focusPath = row.dataset.path ?? '';
     }
 
     private key(e: KeyboardEvent): void {
