@@ -209,14 +209,14 @@ test('B1: many open tabs keep readable names, scroll, keep the active one in vie
     await shot(p, 'b1-tabs-1024');
     // The list of open files reaches the ones scrolled away.
     await p.click('.tabs-more');
-    await p.waitForSelector('.menu .menu-item');
-    const listed = await p.$$eval('.menu .menu-item', (ms) => ms.map((m) => m.dataset.path));
+    await p.waitForSelector('.pmenu .pmenu-item');
+    const listed = await p.$$eval('.pmenu .pmenu-item', (ms) => ms.map((m) => m.dataset.path));
     for (const n of names) assert.ok(listed.includes(n), `${n} is in the list`);
     await shot(p, 'b1-tabs-list');
-    await p.click(`.menu .menu-item[data-path="${names[0]}"]`);
+    await p.click(`.pmenu .pmenu-item[data-path="${names[0]}"]`);
     await p.waitForSelector(`.tab.active[data-path="${names[0]}"]`);
     assert.ok(await inView(names[0]), 'the chosen tab is scrolled into view');
-    assert.equal(await p.$('.menu'), null, 'the list closed');
+    assert.equal(await p.$('.pmenu'), null, 'the list closed');
 });
 
 // B4: the 4th live environment showed "Cannot connect; retrying…" forever (the handshake got
@@ -334,4 +334,36 @@ test('B13: Ctrl+P goes to a file, F5 runs it, Ctrl+H opens replace, and the edit
     await p.keyboard.press('Control+h');
     await p.waitForSelector('.cm-search input[name=replace]');
     assert.equal(await p.evaluate(() => document.activeElement?.getAttribute('name')), 'replace');
+});
+
+// B8: on a phone the IDE kept three columns with the output and the header buttons off
+// screen, and the workspace list overflowed. Red on the old page: Run was off screen.
+test('B8: on a 390 px phone one pane shows at a time, switched at the bottom; nothing overflows', async () => {
+    const p = await page({ api: pia, colorScheme: 'light' });
+    await p.setViewportSize({ width: 390, height: 844 });
+    await p.goto('/');
+    await p.waitForSelector(`tr[data-id="${ws}"]`);
+    const overflow = () => p.evaluate(() => document.documentElement.scrollWidth - innerWidth);
+    assert.ok((await overflow()) <= 0, 'the workspace list fits the screen');
+    await shot(p, 'b8-phone-list');
+    await p.goto(`/w/${ws}`);
+    await p.waitForSelector('.cm-content');
+    const box = await p.$eval('#run', (b) => b.getBoundingClientRect().toJSON());
+    assert.ok(box.right <= 390 && box.left >= 0, `Run is on screen (${box.left}..${box.right})`);
+    assert.ok(await p.isVisible('.ide-views'));
+    assert.ok(!(await p.isVisible('.run-panel')), 'one pane at a time');
+    assert.ok((await overflow()) <= 0, 'the IDE fits the screen');
+    await shot(p, 'b8-phone-code');
+    await p.click('.view-btn[data-view=files]');
+    await p.waitForSelector('.tree-row[data-path="lesson_02.py"]');
+    assert.ok(!(await p.isVisible('.editor-host')));
+    await shot(p, 'b8-phone-files');
+    await p.click('.tree-row[data-path="lesson_02.py"]');
+    await p.waitForSelector('.tab.active[data-path="lesson_02.py"]');
+    assert.ok(await p.isVisible('.editor-host'), 'opening a file shows the code');
+    await p.click('#run');
+    await p.waitForSelector('.run-status[data-status=ok]', { timeout: 20000 });
+    assert.ok(await p.isVisible('.run-output'), 'running shows the output');
+    assert.match(await p.textContent('.run-output'), /^2\n/);
+    await shot(p, 'b8-phone-output');
 });

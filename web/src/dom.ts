@@ -178,11 +178,11 @@ let openMenu: (() => void) | null = null;
 export function popupMenu(anchor: HTMLElement, items: MenuItem[], label: string): void {
     openMenu?.();
     const buttons = items.map((it) =>
-        h('button', { type: 'button', role: 'menuitem', class: `menu-item ${it.current ? 'current' : ''}`, dataset: it.dataset, onclick: () => {
+        h('button', { type: 'button', role: 'menuitem', class: `pmenu-item ${it.current ? 'current' : ''}`, dataset: it.dataset, onclick: () => {
             close();
             it.onSelect();
-        } }, h('span', { class: 'menu-label' }, it.label), it.hint ? h('span', { class: 'menu-hint' }, it.hint) : null));
-    const menu = h('div', { class: 'menu', role: 'menu', 'aria-label': label }, buttons);
+        } }, h('span', { class: 'pmenu-label' }, it.label), it.hint ? h('span', { class: 'pmenu-hint' }, it.hint) : null));
+    const menu = h('div', { class: 'pmenu', role: 'menu', 'aria-label': label }, buttons);
     const close = () => {
         menu.remove();
         document.removeEventListener('pointerdown', outside, true);

@@ -98,7 +98,7 @@ export class RunView {
         if (r.wall_ms !== null && r.wall_ms !== undefined) this.status.append(fig('wall', fmtMs(r.wall_ms)));
         if (r.cpu_ms !== null && r.cpu_ms !== undefined) this.status.append(fig('cpu', fmtMs(r.cpu_ms)));
         if (r.peak_memory_bytes) this.status.append(fig('mem', fmtBytes(r.peak_memory_bytes)));
-        if (r.warm) this.status.append(h('span', { class: 'run-fig muted', title: 'Started from the warm interpreter pool' }, 'warm'));
+        if (r.warm) this.status.append(h('span', { class: 'run-fig muted', title: 'Python was already started and waiting (the warm pool), so the run began sooner' }, 'fast start'));
         if (r.status === 'failed' && r.reason) this.append('info', `\n${r.reason}\n`);
         const notes: string[] = [];
         if (r.stdout_truncated) notes.push('stdout was cut at the output limit');

@@ -85,6 +85,7 @@ class Ide {
     /** The live environments the server listed when a terminal was refused. */
     private liveEnvs: LiveEnv[] = [];
     private disposed = false;
+    private viewNav!: HTMLElement;
 
     constructor(private app: HTMLElement, private ws: Workspace, entries: FileEntry[], early: IdeData['first']) {
         document.title = `${ws.name} · pyroom`;
@@ -106,7 +107,10 @@ class Ide {
         };
 
         this.tree = new FileTree(ws.id, {
-            open: (p) => void this.open(p),
+            open: (p) => {
+                if (this.narrow()) this.setView('code');
+                void this.open(p);
+            },
             create: (p, kind) => this.create(p, kind),
             rename: (p) => void this.rename(p),
             remove: (p, kind) => void this.remove(p, kind),
@@ -211,7 +215,13 @@ class Ide {
         this.termPanel.prepend(termSplit);
         this.root.append(h('aside', { class: 'sidebar', 'aria-label': 'Files' }, this.tree.el), sideSplit,
             h('div', { class: 'center-col' }, this.center, this.termPanel), runSplit, runPanel);
-        app.replaceChildren(topbar('ide', crumb, actions), this.root, statusbar);
+        // Below ~700 px there is room for one pane: a switcher at the bottom picks it.
+        const viewBtn = (v: 'files' | 'code' | 'output' | 'terminal', label: string, ic: string) =>
+            h('button', { type: 'button', class: 'view-btn', role: 'tab', dataset: { view: v }, 'aria-selected': String(v === 'code'), onclick: () => this.setView(v) }, icon(ic), h('span', null, label));
+        this.viewNav = h('nav', { class: 'ide-views', role: 'tablist', 'aria-label': 'Show' },
+            viewBtn('files', 'Files', 'folder'), viewBtn('code', 'Code', 'py'), viewBtn('output', 'Output', 'play'), viewBtn('terminal', 'Terminal', 'terminal'));
+        this.root.dataset.view = 'code';
+        app.replaceChildren(topbar('ide', crumb, actions), this.root, statusbar, this.viewNav);
 
         document.addEventListener('keydown', this.keys);
         onLeave(() => this.dispose());
@@ -247,6 +257,18 @@ class Ide {
         this.runView.dispose();
         for (const t of this.terms.values()) t.dispose();
         this.view?.destroy();
+    }
+
+    /** The pane shown on a narrow screen (CSS shows them all on a wide one). */
+    private setView(v: 'files' | 'code' | 'output' | 'terminal'): void {
+        this.root.dataset.view = v;
+        for (const b of this.viewNav.querySelectorAll<HTMLElement>('.view-btn')) b.setAttribute('aria-selected', String(b.dataset.view === v));
+        if (v === 'terminal' && !this.termOpen) this.toggleTerm(true);
+        else if (v === 'terminal') this.refitTerms();
+        if (v === 'code') requestAnimationFrame(() => this.view?.focus());
+    }
+    private narrow(): boolean {
+        return matchMedia('(max-width: 700px)').matches;
     }
 
     private keys = (e: KeyboardEvent): void => {
@@ -337,6 +359,7 @@ class Ide {
             toast(`${path} is not a file of this workspace.`, 'error');
             return;
         }
+        if (this.narrow()) this.setView('code');
         await this.open(path);
         const v = this.view;
         if (!v || this.active !== path) return;
@@ -484,7 +507,7 @@ class Ide {
             const f = this.store.open.get(p);
             const dirty = f ? this.store.isDirty(f) : false;
             return {
-                label: [fileIcon(name), name, dirty ? h('span', { class: 'menu-dot', title: 'Unsaved changes' }) : null],
+                label: [fileIcon(name), name, dirty ? h('span', { class: 'pmenu-dot', title: 'Unsaved changes' }) : null],
                 hint: p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '',
                 current: p === this.active,
                 dataset: { path: p },
@@ -841,6 +864,7 @@ class Ide {
             return;
         }
         this.runTab('output');
+        if (this.narrow()) this.setView('output');
         this.current = { id: 0 } as Run;
         this.runBtn.classList.add('running');
         this.runBtn.replaceChildren(icon('stop'), h('span', { class: 'run-label' }, 'Stop'));
