@@ -367,3 +367,24 @@ test('B8: on a 390 px phone one pane shows at a time, switched at the bottom; no
     assert.match(await p.textContent('.run-output'), /^2\n/);
     await shot(p, 'b8-phone-output');
 });
+
+// The look at the three sizes people use, light and dark: nothing overflows sideways.
+// Screenshots: build/screenshots/screen-{1440,1024,390}-{light,dark}.png.
+test('screens: the IDE with a run fits at 1440x900, 1024x700 and 390x844, light and dark', async () => {
+    await putFile('main.py', 'import sys\nprint("\\x1b[32mok\\x1b[0m squares:", [n * n for n in range(8)])\nfor i in range(3):\n    print(f"step {i}")\nprint("a warning", file=sys.stderr)\n');
+    for (const scheme of ['light', 'dark']) {
+        for (const [w, hgt] of [[1440, 900], [1024, 700], [390, 844]]) {
+            const p = await page({ api: pia, colorScheme: scheme });
+            await p.setViewportSize({ width: w, height: hgt });
+            await p.goto(`/w/${ws}`);
+            await p.waitForSelector('.cm-content');
+            await p.click(w > 700 ? '.tree-row[data-path="main.py"]' : '.tab[data-path="main.py"]');
+            await p.waitForSelector('.tab.active[data-path="main.py"]');
+            await p.click('#run');
+            await p.waitForSelector('.run-status[data-status=ok]', { timeout: 20000 });
+            assert.ok((await p.evaluate(() => document.documentElement.scrollWidth - innerWidth)) <= 0, `nothing overflows at ${w}px ${scheme}`);
+            await shot(p, `screen-${w}-${scheme}`);
+            await p.context().close();
+        }
+    }
+});

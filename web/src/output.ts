@@ -5,7 +5,7 @@
 // escapes are interpreted (SGR colours and attributes, erase-in-line, cursor column moves;
 // the rest are dropped), and "\r" moves back to the line start so progress bars (tqdm, pip)
 // overwrite themselves as in a terminal. The DOM is touched once per animation frame, so a
-// flood of output costs one layout per frame, not one per chunk. At most MAX_LINES lines
+// flood of output costs one bounded layout per frame, not one per chunk. At most MAX_LINES lines
 // and MAX_CHARS characters stay in the page; older ones are dropped with a note. Lines are
 // grouped in blocks that the browser skips while off screen (content-visibility). A Python
 // traceback's `File "...", line N` becomes a link when the owner gives onLocation.
@@ -21,7 +21,9 @@ export const MAX_LINES = 5000;
 const MAX_CHARS = 2 * 1024 * 1024;
 /** A line longer than this is broken (as a terminal wraps) so no text node grows without end. */
 const MAX_LINE = 16384;
-const BLOCK_LINES = 200;
+const BLOCK_LINES = 50;
+/** Characters of finished lines painted per frame. */
+const FRAME_CHARS = 16 * 1024;
 
 interface Seg {
     text: string;
@@ -147,10 +149,21 @@ export class OutputPane {
     /** An escape sequence cut by a chunk boundary, per stream. */
     private partial: Record<Stream, string> = { stdout: '', stderr: '', stdin: '', info: '' };
     private frame = 0;
+    private waiting: (() => void)[] = [];
     /** Called before the page changes, with whether it is scrolled to the end. */
     constructor(private scroller: () => HTMLElement) {
         this.dropped = h('div', { class: 'out-dropped', hidden: true });
         this.el = h('pre', { class: 'run-output', tabindex: '0', 'aria-label': 'Program output', 'aria-live': 'off' }, this.dropped);
+        // Lines are blocks that end in "\n": copy the text as written, not one extra newline
+        // per block as the browser's own serialisation would.
+        this.el.addEventListener('copy', (e) => {
+            const sel = getSelection();
+            if (!sel || sel.isCollapsed || !e.clipboardData) return;
+            let text = '';
+            for (let i = 0; i < sel.rangeCount; i++) text += sel.getRangeAt(i).cloneContents().textContent ?? '';
+            e.clipboardData.setData('text/plain', text);
+            e.preventDefault();
+        });
         this.el.addEventListener('click', (e) => {
             const a = (e.target as Element).closest?.('a.out-loc') as HTMLAnchorElement | null;
             if (!a || !this.onLocation) return;
@@ -174,6 +187,7 @@ export class OutputPane {
         this.chars = 0;
         this.droppedLines = 0;
         this.dropped.hidden = true;
+        for (const res of this.waiting.splice(0)) res();
         for (const s of Object.keys(this.sgr) as Stream[]) {
             this.sgr[s] = plain();
             this.partial[s] = '';
@@ -182,7 +196,7 @@ export class OutputPane {
 
     /** Everything shown, as plain text (no escapes). */
     text(): string {
-        this.flush();
+        this.flush(true);
         return this.el.textContent ?? '';
     }
 
@@ -323,8 +337,16 @@ export class OutputPane {
         if (!this.frame) this.frame = requestAnimationFrame(() => this.flush());
     }
 
-    /** Paints what the model holds now (called once per frame, or before reading). */
-    flush(): void {
+    /** Resolves once everything written so far is on screen. */
+    drained(): Promise<void> {
+        if (!this.done.length && !this.curDirty) return Promise.resolve();
+        return new Promise((res) => this.waiting.push(res));
+    }
+
+    /** Paints what the model holds: at most FRAME_CHARS of finished lines per call (laying
+     *  out a megabyte at once would freeze the tab), the rest in the next frames; all of it
+     *  when `all` (small tails, or before reading the text). */
+    flush(all = false): void {
         cancelAnimationFrame(this.frame);
         this.frame = 0;
         if (!this.done.length && !this.curDirty) return;
@@ -334,20 +356,29 @@ export class OutputPane {
         this.curEl?.remove();
         if (this.curEl) this.forgetLast();
         this.curEl = null;
-        const done = this.done;
-        this.done = [];
-        if (done.length > MAX_LINES) {
-            this.droppedLines += done.length - MAX_LINES;
-            done.splice(0, done.length - MAX_LINES);
+        if (this.done.length > MAX_LINES) {
+            this.droppedLines += this.done.length - MAX_LINES;
+            this.done.splice(0, this.done.length - MAX_LINES);
         }
-        for (const line of done) this.add(this.render(line, true));
-        if (this.cur.len) {
-            this.curEl = this.render(this.cur, false);
-            this.add(this.curEl);
+        let budget = all ? Infinity : FRAME_CHARS;
+        let n = 0;
+        while (n < this.done.length && budget > 0) {
+            const line = this.done[n++];
+            this.add(this.render(line, true));
+            budget -= line.len + 1;
         }
-        this.curDirty = false;
+        this.done.splice(0, n);
+        if (!this.done.length) {
+            if (this.cur.len) {
+                this.curEl = this.render(this.cur, false);
+                this.add(this.curEl);
+            }
+            this.curDirty = false;
+        }
         this.trim();
         if (stick) sc.scrollTop = sc.scrollHeight;
+        if (this.done.length || this.curDirty) this.schedule();
+        else for (const res of this.waiting.splice(0)) res();
     }
 
     private add(el: HTMLElement): void {

@@ -41,6 +41,8 @@ export class RunView {
     private status: HTMLElement;
     private figures: HTMLElement;
     private source: EventSource | null = null;
+    /** Bumped by reset(): a verdict waiting for the output to be painted is then dropped. */
+    private gen = 0;
     private ticker = 0;
     private placeholder: HTMLElement;
     private scroller: HTMLElement;
@@ -62,6 +64,7 @@ export class RunView {
     }
 
     reset(): void {
+        this.gen++;
         this.source?.close();
         this.source = null;
         clearInterval(this.ticker);
@@ -76,7 +79,19 @@ export class RunView {
         this.output.write(stream, text);
     }
 
+    /** The verdict of a finished run, once its output is on screen (a flood is painted over
+     *  several frames); a running one at once. */
     private showStatus(r: Run): void {
+        if (!finished(r)) return this.paintStatus(r);
+        const gen = this.gen;
+        void this.output.drained().then(() => {
+            if (gen !== this.gen) return;
+            this.paintStatus(r);
+            this.showFigures(r);
+        });
+    }
+
+    private paintStatus(r: Run): void {
         clear(this.status);
         clearInterval(this.ticker);
         const s = runSummary(r);
@@ -104,7 +119,7 @@ export class RunView {
         if (r.stdout_truncated) notes.push('stdout was cut at the output limit');
         if (r.stderr_truncated) notes.push('stderr was cut at the output limit');
         if (notes.length) this.append('info', `\n[${notes.join('; ')}]\n`);
-        this.output.flush(); // the whole output is on screen with the verdict
+        this.output.flush(true); // the notes just written
     }
 
     private showFigures(r: Run): void {
@@ -128,7 +143,6 @@ export class RunView {
         if (r.stdout) this.append('stdout', r.stdout);
         if (r.stderr) this.append('stderr', r.stderr);
         this.showStatus(r);
-        if (finished(r)) this.showFigures(r);
     }
 
     /** Streams a run that was just started; resolves with the finished RUN. */
@@ -150,8 +164,7 @@ export class RunView {
                     this.append('info', '(no output)\n');
                 }
                 this.showStatus(fin);
-                this.showFigures(fin);
-                resolve(fin);
+                void this.output.drained().then(() => resolve(fin));
             };
             const poll = async () => {
                 // The stream broke: ask for the run until it has finished.
