@@ -168,9 +168,16 @@ static void h_login(struct http_req *req, void *ctx)
         ok = password_verify(u->password_hash, pw, strlen(pw));
     else
         password_verify_dummy(pw, strlen(pw)); /* same time for unknown users */
-    if (!ok || u->disabled) {
+    if (!ok) {
         api_audit(api, req, u ? u->id : 0, "login_failed", "", ukey);
         http_reply_error(req, 401, "bad_credentials", "wrong username or password");
+        goto out;
+    }
+    if (u->disabled) {
+        /* Said only to someone who knows the password: it tells nothing to a guesser. */
+        api_audit(api, req, u->id, "login_failed", "", "disabled");
+        http_reply_error(req, 403, "account_disabled",
+                         "this account is disabled; ask an administrator to enable it");
         goto out;
     }
     if ((r = start_session(api, u, cookie, sizeof(cookie), csrf, sizeof(csrf))) < 0) {

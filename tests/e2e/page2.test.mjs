@@ -388,3 +388,48 @@ test('screens: the IDE with a run fits at 1440x900, 1024x700 and 390x844, light 
         }
     }
 });
+
+// B9: a disabled account was told "Wrong username or password."
+// Red on the old server and page: the message was the wrong-password one.
+test('B9: a disabled account is told so (with the right password only)', async () => {
+    const gus = new Api();
+    const me = await gus.register('gus', PW);
+    const adminApi = new Api();
+    await adminApi.login('ada', PW).catch(async () => adminApi.login('pia', PW));
+    let r = await adminApi.req('PATCH', `/api/admin/users/${me.id}`, { disabled: true });
+    assert.equal(r.status, 200, r.text);
+    const p = await page();
+    await p.goto('/login');
+    await p.fill('#username', 'gus');
+    await p.fill('#password', PW);
+    await p.click('form.auth-form button[type=submit]');
+    await p.waitForSelector('.form-error:not([hidden])');
+    assert.match(await p.textContent('.form-error'), /disabled/i);
+    await shot(p, 'b9-disabled');
+    await p.fill('#password', 'wrong password 1');
+    await p.click('form.auth-form button[type=submit]');
+    await until(async () => /wrong username or password/i.test(await p.textContent('.form-error')));
+    assert.match(await p.textContent('.form-error'), /wrong username or password/i);
+});
+
+// B12: an admin in another user's workspace saw no owner and was offered Submit, which failed.
+// Red on the old page: no owner shown.
+test('B12: an admin in someone else\'s workspace sees whose it is and is not offered Submit', async () => {
+    const hal = new Api();
+    await hal.register('hal', PW);
+    const r = await hal.req('POST', '/api/workspaces', { name: 'hal work' });
+    assert.equal(r.status, 201);
+    const adminApi = new Api();
+    await adminApi.login('ada', PW).catch(async () => adminApi.login('pia', PW));
+    const p = await page({ api: adminApi });
+    await p.goto(`/w/${r.json.id}`);
+    await p.waitForSelector('.cm-content');
+    assert.match(await p.textContent('.owner-badge'), /hal/);
+    assert.equal(await p.$('#submit-review'), null);
+    await shot(p, 'b12-admin-foreign');
+    // The owner still has Submit.
+    const q = await page({ api: hal });
+    await q.goto(`/w/${r.json.id}`);
+    await q.waitForSelector('#submit-review');
+    assert.equal(await q.$('.owner-badge'), null);
+});

@@ -158,7 +158,10 @@ export function dialog<T>(opts: {
         document.body.appendChild(d);
         d.showModal();
         opts.onOpen?.(d);
-        const first = d.querySelector<HTMLElement>('input, textarea, select') ?? buttons[buttons.length - 1];
+        // A destructive default (Delete) is never where the focus starts: Enter must not be
+        // a reflex away from losing data.
+        const safe = opts.buttons[opts.buttons.length - 1]?.kind === 'danger' ? buttons[0] : buttons[buttons.length - 1];
+        const first = d.querySelector<HTMLElement>('input, textarea, select') ?? safe;
         first?.focus();
     });
 }
@@ -235,7 +238,11 @@ export async function promptDialog(title: string, label: string, initial = '', a
             { label: action, value: true, kind: 'primary' },
         ],
         onOpen: () => {
-            input.select();
+            // A path: select the last name without its extension, as file managers do.
+            const from = initial.lastIndexOf('/') + 1;
+            const dot = initial.lastIndexOf('.');
+            if (initial.includes('/') || dot > from) input.setSelectionRange(from, dot > from ? dot : initial.length);
+            else input.select();
         },
     });
     return v ? input.value.trim() : null;

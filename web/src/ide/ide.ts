@@ -10,7 +10,7 @@ import { baseExtensions, EditorView, languageFor } from '../editor';
 import { clear, dialog, fileIcon, fmtAgo, fmtBytes, fmtMs, h, icon, MOD, popupMenu, prefs, promptDialog, confirmDialog, toast } from '../dom';
 import { navigate, onLeave } from '../router';
 import { finished, RunView, runSummary } from '../runview';
-import { errorBlock, loading, topbar } from '../session';
+import { errorBlock, loading, topbar, user as currentUser } from '../session';
 import { EOL_NAME, FileStore, SAVE_LABEL, type Eol, type OpenFile } from './files';
 import { conflictView } from './conflict';
 import { splitter } from './split';
@@ -191,13 +191,17 @@ class Ide {
         // Top bar: breadcrumb, Run, Submit, Terminal.
         this.runBtn = h('button', { type: 'button', class: 'btn btn-run', id: 'run', title: `Run (${MOD}+Enter)`, onclick: () => void (this.current ? this.stop() : this.run()) },
             icon('play'), h('span', { class: 'run-label' }, 'Run'));
+        // An admin in someone else's workspace sees whose it is, and is not offered Submit
+        // (a submission is the owner's).
+        const foreign = !!ws.owner && ws.owner.id !== currentUser()?.id;
         const crumb = h('div', { class: 'crumb' },
             h('a', { href: '/', class: 'crumb-link' }, 'Workspaces'), h('span', { class: 'crumb-sep' }, '/'),
+            foreign ? h('span', { class: 'owner-badge', title: `This workspace belongs to ${ws.owner.username}; you see it as an administrator` }, `${ws.owner.username}’s`) : null,
             h('button', { type: 'button', class: 'crumb-name', title: 'Rename workspace', onclick: () => void this.renameWorkspace() }, ws.name));
         const actions = h('div', { class: 'top-actions' },
             this.runBtn,
             h('button', { type: 'button', class: 'btn', id: 'toggle-terminal', title: 'Terminal (Ctrl+`)', 'aria-pressed': String(prefs.get('term:open', false)), onclick: () => this.toggleTerm() }, icon('terminal'), h('span', null, 'Terminal')),
-            h('button', { type: 'button', class: 'btn', id: 'submit-review', onclick: () => void this.submit() }, icon('upload'), h('span', null, 'Submit')));
+            foreign ? null : h('button', { type: 'button', class: 'btn', id: 'submit-review', onclick: () => void this.submit() }, icon('upload'), h('span', null, 'Submit')));
 
         // Status bar.
         this.saveStatus = h('span', { class: 'sb-item sb-save', role: 'status', 'aria-live': 'polite' });
