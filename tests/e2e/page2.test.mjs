@@ -433,3 +433,25 @@ test('B12: an admin in someone else\'s workspace sees whose it is and is not off
     await q.waitForSelector('#submit-review');
     assert.equal(await q.$('.owner-badge'), null);
 });
+
+// B10: after `mv hello.py greet.py` in the terminal, Ctrl+Enter with the stale tab silently
+// wrote hello.py again and ran it. Red on the old page: hello.py came back.
+test('B10: a file moved elsewhere is not silently re-saved or run from its stale tab', async () => {
+    await putFile('hello.py', 'print("hello")\n');
+    const p = await page({ api: pia });
+    await p.goto(`/w/${ws}`);
+    await p.click('.tree-row[data-path="hello.py"]');
+    await p.waitForSelector('.tab.active[data-path="hello.py"]');
+    const r = await pia.req('POST', `/api/workspaces/${ws}/move`, { from: 'hello.py', to: 'greet.py' });
+    assert.equal(r.status, 200, r.text);
+    await p.waitForSelector('.banner-warn:has-text("deleted on the server")', { timeout: 15000 });
+    await p.click('.editor-host .cm-content');
+    await p.keyboard.press('ControlOrMeta+Enter');
+    await p.waitForSelector('.toast:has-text("no longer on the server")');
+    await p.keyboard.press('ControlOrMeta+s');
+    await shot(p, 'b10-moved');
+    // Ctrl+S and Run went by; the file list says what the server holds.
+    const list = await pia.req('GET', `/api/workspaces/${ws}/files`);
+    const paths = list.json.items.map((e) => e.path);
+    assert.ok(paths.includes('greet.py') && !paths.includes('hello.py'), `hello.py stays moved: ${paths.join(', ')}`);
+});

@@ -262,7 +262,9 @@ export class FileStore {
 
     async save(f: OpenFile, force = false): Promise<void> {
         clearTimeout(f.timer);
-        if (f.status === 'conflict' && !force) return;
+        // A file deleted or moved elsewhere (the terminal's mv) is written again only when
+        // the user asks ("Save it again"), never by autosave, Ctrl+S or Run.
+        if ((f.status === 'conflict' || f.status === 'deleted') && !force) return;
         if (f.saving) {
             f.again = true;
             return;

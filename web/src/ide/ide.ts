@@ -867,6 +867,10 @@ class Ide {
             toast('There is no Python file to run. Create one, e.g. main.py.', 'error');
             return;
         }
+        if (this.store.open.get(entry)?.status === 'deleted') {
+            toast(`${entry} is no longer on the server (deleted or moved, maybe in the terminal). Open it under its new name, or use "Save it again".`, 'error');
+            return;
+        }
         this.runTab('output');
         if (this.narrow()) this.setView('output');
         this.current = { id: 0 } as Run;
