@@ -455,3 +455,23 @@ test('B10: a file moved elsewhere is not silently re-saved or run from its stale
     const paths = list.json.items.map((e) => e.path);
     assert.ok(paths.includes('greet.py') && !paths.includes('hello.py'), `hello.py stays moved: ${paths.join(', ')}`);
 });
+
+// B11: with the server unreachable, Run showed two contradictory messages ("the run uses the
+// server's version" and "could not run"). Red on the old page: the save toast appeared.
+test('B11: Run with the server unreachable says one thing', async () => {
+    const p = await page({ api: pia });
+    await p.goto(`/w/${ws}`);
+    await p.click('.tree-row[data-path="main.py"]');
+    await p.waitForSelector('.tab.active[data-path="main.py"]');
+    await p.context().setOffline(true);
+    await p.click('.editor-host .cm-content');
+    await p.keyboard.press('ControlOrMeta+End');
+    await p.keyboard.type('# offline edit');
+    await p.keyboard.press('ControlOrMeta+Enter');
+    await p.waitForSelector('.run-output:has-text("cannot be reached")', { timeout: 20000 });
+    assert.equal(await p.$('.toast:has-text("Not saved")'), null, 'no second, contradicting message');
+    assert.ok(!(await p.textContent('.run-output')).includes('Could not run'));
+    await shot(p, 'b11-offline');
+    await p.context().setOffline(false);
+    await waitSaved(p);
+});

@@ -880,6 +880,12 @@ class Ide {
         try {
             await this.store.saveAll();
             const unsaved = [...this.store.open.values()].filter((f) => this.store.isDirty(f));
+            if (unsaved.some((f) => f.status === 'offline')) {
+                // One message, not a save warning and then a failed run.
+                this.runView.reset();
+                this.runView.append('info', 'The server cannot be reached, so nothing was run. Your changes are kept in this browser and saved when it is back.\n');
+                return;
+            }
             if (unsaved.length) toast(`Not saved, so the run uses the server's version: ${unsaved.map((f) => f.path).join(', ')}`, 'error');
             // With text in the stdin box the program reads that and then end of file (as a
             // judge would); with the box empty, stdin stays open and the line under the output
