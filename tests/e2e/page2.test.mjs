@@ -475,3 +475,23 @@ test('B11: Run with the server unreachable says one thing', async () => {
     await p.context().setOffline(false);
     await waitSaved(p);
 });
+
+// B15: a new file went into the selected file's folder with no hint of it.
+// Red on the old page: no hint under the name box.
+test('B15: the new-file box says which folder it goes into, and "/" puts it at the top', async () => {
+    await putFile('pkg/mod.py', 'x = 1\n');
+    const p = await page({ api: pia });
+    await p.goto(`/w/${ws}`);
+    await p.click('.tree-row[data-path="pkg"]');
+    await p.click('.tree-row[data-path="pkg/mod.py"]');
+    await p.waitForSelector('.tab.active[data-path="pkg/mod.py"]');
+    await p.click('button[aria-label="New file"]');
+    await p.waitForSelector('.tree-input');
+    assert.match(await p.textContent('.tree-hint'), /in pkg\//);
+    await p.fill('.tree-input', '/top.py');
+    assert.match(await p.textContent('.tree-hint'), /top level/);
+    await shot(p, 'b15-new-file');
+    await p.press('.tree-input', 'Enter');
+    await p.waitForSelector('.tab.active[data-path="top.py"]');
+    assert.equal(await pia.file(ws, 'top.py'), '');
+});

@@ -272,8 +272,10 @@ export class FileTree {
         const finish = async (commit: boolean) => {
             if (done) return;
             done = true;
+            // A leading "/" puts the new entry at the top level, whatever is selected.
+            const top = input.value.trim().startsWith('/');
             const name = input.value.trim().replace(/^\/+|\/+$/g, '');
-            const parent = p.parent;
+            const parent = top ? '' : p.parent;
             this.pending = null;
             if (commit && name) {
                 const path = parent ? `${parent}/${name}` : name;
@@ -299,8 +301,17 @@ export class FileTree {
         input.addEventListener('blur', () => {
             if (!this.rerendering) void finish(input.value.trim() !== '');
         });
-        return h('div', { class: 'tree-row tree-input-row', style: `--depth:${depth}` },
-            h('span', { class: 'tree-chevron' }), icon(p.kind === 'file' ? 'file' : 'folder'), input);
+        const where = h('div', { class: 'tree-hint', style: `--depth:${depth}` });
+        const hint = () => {
+            const top = input.value.trim().startsWith('/');
+            where.textContent = top || !p.parent ? `New ${p.kind} at the top level` : `New ${p.kind} in ${p.parent}/ · start with / for the top level`;
+        };
+        input.addEventListener('input', hint);
+        hint();
+        return h('div', { class: 'tree-input-wrap' },
+            h('div', { class: 'tree-row tree-input-row', style: `--depth:${depth}` },
+                h('span', { class: 'tree-chevron' }), icon(p.kind === 'file' ? 'file' : 'folder'), input),
+            where);
     }
 
     private toggle(path: string): void {
