@@ -18,8 +18,9 @@ async function page(opts) {
 const failed = new Set();
 afterEach(async (t) => {
     const p = pages[pages.length - 1];
-    if (!p || p.isClosed() || !failed.has(t.name)) return;
-    await shot(p, `FAILED-${t.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}`).catch(() => {});
+    if (p && !p.isClosed() && failed.has(t.name)) await shot(p, `FAILED-${t.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}`).catch(() => {});
+    // Each page holds event streams open; a server has a bounded number of connections.
+    for (const q of pages.splice(0)) await q.context().close().catch(() => {});
 });
 function test(name, fn) {
     nodeTest(name, async (t) => {
