@@ -22,8 +22,10 @@ afterEach(async (t) => {
     // Each page holds event streams open; a server has a bounded number of connections.
     for (const q of pages.splice(0)) await q.context().close().catch(() => {});
 });
+// Each test has a deadline, as in page.test.mjs: a hang is reported "cancelled".
+const timeout = Number(process.env.PYROOM_TEST_TIMEOUT || 300) * 1000;
 function test(name, fn) {
-    nodeTest(name, async (t) => {
+    nodeTest(name, { timeout }, async (t) => {
         try {
             await fn(t);
         } catch (e) {
