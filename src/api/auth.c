@@ -185,6 +185,13 @@ static void h_login(struct http_req *req, void *ctx)
         http_reply_error(req, 401, "bad_credentials", "wrong username or password");
         goto out;
     }
+    if (u->disabled) {
+        /* Said only to someone who knows the password: it tells nothing to a guesser. */
+        api_audit(api, req, u->id, "login_failed", "", "disabled");
+        http_reply_error(req, 403, "account_disabled",
+                         "this account is disabled; ask an administrator to enable it");
+        goto out;
+    }
     if ((r = start_session(api, u, cookie, sizeof(cookie), csrf, sizeof(csrf))) < 0) {
         api_fail(req, r, "session");
         goto out;

@@ -145,6 +145,7 @@ void api_terminal_routes(struct api *api, struct router *r); /* terminals.c, eve
 void api_metrics_routes(struct router *r);
 void api_openapi_routes(struct router *r); /* openapi.c: the document and its docs page */
 void api_lang_routes(struct router *r);                      /* lang.c */
+void api_environment_routes(struct router *r); /* environments.c: list and end terminals */
 
 /* The page (web.c). */
 void api_web_get(struct api *api, struct http_req *req);

@@ -137,7 +137,11 @@ def test_admin_role_change_and_disable(admin, make_user, server):
     r = admin.patch(f"/api/admin/users/{c.user['id']}", json={"disabled": True})
     assert r.status_code == 200 and r.json()["disabled"] is True
     assert c.get("/api/auth/me").status_code == 401  # sessions ended
-    assert c.login().status_code == 401  # and no new ones
+    r = c.login()  # and no new ones; the right password learns why (issue 19, B9)
+    assert r.status_code == 403 and error_code(r) == "account_disabled"
+    c.password = "not the password"
+    r = c.login()  # a wrong password learns nothing about the account
+    assert r.status_code == 401 and error_code(r) == "bad_credentials"
     r = admin.patch(f"/api/admin/users/{admin.user['id']}", json={"role": "submitter"})
     assert r.status_code == 409
     users = admin.get("/api/admin/users?limit=200").json()["items"]

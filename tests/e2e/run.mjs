@@ -4,6 +4,7 @@
 //
 //   node tests/e2e/run.mjs            (PYROOM_BIN defaults to build/pyroom)
 //   PYROOM_E2E_URL=http://... node tests/e2e/run.mjs   against a server already running
+//   PYROOM_E2E_ONLY=page2 node tests/e2e/run.mjs       only tests/e2e/*page2*.test.mjs
 //
 // Screenshots land in build/screenshots/.
 import { spawn, spawnSync } from 'node:child_process';
@@ -82,10 +83,14 @@ try {
     process.exit(1);
 }
 
-const files = readdirSync(here).filter((f) => f.endsWith('.test.mjs')).sort().map((f) => join(here, f));
+// PYROOM_E2E_ONLY=page2 runs only the files whose name contains that word.
+const only = process.env.PYROOM_E2E_ONLY || '';
+const files = readdirSync(here).filter((f) => f.endsWith('.test.mjs') && f.includes(only)).sort().map((f) => join(here, f));
+// PYROOM_E2E_GREP=B5 runs only the tests whose name matches (node --test-name-pattern).
+const grep = process.env.PYROOM_E2E_GREP ? [`--test-name-pattern=${process.env.PYROOM_E2E_GREP}`] : [];
 // Each test has a deadline (PYROOM_TEST_TIMEOUT seconds, set per test in page.test.mjs: node's
 // --test-timeout would apply to each whole file); a hang is reported "cancelled".
-const child = spawn(process.execPath, ['--test', '--test-reporter=tap', '--test-concurrency=1', ...files], {
+const child = spawn(process.execPath, ['--test', '--test-reporter=tap', '--test-concurrency=1', ...grep, ...files], {
     cwd: root,
     stdio: 'inherit',
     env: { ...process.env, PYROOM_E2E_URL: url, PYROOM_ROOT: root },
