@@ -3,7 +3,6 @@ import concurrent.futures
 import json
 import secrets
 import struct
-import time
 import zlib
 
 import pytest

@@ -17,7 +17,6 @@ move_mount, fsopen, fsmount. clone with namespace flags and the socket families 
 in test_hostile.py.
 """
 import json
-import os
 import platform
 import subprocess
 
