@@ -3,6 +3,7 @@
 #include "auth/ratelimit.h"
 #include "auth/token.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "base/utf8.h"
 #include "exec/runs.h"
 #include "http/cookie.h"
@@ -405,7 +406,9 @@ static void h_limits(struct http_req *req, void *ctx)
 void api_handle(struct http_req *req, void *ctx)
 {
     struct api *api = ctx;
-    if (strncmp(req->path, "/api/", 5) != 0 && strcmp(req->path, "/api") != 0) {
+    if (strncmp(req->path, "/api/", 5) != 0 && strcmp(req->path, "/api") != 0 &&
+        strcmp(req->path, "/metrics") != 0) {
+        req->route = "(page)";
         if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
             http_reply_error(req, 405, "method_not_allowed", "only GET is allowed here");
             return;
@@ -466,7 +469,14 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
         .burst = (double)(cfg->runs_per_minute ? cfg->runs_per_minute : 1),
         .slots = 4096,
     };
-    if (ratelimit_new(&rr, &api->runs_per_user) < 0) {
+    /* Registrations: register_rate per hour per client address (0: no limit). */
+    struct ratelimit_config rg = {
+        .rate = (double)cfg->register_rate / 3600.0,
+        .burst = (double)cfg->register_rate,
+        .slots = 4096,
+    };
+    if (ratelimit_new(&rr, &api->runs_per_user) < 0 ||
+        (cfg->register_rate && ratelimit_new(&rg, &api->signup_by_ip) < 0)) {
         api_free(api);
         return err_set(err, ENOMEM, "allocate rate limits");
     }
@@ -484,10 +494,13 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
         .max_artifacts = cfg->max_artifacts,
         .max_artifact_bytes = cfg->max_artifact_bytes,
         .files = api->limits,
+        .run_inodes = cfg->run_inodes,
+        .max_queued_per_user = (unsigned)cfg->max_queued_per_user,
         .on_change = run_changed,
         .on_change_ctx = api,
         .warm = cfg->warm_pool,
     };
+    metrics_set(METRIC_RUN_SLOTS, NULL, rc.max_running);
     if (runs_new(&rc, store, sup, &api->runs, err) < 0) {
         api_free(api);
         return -EIO;
@@ -513,6 +526,12 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
     api_run_routes(r);
     api_submission_routes(r);
     api_terminal_routes(api, r);
+    api_metrics_routes(r);
+    api_openapi_routes(r);
+    if (api_metrics_start(api) < 0) {
+        api_free(api);
+        return err_set(err, EAGAIN, "start the metrics sampler");
+    }
     *ret = api;
     return 0;
 }
@@ -521,8 +540,10 @@ void api_free(struct api *api)
 {
     if (!api)
         return;
+    api_metrics_stop();
     runs_free(api->runs);
     ratelimit_free(api->runs_per_user);
+    ratelimit_free(api->signup_by_ip);
     router_free(api->router);
     ratelimit_free(api->login_by_ip);
     ratelimit_free(api->login_by_user);

@@ -9,6 +9,7 @@
 #include "api/internal.h"
 #include "auth/ratelimit.h"
 #include "base/buf.h"
+#include "base/metrics.h"
 #include "base/utf8.h"
 #include "workspace/path.h"
 
@@ -53,6 +54,7 @@ json_t *api_run_json(const struct store_run *r, bool with_output)
         (json_int_t)r->cpu_ms, "peak_memory_bytes", (json_int_t)r->peak_memory_bytes, "artifacts",
         arts, "warm", r->warm, "reason", r->reason ? json_string(r->reason) : json_null(),
         "created_at", api_time(r->created_at), "finished_at", api_time(r->finished_at));
+    json_object_set_new(j, "notices", r->notices ? json_string(r->notices) : json_null());
     if (with_output) {
         json_object_set_new(j, "stdout", api_text_json(r->stdout_data, r->stdout_len));
         json_object_set_new(j, "stderr", api_text_json(r->stderr_data, r->stderr_len));
@@ -239,11 +241,15 @@ void api_run_start(struct api *api, struct http_req *req, const struct api_calle
     if (!read_limits(req, body, &rq.limits))
         goto out;
     if (!ratelimit_take(api->runs_per_user, c->user.username, ratelimit_now_ms(), &retry)) {
+        metrics_inc(METRIC_RATE_LIMITED, (const char *[]){"runs_per_minute"});
+        metrics_inc(METRIC_RUNS_REFUSED, (const char *[]){"rate_limited"});
         api_too_many(req, retry, "you started too many runs in the last minute; wait a little");
         goto out;
     }
     int rc = runs_start(api->runs, &rq, &id, NULL);
     if (rc == -EAGAIN) {
+        metrics_inc(METRIC_RATE_LIMITED, (const char *[]){"run_queue"});
+        metrics_inc(METRIC_RUNS_REFUSED, (const char *[]){"queue_full"});
         api_too_many(req, 2, "the server is busy with other runs; try again in a moment");
         goto out;
     }
@@ -480,6 +486,7 @@ static ssize_t sse_read(void *ctx, uint64_t pos, char *out, size_t max)
 static void sse_free(void *ctx)
 {
     struct sse *s = ctx;
+    metrics_gauge_add(METRIC_EVENT_STREAMS, NULL, -1);
     runs_stream_close(s->live);
     buf_done(&s->tail);
     free(s);
@@ -502,6 +509,7 @@ static void h_events(struct http_req *req, void *ctx)
     buf_init(&s->tail, (size_t)api->cfg->run_output * 16 + (1u << 20));
     s->live = api->runs ? runs_stream_open(api->runs, r->id) : NULL;
     static const char *const h[] = {"Cache-Control", "no-store", "X-Accel-Buffering", "no", NULL};
+    metrics_gauge_add(METRIC_EVENT_STREAMS, NULL, 1); /* sse_free takes it back */
     http_reply_stream(req, 200, "text/event-stream", sse_read, s, sse_free, h);
 out:
     store_run_free(r);

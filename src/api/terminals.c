@@ -12,6 +12,7 @@
 
 #include "api/live.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "http/ws.h"
 
 #include <errno.h>
@@ -137,6 +138,8 @@ static void h_terminal(struct http_req *req, void *ctx)
     const char *const h[] = {"Sec-WebSocket-Accept", accept, "Cache-Control", "no-store", NULL};
     if (http_reply_upgrade(req, on_upgrade, ref, h) < 0)
         terms_ref_free(ref);
+    else
+        metrics_inc(METRIC_TERMINALS_OPENED, NULL);
 out:
     store_workspace_free(w);
     api_caller_done(&c);
@@ -189,12 +192,14 @@ void api_terminal_routes(struct api *api, struct router *r)
         .client_queue = s->terminal_client_queue,
         .ping_s = (unsigned)s->terminal_ping,
         .notify = on_sync,
+        .inodes = s->run_inodes,
     };
     sb_limits_default(&tc.limits);
     tc.limits.memory_bytes = s->terminal_memory;
     tc.limits.pids = s->terminal_pids;
     tc.limits.cpu_ms = s->terminal_cpu_ms;
     tc.limits.file_size_bytes = s->run_files;
+    tc.limits.workspace_bytes = s->run_files; /* the environment's file system: see terms_config */
     tc.limits.tmpfs_bytes = s->run_tmp;
     tc.limits.open_files = 1024;
     struct err e = {0};
@@ -207,6 +212,7 @@ void api_terminal_routes(struct api *api, struct router *r)
 void api_stop_live(struct api *api)
 {
     (void)api;
+    api_metrics_stop(); /* its sampler reads the terminals freed below */
     api_events_close();
     struct terms *t = g_terms;
     g_terms = NULL;

@@ -45,6 +45,8 @@ static const struct def defs[] = {
     {"db-pool", K_U64, F(db_pool), "16", NULL, "PostgreSQL connections per node"},
     {"login-rate", K_U64, F(login_rate), "10", NULL,
      "failed logins allowed per minute, per client address and per username"},
+    {"register-rate", K_U64, F(register_rate), "20", NULL,
+     "accounts that may be registered per hour from one client address (0: no limit)"},
     {"max-file-bytes", K_SIZE, F(max_file_bytes), "1M", NULL, "largest file in a workspace"},
     {"max-files", K_U64, F(max_files), "1000", NULL, "files and folders per workspace"},
     {"max-workspace-bytes", K_SIZE, F(max_workspace_bytes), "50M", NULL,
@@ -56,10 +58,14 @@ static const struct def defs[] = {
     {"run-pids", K_U64, F(run_pids), "64", NULL, "processes and threads in a run"},
     {"run-output", K_SIZE, F(run_output), "1M", NULL, "bytes kept per output stream of a run"},
     {"run-files", K_SIZE, F(run_files), "50M", NULL, "bytes a run may write to disk"},
+    {"run-inodes", K_U64, F(run_inodes), "20000", NULL,
+     "files and folders a run or a terminal environment may add (its file system's inodes)"},
     {"run-tmp", K_SIZE, F(run_tmp), "64M", NULL, "size of /tmp in a sandbox"},
     {"max-runs", K_U64, F(max_runs), "0", NULL, "concurrent runs per node (0: twice the cores)"},
     {"max-runs-per-user", K_U64, F(max_runs_per_user), "2", NULL, "concurrent runs per user"},
     {"run-queue", K_U64, F(run_queue), "64", NULL, "runs waiting for a slot per node (429 beyond)"},
+    {"max-queued-per-user", K_U64, F(max_queued_per_user), "4", NULL,
+     "runs one user may have waiting for a slot per node (429 beyond)"},
     {"runs-per-minute", K_U64, F(runs_per_minute), "30", NULL, "runs started per user per minute"},
     {"max-artifacts", K_U64, F(max_artifacts), "8", NULL, "plots kept per run"},
     {"max-artifact-bytes", K_SIZE, F(max_artifact_bytes), "4M", NULL, "bytes per plot"},
@@ -97,6 +103,12 @@ static const struct def defs[] = {
      "comma-separated modules that every template imports (matplotlib also loads pyplot and Agg)"},
     {"warm-memory", K_SIZE, F(warm_memory), "1G", NULL,
      "memory of the whole warm pool (its cgroup), bytes; a template past it is replaced"},
+    {"metrics", K_BOOL, F(metrics), "true", NULL,
+     "record metrics for GET /metrics and the admin charts (false: they stay at zero; for "
+     "measuring their cost)"},
+    {"metrics-token", K_STR, F(metrics_token), "", NULL,
+     "bearer token a Prometheus scraper sends to GET /metrics (empty: only an admin's session "
+     "or API token may read it)"},
 };
 
 #define NDEFS (sizeof(defs) / sizeof(defs[0]))

@@ -15,6 +15,8 @@ import threading
 import urllib.parse
 
 import pytest
+
+import openapi_check
 import requests
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -55,7 +57,10 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         args = [BIN, "serve", "--listen", f"127.0.0.1:{self.port}", "--database",
-                self.database, "--data-dir", os.path.join(self.tmp, "data")] + self.extra
+                self.database, "--data-dir", os.path.join(self.tmp, "data"),
+                # every test client registers from 127.0.0.1: tests that check the limit
+                # set their own (a later flag wins)
+                "--register-rate", "0"] + self.extra
         self.proc = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
         ready = threading.Event()
         self.lines = []
@@ -123,7 +128,12 @@ class Client:
         headers = kw.pop("headers", {}) or {}
         if csrf and self.csrf and method not in ("GET", "HEAD"):
             headers.setdefault("X-CSRF-Token", self.csrf)
-        return self.s.request(method, self.server.url + path, headers=headers, timeout=60, **kw)
+        r = self.s.request(method, self.server.url + path, headers=headers, timeout=60, **kw)
+        # Every JSON answer the suite sees is checked against the OpenAPI document.
+        if not kw.get("stream"):
+            openapi_check.check(method, path.split("?")[0], r.status_code,
+                                r.headers.get("Content-Type"), r.content)
+        return r
 
     def get(self, path, **kw):
         return self.request("GET", path, **kw)

@@ -223,6 +223,7 @@ try_('personality', 135, 0x0040000)
 try_('socket_netlink', 41, 16, 3, 0)
 try_('socket_packet', 41, 17, 3, 0)
 try_('socket_unix', 41, 1, 1, 0)
+try_('modify_ldt', 154, 0, 0, 0)
 """
 
 
@@ -362,3 +363,40 @@ def test_given_files_do_not_count_against_what_a_run_may_write(sb):
                "--file-size", "2M")
     assert r["exit_code"] == 0 and r["limit_hit"] == "none", r
     assert r.out.strip() == str(6 << 20)
+
+
+def test_host_information_in_proc_is_masked(sb):
+    """What container runtimes mask: host boot parameters, hardware, keys, timers, load."""
+    r = sb.py("import os\n"
+              "for p in ['/proc/cmdline', '/proc/config.gz', '/proc/iomem', '/proc/ioports',\n"
+              "          '/proc/kcore', '/proc/keys', '/proc/timer_list', '/proc/kallsyms',\n"
+              "          '/proc/sys/kernel/random/boot_id', '/proc/interrupts']:\n"
+              "    if os.path.exists(p):\n"
+              "        print(p, len(open(p, 'rb').read()))\n"
+              "for d in ['/proc/pressure', '/proc/acpi', '/proc/irq', '/proc/bus']:\n"
+              "    if os.path.exists(d):\n"
+              "        print(d, len(os.listdir(d)))\n")
+    assert r["exit_code"] == 0, r
+    lines = r.out.splitlines()
+    seen = {l.split()[0]: int(l.split()[1]) for l in lines if l.startswith("/proc")}
+    assert "/proc/cmdline" in seen and "/proc/pressure" in seen, r
+    for path, size in seen.items():
+        assert size == 0, (path, size)
+
+
+def test_deep_tree_is_handed_back_and_measured_at_any_depth(sb):
+    """The hand-back walk has no depth cut-off: a 70-deep tree is measured (limit disk)
+    and every file in it is handed back to the workspace's owner."""
+    ws = sb.workspace()
+    r = sb.py("import os\n"
+              "for i in range(70):\n    os.mkdir('d'); os.chdir('d')\n"
+              "for k in range(3):\n    open('big%d' % k, 'wb').write(b'x' * (2 << 20))\n",
+              "--workspace", ws, "--workspace-bytes", "4M", "--file-size", "3M")
+    assert r["limit_hit"] == "disk", r
+    owner = os.stat(ws).st_uid
+    depth = 0
+    for dirpath, dirnames, filenames in os.walk(ws):
+        depth = max(depth, dirpath.count("/d"))
+        for n in [dirpath] + [os.path.join(dirpath, x) for x in dirnames + filenames]:
+            assert os.lstat(n).st_uid == owner, n
+    assert depth >= 70
