@@ -1,4 +1,5 @@
 /* api: routing, the error table, authentication and the JSON helpers every resource uses. */
+#include "api/cluster.h"
 #include "api/internal.h"
 #include "auth/ratelimit.h"
 #include "auth/token.h"
@@ -471,11 +472,15 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
         return err_set(err, ENOMEM, "allocate rate limits");
     }
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    char node[256] = "";
-    gethostname(node, sizeof(node) - 1);
+    /* Before runs and terminals: they record the node id, and what a dead predecessor
+     * left running must be failed before anyone reads it. */
+    if (cluster_start(api, &api->cluster, err) < 0) {
+        api_free(api);
+        return -EIO;
+    }
     struct runs_config rc = {
         .data_dir = cfg->data_dir,
-        .node = node,
+        .node = cluster_node(api->cluster),
         .max_running =
             cfg->max_runs ? (unsigned)cfg->max_runs : (unsigned)(2 * (cores > 0 ? cores : 1)),
         .max_per_user = (unsigned)cfg->max_runs_per_user,
@@ -492,11 +497,6 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
         api_free(api);
         return -EIO;
     }
-    int n = 0;
-    (void)store_runs_fail_unfinished(store, node, "the server restarted while it ran", &n, NULL);
-    if (n)
-        log_event(LOG_WARN, "runs interrupted by a restart marked failed",
-                  json_pack("{s:i}", "count", n));
     api->router = router_new();
     if (!api->router || !api->login_by_ip || !api->login_by_user) {
         api_free(api);
@@ -513,6 +513,10 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
     api_run_routes(r);
     api_submission_routes(r);
     api_terminal_routes(api, r);
+    if (cluster_run(api->cluster, err) < 0) {
+        api_free(api);
+        return -EIO;
+    }
     *ret = api;
     return 0;
 }
@@ -522,6 +526,7 @@ void api_free(struct api *api)
     if (!api)
         return;
     runs_free(api->runs);
+    cluster_stop(api->cluster);
     ratelimit_free(api->runs_per_user);
     router_free(api->router);
     ratelimit_free(api->login_by_ip);

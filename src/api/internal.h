@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct cluster;
 struct ratelimit;
 struct runs;
 
@@ -31,6 +32,7 @@ struct api {
     struct ratelimit *login_by_user; /* failed logins per username */
     struct store_limits limits;      /* file limits from the settings */
     struct runs *runs;               /* live runs */
+    struct cluster *cluster;         /* this node among its peers (api/cluster.h) */
     struct ratelimit *runs_per_user; /* runs started per user per minute */
     int web_dirfd;                   /* the built page, or -1 */
     bool setup_open;                 /* no user exists yet */

@@ -10,6 +10,7 @@
  */
 #include "exec/terminals.h"
 
+#include "api/cluster.h"
 #include "api/live.h"
 #include "base/log.h"
 #include "http/ws.h"
@@ -166,20 +167,17 @@ static void on_sync(void *ctx, int64_t ws, enum wsync_event ev, const char *path
         [WSYNC_LIMIT_EXCEEDED] = "limit_exceeded",
         [WSYNC_CONFLICT] = "conflict",
     };
-    api_events_publish(ws, names[ev], path, ev == WSYNC_FILE_CHANGED ? etag : NULL, message);
+    const char *e = ev == WSYNC_FILE_CHANGED ? etag : NULL;
+    api_events_publish(ws, names[ev], path, e, message);
+    cluster_send_event(api_cluster(), ws, names[ev], path, e, message, false);
 }
 
 void api_terminal_routes(struct api *api, struct router *r)
 {
     const struct settings *s = api->cfg;
-    char host[256] = "", node[600];
-    gethostname(host, sizeof(host) - 1);
-    /* Several nodes may share a host (tests, one per port): the listen address tells them
-     * apart. */
-    snprintf(node, sizeof(node), "%s/%s", host, s->listen);
     struct terms_config tc = {
         .data_dir = s->data_dir,
-        .node = node,
+        .node = cluster_node(api->cluster),
         .files = api->limits,
         .idle_timeout_s = (unsigned)s->terminal_idle_timeout,
         .max_lifetime_s = (unsigned)s->terminal_max_lifetime,

@@ -22,6 +22,12 @@ struct def {
 
 static const struct def defs[] = {
     {"listen", K_STR, F(listen), "127.0.0.1:8080", NULL, "address and port to listen on"},
+    {"advertise", K_STR, F(advertise), "", NULL,
+     "http://HOST:PORT where the other nodes reach this one (default: from --listen; a "
+     "wildcard address becomes the host name)"},
+    {"node-timeout", K_U64, F(node_timeout), "15", NULL,
+     "seconds without a heartbeat after which the other nodes fail a node's runs and take "
+     "over its terminals (heartbeats go every fifth of it)"},
     {"database", K_STR, F(database), "sqlite:data/pyroom.db", NULL,
      "sqlite:PATH or postgres://USER@HOST:PORT/DB"},
     {"data-dir", K_STR, F(data_dir), "data", NULL, "directory for sandbox working files"},

@@ -14,6 +14,7 @@
 
 struct settings {
     char *listen;       /* HOST:PORT */
+    char *advertise;    /* http://HOST:PORT where peers reach this node ("": from listen) */
     char *database;     /* sqlite:PATH or postgres://... */
     char *data_dir;     /* working files: sandboxes' workspaces, run scratch */
     char *web_dir;      /* the built page (web/dist) */
@@ -62,6 +63,7 @@ struct settings {
     uint64_t warm_children;              /* pre-forked interpreters kept ready per template */
     char *warm_modules;                  /* comma-separated modules each template imports */
     uint64_t warm_memory;                /* bytes of memory for the whole pool (0: unbounded) */
+    uint64_t node_timeout; /* seconds without a heartbeat before peers declare a node dead */
 };
 
 /* Fills s with the defaults, then the environment. Returns 0 or -EINVAL with a message. */
