@@ -10,7 +10,8 @@ postgresql
 python3 python3-pytest python3-requests python3-websocket
 python3-numpy python3-pandas python3-scipy python3-matplotlib libpython3.11
 clang libclang-rt-14-dev
-chromium wrk nodejs npm"
+chromium wrk nodejs npm
+nginx-light"
 
 missing=""
 for p in $PKGS; do

@@ -1,5 +1,6 @@
 /* api: routing, the error table, authentication and the JSON helpers every resource uses. */
 #include "api/cluster.h"
+#include "api/forward.h"
 #include "api/internal.h"
 #include "auth/ratelimit.h"
 #include "auth/token.h"
@@ -414,6 +415,8 @@ void api_handle(struct http_req *req, void *ctx)
         api_web_get(api, req);
         return;
     }
+    if (forward_origin(api, req) < 0)
+        return; /* a node-to-node request with a wrong token: answered 403 */
     http_handler_fn fn;
     switch (router_match(api->router, req, &fn)) {
     case HTTP_ROUTE_FOUND:

@@ -6,6 +6,8 @@
  */
 #include "exec/runs.h"
 
+#include "api/cluster.h"
+#include "api/forward.h"
 #include "api/internal.h"
 #include "auth/ratelimit.h"
 #include "base/buf.h"
@@ -110,6 +112,19 @@ fail:
     store_run_free(r);
     api_caller_done(c);
     return false;
+}
+
+/* A run still live on another node is served there: its events, stdin and cancel reach the
+ * process that runs it. True when req was answered that way. */
+static bool served_by_owner(struct api *api, struct http_req *req, const struct store_run *r)
+{
+    if ((r->status != STORE_RUN_QUEUED && r->status != STORE_RUN_RUNNING) || !r->node ||
+        !api->cluster || !strcmp(r->node, cluster_node(api->cluster)))
+        return false;
+    int from = forward_origin(api, req);
+    if (from != 0)
+        return from < 0; /* a peer asked us: answer here, never forward again */
+    return forward_request(api, req, r->node, NULL);
 }
 
 /* Reads "limits" into l, lowering only. Answers 400 and returns false on a bad value. */
@@ -349,6 +364,8 @@ static void h_cancel(struct http_req *req, void *ctx)
     if (!load_run(api, req, &c, &r))
         return;
     int64_t id = r->id;
+    if (served_by_owner(api, req, r))
+        goto done;
     store_run_free(r);
     r = NULL;
     if (api->runs && runs_cancel(api->runs, id) == 0)
@@ -358,6 +375,7 @@ static void h_cancel(struct http_req *req, void *ctx)
         api_fail(req, rc, "run");
     else
         http_reply_json(req, 200, api_run_json(r, true));
+done:
     store_run_free(r);
     api_caller_done(&c);
 }
@@ -369,6 +387,11 @@ static void h_stdin(struct http_req *req, void *ctx)
     struct store_run *r = NULL;
     if (!load_run(api, req, &c, &r))
         return;
+    if (served_by_owner(api, req, r)) {
+        store_run_free(r);
+        api_caller_done(&c);
+        return;
+    }
     int rc = api->runs ? runs_stdin(api->runs, r->id, req->body.data, req->body.len) : -ENOENT;
     if (rc == -ENOENT)
         http_reply_error(req, 409, "conflict", "the run has finished");
@@ -492,6 +515,8 @@ static void h_events(struct http_req *req, void *ctx)
     struct store_run *r = NULL;
     if (!load_run(api, req, &c, &r))
         return;
+    if (served_by_owner(api, req, r))
+        goto out;
     struct sse *s = calloc(1, sizeof(*s));
     if (!s) {
         api_fail(req, -ENOMEM, "run");

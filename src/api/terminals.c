@@ -11,6 +11,7 @@
 #include "exec/terminals.h"
 
 #include "api/cluster.h"
+#include "api/forward.h"
 #include "api/live.h"
 #include "base/log.h"
 #include "http/ws.h"
@@ -47,6 +48,22 @@ static void on_upgrade(void *ctx, int fd, void *handle, const char *extra, size_
         return;
     }
     terms_attach(g_terms, ref, fd, handle, extra, extra_len);
+}
+
+/* A workspace whose environment lives on another node: the WebSocket is joined to that
+ * node's (forward.c). True when req was answered that way; false when no live peer holds
+ * the lease (a dead holder's lease is dropped on the way, so the caller may start here). */
+static bool proxied_to_holder(struct api *api, struct http_req *req, int64_t ws)
+{
+    static const char *const query[] = {"name", NULL};
+    struct store_lease *l = NULL;
+    if (!api->cluster || forward_origin(api, req) != 0 ||
+        store_lease_get(api->store, ws, &l, NULL) < 0)
+        return false;
+    bool done = strcmp(l->node, cluster_node(api->cluster)) != 0 &&
+                forward_websocket(api, req, l->node, query);
+    store_lease_free(l);
+    return done;
 }
 
 static void h_terminal(struct http_req *req, void *ctx)
@@ -87,9 +104,13 @@ static void h_terminal(struct http_req *req, void *ctx)
         http_reply_error(req, 400, "bad_handshake", "not a WebSocket request: %s", reason);
         goto out;
     }
+    if (proxied_to_holder(api, req, w->id))
+        goto out;
     struct term_ref *ref = NULL;
     struct err e = {0};
     r = g_terms ? terms_open(g_terms, w->id, w->owner_id, name, &ref, &e) : -ENOSYS;
+    if (r == -EBUSY && proxied_to_holder(api, req, w->id))
+        goto out; /* another node started it meanwhile */
     switch (r) {
     case 0:
         break;
@@ -206,6 +227,7 @@ void api_stop_live(struct api *api)
 {
     (void)api;
     api_events_close();
+    forward_stop();
     struct terms *t = g_terms;
     g_terms = NULL;
     terms_free(t);
