@@ -54,6 +54,15 @@ void api_fail(struct http_req *req, int rc, const char *what)
     case -EAGAIN:
         http_reply_error(req, 503, "unavailable", "the server is busy; try again");
         return;
+    case -ENOTCONN: {
+        /* The database is down or restarting: every node says so the same way, and a
+         * client (or nginx) knows when to come back. */
+        static const char body[] = "{\"error\":{\"code\":\"unavailable\",\"message\":"
+                                   "\"the database is unreachable; try again shortly\"}}";
+        static const char *const h[] = {"Retry-After", "2", NULL};
+        http_reply(req, 503, "application/json", body, sizeof(body) - 1, h);
+        return;
+    }
     default:
         log_event(LOG_ERROR, "request failed",
                   json_pack("{s:s,s:s,s:i}", "request_id", req->id, "what", what, "errno", -rc));

@@ -35,6 +35,10 @@ struct cluster {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stop;
+    /* Since when our heartbeats have all succeeded (ms; under mu). After a database
+     * outage every node's last beat is old: nobody reaps until everyone had a whole
+     * timeout to beat again. */
+    int64_t healthy_since;
 };
 
 static struct cluster *g_cluster; /* one struct api per process */
@@ -117,9 +121,19 @@ static void reap(struct cluster *c, const char *id, const char *why, const char 
               json_pack("{s:s,s:s,s:i}", "node", id, "why", why, "runs_failed", runs));
 }
 
+static bool may_reap(struct cluster *c)
+{
+    pthread_mutex_lock(&c->mu);
+    bool ok = c->healthy_since && store_now_ms() - c->healthy_since >= c->timeout_ms;
+    pthread_mutex_unlock(&c->mu);
+    return ok;
+}
+
 /* Reaps the nodes that stopped beating (and, at start, our address's predecessors). */
 static void reap_dead(struct cluster *c, bool at_start)
 {
+    if (!at_start && !may_reap(c))
+        return;
     char **ids = NULL;
     size_t n = 0;
     struct err e = {0};
@@ -185,6 +199,7 @@ int cluster_start(struct api *api, struct cluster **ret, struct err *err)
     log_event(LOG_INFO, "node joined",
               json_pack("{s:s,s:s,s:b}", "node", c->id, "advertise", c->advertise, "bus",
                         c->bus != NULL));
+    c->healthy_since = store_now_ms();
     g_cluster = c;
     *ret = c;
     return 0;
@@ -226,8 +241,15 @@ static void *beat_main(void *arg)
             if (!failing)
                 log_event(LOG_WARN, "heartbeat failed", json_pack("{s:s}", "error", e.msg));
             failing = true;
+            pthread_mutex_lock(&c->mu);
+            c->healthy_since = 0;
+            pthread_mutex_unlock(&c->mu);
             continue;
         }
+        pthread_mutex_lock(&c->mu);
+        if (!c->healthy_since)
+            c->healthy_since = store_now_ms();
+        pthread_mutex_unlock(&c->mu);
         if (failing)
             log_event(LOG_INFO, "heartbeat back", NULL);
         failing = false;
@@ -397,7 +419,7 @@ int cluster_peer(struct cluster *c, const char *node, char **ret_url, char **ret
     int rc = store_node_get(c->api->store, node, &n, NULL);
     if (rc < 0)
         return rc;
-    if (n->heartbeat_at < store_now_ms() - c->timeout_ms) {
+    if (n->heartbeat_at < store_now_ms() - c->timeout_ms && may_reap(c)) {
         /* Dead: end what it owned now rather than at our next beat, so the caller can
          * take over (a terminal's workspace opens here). */
         store_node_free(n);

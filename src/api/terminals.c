@@ -187,6 +187,7 @@ static void on_sync(void *ctx, int64_t ws, enum wsync_event ev, const char *path
         [WSYNC_FOLDER_CREATED] = "folder_created",
         [WSYNC_LIMIT_EXCEEDED] = "limit_exceeded",
         [WSYNC_CONFLICT] = "conflict",
+        [WSYNC_NOT_SAVED] = "not_saved",
     };
     const char *e = ev == WSYNC_FILE_CHANGED ? etag : NULL;
     api_events_publish(ws, names[ev], path, e, message);

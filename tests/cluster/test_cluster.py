@@ -329,3 +329,50 @@ def test_everything_works_through_nginx(mode):
             ev.close()
     finally:
         assert cl.stop() == [0, 0, 0]
+
+
+# ---- database outage ---------------------------------------------------------------------
+
+
+def pg(cmd):
+    import os
+    import subprocess
+    root = os.path.join(os.path.dirname(__file__), "..", "..")
+    return subprocess.run([os.path.join(root, "scripts", "pg.sh"), cmd], cwd=root,
+                          capture_output=True, text=True)
+
+
+def test_database_restart_answers_503_then_recovers_and_keeps_terminal_writes():
+    import os
+    if pg("url").stdout.strip() != os.environ.get("PYROOM_TEST_PG"):
+        pytest.skip("PYROOM_TEST_PG is not this checkout's scripts/pg.sh cluster")
+    cl = Cluster(2).start()
+    down = False
+    try:
+        a, b = cl.nodes
+        ua = Client(a)
+        ub = on(ua, b)
+        w = ua.workspace("outage")
+        t = Term(ua, w["id"])
+        t.run("true")
+        assert pg("down").returncode == 0
+        down = True
+        for u in (ua, ub):
+            r = u.get(f"/api/workspaces/{w['id']}/files")
+            assert r.status_code == 503, r.text
+            assert error_code(r) == "unavailable"
+            assert int(r.headers["Retry-After"]) > 0
+        t.run("echo written-during-outage > outage.txt")
+        t.expect(rb"not saved yet")
+        assert pg("up").returncode == 0
+        down = False
+        # Recovery without a restart of any node, and the terminal's write is stored.
+        body = wait_for(lambda: (lambda r: r.text if r.status_code == 200 else None)(
+            ub.get(f"/api/workspaces/{w['id']}/files/outage.txt")), timeout=30, step=0.2)
+        assert body == "written-during-outage\n"
+        assert ua.get(f"/api/workspaces/{w['id']}/files").status_code == 200
+        t.close()
+    finally:
+        if down:
+            pg("up")
+        assert cl.stop() == [0, 0]
