@@ -2,7 +2,6 @@
 #include "api/cluster.h"
 #include "api/forward.h"
 #include "api/internal.h"
-#include "auth/ratelimit.h"
 #include "auth/token.h"
 #include "base/log.h"
 #include "base/utf8.h"
@@ -464,25 +463,6 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
     if (api->web_dirfd < 0)
         log_event(LOG_WARN, "web page not found; the API still works",
                   json_pack("{s:s}", "web_dir", cfg->web_dir));
-    /* Failed logins: login_rate per minute, with that many as the burst. */
-    struct ratelimit_config rl = {
-        .rate = (double)(cfg->login_rate ? cfg->login_rate : 1) / 60.0,
-        .burst = (double)(cfg->login_rate ? cfg->login_rate : 1),
-        .slots = 4096,
-    };
-    if (ratelimit_new(&rl, &api->login_by_ip) < 0 || ratelimit_new(&rl, &api->login_by_user) < 0) {
-        api_free(api);
-        return err_set(err, ENOMEM, "allocate rate limits");
-    }
-    struct ratelimit_config rr = {
-        .rate = (double)(cfg->runs_per_minute ? cfg->runs_per_minute : 1) / 60.0,
-        .burst = (double)(cfg->runs_per_minute ? cfg->runs_per_minute : 1),
-        .slots = 4096,
-    };
-    if (ratelimit_new(&rr, &api->runs_per_user) < 0) {
-        api_free(api);
-        return err_set(err, ENOMEM, "allocate rate limits");
-    }
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     /* Before runs and terminals: they record the node id, and what a dead predecessor
      * left running must be failed before anyone reads it. */
@@ -510,7 +490,7 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
         return -EIO;
     }
     api->router = router_new();
-    if (!api->router || !api->login_by_ip || !api->login_by_user) {
+    if (!api->router) {
         api_free(api);
         return err_set(err, ENOMEM, "allocate api");
     }
@@ -539,10 +519,7 @@ void api_free(struct api *api)
         return;
     runs_free(api->runs);
     cluster_stop(api->cluster);
-    ratelimit_free(api->runs_per_user);
     router_free(api->router);
-    ratelimit_free(api->login_by_ip);
-    ratelimit_free(api->login_by_user);
     if (api->web_dirfd >= 0)
         close(api->web_dirfd);
     free(api);

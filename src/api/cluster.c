@@ -1,6 +1,7 @@
 /* cluster: node identity, heartbeats, reaping dead peers, and the bus; see cluster.h. */
 #include "api/cluster.h"
 
+#include "api/limits.h"
 #include "api/live.h"
 #include "auth/token.h"
 #include "base/log.h"
@@ -254,6 +255,7 @@ static void *beat_main(void *arg)
             log_event(LOG_INFO, "heartbeat back", NULL);
         failing = false;
         reap_dead(c, false);
+        api_limits_expire(c->api);
     }
     return NULL;
 }

@@ -20,7 +20,6 @@
 #include <stdint.h>
 
 struct cluster;
-struct ratelimit;
 struct runs;
 
 struct api {
@@ -28,14 +27,11 @@ struct api {
     struct store *store;
     struct sup *sup;
     struct router *router;
-    struct ratelimit *login_by_ip;   /* failed logins per client address */
-    struct ratelimit *login_by_user; /* failed logins per username */
-    struct store_limits limits;      /* file limits from the settings */
-    struct runs *runs;               /* live runs */
-    struct cluster *cluster;         /* this node among its peers (api/cluster.h) */
-    struct ratelimit *runs_per_user; /* runs started per user per minute */
-    int web_dirfd;                   /* the built page, or -1 */
-    bool setup_open;                 /* no user exists yet */
+    struct store_limits limits; /* file limits from the settings */
+    struct runs *runs;          /* live runs */
+    struct cluster *cluster;    /* this node among its peers (api/cluster.h) */
+    int web_dirfd;              /* the built page, or -1 */
+    bool setup_open;            /* no user exists yet */
 };
 
 /* A second Content-Security-Policy for bytes a user wrote (workspace and snapshot files,

@@ -9,9 +9,10 @@
 #include "api/cluster.h"
 #include "api/forward.h"
 #include "api/internal.h"
-#include "auth/ratelimit.h"
+#include "api/limits.h"
 #include "base/buf.h"
 #include "base/utf8.h"
+#include "store/nodes.h"
 #include "workspace/path.h"
 
 #include <errno.h>
@@ -188,6 +189,32 @@ void api_run_limits(const struct api *api, struct sb_limits *l)
     l->tmpfs_bytes = s->run_tmp;
 }
 
+/* The cluster-wide limits on starting a run (api/limits.h): runs per minute, and runs at
+ * once. Runs at once on this node are the run queue's business (exec/runs.c); runs the
+ * user has going on other nodes count against --max-runs-per-user here, so spreading
+ * runs over nodes gives no more than one node would. Answers 429 and returns false. */
+static bool runs_allowed(struct api *api, struct http_req *req, const struct api_caller *c)
+{
+    char key[48];
+    unsigned retry = 0;
+    snprintf(key, sizeof(key), "runs:%lld", (long long)c->user.id);
+    if (!api_limit_take(api, key, api->cfg->runs_per_minute, &retry)) {
+        api_too_many(req, retry, "you started too many runs in the last minute; wait a little");
+        return false;
+    }
+    int64_t total = 0, elsewhere = 0;
+    uint64_t max = api->cfg->max_runs_per_user;
+    if (max && api->cluster &&
+        store_runs_unfinished_user(api->store, c->user.id, cluster_node(api->cluster), &total,
+                                   &elsewhere, NULL) == 0 &&
+        elsewhere > 0 && (uint64_t)total >= max) {
+        api_limit_give_back(api, key);
+        api_too_many(req, 2, "you have as many runs going as you may; wait for one to finish");
+        return false;
+    }
+    return true;
+}
+
 /* Starts a run described by body for the caller; answers. workspace_id or submission_id. */
 void api_run_start(struct api *api, struct http_req *req, const struct api_caller *c,
                    int64_t workspace_id, int64_t submission_id, json_t *body)
@@ -250,13 +277,10 @@ void api_run_start(struct api *api, struct http_req *req, const struct api_calle
     char *args_json = args && json_is_array(args) ? json_dumps(args, JSON_COMPACT) : strdup("[]");
     rq.args_json = args_json;
     int64_t id = 0;
-    unsigned retry = 0;
     if (!read_limits(req, body, &rq.limits))
         goto out;
-    if (!ratelimit_take(api->runs_per_user, c->user.username, ratelimit_now_ms(), &retry)) {
-        api_too_many(req, retry, "you started too many runs in the last minute; wait a little");
+    if (!runs_allowed(api, req, c))
         goto out;
-    }
     int rc = runs_start(api->runs, &rq, &id, NULL);
     if (rc == -EAGAIN) {
         api_too_many(req, 2, "the server is busy with other runs; try again in a moment");

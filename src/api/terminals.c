@@ -15,6 +15,7 @@
 #include "api/live.h"
 #include "base/log.h"
 #include "http/ws.h"
+#include "store/nodes.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -66,6 +67,23 @@ static bool proxied_to_holder(struct api *api, struct http_req *req, int64_t ws)
     return done;
 }
 
+/* --terminal-max-per-user over the whole cluster: a workspace with no live environment
+ * anywhere may start one only while its owner's environments on every node are fewer.
+ * (terms_open counts this node's.) Answers 429 and returns false. */
+static bool environment_allowed(struct api *api, struct http_req *req,
+                                const struct store_workspace *w)
+{
+    int64_t n = 0;
+    uint64_t max = api->cfg->terminal_max_per_user;
+    if (!max || store_lease_get(api->store, w->id, NULL, NULL) != -ENOENT ||
+        store_leases_count_user(api->store, w->owner_id, w->id, &n, NULL) < 0 || (uint64_t)n < max)
+        return true;
+    http_reply_error(req, 429, "too_many_environments",
+                     "you have %llu workspaces with live terminals; close one first",
+                     (unsigned long long)max);
+    return false;
+}
+
 static void h_terminal(struct http_req *req, void *ctx)
 {
     struct api *api = ctx;
@@ -105,6 +123,8 @@ static void h_terminal(struct http_req *req, void *ctx)
         goto out;
     }
     if (proxied_to_holder(api, req, w->id))
+        goto out;
+    if (!environment_allowed(api, req, w))
         goto out;
     struct term_ref *ref = NULL;
     struct err e = {0};

@@ -215,6 +215,67 @@ int store_leases_count_user(struct store *st, int64_t user_id, int64_t except_ws
     return rc;
 }
 
+int store_counter_add(struct store *st, const char *name, int64_t win, int64_t delta,
+                      int64_t *ret_cur, int64_t *ret_prev, struct err *err)
+{
+    struct db db;
+    int64_t cur = 0, prev = 0;
+    int rc = conn_get(st, &db, err);
+    if (rc < 0)
+        return rc;
+    /* One atomic statement per change: concurrent nodes never lose an increment. */
+    rc = db_row_ints(&db, &cur, 1,
+                     "INSERT INTO counters (name, win, n) VALUES (?, ?, ?)"
+                     " ON CONFLICT (name, win) DO UPDATE SET n = counters.n + excluded.n"
+                     " RETURNING n",
+                     err, "tii", name, win, delta);
+    if (rc == 0) {
+        rc = db_row_ints(&db, &prev, 1, "SELECT n FROM counters WHERE name = ? AND win = ?", err,
+                         "ti", name, win - 1);
+        if (rc == -ENOENT)
+            rc = 0;
+    }
+    conn_put(&db);
+    if (rc == 0) {
+        *ret_cur = cur;
+        *ret_prev = prev;
+    }
+    return rc;
+}
+
+int store_counters_expire(struct store *st, const char *prefix, int64_t before_win, struct err *err)
+{
+    struct db db;
+    int rc = conn_get(st, &db, err);
+    if (rc < 0)
+        return rc;
+    size_t n = strlen(prefix);
+    rc = db_run(&db, NULL, "DELETE FROM counters WHERE substr(name, 1, ?) = ? AND win < ?", err,
+                "iti", (int64_t)n, prefix, before_win);
+    conn_put(&db);
+    return rc;
+}
+
+int store_runs_unfinished_user(struct store *st, int64_t user_id, const char *node,
+                               int64_t *ret_total, int64_t *ret_elsewhere, struct err *err)
+{
+    struct db db;
+    int64_t v[2] = {0, 0};
+    int rc = conn_get(st, &db, err);
+    if (rc < 0)
+        return rc;
+    rc = db_row_ints(&db, v, 2,
+                     "SELECT COUNT(*), COALESCE(SUM(CASE WHEN node = ? THEN 0 ELSE 1 END), 0)"
+                     " FROM runs WHERE user_id = ? AND status IN ('queued', 'running')",
+                     err, "ti", node, user_id);
+    conn_put(&db);
+    if (rc == 0) {
+        *ret_total = v[0];
+        *ret_elsewhere = v[1];
+    }
+    return rc;
+}
+
 /* ---- the bus --------------------------------------------------------------------------- */
 
 int store_notify(struct store *st, const char *channel, const char *payload, struct err *err)

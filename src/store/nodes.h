@@ -63,6 +63,19 @@ int store_node_leave(struct store *st, const char *id, struct err *err);
 int store_leases_count_user(struct store *st, int64_t user_id, int64_t except_ws, int64_t *ret,
                             struct err *err);
 
+/* Cluster-wide counters for rate limits: name's count in window win (any integer the
+ * caller derives from the time) changes by delta (+1, -1 to give one back); *ret_cur is
+ * the count after the change and *ret_prev the count of window win - 1. Rows older than
+ * store_counters_expire's horizon are removed by it. */
+int store_counter_add(struct store *st, const char *name, int64_t win, int64_t delta,
+                      int64_t *ret_cur, int64_t *ret_prev, struct err *err);
+int store_counters_expire(struct store *st, const char *prefix, int64_t before_win,
+                          struct err *err);
+/* Unfinished (queued or running) runs of user_id: in the whole cluster, and on nodes other
+ * than node. */
+int store_runs_unfinished_user(struct store *st, int64_t user_id, const char *node,
+                               int64_t *ret_total, int64_t *ret_elsewhere, struct err *err);
+
 /* ---- the bus --------------------------------------------------------------------------- */
 
 #define STORE_NOTIFY_MAX 7900 /* bytes of a payload (PostgreSQL's limit is 8000) */

@@ -376,3 +376,61 @@ def test_database_restart_answers_503_then_recovers_and_keeps_terminal_writes():
         if down:
             pg("up")
         assert cl.stop() == [0, 0]
+
+
+# ---- limits hold across nodes ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def limited():
+    c = Cluster(3, extra=["--runs-per-minute", "2", "--login-rate", "3",
+                          "--terminal-max-per-user", "1", "--max-runs-per-user", "1"]).start()
+    yield c
+    assert c.stop() == [0, 0, 0]
+
+
+def each_node(cl):
+    u = Client(cl.nodes[0])
+    return [u] + [on(u, n) for n in cl.nodes[1:]]
+
+
+def test_runs_per_minute_hold_across_nodes(limited):
+    ua, ub, uc = each_node(limited)
+    w = ua.workspace("rpm")
+    put(ua, w, "main.py", "print(1)\n")
+    codes = [u.post(f"/api/workspaces/{w['id']}/runs?wait=1", json={}).status_code
+             for u in (ua, ub, uc)]
+    assert codes == [200, 200, 429]
+
+
+def test_concurrent_runs_per_user_hold_across_nodes(limited):
+    ua, ub, _ = each_node(limited)
+    w = ua.workspace("conc")
+    r = start_run(ua, w, "import time\ntime.sleep(60)\n")
+    r2 = ub.post(f"/api/workspaces/{w['id']}/runs", json={})
+    assert r2.status_code == 429 and error_code(r2) == "rate_limited"
+    assert int(r2.headers["Retry-After"]) >= 1
+    assert ub.post(f"/api/runs/{r['id']}/cancel").json()["status"] == "cancelled"
+
+
+def test_failed_logins_hold_across_nodes(limited):
+    ua, ub, uc = each_node(limited)
+    bad = {"username": ua.username, "password": "wrong password here"}
+    codes = [requests.post(n.url + "/api/auth/login", json=bad, timeout=30).status_code
+             for n in limited.nodes]
+    assert codes == [401, 401, 401]
+    r = requests.post(limited.nodes[0].url + "/api/auth/login", json=bad, timeout=30)
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+
+
+def test_terminals_per_user_hold_across_nodes(limited):
+    ua, ub, _ = each_node(limited)
+    w1, w2 = ua.workspace("t1"), ua.workspace("t2")
+    t = Term(ua, w1["id"])
+    try:
+        t.run("true")
+        with pytest.raises(websocket.WebSocketBadStatusException) as e:
+            Term(ub, w2["id"])
+        assert e.value.status_code == 429
+    finally:
+        t.close()
