@@ -40,3 +40,9 @@ if [ -f web/package.json ]; then
         (cd web && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.stamp)
     fi
 fi
+# The Kubernetes schemas that `make check` validates deploy/kubernetes against.
+if [ -f deploy/package.json ]; then
+    if [ ! -d deploy/node_modules ] || [ deploy/package-lock.json -nt deploy/node_modules/.stamp ]; then
+        (cd deploy && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.stamp)
+    fi
+fi

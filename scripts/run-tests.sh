@@ -5,7 +5,7 @@
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
-SUITES=${SUITES:-"unit fuzz web sandbox api-sqlite api-postgres e2e"}
+SUITES=${SUITES:-"unit fuzz web sandbox api-sqlite api-postgres cluster deploy e2e"}
 export PYROOM_BIN=${PYROOM_BIN:-$PWD/$BUILD/pyroom}
 PY=/usr/bin/python3
 passed=0
@@ -79,6 +79,20 @@ suite_api-postgres() {
     if [ -z "${PYROOM_TEST_PG:-}" ]; then add 0 1 api-postgres; return; fi
     PYROOM_TEST_DB=postgres run_pytest api-postgres tests/api
 }
+# Several nodes on one PostgreSQL behind Debian's nginx (tests/cluster).
+suite_cluster() {
+    if [ -z "${PYROOM_TEST_PG:-}" ]; then add 0 1 cluster; return; fi
+    run_pytest cluster tests/cluster
+}
+# The Kubernetes manifests against the Kubernetes schemas, offline (deploy/validate.mjs).
+suite_deploy() {
+    if [ ! -f deploy/package.json ]; then return; fi
+    if (cd deploy && node validate.mjs) >"$BUILD/logs/deploy.log" 2>&1; then
+        cat "$BUILD/logs/deploy.log" | tail -n 3; add 1 0 deploy
+    else
+        tail -n 30 "$BUILD/logs/deploy.log"; add 0 1 deploy
+    fi
+}
 # The page's TypeScript must type-check (tsc --noEmit); one test.
 suite_web() {
     if [ ! -f web/package.json ]; then return; fi
@@ -112,7 +126,7 @@ if [ -x scripts/pg.sh ] && [ -z "${PYROOM_TEST_PG:-}" ]; then
 fi
 
 for s in $SUITES; do
-    if [ "$s" = unit ] || [ "$s" = web ] || ls tests/"${s%%-*}"/ 2>/dev/null | grep -qE '\.(py|c|mjs)$'; then
+    if [ "$s" = unit ] || [ "$s" = web ] || [ "$s" = deploy ] || ls tests/"${s%%-*}"/ 2>/dev/null | grep -qE '\.(py|c|mjs)$'; then
         "suite_$s"
     fi
 done
