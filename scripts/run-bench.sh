@@ -1,8 +1,8 @@
 #!/bin/sh
 # `make bench`: every benchmark, each measuring its own baseline in the same run and
-# printing figures and ratios. BENCHES selects some (api runs warm sandbox terminal web).
+# printing figures and ratios. BENCHES selects some (api runs warm sandbox terminal web cluster).
 cd "$(dirname "$0")/.."
-BENCHES=${BENCHES:-"api runs warm sandbox terminal web"}
+BENCHES=${BENCHES:-"api runs warm sandbox terminal web cluster"}
 status=0
 for b in $BENCHES; do
     echo "==== bench/$b"
