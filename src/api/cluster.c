@@ -54,6 +54,11 @@ const char *cluster_node(const struct cluster *c)
     return c->id;
 }
 
+struct store *cluster_store(const struct cluster *c)
+{
+    return c->api->store;
+}
+
 bool cluster_has_bus(const struct cluster *c)
 {
     return c && c->bus;

@@ -44,6 +44,7 @@ void cluster_stop(struct cluster *c);
 struct cluster *api_cluster(void);
 
 const char *cluster_node(const struct cluster *c);
+struct store *cluster_store(const struct cluster *c);
 bool cluster_has_bus(const struct cluster *c);
 /* A live peer's advertised URL and token (malloc'd). -ENOENT when node is this one, is
  * unknown, or missed its heartbeats; other -errno from the store. */

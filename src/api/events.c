@@ -27,7 +27,7 @@
 /* Streams one user may hold open on this node. Each holds an HTTP connection and its
  * thread, so without a cap one user could take all --max-connections of the node. A page
  * holds one per tab; a vanished reader is noticed at the next keepalive. */
-#define EVENTS_PER_USER 16
+#define EVENTS_PER_USER API_EVENTS_PER_USER
 
 struct sub {
     int64_t ws;
@@ -158,6 +158,7 @@ static ssize_t sse_read(void *ctx, uint64_t pos, char *out, size_t max)
 static void sse_free(void *ctx)
 {
     struct sub *s = ctx;
+    api_events_closed(s->user_id);
     pthread_mutex_lock(&mu);
     for (struct sub **p = &subs; *p; p = &(*p)->next)
         if (*p == s) {

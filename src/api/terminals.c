@@ -191,9 +191,28 @@ static void h_events(struct http_req *req, void *ctx)
     struct store_workspace *w = NULL;
     if (!api_workspace_request(api, req, &c, &w))
         return;
-    api_events_stream(req, w->id, &c);
+    /* The cap on a user's streams holds across nodes: each open one is a row. */
+    struct cluster *cl = api->cluster;
+    int r =
+        cl ? store_stream_open(api->store, cluster_node(cl), c.user.id, API_EVENTS_PER_USER, NULL)
+           : 0;
+    if (r == -EUSERS)
+        api_too_many(req, 15, "too many open event streams; close a tab or wait a little");
+    else if (r < 0)
+        api_fail(req, r, "event stream");
+    else
+        api_events_stream(req, w->id, &c);
+    if (r == 0 && cl && (req->status == 429 || req->status == 503)) /* refused locally */
+        (void)store_stream_close(api->store, cluster_node(cl), c.user.id, NULL);
     store_workspace_free(w);
     api_caller_done(&c);
+}
+
+void api_events_closed(int64_t user_id)
+{
+    struct cluster *cl = api_cluster();
+    if (cl)
+        (void)store_stream_close(cluster_store(cl), cluster_node(cl), user_id, NULL);
 }
 
 /* Changes made in a terminal, as events. */

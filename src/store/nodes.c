@@ -276,6 +276,44 @@ int store_runs_unfinished_user(struct store *st, int64_t user_id, const char *no
     return rc;
 }
 
+int store_stream_open(struct store *st, const char *node, int64_t user_id, int64_t max,
+                      struct err *err)
+{
+    struct db db;
+    int64_t id = 0, n = 0;
+    int rc = conn_get(st, &db, err);
+    if (rc < 0)
+        return rc;
+    /* Insert first, then count: two nodes opening at once cannot both pass the cap. */
+    rc = db_row_ints(&db, &id, 1,
+                     "INSERT INTO streams (node, user_id, opened_at) VALUES (?, ?, ?) RETURNING id",
+                     err, "tii", node, user_id, store_now_ms());
+    if (rc == 0)
+        rc = db_row_ints(&db, &n, 1, "SELECT COUNT(*) FROM streams WHERE user_id = ? AND id <= ?",
+                         err, "ii", user_id, id);
+    if (rc == 0 && n > max) {
+        (void)db_run(&db, NULL, "DELETE FROM streams WHERE id = ?", NULL, "i", id);
+        rc = err_set(err, EUSERS, "user %lld has %lld event streams open", (long long)user_id,
+                     (long long)(n - 1));
+    }
+    conn_put(&db);
+    return rc;
+}
+
+int store_stream_close(struct store *st, const char *node, int64_t user_id, struct err *err)
+{
+    struct db db;
+    int rc = conn_get(st, &db, err);
+    if (rc < 0)
+        return rc;
+    rc = db_run(&db, NULL,
+                "DELETE FROM streams WHERE id = (SELECT MIN(id) FROM streams"
+                " WHERE node = ? AND user_id = ?)",
+                err, "ti", node, user_id);
+    conn_put(&db);
+    return rc;
+}
+
 /* ---- the bus --------------------------------------------------------------------------- */
 
 int store_notify(struct store *st, const char *channel, const char *payload, struct err *err)

@@ -76,6 +76,13 @@ int store_counters_expire(struct store *st, const char *prefix, int64_t before_w
 int store_runs_unfinished_user(struct store *st, int64_t user_id, const char *node,
                                int64_t *ret_total, int64_t *ret_elsewhere, struct err *err);
 
+/* Open event streams, per node and user (a cluster-wide cap per user). open records one
+ * for user_id on node unless the user has max or more in the cluster (-EUSERS); close
+ * removes one of them. A reaped node's go with it. */
+int store_stream_open(struct store *st, const char *node, int64_t user_id, int64_t max,
+                      struct err *err);
+int store_stream_close(struct store *st, const char *node, int64_t user_id, struct err *err);
+
 /* ---- the bus --------------------------------------------------------------------------- */
 
 #define STORE_NOTIFY_MAX 7900 /* bytes of a payload (PostgreSQL's limit is 8000) */

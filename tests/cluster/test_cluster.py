@@ -434,3 +434,28 @@ def test_terminals_per_user_hold_across_nodes(limited):
         assert e.value.status_code == 429
     finally:
         t.close()
+
+
+def test_event_streams_per_user_hold_across_nodes(limited):
+    users = each_node(limited)
+    w = users[0].workspace("streams")
+    streams = []
+    try:
+        for i in range(16):  # API_EVENTS_PER_USER, spread over the three nodes
+            streams.append(Events(users[i % 3], w["id"]))
+        for u in users:
+            r = u.get(f"/api/workspaces/{w['id']}/events", stream=True)
+            assert r.status_code == 429 and error_code(r) == "rate_limited"
+            r.close()
+        # One closes: another may open (on any node), once its node has noticed: a closed
+        # client is found out by a failed write, and the stream writes a comment every 15 s.
+        streams.pop().close()
+        def reopen():
+            r = users[1].get(f"/api/workspaces/{w['id']}/events", stream=True)
+            ok = r.status_code == 200
+            r.close()
+            return ok
+        wait_for(reopen, timeout=60, step=0.5)
+    finally:
+        for s in streams:
+            s.close()
