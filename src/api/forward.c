@@ -457,6 +457,17 @@ static void *tunnel_main(void *arg)
         if ((p[1].revents & (POLLIN | POLLHUP | POLLERR)) && !pump(j->peer, j->client))
             break;
     }
+    /* The owner went away (stopped, or died): say so to the client in a close frame
+     * (1012 "service restart"); the page reconnects and is given a shell again, on a
+     * live node. After the owner's own close frame, the client ignores this one. */
+    static const char bye[] = "the node running this terminal stopped; reconnect";
+    unsigned char frame[2 + 2 + sizeof(bye)];
+    frame[0] = 0x88; /* FIN, close */
+    frame[1] = (unsigned char)(2 + sizeof(bye) - 1);
+    frame[2] = 1012 >> 8;
+    frame[3] = 1012 & 0xff;
+    memcpy(frame + 4, bye, sizeof(bye) - 1);
+    (void)send(j->client, frame, 4 + sizeof(bye) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
     close(j->peer);
     http_upgrade_close(j->handle);
     pthread_mutex_lock(&tunnels_mu);

@@ -271,9 +271,52 @@ def test_kill9_peers_fail_its_runs_and_take_over_its_terminals():
         ta = Term(ua, w["id"])
         ta.run("export OLD=shell-on-a")
         put(ua, w, "keep.txt", "v0")
+        # A writer through nginx with If-Match on every write, across the kill: a write it
+        # saw acknowledged is never lost, and it never gets a false 412 (nginx must not
+        # send a write to a second node after the first stored it).
+        un = on(ua, cl.nginx)
+        stop = threading.Event()
+        log = {"acked": [], "codes": []}
+
+        def writer():
+            etag = put(un, w, "counter.txt", "0")["etag"]
+            i = 0
+            while not stop.is_set():
+                i += 1
+                r = un.put(f"/api/workspaces/{w['id']}/files/counter.txt", data=str(i).encode(),
+                           headers={"If-Match": f'"{etag}"'})
+                log["codes"].append(r.status_code)
+                if r.status_code == 200:
+                    etag = r.json()["etag"]
+                    log["acked"].append(i)
+                elif r.status_code == 502:
+                    # The node died with the write in flight: it may or may not be stored.
+                    # Read what is there (any node) and go on from it, as the page does.
+                    g = un.get(f"/api/workspaces/{w['id']}/files/counter.txt")
+                    if g.status_code != 200:
+                        continue
+                    etag = g.headers["ETag"].strip('"')
+                    if g.text == str(i):
+                        log["acked"].append(i)
+                else:
+                    return  # anything else ends the writer: the assertions below say what
+        wt = threading.Thread(target=writer, daemon=True)
+        wt.start()
+        wait_for(lambda: len(log["acked"]) >= 5, timeout=DEADLINE, step=0.02)
         t0 = time.monotonic()
         a.kill9()
         ta.close()
+        try:
+            wait_for(lambda: len(log["codes"]) and log["codes"][-1] == 200 and
+                     len(log["acked"]) >= 10, timeout=DEADLINE, step=0.05)
+        except AssertionError:
+            raise AssertionError(f"the writer stopped: {log['codes'][-20:]}")
+        stop.set()
+        wt.join(DEADLINE)
+        assert 412 not in log["codes"], log["codes"]
+        assert set(log["codes"]) <= {200, 502}, log["codes"]
+        assert ub.get(f"/api/workspaces/{w['id']}/files/counter.txt").text == \
+            str(log["acked"][-1])
         # Peers notice within the node timeout and fail the run...
         failed = wait_for(lambda: (lambda j: j if j["status"] == "failed" else None)(
             ub.get(f"/api/runs/{r['id']}").json()), timeout=30, step=0.1)
