@@ -5,6 +5,7 @@
 #include "api/cluster.h"
 #include "base/buf.h"
 #include "base/log.h"
+#include "http/head.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -181,39 +182,15 @@ static int build_request(struct buf *b, struct http_req *req, const char *token,
     return b->data ? 0 : -ENOMEM;
 }
 
-/* A peer's answer head: status and the headers we pass back. */
-struct head {
-    int status;
-    char ctype[128];
-    char retry_after[16];
-    char cache[64];
-    char accept[64]; /* Sec-WebSocket-Accept */
-    char csp[256];
-    char version[8];  /* Sec-WebSocket-Version (a 426) */
-    long long length; /* Content-Length, -1 when absent */
-    size_t head_len;  /* bytes of the head in the buffer; the rest is body */
-};
-
-static void header_value(const char *line, size_t n, const char *name, char *out, size_t len)
+/* Reads until the head is complete and parses it into h (the first body bytes stay in b
+ * after h->head_len). */
+static int read_head(int fd, struct buf *b, struct http_head *h, int ms)
 {
-    size_t k = strlen(name);
-    if (n <= k + 1 || strncasecmp(line, name, k) != 0 || line[k] != ':')
-        return;
-    const char *v = line + k + 1;
-    while (v < line + n && (*v == ' ' || *v == '\t'))
-        v++;
-    size_t vl = (size_t)(line + n - v);
-    snprintf(out, len, "%.*s", (int)vl, v);
-}
-
-/* Reads and parses the head into h (and the first body bytes into b). */
-static int read_head(int fd, struct buf *b, struct head *h, int ms)
-{
-    memset(h, 0, sizeof(*h));
-    h->length = -1;
     char chunk[4096];
-    char *end = NULL;
-    while (!(end = b->data ? strstr(b->data, "\r\n\r\n") : NULL)) {
+    for (;;) {
+        int r = b->len ? http_head_parse(b->data, b->len, h) : -EAGAIN;
+        if (r != -EAGAIN)
+            return r;
         if (b->len > HEAD_MAX)
             return -EPROTO;
         ssize_t n = read_some(fd, chunk, sizeof(chunk), ms);
@@ -222,29 +199,10 @@ static int read_head(int fd, struct buf *b, struct head *h, int ms)
         if (buf_append(b, chunk, (size_t)n) < 0)
             return -EPROTO;
     }
-    h->head_len = (size_t)(end - b->data) + 4;
-    if (sscanf(b->data, "HTTP/1.%*d %d", &h->status) != 1 || h->status < 100 || h->status > 599)
-        return -EPROTO;
-    for (const char *line = strstr(b->data, "\r\n") + 2; line < end;) {
-        const char *eol = strstr(line, "\r\n");
-        size_t n = (size_t)(eol - line);
-        char len[24] = "";
-        header_value(line, n, "Content-Type", h->ctype, sizeof(h->ctype));
-        header_value(line, n, "Retry-After", h->retry_after, sizeof(h->retry_after));
-        header_value(line, n, "Cache-Control", h->cache, sizeof(h->cache));
-        header_value(line, n, "Sec-WebSocket-Accept", h->accept, sizeof(h->accept));
-        header_value(line, n, "Sec-WebSocket-Version", h->version, sizeof(h->version));
-        header_value(line, n, "Content-Security-Policy", h->csp, sizeof(h->csp));
-        header_value(line, n, "Content-Length", len, sizeof(len));
-        if (*len)
-            h->length = strtoll(len, NULL, 10);
-        line = eol + 2;
-    }
-    return 0;
 }
 
 /* The headers to pass back with an answer, NULL-terminated into out (at least 11). */
-static void answer_headers(const struct head *h, const char **out)
+static void answer_headers(const struct http_head *h, const char **out)
 {
     size_t i = 0;
     if (*h->retry_after) {
@@ -355,7 +313,7 @@ bool forward_request(struct api *api, struct http_req *req, const char *node,
         return fd < 0;
     struct buf b;
     buf_init(&b, BODY_MAX);
-    struct head h;
+    struct http_head h;
     const char *hdrs[12];
     if (read_head(fd, &b, &h, ANSWER_MS) < 0) {
         unreachable(req, node, "bad or no answer");
@@ -523,7 +481,7 @@ bool forward_websocket(struct api *api, struct http_req *req, const char *node,
         return fd < 0;
     struct buf b;
     buf_init(&b, HEAD_MAX * 2);
-    struct head h;
+    struct http_head h;
     const char *hdrs[12];
     if (read_head(fd, &b, &h, 60000) < 0) {
         unreachable(req, node, "bad or no answer to the upgrade");
