@@ -15,8 +15,9 @@
  * Node-to-node authentication: the request carries X-Pyroom-Node-Token with the owner's
  * token from the nodes table (random per process start, readable only with database
  * access). A request with a valid token is "from a peer": it is never forwarded again (no
- * loops), and its X-Pyroom-Client names the caller's address for the logs. A request with
- * a wrong token is refused (403) before anything else.
+ * loops); it gains nothing else (X-Pyroom-Client, the caller's address as the forwarding
+ * node saw it, is informational). A request with a wrong token is refused (403) before
+ * anything else.
  */
 #ifndef PYROOM_API_FORWARD_H
 #define PYROOM_API_FORWARD_H
