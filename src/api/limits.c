@@ -13,17 +13,20 @@ bool api_limit_take(struct api *api, const char *name, uint64_t max, unsigned *r
     if (store_counter_add(api->store, name, win, 1, &cur, &prev, NULL) < 0)
         return true;
     int64_t into = now % LIMIT_WINDOW_MS;
-    /* The count of the last 60 s, estimated (in thousandths to stay in integers). */
-    int64_t est = prev * (LIMIT_WINDOW_MS - into) / LIMIT_WINDOW_MS + cur;
-    if (est <= (int64_t)max)
+    /* The count of the last 60 s, estimated: prev * (W - into) / W + cur <= max, compared
+     * multiplied out by W (dividing first would round the estimate down, and let a burst
+     * through right after a window boundary). */
+    if (prev * (LIMIT_WINDOW_MS - into) + cur * LIMIT_WINDOW_MS <= (int64_t)max * LIMIT_WINDOW_MS)
         return true;
     (void)store_counter_add(api->store, name, win, -1, &cur, &prev, NULL);
     /* When will the estimate fall below max? The previous window's weight shrinks over
      * the rest of this window; this window's count only leaves with the next one. */
     int64_t wait_ms = LIMIT_WINDOW_MS - into;
     if (cur < (int64_t)max && prev > 0) {
-        int64_t excess = prev * (LIMIT_WINDOW_MS - into) / LIMIT_WINDOW_MS + cur + 1 - (int64_t)max;
-        int64_t ms = excess * LIMIT_WINDOW_MS / prev;
+        /* The weight of prev must fall by the excess (multiplied out by W as above). */
+        int64_t excess =
+            prev * (LIMIT_WINDOW_MS - into) + (cur + 1 - (int64_t)max) * LIMIT_WINDOW_MS;
+        int64_t ms = excess / prev + 1;
         if (ms < wait_ms)
             wait_ms = ms;
     }
