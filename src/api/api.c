@@ -2,6 +2,7 @@
 #include "api/cluster.h"
 #include "api/forward.h"
 #include "api/internal.h"
+#include "auth/ratelimit.h"
 #include "auth/token.h"
 #include "base/log.h"
 #include "base/utf8.h"
@@ -463,6 +464,17 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
     if (api->web_dirfd < 0)
         log_event(LOG_WARN, "web page not found; the API still works",
                   json_pack("{s:s}", "web_dir", cfg->web_dir));
+    /* Registrations: register_rate per hour per client address (0: no limit), counted on
+     * this node. (Failed logins and runs per minute are counted cluster-wide: limits.h.) */
+    struct ratelimit_config rg = {
+        .rate = (double)cfg->register_rate / 3600.0,
+        .burst = (double)cfg->register_rate,
+        .slots = 4096,
+    };
+    if (cfg->register_rate && ratelimit_new(&rg, &api->signup_by_ip) < 0) {
+        api_free(api);
+        return err_set(err, ENOMEM, "allocate rate limits");
+    }
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     /* Before runs and terminals: they record the node id, and what a dead predecessor
      * left running must be failed before anyone reads it. */
@@ -481,6 +493,8 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
         .max_artifacts = cfg->max_artifacts,
         .max_artifact_bytes = cfg->max_artifact_bytes,
         .files = api->limits,
+        .run_inodes = cfg->run_inodes,
+        .max_queued_per_user = (unsigned)cfg->max_queued_per_user,
         .on_change = run_changed,
         .on_change_ctx = api,
         .warm = cfg->warm_pool,
@@ -519,6 +533,7 @@ void api_free(struct api *api)
         return;
     runs_free(api->runs);
     cluster_stop(api->cluster);
+    ratelimit_free(api->signup_by_ip);
     router_free(api->router);
     if (api->web_dirfd >= 0)
         close(api->web_dirfd);

@@ -8,6 +8,7 @@
 #include "api/limits.h"
 #include "api/live.h"
 #include "auth/password.h"
+#include "auth/ratelimit.h"
 #include "auth/token.h"
 
 #include <ctype.h>
@@ -108,6 +109,14 @@ static void h_register(struct http_req *req, void *ctx)
                              "registration is closed; ask an administrator for an account");
             goto out;
         }
+    }
+    /* Counted before the password is hashed, per client address: accounts are cheap to
+     * ask for and each costs an argon2 hash and a row. */
+    unsigned retry = 0;
+    if (api->signup_by_ip &&
+        !ratelimit_take(api->signup_by_ip, req->remote, ratelimit_now_ms(), &retry)) {
+        api_too_many(req, retry, "too many accounts registered from this address; try later");
+        goto out;
     }
     if (password_hash(pw, strlen(pw), hash) < 0) {
         api_fail(req, -ENOMEM, "password");

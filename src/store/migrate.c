@@ -170,7 +170,10 @@ static const char *const migrations[] = {
     " node TEXT NOT NULL,"
     " expires_at BIGINT NOT NULL);",
 
-    /* 2: the cluster (issue 11). Nodes and their heartbeats; runs and leases name a node
+    /* Notices of a run (what its write-back kept or skipped), part of its record. */
+    "ALTER TABLE runs ADD COLUMN notices TEXT;",
+
+    /* 3: the cluster (issue 11). Nodes and their heartbeats; runs and leases name a node
      * id; counters hold cluster-wide rate limits (one row per key and time window);
      * streams are the open event streams, per node, for a per-user cap. */
     "CREATE TABLE nodes ("
