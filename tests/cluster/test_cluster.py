@@ -235,7 +235,8 @@ def test_a_save_on_another_node_reaches_the_terminal(cluster, users):
 
 
 def test_restarting_a_node_leaves_other_nodes_runs_alone():
-    cl = Cluster(2).start()
+    # Two restarts of A may take longer than the default wall-time limit of B's run.
+    cl = Cluster(2, extra=["--run-wall-ms", "300000"]).start()
     try:
         a, b = cl.nodes
         ub = Client(b)
