@@ -16,6 +16,7 @@
 #include "api/api.h"
 #include "auth/password.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "base/settings.h"
 #include "exec/supervisor.h"
 #include "exec/warm.h"
@@ -230,6 +231,12 @@ static int cmd_serve(struct settings *s)
         store_close(st);
         return 1;
     }
+    metrics_set_enabled(s->metrics);
+    const char *mode = !sup                                    ? "none"
+                       : strstr(sup_summary(sup), "cgroup v1") ? "cgroup_v1"
+                       : strstr(sup_summary(sup), "cgroup v2") ? "cgroup_v2"
+                                                               : "rlimit";
+    metrics_set(METRIC_BUILD_INFO, (const char *[]){VERSION, store_driver_name(st), mode}, 1);
     struct http_config hc = {
         .listen_host = host,
         .listen_port = port,
@@ -247,6 +254,7 @@ static int cmd_serve(struct settings *s)
         store_close(st);
         return 1;
     }
+    api_metrics_node(http_server_port(srv));
     log_event(LOG_INFO, "listening",
               json_pack("{s:s,s:i,s:s,s:s}", "host", host, "port", http_server_port(srv),
                         "database", store_driver_name(st), "version", VERSION));

@@ -5,6 +5,7 @@
 #include "auth/ratelimit.h"
 #include "auth/token.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "base/utf8.h"
 #include "exec/runs.h"
 #include "http/cookie.h"
@@ -416,7 +417,9 @@ static void h_limits(struct http_req *req, void *ctx)
 void api_handle(struct http_req *req, void *ctx)
 {
     struct api *api = ctx;
-    if (strncmp(req->path, "/api/", 5) != 0 && strcmp(req->path, "/api") != 0) {
+    if (strncmp(req->path, "/api/", 5) != 0 && strcmp(req->path, "/api") != 0 &&
+        strcmp(req->path, "/metrics") != 0) {
+        req->route = "(page)";
         if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
             http_reply_error(req, 405, "method_not_allowed", "only GET is allowed here");
             return;
@@ -499,6 +502,7 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
         .on_change_ctx = api,
         .warm = cfg->warm_pool,
     };
+    metrics_set(METRIC_RUN_SLOTS, NULL, rc.max_running);
     if (runs_new(&rc, store, sup, &api->runs, err) < 0) {
         api_free(api);
         return -EIO;
@@ -519,6 +523,12 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
     api_run_routes(r);
     api_submission_routes(r);
     api_terminal_routes(api, r);
+    api_metrics_routes(r);
+    api_openapi_routes(r);
+    if (api_metrics_start(api) < 0) {
+        api_free(api);
+        return err_set(err, EAGAIN, "start the metrics sampler");
+    }
     if (cluster_run(api->cluster, err) < 0) {
         api_free(api);
         return -EIO;
@@ -531,6 +541,7 @@ void api_free(struct api *api)
 {
     if (!api)
         return;
+    api_metrics_stop();
     runs_free(api->runs);
     cluster_stop(api->cluster);
     ratelimit_free(api->signup_by_ip);

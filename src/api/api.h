@@ -23,6 +23,14 @@ void api_free(struct api *api);
 /* Ends the live terminals and event streams (their sockets belong to HTTP connections):
  * call before http_server_stop, which waits for every connection. */
 void api_stop_live(struct api *api);
+/* Names this node in the metrics (every series' node label) once its port is known. */
+void api_metrics_node(uint16_t port);
+/* Every route of the API in the order they are matched (tests compare the OpenAPI
+ * document with it). */
+void api_routes_each(const struct api *api,
+                     void (*fn)(void *ctx, const char *method, const char *pattern), void *ctx);
+/* The OpenAPI document served at GET /api/openapi.json (NUL-terminated JSON, static). */
+const char *api_openapi_json(size_t *ret_len);
 /* The handler for http_server_start; ctx is the struct api. */
 void api_handle(struct http_req *req, void *ctx);
 

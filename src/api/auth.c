@@ -10,6 +10,7 @@
 #include "auth/password.h"
 #include "auth/ratelimit.h"
 #include "auth/token.h"
+#include "base/metrics.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -168,6 +169,8 @@ static void h_login(struct http_req *req, void *ctx)
     if (!by_ip || !by_user) {
         if (by_ip)
             api_limit_give_back(api, by_ip_key);
+        metrics_inc(METRIC_LOGIN_FAILURES, (const char *[]){"throttled"});
+        metrics_inc(METRIC_RATE_LIMITED, (const char *[]){"login"});
         api_too_many(req, retry, "too many failed logins; wait a little and try again");
         goto out;
     }
@@ -182,6 +185,7 @@ static void h_login(struct http_req *req, void *ctx)
     else
         password_verify_dummy(pw, strlen(pw)); /* same time for unknown users */
     if (!ok || u->disabled) {
+        metrics_inc(METRIC_LOGIN_FAILURES, (const char *[]){ok ? "disabled" : "password"});
         api_audit(api, req, u ? u->id : 0, "login_failed", "", ukey);
         http_reply_error(req, 401, "bad_credentials", "wrong username or password");
         goto out;

@@ -13,6 +13,7 @@
 #include "api/cluster.h"
 #include "api/live.h"
 #include "base/buf.h"
+#include "base/metrics.h"
 #include "exec/terminals.h"
 
 #include <errno.h>
@@ -159,6 +160,7 @@ static void sse_free(void *ctx)
 {
     struct sub *s = ctx;
     api_events_closed(s->user_id);
+    metrics_gauge_add(METRIC_EVENT_STREAMS, NULL, -1);
     pthread_mutex_lock(&mu);
     for (struct sub **p = &subs; *p; p = &(*p)->next)
         if (*p == s) {
@@ -218,6 +220,7 @@ void api_events_stream(struct http_req *req, int64_t ws, const struct api_caller
     if (full && !closed) {
         buf_done(&s->q);
         free(s);
+        metrics_inc(METRIC_RATE_LIMITED, (const char *[]){"event_streams"});
         api_too_many(req, KEEPALIVE_MS / 1000,
                      "too many open event streams; close a tab or wait a little");
         return;
@@ -229,6 +232,7 @@ void api_events_stream(struct http_req *req, int64_t ws, const struct api_caller
         return;
     }
     static const char *const h[] = {"Cache-Control", "no-store", "X-Accel-Buffering", "no", NULL};
+    metrics_gauge_add(METRIC_EVENT_STREAMS, NULL, 1); /* sse_free takes it back */
     http_reply_stream(req, 200, "text/event-stream", sse_read, s, sse_free, h);
 }
 

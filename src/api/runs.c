@@ -11,6 +11,7 @@
 #include "api/internal.h"
 #include "api/limits.h"
 #include "base/buf.h"
+#include "base/metrics.h"
 #include "base/utf8.h"
 #include "store/nodes.h"
 #include "workspace/path.h"
@@ -200,6 +201,8 @@ static bool runs_allowed(struct api *api, struct http_req *req, const struct api
     unsigned retry = 0;
     snprintf(key, sizeof(key), "runs:%lld", (long long)c->user.id);
     if (!api_limit_take(api, key, api->cfg->runs_per_minute, &retry)) {
+        metrics_inc(METRIC_RATE_LIMITED, (const char *[]){"runs_per_minute"});
+        metrics_inc(METRIC_RUNS_REFUSED, (const char *[]){"rate_limited"});
         api_too_many(req, retry, "you started too many runs in the last minute; wait a little");
         return false;
     }
@@ -284,6 +287,8 @@ void api_run_start(struct api *api, struct http_req *req, const struct api_calle
         goto out;
     int rc = runs_start(api->runs, &rq, &id, NULL);
     if (rc == -EAGAIN) {
+        metrics_inc(METRIC_RATE_LIMITED, (const char *[]){"run_queue"});
+        metrics_inc(METRIC_RUNS_REFUSED, (const char *[]){"queue_full"});
         api_too_many(req, 2, "the server is busy with other runs; try again in a moment");
         goto out;
     }
@@ -528,6 +533,7 @@ static ssize_t sse_read(void *ctx, uint64_t pos, char *out, size_t max)
 static void sse_free(void *ctx)
 {
     struct sse *s = ctx;
+    metrics_gauge_add(METRIC_EVENT_STREAMS, NULL, -1);
     runs_stream_close(s->live);
     buf_done(&s->tail);
     free(s);
@@ -552,6 +558,7 @@ static void h_events(struct http_req *req, void *ctx)
     buf_init(&s->tail, (size_t)api->cfg->run_output * 16 + (1u << 20));
     s->live = api->runs ? runs_stream_open(api->runs, r->id) : NULL;
     static const char *const h[] = {"Cache-Control", "no-store", "X-Accel-Buffering", "no", NULL};
+    metrics_gauge_add(METRIC_EVENT_STREAMS, NULL, 1); /* sse_free takes it back */
     http_reply_stream(req, 200, "text/event-stream", sse_read, s, sse_free, h);
 out:
     store_run_free(r);

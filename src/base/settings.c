@@ -110,6 +110,12 @@ static const struct def defs[] = {
      "comma-separated modules that every template imports (matplotlib also loads pyplot and Agg)"},
     {"warm-memory", K_SIZE, F(warm_memory), "1G", NULL,
      "memory of the whole warm pool (its cgroup), bytes; a template past it is replaced"},
+    {"metrics", K_BOOL, F(metrics), "true", NULL,
+     "record metrics for GET /metrics and the admin charts (false: they stay at zero; for "
+     "measuring their cost)"},
+    {"metrics-token", K_STR, F(metrics_token), "", NULL,
+     "bearer token a Prometheus scraper sends to GET /metrics (empty: only an admin's session "
+     "or API token may read it)"},
 };
 
 #define NDEFS (sizeof(defs) / sizeof(defs[0]))

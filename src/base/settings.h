@@ -66,6 +66,8 @@ struct settings {
     uint64_t warm_children;              /* pre-forked interpreters kept ready per template */
     char *warm_modules;                  /* comma-separated modules each template imports */
     uint64_t warm_memory;                /* bytes of memory for the whole pool (0: unbounded) */
+    bool metrics;                        /* record metrics (false only to measure what they cost) */
+    char *metrics_token;   /* bearer token for GET /metrics ("": admins' credentials only) */
     uint64_t node_timeout; /* seconds without a heartbeat before peers declare a node dead */
 };
 

@@ -2,6 +2,7 @@
 #include "http/server.h"
 
 #include "base/log.h"
+#include "base/metrics.h"
 #include "http/peraddr.h"
 
 #include <arpa/inet.h>
@@ -403,6 +404,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (!st)
         return;
     struct http_req *req = &st->req;
+    metrics_http_request(req->method, req->route, req->status, now_us() - req->started_us);
     if (srv->cfg.access_log) {
         json_t *f = json_pack("{s:s,s:s,s:s,s:i,s:f,s:s}", "request_id", req->id, "method",
                               req->method, "path", req->path, "status", req->status, "duration_ms",

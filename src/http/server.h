@@ -46,6 +46,7 @@ struct http_req {
     const char *param[HTTP_MAX_PARAMS]; /* route parameters (raw), set by the router */
     size_t nparam;
     const char *rest;    /* route's trailing wildcard (raw), or NULL */
+    const char *route;   /* the route template that matched (metrics label), or NULL */
     char param_buf[256]; /* storage of param[] (NUL-separated copies) */
     int64_t started_us;  /* monotonic start time, microseconds */
 };

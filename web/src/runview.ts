@@ -225,13 +225,6 @@ export class RunView {
                 }
                 this.append('info', `\n[${String(text).trim()}]\n`);
             }) as EventListener);
-            es.addEventListener('status', ((ev: MessageEvent) => {
-                try {
-                    this.showStatus(JSON.parse(ev.data) as Run);
-                } catch {
-                    /* ignore */
-                }
-            }) as EventListener);
             es.addEventListener('result', ((ev: MessageEvent) => {
                 try {
                     finish(JSON.parse(ev.data) as Run);

@@ -661,7 +661,11 @@ class Ide {
             }
         });
         es.addEventListener('folder_created', () => this.refreshSoon());
-        es.addEventListener('file_moved', () => this.refreshSoon());
+        es.addEventListener('conflict', (ev) => {
+            const d = data(ev);
+            this.refreshSoon();
+            toast(`${d?.path ?? 'A file'}: ${d?.message ?? 'the terminal changed it too; your saved version was kept'}`, 'info');
+        });
         es.addEventListener('limit_exceeded', (ev) => {
             const d = data(ev);
             toast(`Not saved: ${d?.path ?? ''} — ${d?.message ?? 'workspace limit exceeded'}`, 'error');
