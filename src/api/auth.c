@@ -5,6 +5,7 @@
  * has its own random CSRF token, returned by login and me, required on cookie writes.
  */
 #include "api/internal.h"
+#include "api/limits.h"
 #include "api/live.h"
 #include "auth/password.h"
 #include "auth/ratelimit.h"
@@ -156,14 +157,18 @@ static void h_login(struct http_req *req, void *ctx)
     snprintf(ukey, sizeof(ukey), "%.64s", username);
     for (char *p = ukey; *p; p++)
         *p = (char)tolower((unsigned char)*p);
-    uint64_t now = ratelimit_now_ms();
     /* Every attempt is counted before the password is hashed (so a burst of parallel
-     * guesses cannot all pass), and given back when it succeeds. */
-    bool by_ip = ratelimit_take(api->login_by_ip, req->remote, now, &retry);
-    bool by_user = by_ip && ratelimit_take(api->login_by_user, ukey, now, &retry);
+     * guesses cannot all pass), and given back when it succeeds. The counts are the
+     * cluster's (api/limits.h): another node does not start a fresh budget. */
+    char by_ip_key[96], by_user_key[96];
+    snprintf(by_ip_key, sizeof(by_ip_key), "login_ip:%s", req->remote);
+    snprintf(by_user_key, sizeof(by_user_key), "login_user:%s", ukey);
+    uint64_t rate = api->cfg->login_rate;
+    bool by_ip = api_limit_take(api, by_ip_key, rate, &retry);
+    bool by_user = by_ip && api_limit_take(api, by_user_key, rate, &retry);
     if (!by_ip || !by_user) {
         if (by_ip)
-            ratelimit_refund(api->login_by_ip, req->remote, now);
+            api_limit_give_back(api, by_ip_key);
         metrics_inc(METRIC_LOGIN_FAILURES, (const char *[]){"throttled"});
         metrics_inc(METRIC_RATE_LIMITED, (const char *[]){"login"});
         api_too_many(req, retry, "too many failed logins; wait a little and try again");
@@ -196,8 +201,8 @@ static void h_login(struct http_req *req, void *ctx)
         api_fail(req, r, "session");
         goto out;
     }
-    ratelimit_refund(api->login_by_ip, req->remote, now);
-    ratelimit_refund(api->login_by_user, ukey, now);
+    api_limit_give_back(api, by_ip_key);
+    api_limit_give_back(api, by_user_key);
     api_audit(api, req, u->id, "login", "", "");
     req->user_id = u->id;
     reply_session(req, 200, u, cookie, csrf);

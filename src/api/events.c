@@ -6,9 +6,11 @@
  * event. Changes made in a terminal come back through api/terminals.c's sync callback.
  * Subscribers (GET /api/workspaces/{id}/events) each have a bounded queue of event text;
  * one that falls EVENTS_QUEUE bytes behind gets a single `resync` event instead (reload the
- * tree), so a stalled reader costs bounded memory. Events reach the subscribers of this
- * node only (documented in docs/terminal.md).
+ * tree), so a stalled reader costs bounded memory. With PostgreSQL, every event published
+ * here also goes to the other nodes over the cluster bus (api/cluster.c), which hand it to
+ * their own subscribers and, for stored changes, to the workspace's live environment.
  */
+#include "api/cluster.h"
 #include "api/live.h"
 #include "base/buf.h"
 #include "base/metrics.h"
@@ -26,7 +28,7 @@
 /* Streams one user may hold open on this node. Each holds an HTTP connection and its
  * thread, so without a cap one user could take all --max-connections of the node. A page
  * holds one per tab; a vanished reader is noticed at the next keepalive. */
-#define EVENTS_PER_USER 16
+#define EVENTS_PER_USER API_EVENTS_PER_USER
 
 struct sub {
     int64_t ws;
@@ -92,6 +94,21 @@ void api_workspace_changed(struct api *api, int64_t ws, const char *path, const 
     const char *type = !etag ? "file_deleted" : !*etag ? "folder_created" : "file_changed";
     api_events_publish(ws, type, path, etag && *etag ? etag : NULL, NULL);
     terms_workspace_changed(api_terms(), ws, path, etag);
+    cluster_send_event(api_cluster(), ws, type, path, etag && *etag ? etag : NULL, NULL, true);
+}
+
+void api_events_resync(int64_t ws)
+{
+    pthread_once(&once, init_cv);
+    pthread_mutex_lock(&mu);
+    for (struct sub *s = subs; s; s = s->next)
+        if (ws == 0 || s->ws == ws) {
+            s->overflow = true; /* the next read sends `resync` */
+            buf_reset(&s->q);
+            s->pos = 0;
+        }
+    pthread_cond_broadcast(&cv);
+    pthread_mutex_unlock(&mu);
 }
 
 static ssize_t sse_read(void *ctx, uint64_t pos, char *out, size_t max)
@@ -142,6 +159,7 @@ static ssize_t sse_read(void *ctx, uint64_t pos, char *out, size_t max)
 static void sse_free(void *ctx)
 {
     struct sub *s = ctx;
+    api_events_closed(s->user_id);
     metrics_gauge_add(METRIC_EVENT_STREAMS, NULL, -1);
     pthread_mutex_lock(&mu);
     for (struct sub **p = &subs; *p; p = &(*p)->next)
@@ -155,6 +173,12 @@ static void sse_free(void *ctx)
 }
 
 void api_live_revoke(int64_t user_id, const char *session_hash, int64_t token_id)
+{
+    api_live_revoke_local(user_id, session_hash, token_id);
+    cluster_send_revoke(api_cluster(), user_id, session_hash, token_id);
+}
+
+void api_live_revoke_local(int64_t user_id, const char *session_hash, int64_t token_id)
 {
     pthread_once(&once, init_cv);
     pthread_mutex_lock(&mu);

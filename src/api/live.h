@@ -27,6 +27,16 @@ void api_events_stream(struct http_req *req, int64_t ws, const struct api_caller
  * workspace and no shell. A role change ends the user's too; the page reconnects with its new
  * rights. */
 void api_live_revoke(int64_t user_id, const char *session_hash, int64_t token_id);
+/* The same, on this node only (a revocation that came over the cluster bus). */
+void api_live_revoke_local(int64_t user_id, const char *session_hash, int64_t token_id);
+/* Sends `resync` (reload the tree) to the subscribers of ws (0: of every workspace): the
+ * events they would have had were lost or too large to carry. */
+void api_events_resync(int64_t ws);
+/* Streams one user may hold open: on this node (events.c) and in the cluster (terminals.c,
+ * counted in the database). */
+#define API_EVENTS_PER_USER 16
+/* An event stream of user_id ended (terminals.c keeps the cluster-wide count). */
+void api_events_closed(int64_t user_id);
 /* Ends every stream (shutdown). */
 void api_events_close(void);
 

@@ -10,10 +10,13 @@
  */
 #include "exec/terminals.h"
 
+#include "api/cluster.h"
+#include "api/forward.h"
 #include "api/live.h"
 #include "base/log.h"
 #include "base/metrics.h"
 #include "http/ws.h"
+#include "store/nodes.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -47,6 +50,39 @@ static void on_upgrade(void *ctx, int fd, void *handle, const char *extra, size_
         return;
     }
     terms_attach(g_terms, ref, fd, handle, extra, extra_len);
+}
+
+/* A workspace whose environment lives on another node: the WebSocket is joined to that
+ * node's (forward.c). True when req was answered that way; false when no live peer holds
+ * the lease (a dead holder's lease is dropped on the way, so the caller may start here). */
+static bool proxied_to_holder(struct api *api, struct http_req *req, int64_t ws)
+{
+    static const char *const query[] = {"name", NULL};
+    struct store_lease *l = NULL;
+    if (!api->cluster || forward_origin(api, req) != 0 ||
+        store_lease_get(api->store, ws, &l, NULL) < 0)
+        return false;
+    bool done = strcmp(l->node, cluster_node(api->cluster)) != 0 &&
+                forward_websocket(api, req, l->node, query);
+    store_lease_free(l);
+    return done;
+}
+
+/* --terminal-max-per-user over the whole cluster: a workspace with no live environment
+ * anywhere may start one only while its owner's environments on every node are fewer.
+ * (terms_open counts this node's.) Answers 429 and returns false. */
+static bool environment_allowed(struct api *api, struct http_req *req,
+                                const struct store_workspace *w)
+{
+    int64_t n = 0;
+    uint64_t max = api->cfg->terminal_max_per_user;
+    if (!max || store_lease_get(api->store, w->id, NULL, NULL) != -ENOENT ||
+        store_leases_count_user(api->store, w->owner_id, w->id, &n, NULL) < 0 || (uint64_t)n < max)
+        return true;
+    http_reply_error(req, 429, "too_many_environments",
+                     "you have %llu workspaces with live terminals; close one first",
+                     (unsigned long long)max);
+    return false;
 }
 
 static void h_terminal(struct http_req *req, void *ctx)
@@ -87,9 +123,15 @@ static void h_terminal(struct http_req *req, void *ctx)
         http_reply_error(req, 400, "bad_handshake", "not a WebSocket request: %s", reason);
         goto out;
     }
+    if (proxied_to_holder(api, req, w->id))
+        goto out;
+    if (!environment_allowed(api, req, w))
+        goto out;
     struct term_ref *ref = NULL;
     struct err e = {0};
     r = g_terms ? terms_open(g_terms, w->id, w->owner_id, name, &ref, &e) : -ENOSYS;
+    if (r == -EBUSY && proxied_to_holder(api, req, w->id))
+        goto out; /* another node started it meanwhile */
     switch (r) {
     case 0:
         break;
@@ -152,9 +194,28 @@ static void h_events(struct http_req *req, void *ctx)
     struct store_workspace *w = NULL;
     if (!api_workspace_request(api, req, &c, &w))
         return;
-    api_events_stream(req, w->id, &c);
+    /* The cap on a user's streams holds across nodes: each open one is a row. */
+    struct cluster *cl = api->cluster;
+    int r =
+        cl ? store_stream_open(api->store, cluster_node(cl), c.user.id, API_EVENTS_PER_USER, NULL)
+           : 0;
+    if (r == -EUSERS)
+        api_too_many(req, 15, "too many open event streams; close a tab or wait a little");
+    else if (r < 0)
+        api_fail(req, r, "event stream");
+    else
+        api_events_stream(req, w->id, &c);
+    if (r == 0 && cl && (req->status == 429 || req->status == 503)) /* refused locally */
+        (void)store_stream_close(api->store, cluster_node(cl), c.user.id, NULL);
     store_workspace_free(w);
     api_caller_done(&c);
+}
+
+void api_events_closed(int64_t user_id)
+{
+    struct cluster *cl = api_cluster();
+    if (cl)
+        (void)store_stream_close(cluster_store(cl), cluster_node(cl), user_id, NULL);
 }
 
 /* Changes made in a terminal, as events. */
@@ -168,21 +229,19 @@ static void on_sync(void *ctx, int64_t ws, enum wsync_event ev, const char *path
         [WSYNC_FOLDER_CREATED] = "folder_created",
         [WSYNC_LIMIT_EXCEEDED] = "limit_exceeded",
         [WSYNC_CONFLICT] = "conflict",
+        [WSYNC_NOT_SAVED] = "not_saved",
     };
-    api_events_publish(ws, names[ev], path, ev == WSYNC_FILE_CHANGED ? etag : NULL, message);
+    const char *e = ev == WSYNC_FILE_CHANGED ? etag : NULL;
+    api_events_publish(ws, names[ev], path, e, message);
+    cluster_send_event(api_cluster(), ws, names[ev], path, e, message, false);
 }
 
 void api_terminal_routes(struct api *api, struct router *r)
 {
     const struct settings *s = api->cfg;
-    char host[256] = "", node[600];
-    gethostname(host, sizeof(host) - 1);
-    /* Several nodes may share a host (tests, one per port): the listen address tells them
-     * apart. */
-    snprintf(node, sizeof(node), "%s/%s", host, s->listen);
     struct terms_config tc = {
         .data_dir = s->data_dir,
-        .node = node,
+        .node = cluster_node(api->cluster),
         .files = api->limits,
         .idle_timeout_s = (unsigned)s->terminal_idle_timeout,
         .max_lifetime_s = (unsigned)s->terminal_max_lifetime,
@@ -214,6 +273,7 @@ void api_stop_live(struct api *api)
     (void)api;
     api_metrics_stop(); /* its sampler reads the terminals freed below */
     api_events_close();
+    forward_stop();
     struct terms *t = g_terms;
     g_terms = NULL;
     terms_free(t);

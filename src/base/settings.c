@@ -22,6 +22,12 @@ struct def {
 
 static const struct def defs[] = {
     {"listen", K_STR, F(listen), "127.0.0.1:8080", NULL, "address and port to listen on"},
+    {"advertise", K_STR, F(advertise), "", NULL,
+     "http://HOST:PORT where the other nodes reach this one (default: from --listen; a "
+     "wildcard address becomes the host name)"},
+    {"node-timeout", K_U64, F(node_timeout), "15", NULL,
+     "seconds without a heartbeat after which the other nodes fail a node's runs and take "
+     "over its terminals (heartbeats go every fifth of it)"},
     {"database", K_STR, F(database), "sqlite:data/pyroom.db", NULL,
      "sqlite:PATH or postgres://USER@HOST:PORT/DB"},
     {"data-dir", K_STR, F(data_dir), "data", NULL, "directory for sandbox working files"},
@@ -36,7 +42,8 @@ static const struct def defs[] = {
     {"trust-proxy", K_BOOL, F(trust_proxy), "false", NULL,
      "take the client address from the last X-Forwarded-For entry (set behind nginx)"},
     {"max-connections-per-ip", K_U64, F(max_connections_per_ip), "256", NULL,
-     "concurrent connections from one address (0: no limit; the proxy's when behind one)"},
+     "concurrent connections from one address (0: no limit); with --trust-proxy, requests in "
+     "flight per forwarded client address"},
     {"session-ttl", K_U64, F(session_ttl), "604800", NULL, "session lifetime, seconds"},
     {"max-body", K_SIZE, F(max_body), "2M", NULL, "largest request body, bytes (413 beyond)"},
     {"max-connections", K_U64, F(max_connections), "1024", NULL, "concurrent HTTP connections"},

@@ -770,7 +770,7 @@ static void on_sync(void *ctx, int64_t ws, enum wsync_event ev, const char *path
 {
     struct env *env = ctx;
     struct terms *t = env->t;
-    if (ev == WSYNC_LIMIT_EXCEEDED || ev == WSYNC_CONFLICT) {
+    if (ev == WSYNC_LIMIT_EXCEEDED || ev == WSYNC_CONFLICT || ev == WSYNC_NOT_SAVED) {
         char text[900];
         snprintf(text, sizeof(text), "%s: %s", path, message ? message : "not saved");
         pthread_mutex_lock(&t->mu);

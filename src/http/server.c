@@ -3,6 +3,7 @@
 
 #include "base/log.h"
 #include "base/metrics.h"
+#include "http/peraddr.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,12 +24,14 @@ struct http_server {
     void *ctx;
     struct http_config cfg;
     uint16_t port;
+    struct peraddr *per_addr; /* requests in flight per forwarded address, or NULL */
 };
 
 /* Per-request strings that accessors hand out (decoded query values). */
 struct req_state {
     struct http_req req;
     bool dispatched;
+    bool counted; /* in srv->per_addr */
     char *owned[8];
     size_t nowned;
 };
@@ -351,6 +354,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         remote_addr(c, req->remote, sizeof(req->remote));
         if (srv->cfg.trust_proxy)
             forwarded_for(c, req->remote, sizeof(req->remote));
+        if (srv->per_addr) {
+            st->counted = peraddr_take(srv->per_addr, req->remote);
+            if (!st->counted) {
+                http_reply_error(req, 429, "rate_limited",
+                                 "too many requests in flight from your address");
+                st->dispatched = true;
+                return MHD_YES;
+            }
+        }
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         if (cl && strtoull(cl, NULL, 10) > srv->cfg.max_body) {
             req->too_large = true;
@@ -403,6 +415,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
             json_object_set_new(f, "aborted", json_true());
         log_event(LOG_INFO, "request", f);
     }
+    if (st->counted)
+        peraddr_give(srv->per_addr, req->remote);
     buf_done(&req->body);
     for (size_t i = 0; i < st->nowned; i++)
         free(st->owned[i]);
@@ -430,6 +444,12 @@ int http_server_start(const struct http_config *cfg, http_handler_fn handler, vo
     srv->handler = handler;
     srv->ctx = ctx;
     srv->cfg = *cfg;
+    /* Behind a proxy every connection comes from the proxy's address: count the clients'
+     * requests by their forwarded address instead (http/peraddr.h). */
+    if (cfg->trust_proxy && cfg->max_per_ip && !(srv->per_addr = peraddr_new(cfg->max_per_ip))) {
+        free(srv);
+        return err_set(err, ENOMEM, "allocate server");
+    }
 
     struct sockaddr_storage ss = {0};
     socklen_t sslen;
@@ -447,6 +467,7 @@ int http_server_start(const struct http_config *cfg, http_handler_fn handler, vo
         sslen = sizeof(*v6);
         flags |= MHD_USE_IPv6;
     } else {
+        peraddr_free(srv->per_addr);
         free(srv);
         return err_set(err, EINVAL, "listen address '%s' is not a numeric IP address",
                        cfg->listen_host);
@@ -458,8 +479,10 @@ int http_server_start(const struct http_config *cfg, http_handler_fn handler, vo
         MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL, MHD_OPTION_CONNECTION_LIMIT,
         cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-        1024u, MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_per_ip, MHD_OPTION_END);
+        1024u, MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->trust_proxy ? 0u : cfg->max_per_ip,
+        MHD_OPTION_END);
     if (!srv->daemon) {
+        peraddr_free(srv->per_addr);
         free(srv);
         return err_set(err, EADDRINUSE, "cannot listen on %s:%u", cfg->listen_host,
                        cfg->listen_port);
@@ -482,5 +505,6 @@ void http_server_stop(struct http_server *srv)
     /* Stop accepting first, then wait for the connection threads to finish. */
     MHD_quiesce_daemon(srv->daemon);
     MHD_stop_daemon(srv->daemon);
+    peraddr_free(srv->per_addr);
     free(srv);
 }

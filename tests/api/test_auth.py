@@ -200,6 +200,41 @@ def test_trust_proxy_keys_login_limits_on_the_forwarded_address():
         srv.stop()
 
 
+def test_behind_a_proxy_the_per_address_limit_counts_the_forwarded_address():
+    """--trust-proxy: every connection comes from the proxy; the limit must hold per client
+    (its requests in flight), not eject the proxy. Five connections from one socket
+    address, as nginx would hold: client 10.0.0.1 has two requests in flight (event
+    streams), its third is refused, and another client is served alongside."""
+    import socket
+    srv = Server(extra=["--max-connections-per-ip", "2", "--trust-proxy"]).start()
+    c = Client(srv)
+    w = c.workspace()
+    cookie = "; ".join(f"{k}={v}" for k, v in c.s.cookies.items())
+
+    def ask(addr):
+        s = socket.create_connection(("127.0.0.1", srv.port))
+        s.settimeout(20)
+        s.sendall(f"GET /api/workspaces/{w['id']}/events HTTP/1.1\r\nHost: x\r\n"
+                  f"Cookie: {cookie}\r\nX-Forwarded-For: {addr}\r\n\r\n".encode())
+        return s, s.recv(200)
+    opened = []
+    try:
+        for _ in range(2):
+            s, head = ask("10.0.0.1")
+            opened.append(s)
+            assert head.startswith(b"HTTP/1.1 200"), head
+        s, head = ask("10.0.0.1")
+        opened.append(s)
+        assert head.startswith(b"HTTP/1.1 429"), head
+        s, head = ask("10.0.0.2")
+        opened.append(s)
+        assert head.startswith(b"HTTP/1.1 200"), head
+    finally:
+        for s in opened:
+            s.close()
+        srv.stop()
+
+
 def test_connections_per_address_are_bounded():
     import socket
     srv = Server(extra=["--max-connections-per-ip", "4"]).start()
