@@ -184,14 +184,15 @@ static void h_login(struct http_req *req, void *ctx)
         ok = password_verify(u->password_hash, pw, strlen(pw));
     else
         password_verify_dummy(pw, strlen(pw)); /* same time for unknown users */
-    if (!ok || u->disabled) {
-        metrics_inc(METRIC_LOGIN_FAILURES, (const char *[]){ok ? "disabled" : "password"});
+    if (!ok) {
+        metrics_inc(METRIC_LOGIN_FAILURES, (const char *[]){"password"});
         api_audit(api, req, u ? u->id : 0, "login_failed", "", ukey);
         http_reply_error(req, 401, "bad_credentials", "wrong username or password");
         goto out;
     }
     if (u->disabled) {
         /* Said only to someone who knows the password: it tells nothing to a guesser. */
+        metrics_inc(METRIC_LOGIN_FAILURES, (const char *[]){"disabled"});
         api_audit(api, req, u->id, "login_failed", "", "disabled");
         http_reply_error(req, 403, "account_disabled",
                          "this account is disabled; ask an administrator to enable it");

@@ -807,6 +807,11 @@ class Ide {
             const d = data(ev);
             toast(`Not saved: ${d?.path ?? ''} — ${d?.message ?? 'workspace limit exceeded'}`, 'error');
         });
+        // The database could not be reached: the server retries the terminal's change.
+        es.addEventListener('not_saved', (ev) => {
+            const d = data(ev);
+            toast(`Not stored yet: ${d?.path ?? 'a file'} — ${d?.message ?? 'the server retries every second'}`, 'info');
+        });
         es.addEventListener('open', () => this.refreshSoon());
     }
 
