@@ -93,10 +93,17 @@ def server_sse_names():
     return ws, run
 
 
-def page_handlers(path):
-    """The SSE names a page module listens to (es.addEventListener('name', ...))."""
-    with open(os.path.join(ROOT, path)) as f:
-        names = set(re.findall(r"es\.addEventListener\('(\w+)'", f.read()))
+def page_handlers(*paths):
+    """The SSE names page modules listen to (es.addEventListener('name', ...), or the IDE's
+    events.on('name', ...)); a path may be a directory of modules."""
+    names = set()
+    for path in paths:
+        full = os.path.join(ROOT, path)
+        files = [os.path.join(full, n) for n in sorted(os.listdir(full)) if n.endswith(".ts")] \
+            if os.path.isdir(full) else [full]
+        for name in files:
+            with open(name) as f:
+                names |= set(re.findall(r"(?:es\.addEventListener|events\.on)\('(\w+)'", f.read()))
     return names - {"open", "error", "message"}
 
 
@@ -111,7 +118,7 @@ def test_the_page_listens_to_what_the_server_sends():
     """The IDE handles every workspace event the server sends (was: `conflict` ignored) and
     none it never sends (was: `file_moved`); the run view likewise (was: `status`)."""
     ws, run = server_sse_names()
-    ide = page_handlers("web/src/ide/ide.ts")
+    ide = page_handlers("web/src/ide")
     assert ide == ws, f"the IDE listens for {sorted(ide)}, the server sends {sorted(ws)}"
     view = page_handlers("web/src/runview.ts")
     assert view == run, f"the run view listens for {sorted(view)}, the server sends {sorted(run)}"

@@ -265,6 +265,14 @@ export const workspaces = {
     create: (name: string) => post<Workspace>('/api/workspaces', { name }),
     rename: (id: number, name: string) => request<Workspace>('PATCH', `/api/workspaces/${id}`, { json: { name } }),
     remove: (id: number) => request<void>('DELETE', `/api/workspaces/${id}`),
+    /** The workspace's event stream (SSE: file changes from the terminal, other tabs, runs). */
+    eventsUrl: (id: number) => `/api/workspaces/${id}/events`,
+};
+
+/** Language services (docs/api.md): one POST per operation, JSON in and out. */
+export const langServices = {
+    call: (ws: number, op: string, body: object, signal?: AbortSignal) =>
+        raw('POST', `/api/workspaces/${ws}/${op}`, { json: body, signal }),
 };
 
 export interface Saved {
@@ -340,6 +348,9 @@ export const terminals = {
     /** Ends one terminal's shell, or (name omitted) the workspace's whole environment. */
     end: (ws: number, name?: string) =>
         request<void>('DELETE', `/api/workspaces/${ws}/terminals${name ? `/${encodeURIComponent(name)}` : ''}`),
+    /** The WebSocket of terminal `name` (same origin, ws: or wss: like the page). */
+    socketUrl: (ws: number, name: string) =>
+        `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/api/workspaces/${ws}/terminal?name=${encodeURIComponent(name)}`,
 };
 
 export const submissions = {
@@ -351,8 +362,9 @@ export const submissions = {
         return get<List<Submission>>(`/api/submissions?${q}`);
     },
     get: (id: number) => get<Submission>(`/api/submissions/${id}`),
+    fileUrl: (id: number, path: string) => `/api/submissions/${id}/files/${encodePath(path)}`,
     async file(id: number, path: string): Promise<string> {
-        const res = await raw('GET', `/api/submissions/${id}/files/${encodePath(path)}`, {
+        const res = await raw('GET', submissions.fileUrl(id, path), {
             headers: { Accept: '*/*' },
         });
         return res.text();
@@ -398,6 +410,8 @@ export const admin = {
     patchUser: (id: number, patch: { role?: Role; disabled?: boolean }) =>
         request<User>('PATCH', `/api/admin/users/${id}`, { json: patch }),
     audit: () => get<List<AuditEntry>>('/api/admin/audit?limit=200'),
+    /** This node's last hour, one point a minute (the shape is pages/charts.ts's History). */
+    metricsHistory: <T>() => get<T>('/api/admin/metrics/history'),
 };
 
 /** A readable message from anything thrown. */

@@ -13,7 +13,7 @@ import { syntaxTree } from '@codemirror/language';
 import { type Diagnostic, linter, lintGutter, openLintPanel } from '@codemirror/lint';
 import { type EditorState, type Extension, Prec, StateEffect, StateField } from '@codemirror/state';
 import { EditorView, hoverTooltip, keymap, showTooltip, type Tooltip, ViewPlugin, type ViewUpdate } from '@codemirror/view';
-import { ApiError, raw } from './api';
+import { ApiError, langServices } from './api';
 import { dialog, h, toast } from './dom';
 import { baseExtensions, languageFor } from './editor';
 
@@ -87,7 +87,7 @@ export class Lang {
      * usable without answers: a busy or slow worker only means no popup this time). */
     private async call<T>(op: string, body: object, signal?: AbortSignal): Promise<T | null> {
         try {
-            const res = await raw('POST', `/api/workspaces/${this.ws}/${op}`, { json: body, signal });
+            const res = await langServices.call(this.ws, op, body, signal);
             return (await res.json()) as T;
         } catch (e) {
             if (e instanceof ApiError && (op === 'format' || op === 'definition')) toast(e.message, 'error');

@@ -9,6 +9,7 @@
 
 import { FitAddon } from '@xterm/addon-fit';
 import { Terminal, type ITheme } from '@xterm/xterm';
+import { terminals as termApi } from '../api';
 
 export type TermState = 'connecting' | 'open' | 'reconnecting' | 'exited' | 'error' | 'refused';
 
@@ -98,18 +99,13 @@ export class TermSession {
         this.onState(this);
     }
 
-    private url(): string {
-        const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-        return `${proto}//${location.host}/api/workspaces/${this.workspace}/terminal?name=${encodeURIComponent(this.name)}`;
-    }
-
     connect(): void {
         if (this.disposed) return;
         clearTimeout(this.timer);
         this.setState(this.everOpen ? 'reconnecting' : 'connecting', this.everOpen ? 'Reconnecting…' : 'Connecting…');
         let ws: WebSocket;
         try {
-            ws = new WebSocket(this.url());
+            ws = new WebSocket(termApi.socketUrl(this.workspace, this.name));
         } catch (e) {
             this.setState('error', String(e));
             return;

@@ -4,7 +4,7 @@
 // Refreshes every 10 s while the tab is open.
 
 import uPlot from 'uplot';
-import { admin, messageOf, request } from '../api';
+import { admin, messageOf } from '../api';
 import { h } from '../dom';
 import { errorBlock } from '../session';
 
@@ -23,7 +23,7 @@ interface Point {
 }
 export interface History { node: string; step_seconds: number; sample_seconds: number; points: Point[] }
 
-export const history = () => request<History>('GET', '/api/admin/metrics/history');
+export const history = () => admin.metricsHistory<History>();
 
 const css = (name: string) => getComputedStyle(document.documentElement).getPropertyValue(name).trim() || '#888';
 

@@ -3,7 +3,7 @@
 // comments, approve or reject with a comment; the author sees the verdict here).
 
 import {
-    ApiError, encodePath, messageOf, submissions as subApi, type Comment, type Submission, type SubmissionStatus,
+    ApiError, messageOf, submissions as subApi, type Comment, type Submission, type SubmissionStatus,
 } from '../api';
 import { baseExtensions, EditorState, EditorView, languageFor, notesField, setNotes } from '../editor';
 import { clear, fileIcon, fmtAgo, fmtBytes, fmtTime, h, icon, statusBadge, toast, confirmDialog } from '../dom';
@@ -304,7 +304,7 @@ class SubmissionView {
             this.view?.destroy();
             this.view = null;
             clear(this.codeHost);
-            this.codeHost.append(h('div', { class: 'preview' }, h('img', { class: 'preview-img', src: `/api/submissions/${this.s.id}/files/${encodePath(path)}`, alt: path })));
+            this.codeHost.append(h('div', { class: 'preview' }, h('img', { class: 'preview-img', src: subApi.fileUrl(this.s.id, path), alt: path })));
             return;
         }
         let text = this.contents.get(path);

@@ -1,0 +1,36 @@
+// The IDE's page-wide shortcuts (the editor's own keys are in editor.ts and lang.ts).
+
+export interface KeyHooks {
+    save(): void;
+    run(): void;
+    /** Go to file (Ctrl+P). */
+    quickOpen(): void;
+    /** Find and replace in the editor; false when no editor is shown. */
+    replace(): boolean;
+    toggleTerminal(): void;
+}
+
+/** A keydown listener for the document. */
+export function ideKeys(k: KeyHooks): (e: KeyboardEvent) => void {
+    return (e) => {
+        const mod = e.ctrlKey || e.metaKey;
+        if (mod && e.key === 's') {
+            e.preventDefault();
+            k.save();
+        } else if ((mod && e.key === 'Enter') || (e.key === 'F5' && !mod && !e.shiftKey)) {
+            // F5 as in other editors; it would otherwise reload the page.
+            e.preventDefault();
+            k.run();
+        } else if (mod && !e.shiftKey && e.key.toLowerCase() === 'p') {
+            // Ctrl+P is Print in a browser; here it is "go to file", as in other editors.
+            e.preventDefault();
+            k.quickOpen();
+        } else if (mod && e.key.toLowerCase() === 'h') {
+            // Ctrl+H (history in some browsers) opens find and replace, as in other editors.
+            if (k.replace()) e.preventDefault();
+        } else if (e.ctrlKey && e.key === '`') {
+            e.preventDefault();
+            k.toggleTerminal();
+        }
+    };
+}
