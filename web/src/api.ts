@@ -53,6 +53,8 @@ export interface Run {
     artifacts: Artifact[];
     warm?: boolean;
     reason?: string | null;
+    /** What the write-back kept or skipped, one line each (docs/runs.md). */
+    notices?: string | null;
     created_at: string;
     finished_at: string | null;
 }

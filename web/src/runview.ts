@@ -141,7 +141,13 @@ export class RunView {
         if (!r.stdout && !r.stderr && finished(r)) this.append('info', '(no output)\n');
         if (r.stdout) this.append('stdout', r.stdout);
         if (r.stderr) this.append('stderr', r.stderr);
+        this.notices(r.notices);
         this.showStatus(r);
+    }
+
+    /** The write-back's notices (files kept or skipped), one line each. */
+    private notices(text: string | null | undefined): void {
+        if (text && text.trim()) this.append('info', `\n[${text.trim()}]\n`);
     }
 
     /** Streams a run that was just started; resolves with the finished RUN. */
@@ -151,6 +157,8 @@ export class RunView {
         return new Promise((resolve) => {
             let done = false;
             let got = false;
+            /** Whether the notices came as an event (else the finished record has them). */
+            let noticed = false;
             const finish = (fin: Run) => {
                 if (done) return;
                 done = true;
@@ -162,6 +170,7 @@ export class RunView {
                 } else if (!got) {
                     this.append('info', '(no output)\n');
                 }
+                if (!noticed) this.notices(fin.notices);
                 this.showStatus(fin);
                 void this.output.drained().then(() => resolve(fin));
             };
@@ -172,6 +181,7 @@ export class RunView {
                         const cur = await runsApi.get(r.id);
                         if (finished(cur)) {
                             got = false;
+                            noticed = false;
                             this.reset();
                             return finish(cur);
                         }
@@ -206,7 +216,8 @@ export class RunView {
                 } catch {
                     /* plain text */
                 }
-                this.append('info', `\n[${String(text).trim()}]\n`);
+                noticed = true;
+                this.notices(String(text));
             }) as EventListener);
             es.addEventListener('result', ((ev: MessageEvent) => {
                 try {
