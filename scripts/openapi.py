@@ -265,6 +265,11 @@ route("POST", "/api/auth/logout", "Log out (ends the session's streams and termi
       "accounts", [ok(204)], ["unauthenticated", "csrf"])
 route("GET", "/api/auth/me", "Who is calling", "accounts", [ok(200, ref("Session"))],
       ["unauthenticated"])
+route("POST", "/api/auth/password", "Change your own password (every session ends; a browser "
+      "gets a new one)", "accounts", [ok(200, ref("Session"))],
+      ["invalid_json", "invalid_field", "unauthenticated", "csrf", "wrong_password",
+       "rate_limited", "unsupported_media_type"],
+      body=json_body(obj({"current": STR, "new": STR})))
 route("GET", "/api/auth/tokens", "Your API tokens", "accounts", [ok(200, lst(ref("Token")))],
       ["unauthenticated"])
 route("POST", "/api/auth/tokens", "Create an API token (shown once)", "accounts",
@@ -276,6 +281,18 @@ route("DELETE", "/api/auth/tokens/{id}", "Revoke an API token", "accounts", [ok(
 
 route("GET", "/api/admin/users", "Every account", "admin", [ok(200, lst(ref("User")))],
       ["unauthenticated", "forbidden"], PAGE)
+route("POST", "/api/admin/users", "Create an account (its password is shown once)", "admin",
+      [ok(201, obj({"user": ref("User"), "password": STR}))],
+      ["invalid_json", "invalid_field", "unauthenticated", "forbidden", "csrf", "exists",
+       "unsupported_media_type"],
+      body=json_body(obj({"username": STR, "role": SCHEMAS["User"]["properties"]["role"],
+                          "password": STR}, required=["username"])))
+route("POST", "/api/admin/users/{id}/password",
+      "Set a password (a temporary one unless given; shown once); their sessions end", "admin",
+      [ok(200, obj({"user": ref("User"), "password": STR}))],
+      ["invalid_json", "invalid_field", "unauthenticated", "forbidden", "csrf", "not_found",
+       "conflict", "unsupported_media_type"], [ID],
+      body=json_body(obj({"password": STR}, required=[])))
 route("PATCH", "/api/admin/users/{id}", "Change a role, disable or enable", "admin",
       [ok(200, ref("User"))],
       ["invalid_json", "invalid_field", "unauthenticated", "forbidden", "csrf", "not_found",

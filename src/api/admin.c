@@ -1,13 +1,16 @@
 /* admin endpoints: users and roles, the audit log, node figures. Admins only. */
 #include "api/internal.h"
 #include "api/live.h"
+#include "auth/password.h"
 #include "base/log.h"
 #include "exec/lang.h"
 #include "exec/runs.h"
 #include "exec/supervisor.h"
 #include "exec/terminals.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 static bool require_admin(struct api *api, struct http_req *req, struct api_caller *c)
 {
@@ -107,6 +110,122 @@ out:
     api_caller_done(&c);
 }
 
+/* The password an administrator sets: the body's "password" (by the policy), or a new
+ * temporary one (password_generate) when it has none. Replies 400 and returns false when
+ * the given one breaks the policy. */
+static bool chosen_password(struct http_req *req, json_t *body, char ret[PASSWORD_MAX_BYTES + 1])
+{
+    bool bad = false;
+    const char *pw = api_str(req, body, "password", false, &bad);
+    if (bad)
+        return false;
+    if (!pw) {
+        password_generate(ret);
+        return true;
+    }
+    const char *reason = NULL;
+    if (password_check_policy(pw, strlen(pw), &reason) < 0) {
+        http_reply_error(req, 400, "invalid_field", "%s", reason);
+        return false;
+    }
+    memcpy(ret, pw, strlen(pw) + 1);
+    return true;
+}
+
+/* POST /api/admin/users/{id}/password {"password"?}: sets a user's password (a temporary one
+ * is made when none is given) and ends all their sessions and live views; the answer has the
+ * password, once, for the administrator to hand over. Not for oneself: that asks for the
+ * current password (POST /api/auth/password). */
+static void h_user_password(struct http_req *req, void *ctx)
+{
+    struct api *api = ctx;
+    struct api_caller c;
+    int64_t id;
+    if (!require_admin(api, req, &c))
+        return;
+    json_t *body = NULL;
+    struct store_user *u = NULL;
+    char pw[PASSWORD_MAX_BYTES + 1], hash[PASSWORD_HASH_SIZE], target[32];
+    if (!api_param_id(req, 0, &id) || !(body = api_body(req)) || !chosen_password(req, body, pw))
+        goto out;
+    if (id == c.user.id) {
+        http_reply_error(req, 409, "conflict",
+                         "change your own password on your account page (it asks for the "
+                         "current one)");
+        goto out;
+    }
+    int r = store_user_get(api->store, id, &u, NULL);
+    if (r == 0 && (r = password_hash(pw, strlen(pw), hash)) == 0 &&
+        (r = store_user_set_password(api->store, id, hash, NULL)) == 0)
+        r = store_session_delete_user(api->store, id, NULL);
+    if (r < 0) {
+        api_fail(req, r, "user");
+        goto out;
+    }
+    api_live_revoke(id, NULL, 0);
+    snprintf(target, sizeof(target), "user:%lld", (long long)id);
+    api_audit(api, req, c.user.id, "password_reset", target, "");
+    http_reply_json(req, 200, json_pack("{s:o,s:s}", "user", api_user_json(u), "password", pw));
+out:
+    explicit_bzero(pw, sizeof(pw));
+    store_user_free(u);
+    json_decref(body);
+    api_caller_done(&c);
+}
+
+/* POST /api/admin/users {"username","role"?,"password"?}: makes an account (whatever the
+ * registration setting), with a temporary password unless one is given; the answer has it,
+ * once. */
+static void h_user_create(struct http_req *req, void *ctx)
+{
+    struct api *api = ctx;
+    struct api_caller c;
+    if (!require_admin(api, req, &c))
+        return;
+    json_t *body = NULL;
+    struct store_user *u = NULL;
+    char pw[PASSWORD_MAX_BYTES + 1], hash[PASSWORD_HASH_SIZE], target[32];
+    pw[0] = '\0';
+    bool bad = false;
+    if (!(body = api_body(req)))
+        goto out;
+    const char *name = api_str(req, body, "username", true, &bad);
+    const char *role = bad ? NULL : api_str(req, body, "role", false, &bad);
+    enum store_role rv = STORE_ROLE_SUBMITTER;
+    if (bad)
+        goto out;
+    if (!api_valid_username(name)) {
+        http_reply_error(req, 400, "invalid_field",
+                         "usernames are 2 to 32 letters, digits, '_', '.' or '-'");
+        goto out;
+    }
+    if (role && store_role_parse(role, &rv) < 0) {
+        http_reply_error(req, 400, "invalid_field", "role must be submitter, reviewer or admin");
+        goto out;
+    }
+    if (!chosen_password(req, body, pw))
+        goto out;
+    int r = password_hash(pw, strlen(pw), hash);
+    if (r == 0)
+        r = store_user_create(api->store, name, hash, rv, false, &u, NULL);
+    if (r == -EEXIST) {
+        http_reply_error(req, 409, "exists", "the username '%s' is taken", name);
+        goto out;
+    }
+    if (r < 0) {
+        api_fail(req, r, "user");
+        goto out;
+    }
+    snprintf(target, sizeof(target), "user:%lld", (long long)u->id);
+    api_audit(api, req, c.user.id, "user_create", target, store_role_name(u->role));
+    http_reply_json(req, 201, json_pack("{s:o,s:s}", "user", api_user_json(u), "password", pw));
+out:
+    explicit_bzero(pw, sizeof(pw));
+    store_user_free(u);
+    json_decref(body);
+    api_caller_done(&c);
+}
+
 static void h_audit(struct http_req *req, void *ctx)
 {
     struct api *api = ctx;
@@ -189,7 +308,9 @@ static void h_stats(struct http_req *req, void *ctx)
 void api_admin_routes(struct router *r)
 {
     router_add(r, "GET", "/api/admin/users", h_users);
+    router_add(r, "POST", "/api/admin/users", h_user_create);
     router_add(r, "PATCH", "/api/admin/users/{}", h_user_patch);
+    router_add(r, "POST", "/api/admin/users/{}/password", h_user_password);
     router_add(r, "GET", "/api/admin/audit", h_audit);
     router_add(r, "GET", "/api/admin/stats", h_stats);
 }

@@ -11,6 +11,7 @@
 #include "exec/runs.h"
 #include "http/cookie.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -114,6 +115,17 @@ json_t *api_file_json(const struct store_file *f)
     return json_pack("{s:s,s:s,s:I,s:s,s:o}", "path", f->path, "kind", store_kind_name(f->kind),
                      "size", (json_int_t)f->size, "etag", f->etag, "updated_at",
                      api_time(f->updated_at));
+}
+
+bool api_valid_username(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 2 || n > 32)
+        return false;
+    for (const char *p = s; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '_' && *p != '.' && *p != '-')
+            return false;
+    return true;
 }
 
 bool api_valid_name(const char *s, size_t max)

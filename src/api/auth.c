@@ -1,5 +1,5 @@
 /*
- * auth endpoints: register, login, logout, me, API tokens.
+ * auth endpoints: register, login, logout, me, own password, API tokens.
  * Sessions are random 256-bit tokens in an HttpOnly, SameSite=Lax cookie; the database
  * keeps only their hash, so a leaked database does not leak live sessions. Each session
  * has its own random CSRF token, returned by login and me, required on cookie writes.
@@ -17,17 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static bool valid_username(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 2 || n > 32)
-        return false;
-    for (const char *p = s; *p; p++)
-        if (!isalnum((unsigned char)*p) && *p != '_' && *p != '.' && *p != '-')
-            return false;
-    return true;
-}
 
 /* Starts a session for u: cookie header into cookie, csrf token into csrf. */
 static int start_session(struct api *api, const struct store_user *u, char *cookie,
@@ -89,7 +78,7 @@ static void h_register(struct http_req *req, void *ctx)
         return;
     struct store_user *u = NULL;
     char cookie[512], csrf[TOKEN_SIZE], hash[PASSWORD_HASH_SIZE];
-    if (!valid_username(username)) {
+    if (!api_valid_username(username)) {
         http_reply_error(req, 400, "invalid_field",
                          "usernames are 2 to 32 letters, digits, '_', '.' or '-'");
         goto out;
@@ -240,6 +229,70 @@ static void h_me(struct http_req *req, void *ctx)
     api_caller_done(&c);
 }
 
+/* POST /api/auth/password {"current","new"}: the caller changes their own password. Every
+ * session of the user ends (a stolen one too) and their live views close; a browser gets a
+ * new session in the answer. API tokens stay: they are revoked on their own. A wrong
+ * current password counts toward the login limit, so this is no guessing oracle. */
+static void h_password(struct http_req *req, void *ctx)
+{
+    struct api *api = ctx;
+    struct api_caller c;
+    if (!api_auth(api, req, &c))
+        return;
+    json_t *body = api_body(req);
+    struct store_user *u = NULL;
+    bool bad = false;
+    const char *cur = body ? api_str(req, body, "current", true, &bad) : NULL;
+    const char *pw = body && !bad ? api_str(req, body, "new", true, &bad) : NULL;
+    char key[64], hash[PASSWORD_HASH_SIZE], cookie[512], csrf[TOKEN_SIZE];
+    if (!body || bad)
+        goto out;
+    const char *reason = NULL;
+    if (password_check_policy(pw, strlen(pw), &reason) < 0) {
+        http_reply_error(req, 400, "invalid_field", "%s", reason);
+        goto out;
+    }
+    unsigned retry = 0;
+    snprintf(key, sizeof(key), "password_user:%lld", (long long)c.user.id);
+    if (!api_limit_take(api, key, api->cfg->login_rate, &retry)) {
+        metrics_inc(METRIC_RATE_LIMITED, (const char *[]){"login"});
+        api_too_many(req, retry, "too many wrong passwords; wait a little and try again");
+        goto out;
+    }
+    int r = store_user_get(api->store, c.user.id, &u, NULL);
+    if (r < 0) {
+        api_fail(req, r, "user");
+        goto out;
+    }
+    if (!password_verify(u->password_hash, cur, strlen(cur))) {
+        api_audit(api, req, c.user.id, "password_change_failed", "", "");
+        http_reply_error(req, 403, "wrong_password", "the current password is not right");
+        goto out;
+    }
+    api_limit_give_back(api, key);
+    if ((r = password_hash(pw, strlen(pw), hash)) < 0 ||
+        (r = store_user_set_password(api->store, c.user.id, hash, NULL)) < 0 ||
+        (r = store_session_delete_user(api->store, c.user.id, NULL)) < 0) {
+        api_fail(req, r, "password");
+        goto out;
+    }
+    api_live_revoke(c.user.id, NULL, 0);
+    api_audit(api, req, c.user.id, "password_change", "", "");
+    if (!c.by_cookie) {
+        http_reply_json(req, 200, json_pack("{s:o}", "user", api_user_json(u)));
+        goto out;
+    }
+    if ((r = start_session(api, u, cookie, sizeof(cookie), csrf, sizeof(csrf))) < 0) {
+        api_fail(req, r, "session");
+        goto out;
+    }
+    reply_session(req, 200, u, cookie, csrf);
+out:
+    store_user_free(u);
+    json_decref(body);
+    api_caller_done(&c);
+}
+
 static json_t *token_json(const struct store_token *t)
 {
     return json_pack("{s:I,s:s,s:o,s:o}", "id", (json_int_t)t->id, "name", t->name, "created_at",
@@ -324,6 +377,7 @@ void api_auth_routes(struct router *r)
     router_add(r, "POST", "/api/auth/login", h_login);
     router_add(r, "POST", "/api/auth/logout", h_logout);
     router_add(r, "GET", "/api/auth/me", h_me);
+    router_add(r, "POST", "/api/auth/password", h_password);
     router_add(r, "GET", "/api/auth/tokens", h_tokens_list);
     router_add(r, "POST", "/api/auth/tokens", h_tokens_create);
     router_add(r, "DELETE", "/api/auth/tokens/{}", h_tokens_delete);

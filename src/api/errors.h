@@ -25,6 +25,7 @@
     X(forbidden_origin, 403, "a WebSocket upgrade from another site's page")                       \
     X(registration_closed, 403, "self-registration is closed")                                     \
     X(account_disabled, 403, "the password is right but an administrator disabled the account")    \
+    X(wrong_password, 403, "the current password given to change it is not right")                 \
     X(not_found, 404, "no such resource, or not visible to the caller")                            \
     X(method_not_allowed, 405, "the path exists with other methods")                               \
     X(conflict, 409, "the resource is in a state that forbids this")                               \

@@ -100,6 +100,7 @@ json_t *api_ref_json(int64_t id, const char *name); /* {"id","username"} or null
 json_t *api_workspace_json(const struct store_workspace *w);
 json_t *api_file_json(const struct store_file *f);
 bool api_valid_name(const char *s, size_t max); /* 1..max bytes, UTF-8, no controls */
+bool api_valid_username(const char *s);         /* 2..32 of [A-Za-z0-9_.-] */
 
 /* Audit log, best effort (a failure is logged, never fatal to the request). */
 void api_audit(struct api *api, struct http_req *req, int64_t actor, const char *action,

@@ -135,6 +135,19 @@ bool password_verify_dummy(const char *password, size_t len)
     return false;
 }
 
+void password_generate(char ret[PASSWORD_TEMP_SIZE])
+{
+    static const char alphabet[] = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    size_t o = 0;
+    for (int g = 0; g < 4; g++) {
+        if (g)
+            ret[o++] = '-';
+        for (int i = 0; i < 4; i++)
+            ret[o++] = alphabet[randombytes_uniform(sizeof(alphabet) - 1)];
+    }
+    ret[o] = '\0';
+}
+
 bool password_needs_rehash(const char *hash)
 {
     if (ensure() < 0 || !hash)

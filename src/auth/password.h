@@ -44,6 +44,12 @@ bool password_verify(const char *hash, const char *password, size_t len);
 /* Does the work of a verify against a fixed hash and returns false: for unknown users. */
 bool password_verify_dummy(const char *password, size_t len);
 
+/* A temporary password for an administrator to hand over: 4 groups of 4 letters and digits
+ * without look-alikes (0/O, 1/l/I), joined by '-' (about 92 random bits; PASSWORD_TEMP_SIZE
+ * bytes with the NUL). Call after password_init(). */
+#define PASSWORD_TEMP_SIZE 20
+void password_generate(char ret[PASSWORD_TEMP_SIZE]);
+
 /* True when hash was made with other limits than today's and should be replaced with a
  * fresh password_hash() after a successful login. */
 bool password_needs_rehash(const char *hash);

@@ -64,3 +64,67 @@ test('notices: a stored run opened after a reload shows what the write-back skip
     assert.match(out, /wrote/);
     assert.match(out, /not saved, its name or depth breaks the path rules/);
 });
+
+async function adminApi() {
+    const a = new Api();
+    await a.login('ada', PW).catch(async () => a.login('quinn', PW));
+    return a;
+}
+
+// There was no way to change one's password in the page. Red on the old page: no form.
+test('password: a user changes their own password on the account page', async () => {
+    const rex = new Api();
+    await rex.register('rex', PW);
+    const p = await page({ api: rex });
+    await p.goto('/account');
+    await p.fill('#pw-current', 'not the password');
+    await p.fill('#pw-new', 'brand new secret 9');
+    await p.fill('#pw-again', 'brand new secret 9');
+    await p.click('#password button[type=submit]');
+    await p.waitForSelector('#password .form-error');
+    assert.match(await p.textContent('#password .form-error'), /current password is not right/);
+    await p.fill('#pw-current', PW);
+    await p.fill('#pw-again', 'brand new secret 8');
+    await p.click('#password button[type=submit]');
+    assert.match(await p.textContent('#password .form-error'), /differ/);
+    await p.fill('#pw-again', 'brand new secret 9');
+    await p.click('#password button[type=submit]');
+    await p.waitForSelector('#password .banner-ok');
+    await shot(p, 'password-changed');
+    // The page goes on with its new session (a write needs the new CSRF token).
+    await p.goto('/');
+    await p.fill('#new-workspace-name', 'after the change');
+    await p.click('.inline-form button[type=submit]');
+    await p.waitForSelector('.cm-content');
+    // The old session of the API client is gone; the new password signs in.
+    assert.equal((await rex.req('GET', '/api/auth/me')).status, 401);
+    await assert.rejects(new Api().login('rex', PW));
+    await new Api().login('rex', 'brand new secret 9');
+});
+
+// An administrator could neither reset a password nor make an account in the page.
+// Red on the old page: no New account form, no Reset password button.
+test('password: an admin makes an account and resets a password; the temporary one signs in', async () => {
+    const a = await adminApi();
+    const p = await page({ api: a });
+    await p.goto('/admin');
+    await p.fill('#new-user-name', 'sam');
+    await p.selectOption('.new-user select', 'reviewer');
+    await p.click('.new-user button[type=submit]');
+    await p.waitForSelector('dialog .temp-password');
+    const first = await p.inputValue('dialog .token-value');
+    assert.match(first, /^[A-Za-z2-9]{4}(-[A-Za-z2-9]{4}){3}$/);
+    await shot(p, 'admin-new-account');
+    await p.click('dialog button:has-text("Done")');
+    const sam = new Api();
+    assert.equal((await sam.login('sam', first)).role, 'reviewer');
+    await p.click('tr[data-user="sam"] button:has-text("Reset password")');
+    await p.click('dialog button:has-text("Reset password")');
+    await p.waitForSelector('dialog .temp-password');
+    const second = await p.inputValue('dialog .token-value');
+    assert.notEqual(second, first);
+    await p.click('dialog button:has-text("Done")');
+    assert.equal((await sam.req('GET', '/api/auth/me')).status, 401, 'signed out by the reset');
+    await assert.rejects(new Api().login('sam', first));
+    await new Api().login('sam', second);
+});

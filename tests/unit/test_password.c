@@ -99,3 +99,20 @@ Test(password, policy)
     cr_expect_eq(password_check_policy(big, sizeof(big), &r), -EINVAL);
     cr_expect_str_eq(r, "password must be at most 1024 bytes");
 }
+
+Test(password, generated_temporary_passwords)
+{
+    char a[PASSWORD_TEMP_SIZE], b[PASSWORD_TEMP_SIZE];
+    password_generate(a);
+    password_generate(b);
+    cr_expect_eq(strlen(a), 19, "%s", a);
+    cr_expect_str_neq(a, b);
+    const char *reason = NULL;
+    cr_expect_eq(password_check_policy(a, strlen(a), &reason), 0, "the policy takes it");
+    for (int i = 0; i < 19; i++) {
+        if (i % 5 == 4)
+            cr_expect_eq(a[i], '-', "%s", a);
+        else
+            cr_expect(strchr("0O1lI-", a[i]) == NULL, "no look-alikes: %s", a);
+    }
+}

@@ -257,6 +257,12 @@ export const auth = {
         return s;
     },
     logout: () => post<void>('/api/auth/logout', undefined, { quiet401: true }),
+    /** Changes one's own password; every other session ends, this one is replaced. */
+    async changePassword(current: string, next: string): Promise<Session> {
+        const s = await post<Session>('/api/auth/password', { current, new: next });
+        setCsrf(s.csrf_token);
+        return s;
+    },
 };
 
 export const limits = () => get<Limits>('/api/limits');
@@ -409,6 +415,11 @@ export const tokens = {
 export const admin = {
     stats: () => get<Record<string, unknown>>('/api/admin/stats'),
     users: () => get<List<User>>('/api/admin/users?limit=200'),
+    /** A new account with a temporary password (shown once) unless one is given. */
+    createUser: (username: string, role: Role, password?: string) =>
+        post<{ user: User; password: string }>('/api/admin/users', password ? { username, role, password } : { username, role }),
+    /** A temporary password for a user (shown once); their sessions end. */
+    resetPassword: (id: number) => post<{ user: User; password: string }>(`/api/admin/users/${id}/password`, {}),
     patchUser: (id: number, patch: { role?: Role; disabled?: boolean }) =>
         request<User>('PATCH', `/api/admin/users/${id}`, { json: patch }),
     audit: () => get<List<AuditEntry>>('/api/admin/audit?limit=200'),

@@ -1,7 +1,8 @@
-// The admin page: users (role, disabled), the audit log, this node's figures and charts.
+// The admin page: users (new accounts, role, password reset, disabled), the audit log, this
+// node's figures and charts.
 
 import { admin, messageOf, type Role, type User } from '../api';
-import { clear, fmtAgo, fmtBytes, fmtTime, h, toast, confirmDialog } from '../dom';
+import { clear, confirmDialog, dialog, fmtAgo, fmtBytes, fmtTime, h, icon, toast } from '../dom';
 import { errorBlock, loading, page, user } from '../session';
 
 export async function adminPage(query: URLSearchParams): Promise<void> {
@@ -96,18 +97,70 @@ async function users(host: HTMLElement): Promise<void> {
                 toast(messageOf(e), 'error');
             }
         });
-        const tr = h('tr', { class: u.disabled ? 'row-disabled' : '' },
+        const reset = h('button', { type: 'button', class: 'btn btn-small', disabled: u.id === me?.id, title: u.id === me?.id ? 'Change your own password on your account page' : `Give ${u.username} a temporary password` }, 'Reset password');
+        reset.addEventListener('click', async () => {
+            if (!(await confirmDialog(`Reset the password of ${u.username}?`, 'They get a temporary password that you hand over, and are signed out everywhere. Their API tokens keep working.', 'Reset password', false))) return;
+            try {
+                const r = await admin.resetPassword(u.id);
+                await showPassword(`New password for ${r.user.username}`, r.user.username, r.password);
+            } catch (e) {
+                toast(messageOf(e), 'error');
+            }
+        });
+        const tr = h('tr', { class: u.disabled ? 'row-disabled' : '', dataset: { user: u.username } },
             h('td', null, h('strong', null, u.username), u.id === me?.id ? h('span', { class: 'muted' }, ' (you)') : null),
             h('td', null, role),
             h('td', null, u.disabled ? h('span', { class: 'badge badge-rejected' }, 'disabled') : h('span', { class: 'badge badge-approved' }, 'active')),
             h('td', { title: u.created_at }, fmtAgo(u.created_at)),
-            h('td', { class: 'row-actions' }, disable));
+            h('td', { class: 'row-actions' }, reset, disable));
         return tr;
     };
+    const tbody = h('tbody', null, list.map(row));
+    const name = h('input', { class: 'input', id: 'new-user-name', placeholder: 'Username', 'aria-label': 'Username of the new account', maxlength: '32', autocomplete: 'off' });
+    const newRole = h('select', { class: 'input', 'aria-label': 'Role of the new account' },
+        (['submitter', 'reviewer', 'admin'] as Role[]).map((r) => h('option', { value: r }, r)));
+    const create = h('form', { class: 'inline-form new-user', onsubmit: async (e: Event) => {
+        e.preventDefault();
+        const n = name.value.trim();
+        if (!n) return name.focus();
+        try {
+            const r = await admin.createUser(n, newRole.value as Role);
+            name.value = '';
+            tbody.prepend(row(r.user));
+            await showPassword(`Account ${r.user.username} made`, r.user.username, r.password);
+        } catch (err) {
+            toast(messageOf(err), 'error');
+            name.focus();
+        }
+    } }, name, newRole, h('button', { type: 'submit', class: 'btn btn-primary' }, icon('plus'), 'New account'));
     clear(host);
+    host.append(create);
     host.append(h('table', { class: 'table' },
         h('thead', null, h('tr', null, h('th', null, 'User'), h('th', null, 'Role'), h('th', null, 'State'), h('th', null, 'Joined'), h('th', null, h('span', { class: 'sr-only' }, 'Actions')))),
-        h('tbody', null, list.map(row))));
+        tbody));
+}
+
+/** Shows a temporary password once, ready to copy, with what to tell its owner. */
+async function showPassword(title: string, username: string, password: string): Promise<void> {
+    const value = h('input', { class: 'input token-value', readonly: true, value: password, 'aria-label': 'Temporary password' });
+    const copy = h('button', { type: 'button', class: 'btn btn-small', onclick: async () => {
+        value.select();
+        try {
+            await navigator.clipboard.writeText(password);
+            copy.textContent = 'Copied';
+        } catch {
+            copy.textContent = 'Press Ctrl+C';
+        }
+    } }, 'Copy');
+    requestAnimationFrame(() => value.select());
+    await dialog<boolean>({
+        title,
+        body: [
+            h('p', null, `Give ${username} this password. It is shown only now; they can change it on their account page after signing in.`),
+            h('div', { class: 'temp-password' }, value, copy),
+        ],
+        buttons: [{ label: 'Done', value: true, kind: 'primary' }],
+    });
 }
 
 async function audit(host: HTMLElement): Promise<void> {
