@@ -128,3 +128,20 @@ test('password: an admin makes an account and resets a password; the temporary o
     await assert.rejects(new Api().login('sam', first));
     await new Api().login('sam', second);
 });
+
+// `pip install` printed Debian's PEP 668 refusal (apt, venv, pipx: none of which applies
+// here). Red on the old page: no word of what to do instead.
+test('pip: a refused pip install is followed by a plain word on what is possible here', async () => {
+    const p = await page({ api: quinn });
+    await p.goto(`/w/${ws}`);
+    await p.click('.tree-row[data-path="main.py"]');
+    await setEditorText(p, 'import subprocess, sys\nsubprocess.run([sys.executable, "-m", "pip", "install", "requests"])\n');
+    await waitSaved(p);
+    await p.click('#run');
+    await p.waitForSelector('.run-status[data-status=ok]', { timeout: 30000 });
+    const out = await p.textContent('.run-output');
+    assert.match(out, /externally-managed-environment/);
+    assert.match(out, /Installing packages is not possible here/);
+    assert.match(out, /pip list/);
+    await shot(p, 'pip-refused');
+});

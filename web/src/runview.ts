@@ -35,6 +35,12 @@ export function runSummary(r: Run): { text: string; kind: 'ok' | 'err' | 'warn' 
     }
 }
 
+/** Said under pip's PEP 668 refusal ("externally-managed-environment"), which talks of apt,
+ *  venvs and pipx: none of which a user of this server can or needs to do. */
+export const PIP_HINT =
+    'Installing packages is not possible here: programs run with the Python packages installed on this server ' +
+    '(run "pip list" in the terminal to see them). To get another one, ask an administrator to install it on the server.';
+
 export class RunView {
     readonly el: HTMLElement;
     readonly output: OutputPane;
@@ -46,6 +52,8 @@ export class RunView {
     private ticker = 0;
     private placeholder: HTMLElement;
     private scroller: HTMLElement;
+    /** The program ran `pip install`, which Debian's Python refuses (PEP 668). */
+    private pipRefused = false;
     constructor(emptyText = 'Press Run to execute the program. Output appears here.') {
         this.placeholder = h('div', { class: 'run-empty' }, emptyText);
         this.output = new OutputPane(() => this.scroller);
@@ -68,6 +76,7 @@ export class RunView {
         this.source = null;
         clearInterval(this.ticker);
         this.output.clear();
+        this.pipRefused = false;
         clear(this.figures);
         clear(this.status);
         this.placeholder.hidden = true;
@@ -75,6 +84,7 @@ export class RunView {
     }
 
     append(stream: Stream, text: string): void {
+        if (stream === 'stderr' && text.includes('externally-managed-environment')) this.pipRefused = true;
         this.output.write(stream, text);
     }
 
@@ -118,6 +128,7 @@ export class RunView {
         if (r.stdout_truncated) notes.push('stdout was cut at the output limit');
         if (r.stderr_truncated) notes.push('stderr was cut at the output limit');
         if (notes.length) this.append('info', `\n[${notes.join('; ')}]\n`);
+        if (this.pipRefused) this.append('info', `\n${PIP_HINT}\n`);
         this.output.flush(true); // the notes just written
     }
 
