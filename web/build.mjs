@@ -3,11 +3,16 @@
 // serves dist/ at `/` and gives hashed names a long cache lifetime, so the only file a
 // browser revalidates on each visit is index.html.
 //
+// Text assets are also written pre-compressed (name.br, name.gz; only when smaller) for the
+// server to send to browsers that take them (src/api/web.c): compressing once at build time
+// costs nothing per request and allows the strongest settings.
+//
 //   node build.mjs            production build (minified)
 //   node build.mjs --dev      unminified, with inline source maps
 import * as esbuild from 'esbuild';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { brotliCompressSync, constants as zlibConstants, gzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 
 const root = dirname(fileURLToPath(import.meta.url));
@@ -72,9 +77,29 @@ const tags = [
     `<script type="module" src="/${js}"></script>`,
 ].join('\n    ');
 const html = readFileSync(join(root, 'index.html'), 'utf8').replace('<!-- assets -->', tags);
+const fresh = new Set(['index.html', ...Object.keys(result.metafile.outputs).map((f) => basename(f)), ...(existsSync(join(root, 'public')) ? readdirSync(join(root, 'public')) : [])]);
+
+/** Writes name.br and name.gz next to name (text types, when smaller); after the file
+ *  itself, so the server (which skips siblings older than the file) never serves a stale one. */
+const COMPRESSIBLE = /\.(html|js|css|svg|json|map|txt)$/;
+const compress = (name) => {
+    if (dev || !COMPRESSIBLE.test(name)) return;
+    const body = readFileSync(join(out, name));
+    const variants = [
+        ['.br', brotliCompressSync(body, { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 11, [zlibConstants.BROTLI_PARAM_SIZE_HINT]: body.length } })],
+        ['.gz', gzipSync(body, { level: 9 })],
+    ];
+    for (const [ext, data] of variants) {
+        if (data.length >= body.length) continue;
+        writeFileSync(join(out, `${name}${ext}.tmp`), data);
+        renameSync(join(out, `${name}${ext}.tmp`), join(out, `${name}${ext}`));
+        fresh.add(`${name}${ext}`);
+    }
+};
+for (const name of fresh) if (name !== 'index.html' && existsSync(join(out, name))) compress(name);
 writeFileSync(join(out, 'index.html.tmp'), html);
 renameSync(join(out, 'index.html.tmp'), join(out, 'index.html'));
-const fresh = new Set(['index.html', ...Object.keys(result.metafile.outputs).map((f) => basename(f)), ...(existsSync(join(root, 'public')) ? readdirSync(join(root, 'public')) : [])]);
+compress('index.html');
 for (const name of stale) if (!fresh.has(name)) rmSync(join(out, name), { recursive: true, force: true });
 
 if (!process.argv.includes('--quiet')) {

@@ -5,7 +5,8 @@
 //   BENCH_LOADS=20 ...                  loads per measurement (default 15)
 //
 // Prints:
-// - the gzipped JS + CSS of the first load of the IDE (every script and stylesheet the
+// - the JS + CSS bytes of the IDE's first load as the server sent them (br or gzip when the
+//   browser asked for it and the build made it) and of the first load of the IDE (every script and stylesheet the
 //   browser fetched, each compressed with gzip -9 here, whatever the server sends), and the
 //   same with the terminal opened (xterm.js is a separate chunk);
 // - time from navigation start to the first editable editor (the page's
@@ -108,7 +109,9 @@ page0.on('response', async (r) => {
     if (!/\.(js|css)$/.test(u.pathname)) return;
     try {
         const body = await r.body();
-        assets.set(u.pathname, { raw: body.length, gz: gzipSync(body, { level: 9 }).length });
+        // wire: the body bytes as sent (compressed when the server sent br or gzip).
+        const wire = (await r.request().sizes()).responseBodySize;
+        assets.set(u.pathname, { raw: body.length, gz: gzipSync(body, { level: 9 }).length, wire, coding: (await r.allHeaders())['content-encoding'] ?? 'identity' });
     } catch {
         /* redirect or aborted */
     }
@@ -116,7 +119,7 @@ page0.on('response', async (r) => {
 await page0.goto(`${url}/w/${ws.id}`);
 await editorReady(page0);
 await page0.waitForLoadState('networkidle');
-const sum = (m) => [...m.values()].reduce((a, b) => ({ raw: a.raw + b.raw, gz: a.gz + b.gz }), { raw: 0, gz: 0 });
+const sum = (m) => [...m.values()].reduce((a, b) => ({ raw: a.raw + b.raw, gz: a.gz + b.gz, wire: a.wire + b.wire }), { raw: 0, gz: 0, wire: 0 });
 const first = sum(assets);
 const firstList = [...assets].map(([p, s]) => `${p.slice(1)} ${(s.gz / 1024).toFixed(1)}`).join(', ');
 await page0.click('#toggle-terminal');
@@ -148,9 +151,16 @@ const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;
 const ms = (n) => `${n.toFixed(0)} ms`;
 console.log(`web first load (IDE): ${kib(first.gz)} gzipped JS+CSS (${kib(first.raw)} raw); aim < 400 KiB`);
 console.log(`  files: ${firstList}`);
+console.log(`web first load (IDE) as sent by the server: ${kib(first.wire)} (${[...new Set([...assets.values()].map((a) => a.coding))].join(', ')})`);
 console.log(`web first load with the terminal opened: ${kib(withTerm.gz)} gzipped JS+CSS`);
 console.log(`navigation to editable editor, cold: p50 ${ms(pct(cold, 50))}, p90 ${ms(pct(cold, 90))} over ${LOADS} loads; aim < 500 ms`);
 console.log(`navigation to editable editor, warm reload: p50 ${ms(pct(warm, 50))}, p90 ${ms(pct(warm, 90))}`);
 console.log(`baseline (static file from the same server): p50 ${ms(pct(base, 50))}; ratio cold/baseline ${(pct(cold, 50) / Math.max(1, pct(base, 50))).toFixed(1)}x`);
-// The server we started keeps the event loop alive: end here (the exit hook stops it).
+// The server we started keeps the event loop alive: stop it and wait for it to exit (it
+// unmounts the terminal environment's file system), then end (the exit hook cleans up).
+if (server && server.exitCode === null) {
+    const gone = new Promise((r) => server.once('exit', r));
+    server.kill('SIGTERM');
+    await gone;
+}
 process.exit(0);

@@ -2,13 +2,23 @@
  * web: serves the built page (web/dist) at `/`. Files are opened beneath the web directory
  * with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), so no request path can escape it.
  * Names carrying a content hash (name-HASH.ext) are cached for a year; index.html is
- * revalidated every time. Any other non-API path gets index.html (client-side routes).
+ * revalidated every time (an ETag makes that a 304). Any other non-API path gets index.html
+ * (client-side routes).
+ *
+ * Compression happens at build time: web/build.mjs writes name.br and name.gz next to each
+ * text asset. A client whose Accept-Encoding takes br (else gzip) gets that file with its
+ * Content-Encoding, when it exists and is not older than the original (a half-finished
+ * build never serves a stale body); every answer for a compressible type says
+ * Vary: Accept-Encoding. The ETag names the original's size and mtime and the coding.
  */
 #include "api/internal.h"
+#include "http/accept.h"
+#include "http/etag.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,25 +30,29 @@
 static const struct {
     const char *ext;
     const char *type;
+    bool compressible; /* build.mjs writes .br/.gz siblings for these */
 } types[] = {
-    {".html", "text/html; charset=utf-8"},
-    {".js", "text/javascript; charset=utf-8"},
-    {".css", "text/css; charset=utf-8"},
-    {".svg", "image/svg+xml"},
-    {".png", "image/png"},
-    {".ico", "image/x-icon"},
-    {".woff2", "font/woff2"},
-    {".json", "application/json"},
-    {".map", "application/json"},
-    {".txt", "text/plain; charset=utf-8"},
+    {".html", "text/html; charset=utf-8", true},
+    {".js", "text/javascript; charset=utf-8", true},
+    {".css", "text/css; charset=utf-8", true},
+    {".svg", "image/svg+xml", true},
+    {".png", "image/png", false},
+    {".ico", "image/x-icon", false},
+    {".woff2", "font/woff2", false},
+    {".json", "application/json", true},
+    {".map", "application/json", true},
+    {".txt", "text/plain; charset=utf-8", true},
 };
 
-static const char *content_type(const char *name)
+static const char *content_type(const char *name, bool *ret_compressible)
 {
     const char *dot = strrchr(name, '.');
     for (size_t i = 0; dot && i < sizeof(types) / sizeof(types[0]); i++)
-        if (strcmp(dot, types[i].ext) == 0)
+        if (strcmp(dot, types[i].ext) == 0) {
+            *ret_compressible = types[i].compressible;
             return types[i].type;
+        }
+    *ret_compressible = false;
     return "application/octet-stream";
 }
 
@@ -59,15 +73,102 @@ static int open_beneath(int dirfd, const char *rel)
     return (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
 }
 
-static int send_file(struct api *api, struct http_req *req, const char *rel, bool fallback)
+/* Opens rel as a regular file of at most WEB_MAX_FILE bytes; -ENOENT otherwise. */
+static int open_file(struct api *api, const char *rel, struct stat *st)
 {
     int fd = open_beneath(api->web_dirfd, rel);
     if (fd < 0)
         return -errno;
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > WEB_MAX_FILE) {
+    if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode) || st->st_size > WEB_MAX_FILE) {
         close(fd);
         return -ENOENT;
+    }
+    return fd;
+}
+
+static bool not_older(const struct stat *a, const struct stat *b)
+{
+    return a->st_mtim.tv_sec > b->st_mtim.tv_sec ||
+           (a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec >= b->st_mtim.tv_nsec);
+}
+
+/* The pre-compressed sibling of rel the client takes (br, else gzip) when it is there and
+ * not older than the original: its fd and stat, and the coding's name; -ENOENT if none. */
+static int open_encoded(struct api *api, struct http_req *req, const char *rel,
+                        const struct stat *orig, struct stat *st, const char **ret_coding)
+{
+    const char *ae = http_req_header(req, "Accept-Encoding");
+    unsigned ok = accept_encoding(ae, ae ? strlen(ae) : 0);
+    static const struct {
+        unsigned bit;
+        const char *suffix, *coding;
+    } order[] = {{ACCEPT_BR, ".br", "br"}, {ACCEPT_GZIP, ".gz", "gzip"}};
+    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+        if (!(ok & order[i].bit))
+            continue;
+        char name[1024];
+        if ((size_t)snprintf(name, sizeof(name), "%s%s", rel, order[i].suffix) >= sizeof(name))
+            return -ENOENT;
+        struct stat est;
+        int fd = open_file(api, name, &est);
+        if (fd < 0)
+            continue;
+        if (not_older(&est, orig)) {
+            *st = est;
+            *ret_coding = order[i].coding;
+            return fd;
+        }
+        close(fd);
+    }
+    return -ENOENT;
+}
+
+static int send_file(struct api *api, struct http_req *req, const char *rel, bool fallback)
+{
+    struct stat orig, st;
+    int fd = open_file(api, rel, &orig);
+    if (fd < 0)
+        return fd;
+    bool compressible;
+    const char *type = content_type(rel, &compressible);
+    const char *coding = NULL;
+    st = orig;
+    if (compressible) {
+        int efd = open_encoded(api, req, rel, &orig, &st, &coding);
+        if (efd >= 0) {
+            close(fd);
+            fd = efd;
+        }
+    }
+    /* Strong: one ETag per original version and coding (the bodies differ by coding). */
+    char etag[96], quoted[100];
+    snprintf(etag, sizeof(etag), "%llx-%llx%s%s", (unsigned long long)orig.st_size,
+             (unsigned long long)orig.st_mtim.tv_sec * 1000000000ull +
+                 (unsigned long long)orig.st_mtim.tv_nsec,
+             coding ? "-" : "", coding ? coding : "");
+    snprintf(quoted, sizeof(quoted), "\"%s\"", etag);
+    const char *cache =
+        is_hashed(rel) && !fallback ? "public, max-age=31536000, immutable" : "no-cache";
+    const char *headers[12];
+    size_t n = 0;
+    headers[n++] = "Cache-Control";
+    headers[n++] = cache;
+    headers[n++] = "ETag";
+    headers[n++] = quoted;
+    if (compressible) {
+        headers[n++] = "Vary";
+        headers[n++] = "Accept-Encoding";
+    }
+    if (coding) {
+        headers[n++] = "Content-Encoding";
+        headers[n++] = coding;
+    }
+    headers[n] = NULL;
+    const char *inm = http_req_header(req, "If-None-Match");
+    struct etag_list list;
+    if (inm && etag_parse(inm, &list) == 0 && etag_list_match(&list, etag, ETAG_WEAK)) {
+        close(fd);
+        return http_reply(req, 304, NULL, "", 0, headers);
     }
     char *data = malloc((size_t)st.st_size + 1);
     ssize_t got = data ? read(fd, data, (size_t)st.st_size) : -1;
@@ -76,10 +177,7 @@ static int send_file(struct api *api, struct http_req *req, const char *rel, boo
         free(data);
         return -EIO;
     }
-    const char *cache =
-        is_hashed(rel) && !fallback ? "public, max-age=31536000, immutable" : "no-cache";
-    const char *const headers[] = {"Cache-Control", cache, NULL};
-    int r = http_reply(req, 200, content_type(rel), data, (size_t)got, headers);
+    int r = http_reply(req, 200, type, data, (size_t)got, headers);
     free(data);
     return r;
 }
