@@ -145,3 +145,28 @@ test('pip: a refused pip install is followed by a plain word on what is possible
     assert.match(out, /pip list/);
     await shot(p, 'pip-refused');
 });
+
+// B5's server half: time waiting for input counts toward the wall limit, with no word of it.
+// The rule stays (docs/runs.md) and the page states it. Red on the old page: no hint under
+// the input line, and a bare "Wall time limit reached" after waiting.
+test('B5: the input line says waiting counts toward the wall limit, and a wall stop says what to do', async () => {
+    const p = await page({ api: quinn });
+    await p.goto(`/w/${ws}`);
+    await p.click('.tree-row[data-path="main.py"]');
+    await setEditorText(p, 'name = input("Your name? ")\nprint("hi", name)\n');
+    await waitSaved(p);
+    if (await p.isVisible('#stdin')) await p.fill('#stdin', '');
+    await p.click('#run');
+    await p.waitForSelector('.live-input-wrap:not([hidden]) .live-hint');
+    const wallMs = (await pageLimits()).run.wall_ms;
+    const shown = `${(wallMs / 1000).toFixed(wallMs < 10000 ? 2 : 1)} s`; // as dom.ts fmtMs says it
+    assert.equal(await p.textContent('.live-hint'), `Time waiting for input counts toward the ${shown} limit.`);
+    await shot(p, 'b5-waiting-for-input');
+    await p.waitForSelector('.run-status[data-status=limit]', { timeout: wallMs + 20000 });
+    await p.waitForFunction(() => document.querySelector('.run-output')?.textContent.includes('counts the time a program waits for input'));
+    assert.match(await p.textContent('.run-output'), /Standard input before pressing Run/);
+});
+
+async function pageLimits() {
+    return (await quinn.req('GET', '/api/limits')).json;
+}

@@ -150,6 +150,7 @@ export class Ide {
         void limitsApi().then((l) => {
             this.files.limits = l;
             this.status.showLimits(l);
+            this.runs.setLimits(l);
         }).catch(() => {});
         this.status.showSave();
     }

@@ -2,7 +2,7 @@
 // workspace), the streamed output (RunView), the line that answers input() while a program
 // runs, and the history of the workspace's runs. A run first saves every open file.
 
-import { messageOf, runs as runsApi, type Run } from '../api';
+import { messageOf, runs as runsApi, type Limits, type Run } from '../api';
 import { clear, fmtAgo, fmtMs, h, icon, MOD, prefs, toast } from '../dom';
 import { finished, RunView, runSummary } from '../runview';
 import type { FileStore } from './files';
@@ -31,6 +31,9 @@ export class RunPanel {
     private args: HTMLInputElement;
     private liveInput: HTMLElement;
     private liveField: HTMLInputElement;
+    /** Under the input line: waiting for input counts toward the wall-time limit. */
+    private liveHint: HTMLElement;
+    private wallMs = 0;
     private history: HTMLElement;
     private outputTab: HTMLElement;
     private tabs: { output: HTMLButtonElement; history: HTMLButtonElement };
@@ -67,7 +70,8 @@ export class RunPanel {
                 runsApi.stdin(this.current.id, '').catch(() => {});
             }
         });
-        this.liveInput = h('div', { class: 'live-input-wrap', hidden: true }, h('span', { class: 'muted' }, 'stdin ›'), live);
+        this.liveHint = h('div', { class: 'live-hint' });
+        this.liveInput = h('div', { class: 'live-input-wrap', hidden: true }, h('div', { class: 'live-line' }, h('span', { class: 'muted' }, 'stdin ›'), live), this.liveHint);
         this.history = h('div', { class: 'history', hidden: true });
         this.tabs = {
             output: h('button', { type: 'button', class: 'ptab active', role: 'tab', 'aria-selected': 'true', onclick: () => this.showTab('output') }, 'Output'),
@@ -88,6 +92,12 @@ export class RunPanel {
     dispose(): void {
         this.disposed = true;
         this.view.dispose();
+    }
+
+    /** The server's limits, once known (the input line states the wall-time one). */
+    setLimits(l: Limits): void {
+        this.wallMs = l.run.wall_ms;
+        this.liveHint.textContent = `Time waiting for input counts toward the ${fmtMs(l.run.wall_ms)} limit.`;
     }
 
     /** The file Run runs: the active one if it is a program, else main.py or any .py. */
@@ -160,7 +170,9 @@ export class RunPanel {
             // Keys typed while the program runs are its input, not edits of the code (input()
             // waits for them); focus returns to the editor when it ends.
             if (interactive) this.liveField.focus();
-            await this.view.stream(r);
+            const fin = await this.view.stream(r);
+            if (interactive && fin.limit_hit === 'wall_time')
+                this.view.append('info', `\nThe ${this.wallMs ? `${fmtMs(this.wallMs)} ` : ''}wall-time limit counts the time a program waits for input. To answer input() at once, put the input in "Input and arguments" → Standard input before pressing Run.\n`);
             if (!this.disposed) {
                 void this.loadHistory();
                 this.hooks.ended(); // files the program wrote are saved back
