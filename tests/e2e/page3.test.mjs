@@ -2,7 +2,7 @@
 // checks what the page does now. Its own users and workspace.
 import assert from 'node:assert/strict';
 import { after, afterEach, before, test as nodeTest } from 'node:test';
-import { Api, closeBrowser, createWorkspaceUI, launch, newPage, setEditorText, shot, waitSaved } from './lib.mjs';
+import { Api, closeBrowser, createWorkspaceUI, launch, newPage, setEditorText, shot, until, waitSaved } from './lib.mjs';
 
 const PW = 'correct horse 1';
 const quinn = new Api();
@@ -170,3 +170,80 @@ test('B5: the input line says waiting counts toward the wall limit, and a wall s
 async function pageLimits() {
     return (await quinn.req('GET', '/api/limits')).json;
 }
+
+const overlap = (a, b) => a && b && a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+
+// B14's rest: the save toast covered the run's figures; a workspace of one file was "its 1
+// files". Red on the old page: the toast's box lay over the run status line, and the dialog
+// said "its 1 files".
+test('B14: the save toast leaves the run figures visible; one file is "its one file"', async () => {
+    const p = await page({ api: quinn });
+    await p.goto(`/w/${ws}`);
+    await p.click('.tree-row[data-path="main.py"]');
+    await setEditorText(p, 'print("figures stay visible")\n');
+    await waitSaved(p);
+    await p.click('#run');
+    await p.waitForSelector('.run-status[data-status=ok] .run-fig');
+    await p.click('.editor-host .cm-content');
+    await p.keyboard.press('ControlOrMeta+s');
+    await p.waitForSelector('.toast:has-text("All changes saved")');
+    const toastBox = await (await p.$('.toast')).boundingBox();
+    const statusBox = await (await p.$('.run-status')).boundingBox();
+    assert.ok(!overlap(toastBox, statusBox), `toast ${JSON.stringify(toastBox)} over run status ${JSON.stringify(statusBox)}`);
+    await shot(p, 'b14-toast');
+
+    const one = (await quinn.req('POST', '/api/workspaces', { name: 'just one' })).json;
+    const q = await page({ api: quinn });
+    await q.goto('/');
+    await q.click(`tr:has-text("just one") button:has-text("Delete")`);
+    await q.waitForSelector('dialog');
+    const text = await q.textContent('dialog');
+    assert.ok(!/its 1 files/.test(text), text);
+    assert.match(text, /"just one" and its one file will be deleted for good\./);
+    await q.click('dialog button:has-text("Cancel")');
+    assert.ok(one.id);
+});
+
+// Screens of what this pass changed, light and dark, desktop and phone, with the find panel
+// open and a long verdict; nothing may overflow the viewport.
+test('screens: account, admin users and the IDE with find open fit at 1440x900 and 390x844, light and dark', async () => {
+    const a = await adminApi();
+    for (const scheme of ['light', 'dark']) {
+        for (const [w, hgt] of [[1440, 900], [390, 844]]) {
+            const tag = `${w}-${scheme}`;
+            const p = await page({ api: quinn, colorScheme: scheme });
+            await p.setViewportSize({ width: w, height: hgt });
+            await p.goto('/account');
+            await p.waitForSelector('#pw-current');
+            assert.ok((await p.evaluate(() => document.documentElement.scrollWidth - innerWidth)) <= 0, `account fits at ${tag}`);
+            await shot(p, `p3-account-${tag}`);
+            await p.goto(`/w/${ws}`);
+            await p.waitForSelector('.cm-content');
+            await p.click(w > 700 ? '.tree-row[data-path="main.py"]' : '.tab[data-path="main.py"]');
+            const code = 'import time\nfor i in range(3):\n    print("tick", i)\nraise SystemExit(3)\n';
+            await setEditorText(p, code);
+            await until(async () => (await quinn.file(ws, 'main.py')) === code); // the phone has no status bar
+            await p.click('#run');
+            await p.waitForSelector('.run-status[data-status=error]', { timeout: 20000 });
+            if (w <= 700) await p.click('.view-btn[data-view=code]');
+            await p.click('.editor-host .cm-content');
+            await p.keyboard.press('ControlOrMeta+f');
+            await p.waitForSelector('.cm-search');
+            await p.keyboard.type('tick');
+            assert.ok((await p.evaluate(() => document.documentElement.scrollWidth - innerWidth)) <= 0, `IDE fits at ${tag}`);
+            await shot(p, `p3-ide-find-${tag}`);
+            if (w <= 700) {
+                await p.click('.view-btn[data-view=output]');
+                await shot(p, `p3-ide-output-${tag}`);
+            }
+            await p.context().close();
+            const q = await page({ api: a, colorScheme: scheme });
+            await q.setViewportSize({ width: w, height: hgt });
+            await q.goto('/admin');
+            await q.waitForSelector('#new-user-name');
+            assert.ok((await q.evaluate(() => document.documentElement.scrollWidth - innerWidth)) <= 0, `admin fits at ${tag}`);
+            await shot(q, `p3-admin-${tag}`);
+            await q.context().close();
+        }
+    }
+});

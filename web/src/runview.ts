@@ -117,7 +117,7 @@ export class RunView {
             return;
         }
         if (ic) this.status.append(icon(ic));
-        this.status.append(h('strong', { class: 'run-verdict' }, s.text));
+        this.status.append(h('strong', { class: 'run-verdict', title: s.text }, s.text));
         const fig = (label: string, value: string) => h('span', { class: 'run-fig' }, h('span', { class: 'muted' }, label), ' ', value);
         if (r.wall_ms !== null && r.wall_ms !== undefined) this.status.append(fig('wall', fmtMs(r.wall_ms)));
         if (r.cpu_ms !== null && r.cpu_ms !== undefined) this.status.append(fig('cpu', fmtMs(r.cpu_ms)));

@@ -135,9 +135,9 @@ async function users(host: HTMLElement): Promise<void> {
     } }, name, newRole, h('button', { type: 'submit', class: 'btn btn-primary' }, icon('plus'), 'New account'));
     clear(host);
     host.append(create);
-    host.append(h('table', { class: 'table' },
+    host.append(h('div', { class: 'table-scroll' }, h('table', { class: 'table' },
         h('thead', null, h('tr', null, h('th', null, 'User'), h('th', null, 'Role'), h('th', null, 'State'), h('th', null, 'Joined'), h('th', null, h('span', { class: 'sr-only' }, 'Actions')))),
-        tbody));
+        tbody)));
 }
 
 /** Shows a temporary password once, ready to copy, with what to tell its owner. */

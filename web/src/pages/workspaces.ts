@@ -92,7 +92,9 @@ export async function workspacesPage(query: URLSearchParams): Promise<void> {
     }
 
     async function remove(w: Workspace): Promise<void> {
-        const ok = await confirmDialog('Delete workspace?', ['"', w.name, '" and its ', String(w.file_count ?? 'all'), ' files will be deleted for good.'], 'Delete workspace');
+        const n = w.file_count;
+        const what = n === undefined || n === null ? ' and all its files' : n === 0 ? '' : n === 1 ? ' and its one file' : ` and its ${n} files`;
+        const ok = await confirmDialog('Delete workspace?', ['"', w.name, `"${what} will be deleted for good.`], 'Delete workspace');
         if (!ok) return;
         try {
             await wsApi.remove(w.id);
