@@ -328,6 +328,14 @@ route("DELETE", "/api/workspaces/{id}", "Delete a workspace", "workspaces", [ok(
 route("GET", "/api/workspaces/{id}/files", "Every file and folder, by path", "files",
       [ok(200, obj({"items": {"type": "array", "items": ref("File")}}))],
       ["unauthenticated", "not_found"], [WSID])
+route("GET", "/api/workspaces/{id}/search", "Lines of the workspace's text files that contain q",
+      "files",
+      [ok(200, obj({"items": {"type": "array", "items": obj({"path": STR, "line": INT,
+                                                              "text": STR})},
+                    "truncated": BOOL, "files_searched": INT}))],
+      ["unauthenticated", "not_found", "invalid_field"],
+      [WSID, query("q", "the text to find (1..200 bytes, one line)"),
+       query("case", "1: match letter case exactly (default: ASCII case ignored)")])
 route("GET", "/api/workspaces/{id}/files/{path}", "A file's bytes (ETag)", "files",
       [ok(200, {"type": "string", "format": "binary"}, ctype="application/octet-stream")],
       ["unauthenticated", "not_found", "invalid_path", "conflict"], [WSID, FILEPATH])

@@ -575,6 +575,7 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
     api_terminal_routes(api, r);
     api_lang_routes(r);
     api_environment_routes(r);
+    api_search_routes(r);
     api_metrics_routes(r);
     api_openapi_routes(r);
     if (api_metrics_start(api) < 0) {

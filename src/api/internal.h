@@ -146,6 +146,7 @@ void api_metrics_routes(struct router *r);
 void api_openapi_routes(struct router *r);     /* openapi.c: the document and its docs page */
 void api_lang_routes(struct router *r);        /* lang.c */
 void api_environment_routes(struct router *r); /* environments.c: list and end terminals */
+void api_search_routes(struct router *r);      /* search.c: search across a workspace's files */
 
 /* The page (web.c). */
 void api_web_get(struct api *api, struct http_req *req);

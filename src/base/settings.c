@@ -58,6 +58,8 @@ static const struct def defs[] = {
     {"max-files", K_U64, F(max_files), "1000", NULL, "files and folders per workspace"},
     {"max-workspace-bytes", K_SIZE, F(max_workspace_bytes), "50M", NULL,
      "total file bytes per workspace"},
+    {"search-max-matches", K_U64, F(search_max_matches), "500", NULL,
+     "matching lines one search across a workspace's files returns (then \"truncated\")"},
     {"max-workspaces", K_U64, F(max_workspaces), "100", NULL, "workspaces per user"},
     {"run-wall-ms", K_U64, F(run_wall_ms), "10000", NULL, "wall-clock limit of a run, ms"},
     {"run-cpu-ms", K_U64, F(run_cpu_ms), "10000", NULL, "CPU time limit of a run, ms"},

@@ -247,3 +247,29 @@ test('screens: account, admin users and the IDE with find open fit at 1440x900 a
         }
     }
 });
+
+// There was no search across files. Red on the old page: Ctrl+Shift+F did nothing.
+test('search: Ctrl+Shift+F finds text in all files and opens the file at the line', async () => {
+    const put = async (path, body) => {
+        const r = await quinn.req('PUT', `/api/workspaces/${ws}/files/${path}`, body, { 'Content-Type': 'application/octet-stream' });
+        assert.ok(r.status === 200 || r.status === 201, `${path}: ${r.status}`);
+    };
+    await put('lib/shapes.py', 'class Circle:\n    pass\n\n\ndef area_of_circle(r):\n    return 3.14 * r * r\n');
+    await put('notes.txt', 'remember: AREA_OF_CIRCLE is in lib\n');
+    const p = await page({ api: quinn });
+    await p.goto(`/w/${ws}`);
+    await p.waitForSelector('.cm-content');
+    await p.keyboard.press('ControlOrMeta+Shift+f');
+    await p.waitForSelector('.search-panel:not([hidden]) .search-input:focus');
+    await p.keyboard.type('area_of_circle');
+    await p.waitForSelector('.search-hit[data-path="lib/shapes.py"][data-line="5"]');
+    assert.match(await p.textContent('.search-summary'), /^2 lines in 2 files/);
+    assert.equal(await p.textContent('.search-hit[data-path="lib/shapes.py"] mark'), 'area_of_circle');
+    assert.equal(await p.$('.cm-search'), null, "the editor's own find panel stays closed");
+    await shot(p, 'search-results');
+    await p.click('.search-case');
+    await p.waitForFunction(() => document.querySelector('.search-summary')?.textContent.startsWith('1 line in 1 file'));
+    await p.click('.search-hit[data-path="lib/shapes.py"]');
+    await p.waitForSelector('.tab.active[data-path="lib/shapes.py"]');
+    await until(async () => (await p.textContent('.statusbar')).includes('Ln 5,'));
+});

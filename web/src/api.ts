@@ -322,7 +322,17 @@ export const files = {
     remove: (ws: number, path: string) => request<void>('DELETE', `/api/workspaces/${ws}/files/${encodePath(path)}`),
     mkdir: (ws: number, path: string) => post<FileEntry>(`/api/workspaces/${ws}/folders`, { path }),
     move: (ws: number, from: string, to: string) => post<unknown>(`/api/workspaces/${ws}/move`, { from, to }),
+    /** Lines of the workspace's text files containing q (ASCII case ignored unless exact). */
+    search: (ws: number, q: string, exact = false) =>
+        get<{ items: SearchHit[]; truncated: boolean; files_searched: number }>(`/api/workspaces/${ws}/search?${new URLSearchParams(exact ? { q, case: '1' } : { q })}`),
 };
+
+export interface SearchHit {
+    path: string;
+    /** From 1. */
+    line: number;
+    text: string;
+}
 
 export const runs = {
     /** interactive: stdin stays open after `stdin` and is fed with runs.stdin (input() live). */

@@ -54,6 +54,7 @@ const ICONS: Record<string, string> = {
     folderOpen: 'M1.5 3.5h5l1.5 1.5h5.5v2 M1.5 13.5l2-6h11l-2 6z M1.5 13.5v-10',
     chevron: 'M6 4l4 4-4 4',
     plus: 'M8 3v10 M3 8h10',
+    search: 'M7 2.5a4.5 4.5 0 1 0 0 9a4.5 4.5 0 1 0 0-9z M10.3 10.3l3.7 3.7',
     fileAdd: 'M4 1.5h5l3 3v4 M9 1.5v3h3 M4 1.5v13h5 M12 10.5v4 M10 12.5h4',
     folderAdd: 'M1.5 3.5h5l1.5 1.5h6.5v3 M1.5 3.5v10h7 M12 9.5v5 M9.5 12h5',
     trash: 'M2.5 4h11 M6 4V2.5h4V4 M4 4l.7 10h6.6L12 4',

@@ -178,6 +178,7 @@ export class EditorPanel {
                         h('dt', null, `${MOD}+Enter`), h('dd', null, 'Run'),
                         h('dt', null, `${MOD}+S`), h('dd', null, 'Save now (autosave is on)'),
                         h('dt', null, `${MOD}+P`), h('dd', null, 'Go to file'),
+                        h('dt', null, `${MOD}+Shift+F`), h('dd', null, 'Search in all files'),
                         h('dt', null, `${MOD}+F, ${MOD}+H`), h('dd', null, 'Find, replace'),
                         h('dt', null, 'F5'), h('dd', null, 'Run'),
                         h('dt', null, 'Esc, Tab'), h('dd', null, 'Leave the editor (Tab indents)'),

@@ -7,13 +7,14 @@
 //   RunPanel                  Run, input, output, history   TermPanel    the terminals
 //   IdeHeader                 breadcrumb and actions        IdeLayout    columns, dividers, phone panes
 //   WorkspaceEvents           the workspace's event stream (events.ts, with fileEvents)
+//   SearchPanel               search across files, above the tree
 //
 // A module that adds to the IDE (collaboration: members, history, presence) takes the Ide and
 // uses its public panels: `header.addAction(el)`, `events.on(name, fn)`, `layout.sidebar`,
 // `editor.open(path)`, `onDispose(fn)`; it is plugged in with one line in the constructor.
 
 import { ApiError, limits as limitsApi, messageOf, type FileEntry, type Workspace } from '../api';
-import { h, toast } from '../dom';
+import { h, icon, toast } from '../dom';
 import { baseExtensions, languageFor } from '../editor';
 import { Lang } from '../lang';
 import { onLeave } from '../router';
@@ -24,11 +25,12 @@ import { fileEvents, WorkspaceEvents } from './events';
 import { FileOps } from './fileops';
 import { FileStore } from './files';
 import { IdeHeader } from './header';
-import { ideKeys } from './keys';
+import { ideCaptureKeys, ideKeys, type KeyHooks } from './keys';
 import { IdeLayout } from './layout';
 import { prefetchIde, type IdeData } from './prefetch';
 import { quickOpen } from './quickopen';
 import { RunPanel } from './runpanel';
+import { SearchPanel } from './search';
 import { StatusBar } from './statusbar';
 import { TermPanel } from './terminals';
 import { FileTree } from './tree';
@@ -66,6 +68,7 @@ export class Ide {
     readonly header: IdeHeader;
     readonly layout: IdeLayout;
     readonly events: WorkspaceEvents;
+    readonly search: SearchPanel;
     private cleanups: (() => void)[] = [];
     private disposed = false;
 
@@ -122,17 +125,30 @@ export class Ide {
                 if (pane === 'code') requestAnimationFrame(() => this.editor.focus());
             },
         });
+        this.search = new SearchPanel(ws.id, (p, l) => void this.openAt(p, l));
+        this.layout.sidebar.prepend(this.search.el);
+        this.tree.addTool(h('button', { type: 'button', class: 'btn icon-only', title: 'Search in all files (Ctrl+Shift+F)', 'aria-label': 'Search in all files', onclick: () => this.search.show() }, icon('search')));
         app.replaceChildren(this.header.el, this.layout.root, this.status.el, this.layout.nav);
 
-        const keys = ideKeys({
+        const hooks: KeyHooks = {
             save: () => void this.saveNow(),
             run: () => void this.runs.run(),
             quickOpen: () => quickOpen([...this.tree.paths()], (p) => void this.editor.open(p)),
+            search: () => {
+                this.layout.showIfNarrow('files');
+                this.search.show();
+            },
             replace: () => this.replace(),
             toggleTerminal: () => this.terminals.toggle(),
-        });
+        };
+        const keys = ideKeys(hooks);
+        const captured = ideCaptureKeys(hooks);
         document.addEventListener('keydown', keys);
-        this.onDispose(() => document.removeEventListener('keydown', keys));
+        document.addEventListener('keydown', captured, true);
+        this.onDispose(() => {
+            document.removeEventListener('keydown', keys);
+            document.removeEventListener('keydown', captured, true);
+        });
         onLeave(() => this.dispose());
         this.terminals.start();
 
@@ -165,6 +181,7 @@ export class Ide {
         for (const fn of this.cleanups) fn();
         this.events.close();
         this.files.dispose();
+        this.search.dispose();
         this.store.dispose();
         this.tree.dispose();
         this.runs.dispose();

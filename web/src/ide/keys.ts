@@ -5,6 +5,8 @@ export interface KeyHooks {
     run(): void;
     /** Go to file (Ctrl+P). */
     quickOpen(): void;
+    /** Search in all files (Ctrl+Shift+F). */
+    search(): void;
     /** Find and replace in the editor; false when no editor is shown. */
     replace(): boolean;
     toggleTerminal(): void;
@@ -31,6 +33,18 @@ export function ideKeys(k: KeyHooks): (e: KeyboardEvent) => void {
         } else if (e.ctrlKey && e.key === '`') {
             e.preventDefault();
             k.toggleTerminal();
+        }
+    };
+}
+
+/** A keydown listener for the capture phase: keys the editor would take for itself first
+ *  (Ctrl+Shift+F would open its own find panel). */
+export function ideCaptureKeys(k: KeyHooks): (e: KeyboardEvent) => void {
+    return (e) => {
+        if ((e.ctrlKey || e.metaKey) && e.shiftKey && e.key.toLowerCase() === 'f') {
+            e.preventDefault();
+            e.stopPropagation();
+            k.search();
         }
     };
 }

@@ -112,6 +112,11 @@ export class FileTree {
         document.addEventListener('keydown', this.escMenu);
     }
 
+    /** Adds a button to the Files header's tools (before New file). */
+    addTool(el: HTMLElement): void {
+        this.el.querySelector('.pane-tools')?.prepend(el);
+    }
+
     dispose(): void {
         document.removeEventListener('click', this.hideMenu);
         document.removeEventListener('keydown', this.escMenu);
