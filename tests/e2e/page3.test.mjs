@@ -273,3 +273,18 @@ test('search: Ctrl+Shift+F finds text in all files and opens the file at the lin
     await p.waitForSelector('.tab.active[data-path="lib/shapes.py"]');
     await until(async () => (await p.textContent('.statusbar')).includes('Ln 5,'));
 });
+
+// A file could not be downloaded from the tree (only binary previews had a link).
+// Red on the old page: no Download in the tree's menu.
+test('download: a file downloads from the tree menu, byte for byte', async () => {
+    const body = 'a,b\r\n1,2\r\n';
+    const r = await quinn.req('PUT', `/api/workspaces/${ws}/files/table.csv`, body, { 'Content-Type': 'application/octet-stream' });
+    assert.ok(r.status === 200 || r.status === 201);
+    const p = await page({ api: quinn });
+    await p.goto(`/w/${ws}`);
+    await p.click('.tree-row[data-path="table.csv"]', { button: 'right' });
+    const [dl] = await Promise.all([p.waitForEvent('download'), p.click('.menu .menu-item:has-text("Download")')]);
+    assert.equal(dl.suggestedFilename(), 'table.csv');
+    const { readFileSync } = await import('node:fs');
+    assert.equal(readFileSync(await dl.path(), 'latin1'), body);
+});

@@ -1,8 +1,8 @@
 // The file tree: folders and files from the flat list the API returns, with expand state
 // remembered per workspace, inline name entry for new files and folders, a context menu
-// (new, rename, delete), drag-and-drop moves and keyboard navigation.
+// (new, download, rename, delete), drag-and-drop moves and keyboard navigation.
 
-import type { FileEntry } from '../api';
+import { files as filesApi, type FileEntry } from '../api';
 import { clear, fileIcon, h, icon, prefs } from '../dom';
 
 interface Node {
@@ -386,6 +386,7 @@ export class FileTree {
             item('New file', () => this.startCreate('file', folder)),
             item('New folder', () => this.startCreate('folder', folder)),
             n ? h('div', { class: 'menu-sep' }) : null,
+            n?.kind === 'file' ? item('Download', () => download(filesApi.url(this.ws, n.path), n.name)) : null,
             n ? item('Rename / move…', () => this.actions.rename(n.path)) : null,
             n ? item('Delete', () => this.actions.remove(n.path, n.kind), true) : null,
         );
@@ -397,4 +398,12 @@ export class FileTree {
         (menu.querySelector('button') as HTMLElement).focus();
         setTimeout(() => document.addEventListener('click', this.hideMenu, { once: true }), 0);
     }
+}
+
+/** Saves url as a file named name (same origin: the browser's download, with the cookie). */
+function download(url: string, name: string): void {
+    const a = h('a', { href: url, download: name, hidden: true });
+    document.body.append(a);
+    a.click();
+    a.remove();
 }
