@@ -1,5 +1,6 @@
 /* api: routing, the error table, authentication and the JSON helpers every resource uses. */
 #include "api/internal.h"
+#include "api/live.h"
 #include "auth/ratelimit.h"
 #include "auth/token.h"
 #include "base/log.h"
@@ -402,6 +403,15 @@ static void h_limits(struct http_req *req, void *ctx)
 
 /* ---- the handler ---------------------------------------------------------------------- */
 
+bool api_inline_ok(const char *method, const char *path)
+{
+    if (!strcmp(path, "/api/health"))
+        return true;
+    /* The page: files read from a local directory, no database. */
+    return (!strcmp(method, "GET") || !strcmp(method, "HEAD")) && strncmp(path, "/api/", 5) != 0 &&
+           strcmp(path, "/api") != 0;
+}
+
 void api_handle(struct http_req *req, void *ctx)
 {
     struct api *api = ctx;
@@ -497,6 +507,7 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
     if (n)
         log_event(LOG_WARN, "runs interrupted by a restart marked failed",
                   json_pack("{s:i}", "count", n));
+    api_events_configure((unsigned)cfg->max_event_streams_per_user);
     api->router = router_new();
     if (!api->router || !api->login_by_ip || !api->login_by_user) {
         api_free(api);

@@ -23,6 +23,9 @@ void api_free(struct api *api);
 /* Ends the live terminals and event streams (their sockets belong to HTTP connections):
  * call before http_server_stop, which waits for every connection. */
 void api_stop_live(struct api *api);
+/* The routes cheap enough for the HTTP loop thread itself (http_config.inline_ok): health
+ * and the page's static files; everything else runs on a worker. */
+bool api_inline_ok(const char *method, const char *path);
 /* The handler for http_server_start; ctx is the struct api. */
 void api_handle(struct http_req *req, void *ctx);
 

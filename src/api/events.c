@@ -12,53 +12,62 @@
 #include "api/live.h"
 #include "base/buf.h"
 #include "exec/terminals.h"
+#include "http/sse.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define EVENTS_QUEUE (256u << 10) /* bytes of event text waiting per subscriber */
-#define KEEPALIVE_MS 15000        /* a comment line this often keeps proxies and us honest */
-/* Streams one user may hold open on this node. Each holds an HTTP connection and its
- * thread, so without a cap one user could take all --max-connections of the node. A page
- * holds one per tab; a vanished reader is noticed at the next keepalive. */
-#define EVENTS_PER_USER 16
+#define KEEPALIVE_MS 15000        /* a comment line this often keeps proxies honest */
 
+/* Streams one user may hold open on this node (--max-event-streams-per-user). A stream
+ * costs a connection's memory, not a thread; the cap keeps one user from taking all of
+ * --max-connections. A closed stream frees its place at once (the server notices the
+ * hang-up). */
+static unsigned per_user_cap = 64;
+
+/* A subscriber. Written only under mu; the stream itself is the HTTP server's, and this
+ * file only pushes text into it (http_stream_write) and ends it (http_stream_end). */
 struct sub {
     int64_t ws;
     int64_t user_id;  /* who opened it */
     char session[80]; /* the session's token hash, "" for a Bearer stream */
     int64_t token_id; /* the API token's id, 0 for a cookie stream */
-    bool revoked;     /* its credential ended: close the stream */
-    struct buf q;     /* SSE text not sent yet */
-    size_t pos;       /* bytes of q already sent */
-    bool overflow;    /* q passed EVENTS_QUEUE: send resync */
-    bool hello;       /* the first chunk (retry hint) went out */
+    bool revoked;     /* its credential ended: the stream was ended */
+    bool resynced;    /* the last thing queued was a resync (no second one) */
+    struct http_stream *stream;
     struct sub *next;
 };
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv;
-static pthread_once_t once = PTHREAD_ONCE_INIT;
 static struct sub *subs;
 static bool closing;
 
-static void init_cv(void)
+void api_events_configure(unsigned max_per_user)
 {
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&cv, &ca);
-    pthread_condattr_destroy(&ca);
+    per_user_cap = max_per_user ? max_per_user : 1;
+}
+
+/* Queues text for s; a subscriber too far behind gets one resync (reload the tree)
+ * instead, so a stalled reader costs bounded memory. Called with mu held. */
+static void push(struct sub *s, const char *text, size_t len)
+{
+    int rc = http_stream_write(s->stream, text, len, false);
+    if (rc == 0) {
+        s->resynced = false;
+    } else if (rc == -ENOBUFS && !s->resynced) {
+        static const char resync[] = "event: resync\ndata: {}\n\n";
+        if (http_stream_write(s->stream, resync, sizeof(resync) - 1, true) == 0)
+            s->resynced = true;
+    }
 }
 
 void api_events_publish(int64_t ws, const char *type, const char *path, const char *etag,
                         const char *message)
 {
-    pthread_once(&once, init_cv);
     json_t *data = json_pack("{s:s}", "path", path ? path : "");
     if (!data)
         return;
@@ -68,21 +77,20 @@ void api_events_publish(int64_t ws, const char *type, const char *path, const ch
         json_object_set_new(data, "message", json_string(message));
     char *text = json_dumps(data, JSON_COMPACT);
     json_decref(data);
-    if (!text)
+    struct buf ev;
+    buf_init(&ev, EVENTS_QUEUE);
+    if (!text || sse_append(&ev, type, text, strlen(text)) < 0) {
+        free(text);
+        buf_done(&ev);
         return;
-    pthread_mutex_lock(&mu);
-    for (struct sub *s = subs; s; s = s->next) {
-        if (s->ws != ws || s->overflow)
-            continue;
-        if (buf_printf(&s->q, "event: %s\ndata: %s\n\n", type, text) < 0) {
-            s->overflow = true;
-            buf_reset(&s->q);
-            s->pos = 0;
-        }
     }
-    pthread_cond_broadcast(&cv);
-    pthread_mutex_unlock(&mu);
     free(text);
+    pthread_mutex_lock(&mu);
+    for (struct sub *s = subs; s; s = s->next)
+        if (s->ws == ws && !s->revoked)
+            push(s, ev.data, ev.len);
+    pthread_mutex_unlock(&mu);
+    buf_done(&ev);
 }
 
 void api_workspace_changed(struct api *api, int64_t ws, const char *path, const char *etag)
@@ -93,52 +101,8 @@ void api_workspace_changed(struct api *api, int64_t ws, const char *path, const 
     terms_workspace_changed(api_terms(), ws, path, etag);
 }
 
-static ssize_t sse_read(void *ctx, uint64_t pos, char *out, size_t max)
-{
-    (void)pos;
-    struct sub *s = ctx;
-    static const char hello[] = "retry: 2000\n: events follow\n\n";
-    if (!s->hello) {
-        s->hello = true;
-        memcpy(out, hello, sizeof(hello) - 1);
-        return (ssize_t)sizeof(hello) - 1;
-    }
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += KEEPALIVE_MS / 1000;
-    pthread_mutex_lock(&mu);
-    while (!closing && !s->revoked && !s->overflow && s->pos == s->q.len)
-        if (pthread_cond_timedwait(&cv, &mu, &ts) == ETIMEDOUT)
-            break;
-    ssize_t n;
-    if (closing || s->revoked) {
-        n = -1;
-    } else if (s->overflow) {
-        static const char resync[] = "event: resync\ndata: {}\n\n";
-        s->overflow = false;
-        memcpy(out, resync, sizeof(resync) - 1);
-        n = (ssize_t)sizeof(resync) - 1;
-    } else if (s->pos < s->q.len) {
-        size_t k = s->q.len - s->pos;
-        if (k > max)
-            k = max;
-        memcpy(out, s->q.data + s->pos, k);
-        s->pos += k;
-        if (s->pos == s->q.len) {
-            buf_reset(&s->q);
-            s->pos = 0;
-        }
-        n = (ssize_t)k;
-    } else {
-        /* Nothing for a while: a comment line (and a failed write tells us it has gone). */
-        memcpy(out, ":\n\n", 3);
-        n = 3;
-    }
-    pthread_mutex_unlock(&mu);
-    return n;
-}
-
-static void sse_free(void *ctx)
+/* The server is done with the stream (client gone, ended, shutdown): the place is free. */
+static void sub_closed(void *ctx)
 {
     struct sub *s = ctx;
     pthread_mutex_lock(&mu);
@@ -148,27 +112,41 @@ static void sse_free(void *ctx)
             break;
         }
     pthread_mutex_unlock(&mu);
-    buf_done(&s->q);
+    http_stream_unref(s->stream);
     free(s);
 }
 
 void api_live_revoke(int64_t user_id, const char *session_hash, int64_t token_id)
 {
-    pthread_once(&once, init_cv);
     pthread_mutex_lock(&mu);
     for (struct sub *s = subs; s; s = s->next)
         if ((user_id > 0 && s->user_id == user_id) ||
             (session_hash && *session_hash && !strcmp(s->session, session_hash)) ||
-            (token_id > 0 && s->token_id == token_id))
+            (token_id > 0 && s->token_id == token_id)) {
             s->revoked = true;
-    pthread_cond_broadcast(&cv);
+            http_stream_end(s->stream);
+        }
     pthread_mutex_unlock(&mu);
     terms_revoke(api_terms(), user_id, session_hash, token_id);
 }
 
 void api_events_stream(struct http_req *req, int64_t ws, const struct api_caller *c)
 {
-    pthread_once(&once, init_cv);
+    pthread_mutex_lock(&mu);
+    bool closed = closing;
+    unsigned mine = 0;
+    for (struct sub *o = subs; o; o = o->next)
+        mine += o->user_id == c->user.id && !o->revoked;
+    bool full = mine >= per_user_cap;
+    pthread_mutex_unlock(&mu);
+    if (closed) {
+        http_reply_error(req, 503, "unavailable", "the server is shutting down");
+        return;
+    }
+    if (full) {
+        api_too_many(req, 2, "too many open event streams; close a tab first");
+        return;
+    }
     struct sub *s = calloc(1, sizeof(*s));
     if (!s) {
         api_fail(req, -ENOMEM, "event stream");
@@ -179,40 +157,35 @@ void api_events_stream(struct http_req *req, int64_t ws, const struct api_caller
     s->token_id = c->token_id;
     if (c->by_cookie)
         snprintf(s->session, sizeof(s->session), "%s", c->session_hash);
-    buf_init(&s->q, EVENTS_QUEUE);
-    pthread_mutex_lock(&mu);
-    bool closed = closing;
-    unsigned mine = 0;
-    for (struct sub *o = subs; o; o = o->next)
-        mine += o->user_id == s->user_id && !o->revoked;
-    bool full = mine >= EVENTS_PER_USER;
-    if (!closed && !full) {
-        s->next = subs;
-        subs = s;
-    }
-    pthread_mutex_unlock(&mu);
-    if (full && !closed) {
-        buf_done(&s->q);
-        free(s);
-        api_too_many(req, KEEPALIVE_MS / 1000,
-                     "too many open event streams; close a tab or wait a little");
-        return;
-    }
-    if (closed) {
-        buf_done(&s->q);
-        free(s);
-        http_reply_error(req, 503, "unavailable", "the server is shutting down");
-        return;
-    }
     static const char *const h[] = {"Cache-Control", "no-store", "X-Accel-Buffering", "no", NULL};
-    http_reply_stream(req, 200, "text/event-stream", sse_read, s, sse_free, h);
+    struct http_stream_config sc = {
+        .max_queue = EVENTS_QUEUE,
+        .keepalive_ms = KEEPALIVE_MS,
+        .keepalive = ":\n\n",
+        .on_close = sub_closed,
+        .ctx = s,
+    };
+    int rc = http_reply_stream(req, 200, "text/event-stream", &sc, h, &s->stream);
+    if (rc < 0) {
+        free(s);
+        api_fail(req, rc, "event stream");
+        return;
+    }
+    /* The answer goes out after this handler returns, so sub_closed cannot run before the
+     * link. */
+    static const char hello[] = "retry: 2000\n: events follow\n\n";
+    pthread_mutex_lock(&mu);
+    (void)http_stream_write(s->stream, hello, sizeof(hello) - 1, true);
+    s->next = subs;
+    subs = s;
+    pthread_mutex_unlock(&mu);
 }
 
 void api_events_close(void)
 {
-    pthread_once(&once, init_cv);
     pthread_mutex_lock(&mu);
     closing = true;
-    pthread_cond_broadcast(&cv);
+    for (struct sub *s = subs; s; s = s->next)
+        http_stream_end(s->stream);
     pthread_mutex_unlock(&mu);
 }

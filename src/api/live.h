@@ -19,6 +19,8 @@ struct terms *api_terms(void);
  * {"path","etag","message"} (etag and message may be NULL). */
 void api_events_publish(int64_t ws, const char *type, const char *path, const char *etag,
                         const char *message);
+/* Sets the per-user cap on open event streams (--max-event-streams-per-user). */
+void api_events_configure(unsigned max_per_user);
 /* Answers GET /api/workspaces/{id}/events for workspace ws as a Server-Sent Event stream. */
 void api_events_stream(struct http_req *req, int64_t ws, const struct api_caller *c);
 /* Ends the event streams and closes the terminal clients opened by user_id (any of their

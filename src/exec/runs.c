@@ -110,6 +110,14 @@ struct live {
     struct sup_proc *proc; /* NULL until spawned */
     struct buf events;     /* SSE text for streams */
     struct stream_out out, err;
+    struct run_waiter *waiters; /* told when the run is no longer live (runs_on_end) */
+    struct run_stream *streams; /* readers to wake on new events (runs_stream_notify) */
+};
+
+struct run_waiter {
+    void (*fn)(void *ctx);
+    void *ctx;
+    struct run_waiter *next;
 };
 
 struct runs {
@@ -131,8 +139,20 @@ struct runs {
 struct run_stream {
     struct runs *r;
     struct live *l;
-    size_t pos; /* bytes of l->events already read */
+    size_t pos;                /* bytes of l->events already read */
+    void (*notify)(void *ctx); /* called with r->mu held when events come or the run ends */
+    void *notify_ctx;
+    struct run_stream *next; /* in l->streams */
+    bool linked;
 };
+
+/* Tells the readers that follow l. Called with r->mu held. */
+static void notify_streams(struct live *l)
+{
+    for (struct run_stream *s = l->streams; s; s = s->next)
+        if (s->notify)
+            s->notify(s->notify_ctx);
+}
 
 static void live_unref(struct runs *r, struct live *l)
 {
@@ -182,6 +202,7 @@ static void add_event(struct runs *r, struct live *l, const char *name, json_t *
     (void)buf_printf(&l->events, "event: %s\ndata: %s\n\n", name, text);
     free(text);
     pthread_cond_broadcast(&r->cv);
+    notify_streams(l);
 }
 
 /* Valid UTF-8 for JSON: invalid bytes become U+FFFD; an incomplete sequence at the end of
@@ -654,8 +675,17 @@ static void *worker(void *arg)
         }
     r->threads--;
     pthread_cond_broadcast(&r->cv);
+    notify_streams(l);
+    struct run_waiter *w = l->waiters;
+    l->waiters = NULL;
     live_unref(r, l);
     pthread_mutex_unlock(&r->mu);
+    while (w) {
+        struct run_waiter *next = w->next;
+        w->fn(w->ctx);
+        free(w);
+        w = next;
+    }
     return NULL;
 }
 
@@ -822,6 +852,23 @@ int runs_wait(struct runs *r, int64_t id, int timeout_ms)
     return rc;
 }
 
+int runs_on_end(struct runs *r, int64_t id, void (*fn)(void *ctx), void *ctx)
+{
+    struct run_waiter *w = malloc(sizeof(*w));
+    if (!w)
+        return -ENOMEM;
+    pthread_mutex_lock(&r->mu);
+    struct live *l = find(r, id);
+    if (l) {
+        *w = (struct run_waiter){.fn = fn, .ctx = ctx, .next = l->waiters};
+        l->waiters = w;
+    }
+    pthread_mutex_unlock(&r->mu);
+    if (!l)
+        free(w);
+    return l ? 0 : -ENOENT;
+}
+
 void runs_stats(struct runs *r, unsigned *ret_running, unsigned *ret_queued)
 {
     pthread_mutex_lock(&r->mu);
@@ -869,11 +916,29 @@ ssize_t runs_stream_read(struct run_stream *s, char *out, size_t max, int timeou
     return n;
 }
 
+void runs_stream_notify(struct run_stream *s, void (*fn)(void *ctx), void *ctx)
+{
+    pthread_mutex_lock(&s->r->mu);
+    s->notify = fn;
+    s->notify_ctx = ctx;
+    if (!s->linked) {
+        s->linked = true;
+        s->next = s->l->streams;
+        s->l->streams = s;
+    }
+    pthread_mutex_unlock(&s->r->mu);
+}
+
 void runs_stream_close(struct run_stream *s)
 {
     if (!s)
         return;
     pthread_mutex_lock(&s->r->mu);
+    for (struct run_stream **p = &s->l->streams; *p; p = &(*p)->next)
+        if (*p == s) {
+            *p = s->next;
+            break;
+        }
     live_unref(s->r, s->l);
     pthread_mutex_unlock(&s->r->mu);
     free(s);

@@ -108,6 +108,7 @@ enum http_route_result router_match(const struct router *r, struct http_req *req
         }
         req->nparam = n;
         req->rest = rest;
+        req->route = r->routes[i].pattern;
         *ret_fn = r->routes[i].fn;
         return HTTP_ROUTE_FOUND;
     }
