@@ -41,6 +41,7 @@ struct conn {
     int64_t phase_us;    /* monotonic start of the phase */
     uint64_t body_bytes; /* received in PH_BODY */
     bool dropped;        /* a deadline passed: shut down, waiting for the close */
+    unsigned served;     /* requests completed on it (kept alive) */
     char remote[64];
     struct conn *prev, *next;
 };
@@ -1033,6 +1034,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         cn->phase = PH_HEADERS;
         cn->phase_us = now_us();
         cn->body_bytes = 0;
+        cn->served++;
     }
     pthread_mutex_unlock(&srv->mu);
     req_unref(st);
@@ -1092,11 +1094,16 @@ static void drop(struct http_server *srv, struct conn *cn, const char *why)
     _Static_assert(sizeof(TIMEOUT_BODY) - 1 == 76, "Content-Length of the 408 body");
 #undef TIMEOUT_BODY
     cn->dropped = true;
-    (void)send(cn->fd, answer, sizeof(answer) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+    /* A kept-alive connection waiting for its next request is most likely idle, not slow:
+     * close it quietly (a browser just opens another). */
+    bool idle = cn->phase == PH_HEADERS && cn->served;
+    if (!idle)
+        (void)send(cn->fd, answer, sizeof(answer) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
     (void)shutdown(cn->fd, SHUT_RDWR);
-    log_event(LOG_WARN, "slow client dropped",
-              json_pack("{s:s,s:s,s:I}", "remote", cn->remote, "reason", why, "bytes",
-                        (json_int_t)cn->body_bytes));
+    if (!idle)
+        log_event(LOG_WARN, "slow client dropped",
+                  json_pack("{s:s,s:s,s:I}", "remote", cn->remote, "reason", why, "bytes",
+                            (json_int_t)cn->body_bytes));
     (void)srv;
 }
 
