@@ -23,6 +23,7 @@
 
 #define STDIN_PENDING_MAX (1u << 20) /* bytes of stdin waiting to be written */
 #define READ_CHUNK        (64u << 10)
+#define OUTPUT_SAVE_MS    1000 /* output reaches the store this often while a run runs */
 
 /* Hidden folder of ours inside the run's home: our sitecustomize and the figures. It is
  * never written back to the workspace. */
@@ -414,6 +415,13 @@ static void collect_artifacts(struct runs *r, struct live *l, int dfd)
     close(afd);
 }
 
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static int set_nonblock(int fd)
 {
     int fl = fcntl(fd, F_GETFL);
@@ -430,6 +438,8 @@ static enum sb_limit pump(struct runs *r, struct live *l, struct sb_stdio *io)
         return SB_LIMIT_NONE;
     set_nonblock(io->in);
     bool killed = false;
+    bool dirty = false; /* output not yet saved to the store */
+    int64_t saved_ms = mono_ms();
     while (io->out >= 0 || io->err >= 0) {
         struct pollfd p[4];
         int n = 0, iout = -1, ierr = -1, iin = -1;
@@ -460,10 +470,19 @@ static enum sb_limit pump(struct runs *r, struct live *l, struct sb_stdio *io)
             iin = n;
             p[n++] = (struct pollfd){.fd = io->in, .events = POLLOUT};
         }
-        if (poll(p, (nfds_t)n, -1) < 0) {
+        int64_t since = mono_ms() - saved_ms;
+        int timeout = !dirty ? -1 : since >= OUTPUT_SAVE_MS ? 0 : (int)(OUTPUT_SAVE_MS - since);
+        if (poll(p, (nfds_t)n, timeout) < 0) {
             if (errno == EINTR)
                 continue;
             break;
+        }
+        if (dirty && mono_ms() - saved_ms >= OUTPUT_SAVE_MS) {
+            /* A crash of the server from here on keeps what the run printed so far. */
+            (void)store_run_save_output(r->store, l->id, l->out.data.data, l->out.data.len,
+                                        l->err.data.data, l->err.data.len, NULL);
+            dirty = false;
+            saved_ms = mono_ms();
         }
         if (p[0].revents) {
             uint64_t v;
@@ -483,6 +502,7 @@ static enum sb_limit pump(struct runs *r, struct live *l, struct sb_stdio *io)
                 *fd = -1;
                 continue;
             }
+            dirty = true;
             if (!on_output(r, l, k == 1, chunk, (size_t)got) && !killed) {
                 why = SB_LIMIT_OUTPUT;
                 sup_kill(l->proc, SB_LIMIT_OUTPUT);
