@@ -36,7 +36,8 @@ static const struct def defs[] = {
     {"trust-proxy", K_BOOL, F(trust_proxy), "false", NULL,
      "take the client address from the last X-Forwarded-For entry (set behind nginx)"},
     {"max-connections-per-ip", K_U64, F(max_connections_per_ip), "256", NULL,
-     "concurrent connections from one address (0: no limit; the proxy's when behind one)"},
+     "concurrent connections from one address (0: no limit); behind --trust-proxy, open "
+     "requests per forwarded address"},
     {"session-ttl", K_U64, F(session_ttl), "604800", NULL, "session lifetime, seconds"},
     {"max-body", K_SIZE, F(max_body), "2M", NULL, "largest request body, bytes (413 beyond)"},
     {"max-connections", K_U64, F(max_connections), "16384", NULL,

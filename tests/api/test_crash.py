@@ -25,7 +25,8 @@ def start_in_own_group(srv):
 
 
 def kill_group(srv):
-    os.killpg(srv.proc.pid, signal.SIGKILL)
+    if srv.proc.poll() is None:
+        os.killpg(srv.proc.pid, signal.SIGKILL)
     srv.proc.wait(10)
 
 
@@ -50,10 +51,12 @@ def pid_dead(pid, timeout=10):
 
 def test_dead_servers_pool_directory_is_removed_at_next_start(tmp_path):
     a = start_in_own_group(Server(extra=["--warm-pool", "true"]))
-    sup = children(a.proc.pid)
+    try:
+        sup = children(a.proc.pid)
+    finally:
+        kill_group(a)
     pools = [f"{RUN_PARENT}/pyroom-pool-{p}" for p in sup if os.path.isdir(f"{RUN_PARENT}/pyroom-pool-{p}")]
     assert len(pools) == 1, sup
-    kill_group(a)
     assert all(pid_dead(p) for p in sup)
     assert os.path.isdir(pools[0]), "the crash should have left it (else this test proves nothing)"
 
@@ -61,7 +64,7 @@ def test_dead_servers_pool_directory_is_removed_at_next_start(tmp_path):
     # held (a live server in another pid namespace sharing /run).
     live = f"{RUN_PARENT}/pyroom-pool-{os.getpid()}"
     os.makedirs(live, exist_ok=True)
-    dead_pid = 4190000 + (os.getpid() % 1000)  # above pid_max's default: never alive
+    dead_pid = next(p for p in range(4190000, 4194000) if not os.path.exists(f"/proc/{p}"))
     locked = f"{RUN_PARENT}/pyroom-pool-{dead_pid}"
     os.makedirs(locked, exist_ok=True)
     fd = os.open(locked, os.O_RDONLY | os.O_DIRECTORY)
@@ -79,6 +82,13 @@ def test_dead_servers_pool_directory_is_removed_at_next_start(tmp_path):
 
 def test_run_cut_by_a_crash_keeps_its_output(tmp_path):
     a = start_in_own_group(Server(extra=["--warm-pool", "false", "--run-wall-ms", "60000"]))
+    try:
+        check_output_survives(a)
+    finally:
+        kill_group(a)
+
+
+def check_output_survives(a):
     c = Client(a)
     w = c.workspace("crash")
     code = "import time\nfor i in range(3):\n    print('line', i, flush=True)\ntime.sleep(60)\n"
