@@ -257,6 +257,7 @@ static int cmd_serve(struct settings *s)
         .header_timeout = (unsigned)s->header_timeout,
         .min_body_rate = (unsigned)s->min_body_rate,
         .max_query_params = (unsigned)s->max_query_params,
+        .connection_memory = (size_t)s->connection_memory,
         .loop_threads =
             s->http_threads ? (unsigned)s->http_threads : (unsigned)(cores > 0 ? cores : 1),
         .workers = (unsigned)s->http_workers,

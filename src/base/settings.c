@@ -49,6 +49,9 @@ static const struct def defs[] = {
      "previous answer (0: no limit); slower clients get 408 and are dropped"},
     {"min-body-rate", K_U64, F(min_body_rate), "1024", NULL,
      "bytes/s a request body must average once --header-timeout has passed (slower: 408)"},
+    {"connection-memory", K_SIZE, F(connection_memory), "32K", NULL,
+     "bytes of buffer per connection for the request head and the answer's headers (an idle "
+     "connection costs about this much; longer request heads get 414/431)"},
     {"max-query-params", K_U64, F(max_query_params), "64", NULL,
      "parameters in a query string (400 beyond)"},
     {"http-threads", K_U64, F(http_threads), "0", NULL,

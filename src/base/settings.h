@@ -30,6 +30,7 @@ struct settings {
     uint64_t header_timeout;     /* seconds to send complete request headers */
     uint64_t min_body_rate;      /* bytes/s */
     uint64_t max_query_params;
+    uint64_t connection_memory;          /* bytes of libmicrohttpd buffer per connection */
     uint64_t http_threads;               /* event loops; 0: one per core */
     uint64_t http_workers;               /* handler threads */
     uint64_t http_queue;                 /* requests waiting for a worker */

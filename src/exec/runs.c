@@ -838,6 +838,11 @@ int runs_cancel(struct runs *r, int64_t id)
     struct live *l = find(r, id);
     if (l) {
         l->cancelled = true;
+        /* Kill now rather than when the worker wakes up: one hop less between the cancel
+         * and the sandbox's death (sup_kill may race with the worker's sup_wait; l->proc
+         * is cleared under r->mu before it is freed). */
+        if (l->proc)
+            (void)sup_kill(l->proc, SB_LIMIT_NONE);
         wake(l);
         pthread_cond_broadcast(&r->cv);
     }

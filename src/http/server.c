@@ -98,6 +98,8 @@ struct req_state {
     bool suspended;  /* the connection is suspended for a worker */
     bool terminated; /* libmicrohttpd is done with it */
     bool too_many_params;
+    bool too_large;            /* the body passed max_body: answered 413 once it is in */
+    uint64_t dropped;          /* body bytes read and dropped after that */
     bool counted;              /* counted in srv->addrs under req.remote */
     struct MHD_Response *resp; /* the answer, waiting to be queued by the loop */
     unsigned resp_status;
@@ -953,15 +955,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             st->conn->body_bytes += *upload_data_size;
             pthread_mutex_unlock(&srv->mu);
         }
-        if (!st->dispatched && buf_append(&req->body, upload_data, *upload_data_size) < 0) {
-            char msg[96];
-            snprintf(msg, sizeof(msg), "request body is larger than %zu bytes", srv->cfg.max_body);
+        if (st->too_large) {
+            /* Read and drop the rest so that the 413 can be answered (libmicrohttpd takes
+             * an answer only once the body is in), but not without end. */
+            st->dropped += *upload_data_size;
+            if (st->dropped > srv->cfg.max_body)
+                return MHD_NO;
+        } else if (!st->dispatched && buf_append(&req->body, upload_data, *upload_data_size) < 0) {
+            st->too_large = true;
             buf_done(&req->body);
-            refuse(st, 413, "too_large", msg);
-            send_answer(st);
         }
         *upload_data_size = 0;
         return MHD_YES;
+    }
+    if (st->too_large && !st->dispatched) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "request body is larger than %zu bytes", srv->cfg.max_body);
+        refuse(st, 413, "too_large", msg);
     }
     if (st->dispatched) {
         send_answer(st); /* a worker's answer, after the resume */
@@ -1258,6 +1268,10 @@ int http_server_start(const struct http_config *cfg, http_handler_fn handler, vo
         srv->cfg.workers = 1;
     if (!srv->cfg.max_query_params)
         srv->cfg.max_query_params = 1;
+    /* libmicrohttpd touches its whole pool when it resets it between requests: this is
+     * what an open connection costs, whatever it does. */
+    if (srv->cfg.connection_memory < 8192)
+        srv->cfg.connection_memory = 8192;
     pthread_mutex_init(&srv->mu, NULL);
     pthread_cond_init(&srv->job_cv, NULL);
     pthread_condattr_t ca;
@@ -1297,9 +1311,9 @@ int http_server_start(const struct http_config *cfg, http_handler_fn handler, vo
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
         MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL, MHD_OPTION_CONNECTION_LIMIT,
         cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-        4096u, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip, MHD_OPTION_THREAD_POOL_SIZE,
-        srv->cfg.loop_threads, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, srv->cfg.connection_memory,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
+        MHD_OPTION_THREAD_POOL_SIZE, srv->cfg.loop_threads, MHD_OPTION_END);
     if (!srv->daemon) {
         server_free(srv);
         return err_set(err, EADDRINUSE, "cannot listen on %s:%u", cfg->listen_host,

@@ -95,6 +95,7 @@ struct http_config {
     unsigned header_timeout;     /* seconds to send complete request headers (0: none) */
     unsigned min_body_rate;      /* bytes/s a body must average after header_timeout */
     unsigned max_query_params;   /* parameters in a query string (400 beyond) */
+    size_t connection_memory;    /* libmicrohttpd's buffer per connection, bytes */
     unsigned loop_threads;       /* libmicrohttpd event loops */
     unsigned workers;            /* threads running handlers that may block */
     unsigned queue;              /* requests waiting for a worker (503 beyond) */
