@@ -1,29 +1,30 @@
-""
-    "A hostile user at the HTTP/API boundary: every test here is an attack that must fail.
+"""A hostile user at the HTTP/API boundary: every test here is an attack that must fail.
 
-    Black -
-    box over real sockets(requests, raw sockets,
-                          websocket - client) against the real binary.Each test names the attack;
-where one found a bug,
-    the fix is in the same commit.""
-                                  "
-    import json import os import socket import threading
+Black-box over real sockets (requests, raw sockets, websocket-client) against the real
+binary. Each test names the attack; where one found a bug, the fix is in the same commit.
+"""
+import json
+import os
+import socket
+import threading
 
-        import pytest import requests import websocket
+import pytest
+import requests
+import websocket
 
-            from conftest import PASSWORD,
-    Client,
-    error_code
+from conftest import PASSWORD, Client, error_code
 
-        DEADLINE = 20
+DEADLINE = 20
 
-                   def
-                   raw_http(server, data, timeout = DEADLINE)
-    : ""
-      "Sends raw bytes, returns everything the server answers until it closes."
-      "" with socket.create_connection(("127.0.0.1", server.port), timeout = timeout) as s
-    : s.sendall(data) out = b "" while True:
-try : chunk = s.recv(65536)
+
+def raw_http(server, data, timeout=DEADLINE):
+    """Sends raw bytes, returns everything the server answers until it closes."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=timeout) as s:
+        s.sendall(data)
+        out = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
             except (ConnectionResetError, socket.timeout):
                 break
             if not chunk:
@@ -48,8 +49,8 @@ def csp_list(r):
     """Every Content-Security-Policy of a response (a browser enforces them all)."""
     return [v for k, v in r.raw.headers.items() if k.lower() == "content-security-policy"]
 
-#-- -- cross -                                                                                     \
-    site request forgery -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- --
+
+# ---- cross-site request forgery ------------------------------------------------------------
 
 
 @pytest.mark.parametrize("ctype", ["text/plain", "text/plain;charset=UTF-8",
@@ -65,10 +66,8 @@ def test_login_csrf_with_a_form_body_is_refused(server, user, ctype):
                           timeout=DEADLINE)
         assert r.status_code == 415, (path, r.status_code, r.text)
         assert error_code(r) == "unsupported_media_type"
-        assert "set-cookie" not in
-    {k.lower() for k in r.headers
-    }
-#The same body as JSON logs in; so does a script sending no Content - Type at all.
+        assert "set-cookie" not in {k.lower() for k in r.headers}
+    # The same body as JSON logs in; so does a script sending no Content-Type at all.
     r = requests.post(server.url + "/api/auth/login", data=body,
                       headers={"Content-Type": "application/json; charset=utf-8"}, timeout=DEADLINE)
     assert r.status_code == 200, r.text
@@ -119,13 +118,11 @@ def test_csrf_on_every_state_changing_route(server, admin, make_user):
     before = victim.get(f"/api/workspaces/{w['id']}/files").json()
     for method, path, body in state_changing_routes(w, sid, tid, 999999):
         for token in (None, "x" * 43, other.csrf, victim.csrf.upper() + "A"):
-            headers = {"X-CSRF-Token": token} if token else
-    {
-    }
+            headers = {"X-CSRF-Token": token} if token else {}
             kw = {"json": body} if body is not None else {"data": b""}
             r = victim.request(method, path, csrf=False, headers=headers, **kw)
             assert r.status_code == 403 and error_code(r) == "csrf", (method, path, token, r.text)
-#The admin's session is no different.
+    # The admin's session is no different.
     r = admin.request("PATCH", f"/api/admin/users/{victim.user['id']}", csrf=False,
                       json={"disabled": True})
     assert r.status_code == 403
@@ -151,8 +148,8 @@ def test_websocket_origin_checks(server, user):
         out = raw_http(server, req.encode())
         assert status_of(out) == 403, (origin, out[:200])
 
-#-- -- sessions, tokens,                                                                           \
-    roles -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -
+
+# ---- sessions, tokens, roles -----------------------------------------------------------------
 
 
 def test_session_fixation_and_logout(server, user):
@@ -166,7 +163,7 @@ def test_session_fixation_and_logout(server, user):
     assert new and "A" * 43 not in new
     r = requests.get(server.url + "/api/auth/me", headers={"Cookie": planted}, timeout=DEADLINE)
     assert r.status_code == 401
-#Two sessions; logging out one leaves the other.
+    # Two sessions; logging out one leaves the other.
     csrf2 = r2 = None
     r2 = s.get(server.url + "/api/auth/me", timeout=DEADLINE)
     csrf2 = r2.json()["csrf_token"]
@@ -185,24 +182,24 @@ def test_tokens_revoked_and_disabled_users(server, admin, make_user):
     t = u.post("/api/auth/tokens", json={"name": "script"}).json()
     bearer = {"Authorization": "Bearer " + t["token"]}
     assert requests.get(server.url + "/api/auth/me", headers=bearer).status_code == 200
-#Another user cannot see or revoke it.
+    # Another user cannot see or revoke it.
     assert t["id"] not in [x["id"] for x in other.get("/api/auth/tokens").json()["items"]]
     assert other.delete(f"/api/auth/tokens/{t['id']}").status_code == 404
     assert requests.get(server.url + "/api/auth/me", headers=bearer).status_code == 200
-#Disabled : cookie and token both stop at once, and login is refused.
+    # Disabled: cookie and token both stop at once, and login is refused.
     assert admin.patch(f"/api/admin/users/{u.user['id']}", json={"disabled": True}).status_code == 200
     assert requests.get(server.url + "/api/auth/me", headers=bearer).status_code == 401
     assert u.get("/api/auth/me").status_code == 401
     assert u.login().status_code == 401
     w = requests.post(server.url + "/api/workspaces", headers=bearer, json={"name": "x"})
     assert w.status_code == 401
-#Enabled again : old sessions stay ended; the token is revocable and then dead.
+    # Enabled again: old sessions stay ended; the token is revocable and then dead.
     assert admin.patch(f"/api/admin/users/{u.user['id']}", json={"disabled": False}).status_code == 200
     assert u.get("/api/auth/me").status_code == 401
     assert u.login().status_code == 200
     assert u.delete(f"/api/auth/tokens/{t['id']}").status_code == 204
     assert requests.get(server.url + "/api/auth/me", headers=bearer).status_code == 401
-#Garbage and prefixes of tokens.
+    # Garbage and prefixes of tokens.
     for h in ("Bearer ", "Bearer " + t["token"][:-1], "Bearer " + t["token"] + "x",
               "Basic " + t["token"], "Bearer\t" + t["token"], "Bearer " + "\u00e9" * 10):
         r = requests.get(server.url + "/api/auth/me", headers={"Authorization": h.encode()})
@@ -216,12 +213,13 @@ def test_role_is_checked_per_request(server, admin, make_user):
     assert admin.patch(f"/api/admin/users/{a2.user['id']}", json={"role": "submitter"}).status_code == 200
     assert a2.get("/api/admin/users").status_code == 403
     assert a2.patch(f"/api/admin/users/{a2.user['id']}", json={"role": "admin"}).status_code == 403
-#A submitter cannot promote themselves by any field.
+    # A submitter cannot promote themselves by any field.
     r = a2.patch(f"/api/admin/users/{a2.user['id']}", json={"role": "admin", "disabled": False})
     assert r.status_code == 403
     assert a2.get("/api/auth/me").json()["user"]["role"] == "submitter"
 
-#-- -- insecure direct object references -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -
+
+# ---- insecure direct object references ---------------------------------------------------------
 
 
 def test_idor_everything_of_another_user_is_404(server, admin, make_user):
@@ -250,7 +248,7 @@ def test_idor_everything_of_another_user_is_404(server, admin, make_user):
             r = c.request(method, path, **kw)
             assert r.status_code in (403, 404), (method, path, r.status_code, r.text)
             assert b"s3cret" not in r.content
-#The thief sees no submission and no comment.
+    # The thief sees no submission and no comment.
     assert thief.get(f"/api/submissions/{sid}").status_code == 404
     assert thief.get(f"/api/submissions/{sid}/files/secret.txt").status_code == 404
     assert thief.get(f"/api/submissions/{sid}/diff?against={sid}").status_code == 404
@@ -258,14 +256,14 @@ def test_idor_everything_of_another_user_is_404(server, admin, make_user):
     assert owner.get(f"/api/workspaces/{ws}/files/secret.txt").content == b"s3cret"
     assert owner.get(f"/api/workspaces/{ws}").json()["name"] == "private"
     assert [x["id"] for x in owner.get("/api/auth/tokens").json()["items"]] == [tid]
-#Ids in odd spellings are not ids.
+    # Ids in odd spellings are not ids.
     for spelled in (f"0{ws}", f"+{ws}", f"{ws}.0", f"{ws}%00", f"{ws} ", "-1", "0",
                     "99999999999999999999", f"0x{ws:x}", f"{ws}/"):
         r = thief.get(f"/api/workspaces/{spelled}")
         assert r.status_code == 404, spelled
 
-#-- -- bodies, headers,                                                                            \
-    connections -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -
+
+# ---- bodies, headers, connections -----------------------------------------------------------------
 
 
 def test_json_edge_cases(user):
@@ -279,7 +277,7 @@ def test_json_edge_cases(user):
         assert r.status_code == 400, (body[:40], r.status_code, r.text)
         assert error_code(r) in ("invalid_json", "invalid_field")
     assert user.get(url).json()["name"] == "json"
-#Numbers out of range where numbers are wanted.
+    # Numbers out of range where numbers are wanted.
     for limits in ({"wall_ms": 10**30}, {"wall_ms": -1}, {"memory_bytes": 2**64},
                    {"wall_ms": "1"}, {"wall_ms": 1.5e308}):
         r = user.post(f"/api/workspaces/{w['id']}/runs", json={"entry": "main.py", "limits": limits})
@@ -301,7 +299,7 @@ def test_names_refuse_control_and_bidi_characters(user, name):
     w = user.workspace("named")
     assert user.patch(f"/api/workspaces/{w['id']}", json={"name": name}).status_code == 400
     assert user.post("/api/auth/tokens", json={"name": name}).status_code == 400
-#Ordinary non - ASCII stays fine.
+    # Ordinary non-ASCII stays fine.
     assert user.patch(f"/api/workspaces/{w['id']}", json={"name": "données ✓ 日本"}).status_code == 200
 
 
@@ -316,12 +314,13 @@ def test_chunked_body_past_max_body_is_413(server, user):
     r = user.put(file_url(w, "big.bin"), data=gen())
     assert r.status_code == 413 and error_code(r) == "too_large"
     assert user.get(file_url(w, "big.bin")).status_code == 404
-#A lying Content - Length is refused before the body.
+    # A lying Content-Length is refused before the body.
     out = raw_http(server, (f"PUT {file_url(w, 'x.bin')} HTTP/1.1\r\nHost: x\r\n"
                             "Content-Length: 99999999999999999999999\r\n"
                             "Connection: close\r\n\r\n").encode())
     assert status_of(out) in (400, 401, 413), out[:200]
     assert alive(server)
+
 
 def test_huge_and_broken_headers_leave_the_server_up(server, user):
     for req in (b"GET /api/health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 200000 + b"\r\n\r\n",
@@ -335,12 +334,13 @@ def test_huge_and_broken_headers_leave_the_server_up(server, user):
         out = raw_http(server, req)
         st = status_of(out)
         assert st is None or st >= 400 or st == 200, out[:200]
-#Chunk sizes that overflow.
+    # Chunk sizes that overflow.
     out = raw_http(server, (f"PUT {file_url({'id': 1}, 'x')} HTTP/1.1\r\nHost: x\r\n"
                             "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
                             "ffffffffffffffffffff\r\nabc\r\n0\r\n\r\n").encode())
-    assert status_of(out)
-is None or status_of(out) >= 400 assert alive(server)
+    assert status_of(out) is None or status_of(out) >= 400
+    assert alive(server)
+
 
 def test_error_bodies_leak_nothing(server, user):
     """No SQL, host path or errno text in any error the hostile requests above provoke."""
@@ -358,7 +358,8 @@ def test_error_bodies_leak_nothing(server, user):
                        "/etc/", "root:", "errno", "segment fault"):
             assert needle not in text, (r.url, r.status_code, r.text[:200])
 
-#-- -- paths -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -
+
+# ---- paths -------------------------------------------------------------------------------------------
 
 
 def test_path_tricks(user):
@@ -370,19 +371,18 @@ def test_path_tricks(user):
               "%ef%bc%8e%ef%bc%8e/x", "%c2%85x"):
         r = user.put(file_url(w, p), data=b"pwn")
         if r.status_code in (200, 201):
-#Look - alikes that are valid names must stay ordinary files inside the workspace.
+            # Look-alikes that are valid names must stay ordinary files inside the workspace.
             assert "/" not in r.json()["path"].replace("/", "", r.json()["path"].count("/"))
             assert ".." not in r.json()["path"].split("/")
             continue
         assert r.status_code in (400, 404), (p, r.status_code, r.text)
-        assert "set-cookie" not in
-{k.lower() for k in r.headers
-}
+        assert "set-cookie" not in {k.lower() for k in r.headers}
     listing = [f["path"] for f in user.get(f"/api/workspaces/{w['id']}/files").json()["items"]]
     for p in listing:
         assert not p.startswith("/") and ".." not in p.split("/") and "\\" not in p
 
-#-- -- user content must never become a page of ours -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- --
+
+# ---- user content must never become a page of ours ------------------------------------------------
 
 
 def assert_inert(r):
@@ -422,7 +422,8 @@ def test_api_json_answers_are_inert(server, user):
         assert r.headers.get("X-Content-Type-Options") == "nosniff"
         assert "frame-ancestors 'none'" in r.headers.get("Content-Security-Policy", "")
 
-#-- -- live streams after the right to them is gone -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -
+
+# ---- live streams after the right to them is gone -----------------------------------------------
 
 
 def read_events(resp, out, done):
@@ -461,7 +462,7 @@ def test_event_stream_ends_with_the_session(server, admin, make_user, how):
         threading.Thread(target=read_events, args=(r, lines, done), daemon=True).start()
     else:
         r, lines, done = open_events(u, w["id"])
-#The stream works : a change shows.
+    # The stream works: a change shows.
     assert admin.put(file_url(w, "before.txt"), data=b"1").status_code == 201
     if how == "disable":
         assert admin.patch(f"/api/admin/users/{u.user['id']}", json={"disabled": True}).status_code == 200
@@ -474,7 +475,8 @@ def test_event_stream_ends_with_the_session(server, admin, make_user, how):
     r.close()
     assert not any("after-secret" in x for x in lines), lines
 
-#-- -- symlinks a run leaves behind -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -
+
+# ---- symlinks a run leaves behind ---------------------------------------------------------------
 
 
 def test_run_artifacts_never_follow_a_planted_symlink(server, user):
@@ -506,7 +508,8 @@ def test_run_artifacts_never_follow_a_planted_symlink(server, user):
     assert "passwd" not in names and "fifo" not in names and ".pyroom" not in names
     assert os.path.exists(os.path.join(host, "artifacts", "leak.png"))
 
-#-- -- terminals after the right to them is gone -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -
+
+# ---- terminals after the right to them is gone ---------------------------------------------------
 
 
 def open_terminal(client, ws_id, bearer=None):
@@ -522,55 +525,50 @@ def open_terminal(client, ws_id, bearer=None):
 def closed_within(conn, deadline=DEADLINE):
     """Reads until the server closes; True when it did."""
     conn.settimeout(deadline)
-            try:
-                while
-                    True
-                        : op,
-                          _ = conn.recv_data(control_frame = True) if op == websocket.ABNF
-                                                                                .OPCODE_CLOSE
-                        : return True except websocket.WebSocketTimeoutException
-                        : return False
-                          except(websocket.WebSocketConnectionClosedException, ConnectionError,
-                                 OSError)
-                        : return True
+    try:
+        while True:
+            op, _ = conn.recv_data(control_frame=True)
+            if op == websocket.ABNF.OPCODE_CLOSE:
+                return True
+    except websocket.WebSocketTimeoutException:
+        return False
+    except (websocket.WebSocketConnectionClosedException, ConnectionError, OSError):
+        return True
 
-                          @pytest.mark.parametrize("how", [ "disable", "logout", "token" ]) def
-                          test_terminal_ends_with_the_session(server, admin, make_user, how)
-                        : ""
-                          "An open shell is the strongest live right there is: disabling the user, logging the
-                          session out or
-                              revoking the token that opened it must close it.""
-                                                                              "
-                              u = make_user() w = u.workspace("shell") tok =
-                                  u.post("/api/auth/tokens", json = {"name" : "t"}).json() if how ==
-                                  "token" else None
-                    try : conn
-                        = open_terminal(u, w["id"], bearer = tok["token"] if tok else None)
-                              except websocket.WebSocketBadStatusException as e
-                            : if e.status_code ==
-                          503 : pytest.skip("no terminals here") raise if how ==
-                          "disable" : assert admin
-                                          .patch(f "/api/admin/users/{u.user['id']}",
-                                                 json = {"disabled" : True})
-                                          .status_code
-                          == 200 elif how ==
-                          "logout" : assert u.post("/api/auth/logout").status_code ==
-                          204 else : assert u.delete(f "/api/auth/tokens/{tok['id']}").status_code
-                          == 204
-                        try : assert closed_within(conn),
-                            "the terminal stayed open" finally
-                                : conn.close()
 
-                                      def test_event_streams_per_user_are_bounded(server, make_user)
-                                : ""
-                                  "Each stream holds a server connection (memory) for as long as it stays open: one
-                                  user opening hundreds would take every
-                                  connection of the node.Past the cap : 429. ""
-                                                                             "
-                                  u = make_user() other = make_user() w = u.workspace("many") opened
-                            ,
-                                  refused = [], None
-                            try:
+@pytest.mark.parametrize("how", ["disable", "logout", "token"])
+def test_terminal_ends_with_the_session(server, admin, make_user, how):
+    """An open shell is the strongest live right there is: disabling the user, logging the
+    session out or revoking the token that opened it must close it."""
+    u = make_user()
+    w = u.workspace("shell")
+    tok = u.post("/api/auth/tokens", json={"name": "t"}).json() if how == "token" else None
+    try:
+        conn = open_terminal(u, w["id"], bearer=tok["token"] if tok else None)
+    except websocket.WebSocketBadStatusException as e:
+        if e.status_code == 503:
+            pytest.skip("no terminals here")
+        raise
+    if how == "disable":
+        assert admin.patch(f"/api/admin/users/{u.user['id']}", json={"disabled": True}).status_code == 200
+    elif how == "logout":
+        assert u.post("/api/auth/logout").status_code == 204
+    else:
+        assert u.delete(f"/api/auth/tokens/{tok['id']}").status_code == 204
+    try:
+        assert closed_within(conn), "the terminal stayed open"
+    finally:
+        conn.close()
+
+
+def test_event_streams_per_user_are_bounded(server, make_user):
+    """Each stream holds a server connection (memory) for as long as it stays open: one
+    user opening hundreds would take every connection of the node. Past the cap: 429."""
+    u = make_user()
+    other = make_user()
+    w = u.workspace("many")
+    opened, refused = [], None
+    try:
         for _ in range(65):  # the default --max-event-streams-per-user is 64
             r = u.s.get(server.url + f"/api/workspaces/{w['id']}/events", stream=True,
                         timeout=DEADLINE)

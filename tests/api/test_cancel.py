@@ -80,7 +80,8 @@ def marker_alive(marker):
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
-try : with open(f "/proc/{pid}/cmdline", "rb") as f:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
                 if marker.encode() in f.read():
                     return True
         except OSError:
@@ -89,7 +90,7 @@ try : with open(f "/proc/{pid}/cmdline", "rb") as f:
 
 
 PHASES = {
-#program, how to get to the phase before cancelling
+    # program, how to get to the phase before cancelling
     "starting": ("import time\ntime.sleep(30)\n", None),
     "pumping": ("import itertools\nfor i in itertools.count():\n    print(i)\n", "0\n"),
     "stdin": ("import sys\nprint('ready', flush=True)\nsys.stdin.readline()\n", "ready"),
@@ -108,7 +109,7 @@ def test_cancel_in_every_phase(cold, phase):
     put(c, w, "main.py", code)
     blocker = None
     if phase == "queued":
-#The node's per-user cap is 1 on this server: a first run holds it.
+        # The node's per-user cap is 1 on this server: a first run holds it.
         blocker = c.post(f"/api/workspaces/{w['id']}/runs", json={}).json()["id"]
     took = []
     for _ in range(10):
