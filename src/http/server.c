@@ -94,7 +94,8 @@ struct req_state {
     unsigned refs;   /* libmicrohttpd's, plus one while a worker or deferral holds it */
     bool started;    /* the headers have been seen */
     bool dispatched; /* the handler was called (or the request refused) */
-    bool deferred;   /* the handler asked for http_req_continue */
+    unsigned defers; /* http_req_defer calls: a turn that made one leaves the answer to
+                      * the continuation (which may already be running elsewhere) */
     bool suspended;  /* the connection is suspended for a worker */
     bool terminated; /* libmicrohttpd is done with it */
     bool too_many_params;
@@ -759,10 +760,13 @@ static void send_answer(struct req_state *st)
     MHD_destroy_response(r);
 }
 
-/* Ends a handler's turn: answers 500 for a handler that neither answered nor deferred. */
+/* Ends a handler's turn that did not defer: answers 500 when it did not answer. */
 static void settle(struct req_state *st)
 {
-    if (!st->deferred && !st->resp)
+    pthread_mutex_lock(&st->mu);
+    bool answered = st->resp != NULL;
+    pthread_mutex_unlock(&st->mu);
+    if (!answered)
         http_reply_error(&st->req, 500, "internal", "the request was not answered");
 }
 
@@ -785,14 +789,14 @@ static void *worker_main(void *arg)
         struct req_state *st = j->st;
         pthread_mutex_lock(&st->mu);
         bool dead = st->terminated;
-        st->deferred = false;
+        unsigned defers = st->defers;
         pthread_mutex_unlock(&st->mu);
         /* A request whose client has gone is still run when it was deferred: the handler's
          * context is its to release. */
         if (!dead || j->fn != srv->handler)
             j->fn(&st->req, j->ctx);
         pthread_mutex_lock(&st->mu);
-        bool deferred = st->deferred;
+        bool deferred = st->defers != defers;
         pthread_mutex_unlock(&st->mu);
         if (!deferred) {
             settle(st);
@@ -849,7 +853,7 @@ void http_req_defer(struct http_req *req)
 {
     struct req_state *st = (struct req_state *)req;
     pthread_mutex_lock(&st->mu);
-    st->deferred = true;
+    st->defers++;
     st->refs++; /* the deferral's, dropped by http_req_continue */
     pthread_mutex_unlock(&st->mu);
     pthread_mutex_lock(&st->srv->mu);
