@@ -2,6 +2,13 @@
  * live: what api/events.c and api/terminals.c share, private to src/api/. There is one
  * struct api per process, so the node's terminals and event subscribers are file-level
  * state of those two files, created by api_terminal_routes() and ended by api_stop_live().
+ *
+ * Who owns what. This layer decides which events exist and who receives them
+ * (api_events_publish is the one entry point: a producer on any node calls it with a
+ * workspace, an event name and its fields). How the bytes reach a socket is http/server.h's
+ * business: each subscriber holds an http_stream that events.c only writes whole SSE
+ * events into (http_stream_write), ends (http_stream_end) and releases when the server
+ * says it is closed (its on_close). Nothing here blocks or holds a thread per stream.
  */
 #ifndef PYROOM_API_LIVE_H
 #define PYROOM_API_LIVE_H
