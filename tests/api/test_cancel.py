@@ -92,7 +92,9 @@ def marker_alive(marker):
 PHASES = {
     # program, how to get to the phase before cancelling
     "starting": ("import time\ntime.sleep(30)\n", None),
-    "pumping": ("import itertools\nfor i in itertools.count():\n    print(i)\n", "0\n"),
+    # printing all the time, but slowly enough never to reach the output cap first
+    "pumping": ("import itertools, time\nfor i in itertools.count():\n    print(i, flush=True)\n"
+                "    time.sleep(0.002)\n", "0\n"),
     "stdin": ("import sys\nprint('ready', flush=True)\nsys.stdin.readline()\n", "ready"),
     "echoed": (PROGRAM, "echo hi"),
 }
