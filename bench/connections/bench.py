@@ -13,6 +13,7 @@ import concurrent.futures
 import os
 import resource
 import selectors
+import shutil
 import socket
 import statistics
 import subprocess
@@ -64,6 +65,8 @@ class Node:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def make_user(url, i):
