@@ -47,16 +47,17 @@ $(BUILD)/pyroom: $(BUILD)/obj/src/main.o $(BUILD)/libpyroom.a
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libpyroom.a
 	@mkdir -p $(dir $@)
 	@echo "  TEST  $@"
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libpyroom.a $(LDLIBS) -lcriterion -o $@
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -MF $@.d -MT $@ $(LDFLAGS) $< $(BUILD)/libpyroom.a $(LDLIBS) -lcriterion -o $@
 
 unit: $(UNIT_BIN)
 
 web:
 	@if [ -f web/package.json ]; then cd web && npm run --silent build; fi
 
-# libFuzzer targets, built with clang; `make check` replays each committed corpus.
+# libFuzzer targets, built with clang. `make check` replays each committed corpus and explores
+# for 5 s with a fixed seed; `make fuzz` explores longer (FUZZ_SECONDS) with a new seed.
 fuzz:
-	@./scripts/build-fuzz.sh
+	@SUITES=fuzz FUZZ_SEED=random FUZZ_SECONDS=$${FUZZ_SECONDS:-60} ./scripts/run-tests.sh
 
 run: deps
 	@$(MAKE) --no-print-directory all
@@ -84,4 +85,4 @@ format:
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/tests -name '*.d' 2>/dev/null)

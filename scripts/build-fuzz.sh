@@ -11,7 +11,9 @@ objs=""
 for c in src/*/*.c; do
     o=build/fuzz/obj/$(echo "$c" | tr '/' '_' | sed 's/\.c$/.o/')
     # Rebuild when the source or any header changed since the object was made.
-    if [ ! -f "$o" ] || [ -n "$(find "$c" src -name '*.h' -newer "$o" 2>/dev/null | head -n 1)" ]; then
+    # (Two finds: one `find "$c" src -name '*.h'` would filter the .c itself out.)
+    if [ ! -f "$o" ] || [ "$c" -nt "$o" ] ||
+        [ -n "$(find src -name '*.h' -newer "$o" 2>/dev/null | head -n 1)" ]; then
         # shellcheck disable=SC2086
         clang $CFLAGS -c "$c" -o "$o"
     fi

@@ -1,8 +1,8 @@
 #!/bin/sh
 # `make bench`: every benchmark, each measuring its own baseline in the same run and
-# printing figures and ratios. BENCHES selects some (api connections runs warm sandbox terminal web).
+# printing figures and ratios. BENCHES selects some (api connections runs warm sandbox terminal web disk).
 cd "$(dirname "$0")/.."
-BENCHES=${BENCHES:-"api connections runs warm sandbox terminal web"}
+BENCHES=${BENCHES:-"api connections runs warm sandbox terminal web disk"}
 status=0
 for b in $BENCHES; do
     echo "==== bench/$b"

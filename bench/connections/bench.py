@@ -180,7 +180,8 @@ def main():
         sys.exit(f"bench/connections: {a.streams} streams need more than {hard} open files")
     print(f"bench/connections: {a.streams} open event streams, {os.cpu_count()} cores, "
           f"load {os.getloadavg()[0]:.1f}")
-    rows = [run("new", a.new, ["--max-event-streams-per-user", "1000"], a.streams, 1000, a.health)]
+    rows = [run("new", a.new, ["--max-event-streams-per-user", "1000", "--register-rate", "0"],
+                a.streams, 1000, a.health)]
     if a.old:
         # main's server caps event streams at 16 per user (a constant): more users.
         rows.append(run("main", a.old, [], a.streams, 16, a.health))

@@ -7,6 +7,9 @@
   bulk output   `head -c 50M /dev/zero | base64` to the end marker, MiB/s, both ways.
   memory        per idle terminal: the server's RSS growth and the machine's MemAvailable
                 drop, divided by the number of terminals opened (at a prompt, no client I/O).
+  file sync     a file written in the terminal until GET .../files/PATH returns it, p50/p99
+                over SYNC_N files (default 20); baseline: a PUT of the same file through the
+                API until the GET returns it. (Was a "< 1 s" bound inside tests/api.)
 """
 import os
 import re
@@ -22,6 +25,7 @@ from test_terminals import Term, rss_kib  # noqa: E402
 
 N = int(os.environ.get("N", "1000"))
 IDLE = int(os.environ.get("IDLE", "20"))
+SYNC_N = int(os.environ.get("SYNC_N", "20"))
 KEYS = b"abcdefghijklmnopqrstuvwxyz"
 
 
@@ -126,6 +130,33 @@ def bulk(p):
     return total / secs / (1 << 20), total
 
 
+def visible_ms(c, w, path, body, t0, deadline_s=30):
+    """Milliseconds from t0 until GET of path returns body."""
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        r = c.get(f"/api/workspaces/{w['id']}/files/{path}")
+        if r.status_code == 200 and r.content == body:
+            return (time.perf_counter() - t0) * 1000
+        time.sleep(0.005)
+    raise AssertionError(f"{path} never became visible")
+
+
+def file_sync(c, w):
+    t = Term(c, w["id"], name="sync", timeout=60)
+    t.run("true")
+    api, term = [], []
+    for i in range(SYNC_N):
+        body = b"sync-%d\n" % i
+        t0 = time.perf_counter()
+        c.put(f"/api/workspaces/{w['id']}/files/api-{i}.txt", data=body)
+        api.append(visible_ms(c, w, f"api-{i}.txt", body, t0))
+        t0 = time.perf_counter()
+        t.run(f"echo sync-{i} > term-{i}.txt")
+        term.append(visible_ms(c, w, f"term-{i}.txt", body, t0))
+    t.close()
+    return api, term
+
+
 def mem_available_kib():
     with open("/proc/meminfo") as f:
         for line in f:
@@ -172,6 +203,11 @@ def main():
               f"sandbox pid 1, cgroups, server)")
         for t in terms:
             t.close()
+        api, term = file_sync(c, c.workspace("sync"))
+        print(f"file sync over {SYNC_N} files, written until GET returns it (ms):")
+        print(f"  API PUT      p50 {pct(api, .5):.1f}  p99 {pct(api, .99):.1f}")
+        print(f"  terminal     p50 {pct(term, .5):.1f}  p99 {pct(term, .99):.1f}  "
+              f"(x{pct(term, .5) / pct(api, .5):.1f} at p50)")
     finally:
         srv.stop()
 

@@ -476,7 +476,14 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
         .burst = (double)(cfg->runs_per_minute ? cfg->runs_per_minute : 1),
         .slots = 4096,
     };
-    if (ratelimit_new(&rr, &api->runs_per_user) < 0) {
+    /* Registrations: register_rate per hour per client address (0: no limit). */
+    struct ratelimit_config rg = {
+        .rate = (double)cfg->register_rate / 3600.0,
+        .burst = (double)cfg->register_rate,
+        .slots = 4096,
+    };
+    if (ratelimit_new(&rr, &api->runs_per_user) < 0 ||
+        (cfg->register_rate && ratelimit_new(&rg, &api->signup_by_ip) < 0)) {
         api_free(api);
         return err_set(err, ENOMEM, "allocate rate limits");
     }
@@ -494,6 +501,8 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
         .max_artifacts = cfg->max_artifacts,
         .max_artifact_bytes = cfg->max_artifact_bytes,
         .files = api->limits,
+        .run_inodes = cfg->run_inodes,
+        .max_queued_per_user = (unsigned)cfg->max_queued_per_user,
         .on_change = run_changed,
         .on_change_ctx = api,
         .warm = cfg->warm_pool,
@@ -534,6 +543,7 @@ void api_free(struct api *api)
         return;
     runs_free(api->runs);
     ratelimit_free(api->runs_per_user);
+    ratelimit_free(api->signup_by_ip);
     router_free(api->router);
     ratelimit_free(api->login_by_ip);
     ratelimit_free(api->login_by_user);

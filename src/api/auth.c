@@ -109,6 +109,14 @@ static void h_register(struct http_req *req, void *ctx)
             goto out;
         }
     }
+    /* Counted before the password is hashed, per client address: accounts are cheap to
+     * ask for and each costs an argon2 hash and a row. */
+    unsigned retry = 0;
+    if (api->signup_by_ip &&
+        !ratelimit_take(api->signup_by_ip, req->remote, ratelimit_now_ms(), &retry)) {
+        api_too_many(req, retry, "too many accounts registered from this address; try later");
+        goto out;
+    }
     if (password_hash(pw, strlen(pw), hash) < 0) {
         api_fail(req, -ENOMEM, "password");
         goto out;

@@ -32,6 +32,8 @@ struct api {
     struct store_limits limits;      /* file limits from the settings */
     struct runs *runs;               /* live runs */
     struct ratelimit *runs_per_user; /* runs started per user per minute */
+    struct ratelimit *signup_by_ip;  /* registrations per client address per hour; NULL:
+                                        no limit */
     int web_dirfd;                   /* the built page, or -1 */
     bool setup_open;                 /* no user exists yet */
 };

@@ -55,6 +55,7 @@ json_t *api_run_json(const struct store_run *r, bool with_output)
         (json_int_t)r->cpu_ms, "peak_memory_bytes", (json_int_t)r->peak_memory_bytes, "artifacts",
         arts, "warm", r->warm, "reason", r->reason ? json_string(r->reason) : json_null(),
         "created_at", api_time(r->created_at), "finished_at", api_time(r->finished_at));
+    json_object_set_new(j, "notices", r->notices ? json_string(r->notices) : json_null());
     if (with_output) {
         json_object_set_new(j, "stdout", api_text_json(r->stdout_data, r->stdout_len));
         json_object_set_new(j, "stderr", api_text_json(r->stderr_data, r->stderr_len));

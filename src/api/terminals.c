@@ -189,12 +189,14 @@ void api_terminal_routes(struct api *api, struct router *r)
         .client_queue = s->terminal_client_queue,
         .ping_s = (unsigned)s->terminal_ping,
         .notify = on_sync,
+        .inodes = s->run_inodes,
     };
     sb_limits_default(&tc.limits);
     tc.limits.memory_bytes = s->terminal_memory;
     tc.limits.pids = s->terminal_pids;
     tc.limits.cpu_ms = s->terminal_cpu_ms;
     tc.limits.file_size_bytes = s->run_files;
+    tc.limits.workspace_bytes = s->run_files; /* the environment's file system: see terms_config */
     tc.limits.tmpfs_bytes = s->run_tmp;
     tc.limits.open_files = 1024;
     struct err e = {0};

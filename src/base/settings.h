@@ -37,6 +37,7 @@ struct settings {
     uint64_t max_event_streams_per_user; /* open event streams per user per node */
     uint64_t db_pool;                    /* PostgreSQL connections */
     uint64_t login_rate;                 /* failed logins per minute per IP and per username */
+    uint64_t register_rate;              /* registrations per hour per client address */
     uint64_t max_file_bytes;
     uint64_t max_files;
     uint64_t max_workspace_bytes;
@@ -48,9 +49,11 @@ struct settings {
     uint64_t run_output;            /* bytes per stream */
     uint64_t run_files;             /* bytes written to disk by a run */
     uint64_t run_tmp;               /* bytes of /tmp in a sandbox */
+    uint64_t run_inodes;            /* files and folders a run or terminal may add */
     uint64_t max_runs;              /* concurrent runs per node; 0 = 2 x cores */
     uint64_t max_runs_per_user;     /* concurrent runs per user */
     uint64_t run_queue;             /* runs waiting for a slot per node */
+    uint64_t max_queued_per_user;   /* runs one user may have waiting per node */
     uint64_t runs_per_minute;       /* per user */
     uint64_t max_artifacts;         /* plots per run */
     uint64_t max_artifact_bytes;    /* bytes per plot */

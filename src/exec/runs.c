@@ -24,6 +24,7 @@
 #define STDIN_PENDING_MAX (1u << 20) /* bytes of stdin waiting to be written */
 #define READ_CHUNK        (64u << 10)
 #define OUTPUT_SAVE_MS    1000 /* output reaches the store this often while a run runs */
+#define PYROOM_FS_SLACK   (256u << 10) /* bytes of a run's file system for our own files */
 
 /* Hidden folder of ours inside the run's home: our sitecustomize and the figures. It is
  * never written back to the workspace. */
@@ -103,6 +104,8 @@ struct live {
     struct live *next;
     unsigned refs; /* the registry's, the worker's, each stream's; under runs->mu */
     bool admitted; /* counted in running */
+    bool waiting;  /* counted in queued, not admitted yet */
+    uint64_t seq;  /* order of arrival, for FIFO within a user */
     bool done;     /* no more events */
     bool cancelled;
     bool stdin_closed;
@@ -121,8 +124,20 @@ struct run_waiter {
     struct run_waiter *next;
 };
 
+/* A runs_start() between its place in the queue and its run being live (on its stack). */
+struct reservation {
+    int64_t user;
+    struct reservation *next;
+};
+
+#define RR_USERS 256 /* users remembered for the round-robin (the least recent is forgotten) */
+
 struct runs {
     struct runs_config cfg;
+    struct {
+        int64_t user;
+        uint64_t at; /* r->admissions when last admitted */
+    } served[RR_USERS];
     char *data_dir;
     char *node;
     struct store *store;
@@ -133,6 +148,9 @@ struct runs {
     unsigned running;
     unsigned queued;
     unsigned threads; /* workers alive */
+    uint64_t next_seq;
+    struct reservation *reserved; /* runs_start() calls in their slow part */
+    uint64_t admissions; /* runs admitted so far: a user's last one orders the round-robin */
     bool closing;
     int runs_dirfd;
 };
@@ -190,6 +208,71 @@ static unsigned user_running(struct runs *r, int64_t user)
     for (struct live *l = r->live; l; l = l->next)
         n += l->admitted && l->user_id == user;
     return n;
+}
+
+/* The user's runs waiting for admission, and those being recorded right now. */
+static unsigned user_queued(struct runs *r, int64_t user)
+{
+    unsigned n = 0;
+    for (struct live *l = r->live; l; l = l->next)
+        n += l->waiting && l->user_id == user;
+    for (struct reservation *v = r->reserved; v; v = v->next)
+        n += v->user == user;
+    return n;
+}
+
+static void unreserve(struct runs *r, struct reservation *me)
+{
+    for (struct reservation **p = &r->reserved; *p; p = &(*p)->next)
+        if (*p == me) {
+            *p = me->next;
+            return;
+        }
+}
+
+/* When the user was last admitted (0: never, or not lately). */
+static uint64_t user_served(struct runs *r, int64_t user)
+{
+    for (size_t i = 0; i < RR_USERS; i++)
+        if (r->served[i].user == user)
+            return r->served[i].at;
+    return 0;
+}
+
+static void note_served(struct runs *r, int64_t user)
+{
+    size_t slot = 0;
+    for (size_t i = 0; i < RR_USERS; i++) {
+        if (r->served[i].user == user) {
+            slot = i;
+            break;
+        }
+        if (r->served[i].at < r->served[slot].at)
+            slot = i; /* the least recently served makes room */
+    }
+    r->served[slot].user = user;
+    r->served[slot].at = ++r->admissions;
+}
+
+/* Fair admission: when a slot is free, the next run is the oldest waiting run of the user
+ * served least recently among those under their own concurrency cap (round-robin between
+ * users, FIFO within one). Called with r->mu held. */
+static struct live *next_to_admit(struct runs *r)
+{
+    if (r->running >= r->cfg.max_running)
+        return NULL;
+    struct live *best = NULL;
+    uint64_t best_served = 0;
+    for (struct live *l = r->live; l; l = l->next) {
+        if (!l->waiting || l->cancelled || user_running(r, l->user_id) >= r->cfg.max_per_user)
+            continue;
+        uint64_t served = user_served(r, l->user_id);
+        if (!best || served < best_served || (served == best_served && l->seq < best->seq)) {
+            best = l;
+            best_served = served;
+        }
+    }
+    return best;
 }
 
 /* Appends one SSE event; data is JSON text. Called with r->mu held. */
@@ -262,14 +345,23 @@ static int materialise(struct runs *r, struct live *l, const char *name,
                  : store_file_list(r->store, l->rq.workspace_id, true, &files, err);
     if (rc < 0)
         return rc;
-    if (mkdirat(r->runs_dirfd, name, 0755) < 0 && errno != EEXIST) {
+    if (mkdirat(r->runs_dirfd, name, 0700) < 0 && errno != EEXIST) {
         store_file_list_free(files);
         return err_set(err, errno, "create run directory");
     }
-    int dfd = openat(r->runs_dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    /* The run's own file system: what it was given, plus what it may write. */
+    uint64_t bytes = l->rq.limits.workspace_bytes ? l->rq.limits.workspace_bytes : 1u << 30;
+    bytes += PYROOM_FS_SLACK;
+    for (size_t i = 0; i < files->n; i++)
+        bytes += ((uint64_t)files->items[i].size + 4095) / 4096 * 4096;
+    uint64_t inodes = files->n + 16 + (r->cfg.run_inodes ? r->cfg.run_inodes : 20000);
+    struct err me = {0};
+    int dfd = sb_wsfs_mount(r->runs_dirfd, name, bytes, inodes, &me);
+    if (dfd == -EPERM || dfd == -ENOSYS) /* not root (or no new mount API): a plain directory */
+        dfd = openat(r->runs_dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (dfd < 0) {
         store_file_list_free(files);
-        return err_set(err, errno, "open run directory");
+        return err_set(err, -dfd, "prepare run directory: %s", me.msg);
     }
     for (size_t i = 0; rc == 0 && i < files->n; i++) {
         struct store_file *f = &files->items[i];
@@ -322,68 +414,107 @@ static const struct fsdir_entry *find_entry(const struct fsdir_scan *s, const ch
     return NULL;
 }
 
-/* Saves what the run changed in its directory back to the workspace. The editor wins a
- * conflict: each write is conditional on the etag the file had when the run started. */
+static bool skip_named(const struct fsdir_scan *s, const char *path)
+{
+    for (size_t i = 0; i < s->nskips; i++)
+        if (!strcmp(s->skips[i].path, path))
+            return true;
+    return false;
+}
+
+/* Saves what the run changed in its directory back to the workspace, in one transaction
+ * (a crash stores all of it or nothing), and says in notes what it did not save. The
+ * editor wins a conflict: each write is conditional on the etag the file had when the run
+ * started. Only a path confirmed absent is deleted: a file the scan could not take (too
+ * big, too deep, past a limit, replaced by a link) keeps its stored version. */
 static void write_back(struct runs *r, struct live *l, int dfd,
-                       const struct store_file_list *before)
+                       const struct store_file_list *before, struct buf *notes)
 {
     static const char *const ignore[] = {".pyroom", "__pycache__", NULL};
     struct fsdir_scan scan;
     const struct store_limits *lim = &r->cfg.files;
-    if (fsdir_scan(dfd, (size_t)lim->max_file_bytes, (size_t)lim->max_entries,
-                   (size_t)lim->max_workspace_bytes, ignore, &scan) < 0)
+    size_t max_entries = lim->max_entries > 0 ? (size_t)lim->max_entries : SIZE_MAX / 4;
+    size_t max_bytes = lim->max_workspace_bytes > 0 ? (size_t)lim->max_workspace_bytes : SIZE_MAX;
+    size_t max_file = lim->max_file_bytes > 0 ? (size_t)lim->max_file_bytes : SIZE_MAX;
+    if (fsdir_scan(dfd, max_file, max_entries, max_bytes, ignore, &scan) < 0) {
+        buf_printf(notes, "the run's files could not be read back: the workspace is as it was\n");
         return;
-    struct buf notes;
-    buf_init(&notes, 4096);
+    }
+    size_t nbefore = before ? before->n : 0;
+    struct store_change *ch = calloc(scan.n + nbefore + 1, sizeof(*ch));
+    if (!ch) {
+        buf_printf(notes, "the run's files could not be saved: out of memory\n");
+        fsdir_scan_done(&scan);
+        return;
+    }
+    size_t n = 0;
     for (size_t i = 0; i < scan.n; i++) {
         const struct fsdir_entry *e = &scan.items[i];
         const struct store_file *old = find_file(before, e->path);
-        int rc = 0;
-        char etag[STORE_ETAG_LEN + 1] = "";
         if (e->folder) {
-            if (old)
-                continue;
-            rc = store_folder_create(r->store, l->rq.workspace_id, e->path, lim, NULL, NULL);
-            if (rc == -EEXIST)
-                continue;
-        } else {
-            store_etag(e->data, e->size, etag);
-            if (old && old->kind == STORE_KIND_FILE && !strcmp(old->etag, etag))
-                continue;
-            struct store_cond cond = {.if_match = old ? old->etag : NULL, .create_only = !old};
-            rc = store_file_put(r->store, l->rq.workspace_id, e->path, e->data, e->size, &cond, lim,
-                                NULL, NULL, NULL);
+            if (!old)
+                ch[n++] = (struct store_change){.op = STORE_CHANGE_FOLDER, .path = e->path};
+            continue;
         }
-        if (rc == 0 && r->cfg.on_change)
-            r->cfg.on_change(r->cfg.on_change_ctx, l->rq.workspace_id, e->path, etag);
-        if (rc == -ESTALE || rc == -EEXIST)
-            buf_printf(&notes,
-                       "%s: changed in the editor meanwhile; the editor's version was kept\n",
-                       e->path);
-        else if (rc == -EFBIG)
-            buf_printf(&notes, "%s: not saved, it would pass the workspace limits\n", e->path);
+        char etag[STORE_ETAG_LEN + 1];
+        store_etag(e->data, e->size, etag);
+        if (old && old->kind == STORE_KIND_FILE && !strcmp(old->etag, etag))
+            continue;
+        ch[n++] = (struct store_change){.op = STORE_CHANGE_PUT,
+                                        .path = e->path,
+                                        .data = e->data,
+                                        .len = e->size,
+                                        .if_match = old ? old->etag : NULL,
+                                        .create_only = !old};
     }
-    /* Files the run deleted (folders: only when nothing is left under them). */
-    for (size_t i = 0; before && i < before->n; i++) {
+    /* Files the run deleted: only those confirmed gone (folders stay). */
+    for (size_t i = 0; i < nbefore; i++) {
         const struct store_file *f = &before->items[i];
         if (f->kind != STORE_KIND_FILE || find_entry(&scan, f->path))
             continue;
-        struct store_cond cond = {.if_match = f->etag};
-        if (store_file_delete(r->store, l->rq.workspace_id, f->path, &cond, NULL, NULL) == 0 &&
-            r->cfg.on_change)
-            r->cfg.on_change(r->cfg.on_change_ctx, l->rq.workspace_id, f->path, NULL);
+        if (fsdir_absent(dfd, f->path))
+            ch[n++] = (struct store_change){
+                .op = STORE_CHANGE_DELETE, .path = f->path, .if_match = f->etag};
+        else if (!skip_named(&scan, f->path))
+            buf_printf(notes,
+                       "%s: the run's version could not be saved; the stored version "
+                       "was kept\n",
+                       f->path);
     }
-    if (scan.over_limit)
-        buf_printf(&notes, "some files were not saved: the workspace limits were reached\n");
-    if (scan.skipped)
-        buf_printf(&notes, "%zu entries were not saved (links, special files or too large)\n",
-                   scan.skipped);
-    if (notes.len) {
-        pthread_mutex_lock(&r->mu);
-        add_event(r, l, "notice", json_pack("{s:s}", "data", notes.data));
-        pthread_mutex_unlock(&r->mu);
+    struct err e = {0};
+    if (n && store_files_apply(r->store, l->rq.workspace_id, ch, n, lim, &e) < 0) {
+        buf_printf(notes, "the run's files could not be saved (%s): the workspace is as it was\n",
+                   e.msg);
+        n = 0;
     }
-    buf_done(&notes);
+    for (size_t i = 0; i < n; i++) {
+        const struct store_change *c = &ch[i];
+        if (c->rc == 0 && r->cfg.on_change)
+            r->cfg.on_change(r->cfg.on_change_ctx, l->rq.workspace_id, c->path,
+                             c->op == STORE_CHANGE_DELETE   ? NULL
+                             : c->op == STORE_CHANGE_FOLDER ? ""
+                                                            : c->etag);
+        else if (c->rc == -ESTALE || (c->rc == -EEXIST && c->op == STORE_CHANGE_PUT))
+            buf_printf(notes,
+                       "%s: changed in the editor meanwhile; the editor's version was kept\n",
+                       c->path);
+        else if (c->rc == -EFBIG)
+            buf_printf(notes, "%s: not saved, it would pass the workspace limits\n", c->path);
+        else if (c->rc < 0 && c->rc != -ENOENT && c->rc != -EEXIST)
+            buf_printf(notes, "%s: not saved (%s)\n", c->path, strerror(-c->rc));
+    }
+    for (size_t i = 0; i < scan.nskips; i++) {
+        const struct fsdir_skip *k = &scan.skips[i];
+        const struct store_file *old = find_file(before, k->path);
+        buf_printf(notes, "%s: not saved, %s%s\n", k->path, k->why,
+                   old && old->kind == STORE_KIND_FILE ? "; the stored version was kept" : "");
+    }
+    if (scan.skipped > scan.nskips)
+        buf_printf(notes, "%zu more entries were not saved\n", scan.skipped - scan.nskips);
+    if (scan.incomplete)
+        buf_printf(notes, "the run left more entries than were looked at; the rest was not "
+                          "saved\n");
+    free(ch);
     fsdir_scan_done(&scan);
 }
 
@@ -535,11 +666,21 @@ static enum sb_limit pump(struct runs *r, struct live *l, struct sb_stdio *io)
     return why;
 }
 
+/* A run's scratch directory goes: its file system with one unmount, then the (empty)
+ * directory; without a file system of its own (not root), the tree is removed. */
+static void remove_run_dir(struct runs *r, const char *name)
+{
+    (void)sb_wsfs_unmount(r->runs_dirfd, name);
+    (void)fsdir_remove_tree(r->runs_dirfd, name);
+}
+
 static void run_body(struct runs *r, struct live *l)
 {
     struct err e = {0};
     struct store_run_result res = {.status = STORE_RUN_FAILED, .exit_code = -1};
     struct store_file_list *before = NULL;
+    struct buf notes; /* what the write-back did not save, one line each */
+    buf_init(&notes, 64u << 10);
     char name[32];
     snprintf(name, sizeof(name), "%lld", (long long)l->id);
     int dfd = -1;
@@ -641,9 +782,16 @@ static void run_body(struct runs *r, struct live *l)
     else
         res.status = STORE_RUN_OK;
     if (l->rq.workspace_id && !l->rq.no_write_back && !cancelled)
-        write_back(r, l, dfd, before);
+        write_back(r, l, dfd, before, &notes);
     collect_artifacts(r, l, dfd);
 finish:
+    if (notes.len) {
+        /* Live readers see it now; the record keeps it for GET and late readers. */
+        pthread_mutex_lock(&r->mu);
+        add_event(r, l, "notice", json_pack("{s:s}", "data", notes.data));
+        pthread_mutex_unlock(&r->mu);
+        res.notices = notes.data;
+    }
     res.stdout_data = l->out.data.data;
     res.stdout_len = l->out.data.len;
     res.stdout_truncated = l->out.truncated;
@@ -653,11 +801,11 @@ finish:
     if (store_run_finish(r->store, l->id, &res, &e) < 0 && e.code != EALREADY)
         log_event(LOG_ERROR, "run finish failed",
                   json_pack("{s:I,s:s}", "run_id", (json_int_t)l->id, "error", e.msg));
-    if (dfd >= 0) {
+    if (dfd >= 0)
         close(dfd);
-        (void)fsdir_remove_tree(r->runs_dirfd, name);
-    }
+    remove_run_dir(r, name);
     store_file_list_free(before);
+    buf_done(&notes);
 }
 
 static void *worker(void *arg)
@@ -665,15 +813,18 @@ static void *worker(void *arg)
     struct live *l = arg;
     struct runs *r = l->owner;
     pthread_mutex_lock(&r->mu);
-    while (!r->closing && !l->cancelled &&
-           (r->running >= r->cfg.max_running || user_running(r, l->user_id) >= r->cfg.max_per_user))
+    while (!r->closing && !l->cancelled && next_to_admit(r) != l)
         pthread_cond_wait(&r->cv, &r->mu);
     r->queued--;
+    l->waiting = false;
     bool go = !r->closing && !l->cancelled;
     if (go) {
         l->admitted = true;
         r->running++;
+        note_served(r, l->user_id);
     }
+    /* Another waiting run may be next now (a slot may still be free). */
+    pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
     if (go) {
         run_body(r, l);
@@ -715,8 +866,19 @@ int runs_start(struct runs *r, const struct run_request *rq, int64_t *ret_id, st
     /* Capacity is the running slots plus the queue, counted as one: a run counts as
      * queued from here until its worker is admitted, whatever the threads' timing. */
     bool full = r->closing || r->running + r->queued >= r->cfg.max_running + r->cfg.max_queued;
-    if (!full)
-        r->queued++; /* reserve the place before the slow part */
+    /* One user may not take the queue from the others: a cap on their waiting runs (a run
+     * that would start at once does not wait). */
+    if (!full && r->cfg.max_queued_per_user &&
+        (r->running >= r->cfg.max_running || user_running(r, rq->user_id) >= r->cfg.max_per_user) &&
+        user_queued(r, rq->user_id) >= r->cfg.max_queued_per_user)
+        full = true;
+    /* Reserve the place before the slow part (this request counts as one of the user's
+     * waiting runs until its run is live). */
+    struct reservation me = {.user = rq->user_id, .next = r->reserved};
+    if (!full) {
+        r->queued++;
+        r->reserved = &me;
+    }
     pthread_mutex_unlock(&r->mu);
     if (full)
         return -EAGAIN;
@@ -774,6 +936,9 @@ int runs_start(struct runs *r, const struct run_request *rq, int64_t *ret_id, st
     /* Live (findable by runs_wait, runs_cancel, streams) before its worker starts. */
     pthread_mutex_lock(&r->mu);
     r->threads++;
+    unreserve(r, &me);
+    l->waiting = true;
+    l->seq = ++r->next_seq;
     l->next = r->live;
     r->live = l;
     pthread_mutex_unlock(&r->mu);
@@ -799,6 +964,7 @@ int runs_start(struct runs *r, const struct run_request *rq, int64_t *ret_id, st
 fail:
     pthread_mutex_lock(&r->mu);
     r->queued--;
+    unreserve(r, &me);
     if (l) {
         l->refs = 1;
         live_unref(r, l);
@@ -990,7 +1156,7 @@ int runs_new(const struct runs_config *cfg, struct store *store, struct sup *sup
     char dir[4096];
     snprintf(dir, sizeof(dir), "%s/runs", cfg->data_dir);
     (void)mkdir(cfg->data_dir, 0755);
-    (void)mkdir(dir, 0755);
+    (void)mkdir(dir, 0700);
     r->runs_dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (r->runs_dirfd < 0) {
         int e = errno;
@@ -1000,10 +1166,11 @@ int runs_new(const struct runs_config *cfg, struct store *store, struct sup *sup
     /* Scratch directories left by a crash are removed now. */
     int parent = open(cfg->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (parent >= 0) {
+        sb_wsfs_sweep(r->runs_dirfd); /* a crashed server's file systems */
         (void)fsdir_remove_tree(parent, "runs");
         close(parent);
         close(r->runs_dirfd);
-        (void)mkdir(dir, 0755);
+        (void)mkdir(dir, 0700);
         r->runs_dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     }
     *ret = r;

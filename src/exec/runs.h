@@ -3,16 +3,21 @@
  *
  * Theory of operation. runs_start() records the run (queued) and hands it to a worker
  * thread of its own, which waits for admission: at most max_running runs per node and
- * max_per_user per user at once; at most max_queued wait, beyond which runs_start() fails
- * with -EAGAIN (the API answers 429). Admitted, the worker materialises the files into a
- * fresh directory (workspace/fsdir), asks the supervisor for a sandbox running the entry
+ * max_per_user per user at once; at most max_queued wait, and at most max_queued_per_user
+ * of one user, beyond which runs_start() fails with -EAGAIN (the API answers 429). A freed
+ * slot goes to the oldest waiting run of the user served least recently (round-robin
+ * between users). Admitted, the worker mounts a file system of the run's own on a fresh
+ * directory (sb_wsfs_mount: its size and inodes are the kernel's to enforce), materialises
+ * the files into it (workspace/fsdir), asks the supervisor for a sandbox running the entry
  * file's interpreter, and pumps its stdio: stdin from the request (and from runs_stdin()
  * while it runs), stdout and stderr into capped buffers and into an event log that any
  * number of readers follow (runs_stream_*; a late reader starts from the beginning). A
  * stream passing its cap kills the tree (limit "output"). When the tree has ended, the
- * worker writes back the files the run created, changed or deleted (see the conflict
- * rule in docs/runs.md: a file the editor changed meanwhile keeps the editor's version),
- * stores matplotlib figures as artifacts, and records the result.
+ * worker writes back the files the run created, changed or deleted in one transaction
+ * (see docs/runs.md: a file the editor changed meanwhile keeps the editor's version; only
+ * a path confirmed absent is deleted; what could not be taken keeps its stored version and
+ * is named in the run's notices), stores matplotlib figures as artifacts, records the
+ * result with its notices, and unmounts the file system.
  */
 #ifndef PYROOM_EXEC_RUNS_H
 #define PYROOM_EXEC_RUNS_H
@@ -31,15 +36,17 @@ struct runs;
 struct run_stream;
 
 struct runs_config {
-    const char *data_dir;      /* scratch directories live in DATA_DIR/runs */
-    const char *node;          /* this node's name, recorded with each run */
-    unsigned max_running;      /* runs at once on this node */
-    unsigned max_per_user;     /* runs at once per user */
-    unsigned max_queued;       /* runs waiting for a slot */
-    size_t output_bytes;       /* kept per stream; more kills the run (limit "output") */
-    size_t max_artifacts;      /* figures kept per run */
-    size_t max_artifact_bytes; /* bytes per figure */
-    struct store_limits files; /* workspace limits for the write-back */
+    const char *data_dir;         /* scratch directories live in DATA_DIR/runs */
+    const char *node;             /* this node's name, recorded with each run */
+    unsigned max_running;         /* runs at once on this node */
+    unsigned max_per_user;        /* runs at once per user */
+    unsigned max_queued;          /* runs waiting for a slot */
+    size_t output_bytes;          /* kept per stream; more kills the run (limit "output") */
+    size_t max_artifacts;         /* figures kept per run */
+    size_t max_artifact_bytes;    /* bytes per figure */
+    struct store_limits files;    /* workspace limits for the write-back */
+    uint64_t run_inodes;          /* files and folders a run may add to its file system */
+    unsigned max_queued_per_user; /* runs one user may have waiting (0: no cap) */
     /* Told about each path the write-back changed (etag NULL: deleted, "": a folder), so
      * live terminals and open pages see a run's files at once. May be NULL. */
     void (*on_change)(void *ctx, int64_t ws, const char *path, const char *etag);

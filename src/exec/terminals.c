@@ -697,6 +697,15 @@ static void *loop_main(void *arg)
 
 /* ---- the reaper: teardown and leases, off the loop (they touch disk and database) ----- */
 
+/* An environment's directory goes: its file system with one unmount (a sandbox still
+ * holding it lets go when it ends), then the directory (a tree when it had no file system
+ * of its own). */
+static void remove_env_dir(struct terms *t, const char *name)
+{
+    (void)sb_wsfs_unmount(t->envs_dirfd, name);
+    (void)fsdir_remove_tree(t->envs_dirfd, name);
+}
+
 static bool reapable(const struct env *env)
 {
     return env->ending && !env->terms && !env->refs && !env->starting && !env->reaping;
@@ -717,7 +726,7 @@ static void *reaper_main(void *arg)
             wsync_close(env->sync); /* the last changes reach the store */
             env->sync = NULL;
             close(env->dirfd);
-            (void)fsdir_remove_tree(t->envs_dirfd, env->dir);
+            remove_env_dir(t, env->dir);
             (void)store_lease_release(t->store, env->ws, t->node, NULL);
             pthread_mutex_lock(&t->mu);
             for (struct env **p = &t->envs; *p; p = &(*p)->next)
@@ -789,14 +798,26 @@ static int env_start(struct terms *t, struct env *env, struct err *err)
         return r;
     env->lease_ms = now_ms();
     snprintf(env->dir, sizeof(env->dir), "%lld", (long long)env->ws);
-    (void)fsdir_remove_tree(t->envs_dirfd, env->dir);
-    if (mkdirat(t->envs_dirfd, env->dir, 0755) < 0) {
+    remove_env_dir(t, env->dir);
+    if (mkdirat(t->envs_dirfd, env->dir, 0700) < 0) {
         r = err_set(err, errno, "create the environment's directory");
         goto fail;
     }
-    env->dirfd = openat(t->envs_dirfd, env->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    /* The environment's own file system (see sandbox.h): its size and inodes are what the
+     * workspace may hold plus what a terminal may add, enforced by the kernel. */
+    const struct store_limits *fl = &t->cfg.files;
+    uint64_t bytes = (fl->max_workspace_bytes > 0 ? (uint64_t)fl->max_workspace_bytes : 1u << 30) +
+                     (fl->max_entries > 0 ? (uint64_t)fl->max_entries * 4096 : 0) +
+                     (t->cfg.limits.workspace_bytes ? t->cfg.limits.workspace_bytes : 1u << 30);
+    uint64_t inodes = (fl->max_entries > 0 ? (uint64_t)fl->max_entries : 1000) + 64 +
+                      (t->cfg.inodes ? t->cfg.inodes : 20000);
+    struct err me = {0};
+    env->dirfd = sb_wsfs_mount(t->envs_dirfd, env->dir, bytes, inodes, &me);
+    if (env->dirfd == -EPERM || env->dirfd == -ENOSYS) /* not root: a plain directory */
+        env->dirfd =
+            openat(t->envs_dirfd, env->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (env->dirfd < 0) {
-        r = err_set(err, errno, "open the environment's directory");
+        r = err_set(err, -env->dirfd, "open the environment's directory: %s", me.msg);
         goto fail;
     }
     r = wsync_open(t->hub, env->ws, env->dirfd, 0, 0, on_sync, env, &env->sync, err);
@@ -807,7 +828,7 @@ fail:
     if (env->dirfd >= 0)
         close(env->dirfd);
     env->dirfd = -1;
-    (void)fsdir_remove_tree(t->envs_dirfd, env->dir);
+    remove_env_dir(t, env->dir);
     (void)store_lease_release(t->store, env->ws, t->node, NULL);
     return r;
 }
@@ -1247,8 +1268,13 @@ int terms_new(const struct terms_config *cfg, struct store *store, struct sup *s
         r = err_set(err, errno, "open '%s'", cfg->data_dir);
         goto fail;
     }
+    int old = openat(parent, "envs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (old >= 0) {
+        sb_wsfs_sweep(old); /* their file systems first */
+        close(old);
+    }
     (void)fsdir_remove_tree(parent, "envs");
-    (void)mkdirat(parent, "envs", 0755);
+    (void)mkdirat(parent, "envs", 0700);
     t->envs_dirfd = openat(parent, "envs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     close(parent);
     if (t->envs_dirfd < 0) {

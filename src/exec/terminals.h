@@ -58,6 +58,8 @@ struct terms_config {
     const char *node;          /* this node's name, for leases */
     struct sb_limits limits;   /* per terminal (wall time is ignored: see max_lifetime_s) */
     struct store_limits files; /* workspace limits for what the terminal writes */
+    uint64_t inodes;           /* files and folders an environment may add (0: 20000); its
+                                  bytes: files.max_workspace_bytes + limits.workspace_bytes */
     unsigned idle_timeout_s;   /* no client and no I/O for this long ends an environment */
     unsigned max_lifetime_s;   /* an environment never lives longer */
     unsigned max_per_user;     /* live environments per workspace owner */

@@ -239,6 +239,53 @@ static const char *const dev_nodes[] = {
     "/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty", NULL,
 };
 
+/* What a procfs shows of the host even in a new pid namespace, hidden as container
+ * runtimes do (runc's maskedPaths): files read as /dev/null, folders as an empty
+ * read-only tmpfs. Host hardware (iomem, ioports), boot parameters and kernel config
+ * (cmdline, config.gz), kernel memory and keys, timers, and the host's load (pressure,
+ * which also lets sandboxes see each other). boot_id names the host's boot. */
+static const char *const proc_masked_files[] = {
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/key-users",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/latency_stats",
+    "/proc/sched_debug",
+    "/proc/cmdline",
+    "/proc/config.gz",
+    "/proc/iomem",
+    "/proc/ioports",
+    "/proc/kallsyms",
+    "/proc/interrupts",
+    "/proc/sys/kernel/random/boot_id",
+    NULL,
+};
+static const char *const proc_masked_dirs[] = {
+    "/proc/acpi",   "/proc/scsi", "/proc/pressure", "/proc/asound",     "/proc/bus",
+    "/proc/driver", "/proc/fs",   "/proc/irq",      "/proc/tty/driver", NULL,
+};
+
+static int mask_proc(void)
+{
+    struct stat st;
+    for (const char *const *p = proc_masked_files; *p; p++) {
+        if (lstat(*p, &st) < 0 || S_ISDIR(st.st_mode))
+            continue; /* not on this kernel */
+        int r = bind(OLD "/dev/null", *p, MS_RDONLY | MS_NOSUID | MS_NOEXEC);
+        if (r < 0)
+            return r;
+    }
+    for (const char *const *p = proc_masked_dirs; *p; p++) {
+        if (lstat(*p, &st) < 0 || !S_ISDIR(st.st_mode))
+            continue;
+        if (mount("tmpfs", *p, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                  "size=4k,nr_inodes=1,mode=0555") < 0)
+            return -errno;
+    }
+    return 0;
+}
+
 int mount_build_root(const struct child_args *a, int ws, const char **what)
 {
     char opt[64], path[64];
@@ -272,6 +319,7 @@ int mount_build_root(const struct child_args *a, int ws, const char **what)
      * before /oldroot goes). */
     SYS("mkdir /proc", mkdir("/proc", 0555));
     SYS("mount /proc", mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL));
+    STEP("mask /proc", mask_proc());
 
     SYS("mkdir /dev", mkdir("/dev", 0755));
     SYS("mount /dev",

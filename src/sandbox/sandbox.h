@@ -227,6 +227,30 @@ uint64_t sb_pool_memory_bytes(const struct sb_pool *p);
  * its namespaces and directory, and becomes its uid with no capabilities. */
 int sb_pool_enter(const struct sb_pool *p);
 
+/* ---- workspace file systems (wsdir.c) ---------------------------------------------------
+ * A run's or a terminal environment's /home/user is a tmpfs of its own, mounted by the
+ * (root) server on its scratch directory: the kernel enforces its size and inode count
+ * (a write past them fails with ENOSPC inside the sandbox), it is nosuid and nodev, and it
+ * is removed by one unmount whatever is inside. The host path of the directory does not
+ * show in the sandbox's mountinfo (the bind's root is the tmpfs's own "/"). */
+
+/* Mounts a new tmpfs of `bytes` bytes and `inodes` inodes on the empty directory `name`
+ * beneath parent_fd; returns an fd (close-on-exec) of its root, or -errno (-EPERM without
+ * CAP_SYS_ADMIN: then the caller uses the plain directory, with walks for the limits). */
+int sb_wsfs_mount(int parent_fd, const char *name, uint64_t bytes, uint64_t inodes,
+                  struct err *err);
+/* Unmounts (lazily) whatever is mounted on parent_fd/name; returns how many mounts went
+ * (0 for a plain directory) or -errno. The directory itself is left for the caller. */
+int sb_wsfs_unmount(int parent_fd, const char *name);
+/* Unmounts what is mounted on each entry of dir_fd (a crashed server's leftovers, found
+ * at start-up in a directory of our own). */
+void sb_wsfs_sweep(int dir_fd);
+/* true when fd is on a workspace tmpfs that has no free block or no free inode left. */
+bool sb_wsfs_full(int fd);
+/* true when fd is the root of a size-limited tmpfs (a workspace file system rather than a
+ * plain directory, even one that lies on a tmpfs). */
+bool sb_wsfs_is(int fd);
+
 /* `pyroom sandbox ARGS...`: the command-line driver of this library (cli.c). */
 int sb_cli_main(int argc, char **argv);
 

@@ -79,6 +79,9 @@ static const char *const denied[] = {
     "sethostname",
     "setdomainname",
     "nfsservctl",
+    /* x86 local descriptor tables: no Python program needs one, and they have been the
+     * way in for kernel bugs (CVE-2015-5157, CVE-2017-17053); Docker's profile denies it */
+    "modify_ldt",
     NULL,
 };
 

@@ -87,6 +87,8 @@ struct sb_proc {
     uint64_t ws_base_bytes; /* bytes in the workspace when it was handed over */
     uid_t ws_uid;           /* its owner before the run */
     gid_t ws_gid;
+    bool ws_fs; /* the workspace is a file system of its own (sb_wsfs_mount): the kernel
+                   enforces its size and inodes, so no walk measures it */
 };
 
 uint64_t sb_now_ms(void)
@@ -623,6 +625,7 @@ static int begin(struct sb_host *h, const struct sb_spec *spec, const struct zyg
         }
         p->ws_uid = st.st_uid;
         p->ws_gid = st.st_gid;
+        p->ws_fs = sb_wsfs_is(p->ws_fd);
         ws_dev = st.st_dev;
         ws_ino = st.st_ino;
         /* A workspace shared by live sandboxes (a workspace's terminals) must keep one
@@ -643,7 +646,7 @@ static int begin(struct sb_host *h, const struct sb_spec *spec, const struct zyg
                 err_set(err, -r, "hand workspace '%s' to uid %u", spec->workspace, uid);
                 goto fail;
             }
-        } else if (!p->shared) {
+        } else if (!p->shared && !p->ws_fs) {
             (void)ws_measure(p->ws_fd, 0, WS_CHECK_ENTRIES, &w);
         }
         /* what the run may add is limited, not what it was given */
@@ -910,8 +913,11 @@ uint64_t sb_proc_check(struct sb_proc *p, uint64_t now_ms)
     }
     /* Workspace bytes while it runs, not only at the end: many files each under the file
      * size limit would otherwise fill the host's disk until the wall time. (Not for a
-     * shared workspace: a terminal's excess is refused by the sync, not by killing.) */
-    bool ws_watch = p->ws_fd >= 0 && !p->shared && p->limits.workspace_bytes && p->start_fd < 0;
+     * shared workspace: a terminal's excess is refused by the sync, not by killing. Not
+     * for a file system of its own: the kernel refuses the write with ENOSPC, the program
+     * may cope, and sb_reap reports the limit when the file system was left full.) */
+    bool ws_watch =
+        p->ws_fd >= 0 && !p->shared && !p->ws_fs && p->limits.workspace_bytes && p->start_fd < 0;
     if (ws_watch && now_ms >= p->next_ws_check) {
         struct ws_walk w;
         p->next_ws_check = now_ms + CHECK_MS;
@@ -1002,7 +1008,19 @@ int sb_reap(struct sb_proc *p, struct sb_result *ret)
     } else if (res->signal == SIGXFSZ || st.tmp_full) {
         res->limit_hit = SB_LIMIT_DISK;
     }
-    if (p->ws_fd >= 0) {
+    if (p->ws_fd >= 0 && p->ws_fs && !p->shared) {
+        /* Its own file system, unmounted by the caller next: nothing to hand back, and a
+         * full one is where the kernel stopped a write (ENOSPC). One walk, bounded by the
+         * file system's inodes, looks for a file stopped by RLIMIT_FSIZE. */
+        struct ws_walk w = {.file_cap = l->file_size_bytes};
+        if (res->limit_hit == SB_LIMIT_NONE &&
+            (sb_wsfs_full(p->ws_fd) ||
+             (ws_chown_tree(p->ws_fd, (uid_t)-1, (gid_t)-1, &w) == 0 && w.at_cap)))
+            res->limit_hit = SB_LIMIT_DISK;
+        close_fd(&p->ws_fd);
+    } else if (p->ws_fd >= 0 && p->ws_fs) {
+        close_fd(&p->ws_fd); /* shared: the environment's owner keeps it */
+    } else if (p->ws_fd >= 0) {
         struct ws_walk w;
         uid_t u = p->h->root && !p->shared ? p->ws_uid : (uid_t)-1;
         /* A file of exactly the file size limit is where RLIMIT_FSIZE stopped a write

@@ -612,6 +612,30 @@ int store_file_put(struct store *st, int64_t ws, const char *path, const void *d
     return 0;
 }
 
+static int folder_tx(struct db *db, int64_t ws, const char *path, int64_t now,
+                     const struct store_limits *lim, struct err *err)
+{
+    struct ws_usage u;
+    struct entry e;
+    int missing = 0;
+    int rc = ws_lock(db, ws, now, &u, err);
+    if (rc == 0)
+        rc = entry_get(db, ws, path, &e, err);
+    if (rc == 0 && e.exists)
+        rc = err_set(err, EEXIST, "'%s' exists", path);
+    if (rc == 0)
+        rc = parents_missing(db, ws, path, &missing, err);
+    if (rc == 0)
+        rc = check_limits(lim, &u, 1 + missing, 0, err);
+    if (rc == 0)
+        rc = parents_create(db, ws, path, missing, now, err);
+    if (rc == 0)
+        rc = folder_insert(db, ws, path, now, err);
+    if (rc == 0)
+        rc = ws_account(db, ws, 0, 1 + missing, 0, err);
+    return rc;
+}
+
 int store_folder_create(struct store *st, int64_t ws, const char *path,
                         const struct store_limits *lim, struct store_file **ret, struct err *err)
 {
@@ -624,25 +648,7 @@ int store_folder_create(struct store *st, int64_t ws, const char *path,
         return rc;
     rc = db_begin(&db, true, err);
     if (rc == 0) {
-        int64_t now = store_now_ms();
-        struct ws_usage u;
-        struct entry e;
-        int missing = 0;
-        rc = ws_lock(&db, ws, now, &u, err);
-        if (rc == 0)
-            rc = entry_get(&db, ws, path, &e, err);
-        if (rc == 0 && e.exists)
-            rc = err_set(err, EEXIST, "'%s' exists", path);
-        if (rc == 0)
-            rc = parents_missing(&db, ws, path, &missing, err);
-        if (rc == 0)
-            rc = check_limits(lim, &u, 1 + missing, 0, err);
-        if (rc == 0)
-            rc = parents_create(&db, ws, path, missing, now, err);
-        if (rc == 0)
-            rc = folder_insert(&db, ws, path, now, err);
-        if (rc == 0)
-            rc = ws_account(&db, ws, 0, 1 + missing, 0, err);
+        rc = folder_tx(&db, ws, path, store_now_ms(), lim, err);
         if (rc == 0)
             rc = entry_ret(&db, ws, path, ret ? &f : NULL, err);
         rc = db_end(&db, rc, err);
@@ -659,51 +665,111 @@ int store_folder_create(struct store *st, int64_t ws, const char *path,
 
 #define SUBTREE "workspace_id = ? AND (path = ? OR (path >= ? AND path < ?))"
 
+static int delete_tx(struct db *db, int64_t ws, const char *path, const struct store_cond *cond,
+                     int64_t *ret_n, struct err *err)
+{
+    char *lo, *hi;
+    if (subtree_bounds(path, &lo, &hi) < 0)
+        return err_set(err, ENOMEM, "file delete");
+    struct ws_usage u;
+    struct entry e;
+    int64_t agg[3] = {0, 0, 0}; /* entries, files, bytes */
+    int rc = ws_lock(db, ws, store_now_ms(), &u, err);
+    if (rc == 0)
+        rc = entry_get(db, ws, path, &e, err);
+    if (rc == 0 && !e.exists)
+        rc = err_set(err, ENOENT, "'%s'", path);
+    if (rc == 0 && cond && cond->if_match &&
+        (e.kind != STORE_KIND_FILE || strcmp(e.etag, cond->if_match) != 0))
+        rc = err_set(err, ESTALE, "'%s' changed", path);
+    if (rc == 0)
+        rc = db_row_ints(db, agg, 3,
+                         "SELECT COUNT(*),"
+                         " CAST(COALESCE(SUM(CASE WHEN kind = 'file' THEN 1 ELSE 0 END), 0)"
+                         " AS BIGINT), CAST(COALESCE(SUM(size), 0) AS BIGINT)"
+                         " FROM files WHERE " SUBTREE,
+                         err, "ittt", ws, path, lo, hi);
+    if (rc == 0)
+        rc = db_run(db, ret_n, "DELETE FROM files WHERE " SUBTREE, err, "ittt", ws, path, lo, hi);
+    if (rc == 0)
+        rc = ws_account(db, ws, -agg[1], -agg[0], -agg[2], err);
+    free(lo);
+    free(hi);
+    return rc;
+}
+
 int store_file_delete(struct store *st, int64_t ws, const char *path, const struct store_cond *cond,
                       int *ret_count, struct err *err)
 {
     if (!path_ok(path))
         return err_set(err, EINVAL, "file delete: bad path");
-    char *lo, *hi;
-    if (subtree_bounds(path, &lo, &hi) < 0)
-        return err_set(err, ENOMEM, "file delete");
     struct db db;
     int64_t n = 0;
     int rc = conn_get(st, &db, err);
     if (rc < 0)
-        goto out;
+        return rc;
     rc = db_begin(&db, true, err);
     if (rc == 0) {
-        struct ws_usage u;
-        struct entry e;
-        int64_t agg[3] = {0, 0, 0}; /* entries, files, bytes */
-        rc = ws_lock(&db, ws, store_now_ms(), &u, err);
-        if (rc == 0)
-            rc = entry_get(&db, ws, path, &e, err);
-        if (rc == 0 && !e.exists)
-            rc = err_set(err, ENOENT, "'%s'", path);
-        if (rc == 0 && cond && cond->if_match &&
-            (e.kind != STORE_KIND_FILE || strcmp(e.etag, cond->if_match) != 0))
-            rc = err_set(err, ESTALE, "'%s' changed", path);
-        if (rc == 0)
-            rc = db_row_ints(&db, agg, 3,
-                             "SELECT COUNT(*),"
-                             " CAST(COALESCE(SUM(CASE WHEN kind = 'file' THEN 1 ELSE 0 END), 0)"
-                             " AS BIGINT), CAST(COALESCE(SUM(size), 0) AS BIGINT)"
-                             " FROM files WHERE " SUBTREE,
-                             err, "ittt", ws, path, lo, hi);
-        if (rc == 0)
-            rc = db_run(&db, &n, "DELETE FROM files WHERE " SUBTREE, err, "ittt", ws, path, lo, hi);
-        if (rc == 0)
-            rc = ws_account(&db, ws, -agg[1], -agg[0], -agg[2], err);
+        rc = delete_tx(&db, ws, path, cond, &n, err);
         rc = db_end(&db, rc, err);
     }
     conn_put(&db);
     if (rc == 0 && ret_count)
         *ret_count = (int)n;
-out:
-    free(lo);
-    free(hi);
+    return rc;
+}
+
+/* A precondition or limit that refuses one change: the change is skipped and reported,
+ * the others go on (nothing was written for it, so the transaction is intact). */
+static bool refusal(int rc)
+{
+    return rc == -ESTALE || rc == -EEXIST || rc == -EFBIG || rc == -ENOENT || rc == -EISDIR ||
+           rc == -ENOTDIR;
+}
+
+int store_files_apply(struct store *st, int64_t ws, struct store_change *changes, size_t n,
+                      const struct store_limits *lim, struct err *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct store_change *c = &changes[i];
+        if (!path_ok(c->path) || (c->op == STORE_CHANGE_PUT && !c->data && c->len))
+            return err_set(err, EINVAL, "file change: bad path or data");
+        c->rc = 0;
+        c->etag[0] = '\0';
+        if (c->op == STORE_CHANGE_PUT) {
+            if (lim && lim->max_file_bytes > 0 && (int64_t)c->len > lim->max_file_bytes)
+                c->rc = -EFBIG;
+            else
+                store_etag(c->data ? c->data : "", c->len, c->etag); /* outside the tx */
+        }
+    }
+    struct db db;
+    int64_t now = store_now_ms();
+    int rc = conn_get(st, &db, err);
+    if (rc < 0)
+        return rc;
+    rc = db_begin(&db, true, err);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        struct store_change *c = &changes[i];
+        if (c->rc < 0)
+            continue;
+        struct store_cond cond = {.if_match = c->if_match, .create_only = c->create_only};
+        bool created = false;
+        int r;
+        if (c->op == STORE_CHANGE_PUT)
+            r = put_tx(&db, ws, c->path, c->data, c->len, c->etag, now, &cond, lim, &created, NULL);
+        else if (c->op == STORE_CHANGE_FOLDER)
+            r = folder_tx(&db, ws, c->path, now, lim, NULL);
+        else
+            r = delete_tx(&db, ws, c->path, &cond, NULL, NULL);
+        if (refusal(r))
+            c->rc = r;
+        else
+            rc = r < 0 ? err_set(err, -r, "file change '%s'", c->path) : 0;
+    }
+    if (rc == 0 || db.in_tx)
+        rc = db_end(&db, rc, err);
+    conn_put(&db);
     return rc;
 }
 

@@ -169,6 +169,9 @@ static const char *const migrations[] = {
     " workspace_id BIGINT PRIMARY KEY REFERENCES workspaces(id) ON DELETE CASCADE,"
     " node TEXT NOT NULL,"
     " expires_at BIGINT NOT NULL);",
+
+    /* Notices of a run (what its write-back kept or skipped), part of its record. */
+    "ALTER TABLE runs ADD COLUMN notices TEXT;",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -11,8 +11,8 @@
 #define RUN_COLS                                                                                   \
     "id, workspace_id, submission_id, user_id, node, entry, args_json, status, exit_code,"         \
     " signal, limit_hit, wall_ms, cpu_ms, peak_memory_bytes, stdout_truncated,"                    \
-    " stderr_truncated, warm, reason, created_at, started_at, finished_at"
-#define RUN_NCOLS 21
+    " stderr_truncated, warm, reason, created_at, started_at, finished_at, notices"
+#define RUN_NCOLS 22
 
 void artifact_done(struct store_artifact *a)
 {
@@ -37,6 +37,7 @@ void run_done(struct store_run *r)
     free(r->args_json);
     free(r->limit_hit);
     free(r->reason);
+    free(r->notices);
     free(r->stdout_data);
     free(r->stderr_data);
     for (size_t i = 0; i < r->artifacts.n; i++)
@@ -75,6 +76,7 @@ static int read_run(struct db *db, struct db_stmt *s, void *out)
     r->created_at = col_int(db, s, 18);
     r->started_at = col_int(db, s, 19);
     r->finished_at = col_int(db, s, 20);
+    r->notices = col_strdup(db, s, 21, &rc);
     return rc;
 }
 
@@ -223,12 +225,12 @@ int store_run_finish(struct store *st, int64_t id, const struct store_run_result
                 "UPDATE runs SET status = ?, exit_code = ?, signal = ?, limit_hit = ?,"
                 " wall_ms = ?, cpu_ms = ?, peak_memory_bytes = ?, stdout = ?,"
                 " stdout_truncated = ?, stderr = ?, stderr_truncated = ?, reason = ?,"
-                " finished_at = ? WHERE id = ? AND status IN ('queued', 'running')",
-                err, "tiitiiibibitii", store_run_status_name(res->status), (int64_t)res->exit_code,
+                " notices = ?, finished_at = ? WHERE id = ? AND status IN ('queued', 'running')",
+                err, "tiitiiibibittii", store_run_status_name(res->status), (int64_t)res->exit_code,
                 (int64_t)res->signal, res->limit_hit ? res->limit_hit : "none", res->wall_ms,
                 res->cpu_ms, res->peak_memory_bytes, res->stdout_data, res->stdout_len,
                 (int64_t)res->stdout_truncated, res->stderr_data, res->stderr_len,
-                (int64_t)res->stderr_truncated, res->reason, store_now_ms(), id);
+                (int64_t)res->stderr_truncated, res->reason, res->notices, store_now_ms(), id);
     if (rc == 0 && n == 0)
         rc = why_unchanged(&db, id, err);
     conn_put(&db);

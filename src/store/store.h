@@ -285,6 +285,24 @@ int store_file_delete(struct store *st, int64_t ws, const char *path, const stru
  * file. Missing parents of `to` are created (within lim, which may be NULL). */
 int store_file_move(struct store *st, int64_t ws, const char *from, const char *to,
                     const struct store_limits *lim, struct err *err);
+/* A batch of changes applied in one transaction (a run's write-back): a crash stores all
+ * of them or none. Each change's precondition and the limits are checked as for a single
+ * call; one that is refused (-ESTALE, -EEXIST, -EFBIG, -ENOENT, -EISDIR, -ENOTDIR in rc)
+ * is skipped and the others go on. Any other failure rolls the whole batch back and is
+ * returned. On success rc and etag (for puts) are set in each change. */
+enum store_change_op { STORE_CHANGE_PUT, STORE_CHANGE_FOLDER, STORE_CHANGE_DELETE };
+struct store_change {
+    enum store_change_op op;
+    const char *path;              /* borrowed */
+    const void *data;              /* put: the bytes (borrowed) */
+    size_t len;                    /* put: bytes */
+    const char *if_match;          /* put, delete: the etag it must still have, or NULL */
+    bool create_only;              /* put: the path must not exist */
+    int rc;                        /* out: 0, or why it was refused */
+    char etag[STORE_ETAG_LEN + 1]; /* out: a put's new etag */
+};
+int store_files_apply(struct store *st, int64_t ws, struct store_change *changes, size_t n,
+                      const struct store_limits *lim, struct err *err);
 void store_file_free(struct store_file *f);
 void store_file_list_free(struct store_file_list *l);
 
@@ -340,8 +358,9 @@ struct store_run {
     void *stderr_data;
     size_t stderr_len;
     bool stderr_truncated;
-    bool warm;    /* started from the warm pool */
-    char *reason; /* why it failed (status failed/cancelled), may be NULL */
+    bool warm;     /* started from the warm pool */
+    char *reason;  /* why it failed (status failed/cancelled), may be NULL */
+    char *notices; /* what its write-back kept or skipped, one per line; may be NULL */
     int64_t created_at;
     int64_t started_at;                   /* 0 until running */
     int64_t finished_at;                  /* 0 until finished */
@@ -380,7 +399,8 @@ struct store_run_result {
     const void *stderr_data;
     size_t stderr_len;
     bool stderr_truncated;
-    const char *reason; /* may be NULL */
+    const char *reason;  /* may be NULL */
+    const char *notices; /* may be NULL */
 };
 
 /* Creates a run in status queued. -ENOENT: the workspace/submission/user is missing. */

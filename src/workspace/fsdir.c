@@ -1,6 +1,7 @@
 /* fsdir: workspace directories on the host, never following a planted link; see fsdir.h. */
 #include "workspace/fsdir.h"
 
+#include "base/treewalk.h"
 #include "workspace/path.h"
 
 #include <dirent.h>
@@ -81,19 +82,37 @@ int fsdir_write(int dirfd, const char *path, const void *data, size_t len, uid_t
     if (pfd < 0)
         return pfd;
     /* O_NONBLOCK: a planted FIFO fails at once (ENXIO) instead of blocking us forever. */
-    int fd = openat(pfd, path_basename(path),
-                    O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+    const char *name = path_basename(path);
+    int fd = openat(pfd, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+        close(fd);
+        fd = -1;
+        errno = EINVAL;
+    }
+    if (fd < 0 && errno != EISDIR && errno != ENOENT && errno != ENOTDIR) {
+        /* A link, FIFO, socket or device planted where the file goes (a live terminal's
+         * sandbox can do that): it is replaced by the file, never written through. If it
+         * comes back meanwhile, O_EXCL refuses (-EEXIST: the caller answers 409). */
+        if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode) &&
+            !S_ISREG(st.st_mode) && unlinkat(pfd, name, 0) == 0)
+            fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd >= 0 && fstat(fd, &st) < 0) {
+            close(fd);
+            fd = -1;
+        }
+    }
     int e = errno;
     close(pfd);
     if (fd < 0)
-        return -e;
-    struct stat st;
+        return e == ELOOP || e == ENXIO ? -EINVAL : -e;
     int r = 0;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        r = -EINVAL;
+    if (ftruncate(fd, 0) < 0 || fchown(fd, uid, gid) < 0) {
+        r = -errno;
         goto out;
     }
-    if (ftruncate(fd, 0) < 0 || fchown(fd, uid, gid) < 0) {
+    /* No setuid or setgid file in a workspace (root's writes do not clear the bits). */
+    if ((st.st_mode & (S_ISUID | S_ISGID)) && fchmod(fd, st.st_mode & 0777) < 0) {
         r = -errno;
         goto out;
     }
@@ -115,38 +134,16 @@ out:
     return r;
 }
 
-/* Empties the folder open at fd (closed here), depth first, without following links. */
-static int empty_dir(int fd, int depth)
+/* Post-order: files as they come, each folder once it is empty. */
+static int remove_visit(void *ctx, const struct tw_entry *e)
 {
-    if (depth > 64) {
-        close(fd);
-        return -ELOOP;
-    }
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        close(fd);
-        return -errno;
-    }
-    int r = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        struct stat st;
-        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-            continue;
-        if (S_ISDIR(st.st_mode)) {
-            int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            if (sub >= 0 && empty_dir(sub, depth + 1) < 0)
-                r = -EIO;
-            if (unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) < 0)
-                r = -errno;
-        } else if (unlinkat(dirfd(d), de->d_name, 0) < 0) {
-            r = -errno;
-        }
-    }
-    closedir(d);
-    return r;
+    int *err = ctx;
+    if (S_ISDIR(e->st->st_mode) && !e->post)
+        return TW_NEXT;
+    if (unlinkat(e->dfd, e->name, S_ISDIR(e->st->st_mode) ? AT_REMOVEDIR : 0) < 0 &&
+        errno != ENOENT)
+        *err = -errno;
+    return TW_NEXT;
 }
 
 int fsdir_remove_tree(int parentfd, const char *name)
@@ -159,10 +156,12 @@ int fsdir_remove_tree(int parentfd, const char *name)
             return unlinkat(parentfd, name, 0) < 0 ? -errno : 0;
         return -errno;
     }
-    int r = empty_dir(fd, 0);
+    int err = 0;
+    int r = treewalk(fd, 0, remove_visit, &err, NULL);
+    close(fd);
     if (unlinkat(parentfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
         return -errno;
-    return r;
+    return r < 0 ? r : err;
 }
 
 int fsdir_remove(int dirfd, const char *path)
@@ -179,9 +178,10 @@ int fsdir_remove(int dirfd, const char *path)
 
 struct scan_state {
     struct fsdir_scan *out;
-    size_t cap;
+    size_t cap, skip_cap;
     size_t bytes;
     size_t max_file, max_entries, max_bytes;
+    const char *const *ignore;
 };
 
 static int push(struct scan_state *s, struct fsdir_entry e)
@@ -196,6 +196,29 @@ static int push(struct scan_state *s, struct fsdir_entry e)
         s->cap = cap;
     }
     o->items[o->n++] = e;
+    return 0;
+}
+
+/* Counts a skipped entry and names it (the first FSDIR_SKIP_NAMES of them). */
+static int skip(struct scan_state *s, const char *path, const char *why)
+{
+    struct fsdir_scan *o = s->out;
+    o->skipped++;
+    if (o->nskips >= FSDIR_SKIP_NAMES)
+        return 0;
+    if (o->nskips == s->skip_cap) {
+        size_t cap = s->skip_cap ? s->skip_cap * 2 : 16;
+        struct fsdir_skip *p = realloc(o->skips, cap * sizeof(*p));
+        if (!p)
+            return -ENOMEM;
+        o->skips = p;
+        s->skip_cap = cap;
+    }
+    /* A name that breaks the path rules may be long or odd: keep a bounded copy. */
+    char *copy = strndup(path, PATH_LEN_MAX);
+    if (!copy)
+        return -ENOMEM;
+    o->skips[o->nskips++] = (struct fsdir_skip){.path = copy, .why = why};
     return 0;
 }
 
@@ -250,113 +273,120 @@ static bool ignored(const char *name, const char *const *ignore)
     return false;
 }
 
-static int scan_dir(struct scan_state *s, int fd, const char *prefix, int depth,
-                    const char *const *ignore)
+static int scan_visit(void *ctx, const struct tw_entry *e)
 {
-    if (depth > 32) {
-        close(fd);
-        s->out->skipped++;
-        return 0;
+    struct scan_state *s = ctx;
+    const struct stat *st = e->st;
+    bool dir = S_ISDIR(st->st_mode);
+    if (e->post)
+        return TW_NEXT;
+    if (e->depth == 1 && ignored(e->name, s->ignore))
+        return TW_SKIP;
+    /* The same rules as the files API: what it would refuse is not stored (and named). */
+    if (path_check(e->path, strlen(e->path), NULL) < 0) {
+        int r = skip(s, e->path, "its name or depth breaks the path rules");
+        return r < 0 ? r : TW_SKIP;
     }
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        close(fd);
-        return -errno;
+    if (!dir && !S_ISREG(st->st_mode)) /* symlinks, FIFOs, sockets, devices: never opened */
+        return skip(s, e->path, "a link or special file");
+    if (s->out->n >= s->max_entries) {
+        s->out->over_limit = true;
+        int r = skip(s, e->path, "past the workspace's file count");
+        return r < 0 ? r : TW_SKIP;
     }
-    int r = 0;
-    struct dirent *de;
-    while (r == 0 && (de = readdir(d))) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        if (depth == 0 && ignored(de->d_name, ignore))
-            continue;
-        char path[PATH_BUF_SIZE];
-        if (path_join(prefix, de->d_name, path, sizeof(path), NULL) < 0) {
-            s->out->skipped++;
-            continue;
-        }
-        if (s->out->n >= s->max_entries) {
-            s->out->over_limit = true;
-            break;
-        }
-        struct stat st;
-        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-            continue;
-        if (S_ISDIR(st.st_mode)) {
-            int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            if (sub < 0) {
-                s->out->skipped++;
-                continue;
-            }
-            char *p = strdup(path);
-            if (!p || push(s, (struct fsdir_entry){.path = p, .folder = true}) < 0) {
-                free(p);
-                close(sub);
-                r = -ENOMEM;
-                break;
-            }
-            r = scan_dir(s, sub, path, depth + 1, ignore);
-            continue;
-        }
-        if (!S_ISREG(st.st_mode)) {
-            s->out->skipped++; /* symlinks, FIFOs, sockets, devices: never opened */
-            continue;
-        }
-        if ((size_t)st.st_size > s->max_file) {
-            s->out->skipped++;
-            continue;
-        }
-        int ffd = openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-        if (ffd < 0) {
-            s->out->skipped++;
-            continue;
-        }
-        struct stat fst;
-        void *data = NULL;
-        size_t len = 0;
-        int rr = fstat(ffd, &fst) < 0 || !S_ISREG(fst.st_mode)
-                     ? -EINVAL
-                     : read_capped(ffd, s->max_file, &data, &len);
-        close(ffd);
-        if (rr == -ENOMEM) {
-            r = rr;
-            break;
-        }
-        if (rr < 0) {
-            s->out->skipped++;
-            continue;
-        }
-        if (s->bytes + len > s->max_bytes) {
-            free(data);
-            s->out->over_limit = true;
-            break;
-        }
-        s->bytes += len;
-        char *p = strdup(path);
-        if (!p || push(s, (struct fsdir_entry){.path = p, .data = data, .size = len}) < 0) {
+    if (dir) {
+        char *p = strdup(e->path);
+        if (!p || push(s, (struct fsdir_entry){.path = p, .folder = true}) < 0) {
             free(p);
-            free(data);
-            r = -ENOMEM;
+            return -ENOMEM;
         }
+        return TW_NEXT;
     }
-    closedir(d);
-    return r;
+    if ((size_t)st->st_size > s->max_file)
+        return skip(s, e->path, "larger than the file size limit");
+    int ffd = openat(e->dfd, e->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (ffd < 0)
+        return skip(s, e->path, "could not be read");
+    struct stat fst;
+    void *data = NULL;
+    size_t len = 0;
+    int rr = fstat(ffd, &fst) < 0 || !S_ISREG(fst.st_mode)
+                 ? -EINVAL
+                 : read_capped(ffd, s->max_file, &data, &len);
+    close(ffd);
+    if (rr == -ENOMEM)
+        return rr;
+    if (rr == -EFBIG)
+        return skip(s, e->path, "larger than the file size limit");
+    if (rr < 0)
+        return skip(s, e->path, "could not be read");
+    if (s->bytes + len > s->max_bytes) {
+        free(data);
+        s->out->over_limit = true;
+        return skip(s, e->path, "past the workspace's size limit");
+    }
+    s->bytes += len;
+    char *p = strdup(e->path);
+    if (!p || push(s, (struct fsdir_entry){.path = p, .data = data, .size = len}) < 0) {
+        free(p);
+        free(data);
+        return -ENOMEM;
+    }
+    return TW_NEXT;
 }
 
 int fsdir_scan(int dirfd, size_t max_file, size_t max_entries, size_t max_bytes,
                const char *const *ignore, struct fsdir_scan *ret)
 {
     memset(ret, 0, sizeof(*ret));
-    struct scan_state s = {
-        .out = ret, .max_file = max_file, .max_entries = max_entries, .max_bytes = max_bytes};
-    /* A new open file description: readdir must not move the caller's directory offset. */
-    int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    int r = scan_dir(&s, fd, "", 0, ignore);
-    if (r < 0)
+    struct scan_state s = {.out = ret,
+                           .max_file = max_file,
+                           .max_entries = max_entries,
+                           .max_bytes = max_bytes,
+                           .ignore = ignore};
+    bool truncated = false;
+    int r = treewalk(dirfd, max_entries + FSDIR_WALK_EXTRA, scan_visit, &s, &truncated);
+    if (r < 0) {
         fsdir_scan_done(ret);
-    return r;
+        return r;
+    }
+    if (truncated) {
+        ret->over_limit = true;
+        ret->incomplete = true;
+    }
+    return 0;
+}
+
+bool fsdir_absent(int dirfd, const char *path)
+{
+    if (path_check(path, strlen(path), NULL) < 0)
+        return false;
+    int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+    bool absent = false;
+    /* One segment at a time: missing, or a regular file on the way, is absent; a link or
+     * special file anywhere is not evidence of anything. */
+    for (const char *p = path; fd >= 0;) {
+        size_t l = strcspn(p, "/");
+        char seg[PATH_SEGMENT_MAX + 1];
+        memcpy(seg, p, l);
+        seg[l] = '\0';
+        struct stat st;
+        if (fstatat(fd, seg, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+            absent = errno == ENOENT;
+            break;
+        }
+        if (!p[l] || !S_ISDIR(st.st_mode)) {
+            absent = p[l] && S_ISREG(st.st_mode);
+            break;
+        }
+        int next = openat(fd, seg, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        close(fd);
+        fd = next;
+        p += l + 1;
+    }
+    if (fd >= 0)
+        close(fd);
+    return absent;
 }
 
 void fsdir_scan_done(struct fsdir_scan *s)
@@ -366,5 +396,8 @@ void fsdir_scan_done(struct fsdir_scan *s)
         free(s->items[i].data);
     }
     free(s->items);
+    for (size_t i = 0; i < s->nskips; i++)
+        free(s->skips[i].path);
+    free(s->skips);
     memset(s, 0, sizeof(*s));
 }

@@ -123,8 +123,10 @@ enum kind { K_MISSING, K_FILE, K_DIR, K_OTHER };
 static enum kind stat_beneath(int dirfd, const char *path, struct stat *st)
 {
     int fd = open_beneath(dirfd, path, O_PATH);
+    if (fd == -ENOENT || fd == -ENOTDIR)
+        return K_MISSING; /* confirmed gone */
     if (fd < 0)
-        return K_MISSING; /* gone, or reachable only through a link */
+        return K_OTHER; /* reachable only through a link, or unreadable: not seen */
     int r = fstat(fd, st);
     close(fd);
     if (r < 0)
@@ -610,8 +612,13 @@ static void flush_locked(struct wsync *s)
     for (size_t i = 0; i < n; i++)
         kinds[i] = stat_beneath(s->dirfd, dirty[i], &sts[i]);
     for (size_t i = 0; i < n; i++) /* deletions first: they free room */
-        if (kinds[i] == K_MISSING || kinds[i] == K_OTHER)
+        if (kinds[i] == K_MISSING)
             flush_delete(s, dirty[i]);
+        else if (kinds[i] == K_OTHER && base_find(s, dirty[i]))
+            /* A link or special file where a stored entry was: only a path confirmed
+             * absent is deleted, so the stored version stays (and the user is told). */
+            report_limit(s, dirty[i], "", 0,
+                         "not saved: a link or special file; the stored version was kept");
     for (size_t i = 0; i < n; i++)
         if (kinds[i] == K_DIR)
             flush_folder(s, dirty[i]);

@@ -55,7 +55,10 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         args = [BIN, "serve", "--listen", f"127.0.0.1:{self.port}", "--database",
-                self.database, "--data-dir", os.path.join(self.tmp, "data")] + self.extra
+                self.database, "--data-dir", os.path.join(self.tmp, "data"),
+                # every test client registers from 127.0.0.1: tests that check the limit
+                # set their own (a later flag wins)
+                "--register-rate", "0"] + self.extra
         self.proc = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
         ready = threading.Event()
         self.lines = []

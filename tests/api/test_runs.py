@@ -1,6 +1,7 @@
 """Runs: the Run button's API, against real sandboxes."""
 import concurrent.futures
 import json
+import secrets
 import struct
 import time
 import zlib
@@ -86,18 +87,32 @@ def test_limits(user, ws, code, limits, hit):
     if hit == "output":
         assert r["stdout_truncated"] and len(r["stdout"]) <= 10000
     if hit == "wall_time":
-        assert 900 <= r["wall_ms"] < 5000
+        assert r["wall_ms"] >= 900, r  # not ended before its limit (how late is not asserted)
 
 
 def test_limits_only_lowered(user, ws, server):
+    """A request may lower a limit but never raise it: the effective limit is seen in what
+    the program could write (output is the cheapest limit to hit exactly)."""
     defaults = requests.get(server.url + "/api/limits").json()["run"]
-    r = run(user, ws, "import time\ntime.sleep(60)\n", limits={"wall_ms": 10 ** 9}, wait=False)
-    user.post(f"/api/runs/{r['id']}/cancel")
-    assert defaults["wall_ms"] == 10000
-    r = user.post(f"/api/workspaces/{ws['id']}/runs", json={"limits": {"wall_ms": -1}})
-    assert r.status_code == 400
-    r = user.post(f"/api/workspaces/{ws['id']}/runs", json={"limits": {"bogus": 1}})
-    assert r.status_code == 400
+    assert defaults["output_bytes"] == 1 << 20
+    put(user, ws, "main.py", "import sys\nsys.stdout.write('x' * (3 << 20))\n")
+    raised = run(user, ws, limits={"output_bytes": 1 << 40, "wall_ms": 10 ** 9})
+    assert (raised["status"], raised["limit_hit"]) == ("limit", "output"), raised
+    assert raised["stdout_truncated"] is True
+    assert len(raised["stdout"]) == defaults["output_bytes"]
+    # pids is enforced by the sandbox alone (output is capped by the runs layer as well).
+    forks = ("import os, time\nfor i in range(100):\n    if os.fork() == 0:\n"
+             "        time.sleep(5)\n        os._exit(0)\n")
+    raised = run(user, ws, forks, limits={"pids": 10 ** 6})
+    assert (raised["status"], raised["limit_hit"]) == ("limit", "pids"), raised
+    put(user, ws, "main.py", "import sys\nsys.stdout.write('x' * (3 << 20))\n")
+    lowered = run(user, ws, limits={"output_bytes": 1000})
+    assert (lowered["status"], lowered["limit_hit"]) == ("limit", "output"), lowered
+    assert len(lowered["stdout"]) == 1000
+    for bad in ({"wall_ms": -1}, {"wall_ms": 0}, {"wall_ms": "1"}, {"bogus": 1}):
+        r = user.post(f"/api/workspaces/{ws['id']}/runs", json={"limits": bad})
+        assert r.status_code == 400, (bad, r.text)
+        assert error_code(r) == "invalid_field"
 
 
 def test_bad_requests(user, ws):
@@ -117,10 +132,8 @@ def test_cancel_mid_run(user, ws):
         for line in ev.iter_lines():
             if line.startswith(b"data:") and b"started" in line:
                 break
-    t0 = time.monotonic()
     c = user.post(f"/api/runs/{r['id']}/cancel")
     assert c.status_code == 200 and c.json()["status"] == "cancelled"
-    assert time.monotonic() - t0 < 5
 
 
 def test_interactive_stdin_while_running(user, ws):
@@ -331,10 +344,41 @@ def test_shell_entry_runs_with_bash(user, ws):
     assert r["status"] == "ok" and r["stdout"] == "shell says hi\n"
 
 
-def test_run_holds_no_server_file_descriptor(user, ws):
-    code = ("import os\nfds = sorted(int(f) for f in os.listdir('/proc/self/fd'))\n"
-            "print(fds)\nprint(os.environ.get('PYROOM_DATABASE'), os.getuid())\n")
-    r = run(user, ws, code)
-    fds = eval(r["stdout"].splitlines()[0])
-    assert fds[:3] == [0, 1, 2] and len(fds) <= 4, fds  # stdio and listdir's own fd
-    assert r["stdout"].splitlines()[1] == "None 1000"
+@pytest.mark.parametrize("pool", ["false", "true"], ids=["cold", "warm-pool"])
+def test_run_holds_no_server_file_descriptor(monkeypatch, pool):
+    """A run sees no descriptor of the server's and none of its environment, and no process
+    it can see (its pid 1 is a fork of the supervisor, itself a fork of `serve`) shows the
+    server's command line or environment in /proc: this server gets its database URL and a
+    canary through the environment as well as the flag."""
+    srv = Server(extra=["--warm-pool", pool])
+    canary = "canary-" + secrets.token_hex(8)
+    monkeypatch.setenv("PYROOM_DATABASE", srv.database)
+    monkeypatch.setenv("PYROOM_TEST_CANARY", canary)
+    srv.start()
+    try:
+        c = Client(srv)
+        w = c.workspace("fds")
+        code = ("import json, os\n"
+                "fds = sorted(int(f) for f in os.listdir('/proc/self/fd'))\n"
+                "views = {}\n"
+                "for p in os.listdir('/proc'):\n"
+                "    for f in ('cmdline', 'environ'):\n"
+                "        try:\n"
+                "            views[p + '/' + f] = open('/proc/%s/%s' % (p, f), 'rb').read()\n"
+                "        except OSError as e:\n"
+                "            views[p + '/' + f] = repr(e).encode()\n"
+                "views = {k: v.decode('latin-1') for k, v in views.items()}\n"
+                "print(json.dumps([fds, dict(os.environ), os.getuid(), views]))\n")
+        r = run(c, w, code)
+        assert r["status"] == "ok", r
+        fds, env, uid, views = json.loads(r["stdout"])
+        assert "1/cmdline" in views
+        for where, text in views.items():
+            assert srv.database not in text and canary not in text, (where, text)
+        assert fds == [0, 1, 2, 3], fds  # stdio and listdir's own descriptor
+        assert uid == 1000
+        assert "PYROOM_DATABASE" not in env and "PYROOM_TEST_CANARY" not in env, env
+        for value in env.values():
+            assert canary not in value and srv.database not in value, env
+    finally:
+        assert srv.stop() == 0

@@ -202,27 +202,22 @@ def test_resize_then_stty_size(user, ws):
     t.close()
 
 
-def test_terminal_file_reaches_store_within_1s(user, ws):
+def test_terminal_file_reaches_store(user, ws):
+    # How fast is measured by bench/terminal ("file sync"), not here.
     t = Term(user, ws["id"])
     t.run("mkdir -p sub && echo made-in-term > sub/t.txt")
-    t0 = time.monotonic()
     r = wait_for(lambda: (lambda r: r if r.status_code == 200 else None)(
-        user.get(f"/api/workspaces/{ws['id']}/files/sub/t.txt")), timeout=5)
-    elapsed = time.monotonic() - t0
+        user.get(f"/api/workspaces/{ws['id']}/files/sub/t.txt")))
     assert r.text == "made-in-term\n"
-    assert elapsed < 1.0, elapsed
     # deleted in the terminal: deleted in the store
     t.run("rm sub/t.txt")
-    wait_for(lambda: user.get(f"/api/workspaces/{ws['id']}/files/sub/t.txt").status_code == 404,
-             timeout=2)
+    wait_for(lambda: user.get(f"/api/workspaces/{ws['id']}/files/sub/t.txt").status_code == 404)
     # moved in the terminal (a folder with its files): moved in the store
     t.run("mkdir -p a/b && echo deep > a/b/f.txt")
     wait_for(lambda: user.get(f"/api/workspaces/{ws['id']}/files/a/b/f.txt").status_code == 200)
     t.run("mv a c")
-    wait_for(lambda: user.get(f"/api/workspaces/{ws['id']}/files/c/b/f.txt").status_code == 200,
-             timeout=2)
-    wait_for(lambda: user.get(f"/api/workspaces/{ws['id']}/files/a").status_code == 404,
-             timeout=2)
+    wait_for(lambda: user.get(f"/api/workspaces/{ws['id']}/files/c/b/f.txt").status_code == 200)
+    wait_for(lambda: user.get(f"/api/workspaces/{ws['id']}/files/a").status_code == 404)
     t.close()
 
 
@@ -556,8 +551,8 @@ def test_shell_boundaries(user, ws):
                            for x in targets), targets  # no socket, epoll, database file
     out = t.run("python3 -c \"import fcntl,termios; fcntl.ioctl(0, termios.TIOCSTI, b'x')\" "
                 "2>&1 | tail -1")
-    assert b"Error" in out or b"not permitted" in out, out
+    assert b"PermissionError: [Errno 1] Operation not permitted" in out, out
     out = t.run("python3 -c \"import socket; socket.create_connection(('1.1.1.1', 80), 2)\" "
                 "2>&1 | tail -1")
-    assert b"unreachable" in out or b"Error" in out, out
+    assert b"OSError: [Errno 101] Network is unreachable" in out, out
     t.close()

@@ -153,7 +153,7 @@ export async function missing(api, path) {
     return r.status === 404;
 }
 
-/** Polls fn until it returns a truthy value. */
+/** Polls fn until it returns a truthy value, and returns it; throws when ms run out. */
 export async function until(fn, ms = 10000, step = 100) {
     const end = Date.now() + ms;
     let last;
@@ -162,5 +162,6 @@ export async function until(fn, ms = 10000, step = 100) {
         if (last) return last;
         await new Promise((r) => setTimeout(r, step));
     }
-    return last;
+    // A wait that runs out is a failure, never a falsy value the caller may ignore.
+    throw new Error(`condition not met within ${ms} ms (last value: ${JSON.stringify(last)}): ${fn}`);
 }

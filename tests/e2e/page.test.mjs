@@ -26,10 +26,14 @@ afterEach(async (t) => {
     await shot(p, `FAILED-${t.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}`).catch(() => {});
 });
 const failed = new Set();
+// Every test also fails on a JavaScript error in any page (uncaught exceptions and
+// rejections), not only the first test: the errors seen since the last check.
+const timeout = Number(process.env.PYROOM_TEST_TIMEOUT || 300) * 1000;
 function test(name, fn) {
-    nodeTest(name, async (t) => {
+    nodeTest(name, { timeout }, async (t) => {
         try {
             await fn(t);
+            for (const p of pages) assert.deepEqual(p.errors.splice(0), [], `JavaScript errors in ${p.isClosed() ? 'a closed page' : p.url()}`);
         } catch (e) {
             failed.add(name);
             throw e;

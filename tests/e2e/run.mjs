@@ -1,6 +1,6 @@
 // Browser tests: starts its own pyroom on a free loopback port with a throw-away SQLite
 // database, then runs tests/e2e/*.test.mjs with node:test (TAP output, so the summary has
-// "# pass N" and "# fail N" lines) against it in Debian's chromium via playwright-core.
+// "# pass N", "# fail N", "# cancelled N", "# skipped N" and "# todo N" lines) against it in Debian's chromium via playwright-core.
 //
 //   node tests/e2e/run.mjs            (PYROOM_BIN defaults to build/pyroom)
 //   PYROOM_E2E_URL=http://... node tests/e2e/run.mjs   against a server already running
@@ -83,6 +83,8 @@ try {
 }
 
 const files = readdirSync(here).filter((f) => f.endsWith('.test.mjs')).sort().map((f) => join(here, f));
+// Each test has a deadline (PYROOM_TEST_TIMEOUT seconds, set per test in page.test.mjs: node's
+// --test-timeout would apply to each whole file); a hang is reported "cancelled".
 const child = spawn(process.execPath, ['--test', '--test-reporter=tap', '--test-concurrency=1', ...files], {
     cwd: root,
     stdio: 'inherit',

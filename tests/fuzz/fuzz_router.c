@@ -41,9 +41,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (size_t i = 0; i < req.nparam; i++)
             if (strchr(req.param[i], '/') || !*req.param[i])
                 abort();
+    /* A decoded string never holds a NUL before its end: on success every '%' took two hex
+     * digits, so the decoded length is known, and strlen must reach exactly that far (a
+     * %00 or a raw NUL inside would stop it short; both must be refused instead). */
     char *d = http_unescape((const char *)data, size, size & 1);
     if (d) {
-        if (strlen(d) > size)
+        size_t pct = 0;
+        for (size_t i = 0; i < size; i++)
+            pct += data[i] == '%';
+        if (strlen(d) != size - 2 * pct || memchr(data, '\0', size))
             abort();
         free(d);
     }

@@ -4,8 +4,9 @@
  * agree exactly: the same events with the same payloads, then the same error. Every text
  * event must be valid UTF-8, every message within max_message, the output queue within
  * its bound, and each ws_feed call must make progress. A third run with stream_binary must
- * deliver the same binary bytes in pieces. Finally the input is sent as a message through a
- * client and must come out of a server unchanged.
+ * deliver the same binary bytes in pieces and the same other events (compared, message by
+ * message, whenever the whole run ended without an error). Finally the input is sent as a message
+ * through a client and must come out of a server unchanged.
  */
 #include "base/utf8.h"
 #include "http/ws.h"
@@ -20,30 +21,47 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define MAX_QUEUE   8192
 
 struct log {
-    uint8_t bytes[1 << 16]; /* event type, length, payload, ... */
+    uint8_t bytes[1 << 16]; /* every event in order: type, length, payload, ... */
     size_t len;
+    uint8_t bin[1 << 16]; /* binary messages only: their bytes, 0xee after each */
+    size_t bin_len;
+    size_t bin_done;      /* bin_len at the end of the last complete message */
+    uint8_t ctl[1 << 16]; /* every other event: type, length, payload, ... */
+    size_t ctl_len;
     int err;
 };
 
+static void record(uint8_t *buf, size_t *len, size_t cap, const struct ws_event *ev)
+{
+    if (*len + ev->len + 6 > cap)
+        abort();
+    buf[(*len)++] = (uint8_t)ev->type;
+    memcpy(buf + *len, &ev->len, 4);
+    *len += 4;
+    memcpy(buf + *len, ev->data, ev->len);
+    *len += ev->len;
+}
+
+/* Logs one event. Streamed binary pieces go to `bin` only (their boundaries depend on how
+ * the bytes arrived); a whole message goes to both logs, so that a streamed run can be
+ * compared with a whole one message by message. */
 static void note(struct log *l, const struct ws_event *ev, bool merge_binary)
 {
-    if (merge_binary && ev->type == WS_BINARY) {
-        /* streamed pieces: log only their bytes, and a marker at the end of a message */
-        if (l->len + ev->len + 1 > sizeof(l->bytes))
+    if (ev->type == WS_BINARY) {
+        if (l->bin_len + ev->len + 1 > sizeof(l->bin))
             abort();
-        memcpy(l->bytes + l->len, ev->data, ev->len);
-        l->len += ev->len;
-        if (ev->fin)
-            l->bytes[l->len++] = 0xee;
-        return;
+        memcpy(l->bin + l->bin_len, ev->data, ev->len);
+        l->bin_len += ev->len;
+        if (ev->fin) {
+            l->bin[l->bin_len++] = 0xee;
+            l->bin_done = l->bin_len;
+        }
+        if (merge_binary)
+            return;
+    } else {
+        record(l->ctl, &l->ctl_len, sizeof(l->ctl), ev);
     }
-    if (l->len + ev->len + 6 > sizeof(l->bytes))
-        abort();
-    l->bytes[l->len++] = (uint8_t)ev->type;
-    memcpy(l->bytes + l->len, &ev->len, 4);
-    l->len += 4;
-    memcpy(l->bytes + l->len, ev->data, ev->len);
-    l->len += ev->len;
+    record(l->bytes, &l->len, sizeof(l->bytes), ev);
 }
 
 static void run(const uint8_t *in, size_t size, size_t step, bool stream, struct log *l)
@@ -57,7 +75,7 @@ static void run(const uint8_t *in, size_t size, size_t step, bool stream, struct
         abort();
     uint8_t *buf = malloc(size ? size : 1);
     memcpy(buf, in, size);
-    l->len = 0;
+    l->len = l->bin_len = l->bin_done = l->ctl_len = 0;
     l->err = 0;
     size_t off = 0;
     while (off < size && !l->err) {
@@ -117,6 +135,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcmp(whole.bytes, pieces.bytes, whole.len) != 0)
         abort();
     run(data, size, step, true, &streamed);
+    /* Where the whole run ended cleanly, streaming changes only how binary messages are
+     * cut: the same bytes per complete message, the same other events, no error. (Where it
+     * failed, the stream may legitimately go further: streamed messages have no
+     * max_message; and the pieces of a message still incomplete at the end are delivered
+     * only when streaming.) */
+    if (whole.err == 0 &&
+        (streamed.err != 0 || streamed.bin_done != whole.bin_done ||
+         memcmp(streamed.bin, whole.bin, whole.bin_done) != 0 ||
+         streamed.ctl_len != whole.ctl_len || memcmp(streamed.ctl, whole.ctl, whole.ctl_len) != 0))
+        abort();
 
     /* round trip: the input as one binary message, client to server */
     struct ws *c, *s;

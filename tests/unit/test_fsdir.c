@@ -1,5 +1,6 @@
 /* Unit tests for workspace/fsdir: round trips and the planted-link attacks. */
 #include "workspace/fsdir.h"
+#include "workspace/path.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -64,11 +65,14 @@ Test(fsdir, write_refuses_a_planted_symlink_on_the_way)
     char victim[160];
     snprintf(victim, sizeof(victim), "%s/x.txt", target);
     cr_assert_eq(access(victim, F_OK), -1, "the write went through the link");
-    /* A symlink as the file itself is not followed either. */
+    /* A symlink as the file itself is not followed either: it is replaced by the file. */
     snprintf(link, sizeof(link), "%s/f.txt", root);
     cr_assert_eq(symlink(victim, link), 0);
-    cr_assert_lt(fsdir_write(dirfd_, "f.txt", "pwned", 5, getuid(), getgid()), 0);
+    cr_assert_eq(fsdir_write(dirfd_, "f.txt", "mine!", 5, getuid(), getgid()), 0);
     cr_assert_eq(access(victim, F_OK), -1);
+    struct stat st;
+    cr_assert_eq(lstat(link, &st), 0);
+    cr_assert(S_ISREG(st.st_mode) && st.st_size == 5);
     rmdir(target);
 }
 
@@ -118,4 +122,58 @@ Test(fsdir, remove_file_and_folder)
     cr_assert_eq(faccessat(dirfd_, "d", F_OK, AT_SYMLINK_NOFOLLOW), -1);
     cr_assert_eq(fsdir_remove(dirfd_, "d"), 0);
     cr_assert_eq(fsdir_remove(dirfd_, "../etc"), -EINVAL);
+}
+
+Test(fsdir, write_replaces_a_planted_fifo_and_drops_setuid)
+{
+    char p[160];
+    snprintf(p, sizeof(p), "%s/pipe.txt", root);
+    cr_assert_eq(mkfifo(p, 0600), 0);
+    cr_assert_eq(fsdir_write(dirfd_, "pipe.txt", "data", 4, getuid(), getgid()), 0);
+    struct stat st;
+    cr_assert_eq(lstat(p, &st), 0);
+    cr_assert(S_ISREG(st.st_mode) && st.st_size == 4);
+    cr_assert_eq(chmod(p, 04755), 0);
+    cr_assert_eq(fsdir_write(dirfd_, "pipe.txt", "more", 4, getuid(), getgid()), 0);
+    cr_assert_eq(lstat(p, &st), 0);
+    cr_assert_eq(st.st_mode & (S_ISUID | S_ISGID), 0);
+}
+
+Test(fsdir, scan_and_remove_have_no_depth_cut_off)
+{
+    char path[PATH_BUF_SIZE] = "";
+    for (int i = 0; i < 100; i++)
+        strcat(path, i ? "/d" : "d");
+    strcat(path, "/deep.txt");
+    cr_assert_eq(fsdir_write(dirfd_, path, "deep", 4, getuid(), getgid()), 0);
+    struct fsdir_scan s;
+    cr_assert_eq(fsdir_scan(dirfd_, 1024, 1000, 1 << 20, NULL, &s), 0);
+    bool found = false;
+    for (size_t i = 0; i < s.n; i++)
+        found |= !strcmp(s.items[i].path, path) && s.items[i].size == 4;
+    cr_assert(found, "a file at depth 100 was not scanned");
+    cr_assert_eq(s.skipped, 0);
+    fsdir_scan_done(&s);
+    cr_assert(!fsdir_absent(dirfd_, path));
+    cr_assert(fsdir_absent(dirfd_, "d/d/nothing.txt"));
+    cr_assert(fsdir_absent(dirfd_, "deep.txt/below"));
+    cr_assert_eq(fsdir_remove(dirfd_, "d"), 0);
+    cr_assert(fsdir_absent(dirfd_, "d"));
+}
+
+Test(fsdir, scan_names_what_it_skips_and_absent_is_never_a_guess)
+{
+    char p[160];
+    snprintf(p, sizeof(p), "%s/link.py", root);
+    cr_assert_eq(symlink("/etc/passwd", p), 0);
+    cr_assert_eq(fsdir_write(dirfd_, "big.bin", "0123456789", 10, getuid(), getgid()), 0);
+    struct fsdir_scan s;
+    cr_assert_eq(fsdir_scan(dirfd_, 5, 100, 4096, NULL, &s), 0);
+    cr_assert_eq(s.nskips, 2);
+    for (size_t i = 0; i < s.nskips; i++)
+        cr_assert(!strcmp(s.skips[i].path, "link.py") || !strcmp(s.skips[i].path, "big.bin"));
+    fsdir_scan_done(&s);
+    /* a link is there: not absent */
+    cr_assert(!fsdir_absent(dirfd_, "link.py"));
+    cr_assert(!fsdir_absent(dirfd_, "link.py/x"));
 }

@@ -1346,3 +1346,63 @@ Test(postgres, survives_lost_connections, .init = setup_pg, .fini = teardown)
     }
     check_totals(ws);
 }
+
+/* A run's write-back is one transaction: a failure in the middle stores nothing of it,
+ * while a refused change (a precondition) is skipped and the rest is stored. */
+BOTH(files_apply_is_all_or_nothing)
+{
+    int64_t u = mkuser("applier");
+    int64_t ws = mkws(u, "w");
+    OK(store_file_put(st, ws, "keep.py", "v1", 2, NULL, NULL, NULL, NULL, &E));
+    struct store_file *f = NULL;
+    OK(store_file_get(st, ws, "keep.py", false, &f, &E));
+    char etag[STORE_ETAG_LEN + 1];
+    memcpy(etag, f->etag, sizeof(etag));
+    store_file_free(f);
+
+    struct store_change ok[] = {
+        {.op = STORE_CHANGE_PUT, .path = "new/a.py", .data = "a", .len = 1, .create_only = true},
+        {.op = STORE_CHANGE_PUT, .path = "keep.py", .data = "v2", .len = 2, .if_match = "stale"},
+        {.op = STORE_CHANGE_FOLDER, .path = "empty"},
+    };
+    OK(store_files_apply(st, ws, ok, 3, NULL, &E));
+    cr_assert_eq(ok[0].rc, 0);
+    cr_assert_eq(ok[1].rc, -ESTALE); /* refused, the others go on */
+    cr_assert_eq(ok[2].rc, 0);
+    OK(store_file_get(st, ws, "new/a.py", false, &f, &E));
+    cr_assert_str_eq(f->etag, ok[0].etag);
+    store_file_free(f);
+
+    /* A hard failure in the middle (a trigger refuses one insert): nothing is stored. */
+    struct db db;
+    OK(conn_get(st, &db, &E));
+    if (db.drv->dialect == DB_SQLITE) {
+        OK(db.drv->exec(db.conn,
+                        "CREATE TRIGGER boom BEFORE INSERT ON files WHEN NEW.path = 'boom.txt'"
+                        " BEGIN SELECT RAISE(ABORT, 'boom'); END;",
+                        &E));
+    } else {
+        OK(db.drv->exec(db.conn,
+                        "CREATE FUNCTION boom() RETURNS trigger AS $$ BEGIN"
+                        " IF NEW.path = 'boom.txt' THEN RAISE EXCEPTION 'boom'; END IF;"
+                        " RETURN NEW; END $$ LANGUAGE plpgsql;"
+                        "CREATE TRIGGER boom BEFORE INSERT ON files FOR EACH ROW"
+                        " EXECUTE FUNCTION boom();",
+                        &E));
+    }
+    conn_put(&db);
+    struct store_change bad[] = {
+        {.op = STORE_CHANGE_PUT, .path = "keep.py", .data = "v3", .len = 2, .if_match = etag},
+        {.op = STORE_CHANGE_DELETE, .path = "new/a.py"},
+        {.op = STORE_CHANGE_PUT, .path = "boom.txt", .data = "x", .len = 1},
+        {.op = STORE_CHANGE_PUT, .path = "after.py", .data = "y", .len = 1},
+    };
+    cr_assert_lt(store_files_apply(st, ws, bad, 4, NULL, &E), 0);
+    OK(store_file_get(st, ws, "keep.py", true, &f, &E));
+    cr_assert_eq(f->size, 2);
+    cr_assert_eq(memcmp(f->content, "v1", 2), 0, "keep.py changed by a failed batch");
+    store_file_free(f);
+    OK(store_file_get(st, ws, "new/a.py", false, &f, &E)); /* not deleted */
+    store_file_free(f);
+    FAILS(-ENOENT, store_file_get(st, ws, "after.py", false, NULL, &E));
+}

@@ -1,0 +1,184 @@
+/* treewalk: an iterative, symlink-safe directory walk; see treewalk.h. */
+#include "base/treewalk.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* One directory we went down from: where to come back to and what we left. */
+struct level {
+    dev_t dev; /* the parent, to check ".." against */
+    ino_t ino;
+    long cookie;       /* telldir() of the parent after the child's entry */
+    size_t path_len;   /* length of the parent's path */
+    struct stat child; /* the directory we went into, for its post callback */
+};
+
+struct walk {
+    struct level *stack;
+    size_t depth, cap;
+    char *path;
+    size_t plen, pcap;
+};
+
+static int push(struct walk *w, const struct level *l)
+{
+    if (w->depth == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 16;
+        struct level *p = realloc(w->stack, cap * sizeof(*p));
+        if (!p)
+            return -ENOMEM;
+        w->stack = p;
+        w->cap = cap;
+    }
+    w->stack[w->depth++] = *l;
+    return 0;
+}
+
+/* Appends "/name" (or "name" at the root) to the path. */
+static int path_push(struct walk *w, const char *name)
+{
+    size_t n = strlen(name), sep = w->plen ? 1 : 0;
+    if (w->plen + sep + n + 1 > w->pcap) {
+        size_t cap = w->pcap ? w->pcap : 256;
+        while (cap < w->plen + sep + n + 1)
+            cap *= 2;
+        char *p = realloc(w->path, cap);
+        if (!p)
+            return -ENOMEM;
+        w->path = p;
+        w->pcap = cap;
+    }
+    if (sep)
+        w->path[w->plen++] = '/';
+    memcpy(w->path + w->plen, name, n + 1);
+    w->plen += n;
+    return 0;
+}
+
+static void path_cut(struct walk *w, size_t len)
+{
+    w->plen = len;
+    w->path[len] = '\0';
+}
+
+int treewalk(int dir_fd, size_t max_entries, tw_fn fn, void *ctx, bool *ret_truncated)
+{
+    struct walk w = {0};
+    size_t seen = 0;
+    bool truncated = false;
+    int r = path_push(&w, "");
+    if (r < 0)
+        return r;
+    /* A description of our own: readdir must not move the caller's offset. */
+    int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        free(w.path);
+        return -errno;
+    }
+    struct stat cur;
+    DIR *d = fstat(fd, &cur) == 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        r = -errno;
+        close(fd);
+        free(w.path);
+        return r;
+    }
+    for (;;) {
+        errno = 0;
+        struct dirent *de = readdir(d);
+        if (!de) {
+            if (errno) {
+                r = -errno;
+                break;
+            }
+            if (!w.depth)
+                break; /* the root is done */
+            /* This directory is done: back up through "..", which must be the parent we
+             * came from (a live sandbox may have moved things meanwhile). */
+            struct level *l = &w.stack[--w.depth];
+            int up = openat(dirfd(d), "..", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (up < 0) {
+                r = -errno;
+                break;
+            }
+            closedir(d);
+            d = NULL;
+            if (fstat(up, &cur) < 0 || cur.st_dev != l->dev || cur.st_ino != l->ino ||
+                !(d = fdopendir(up))) {
+                close(up);
+                r = -ESTALE;
+                break;
+            }
+            seekdir(d, l->cookie);
+            size_t sep = l->path_len ? 1 : 0;
+            struct tw_entry e = {.dfd = dirfd(d),
+                                 .name = w.path + l->path_len + sep,
+                                 .path = w.path,
+                                 .st = &l->child,
+                                 .depth = w.depth + 1,
+                                 .post = true};
+            r = fn(ctx, &e);
+            path_cut(&w, l->path_len);
+            if (r < 0 || r == TW_STOP)
+                break;
+            continue;
+        }
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        if (max_entries && ++seen > max_entries) {
+            truncated = true;
+            break;
+        }
+        struct stat st;
+        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+            continue; /* gone meanwhile */
+        size_t before = w.plen;
+        if ((r = path_push(&w, de->d_name)) < 0)
+            break;
+        struct tw_entry e = {
+            .dfd = dirfd(d), .name = de->d_name, .path = w.path, .st = &st, .depth = w.depth + 1};
+        r = fn(ctx, &e);
+        if (r < 0 || r == TW_STOP)
+            break;
+        if (S_ISDIR(st.st_mode) && r != TW_SKIP) {
+            int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            struct stat sst;
+            if (sub >= 0 && fstat(sub, &sst) == 0 && sst.st_dev == st.st_dev &&
+                sst.st_ino == st.st_ino) {
+                struct level l = {.dev = cur.st_dev,
+                                  .ino = cur.st_ino,
+                                  .cookie = telldir(d),
+                                  .path_len = before,
+                                  .child = st};
+                DIR *sd = NULL;
+                if ((r = push(&w, &l)) < 0 || !(sd = fdopendir(sub))) {
+                    r = r < 0 ? r : -errno;
+                    close(sub);
+                    break;
+                }
+                closedir(d);
+                d = sd;
+                cur = sst;
+                continue;
+            }
+            /* replaced by something else meanwhile: not followed */
+            if (sub >= 0)
+                close(sub);
+        }
+        r = 0;
+        path_cut(&w, before);
+    }
+    if (d)
+        closedir(d);
+    free(w.stack);
+    free(w.path);
+    if (r == TW_STOP)
+        r = 0;
+    if (r == 0 && ret_truncated)
+        *ret_truncated = truncated;
+    return r;
+}
