@@ -20,8 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define HTTP_TICK_MS 250   /* housekeeping: deadlines, keepalives, hung-up streams */
-#define ADDR_BUCKETS 1024u /* per-address counts (behind a proxy) */
+#define HTTP_TICK_MS  250   /* housekeeping: deadlines, keepalives, hung-up streams */
+#define ADDR_BUCKETS  1024u /* per-address counts (behind a proxy) */
+#define HTTP_DRAIN_MS 1000  /* at shutdown, for open requests to finish */
 
 /* Lock order (a thread holding one may take those after it, never before):
  *   stream->mu, req_state->mu  ->  libmicrohttpd's own locks (suspend/resume)
@@ -72,6 +73,7 @@ struct http_server {
     unsigned nconns;
     struct http_stream *streams;
     unsigned nstreams;
+    struct req_state *reqs; /* every live request, for the shutdown */
     struct addr_count *addrs[ADDR_BUCKETS];
     struct job *jobs, *jobs_tail;
     unsigned njobs;
@@ -106,6 +108,7 @@ struct req_state {
     unsigned resp_status;
     char *owned[8];
     size_t nowned;
+    struct req_state *prev, *next; /* srv->reqs, under srv->mu */
 };
 
 struct http_stream {
@@ -658,6 +661,12 @@ static struct req_state *req_new(struct http_server *srv)
     st->srv = srv;
     st->refs = 1;
     pthread_mutex_init(&st->mu, NULL);
+    pthread_mutex_lock(&srv->mu);
+    st->next = srv->reqs;
+    if (srv->reqs)
+        srv->reqs->prev = st;
+    srv->reqs = st;
+    pthread_mutex_unlock(&srv->mu);
     return st;
 }
 
@@ -668,6 +677,15 @@ static void req_unref(struct req_state *st)
     pthread_mutex_unlock(&st->mu);
     if (!last)
         return;
+    struct http_server *srv = st->srv;
+    pthread_mutex_lock(&srv->mu);
+    if (st->prev)
+        st->prev->next = st->next;
+    else
+        srv->reqs = st->next;
+    if (st->next)
+        st->next->prev = st->prev;
+    pthread_mutex_unlock(&srv->mu);
     if (st->resp)
         MHD_destroy_response(st->resp);
     buf_done(&st->req.body);
@@ -995,9 +1013,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     MHD_suspend_connection(c);
     pthread_mutex_unlock(&st->mu);
     if (!submit(srv, st, srv->handler, srv->ctx, true)) {
+        /* The shutdown may have resumed it already (a second resume would cancel the
+         * connection's next suspend). */
         pthread_mutex_lock(&st->mu);
-        st->suspended = false;
-        MHD_resume_connection(c);
+        if (st->suspended) {
+            st->suspended = false;
+            MHD_resume_connection(c);
+        }
         pthread_mutex_unlock(&st->mu);
         static const char *const h[] = {"Retry-After", "1", NULL};
         http_reply(req, 503, "application/json",
@@ -1050,6 +1072,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         cn->body_bytes = 0;
         cn->served++;
     }
+    if (srv->stopping)
+        pthread_cond_broadcast(&srv->tick_cv); /* http_server_stop waits for the last ones */
     pthread_mutex_unlock(&srv->mu);
     req_unref(st);
 }
@@ -1357,13 +1381,94 @@ void http_server_stats(struct http_server *srv, struct http_stats *ret)
     pthread_mutex_unlock(&srv->mu);
 }
 
+/* At shutdown, after the workers are gone: every suspended connection is resumed, since
+ * libmicrohttpd aborts the process when stopped with one still suspended. A stream ends with
+ * an error; a deferred request is answered 503 (its continuation, if it ever comes, is
+ * dropped). Later suspends cannot happen: streams are gone, submit refuses. */
+static void resume_all(struct http_server *srv)
+{
+    pthread_mutex_lock(&srv->mu);
+    unsigned ns = srv->nstreams, nr = 0, ks = 0, kr = 0;
+    for (struct req_state *st = srv->reqs; st; st = st->next)
+        nr++;
+    struct http_stream **ss = malloc((ns ? ns : 1) * sizeof(*ss));
+    struct req_state **rs = malloc((nr ? nr : 1) * sizeof(*rs));
+    for (struct http_stream *s = srv->streams; ss && s && ks < ns; s = s->next) {
+        pthread_mutex_lock(&s->mu);
+        s->refs++;
+        pthread_mutex_unlock(&s->mu);
+        ss[ks++] = s;
+    }
+    for (struct req_state *st = srv->reqs; rs && st && kr < nr; st = st->next) {
+        pthread_mutex_lock(&st->mu);
+        st->refs++;
+        pthread_mutex_unlock(&st->mu);
+        rs[kr++] = st;
+    }
+    pthread_mutex_unlock(&srv->mu);
+    if (!ss || !rs)
+        log_msg(LOG_ERROR, "http: out of memory at shutdown: suspended connections may stay");
+    for (unsigned i = 0; i < ks; i++) {
+        struct http_stream *s = ss[i];
+        pthread_mutex_lock(&s->mu);
+        s->gone = true;
+        stream_kick(s);
+        pthread_mutex_unlock(&s->mu);
+        http_stream_unref(s);
+    }
+    for (unsigned i = 0; i < kr; i++) {
+        struct req_state *st = rs[i];
+        pthread_mutex_lock(&st->mu);
+        bool parked = st->suspended && !st->terminated;
+        pthread_mutex_unlock(&st->mu);
+        if (parked) /* refused when the request has its answer already */
+            http_reply_error(&st->req, 503, "unavailable", "the server is shutting down");
+        pthread_mutex_lock(&st->mu);
+        if (st->suspended && !st->terminated) {
+            st->suspended = false;
+            MHD_resume_connection(st->req.conn);
+        }
+        pthread_mutex_unlock(&st->mu);
+        req_unref(st);
+    }
+    free(ss);
+    free(rs);
+}
+
+/* Waits up to ms for libmicrohttpd to finish the requests still open (the answers just
+ * given, streams ending), so that they leave before the sockets close. */
+static void drain(struct http_server *srv, unsigned ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&srv->mu);
+    for (;;) {
+        bool open = false;
+        for (struct req_state *st = srv->reqs; st && !open; st = st->next) {
+            pthread_mutex_lock(&st->mu);
+            open = st->started && !st->terminated;
+            pthread_mutex_unlock(&st->mu);
+        }
+        if (!open || pthread_cond_timedwait(&srv->tick_cv, &srv->mu, &until) == ETIMEDOUT)
+            break;
+    }
+    pthread_mutex_unlock(&srv->mu);
+}
+
 void http_server_stop(struct http_server *srv)
 {
     if (!srv)
         return;
-    /* Stop accepting, let the workers finish what they run, then close every connection
-     * (suspended ones included). Deferred requests keep the server's memory until they
-     * continue; their continuation is then dropped. */
+    /* Stop accepting, let the workers finish what they run, resume every suspended
+     * connection (streams end, deferred requests get a 503), give those answers a moment
+     * to leave, then close every connection. Deferred requests keep the server's memory
+     * until they continue; their continuation is then dropped. */
     if (srv->daemon)
         MHD_quiesce_daemon(srv->daemon);
     pthread_mutex_lock(&srv->mu);
@@ -1375,8 +1480,11 @@ void http_server_stop(struct http_server *srv)
         pthread_join(srv->workers[i], NULL);
     if (srv->housekeeper_started)
         pthread_join(srv->housekeeper, NULL);
-    if (srv->daemon)
+    if (srv->daemon) {
+        resume_all(srv);
+        drain(srv, HTTP_DRAIN_MS);
         MHD_stop_daemon(srv->daemon);
+    }
     srv->daemon = NULL;
     server_unref(srv);
 }

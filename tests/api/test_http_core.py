@@ -5,6 +5,7 @@ import re
 import resource
 import selectors
 import socket
+import threading
 import time
 
 import pytest
@@ -251,3 +252,50 @@ def test_closed_event_stream_frees_its_place_at_once():
         b.close()
     finally:
         s.stop()
+
+
+def test_sigterm_with_suspended_connections_exits_cleanly():
+    """The blocker: stopping libmicrohttpd with a connection still suspended aborts the
+    process (-6). A waiting run request (deferred) and an open event stream are both
+    suspended when SIGTERM comes: the server resumes them, answers, and exits 0."""
+    s = Server().start()
+    stopped = False
+    try:
+        c = Client(s)
+        w = c.workspace("stop")
+        r = c.put(f"/api/workspaces/{w['id']}/files/main.py",
+                  data=b"import time\nprint('up', flush=True)\ntime.sleep(60)\n")
+        assert r.status_code in (200, 201), r.text
+        stream = c.s.get(s.url + f"/api/workspaces/{w['id']}/events", stream=True, timeout=30)
+        assert stream.status_code == 200
+        outcome = {}
+
+        def wait_run():
+            try:
+                outcome["r"] = c.post(f"/api/workspaces/{w['id']}/runs?wait=1", json={})
+            except requests.RequestException as e:
+                outcome["e"] = e
+
+        t = threading.Thread(target=wait_run)
+        t.start()
+        end = time.monotonic() + 30
+        running = []
+        while time.monotonic() < end and not running:
+            items = c.get(f"/api/workspaces/{w['id']}/runs").json()["items"]
+            running = [x for x in items if x["status"] == "running"]
+            if not running:
+                time.sleep(0.05)
+        assert running, "the run never started"
+        rc = s.stop()
+        stopped = True
+        assert rc == 0, "".join(s.lines[-20:])
+        t.join(30)
+        assert not t.is_alive()
+        # The waiting request was answered 503 or its connection closed; never left hanging.
+        if "r" in outcome:
+            assert outcome["r"].status_code == 503, outcome["r"].text
+            assert outcome["r"].json()["error"]["code"] == "unavailable"
+        stream.close()
+    finally:
+        if not stopped:
+            s.stop()
