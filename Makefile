@@ -36,6 +36,18 @@ $(BUILD)/obj/%.o: %.c
 	@echo "  CC    $<"
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
+# The language worker's Python is embedded with .incbin (src/exec/lang.c).
+$(BUILD)/obj/src/exec/lang.o: src/exec/lang_worker.py
+
+# The OpenAPI document, generated from scripts/openapi.py and the error table, embedded by
+# src/api/openapi.c (.incbin) and served at GET /api/openapi.json.
+$(BUILD)/openapi.json: scripts/openapi.py src/api/errors.h
+	@mkdir -p $(dir $@)
+	@echo "  GEN   $@"
+	$(Q)python3 scripts/openapi.py $@
+$(BUILD)/obj/src/api/openapi.o: $(BUILD)/openapi.json
+$(BUILD)/obj/src/api/openapi.o: CFLAGS += -DPYROOM_OPENAPI_FILE='"$(BUILD)/openapi.json"'
+
 $(BUILD)/libpyroom.a: $(LIB_OBJ)
 	@rm -f $@
 	$(Q)ar rcs $@ $^

@@ -1,8 +1,8 @@
 #!/bin/sh
 # `make bench`: every benchmark, each measuring its own baseline in the same run and
-# printing figures and ratios. BENCHES selects some (api connections runs warm sandbox terminal web disk).
+# printing figures and ratios. BENCHES selects some (api runs warm sandbox terminal web disk metrics intel connections).
 cd "$(dirname "$0")/.."
-BENCHES=${BENCHES:-"api connections runs warm sandbox terminal web disk"}
+BENCHES=${BENCHES:-"api runs warm sandbox terminal web disk metrics intel connections"}
 status=0
 for b in $BENCHES; do
     echo "==== bench/$b"

@@ -182,19 +182,30 @@ suite_api-postgres() {
     PYROOM_TEST_DB=postgres run_pytest api-postgres tests/api
 }
 
-# The page's TypeScript must type-check (tsc --noEmit); one test.
+# The page's TypeScript must type-check (tsc --noEmit), and the OpenAPI document must be
+# valid OpenAPI 3.1; one test each.
 suite_web() {
     if [ ! -f web/package.json ]; then
         echo "web: no web/package.json"
         report web 0 1 0
         return
     fi
+    local p=0 f=0
     if (cd web && within "$PYROOM_SUITE_TIMEOUT" npm run --silent typecheck) >"$LOGS/web.log" 2>&1; then
-        report web 1 0 0
+        p=$((p + 1))
     else
         tail -n 30 "$LOGS/web.log"
-        report web 0 1 0
+        f=$((f + 1))
     fi
+    # The server's OpenAPI document against the OpenAPI 3.1 schema (npm validator).
+    if (cd web && BUILD=$BUILD within "$PYROOM_SUITE_TIMEOUT" npm run --silent lint:openapi) \
+        >"$LOGS/openapi.log" 2>&1; then
+        p=$((p + 1))
+    else
+        tail -n 30 "$LOGS/openapi.log"
+        f=$((f + 1))
+    fi
+    report web $p $f 0
 }
 
 # Browser tests: node:test's own TAP summary, cancelled (timed out) tests counted as failed.

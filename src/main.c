@@ -16,6 +16,7 @@
 #include "api/api.h"
 #include "auth/password.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "base/settings.h"
 #include "exec/supervisor.h"
 #include "exec/warm.h"
@@ -247,6 +248,12 @@ static int cmd_serve(struct settings *s)
         store_close(st);
         return 1;
     }
+    metrics_set_enabled(s->metrics);
+    const char *mode = !sup                                    ? "none"
+                       : strstr(sup_summary(sup), "cgroup v1") ? "cgroup_v1"
+                       : strstr(sup_summary(sup), "cgroup v2") ? "cgroup_v2"
+                                                               : "rlimit";
+    metrics_set(METRIC_BUILD_INFO, (const char *[]){VERSION, store_driver_name(st), mode}, 1);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     struct http_config hc = {
         .listen_host = host,
@@ -275,6 +282,7 @@ static int cmd_serve(struct settings *s)
         store_close(st);
         return 1;
     }
+    api_metrics_node(http_server_port(srv));
     log_event(LOG_INFO, "listening",
               json_pack("{s:s,s:i,s:s,s:s}", "host", host, "port", http_server_port(srv),
                         "database", store_driver_name(st), "version", VERSION));

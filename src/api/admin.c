@@ -2,6 +2,7 @@
 #include "api/internal.h"
 #include "api/live.h"
 #include "base/log.h"
+#include "exec/lang.h"
 #include "exec/runs.h"
 #include "exec/supervisor.h"
 #include "exec/terminals.h"
@@ -151,16 +152,28 @@ static json_t *warm_json(struct api *api)
                      (json_int_t)w.boot_ms, "last_error", w.last_error);
 }
 
+static json_t *lang_json(struct api *api)
+{
+    struct lang_stats st;
+    if (!api->lang)
+        return json_pack("{s:b}", "enabled", false);
+    lang_stats(api->lang, &st);
+    return json_pack("{s:b,s:i,s:I,s:I,s:I,s:I}", "enabled", true, "workers", (int)st.workers,
+                     "requests", (json_int_t)st.requests, "started", (json_int_t)st.started,
+                     "timeouts", (json_int_t)st.timeouts, "failures", (json_int_t)st.failures);
+}
+
 json_t *api_stats_json(struct api *api)
 {
     unsigned running = 0, queued = 0, envs = 0, terms = 0, clients = 0;
     runs_stats(api->runs, &running, &queued);
     if (api_terms())
         terms_stats(api_terms(), &envs, &terms, &clients);
-    return json_pack("{s:s,s:b,s:{s:i,s:i},s:{s:i,s:i,s:i},s:o}", "database",
+    return json_pack("{s:s,s:b,s:{s:i,s:i},s:{s:i,s:i,s:i},s:o,s:o}", "database",
                      store_driver_name(api->store), "sandboxes", api->sup != NULL, "runs",
                      "running", running, "queued", queued, "terminals", "environments", envs,
-                     "terminals", terms, "clients", clients, "warm", warm_json(api));
+                     "terminals", terms, "clients", clients, "warm", warm_json(api), "lang",
+                     lang_json(api));
 }
 
 static void h_stats(struct http_req *req, void *ctx)

@@ -4,7 +4,9 @@
 #include "auth/ratelimit.h"
 #include "auth/token.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "base/utf8.h"
+#include "exec/lang.h"
 #include "exec/runs.h"
 #include "http/cookie.h"
 
@@ -415,7 +417,9 @@ bool api_inline_ok(const char *method, const char *path)
 void api_handle(struct http_req *req, void *ctx)
 {
     struct api *api = ctx;
-    if (strncmp(req->path, "/api/", 5) != 0 && strcmp(req->path, "/api") != 0) {
+    if (strncmp(req->path, "/api/", 5) != 0 && strcmp(req->path, "/api") != 0 &&
+        strcmp(req->path, "/metrics") != 0) {
+        req->route = "(page)";
         if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
             http_reply_error(req, 405, "method_not_allowed", "only GET is allowed here");
             return;
@@ -436,6 +440,39 @@ void api_handle(struct http_req *req, void *ctx)
         http_reply_error(req, 404, "not_found", "no such API endpoint");
         return;
     }
+}
+
+/* Language workers (exec/lang.h) and their per-user budget, from the settings. */
+static int lang_start(struct api *api, const struct settings *cfg, struct store *store,
+                      struct sup *sup, struct err *err)
+{
+    struct ratelimit_config rl = {
+        .rate = (double)(cfg->lang_per_minute ? cfg->lang_per_minute : 1) / 60.0,
+        .burst = (double)(cfg->lang_per_minute ? cfg->lang_per_minute : 1),
+        .slots = 4096,
+    };
+    if (ratelimit_new(&rl, &api->lang_per_user) < 0)
+        return err_set(err, ENOMEM, "allocate rate limits");
+    struct lang_config lc = {
+        .max_workers = (unsigned)cfg->lang_workers,
+        .idle_ms = cfg->lang_idle * 1000,
+        .timeout_ms = cfg->lang_timeout_ms,
+        .start_ms = cfg->lang_start_ms,
+        .sync_bytes = cfg->lang_sync_bytes,
+        .max_file_bytes = cfg->max_file_bytes,
+        .preload = cfg->lang_preload,
+    };
+    /* A worker is a long-lived sandbox: its wall time is its lifetime; it needs few
+     * processes (one thread per numerical library) and writes only its copy of the
+     * workspace's Python files and the analysers' caches. */
+    sb_limits_default(&lc.limits);
+    lc.limits.wall_ms = cfg->lang_lifetime * 1000;
+    lc.limits.cpu_ms = cfg->lang_cpu_ms;
+    lc.limits.memory_bytes = cfg->lang_memory;
+    lc.limits.pids = 16;
+    lc.limits.output_bytes = 0; /* read with a cap by exec/lang */
+    lc.limits.workspace_bytes = 2 * cfg->lang_sync_bytes + (16u << 20);
+    return lang_new(&lc, store, sup, &api->lang, err);
 }
 
 static void run_changed(void *ctx, int64_t ws, const char *path, const char *etag)
@@ -487,6 +524,10 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
         api_free(api);
         return err_set(err, ENOMEM, "allocate rate limits");
     }
+    if (cfg->lang && lang_start(api, cfg, store, sup, err) < 0) {
+        api_free(api);
+        return -EIO;
+    }
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     char node[256] = "";
     gethostname(node, sizeof(node) - 1);
@@ -507,6 +548,7 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
         .on_change_ctx = api,
         .warm = cfg->warm_pool,
     };
+    metrics_set(METRIC_RUN_SLOTS, NULL, rc.max_running);
     if (runs_new(&rc, store, sup, &api->runs, err) < 0) {
         api_free(api);
         return -EIO;
@@ -533,6 +575,13 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
     api_run_routes(r);
     api_submission_routes(r);
     api_terminal_routes(api, r);
+    api_lang_routes(r);
+    api_metrics_routes(r);
+    api_openapi_routes(r);
+    if (api_metrics_start(api) < 0) {
+        api_free(api);
+        return err_set(err, EAGAIN, "start the metrics sampler");
+    }
     *ret = api;
     return 0;
 }
@@ -541,7 +590,10 @@ void api_free(struct api *api)
 {
     if (!api)
         return;
+    api_metrics_stop();
     runs_free(api->runs);
+    lang_free(api->lang);
+    ratelimit_free(api->lang_per_user);
     ratelimit_free(api->runs_per_user);
     ratelimit_free(api->signup_by_ip);
     router_free(api->router);

@@ -26,6 +26,14 @@ void api_stop_live(struct api *api);
 /* The routes cheap enough for the HTTP loop thread itself (http_config.inline_ok): health
  * and the page's static files; everything else runs on a worker. */
 bool api_inline_ok(const char *method, const char *path);
+/* Names this node in the metrics (every series' node label) once its port is known. */
+void api_metrics_node(uint16_t port);
+/* Every route of the API in the order they are matched (tests compare the OpenAPI
+ * document with it). */
+void api_routes_each(const struct api *api,
+                     void (*fn)(void *ctx, const char *method, const char *pattern), void *ctx);
+/* The OpenAPI document served at GET /api/openapi.json (NUL-terminated JSON, static). */
+const char *api_openapi_json(size_t *ret_len);
 /* The handler for http_server_start; ctx is the struct api. */
 void api_handle(struct http_req *req, void *ctx);
 

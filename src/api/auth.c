@@ -9,6 +9,7 @@
 #include "auth/password.h"
 #include "auth/ratelimit.h"
 #include "auth/token.h"
+#include "base/metrics.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -163,6 +164,8 @@ static void h_login(struct http_req *req, void *ctx)
     if (!by_ip || !by_user) {
         if (by_ip)
             ratelimit_refund(api->login_by_ip, req->remote, now);
+        metrics_inc(METRIC_LOGIN_FAILURES, (const char *[]){"throttled"});
+        metrics_inc(METRIC_RATE_LIMITED, (const char *[]){"login"});
         api_too_many(req, retry, "too many failed logins; wait a little and try again");
         goto out;
     }
@@ -177,6 +180,7 @@ static void h_login(struct http_req *req, void *ctx)
     else
         password_verify_dummy(pw, strlen(pw)); /* same time for unknown users */
     if (!ok || u->disabled) {
+        metrics_inc(METRIC_LOGIN_FAILURES, (const char *[]){ok ? "disabled" : "password"});
         api_audit(api, req, u ? u->id : 0, "login_failed", "", ukey);
         http_reply_error(req, 401, "bad_credentials", "wrong username or password");
         goto out;

@@ -11,6 +11,7 @@
  */
 #include "api/live.h"
 #include "base/buf.h"
+#include "base/metrics.h"
 #include "exec/terminals.h"
 #include "http/sse.h"
 
@@ -105,6 +106,7 @@ void api_workspace_changed(struct api *api, int64_t ws, const char *path, const 
 static void sub_closed(void *ctx)
 {
     struct sub *s = ctx;
+    metrics_gauge_add(METRIC_EVENT_STREAMS, NULL, -1);
     pthread_mutex_lock(&mu);
     for (struct sub **p = &subs; *p; p = &(*p)->next)
         if (*p == s) {
@@ -144,6 +146,7 @@ void api_events_stream(struct http_req *req, int64_t ws, const struct api_caller
         return;
     }
     if (full) {
+        metrics_inc(METRIC_RATE_LIMITED, (const char *[]){"event_streams"});
         api_too_many(req, 2, "too many open event streams; close a tab first");
         return;
     }
@@ -173,6 +176,7 @@ void api_events_stream(struct http_req *req, int64_t ws, const struct api_caller
     }
     /* The answer goes out after this handler returns, so sub_closed cannot run before the
      * link. */
+    metrics_gauge_add(METRIC_EVENT_STREAMS, NULL, 1); /* sub_closed takes it back */
     static const char hello[] = "retry: 2000\n: events follow\n\n";
     pthread_mutex_lock(&mu);
     (void)http_stream_write(s->stream, hello, sizeof(hello) - 1, true);

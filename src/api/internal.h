@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct lang;
 struct ratelimit;
 struct runs;
 
@@ -34,6 +35,8 @@ struct api {
     struct ratelimit *runs_per_user; /* runs started per user per minute */
     struct ratelimit *signup_by_ip;  /* registrations per client address per hour; NULL:
                                         no limit */
+    struct lang *lang;               /* language workers (lang.c); NULL when off */
+    struct ratelimit *lang_per_user; /* language requests per user per minute */
     int web_dirfd;                   /* the built page, or -1 */
     bool setup_open;                 /* no user exists yet */
 };
@@ -127,6 +130,10 @@ int api_run_check(struct api *api, int64_t workspace_id, int64_t user_id, const 
 /* Node figures for GET /api/admin/stats (runs, terminals, pool). */
 json_t *api_stats_json(struct api *api);
 
+/* Metrics (metrics.c): the history sampler, started once the API is built. */
+int api_metrics_start(struct api *api);
+void api_metrics_stop(void);
+
 /* Route registration, one per resource file. */
 void api_auth_routes(struct router *r);
 void api_admin_routes(struct router *r);
@@ -135,6 +142,9 @@ void api_file_routes(struct router *r);
 void api_run_routes(struct router *r);
 void api_submission_routes(struct router *r);
 void api_terminal_routes(struct api *api, struct router *r); /* terminals.c, events */
+void api_metrics_routes(struct router *r);
+void api_openapi_routes(struct router *r); /* openapi.c: the document and its docs page */
+void api_lang_routes(struct router *r);                      /* lang.c */
 
 /* The page (web.c). */
 void api_web_get(struct api *api, struct http_req *req);

@@ -9,6 +9,7 @@
 #include "api/internal.h"
 #include "auth/ratelimit.h"
 #include "base/buf.h"
+#include "base/metrics.h"
 #include "base/utf8.h"
 #include "http/sse.h"
 #include "workspace/path.h"
@@ -288,11 +289,15 @@ void api_run_start(struct api *api, struct http_req *req, const struct api_calle
     if (!read_limits(req, body, &rq.limits))
         goto out;
     if (!ratelimit_take(api->runs_per_user, c->user.username, ratelimit_now_ms(), &retry)) {
+        metrics_inc(METRIC_RATE_LIMITED, (const char *[]){"runs_per_minute"});
+        metrics_inc(METRIC_RUNS_REFUSED, (const char *[]){"rate_limited"});
         api_too_many(req, retry, "you started too many runs in the last minute; wait a little");
         goto out;
     }
     int rc = runs_start(api->runs, &rq, &id, NULL);
     if (rc == -EAGAIN) {
+        metrics_inc(METRIC_RATE_LIMITED, (const char *[]){"run_queue"});
+        metrics_inc(METRIC_RUNS_REFUSED, (const char *[]){"queue_full"});
         api_too_many(req, 2, "the server is busy with other runs; try again in a moment");
         goto out;
     }
@@ -569,6 +574,7 @@ static void sse_closed(void *ctx)
     s->out = NULL;
     pthread_mutex_unlock(&s->mu);
     http_stream_unref(out);
+    metrics_gauge_add(METRIC_EVENT_STREAMS, NULL, -1);
     sse_unref(s);
 }
 
@@ -604,6 +610,7 @@ static void h_events(struct http_req *req, void *ctx)
         api_fail(req, rc, "run");
         goto out;
     }
+    metrics_gauge_add(METRIC_EVENT_STREAMS, NULL, 1); /* sse_closed takes it back */
     /* Nothing reads the stream before this handler returns: set it up in peace. */
     s->live = api->runs ? runs_stream_open(api->runs, r->id) : NULL;
     if (s->live) {

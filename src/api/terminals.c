@@ -12,6 +12,7 @@
 
 #include "api/live.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "http/ws.h"
 
 #include <errno.h>
@@ -137,6 +138,8 @@ static void h_terminal(struct http_req *req, void *ctx)
     const char *const h[] = {"Sec-WebSocket-Accept", accept, "Cache-Control", "no-store", NULL};
     if (http_reply_upgrade(req, on_upgrade, ref, h) < 0)
         terms_ref_free(ref);
+    else
+        metrics_inc(METRIC_TERMINALS_OPENED, NULL);
 out:
     store_workspace_free(w);
     api_caller_done(&c);
@@ -209,6 +212,7 @@ void api_terminal_routes(struct api *api, struct router *r)
 void api_stop_live(struct api *api)
 {
     (void)api;
+    api_metrics_stop(); /* its sampler reads the terminals freed below */
     api_events_close();
     struct terms *t = g_terms;
     g_terms = NULL;

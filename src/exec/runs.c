@@ -3,6 +3,7 @@
 
 #include "base/buf.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "base/utf8.h"
 #include "exec/supervisor.h"
 #include "workspace/fsdir.h"
@@ -96,6 +97,7 @@ struct stream_out {
 struct live {
     struct runs *owner;
     int64_t id;
+    int64_t queued_us, admitted_us, spawned_us; /* monotonic phase starts (metrics), 0: not yet */
     int64_t user_id;
     struct run_request rq; /* copied: strings below are owned */
     char *entry;
@@ -674,6 +676,22 @@ static void remove_run_dir(struct runs *r, const char *name)
     (void)fsdir_remove_tree(r->runs_dirfd, name);
 }
 
+/* The run's end in the metrics: its status and limit, and how long each phase took. */
+static void observe_end(struct live *l, const struct store_run_result *res)
+{
+    int64_t now = metrics_now_us();
+    const char *limit = res->limit_hit && *res->limit_hit ? res->limit_hit : "none";
+    metrics_inc(METRIC_RUNS_FINISHED, (const char *[]){store_run_status_name(res->status), limit});
+    metrics_observe_us(METRIC_RUN_DURATION, NULL, now - l->queued_us);
+    int64_t admitted = l->admitted_us ? l->admitted_us : now;
+    metrics_observe_us(METRIC_RUN_PHASE, (const char *[]){"queue"}, admitted - l->queued_us);
+    if (l->admitted_us)
+        metrics_observe_us(METRIC_RUN_PHASE, (const char *[]){"start"},
+                           (l->spawned_us ? l->spawned_us : now) - l->admitted_us);
+    if (l->spawned_us)
+        metrics_observe_us(METRIC_RUN_PHASE, (const char *[]){"program"}, now - l->spawned_us);
+}
+
 static void run_body(struct runs *r, struct live *l)
 {
     struct err e = {0};
@@ -751,6 +769,7 @@ static void run_body(struct runs *r, struct live *l)
     pthread_mutex_lock(&r->mu);
     l->proc = proc;
     pthread_mutex_unlock(&r->mu);
+    l->spawned_us = metrics_now_us();
     enum sb_limit why = pump(r, l, &proc->io);
     struct sb_result sr;
     rc = sup_wait(proc, &sr);
@@ -792,6 +811,7 @@ finish:
         pthread_mutex_unlock(&r->mu);
         res.notices = notes.data;
     }
+    observe_end(l, &res);
     res.stdout_data = l->out.data.data;
     res.stdout_len = l->out.data.len;
     res.stdout_truncated = l->out.truncated;
@@ -827,11 +847,13 @@ static void *worker(void *arg)
     pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
     if (go) {
+        l->admitted_us = metrics_now_us();
         run_body(r, l);
     } else {
         struct store_run_result res = {.status = STORE_RUN_CANCELLED,
                                        .exit_code = -1,
                                        .reason = "cancelled before it started"};
+        observe_end(l, &res);
         (void)store_run_finish(r->store, l->id, &res, NULL);
     }
     pthread_mutex_lock(&r->mu);
@@ -887,6 +909,7 @@ int runs_start(struct runs *r, const struct run_request *rq, int64_t *ret_id, st
     int rc = -ENOMEM;
     if (!l)
         goto fail;
+    l->queued_us = metrics_now_us();
     l->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     l->rq = *rq;
     l->rq.stdin_data = NULL;
@@ -959,6 +982,7 @@ int runs_start(struct runs *r, const struct run_request *rq, int64_t *ret_id, st
         rc = -rc;
         goto fail;
     }
+    metrics_inc(METRIC_RUNS_STARTED, NULL);
     *ret_id = l->id;
     return 0;
 fail:

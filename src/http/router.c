@@ -43,6 +43,13 @@ int router_add(struct router *r, const char *method, const char *pattern, http_h
     return 0;
 }
 
+void router_each(const struct router *r,
+                 void (*fn)(void *ctx, const char *method, const char *pattern), void *ctx)
+{
+    for (size_t i = 0; i < r->n; i++)
+        fn(ctx, r->routes[i].method, r->routes[i].pattern);
+}
+
 /* Matches path against pattern; captures are written as offsets/lengths into path. */
 static bool match(const char *pattern, const char *path, size_t off[], size_t len[], size_t *ret_n,
                   const char **ret_rest)

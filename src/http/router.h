@@ -18,6 +18,9 @@ struct router *router_new(void);
 void router_free(struct router *r);
 /* Adds a route; pattern and method must outlive the router (string literals). */
 int router_add(struct router *r, const char *method, const char *pattern, http_handler_fn fn);
+/* Calls fn for each route in the order added (the API's document is checked against it). */
+void router_each(const struct router *r,
+                 void (*fn)(void *ctx, const char *method, const char *pattern), void *ctx);
 /* Matches req->method and req->path; on success fills req->param/nparam/rest and *ret_fn.
  * Captured strings are copies in req->param_buf; captures too long for it do not match. */
 enum http_route_result router_match(const struct router *r, struct http_req *req,

@@ -2,6 +2,7 @@
 #include "http/server.h"
 
 #include "base/log.h"
+#include "base/metrics.h"
 #include "http/reqcheck.h"
 
 #include <arpa/inet.h>
@@ -1046,6 +1047,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (st->started) {
         double ms = (double)(now_us() - req->started_us) / 1000.0;
         int status = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? req->status : 0;
+        metrics_http_request(req->method, req->route, req->status, now_us() - req->started_us);
         if (srv->cfg.on_done)
             srv->cfg.on_done(srv->cfg.on_done_ctx, req, req->route, status, ms);
         if (srv->cfg.access_log) {

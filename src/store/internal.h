@@ -92,6 +92,7 @@ struct db {
     bool in_tx;        /* between db_begin and db_end */
     bool write_locked; /* holds st->write_lock (SQLite) */
     bool auto_locked;  /* ... for one statement outside a transaction */
+    int64_t since_us;  /* monotonic time conn_get was called (metrics) */
 };
 
 int conn_get(struct store *st, struct db *db, struct err *err);

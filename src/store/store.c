@@ -2,6 +2,7 @@
  * store: opening a database from its URL, the connection pool, transactions and the
  * small query helpers every domain file uses. See internal.h for the theory.
  */
+#include "base/metrics.h"
 #include "store/internal.h"
 
 #include <errno.h>
@@ -97,8 +98,22 @@ int store_ping(struct store *st, struct err *err)
 
 /* ---- the pool ---------------------------------------------------------------------- */
 
+/* A failed statement in the metrics, by the kind the drivers map errors to. */
+static int count_error(const struct store *st, int rc)
+{
+    if (rc >= 0)
+        return rc;
+    const char *kind = rc == -EEXIST || rc == -ENOENT ? "constraint"
+                       : rc == -EBUSY                 ? "busy"
+                       : rc == -EAGAIN                ? "deadlock"
+                                                      : "error";
+    metrics_inc(METRIC_STORE_ERRORS, (const char *[]){st->drv->name, kind});
+    return rc;
+}
+
 int conn_get(struct store *st, struct db *db, struct err *err)
 {
+    int64_t since = metrics_now_us();
     int slot = -1;
     pthread_mutex_lock(&st->lock);
     for (;;) {
@@ -140,7 +155,8 @@ int conn_get(struct store *st, struct db *db, struct err *err)
     }
     pthread_mutex_unlock(&st->lock);
     if (rc < 0)
-        return rc;
+        return count_error(st, rc);
+    db->since_us = since;
     db->st = st;
     db->drv = st->drv;
     db->conn = c;
@@ -162,6 +178,8 @@ void conn_put(struct db *db)
     st->slots[db->slot].busy = false;
     pthread_cond_signal(&st->cond);
     pthread_mutex_unlock(&st->lock);
+    metrics_observe_us(METRIC_STORE_DURATION, (const char *[]){st->drv->name},
+                       metrics_now_us() - db->since_us);
     db->st = NULL;
 }
 
@@ -220,7 +238,7 @@ int db_step(struct db *db, struct db_stmt *s, struct err *err)
         write_lock(db);
         db->auto_locked = true;
     }
-    return db->drv->step(s, err);
+    return count_error(db->st, db->drv->step(s, err));
 }
 
 void db_done(struct db *db, struct db_stmt *s)
@@ -237,7 +255,7 @@ int db_vquery(struct db *db, struct db_stmt **ret, const char *sql, struct err *
     struct db_stmt *s;
     int rc = db->drv->prepare(db->conn, sql, &s, err);
     if (rc < 0)
-        return rc;
+        return count_error(db->st, rc);
     int i = 1;
     for (const char *f = fmt; f && *f; f++, i++) {
         switch (*f) {

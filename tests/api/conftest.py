@@ -15,6 +15,8 @@ import threading
 import urllib.parse
 
 import pytest
+
+import openapi_check
 import requests
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -126,7 +128,12 @@ class Client:
         headers = kw.pop("headers", {}) or {}
         if csrf and self.csrf and method not in ("GET", "HEAD"):
             headers.setdefault("X-CSRF-Token", self.csrf)
-        return self.s.request(method, self.server.url + path, headers=headers, timeout=60, **kw)
+        r = self.s.request(method, self.server.url + path, headers=headers, timeout=60, **kw)
+        # Every JSON answer the suite sees is checked against the OpenAPI document.
+        if not kw.get("stream"):
+            openapi_check.check(method, path.split("?")[0], r.status_code,
+                                r.headers.get("Content-Type"), r.content)
+        return r
 
     def get(self, path, **kw):
         return self.request("GET", path, **kw)

@@ -61,6 +61,14 @@ const theme = EditorView.theme({
     '.cm-tooltip': { backgroundColor: 'var(--surface-2)', border: '1px solid var(--border-strong)', borderRadius: '6px', boxShadow: 'var(--shadow)' },
     '.cm-tooltip-autocomplete > ul > li[aria-selected]': { backgroundColor: 'var(--accent-soft)', color: 'var(--fg)' },
     '.cm-tooltip-autocomplete > ul': { fontFamily: 'var(--mono)' },
+    // Language cards (src/lang.ts): hover, signature help, completion docs, squiggles.
+    '.cm-lang-card, .cm-lang-info': { maxWidth: '560px', maxHeight: '320px', overflow: 'auto', padding: '6px 10px', fontSize: '12.5px' },
+    '.cm-lang-code': { margin: '0 0 4px', fontFamily: 'var(--mono)', whiteSpace: 'pre-wrap', wordBreak: 'break-word', color: 'var(--syn-function)' },
+    '.cm-lang-active': { color: 'var(--accent)', textDecoration: 'underline' },
+    '.cm-lang-doc': { whiteSpace: 'pre-wrap', color: 'var(--fg-muted)', fontFamily: 'var(--sans)' },
+    '.cm-diagnostic': { fontFamily: 'var(--sans)', fontSize: '12.5px' },
+    '.cm-lintRange-error': { backgroundImage: 'none', textDecoration: 'underline wavy var(--danger)', textUnderlineOffset: '3px' },
+    '.cm-lintRange-warning': { backgroundImage: 'none', textDecoration: 'underline wavy var(--warn)', textUnderlineOffset: '3px' },
 });
 
 /** The file's language support: Python for .py (and .pyw, .pyi), plain text otherwise. */

@@ -7,8 +7,10 @@
 //   /review                    reviewer dashboard (?status=pending|approved|rejected)
 //   /admin                     users, audit log, node figures (?tab=audit|node)
 //   /account                   your account and API tokens
+//   /api/docs                  the API reference (rendered from /api/openapi.json)
 
 import './style.css';
+import './pages/ops.css'; // the API reference and the admin charts (lazy pages; CSS is not)
 import { auth, setUnauthenticatedHandler } from './api';
 import { h } from './dom';
 import { prefetchIde } from './ide/prefetch';
@@ -53,6 +55,7 @@ route('/review', authed((_p, q) => review().then((m) => m.dashboardPage(q)), 're
 route('/review/:id', authed((p) => navigate(`/submissions/${p.id}`, true), 'reviewer'));
 route('/admin', authed((_p, q) => adminPage(q), 'admin'));
 route('/account', authed(() => accountPage()));
+route('/api/docs', () => import('./pages/apidocs').then((m) => m.apiDocsPage()));
 setNotFound(() => {
     if (!user()) return toLogin();
     page('workspaces', 'Not found', h('div', { class: 'empty' }, h('p', null, 'There is no page here.'), h('p', null, h('a', { href: '/' }, 'Go to your workspaces'))));

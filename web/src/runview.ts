@@ -47,6 +47,8 @@ export class RunView {
     private ticker = 0;
     private placeholder: HTMLElement;
     private scroller: HTMLElement;
+    /** Called with the output once a run has finished (the IDE links traceback lines). */
+    linkify: ((output: HTMLElement) => void) | null = null;
 
     constructor(emptyText = 'Press Run to execute the program. Output appears here.') {
         this.placeholder = h('div', { class: 'run-empty' }, emptyText);
@@ -134,6 +136,7 @@ export class RunView {
         if (r.stdout_truncated) notes.push('stdout was cut at the output limit');
         if (r.stderr_truncated) notes.push('stderr was cut at the output limit');
         if (notes.length) this.append('info', `\n[${notes.join('; ')}]\n`);
+        this.linkify?.(this.output);
     }
 
     private showFigures(r: Run): void {
@@ -224,13 +227,6 @@ export class RunView {
                     /* plain text */
                 }
                 this.append('info', `\n[${String(text).trim()}]\n`);
-            }) as EventListener);
-            es.addEventListener('status', ((ev: MessageEvent) => {
-                try {
-                    this.showStatus(JSON.parse(ev.data) as Run);
-                } catch {
-                    /* ignore */
-                }
             }) as EventListener);
             es.addEventListener('result', ((ev: MessageEvent) => {
                 try {

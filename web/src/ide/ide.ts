@@ -7,6 +7,7 @@ import {
     workspaces as wsApi, type FileEntry, type Limits, type Run, type Workspace,
 } from '../api';
 import { baseExtensions, EditorView, languageFor } from '../editor';
+import { Lang, linkTerminal, linkTracebacks } from '../lang';
 import { clear, dialog, fileIcon, fmtAgo, fmtBytes, fmtMs, h, icon, MOD, prefs, promptDialog, confirmDialog, toast } from '../dom';
 import { navigate, onLeave } from '../router';
 import { finished, RunView, runSummary } from '../runview';
@@ -78,6 +79,7 @@ class Ide {
     private termActive = '';
     private termOpen: boolean;
     private disposed = false;
+    private lang: Lang;
 
     constructor(private app: HTMLElement, private ws: Workspace, entries: FileEntry[], early: IdeData['first']) {
         document.title = `${ws.name} · pyroom`;
@@ -90,7 +92,8 @@ class Ide {
             else f.state = u.state;
             if (u.selectionSet || u.docChanged) this.showCursor();
         });
-        this.store = new FileStore(ws.id, (path) => [shared, languageFor(path), listener]);
+        this.lang = new Lang(ws.id, { open: (p) => this.open(p), view: () => this.view });
+        this.store = new FileStore(ws.id, (path) => [shared, languageFor(path), this.lang.extensions(path), listener]);
         this.store.prefetched.set(early.path, early.content);
         this.store.onChange = (f) => this.fileChanged(f);
         this.store.onConflict = (f) => {
@@ -127,6 +130,7 @@ class Ide {
 
         // Right: run output and history.
         this.runView = new RunView();
+        this.runView.linkify = (el) => linkTracebacks(el, (p, l) => void this.lang.openAt(p, l));
         this.stdin = h('textarea', { class: 'stdin', id: 'stdin', rows: '3', spellcheck: 'false', placeholder: 'Given to the program on standard input, then end of file. Leave empty to answer input() as the program runs.', 'aria-label': 'Standard input' });
         this.stdin.value = prefs.get(`stdin:${ws.id}`, '');
         this.stdin.addEventListener('input', () => prefs.set(`stdin:${ws.id}`, this.stdin.value));
@@ -181,7 +185,7 @@ class Ide {
         this.cursorStatus = h('span', { class: 'sb-item' });
         this.langStatus = h('span', { class: 'sb-item' });
         this.limitStatus = h('span', { class: 'sb-item sb-limits' });
-        const statusbar = h('footer', { class: 'statusbar' }, this.saveStatus, h('span', { class: 'sb-spacer' }), this.cursorStatus, h('span', { class: 'sb-item' }, 'Spaces: 4'), this.langStatus, this.limitStatus);
+        const statusbar = h('footer', { class: 'statusbar' }, this.saveStatus, h('span', { class: 'sb-spacer' }), this.lang.status, this.cursorStatus, h('span', { class: 'sb-item' }, 'Spaces: 4'), this.langStatus, this.limitStatus);
 
         this.center = h('div', { class: 'center' }, this.tabBar, this.editorHost);
         this.root = h('div', { class: 'ide' });
@@ -370,6 +374,7 @@ class Ide {
             if (top) requestAnimationFrame(() => this.view && (this.view.scrollDOM.scrollTop = top));
         }
         this.langStatus.textContent = /\.pyw?$|\.pyi$/.test(f.path) ? 'Python' : 'Plain text';
+        this.lang.setActive(f.path);
         this.showSave();
         this.showCursor();
         this.updateRunLabel();
@@ -661,7 +666,11 @@ class Ide {
             }
         });
         es.addEventListener('folder_created', () => this.refreshSoon());
-        es.addEventListener('file_moved', () => this.refreshSoon());
+        es.addEventListener('conflict', (ev) => {
+            const d = data(ev);
+            this.refreshSoon();
+            toast(`${d?.path ?? 'A file'}: ${d?.message ?? 'the terminal changed it too; your saved version was kept'}`, 'info');
+        });
         es.addEventListener('limit_exceeded', (ev) => {
             const d = data(ev);
             toast(`Not saved: ${d?.path ?? ''} — ${d?.message ?? 'workspace limit exceeded'}`, 'error');
@@ -852,6 +861,7 @@ class Ide {
                 if (s.name === this.termActive) this.showTermState();
                 this.renderTermTabs();
             });
+            linkTerminal(t.term, (p, l) => void this.lang.openAt(p, l));
             this.terms.set(name, t);
         }
         for (const [n, s] of this.terms) s.host.hidden = n !== name;

@@ -1,21 +1,24 @@
-// The admin page: users (role, disabled) and the audit log.
+// The admin page: users (role, disabled), the audit log, this node's figures and charts.
 
 import { admin, messageOf, type Role, type User } from '../api';
 import { clear, fmtAgo, fmtBytes, fmtTime, h, toast, confirmDialog } from '../dom';
 import { errorBlock, loading, page, user } from '../session';
 
 export async function adminPage(query: URLSearchParams): Promise<void> {
-    const tab = query.get('tab') === 'audit' ? 'audit' : query.get('tab') === 'node' ? 'node' : 'users';
+    const asked = query.get('tab');
+    const tab = asked === 'audit' || asked === 'node' || asked === 'charts' ? asked : 'users';
     const host = h('div', null, loading());
     page('admin', 'Admin',
         h('div', { class: 'page-head' }, h('div', null, h('h1', null, 'Admin'), h('p', { class: 'muted' }, 'Accounts, roles and what happened on this server.'))),
         h('div', { class: 'seg', role: 'tablist' },
             h('a', { href: '/admin', role: 'tab', class: `seg-item ${tab === 'users' ? 'active' : ''}`, 'aria-selected': String(tab === 'users') }, 'Users'),
             h('a', { href: '/admin?tab=audit', role: 'tab', class: `seg-item ${tab === 'audit' ? 'active' : ''}`, 'aria-selected': String(tab === 'audit') }, 'Audit log'),
-            h('a', { href: '/admin?tab=node', role: 'tab', class: `seg-item ${tab === 'node' ? 'active' : ''}`, 'aria-selected': String(tab === 'node') }, 'This node')),
+            h('a', { href: '/admin?tab=node', role: 'tab', class: `seg-item ${tab === 'node' ? 'active' : ''}`, 'aria-selected': String(tab === 'node') }, 'This node'),
+            h('a', { href: '/admin?tab=charts', role: 'tab', class: `seg-item ${tab === 'charts' ? 'active' : ''}`, 'aria-selected': String(tab === 'charts') }, 'Charts')),
         host);
     if (tab === 'audit') await audit(host);
     else if (tab === 'node') await node(host);
+    else if (tab === 'charts') await import('./charts').then((m) => m.chartsTab(host));
     else await users(host);
 }
 

@@ -1,0 +1,156 @@
+"""bench/intel: language services latency against jedi and pyflakes run directly, in one run.
+
+On a 300-line file that uses numpy and pandas: end-to-end latency of
+POST /api/workspaces/{id}/complete (completing `np.lin` on the last line) and
+POST .../diagnostics (the whole file) through a real server and its sandboxed, warm worker;
+against, in the same run and interleaved round by round, (a) a cold `python3 -c 'import
+jedi; ...'` per request on the host (what a naive implementation would do; its parso disk
+cache is warm after the first call), and (b) jedi and pyflakes called in this process on the
+host (the floor: the analysis alone, no sandbox, no HTTP, no JSON). Prints p50/p99 and ratios.
+Environment: BENCH_RUNS (rounds, default 60), BENCH_COLD (cold runs, default 8).
+"""
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tests", "api"))
+from conftest import Client, Server  # noqa: E402
+
+N = int(os.environ.get("BENCH_RUNS", "60"))
+COLD = int(os.environ.get("BENCH_COLD", "8"))
+
+
+def source():
+    """300 lines of ordinary numpy/pandas code, ending in `x = np.lin`."""
+    out = ["import numpy as np", "import pandas as pd", ""]
+    i = 0
+    while len(out) < 290:
+        out += [f"def step_{i}(df, k={i}):",
+                f"    a = np.linspace(0, k, 50) * np.sqrt(k + 1)",
+                f"    s = pd.Series(a, name='s{i}')",
+                f"    df = df.assign(c{i}=s.rolling(3).mean().fillna(0))",
+                f"    return df.groupby(df.index % 5).agg('sum')",
+                ""]
+        i += 1
+    while len(out) < 295:
+        out.append("# padding to 300 lines")
+    out += ["frame = pd.DataFrame({'v': np.arange(50)})", "for f in [step_0, step_1]:",
+            "    frame = f(frame)", "print(frame.describe())", "x = np.lin"]
+    return "\n".join(out)
+
+
+SRC = source()
+LINES = SRC.split("\n")
+POS = (len(LINES), len(LINES[-1]))
+
+COLD_PROG = ("import sys, jedi\nsrc = sys.stdin.read()\nl = src.split('\\n')\n"
+             "c = jedi.Script(src).complete(len(l), len(l[-1]))\n"
+             "assert 'linspace' in [x.name for x in c]\n")
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(p * len(xs)))]
+
+
+def timed(f):
+    t = time.perf_counter()
+    r = f()
+    return (time.perf_counter() - t) * 1000, r
+
+
+def main():
+    import jedi
+    import pyflakes.api
+    import pyflakes.reporter
+
+    assert len(LINES) == 300, len(LINES)
+    srv = Server(extra=["--lang-per-minute", "100000", "--access-log", "false"]).start()
+    home = tempfile.mkdtemp(prefix="bench-intel-")
+    try:
+        c = Client(srv, username="admin")
+        ws = c.workspace("bench")
+        url = f"/api/workspaces/{ws['id']}"
+
+        def complete():
+            r = c.post(url + "/complete", json={"path": "main.py", "source": SRC,
+                                                "line": POS[0], "column": POS[1]})
+            assert r.status_code == 200, r.text
+            assert "linspace" in [i["label"] for i in r.json()["items"]]
+
+        def diagnostics():
+            r = c.post(url + "/diagnostics", json={"path": "main.py", "source": SRC})
+            assert r.status_code == 200, r.text
+
+        env = jedi.InterpreterEnvironment()
+
+        def direct_complete():
+            names = [x.name for x in jedi.Script(SRC, environment=env).complete(*POS)]
+            assert "linspace" in names
+
+        class Quiet(pyflakes.reporter.Reporter):
+            def __init__(self):
+                pass
+
+            def flake(self, m):
+                pass
+
+            def syntaxError(self, *a):
+                pass
+
+            def unexpectedError(self, *a):
+                pass
+
+        def direct_diagnostics():
+            pyflakes.api.check(SRC, "main.py", Quiet())
+
+        def cold():
+            subprocess.run(["/usr/bin/python3", "-c", COLD_PROG], input=SRC.encode(),
+                           check=True, env={"HOME": home, "PATH": "/usr/bin:/bin"})
+
+        # The worker's start (import jedi, index numpy/pandas/matplotlib, black): the first
+        # request waits for what it needs; then until it says it is warm.
+        first, _ = timed(complete)
+        for _ in range(3):
+            complete()
+            diagnostics()
+        direct_complete()  # the host's own first index, not counted either
+        cold()
+        res = {k: [] for k in ("complete", "diagnostics", "direct complete",
+                               "direct diagnostics", "cold python3 -c jedi")}
+        every = max(1, N // max(1, COLD))
+        for i in range(N):
+            res["complete"].append(timed(complete)[0])
+            res["diagnostics"].append(timed(diagnostics)[0])
+            res["direct complete"].append(timed(direct_complete)[0])
+            res["direct diagnostics"].append(timed(direct_diagnostics)[0])
+            if i % every == 0 and len(res["cold python3 -c jedi"]) < COLD:
+                res["cold python3 -c jedi"].append(timed(cold)[0])
+        load = os.getloadavg()[0]
+        print(f"bench/intel: 300-line numpy/pandas file, {N} rounds, load average {load:.1f} "
+              f"on {os.cpu_count()} cores")
+        print(f"  first request of a fresh worker (sandbox start, jedi import, indexing): "
+              f"{first:.0f} ms")
+        print(f"  {'':28} {'p50 ms':>9} {'p99 ms':>9} {'mean ms':>9}")
+        for k, xs in res.items():
+            print(f"  {k:28} {pct(xs, 0.5):9.1f} {pct(xs, 0.99):9.1f} "
+                  f"{statistics.mean(xs):9.1f}")
+        p50 = {k: pct(xs, 0.5) for k, xs in res.items()}
+        print(f"  completion: server / cold python3 -c = "
+              f"{p50['complete'] / p50['cold python3 -c jedi']:.3f} "
+              f"({p50['cold python3 -c jedi'] / p50['complete']:.0f}x faster); "
+              f"server / direct jedi = {p50['complete'] / p50['direct complete']:.2f}")
+        print(f"  diagnostics: server / direct pyflakes = "
+              f"{p50['diagnostics'] / p50['direct diagnostics']:.2f}")
+        print(f"  aims: completion p50 < 50 ms: {'met' if p50['complete'] < 50 else 'NOT met'}; "
+              f"diagnostics p50 < 30 ms: {'met' if p50['diagnostics'] < 30 else 'NOT met'}")
+    finally:
+        srv.stop()
+        subprocess.run(["rm", "-rf", home])
+
+
+if __name__ == "__main__":
+    main()

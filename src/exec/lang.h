@@ -1,0 +1,86 @@
+/*
+ * lang: language intelligence (completion, signatures, hover, definitions, diagnostics,
+ * formatting) answered by resident, sandboxed Python workers.
+ *
+ * Theory of operation. A user's source and files are hostile, and the analysers (jedi,
+ * pyflakes, black) read them and may load compiled modules, so they never run in the server:
+ * each workspace owner gets one *worker*, a sandbox started through the supervisor exactly
+ * like a run (same namespaces, seccomp, cgroup limits; no workspace directory: its home is
+ * an empty tmpfs) running `python3 -I -c <lang_worker.py> PRELOAD`. It answers one JSON line
+ * per request on its stdin with one JSON line on its stdout, so a request costs an
+ * analysis, not an interpreter; whenever no request waits, it warms up: imports jedi,
+ * indexes the preload modules (numpy, pandas, matplotlib), imports black.
+ *
+ * Files: the worker never sees the server's disk. Each request carries the Python files of
+ * its workspace that changed since the worker last saw them (from the store, by etag), and
+ * the names of deleted ones; the worker writes them into its own tmpfs, under w<ID>/, so
+ * imports between workspace files resolve.
+ *
+ * Limits: a request gets timeout_ms (start_ms while the worker is still warming up); past it the
+ * worker is killed and the next request starts another. The sandbox's own limits (memory, CPU over
+ * its life, pids, lifetime as its wall time) end a worker that misbehaves; the reply is read with a
+ * cap. Workers idle for idle_ms are ended; at most max_workers live per node (the least recently
+ * used idle one makes room).
+ *
+ * Threads: every function may be called from any thread; requests to one worker are served
+ * one at a time, requests to different workers in parallel.
+ */
+#ifndef PYROOM_EXEC_LANG_H
+#define PYROOM_EXEC_LANG_H
+
+#include "base/err.h"
+#include "sandbox/sandbox.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct sup;
+struct store;
+struct lang;
+
+struct lang_config {
+    unsigned max_workers;    /* live workers per node */
+    uint64_t idle_ms;        /* a worker unused this long is ended, ms */
+    uint64_t timeout_ms;     /* one request, ms */
+    uint64_t start_ms;       /* the first request of a fresh worker (imports, indexing), ms */
+    size_t sync_bytes;       /* bytes of a workspace's Python files a worker is given */
+    size_t max_file_bytes;   /* larger files are not given to the worker, bytes */
+    struct sb_limits limits; /* of each worker's sandbox (wall_ms: its lifetime) */
+    const char *preload;     /* comma-separated modules indexed at start (copied) */
+};
+
+/* The largest answer read from a worker, bytes; a worker passing it is killed. */
+#define LANG_MAX_REPLY (8u << 20)
+
+/* store and sup must outlive l; sup NULL: every call fails with -ENOTSUP. */
+int lang_new(const struct lang_config *cfg, struct store *store, struct sup *sup, struct lang **ret,
+             struct err *err);
+/* Ends every worker and frees. NULL is fine. */
+void lang_free(struct lang *l);
+
+/* Sends request rq (a JSON object with "op" and the op's fields; borrowed, and given "id",
+ * "ws", "files", "drop" and "deadline_ms" here) to the worker of workspace ws's owner, and
+ * returns its answer object ({"ok": {...}} or {"error": {"code","message"}}; the caller owns
+ * it and must validate it: it comes from a sandbox). Errors: -ENOTSUP without sandboxes,
+ * -EAGAIN when every worker slot is busy, -ETIMEDOUT when the worker passed its time (it
+ * was killed), -EPIPE when it died or answered nonsense, or a store error. */
+int lang_call(struct lang *l, int64_t owner, int64_t ws, json_t *rq, json_t **ret, struct err *err);
+
+/* Checks a worker's "ok" answer to op ("complete", "signature", "hover", "definition",
+ * "diagnostics", "format") and rebuilds it from checked fields only: types, ranges, bounded
+ * counts, workspace paths by the path rules (docs/api.md has the shapes). Returns a new
+ * object (the caller's), or NULL when the answer is unusable. */
+json_t *lang_answer(const char *op, json_t *ok);
+
+/* What GET /api/admin/stats reports about the language workers of this node. */
+struct lang_stats {
+    unsigned workers;  /* live workers */
+    uint64_t requests; /* answered by a worker (including its refusals) */
+    uint64_t started;  /* workers started */
+    uint64_t timeouts; /* workers killed for passing their time */
+    uint64_t failures; /* workers that died or answered nonsense */
+};
+void lang_stats(struct lang *l, struct lang_stats *ret);
+
+#endif

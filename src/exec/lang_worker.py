@@ -1,0 +1,378 @@
+# lang_worker.py: pyroom's language worker. Runs inside a sandbox (src/exec/lang.c starts
+# it as `python3 -I -c <this file> PRELOAD`), one per workspace owner, and answers
+# completion, signature, hover, definition, diagnostics and formatting requests with jedi,
+# pyflakes and black.
+#
+# Protocol: one JSON object per line on stdin, one per line on stdout, in order.
+#   request  {"id", "op", "ws", "path", "source", "line", "column", "deadline_ms",
+#             "files": {path: text}, "drop": [path]}
+#   answer   {"id", "ok": {...}, "warming"} or {"id", "error": {"code", "message"}, "warming"}
+# "warming" is true while the worker has not finished warming up in idle time (importing
+# jedi, indexing the PRELOAD modules, importing black).
+# "files" and "drop" bring the worker's copy of workspace `ws` (its Python files, under
+# /home/user/w<ws>) up to date before the request is answered. Everything here is
+# untrusted from the server's point of view: it validates and re-encodes every answer.
+# Lines and columns are jedi's: line 1-based, column 0-based in code points.
+import json
+import os
+import select
+import signal
+import sys
+
+# Our stderr is nobody's: tracebacks of a hostile input must not fill a pipe.
+_null = os.open("/dev/null", os.O_WRONLY)
+os.dup2(_null, 2)
+os.close(_null)
+
+HOME = os.environ.get("HOME") or "/home/user"
+MAX_ITEMS = 300
+MAX_DOC = 6000
+MAX_TEXT = 256 * 1024
+
+import pyflakes.checker  # noqa: E402
+import pyflakes.messages  # noqa: E402
+
+# jedi is imported on first use, or in idle time (see main): diagnostics need only pyflakes,
+# so a fresh worker answers them at once.
+jedi = None
+ENV = None
+_projects = {}
+
+
+def need_jedi():
+    global jedi, ENV
+    if jedi is None:
+        import jedi as j
+
+        j.settings.cache_directory = "/tmp/jedi"
+        # Never import a module for real on jedi's own initiative ("gi" by default): a
+        # workspace file of that name would run. (The sandbox bounds it anyway.)
+        j.settings.auto_import_modules = []
+        ENV = j.InterpreterEnvironment()
+        jedi = j
+    return jedi
+
+
+class Timeout(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise Timeout()
+
+
+signal.signal(signal.SIGALRM, _alarm)
+
+
+class Failure(Exception):
+    def __init__(self, code, message):
+        Exception.__init__(self, message)
+        self.code = code
+        self.message = message
+
+
+def ws_root(ws):
+    return "%s/w%d" % (HOME, int(ws))
+
+
+def safe_rel(path):
+    # The server checked the path already; refuse anything that could leave the root anyway.
+    if not isinstance(path, str) or not path or path.startswith("/") or "\0" in path:
+        raise Failure("bad_request", "invalid path")
+    if any(p in ("", ".", "..") for p in path.split("/")):
+        raise Failure("bad_request", "invalid path")
+    return path
+
+
+def sync(ws, files, drop):
+    root = ws_root(ws)
+    os.makedirs(root, exist_ok=True)
+    for rel in drop or ():
+        try:
+            os.unlink(os.path.join(root, safe_rel(rel)))
+        except OSError:
+            pass
+    for rel, text in (files or {}).items():
+        full = os.path.join(root, safe_rel(rel))
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        with open(full, "w", encoding="utf-8", errors="replace") as f:
+            f.write(text)
+
+
+def project(ws):
+    need_jedi()
+    p = _projects.get(ws)
+    if p is None:
+        p = jedi.Project(ws_root(ws), load_unsafe_extensions=False, smart_sys_path=True)
+        _projects[ws] = p
+    return p
+
+
+def script(rq):
+    need_jedi()
+    ws = rq["ws"]
+    path = os.path.join(ws_root(ws), safe_rel(rq["path"]))
+    return jedi.Script(rq["source"], path=path, project=project(ws), environment=ENV)
+
+
+def position(rq):
+    line, column = rq.get("line"), rq.get("column")
+    if not isinstance(line, int) or not isinstance(column, int):
+        raise Failure("bad_position", "line and column must be integers")
+    return line, column
+
+
+def cut(s, n):
+    s = s or ""
+    return s if len(s) <= n else s[: n - 1] + "\u2026"
+
+
+def op_complete(rq):
+    line, column = position(rq)
+    out = []
+    for c in script(rq).complete(line, column)[:MAX_ITEMS]:
+        out.append({"label": c.name, "kind": c.type, "detail": cut(c.description, 200),
+                    "insert": c.complete or ""})
+    return {"items": out}
+
+
+def op_signature(rq):
+    line, column = position(rq)
+    out, seen = [], set()
+    for s in script(rq).get_signatures(line, column):
+        label = s.to_string()
+        if label in seen:
+            continue
+        seen.add(label)
+        out.append({"label": cut(label, 1000),
+                    "params": [cut(p.to_string(), 200) for p in s.params][:64],
+                    "active_param": s.index,
+                    "doc": cut(s.docstring(raw=True), MAX_DOC) if not out else ""})
+        if len(out) >= 8:
+            break
+    return {"signatures": out}
+
+
+def op_hover(rq):
+    line, column = position(rq)
+    names = script(rq).help(line, column)
+    if not names:
+        return {"markdown": ""}
+    n = names[0]
+    head = n.description
+    try:
+        sigs = n.get_signatures()
+        if sigs:
+            head = sigs[0].to_string()
+    except Exception:
+        pass
+    doc = n.docstring(raw=True)
+    md = "```python\n" + cut(head, 1000) + "\n```"
+    if doc:
+        md += "\n\n" + cut(doc, MAX_DOC)
+    return {"markdown": md}
+
+
+def library_text(path):
+    # Library sources are shown read-only; only files of the system's Python (/usr) are
+    # ever read for that, never another workspace's.
+    real = os.path.realpath(path)
+    if not real.startswith("/usr/") or not real.endswith((".py", ".pyi")):
+        return None
+    with open(real, encoding="utf-8", errors="replace") as f:
+        return f.read(MAX_TEXT)
+
+
+def op_definition(rq):
+    line, column = position(rq)
+    root = ws_root(rq["ws"]) + "/"
+    out = []
+    for d in script(rq).goto(line, column, follow_imports=True)[:16]:
+        mp = str(d.module_path) if d.module_path else None
+        if d.line is None:
+            continue
+        if mp and mp.startswith(root):
+            out.append({"path": mp[len(root):], "line": d.line, "column": d.column})
+        elif mp:
+            text = library_text(mp)
+            if text is not None:
+                out.append({"path": None, "module": d.module_name or "", "line": d.line,
+                            "column": d.column, "text": text})
+    return {"items": out}
+
+
+ERRORS = (pyflakes.messages.UndefinedName, pyflakes.messages.UndefinedLocal,
+          pyflakes.messages.UndefinedExport, pyflakes.messages.ReturnOutsideFunction,
+          pyflakes.messages.YieldOutsideFunction, pyflakes.messages.ContinueOutsideLoop,
+          pyflakes.messages.BreakOutsideLoop, pyflakes.messages.DuplicateArgument,
+          pyflakes.messages.TooManyExpressionsInStarredAssignment)
+
+
+def char_col(lines, line, byte_col):
+    # ast counts columns in UTF-8 bytes, the API in code points.
+    if not 1 <= line <= len(lines) or byte_col is None:
+        return 0
+    return len(lines[line - 1].encode("utf-8")[:max(byte_col, 0)].decode("utf-8", "ignore"))
+
+
+def op_diagnostics(rq):
+    import ast
+
+    src = rq["source"]
+    lines = src.split("\n")
+    try:
+        tree = ast.parse(src, filename=rq["path"])
+    except SyntaxError as e:
+        ln = e.lineno or 1
+        col = max((e.offset or 1) - 1, 0)
+        end_ln = getattr(e, "end_lineno", None) or ln
+        end_col = max((getattr(e, "end_offset", None) or (col + 2)) - 1, col + 1)
+        if end_ln < ln or (end_ln == ln and end_col <= col):
+            end_ln, end_col = ln, col + 1
+        return {"items": [{"line": ln, "column": col, "end_line": end_ln, "end_column": end_col,
+                           "severity": "error", "message": cut(e.msg, 500),
+                           "code": "SyntaxError"}]}
+    except (ValueError, RecursionError, MemoryError) as e:
+        return {"items": [{"line": 1, "column": 0, "end_line": 1, "end_column": 1,
+                           "severity": "error", "message": cut(str(e), 500),
+                           "code": "SyntaxError"}]}
+    w = pyflakes.checker.Checker(tree, filename=rq["path"])
+    out = []
+    for m in sorted(w.messages, key=lambda m: (m.lineno, m.col))[:MAX_ITEMS]:
+        col = char_col(lines, m.lineno, m.col)
+        end = None
+        if m.message_args and isinstance(m.message_args[0], str):
+            name = m.message_args[0]
+            text = lines[m.lineno - 1] if 1 <= m.lineno <= len(lines) else ""
+            if text[col:col + len(name)] == name:
+                end = col + len(name)
+        if end is None:
+            text = lines[m.lineno - 1] if 1 <= m.lineno <= len(lines) else ""
+            end = max(len(text.rstrip()), col + 1)
+        out.append({"line": m.lineno, "column": col, "end_line": m.lineno, "end_column": end,
+                    "severity": "error" if isinstance(m, ERRORS) else "warning",
+                    "message": cut(m.message % m.message_args, 500),
+                    "code": type(m).__name__})
+    return {"items": out}
+
+
+_black = None
+
+
+def op_format(rq):
+    global _black
+    if _black is None:
+        import black
+        _black = black
+    try:
+        out = _black.format_str(rq["source"], mode=_black.Mode())
+    except _black.InvalidInput as e:
+        raise Failure("syntax_error", cut("cannot format: " + str(e), 500))
+    return {"source": out}
+
+
+OPS = {"complete": op_complete, "signature": op_signature, "hover": op_hover,
+       "definition": op_definition, "diagnostics": op_diagnostics, "format": op_format,
+       "ping": lambda rq: {}}
+
+
+def answer(rq):
+    if not isinstance(rq, dict):
+        raise Failure("bad_request", "not an object")
+    op = OPS.get(rq.get("op"))
+    if op is None:
+        raise Failure("bad_request", "unknown op")
+    ws = rq.get("ws", 0)
+    if not isinstance(ws, int) or ws <= 0:
+        raise Failure("bad_request", "invalid workspace")
+    if rq.get("op") != "ping":
+        sync(ws, rq.get("files"), rq.get("drop"))
+        if not isinstance(rq.get("source"), str):
+            raise Failure("bad_request", "source must be a string")
+        safe_rel(rq.get("path"))
+    deadline = rq.get("deadline_ms")
+    if isinstance(deadline, int) and deadline > 0:
+        signal.setitimer(signal.ITIMER_REAL, deadline / 1000.0)
+    try:
+        return op(rq)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def warm_one(name):
+    """One step of warming up, done while no request waits: import jedi, index one module
+    (so that its first completion is as fast as the rest), import black."""
+    global _black
+    try:
+        if name == "jedi":
+            need_jedi()
+        elif name == "black":
+            import black
+
+            _black = black
+        else:
+            alias = name.replace(".", "_")
+            src = "import %s as %s\n%s." % (name, alias, alias)
+            need_jedi().Script(src, environment=ENV).complete(2, len(alias) + 1)
+    except Exception:
+        pass
+
+
+class Lines:
+    """Request lines from fd 0, with a look that does not block (select)."""
+
+    def __init__(self):
+        self.parts = []
+
+    def ready(self):
+        return bool(self.parts and b"\n" in self.parts[-1]) or bool(select.select([0], [], [], 0)[0])
+
+    def next(self):
+        while True:
+            if self.parts and b"\n" in self.parts[-1]:
+                data = b"".join(self.parts)
+                line, _, rest = data.partition(b"\n")
+                self.parts = [rest] if rest else []
+                return line
+            chunk = os.read(0, 1 << 16)
+            if not chunk:
+                return None
+            self.parts.append(chunk)
+
+
+def main():
+    warm = ["jedi"] + [m for m in (sys.argv[1] if len(sys.argv) > 1 else "").split(",") if m]
+    warm.append("black")
+    lines = Lines()
+    out = sys.stdout
+    while True:
+        while warm and not lines.ready():
+            warm_one(warm.pop(0))
+        line = lines.next()
+        if line is None:
+            return
+        rid = None
+        try:
+            rq = json.loads(line)
+            rid = rq.get("id") if isinstance(rq, dict) else None
+            reply = {"id": rid, "ok": answer(rq)}
+        except Failure as f:
+            reply = {"id": rid, "error": {"code": f.code, "message": f.message}}
+        except Timeout:
+            reply = {"id": rid, "error": {"code": "timeout", "message": "analysis took too long"}}
+        except ValueError as e:
+            # jedi's complaint about a line or column out of range
+            code = "bad_position" if "line" in str(e) or "column" in str(e) else "failed"
+            reply = {"id": rid, "error": {"code": code, "message": cut(str(e), 300)}}
+        except RecursionError:
+            reply = {"id": rid, "error": {"code": "failed", "message": "the source nests too deeply"}}
+        except Exception as e:
+            reply = {"id": rid, "error": {"code": "failed",
+                                          "message": cut(type(e).__name__ + ": " + str(e), 300)}}
+        # Still warming up: the server gives the next request the start-up time too.
+        reply["warming"] = bool(warm)
+        out.write(json.dumps(reply, ensure_ascii=True) + "\n")
+        out.flush()
+
+
+main()

@@ -1,0 +1,339 @@
+"""Language services: completion, signatures, hover, definitions, diagnostics and formatting,
+answered by sandboxed workers (src/exec/lang.c), and what hostile sources cannot do to them.
+"""
+import concurrent.futures
+import os
+import time
+
+import pytest
+
+from conftest import Client, Server, error_code
+
+
+def put(c, ws, path, text):
+    r = c.put(f"/api/workspaces/{ws['id']}/files/{path}", data=text.encode())
+    assert r.status_code in (200, 201), r.text
+
+
+def ask(c, ws, op, **body):
+    return c.post(f"/api/workspaces/{ws['id']}/{op}", json=body)
+
+
+def end_of(src):
+    """(line, column) of the end of src, as the API counts them."""
+    lines = src.split("\n")
+    return len(lines), len(lines[-1])
+
+
+def complete(c, ws, src, path="main.py"):
+    line, col = end_of(src)
+    r = ask(c, ws, "complete", path=path, source=src, line=line, column=col)
+    assert r.status_code == 200, r.text
+    return r.json()["items"]
+
+
+def public(items):
+    return [i["label"] for i in items if not i["label"].startswith("__")]
+
+
+@pytest.fixture(scope="module")
+def lang_user(server, admin):
+    """One user whose worker stays warm for the module (workers are per user)."""
+    c = Client(server)
+    return c, c.workspace("lang")
+
+
+def test_numpy_completes_with_signature(lang_user):
+    c, ws = lang_user
+    src = "import numpy as np\nnp.lin"
+    items = complete(c, ws, src)
+    labels = [i["label"] for i in items]
+    assert "linspace" in labels
+    item = next(i for i in items if i["label"] == "linspace")
+    assert item["kind"] == "function"
+    assert item["insert"] == "space"  # the rest of the word after what was typed
+
+    src = "import numpy as np\nnp.linspace(0, "
+    line, col = end_of(src)
+    r = ask(c, ws, "signature", path="main.py", source=src, line=line, column=col)
+    assert r.status_code == 200, r.text
+    sigs = r.json()["signatures"]
+    assert sigs and sigs[0]["label"].startswith("linspace(")
+    assert sigs[0]["params"][0].startswith("start")
+    assert sigs[0]["active_param"] == 1
+    assert "evenly spaced" in sigs[0]["doc"]
+
+
+def test_hover_shows_signature_and_doc(lang_user):
+    c, ws = lang_user
+    src = "import numpy as np\nnp.linspace(0, 1)"
+    r = ask(c, ws, "hover", path="main.py", source=src, line=2, column=5)
+    assert r.status_code == 200, r.text
+    md = r.json()["markdown"]
+    assert md.startswith("```python\nlinspace(")
+    assert "evenly spaced" in md
+    # Nothing under the cursor: an empty card, not an error.
+    r = ask(c, ws, "hover", path="main.py", source="\n\n", line=2, column=0)
+    assert r.status_code == 200 and r.json() == {"markdown": ""}
+
+
+def test_workspace_function_completes_and_jumps(lang_user):
+    c, ws = lang_user
+    put(c, ws, "util.py", "def helper(a, b):\n    '''Adds a and b.'''\n    return a + b\n")
+    put(c, ws, "pkg/tools.py", "\n\nclass Gadget:\n    pass\n")
+    items = complete(c, ws, "import util\nutil.hel")
+    assert [i["label"] for i in items] == ["helper"]
+
+    src = "import util\nutil.helper(1, 2)\n"
+    r = ask(c, ws, "definition", path="main.py", source=src, line=2, column=7)
+    assert r.status_code == 200, r.text
+    assert r.json()["items"] == [{"path": "util.py", "line": 1, "column": 4}]
+
+    src = "from pkg.tools import Gadget\nGadget()\n"
+    r = ask(c, ws, "definition", path="main.py", source=src, line=2, column=2)
+    assert r.status_code == 200, r.text
+    assert r.json()["items"] == [{"path": "pkg/tools.py", "line": 3, "column": 6}]
+
+    # A change to util.py reaches the worker: the new name completes, the old one is gone.
+    put(c, ws, "util.py", "def renamed_helper():\n    pass\n")
+    assert public(complete(c, ws, "import util\nutil.")) == ["renamed_helper"]
+    # A deleted file no longer resolves.
+    assert c.delete(f"/api/workspaces/{ws['id']}/files/util.py").status_code == 204
+    assert public(complete(c, ws, "import util\nutil.")) == []
+
+
+def test_library_definition_is_read_only_text(lang_user):
+    c, ws = lang_user
+    r = ask(c, ws, "definition", path="main.py", source="import json\njson.dumps", line=2,
+            column=7)
+    assert r.status_code == 200, r.text
+    (item,) = r.json()["items"]
+    assert item["path"] is None and item["module"] == "json"
+    assert "def dumps(" in item["text"].split("\n")[item["line"] - 1]
+
+
+def test_undefined_name_diagnostic_at_its_column(lang_user):
+    c, ws = lang_user
+    src = "import os\n\ndef f():\n    return valeu + 1\n"
+    r = ask(c, ws, "diagnostics", path="main.py", source=src)
+    assert r.status_code == 200, r.text
+    items = r.json()["items"]
+    undefined = [i for i in items if i["code"] == "UndefinedName"]
+    assert undefined == [{"line": 4, "column": 11, "end_line": 4, "end_column": 16,
+                          "severity": "error", "message": "undefined name 'valeu'",
+                          "code": "UndefinedName"}]
+    unused = [i for i in items if i["code"] == "UnusedImport"]
+    assert len(unused) == 1 and unused[0]["severity"] == "warning" and unused[0]["line"] == 1
+    # Columns count code points, not UTF-8 bytes.
+    r = ask(c, ws, "diagnostics", path="main.py", source="s = 'é€'; print(s, nope)\n")
+    (item,) = r.json()["items"]
+    assert (item["column"], item["end_column"]) == (19, 23)
+
+
+def test_syntax_error_is_a_diagnostic(lang_user):
+    c, ws = lang_user
+    r = ask(c, ws, "diagnostics", path="main.py", source="x = 1\ndef f(:\n    pass\n")
+    assert r.status_code == 200, r.text
+    (item,) = r.json()["items"]
+    assert item["code"] == "SyntaxError" and item["severity"] == "error" and item["line"] == 2
+
+
+def test_format_is_black_and_idempotent(lang_user):
+    c, ws = lang_user
+    src = "x=1\ndef f( a ,b ):\n  return {'a':a,'b':b}\n"
+    r = ask(c, ws, "format", path="main.py", source=src)
+    assert r.status_code == 200, r.text
+    once = r.json()["source"]
+    assert once == 'x = 1\n\n\ndef f(a, b):\n    return {"a": a, "b": b}\n'
+    r = ask(c, ws, "format", path="main.py", source=once)
+    assert r.json()["source"] == once
+    r = ask(c, ws, "format", path="main.py", source="def f(:\n")
+    assert r.status_code == 422 and error_code(r) == "syntax_error"
+
+
+def test_bad_requests(lang_user, server):
+    c, ws = lang_user
+    url = f"/api/workspaces/{ws['id']}/complete"
+    r = c.post(url, json={"path": "main.py", "source": "x", "line": 0, "column": 0})
+    assert r.status_code == 400 and error_code(r) == "bad_position"
+    r = c.post(url, json={"path": "main.py", "source": "x", "line": 1, "column": "0"})
+    assert r.status_code == 400 and error_code(r) == "bad_position"
+    # Past the end of the source: the worker says so, the API maps it.
+    r = c.post(url, json={"path": "main.py", "source": "x", "line": 9, "column": 0})
+    assert r.status_code == 400 and error_code(r) == "bad_position"
+    r = c.post(url, json={"path": "../etc/passwd", "source": "x", "line": 1, "column": 0})
+    assert r.status_code == 400 and error_code(r) == "invalid_path"
+    r = c.post(url, json={"path": "main.py", "source": 3, "line": 1, "column": 0})
+    assert r.status_code == 400 and error_code(r) == "bad_request"
+    r = c.post(url, data=b"{not json", headers={"Content-Type": "application/json"})
+    assert r.status_code == 400
+    # Sources are bounded by --lang-max-source (512K by default).
+    big = "x = 1\n" * (600 * 1024 // 6)
+    r = c.post(f"/api/workspaces/{ws['id']}/diagnostics", json={"path": "main.py", "source": big})
+    assert r.status_code == 413 and error_code(r) == "too_large"
+    r = c.post(f"/api/workspaces/{ws['id']}/definitions", json={})
+    assert r.status_code == 404
+
+
+def test_other_users_workspace_is_404(lang_user, server):
+    c, ws = lang_user
+    other = Client(server)
+    r = ask(other, ws, "complete", path="main.py", source="import os\nos.", line=2, column=3)
+    assert r.status_code == 404 and error_code(r) == "not_found"
+    anon = Client(server, register=False)
+    r = ask(anon, ws, "diagnostics", path="main.py", source="x")
+    assert r.status_code == 401
+
+
+def test_string_paths_complete_in_the_sandbox_not_on_the_host(lang_user):
+    """jedi completes file names inside string literals: it must list the sandbox's /etc
+    (generated, no secrets), never the host's."""
+    c, ws = lang_user
+    assert os.path.exists("/etc/shadow")
+    labels = [i["label"] for i in complete(c, ws, "open('/etc/")]
+    assert "passwd'" in labels or "passwd" in [l.rstrip("'") for l in labels]
+    assert not any(l.startswith("shadow") for l in labels)
+    labels = [i["label"] for i in complete(c, ws, "open('/home/")]
+    assert [l.rstrip("/'") for l in labels] == ["user"]
+
+
+def test_hostile_workspace_files_do_not_run(lang_user):
+    """Analysis never executes the user's modules: an import that loops forever or tries
+    to reach the host still completes at once."""
+    c, ws = lang_user
+    put(c, ws, "evil.py", "import os\nos.system('touch /tmp/pyroom-lang-pwned')\n"
+                          "while True:\n    pass\n\ndef payload():\n    pass\n")
+    items = complete(c, ws, "import evil\nevil.pay")
+    assert [i["label"] for i in items] == ["payload"]
+    assert not os.path.exists("/tmp/pyroom-lang-pwned")
+
+
+def test_deep_nesting_and_huge_lines_end_within_limits(lang_user):
+    c, ws = lang_user
+    deep = "x = " + "(" * 5000 + "1" + ")" * 5000 + "\n"
+    r = ask(c, ws, "diagnostics", path="main.py", source=deep)
+    assert r.status_code == 200, r.text
+    assert r.json()["items"][0]["code"] == "SyntaxError"
+    line, col = end_of(deep + "x.")
+    r = ask(c, ws, "complete", path="main.py", source=deep + "x.", line=line, column=col)
+    assert r.status_code in (200, 422), r.text
+    # The worker is still there and still fast to answer.
+    assert "linspace" in [i["label"] for i in complete(c, ws, "import numpy as np\nnp.lin")]
+
+
+def test_a_hung_worker_is_killed_and_others_go_on(tmp_path):
+    """A request past its time is stopped (504: the worker stops the analysis a little
+    before the server would kill the sandbox); another user's worker is not affected, and
+    the first user's next request is answered."""
+    srv = Server(extra=["--lang-timeout-ms", "1500", "--lang-preload", ""]).start()
+    try:
+        a, b = Client(srv), Client(srv)
+        wa, wb = a.workspace("a"), b.workspace("b")
+        # Warm both workers up (a worker warming up gets --lang-start-ms instead).
+        for _ in range(2):
+            assert complete(a, wa, "import os\nos.pat")
+            assert complete(b, wb, "import os\nos.pat")
+        # Inference that jedi cannot finish quickly: every branch doubles what x may be.
+        slow = "x = 1\n" + "".join(f"if c{i}:\n    x = [x]\nelse:\n    x = (x,)\n"
+                                   for i in range(80)) + "x."
+        line, col = end_of(slow)
+        with concurrent.futures.ThreadPoolExecutor(2) as ex:
+            hung = ex.submit(ask, a, wa, "complete", path="main.py", source=slow, line=line,
+                             column=col)
+            other = complete(b, wb, "import os\nos.pat")
+            assert "path" in [i["label"] for i in other]
+            r = hung.result()
+        assert r.status_code == 504 and error_code(r) == "analysis_timeout"
+        assert complete(a, wa, "import os\nos.pat")
+        stats = a.get("/api/admin/stats")  # a is this server's first account: the admin
+        assert stats.status_code == 200, stats.text
+        lang = stats.json()["lang"]
+        assert lang["enabled"] and lang["workers"] == 2 and lang["started"] >= 2
+        assert lang["requests"] >= 6
+    finally:
+        srv.stop()
+
+
+def test_rate_limit_and_off_switch():
+    srv = Server(extra=["--lang-per-minute", "2", "--lang-preload", ""]).start()
+    try:
+        c = Client(srv)
+        ws = c.workspace("w")
+        for _ in range(2):
+            assert ask(c, ws, "diagnostics", path="main.py", source="x = 1\n").status_code == 200
+        r = ask(c, ws, "diagnostics", path="main.py", source="x = 1\n")
+        assert r.status_code == 429 and error_code(r) == "rate_limited"
+        assert int(r.headers["Retry-After"]) >= 1
+        # The budget is the user's: another user is not limited by it.
+        d = Client(srv)
+        wd = d.workspace("w")
+        assert ask(d, wd, "diagnostics", path="main.py", source="x = 1\n").status_code == 200
+    finally:
+        srv.stop()
+    srv = Server(extra=["--lang", "false"]).start()
+    try:
+        c = Client(srv)
+        ws = c.workspace("w")
+        r = ask(c, ws, "complete", path="main.py", source="x", line=1, column=1)
+        assert r.status_code == 503 and error_code(r) == "unavailable"
+    finally:
+        srv.stop()
+
+
+def descendants(pid):
+    """Pids of every process below pid (from /proc)."""
+    children = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(d))
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def worker_pids(srv):
+    pids = []
+    for p in descendants(srv.proc.pid):
+        try:
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if argv[:3] == [b"python3", b"-I", b"-c"]:
+            pids.append(p)
+    return pids
+
+
+def test_a_frozen_worker_is_killed_by_the_server():
+    """A worker that cannot even stop itself (here: SIGSTOP) is killed when the request's
+    time is up (504); the next request gets a fresh worker."""
+    import signal
+
+    srv = Server(extra=["--lang-timeout-ms", "1500", "--lang-preload", ""]).start()
+    try:
+        c = Client(srv)
+        ws = c.workspace("w")
+        for _ in range(2):  # warm: the second answer says it is no longer warming up
+            assert ask(c, ws, "diagnostics", path="main.py", source="x\n").status_code == 200
+        (pid,) = worker_pids(srv)
+        os.kill(pid, signal.SIGSTOP)
+        r = ask(c, ws, "diagnostics", path="main.py", source="x\n")
+        assert r.status_code == 504 and error_code(r) == "analysis_timeout"
+        deadline = time.monotonic() + 10
+        while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not os.path.exists(f"/proc/{pid}"), "the frozen worker is still there"
+        r = ask(c, ws, "diagnostics", path="main.py", source="x\n")
+        assert r.status_code == 200, r.text
+        assert worker_pids(srv) != [pid]
+        assert c.get("/api/admin/stats").json()["lang"]["timeouts"] == 1
+    finally:
+        srv.stop()
