@@ -419,8 +419,10 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
                 continue; /* send what producers queued meanwhile, then end */
             }
             if (n > 0) {
+                /* It may have more (or its end) without another wake: ask again next. */
                 pthread_mutex_lock(&s->mu);
                 s->last_us = now_us();
+                s->pending = true;
                 pthread_mutex_unlock(&s->mu);
                 return n;
             }

@@ -155,7 +155,8 @@ void http_req_continue(struct http_req *req, http_handler_fn fn, void *ctx);
 struct http_stream;
 
 /* Pull mode: copy up to max bytes into out and return how many, 0 when there is nothing
- * now (call http_stream_wake when there is), -1 when the body is complete. Called on a
+ * now (call http_stream_wake when there is), -1 when the body is complete. After a
+ * non-empty answer it is called again before the stream waits for a wake. Called on a
  * loop thread with no lock of the stream held; must not block. */
 typedef ssize_t (*http_fill_fn)(void *ctx, char *out, size_t max);
 /* Called once when the stream is over for the server (client gone, body ended, server
