@@ -12,7 +12,7 @@ python3-numpy python3-pandas python3-scipy python3-matplotlib libpython3.11
 python3-jedi python3-pyflakes black
 clang libclang-rt-14-dev
 chromium wrk nodejs npm
-prometheus"
+nginx-light prometheus"
 
 missing=""
 for p in $PKGS; do
@@ -39,5 +39,11 @@ fi
 if [ -f web/package.json ]; then
     if [ ! -d web/node_modules ] || [ web/package-lock.json -nt web/node_modules/.stamp ]; then
         (cd web && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.stamp)
+    fi
+fi
+# The Kubernetes schemas that `make check` validates deploy/kubernetes against.
+if [ -f deploy/package.json ]; then
+    if [ ! -d deploy/node_modules ] || [ deploy/package-lock.json -nt deploy/node_modules/.stamp ]; then
+        (cd deploy && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.stamp)
     fi
 fi

@@ -167,6 +167,8 @@ SSE = {
                                           "limit", "data": PATH_EVENT},
             "conflict": {"summary": "the terminal changed a file the editor saved meanwhile; "
                                     "the editor's version was kept", "data": PATH_EVENT},
+            "not_saved": {"summary": "a terminal's change could not be stored yet (database "
+                                     "unreachable); retried every second", "data": PATH_EVENT},
         },
     },
     "run": {
@@ -258,7 +260,7 @@ route("POST", "/api/auth/register", "Create an account (logged in at once)", "ac
       auth=False)
 route("POST", "/api/auth/login", "Log in", "accounts", [ok(200, ref("Session"))],
       ["invalid_json", "invalid_field", "bad_credentials", "rate_limited",
-       "unsupported_media_type"], body=json_body(ref("Credentials")), auth=False)
+       "unsupported_media_type", "account_disabled"], body=json_body(ref("Credentials")), auth=False)
 route("POST", "/api/auth/logout", "Log out (ends the session's streams and terminals)",
       "accounts", [ok(204)], ["unauthenticated", "csrf"])
 route("GET", "/api/auth/me", "Who is calling", "accounts", [ok(200, ref("Session"))],
@@ -398,6 +400,19 @@ route("GET", "/api/workspaces/{id}/terminal", "Open a terminal (WebSocket upgrad
        "elsewhere", "too_many_environments", "too_many_terminals", "unavailable"],
       [WSID, query("name", "the terminal's name, 1-16 of A-Z a-z 0-9 - _")],
       desc="Messages: x-websocket.")
+
+route("GET", "/api/terminals", "Your live environments (terminals) on this node", "terminals",
+      [ok(200, obj({"items": {"type": "array", "items": obj({
+                        "workspace_id": INT, "workspace_name": nullable(STR),
+                        "terminals": {"type": "array", "items": STR}, "terminal_count": INT,
+                        "clients": INT, "age_ms": INT, "idle_ms": INT})},
+                    "max_per_user": INT, "max_per_workspace": INT}))],
+      ["unauthenticated"])
+route("DELETE", "/api/workspaces/{id}/terminals", "End the workspace's live environment",
+      "terminals", [ok(204)], ["unauthenticated", "csrf", "not_found"], [WSID])
+route("DELETE", "/api/workspaces/{id}/terminals/{name}", "End one terminal's shell",
+      "terminals", [ok(204)], ["unauthenticated", "csrf", "not_found"],
+      [WSID, param("name", "the terminal's name")])
 
 SUB = param("id", "the submission's id")
 route("POST", "/api/workspaces/{id}/submissions", "Submit a snapshot for review",

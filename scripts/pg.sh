@@ -5,6 +5,8 @@
 #                         and print its URL (postgres://pyroom@127.0.0.1:PORT/pyroom)
 #   scripts/pg.sh stop    stop it and remove the directory
 #   scripts/pg.sh url     print the URL of the running cluster
+#   scripts/pg.sh down    stop the server but keep the cluster (a database outage, in tests)
+#   scripts/pg.sh up      start it again on the same port
 # As root the cluster runs as the unprivileged user `postgres` (initdb and postgres refuse
 # root), which owns the data directory and the log. The cluster's directory is recorded in
 # build/pg.dir (PYROOM_PG_STATE overrides), one per checkout; `start` first stops and removes
@@ -99,9 +101,25 @@ cmd_start() {
     echo "$url"
 }
 
+cmd_down() {
+    [ -f "$STATE" ] || { log "no cluster"; exit 1; }
+    as_pg "$PGBIN/pg_ctl" stop -D "$(sed -n 1p "$STATE")/data" -m fast -w -t 30 >/dev/null
+}
+
+cmd_up() {
+    [ -f "$STATE" ] || { log "no cluster"; exit 1; }
+    local dir port
+    dir=$(sed -n 1p "$STATE")
+    port=$(sed -n 2p "$STATE" | sed -E 's/.*:([0-9]+)\/.*/\1/')
+    as_pg "$PGBIN/pg_ctl" start -D "$dir/data" -l "$dir/log" -w -t 30 \
+        -o "-c listen_addresses=127.0.0.1 -p $port -k $dir/sock -c max_connections=200" >/dev/null
+}
+
 case "${1:-}" in
 start) cmd_start ;;
+down) cmd_down ;;
+up) cmd_up ;;
 stop) cmd_stop ;;
 url) cmd_url ;;
-*) echo "usage: $0 start|stop|url" >&2; exit 2 ;;
+*) echo "usage: $0 start|stop|url|down|up" >&2; exit 2 ;;
 esac

@@ -17,9 +17,9 @@
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
-SUITES=${SUITES:-"runner unit fuzz web sandbox api-sqlite api-postgres e2e"}
+SUITES=${SUITES:-"runner unit fuzz web sandbox api-sqlite api-postgres cluster deploy e2e"}
 # Suites that need the throw-away PostgreSQL cluster (started once, below).
-PG_SUITES=${PG_SUITES:-"unit api-postgres"}
+PG_SUITES=${PG_SUITES:-"unit api-postgres cluster"}
 export PYROOM_BIN=${PYROOM_BIN:-$PWD/$BUILD/pyroom}
 export PYROOM_TEST_TIMEOUT=${PYROOM_TEST_TIMEOUT:-300}
 PYROOM_SUITE_TIMEOUT=${PYROOM_SUITE_TIMEOUT:-2400}
@@ -180,6 +180,32 @@ suite_api-postgres() {
         return
     fi
     PYROOM_TEST_DB=postgres run_pytest api-postgres tests/api
+}
+# Several nodes on one PostgreSQL behind Debian's nginx (tests/cluster).
+suite_cluster() {
+    need_dir cluster tests/cluster || return
+    if [ -z "${PYROOM_TEST_PG:-}" ]; then
+        echo "cluster: no PostgreSQL (PYROOM_TEST_PG unset and scripts/pg.sh could not start one)"
+        report cluster 0 1 0
+        return
+    fi
+    run_pytest cluster tests/cluster
+}
+
+# The Kubernetes manifests against the Kubernetes schemas, offline (deploy/validate.mjs).
+suite_deploy() {
+    if [ ! -d deploy/node_modules ]; then
+        echo "deploy: deploy/node_modules missing (scripts/install-deps.sh installs it)"
+        report deploy 0 1 0
+        return
+    fi
+    if (cd deploy && within "$PYROOM_SUITE_TIMEOUT" node validate.mjs) >"$LOGS/deploy.log" 2>&1; then
+        tail -n 1 "$LOGS/deploy.log"
+        report deploy 1 0 0
+    else
+        tail -n 30 "$LOGS/deploy.log"
+        report deploy 0 1 0
+    fi
 }
 
 # The page's TypeScript must type-check (tsc --noEmit), and the OpenAPI document must be

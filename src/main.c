@@ -290,6 +290,9 @@ static int cmd_serve(struct settings *s)
     int sig = 0;
     sigwait(&sigs, &sig);
     log_event(LOG_INFO, "shutting down", json_pack("{s:i}", "signal", sig));
+    /* Stop accepting and join the handlers; end live streams, relays and terminals (their
+     * sockets must close before the server's); close the rest; then free (api/live.h). */
+    http_server_quiesce(srv);
     api_stop_live(api);
     http_server_stop(srv);
     api_free(api);

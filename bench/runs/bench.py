@@ -2,7 +2,9 @@
 
 Prints medians (and p90) of: POST /api/workspaces/{id}/runs?wait=1 for print(1), a small
 pandas script and a matplotlib plot; the same files run by bare host `python3 FILE`; their
-ratios; and runs/s for print(1) with 8 concurrent clients.
+ratios; runs/s for print(1) with 8 concurrent clients; and how long POST .../cancel takes
+to answer for a running program (its tree killed and reaped), against a GET of the same run
+as the baseline (was a "< 5 s" bound inside tests/api).
 """
 import concurrent.futures
 import os
@@ -54,6 +56,26 @@ def through_pyroom(c, w, code):
     return times
 
 
+def cancel_latency(c, w, n=10):
+    c.put(f"/api/workspaces/{w['id']}/files/main.py",
+          data=b"import time\nprint('started', flush=True)\ntime.sleep(60)\n")
+    get, cancel = [], []
+    for _ in range(n):
+        r = c.post(f"/api/workspaces/{w['id']}/runs", json={}).json()
+        with c.s.get(c.server.url + f"/api/runs/{r['id']}/events", stream=True, timeout=60) as ev:
+            for line in ev.iter_lines():
+                if line.startswith(b"data:") and b"started" in line:
+                    break
+        t = time.perf_counter()
+        c.get(f"/api/runs/{r['id']}")
+        get.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        x = c.post(f"/api/runs/{r['id']}/cancel")
+        cancel.append((time.perf_counter() - t) * 1000)
+        assert x.status_code == 200 and x.json()["status"] == "cancelled", x.text
+    return get, cancel
+
+
 def main():
     srv = Server(extra=["--max-runs-per-user", "8", "--runs-per-minute", "100000",
                         "--access-log", "false"]).start()
@@ -79,6 +101,10 @@ def main():
         dt = time.perf_counter() - t
         ok = codes.count(200)
         print(f"print(1) with 8 concurrent clients: {ok / dt:6.1f} runs/s ({ok}/{total} ok)")
+        get, cancel = cancel_latency(c, w)
+        print(f"cancel of a running program: median {statistics.median(cancel):7.1f} ms "
+              f"(max {max(cancel):7.1f})   GET of the run median {statistics.median(get):6.1f} ms"
+              f"   ratio {statistics.median(cancel) / statistics.median(get):5.1f}x")
     finally:
         srv.stop()
 

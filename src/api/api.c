@@ -1,4 +1,6 @@
 /* api: routing, the error table, authentication and the JSON helpers every resource uses. */
+#include "api/cluster.h"
+#include "api/forward.h"
 #include "api/internal.h"
 #include "api/live.h"
 #include "auth/ratelimit.h"
@@ -8,6 +10,7 @@
 #include "base/utf8.h"
 #include "exec/lang.h"
 #include "exec/runs.h"
+#include "exec/terminals.h"
 #include "http/cookie.h"
 
 #include <errno.h>
@@ -55,6 +58,15 @@ void api_fail(struct http_req *req, int rc, const char *what)
     case -EAGAIN:
         http_reply_error(req, 503, "unavailable", "the server is busy; try again");
         return;
+    case -ENOTCONN: {
+        /* The database is down or restarting: every node says so the same way, and a
+         * client (or nginx) knows when to come back. */
+        static const char body[] = "{\"error\":{\"code\":\"unavailable\",\"message\":"
+                                   "\"the database is unreachable; try again shortly\"}}";
+        static const char *const h[] = {"Retry-After", "2", NULL};
+        http_reply(req, 503, "application/json", body, sizeof(body) - 1, h);
+        return;
+    }
     default:
         log_event(LOG_ERROR, "request failed",
                   json_pack("{s:s,s:s,s:i}", "request_id", req->id, "what", what, "errno", -rc));
@@ -427,6 +439,8 @@ void api_handle(struct http_req *req, void *ctx)
         api_web_get(api, req);
         return;
     }
+    if (forward_origin(api, req) < 0)
+        return; /* a node-to-node request with a wrong token: answered 403 */
     http_handler_fn fn;
     switch (router_match(api->router, req, &fn)) {
     case HTTP_ROUTE_FOUND:
@@ -489,6 +503,7 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
     api->cfg = cfg;
     api->store = store;
     api->sup = sup;
+    pthread_rwlock_init(&api->terms_lock, NULL);
     api->limits = (struct store_limits){
         .max_file_bytes = (int64_t)cfg->max_file_bytes,
         .max_entries = (int64_t)cfg->max_files,
@@ -498,29 +513,14 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
     if (api->web_dirfd < 0)
         log_event(LOG_WARN, "web page not found; the API still works",
                   json_pack("{s:s}", "web_dir", cfg->web_dir));
-    /* Failed logins: login_rate per minute, with that many as the burst. */
-    struct ratelimit_config rl = {
-        .rate = (double)(cfg->login_rate ? cfg->login_rate : 1) / 60.0,
-        .burst = (double)(cfg->login_rate ? cfg->login_rate : 1),
-        .slots = 4096,
-    };
-    if (ratelimit_new(&rl, &api->login_by_ip) < 0 || ratelimit_new(&rl, &api->login_by_user) < 0) {
-        api_free(api);
-        return err_set(err, ENOMEM, "allocate rate limits");
-    }
-    struct ratelimit_config rr = {
-        .rate = (double)(cfg->runs_per_minute ? cfg->runs_per_minute : 1) / 60.0,
-        .burst = (double)(cfg->runs_per_minute ? cfg->runs_per_minute : 1),
-        .slots = 4096,
-    };
-    /* Registrations: register_rate per hour per client address (0: no limit). */
+    /* Registrations: register_rate per hour per client address (0: no limit), counted on
+     * this node. (Failed logins and runs per minute are counted cluster-wide: limits.h.) */
     struct ratelimit_config rg = {
         .rate = (double)cfg->register_rate / 3600.0,
         .burst = (double)cfg->register_rate,
         .slots = 4096,
     };
-    if (ratelimit_new(&rr, &api->runs_per_user) < 0 ||
-        (cfg->register_rate && ratelimit_new(&rg, &api->signup_by_ip) < 0)) {
+    if (cfg->register_rate && ratelimit_new(&rg, &api->signup_by_ip) < 0) {
         api_free(api);
         return err_set(err, ENOMEM, "allocate rate limits");
     }
@@ -529,11 +529,20 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
         return -EIO;
     }
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    char node[256] = "";
-    gethostname(node, sizeof(node) - 1);
+    /* Before runs and terminals: they record the node id, and what a dead predecessor
+     * left running must be failed before anyone reads it. */
+    if (cluster_start(api, &api->cluster, err) < 0) {
+        api_free(api);
+        return -EIO;
+    }
+    int frc = api->cluster ? forward_new(&api->forward) : 0;
+    if (frc < 0) {
+        api_free(api);
+        return err_set(err, -frc, "start the relay to peers");
+    }
     struct runs_config rc = {
         .data_dir = cfg->data_dir,
-        .node = node,
+        .node = cluster_node(api->cluster),
         .max_running =
             cfg->max_runs ? (unsigned)cfg->max_runs : (unsigned)(2 * (cores > 0 ? cores : 1)),
         .max_per_user = (unsigned)cfg->max_runs_per_user,
@@ -553,14 +562,12 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
         api_free(api);
         return -EIO;
     }
-    int n = 0;
-    (void)store_runs_fail_unfinished(store, node, "the server restarted while it ran", &n, NULL);
-    if (n)
-        log_event(LOG_WARN, "runs interrupted by a restart marked failed",
-                  json_pack("{s:i}", "count", n));
-    api_events_configure((unsigned)cfg->max_event_streams_per_user);
+    if (api_events_new((unsigned)cfg->max_event_streams_per_user, &api->events) < 0) {
+        api_free(api);
+        return err_set(err, ENOMEM, "allocate event subscribers");
+    }
     api->router = router_new();
-    if (!api->router || !api->login_by_ip || !api->login_by_user) {
+    if (!api->router) {
         api_free(api);
         return err_set(err, ENOMEM, "allocate api");
     }
@@ -576,11 +583,16 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
     api_submission_routes(r);
     api_terminal_routes(api, r);
     api_lang_routes(r);
+    api_environment_routes(r);
     api_metrics_routes(r);
     api_openapi_routes(r);
     if (api_metrics_start(api) < 0) {
         api_free(api);
         return err_set(err, EAGAIN, "start the metrics sampler");
+    }
+    if (cluster_run(api->cluster, err) < 0) {
+        api_free(api);
+        return -EIO;
     }
     *ret = api;
     return 0;
@@ -594,11 +606,13 @@ void api_free(struct api *api)
     runs_free(api->runs);
     lang_free(api->lang);
     ratelimit_free(api->lang_per_user);
-    ratelimit_free(api->runs_per_user);
+    forward_free(api->forward);
+    cluster_stop(api->cluster); /* its bus thread publishes events */
+    terms_free(api->terms);     /* NULL after api_stop_live */
+    api_events_free(api->events);
+    pthread_rwlock_destroy(&api->terms_lock);
     ratelimit_free(api->signup_by_ip);
     router_free(api->router);
-    ratelimit_free(api->login_by_ip);
-    ratelimit_free(api->login_by_user);
     if (api->web_dirfd >= 0)
         close(api->web_dirfd);
     free(api);

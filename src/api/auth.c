@@ -5,6 +5,7 @@
  * has its own random CSRF token, returned by login and me, required on cookie writes.
  */
 #include "api/internal.h"
+#include "api/limits.h"
 #include "api/live.h"
 #include "auth/password.h"
 #include "auth/ratelimit.h"
@@ -156,14 +157,18 @@ static void h_login(struct http_req *req, void *ctx)
     snprintf(ukey, sizeof(ukey), "%.64s", username);
     for (char *p = ukey; *p; p++)
         *p = (char)tolower((unsigned char)*p);
-    uint64_t now = ratelimit_now_ms();
     /* Every attempt is counted before the password is hashed (so a burst of parallel
-     * guesses cannot all pass), and given back when it succeeds. */
-    bool by_ip = ratelimit_take(api->login_by_ip, req->remote, now, &retry);
-    bool by_user = by_ip && ratelimit_take(api->login_by_user, ukey, now, &retry);
+     * guesses cannot all pass), and given back when it succeeds. The counts are the
+     * cluster's (api/limits.h): another node does not start a fresh budget. */
+    char by_ip_key[96], by_user_key[96];
+    snprintf(by_ip_key, sizeof(by_ip_key), "login_ip:%s", req->remote);
+    snprintf(by_user_key, sizeof(by_user_key), "login_user:%s", ukey);
+    uint64_t rate = api->cfg->login_rate;
+    bool by_ip = api_limit_take(api, by_ip_key, rate, &retry);
+    bool by_user = by_ip && api_limit_take(api, by_user_key, rate, &retry);
     if (!by_ip || !by_user) {
         if (by_ip)
-            ratelimit_refund(api->login_by_ip, req->remote, now);
+            api_limit_give_back(api, by_ip_key);
         metrics_inc(METRIC_LOGIN_FAILURES, (const char *[]){"throttled"});
         metrics_inc(METRIC_RATE_LIMITED, (const char *[]){"login"});
         api_too_many(req, retry, "too many failed logins; wait a little and try again");
@@ -179,18 +184,26 @@ static void h_login(struct http_req *req, void *ctx)
         ok = password_verify(u->password_hash, pw, strlen(pw));
     else
         password_verify_dummy(pw, strlen(pw)); /* same time for unknown users */
-    if (!ok || u->disabled) {
-        metrics_inc(METRIC_LOGIN_FAILURES, (const char *[]){ok ? "disabled" : "password"});
+    if (!ok) {
+        metrics_inc(METRIC_LOGIN_FAILURES, (const char *[]){"password"});
         api_audit(api, req, u ? u->id : 0, "login_failed", "", ukey);
         http_reply_error(req, 401, "bad_credentials", "wrong username or password");
+        goto out;
+    }
+    if (u->disabled) {
+        /* Said only to someone who knows the password: it tells nothing to a guesser. */
+        metrics_inc(METRIC_LOGIN_FAILURES, (const char *[]){"disabled"});
+        api_audit(api, req, u->id, "login_failed", "", "disabled");
+        http_reply_error(req, 403, "account_disabled",
+                         "this account is disabled; ask an administrator to enable it");
         goto out;
     }
     if ((r = start_session(api, u, cookie, sizeof(cookie), csrf, sizeof(csrf))) < 0) {
         api_fail(req, r, "session");
         goto out;
     }
-    ratelimit_refund(api->login_by_ip, req->remote, now);
-    ratelimit_refund(api->login_by_user, ukey, now);
+    api_limit_give_back(api, by_ip_key);
+    api_limit_give_back(api, by_user_key);
     api_audit(api, req, u->id, "login", "", "");
     req->user_id = u->id;
     reply_session(req, 200, u, cookie, csrf);
@@ -207,7 +220,7 @@ static void h_logout(struct http_req *req, void *ctx)
         return;
     if (c.by_cookie) {
         (void)store_session_delete(api->store, c.session_hash, NULL);
-        api_live_revoke(0, c.session_hash, 0);
+        api_live_revoke(api, 0, c.session_hash, 0);
     }
     api_caller_done(&c);
     const char *const h[] = {"Set-Cookie",
@@ -298,7 +311,7 @@ static void h_tokens_delete(struct http_req *req, void *ctx)
         if (r < 0) {
             api_fail(req, r, "token");
         } else {
-            api_live_revoke(0, NULL, id);
+            api_live_revoke(api, 0, NULL, id);
             http_reply_empty(req, 204);
         }
     }

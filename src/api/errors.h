@@ -25,6 +25,7 @@
     X(csrf, 403, "a cookie-authenticated write without the session's X-CSRF-Token")                \
     X(forbidden_origin, 403, "a WebSocket upgrade from another site's page")                       \
     X(registration_closed, 403, "self-registration is closed")                                     \
+    X(account_disabled, 403, "the password is right but an administrator disabled the account")    \
     X(not_found, 404, "no such resource, or not visible to the caller")                            \
     X(method_not_allowed, 405, "the path exists with other methods")                               \
     X(request_timeout, 408, "the request's head or body came too slowly")                          \

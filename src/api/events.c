@@ -6,9 +6,11 @@
  * event. Changes made in a terminal come back through api/terminals.c's sync callback.
  * Subscribers (GET /api/workspaces/{id}/events) each have a bounded queue of event text;
  * one that falls EVENTS_QUEUE bytes behind gets a single `resync` event instead (reload the
- * tree), so a stalled reader costs bounded memory. Events reach the subscribers of this
- * node only (documented in docs/terminal.md).
+ * tree), so a stalled reader costs bounded memory. With PostgreSQL, every event published
+ * here also goes to the other nodes over the cluster bus (api/cluster.c), which hand it to
+ * their own subscribers and, for stored changes, to the workspace's live environment.
  */
+#include "api/cluster.h"
 #include "api/live.h"
 #include "base/buf.h"
 #include "base/metrics.h"
@@ -24,15 +26,11 @@
 #define EVENTS_QUEUE (256u << 10) /* bytes of event text waiting per subscriber */
 #define KEEPALIVE_MS 15000        /* a comment line this often keeps proxies honest */
 
-/* Streams one user may hold open on this node (--max-event-streams-per-user). A stream
- * costs a connection's memory, not a thread; the cap keeps one user from taking all of
- * --max-connections. A closed stream frees its place at once (the server notices the
- * hang-up). */
-static unsigned per_user_cap = 64;
-
-/* A subscriber. Written only under mu; the stream itself is the HTTP server's, and this
- * file only pushes text into it (http_stream_write) and ends it (http_stream_end). */
+/* A subscriber. Written only under its registry's mu (struct events); the stream itself is the HTTP
+ * server's, and this file only pushes text into it (http_stream_write) and ends it
+ * (http_stream_end). */
 struct sub {
+    struct api *api;
     int64_t ws;
     int64_t user_id;  /* who opened it */
     char session[80]; /* the session's token hash, "" for a Bearer stream */
@@ -43,13 +41,36 @@ struct sub {
     struct sub *next;
 };
 
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static struct sub *subs;
-static bool closing;
+/* The node's subscribers (api->events). */
+struct events {
+    pthread_mutex_t mu; /* everything below, and each sub */
+    struct sub *subs;
+    bool closing; /* api_events_close: no new streams */
+    /* Streams one user may hold open on this node (--max-event-streams-per-user). A
+     * stream costs a connection's memory, not a thread; the cap keeps one user from taking
+     * all of --max-connections. A closed stream frees its place at once (the server
+     * notices the hang-up). */
+    unsigned per_user_cap;
+};
 
-void api_events_configure(unsigned max_per_user)
+int api_events_new(unsigned max_per_user, struct events **ret)
 {
-    per_user_cap = max_per_user ? max_per_user : 1;
+    struct events *ev = calloc(1, sizeof(*ev));
+    if (!ev)
+        return -ENOMEM;
+    pthread_mutex_init(&ev->mu, NULL);
+    ev->per_user_cap = max_per_user ? max_per_user : 1;
+    *ret = ev;
+    return 0;
+}
+
+void api_events_free(struct events *ev)
+{
+    if (!ev)
+        return;
+    /* The HTTP server has stopped: every stream's sub_closed has run. */
+    pthread_mutex_destroy(&ev->mu);
+    free(ev);
 }
 
 /* Queues text for s; a subscriber too far behind gets one resync (reload the tree)
@@ -66,9 +87,12 @@ static void push(struct sub *s, const char *text, size_t len)
     }
 }
 
-void api_events_publish(int64_t ws, const char *type, const char *path, const char *etag,
-                        const char *message)
+void api_events_publish(struct api *api, int64_t ws, const char *type, const char *path,
+                        const char *etag, const char *message)
 {
+    struct events *evs = api->events;
+    if (!evs)
+        return;
     json_t *data = json_pack("{s:s}", "path", path ? path : "");
     if (!data)
         return;
@@ -86,61 +110,90 @@ void api_events_publish(int64_t ws, const char *type, const char *path, const ch
         return;
     }
     free(text);
-    pthread_mutex_lock(&mu);
-    for (struct sub *s = subs; s; s = s->next)
+    pthread_mutex_lock(&evs->mu);
+    for (struct sub *s = evs->subs; s; s = s->next)
         if (s->ws == ws && !s->revoked)
             push(s, ev.data, ev.len);
-    pthread_mutex_unlock(&mu);
+    pthread_mutex_unlock(&evs->mu);
     buf_done(&ev);
 }
 
 void api_workspace_changed(struct api *api, int64_t ws, const char *path, const char *etag)
 {
-    (void)api;
     const char *type = !etag ? "file_deleted" : !*etag ? "folder_created" : "file_changed";
-    api_events_publish(ws, type, path, etag && *etag ? etag : NULL, NULL);
-    terms_workspace_changed(api_terms(), ws, path, etag);
+    api_events_publish(api, ws, type, path, etag && *etag ? etag : NULL, NULL);
+    api_terms_workspace_changed(api, ws, path, etag);
+    cluster_send_event(api->cluster, ws, type, path, etag && *etag ? etag : NULL, NULL, true);
+}
+
+void api_events_resync(struct api *api, int64_t ws)
+{
+    static const char resync[] = "event: resync\ndata: {}\n\n";
+    struct events *evs = api->events;
+    if (!evs)
+        return;
+    pthread_mutex_lock(&evs->mu);
+    for (struct sub *s = evs->subs; s; s = s->next)
+        if ((ws == 0 || s->ws == ws) && !s->revoked && !s->resynced &&
+            http_stream_write(s->stream, resync, sizeof(resync) - 1, true) == 0)
+            s->resynced = true;
+    pthread_mutex_unlock(&evs->mu);
 }
 
 /* The server is done with the stream (client gone, ended, shutdown): the place is free. */
 static void sub_closed(void *ctx)
 {
     struct sub *s = ctx;
+    struct events *evs = s->api->events;
+    api_events_closed(s->api, s->user_id);
     metrics_gauge_add(METRIC_EVENT_STREAMS, NULL, -1);
-    pthread_mutex_lock(&mu);
-    for (struct sub **p = &subs; *p; p = &(*p)->next)
+    pthread_mutex_lock(&evs->mu);
+    for (struct sub **p = &evs->subs; *p; p = &(*p)->next)
         if (*p == s) {
             *p = s->next;
             break;
         }
-    pthread_mutex_unlock(&mu);
+    pthread_mutex_unlock(&evs->mu);
     http_stream_unref(s->stream);
     free(s);
 }
 
-void api_live_revoke(int64_t user_id, const char *session_hash, int64_t token_id)
+void api_live_revoke(struct api *api, int64_t user_id, const char *session_hash, int64_t token_id)
 {
-    pthread_mutex_lock(&mu);
-    for (struct sub *s = subs; s; s = s->next)
+    api_live_revoke_local(api, user_id, session_hash, token_id);
+    cluster_send_revoke(api->cluster, user_id, session_hash, token_id);
+}
+
+void api_live_revoke_local(struct api *api, int64_t user_id, const char *session_hash,
+                           int64_t token_id)
+{
+    struct events *evs = api->events;
+    pthread_mutex_lock(&evs->mu);
+    for (struct sub *s = evs->subs; s; s = s->next)
         if ((user_id > 0 && s->user_id == user_id) ||
             (session_hash && *session_hash && !strcmp(s->session, session_hash)) ||
             (token_id > 0 && s->token_id == token_id)) {
             s->revoked = true;
             http_stream_end(s->stream);
         }
-    pthread_mutex_unlock(&mu);
-    terms_revoke(api_terms(), user_id, session_hash, token_id);
+    pthread_mutex_unlock(&evs->mu);
+    pthread_rwlock_rdlock(&api->terms_lock);
+    if (api->terms)
+        terms_revoke(api->terms, user_id, session_hash, token_id);
+    pthread_rwlock_unlock(&api->terms_lock);
 }
 
-void api_events_stream(struct http_req *req, int64_t ws, const struct api_caller *c)
+void api_events_stream(struct api *api, struct http_req *req, int64_t ws,
+                       const struct api_caller *c)
 {
-    pthread_mutex_lock(&mu);
-    bool closed = closing;
+    struct events *evs = api->events;
+    pthread_mutex_lock(&evs->mu);
+    bool closed = evs->closing;
     unsigned mine = 0;
-    for (struct sub *o = subs; o; o = o->next)
+    for (struct sub *o = evs->subs; o; o = o->next)
         mine += o->user_id == c->user.id && !o->revoked;
-    bool full = mine >= per_user_cap;
-    pthread_mutex_unlock(&mu);
+    bool full = mine >= evs->per_user_cap;
+    pthread_mutex_unlock(&evs->mu);
     if (closed) {
         http_reply_error(req, 503, "unavailable", "the server is shutting down");
         return;
@@ -155,6 +208,7 @@ void api_events_stream(struct http_req *req, int64_t ws, const struct api_caller
         api_fail(req, -ENOMEM, "event stream");
         return;
     }
+    s->api = api;
     s->ws = ws;
     s->user_id = c->user.id;
     s->token_id = c->token_id;
@@ -178,18 +232,21 @@ void api_events_stream(struct http_req *req, int64_t ws, const struct api_caller
      * link. */
     metrics_gauge_add(METRIC_EVENT_STREAMS, NULL, 1); /* sub_closed takes it back */
     static const char hello[] = "retry: 2000\n: events follow\n\n";
-    pthread_mutex_lock(&mu);
+    pthread_mutex_lock(&evs->mu);
     (void)http_stream_write(s->stream, hello, sizeof(hello) - 1, true);
-    s->next = subs;
-    subs = s;
-    pthread_mutex_unlock(&mu);
+    s->next = evs->subs;
+    evs->subs = s;
+    pthread_mutex_unlock(&evs->mu);
 }
 
-void api_events_close(void)
+void api_events_close(struct api *api)
 {
-    pthread_mutex_lock(&mu);
-    closing = true;
-    for (struct sub *s = subs; s; s = s->next)
+    struct events *evs = api->events;
+    if (!evs)
+        return;
+    pthread_mutex_lock(&evs->mu);
+    evs->closing = true;
+    for (struct sub *s = evs->subs; s; s = s->next)
         http_stream_end(s->stream);
-    pthread_mutex_unlock(&mu);
+    pthread_mutex_unlock(&evs->mu);
 }

@@ -16,9 +16,14 @@
 #include "store/store.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+struct cluster;
+struct events;
+struct forward;
+struct terms;
 struct lang;
 struct ratelimit;
 struct runs;
@@ -28,13 +33,19 @@ struct api {
     struct store *store;
     struct sup *sup;
     struct router *router;
-    struct ratelimit *login_by_ip;   /* failed logins per client address */
-    struct ratelimit *login_by_user; /* failed logins per username */
-    struct store_limits limits;      /* file limits from the settings */
-    struct runs *runs;               /* live runs */
-    struct ratelimit *runs_per_user; /* runs started per user per minute */
-    struct ratelimit *signup_by_ip;  /* registrations per client address per hour; NULL:
-                                        no limit */
+    struct store_limits limits; /* file limits from the settings */
+    struct runs *runs;          /* live runs */
+    struct cluster *cluster;    /* this node among its peers (api/cluster.h) */
+    struct forward *forward;    /* relays to peers (api/forward.h); NULL without a cluster */
+    struct events *events;      /* workspace event subscribers (events.c) */
+    /* The node's terminals (terminals.c); NULL when they could not start, and from
+     * api_stop_live on. Handlers read it freely (they have all returned before it goes);
+     * any other thread (an HTTP loop's upgrade callback, the cluster bus) holds terms_lock
+     * for reading while it uses it, and api_stop_live clears it holding it for writing. */
+    struct terms *terms;
+    pthread_rwlock_t terms_lock;
+    struct ratelimit *signup_by_ip;  /* registrations per client address per hour (this node);
+                                        NULL: no limit */
     struct lang *lang;               /* language workers (lang.c); NULL when off */
     struct ratelimit *lang_per_user; /* language requests per user per minute */
     int web_dirfd;                   /* the built page, or -1 */
@@ -143,8 +154,9 @@ void api_run_routes(struct router *r);
 void api_submission_routes(struct router *r);
 void api_terminal_routes(struct api *api, struct router *r); /* terminals.c, events */
 void api_metrics_routes(struct router *r);
-void api_openapi_routes(struct router *r); /* openapi.c: the document and its docs page */
-void api_lang_routes(struct router *r);                      /* lang.c */
+void api_openapi_routes(struct router *r);     /* openapi.c: the document and its docs page */
+void api_lang_routes(struct router *r);        /* lang.c */
+void api_environment_routes(struct router *r); /* environments.c: list and end terminals */
 
 /* The page (web.c). */
 void api_web_get(struct api *api, struct http_req *req);

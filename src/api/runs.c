@@ -6,12 +6,15 @@
  */
 #include "exec/runs.h"
 
+#include "api/cluster.h"
+#include "api/forward.h"
 #include "api/internal.h"
-#include "auth/ratelimit.h"
+#include "api/limits.h"
 #include "base/buf.h"
 #include "base/metrics.h"
 #include "base/utf8.h"
 #include "http/sse.h"
+#include "store/nodes.h"
 #include "workspace/path.h"
 
 #include <errno.h>
@@ -114,6 +117,19 @@ fail:
     store_run_free(r);
     api_caller_done(c);
     return false;
+}
+
+/* A run still live on another node is served there: its events, stdin and cancel reach the
+ * process that runs it. True when req was answered that way. */
+static bool served_by_owner(struct api *api, struct http_req *req, const struct store_run *r)
+{
+    if ((r->status != STORE_RUN_QUEUED && r->status != STORE_RUN_RUNNING) || !r->node ||
+        !api->cluster || !strcmp(r->node, cluster_node(api->cluster)))
+        return false;
+    int from = forward_origin(api, req);
+    if (from != 0)
+        return from < 0; /* a peer asked us: answer here, never forward again */
+    return forward_request(api, req, r->node, NULL);
 }
 
 /* Reads "limits" into l, lowering only. Answers 400 and returns false on a bad value. */
@@ -223,6 +239,34 @@ static void answer_at_end(struct api *api, struct http_req *req, int64_t id, int
         run_ended(w); /* over already (or not live here): answer now */
 }
 
+/* The cluster-wide limits on starting a run (api/limits.h): runs per minute, and runs at
+ * once. Runs at once on this node are the run queue's business (exec/runs.c); runs the
+ * user has going on other nodes count against --max-runs-per-user here, so spreading
+ * runs over nodes gives no more than one node would. Answers 429 and returns false. */
+static bool runs_allowed(struct api *api, struct http_req *req, const struct api_caller *c)
+{
+    char key[48];
+    unsigned retry = 0;
+    snprintf(key, sizeof(key), "runs:%lld", (long long)c->user.id);
+    if (!api_limit_take(api, key, api->cfg->runs_per_minute, &retry)) {
+        metrics_inc(METRIC_RATE_LIMITED, (const char *[]){"runs_per_minute"});
+        metrics_inc(METRIC_RUNS_REFUSED, (const char *[]){"rate_limited"});
+        api_too_many(req, retry, "you started too many runs in the last minute; wait a little");
+        return false;
+    }
+    int64_t total = 0, elsewhere = 0;
+    uint64_t max = api->cfg->max_runs_per_user;
+    if (max && api->cluster &&
+        store_runs_unfinished_user(api->store, c->user.id, cluster_node(api->cluster), &total,
+                                   &elsewhere, NULL) == 0 &&
+        elsewhere > 0 && (uint64_t)total >= max) {
+        api_limit_give_back(api, key);
+        api_too_many(req, 2, "you have as many runs going as you may; wait for one to finish");
+        return false;
+    }
+    return true;
+}
+
 /* Starts a run described by body for the caller; answers. workspace_id or submission_id. */
 void api_run_start(struct api *api, struct http_req *req, const struct api_caller *c,
                    int64_t workspace_id, int64_t submission_id, json_t *body)
@@ -285,15 +329,10 @@ void api_run_start(struct api *api, struct http_req *req, const struct api_calle
     char *args_json = args && json_is_array(args) ? json_dumps(args, JSON_COMPACT) : strdup("[]");
     rq.args_json = args_json;
     int64_t id = 0;
-    unsigned retry = 0;
     if (!read_limits(req, body, &rq.limits))
         goto out;
-    if (!ratelimit_take(api->runs_per_user, c->user.username, ratelimit_now_ms(), &retry)) {
-        metrics_inc(METRIC_RATE_LIMITED, (const char *[]){"runs_per_minute"});
-        metrics_inc(METRIC_RUNS_REFUSED, (const char *[]){"rate_limited"});
-        api_too_many(req, retry, "you started too many runs in the last minute; wait a little");
+    if (!runs_allowed(api, req, c))
         goto out;
-    }
     int rc = runs_start(api->runs, &rq, &id, NULL);
     if (rc == -EAGAIN) {
         metrics_inc(METRIC_RATE_LIMITED, (const char *[]){"run_queue"});
@@ -404,10 +443,11 @@ static void h_cancel(struct http_req *req, void *ctx)
     if (!load_run(api, req, &c, &r))
         return;
     int64_t id = r->id;
+    bool forwarded = served_by_owner(api, req, r);
     store_run_free(r);
-    if (api->runs && runs_cancel(api->runs, id) == 0)
+    if (!forwarded && api->runs && runs_cancel(api->runs, id) == 0)
         answer_at_end(api, req, id, 200);
-    else
+    else if (!forwarded)
         reply_run(api, req, id, 200);
     api_caller_done(&c);
 }
@@ -419,6 +459,11 @@ static void h_stdin(struct http_req *req, void *ctx)
     struct store_run *r = NULL;
     if (!load_run(api, req, &c, &r))
         return;
+    if (served_by_owner(api, req, r)) {
+        store_run_free(r);
+        api_caller_done(&c);
+        return;
+    }
     int rc = api->runs ? runs_stdin(api->runs, r->id, req->body.data, req->body.len) : -ENOENT;
     if (rc == -ENOENT)
         http_reply_error(req, 409, "conflict", "the run has finished");
@@ -585,6 +630,8 @@ static void h_events(struct http_req *req, void *ctx)
     struct store_run *r = NULL;
     if (!load_run(api, req, &c, &r))
         return;
+    if (served_by_owner(api, req, r))
+        goto out;
     struct sse *s = calloc(1, sizeof(*s));
     if (!s) {
         api_fail(req, -ENOMEM, "run");

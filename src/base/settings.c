@@ -22,6 +22,12 @@ struct def {
 
 static const struct def defs[] = {
     {"listen", K_STR, F(listen), "127.0.0.1:8080", NULL, "address and port to listen on"},
+    {"advertise", K_STR, F(advertise), "", NULL,
+     "http://HOST:PORT where the other nodes reach this one (default: from --listen; a "
+     "wildcard address becomes the host name)"},
+    {"node-timeout", K_U64, F(node_timeout), "15", NULL,
+     "seconds without a heartbeat after which the other nodes fail a node's runs and take "
+     "over its terminals (heartbeats go every fifth of it)"},
     {"database", K_STR, F(database), "sqlite:data/pyroom.db", NULL,
      "sqlite:PATH or postgres://USER@HOST:PORT/DB"},
     {"data-dir", K_STR, F(data_dir), "data", NULL, "directory for sandbox working files"},
@@ -36,8 +42,8 @@ static const struct def defs[] = {
     {"trust-proxy", K_BOOL, F(trust_proxy), "false", NULL,
      "take the client address from the last X-Forwarded-For entry (set behind nginx)"},
     {"max-connections-per-ip", K_U64, F(max_connections_per_ip), "256", NULL,
-     "concurrent connections from one address (0: no limit); behind --trust-proxy, open "
-     "requests per forwarded address"},
+     "concurrent connections from one address (0: no limit); with --trust-proxy, requests in "
+     "flight per forwarded client address"},
     {"session-ttl", K_U64, F(session_ttl), "604800", NULL, "session lifetime, seconds"},
     {"max-body", K_SIZE, F(max_body), "2M", NULL, "largest request body, bytes (413 beyond)"},
     {"max-connections", K_U64, F(max_connections), "16384", NULL,
@@ -133,7 +139,8 @@ static const struct def defs[] = {
      "language services: completion, signatures, hover, definitions, diagnostics, formatting"},
     {"lang-workers", K_U64, F(lang_workers), "4", NULL,
      "live language workers (sandboxed analysers, one per user) per node"},
-    {"lang-idle", K_U64, F(lang_idle), "600", NULL, "seconds before an unused language worker ends"},
+    {"lang-idle", K_U64, F(lang_idle), "600", NULL,
+     "seconds before an unused language worker ends"},
     {"lang-timeout-ms", K_U64, F(lang_timeout_ms), "5000", NULL,
      "time for one language request, ms (the worker is killed past it)"},
     {"lang-start-ms", K_U64, F(lang_start_ms), "30000", NULL,
@@ -142,7 +149,8 @@ static const struct def defs[] = {
      "seconds a language worker lives at most (the next request starts another)"},
     {"lang-cpu-ms", K_U64, F(lang_cpu_ms), "600000", NULL,
      "CPU time of a language worker over its life, ms"},
-    {"lang-memory", K_SIZE, F(lang_memory), "512M", NULL, "memory limit of a language worker, bytes"},
+    {"lang-memory", K_SIZE, F(lang_memory), "512M", NULL,
+     "memory limit of a language worker, bytes"},
     {"lang-max-source", K_SIZE, F(lang_max_source), "512K", NULL,
      "largest source in a language request, bytes (413 beyond)"},
     {"lang-sync-bytes", K_SIZE, F(lang_sync_bytes), "8M", NULL,

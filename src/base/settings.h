@@ -14,6 +14,7 @@
 
 struct settings {
     char *listen;       /* HOST:PORT */
+    char *advertise;    /* http://HOST:PORT where peers reach this node ("": from listen) */
     char *database;     /* sqlite:PATH or postgres://... */
     char *data_dir;     /* working files: sandboxes' workspaces, run scratch */
     char *web_dir;      /* the built page (web/dist) */
@@ -74,19 +75,20 @@ struct settings {
     char *warm_modules;                  /* comma-separated modules each template imports */
     uint64_t warm_memory;                /* bytes of memory for the whole pool (0: unbounded) */
     bool metrics;                        /* record metrics (false only to measure what they cost) */
-    char *metrics_token; /* bearer token for GET /metrics ("": admins' credentials only) */
-    bool lang;                           /* language services (completion, diagnostics...) */
-    uint64_t lang_workers;               /* live language workers per node */
-    uint64_t lang_idle;                  /* seconds before an unused worker ends */
-    uint64_t lang_timeout_ms;            /* one request, ms */
-    uint64_t lang_start_ms;              /* first request of a fresh worker, ms */
-    uint64_t lang_lifetime;              /* seconds a worker lives at most */
-    uint64_t lang_cpu_ms;                /* CPU time of a worker over its life, ms */
-    uint64_t lang_memory;                /* bytes per worker */
-    uint64_t lang_max_source;            /* bytes of source per request */
-    uint64_t lang_sync_bytes;            /* bytes of a workspace's Python files given to a worker */
-    uint64_t lang_per_minute;            /* requests per user per minute */
-    char *lang_preload;                  /* modules each worker indexes at start */
+    char *metrics_token;      /* bearer token for GET /metrics ("": admins' credentials only) */
+    bool lang;                /* language services (completion, diagnostics...) */
+    uint64_t lang_workers;    /* live language workers per node */
+    uint64_t lang_idle;       /* seconds before an unused worker ends */
+    uint64_t lang_timeout_ms; /* one request, ms */
+    uint64_t lang_start_ms;   /* first request of a fresh worker, ms */
+    uint64_t lang_lifetime;   /* seconds a worker lives at most */
+    uint64_t lang_cpu_ms;     /* CPU time of a worker over its life, ms */
+    uint64_t lang_memory;     /* bytes per worker */
+    uint64_t lang_max_source; /* bytes of source per request */
+    uint64_t lang_sync_bytes; /* bytes of a workspace's Python files given to a worker */
+    uint64_t lang_per_minute; /* requests per user per minute */
+    char *lang_preload;       /* modules each worker indexes at start */
+    uint64_t node_timeout;    /* seconds without a heartbeat before peers declare a node dead */
 };
 
 /* Fills s with the defaults, then the environment. Returns 0 or -EINVAL with a message. */

@@ -888,11 +888,12 @@ int runs_start(struct runs *r, const struct run_request *rq, int64_t *ret_id, st
     /* Capacity is the running slots plus the queue, counted as one: a run counts as
      * queued from here until its worker is admitted, whatever the threads' timing. */
     bool full = r->closing || r->running + r->queued >= r->cfg.max_running + r->cfg.max_queued;
-    /* One user may not take the queue from the others: a cap on their waiting runs (a run
-     * that would start at once does not wait). */
+    /* One user may not take the queue from the others: beyond the runs they may run at
+     * once, at most max_queued_per_user more may wait (counted whatever the workers'
+     * timing: admitted or not yet). */
     if (!full && r->cfg.max_queued_per_user &&
-        (r->running >= r->cfg.max_running || user_running(r, rq->user_id) >= r->cfg.max_per_user) &&
-        user_queued(r, rq->user_id) >= r->cfg.max_queued_per_user)
+        user_running(r, rq->user_id) + user_queued(r, rq->user_id) >=
+            r->cfg.max_per_user + r->cfg.max_queued_per_user)
         full = true;
     /* Reserve the place before the slow part (this request counts as one of the user's
      * waiting runs until its run is live). */

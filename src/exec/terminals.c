@@ -770,7 +770,7 @@ static void on_sync(void *ctx, int64_t ws, enum wsync_event ev, const char *path
 {
     struct env *env = ctx;
     struct terms *t = env->t;
-    if (ev == WSYNC_LIMIT_EXCEEDED || ev == WSYNC_CONFLICT) {
+    if (ev == WSYNC_LIMIT_EXCEEDED || ev == WSYNC_CONFLICT || ev == WSYNC_NOT_SAVED) {
         char text[900];
         snprintf(text, sizeof(text), "%s: %s", path, message ? message : "not saved");
         pthread_mutex_lock(&t->mu);
@@ -1214,6 +1214,62 @@ void terms_workspace_changed(struct terms *t, int64_t ws, const char *path, cons
     env->refs--;
     pthread_cond_broadcast(&t->cv);
     pthread_mutex_unlock(&t->mu);
+}
+
+size_t terms_list(struct terms *t, int64_t owner, struct terms_env_info *out, size_t max)
+{
+    size_t n = 0;
+    if (!t)
+        return 0;
+    uint64_t now = now_ms();
+    pthread_mutex_lock(&t->mu);
+    for (struct env *env = t->envs; env; env = env->next) {
+        if (env->owner != owner || env->ending || env->starting)
+            continue;
+        if (n < max) {
+            struct terms_env_info *i = &out[n];
+            memset(i, 0, sizeof(*i));
+            i->ws = env->ws;
+            i->age_ms = now - env->started_ms;
+            i->idle_ms = now - env->active_ms;
+            for (struct term *term = env->terms; term; term = term->next) {
+                if (i->nterms < TERMS_LIST_NAMES)
+                    snprintf(i->names[i->nterms], sizeof(i->names[0]), "%s", term->name);
+                i->nterms++;
+                for (struct client *c = term->clients; c; c = c->next)
+                    i->clients += !c->closing_since_ms;
+            }
+        }
+        n++;
+    }
+    pthread_mutex_unlock(&t->mu);
+    return n;
+}
+
+int terms_end(struct terms *t, int64_t ws, const char *name)
+{
+    int r = -ENOENT;
+    if (!t)
+        return r;
+    pthread_mutex_lock(&t->mu);
+    struct env *env = find_env(t, ws);
+    if (env && !env->starting && !env->ending) {
+        if (!name) {
+            env_end(t, env, "this environment was ended from the page");
+            r = 0;
+        } else {
+            for (struct term *term = env->terms; term; term = term->next)
+                if (!strcmp(term->name, name) && term->proc) {
+                    (void)sup_kill(term->proc, SB_LIMIT_NONE);
+                    r = 0;
+                    break;
+                }
+        }
+    }
+    pthread_mutex_unlock(&t->mu);
+    if (!r)
+        wake(t);
+    return r;
 }
 
 void terms_stats(struct terms *t, unsigned *ret_envs, unsigned *ret_terms, unsigned *ret_clients)

@@ -105,6 +105,25 @@ void terms_revoke(struct terms *t, int64_t user_id, const char *session_hash, in
  * it at once. */
 void terms_workspace_changed(struct terms *t, int64_t ws, const char *path, const char *etag);
 
+/* One live environment, as terms_list reports it. */
+#define TERMS_LIST_NAMES 8
+struct terms_env_info {
+    int64_t ws;
+    uint64_t age_ms;  /* since it started */
+    uint64_t idle_ms; /* since its last input, output, attach or detach */
+    unsigned clients; /* attached clients, all terminals */
+    unsigned nterms;  /* live terminals; names[] holds the first TERMS_LIST_NAMES */
+    char names[TERMS_LIST_NAMES][TERM_NAME_MAX + 1];
+};
+
+/* Fills out[0..max) with owner's live environments on this node (not ending), newest
+ * first; returns how many there are (may exceed max). The page lists them when the owner
+ * reaches max_per_user. */
+size_t terms_list(struct terms *t, int64_t owner, struct terms_env_info *out, size_t max);
+/* Ends workspace ws's terminal `name` (its shell is killed; clients get the exit), or with
+ * name NULL its whole environment. -ENOENT: no such live environment or terminal here. */
+int terms_end(struct terms *t, int64_t ws, const char *name);
+
 /* Live environments, terminals and clients on this node. */
 void terms_stats(struct terms *t, unsigned *ret_envs, unsigned *ret_terms, unsigned *ret_clients);
 

@@ -3,6 +3,7 @@
 
 #include "base/log.h"
 #include "base/metrics.h"
+#include "http/peraddr.h"
 #include "http/reqcheck.h"
 
 #include <arpa/inet.h>
@@ -21,9 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define HTTP_TICK_MS  250   /* housekeeping: deadlines, keepalives, hung-up streams */
-#define ADDR_BUCKETS  1024u /* per-address counts (behind a proxy) */
-#define HTTP_DRAIN_MS 1000  /* at shutdown, for open requests to finish */
+#define HTTP_TICK_MS  250  /* housekeeping: deadlines, keepalives, hung-up streams */
+#define HTTP_DRAIN_MS 1000 /* at shutdown, for open requests to finish */
 
 /* Lock order (a thread holding one may take those after it, never before):
  *   stream->mu, req_state->mu  ->  libmicrohttpd's own locks (suspend/resume)
@@ -48,12 +48,6 @@ struct conn {
     struct conn *prev, *next;
 };
 
-struct addr_count {
-    char addr[64];
-    unsigned n;
-    struct addr_count *next;
-};
-
 struct job {
     struct req_state *st;
     http_handler_fn fn;
@@ -74,13 +68,14 @@ struct http_server {
     unsigned nconns;
     struct http_stream *streams;
     unsigned nstreams;
-    struct req_state *reqs; /* every live request, for the shutdown */
-    struct addr_count *addrs[ADDR_BUCKETS];
+    struct req_state *reqs;   /* every live request, for the shutdown */
+    struct peraddr *per_addr; /* requests in flight per forwarded address, or NULL */
     struct job *jobs, *jobs_tail;
     unsigned njobs;
     unsigned busy;
     unsigned refs; /* the owner's and one per deferred request */
     bool stopping;
+    bool quiesced; /* http_server_quiesce ran (the owner's thread only) */
     pthread_t *workers;
     unsigned nworkers;
     pthread_t housekeeper;
@@ -104,7 +99,7 @@ struct req_state {
     bool too_many_params;
     bool too_large;            /* the body passed max_body: answered 413 once it is in */
     uint64_t dropped;          /* body bytes read and dropped after that */
-    bool counted;              /* counted in srv->addrs under req.remote */
+    bool counted;              /* counted in srv->per_addr under req.remote */
     struct MHD_Response *resp; /* the answer, waiting to be queued by the loop */
     unsigned resp_status;
     char *owned[8];
@@ -610,50 +605,6 @@ static void forwarded_for(struct MHD_Connection *c, char *out, size_t len)
         snprintf(out, len, "%s", addr);
 }
 
-static unsigned addr_hash(const char *a)
-{
-    unsigned h = 2166136261u;
-    for (; *a; a++)
-        h = (h ^ (unsigned char)*a) * 16777619u;
-    return h % ADDR_BUCKETS;
-}
-
-/* Counts one more open request from addr; false (nothing counted) at the cap. Called with
- * srv->mu held. */
-static bool addr_take(struct http_server *srv, const char *addr)
-{
-    struct addr_count **b = &srv->addrs[addr_hash(addr)];
-    struct addr_count *e = *b;
-    while (e && strcmp(e->addr, addr))
-        e = e->next;
-    if (e && e->n >= srv->cfg.max_per_ip)
-        return false;
-    if (!e) {
-        e = calloc(1, sizeof(*e));
-        if (!e)
-            return false;
-        snprintf(e->addr, sizeof(e->addr), "%s", addr);
-        e->next = *b;
-        *b = e;
-    }
-    e->n++;
-    return true;
-}
-
-static void addr_put(struct http_server *srv, const char *addr)
-{
-    for (struct addr_count **p = &srv->addrs[addr_hash(addr)]; *p; p = &(*p)->next) {
-        struct addr_count *e = *p;
-        if (strcmp(e->addr, addr))
-            continue;
-        if (--e->n == 0) {
-            *p = e->next;
-            free(e);
-        }
-        return;
-    }
-}
-
 /* ---- requests ------------------------------------------------------------------------ */
 
 static struct req_state *req_new(struct http_server *srv)
@@ -936,10 +887,8 @@ static void start_request(struct http_server *srv, struct req_state *st, struct 
         refuse(st, 400, why.code, why.message);
         return;
     }
-    if (srv->cfg.trust_proxy && srv->cfg.max_per_ip) {
-        pthread_mutex_lock(&srv->mu);
-        st->counted = addr_take(srv, req->remote);
-        pthread_mutex_unlock(&srv->mu);
+    if (srv->per_addr) {
+        st->counted = peraddr_take(srv->per_addr, req->remote);
         if (!st->counted) {
             refuse(st, 429, "rate_limited", "too many open requests from your address");
             return;
@@ -1069,7 +1018,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     struct conn *cn = ci ? ci->socket_context : NULL;
     pthread_mutex_lock(&srv->mu);
     if (st->counted)
-        addr_put(srv, req->remote);
+        peraddr_give(srv->per_addr, req->remote);
     if (cn) {
         cn->phase = PH_HEADERS;
         cn->phase_us = now_us();
@@ -1262,12 +1211,7 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
 
 static void server_free(struct http_server *srv)
 {
-    for (unsigned i = 0; i < ADDR_BUCKETS; i++)
-        while (srv->addrs[i]) {
-            struct addr_count *e = srv->addrs[i];
-            srv->addrs[i] = e->next;
-            free(e);
-        }
+    peraddr_free(srv->per_addr);
     pthread_cond_destroy(&srv->job_cv);
     pthread_cond_destroy(&srv->tick_cv);
     pthread_mutex_destroy(&srv->mu);
@@ -1330,12 +1274,13 @@ int http_server_start(const struct http_config *cfg, http_handler_fn handler, vo
                        cfg->listen_host);
     }
     srv->workers = calloc(srv->cfg.workers, sizeof(pthread_t));
-    if (!srv->workers) {
+    /* Behind a proxy every connection comes from the proxy's address: count the clients'
+     * requests by their forwarded address instead (http/peraddr.h, start_request). */
+    if (!srv->workers ||
+        (cfg->trust_proxy && cfg->max_per_ip && !(srv->per_addr = peraddr_new(cfg->max_per_ip)))) {
         server_free(srv);
         return err_set(err, ENOMEM, "allocate workers");
     }
-    /* Behind a proxy every client shares the proxy's address: the per-address cap is ours,
-     * on the forwarded address (start_request). */
     unsigned per_ip = cfg->trust_proxy ? 0 : cfg->max_per_ip;
     srv->daemon = MHD_start_daemon(
         flags, cfg->listen_port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
@@ -1465,14 +1410,15 @@ static void drain(struct http_server *srv, unsigned ms)
     pthread_mutex_unlock(&srv->mu);
 }
 
-void http_server_stop(struct http_server *srv)
+void http_server_quiesce(struct http_server *srv)
 {
-    if (!srv)
+    if (!srv || srv->quiesced)
         return;
+    srv->quiesced = true;
     /* Stop accepting, let the workers finish what they run, resume every suspended
-     * connection (streams end, deferred requests get a 503), give those answers a moment
-     * to leave, then close every connection. Deferred requests keep the server's memory
-     * until they continue; their continuation is then dropped. */
+     * connection (streams end, deferred requests get a 503) and give those answers a
+     * moment to leave. Deferred requests keep the server's memory until they continue;
+     * their continuation is then dropped. */
     if (srv->daemon)
         MHD_quiesce_daemon(srv->daemon);
     pthread_mutex_lock(&srv->mu);
@@ -1487,8 +1433,17 @@ void http_server_stop(struct http_server *srv)
     if (srv->daemon) {
         resume_all(srv);
         drain(srv, HTTP_DRAIN_MS);
-        MHD_stop_daemon(srv->daemon);
     }
+}
+
+void http_server_stop(struct http_server *srv)
+{
+    if (!srv)
+        return;
+    http_server_quiesce(srv);
+    /* Then close every connection (each stream's on_close runs). */
+    if (srv->daemon)
+        MHD_stop_daemon(srv->daemon);
     srv->daemon = NULL;
     server_unref(srv);
 }

@@ -113,7 +113,12 @@ struct http_config {
 
 int http_server_start(const struct http_config *cfg, http_handler_fn handler, void *ctx,
                       struct http_server **ret, struct err *err);
-/* Stops accepting, lets in-flight requests finish, frees. Accepts NULL. */
+/* Stops accepting, lets the handlers running finish and joins the workers (no handler
+ * runs after it returns), ends the streams and answers deferred requests 503, waits a
+ * moment for those answers to leave. Connections (upgraded ones included) stay open until
+ * http_server_stop. Accepts NULL; a second call does nothing. */
+void http_server_quiesce(struct http_server *srv);
+/* Quiesces (if not yet), closes every connection, frees. Accepts NULL. */
 void http_server_stop(struct http_server *srv);
 /* The port actually bound (useful with port 0). */
 uint16_t http_server_port(const struct http_server *srv);

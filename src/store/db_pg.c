@@ -79,8 +79,13 @@ static int map_result(PGconn *pg, PGresult *res, struct err *err, const char *wh
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(pg);
     int e = EIO;
-    if (!res)
-        e = PQstatus(pg) == CONNECTION_OK ? ENOMEM : EIO;
+    if (PQstatus(pg) != CONNECTION_OK)
+        e = ENOTCONN; /* the server went away: the caller may say "unavailable" */
+    else if (!res)
+        e = ENOMEM;
+    else if (state && (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
+                       strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0))
+        e = ENOTCONN; /* connection exceptions, admin/crash shutdown, cannot connect now */
     else if (state && strcmp(state, "23505") == 0)
         e = EEXIST; /* unique_violation */
     else if (state && strcmp(state, "23503") == 0)
@@ -112,7 +117,8 @@ static int pg_connect(const char *target, int timeout_ms, struct db_conn **ret, 
         return err_set(err, ENOMEM, "postgres connect");
     c->pg = PQconnectdbParams(keys, vals, 1);
     if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
-        int rc = fail(err, EIO, "connect", c->pg ? PQerrorMessage(c->pg) : "out of memory");
+        int rc = fail(err, c->pg ? ENOTCONN : ENOMEM, "connect",
+                      c->pg ? PQerrorMessage(c->pg) : "out of memory");
         PQfinish(c->pg);
         free(c);
         return rc;

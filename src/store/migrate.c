@@ -172,6 +172,30 @@ static const char *const migrations[] = {
 
     /* Notices of a run (what its write-back kept or skipped), part of its record. */
     "ALTER TABLE runs ADD COLUMN notices TEXT;",
+
+    /* 3: the cluster (issue 11). Nodes and their heartbeats; runs and leases name a node
+     * id; counters hold cluster-wide rate limits (one row per key and time window);
+     * streams are the open event streams, per node, for a per-user cap. */
+    "CREATE TABLE nodes ("
+    " id TEXT PRIMARY KEY,"
+    " advertise TEXT NOT NULL,"
+    " token TEXT NOT NULL,"
+    " started_at BIGINT NOT NULL,"
+    " heartbeat_at BIGINT NOT NULL);"
+    "CREATE INDEX runs_node ON runs (node, status);"
+    "CREATE INDEX leases_node ON leases (node);"
+    "CREATE TABLE counters ("
+    " name TEXT NOT NULL,"
+    " win BIGINT NOT NULL,"
+    " n BIGINT NOT NULL,"
+    " PRIMARY KEY (name, win));"
+    "CREATE TABLE streams ("
+    " id {ID},"
+    " node TEXT NOT NULL,"
+    " user_id BIGINT NOT NULL,"
+    " opened_at BIGINT NOT NULL);"
+    "CREATE INDEX streams_user ON streams (user_id);"
+    "CREATE INDEX streams_node ON streams (node);",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

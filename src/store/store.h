@@ -20,6 +20,7 @@
  *                 finishing a finished run)
  *       -EBUSY    a terminal lease is held by another node; the database is locked
  *                 longer than the busy timeout (retry later: 503)
+ *       -ENOTCONN the database cannot be reached (down, restarting): 503, retry later
  *       -EINVAL   a bad argument (programmer error or unvalidated input)
  *       -EIO      the database failed (the message in err says how): 500/503
  *       -ENOMEM   out of memory

@@ -69,6 +69,9 @@ struct wsync {
     bool rescan;       /* a full walk is due (queue overflow, too many dirty paths) */
     uint64_t first_ms; /* first unflushed change, 0 when none */
     uint64_t last_ms;  /* latest unflushed change */
+    uint64_t retry_ms; /* a store write failed (database down): not before this, 0: now */
+    bool retrying;     /* ... and the terminal was told once */
+    bool failed_now;   /* a write of the current flush failed */
     struct wsync *next;
 };
 
@@ -404,6 +407,22 @@ static void notify(struct wsync *s, enum wsync_event ev, const char *path, const
         s->notify(s->ctx, s->ws, ev, path, etag, msg);
 }
 
+#define RETRY_MS 1000 /* between attempts to store what the database refused to take */
+
+/* The store could not take path now (down, restarting): keep it dirty and try again in
+ * RETRY_MS; the terminal hears it once per outage. */
+static void retry_later(struct wsync *s, const char *path)
+{
+    mark_dirty(s, path);
+    s->failed_now = true;
+    s->retry_ms = now_ms() + RETRY_MS;
+    if (!s->retrying) {
+        s->retrying = true;
+        notify(s, WSYNC_NOT_SAVED, path, NULL,
+               "not saved yet: the database is unreachable; retrying until it is back");
+    }
+}
+
 static void owner(struct wsync *s, uid_t *uid, gid_t *gid)
 {
     struct stat st;
@@ -501,6 +520,8 @@ static void flush_delete(struct wsync *s, const char *path)
         notify(s, WSYNC_CONFLICT, path, NULL,
                "deleted in the terminal but changed in the editor meanwhile: the editor's "
                "version was kept");
+    } else {
+        retry_later(s, path);
     }
 }
 
@@ -520,6 +541,8 @@ static void flush_folder(struct wsync *s, const char *path)
             notify(s, WSYNC_FOLDER_CREATED, path, "", NULL);
     } else if (r == -EFBIG) {
         report_limit(s, path, "", 0, limit_message(0));
+    } else {
+        retry_later(s, path);
     }
 }
 
@@ -570,6 +593,8 @@ static void flush_file(struct wsync *s, const char *path, const struct stat *st)
                "changed in the editor meanwhile: the editor's version was kept");
     } else if (r == -EFBIG) {
         report_limit(s, path, etag, (int64_t)len, limit_message(0));
+    } else {
+        retry_later(s, path);
     }
     store_file_free(f);
     free(data);
@@ -622,9 +647,14 @@ static void flush_locked(struct wsync *s)
     for (size_t i = 0; i < n; i++)
         if (kinds[i] == K_DIR)
             flush_folder(s, dirty[i]);
+    s->failed_now = false;
     for (size_t i = 0; i < n; i++)
         if (kinds[i] == K_FILE)
             flush_file(s, dirty[i], &sts[i]);
+    if (!s->failed_now) {
+        s->retrying = false;
+        s->retry_ms = 0;
+    }
 out:
     for (size_t i = 0; i < n; i++)
         free(dirty[i]);
@@ -707,7 +737,7 @@ static void read_events(struct wsync_hub *h)
 
 static bool due(const struct wsync *s, uint64_t now, const struct wsync_config *c)
 {
-    if (!s->first_ms)
+    if (!s->first_ms || (s->retry_ms && now < s->retry_ms))
         return false;
     return now - s->last_ms >= c->debounce_ms || now - s->first_ms >= c->max_delay_ms;
 }
@@ -727,6 +757,8 @@ static void *hub_main(void *arg)
                 uint64_t cap = s->first_ms + h->cfg.max_delay_ms;
                 if (cap < at)
                     at = cap;
+                if (s->retry_ms > at)
+                    at = s->retry_ms;
                 int t = at > now ? (int)(at - now) : 0;
                 if (timeout < 0 || t < timeout)
                     timeout = t;

@@ -54,6 +54,7 @@ enum wsync_event {
     WSYNC_FOLDER_CREATED, /* path */
     WSYNC_LIMIT_EXCEEDED, /* not stored: path, message */
     WSYNC_CONFLICT,       /* the editor's version was kept: path, message */
+    WSYNC_NOT_SAVED,      /* the store could not take it now; retried every second: message */
 };
 
 /* ws is the workspace, ctx the one given to wsync_open; etag and message may be NULL. */

@@ -191,7 +191,9 @@ def test_tokens_revoked_and_disabled_users(server, admin, make_user):
     assert admin.patch(f"/api/admin/users/{u.user['id']}", json={"disabled": True}).status_code == 200
     assert requests.get(server.url + "/api/auth/me", headers=bearer).status_code == 401
     assert u.get("/api/auth/me").status_code == 401
-    assert u.login().status_code == 401
+    r = u.login()  # the right password learns why (issue 19, B9), and gets no session
+    assert r.status_code == 403 and error_code(r) == "account_disabled"
+    assert "set-cookie" not in {k.lower() for k in r.headers}
     w = requests.post(server.url + "/api/workspaces", headers=bearer, json={"name": "x"})
     assert w.status_code == 401
     # Enabled again: old sessions stay ended; the token is revocable and then dead.

@@ -137,7 +137,11 @@ def test_admin_role_change_and_disable(admin, make_user, server):
     r = admin.patch(f"/api/admin/users/{c.user['id']}", json={"disabled": True})
     assert r.status_code == 200 and r.json()["disabled"] is True
     assert c.get("/api/auth/me").status_code == 401  # sessions ended
-    assert c.login().status_code == 401  # and no new ones
+    r = c.login()  # and no new ones; the right password learns why (issue 19, B9)
+    assert r.status_code == 403 and error_code(r) == "account_disabled"
+    c.password = "not the password"
+    r = c.login()  # a wrong password learns nothing about the account
+    assert r.status_code == 401 and error_code(r) == "bad_credentials"
     r = admin.patch(f"/api/admin/users/{admin.user['id']}", json={"role": "submitter"})
     assert r.status_code == 409
     users = admin.get("/api/admin/users?limit=200").json()["items"]
@@ -193,6 +197,41 @@ def test_trust_proxy_keys_login_limits_on_the_forwarded_address():
         # Another client behind the same proxy is not locked out by the first.
         assert attempt("2.2.2.2", "other") == 401
     finally:
+        srv.stop()
+
+
+def test_behind_a_proxy_the_per_address_limit_counts_the_forwarded_address():
+    """--trust-proxy: every connection comes from the proxy; the limit must hold per client
+    (its requests in flight), not eject the proxy. Five connections from one socket
+    address, as nginx would hold: client 10.0.0.1 has two requests in flight (event
+    streams), its third is refused, and another client is served alongside."""
+    import socket
+    srv = Server(extra=["--max-connections-per-ip", "2", "--trust-proxy"]).start()
+    c = Client(srv)
+    w = c.workspace()
+    cookie = "; ".join(f"{k}={v}" for k, v in c.s.cookies.items())
+
+    def ask(addr):
+        s = socket.create_connection(("127.0.0.1", srv.port))
+        s.settimeout(20)
+        s.sendall(f"GET /api/workspaces/{w['id']}/events HTTP/1.1\r\nHost: x\r\n"
+                  f"Cookie: {cookie}\r\nX-Forwarded-For: {addr}\r\n\r\n".encode())
+        return s, s.recv(200)
+    opened = []
+    try:
+        for _ in range(2):
+            s, head = ask("10.0.0.1")
+            opened.append(s)
+            assert head.startswith(b"HTTP/1.1 200"), head
+        s, head = ask("10.0.0.1")
+        opened.append(s)
+        assert head.startswith(b"HTTP/1.1 429"), head
+        s, head = ask("10.0.0.2")
+        opened.append(s)
+        assert head.startswith(b"HTTP/1.1 200"), head
+    finally:
+        for s in opened:
+            s.close()
         srv.stop()
 
 

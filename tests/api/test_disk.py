@@ -40,24 +40,26 @@ def content(c, w, path):
     return r.content
 
 
-def left_on_host(data_dir):
-    """Entries under data_dir/runs and data_dir/envs, files owned by a slot uid anywhere
-    under data_dir, and workspace file systems still mounted there."""
+def left_on_host(data_dir, sub="runs"):
+    """What is left under data_dir/sub (runs, or envs/<id>: other tests' live terminals
+    may hold other environments): entries, files owned by a slot uid, and workspace file
+    systems still mounted there."""
+    root = os.path.join(data_dir, sub)
     left = []
-    for sub in ("runs", "envs"):
-        d = os.path.join(data_dir, sub)
-        if os.path.isdir(d):
-            left += [os.path.join(sub, n) for n in os.listdir(d)]
-    for root, dirs, names in os.walk(data_dir):
+    if sub == "runs" and os.path.isdir(root):
+        left += [os.path.join(sub, n) for n in os.listdir(root)]
+    elif os.path.lexists(root):
+        left.append(sub)
+    for top, dirs, names in os.walk(root):
         for n in dirs + names:
-            p = os.path.join(root, n)
+            p = os.path.join(top, n)
             try:
                 if os.lstat(p).st_uid >= SLOT_UID_BASE:
                     left.append(p)
             except FileNotFoundError:
                 pass
     with open("/proc/self/mountinfo") as f:
-        left += [l for l in f if data_dir in l]
+        left += [l for l in f if root + "/" in l or l.split()[4] == root]
     return left
 
 
@@ -112,7 +114,7 @@ def test_deep_tree_in_a_terminal_is_stopped_and_the_terminal_reopens(server, use
     again.close()
     wait_for(lambda: env_gone(server, ws["id"]))
     data_dir = os.path.join(server.tmp, "data")
-    assert not [p for p in left_on_host(data_dir) if "envs" in p]
+    assert left_on_host(data_dir, f"envs/{ws['id']}") == []
 
 
 def test_300_mib_in_a_terminal_stops_at_the_limit(server, user, ws):

@@ -478,31 +478,33 @@ def test_per_user_limit_and_100_terminals():
         assert srv.stop() == 0
 
 
-def test_second_node_refuses_while_the_lease_is_held():
-    """Two nodes on one database: a workspace's environment lives on one node at a time."""
+def test_second_node_joins_the_shell_of_the_lease_holder():
+    """Two nodes on one database: a workspace's environment lives on one node at a time, and
+    a terminal opened through the other node is proxied to it (the same shell)."""
     a = Server().start()
     b = Server(database=a.database).start()
     try:
         c = Client(a)
         w = c.workspace("lease")
         t = Term(c, w["id"])
-        t.run("true")
+        t.run("export WHERE=node-$((40+2))")
         cb = Client(b, username=c.username, register=False)
         assert cb.login().status_code == 200
-        with pytest.raises(websocket.WebSocketBadStatusException) as e:
-            Term(cb, w["id"])
-        assert e.value.status_code == 409
+        tb = Term(cb, w["id"])
+        tb.seq = 100  # the scrollback replay holds t's markers
+        assert b"node-42" in tb.run("echo $WHERE")
+        tb.close()
         t.send("exit\n")
         t.expect_control("exit")
-        # The lease is released when the environment ends: the other node may start one.
+        # The lease is released when the environment ends: the other node starts its own.
         def attach():
             try:
                 return Term(cb, w["id"])
             except websocket.WebSocketBadStatusException as e:
-                assert e.status_code in (409, 503)
+                assert e.status_code == 503
                 return None
         t2 = wait_for(attach, step=0.1)
-        assert b"node-b-2" in t2.run("echo node-b-$((1+1))")
+        assert b"node-b-2" in t2.run("echo node-b-$((1+1)) [$WHERE]")
         t2.close()
     finally:
         assert b.stop() == 0

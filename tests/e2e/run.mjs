@@ -4,10 +4,11 @@
 //
 //   node tests/e2e/run.mjs            (PYROOM_BIN defaults to build/pyroom)
 //   PYROOM_E2E_URL=http://... node tests/e2e/run.mjs   against a server already running
+//   PYROOM_E2E_ONLY=page2 node tests/e2e/run.mjs       only tests/e2e/*page2*.test.mjs
 //
 // Screenshots land in build/screenshots/.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, mkdirSync, openSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, mkdirSync, openSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -46,9 +47,36 @@ async function waitHealthy(url, proc, ms = 15000) {
 let server = null;
 let tmp = null;
 let url = process.env.PYROOM_E2E_URL;
+// The data directory goes once the server is gone: a live server still has its terminal
+// environments' file systems (tmpfs) mounted inside it. A server that died without
+// unmounting leaves them mounted, so those are unmounted first.
+const removeTmp = () => {
+    if (!tmp) return;
+    const dir = tmp;
+    tmp = null;
+    try {
+        rmSync(dir, { recursive: true, force: true });
+    } catch {
+        const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
+            .map((l) => l.split(' ')[4]).filter((m) => m && m.startsWith(`${dir}/`));
+        for (const m of mounts.reverse()) spawnSync('umount', ['-l', m]);
+        rmSync(dir, { recursive: true, force: true });
+    }
+};
 const stop = () => {
     if (server && server.exitCode === null) server.kill('SIGTERM');
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
+    removeTmp();
+};
+// At the end: SIGTERM, wait for the server to exit (SIGKILL after 20 s), then clean up.
+const stopAndWait = async () => {
+    if (server && server.exitCode === null) {
+        const gone = new Promise((r) => server.once('exit', r));
+        server.kill('SIGTERM');
+        const t = setTimeout(() => server.kill('SIGKILL'), 20000);
+        await gone;
+        clearTimeout(t);
+    }
+    removeTmp();
 };
 process.on('exit', stop);
 process.on('SIGINT', () => process.exit(130));
@@ -82,15 +110,19 @@ try {
     process.exit(1);
 }
 
-const files = readdirSync(here).filter((f) => f.endsWith('.test.mjs')).sort().map((f) => join(here, f));
+// PYROOM_E2E_ONLY=page2 runs only the files whose name contains that word.
+const only = process.env.PYROOM_E2E_ONLY || '';
+const files = readdirSync(here).filter((f) => f.endsWith('.test.mjs') && f.includes(only)).sort().map((f) => join(here, f));
+// PYROOM_E2E_GREP=B5 runs only the tests whose name matches (node --test-name-pattern).
+const grep = process.env.PYROOM_E2E_GREP ? [`--test-name-pattern=${process.env.PYROOM_E2E_GREP}`] : [];
 // Each test has a deadline (PYROOM_TEST_TIMEOUT seconds, set per test in page.test.mjs: node's
 // --test-timeout would apply to each whole file); a hang is reported "cancelled".
-const child = spawn(process.execPath, ['--test', '--test-reporter=tap', '--test-concurrency=1', ...files], {
+const child = spawn(process.execPath, ['--test', '--test-reporter=tap', '--test-concurrency=1', ...grep, ...files], {
     cwd: root,
     stdio: 'inherit',
     env: { ...process.env, PYROOM_E2E_URL: url, PYROOM_ROOT: root },
 });
-child.on('exit', (code) => {
-    stop();
+child.on('exit', async (code) => {
+    await stopAndWait();
     process.exit(code ?? 1);
 });

@@ -123,7 +123,7 @@ test('a traceback line in the run output opens the file at that line', async (t)
     await waitSaved(p);
     await p.keyboard.press('ControlOrMeta+Enter');
     await p.waitForSelector('.run-status[data-status=error]', { timeout: 30000 });
-    const link = p.locator('.run-output a.tb-link[data-path="main.py"][data-line="5"]');
+    const link = p.locator('.run-output a.out-loc[data-path="main.py"][data-line="5"]');
     await link.waitFor();
     // Move away first, so that the jump is seen.
     await p.click('.tree-row[data-path="util.py"]');

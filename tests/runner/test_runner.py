@@ -32,7 +32,9 @@ def put(tree, path, text):
 
 
 def run(tree, suites, **env):
-    e = {k: v for k, v in os.environ.items() if not k.startswith(("PYROOM_", "PYTEST_"))}
+    # The outer runner's own settings (BUILD=build/asan, SUITES, ...) must not leak in.
+    e = {k: v for k, v in os.environ.items()
+         if not k.startswith(("PYROOM_", "PYTEST_", "FUZZ_")) and k not in ("BUILD", "SUITES", "PG_SUITES")}
     e.update(SUITES=suites, PYROOM_TEST_TIMEOUT="3", PYROOM_SUITE_TIMEOUT="60")
     e.update(env)
     p = subprocess.run([str(tree / "scripts" / "run-tests.sh")], env=e, capture_output=True,

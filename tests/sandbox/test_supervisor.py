@@ -33,6 +33,17 @@ def wait_exit(pid, timeout=30):
         os.close(fd)
 
 
+def slot_cgroup(slot):
+    """The slot's sandbox cgroup: in the v1 memory hierarchy, or in the one v2 hierarchy."""
+    with open("/proc/self/cgroup") as f:
+        lines = [l.rstrip("\n").split(":", 2) for l in f]
+    for _, ctrls, rel in lines:
+        if "memory" in ctrls.split(","):
+            return "/sys/fs/cgroup/memory%s/pyroom-sb%d" % (rel.rstrip("/"), slot)
+    rel = [rel for hier, _, rel in lines if hier == "0"][0]
+    return "/sys/fs/cgroup%s/pyroom-sb%d" % (rel.rstrip("/"), slot)
+
+
 def start(marker):
     """A CLI with a sandbox that has started (it printed 'ready') and waits on stdin."""
     p = subprocess.Popen([BIN, "sandbox", "run", "--wall-ms", "60000", "--", "python3", "-c",
@@ -61,9 +72,7 @@ def test_supervisor_death_ends_every_sandbox_and_is_noticed():
     marker = "supdeath-" + uuid.uuid4().hex
     p, sup, prog = start(marker)
     slot = host_uid(prog) - UID_BASE
-    with open("/proc/self/cgroup") as f:
-        rel = [l.split(":")[2].strip() for l in f if ":memory:" in l][0]
-    leftover = "/sys/fs/cgroup/memory%s/pyroom-sb%d" % (rel.rstrip("/"), slot)
+    leftover = slot_cgroup(slot)
     had_cgroup = os.path.isdir(leftover)
     os.kill(sup, signal.SIGKILL)
     out, err = p.communicate(timeout=30)
@@ -73,7 +82,7 @@ def test_supervisor_death_ends_every_sandbox_and_is_noticed():
     # the dead supervisor left the slot's cgroup behind; the next start sweeps it
     assert os.path.isdir(leftover) == had_cgroup
     info = subprocess.run([BIN, "sandbox", "info"], check=True, stdout=subprocess.PIPE)
-    if b"cgroup v1" in info.stdout:
+    if b"cgroup v" in info.stdout:
         # `info` started a supervisor, whose start-up sweep removed it
         assert not os.path.isdir(leftover)
 

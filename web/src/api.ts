@@ -286,7 +286,8 @@ export const files = {
         const bytes = new Uint8Array(await res.arrayBuffer());
         let text: string;
         try {
-            text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+            // ignoreBOM keeps a byte-order mark in the text, so saving can write it back.
+            text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
         } catch {
             throw new BinaryFileError(path, bytes.length);
         }
@@ -321,6 +322,24 @@ export const runs = {
         }),
     artifactUrl: (id: number, name: string) => `/api/runs/${id}/artifacts/${encodeURIComponent(name)}`,
     eventsUrl: (id: number) => `/api/runs/${id}/events`,
+};
+
+/** A live environment (a workspace with terminals running) of the signed-in user. */
+export interface LiveEnv {
+    workspace_id: number;
+    workspace_name: string | null;
+    terminals: string[];
+    terminal_count: number;
+    clients: number;
+    age_ms: number;
+    idle_ms: number;
+}
+
+export const terminals = {
+    list: () => get<{ items: LiveEnv[]; max_per_user: number; max_per_workspace: number }>('/api/terminals'),
+    /** Ends one terminal's shell, or (name omitted) the workspace's whole environment. */
+    end: (ws: number, name?: string) =>
+        request<void>('DELETE', `/api/workspaces/${ws}/terminals${name ? `/${encodeURIComponent(name)}` : ''}`),
 };
 
 export const submissions = {

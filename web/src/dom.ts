@@ -158,9 +158,62 @@ export function dialog<T>(opts: {
         document.body.appendChild(d);
         d.showModal();
         opts.onOpen?.(d);
-        const first = d.querySelector<HTMLElement>('input, textarea, select') ?? buttons[buttons.length - 1];
+        // A destructive default (Delete) is never where the focus starts: Enter must not be
+        // a reflex away from losing data.
+        const safe = opts.buttons[opts.buttons.length - 1]?.kind === 'danger' ? buttons[0] : buttons[buttons.length - 1];
+        const first = d.querySelector<HTMLElement>('input, textarea, select') ?? safe;
         first?.focus();
     });
+}
+
+export interface MenuItem {
+    label: Child;
+    hint?: string;
+    /** Shown as the current choice. */
+    current?: boolean;
+    dataset?: Record<string, string>;
+    onSelect: () => void;
+}
+
+let openMenu: (() => void) | null = null;
+
+/** A small menu under anchor (keyboard: arrows, Enter, Escape); closes on any outside click. */
+export function popupMenu(anchor: HTMLElement, items: MenuItem[], label: string): void {
+    openMenu?.();
+    const buttons = items.map((it) =>
+        h('button', { type: 'button', role: 'menuitem', class: `pmenu-item ${it.current ? 'current' : ''}`, dataset: it.dataset, onclick: () => {
+            close();
+            it.onSelect();
+        } }, h('span', { class: 'pmenu-label' }, it.label), it.hint ? h('span', { class: 'pmenu-hint' }, it.hint) : null));
+    const menu = h('div', { class: 'pmenu', role: 'menu', 'aria-label': label }, buttons);
+    const close = () => {
+        menu.remove();
+        document.removeEventListener('pointerdown', outside, true);
+        anchor.setAttribute('aria-expanded', 'false');
+        if (openMenu === close) openMenu = null;
+    };
+    const outside = (e: Event) => {
+        if (!menu.contains(e.target as Node) && !anchor.contains(e.target as Node)) close();
+    };
+    menu.addEventListener('keydown', (e) => {
+        const i = buttons.indexOf(document.activeElement as HTMLButtonElement);
+        if (e.key === 'Escape') {
+            close();
+            anchor.focus();
+        } else if (e.key === 'ArrowDown') buttons[(i + 1) % buttons.length]?.focus();
+        else if (e.key === 'ArrowUp') buttons[(i - 1 + buttons.length) % buttons.length]?.focus();
+        else return;
+        e.preventDefault();
+    });
+    document.body.append(menu);
+    const r = anchor.getBoundingClientRect();
+    const w = menu.offsetWidth;
+    menu.style.top = `${Math.min(r.bottom + 4, innerHeight - menu.offsetHeight - 8)}px`;
+    menu.style.left = `${Math.max(8, Math.min(r.right - w, innerWidth - w - 8))}px`;
+    anchor.setAttribute('aria-expanded', 'true');
+    document.addEventListener('pointerdown', outside, true);
+    openMenu = close;
+    (buttons.find((b) => b.classList.contains('current')) ?? buttons[0])?.focus();
 }
 
 export async function confirmDialog(title: string, message: Child, action: string, danger = true): Promise<boolean> {
@@ -185,7 +238,11 @@ export async function promptDialog(title: string, label: string, initial = '', a
             { label: action, value: true, kind: 'primary' },
         ],
         onOpen: () => {
-            input.select();
+            // A path: select the last name without its extension, as file managers do.
+            const from = initial.lastIndexOf('/') + 1;
+            const dot = initial.lastIndexOf('.');
+            if (initial.includes('/') || dot > from) input.setSelectionRange(from, dot > from ? dot : initial.length);
+            else input.select();
         },
     });
     return v ? input.value.trim() : null;

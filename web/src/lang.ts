@@ -334,35 +334,6 @@ async function showLibrary(module: string, text: string, line: number): Promise<
 /** `File "main.py", line 3` in a traceback (paths relative to the workspace: runs print them
  * so; the terminal prints /home/user/main.py, which is the same file). */
 const FRAME = /File "(?:\/home\/user\/)?([^"/<][^"]*)", line (\d+)/g;
-const HAS_FRAME = new RegExp(FRAME.source);
-
-/** Turns every traceback frame of a workspace file in el's text into a link that opens the
- * file at the line. Text stays text: links are built with textContent. */
-export function linkTracebacks(el: HTMLElement, open: (path: string, line: number) => void): void {
-    const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
-    const nodes: Text[] = [];
-    for (let n = walker.nextNode(); n; n = walker.nextNode()) if (HAS_FRAME.test((n as Text).data)) nodes.push(n as Text);
-    for (const node of nodes) {
-        if (node.parentElement?.closest('a')) continue;
-        const text = node.data;
-        const frag = document.createDocumentFragment();
-        let last = 0;
-        for (const m of text.matchAll(FRAME)) {
-            const path = m[1];
-            if (path.startsWith('/')) continue;
-            const line = Number(m[2]);
-            frag.append(text.slice(last, m.index));
-            frag.append(h('a', {
-                href: '#', class: 'tb-link', title: `Open ${path} at line ${line}`, 'data-path': path, 'data-line': String(line),
-                onclick: (e: Event) => { e.preventDefault(); open(path, line); },
-            }, m[0]));
-            last = (m.index ?? 0) + m[0].length;
-        }
-        frag.append(text.slice(last));
-        node.replaceWith(frag);
-    }
-}
-
 /** The same frames in a terminal: an xterm link provider's matcher. Returns, for one line
  * of terminal text, the ranges (0-based start, exclusive end, in UTF-16 units) to link. */
 export function tracebackRanges(line: string): { start: number; end: number; path: string; line: number }[] {

@@ -1,11 +1,11 @@
-// Shows one run: output streaming as it comes (Server-Sent Events; stderr in its own colour),
-// then a status line (exit status or limit hit, wall time, CPU time, peak memory) and the
+// Shows one run: output streaming as it comes (Server-Sent Events) into an OutputPane (a
+// small read-only terminal: ANSI colours, "\r" progress lines, painted once per frame,
+// capped), then a status line (exit status or limit hit, wall time, CPU time, peak memory) and the
 // figures the program saved, inline. Used by the IDE's output panel and the review view.
 
 import { runs as runsApi, type Run } from './api';
 import { clear, fmtBytes, fmtMs, h, icon } from './dom';
-
-const MAX_DOM_OUTPUT = 2 * 1024 * 1024;
+import { OutputPane, type Stream } from './output';
 
 const LIMIT_TEXT: Record<string, string> = {
     wall_time: 'Wall time limit reached',
@@ -37,26 +37,22 @@ export function runSummary(r: Run): { text: string; kind: 'ok' | 'err' | 'warn' 
 
 export class RunView {
     readonly el: HTMLElement;
-    readonly output: HTMLElement;
+    readonly output: OutputPane;
     private status: HTMLElement;
     private figures: HTMLElement;
-    private shown = 0;
-    private lastStream = '';
-    private lastNode: Text | null = null;
     private source: EventSource | null = null;
+    /** Bumped by reset(): a verdict waiting for the output to be painted is then dropped. */
+    private gen = 0;
     private ticker = 0;
     private placeholder: HTMLElement;
     private scroller: HTMLElement;
-    /** Called with the output once a run has finished (the IDE links traceback lines). */
-    linkify: ((output: HTMLElement) => void) | null = null;
-
     constructor(emptyText = 'Press Run to execute the program. Output appears here.') {
         this.placeholder = h('div', { class: 'run-empty' }, emptyText);
-        this.output = h('pre', { class: 'run-output', tabindex: '0', 'aria-label': 'Program output', 'aria-live': 'off' });
+        this.output = new OutputPane(() => this.scroller);
         this.status = h('div', { class: 'run-status', role: 'status' });
         this.figures = h('div', { class: 'run-figures' });
         // Output and figures scroll together (like a notebook cell); the status stays in view.
-        this.scroller = h('div', { class: 'run-scroll' }, this.output, this.figures);
+        this.scroller = h('div', { class: 'run-scroll' }, this.output.el, this.figures);
         this.el = h('div', { class: 'run-view' }, this.placeholder, this.scroller, this.status);
         this.scroller.hidden = true;
     }
@@ -67,48 +63,34 @@ export class RunView {
     }
 
     reset(): void {
+        this.gen++;
         this.source?.close();
         this.source = null;
         clearInterval(this.ticker);
-        clear(this.output);
+        this.output.clear();
         clear(this.figures);
         clear(this.status);
-        this.shown = 0;
-        this.lastStream = '';
-        this.lastNode = null;
         this.placeholder.hidden = true;
         this.scroller.hidden = false;
     }
 
-    append(stream: 'stdout' | 'stderr' | 'stdin' | 'info', text: string): void {
-        if (!text) return;
-        if (this.shown >= MAX_DOM_OUTPUT) return;
-        if (this.shown + text.length > MAX_DOM_OUTPUT) {
-            text = text.slice(0, MAX_DOM_OUTPUT - this.shown);
-            this.shown = MAX_DOM_OUTPUT;
-            this.appendNode(stream, text);
-            this.appendNode('info', '\n[display stopped after 2 MB of output]\n');
-            return;
-        }
-        this.shown += text.length;
-        this.appendNode(stream, text);
+    append(stream: Stream, text: string): void {
+        this.output.write(stream, text);
     }
 
-    private appendNode(stream: string, text: string): void {
-        const sc = this.scroller;
-        const stick = sc.scrollHeight - sc.scrollTop - sc.clientHeight < 24;
-        if (stream === this.lastStream && this.lastNode) {
-            this.lastNode.appendData(text);
-        } else {
-            const node = document.createTextNode(text);
-            this.output.appendChild(h('span', { class: `out-${stream}` }, node));
-            this.lastNode = node;
-            this.lastStream = stream;
-        }
-        if (stick) sc.scrollTop = sc.scrollHeight;
-    }
-
+    /** The verdict of a finished run, once its output is on screen (a flood is painted over
+     *  several frames); a running one at once. */
     private showStatus(r: Run): void {
+        if (!finished(r)) return this.paintStatus(r);
+        const gen = this.gen;
+        void this.output.drained().then(() => {
+            if (gen !== this.gen) return;
+            this.paintStatus(r);
+            this.showFigures(r);
+        });
+    }
+
+    private paintStatus(r: Run): void {
         clear(this.status);
         clearInterval(this.ticker);
         const s = runSummary(r);
@@ -130,13 +112,13 @@ export class RunView {
         if (r.wall_ms !== null && r.wall_ms !== undefined) this.status.append(fig('wall', fmtMs(r.wall_ms)));
         if (r.cpu_ms !== null && r.cpu_ms !== undefined) this.status.append(fig('cpu', fmtMs(r.cpu_ms)));
         if (r.peak_memory_bytes) this.status.append(fig('mem', fmtBytes(r.peak_memory_bytes)));
-        if (r.warm) this.status.append(h('span', { class: 'run-fig muted', title: 'Started from the warm interpreter pool' }, 'warm'));
+        if (r.warm) this.status.append(h('span', { class: 'run-fig muted', title: 'Python was already started and waiting (the warm pool), so the run began sooner' }, 'fast start'));
         if (r.status === 'failed' && r.reason) this.append('info', `\n${r.reason}\n`);
         const notes: string[] = [];
         if (r.stdout_truncated) notes.push('stdout was cut at the output limit');
         if (r.stderr_truncated) notes.push('stderr was cut at the output limit');
         if (notes.length) this.append('info', `\n[${notes.join('; ')}]\n`);
-        this.linkify?.(this.output);
+        this.output.flush(true); // the notes just written
     }
 
     private showFigures(r: Run): void {
@@ -160,7 +142,6 @@ export class RunView {
         if (r.stdout) this.append('stdout', r.stdout);
         if (r.stderr) this.append('stderr', r.stderr);
         this.showStatus(r);
-        if (finished(r)) this.showFigures(r);
     }
 
     /** Streams a run that was just started; resolves with the finished RUN. */
@@ -182,8 +163,7 @@ export class RunView {
                     this.append('info', '(no output)\n');
                 }
                 this.showStatus(fin);
-                this.showFigures(fin);
-                resolve(fin);
+                void this.output.drained().then(() => resolve(fin));
             };
             const poll = async () => {
                 // The stream broke: ask for the run until it has finished.

@@ -55,7 +55,7 @@ function side(title: string, sub: string, lines: string[], marks: boolean[], cls
 
 export function conflictView(f: OpenFile, act: { keepMine: () => void; useTheirs: () => void }): HTMLElement {
     const mine = f.state.doc.toString().split('\n');
-    const theirs = (f.theirs?.text ?? '').split('\n');
+    const theirs = (f.theirs?.text ?? '').replace(/^\ufeff/, '').split(/\r\n|\r|\n/);
     const d = lineDiff(theirs, mine);
     const changed = d.a.filter(Boolean).length + d.b.filter(Boolean).length;
     return h(

@@ -7,9 +7,37 @@
 // versions; nothing is overwritten without the user choosing. If the server cannot be
 // reached, the file is "offline" and the save is retried with backoff and when the browser
 // says it is online again. The draft is removed only once the server holds the same text.
+//
+// Files stay byte-exact unless edited: the editor's document has lines, not line endings,
+// so each file remembers its line ending (the most common one in it: LF, CRLF or CR) and
+// whether it began with a UTF-8 byte-order mark, and its text is written back with them.
+// A file is dirty when its lines differ from the server's (or the user converted its line
+// endings), never because the editor's own representation differs from the bytes.
 
 import { ApiError, bareEtag, files as filesApi, messageOf } from '../api';
 import { EditorState, type Extension } from '../editor';
+import type { Text } from '@codemirror/state';
+
+export type Eol = '\n' | '\r\n' | '\r';
+export const EOL_NAME: Record<Eol, string> = { '\n': 'LF', '\r\n': 'CRLF', '\r': 'CR' };
+
+/** The most common line ending of text ('\n' when it has none), and whether it has a BOM. */
+export function textFormat(text: string): { eol: Eol; bom: boolean } {
+    let crlf = 0;
+    let lf = 0;
+    let cr = 0;
+    for (let i = 0; i < text.length; i++) {
+        const c = text.charCodeAt(i);
+        if (c === 13) {
+            if (text.charCodeAt(i + 1) === 10) {
+                crlf++;
+                i++;
+            } else cr++;
+        } else if (c === 10) lf++;
+    }
+    const eol: Eol = crlf > lf && crlf >= cr ? '\r\n' : cr > lf && cr > crlf ? '\r' : '\n';
+    return { eol, bom: text.charCodeAt(0) === 0xfeff };
+}
 
 export type SaveState = 'loading' | 'saved' | 'dirty' | 'saving' | 'offline' | 'conflict' | 'error' | 'deleted';
 
@@ -18,8 +46,14 @@ export interface OpenFile {
     state: EditorState;
     /** The etag of the server version `base` is (bare, no quotes); '' when it does not exist. */
     etag: string;
-    /** The server's text at `etag`. */
+    /** The server's text at `etag`, byte for byte. */
     base: string;
+    /** `base` as editor lines, to tell whether the document was edited. */
+    baseDoc: Text;
+    /** Line ending and byte-order mark the text is written with; baseEol is the server's. */
+    eol: Eol;
+    baseEol: Eol;
+    bom: boolean;
     status: SaveState;
     /** A readable reason for 'error' and 'offline'. */
     message: string;
@@ -90,7 +124,7 @@ export class FileStore {
     }
     private writeDraft(f: OpenFile): void {
         try {
-            const text = f.state.doc.toString();
+            const text = this.textOf(f);
             if (text === f.base && f.status !== 'deleted') localStorage.removeItem(this.draftKey(f.path));
             else localStorage.setItem(this.draftKey(f.path), JSON.stringify({ text, base: f.etag, at: Date.now() } satisfies Draft));
         } catch {
@@ -120,15 +154,37 @@ export class FileStore {
     }
 
     isDirty(f: OpenFile): boolean {
-        return f.status === 'deleted' || f.state.doc.toString() !== f.base;
+        return f.status === 'deleted' || f.eol !== f.baseEol || !f.state.doc.eq(f.baseDoc);
+    }
+
+    /** The file's text as it is to be saved: its lines joined by its line ending. */
+    textOf(f: OpenFile): string {
+        return (f.bom ? '\ufeff' : '') + f.state.doc.sliceString(0, f.state.doc.length, f.eol);
+    }
+
+    /** Makes `text` (server bytes) the saved version of f. */
+    private setBase(f: OpenFile, text: string, etag: string): void {
+        const fmt = textFormat(text);
+        f.base = text;
+        f.etag = etag;
+        f.baseEol = fmt.eol;
+        f.baseDoc = EditorState.create({ doc: fmt.bom ? text.slice(1) : text }).doc;
+    }
+
+    /** Changes the line ending the file is saved with (the status bar's conversion). */
+    setEol(f: OpenFile, eol: Eol): void {
+        if (f.eol === eol) return;
+        f.eol = eol;
+        this.edited(f, f.state);
     }
     anyUnsaved(): boolean {
         for (const f of this.open.values()) if (this.isDirty(f) || f.status === 'saving') return true;
         return false;
     }
 
+    /** An editor state for text (bytes as stored: a BOM is kept aside, not shown). */
     private newState(path: string, text: string): EditorState {
-        return EditorState.create({ doc: text, extensions: this.extensions(path) });
+        return EditorState.create({ doc: text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, extensions: this.extensions(path) });
     }
 
     /** Loads a file (or returns it if open). A local draft that differs is restored. */
@@ -141,13 +197,18 @@ export class FileStore {
         const again = this.open.get(path);
         if (again) return again;
         const draft = this.readDraft(path);
+        const fmt = textFormat(text);
+        const state = this.newState(path, text);
         const f: OpenFile = {
-            path, state: this.newState(path, text), etag, base: text, status: 'saved', message: '',
-            theirs: null, saving: false, again: false, timer: 0, retryMs: 1000,
+            path, state, etag, base: text, baseDoc: state.doc, eol: fmt.eol, baseEol: fmt.eol, bom: fmt.bom,
+            status: 'saved', message: '', theirs: null, saving: false, again: false, timer: 0, retryMs: 1000,
         };
         this.open.set(path, f);
         if (draft && draft.text !== text) {
             f.state = this.newState(path, draft.text);
+            const dfmt = textFormat(draft.text);
+            f.eol = dfmt.eol;
+            f.bom = dfmt.bom;
             if (draft.base === etag) {
                 // Unsaved edits of this very version: save them now.
                 f.status = 'dirty';
@@ -201,13 +262,14 @@ export class FileStore {
 
     async save(f: OpenFile, force = false): Promise<void> {
         clearTimeout(f.timer);
-        if (f.status === 'conflict' && !force) return;
+        // A file deleted or moved elsewhere (the terminal's mv) is written again only when
+        // the user asks ("Save it again"), never by autosave, Ctrl+S or Run.
+        if ((f.status === 'conflict' || f.status === 'deleted') && !force) return;
         if (f.saving) {
             f.again = true;
             return;
         }
-        const text = f.state.doc.toString();
-        if (text === f.base && f.status !== 'deleted') {
+        if (!this.isDirty(f)) {
             if (f.status !== 'saved') {
                 f.status = 'saved';
                 this.onChange(f);
@@ -215,6 +277,9 @@ export class FileStore {
             this.dropDraft(f.path);
             return;
         }
+        const text = this.textOf(f);
+        const doc = f.state.doc;
+        const eol = f.eol;
         f.saving = true;
         f.status = 'saving';
         this.onChange(f);
@@ -222,6 +287,8 @@ export class FileStore {
             const r = await filesApi.write(this.ws, f.path, text, f.etag || null, !f.etag);
             f.etag = bareEtag(r.etag);
             f.base = text;
+            f.baseDoc = doc;
+            f.baseEol = eol;
             f.retryMs = 1000;
             f.message = '';
             f.status = this.isDirty(f) ? 'dirty' : 'saved';
@@ -260,10 +327,9 @@ export class FileStore {
     }
 
     private enterConflict(f: OpenFile, theirs: string, etag: string): void {
-        if (theirs === f.state.doc.toString()) {
+        if (theirs === this.textOf(f)) {
             // Same text on both sides: nothing to choose.
-            f.etag = etag;
-            f.base = theirs;
+            this.setBase(f, theirs, etag);
             f.status = 'saved';
             f.theirs = null;
             this.dropDraft(f.path);
@@ -277,8 +343,7 @@ export class FileStore {
     /** Conflict resolution: keep my text, overwriting the server's newer version. */
     async keepMine(f: OpenFile): Promise<void> {
         if (!f.theirs) return;
-        f.etag = f.theirs.etag;
-        f.base = f.theirs.text;
+        this.setBase(f, f.theirs.text, f.theirs.etag);
         f.theirs = null;
         f.status = 'dirty';
         await this.save(f, true);
@@ -287,9 +352,11 @@ export class FileStore {
     /** Conflict resolution: take the server's text (mine is dropped). Returns the new state. */
     useTheirs(f: OpenFile): void {
         if (!f.theirs) return;
-        f.etag = f.theirs.etag;
-        f.base = f.theirs.text;
+        this.setBase(f, f.theirs.text, f.theirs.etag);
         f.state = this.newState(f.path, f.theirs.text);
+        const fmt = textFormat(f.theirs.text);
+        f.eol = fmt.eol;
+        f.bom = fmt.bom;
         f.theirs = null;
         f.status = 'saved';
         this.dropDraft(f.path);
@@ -303,8 +370,10 @@ export class FileStore {
         const cur = await filesApi.read(this.ws, path);
         if (cur.etag === f.etag) return null;
         if (!this.isDirty(f) && f.status !== 'conflict') {
-            f.etag = cur.etag;
-            f.base = cur.text;
+            this.setBase(f, cur.text, cur.etag);
+            const fmt = textFormat(cur.text);
+            f.eol = fmt.eol;
+            f.bom = fmt.bom;
             f.status = 'saved';
             this.onChange(f);
             return f; // caller replaces the document, keeping the cursor

@@ -4,20 +4,22 @@
 
 import {
     ApiError, bareEtag, BinaryFileError, files as filesApi, limits as limitsApi, messageOf, runs as runsApi, submissions as subApi,
-    workspaces as wsApi, type FileEntry, type Limits, type Run, type Workspace,
+    terminals as termApi, workspaces as wsApi, type FileEntry, type LiveEnv, type Limits, type Run, type Workspace,
 } from '../api';
 import { baseExtensions, EditorView, languageFor } from '../editor';
-import { Lang, linkTerminal, linkTracebacks } from '../lang';
-import { clear, dialog, fileIcon, fmtAgo, fmtBytes, fmtMs, h, icon, MOD, prefs, promptDialog, confirmDialog, toast } from '../dom';
+import { Lang, linkTerminal } from '../lang';
+import { clear, dialog, fileIcon, fmtAgo, fmtBytes, fmtMs, h, icon, MOD, popupMenu, prefs, promptDialog, confirmDialog, toast } from '../dom';
 import { navigate, onLeave } from '../router';
 import { finished, RunView, runSummary } from '../runview';
-import { errorBlock, loading, topbar } from '../session';
-import { FileStore, SAVE_LABEL, type OpenFile } from './files';
+import { errorBlock, loading, topbar, user as currentUser } from '../session';
+import { EOL_NAME, FileStore, SAVE_LABEL, type Eol, type OpenFile } from './files';
 import { conflictView } from './conflict';
 import { splitter } from './split';
 import { FileTree } from './tree';
 import type { TermSession } from './terminal';
 import { prefetchIde, type IdeData } from './prefetch';
+import { quickOpen } from './quickopen';
+import { openSearchPanel } from '@codemirror/search';
 
 export async function idePage(id: number, pre: IdeData = prefetchIde(id)): Promise<void> {
     const app = document.getElementById('app')!;
@@ -52,11 +54,13 @@ class Ide {
     private keepTabFocus = false;
     private active = '';
     private tabBar: HTMLElement;
+    private tabsMore: HTMLButtonElement;
     private editorHost: HTMLElement;
     private center: HTMLElement;
     private saveStatus: HTMLElement;
     private cursorStatus: HTMLElement;
     private langStatus: HTMLElement;
+    private eolStatus: HTMLButtonElement;
     private limitStatus: HTMLElement;
     private runBtn: HTMLButtonElement;
     private runView: RunView;
@@ -64,6 +68,7 @@ class Ide {
     private args: HTMLInputElement;
     private stdinWrap: HTMLElement;
     private liveInput: HTMLElement;
+    private liveField: HTMLInputElement;
     private history: HTMLElement;
     private runTabs: { output: HTMLButtonElement; history: HTMLButtonElement };
     private current: Run | null = null;
@@ -78,8 +83,11 @@ class Ide {
     private terms = new Map<string, TermSession>();
     private termActive = '';
     private termOpen: boolean;
+    /** The live environments the server listed when a terminal was refused. */
+    private liveEnvs: LiveEnv[] = [];
     private disposed = false;
     private lang: Lang;
+    private viewNav!: HTMLElement;
 
     constructor(private app: HTMLElement, private ws: Workspace, entries: FileEntry[], early: IdeData['first']) {
         document.title = `${ws.name} · pyroom`;
@@ -102,7 +110,10 @@ class Ide {
         };
 
         this.tree = new FileTree(ws.id, {
-            open: (p) => void this.open(p),
+            open: (p) => {
+                if (this.narrow()) this.setView('code');
+                void this.open(p);
+            },
             create: (p, kind) => this.create(p, kind),
             rename: (p) => void this.rename(p),
             remove: (p, kind) => void this.remove(p, kind),
@@ -113,6 +124,15 @@ class Ide {
 
         // Center: tabs, editor, terminal.
         this.tabBar = h('div', { class: 'tabs', role: 'tablist', 'aria-label': 'Open files' });
+        // A mouse wheel scrolls the tabs sideways; the list button reaches every open file.
+        this.tabBar.addEventListener('wheel', (e) => {
+            if (Math.abs(e.deltaY) > Math.abs(e.deltaX) && this.tabBar.scrollWidth > this.tabBar.clientWidth) {
+                this.tabBar.scrollLeft += e.deltaY;
+                e.preventDefault();
+            }
+        }, { passive: false });
+        this.tabsMore = h('button', { type: 'button', class: 'btn icon-only tabs-more', title: 'All open files', 'aria-label': 'All open files', 'aria-haspopup': 'menu', onclick: () => this.tabList() }, icon('collapse'));
+        new ResizeObserver(() => this.tabsOverflow()).observe(this.tabBar);
         this.editorHost = h('div', { class: 'editor-host' });
         this.termTabs = h('div', { class: 'term-tabs', role: 'tablist', 'aria-label': 'Terminals' });
         this.termState = h('span', { class: 'term-state' });
@@ -124,13 +144,14 @@ class Ide {
                 h('button', { type: 'button', class: 'btn icon-only', title: 'New terminal', 'aria-label': 'New terminal', onclick: () => void this.newTerm() }, icon('plus')),
                 this.termState,
                 h('div', { class: 'pane-tools' },
+                    h('button', { type: 'button', class: 'btn icon-only', id: 'live-envs', title: 'Live environments (your workspaces with terminals running)', 'aria-label': 'Live environments', onclick: () => void this.envDialog() }, icon('stdin')),
                     h('button', { type: 'button', class: 'btn icon-only', title: `Hide terminal (Ctrl+\`)`, 'aria-label': 'Hide terminal', onclick: () => this.toggleTerm(false) }, icon('x')))),
             this.termBody);
         this.termOpen = prefs.get('term:open', false);
 
         // Right: run output and history.
         this.runView = new RunView();
-        this.runView.linkify = (el) => linkTracebacks(el, (p, l) => void this.lang.openAt(p, l));
+        this.runView.output.onLocation = (path, line) => void this.openAt(path, line);
         this.stdin = h('textarea', { class: 'stdin', id: 'stdin', rows: '3', spellcheck: 'false', placeholder: 'Given to the program on standard input, then end of file. Leave empty to answer input() as the program runs.', 'aria-label': 'Standard input' });
         this.stdin.value = prefs.get(`stdin:${ws.id}`, '');
         this.stdin.addEventListener('input', () => prefs.set(`stdin:${ws.id}`, this.stdin.value));
@@ -142,7 +163,8 @@ class Ide {
             h('summary', null, icon('stdin'), 'Input and arguments'),
             h('label', { class: 'io-label', for: 'run-args' }, 'Arguments'), this.args,
             h('label', { class: 'io-label', for: 'stdin' }, 'Standard input'), this.stdin);
-        const live = h('input', { class: 'input live-input', placeholder: 'Enter sends a line · Ctrl+D ends input', 'aria-label': 'Send a line to the running program' });
+        const live = h('input', { class: 'input live-input', placeholder: 'Input for the program: Enter sends a line · Ctrl+D ends input', 'aria-label': 'Send a line to the running program' });
+        this.liveField = live;
         live.addEventListener('keydown', (e) => {
             if (!this.current) return;
             if (e.key === 'Enter') {
@@ -172,22 +194,27 @@ class Ide {
         // Top bar: breadcrumb, Run, Submit, Terminal.
         this.runBtn = h('button', { type: 'button', class: 'btn btn-run', id: 'run', title: `Run (${MOD}+Enter)`, onclick: () => void (this.current ? this.stop() : this.run()) },
             icon('play'), h('span', { class: 'run-label' }, 'Run'));
+        // An admin in someone else's workspace sees whose it is, and is not offered Submit
+        // (a submission is the owner's).
+        const foreign = !!ws.owner && ws.owner.id !== currentUser()?.id;
         const crumb = h('div', { class: 'crumb' },
             h('a', { href: '/', class: 'crumb-link' }, 'Workspaces'), h('span', { class: 'crumb-sep' }, '/'),
+            foreign ? h('span', { class: 'owner-badge', title: `This workspace belongs to ${ws.owner.username}; you see it as an administrator` }, `${ws.owner.username}’s`) : null,
             h('button', { type: 'button', class: 'crumb-name', title: 'Rename workspace', onclick: () => void this.renameWorkspace() }, ws.name));
         const actions = h('div', { class: 'top-actions' },
             this.runBtn,
             h('button', { type: 'button', class: 'btn', id: 'toggle-terminal', title: 'Terminal (Ctrl+`)', 'aria-pressed': String(prefs.get('term:open', false)), onclick: () => this.toggleTerm() }, icon('terminal'), h('span', null, 'Terminal')),
-            h('button', { type: 'button', class: 'btn', id: 'submit-review', onclick: () => void this.submit() }, icon('upload'), h('span', null, 'Submit')));
+            foreign ? null : h('button', { type: 'button', class: 'btn', id: 'submit-review', onclick: () => void this.submit() }, icon('upload'), h('span', null, 'Submit')));
 
         // Status bar.
         this.saveStatus = h('span', { class: 'sb-item sb-save', role: 'status', 'aria-live': 'polite' });
         this.cursorStatus = h('span', { class: 'sb-item' });
         this.langStatus = h('span', { class: 'sb-item' });
+        this.eolStatus = h('button', { type: 'button', class: 'sb-item sb-button sb-eol', hidden: true, onclick: () => void this.convertEol() });
         this.limitStatus = h('span', { class: 'sb-item sb-limits' });
-        const statusbar = h('footer', { class: 'statusbar' }, this.saveStatus, h('span', { class: 'sb-spacer' }), this.lang.status, this.cursorStatus, h('span', { class: 'sb-item' }, 'Spaces: 4'), this.langStatus, this.limitStatus);
+        const statusbar = h('footer', { class: 'statusbar' }, this.saveStatus, h('span', { class: 'sb-spacer' }), this.lang.status, this.cursorStatus, h('span', { class: 'sb-item sb-tabhint' }, 'Esc then Tab leaves the editor'), h('span', { class: 'sb-item', title: 'Tab indents by 4 spaces. To move the focus out of the editor with the keyboard, press Esc, then Tab.' }, 'Spaces: 4'), this.eolStatus, this.langStatus, this.limitStatus);
 
-        this.center = h('div', { class: 'center' }, this.tabBar, this.editorHost);
+        this.center = h('div', { class: 'center' }, h('div', { class: 'tabbar' }, this.tabBar, this.tabsMore), this.editorHost);
         this.root = h('div', { class: 'ide' });
         const sideSplit = splitter({ root: this.root, prop: '--sidebar-w', axis: 'x', dir: 1, min: 140, max: () => innerWidth * 0.4, initial: 220, key: 'size:sidebar', label: 'Resize file tree' });
         const runSplit = splitter({ root: this.root, prop: '--run-w', axis: 'x', dir: -1, min: 240, max: () => innerWidth * 0.6, initial: Math.round(Math.max(300, innerWidth * 0.3)), key: 'size:run', label: 'Resize output panel', onResize: () => this.refitTerms() });
@@ -195,7 +222,13 @@ class Ide {
         this.termPanel.prepend(termSplit);
         this.root.append(h('aside', { class: 'sidebar', 'aria-label': 'Files' }, this.tree.el), sideSplit,
             h('div', { class: 'center-col' }, this.center, this.termPanel), runSplit, runPanel);
-        app.replaceChildren(topbar('ide', crumb, actions), this.root, statusbar);
+        // Below ~700 px there is room for one pane: a switcher at the bottom picks it.
+        const viewBtn = (v: 'files' | 'code' | 'output' | 'terminal', label: string, ic: string) =>
+            h('button', { type: 'button', class: 'view-btn', role: 'tab', dataset: { view: v }, 'aria-selected': String(v === 'code'), onclick: () => this.setView(v) }, icon(ic), h('span', null, label));
+        this.viewNav = h('nav', { class: 'ide-views', role: 'tablist', 'aria-label': 'Show' },
+            viewBtn('files', 'Files', 'folder'), viewBtn('code', 'Code', 'py'), viewBtn('output', 'Output', 'play'), viewBtn('terminal', 'Terminal', 'terminal'));
+        this.root.dataset.view = 'code';
+        app.replaceChildren(topbar('ide', crumb, actions), this.root, statusbar, this.viewNav);
 
         document.addEventListener('keydown', this.keys);
         onLeave(() => this.dispose());
@@ -233,14 +266,36 @@ class Ide {
         this.view?.destroy();
     }
 
+    /** The pane shown on a narrow screen (CSS shows them all on a wide one). */
+    private setView(v: 'files' | 'code' | 'output' | 'terminal'): void {
+        this.root.dataset.view = v;
+        for (const b of this.viewNav.querySelectorAll<HTMLElement>('.view-btn')) b.setAttribute('aria-selected', String(b.dataset.view === v));
+        if (v === 'terminal' && !this.termOpen) this.toggleTerm(true);
+        else if (v === 'terminal') this.refitTerms();
+        if (v === 'code') requestAnimationFrame(() => this.view?.focus());
+    }
+    private narrow(): boolean {
+        return matchMedia('(max-width: 700px)').matches;
+    }
+
     private keys = (e: KeyboardEvent): void => {
         const mod = e.ctrlKey || e.metaKey;
         if (mod && e.key === 's') {
             e.preventDefault();
             void this.saveNow();
-        } else if (mod && e.key === 'Enter') {
+        } else if ((mod && e.key === 'Enter') || (e.key === 'F5' && !mod && !e.shiftKey)) {
+            // F5 as in other editors; it would otherwise reload the page.
             e.preventDefault();
             void this.run();
+        } else if (mod && !e.shiftKey && e.key.toLowerCase() === 'p') {
+            // Ctrl+P is Print in a browser; here it is "go to file", as in other editors.
+            e.preventDefault();
+            quickOpen([...this.tree.paths()], (p) => void this.open(p));
+        } else if (mod && e.key.toLowerCase() === 'h' && this.view) {
+            // Ctrl+H (history in some browsers) opens find and replace, as in other editors.
+            e.preventDefault();
+            openSearchPanel(this.view);
+            requestAnimationFrame(() => (this.view?.dom.querySelector('.cm-search input[name=replace]') as HTMLInputElement | null)?.focus());
         } else if (e.ctrlKey && e.key === '`') {
             e.preventDefault();
             this.toggleTerm();
@@ -305,6 +360,21 @@ class Ide {
         if (this.active === path) this.showActive();
     }
 
+    /** Opens path with the cursor on line (a traceback's link). */
+    private async openAt(path: string, line: number): Promise<void> {
+        if (!this.tree.paths().has(path)) {
+            toast(`${path} is not a file of this workspace.`, 'error');
+            return;
+        }
+        if (this.narrow()) this.setView('code');
+        await this.open(path);
+        const v = this.view;
+        if (!v || this.active !== path) return;
+        const l = v.state.doc.line(Math.max(1, Math.min(line, v.state.doc.lines)));
+        v.dispatch({ selection: { anchor: l.from, head: l.to }, effects: EditorView.scrollIntoView(l.from, { y: 'center' }) });
+        v.focus();
+    }
+
     /** Images are shown, other binary files offered for download: never opened as text. */
     private showPreview(path: string): void {
         const url = filesApi.url(this.ws.id, path);
@@ -337,7 +407,10 @@ class Ide {
                     h('dl', { class: 'shortcuts' },
                         h('dt', null, `${MOD}+Enter`), h('dd', null, 'Run'),
                         h('dt', null, `${MOD}+S`), h('dd', null, 'Save now (autosave is on)'),
-                        h('dt', null, `${MOD}+F`), h('dd', null, 'Find and replace'),
+                        h('dt', null, `${MOD}+P`), h('dd', null, 'Go to file'),
+                        h('dt', null, `${MOD}+F, ${MOD}+H`), h('dd', null, 'Find, replace'),
+                        h('dt', null, 'F5'), h('dd', null, 'Run'),
+                        h('dt', null, 'Esc, Tab'), h('dd', null, 'Leave the editor (Tab indents)'),
                         h('dt', null, 'Ctrl+`'), h('dd', null, 'Terminal')))));
             this.showSave();
             this.showCursor();
@@ -417,9 +490,39 @@ class Ide {
                     h('span', { class: 'tab-dot', 'aria-hidden': 'true' }), icon('x', 'tab-x')));
             this.tabBar.append(tab);
         }
+        this.tabsOverflow();
+        // The active tab is always in view (opened from the tree, the list, or a link).
+        const act = this.tabBar.querySelector<HTMLElement>('.tab.active');
+        if (act) {
+            const bar = this.tabBar.getBoundingClientRect();
+            const r = act.getBoundingClientRect();
+            if (r.left < bar.left) this.tabBar.scrollLeft -= bar.left - r.left;
+            else if (r.right > bar.right) this.tabBar.scrollLeft += r.right - bar.right;
+        }
         const unsaved = new Set<string>();
         for (const f of this.store.open.values()) if (this.store.isDirty(f)) unsaved.add(f.path);
         this.tree.setUnsaved(unsaved);
+    }
+
+    /** Shows the list button only when some tabs are scrolled out of view. */
+    private tabsOverflow(): void {
+        this.tabsMore.hidden = this.tabBar.scrollWidth <= this.tabBar.clientWidth + 1;
+    }
+
+    private tabList(): void {
+        const items = this.tabs.map((p) => {
+            const name = p.slice(p.lastIndexOf('/') + 1);
+            const f = this.store.open.get(p);
+            const dirty = f ? this.store.isDirty(f) : false;
+            return {
+                label: [fileIcon(name), name, dirty ? h('span', { class: 'pmenu-dot', title: 'Unsaved changes' }) : null],
+                hint: p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '',
+                current: p === this.active,
+                dataset: { path: p },
+                onSelect: () => void this.open(p),
+            };
+        });
+        popupMenu(this.tabsMore, items, 'Open files');
     }
 
     private closeTab(path: string, force = false): void {
@@ -449,8 +552,35 @@ class Ide {
         if (f.path === this.active) this.showSave();
     }
 
+    private showEol(f: OpenFile | undefined): void {
+        this.eolStatus.hidden = !f || f.status === 'conflict';
+        if (!f) return;
+        this.eolStatus.textContent = `${f.bom ? 'UTF-8 BOM' : 'UTF-8'} · ${EOL_NAME[f.eol]}`;
+        this.eolStatus.title = `Line endings: ${EOL_NAME[f.eol]}. Click to convert.`;
+        this.eolStatus.dataset.eol = EOL_NAME[f.eol];
+    }
+
+    /** Converts the open file's line endings, on request only (files are kept byte-exact). */
+    private async convertEol(): Promise<void> {
+        const f = this.store.open.get(this.active);
+        if (!f) return;
+        const choices: Eol[] = ['\n', '\r\n'];
+        const to = await dialog<Eol>({
+            title: 'Line endings',
+            body: h('p', null, `${f.path} uses ${EOL_NAME[f.eol]} line endings${f.eol === '\r\n' ? ' (Windows)' : f.eol === '\n' ? ' (Linux, macOS)' : ''}. It is saved with them unless you convert it.`),
+            buttons: [
+                { label: 'Cancel', value: null as unknown as Eol },
+                ...choices.filter((c) => c !== f.eol).map((c) => ({ label: `Convert to ${EOL_NAME[c]}`, value: c, kind: 'primary' as const })),
+            ],
+        });
+        if (!to) return;
+        this.store.setEol(f, to);
+        this.showEol(f);
+    }
+
     private showSave(): void {
         const f = this.store.open.get(this.active);
+        this.showEol(f);
         clear(this.saveStatus);
         let others = 0;
         let offline = false;
@@ -666,14 +796,21 @@ class Ide {
             }
         });
         es.addEventListener('folder_created', () => this.refreshSoon());
+        // A move arrives as file_deleted + file_changed (src/api/events.c); a terminal's edit
+        // that lost to a newer saved version arrives as conflict.
         es.addEventListener('conflict', (ev) => {
             const d = data(ev);
+            toast(`${d?.path ?? 'A file'}: ${d?.message ?? 'changed in the terminal and here at once'}`, 'error');
             this.refreshSoon();
-            toast(`${d?.path ?? 'A file'}: ${d?.message ?? 'the terminal changed it too; your saved version was kept'}`, 'info');
         });
         es.addEventListener('limit_exceeded', (ev) => {
             const d = data(ev);
             toast(`Not saved: ${d?.path ?? ''} — ${d?.message ?? 'workspace limit exceeded'}`, 'error');
+        });
+        // The database could not be reached: the server retries the terminal's change.
+        es.addEventListener('not_saved', (ev) => {
+            const d = data(ev);
+            toast(`Not stored yet: ${d?.path ?? 'a file'} — ${d?.message ?? 'the server retries every second'}`, 'info');
         });
         es.addEventListener('open', () => this.refreshSoon());
     }
@@ -684,14 +821,14 @@ class Ide {
             if (f && f.path === this.active && this.view) {
                 // Replace only the changed middle so the cursor stays where it was.
                 const cur = this.view.state.doc.toString();
-                const next = f.base;
+                const next = f.baseDoc.toString();
                 let a = 0;
                 while (a < cur.length && a < next.length && cur[a] === next[a]) a++;
                 let b = 0;
                 while (b < cur.length - a && b < next.length - a && cur[cur.length - 1 - b] === next[next.length - 1 - b]) b++;
                 this.view.dispatch({ changes: { from: a, to: cur.length - b, insert: next.slice(a, next.length - b) } });
             } else if (f) {
-                f.state = f.state.update({ changes: { from: 0, to: f.state.doc.length, insert: f.base } }).state;
+                f.state = f.state.update({ changes: { from: 0, to: f.state.doc.length, insert: f.baseDoc.toString() } }).state;
             } else if (this.store.open.get(path)?.status === 'conflict' && path === this.active) {
                 this.showActive();
             }
@@ -739,7 +876,12 @@ class Ide {
             toast('There is no Python file to run. Create one, e.g. main.py.', 'error');
             return;
         }
+        if (this.store.open.get(entry)?.status === 'deleted') {
+            toast(`${entry} is no longer on the server (deleted or moved, maybe in the terminal). Open it under its new name, or use "Save it again".`, 'error');
+            return;
+        }
         this.runTab('output');
+        if (this.narrow()) this.setView('output');
         this.current = { id: 0 } as Run;
         this.runBtn.classList.add('running');
         this.runBtn.replaceChildren(icon('stop'), h('span', { class: 'run-label' }, 'Stop'));
@@ -747,6 +889,12 @@ class Ide {
         try {
             await this.store.saveAll();
             const unsaved = [...this.store.open.values()].filter((f) => this.store.isDirty(f));
+            if (unsaved.some((f) => f.status === 'offline')) {
+                // One message, not a save warning and then a failed run.
+                this.runView.reset();
+                this.runView.append('info', 'The server cannot be reached, so nothing was run. Your changes are kept in this browser and saved when it is back.\n');
+                return;
+            }
             if (unsaved.length) toast(`Not saved, so the run uses the server's version: ${unsaved.map((f) => f.path).join(', ')}`, 'error');
             // With text in the stdin box the program reads that and then end of file (as a
             // judge would); with the box empty, stdin stays open and the line under the output
@@ -755,6 +903,9 @@ class Ide {
             const r = await runsApi.start(this.ws.id, entry, this.stdin.value, splitArgs(this.args.value), interactive);
             this.current = r;
             this.liveInput.hidden = !interactive;
+            // Keys typed while the program runs are its input, not edits of the code (input()
+            // waits for them); focus returns to the editor when it ends.
+            if (interactive) this.liveField.focus();
             await this.runView.stream(r);
             if (!this.disposed) {
                 void this.loadHistory();
@@ -765,6 +916,7 @@ class Ide {
             this.runView.append('stderr', `Could not run ${entry}: ${messageOf(e)}\n`);
         } finally {
             this.current = null;
+            if (document.activeElement === this.liveField) this.view?.focus();
             this.liveInput.hidden = true;
             this.runBtn.classList.remove('running');
             this.runBtn.replaceChildren(icon('play'), h('span', { class: 'run-label' }, 'Run'));
@@ -860,7 +1012,7 @@ class Ide {
             t = new mod.TermSession(host, this.ws.id, name, (s) => {
                 if (s.name === this.termActive) this.showTermState();
                 this.renderTermTabs();
-            });
+            }, () => this.termRefusal(name!));
             linkTerminal(t.term, (p, l) => void this.lang.openAt(p, l));
             this.terms.set(name, t);
         }
@@ -880,7 +1032,72 @@ class Ide {
         await this.showTerm(String(n));
     }
 
-    private closeTerm(name: string): void {
+    /** Why the server refuses terminal `name` of this workspace, if it is a limit. */
+    private async termRefusal(name: string): Promise<string | null> {
+        const l = await termApi.list();
+        this.liveEnvs = l.items;
+        const mine = l.items.find((e) => e.workspace_id === this.ws.id);
+        if (!mine && l.max_per_user && l.items.length >= l.max_per_user)
+            return `You have ${l.items.length} live environment${l.items.length === 1 ? '' : 's'}, the most allowed. End one to open a terminal here.`;
+        if (mine && l.max_per_workspace && mine.terminal_count >= l.max_per_workspace && !mine.terminals.includes(name))
+            return `This workspace has ${mine.terminal_count} terminals running, the most allowed. Close one to open another.`;
+        return null;
+    }
+
+    /** The live environments, each with an End button. */
+    private envList(envs: LiveEnv[], after: () => void): HTMLElement {
+        if (!envs.length) return h('p', { class: 'muted' }, 'No terminals are running.');
+        return h('ul', { class: 'env-list' }, envs.map((e) => {
+            const here = e.workspace_id === this.ws.id;
+            const end = h('button', { type: 'button', class: 'btn btn-small', 'aria-label': `End the environment of ${e.workspace_name ?? e.workspace_id}`, onclick: async () => {
+                end.disabled = true;
+                try {
+                    await termApi.end(e.workspace_id);
+                    if (here) for (const n of [...this.terms.keys()]) this.dropTerm(n);
+                } catch (err) {
+                    if (!(err instanceof ApiError && err.status === 404)) toast(messageOf(err), 'error');
+                }
+                after();
+            } }, 'End');
+            return h('li', { class: 'env-row', dataset: { ws: String(e.workspace_id) } },
+                h('span', { class: 'env-name' }, here ? h('strong', null, e.workspace_name ?? `#${e.workspace_id}`) : h('a', { href: `/w/${e.workspace_id}` }, e.workspace_name ?? `#${e.workspace_id}`),
+                    here ? h('span', { class: 'muted' }, ' (this one)') : null),
+                h('span', { class: 'env-terms muted' }, `${e.terminal_count} terminal${e.terminal_count === 1 ? '' : 's'} · ${e.clients ? 'in use' : `idle ${fmtMs(e.idle_ms)}`}`),
+                end);
+        }));
+    }
+
+    private async envDialog(): Promise<void> {
+        let envs: LiveEnv[];
+        let max = 0;
+        try {
+            const l = await termApi.list();
+            envs = l.items;
+            max = l.max_per_user;
+        } catch (e) {
+            toast(messageOf(e), 'error');
+            return;
+        }
+        const holder = h('div', null);
+        const refresh = async () => {
+            try {
+                holder.replaceChildren(this.envList((await termApi.list()).items, () => void refresh()));
+            } catch (e) {
+                holder.replaceChildren(h('p', { class: 'form-error' }, messageOf(e)));
+            }
+        };
+        holder.append(this.envList(envs, () => void refresh()));
+        await dialog<boolean>({
+            title: 'Live environments',
+            body: [h('p', null, `Each workspace with terminals running is a live environment; you may have ${max || 'any number of'} at once. One ends by itself after a while without use. Ending one stops its shells and programs; the files stay.`), holder],
+            buttons: [{ label: 'Close', value: false, kind: 'primary' }],
+        });
+        const t = this.terms.get(this.termActive);
+        if (t?.state === 'refused') t.restart();
+    }
+
+    /** Removes a terminal tab from the page (its shell is not touched). */
+    private dropTerm(name: string): void {
         const t = this.terms.get(name);
         t?.dispose();
         t?.host.remove();
@@ -894,20 +1111,59 @@ class Ide {
         } else this.renderTermTabs();
     }
 
+    /** The tab's ×: a running shell is ended on request, or kept running in the background. */
+    private async closeTerm(name: string): Promise<void> {
+        const t = this.terms.get(name);
+        if (t && t.state === 'open') {
+            const v = await dialog<'end' | 'keep'>({
+                title: `Close terminal bash ${name}?`,
+                body: h('p', null, 'Ending the shell stops what runs in it and frees its place. Kept running, it ends by itself when unused for a while; reopening this terminal finds it again.'),
+                buttons: [
+                    { label: 'Cancel', value: null as unknown as 'end' },
+                    { label: 'Keep running', value: 'keep' },
+                    { label: 'End shell', value: 'end', kind: 'danger' },
+                ],
+            });
+            if (!v) return;
+            if (v === 'end') {
+                try {
+                    await termApi.end(this.ws.id, name);
+                } catch (e) {
+                    if (!(e instanceof ApiError && e.status === 404)) {
+                        toast(messageOf(e), 'error');
+                        return;
+                    }
+                }
+            }
+        }
+        this.dropTerm(name);
+    }
+
     private renderTermTabs(): void {
         clear(this.termTabs);
         for (const n of this.termNames()) {
             const t = this.terms.get(n);
             this.termTabs.append(h('div', { class: `ttab ${n === this.termActive ? 'active' : ''} ttab-${t?.state ?? 'idle'}`, role: 'tab', 'aria-selected': String(n === this.termActive), tabindex: '0', onclick: () => void this.showTerm(n) },
                 h('span', { class: 'ttab-dot', 'aria-hidden': 'true' }), h('span', null, `bash ${n}`),
-                h('button', { type: 'button', class: 'tab-close', 'aria-label': `Close terminal ${n}`, onclick: (e: MouseEvent) => { e.stopPropagation(); this.closeTerm(n); } }, icon('x', 'tab-x'))));
+                h('button', { type: 'button', class: 'tab-close', 'aria-label': `Close terminal ${n}`, onclick: (e: MouseEvent) => { e.stopPropagation(); void this.closeTerm(n); } }, icon('x', 'tab-x'))));
         }
     }
 
     private showTermState(): void {
         const t = this.terms.get(this.termActive);
         clear(this.termState);
+        for (const el of this.termBody.querySelectorAll('.term-refused')) el.remove();
         if (!t) return;
+        if (t.state === 'refused') {
+            this.termState.className = 'term-state term-refused-state';
+            this.termState.dataset.state = t.state;
+            this.termState.append(icon('x'), 'Terminal limit reached');
+            this.termBody.append(h('div', { class: 'term-refused', role: 'alert' },
+                h('p', { class: 'term-refused-msg' }, t.detail),
+                this.envList(this.liveEnvs, () => t.restart()),
+                h('p', null, h('button', { type: 'button', class: 'link', onclick: () => t.restart() }, 'Try again'))));
+            return;
+        }
         this.termState.className = `term-state term-${t.state}`;
         this.termState.dataset.state = t.state;
         if (t.state === 'open') {

@@ -2,12 +2,15 @@
 // frames carry terminal bytes both ways; text frames carry JSON control messages (resize
 // from us; exit and error from the server). The socket reconnects by itself with backoff,
 // and the server replays the scrollback of the same shell, so a reload or a network blip
-// loses nothing. This module is loaded on first use (xterm.js is a separate chunk).
+// loses nothing. A browser is not told why a WebSocket handshake failed (a 429 at the
+// terminal limit looks like any lost connection), so after a failed attempt the owner's
+// `diagnose` asks the server; a limit it names stops the retries until the user acts
+// (state 'refused'). This module is loaded on first use (xterm.js is a separate chunk).
 
 import { FitAddon } from '@xterm/addon-fit';
 import { Terminal, type ITheme } from '@xterm/xterm';
 
-export type TermState = 'connecting' | 'open' | 'reconnecting' | 'exited' | 'error';
+export type TermState = 'connecting' | 'open' | 'reconnecting' | 'exited' | 'error' | 'refused';
 
 function themeFromCss(): ITheme {
     const cs = getComputedStyle(document.documentElement);
@@ -45,6 +48,8 @@ export class TermSession {
         readonly workspace: number,
         readonly name: string,
         private onState: (t: TermSession) => void,
+        /** After a failed connection: why, if the server refuses it (a limit), else null. */
+        private diagnose: () => Promise<string | null> = async () => null,
     ) {
         this.term = new Terminal({
             fontFamily: getComputedStyle(document.documentElement).getPropertyValue('--mono').trim() || 'monospace',
@@ -140,10 +145,25 @@ export class TermSession {
                 this.term.write(new Uint8Array(ev.data as ArrayBuffer));
             }
         };
-        ws.onclose = () => {
+        let opened = false;
+        ws.addEventListener('open', () => (opened = true));
+        ws.onclose = async () => {
             if (this.ws !== ws) return;
             this.ws = null;
             if (this.disposed || exited) return;
+            if (!opened) {
+                let why: string | null = null;
+                try {
+                    why = await this.diagnose();
+                } catch {
+                    /* the server is unreachable: retry as usual */
+                }
+                if (this.disposed || this.ws) return;
+                if (why) {
+                    this.setState('refused', why);
+                    return;
+                }
+            }
             const delay = Math.min(500 * 2 ** this.retry, 15000);
             this.retry++;
             const secs = Math.ceil(delay / 1000);

@@ -63,6 +63,9 @@ export class FileTree {
     private menu: HTMLElement | null = null;
     /** Where an inline "new file/folder" input is shown: its parent folder and kind. */
     private pending: { parent: string; kind: 'file' | 'folder' } | null = null;
+    /** The row the keyboard acts on (Delete, F2, arrows): the clicked or arrowed-to row, or
+     *  the open file when that changes. */
+    private focusPath = '';
     /** True while render() replaces the rows (an input losing focus then is not a commit). */
     private rerendering = false;
     private picker: HTMLInputElement;
@@ -131,8 +134,11 @@ export class FileTree {
         }
         return out;
     }
+    /** The open file changed (a tab, a link, a run): the keyboard cursor follows it, so the
+     *  row that is highlighted is the one Delete, F2 or the menu key act on. */
     setActive(path: string): void {
         this.active = path;
+        this.focusPath = path;
         this.reveal(path);
     }
     /** Expands the folders above a path so it is visible. */
@@ -171,7 +177,7 @@ export class FileTree {
 
     render(): void {
         const root = build(this.entries);
-        const focusedPath = (this.list.querySelector('.tree-row.focused') as HTMLElement | null)?.dataset.path;
+        const focusedPath = this.focusPath;
         // A re-render (the file list refreshed) keeps a half-typed new name.
         const typing = this.list.querySelector<HTMLInputElement>('.tree-input');
         const typed = typing?.value ?? '';
@@ -266,8 +272,10 @@ export class FileTree {
         const finish = async (commit: boolean) => {
             if (done) return;
             done = true;
+            // A leading "/" puts the new entry at the top level, whatever is selected.
+            const top = input.value.trim().startsWith('/');
             const name = input.value.trim().replace(/^\/+|\/+$/g, '');
-            const parent = p.parent;
+            const parent = top ? '' : p.parent;
             this.pending = null;
             if (commit && name) {
                 const path = parent ? `${parent}/${name}` : name;
@@ -293,8 +301,17 @@ export class FileTree {
         input.addEventListener('blur', () => {
             if (!this.rerendering) void finish(input.value.trim() !== '');
         });
-        return h('div', { class: 'tree-row tree-input-row', style: `--depth:${depth}` },
-            h('span', { class: 'tree-chevron' }), icon(p.kind === 'file' ? 'file' : 'folder'), input);
+        const where = h('div', { class: 'tree-hint', style: `--depth:${depth}` });
+        const hint = () => {
+            const top = input.value.trim().startsWith('/');
+            where.textContent = top || !p.parent ? `New ${p.kind} at the top level` : `New ${p.kind} in ${p.parent}/ · start with / for the top level`;
+        };
+        input.addEventListener('input', hint);
+        hint();
+        return h('div', { class: 'tree-input-wrap' },
+            h('div', { class: 'tree-row tree-input-row', style: `--depth:${depth}` },
+                h('span', { class: 'tree-chevron' }), icon(p.kind === 'file' ? 'file' : 'folder'), input),
+            where);
     }
 
     private toggle(path: string): void {
@@ -307,6 +324,7 @@ export class FileTree {
     private focusRow(row: HTMLElement): void {
         this.list.querySelectorAll('.tree-row.focused').forEach((r) => r.classList.remove('focused'));
         row.classList.add('focused');
+        this.focusPath = row.dataset.path ?? '';
     }
 
     private key(e: KeyboardEvent): void {

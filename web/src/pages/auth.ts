@@ -51,6 +51,7 @@ export function authPage(mode: 'login' | 'register', query: URLSearchParams): vo
                     let msg = err instanceof Error ? err.message : String(err);
                     if (err instanceof ApiError) {
                         if (err.code === 'bad_credentials') msg = 'Wrong username or password.';
+                        else if (err.code === 'account_disabled') msg = 'This account is disabled. Ask an administrator to enable it.';
                         else if (err.code === 'exists') msg = 'That username is taken.';
                         else if (err.code === 'registration_closed') msg = 'Registration is closed on this server. Ask an admin for an account.';
                     }
