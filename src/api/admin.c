@@ -162,7 +162,7 @@ static void h_user_password(struct http_req *req, void *ctx)
         api_fail(req, r, "user");
         goto out;
     }
-    api_live_revoke(id, NULL, 0);
+    api_live_revoke(api, id, NULL, 0);
     snprintf(target, sizeof(target), "user:%lld", (long long)id);
     api_audit(api, req, c.user.id, "password_reset", target, "");
     http_reply_json(req, 200, json_pack("{s:o,s:s}", "user", api_user_json(u), "password", pw));

@@ -276,7 +276,7 @@ static void h_password(struct http_req *req, void *ctx)
         api_fail(req, r, "password");
         goto out;
     }
-    api_live_revoke(c.user.id, NULL, 0);
+    api_live_revoke(api, c.user.id, NULL, 0);
     api_audit(api, req, c.user.id, "password_change", "", "");
     if (!c.by_cookie) {
         http_reply_json(req, 200, json_pack("{s:o}", "user", api_user_json(u)));
