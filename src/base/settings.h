@@ -42,7 +42,7 @@ struct settings {
     uint64_t max_file_bytes;
     uint64_t max_files;
     uint64_t max_workspace_bytes;
-    uint64_t max_workspaces; /* per user */
+    uint64_t max_workspaces;     /* per user */
     uint64_t search_max_matches; /* lines one search across files returns */
     uint64_t run_wall_ms;
     uint64_t run_cpu_ms;
