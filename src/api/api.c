@@ -445,17 +445,11 @@ void api_handle(struct http_req *req, void *ctx)
     }
 }
 
-/* Language workers (exec/lang.h) and their per-user budget, from the settings. */
+/* Language workers (exec/lang.h), from the settings. Their per-user budget is cluster-wide
+ * (api/limits.h, taken in lang.c). */
 static int lang_start(struct api *api, const struct settings *cfg, struct store *store,
                       struct sup *sup, struct err *err)
 {
-    struct ratelimit_config rl = {
-        .rate = (double)(cfg->lang_per_minute ? cfg->lang_per_minute : 1) / 60.0,
-        .burst = (double)(cfg->lang_per_minute ? cfg->lang_per_minute : 1),
-        .slots = 4096,
-    };
-    if (ratelimit_new(&rl, &api->lang_per_user) < 0)
-        return err_set(err, ENOMEM, "allocate rate limits");
     struct lang_config lc = {
         .max_workers = (unsigned)cfg->lang_workers,
         .idle_ms = cfg->lang_idle * 1000,
@@ -584,7 +578,6 @@ void api_free(struct api *api)
     api_metrics_stop();
     runs_free(api->runs);
     lang_free(api->lang);
-    ratelimit_free(api->lang_per_user);
     cluster_stop(api->cluster);
     ratelimit_free(api->signup_by_ip);
     router_free(api->router);

@@ -35,7 +35,6 @@ struct api {
     struct ratelimit *signup_by_ip;  /* registrations per client address per hour (this node);
                                         NULL: no limit */
     struct lang *lang;               /* language workers (lang.c); NULL when off */
-    struct ratelimit *lang_per_user; /* language requests per user per minute */
     int web_dirfd;                   /* the built page, or -1 */
     bool setup_open;                 /* no user exists yet */
 };

@@ -99,28 +99,20 @@ void store_node_ids_free(char **ids, size_t n)
     free(ids);
 }
 
-int store_nodes_dead(struct store *st, const char *except, int64_t before_ms,
-                     const char *same_advertise, char ***ret, size_t *ret_n, struct err *err)
+/* The first column of the rows of s (already queried, or rc < 0), as malloc'd strings. */
+static int collect_ids(struct db *db, struct db_stmt *s, int rc, char ***ret, size_t *ret_n,
+                       struct err *err)
 {
-    struct db db;
-    struct db_stmt *s = NULL;
     char **ids = NULL;
     size_t n = 0;
-    int rc = conn_get(st, &db, err);
-    if (rc < 0)
-        return rc;
-    rc = db_query(&db, &s,
-                  "SELECT id FROM nodes WHERE id <> ? AND (heartbeat_at < ? OR advertise = ?)"
-                  " ORDER BY id",
-                  err, "tit", except, before_ms, same_advertise ? same_advertise : "");
     while (rc == 0) {
-        int r = db_step(&db, s, err);
+        int r = db_step(db, s, err);
         if (r <= 0) {
             rc = r;
             break;
         }
         char **grown = realloc(ids, (n + 1) * sizeof(*ids));
-        const char *id = col_text(&db, s, 0);
+        const char *id = col_text(db, s, 0);
         if (!grown || !id || !(grown[n] = strdup(id))) {
             if (grown)
                 ids = grown;
@@ -131,8 +123,7 @@ int store_nodes_dead(struct store *st, const char *except, int64_t before_ms,
         n++;
     }
     if (s)
-        db_done(&db, s);
-    conn_put(&db);
+        db_done(db, s);
     if (rc < 0) {
         store_node_ids_free(ids, n);
         return rc;
@@ -140,6 +131,40 @@ int store_nodes_dead(struct store *st, const char *except, int64_t before_ms,
     *ret = ids;
     *ret_n = n;
     return 0;
+}
+
+int store_nodes_dead(struct store *st, const char *except, int64_t before_ms,
+                     const char *same_advertise, char ***ret, size_t *ret_n, struct err *err)
+{
+    struct db db;
+    struct db_stmt *s = NULL;
+    int rc = conn_get(st, &db, err);
+    if (rc < 0)
+        return rc;
+    rc = db_query(&db, &s,
+                  "SELECT id FROM nodes WHERE id <> ? AND (heartbeat_at < ? OR advertise = ?)"
+                  " ORDER BY id",
+                  err, "tit", except, before_ms, same_advertise ? same_advertise : "");
+    rc = collect_ids(&db, s, rc, ret, ret_n, err);
+    conn_put(&db);
+    return rc;
+}
+
+int store_lease_nodes_user(struct store *st, int64_t user_id, const char *except, char ***ret,
+                           size_t *ret_n, struct err *err)
+{
+    struct db db;
+    struct db_stmt *s = NULL;
+    int rc = conn_get(st, &db, err);
+    if (rc < 0)
+        return rc;
+    rc = db_query(&db, &s,
+                  "SELECT DISTINCT l.node FROM leases l JOIN workspaces w ON w.id = l.workspace_id"
+                  " WHERE w.owner_id = ? AND l.node <> ? AND l.expires_at > ? ORDER BY l.node",
+                  err, "iti", user_id, except, store_now_ms());
+    rc = collect_ids(&db, s, rc, ret, ret_n, err);
+    conn_put(&db);
+    return rc;
 }
 
 int store_node_reap(struct store *st, const char *id, const char *reason, int *ret_runs,

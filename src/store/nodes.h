@@ -63,6 +63,11 @@ int store_node_leave(struct store *st, const char *id, struct err *err);
 int store_leases_count_user(struct store *st, int64_t user_id, int64_t except_ws, int64_t *ret,
                             struct err *err);
 
+/* The nodes other than except that hold live environments (unexpired leases) of
+ * workspaces owned by user_id; as store_nodes_dead's result. */
+int store_lease_nodes_user(struct store *st, int64_t user_id, const char *except, char ***ret,
+                           size_t *ret_n, struct err *err);
+
 /* Cluster-wide counters for rate limits: name's count in window win (any integer the
  * caller derives from the time) changes by delta (+1, -1 to give one back); *ret_cur is
  * the count after the change and *ret_prev the count of window win - 1. Rows older than
