@@ -45,8 +45,8 @@ bool forward_request(struct api *api, struct http_req *req, const char *node,
  * nothing on req. */
 int forward_fetch(struct api *api, struct http_req *req, const char *node, json_t **ret);
 
-/* The same as forward_request for a WebSocket upgrade (a terminal): the client's handshake goes to the owner,
- * and once the owner switches protocols the two sockets are joined. */
+/* As forward_request, for a WebSocket upgrade (a terminal): the client's handshake goes to
+ * the owner, and once the owner switches protocols the two sockets are joined. */
 bool forward_websocket(struct api *api, struct http_req *req, const char *node,
                        const char *const *query);
 

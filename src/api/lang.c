@@ -1,9 +1,10 @@
 /*
  * language endpoints: POST /api/workspaces/{}/complete, /signature, /hover, /definition,
  * /diagnostics and /format. Each checks the caller may see the workspace (as files do),
- * takes one of the caller's per-minute budget (cluster-wide, api/limits.h), bounds the source, asks the owner's
- * sandboxed worker (exec/lang) and answers with what it said, rebuilt field by field by
- * lang_answer(): the worker read hostile files, so its answer is untrusted input.
+ * takes one of the caller's per-minute budget (cluster-wide, api/limits.h), bounds the
+ * source, asks the owner's sandboxed worker (exec/lang) and answers with what it said,
+ * rebuilt field by field by lang_answer(): the worker read hostile files, so its answer is
+ * untrusted input.
  */
 #include "exec/lang.h"
 
