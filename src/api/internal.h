@@ -29,14 +29,14 @@ struct api {
     struct store *store;
     struct sup *sup;
     struct router *router;
-    struct store_limits limits;      /* file limits from the settings */
-    struct runs *runs;               /* live runs */
-    struct cluster *cluster;         /* this node among its peers (api/cluster.h) */
-    struct ratelimit *signup_by_ip;  /* registrations per client address per hour (this node);
-                                        NULL: no limit */
-    struct lang *lang;               /* language workers (lang.c); NULL when off */
-    int web_dirfd;                   /* the built page, or -1 */
-    bool setup_open;                 /* no user exists yet */
+    struct store_limits limits;     /* file limits from the settings */
+    struct runs *runs;              /* live runs */
+    struct cluster *cluster;        /* this node among its peers (api/cluster.h) */
+    struct ratelimit *signup_by_ip; /* registrations per client address per hour (this node);
+                                       NULL: no limit */
+    struct lang *lang;              /* language workers (lang.c); NULL when off */
+    int web_dirfd;                  /* the built page, or -1 */
+    bool setup_open;                /* no user exists yet */
 };
 
 /* A second Content-Security-Policy for bytes a user wrote (workspace and snapshot files,
