@@ -169,6 +169,10 @@ SSE = {
                                     "the editor's version was kept", "data": PATH_EVENT},
             "not_saved": {"summary": "a terminal's change could not be stored yet (database "
                                      "unreachable); retried every second", "data": PATH_EVENT},
+            "server_restarting": {"summary": "the node holding this workspace's terminals is "
+                                             "restarting (draining): they move to another "
+                                             "node in a moment; path is empty",
+                                  "data": PATH_EVENT},
         },
     },
     "run": {

@@ -1,5 +1,6 @@
 /* api: routing, the error table, authentication and the JSON helpers every resource uses. */
 #include "api/cluster.h"
+#include "api/drain.h"
 #include "api/forward.h"
 #include "api/internal.h"
 #include "auth/ratelimit.h"
@@ -390,6 +391,10 @@ static void h_ready(struct http_req *req, void *ctx)
 {
     struct api *api = ctx;
     struct err e = {0};
+    if (api_draining()) {
+        http_reply_error(req, 503, "unavailable", "this server is restarting");
+        return;
+    }
     if (store_ping(api->store, &e) < 0) {
         http_reply_error(req, 503, "unavailable", "the database does not answer");
         return;

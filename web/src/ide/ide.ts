@@ -812,6 +812,12 @@ class Ide {
             const d = data(ev);
             toast(`Not stored yet: ${d?.path ?? 'a file'} — ${d?.message ?? 'the server retries every second'}`, 'info');
         });
+        // The node holding this workspace's terminals is draining: they reconnect to
+        // another node by themselves once it ends them.
+        es.addEventListener('server_restarting', (ev) => {
+            const d = data(ev);
+            toast(d?.message ?? 'This server is restarting; your terminal will move', 'info');
+        });
         es.addEventListener('open', () => this.refreshSoon());
     }
 
