@@ -31,6 +31,9 @@ void api_drain_start(struct api *api);
 /* True once no run is left here or --drain-grace has passed since api_drain_start: the
  * caller may stop (api_stop_live, http_server_stop, api_free). */
 bool api_drained(struct api *api);
+/* The routes cheap enough for the HTTP loop thread itself (http_config.inline_ok): health
+ * and the page's static files; everything else runs on a worker. */
+bool api_inline_ok(const char *method, const char *path);
 /* Names this node in the metrics (every series' node label) once its port is known. */
 void api_metrics_node(uint16_t port);
 /* Every route of the API in the order they are matched (tests compare the OpenAPI

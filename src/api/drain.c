@@ -36,11 +36,12 @@ void api_drain_start(struct api *api)
     if (api->runs)
         runs_stats(api->runs, &running, &queued);
     static int64_t ws[NOTICE_WS_MAX];
-    size_t n = terms_notice_all(api_terms(), DRAIN_NOTICE, ws, NOTICE_WS_MAX);
+    pthread_rwlock_rdlock(&api->terms_lock); /* see struct api */
+    size_t n = terms_notice_all(api->terms, DRAIN_NOTICE, ws, NOTICE_WS_MAX);
+    pthread_rwlock_unlock(&api->terms_lock);
     for (size_t i = 0; i < n && i < NOTICE_WS_MAX; i++) {
-        api_events_publish(ws[i], "server_restarting", "", NULL, DRAIN_NOTICE);
-        cluster_send_event(api_cluster(), ws[i], "server_restarting", "", NULL, DRAIN_NOTICE,
-                           false);
+        api_events_publish(api, ws[i], "server_restarting", "", NULL, DRAIN_NOTICE);
+        cluster_send_event(api->cluster, ws[i], "server_restarting", "", NULL, DRAIN_NOTICE, false);
     }
     log_event(LOG_INFO, "draining",
               json_pack("{s:I,s:i,s:i}", "grace_s", (json_int_t)api->cfg->drain_grace, "runs",
@@ -54,7 +55,12 @@ bool api_drained(struct api *api)
         runs_stats(api->runs, &running, &queued);
     if (running + queued == 0)
         return true;
-    return store_now_ms() - atomic_load(&g_since_ms) >= (int64_t)api->cfg->drain_grace * 1000;
+    if (store_now_ms() - atomic_load(&g_since_ms) < (int64_t)api->cfg->drain_grace * 1000)
+        return false;
+    /* Out of time: the runs end now, before the server waits for its handlers (a run's
+     * `?wait=1` or event stream would hold them until its wall limit). */
+    runs_stop(api->runs);
+    return true;
 }
 
 static void restarting(struct http_req *req)

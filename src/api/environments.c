@@ -30,7 +30,7 @@ enum { LIST_MAX = 64 }; /* environments listed */
 static void list_local(struct api *api, int64_t user_id, json_t *items)
 {
     struct terms_env_info info[LIST_MAX];
-    size_t n = terms_list(api_terms(), user_id, info, LIST_MAX);
+    size_t n = terms_list(api->terms, user_id, info, LIST_MAX);
     for (size_t i = 0; i < n && i < LIST_MAX; i++) {
         struct store_workspace *w = NULL;
         json_t *names = json_array();
@@ -148,7 +148,7 @@ static void h_end(struct http_req *req, void *ctx)
     if (!api_workspace_request(api, req, &c, &w))
         return;
     const char *name = req->nparam > 1 ? req->param[1] : NULL;
-    if (terms_end(api_terms(), w->id, name) == 0)
+    if (terms_end(api->terms, w->id, name) == 0)
         http_reply(req, 204, NULL, "", 0, NULL);
     else if (!ended_elsewhere(api, req, w->id))
         http_reply_error(req, 404, "not_found",

@@ -52,6 +52,11 @@ def test_every_error_the_source_sends_is_in_the_table():
             sent.append((path, int(status), code))
         for code in re.findall(r'"error", "code", "(\w+)"', flat):
             sent.append((path, None, code))
+        # the HTTP core's own refusals, and answers written out as JSON text
+        for status, code in re.findall(r'refuse\(st, (\d{3}), "(\w+)"', flat):
+            sent.append((path, int(status), code))
+        for code in re.findall(r'\\"code\\":\\"(\w+)\\"', flat):
+            sent.append((path, None, code))
         # api_fail: "case -EXXX: http_reply_error(...)" is covered above
     assert len(sent) > 80
     for path, status, code in sent:
@@ -86,7 +91,7 @@ def server_sse_names():
                 "src/api/runs.c")
     ws = set(re.findall(r'\[WSYNC_\w+\] = "(\w+)"', files["src/api/terminals.c"]))
     ws |= set(re.findall(r'"(file_\w+|folder_\w+)"', files["src/api/events.c"]))
-    ws |= set(re.findall(r'api_events_publish\([^,]+, "(\w+)"', files["src/api/drain.c"]))
+    ws |= set(re.findall(r'api_events_publish\((?:[^,"]+, )+"(\w+)"', files["src/api/drain.c"]))
     run = set()
     for args in re.findall(r"add_event\(r, l, ([^,]+),", files["src/exec/runs.c"]):
         run |= set(re.findall(r'"(\w+)"', args))
