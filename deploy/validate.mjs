@@ -1,7 +1,8 @@
 // Validates deploy/kubernetes/*.yaml offline: each object against the Kubernetes schema of
 // its apiVersion and kind (npm kubernetes-models, which embeds the OpenAPI schemas), then
 // the references between them (selectors, Service ports, Secret and ConfigMap names) and
-// every PYROOM_* variable against the settings table in src/base/settings.c.
+// every PYROOM_* variable against the settings table in src/base/settings.c, and that the
+// pod's stop is the drain with a grace period that outlasts it.
 // Exit status 0 when all is well; one line per problem otherwise.
 import fs from "node:fs";
 import path from "node:path";
@@ -95,6 +96,16 @@ const vars = [
   ...(container?.env || []).map((e) => e.name).filter((n) => n.startsWith("PYROOM_")),
 ];
 for (const v of vars) if (!known.has(v)) problems.push(`${v} is not a setting (src/base/settings.c)`);
+
+// The stop: the preStop hook is the drain, and the pod's grace outlasts it (the drain's
+// grace for runs, then up to 15 s for terminals and the HTTP stop: 30 s of margin).
+const pod = deploy?.spec.template.spec;
+const preStop = container?.lifecycle?.preStop?.exec?.command || [];
+if (!(preStop[0] || "").endsWith("/pyroom") || preStop[1] !== "drain")
+  problems.push("deployment: the preStop hook is not `pyroom drain`");
+const drainGrace = Number(find("ConfigMap", "pyroom")?.obj.data?.PYROOM_DRAIN_GRACE ?? 30);
+if (!((pod?.terminationGracePeriodSeconds ?? 30) >= drainGrace + 30))
+  problems.push(`deployment: terminationGracePeriodSeconds must be at least PYROOM_DRAIN_GRACE + 30 (${drainGrace + 30})`);
 
 for (const p of problems) console.log("deploy: " + p);
 console.log(`deploy: ${objects.length} objects checked, ${problems.length} problems`);

@@ -12,7 +12,8 @@ python3-numpy python3-pandas python3-scipy python3-matplotlib libpython3.11
 python3-jedi python3-pyflakes black
 clang libclang-rt-14-dev
 chromium wrk nodejs npm
-nginx-light prometheus"
+nginx-light prometheus
+podman runc"
 
 missing=""
 for p in $PKGS; do

@@ -169,6 +169,10 @@ SSE = {
                                     "the editor's version was kept", "data": PATH_EVENT},
             "not_saved": {"summary": "a terminal's change could not be stored yet (database "
                                      "unreachable); retried every second", "data": PATH_EVENT},
+            "server_restarting": {"summary": "the node holding this workspace's terminals is "
+                                             "restarting (draining): they move to another "
+                                             "node in a moment; path is empty",
+                                  "data": PATH_EVENT},
         },
     },
     "run": {
@@ -426,12 +430,14 @@ route("GET", "/api/workspaces/{id}/terminal", "Open a terminal (WebSocket upgrad
       [WSID, query("name", "the terminal's name, 1-16 of A-Z a-z 0-9 - _")],
       desc="Messages: x-websocket.")
 
-route("GET", "/api/terminals", "Your live environments (terminals) on this node", "terminals",
+route("GET", "/api/terminals", "Your live environments (terminals) on every node", "terminals",
       [ok(200, obj({"items": {"type": "array", "items": obj({
                         "workspace_id": INT, "workspace_name": nullable(STR),
                         "terminals": {"type": "array", "items": STR}, "terminal_count": INT,
                         "clients": INT, "age_ms": INT, "idle_ms": INT})},
-                    "max_per_user": INT, "max_per_workspace": INT}))],
+                    "max_per_user": INT, "max_per_workspace": INT,
+                    "partial": {"type": "boolean"}}, required=["items", "max_per_user",
+                                                               "max_per_workspace"]))],
       ["unauthenticated"])
 route("DELETE", "/api/workspaces/{id}/terminals", "End the workspace's live environment",
       "terminals", [ok(204)], ["unauthenticated", "csrf", "not_found"], [WSID])

@@ -192,7 +192,8 @@ suite_cluster() {
     run_pytest cluster tests/cluster
 }
 
-# The Kubernetes manifests against the Kubernetes schemas, offline (deploy/validate.mjs).
+# The Kubernetes manifests against the Kubernetes schemas, offline (deploy/validate.mjs), and
+# deploy/Containerfile's runtime stage run in podman (tests/deploy).
 suite_deploy() {
     if [ ! -d deploy/node_modules ]; then
         echo "deploy: deploy/node_modules missing (scripts/install-deps.sh installs it)"
@@ -206,6 +207,8 @@ suite_deploy() {
         tail -n 30 "$LOGS/deploy.log"
         report deploy 0 1 0
     fi
+    # The image recipe run with podman, as the docs say (tests/deploy).
+    need_dir deploy-container tests/deploy && run_pytest deploy-container tests/deploy
 }
 
 # The page's TypeScript must type-check (tsc --noEmit), and the OpenAPI document must be

@@ -25,11 +25,14 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #define VERSION "0.1.0"
@@ -43,6 +46,8 @@ static void usage(FILE *out)
           "  user add NAME [--role ROLE]   create an account (password read from stdin)\n"
           "  user set-role NAME ROLE       change a role: submitter, reviewer or admin\n"
           "  migrate                       apply database migrations and exit\n"
+          "  drain [--data-dir DIR]        stop the server of DIR gracefully (SIGTERM) and wait\n"
+          "                                until it has exited (a Kubernetes preStop hook)\n"
           "  sandbox run [FLAGS] -- CMD    run a command in a sandbox (see its --help)\n"
           "  doctor                        check that this host can build sandboxes\n"
           "  version                       print the version\n"
@@ -289,6 +294,14 @@ static int cmd_serve(struct settings *s)
 
     int sig = 0;
     sigwait(&sigs, &sig);
+    if (sig == SIGTERM) {
+        /* Drain (api/drain.h) until the runs here are done or --drain-grace passed; a
+         * second signal stops at once. SIGINT (Ctrl+C) stops at once. */
+        api_drain_start(api);
+        const struct timespec step = {0, 200 * 1000 * 1000};
+        while (!api_drained(api) && sigtimedwait(&sigs, NULL, &step) < 0)
+            ;
+    }
     log_event(LOG_INFO, "shutting down", json_pack("{s:i}", "signal", sig));
     /* Stop accepting and join the handlers; end live streams, relays and terminals (their
      * sockets must close before the server's); close the rest; then free (api/live.h). */
@@ -300,6 +313,52 @@ static int cmd_serve(struct settings *s)
     sup_stop(sup);
     log_event(LOG_INFO, "stopped", NULL);
     return 0;
+}
+
+/* `pyroom drain`: signals the server that holds DATA_DIR/node.lock (its pid is in the
+ * file, api/cluster.c) and waits until it lets go of the lock, i.e. has exited: at most
+ * --drain-grace plus a minute for ending terminals and requests. 0 when no server is left,
+ * 1 when it is still running at the end. */
+static int cmd_drain(const struct settings *s)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/node.lock", s->data_dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0 || flock(fd, LOCK_SH | LOCK_NB) == 0) {
+        printf("pyroom: no server is running on %s\n", s->data_dir);
+        if (fd >= 0)
+            close(fd);
+        return 0;
+    }
+    char text[32] = "";
+    ssize_t n = pread(fd, text, sizeof(text) - 1, 0);
+    long pid = n > 0 ? strtol(text, NULL, 10) : 0;
+    if (pid <= 0 || kill((pid_t)pid, SIGTERM) < 0) {
+        fprintf(stderr, "pyroom: cannot signal the server of %s (pid '%.20s')\n", s->data_dir,
+                text);
+        close(fd);
+        return 1;
+    }
+    printf("pyroom: draining the server (pid %ld), up to %llu s for its runs\n", pid,
+           (unsigned long long)s->drain_grace);
+    fflush(stdout);
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    const struct timespec step = {0, 100 * 1000 * 1000};
+    int rc = 1;
+    for (;;) {
+        if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+            rc = 0;
+            break;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if ((uint64_t)(now.tv_sec - start.tv_sec) > s->drain_grace + 60)
+            break;
+        nanosleep(&step, NULL);
+    }
+    close(fd);
+    puts(rc ? "pyroom: the server is still running" : "pyroom: the server has stopped");
+    return rc;
 }
 
 static int read_password(char *out, size_t len)
@@ -441,6 +500,11 @@ int main(int argc, char **argv)
             puts("database is up to date");
             store_close(st);
         }
+    } else if (!strcmp(cmd, "drain")) {
+        int npos = 0;
+        rc = parse_flags(&s, argc - 2, argv + 2, NULL, &npos, usage);
+        if (!rc)
+            rc = cmd_drain(&s);
     } else if (!strcmp(cmd, "user")) {
         rc = cmd_user(&s, argc - 2, argv + 2);
     } else if (!strcmp(cmd, "settings-markdown")) {

@@ -1,5 +1,6 @@
 /* api: routing, the error table, authentication and the JSON helpers every resource uses. */
 #include "api/cluster.h"
+#include "api/drain.h"
 #include "api/forward.h"
 #include "api/internal.h"
 #include "api/live.h"
@@ -404,6 +405,10 @@ static void h_ready(struct http_req *req, void *ctx)
 {
     struct api *api = ctx;
     struct err e = {0};
+    if (api_draining()) {
+        http_reply_error(req, 503, "unavailable", "this server is restarting");
+        return;
+    }
     if (store_ping(api->store, &e) < 0) {
         http_reply_error(req, 503, "unavailable", "the database does not answer");
         return;
@@ -468,17 +473,11 @@ void api_handle(struct http_req *req, void *ctx)
     }
 }
 
-/* Language workers (exec/lang.h) and their per-user budget, from the settings. */
+/* Language workers (exec/lang.h), from the settings. Their per-user budget is cluster-wide
+ * (api/limits.h, taken in lang.c). */
 static int lang_start(struct api *api, const struct settings *cfg, struct store *store,
                       struct sup *sup, struct err *err)
 {
-    struct ratelimit_config rl = {
-        .rate = (double)(cfg->lang_per_minute ? cfg->lang_per_minute : 1) / 60.0,
-        .burst = (double)(cfg->lang_per_minute ? cfg->lang_per_minute : 1),
-        .slots = 4096,
-    };
-    if (ratelimit_new(&rl, &api->lang_per_user) < 0)
-        return err_set(err, ENOMEM, "allocate rate limits");
     struct lang_config lc = {
         .max_workers = (unsigned)cfg->lang_workers,
         .idle_ms = cfg->lang_idle * 1000,
@@ -618,7 +617,6 @@ void api_free(struct api *api)
     api_metrics_stop();
     runs_free(api->runs);
     lang_free(api->lang);
-    ratelimit_free(api->lang_per_user);
     forward_free(api->forward);
     cluster_stop(api->cluster); /* its bus thread publishes events */
     terms_free(api->terms);     /* NULL after api_stop_live */

@@ -11,6 +11,8 @@
 #include "base/settings.h"
 #include "http/server.h"
 
+#include <stdbool.h>
+
 struct api;
 struct store;
 struct sup;
@@ -23,6 +25,12 @@ void api_free(struct api *api);
 /* Ends the live terminals and event streams (their sockets belong to HTTP connections):
  * call before http_server_stop, which waits for every connection. */
 void api_stop_live(struct api *api);
+/* Begins draining (SIGTERM; see api/drain.h): new runs and terminals go to other nodes,
+ * terminal users are told, running runs go on. */
+void api_drain_start(struct api *api);
+/* True once no run is left here or --drain-grace has passed since api_drain_start: the
+ * caller may stop (api_stop_live, http_server_stop, api_free). */
+bool api_drained(struct api *api);
 /* The routes cheap enough for the HTTP loop thread itself (http_config.inline_ok): health
  * and the page's static files; everything else runs on a worker. */
 bool api_inline_ok(const char *method, const char *path);

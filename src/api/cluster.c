@@ -1,6 +1,7 @@
 /* cluster: node identity, heartbeats, reaping dead peers, and the bus; see cluster.h. */
 #include "api/cluster.h"
 
+#include "api/drain.h"
 #include "api/limits.h"
 #include "api/live.h"
 #include "auth/token.h"
@@ -96,6 +97,11 @@ static void predecessor(struct cluster *c, char *ret, size_t len)
     c->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (c->lock_fd < 0 || flock(c->lock_fd, LOCK_EX | LOCK_NB) < 0)
         return; /* another live process shares the directory: leave its node alone */
+    /* Our pid, for `pyroom drain` (main.c), which signals us and waits for the lock. */
+    char pid[32];
+    int pl = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+    if (ftruncate(c->lock_fd, 0) == 0 && pwrite(c->lock_fd, pid, (size_t)pl, 0) != pl)
+        log_event(LOG_WARN, "could not record the pid for `pyroom drain`", NULL);
     snprintf(path, sizeof(path), "%s/node.id", s->data_dir);
     FILE *f = fopen(path, "re");
     if (f) {
@@ -246,6 +252,8 @@ static void *beat_main(void *arg)
             log_event(LOG_WARN, "this node was declared dead by its peers; joining again",
                       json_pack("{s:s}", "node", c->id));
             rc = store_node_join(c->api->store, c->id, c->advertise, c->token, &e);
+            if (rc == 0 && api_draining())
+                rc = store_node_drain(c->api->store, c->id, &e);
         }
         if (rc < 0) {
             if (!failing)
@@ -442,4 +450,11 @@ int cluster_peer(struct cluster *c, const char *node, char **ret_url, char **ret
     n->advertise = n->token = NULL;
     store_node_free(n);
     return 0;
+}
+
+int cluster_pick_peer(struct cluster *c, char **ret)
+{
+    if (!c)
+        return -ENOENT;
+    return store_node_pick(c->api->store, c->id, store_now_ms() - c->timeout_ms, ret, NULL);
 }

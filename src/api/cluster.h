@@ -49,6 +49,9 @@ bool cluster_has_bus(const struct cluster *c);
 /* A live peer's advertised URL and token (malloc'd). -ENOENT when node is this one, is
  * unknown, or missed its heartbeats; other -errno from the store. */
 int cluster_peer(struct cluster *c, const char *node, char **ret_url, char **ret_token);
+/* A live peer that is not draining, chosen at random (*ret malloc'd): where new work goes
+ * while this node drains. -ENOENT when there is none. */
+int cluster_pick_peer(struct cluster *c, char **ret);
 /* Whether token is this node's (constant time). */
 bool cluster_token_ok(const struct cluster *c, const char *token);
 

@@ -225,33 +225,46 @@ static void unreachable(struct http_req *req, const char *node, const char *why)
     http_reply(req, 503, "application/json", body, sizeof(body) - 1, h);
 }
 
-/* Connects to node's address and sends req. The socket, 0 when node is not a live peer,
- * or -1 after answering 503. */
-static int open_to(struct api *api, struct http_req *req, const char *node,
-                   const char *const *query, bool upgrade)
+/* Connects to node's address and sends req. The socket; -ENOENT when node is not a live
+ * peer; -EHOSTUNREACH (*why says what failed) or another -errno from the store. */
+static int dial_peer(struct api *api, struct http_req *req, const char *node,
+                     const char *const *query, bool upgrade, const char **why)
 {
     char *url = NULL, *token = NULL;
     int rc = cluster_peer(api->cluster, node, &url, &token);
-    if (rc == -ENOENT)
-        return 0;
-    if (rc < 0) {
-        api_fail(req, rc, "node");
-        return -1;
-    }
+    if (rc < 0)
+        return rc;
     struct buf b;
     buf_init(&b, req->body.len + HEAD_MAX * 2);
     int fd = dial(url);
     if (fd < 0) {
-        unreachable(req, node, "connect failed");
+        *why = "connect failed";
+        fd = -EHOSTUNREACH;
     } else if (build_request(&b, req, token, query, upgrade) < 0 ||
                write_all(fd, b.data, b.len) < 0) {
         close(fd);
-        fd = -1;
-        unreachable(req, node, "send failed");
+        *why = "send failed";
+        fd = -EHOSTUNREACH;
     }
     buf_done(&b);
     free(url);
     free(token);
+    return fd;
+}
+
+/* dial_peer, answering req when it fails: the socket, 0 when node is not a live peer, or
+ * -1 after answering (503 when the peer did not answer). */
+static int open_to(struct api *api, struct http_req *req, const char *node,
+                   const char *const *query, bool upgrade)
+{
+    const char *why = NULL;
+    int fd = dial_peer(api, req, node, query, upgrade, &why);
+    if (fd == -ENOENT)
+        return 0;
+    if (fd == -EHOSTUNREACH)
+        unreachable(req, node, why);
+    else if (fd < 0)
+        api_fail(req, fd, "node");
     return fd < 0 ? -1 : fd;
 }
 
@@ -536,6 +549,48 @@ static bool flush(struct item *it, int from)
     }
     b->len = b->off = 0;
     return true;
+}
+
+int forward_fetch(struct api *api, struct http_req *req, const char *node, json_t **ret)
+{
+    const char *why = NULL;
+    int fd = dial_peer(api, req, node, NULL, false, &why);
+    if (fd < 0)
+        return fd;
+    /* The whole answer (the peer closes: HTTP/1.0), bounded in bytes and time. */
+    struct buf b;
+    buf_init(&b, BODY_MAX);
+    char chunk[16384];
+    int rc = 0;
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int pr = poll(&p, 1, ANSWER_MS);
+        if (pr < 0 && errno == EINTR)
+            continue;
+        ssize_t n = pr == 1 ? recv(fd, chunk, sizeof(chunk), 0) : -1;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0)
+            break;
+        if (n < 0 || buf_append(&b, chunk, (size_t)n) < 0) {
+            rc = -EHOSTUNREACH;
+            break;
+        }
+    }
+    close(fd);
+    struct http_head h;
+    json_t *body = NULL;
+    if (rc == 0 && b.len && http_head_parse(b.data, b.len, &h) == 0 && h.status == 200) {
+        size_t len = b.len - h.head_len;
+        if (h.length >= 0 && (size_t)h.length < len)
+            len = (size_t)h.length;
+        body = json_loadb(b.data + h.head_len, len, JSON_REJECT_DUPLICATES, NULL);
+    }
+    buf_done(&b);
+    if (!body)
+        return -EHOSTUNREACH;
+    *ret = body;
+    return 0;
 }
 
 /* Reads side into its empty buffer; false at end of stream or on an error. */

@@ -42,8 +42,14 @@ int forward_origin(struct api *api, struct http_req *req);
 bool forward_request(struct api *api, struct http_req *req, const char *node,
                      const char *const *query);
 
-/* The same for a WebSocket upgrade (a terminal): the client's handshake goes to the owner,
- * and once the owner switches protocols the two sockets are joined. */
+/* Asks node the same request and returns its 200 answer's JSON body (*ret, the caller's):
+ * for a question every node answers about itself. -ENOENT when node is this node or is
+ * not alive; -EHOSTUNREACH when it did not answer, or not with 200 and JSON. Answers
+ * nothing on req. */
+int forward_fetch(struct api *api, struct http_req *req, const char *node, json_t **ret);
+
+/* As forward_request, for a WebSocket upgrade (a terminal): the client's handshake goes to
+ * the owner, and once the owner switches protocols the two sockets are joined. */
 bool forward_websocket(struct api *api, struct http_req *req, const char *node,
                        const char *const *query);
 

@@ -44,12 +44,11 @@ struct api {
      * for reading while it uses it, and api_stop_live clears it holding it for writing. */
     struct terms *terms;
     pthread_rwlock_t terms_lock;
-    struct ratelimit *signup_by_ip;  /* registrations per client address per hour (this node);
-                                        NULL: no limit */
-    struct lang *lang;               /* language workers (lang.c); NULL when off */
-    struct ratelimit *lang_per_user; /* language requests per user per minute */
-    int web_dirfd;                   /* the built page, or -1 */
-    bool setup_open;                 /* no user exists yet */
+    struct ratelimit *signup_by_ip; /* registrations per client address per hour (this node);
+                                       NULL: no limit */
+    struct lang *lang;              /* language workers (lang.c); NULL when off */
+    int web_dirfd;                  /* the built page, or -1 */
+    bool setup_open;                /* no user exists yet */
 };
 
 /* A second Content-Security-Policy for bytes a user wrote (workspace and snapshot files,

@@ -1,14 +1,15 @@
 /*
  * language endpoints: POST /api/workspaces/{}/complete, /signature, /hover, /definition,
  * /diagnostics and /format. Each checks the caller may see the workspace (as files do),
- * takes a token of the caller's per-minute budget, bounds the source, asks the owner's
- * sandboxed worker (exec/lang) and answers with what it said, rebuilt field by field by
- * lang_answer(): the worker read hostile files, so its answer is untrusted input.
+ * takes one of the caller's per-minute budget (cluster-wide, api/limits.h), bounds the
+ * source, asks the owner's sandboxed worker (exec/lang) and answers with what it said,
+ * rebuilt field by field by lang_answer(): the worker read hostile files, so its answer is
+ * untrusted input.
  */
 #include "exec/lang.h"
 
 #include "api/internal.h"
-#include "auth/ratelimit.h"
+#include "api/limits.h"
 #include "workspace/path.h"
 
 #include <errno.h>
@@ -57,8 +58,8 @@ static void handle(struct http_req *req, struct api *api, enum op op)
     }
     unsigned retry = 0;
     char key[32];
-    snprintf(key, sizeof(key), "%lld", (long long)c.user.id);
-    if (!ratelimit_take(api->lang_per_user, key, ratelimit_now_ms(), &retry)) {
+    snprintf(key, sizeof(key), "lang:%lld", (long long)c.user.id);
+    if (!api_limit_take(api, key, api->cfg->lang_per_minute, &retry)) {
         api_too_many(req, retry, "too many language requests in the last minute; wait a little");
         goto done;
     }

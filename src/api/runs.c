@@ -7,6 +7,7 @@
 #include "exec/runs.h"
 
 #include "api/cluster.h"
+#include "api/drain.h"
 #include "api/forward.h"
 #include "api/internal.h"
 #include "api/limits.h"
@@ -271,6 +272,8 @@ static bool runs_allowed(struct api *api, struct http_req *req, const struct api
 void api_run_start(struct api *api, struct http_req *req, const struct api_caller *c,
                    int64_t workspace_id, int64_t submission_id, json_t *body)
 {
+    if (drain_relay_run(api, req))
+        return; /* this node is stopping: a peer starts it */
     if (!api->runs) {
         http_reply_error(req, 503, "unavailable", "sandboxes are not available on this server");
         return;

@@ -11,10 +11,12 @@
 #include "exec/terminals.h"
 
 #include "api/cluster.h"
+#include "api/drain.h"
 #include "api/forward.h"
 #include "api/live.h"
 #include "base/log.h"
 #include "base/metrics.h"
+#include "exec/runs.h"
 #include "http/ws.h"
 #include "store/nodes.h"
 
@@ -139,7 +141,7 @@ static void h_terminal(struct http_req *req, void *ctx)
         http_reply_error(req, 400, "bad_handshake", "not a WebSocket request: %s", reason);
         goto out;
     }
-    if (proxied_to_holder(api, req, w->id))
+    if (proxied_to_holder(api, req, w->id) || drain_relay_terminal(api, req, w->id))
         goto out;
     if (!environment_allowed(api, req, w))
         goto out;
@@ -293,6 +295,9 @@ void api_terminal_routes(struct api *api, struct router *r)
 
 void api_stop_live(struct api *api)
 {
+    /* Runs still going (past the drain's grace, or a SIGINT) end now: their streams hold
+     * HTTP connections that the server's stop would otherwise wait for. */
+    runs_stop(api->runs);
     api_metrics_stop(); /* its sampler reads the terminals freed below */
     api_events_close(api);
     forward_stop(api->forward);

@@ -28,6 +28,10 @@ static const struct def defs[] = {
     {"node-timeout", K_U64, F(node_timeout), "15", NULL,
      "seconds without a heartbeat after which the other nodes fail a node's runs and take "
      "over its terminals (heartbeats go every fifth of it)"},
+    {"drain-grace", K_U64, F(drain_grace), "30", NULL,
+     "seconds a node given SIGTERM (or `pyroom drain`) lets its running runs finish before it "
+     "stops them; meanwhile other nodes take new runs and terminals, and terminal users are "
+     "told their terminal will move"},
     {"database", K_STR, F(database), "sqlite:data/pyroom.db", NULL,
      "sqlite:PATH or postgres://USER@HOST:PORT/DB"},
     {"data-dir", K_STR, F(data_dir), "data", NULL, "directory for sandbox working files"},

@@ -90,6 +90,7 @@ struct settings {
     uint64_t lang_per_minute; /* requests per user per minute */
     char *lang_preload;       /* modules each worker indexes at start */
     uint64_t node_timeout;    /* seconds without a heartbeat before peers declare a node dead */
+    uint64_t drain_grace;     /* seconds a draining node lets its runs finish (SIGTERM) */
 };
 
 /* Fills s with the defaults, then the environment. Returns 0 or -EINVAL with a message. */

@@ -1202,7 +1202,7 @@ int runs_new(const struct runs_config *cfg, struct store *store, struct sup *sup
     return 0;
 }
 
-void runs_free(struct runs *r)
+void runs_stop(struct runs *r)
 {
     if (!r)
         return;
@@ -1213,6 +1213,15 @@ void runs_free(struct runs *r)
         wake(l);
     }
     pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+void runs_free(struct runs *r)
+{
+    if (!r)
+        return;
+    runs_stop(r);
+    pthread_mutex_lock(&r->mu);
     while (r->threads)
         pthread_cond_wait(&r->cv, &r->mu);
     pthread_mutex_unlock(&r->mu);

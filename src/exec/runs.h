@@ -75,7 +75,10 @@ const char *runs_interpreter(const char *entry);
 /* store and sup must outlive runs; sup may be NULL (runs then fail with a reason). */
 int runs_new(const struct runs_config *cfg, struct store *store, struct sup *sup, struct runs **ret,
              struct err *err);
-/* Cancels every live run, waits for the workers, frees. Accepts NULL. */
+/* Stops taking runs and cancels every live one (their records say `cancelled`); returns
+ * without waiting. Accepts NULL. */
+void runs_stop(struct runs *r);
+/* runs_stop, then waits for the workers and frees. Accepts NULL. */
 void runs_free(struct runs *r);
 
 /* Records and starts a run; *ret_id is its id. -EAGAIN when the queue is full, else 0 or

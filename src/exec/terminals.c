@@ -1246,6 +1246,25 @@ size_t terms_list(struct terms *t, int64_t owner, struct terms_env_info *out, si
     return n;
 }
 
+size_t terms_notice_all(struct terms *t, const char *text, int64_t *ret_ws, size_t max)
+{
+    size_t n = 0;
+    if (!t)
+        return 0;
+    pthread_mutex_lock(&t->mu);
+    for (struct env *env = t->envs; env; env = env->next) {
+        if (env->starting || env->ending)
+            continue;
+        for (struct term *term = env->terms; term; term = term->next)
+            term_notice(t, term, text);
+        if (n < max)
+            ret_ws[n] = env->ws;
+        n++;
+    }
+    pthread_mutex_unlock(&t->mu);
+    return n;
+}
+
 int terms_end(struct terms *t, int64_t ws, const char *name)
 {
     int r = -ENOENT;

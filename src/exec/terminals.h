@@ -120,6 +120,10 @@ struct terms_env_info {
  * first; returns how many there are (may exceed max). The page lists them when the owner
  * reaches max_per_user. */
 size_t terms_list(struct terms *t, int64_t owner, struct terms_env_info *out, size_t max);
+/* Writes text as a notice (in colour, between lines) to every terminal of every live
+ * environment here, and fills ret_ws[0..max) with their workspaces; returns how many
+ * environments there are (may exceed max). */
+size_t terms_notice_all(struct terms *t, const char *text, int64_t *ret_ws, size_t max);
 /* Ends workspace ws's terminal `name` (its shell is killed; clients get the exit), or with
  * name NULL its whole environment. -ENOENT: no such live environment or terminal here. */
 int terms_end(struct terms *t, int64_t ws, const char *name);

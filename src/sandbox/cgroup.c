@@ -101,6 +101,34 @@ static int self_path(const char *controller, char *out, size_t n)
     return r;
 }
 
+/* rel (our path from /proc/self/cgroup) as seen under the mount point mnt. In a container
+ * without a cgroup namespace (runc on cgroup v1, podman --privileged), /proc/self/cgroup
+ * names the host's path, /libpod_parent/libpod-ID, while the runtime mounted only that
+ * subtree at mnt: /proc/self/mountinfo's root field says which. A rel under that root
+ * loses the prefix; otherwise rel is kept (the whole hierarchy is mounted). */
+static void under_mount(const char *mnt, char *rel, size_t n)
+{
+    FILE *f = fopen("/proc/self/mountinfo", "re");
+    char line[2048];
+    if (!f)
+        return;
+    while (fgets(line, sizeof(line), f)) {
+        /* id parent major:minor root mount-point ... */
+        char root[1024], point[512];
+        if (sscanf(line, "%*s %*s %*s %1023s %511s", root, point) != 2 || strcmp(point, mnt))
+            continue;
+        size_t rl = strlen(root);
+        if (strcmp(root, "/") != 0 && strncmp(rel, root, rl) == 0 &&
+            (rel[rl] == '/' || rel[rl] == '\0')) {
+            char tail[384];
+            fmt(tail, sizeof(tail), "%s", rel + rl);
+            fmt(rel, n, "%s", tail);
+        }
+        break;
+    }
+    fclose(f);
+}
+
 static bool is_fs(const char *path, long magic)
 {
     struct statfs st;
@@ -133,6 +161,7 @@ static int detect_v1(struct cg_host *h)
             fmt(h->why, sizeof(h->why), "no %s line in /proc/self/cgroup", ctl[i]);
             return -ENOENT;
         }
+        under_mount(mnt, rel, sizeof(rel));
         fmt(dst[i], 512, "%s%s", mnt, rel);
         int r = probe(dst[i]);
         if (r < 0) {
@@ -211,6 +240,7 @@ static int detect_v2(struct cg_host *h)
         return -ENOENT;
     if (self_path("", rel, sizeof(rel)) < 0)
         return -ENOENT;
+    under_mount(mnt, rel, sizeof(rel));
     snprintf(h->memory, sizeof(h->memory), "%s%s", mnt, rel);
     if (!has_words(h->memory, "cgroup.controllers", need)) {
         fmt(h->why, sizeof(h->why), "cgroup v2 at %s lacks the memory, pids and cpu controllers",

@@ -196,6 +196,9 @@ static const char *const migrations[] = {
     " opened_at BIGINT NOT NULL);"
     "CREATE INDEX streams_user ON streams (user_id);"
     "CREATE INDEX streams_node ON streams (node);",
+
+    /* A node draining before it stops (SIGTERM): peers send it no new runs or terminals. */
+    "ALTER TABLE nodes ADD COLUMN draining BIGINT NOT NULL DEFAULT 0;",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -29,6 +29,40 @@ static int read_node(struct db *db, struct db_stmt *s, void *out)
     return rc;
 }
 
+/* The first column of the rows of s (already queried, or rc < 0), as malloc'd strings. */
+static int collect_ids(struct db *db, struct db_stmt *s, int rc, char ***ret, size_t *ret_n,
+                       struct err *err)
+{
+    char **ids = NULL;
+    size_t n = 0;
+    while (rc == 0) {
+        int r = db_step(db, s, err);
+        if (r <= 0) {
+            rc = r;
+            break;
+        }
+        char **grown = realloc(ids, (n + 1) * sizeof(*ids));
+        const char *id = col_text(db, s, 0);
+        if (!grown || !id || !(grown[n] = strdup(id))) {
+            if (grown)
+                ids = grown;
+            rc = err_set(err, ENOMEM, "node ids");
+            break;
+        }
+        ids = grown;
+        n++;
+    }
+    if (s)
+        db_done(db, s);
+    if (rc < 0) {
+        store_node_ids_free(ids, n);
+        return rc;
+    }
+    *ret = ids;
+    *ret_n = n;
+    return 0;
+}
+
 int store_node_join(struct store *st, const char *id, const char *advertise, const char *token,
                     struct err *err)
 {
@@ -59,6 +93,43 @@ int store_node_beat(struct store *st, const char *id, struct err *err)
     conn_put(&db);
     if (rc == 0 && n == 0)
         rc = err_set(err, ENOENT, "node %s is not in the cluster", id);
+    return rc;
+}
+
+int store_node_drain(struct store *st, const char *id, struct err *err)
+{
+    struct db db;
+    int rc = conn_get(st, &db, err);
+    if (rc < 0)
+        return rc;
+    rc = db_run(&db, NULL, "UPDATE nodes SET draining = 1 WHERE id = ?", err, "t", id);
+    conn_put(&db);
+    return rc;
+}
+
+int store_node_pick(struct store *st, const char *except, int64_t alive_after_ms, char **ret,
+                    struct err *err)
+{
+    struct db db;
+    struct db_stmt *s = NULL;
+    char **ids = NULL;
+    size_t n = 0;
+    int rc = conn_get(st, &db, err);
+    if (rc < 0)
+        return rc;
+    rc = db_query(&db, &s,
+                  "SELECT id FROM nodes WHERE id <> ? AND draining = 0 AND heartbeat_at >= ?"
+                  " ORDER BY random() LIMIT 1",
+                  err, "ti", except, alive_after_ms);
+    rc = collect_ids(&db, s, rc, &ids, &n, err);
+    conn_put(&db);
+    if (rc == 0 && n == 0)
+        rc = -ENOENT;
+    if (rc == 0) {
+        *ret = ids[0];
+        ids[0] = NULL;
+    }
+    store_node_ids_free(ids, n);
     return rc;
 }
 
@@ -104,8 +175,6 @@ int store_nodes_dead(struct store *st, const char *except, int64_t before_ms,
 {
     struct db db;
     struct db_stmt *s = NULL;
-    char **ids = NULL;
-    size_t n = 0;
     int rc = conn_get(st, &db, err);
     if (rc < 0)
         return rc;
@@ -113,33 +182,26 @@ int store_nodes_dead(struct store *st, const char *except, int64_t before_ms,
                   "SELECT id FROM nodes WHERE id <> ? AND (heartbeat_at < ? OR advertise = ?)"
                   " ORDER BY id",
                   err, "tit", except, before_ms, same_advertise ? same_advertise : "");
-    while (rc == 0) {
-        int r = db_step(&db, s, err);
-        if (r <= 0) {
-            rc = r;
-            break;
-        }
-        char **grown = realloc(ids, (n + 1) * sizeof(*ids));
-        const char *id = col_text(&db, s, 0);
-        if (!grown || !id || !(grown[n] = strdup(id))) {
-            if (grown)
-                ids = grown;
-            rc = err_set(err, ENOMEM, "node ids");
-            break;
-        }
-        ids = grown;
-        n++;
-    }
-    if (s)
-        db_done(&db, s);
+    rc = collect_ids(&db, s, rc, ret, ret_n, err);
     conn_put(&db);
-    if (rc < 0) {
-        store_node_ids_free(ids, n);
+    return rc;
+}
+
+int store_lease_nodes_user(struct store *st, int64_t user_id, const char *except, char ***ret,
+                           size_t *ret_n, struct err *err)
+{
+    struct db db;
+    struct db_stmt *s = NULL;
+    int rc = conn_get(st, &db, err);
+    if (rc < 0)
         return rc;
-    }
-    *ret = ids;
-    *ret_n = n;
-    return 0;
+    rc = db_query(&db, &s,
+                  "SELECT DISTINCT l.node FROM leases l JOIN workspaces w ON w.id = l.workspace_id"
+                  " WHERE w.owner_id = ? AND l.node <> ? AND l.expires_at > ? ORDER BY l.node",
+                  err, "iti", user_id, except, store_now_ms());
+    rc = collect_ids(&db, s, rc, ret, ret_n, err);
+    conn_put(&db);
+    return rc;
 }
 
 int store_node_reap(struct store *st, const char *id, const char *reason, int *ret_runs,

@@ -39,6 +39,12 @@ int store_node_join(struct store *st, const char *id, const char *advertise, con
                     struct err *err);
 /* Beats now. -ENOENT when the row is gone (peers declared the node dead). */
 int store_node_beat(struct store *st, const char *id, struct err *err);
+/* Marks node id draining: it takes no new runs or terminals (store_node_pick skips it). */
+int store_node_drain(struct store *st, const char *id, struct err *err);
+/* A node other than except, not draining, that beat at or after alive_after_ms, chosen at
+ * random (*ret malloc'd). -ENOENT when there is none. */
+int store_node_pick(struct store *st, const char *except, int64_t alive_after_ms, char **ret,
+                    struct err *err);
 /* Node id, else -ENOENT. */
 int store_node_get(struct store *st, const char *id, struct store_node **ret, struct err *err);
 void store_node_free(struct store_node *n);
@@ -62,6 +68,11 @@ int store_node_leave(struct store *st, const char *id, struct err *err);
  * cluster, other than workspace except_ws. */
 int store_leases_count_user(struct store *st, int64_t user_id, int64_t except_ws, int64_t *ret,
                             struct err *err);
+
+/* The nodes other than except that hold live environments (unexpired leases) of
+ * workspaces owned by user_id; as store_nodes_dead's result. */
+int store_lease_nodes_user(struct store *st, int64_t user_id, const char *except, char ***ret,
+                           size_t *ret_n, struct err *err);
 
 /* Cluster-wide counters for rate limits: name's count in window win (any integer the
  * caller derives from the time) changes by delta (+1, -1 to give one back); *ret_cur is

@@ -60,7 +60,10 @@ class Server:
                 self.database, "--data-dir", os.path.join(self.tmp, "data"),
                 # every test client registers from 127.0.0.1: tests that check the limit
                 # set their own (a later flag wins)
-                "--register-rate", "0"] + self.extra
+                "--register-rate", "0",
+                # a test that stops a server with a run going does not wait the default
+                # drain grace (30 s) for it
+                "--drain-grace", "5"] + self.extra
         self.proc = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
         ready = threading.Event()
         self.lines = []

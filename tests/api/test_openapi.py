@@ -85,11 +85,13 @@ def test_docs_api_md_error_codes_match_the_table():
 
 
 def server_sse_names():
-    """Workspace events: the names events.c and terminals.c publish; run events: what
-    exec/runs.c adds and the stored tail api/runs.c sends."""
-    files = src("src/api/events.c", "src/api/terminals.c", "src/exec/runs.c", "src/api/runs.c")
+    """Workspace events: the names events.c, terminals.c and drain.c publish; run events:
+    what exec/runs.c adds and the stored tail api/runs.c sends."""
+    files = src("src/api/events.c", "src/api/terminals.c", "src/api/drain.c", "src/exec/runs.c",
+                "src/api/runs.c")
     ws = set(re.findall(r'\[WSYNC_\w+\] = "(\w+)"', files["src/api/terminals.c"]))
     ws |= set(re.findall(r'"(file_\w+|folder_\w+)"', files["src/api/events.c"]))
+    ws |= set(re.findall(r'api_events_publish\((?:[^,"]+, )+"(\w+)"', files["src/api/drain.c"]))
     run = set()
     for args in re.findall(r"add_event\(r, l, ([^,]+),", files["src/exec/runs.c"]):
         run |= set(re.findall(r'"(\w+)"', args))

@@ -207,6 +207,37 @@ def test_a_terminal_opened_through_another_node_reaches_the_same_shell(cluster, 
         ta.close()
 
 
+def test_the_environments_list_shows_every_node_and_ends_any(cluster, users):
+    ua, ub, uc = users
+    # Each node starts one environment (each Term attaches to the node it was opened on).
+    ws = [ua.workspace(f"list-{i}") for i in range(3)]
+    terms = [Term(u, w["id"]) for u, w in zip(users, ws)]
+    try:
+        for t in terms:
+            t.run("true")
+        want = sorted(w["id"] for w in ws)
+        for u in users:
+            body = u.get("/api/terminals").json()
+            assert sorted(i["workspace_id"] for i in body["items"]) == want, body
+            assert "partial" not in body
+            by_ws = {i["workspace_id"]: i for i in body["items"]}
+            assert by_ws[ws[2]["id"]]["workspace_name"] == "list-2"
+            assert by_ws[ws[2]["id"]]["terminals"] == ["1"]
+        # Another user sees none of them.
+        other = Client(cluster.nodes[1])
+        assert other.get("/api/terminals").json()["items"] == []
+        # Node A ends the environment that lives on node C.
+        r = ua.delete(f"/api/workspaces/{ws[2]['id']}/terminals")
+        assert r.status_code == 204, r.text
+        wait_for(lambda: sorted(i["workspace_id"] for i in
+                                ub.get("/api/terminals").json()["items"]) == want[:2])  # ids grow
+        r = ua.delete(f"/api/workspaces/{ws[2]['id']}/terminals")
+        assert r.status_code == 404 and error_code(r) == "not_found"
+    finally:
+        for t in terms:
+            t.close()
+
+
 def threads_of(server):
     with open(f"/proc/{server.proc.pid}/status") as f:
         return int([ln for ln in f if ln.startswith("Threads:")][0].split()[1])
@@ -458,6 +489,7 @@ def test_database_restart_answers_503_then_recovers_and_keeps_terminal_writes():
 def limited():
     c = Cluster(3, extra=["--runs-per-minute", "2", "--login-rate", "3",
                           "--terminal-max-per-user", "1", "--max-runs-per-user", "1",
+                          "--lang-per-minute", "2", "--lang-preload", "",
                           "--max-event-streams-per-user", "16",
                           "--http-threads", "1", "--http-workers", "2"]).start()
     yield c
@@ -486,6 +518,18 @@ def test_concurrent_runs_per_user_hold_across_nodes(limited):
     assert r2.status_code == 429 and error_code(r2) == "rate_limited"
     assert int(r2.headers["Retry-After"]) >= 1
     assert ub.post(f"/api/runs/{r['id']}/cancel").json()["status"] == "cancelled"
+
+
+def test_language_requests_per_minute_hold_across_nodes(limited):
+    ua, ub, uc = each_node(limited)
+    w = ua.workspace("lang")
+    body = {"path": "main.py", "source": "x = 1\n"}
+    codes = [u.post(f"/api/workspaces/{w['id']}/diagnostics", json=body).status_code
+             for u in (ua, ub, uc)]
+    assert codes == [200, 200, 429], codes
+    r = ua.post(f"/api/workspaces/{w['id']}/diagnostics", json=body)
+    assert r.status_code == 429 and error_code(r) == "rate_limited"
+    assert int(r.headers["Retry-After"]) >= 1
 
 
 def test_failed_logins_hold_across_nodes(limited):

@@ -122,6 +122,54 @@ Test(nodes, a_dead_node_is_reaped_and_a_live_one_left_alone)
     cr_assert_eq(store_stream_open(st, "alive", ub, 4, NULL), 0);
 }
 
+Test(nodes, a_draining_or_silent_node_is_never_picked)
+{
+    char *id = NULL;
+    cr_assert_eq(store_node_join(st, "me", "http://m:1", "t", NULL), 0);
+    cr_assert_eq(store_node_pick(st, "me", 0, &id, NULL), -ENOENT); /* only me */
+    cr_assert_eq(store_node_join(st, "peer", "http://p:1", "t", NULL), 0);
+    cr_assert_eq(store_node_pick(st, "me", 0, &id, NULL), 0);
+    cr_assert_str_eq(id, "peer");
+    free(id);
+    /* A peer that has not beaten since the horizon is not picked. */
+    cr_assert_eq(store_node_pick(st, "me", store_now_ms() + 60000, &id, NULL), -ENOENT);
+    cr_assert_eq(store_node_drain(st, "peer", NULL), 0);
+    cr_assert_eq(store_node_pick(st, "me", 0, &id, NULL), -ENOENT);
+    /* Joining again (declared dead while paused) keeps the row's draining mark. */
+    cr_assert_eq(store_node_join(st, "peer", "http://p:1", "t", NULL), 0);
+    cr_assert_eq(store_node_pick(st, "me", 0, &id, NULL), -ENOENT);
+}
+
+Test(nodes, lease_nodes_of_a_user)
+{
+    int64_t ws1, ws2, ws3, u1, u2, u3;
+    (void)running_run("x", &ws1, &u1);
+    (void)running_run("x", &ws2, &u2);
+    (void)running_run("x", &ws3, &u3);
+    struct store_workspace *w = NULL;
+    cr_assert_eq(store_workspace_create(st, u1, "second", &w, NULL), 0);
+    cr_assert_eq(store_lease_acquire(st, ws1, "a", 60000, NULL, NULL), 0);
+    cr_assert_eq(store_lease_acquire(st, w->id, "b", 60000, NULL, NULL), 0);
+    cr_assert_eq(store_lease_acquire(st, ws2, "c", 60000, NULL, NULL), 0); /* another user */
+    cr_assert_eq(store_lease_acquire(st, ws3, "a", 60000, NULL, NULL), 0);
+    cr_assert_eq(store_lease_release(st, ws3, "a", NULL), 0); /* ended */
+    store_workspace_free(w);
+    char **ids = NULL;
+    size_t n = 0;
+    cr_assert_eq(store_lease_nodes_user(st, u1, "", &ids, &n, NULL), 0);
+    cr_assert_eq(n, 2);
+    cr_assert_str_eq(ids[0], "a");
+    cr_assert_str_eq(ids[1], "b");
+    store_node_ids_free(ids, n);
+    cr_assert_eq(store_lease_nodes_user(st, u1, "a", &ids, &n, NULL), 0);
+    cr_assert_eq(n, 1);
+    cr_assert_str_eq(ids[0], "b");
+    store_node_ids_free(ids, n);
+    cr_assert_eq(store_lease_nodes_user(st, u3, "", &ids, &n, NULL), 0);
+    cr_assert_eq(n, 0);
+    store_node_ids_free(ids, n);
+}
+
 Test(nodes, runs_of_no_known_node_are_orphans)
 {
     int64_t ws, u;

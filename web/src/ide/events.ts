@@ -83,5 +83,10 @@ export function fileEvents(events: WorkspaceEvents, tree: FileTree, editor: Edit
     events.on('not_saved', (d) => {
         toast(`Not stored yet: ${d?.path ?? 'a file'} — ${d?.message ?? 'the server retries every second'}`, 'info');
     });
+    // The node holding this workspace's terminals is draining: they reconnect to
+    // another node by themselves once it ends them.
+    events.on('server_restarting', (d) => {
+        toast(d?.message ?? 'This server is restarting; your terminal will move', 'info');
+    });
     events.on('open', () => refreshSoon());
 }
