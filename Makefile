@@ -36,8 +36,10 @@ $(BUILD)/obj/%.o: %.c
 	@echo "  CC    $<"
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-# The language worker's Python is embedded with .incbin (src/exec/lang.c).
+# Python embedded with .incbin (src/base/embed.h): the compiler's dependency files miss it.
 $(BUILD)/obj/src/exec/lang.o: src/exec/lang_worker.py
+$(BUILD)/obj/src/exec/warm.o: src/exec/warm_python.py
+$(BUILD)/obj/src/exec/runs.o: src/exec/run_sitecustomize.py src/exec/run_backend.py
 
 # The OpenAPI document, generated from scripts/openapi.py and the error table, embedded by
 # src/api/openapi.c (.incbin) and served at GET /api/openapi.json.

@@ -2,6 +2,7 @@
 #include "exec/runs.h"
 
 #include "base/buf.h"
+#include "base/embed.h"
 #include "base/log.h"
 #include "base/metrics.h"
 #include "base/utf8.h"
@@ -32,41 +33,9 @@
 
 /* Loaded by Python at start-up (PYTHONPATH): tracebacks name workspace files relatively,
  * and matplotlib figures (shown, or still open at exit) become PNG files for artifacts. */
-static const char sitecustomize[] =
-    "import sys\n"
-    "def _pyroom_excepthook(t, v, tb):\n"
-    "    import traceback\n"
-    "    text = ''.join(traceback.format_exception(t, v, tb))\n"
-    "    sys.stderr.write(text.replace('File \"/home/user/', 'File \"'))\n"
-    "sys.excepthook = _pyroom_excepthook\n"
-    "def _pyroom_save_figures():\n"
-    "    plt = sys.modules.get('matplotlib.pyplot')\n"
-    "    if plt is None:\n"
-    "        return\n"
-    "    import os\n"
-    "    d = '" PYROOM_DIR "/artifacts'\n"
-    "    os.makedirs(d, exist_ok=True)\n"
-    "    for num in plt.get_fignums():\n"
-    "        n = len(os.listdir(d)) + 1\n"
-    "        try:\n"
-    "            plt.figure(num).savefig(f'{d}/figure-{n}.png', format='png', dpi=100)\n"
-    "        except Exception as e:\n"
-    "            print(f'pyroom: could not save figure {num}: {e}', file=sys.stderr)\n"
-    "    plt.close('all')\n";
-
-/* A matplotlib backend: Agg, whose show() saves the figures instead of warning. Figures
- * still open at exit are saved by an atexit hook registered here, after pyplot's own
- * (which destroys them), so that ours runs first. */
-static const char backend[] = "import atexit, sitecustomize\n"
-                              "atexit.register(sitecustomize._pyroom_save_figures)\n"
-                              "from matplotlib.backends.backend_agg import _BackendAgg\n"
-                              "from matplotlib.backend_bases import _Backend\n"
-                              "@_Backend.export\n"
-                              "class _BackendPyroom(_BackendAgg):\n"
-                              "    @staticmethod\n"
-                              "    def show(*args, **kwargs):\n"
-                              "        import sitecustomize\n"
-                              "        sitecustomize._pyroom_save_figures()\n";
+EMBED_TEXT(run_sitecustomize_py, "src/exec/run_sitecustomize.py");
+/* A matplotlib backend: Agg, whose show() saves the figures instead of warning. */
+EMBED_TEXT(run_backend_py, "src/exec/run_backend.py");
 
 static const struct {
     const char *ext;
@@ -361,9 +330,9 @@ static int materialise(struct runs *r, struct live *l, const char *name,
         }
     }
     if (rc == 0)
-        rc = write_file(dfd, ".pyroom/sitecustomize.py", sitecustomize);
+        rc = write_file(dfd, ".pyroom/sitecustomize.py", run_sitecustomize_py);
     if (rc == 0)
-        rc = write_file(dfd, ".pyroom/pyroom_backend.py", backend);
+        rc = write_file(dfd, ".pyroom/pyroom_backend.py", run_backend_py);
     if (rc < 0) {
         close(dfd);
         store_file_list_free(files);
