@@ -65,7 +65,9 @@ struct stream_out {
 struct live {
     struct runs *owner;
     int64_t id;
-    int64_t queued_us, admitted_us, spawned_us; /* monotonic phase starts (metrics), 0: not yet */
+    /* Monotonic phase marks (us, 0: not reached): recorded, admitted, files materialised,
+     * program started, its output drained, tree ended (store_run_timings, metrics). */
+    int64_t queued_us, admitted_us, prepared_us, spawned_us, drained_us, ended_us;
     int64_t user_id;
     struct run_request rq; /* copied: strings below are owned */
     char *entry;
@@ -77,6 +79,7 @@ struct live {
     bool waiting;  /* counted in queued, not admitted yet */
     uint64_t seq;  /* order of arrival, for FIFO within a user */
     bool done;     /* no more events */
+    bool recorded; /* its result is in the store: runs_wait() returns (clean-up may go on) */
     bool cancelled;
     bool stdin_closed;
     struct buf stdin_buf;  /* bytes waiting to be written to the program */
@@ -620,6 +623,39 @@ static void observe_end(struct live *l, const struct store_run_result *res)
         metrics_observe_us(METRIC_RUN_PHASE, (const char *[]){"program"}, now - l->spawned_us);
 }
 
+static int64_t span_ms(int64_t from_us, int64_t to_us)
+{
+    return from_us && to_us ? (to_us - from_us + 500) / 1000 : -1;
+}
+
+/* Where the run's time went, from its marks; `now` ends the last phase reached. */
+static struct store_run_timings timings_of(const struct live *l, int64_t now)
+{
+    struct store_run_timings t = {
+        .queue_ms = span_ms(l->queued_us, l->admitted_us),
+        .prepare_ms = span_ms(l->admitted_us, l->prepared_us),
+        .start_ms = span_ms(l->prepared_us, l->spawned_us),
+        .program_ms = span_ms(l->spawned_us, l->drained_us),
+        .exit_ms = span_ms(l->drained_us, l->ended_us),
+        .collect_ms = span_ms(l->ended_us, now),
+    };
+    return t;
+}
+
+/* The result is stored: a ?wait=1 caller may answer now, before the clean-up. */
+static void finish_record(struct runs *r, struct live *l, struct store_run_result *res)
+{
+    struct err e = {0};
+    res->timings = timings_of(l, metrics_now_us());
+    if (store_run_finish(r->store, l->id, res, &e) < 0 && e.code != EALREADY)
+        log_event(LOG_ERROR, "run finish failed",
+                  json_pack("{s:I,s:s}", "run_id", (json_int_t)l->id, "error", e.msg));
+    pthread_mutex_lock(&r->mu);
+    l->recorded = true;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
 static void run_body(struct runs *r, struct live *l)
 {
     struct err e = {0};
@@ -669,6 +705,7 @@ static void run_body(struct runs *r, struct live *l)
         "PYTHONDONTWRITEBYTECODE=1",
         NULL,
     };
+    l->prepared_us = metrics_now_us();
     struct sb_spec spec = {
         .argv = argv,
         .env = env,
@@ -699,8 +736,10 @@ static void run_body(struct runs *r, struct live *l)
     pthread_mutex_unlock(&r->mu);
     l->spawned_us = metrics_now_us();
     enum sb_limit why = pump(r, l, &proc->io);
+    l->drained_us = metrics_now_us();
     struct sb_result sr;
     rc = sup_wait(proc, &sr);
+    l->ended_us = metrics_now_us();
     pthread_mutex_lock(&r->mu);
     l->proc = NULL;
     pthread_mutex_unlock(&r->mu);
@@ -746,9 +785,7 @@ finish:
     res.stderr_data = l->err.data.data;
     res.stderr_len = l->err.data.len;
     res.stderr_truncated = l->err.truncated;
-    if (store_run_finish(r->store, l->id, &res, &e) < 0 && e.code != EALREADY)
-        log_event(LOG_ERROR, "run finish failed",
-                  json_pack("{s:I,s:s}", "run_id", (json_int_t)l->id, "error", e.msg));
+    finish_record(r, l, &res);
     if (dfd >= 0)
         close(dfd);
     remove_run_dir(r, name);
@@ -782,7 +819,7 @@ static void *worker(void *arg)
                                        .exit_code = -1,
                                        .reason = "cancelled before it started"};
         observe_end(l, &res);
-        (void)store_run_finish(r->store, l->id, &res, NULL);
+        finish_record(r, l, &res);
     }
     pthread_mutex_lock(&r->mu);
     if (l->admitted)
@@ -972,9 +1009,11 @@ int runs_wait(struct runs *r, int64_t id, int timeout_ms)
     deadline(&ts, timeout_ms);
     pthread_mutex_lock(&r->mu);
     int rc = 0;
-    while (find(r, id)) {
+    struct live *l;
+    while ((l = find(r, id)) && !l->recorded) {
         if (pthread_cond_timedwait(&r->cv, &r->mu, &ts) == ETIMEDOUT) {
-            rc = find(r, id) ? -ETIMEDOUT : 0;
+            l = find(r, id);
+            rc = l && !l->recorded ? -ETIMEDOUT : 0;
             break;
         }
     }

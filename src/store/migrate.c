@@ -196,6 +196,13 @@ static const char *const migrations[] = {
     " opened_at BIGINT NOT NULL);"
     "CREATE INDEX streams_user ON streams (user_id);"
     "CREATE INDEX streams_node ON streams (node);",
+    /* 2: where a run's time went (issue 14): its phases in ms, -1 for one not reached. */
+    "ALTER TABLE runs ADD COLUMN queue_ms BIGINT NOT NULL DEFAULT -1;"
+    "ALTER TABLE runs ADD COLUMN prepare_ms BIGINT NOT NULL DEFAULT -1;"
+    "ALTER TABLE runs ADD COLUMN start_ms BIGINT NOT NULL DEFAULT -1;"
+    "ALTER TABLE runs ADD COLUMN program_ms BIGINT NOT NULL DEFAULT -1;"
+    "ALTER TABLE runs ADD COLUMN exit_ms BIGINT NOT NULL DEFAULT -1;"
+    "ALTER TABLE runs ADD COLUMN collect_ms BIGINT NOT NULL DEFAULT -1;",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
