@@ -18,6 +18,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -39,6 +41,7 @@
 #define MAX_FAILS       3 /* consecutive failed claims before a template is replaced */
 #define BACKOFF_MIN_MS  1000
 #define BACKOFF_MAX_MS  60000
+#define WARM_NICE       10 /* nice of templates and waiting zygotes (may_lower_priority) */
 
 enum warm_msg_type {
     WARM_BOOTED = 0x57410001, /* template -> supervisor: imports done (value: ms, text: errors) */
@@ -155,6 +158,12 @@ static struct {
     void (*AfterForkChild)(void);
     pyobj *None;
     long (*AsLong)(pyobj *);
+    pyobj *(*GetModuleDict)(void);
+    pyobj *(*GetAttrString)(pyobj *, const char *);
+    pyobj *(*ListNew)(ssize_t);
+    int (*ListAppend)(pyobj *, pyobj *);
+    int (*DictNext)(pyobj *, ssize_t *, pyobj **, pyobj **);
+    int (*SetContains)(pyobj *, pyobj *);
 } py;
 
 #define PY_FILE_INPUT 257 /* Py_file_input */
@@ -198,6 +207,12 @@ static int py_load(char *errbuf, size_t n)
         {(void **)&py.AfterForkChild, "PyOS_AfterFork_Child"},
         {(void **)&py.None, "_Py_NoneStruct"},
         {(void **)&py.AsLong, "PyLong_AsLong"},
+        {(void **)&py.GetModuleDict, "PyImport_GetModuleDict"},
+        {(void **)&py.GetAttrString, "PyObject_GetAttrString"},
+        {(void **)&py.ListNew, "PyList_New"},
+        {(void **)&py.ListAppend, "PyList_Append"},
+        {(void **)&py.DictNext, "PyDict_Next"},
+        {(void **)&py.SetContains, "PySet_Contains"},
     };
     for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
         *syms[i].slot = dlsym(py.lib, syms[i].sym);
@@ -234,6 +249,23 @@ static int put(int fd, const char *s, size_t len)
         len -= (size_t)n;
     }
     return 0;
+}
+
+/* The names in sys.modules that are not the template's, in import order. Walked here with
+ * borrowed references because a walk in Python takes a reference to every name: a write
+ * to each of the template's ~1,500 module names, each on a page shared with the template,
+ * hence hundreds of copy-on-write faults on the run's path. */
+static pyobj *new_modules(pyobj *mod)
+{
+    pyobj *tmpl = py.GetAttrString(mod, "_template_modules");
+    pyobj *modules = py.GetModuleDict();
+    pyobj *list = tmpl && modules ? py.ListNew(0) : NULL;
+    pyobj *key, *value;
+    ssize_t pos = 0;
+    while (list && py.DictNext(modules, &pos, &key, &value))
+        if (py.SetContains(tmpl, key) == 0 && py.ListAppend(list, key) < 0)
+            list = NULL; /* (leaked: the process ends now) */
+    return list;         /* NULL: _shutdown() walks sys.modules itself */
 }
 
 /* The program process: every restriction is in place; hand over to Python. */
@@ -283,7 +315,10 @@ __attribute__((noreturn)) static void zygote_run(void *ctx, char *const *argv, c
      * under our excepthook unless the program imported `traceback` itself (CPython's
      * "unhandled KeyboardInterrupt" flag is cleared on the way otherwise). */
     long status = rc ? py.AsLong(rc) : 1;
-    py.CallMethod(mod, "_shutdown", "li", status, 0);
+    if (!py.CallMethod(mod, "_exit_begin", NULL))
+        py.ErrPrint();
+    pyobj *names = new_modules(mod);
+    py.CallMethod(mod, "_shutdown", "liO", status, 0, names ? names : py.None);
     py.ErrPrint();
     _exit(1);
 }
@@ -328,6 +363,11 @@ static void fork_zygote(void)
     pid_t w = fork();
     if (w == 0) {
         py.AfterForkChild();
+        /* The program's run-independent work, done here so that the pages it writes are
+         * its own before any claim (see ahead() in warm_python.py). */
+        pyobj *mod = py.ImportModule("_pyroom_warm");
+        if (!mod || !py.CallMethod(mod, "ahead", NULL))
+            _exit(1);
         /* Only stdio, the claim socket (3), the pid pipe (4), our binary (5) from here on. */
         if (dup2(sv[1], 3) < 0 || dup2(pp[1], 4) < 0 || dup2(exe_fd, 5) < 0)
             _exit(1);
@@ -475,6 +515,7 @@ struct warm_pool {
     struct tmpl t[WARM_MAX_TEMPLATES];
     struct zyg *ready;
     unsigned running; /* claimed runs not yet ended (warm_pool_ended) */
+    bool nice;        /* the pool waits at nice WARM_NICE (may_lower_priority) */
     struct warm_stats st;
 };
 
@@ -505,6 +546,40 @@ static void close_fd(int *fd)
     if (*fd >= 0)
         close(*fd);
     *fd = -1;
+}
+
+/* Whether the pool may wait at a lower CPU priority than runs: only if we can give a
+ * claimed zygote back the priority a cold sandbox has, ours (nice 0), which needs
+ * CAP_SYS_NICE. */
+static bool may_lower_priority(void)
+{
+    struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+    struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+    errno = 0;
+    int prio = getpriority(PRIO_PROCESS, 0);
+    if (prio != 0 || errno || syscall(SYS_capget, &hdr, data) < 0)
+        return false;
+    return data[CAP_SYS_NICE / 32].effective & (1u << (CAP_SYS_NICE % 32));
+}
+
+/* A claimed zygote (pid 1 of its namespaces) and its program process, forked in advance,
+ * come back from the pool's priority to ours before the claim is sent. */
+static void normal_priority(pid_t zygote)
+{
+    char path[64], buf[256];
+    (void)setpriority(PRIO_PROCESS, (id_t)zygote, 0);
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)zygote, (int)zygote);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    for (char *q = buf, *e;; q = e) {
+        long c = strtol(q, &e, 10);
+        if (e == q)
+            break;
+        (void)setpriority(PRIO_PROCESS, (id_t)c, 0);
+    }
 }
 
 static int tmpl_start(struct warm_pool *p, struct tmpl *t)
@@ -545,6 +620,9 @@ static int tmpl_start(struct warm_pool *p, struct tmpl *t)
     pid_t pid = fork();
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        /* Refills (a zygote costs a template ~10 ms of CPU) yield the CPUs to runs. */
+        if (p->nice)
+            (void)setpriority(PRIO_PROCESS, 0, WARM_NICE);
         if (dup2(inp[0], 0) < 0 || dup2(logp[1], 1) < 0 || dup2(logp[1], 2) < 0 ||
             dup2(ctl[1], T_CTL) < 0 || dup2(p->exe_fd, 4) < 0)
             _exit(126);
@@ -849,6 +927,7 @@ int warm_pool_new(const struct warm_config *cfg, struct sb_host *h, int ep, void
         p->t[i] = (struct tmpl){.idx = (int)i, .pidfd = -1, .ctl = -1, .log = -1};
     p->st.enabled = true;
     p->st.memory_limit_bytes = cfg->memory_bytes;
+    p->nice = may_lower_priority();
     /* Our zygotes are re-parented to us when the process that made them exits. */
     if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) {
         r = err_set(err, errno, "become a subreaper");
@@ -939,6 +1018,8 @@ int warm_pool_take(struct warm_pool *p, pid_t *ret_pid, int *ret_sock, uid_t *re
     struct tmpl *t = &p->t[z->tmpl];
     if (t->ready)
         t->ready--;
+    if (p->nice)
+        normal_priority(z->pid);
     *ret_pid = z->pid;
     *ret_sock = z->sock;
     *ret_uid = sb_pool_uid(p->sp);

@@ -11,10 +11,24 @@
 import sys, os, gc
 _template_modules = frozenset()
 _base_path = []
+_finders = 0  # entries of sys.path_importer_cache when the template was frozen
 _main = None
 
+
+def _kept_finder(p, base):
+    # a finder the template cached that describes the sandbox's file system as well: one of
+    # the interpreter's own path entries, or a directory of /usr (bound read-only from the
+    # host's into every sandbox; a finder revalidates its listing by the directory's mtime)
+    return p in base or (isinstance(p, str) and (p == '/usr' or p.startswith('/usr/')))
+
+
+def _drop_finders(base):
+    for p in list(sys.path_importer_cache):
+        if not _kept_finder(p, base):
+            del sys.path_importer_cache[p]
+
 def boot(names):
-    global _template_modules, _base_path
+    global _template_modules, _base_path, _finders
     import importlib
     errors = []
     for name in names.split(','):
@@ -51,9 +65,23 @@ def boot(names):
         importlib.import_module(name)
     _base_path = list(sys.path)
     _template_modules = frozenset(sys.modules)
+    # Finders of anything but /usr go now, once: dropping them in each run released
+    # thousands of shared objects, each a copy-on-write page fault on the run's path.
+    _drop_finders(set(_base_path))
+    _finders = len(sys.path_importer_cache)
     gc.collect()
     gc.freeze()
     return '; '.join(errors)
+
+def ahead():
+    # Before a claim, in the process that makes a waiting interpreter (its program forks
+    # from it): run-independent work of each program, whose writes would otherwise be
+    # copy-on-write faults on the run's path. numpy's global generator is seeded here,
+    # from the kernel's entropy, once per waiting interpreter, never shared by two runs.
+    np = sys.modules.get('numpy')
+    if np is not None:
+        np.random.seed()
+
 
 def prepare(fd):
     global _main
@@ -82,12 +110,10 @@ def prepare(fd):
     pp = env.get('PYTHONPATH', '')
     extra = [os.path.abspath(p) for p in pp.split(os.pathsep)] if pp else []
     sys.path[:] = [os.path.dirname(os.path.realpath(script))] + extra + _base_path
-    # finders of the template's own path entries stay (they revalidate by mtime and
-    # /usr is the same); any other entry is looked at afresh in this sandbox
-    base = set(_base_path)
-    for p in list(sys.path_importer_cache):
-        if p not in base:
-            del sys.path_importer_cache[p]
+    # the template left only finders that hold in the sandbox too (_kept_finder); any
+    # other entry is looked at afresh here
+    if len(sys.path_importer_cache) != _finders:
+        _drop_finders(set(_base_path))
     site.USER_BASE = None
     site.USER_SITE = None
     if site.ENABLE_USER_SITE:
@@ -115,9 +141,6 @@ def prepare(fd):
             except Exception:
                 pass
         mpl.rcParams['backend'] = env.get('MPLBACKEND') or mpl.rcParamsOrig['backend']
-    np = sys.modules.get('numpy')
-    if np is not None:
-        np.random.seed()
     sys.modules.pop('sitecustomize', None)
     site.execsitecustomize()
     if site.ENABLE_USER_SITE:
@@ -170,9 +193,8 @@ def finish(t, v, tb):
             rc = 1
     return rc
 
-def _shutdown(rc, sigint):
-    # what Py_FinalizeEx does for a program: its threads, atexit, its objects (so that
-    # its open files are flushed), stdio; the template's modules need no teardown
+def _exit_begin():
+    # the start of what Py_FinalizeEx does for a program: its threads, atexit
     th = sys.modules.get('threading')
     if th is not None:
         try:
@@ -181,9 +203,17 @@ def _shutdown(rc, sigint):
             pass
     import atexit
     atexit._run_exitfuncs()
-    for name in reversed(list(sys.modules)):
-        if name in _template_modules:
-            continue
+
+
+def _shutdown(rc, sigint, new_modules=None):
+    # the rest of it: the program's objects (so that its open files are flushed), stdio;
+    # the template's modules need no teardown. new_modules: the names in sys.modules that
+    # are not the template's, in import order (warm.c walks them without writing to the
+    # template's pages); None: _exit_begin() has not run, and the names are found here.
+    if new_modules is None:
+        _exit_begin()
+        new_modules = [n for n in list(sys.modules) if n not in _template_modules]
+    for name in reversed(new_modules):
         m = sys.modules.get(name)
         d = getattr(m, '__dict__', None)
         if isinstance(d, dict):
