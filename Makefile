@@ -16,7 +16,11 @@ CFLAGS  += $(WARN) $(OPT) $(HARDEN) -D_GNU_SOURCE -Isrc $(shell pkg-config --cfl
 LDFLAGS += -pie -Wl,-z,relro,-z,now
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lwslay -lpthread -lutil
 
-LIB_SRC := $(filter-out src/main.c,$(wildcard src/*/*.c))
+# The binary's commands (main.c and its cmd_*.c beside it) sit above every layer; the
+# layers (src/LAYER/*.c) make the library.
+CMD_SRC := $(wildcard src/*.c)
+CMD_OBJ := $(CMD_SRC:%.c=$(BUILD)/obj/%.o)
+LIB_SRC := $(wildcard src/*/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -54,7 +58,7 @@ $(BUILD)/libpyroom.a: $(LIB_OBJ)
 	@rm -f $@
 	$(Q)ar rcs $@ $^
 
-$(BUILD)/pyroom: $(BUILD)/obj/src/main.o $(BUILD)/libpyroom.a
+$(BUILD)/pyroom: $(CMD_OBJ) $(BUILD)/libpyroom.a
 	@echo "  LD    $@"
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
