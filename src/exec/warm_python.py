@@ -233,6 +233,9 @@ def _shutdown(rc, sigint, new_modules=None):
         except BaseException:
             if rc == 0:
                 rc = 120
+    # the output is complete: the server sees its end now, not after the kernel has torn
+    # down this copy of the interpreter's address space (the run's exit_ms, not program_ms)
+    os.closerange(0, 3)
     if sigint:
         import signal
         signal.signal(signal.SIGINT, signal.SIG_DFL)
