@@ -4,7 +4,7 @@
  *
  *   1. libpython, loaded with dlopen in the template only (the server does not link it);
  *   2. the Python half (_pyroom_warm, src/exec/warm_python.py): boot() in the template,
- *      ahead() before each claim, prepare(), finish() and _shutdown() in each program;
+ *      prepare(), finish() and _shutdown() in each program;
  *   3. the template process: boot, then fork zygotes on request;
  *   4. the zygote hooks: what the program process does instead of exec.
  *
@@ -265,11 +265,6 @@ static void fork_zygote(void)
     pid_t w = fork();
     if (w == 0) {
         py.AfterForkChild();
-        /* The program's run-independent work, done here so that the pages it writes are
-         * its own before any claim (see ahead() in warm_python.py). */
-        pyobj *mod = py.ImportModule("_pyroom_warm");
-        if (!mod || !py.CallMethod(mod, "ahead", NULL))
-            _exit(1);
         /* Only stdio, the claim socket (3), the pid pipe (4), our binary (5) from here on. */
         if (dup2(sv[1], 3) < 0 || dup2(pp[1], 4) < 0 || dup2(exe_fd, 5) < 0)
             _exit(1);
