@@ -642,7 +642,8 @@ static struct store_run_timings timings_of(const struct live *l, int64_t now)
     return t;
 }
 
-/* The result is stored: a ?wait=1 caller may answer now, before the clean-up. */
+/* The result is stored: a ?wait=1 caller may answer now, and the next run may start,
+ * before the clean-up. */
 static void finish_record(struct runs *r, struct live *l, struct store_run_result *res)
 {
     struct err e = {0};
@@ -652,6 +653,13 @@ static void finish_record(struct runs *r, struct live *l, struct store_run_resul
                   json_pack("{s:I,s:s}", "run_id", (json_int_t)l->id, "error", e.msg));
     pthread_mutex_lock(&r->mu);
     l->recorded = true;
+    /* The sandbox is gone: its admission slot goes to the next run now, not after the
+     * clean-up of the scratch file system (so the node's counts are right when a ?wait=1
+     * caller sees the result). */
+    if (l->admitted) {
+        r->running--;
+        l->admitted = false;
+    }
     pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
 }
