@@ -16,7 +16,11 @@ CFLAGS  += $(WARN) $(OPT) $(HARDEN) -D_GNU_SOURCE -Isrc $(shell pkg-config --cfl
 LDFLAGS += -pie -Wl,-z,relro,-z,now
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lwslay -lpthread -lutil
 
-LIB_SRC := $(filter-out src/main.c,$(wildcard src/*/*.c))
+# The binary's commands (main.c and its cmd_*.c beside it) sit above every layer; the
+# layers (src/LAYER/*.c) make the library.
+CMD_SRC := $(wildcard src/*.c)
+CMD_OBJ := $(CMD_SRC:%.c=$(BUILD)/obj/%.o)
+LIB_SRC := $(wildcard src/*/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -36,8 +40,10 @@ $(BUILD)/obj/%.o: %.c
 	@echo "  CC    $<"
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-# The language worker's Python is embedded with .incbin (src/exec/lang.c).
+# Python embedded with .incbin (src/base/embed.h): the compiler's dependency files miss it.
 $(BUILD)/obj/src/exec/lang.o: src/exec/lang_worker.py
+$(BUILD)/obj/src/exec/warm_template.o: src/exec/warm_python.py
+$(BUILD)/obj/src/exec/runs.o: src/exec/run_sitecustomize.py src/exec/run_backend.py
 
 # The OpenAPI document, generated from scripts/openapi.py and the error table, embedded by
 # src/api/openapi.c (.incbin) and served at GET /api/openapi.json.
@@ -52,7 +58,7 @@ $(BUILD)/libpyroom.a: $(LIB_OBJ)
 	@rm -f $@
 	$(Q)ar rcs $@ $^
 
-$(BUILD)/pyroom: $(BUILD)/obj/src/main.o $(BUILD)/libpyroom.a
+$(BUILD)/pyroom: $(CMD_OBJ) $(BUILD)/libpyroom.a
 	@echo "  LD    $@"
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 

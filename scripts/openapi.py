@@ -98,7 +98,11 @@ SCHEMAS = {
         "stdout": nullable(STR), "stderr": nullable(STR),
         "artifacts": {"type": "array", "items": obj({"name": STR, "size": INT,
                                                       "content_type": STR})},
-        "created_at": nullable(TIME), "finished_at": nullable(TIME)},
+        "created_at": nullable(TIME), "finished_at": nullable(TIME),
+        "timings": obj({k: nullable(INT) for k in (
+            "queue_ms", "prepare_ms", "start_ms", "program_ms", "exit_ms", "collect_ms")},
+            description="Where the run's time went, ms per phase (docs/runs.md); null for a "
+                        "phase not reached.")},
         required=["id", "entry", "status"]),
     "Submission": obj({
         "id": INT, "workspace_id": nullable(INT), "workspace_name": STR,

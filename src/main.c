@@ -18,6 +18,7 @@
 #include "base/log.h"
 #include "base/metrics.h"
 #include "base/settings.h"
+#include "cmd_sandbox.h"
 #include "exec/supervisor.h"
 #include "exec/warm.h"
 #include "http/server.h"
@@ -466,10 +467,10 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "__warm-init"))
         return warm_init_main();
     if (!strcmp(cmd, "sandbox"))
-        return sb_cli_main(argc - 1, argv + 1);
+        return cmd_sandbox_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "doctor")) {
         char *dargv[] = {"sandbox", "doctor", NULL};
-        return sb_cli_main(2, dargv);
+        return cmd_sandbox_main(2, dargv);
     }
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         puts("pyroom " VERSION);

@@ -2,12 +2,21 @@
 
 Prints medians (and p90) of: POST /api/workspaces/{id}/runs?wait=1 for print(1), a small
 pandas script and a matplotlib plot; the same files run by bare host `python3 FILE`; their
-ratios; runs/s for print(1) with 8 concurrent clients; and how long POST .../cancel takes
-to answer for a running program (its tree killed and reaped), against a GET of the same run
-as the baseline (was a "< 5 s" bound inside tests/api).
+ratios; the throughput mode; and how long POST .../cancel takes to answer for a running
+program (its tree killed and reaped), against a GET of the same run as the baseline (was a
+"< 5 s" bound inside tests/api).
+
+Throughput mode: BENCH_CLIENTS (default 8) concurrent clients spread over BENCH_USERS
+(default 4) users, each posting print(1) runs (?wait=1) back to back for BENCH_SECONDS
+(default 10) s, on a server with the warm pool and on one without (--warm-pool false);
+prints runs/s, p50 and p99 latency, and how many runs were warm. The same-run baseline is
+bare host `python3 -c pass` run by the same number of concurrent workers (runs/s).
+BENCH_BASELINE_BIN=path adds the same with another pyroom binary (e.g. the one before a
+change), interleaved, for before/after ratios. BENCH_ONLY=throughput skips the rest.
 """
 import concurrent.futures
 import os
+import threading
 import statistics
 import subprocess
 import sys
@@ -15,6 +24,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tests", "api"))
+import conftest  # noqa: E402
 from conftest import Client, Server  # noqa: E402
 
 N = int(os.environ.get("BENCH_RUNS", "30"))
@@ -76,7 +86,114 @@ def cancel_latency(c, w, n=10):
     return get, cancel
 
 
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "8"))
+USERS = int(os.environ.get("BENCH_USERS", "4"))
+SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
+FLAGS = ["--max-runs-per-user", str(CLIENTS), "--runs-per-minute", "1000000",
+         "--access-log", "false"]
+
+
+def start(extra, binary=None):
+    """A server of `binary` (default: the one under test)."""
+    saved = conftest.BIN
+    conftest.BIN = binary or saved
+    try:
+        return Server(extra=FLAGS + extra).start()
+    finally:
+        conftest.BIN = saved
+
+
+def wait_warm(admin):
+    for _ in range(2400):
+        if admin.get("/api/admin/stats").json()["warm"].get("ready", 0) >= 1:
+            return
+        time.sleep(0.05)
+
+
+def closed_loop(n, seconds, one):
+    """n workers calling one(i) back to back for `seconds`; (runs/s, latencies ms, results)."""
+    lat, res, lock = [], [], threading.Lock()
+    stop = time.perf_counter() + seconds
+
+    def worker(i):
+        while time.perf_counter() < stop:
+            t = time.perf_counter()
+            r = one(i)
+            d = (time.perf_counter() - t) * 1000
+            with lock:
+                lat.append(d)
+                res.append(r)
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return len(lat) / (time.perf_counter() - t0), lat, res
+
+
+def throughput():
+    servers = [("warm", start([])), ("cold", start(["--warm-pool", "false"]))]
+    base = os.environ.get("BENCH_BASELINE_BIN")
+    if base:
+        servers += [("warm (baseline bin)", start([], base)),
+                    ("cold (baseline bin)", start(["--warm-pool", "false"], base))]
+    try:
+        print(f"throughput: {CLIENTS} clients over {USERS} users, print(1), {SECONDS:.0f} s "
+              f"each, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
+        work = {}
+        for name, srv in servers:
+            # one session per client; client i is user i % USERS (the first is the admin)
+            clients, spaces = [], {}
+            for i in range(CLIENTS):
+                u = i % USERS
+                c = Client(srv, username="admin" if u == 0 else f"user{u}", register=i < USERS)
+                if i >= USERS:
+                    assert c.login().status_code == 200
+                if i < USERS:
+                    w = c.workspace("tp")
+                    c.put(f"/api/workspaces/{w['id']}/files/main.py", data=b"print(1)\n")
+                    spaces[u] = w
+                clients.append((c, spaces[u]))
+            work[name] = clients
+            wait_warm(clients[0][0])
+        rows = {}
+        for rnd in range(2):  # two rounds, interleaved, so load drifts hit every variant
+            hr, _, _ = closed_loop(CLIENTS, SECONDS / 2, lambda i: subprocess.run(
+                ["/usr/bin/python3", "-c", "pass"], check=True))
+            rows.setdefault("host python3 -c pass", []).append((hr, [], []))
+            for name, _ in servers:
+                users = work[name]
+
+                def one(i, users=users):
+                    c, w = users[i]
+                    r = c.post(f"/api/workspaces/{w['id']}/runs?wait=1", json={})
+                    return r.json().get("warm") if r.status_code == 200 else None
+                rows.setdefault(name, []).append(closed_loop(CLIENTS, SECONDS / 2, one))
+        host_rate = statistics.mean(r[0] for r in rows["host python3 -c pass"])
+        print(f"{'variant':22s} {'runs/s':>7s} {'p50 ms':>8s} {'p99 ms':>8s} {'ok':>6s} "
+              f"{'warm':>6s}  vs host python3 runs/s")
+        print(f"{'host python3 -c pass':22s} {host_rate:7.1f}")
+        for name, _ in servers:
+            rate = statistics.mean(r[0] for r in rows[name])
+            lat = [x for r in rows[name] for x in r[1]]
+            res = [x for r in rows[name] for x in r[2]]
+            ok = sum(x is not None for x in res)
+            print(f"{name:22s} {rate:7.1f} {pct(lat, .5):8.1f} {pct(lat, .99):8.1f} "
+                  f"{ok:6d} {sum(bool(x) for x in res):6d}  {rate / host_rate:5.2f}x")
+        if base:
+            for kind in ("warm", "cold"):
+                a = statistics.mean(r[0] for r in rows[kind])
+                b = statistics.mean(r[0] for r in rows[f"{kind} (baseline bin)"])
+                print(f"{kind}: runs/s this binary / baseline binary: {a / b:5.2f}x")
+    finally:
+        for _, srv in servers:
+            srv.stop()
+
+
 def main():
+    if os.environ.get("BENCH_ONLY") == "throughput":
+        return throughput()
     srv = Server(extra=["--max-runs-per-user", "8", "--runs-per-minute", "100000",
                         "--access-log", "false"]).start()
     try:
@@ -107,6 +224,7 @@ def main():
               f"   ratio {statistics.median(cancel) / statistics.median(get):5.1f}x")
     finally:
         srv.stop()
+    throughput()
 
 
 if __name__ == "__main__":

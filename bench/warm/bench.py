@@ -6,7 +6,11 @@ with the warm pool and on one without (--warm-pool false), and bare host `python
 the same file; plus bare `python3 -c pass`. The four are interleaved round by round, so a
 machine loaded by others weighs on each alike. Prints medians, p90, ratios, and the memory
 of the pool (PSS per template and per ready interpreter, the pool's cgroup).
-Environment: BENCH_RUNS (rounds, default 30).
+Each warm run's record also gives its phases (timings.start_ms, program_ms...): the
+medians of the warm print(1) runs are printed, to show where the time goes.
+Environment: BENCH_RUNS (rounds, default 30); BENCH_BASELINE_BIN=path adds a fifth
+variant, warm runs on a server of another pyroom binary (e.g. the one before a change),
+interleaved with the others, and prints before/after ratios.
 """
 import os
 import statistics
@@ -16,6 +20,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tests", "api"))
+import conftest  # noqa: E402
 from conftest import Client, Server  # noqa: E402
 
 N = int(os.environ.get("BENCH_RUNS", "30"))
@@ -52,24 +57,39 @@ def wait_ready(admin):
     raise SystemExit("bench/warm: the pool never became ready: %r" % w)
 
 
+def start_base(binary):
+    saved = conftest.BIN
+    conftest.BIN = binary
+    try:
+        return Server(extra=SERVER_FLAGS).start()
+    finally:
+        conftest.BIN = saved
+
+
 def main():
     warm_srv = Server(extra=SERVER_FLAGS).start()
     cold_srv = Server(extra=SERVER_FLAGS + ["--warm-pool", "false"]).start()
+    base = os.environ.get("BENCH_BASELINE_BIN")
+    base_srv = start_base(base) if base else None
     try:
         wa, ca = Client(warm_srv, username="admin"), Client(cold_srv, username="admin")
         ww, cw = wa.workspace("bench"), ca.workspace("bench")
+        ba = Client(base_srv, username="admin") if base_srv else None
+        bw = ba.workspace("bench") if ba else None
         d = tempfile.mkdtemp()
         wait_ready(wa)
+        if ba:
+            wait_ready(ba)
         print(f"bench/warm: {N} rounds, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
         bare = []
         rows = []
         for name, code in PROGRAMS.items():
             path = os.path.join(d, "main.py")
             open(path, "w").write(code)
-            for c, w in ((wa, ww), (ca, cw)):
+            for c, w in ((wa, ww), (ca, cw)) + (((ba, bw),) if ba else ()):
                 r = c.put(f"/api/workspaces/{w['id']}/files/main.py", data=code.encode())
                 assert r.status_code in (200, 201), r.text
-            host, cold, warm, warm_wall, was_warm = [], [], [], [], 0
+            host, cold, warm, warm_wall, was_warm, based, phases = [], [], [], [], 0, [], []
             for _ in range(N):
                 bare.append(timed(lambda: subprocess.run(
                     ["/usr/bin/python3", "-c", "pass"], check=True)))
@@ -86,7 +106,19 @@ def main():
                 warm.append(timed(lambda: post(wa, ww, "warm")))
                 was_warm += res["warm"]["warm"]
                 warm_wall.append(res["warm"]["wall_ms"])
+                phases.append(res["warm"].get("timings") or {})
+                if ba:
+                    wait_ready(ba)
+                    based.append(timed(lambda: post(ba, bw, "base")))
             rows.append((name, host, cold, warm, warm_wall, was_warm))
+            if based:
+                mw, mb = statistics.median(warm), statistics.median(based)
+                print(f"{name}: warm, baseline binary {mb:.1f} ms -> this binary {mw:.1f} ms "
+                      f"({mb / mw:.2f}x faster)")
+            keys = ("queue_ms", "prepare_ms", "start_ms", "program_ms", "exit_ms", "collect_ms")
+            if phases and all(phases):
+                print(f"{name}: warm phases (medians, ms): " + ", ".join(
+                    f"{k[:-3]} {statistics.median(p[k] for p in phases):.0f}" for k in keys))
         mb = statistics.median(bare)
         print(f"{'bare host python3 -c pass':30s} median {mb:7.1f} ms")
         print(f"{'program':16s} {'warm':>16s} {'cold':>16s} {'host python3':>16s}"
@@ -111,6 +143,8 @@ def main():
     finally:
         warm_srv.stop()
         cold_srv.stop()
+        if base_srv:
+            base_srv.stop()
 
 
 if __name__ == "__main__":

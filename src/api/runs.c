@@ -37,6 +37,21 @@ json_t *api_text_json(const void *data, size_t len)
     return j ? j : json_string("");
 }
 
+/* Where the run's time went (docs/runs.md); null for a phase it never reached. */
+static json_t *timings_json(const struct store_run_timings *t)
+{
+    const struct {
+        const char *name;
+        int64_t ms;
+    } f[] = {{"queue_ms", t->queue_ms}, {"prepare_ms", t->prepare_ms},
+             {"start_ms", t->start_ms}, {"program_ms", t->program_ms},
+             {"exit_ms", t->exit_ms},   {"collect_ms", t->collect_ms}};
+    json_t *j = json_object();
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+        json_object_set_new(j, f[i].name, f[i].ms >= 0 ? json_integer(f[i].ms) : json_null());
+    return j;
+}
+
 json_t *api_run_json(const struct store_run *r, bool with_output)
 {
     json_error_t je;
@@ -61,6 +76,7 @@ json_t *api_run_json(const struct store_run *r, bool with_output)
         arts, "warm", r->warm, "reason", r->reason ? json_string(r->reason) : json_null(),
         "created_at", api_time(r->created_at), "finished_at", api_time(r->finished_at));
     json_object_set_new(j, "notices", r->notices ? json_string(r->notices) : json_null());
+    json_object_set_new(j, "timings", timings_json(&r->timings));
     if (with_output) {
         json_object_set_new(j, "stdout", api_text_json(r->stdout_data, r->stdout_len));
         json_object_set_new(j, "stderr", api_text_json(r->stderr_data, r->stderr_len));

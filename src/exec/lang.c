@@ -1,6 +1,7 @@
 /* lang: resident sandboxed language workers, one per workspace owner; see lang.h. */
 #include "exec/lang.h"
 
+#include "base/embed.h"
 #include "base/log.h"
 #include "base/utf8.h"
 #include "exec/supervisor.h"
@@ -18,15 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The worker's program, src/exec/lang_worker.py, embedded as a NUL-terminated string: it is
- * given to the sandboxed python3 with -c, so nothing has to be installed where a sandbox
- * can see it. The path is relative to the top of the tree, where the build runs. */
-__asm__(".pushsection .rodata\n"
-        "lang_worker_py:\n"
-        ".incbin \"src/exec/lang_worker.py\"\n"
-        ".byte 0\n"
-        ".popsection\n");
-extern const char lang_worker_py[];
+/* The worker's program, src/exec/lang_worker.py (base/embed.h): it is given to the sandboxed
+ * python3 with -c, so nothing has to be installed where a sandbox can see it. */
+EMBED_TEXT(lang_worker_py, "src/exec/lang_worker.py");
 
 /* What a worker was given of one workspace: path and etag per file. */
 struct sent {

@@ -2,6 +2,7 @@
 #include "exec/runs.h"
 
 #include "base/buf.h"
+#include "base/embed.h"
 #include "base/log.h"
 #include "base/metrics.h"
 #include "base/utf8.h"
@@ -33,41 +34,9 @@
 
 /* Loaded by Python at start-up (PYTHONPATH): tracebacks name workspace files relatively,
  * and matplotlib figures (shown, or still open at exit) become PNG files for artifacts. */
-static const char sitecustomize[] =
-    "import sys\n"
-    "def _pyroom_excepthook(t, v, tb):\n"
-    "    import traceback\n"
-    "    text = ''.join(traceback.format_exception(t, v, tb))\n"
-    "    sys.stderr.write(text.replace('File \"/home/user/', 'File \"'))\n"
-    "sys.excepthook = _pyroom_excepthook\n"
-    "def _pyroom_save_figures():\n"
-    "    plt = sys.modules.get('matplotlib.pyplot')\n"
-    "    if plt is None:\n"
-    "        return\n"
-    "    import os\n"
-    "    d = '" PYROOM_DIR "/artifacts'\n"
-    "    os.makedirs(d, exist_ok=True)\n"
-    "    for num in plt.get_fignums():\n"
-    "        n = len(os.listdir(d)) + 1\n"
-    "        try:\n"
-    "            plt.figure(num).savefig(f'{d}/figure-{n}.png', format='png', dpi=100)\n"
-    "        except Exception as e:\n"
-    "            print(f'pyroom: could not save figure {num}: {e}', file=sys.stderr)\n"
-    "    plt.close('all')\n";
-
-/* A matplotlib backend: Agg, whose show() saves the figures instead of warning. Figures
- * still open at exit are saved by an atexit hook registered here, after pyplot's own
- * (which destroys them), so that ours runs first. */
-static const char backend[] = "import atexit, sitecustomize\n"
-                              "atexit.register(sitecustomize._pyroom_save_figures)\n"
-                              "from matplotlib.backends.backend_agg import _BackendAgg\n"
-                              "from matplotlib.backend_bases import _Backend\n"
-                              "@_Backend.export\n"
-                              "class _BackendPyroom(_BackendAgg):\n"
-                              "    @staticmethod\n"
-                              "    def show(*args, **kwargs):\n"
-                              "        import sitecustomize\n"
-                              "        sitecustomize._pyroom_save_figures()\n";
+EMBED_TEXT(run_sitecustomize_py, "src/exec/run_sitecustomize.py");
+/* A matplotlib backend: Agg, whose show() saves the figures instead of warning. */
+EMBED_TEXT(run_backend_py, "src/exec/run_backend.py");
 
 static const struct {
     const char *ext;
@@ -97,7 +66,9 @@ struct stream_out {
 struct live {
     struct runs *owner;
     int64_t id;
-    int64_t queued_us, admitted_us, spawned_us; /* monotonic phase starts (metrics), 0: not yet */
+    /* Monotonic phase marks (us, 0: not reached): recorded, admitted, files materialised,
+     * program started, its output drained, tree ended (store_run_timings, metrics). */
+    int64_t queued_us, admitted_us, prepared_us, spawned_us, drained_us, ended_us;
     int64_t user_id;
     struct run_request rq; /* copied: strings below are owned */
     char *entry;
@@ -109,6 +80,7 @@ struct live {
     bool waiting;  /* counted in queued, not admitted yet */
     uint64_t seq;  /* order of arrival, for FIFO within a user */
     bool done;     /* no more events */
+    bool recorded; /* its result is in the store: runs_wait() returns (clean-up may go on) */
     bool cancelled;
     bool stdin_closed;
     struct buf stdin_buf;  /* bytes waiting to be written to the program */
@@ -383,9 +355,9 @@ static int materialise(struct runs *r, struct live *l, const char *name,
         }
     }
     if (rc == 0)
-        rc = write_file(dfd, ".pyroom/sitecustomize.py", sitecustomize);
+        rc = write_file(dfd, ".pyroom/sitecustomize.py", run_sitecustomize_py);
     if (rc == 0)
-        rc = write_file(dfd, ".pyroom/pyroom_backend.py", backend);
+        rc = write_file(dfd, ".pyroom/pyroom_backend.py", run_backend_py);
     if (rc < 0) {
         close(dfd);
         store_file_list_free(files);
@@ -692,6 +664,47 @@ static void observe_end(struct live *l, const struct store_run_result *res)
         metrics_observe_us(METRIC_RUN_PHASE, (const char *[]){"program"}, now - l->spawned_us);
 }
 
+static int64_t span_ms(int64_t from_us, int64_t to_us)
+{
+    return from_us && to_us ? (to_us - from_us + 500) / 1000 : -1;
+}
+
+/* Where the run's time went, from its marks; `now` ends the last phase reached. */
+static struct store_run_timings timings_of(const struct live *l, int64_t now)
+{
+    struct store_run_timings t = {
+        .queue_ms = span_ms(l->queued_us, l->admitted_us),
+        .prepare_ms = span_ms(l->admitted_us, l->prepared_us),
+        .start_ms = span_ms(l->prepared_us, l->spawned_us),
+        .program_ms = span_ms(l->spawned_us, l->drained_us),
+        .exit_ms = span_ms(l->drained_us, l->ended_us),
+        .collect_ms = span_ms(l->ended_us, now),
+    };
+    return t;
+}
+
+/* The result is stored: a ?wait=1 caller may answer now, and the next run may start,
+ * before the clean-up. */
+static void finish_record(struct runs *r, struct live *l, struct store_run_result *res)
+{
+    struct err e = {0};
+    res->timings = timings_of(l, metrics_now_us());
+    if (store_run_finish(r->store, l->id, res, &e) < 0 && e.code != EALREADY)
+        log_event(LOG_ERROR, "run finish failed",
+                  json_pack("{s:I,s:s}", "run_id", (json_int_t)l->id, "error", e.msg));
+    pthread_mutex_lock(&r->mu);
+    l->recorded = true;
+    /* The sandbox is gone: its admission slot goes to the next run now, not after the
+     * clean-up of the scratch file system (so the node's counts are right when a ?wait=1
+     * caller sees the result). */
+    if (l->admitted) {
+        r->running--;
+        l->admitted = false;
+    }
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
 static void run_body(struct runs *r, struct live *l)
 {
     struct err e = {0};
@@ -741,6 +754,7 @@ static void run_body(struct runs *r, struct live *l)
         "PYTHONDONTWRITEBYTECODE=1",
         NULL,
     };
+    l->prepared_us = metrics_now_us();
     struct sb_spec spec = {
         .argv = argv,
         .env = env,
@@ -771,8 +785,10 @@ static void run_body(struct runs *r, struct live *l)
     pthread_mutex_unlock(&r->mu);
     l->spawned_us = metrics_now_us();
     enum sb_limit why = pump(r, l, &proc->io);
+    l->drained_us = metrics_now_us();
     struct sb_result sr;
     rc = sup_wait(proc, &sr);
+    l->ended_us = metrics_now_us();
     pthread_mutex_lock(&r->mu);
     l->proc = NULL;
     pthread_mutex_unlock(&r->mu);
@@ -818,9 +834,7 @@ finish:
     res.stderr_data = l->err.data.data;
     res.stderr_len = l->err.data.len;
     res.stderr_truncated = l->err.truncated;
-    if (store_run_finish(r->store, l->id, &res, &e) < 0 && e.code != EALREADY)
-        log_event(LOG_ERROR, "run finish failed",
-                  json_pack("{s:I,s:s}", "run_id", (json_int_t)l->id, "error", e.msg));
+    finish_record(r, l, &res);
     if (dfd >= 0)
         close(dfd);
     remove_run_dir(r, name);
@@ -854,7 +868,7 @@ static void *worker(void *arg)
                                        .exit_code = -1,
                                        .reason = "cancelled before it started"};
         observe_end(l, &res);
-        (void)store_run_finish(r->store, l->id, &res, NULL);
+        finish_record(r, l, &res);
     }
     pthread_mutex_lock(&r->mu);
     if (l->admitted)
@@ -1058,9 +1072,11 @@ int runs_wait(struct runs *r, int64_t id, int timeout_ms)
     deadline(&ts, timeout_ms);
     pthread_mutex_lock(&r->mu);
     int rc = 0;
-    while (find(r, id)) {
+    struct live *l;
+    while ((l = find(r, id)) && !l->recorded) {
         if (pthread_cond_timedwait(&r->cv, &r->mu, &ts) == ETIMEDOUT) {
-            rc = find(r, id) ? -ETIMEDOUT : 0;
+            l = find(r, id);
+            rc = l && !l->recorded ? -ETIMEDOUT : 0;
             break;
         }
     }

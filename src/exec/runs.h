@@ -17,7 +17,8 @@
  * (see docs/runs.md: a file the editor changed meanwhile keeps the editor's version; only
  * a path confirmed absent is deleted; what could not be taken keeps its stored version and
  * is named in the run's notices), stores matplotlib figures as artifacts, records the
- * result with its notices, and unmounts the file system.
+ * result with its notices and phase timings (runs_wait() returns then), and only then
+ * unmounts the file system, so no caller waits for the clean-up.
  */
 #ifndef PYROOM_EXEC_RUNS_H
 #define PYROOM_EXEC_RUNS_H
@@ -89,7 +90,8 @@ int runs_start(struct runs *r, const struct run_request *rq, int64_t *ret_id, st
 int runs_stdin(struct runs *r, int64_t id, const void *data, size_t len);
 /* Kills a live run; it ends as "cancelled". -ENOENT when not live here. */
 int runs_cancel(struct runs *r, int64_t id);
-/* Waits until run id is no longer live (0), or timeout_ms passes (-ETIMEDOUT). */
+/* Waits until run id's result is recorded (0; its scratch file system may still be going
+ * away), or timeout_ms passes (-ETIMEDOUT). */
 int runs_wait(struct runs *r, int64_t id, int timeout_ms);
 /* Calls fn(ctx) once run id is no longer live here (its result is stored), on the run's
  * worker thread with no lock held; fn may block briefly (store calls) and must not call

@@ -1,35 +1,31 @@
 /*
  * warm.c: the warm Python pool (see warm.h for the theory of operation).
  *
- *   1. libpython, loaded with dlopen in the template only (the server does not link it);
- *   2. the Python half (_pyroom_warm): boot() in the template, prepare() and finish() in
- *      each program;
- *   3. the template process: boot, then fork zygotes on request;
- *   4. the zygote hooks: what the program process does instead of exec;
- *   5. the pool, in the supervisor: templates' lives, ready zygotes, health, stats.
- *
- * Template <-> supervisor: a SOCK_SEQPACKET pair (fd 3 in the template), struct warm_msg,
- * a zygote's claim socket passed with SCM_RIGHTS.
+ * This file is the pool, in the supervisor: templates' lives, ready zygotes, claims,
+ * priorities, health and stats, and the messages both halves speak (warm_internal.h).
+ * The template process, libpython and what a claimed program does are in
+ * warm_template.c. Template <-> supervisor: a SOCK_SEQPACKET pair (fd 3 in the template),
+ * struct warm_msg, a zygote's claim socket passed with SCM_RIGHTS.
  */
 #include "exec/warm.h"
 
-#include <dlfcn.h>
+#include "exec/warm_internal.h"
+
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
-#include <wchar.h>
 
 #define PING_EVERY_MS   10000 /* health ping of a booted template */
 #define PING_TIMEOUT_MS 5000  /* ...which must answer within this */
@@ -37,24 +33,9 @@
 #define MAX_FAILS       3 /* consecutive failed claims before a template is replaced */
 #define BACKOFF_MIN_MS  1000
 #define BACKOFF_MAX_MS  60000
+#define WARM_NICE       10 /* nice of templates and waiting zygotes (may_lower_priority) */
 
-enum warm_msg_type {
-    WARM_BOOTED = 0x57410001, /* template -> supervisor: imports done (value: ms, text: errors) */
-    WARM_ZYGOTE,              /* template -> supervisor: pid, with its claim socket */
-    WARM_ERROR,               /* template -> supervisor: text */
-    WARM_PONG,
-    WARM_FORK, /* supervisor -> template: fork `value` zygotes */
-    WARM_PING,
-};
-
-struct warm_msg {
-    uint32_t type;
-    int32_t pid;
-    uint64_t value;
-    char text[200];
-};
-
-static int send_msg(int sock, const struct warm_msg *m, int fd)
+int warm_msg_send(int sock, const struct warm_msg *m, int fd)
 {
     struct iovec iov = {.iov_base = (void *)m, .iov_len = sizeof(*m)};
     union {
@@ -81,8 +62,7 @@ static int send_msg(int sock, const struct warm_msg *m, int fd)
     }
 }
 
-/* One message and at most one fd (close-on-exec, -1 if none); 0 on EOF, else its length. */
-static ssize_t recv_msg(int sock, struct warm_msg *m, int *ret_fd, int flags)
+ssize_t warm_msg_recv(int sock, struct warm_msg *m, int *ret_fd, int flags)
 {
     struct iovec iov = {.iov_base = m, .iov_len = sizeof(*m)};
     union {
@@ -126,510 +106,7 @@ static uint64_t now_ms(void)
     return sb_now_ms();
 }
 
-/* ---- 1. libpython ----------------------------------------------------------------------
- * Only the handful of functions we need, looked up at run time: the template is the only
- * process that loads Python this way, and a host without libpython simply has no pool. */
-
-typedef struct pyobj pyobj;
-
-static struct {
-    void *lib;
-    wchar_t *(*DecodeLocale)(const char *, size_t *);
-    void (*SetProgramName)(const wchar_t *);
-    void (*InitializeEx)(int);
-    pyobj *(*CompileString)(const char *, const char *, int);
-    pyobj *(*ExecCodeModule)(const char *, pyobj *);
-    pyobj *(*ImportModule)(const char *);
-    pyobj *(*CallMethod)(pyobj *, const char *, const char *, ...);
-    pyobj *(*TupleGetItem)(pyobj *, ssize_t);
-    pyobj *(*EvalCode)(pyobj *, pyobj *, pyobj *);
-    void (*ErrFetch)(pyobj **, pyobj **, pyobj **);
-    void (*ErrNormalize)(pyobj **, pyobj **, pyobj **);
-    int (*ExcSetTraceback)(pyobj *, pyobj *);
-    void (*ErrPrint)(void);
-    const char *(*AsUTF8)(pyobj *);
-    void (*BeforeFork)(void);
-    void (*AfterForkParent)(void);
-    void (*AfterForkChild)(void);
-    pyobj *None;
-    long (*AsLong)(pyobj *);
-} py;
-
-#define PY_FILE_INPUT 257 /* Py_file_input */
-
-/* The libpython of Debian's python3 (the same build, as a shared library). */
-static int py_load(char *errbuf, size_t n)
-{
-    char target[64] = "", name[96];
-    ssize_t l = readlink("/usr/bin/python3", target, sizeof(target) - 1);
-    if (l > 0)
-        target[l] = '\0';
-    const char *base = strrchr(target, '/') ? strrchr(target, '/') + 1 : target;
-    if (strncmp(base, "python3.", 8) != 0)
-        base = "python3.11";
-    snprintf(name, sizeof(name), "lib%s.so.1.0", base);
-    py.lib = dlopen(name, RTLD_NOW | RTLD_GLOBAL);
-    if (!py.lib) {
-        snprintf(errbuf, n, "dlopen %s: %s", name, dlerror());
-        return -ENOENT;
-    }
-    struct {
-        void **slot;
-        const char *sym;
-    } syms[] = {
-        {(void **)&py.DecodeLocale, "Py_DecodeLocale"},
-        {(void **)&py.SetProgramName, "Py_SetProgramName"},
-        {(void **)&py.InitializeEx, "Py_InitializeEx"},
-        {(void **)&py.CompileString, "Py_CompileString"},
-        {(void **)&py.ExecCodeModule, "PyImport_ExecCodeModule"},
-        {(void **)&py.ImportModule, "PyImport_ImportModule"},
-        {(void **)&py.CallMethod, "PyObject_CallMethod"},
-        {(void **)&py.TupleGetItem, "PyTuple_GetItem"},
-        {(void **)&py.EvalCode, "PyEval_EvalCode"},
-        {(void **)&py.ErrFetch, "PyErr_Fetch"},
-        {(void **)&py.ErrNormalize, "PyErr_NormalizeException"},
-        {(void **)&py.ExcSetTraceback, "PyException_SetTraceback"},
-        {(void **)&py.ErrPrint, "PyErr_Print"},
-        {(void **)&py.AsUTF8, "PyUnicode_AsUTF8"},
-        {(void **)&py.BeforeFork, "PyOS_BeforeFork"},
-        {(void **)&py.AfterForkParent, "PyOS_AfterFork_Parent"},
-        {(void **)&py.AfterForkChild, "PyOS_AfterFork_Child"},
-        {(void **)&py.None, "_Py_NoneStruct"},
-        {(void **)&py.AsLong, "PyLong_AsLong"},
-    };
-    for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
-        *syms[i].slot = dlsym(py.lib, syms[i].sym);
-        if (!*syms[i].slot) {
-            snprintf(errbuf, n, "%s: no symbol %s", name, syms[i].sym);
-            return -ENOENT;
-        }
-    }
-    return 0;
-}
-
-/* ---- 2. the Python half ----------------------------------------------------------------
- * boot() runs once in the template. prepare() runs in each program process, after every
- * restriction is in place: it makes the interpreter look as `python3 FILE ARGS...` with
- * this environment would at the moment it runs FILE, and returns the compiled file and a
- * fresh __main__ dict; C then evaluates it (so no frame of ours is above the program's),
- * and finish() ends the process as the interpreter's own exit would. */
-static const char py_source[] =
-    "import sys, os, gc\n"
-    "_template_modules = frozenset()\n"
-    "_base_path = []\n"
-    "_main = None\n"
-    "\n"
-    "def boot(names):\n"
-    "    global _template_modules, _base_path\n"
-    "    import importlib\n"
-    "    errors = []\n"
-    "    for name in names.split(','):\n"
-    "        name = name.strip()\n"
-    "        if not name:\n"
-    "            continue\n"
-    "        try:\n"
-    "            importlib.import_module(name)\n"
-    "            if name == 'matplotlib':\n"
-    "                importlib.import_module('matplotlib.pyplot')\n"
-    "                importlib.import_module('matplotlib.backends.backend_agg')\n"
-    "        except BaseException as e:\n"
-    "            errors.append('%s: %r' % (name, e))\n"
-    "    mpl = sys.modules.get('matplotlib.backends.backend_agg')\n"
-    "    if mpl is not None:\n"
-    "        # a first drawing loads fonts and fills caches that every plot uses; done here\n"
-    "        # without pyplot, so no figure, number or backend choice is left behind\n"
-    "        try:\n"
-    "            import io\n"
-    "            from matplotlib.figure import Figure\n"
-    "            fig = Figure()\n"
-    "            ax = fig.subplots()\n"
-    "            ax.plot([1, 2, 3], [3, 1, 2], label='a')\n"
-    "            ax.bar(['a', 'b'], [1, 2])\n"
-    "            ax.set_title('warm')\n"
-    "            ax.set_xlabel('x')\n"
-    "            ax.legend()\n"
-    "            mpl.FigureCanvasAgg(fig).print_png(io.BytesIO())\n"
-    "            del fig, ax\n"
-    "        except Exception as e:\n"
-    "            errors.append('matplotlib warm-up: %r' % (e,))\n"
-    "    import site, tempfile, types, importlib.machinery, signal, atexit\n"
-    "    _base_path = list(sys.path)\n"
-    "    _template_modules = frozenset(sys.modules)\n"
-    "    gc.collect()\n"
-    "    gc.freeze()\n"
-    "    return '; '.join(errors)\n"
-    "\n"
-    "def prepare(fd):\n"
-    "    global _main\n"
-    "    import site, types, builtins, importlib, importlib.machinery\n"
-    "    chunks = []\n"
-    "    while True:\n"
-    "        b = os.read(fd, 1 << 16)\n"
-    "        if not b:\n"
-    "            break\n"
-    "        chunks.append(b)\n"
-    "    os.close(fd)\n"
-    "    fields = b''.join(chunks).split(b'\\0')\n"
-    "    argc, envc = int(fields[0]), int(fields[1])\n"
-    "    argv = [os.fsdecode(a) for a in fields[2:2 + argc]]\n"
-    "    env = os.environ\n"
-    "    env.clear()\n"
-    "    for kv in fields[2 + argc:2 + argc + envc]:\n"
-    "        k, _, v = kv.partition(b'=')\n"
-    "        env[os.fsdecode(k)] = os.fsdecode(v)\n"
-    "    sys.argv = argv[1:]\n"
-    "    sys.orig_argv = list(argv)\n"
-    "    script = argv[1]\n"
-    "    path = os.path.abspath(script)\n"
-    "    # sys.path as python3 computes it: the script's real directory, PYTHONPATH, then\n"
-    "    # the interpreter's own, with the user site of this HOME\n"
-    "    pp = env.get('PYTHONPATH', '')\n"
-    "    extra = [os.path.abspath(p) for p in pp.split(os.pathsep)] if pp else []\n"
-    "    sys.path[:] = [os.path.dirname(os.path.realpath(script))] + extra + _base_path\n"
-    "    # finders of the template's own path entries stay (they revalidate by mtime and\n"
-    "    # /usr is the same); any other entry is looked at afresh in this sandbox\n"
-    "    base = set(_base_path)\n"
-    "    for p in list(sys.path_importer_cache):\n"
-    "        if p not in base:\n"
-    "            del sys.path_importer_cache[p]\n"
-    "    site.USER_BASE = None\n"
-    "    site.USER_SITE = None\n"
-    "    if site.ENABLE_USER_SITE:\n"
-    "        us = site.getusersitepackages()\n"
-    "        if os.path.isdir(us):\n"
-    "            at = next((i for i, p in enumerate(sys.path)\n"
-    "                       if p in _base_path and p.endswith(('-packages',))), len(sys.path))\n"
-    "            sys.path.insert(at, us)\n"
-    "            site.addsitedir(us)\n"
-    "    tf = sys.modules.get('tempfile')\n"
-    "    if tf is not None:\n"
-    "        tf.tempdir = None\n"
-    "    mpl = sys.modules.get('matplotlib')\n"
-    "    if mpl is not None:\n"
-    "        for fn in (mpl.get_configdir, mpl.get_cachedir):\n"
-    "            for cell in fn.__closure__ or ():\n"
-    "                try:\n"
-    "                    if cell.cell_contents is True:\n"
-    "                        cell.cell_contents = False\n"
-    "                except ValueError:\n"
-    "                    pass\n"
-    "        if os.path.exists('matplotlibrc') or env.get('MATPLOTLIBRC'):\n"
-    "            try:\n"
-    "                mpl.rc_file(mpl.matplotlib_fname())\n"
-    "            except Exception:\n"
-    "                pass\n"
-    "        mpl.rcParams['backend'] = env.get('MPLBACKEND') or mpl.rcParamsOrig['backend']\n"
-    "    np = sys.modules.get('numpy')\n"
-    "    if np is not None:\n"
-    "        np.random.seed()\n"
-    "    sys.modules.pop('sitecustomize', None)\n"
-    "    site.execsitecustomize()\n"
-    "    if site.ENABLE_USER_SITE:\n"
-    "        sys.modules.pop('usercustomize', None)\n"
-    "        site.execusercustomize()\n"
-    "    main = types.ModuleType('__main__')\n"
-    "    d = main.__dict__\n"
-    "    d['__annotations__'] = {}\n"
-    "    d['__builtins__'] = builtins\n"
-    "    d['__file__'] = path\n"
-    "    d['__cached__'] = None\n"
-    "    d['__loader__'] = importlib.machinery.SourceFileLoader('__main__', path)\n"
-    "    sys.modules['__main__'] = main\n"
-    "    sys.modules.pop('_pyroom_warm', None)\n"
-    "    _main = main\n"
-    "    try:\n"
-    "        with open(path, 'rb') as f:\n"
-    "            source = f.read()\n"
-    "    except OSError as e:\n"
-    "        sys.stderr.write(\"%s: can't open file %r: [Errno %d] %s\\n\"\n"
-    "                         % (sys.executable, path, e.errno, e.strerror))\n"
-    "        _shutdown(2, False)\n"
-    "    try:\n"
-    "        code = compile(source, path, 'exec', dont_inherit=True)\n"
-    "    except BaseException as e:\n"
-    "        _shutdown(finish(type(e), e.with_traceback(None), None), False)\n"
-    "    return code, d\n"
-    "\n"
-    "def finish(t, v, tb):\n"
-    "    # the exit status the program's end gives, as python3 works it out\n"
-    "    rc = 0\n"
-    "    if t is not None:\n"
-    "        if issubclass(t, SystemExit):\n"
-    "            code = v.code\n"
-    "            if code is None:\n"
-    "                rc = 0\n"
-    "            elif isinstance(code, int):\n"
-    "                rc = code if -2 ** 63 <= code < 2 ** 63 else -1\n"
-    "            else:\n"
-    "                try:\n"
-    "                    sys.stderr.write(str(code) + '\\n')\n"
-    "                except BaseException:\n"
-    "                    pass\n"
-    "                rc = 1\n"
-    "        else:\n"
-    "            try:\n"
-    "                sys.excepthook(t, v, tb)\n"
-    "            except BaseException:\n"
-    "                pass\n"
-    "            rc = 1\n"
-    "    return rc\n"
-    "\n"
-    "def _shutdown(rc, sigint):\n"
-    "    # what Py_FinalizeEx does for a program: its threads, atexit, its objects (so that\n"
-    "    # its open files are flushed), stdio; the template's modules need no teardown\n"
-    "    th = sys.modules.get('threading')\n"
-    "    if th is not None:\n"
-    "        try:\n"
-    "            th._shutdown()\n"
-    "        except BaseException:\n"
-    "            pass\n"
-    "    import atexit\n"
-    "    atexit._run_exitfuncs()\n"
-    "    for name in reversed(list(sys.modules)):\n"
-    "        if name in _template_modules:\n"
-    "            continue\n"
-    "        m = sys.modules.get(name)\n"
-    "        d = getattr(m, '__dict__', None)\n"
-    "        if isinstance(d, dict):\n"
-    "            for k in list(d):\n"
-    "                if k != '__builtins__':\n"
-    "                    d[k] = None\n"
-    "    if _main is not None:\n"
-    "        d = _main.__dict__\n"
-    "        for k in list(d):\n"
-    "            if k != '__builtins__':\n"
-    "                d[k] = None\n"
-    "    gc.collect()\n"
-    "    for f in (sys.stdout, sys.stderr):\n"
-    "        try:\n"
-    "            if f is not None:\n"
-    "                f.flush()\n"
-    "        except BaseException:\n"
-    "            if rc == 0:\n"
-    "                rc = 120\n"
-    "    if sigint:\n"
-    "        import signal\n"
-    "        signal.signal(signal.SIGINT, signal.SIG_DFL)\n"
-    "        os.kill(os.getpid(), signal.SIGINT)\n"
-    "    os._exit(rc & 0xff)\n";
-
-/* ---- 4. zygote hooks -------------------------------------------------------------------- */
-
-static void zygote_before_fork(void *ctx)
-{
-    (void)ctx;
-    py.BeforeFork();
-}
-
-static int put(int fd, const char *s, size_t len)
-{
-    while (len) {
-        ssize_t n = write(fd, s, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        s += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-/* The program process: every restriction is in place; hand over to Python. */
-__attribute__((noreturn)) static void zygote_run(void *ctx, char *const *argv, char *const *envp)
-{
-    (void)ctx;
-    py.AfterForkChild();
-    int fd = (int)syscall(SYS_memfd_create, "pyroom-run", MFD_CLOEXEC);
-    if (fd < 0)
-        _exit(126);
-    char num[32];
-    size_t argc = 0, envc = 0;
-    while (argv[argc])
-        argc++;
-    while (envp[envc])
-        envc++;
-    int r = 0;
-    int l = snprintf(num, sizeof(num), "%zu", argc);
-    r |= put(fd, num, (size_t)l + 1);
-    l = snprintf(num, sizeof(num), "%zu", envc);
-    r |= put(fd, num, (size_t)l + 1);
-    for (size_t i = 0; i < argc; i++)
-        r |= put(fd, argv[i], strlen(argv[i]) + 1);
-    for (size_t i = 0; i < envc; i++)
-        r |= put(fd, envp[i], strlen(envp[i]) + 1);
-    if (r < 0 || lseek(fd, 0, SEEK_SET) != 0)
-        _exit(126);
-
-    pyobj *mod = py.ImportModule("_pyroom_warm");
-    pyobj *prep = mod ? py.CallMethod(mod, "prepare", "i", fd) : NULL;
-    if (!prep) {
-        py.ErrPrint();
-        _exit(1);
-    }
-    pyobj *code = py.TupleGetItem(prep, 0), *globals = py.TupleGetItem(prep, 1);
-    pyobj *res = code && globals ? py.EvalCode(code, globals, globals) : NULL;
-    pyobj *t = NULL, *v = NULL, *tb = NULL;
-    if (!res) {
-        py.ErrFetch(&t, &v, &tb);
-        py.ErrNormalize(&t, &v, &tb);
-        if (v && tb)
-            py.ExcSetTraceback(v, tb);
-    }
-    pyobj *rc =
-        py.CallMethod(mod, "finish", "OOO", t ? t : py.None, v ? v : py.None, tb ? tb : py.None);
-    /* An uncaught KeyboardInterrupt ends with status 1, not by SIGINT: what python3 does
-     * under our excepthook unless the program imported `traceback` itself (CPython's
-     * "unhandled KeyboardInterrupt" flag is cleared on the way otherwise). */
-    long status = rc ? py.AsLong(rc) : 1;
-    py.CallMethod(mod, "_shutdown", "li", status, 0);
-    py.ErrPrint();
-    _exit(1);
-}
-
-static const struct sb_zygote_hooks zygote_hooks = {
-    .before_fork = zygote_before_fork,
-    .run = zygote_run,
-};
-
-/* ---- 3. the template process ------------------------------------------------------------ */
-
-#define T_STDIN 0
-#define T_CTL   3
-
-static void tell(int type, int32_t pid, uint64_t value, const char *text, int fd)
-{
-    struct warm_msg m = {.type = (uint32_t)type, .pid = pid, .value = value};
-    if (text)
-        snprintf(m.text, sizeof(m.text), "%s", text);
-    (void)send_msg(T_CTL, &m, fd);
-}
-
-static int exe_fd = -1; /* our binary (O_PATH), exec'd as each zygote's pid 1 */
-
-/* Makes one zygote: a fork of ours makes the namespaces with their pid 1 (our binary,
- * small) and pid 2 (a copy of the interpreter, the future program) and exits, so that the
- * zygote is re-parented to the supervisor (see sb_zygote_start). */
-static void fork_zygote(void)
-{
-    int sv[2], pp[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-        tell(WARM_ERROR, 0, 0, "socketpair failed", -1);
-        return;
-    }
-    if (pipe2(pp, O_CLOEXEC) < 0) {
-        close(sv[0]);
-        close(sv[1]);
-        tell(WARM_ERROR, 0, 0, "pipe failed", -1);
-        return;
-    }
-    py.BeforeFork();
-    pid_t w = fork();
-    if (w == 0) {
-        py.AfterForkChild();
-        /* Only stdio, the claim socket (3), the pid pipe (4), our binary (5) from here on. */
-        if (dup2(sv[1], 3) < 0 || dup2(pp[1], 4) < 0 || dup2(exe_fd, 5) < 0)
-            _exit(1);
-        close_range(6, ~0u, 0);
-        fcntl(5, F_SETFD, FD_CLOEXEC);
-        fcntl(4, F_SETFD, FD_CLOEXEC);
-        pid_t z = 0;
-        int r = sb_zygote_start(5, 3, &zygote_hooks, &z);
-        int32_t v = r < 0 ? r : z;
-        (void)!write(4, &v, sizeof(v));
-        _exit(0);
-    }
-    py.AfterForkParent();
-    close(sv[1]);
-    close(pp[1]);
-    int32_t z = w < 0 ? -errno : -EPIPE;
-    if (w > 0) {
-        if (read(pp[0], &z, sizeof(z)) != sizeof(z))
-            z = -EPIPE;
-        while (waitpid(w, NULL, 0) < 0 && errno == EINTR)
-            ;
-    }
-    close(pp[0]);
-    if (z > 0) {
-        tell(WARM_ZYGOTE, z, 0, NULL, sv[0]);
-    } else {
-        char t[96];
-        snprintf(t, sizeof(t), "fork zygote: %s", strerror(-z));
-        tell(WARM_ERROR, 0, 0, t, -1);
-    }
-    close(sv[0]);
-}
-
-int warm_template_main(int argc, char **argv)
-{
-    char errbuf[200];
-    const char *modules = argc > 2 ? argv[2] : WARM_DEFAULT_MODULES;
-    bool private_uid = argc > 3 && !strcmp(argv[3], "1");
-    prctl(PR_SET_NAME, "pyroom-warm", 0, 0, 0);
-    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-    /* Other processes of the pool's uid may not read or trace us (when it is ours alone:
-     * without root our /proc files must stay writable for the supervisor's uid maps). */
-    if (private_uid)
-        prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-    /* Above the fds a zygote's fork arranges (3, 4, 5), so that none overwrites it. */
-    int self = open("/proc/self/exe", O_PATH | O_CLOEXEC);
-    exe_fd = self >= 0 ? fcntl(self, F_DUPFD_CLOEXEC, 10) : -1;
-    if (self >= 0)
-        close(self);
-    if (exe_fd < 0) {
-        tell(WARM_ERROR, 0, 0, "cannot open our own binary", -1);
-        return 1;
-    }
-    if (py_load(errbuf, sizeof(errbuf)) < 0) {
-        tell(WARM_ERROR, 0, 0, errbuf, -1);
-        return 1;
-    }
-    struct err e = {0};
-    if (sb_zygote_init(&e) < 0) {
-        tell(WARM_ERROR, 0, 0, "seccomp filter could not be compiled", -1);
-        return 1;
-    }
-    uint64_t t0 = now_ms();
-    wchar_t *prog = py.DecodeLocale("/usr/bin/python3", NULL);
-    if (prog)
-        py.SetProgramName(prog); /* sys.executable, prefixes: those of python3 */
-    py.InitializeEx(1);
-    pyobj *code = py.CompileString(py_source, "<pyroom-warm>", PY_FILE_INPUT);
-    pyobj *mod = code ? py.ExecCodeModule("_pyroom_warm", code) : NULL;
-    pyobj *res = mod ? py.CallMethod(mod, "boot", "s", modules) : NULL;
-    if (!res) {
-        py.ErrPrint();
-        tell(WARM_ERROR, 0, 0, "the template's Python set-up failed (see its log)", -1);
-        return 1;
-    }
-    const char *errors = py.AsUTF8(res);
-    tell(WARM_BOOTED, 0, now_ms() - t0, errors ? errors : "", -1);
-
-    for (;;) {
-        struct warm_msg m;
-        int fd;
-        ssize_t n = recv_msg(T_CTL, &m, &fd, 0);
-        if (fd >= 0)
-            close(fd);
-        if (n == 0 || (n < 0 && n != -EPROTO))
-            return 0; /* the supervisor is gone, or wants us gone */
-        if (n < 0)
-            continue;
-        if (m.type == WARM_PING) {
-            tell(WARM_PONG, 0, 0, NULL, -1);
-        } else if (m.type == WARM_FORK) {
-            for (uint64_t i = 0; i < m.value && i < WARM_MAX_CHILDREN; i++)
-                fork_zygote();
-        }
-    }
-}
-
-int warm_init_main(void)
-{
-    return sb_zygote_pid1_main();
-}
-
-/* ---- 5. the pool, in the supervisor ------------------------------------------------------ */
+/* ---- the pool ----------------------------------------------------------------------- */
 
 enum tag_kind { TAG_CTL, TAG_PID, TAG_LOG, TAG_ZYGOTE };
 
@@ -674,6 +151,7 @@ struct warm_pool {
     struct tmpl t[WARM_MAX_TEMPLATES];
     struct zyg *ready;
     unsigned running; /* claimed runs not yet ended (warm_pool_ended) */
+    bool nice;        /* the pool waits at nice WARM_NICE (may_lower_priority) */
     struct warm_stats st;
 };
 
@@ -704,6 +182,40 @@ static void close_fd(int *fd)
     if (*fd >= 0)
         close(*fd);
     *fd = -1;
+}
+
+/* Whether the pool may wait at a lower CPU priority than runs: only if we can give a
+ * claimed zygote back the priority a cold sandbox has, ours (nice 0), which needs
+ * CAP_SYS_NICE. */
+static bool may_lower_priority(void)
+{
+    struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+    struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+    errno = 0;
+    int prio = getpriority(PRIO_PROCESS, 0);
+    if (prio != 0 || errno || syscall(SYS_capget, &hdr, data) < 0)
+        return false;
+    return data[CAP_SYS_NICE / 32].effective & (1u << (CAP_SYS_NICE % 32));
+}
+
+/* A claimed zygote (pid 1 of its namespaces) and its program process, forked in advance,
+ * come back from the pool's priority to ours before the claim is sent. */
+static void normal_priority(pid_t zygote)
+{
+    char path[64], buf[256];
+    (void)setpriority(PRIO_PROCESS, (id_t)zygote, 0);
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)zygote, (int)zygote);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    for (char *q = buf, *e;; q = e) {
+        long c = strtol(q, &e, 10);
+        if (e == q)
+            break;
+        (void)setpriority(PRIO_PROCESS, (id_t)c, 0);
+    }
 }
 
 static int tmpl_start(struct warm_pool *p, struct tmpl *t)
@@ -744,8 +256,11 @@ static int tmpl_start(struct warm_pool *p, struct tmpl *t)
     pid_t pid = fork();
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        /* Refills (a zygote costs a template ~10 ms of CPU) yield the CPUs to runs. */
+        if (p->nice)
+            (void)setpriority(PRIO_PROCESS, 0, WARM_NICE);
         if (dup2(inp[0], 0) < 0 || dup2(logp[1], 1) < 0 || dup2(logp[1], 2) < 0 ||
-            dup2(ctl[1], T_CTL) < 0 || dup2(p->exe_fd, 4) < 0)
+            dup2(ctl[1], WARM_CTL_FD) < 0 || dup2(p->exe_fd, 4) < 0)
             _exit(126);
         fcntl(4, F_SETFD, FD_CLOEXEC);
         fcntl(1, F_SETFL, 0);
@@ -865,7 +380,7 @@ static void top_up(struct warm_pool *p, struct tmpl *t)
     if (have >= p->cfg.children)
         return;
     struct warm_msg m = {.type = WARM_FORK, .value = p->cfg.children - have};
-    if (send_msg(t->ctl, &m, -1) == 0)
+    if (warm_msg_send(t->ctl, &m, -1) == 0)
         t->asked += (unsigned)m.value;
 }
 
@@ -874,7 +389,7 @@ static void on_ctl(struct warm_pool *p, struct tmpl *t)
     for (;;) {
         struct warm_msg m;
         int fd;
-        ssize_t n = recv_msg(t->ctl, &m, &fd, MSG_DONTWAIT);
+        ssize_t n = warm_msg_recv(t->ctl, &m, &fd, MSG_DONTWAIT);
         if (n == -EAGAIN)
             return;
         if (n == 0 || (n < 0 && n != -EPROTO)) {
@@ -1013,7 +528,7 @@ uint64_t warm_pool_tick(struct warm_pool *p, uint64_t now)
         }
         if (!t->ping_out && now - t->ping_ms > PING_EVERY_MS) {
             struct warm_msg m = {.type = WARM_PING};
-            if (send_msg(t->ctl, &m, -1) == 0) {
+            if (warm_msg_send(t->ctl, &m, -1) == 0) {
                 t->ping_out = true;
                 t->ping_ms = now;
             }
@@ -1048,6 +563,7 @@ int warm_pool_new(const struct warm_config *cfg, struct sb_host *h, int ep, void
         p->t[i] = (struct tmpl){.idx = (int)i, .pidfd = -1, .ctl = -1, .log = -1};
     p->st.enabled = true;
     p->st.memory_limit_bytes = cfg->memory_bytes;
+    p->nice = may_lower_priority();
     /* Our zygotes are re-parented to us when the process that made them exits. */
     if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) {
         r = err_set(err, errno, "become a subreaper");
@@ -1138,6 +654,8 @@ int warm_pool_take(struct warm_pool *p, pid_t *ret_pid, int *ret_sock, uid_t *re
     struct tmpl *t = &p->t[z->tmpl];
     if (t->ready)
         t->ready--;
+    if (p->nice)
+        normal_priority(z->pid);
     *ret_pid = z->pid;
     *ret_sock = z->sock;
     *ret_uid = sb_pool_uid(p->sp);

@@ -251,7 +251,4 @@ bool sb_wsfs_full(int fd);
  * plain directory, even one that lies on a tmpfs). */
 bool sb_wsfs_is(int fd);
 
-/* `pyroom sandbox ARGS...`: the command-line driver of this library (cli.c). */
-int sb_cli_main(int argc, char **argv);
-
 #endif

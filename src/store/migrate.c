@@ -197,8 +197,16 @@ static const char *const migrations[] = {
     "CREATE INDEX streams_user ON streams (user_id);"
     "CREATE INDEX streams_node ON streams (node);",
 
-    /* A node draining before it stops (SIGTERM): peers send it no new runs or terminals. */
+    /* 4: a node draining before it stops (SIGTERM): peers send it no new runs or terminals. */
     "ALTER TABLE nodes ADD COLUMN draining BIGINT NOT NULL DEFAULT 0;",
+
+    /* 5: where a run's time went (issue 14): its phases in ms, -1 for one not reached. */
+    "ALTER TABLE runs ADD COLUMN queue_ms BIGINT NOT NULL DEFAULT -1;"
+    "ALTER TABLE runs ADD COLUMN prepare_ms BIGINT NOT NULL DEFAULT -1;"
+    "ALTER TABLE runs ADD COLUMN start_ms BIGINT NOT NULL DEFAULT -1;"
+    "ALTER TABLE runs ADD COLUMN program_ms BIGINT NOT NULL DEFAULT -1;"
+    "ALTER TABLE runs ADD COLUMN exit_ms BIGINT NOT NULL DEFAULT -1;"
+    "ALTER TABLE runs ADD COLUMN collect_ms BIGINT NOT NULL DEFAULT -1;",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -11,8 +11,9 @@
 #define RUN_COLS                                                                                   \
     "id, workspace_id, submission_id, user_id, node, entry, args_json, status, exit_code,"         \
     " signal, limit_hit, wall_ms, cpu_ms, peak_memory_bytes, stdout_truncated,"                    \
-    " stderr_truncated, warm, reason, created_at, started_at, finished_at, notices"
-#define RUN_NCOLS 22
+    " stderr_truncated, warm, reason, created_at, started_at, finished_at, notices,"               \
+    " queue_ms, prepare_ms, start_ms, program_ms, exit_ms, collect_ms"
+#define RUN_NCOLS 28
 
 void artifact_done(struct store_artifact *a)
 {
@@ -77,6 +78,12 @@ static int read_run(struct db *db, struct db_stmt *s, void *out)
     r->started_at = col_int(db, s, 19);
     r->finished_at = col_int(db, s, 20);
     r->notices = col_strdup(db, s, 21, &rc);
+    r->timings.queue_ms = col_int(db, s, 22);
+    r->timings.prepare_ms = col_int(db, s, 23);
+    r->timings.start_ms = col_int(db, s, 24);
+    r->timings.program_ms = col_int(db, s, 25);
+    r->timings.exit_ms = col_int(db, s, 26);
+    r->timings.collect_ms = col_int(db, s, 27);
     return rc;
 }
 
@@ -225,12 +232,17 @@ int store_run_finish(struct store *st, int64_t id, const struct store_run_result
                 "UPDATE runs SET status = ?, exit_code = ?, signal = ?, limit_hit = ?,"
                 " wall_ms = ?, cpu_ms = ?, peak_memory_bytes = ?, stdout = ?,"
                 " stdout_truncated = ?, stderr = ?, stderr_truncated = ?, reason = ?,"
-                " notices = ?, finished_at = ? WHERE id = ? AND status IN ('queued', 'running')",
-                err, "tiitiiibibittii", store_run_status_name(res->status), (int64_t)res->exit_code,
-                (int64_t)res->signal, res->limit_hit ? res->limit_hit : "none", res->wall_ms,
-                res->cpu_ms, res->peak_memory_bytes, res->stdout_data, res->stdout_len,
+                " notices = ?, finished_at = ?, queue_ms = ?, prepare_ms = ?, start_ms = ?,"
+                " program_ms = ?, exit_ms = ?, collect_ms = ?"
+                " WHERE id = ? AND status IN ('queued', 'running')",
+                err, "tiitiiibibittiiiiiiii", store_run_status_name(res->status),
+                (int64_t)res->exit_code, (int64_t)res->signal,
+                res->limit_hit ? res->limit_hit : "none", res->wall_ms, res->cpu_ms,
+                res->peak_memory_bytes, res->stdout_data, res->stdout_len,
                 (int64_t)res->stdout_truncated, res->stderr_data, res->stderr_len,
-                (int64_t)res->stderr_truncated, res->reason, res->notices, store_now_ms(), id);
+                (int64_t)res->stderr_truncated, res->reason, res->notices, store_now_ms(),
+                res->timings.queue_ms, res->timings.prepare_ms, res->timings.start_ms,
+                res->timings.program_ms, res->timings.exit_ms, res->timings.collect_ms, id);
     if (rc == 0 && n == 0)
         rc = why_unchanged(&db, id, err);
     conn_put(&db);

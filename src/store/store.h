@@ -338,6 +338,16 @@ struct store_artifact_list {
     bool more;
 };
 
+/* Where a run's time went, in ms; -1 for a phase it never reached (docs/runs.md). */
+struct store_run_timings {
+    int64_t queue_ms;   /* recorded -> admitted (waiting for a slot) */
+    int64_t prepare_ms; /* admitted -> files materialised on the run's file system */
+    int64_t start_ms;   /* -> the program started (sandbox built, or a warm claim) */
+    int64_t program_ms; /* -> the program's stdout and stderr closed (its output drained) */
+    int64_t exit_ms;    /* -> the tree ended and its status was known */
+    int64_t collect_ms; /* -> files written back, figures kept: the result is recorded */
+};
+
 struct store_run {
     int64_t id;
     int64_t workspace_id;  /* 0 for a run of a submission's snapshot, or a deleted ws */
@@ -365,6 +375,7 @@ struct store_run {
     int64_t created_at;
     int64_t started_at;                   /* 0 until running */
     int64_t finished_at;                  /* 0 until finished */
+    struct store_run_timings timings;     /* all -1 until finished */
     struct store_artifact_list artifacts; /* from store_run_get: metadata, no data */
 };
 
@@ -402,6 +413,7 @@ struct store_run_result {
     bool stderr_truncated;
     const char *reason;  /* may be NULL */
     const char *notices; /* may be NULL */
+    struct store_run_timings timings;
 };
 
 /* Creates a run in status queued. -ENOENT: the workspace/submission/user is missing. */

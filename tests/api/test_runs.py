@@ -38,6 +38,28 @@ def test_ok_run(user, ws):
     assert again["stdout"] == r["stdout"] and again["status"] == "ok"
 
 
+PHASES = ("queue_ms", "prepare_ms", "start_ms", "program_ms", "exit_ms", "collect_ms")
+
+
+def test_record_says_where_the_time_went(user, ws):
+    r = run(user, ws, "print(1)\n")
+    t = r["timings"]
+    assert sorted(t) == sorted(PHASES), t
+    assert all(isinstance(t[k], int) and t[k] >= 0 for k in PHASES), t
+    assert user.get(f"/api/runs/{r['id']}").json()["timings"] == t
+    listed = user.get(f"/api/workspaces/{ws['id']}/runs").json()["items"]
+    assert [x["timings"] for x in listed if x["id"] == r["id"]] == [t]
+    # a run that has not finished has no phases yet
+    q = run(user, ws, "import time\ntime.sleep(60)\n", wait=False)
+    assert q["timings"] == {k: None for k in PHASES}, q
+    assert user.post(f"/api/runs/{q['id']}/cancel").status_code == 200
+    # a file that is not there ends before a program starts: no program phases
+    r = run(user, ws, entry="missing.py")
+    assert r["status"] == "error", r
+    t = r["timings"]
+    assert t["queue_ms"] is not None and t["start_ms"] is None and t["program_ms"] is None, t
+
+
 def test_exception_gives_error_and_relative_traceback(user, ws):
     put(user, ws, "lib/helper.py", "def boom():\n    raise ValueError('boom')\n")
     r = run(user, ws, "import sys\nsys.path.insert(0, 'lib')\nimport helper\nhelper.boom()\n")

@@ -146,7 +146,10 @@ PROGRAMS = {
         "          'Uid', 'Gid', 'NSpid'):\n"
         "    print(k, st[k].split())\n"
         "print(sorted(p for p in os.listdir('/proc') if p.isdigit()))\n"
-        "print(open('/proc/self/uid_map').read().split()[:2])\n"
+        # the host uid is the slot's, which depends on what else runs on the machine (any
+        # pyroom's sandboxes): compared as "not root", the mapping's shape exactly
+        "m = open('/proc/self/uid_map').read().split()\n"
+        "print(m[0], m[2], len(m), int(m[1]) > 0)\n"
         "print(open('/proc/self/cgroup').read())\n"
         "print(sorted(open('/proc/self/mountinfo').read().split('\\n')[i].split(' - ')[0]"
         ".split()[4] for i in range(len(open('/proc/self/mountinfo').read().split('\\n')) - 1)))\n"
@@ -160,7 +163,9 @@ PROGRAMS = {
         "import resource\n"
         "print([resource.getrlimit(r) for r in (resource.RLIMIT_NOFILE, resource.RLIMIT_FSIZE,"
         " resource.RLIMIT_CPU, resource.RLIMIT_CORE, resource.RLIMIT_NPROC, "
-        "resource.RLIMIT_DATA)])\n"),
+        "resource.RLIMIT_DATA, resource.RLIMIT_NICE)])\n"
+        # the pool waits at a lower CPU priority; a claimed run is back to the normal one
+        "print('nice', os.getpriority(os.PRIO_PROCESS, 0))\n"),
     "exception": "import sys\nsys.path.insert(0, 'lib')\nimport helper\nhelper.boom()\n",
     "chained": ("def f():\n    try:\n        1 / 0\n    except ZeroDivisionError as e:\n"
                 "        raise KeyError('k') from e\nf()\n"),
@@ -224,6 +229,7 @@ def test_same_result_cold_and_warm(warm_admin, cold_admin, name):
     if name == "isolation_view":
         assert "CapEff ['0000000000000000']" in wr["stdout"]
         assert "Seccomp ['2']" in wr["stdout"] and "NoNewPrivs ['1']" in wr["stdout"]
+        assert "\nnice 0\n" in wr["stdout"]
     if name == "exception":
         assert 'File "lib/helper.py", line 2' in wr["stderr"]
         assert "pyroom" not in wr["stderr"] and "<string>" not in wr["stderr"]

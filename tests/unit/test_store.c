@@ -831,6 +831,7 @@ BOTH(runs)
     struct store_run *r;
     OK(store_run_create(st, &n, &r, &E));
     cr_assert_eq(r->status, STORE_RUN_QUEUED);
+    cr_assert_eq(r->timings.queue_ms, -1); /* not finished: no phases (DEFAULT -1) */
     cr_assert_eq(r->workspace_id, ws);
     cr_assert_eq(r->submission_id, 0);
     cr_assert_str_eq(r->entry, "main.py");
@@ -859,7 +860,8 @@ BOTH(runs)
                                    .stdout_len = sizeof(out),
                                    .stdout_truncated = true,
                                    .stderr_data = "err",
-                                   .stderr_len = 3};
+                                   .stderr_len = 3,
+                                   .timings = {0, 3, 20, 90, -1, 7}};
     OK(store_run_finish(st, id, &res, &E));
     FAILS(-EALREADY, store_run_finish(st, id, &res, &E));
     res.status = STORE_RUN_RUNNING;
@@ -877,6 +879,12 @@ BOTH(runs)
     cr_assert_eq(r->wall_ms, 120);
     cr_assert_eq(r->cpu_ms, 80);
     cr_assert_eq(r->peak_memory_bytes, 1 << 20);
+    cr_assert_eq(r->timings.queue_ms, 0);
+    cr_assert_eq(r->timings.prepare_ms, 3);
+    cr_assert_eq(r->timings.start_ms, 20);
+    cr_assert_eq(r->timings.program_ms, 90);
+    cr_assert_eq(r->timings.exit_ms, -1);
+    cr_assert_eq(r->timings.collect_ms, 7);
     cr_assert_eq(r->stdout_len, sizeof(out));
     cr_assert_eq(memcmp(r->stdout_data, out, sizeof(out)), 0);
     cr_assert(r->stdout_truncated);

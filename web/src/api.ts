@@ -57,6 +57,16 @@ export interface Run {
     notices?: string | null;
     created_at: string;
     finished_at: string | null;
+    timings?: RunTimings;
+}
+/** Where a run's time went, ms per phase (docs/runs.md); null for a phase not reached. */
+export interface RunTimings {
+    queue_ms: number | null;
+    prepare_ms: number | null;
+    start_ms: number | null;
+    program_ms: number | null;
+    exit_ms: number | null;
+    collect_ms: number | null;
 }
 export interface Limits {
     run: {

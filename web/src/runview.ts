@@ -3,7 +3,7 @@
 // capped), then a status line (exit status or limit hit, wall time, CPU time, peak memory) and the
 // figures the program saved, inline. Used by the IDE's output panel and the review view.
 
-import { runs as runsApi, type Run } from './api';
+import { runs as runsApi, type Run, type RunTimings } from './api';
 import { clear, fmtBytes, fmtMs, h, icon } from './dom';
 import { OutputPane, type Stream } from './output';
 
@@ -15,6 +15,17 @@ const LIMIT_TEXT: Record<string, string> = {
     output: 'Output limit reached',
     disk: 'Disk limit reached',
 };
+
+/** A finished run's phases as "queue 0 ms · prepare 3 ms · ..." (docs/runs.md); "" if none. */
+export function timingsText(t: RunTimings | undefined): string {
+    if (!t) return '';
+    const names: [keyof RunTimings, string][] = [
+        ['queue_ms', 'queue'], ['prepare_ms', 'prepare'], ['start_ms', 'start'],
+        ['program_ms', 'program'], ['exit_ms', 'exit'], ['collect_ms', 'collect'],
+    ];
+    return names.filter(([k]) => t[k] !== null && t[k] !== undefined)
+        .map(([k, label]) => `${label} ${fmtMs(t[k] as number)}`).join(' · ');
+}
 
 export function finished(r: Run): boolean {
     return r.status !== 'queued' && r.status !== 'running';
@@ -121,6 +132,8 @@ export class RunView {
         const fig = (label: string, value: string) => h('span', { class: 'run-fig' }, h('span', { class: 'muted' }, label), ' ', value);
         if (r.wall_ms !== null && r.wall_ms !== undefined) this.status.append(fig('wall', fmtMs(r.wall_ms)));
         if (r.cpu_ms !== null && r.cpu_ms !== undefined) this.status.append(fig('cpu', fmtMs(r.cpu_ms)));
+        const phases = timingsText(r.timings);
+        if (phases) this.status.append(h('span', { class: 'run-fig run-timings', title: `Where the time went: ${phases}` }, h('span', { class: 'muted' }, 'phases'), ' ', phases));
         if (r.peak_memory_bytes) this.status.append(fig('mem', fmtBytes(r.peak_memory_bytes)));
         if (r.warm) this.status.append(h('span', { class: 'run-fig muted', title: 'Python was already started and waiting (the warm pool), so the run began sooner' }, 'fast start'));
         if (r.status === 'failed' && r.reason) this.append('info', `\n${r.reason}\n`);

@@ -1,12 +1,16 @@
 /*
- * cli.c: `pyroom sandbox run [OPTIONS] -- CMD ARGS...`, the sandbox driven directly, for
- * tests, benchmarks and administrators (like bwrap, with pyroom's own policy).
+ * cmd_sandbox.c: `pyroom sandbox run [OPTIONS] -- CMD ARGS...`, the sandbox driven directly,
+ * for tests, benchmarks and administrators (like bwrap, with pyroom's own policy), and
+ * `pyroom sandbox doctor`. A command of the binary, beside main.c: it sits above exec/ (it
+ * starts a supervisor), so it lives outside the sandbox library.
  *
  * It starts a supervisor (exactly as the server does), runs one sandbox, relays our stdin
  * to it and its stdout/stderr to ours (counting them against --output, the total output
  * cap: the reader enforces it, as the runs code will), then prints the result as one JSON
  * line on stderr and exits with the program's exit code (128 + signal when killed).
  */
+#include "cmd_sandbox.h"
+
 #include "exec/supervisor.h"
 #include "sandbox/sandbox.h"
 
@@ -425,7 +429,7 @@ static int run_host(char **argv, uint64_t repeat)
     return 0;
 }
 
-int sb_cli_main(int argc, char **argv)
+int cmd_sandbox_main(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"workspace", required_argument, NULL, OPT_WORKSPACE},

@@ -1,0 +1,368 @@
+/*
+ * warm_template.c: the template half of the warm pool (see warm.h for the theory of
+ * operation), everything that runs in a template's process or is forked from it:
+ *
+ *   1. libpython, loaded with dlopen in the template only (the server does not link it);
+ *   2. the Python half (_pyroom_warm, src/exec/warm_python.py): boot() in the template,
+ *      prepare(), finish() and _shutdown() in each program;
+ *   3. the template process: boot, then fork zygotes on request;
+ *   4. the zygote hooks: what the program process does instead of exec.
+ *
+ * The pool, in the supervisor, is warm.c; the messages between them, warm_internal.h.
+ */
+#include "base/embed.h"
+#include "exec/warm.h"
+#include "exec/warm_internal.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <wchar.h>
+
+static uint64_t now_ms(void)
+{
+    return sb_now_ms();
+}
+
+/* ---- 1. libpython ----------------------------------------------------------------------
+ * Only the handful of functions we need, looked up at run time: the template is the only
+ * process that loads Python this way, and a host without libpython simply has no pool. */
+
+typedef struct pyobj pyobj;
+
+static struct {
+    void *lib;
+    wchar_t *(*DecodeLocale)(const char *, size_t *);
+    void (*SetProgramName)(const wchar_t *);
+    void (*InitializeEx)(int);
+    pyobj *(*CompileString)(const char *, const char *, int);
+    pyobj *(*ExecCodeModule)(const char *, pyobj *);
+    pyobj *(*ImportModule)(const char *);
+    pyobj *(*CallMethod)(pyobj *, const char *, const char *, ...);
+    pyobj *(*TupleGetItem)(pyobj *, ssize_t);
+    pyobj *(*EvalCode)(pyobj *, pyobj *, pyobj *);
+    void (*ErrFetch)(pyobj **, pyobj **, pyobj **);
+    void (*ErrNormalize)(pyobj **, pyobj **, pyobj **);
+    int (*ExcSetTraceback)(pyobj *, pyobj *);
+    void (*ErrPrint)(void);
+    const char *(*AsUTF8)(pyobj *);
+    void (*BeforeFork)(void);
+    void (*AfterForkParent)(void);
+    void (*AfterForkChild)(void);
+    pyobj *None;
+    long (*AsLong)(pyobj *);
+    pyobj *(*GetModuleDict)(void);
+    pyobj *(*GetAttrString)(pyobj *, const char *);
+    pyobj *(*ListNew)(ssize_t);
+    int (*ListAppend)(pyobj *, pyobj *);
+    int (*DictNext)(pyobj *, ssize_t *, pyobj **, pyobj **);
+    int (*SetContains)(pyobj *, pyobj *);
+} py;
+
+#define PY_FILE_INPUT 257 /* Py_file_input */
+
+/* The libpython of Debian's python3 (the same build, as a shared library). */
+static int py_load(char *errbuf, size_t n)
+{
+    char target[64] = "", name[96];
+    ssize_t l = readlink("/usr/bin/python3", target, sizeof(target) - 1);
+    if (l > 0)
+        target[l] = '\0';
+    const char *base = strrchr(target, '/') ? strrchr(target, '/') + 1 : target;
+    if (strncmp(base, "python3.", 8) != 0)
+        base = "python3.11";
+    snprintf(name, sizeof(name), "lib%s.so.1.0", base);
+    py.lib = dlopen(name, RTLD_NOW | RTLD_GLOBAL);
+    if (!py.lib) {
+        snprintf(errbuf, n, "dlopen %s: %s", name, dlerror());
+        return -ENOENT;
+    }
+    struct {
+        void **slot;
+        const char *sym;
+    } syms[] = {
+        {(void **)&py.DecodeLocale, "Py_DecodeLocale"},
+        {(void **)&py.SetProgramName, "Py_SetProgramName"},
+        {(void **)&py.InitializeEx, "Py_InitializeEx"},
+        {(void **)&py.CompileString, "Py_CompileString"},
+        {(void **)&py.ExecCodeModule, "PyImport_ExecCodeModule"},
+        {(void **)&py.ImportModule, "PyImport_ImportModule"},
+        {(void **)&py.CallMethod, "PyObject_CallMethod"},
+        {(void **)&py.TupleGetItem, "PyTuple_GetItem"},
+        {(void **)&py.EvalCode, "PyEval_EvalCode"},
+        {(void **)&py.ErrFetch, "PyErr_Fetch"},
+        {(void **)&py.ErrNormalize, "PyErr_NormalizeException"},
+        {(void **)&py.ExcSetTraceback, "PyException_SetTraceback"},
+        {(void **)&py.ErrPrint, "PyErr_Print"},
+        {(void **)&py.AsUTF8, "PyUnicode_AsUTF8"},
+        {(void **)&py.BeforeFork, "PyOS_BeforeFork"},
+        {(void **)&py.AfterForkParent, "PyOS_AfterFork_Parent"},
+        {(void **)&py.AfterForkChild, "PyOS_AfterFork_Child"},
+        {(void **)&py.None, "_Py_NoneStruct"},
+        {(void **)&py.AsLong, "PyLong_AsLong"},
+        {(void **)&py.GetModuleDict, "PyImport_GetModuleDict"},
+        {(void **)&py.GetAttrString, "PyObject_GetAttrString"},
+        {(void **)&py.ListNew, "PyList_New"},
+        {(void **)&py.ListAppend, "PyList_Append"},
+        {(void **)&py.DictNext, "PyDict_Next"},
+        {(void **)&py.SetContains, "PySet_Contains"},
+    };
+    for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
+        *syms[i].slot = dlsym(py.lib, syms[i].sym);
+        if (!*syms[i].slot) {
+            snprintf(errbuf, n, "%s: no symbol %s", name, syms[i].sym);
+            return -ENOENT;
+        }
+    }
+    return 0;
+}
+
+/* ---- 2. the Python half ----------------------------------------------------------------
+ * src/exec/warm_python.py, the module _pyroom_warm: boot() in the template; prepare(),
+ * finish() and _shutdown() in each program, around the PyEval_EvalCode of its file. */
+EMBED_TEXT(warm_python, "src/exec/warm_python.py");
+
+/* ---- 4. zygote hooks -------------------------------------------------------------------- */
+
+static void zygote_before_fork(void *ctx)
+{
+    (void)ctx;
+    py.BeforeFork();
+}
+
+static int put(int fd, const char *s, size_t len)
+{
+    while (len) {
+        ssize_t n = write(fd, s, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        s += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* The names in sys.modules that are not the template's, in import order. Walked here with
+ * borrowed references because a walk in Python takes a reference to every name: a write
+ * to each of the template's ~1,500 module names, each on a page shared with the template,
+ * hence hundreds of copy-on-write faults on the run's path. */
+static pyobj *new_modules(pyobj *mod)
+{
+    pyobj *tmpl = py.GetAttrString(mod, "_template_modules");
+    pyobj *modules = py.GetModuleDict();
+    pyobj *list = tmpl && modules ? py.ListNew(0) : NULL;
+    pyobj *key, *value;
+    ssize_t pos = 0;
+    while (list && py.DictNext(modules, &pos, &key, &value))
+        if (py.SetContains(tmpl, key) == 0 && py.ListAppend(list, key) < 0)
+            list = NULL; /* (leaked: the process ends now) */
+    return list;         /* NULL: _shutdown() walks sys.modules itself */
+}
+
+/* The program process: every restriction is in place; hand over to Python. */
+__attribute__((noreturn)) static void zygote_run(void *ctx, char *const *argv, char *const *envp)
+{
+    (void)ctx;
+    py.AfterForkChild();
+    int fd = (int)syscall(SYS_memfd_create, "pyroom-run", MFD_CLOEXEC);
+    if (fd < 0)
+        _exit(126);
+    char num[32];
+    size_t argc = 0, envc = 0;
+    while (argv[argc])
+        argc++;
+    while (envp[envc])
+        envc++;
+    int r = 0;
+    int l = snprintf(num, sizeof(num), "%zu", argc);
+    r |= put(fd, num, (size_t)l + 1);
+    l = snprintf(num, sizeof(num), "%zu", envc);
+    r |= put(fd, num, (size_t)l + 1);
+    for (size_t i = 0; i < argc; i++)
+        r |= put(fd, argv[i], strlen(argv[i]) + 1);
+    for (size_t i = 0; i < envc; i++)
+        r |= put(fd, envp[i], strlen(envp[i]) + 1);
+    if (r < 0 || lseek(fd, 0, SEEK_SET) != 0)
+        _exit(126);
+
+    pyobj *mod = py.ImportModule("_pyroom_warm");
+    pyobj *prep = mod ? py.CallMethod(mod, "prepare", "i", fd) : NULL;
+    if (!prep) {
+        py.ErrPrint();
+        _exit(1);
+    }
+    pyobj *code = py.TupleGetItem(prep, 0), *globals = py.TupleGetItem(prep, 1);
+    pyobj *res = code && globals ? py.EvalCode(code, globals, globals) : NULL;
+    pyobj *t = NULL, *v = NULL, *tb = NULL;
+    if (!res) {
+        py.ErrFetch(&t, &v, &tb);
+        py.ErrNormalize(&t, &v, &tb);
+        if (v && tb)
+            py.ExcSetTraceback(v, tb);
+    }
+    pyobj *rc =
+        py.CallMethod(mod, "finish", "OOO", t ? t : py.None, v ? v : py.None, tb ? tb : py.None);
+    /* An uncaught KeyboardInterrupt ends with status 1, not by SIGINT: what python3 does
+     * under our excepthook unless the program imported `traceback` itself (CPython's
+     * "unhandled KeyboardInterrupt" flag is cleared on the way otherwise). */
+    long status = rc ? py.AsLong(rc) : 1;
+    if (!py.CallMethod(mod, "_exit_begin", NULL))
+        py.ErrPrint();
+    pyobj *names = new_modules(mod);
+    py.CallMethod(mod, "_shutdown", "liO", status, 0, names ? names : py.None);
+    py.ErrPrint();
+    _exit(1);
+}
+
+static const struct sb_zygote_hooks zygote_hooks = {
+    .before_fork = zygote_before_fork,
+    .run = zygote_run,
+};
+
+/* ---- 3. the template process ------------------------------------------------------------ */
+
+#define T_STDIN 0
+
+static void tell(int type, int32_t pid, uint64_t value, const char *text, int fd)
+{
+    struct warm_msg m = {.type = (uint32_t)type, .pid = pid, .value = value};
+    if (text)
+        snprintf(m.text, sizeof(m.text), "%s", text);
+    (void)warm_msg_send(WARM_CTL_FD, &m, fd);
+}
+
+static int exe_fd = -1; /* our binary (O_PATH), exec'd as each zygote's pid 1 */
+
+/* Makes one zygote: a fork of ours makes the namespaces with their pid 1 (our binary,
+ * small) and pid 2 (a copy of the interpreter, the future program) and exits, so that the
+ * zygote is re-parented to the supervisor (see sb_zygote_start). */
+static void fork_zygote(void)
+{
+    int sv[2], pp[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+        tell(WARM_ERROR, 0, 0, "socketpair failed", -1);
+        return;
+    }
+    if (pipe2(pp, O_CLOEXEC) < 0) {
+        close(sv[0]);
+        close(sv[1]);
+        tell(WARM_ERROR, 0, 0, "pipe failed", -1);
+        return;
+    }
+    py.BeforeFork();
+    pid_t w = fork();
+    if (w == 0) {
+        py.AfterForkChild();
+        /* Only stdio, the claim socket (3), the pid pipe (4), our binary (5) from here on. */
+        if (dup2(sv[1], 3) < 0 || dup2(pp[1], 4) < 0 || dup2(exe_fd, 5) < 0)
+            _exit(1);
+        close_range(6, ~0u, 0);
+        fcntl(5, F_SETFD, FD_CLOEXEC);
+        fcntl(4, F_SETFD, FD_CLOEXEC);
+        pid_t z = 0;
+        int r = sb_zygote_start(5, 3, &zygote_hooks, &z);
+        int32_t v = r < 0 ? r : z;
+        (void)!write(4, &v, sizeof(v));
+        _exit(0);
+    }
+    py.AfterForkParent();
+    close(sv[1]);
+    close(pp[1]);
+    int32_t z = w < 0 ? -errno : -EPIPE;
+    if (w > 0) {
+        if (read(pp[0], &z, sizeof(z)) != sizeof(z))
+            z = -EPIPE;
+        while (waitpid(w, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    close(pp[0]);
+    if (z > 0) {
+        tell(WARM_ZYGOTE, z, 0, NULL, sv[0]);
+    } else {
+        char t[96];
+        snprintf(t, sizeof(t), "fork zygote: %s", strerror(-z));
+        tell(WARM_ERROR, 0, 0, t, -1);
+    }
+    close(sv[0]);
+}
+
+int warm_template_main(int argc, char **argv)
+{
+    char errbuf[200];
+    const char *modules = argc > 2 ? argv[2] : WARM_DEFAULT_MODULES;
+    bool private_uid = argc > 3 && !strcmp(argv[3], "1");
+    prctl(PR_SET_NAME, "pyroom-warm", 0, 0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    /* Other processes of the pool's uid may not read or trace us (when it is ours alone:
+     * without root our /proc files must stay writable for the supervisor's uid maps). */
+    if (private_uid)
+        prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    /* Above the fds a zygote's fork arranges (3, 4, 5), so that none overwrites it. */
+    int self = open("/proc/self/exe", O_PATH | O_CLOEXEC);
+    exe_fd = self >= 0 ? fcntl(self, F_DUPFD_CLOEXEC, 10) : -1;
+    if (self >= 0)
+        close(self);
+    if (exe_fd < 0) {
+        tell(WARM_ERROR, 0, 0, "cannot open our own binary", -1);
+        return 1;
+    }
+    if (py_load(errbuf, sizeof(errbuf)) < 0) {
+        tell(WARM_ERROR, 0, 0, errbuf, -1);
+        return 1;
+    }
+    struct err e = {0};
+    if (sb_zygote_init(&e) < 0) {
+        tell(WARM_ERROR, 0, 0, "seccomp filter could not be compiled", -1);
+        return 1;
+    }
+    uint64_t t0 = now_ms();
+    wchar_t *prog = py.DecodeLocale("/usr/bin/python3", NULL);
+    if (prog)
+        py.SetProgramName(prog); /* sys.executable, prefixes: those of python3 */
+    py.InitializeEx(1);
+    pyobj *code = py.CompileString(warm_python, "<pyroom-warm>", PY_FILE_INPUT);
+    pyobj *mod = code ? py.ExecCodeModule("_pyroom_warm", code) : NULL;
+    pyobj *res = mod ? py.CallMethod(mod, "boot", "s", modules) : NULL;
+    if (!res) {
+        py.ErrPrint();
+        tell(WARM_ERROR, 0, 0, "the template's Python set-up failed (see its log)", -1);
+        return 1;
+    }
+    const char *errors = py.AsUTF8(res);
+    tell(WARM_BOOTED, 0, now_ms() - t0, errors ? errors : "", -1);
+
+    for (;;) {
+        struct warm_msg m;
+        int fd;
+        ssize_t n = warm_msg_recv(WARM_CTL_FD, &m, &fd, 0);
+        if (fd >= 0)
+            close(fd);
+        if (n == 0 || (n < 0 && n != -EPROTO))
+            return 0; /* the supervisor is gone, or wants us gone */
+        if (n < 0)
+            continue;
+        if (m.type == WARM_PING) {
+            tell(WARM_PONG, 0, 0, NULL, -1);
+        } else if (m.type == WARM_FORK) {
+            for (uint64_t i = 0; i < m.value && i < WARM_MAX_CHILDREN; i++)
+                fork_zygote();
+        }
+    }
+}
+
+int warm_init_main(void)
+{
+    return sb_zygote_pid1_main();
+}
