@@ -155,6 +155,9 @@ SCHEMAS = {
 # ---- events and WebSocket messages --------------------------------------------------------
 
 PATH_EVENT = obj({"path": STR, "etag": STR, "size": INT, "message": STR}, required=["path"])
+WHO = obj({"client": STR, "user": ref("UserRef")})
+PRESENCE = obj({"client": STR, "user": ref("UserRef"), "path": STR, "line": INT, "column": INT,
+                "scroll": INT})
 SSE = {
     "workspace": {
         "description": "GET /api/workspaces/{id}/events",
@@ -169,6 +172,21 @@ SSE = {
                                     "the editor's version was kept", "data": PATH_EVENT},
             "not_saved": {"summary": "a terminal's change could not be stored yet (database "
                                      "unreachable); retried every second", "data": PATH_EVENT},
+            "presence_joined": {"summary": "a page opened this stream with ?client= (the "
+                                           "others answer by posting their presence)",
+                                "data": WHO},
+            "presence_left": {"summary": "that page's stream ended", "data": WHO},
+            "presence": {"summary": "where a page is: file, cursor (1-based line, 0-based "
+                                    "column), scroll (pixels)", "data": PRESENCE},
+            "doc_update": {"summary": "a co-editing update of a file's document; `update` "
+                                      "(base64) inline when small, else fetch the log after "
+                                      "your last id",
+                           "data": obj({"path": STR, "id": INT, "client": STR,
+                                        "snapshot": BOOL, "update": STR},
+                                       required=["path", "id", "client", "snapshot"])},
+            "doc_reset": {"summary": "a file's co-editing document was dropped (the file "
+                                     "changed in a terminal or a run, or went): reload it",
+                          "data": obj({"path": STR})},
         },
     },
     "run": {
@@ -190,7 +208,8 @@ WEBSOCKET = {
                               "cols": {"type": "integer", "minimum": 1, "maximum": 1000},
                               "rows": {"type": "integer", "minimum": 1, "maximum": 500}})},
     "server": {"exit": obj({"type": {"const": "exit"}, "code": INT}),
-               "error": obj({"type": {"const": "error"}, "message": STR})},
+               "error": obj({"type": {"const": "error"}, "message": STR, "code": STR},
+                            required=["type", "message"])},
 }
 
 # ---- routes ----------------------------------------------------------------------------------
@@ -337,8 +356,36 @@ route("POST", "/api/workspaces/{id}/move", "Move or rename a file or folder", "f
       body=json_body(obj({"from": STR, "to": STR})))
 route("GET", "/api/workspaces/{id}/events", "Workspace events (Server-Sent Events)",
       "files", [ok(200, STR, ctype="text/event-stream")],
-      ["unauthenticated", "not_found", "rate_limited", "unavailable"], [WSID],
+      ["unauthenticated", "not_found", "rate_limited", "unavailable", "invalid_client"],
+      [WSID, query("client", "the page's own id (1-40 of A-Z a-z 0-9 - _): its presence "
+                             "joins now and leaves when the stream ends")],
       desc="Event names and data: x-sse-events.workspace.")
+route("POST", "/api/workspaces/{id}/presence", "Say where you are (file, cursor, scroll)",
+      "collab", [ok(204)],
+      ["invalid_json", "invalid_field", "invalid_path", "invalid_client", "unauthenticated",
+       "csrf", "not_found", "unsupported_media_type"], [WSID],
+      body=json_body(obj({"client": STR, "path": STR, "line": INT, "column": INT,
+                          "scroll": INT, "left": BOOL}, required=["client"])),
+      desc="Published to the workspace's streams as `presence`; a follower moves to it. "
+           "{\"client\", \"left\": true}: the page is going (`presence_left`).")
+DOCLOG = obj({"items": {"type": "array", "items": obj({"id": INT, "snapshot": BOOL,
+                                                        "update": STR})},
+              "bytes": INT, "editable": BOOL})
+route("GET", "/api/workspaces/{id}/docs/{path}", "A file's co-editing log (late joiners)",
+      "collab", [ok(200, DOCLOG)],
+      ["unauthenticated", "not_found", "invalid_path", "bad_request", "no_doc"],
+      [WSID, FILEPATH, query("after", "only updates with a larger id", INT)],
+      desc="Every update since the last snapshot, base64; apply them all (any order).")
+route("POST", "/api/workspaces/{id}/docs/{path}", "Relay a co-editing update (Yjs, base64)",
+      "collab", [ok(201, obj({"id": INT}))],
+      ["invalid_json", "invalid_field", "invalid_path", "invalid_client", "unauthenticated",
+       "csrf", "read_only", "not_found", "no_doc", "doc_exists", "snapshot_needed",
+       "too_large", "unsupported_media_type"], [WSID, FILEPATH],
+      body=json_body(obj({"client": STR, "update": STR, "snapshot": BOOL, "covers": INT},
+                         required=["client", "update"])),
+      desc="snapshot with covers 0 starts the document (409 doc_exists if another editor "
+           "did); snapshot with covers N replaces the updates up to id N; the log is bounded "
+           "by --collab-doc-bytes (409 snapshot_needed).")
 
 LANG_ERRORS = ["invalid_json", "bad_request", "invalid_path", "unauthenticated", "csrf",
                "not_found", "too_large", "rate_limited", "analysis_error", "analysis_failed",
@@ -396,9 +443,12 @@ route("GET", "/api/runs/{id}/artifacts/{path}", "A figure the run made", "runs",
 
 route("GET", "/api/workspaces/{id}/terminal", "Open a terminal (WebSocket upgrade)",
       "terminals", [ok(101, None, "switching protocols")],
-      ["unauthenticated", "not_found", "forbidden_origin", "bad_handshake", "invalid_name",
-       "elsewhere", "too_many_environments", "too_many_terminals", "unavailable"],
-      [WSID, query("name", "the terminal's name, 1-16 of A-Z a-z 0-9 - _")],
+      ["unauthenticated", "not_found", "forbidden_origin", "bad_handshake", "bad_request",
+       "invalid_name", "read_only", "no_terminal", "elsewhere", "too_many_environments",
+       "too_many_terminals", "unavailable"],
+      [WSID, query("name", "the terminal's name, 1-16 of A-Z a-z 0-9 - _"),
+       query("mode", "edit (default) or view: watch a live terminal read-only (its input is "
+                     "not taken); a caller who may only read the workspace must use view")],
       desc="Messages: x-websocket.")
 
 route("GET", "/api/terminals", "Your live environments (terminals) on this node", "terminals",
@@ -457,7 +507,9 @@ TAGS = [("health", "Health, limits and this document"), ("accounts", "Accounts a
         ("files", "Files and workspace events"),
         ("language", "Completion, signatures, hover, definitions, diagnostics, formatting"),
         ("runs", "Runs"),
-        ("terminals", "Terminals"), ("submissions", "Submissions and review")]
+        ("terminals", "Terminals"),
+        ("collab", "Presence, follow and co-editing"),
+        ("submissions", "Submissions and review")]
 
 # ---- the document -----------------------------------------------------------------------------
 

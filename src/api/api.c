@@ -481,6 +481,7 @@ static int lang_start(struct api *api, const struct settings *cfg, struct store 
 static void run_changed(void *ctx, int64_t ws, const char *path, const char *etag)
 {
     api_workspace_changed(ctx, ws, path, etag);
+    api_doc_replaced(ctx, ws, path);
 }
 
 int api_new(const struct settings *cfg, struct store *store, struct sup *sup, struct api **ret,
@@ -563,6 +564,7 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
     api_terminal_routes(api, r);
     api_lang_routes(r);
     api_environment_routes(r);
+    api_collab_routes(r);
     api_metrics_routes(r);
     api_openapi_routes(r);
     if (api_metrics_start(api) < 0) {

@@ -300,6 +300,21 @@ void cluster_send_event(struct cluster *c, int64_t ws, const char *type, const c
     send_json(c, m);
 }
 
+void cluster_send_event_json(struct cluster *c, int64_t ws, const char *type, json_t *data)
+{
+    if (!c || !c->bus)
+        return;
+    json_t *m = json_pack("{s:s,s:I,s:s,s:O}", "k", "evj", "ws", (json_int_t)ws, "type", type,
+                          "data", data);
+    char *probe = m ? json_dumps(m, JSON_COMPACT) : NULL;
+    if (probe && strlen(probe) + 64 > STORE_NOTIFY_MAX) {
+        json_decref(m);
+        m = json_pack("{s:s,s:I}", "k", "resync", "ws", (json_int_t)ws);
+    }
+    free(probe);
+    send_json(c, m);
+}
+
 void cluster_send_revoke(struct cluster *c, int64_t user_id, const char *session_hash,
                          int64_t token_id)
 {
@@ -335,6 +350,11 @@ static void on_notice(void *ctx, const char *payload)
                                                                : etag;
             terms_workspace_changed(api_terms(), ws, path, as);
         }
+    } else if (!strcmp(kind, "evj") && ws > 0) {
+        const char *type = json_string_value(json_object_get(m, "type"));
+        json_t *data = json_object_get(m, "data");
+        if (type && json_is_object(data))
+            api_events_publish_json(ws, type, data);
     } else if (!strcmp(kind, "resync") && ws > 0) {
         api_events_resync(ws);
     } else if (!strcmp(kind, "revoke")) {

@@ -32,14 +32,16 @@
 
 struct sub {
     int64_t ws;
-    int64_t user_id;  /* who opened it */
-    char session[80]; /* the session's token hash, "" for a Bearer stream */
-    int64_t token_id; /* the API token's id, 0 for a cookie stream */
-    bool revoked;     /* its credential ended: close the stream */
-    struct buf q;     /* SSE text not sent yet */
-    size_t pos;       /* bytes of q already sent */
-    bool overflow;    /* q passed EVENTS_QUEUE: send resync */
-    bool hello;       /* the first chunk (retry hint) went out */
+    int64_t user_id; /* who opened it */
+    char username[64];
+    char client[API_CLIENT_MAX + 1]; /* the page's id for presence (?client=), "" for none */
+    char session[80];                /* the session's token hash, "" for a Bearer stream */
+    int64_t token_id;                /* the API token's id, 0 for a cookie stream */
+    bool revoked;                    /* its credential ended: close the stream */
+    struct buf q;                    /* SSE text not sent yet */
+    size_t pos;                      /* bytes of q already sent */
+    bool overflow;                   /* q passed EVENTS_QUEUE: send resync */
+    bool hello;                      /* the first chunk (retry hint) went out */
     struct sub *next;
 };
 
@@ -61,7 +63,6 @@ static void init_cv(void)
 void api_events_publish(int64_t ws, const char *type, const char *path, const char *etag,
                         const char *message)
 {
-    pthread_once(&once, init_cv);
     json_t *data = json_pack("{s:s}", "path", path ? path : "");
     if (!data)
         return;
@@ -69,8 +70,14 @@ void api_events_publish(int64_t ws, const char *type, const char *path, const ch
         json_object_set_new(data, "etag", json_string(etag));
     if (message)
         json_object_set_new(data, "message", json_string(message));
-    char *text = json_dumps(data, JSON_COMPACT);
+    api_events_publish_json(ws, type, data);
     json_decref(data);
+}
+
+void api_events_publish_json(int64_t ws, const char *type, json_t *data)
+{
+    pthread_once(&once, init_cv);
+    char *text = json_dumps(data, JSON_COMPACT);
     if (!text)
         return;
     pthread_mutex_lock(&mu);
@@ -90,11 +97,12 @@ void api_events_publish(int64_t ws, const char *type, const char *path, const ch
 
 void api_workspace_changed(struct api *api, int64_t ws, const char *path, const char *etag)
 {
-    (void)api;
     const char *type = !etag ? "file_deleted" : !*etag ? "folder_created" : "file_changed";
     api_events_publish(ws, type, path, etag && *etag ? etag : NULL, NULL);
     terms_workspace_changed(api_terms(), ws, path, etag);
     cluster_send_event(api_cluster(), ws, type, path, etag && *etag ? etag : NULL, NULL, true);
+    if (!etag)
+        api_doc_replaced(api, ws, path); /* deleted or moved away */
 }
 
 void api_events_resync(int64_t ws)
@@ -160,6 +168,8 @@ static void sse_free(void *ctx)
 {
     struct sub *s = ctx;
     api_events_closed(s->user_id);
+    if (*s->client)
+        api_presence_left(s->ws, s->user_id, s->username, s->client);
     metrics_gauge_add(METRIC_EVENT_STREAMS, NULL, -1);
     pthread_mutex_lock(&mu);
     for (struct sub **p = &subs; *p; p = &(*p)->next)
@@ -192,7 +202,8 @@ void api_live_revoke_local(int64_t user_id, const char *session_hash, int64_t to
     terms_revoke(api_terms(), user_id, session_hash, token_id);
 }
 
-void api_events_stream(struct http_req *req, int64_t ws, const struct api_caller *c)
+void api_events_stream(struct http_req *req, int64_t ws, const struct api_caller *c,
+                       const char *client)
 {
     pthread_once(&once, init_cv);
     struct sub *s = calloc(1, sizeof(*s));
@@ -202,6 +213,9 @@ void api_events_stream(struct http_req *req, int64_t ws, const struct api_caller
     }
     s->ws = ws;
     s->user_id = c->user.id;
+    snprintf(s->username, sizeof(s->username), "%s", c->user.username);
+    if (client)
+        snprintf(s->client, sizeof(s->client), "%s", client);
     s->token_id = c->token_id;
     if (c->by_cookie)
         snprintf(s->session, sizeof(s->session), "%s", c->session_hash);

@@ -85,6 +85,10 @@ void api_fail(struct http_req *req, int rc, const char *what);
 bool api_workspace_load(struct api *api, struct http_req *req, const struct api_caller *c,
                         int64_t id, struct store_workspace **ret);
 
+/* Whether the caller, who may read workspace w (api_workspace_load), may also change it:
+ * edit its files, run it, type in its terminals (collab.c). */
+bool api_may_edit(const struct api_caller *c, const struct store_workspace *w);
+
 /* The common prologue of /api/workspaces/{id}/...: authenticates (into *c) and loads the
  * visible workspace of route parameter 0. On false everything is answered and released. */
 bool api_workspace_request(struct api *api, struct http_req *req, struct api_caller *c,
@@ -145,6 +149,11 @@ void api_metrics_routes(struct router *r);
 void api_openapi_routes(struct router *r);     /* openapi.c: the document and its docs page */
 void api_lang_routes(struct router *r);        /* lang.c */
 void api_environment_routes(struct router *r); /* environments.c: list and end terminals */
+void api_collab_routes(struct router *r);      /* collab.c: presence, co-editing */
+
+/* The file path of ws changed other than by its editors (a terminal, a run, a delete): its
+ * co-editing document, if any, is dropped and the pages hear `doc_reset` (collab.c). */
+void api_doc_replaced(struct api *api, int64_t ws, const char *path);
 
 /* The page (web.c). */
 void api_web_get(struct api *api, struct http_req *req);

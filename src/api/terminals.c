@@ -57,7 +57,7 @@ static void on_upgrade(void *ctx, int fd, void *handle, const char *extra, size_
  * the lease (a dead holder's lease is dropped on the way, so the caller may start here). */
 static bool proxied_to_holder(struct api *api, struct http_req *req, int64_t ws)
 {
-    static const char *const query[] = {"name", NULL};
+    static const char *const query[] = {"name", "mode", NULL};
     struct store_lease *l = NULL;
     if (!api->cluster || forward_origin(api, req) != 0 ||
         store_lease_get(api->store, ws, &l, NULL) < 0)
@@ -107,6 +107,19 @@ static void h_terminal(struct http_req *req, void *ctx)
     const char *name = http_req_query(req, "name");
     if (!name || !*name)
         name = "1";
+    /* mode=view watches a live terminal: output only, and nothing is started. A caller who
+     * may read the workspace but not change it can only watch. */
+    const char *mode = http_req_query(req, "mode");
+    bool watch = mode && !strcmp(mode, "view");
+    if (mode && !watch && strcmp(mode, "edit")) {
+        http_reply_error(req, 400, "bad_request", "mode is 'edit' (the default) or 'view'");
+        goto out;
+    }
+    if (!watch && !api_may_edit(&c, w)) {
+        http_reply_error(req, 403, "read_only",
+                         "you may watch this workspace's terminals (mode=view), not type in them");
+        goto out;
+    }
     char accept[WS_ACCEPT_SIZE];
     const char *reason = "bad handshake";
     int r = ws_handshake(http_req_header(req, "Upgrade"), http_req_header(req, "Connection"),
@@ -125,11 +138,18 @@ static void h_terminal(struct http_req *req, void *ctx)
     }
     if (proxied_to_holder(api, req, w->id))
         goto out;
-    if (!environment_allowed(api, req, w))
+    if (!watch && !environment_allowed(api, req, w))
         goto out;
     struct term_ref *ref = NULL;
     struct err e = {0};
-    r = g_terms ? terms_open(g_terms, w->id, w->owner_id, name, &ref, &e) : -ENOSYS;
+    if (watch)
+        r = g_terms ? terms_watch(g_terms, w->id, name, &ref) : -ENOSYS;
+    else
+        r = g_terms ? terms_open(g_terms, w->id, w->owner_id, name, &ref, &e) : -ENOSYS;
+    if (watch && r == -ENOENT) {
+        http_reply_error(req, 409, "no_terminal", "no live terminal '%s' to watch", name);
+        goto out;
+    }
     if (r == -EBUSY && proxied_to_holder(api, req, w->id))
         goto out; /* another node started it meanwhile */
     switch (r) {
@@ -194,6 +214,12 @@ static void h_events(struct http_req *req, void *ctx)
     struct store_workspace *w = NULL;
     if (!api_workspace_request(api, req, &c, &w))
         return;
+    const char *client = http_req_query(req, "client");
+    if (client && !api_client_ok(client)) {
+        http_reply_error(req, 400, "invalid_client",
+                         "a client id is 1 to %d letters, digits, '_' or '-'", API_CLIENT_MAX);
+        goto out;
+    }
     /* The cap on a user's streams holds across nodes: each open one is a row. */
     struct cluster *cl = api->cluster;
     int r =
@@ -204,9 +230,12 @@ static void h_events(struct http_req *req, void *ctx)
     else if (r < 0)
         api_fail(req, r, "event stream");
     else
-        api_events_stream(req, w->id, &c);
+        api_events_stream(req, w->id, &c, client);
     if (r == 0 && cl && (req->status == 429 || req->status == 503)) /* refused locally */
         (void)store_stream_close(api->store, cluster_node(cl), c.user.id, NULL);
+    if (r == 0 && req->status == 200 && client)
+        api_presence_joined(w->id, &c, client);
+out:
     store_workspace_free(w);
     api_caller_done(&c);
 }
@@ -222,7 +251,7 @@ void api_events_closed(int64_t user_id)
 static void on_sync(void *ctx, int64_t ws, enum wsync_event ev, const char *path, const char *etag,
                     const char *message)
 {
-    (void)ctx;
+    struct api *api = ctx;
     static const char *const names[] = {
         [WSYNC_FILE_CHANGED] = "file_changed",
         [WSYNC_FILE_DELETED] = "file_deleted",
@@ -234,6 +263,8 @@ static void on_sync(void *ctx, int64_t ws, enum wsync_event ev, const char *path
     const char *e = ev == WSYNC_FILE_CHANGED ? etag : NULL;
     api_events_publish(ws, names[ev], path, e, message);
     cluster_send_event(api_cluster(), ws, names[ev], path, e, message, false);
+    if (ev == WSYNC_FILE_CHANGED || ev == WSYNC_FILE_DELETED)
+        api_doc_replaced(api, ws, path);
 }
 
 void api_terminal_routes(struct api *api, struct router *r)
@@ -251,6 +282,7 @@ void api_terminal_routes(struct api *api, struct router *r)
         .client_queue = s->terminal_client_queue,
         .ping_s = (unsigned)s->terminal_ping,
         .notify = on_sync,
+        .notify_ctx = api,
         .inodes = s->run_inodes,
     };
     sb_limits_default(&tc.limits);

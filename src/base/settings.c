@@ -99,6 +99,9 @@ static const struct def defs[] = {
      "output queued per terminal client before the shell is paused (backpressure), bytes"},
     {"terminal-ping", K_U64, F(terminal_ping), "20", NULL,
      "seconds between WebSocket pings; a client silent for three is dropped"},
+    {"collab-doc-bytes", K_SIZE, F(collab_doc_bytes), "1M", NULL,
+     "co-editing updates kept per file since its last snapshot, bytes; past it an editor must "
+     "post a snapshot first (also the largest single update)"},
     {"warm-pool", K_BOOL, F(warm_pool), "true", NULL,
      "start Python runs in pre-forked interpreters that have already imported the warm modules "
      "(a run with none ready starts cold)"},

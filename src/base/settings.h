@@ -61,6 +61,7 @@ struct settings {
     uint64_t terminal_scrollback;        /* bytes replayed to a (re)attaching client */
     uint64_t terminal_client_queue;      /* bytes queued per client before backpressure */
     uint64_t terminal_ping;              /* seconds between WebSocket pings */
+    uint64_t collab_doc_bytes;           /* bytes of CRDT updates kept per co-edited file */
     bool warm_pool;                      /* run Python in warm interpreters when one is ready */
     uint64_t warm_templates;             /* template interpreters per node */
     uint64_t warm_children;              /* pre-forked interpreters kept ready per template */

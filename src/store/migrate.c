@@ -196,6 +196,22 @@ static const char *const migrations[] = {
     " opened_at BIGINT NOT NULL);"
     "CREATE INDEX streams_user ON streams (user_id);"
     "CREATE INDEX streams_node ON streams (node);",
+
+    /* 4: co-editing (issue 17): the update logs of co-edited files (store/docs.h). */
+    "CREATE TABLE doc_heads ("
+    " workspace_id BIGINT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,"
+    " path {PATH} NOT NULL,"
+    " bytes BIGINT NOT NULL,"
+    " PRIMARY KEY (workspace_id, path));"
+    "CREATE TABLE doc_updates ("
+    " id {ID},"
+    " workspace_id BIGINT NOT NULL,"
+    " path {PATH} NOT NULL,"
+    " snapshot BIGINT NOT NULL,"
+    " data {BLOB} NOT NULL,"
+    " FOREIGN KEY (workspace_id, path) REFERENCES doc_heads (workspace_id, path)"
+    " ON DELETE CASCADE);"
+    "CREATE INDEX doc_updates_doc ON doc_updates (workspace_id, path, id);",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -23,7 +23,7 @@ DEADLINE = 20
 class Term:
     """One WebSocket client of a terminal: bytes in, bytes and control messages out."""
 
-    def __init__(self, client, ws_id, name="1", origin=True, timeout=DEADLINE):
+    def __init__(self, client, ws_id, name="1", origin=True, timeout=DEADLINE, mode=None):
         srv = client.server
         host = srv.url[len("http://"):]
         cookie = "; ".join(f"{k}={v}" for k, v in client.s.cookies.items())
@@ -35,7 +35,8 @@ class Term:
         else:
             kw["suppress_origin"] = True
         self.ws = websocket.create_connection(
-            f"ws://{host}/api/workspaces/{ws_id}/terminal?name={name}", **kw)
+            f"ws://{host}/api/workspaces/{ws_id}/terminal?name={name}"
+            + (f"&mode={mode}" if mode else ""), **kw)
         self.buf = b""
         self.controls = []
         self.closed = False
