@@ -32,17 +32,18 @@
 
 struct sub {
     int64_t ws;
-    int64_t user_id; /* who opened it */
+    int64_t user_id;  /* who opened it */
+    char session[80]; /* the session's token hash, "" for a Bearer stream */
+    int64_t token_id; /* the API token's id, 0 for a cookie stream */
+    bool revoked;     /* its credential ended: close the stream */
+    struct buf q;     /* SSE text not sent yet */
+    size_t pos;       /* bytes of q already sent */
+    bool overflow;    /* q passed EVENTS_QUEUE: send resync */
+    bool hello;       /* the first chunk (retry hint) went out */
+    struct sub *next;
+
     char username[64];
     char client[API_CLIENT_MAX + 1]; /* the page's id for presence (?client=), "" for none */
-    char session[80];                /* the session's token hash, "" for a Bearer stream */
-    int64_t token_id;                /* the API token's id, 0 for a cookie stream */
-    bool revoked;                    /* its credential ended: close the stream */
-    struct buf q;                    /* SSE text not sent yet */
-    size_t pos;                      /* bytes of q already sent */
-    bool overflow;                   /* q passed EVENTS_QUEUE: send resync */
-    bool hello;                      /* the first chunk (retry hint) went out */
-    struct sub *next;
 };
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
