@@ -167,6 +167,8 @@ export interface RequestOptions {
     signal?: AbortSignal;
     /** Do not call the 401 handler (login, me). */
     quiet401?: boolean;
+    /** Let the request outlive the page (pagehide). */
+    keepalive?: boolean;
 }
 
 /** Low level: returns the Response when it is 2xx, else throws ApiError. */
@@ -180,7 +182,7 @@ export async function raw(method: string, path: string, opts: RequestOptions = {
     if (method !== 'GET' && method !== 'HEAD' && csrfToken) headers['X-CSRF-Token'] = csrfToken;
     let res: Response;
     try {
-        res = await fetch(path, { method, headers, body, signal: opts.signal, credentials: 'same-origin' });
+        res = await fetch(path, { method, headers, body, signal: opts.signal, credentials: 'same-origin', keepalive: opts.keepalive });
     } catch (e) {
         if ((e as Error).name === 'AbortError') throw e;
         throw new ApiError(0, 'offline', 'Cannot reach the server. Check your connection.');

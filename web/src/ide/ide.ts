@@ -19,6 +19,8 @@ import { FileTree } from './tree';
 import type { TermSession } from './terminal';
 import { prefetchIde, type IdeData } from './prefetch';
 import { quickOpen } from './quickopen';
+import { Collab } from './collab';
+import { Presence } from './presence';
 import { openSearchPanel } from '@codemirror/search';
 
 export async function idePage(id: number, pre: IdeData = prefetchIde(id)): Promise<void> {
@@ -88,6 +90,8 @@ class Ide {
     private disposed = false;
     private lang: Lang;
     private viewNav!: HTMLElement;
+    private presence: Presence;
+    private collab: Collab;
 
     constructor(private app: HTMLElement, private ws: Workspace, entries: FileEntry[], early: IdeData['first']) {
         document.title = `${ws.name} · pyroom`;
@@ -99,9 +103,15 @@ class Ide {
             if (u.docChanged) this.store.edited(f, u.state);
             else f.state = u.state;
             if (u.selectionSet || u.docChanged) this.showCursor();
+            if (u.selectionSet || u.docChanged) this.presence.moved(u.docChanged);
         });
         this.lang = new Lang(ws.id, { open: (p) => this.open(p), view: () => this.view });
-        this.store = new FileStore(ws.id, (path) => [shared, languageFor(path), this.lang.extensions(path), listener]);
+        this.presence = new Presence(ws.id, { view: () => this.view, active: () => this.active, open: (p) => this.open(p) });
+        this.collab = new Collab(ws.id, {
+            client: this.presence.client, view: () => this.view, active: () => this.active,
+            file: (p) => this.store.open.get(p), reload: (p) => this.remoteChanged(p, ''),
+        });
+        this.store = new FileStore(ws.id, (path) => [shared, languageFor(path), this.lang.extensions(path), this.collab.extension(path), listener]);
         this.store.prefetched.set(early.path, early.content);
         this.store.onChange = (f) => this.fileChanged(f);
         this.store.onConflict = (f) => {
@@ -212,7 +222,7 @@ class Ide {
         this.langStatus = h('span', { class: 'sb-item' });
         this.eolStatus = h('button', { type: 'button', class: 'sb-item sb-button sb-eol', hidden: true, onclick: () => void this.convertEol() });
         this.limitStatus = h('span', { class: 'sb-item sb-limits' });
-        const statusbar = h('footer', { class: 'statusbar' }, this.saveStatus, h('span', { class: 'sb-spacer' }), this.lang.status, this.cursorStatus, h('span', { class: 'sb-item sb-tabhint' }, 'Esc then Tab leaves the editor'), h('span', { class: 'sb-item', title: 'Tab indents by 4 spaces. To move the focus out of the editor with the keyboard, press Esc, then Tab.' }, 'Spaces: 4'), this.eolStatus, this.langStatus, this.limitStatus);
+        const statusbar = h('footer', { class: 'statusbar' }, this.saveStatus, this.presence.element, h('span', { class: 'sb-spacer' }), this.lang.status, this.cursorStatus, h('span', { class: 'sb-item sb-tabhint' }, 'Esc then Tab leaves the editor'), h('span', { class: 'sb-item', title: 'Tab indents by 4 spaces. To move the focus out of the editor with the keyboard, press Esc, then Tab.' }, 'Spaces: 4'), this.eolStatus, this.langStatus, this.limitStatus);
 
         this.center = h('div', { class: 'center' }, h('div', { class: 'tabbar' }, this.tabBar, this.tabsMore), this.editorHost);
         this.root = h('div', { class: 'ide' });
@@ -259,6 +269,8 @@ class Ide {
         clearInterval(this.poll);
         document.removeEventListener('keydown', this.keys);
         this.events?.close();
+        this.presence.dispose();
+        this.collab.dispose();
         this.store.dispose();
         this.tree.dispose();
         this.runView.dispose();
@@ -436,6 +448,7 @@ class Ide {
                 h('button', { type: 'button', class: 'btn btn-small', onclick: () => { f.status = 'dirty'; void this.store.save(f, true).then(() => this.refreshTree()); this.showActive(); } }, 'Save it again'),
                 h('button', { type: 'button', class: 'btn btn-small', onclick: () => this.closeTab(f.path, true) }, 'Close')));
         }
+        this.collab.prepare(f);
         if (!this.view) {
             this.view = new EditorView({ state: f.state, parent: this.editorHost });
             // bench/web measures navigation → this mark (the first editable editor).
@@ -451,6 +464,7 @@ class Ide {
         this.showSave();
         this.showCursor();
         this.updateRunLabel();
+        this.presence.moved();
         // Keyboard users moving along the tabs keep their place; a click goes to the text.
         if (this.keepTabFocus) this.keepTabFocus = false;
         else requestAnimationFrame(() => this.view?.focus());
@@ -536,6 +550,7 @@ class Ide {
         this.tabs.splice(i, 1);
         if (f && f.status !== 'conflict' && f.status !== 'deleted') this.store.close(path);
         else this.store.open.delete(path);
+        this.collab.close(path);
         if (this.active === path) this.active = this.tabs[Math.min(i, this.tabs.length - 1)] ?? '';
         this.persistTabs();
         this.renderTabs();
@@ -765,7 +780,7 @@ class Ide {
     private subscribe(): void {
         let es: EventSource;
         try {
-            es = new EventSource(`/api/workspaces/${this.ws.id}/events`);
+            es = new EventSource(this.presence.streamUrl());
         } catch {
             return;
         }
@@ -813,6 +828,9 @@ class Ide {
             toast(`Not stored yet: ${d?.path ?? 'a file'} — ${d?.message ?? 'the server retries every second'}`, 'info');
         });
         es.addEventListener('open', () => this.refreshSoon());
+        this.presence.listen(es);
+        es.addEventListener('doc_update', (ev) => { const d = data(ev); if (d) void this.collab.remote(d as unknown as Parameters<Collab['remote']>[0]); });
+        es.addEventListener('doc_reset', (ev) => { const d = data(ev); if (d?.path) void this.collab.reset(d.path); });
     }
 
     private async remoteChanged(path: string, etag: string): Promise<void> {

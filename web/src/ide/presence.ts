@@ -1,0 +1,197 @@
+// Presence and follow (issue 17): who else has this workspace open, in which file and where,
+// and "follow": my editor shows the file, cursor and scroll of the person I follow.
+//
+// The page has its own client id, sent with the event stream (?client=): the server says
+// `presence_joined` when it opens and `presence_left` when it ends. Where I am goes out as
+// POST /presence whenever the file, cursor or scroll changes (one request in flight; the
+// latest position follows it), and again when someone joins, so a newcomer learns where
+// everybody is without a table on the server. A page going away says so (pagehide).
+
+import { EditorSelection } from '@codemirror/state';
+import type { EditorView } from '@codemirror/view';
+import { raw } from '../api';
+import { h } from '../dom';
+
+export interface PresenceHooks {
+    view(): EditorView | null;
+    active(): string;
+    /** Opens path in the editor (and makes it active). */
+    open(path: string): Promise<void>;
+}
+
+interface Spot { path: string; line: number; column: number; scroll: number }
+interface Peer extends Spot { client: string; user: { id: number; username: string | null } }
+
+const hex = (n: number) => Array.from(crypto.getRandomValues(new Uint8Array(n)), (b) => b.toString(16).padStart(2, '0')).join('');
+
+export class Presence {
+    /** This page's id among the workspace's pages. */
+    readonly client = `c${hex(8)}`;
+    /** The status bar item: one chip per other page; a click follows or unfollows it. */
+    readonly element: HTMLElement;
+    private peers = new Map<string, Peer>();
+    private following = '';
+    /** The followed position, when its text had not arrived yet (the text and the position
+     *  travel separately): tried again when the text changes. */
+    private pending: Peer | null = null;
+    private sent = '';
+    private inflight = false;
+    private again = false;
+    private scrolled: EditorView | null = null;
+    private disposed = false;
+
+    constructor(private ws: number, private hooks: PresenceHooks) {
+        this.element = h('span', { class: 'sb-item presence', 'aria-label': 'Who is here', role: 'group' });
+        window.addEventListener('pagehide', this.leave);
+        this.render();
+    }
+
+    /** The event stream's URL with this page's id. */
+    streamUrl(): string {
+        return `/api/workspaces/${this.ws}/events?client=${this.client}`;
+    }
+
+    listen(es: EventSource): void {
+        const data = <T>(ev: Event): T | null => {
+            try {
+                return JSON.parse((ev as MessageEvent).data) as T;
+            } catch {
+                return null;
+            }
+        };
+        es.addEventListener('presence_joined', (ev) => {
+            const d = data<{ client: string }>(ev);
+            if (d && d.client !== this.client) {
+                this.sent = ''; // tell the newcomer where I am
+                this.moved();
+            }
+        });
+        es.addEventListener('presence_left', (ev) => {
+            const d = data<{ client: string }>(ev);
+            if (!d || !this.peers.delete(d.client)) return;
+            if (this.following === d.client) this.following = '';
+            this.render();
+        });
+        es.addEventListener('presence', (ev) => {
+            const d = data<Peer>(ev);
+            if (!d || d.client === this.client) return;
+            const known = this.peers.has(d.client);
+            this.peers.set(d.client, d);
+            if (!known || this.following !== d.client) this.render();
+            else this.renderChip(d);
+            if (this.following === d.client) void this.go(d);
+        });
+        // Reconnected: the server sent presence_joined for us; our stale peers answer again.
+        es.addEventListener('open', () => {
+            this.peers.clear();
+            this.render();
+        });
+    }
+
+    /** My file, cursor or scroll may have changed: tell the others (coalesced). docChanged:
+     *  the text changed, so a followed position that was not there yet may be now. */
+    moved(docChanged = false): void {
+        if (this.disposed) return;
+        if (docChanged && this.pending && this.following === this.pending.client) void this.go(this.pending);
+        const view = this.hooks.view();
+        if (view && this.scrolled !== view) {
+            this.scrolled = view;
+            view.scrollDOM.addEventListener('scroll', () => this.moved(), { passive: true });
+            // Someone following who then works themselves stops following.
+            view.dom.addEventListener('mousedown', () => this.unfollow());
+            view.dom.addEventListener('keydown', () => this.unfollow());
+        }
+        const spot = this.spot();
+        const key = JSON.stringify(spot);
+        if (key === this.sent) return;
+        if (this.inflight) {
+            this.again = true;
+            return;
+        }
+        this.sent = key;
+        this.inflight = true;
+        raw('POST', `/api/workspaces/${this.ws}/presence`, { json: { client: this.client, ...spot } })
+            .catch(() => { this.sent = ''; })
+            .finally(() => {
+                this.inflight = false;
+                if (this.again) {
+                    this.again = false;
+                    this.moved();
+                }
+            });
+    }
+
+    private spot(): Spot {
+        const view = this.hooks.view();
+        const path = this.hooks.active();
+        if (!view || !path) return { path, line: 0, column: 0, scroll: 0 };
+        const head = view.state.selection.main.head;
+        const line = view.state.doc.lineAt(head);
+        return { path, line: line.number, column: head - line.from, scroll: Math.round(view.scrollDOM.scrollTop) };
+    }
+
+    follow(client: string): void {
+        this.following = client;
+        this.render();
+        const p = this.peers.get(client);
+        if (p) void this.go(p);
+    }
+
+    unfollow(): void {
+        if (!this.following) return;
+        this.following = '';
+        this.render();
+    }
+
+    /** Moves my editor to where p is. */
+    private async go(p: Peer): Promise<void> {
+        if (!p.path) return;
+        if (this.hooks.active() !== p.path) await this.hooks.open(p.path);
+        const view = this.hooks.view();
+        if (!view || this.hooks.active() !== p.path || this.following !== p.client) return;
+        const doc = view.state.doc;
+        const line = doc.line(Math.min(Math.max(p.line, 1), doc.lines));
+        const pos = Math.min(line.from + p.column, line.to);
+        this.pending = p.line <= doc.lines && line.from + p.column <= line.to ? null : p;
+        view.dispatch({ selection: EditorSelection.cursor(pos) });
+        view.scrollDOM.scrollTop = p.scroll;
+    }
+
+    private label(p: Peer): string {
+        const name = p.user.username ?? `user ${p.user.id}`;
+        return p.path ? `${name} · ${p.path}:${p.line}` : name;
+    }
+
+    private renderChip(p: Peer): void {
+        const chip = this.element.querySelector<HTMLElement>(`[data-client="${p.client}"] .presence-where`);
+        if (chip) chip.textContent = p.path ? `${p.path}:${p.line}` : '';
+    }
+
+    private render(): void {
+        const chips = [...this.peers.values()].map((p) => {
+            const on = this.following === p.client;
+            const name = p.user.username ?? `user ${p.user.id}`;
+            return h('button', {
+                type: 'button', class: `presence-chip${on ? ' following' : ''}`, dataset: { client: p.client },
+                'aria-pressed': String(on), title: on ? `Following ${this.label(p)} — click to stop` : `Follow ${this.label(p)}`,
+                onclick: () => (on ? this.unfollow() : this.follow(p.client)),
+            }, h('span', { class: 'presence-avatar', 'aria-hidden': 'true' }, name.slice(0, 1).toUpperCase()),
+            h('span', { class: 'presence-name' }, name),
+            h('span', { class: 'presence-where' }, p.path ? `${p.path}:${p.line}` : ''));
+        });
+        this.element.replaceChildren(...chips);
+        this.element.hidden = chips.length === 0;
+    }
+
+    /** The page is going: the others drop my chip now rather than when my stream is found closed. */
+    private leave = (): void => {
+        if (this.disposed) return;
+        void raw('POST', `/api/workspaces/${this.ws}/presence`, { json: { client: this.client, left: true }, keepalive: true }).catch(() => {});
+    };
+
+    dispose(): void {
+        this.leave();
+        this.disposed = true;
+        window.removeEventListener('pagehide', this.leave);
+    }
+}
