@@ -82,9 +82,12 @@ def test_docs_api_md_error_codes_match_the_table():
 def server_sse_names():
     """Workspace events: the names events.c and terminals.c publish; run events: what
     exec/runs.c adds and the stored tail api/runs.c sends."""
-    files = src("src/api/events.c", "src/api/terminals.c", "src/exec/runs.c", "src/api/runs.c")
+    files = src("src/api/events.c", "src/api/terminals.c", "src/exec/runs.c", "src/api/runs.c",
+                "src/api/collab.c")
     ws = set(re.findall(r'\[WSYNC_\w+\] = "(\w+)"', files["src/api/terminals.c"]))
     ws |= set(re.findall(r'"(file_\w+|folder_\w+)"', files["src/api/events.c"]))
+    # presence and co-editing (collab.c): publish(ws, "name", data)
+    ws |= set(re.findall(r'publish\([\w>.-]+, "(\w+)"', files["src/api/collab.c"]))
     run = set()
     for args in re.findall(r"add_event\(r, l, ([^,]+),", files["src/exec/runs.c"]):
         run |= set(re.findall(r'"(\w+)"', args))
@@ -111,7 +114,7 @@ def test_the_page_listens_to_what_the_server_sends():
     """The IDE handles every workspace event the server sends (was: `conflict` ignored) and
     none it never sends (was: `file_moved`); the run view likewise (was: `status`)."""
     ws, run = server_sse_names()
-    ide = page_handlers("web/src/ide/ide.ts")
+    ide = page_handlers("web/src/ide/ide.ts") | page_handlers("web/src/ide/presence.ts")
     assert ide == ws, f"the IDE listens for {sorted(ide)}, the server sends {sorted(ws)}"
     view = page_handlers("web/src/runview.ts")
     assert view == run, f"the run view listens for {sorted(view)}, the server sends {sorted(run)}"
