@@ -85,7 +85,18 @@ SCHEMAS = {
                  description="`token` only in the answer that created it."),
     "Workspace": obj({"id": INT, "name": STR, "owner": ref("UserRef"),
                       "created_at": nullable(TIME), "updated_at": nullable(TIME),
-                      "file_count": INT, "bytes": INT}),
+                      "file_count": INT, "bytes": INT,
+                      "role": {"type": "string", "enum": ["viewer", "editor", "owner"]}},
+                     required=["id", "name", "owner", "created_at", "updated_at",
+                               "file_count", "bytes"],
+                     description="`role`: the caller's (lists and GET; admins count as owner)."),
+    "Member": obj({"user": ref("UserRef"),
+                   "role": {"type": "string", "enum": ["viewer", "editor"]},
+                   "added_at": nullable(TIME)}),
+    "Version": obj({"version": INT, "size": INT, "etag": STR, "author": ref("UserRef"),
+                    "source": {"type": "string",
+                               "enum": ["save", "terminal", "run", "restore"]},
+                    "at": nullable(TIME)}),
     "File": obj({"path": STR, "kind": {"type": "string", "enum": ["file", "folder"]},
                  "size": INT, "etag": STR, "updated_at": nullable(TIME)},
                 required=["path", "kind"]),
@@ -237,6 +248,51 @@ def route(method, path, summary, tag, ok_answers, errors=(), params=(), body=Non
                        errors=errors, params=params, body=body, auth=auth, desc=desc))
 
 
+# The level a caller needs in the workspace (src/api/access.h) for every route that acts on
+# one: /api/workspaces/{id}/... and a run's routes (through the run's workspace). In the
+# document as x-access; tests/api/test_access.py walks this table with a viewer, an editor
+# and a stranger. A stranger gets 404 everywhere; a viewer below the level 403 read_only;
+# an editor below "owner" 403 forbidden.
+ACCESS = {
+    ("GET", "/api/workspaces/{id}"): "viewer",
+    ("PATCH", "/api/workspaces/{id}"): "owner",
+    ("DELETE", "/api/workspaces/{id}"): "owner",
+    ("GET", "/api/workspaces/{id}/members"): "viewer",
+    ("POST", "/api/workspaces/{id}/members"): "owner",
+    ("DELETE", "/api/workspaces/{id}/members/{user_id}"): "owner",
+    ("GET", "/api/workspaces/{id}/files"): "viewer",
+    ("GET", "/api/workspaces/{id}/files/{path}"): "viewer",
+    ("PUT", "/api/workspaces/{id}/files/{path}"): "editor",
+    ("DELETE", "/api/workspaces/{id}/files/{path}"): "editor",
+    ("POST", "/api/workspaces/{id}/folders"): "editor",
+    ("POST", "/api/workspaces/{id}/move"): "editor",
+    ("POST", "/api/workspaces/{id}/restore"): "editor",
+    ("GET", "/api/workspaces/{id}/events"): "viewer",
+    ("POST", "/api/workspaces/{id}/complete"): "editor",
+    ("POST", "/api/workspaces/{id}/signature"): "editor",
+    ("POST", "/api/workspaces/{id}/hover"): "editor",
+    ("POST", "/api/workspaces/{id}/definition"): "editor",
+    ("POST", "/api/workspaces/{id}/diagnostics"): "editor",
+    ("POST", "/api/workspaces/{id}/format"): "editor",
+    ("POST", "/api/workspaces/{id}/runs"): "editor",
+    ("GET", "/api/workspaces/{id}/runs"): "viewer",
+    ("GET", "/api/runs/{id}"): "viewer",
+    ("GET", "/api/runs/{id}/events"): "viewer",
+    ("POST", "/api/runs/{id}/stdin"): "editor",
+    ("POST", "/api/runs/{id}/cancel"): "editor",
+    ("GET", "/api/runs/{id}/artifacts/{path}"): "viewer",
+    ("GET", "/api/workspaces/{id}/terminal"): "editor",
+    ("DELETE", "/api/workspaces/{id}/terminals"): "editor",
+    ("DELETE", "/api/workspaces/{id}/terminals/{name}"): "editor",
+    ("POST", "/api/workspaces/{id}/submissions"): "owner",
+}
+
+
+def scoped(path):
+    """Whether a route acts on one workspace (and so must be in ACCESS)."""
+    return path.startswith("/api/workspaces/{id}") or path.startswith("/api/runs/{id}")
+
+
 ID = param("id", "the id")
 WSID = param("id", "the workspace's id")
 FILEPATH = param("path", "a workspace path")
@@ -307,6 +363,23 @@ route("PATCH", "/api/workspaces/{id}", "Rename a workspace", "workspaces",
       body=json_body(obj({"name": STR})))
 route("DELETE", "/api/workspaces/{id}", "Delete a workspace", "workspaces", [ok(204)],
       ["unauthenticated", "csrf", "not_found"], [WSID])
+
+MEMBER_ERRORS = ["invalid_json", "invalid_field", "unauthenticated", "csrf", "not_found"]
+route("GET", "/api/workspaces/{id}/members", "Who the workspace is shared with", "workspaces",
+      [ok(200, obj({"owner": ref("UserRef"), "items": {"type": "array", "items": ref("Member")},
+                    "max_members": INT}))],
+      ["unauthenticated", "not_found"], [WSID])
+route("POST", "/api/workspaces/{id}/members", "Share with a user, or change their role",
+      "workspaces", [ok(201, ref("Member"), "added"), ok(200, ref("Member"), "role changed")],
+      MEMBER_ERRORS + ["conflict", "too_large"], [WSID],
+      body=json_body(obj({"username": STR,
+                          "role": {"type": "string", "enum": ["viewer", "editor"]}})),
+      desc="The owner or an admin. Audit-logged (member_add, member_role).")
+route("DELETE", "/api/workspaces/{id}/members/{user_id}", "Stop sharing with a user",
+      "workspaces", [ok(204)], ["unauthenticated", "csrf", "not_found"],
+      [WSID, param("user_id", "the member's user id")],
+      desc="The owner or an admin, or the member themself (leaving). Audit-logged "
+           "(member_remove).")
 
 route("GET", "/api/workspaces/{id}/files", "Every file and folder, by path", "files",
       [ok(200, obj({"items": {"type": "array", "items": ref("File")}}))],
@@ -480,8 +553,16 @@ def build():
         if r["body"]:
             op["requestBody"] = r["body"]
         op["security"] = COOKIE_OR_BEARER if r["auth"] else []
+        errors = list(r["errors"])
+        access = ACCESS.get((r["method"], r["path"]))
+        if scoped(r["path"]) and not access:
+            raise SystemExit(f"openapi.py: {r['method']} {r['path']}: not in ACCESS")
+        if access:
+            op["x-access"] = access
+            errors += [c for c in (["read_only"] if access != "viewer" else []) +
+                       (["forbidden"] if access == "owner" else []) if c not in errors]
         by_status = {}
-        for code in list(r["errors"]) + ["method_not_allowed", "internal"]:
+        for code in errors + ["method_not_allowed", "internal"]:
             if code not in codes:
                 raise SystemExit(f"openapi.py: {r['path']}: unknown error code {code}")
             by_status.setdefault(codes[code][0], []).append(code)

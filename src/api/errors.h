@@ -21,6 +21,7 @@
     X(unauthenticated, 401, "no valid session or API token")                                       \
     X(bad_credentials, 401, "wrong username or password")                                          \
     X(forbidden, 403, "the caller's role or ownership does not allow this")                        \
+    X(read_only, 403, "a viewer of a workspace asked to change it (edit, run, type)")              \
     X(csrf, 403, "a cookie-authenticated write without the session's X-CSRF-Token")                \
     X(forbidden_origin, 403, "a WebSocket upgrade from another site's page")                       \
     X(registration_closed, 403, "self-registration is closed")                                     \

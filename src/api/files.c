@@ -89,7 +89,7 @@ static void h_tree(struct http_req *req, void *ctx)
     struct api *api = ctx;
     struct api_caller c;
     struct store_workspace *w = NULL;
-    if (!api_workspace_request(api, req, &c, &w))
+    if (!api_workspace_request(api, req, &c, API_ACCESS_VIEWER, &w))
         return;
     struct store_file_list *l = NULL;
     int r = store_file_list(api->store, w->id, false, &l, NULL);
@@ -112,7 +112,7 @@ static void h_get(struct http_req *req, void *ctx)
     struct api_caller c;
     struct store_workspace *w = NULL;
     char path[PATH_BUF_SIZE];
-    if (!api_workspace_request(api, req, &c, &w))
+    if (!api_workspace_request(api, req, &c, API_ACCESS_VIEWER, &w))
         return;
     struct store_file *f = NULL;
     if (!url_path(req, path))
@@ -167,7 +167,7 @@ static void h_put(struct http_req *req, void *ctx)
     struct api_caller c;
     struct store_workspace *w = NULL;
     char path[PATH_BUF_SIZE], match[STORE_ETAG_LEN + 8];
-    if (!api_workspace_request(api, req, &c, &w))
+    if (!api_workspace_request(api, req, &c, API_ACCESS_EDITOR, &w))
         return;
     struct store_file *f = NULL;
     if (!url_path(req, path))
@@ -207,7 +207,7 @@ static void h_delete(struct http_req *req, void *ctx)
     struct api_caller c;
     struct store_workspace *w = NULL;
     char path[PATH_BUF_SIZE], match[STORE_ETAG_LEN + 8];
-    if (!api_workspace_request(api, req, &c, &w))
+    if (!api_workspace_request(api, req, &c, API_ACCESS_EDITOR, &w))
         return;
     if (!url_path(req, path))
         goto out;
@@ -236,7 +236,7 @@ static void h_folder(struct http_req *req, void *ctx)
     struct api_caller c;
     struct store_workspace *w = NULL;
     char path[PATH_BUF_SIZE];
-    if (!api_workspace_request(api, req, &c, &w))
+    if (!api_workspace_request(api, req, &c, API_ACCESS_EDITOR, &w))
         return;
     json_t *body = api_body(req);
     struct store_file *f = NULL;
@@ -262,7 +262,7 @@ static void h_move(struct http_req *req, void *ctx)
     struct api_caller c;
     struct store_workspace *w = NULL;
     char from[PATH_BUF_SIZE], to[PATH_BUF_SIZE];
-    if (!api_workspace_request(api, req, &c, &w))
+    if (!api_workspace_request(api, req, &c, API_ACCESS_EDITOR, &w))
         return;
     json_t *body = api_body(req);
     struct store_file *f = NULL;

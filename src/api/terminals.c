@@ -100,7 +100,8 @@ static void h_terminal(struct http_req *req, void *ctx)
         return;
     }
     int64_t id;
-    if (!api_param_id(req, 0, &id) || !api_workspace_load(api, req, &c, id, &w)) {
+    if (!api_param_id(req, 0, &id) ||
+        !api_workspace_load(api, req, &c, id, API_ACCESS_EDITOR, &w)) {
         api_caller_done(&c);
         return;
     }
@@ -192,7 +193,7 @@ static void h_events(struct http_req *req, void *ctx)
     struct api *api = ctx;
     struct api_caller c;
     struct store_workspace *w = NULL;
-    if (!api_workspace_request(api, req, &c, &w))
+    if (!api_workspace_request(api, req, &c, API_ACCESS_VIEWER, &w))
         return;
     /* The cap on a user's streams holds across nodes: each open one is a row. */
     struct cluster *cl = api->cluster;
