@@ -384,9 +384,33 @@ route("DELETE", "/api/workspaces/{id}/members/{user_id}", "Stop sharing with a u
 route("GET", "/api/workspaces/{id}/files", "Every file and folder, by path", "files",
       [ok(200, obj({"items": {"type": "array", "items": ref("File")}}))],
       ["unauthenticated", "not_found"], [WSID])
-route("GET", "/api/workspaces/{id}/files/{path}", "A file's bytes (ETag)", "files",
-      [ok(200, {"type": "string", "format": "binary"}, ctype="application/octet-stream")],
-      ["unauthenticated", "not_found", "invalid_path", "conflict"], [WSID, FILEPATH])
+HISTORY = obj({"path": STR, "items": {"type": "array", "items": ref("Version")},
+               "next_offset": nullable(INT)}, required=["path", "items"])
+VERSION_DIFF = obj({"path": STR, "from": INT, "to": INT, "diff": nullable(STR), "binary": BOOL,
+                    "too_large": BOOL, "added": INT, "removed": INT},
+                   required=["path", "from", "to", "binary", "too_large", "added", "removed"])
+route("GET", "/api/workspaces/{id}/files/{path}", "A file's bytes (ETag), or its history",
+      "files",
+      [("200", {"description": "the file's bytes (or ?version=N's); ?history=1: its versions, "
+                               "newest first; ?diff=A..B: a unified diff",
+                "content": {"application/octet-stream": {"schema": {"type": "string",
+                                                                    "format": "binary"}},
+                            "application/json": {"schema": {"oneOf": [HISTORY,
+                                                                      VERSION_DIFF]}}}})],
+      ["unauthenticated", "not_found", "invalid_path", "conflict", "bad_request",
+       "invalid_field"],
+      [WSID, FILEPATH, query("history", "1: the file's stored versions (paged)"),
+       query("version", "N: the bytes of version N", INT),
+       query("diff", "A..B: the unified diff from version A to version B")] + PAGE,
+      desc="Every stored version (saves, terminal writes, run write-backs, restores) within "
+           "--history-versions per file and --history-bytes per workspace, oldest dropped "
+           "first; a file's newest version always stays. Versions outlive a deletion.")
+route("POST", "/api/workspaces/{id}/restore", "Make an earlier version the file again",
+      "files", [ok(200, ref("File"), "restored"), ok(201, ref("File"), "re-created")],
+      ["invalid_json", "invalid_field", "invalid_path", "unauthenticated", "csrf",
+       "not_found", "conflict", "too_large"], [WSID],
+      body=json_body(obj({"path": STR, "version": INT})),
+      desc="The restore is itself a new version (source \"restore\").")
 route("PUT", "/api/workspaces/{id}/files/{path}", "Create or replace a file (raw body)",
       "files", [ok(200, ref("File"), "replaced"), ok(201, ref("File"), "created")],
       ["unauthenticated", "csrf", "not_found", "invalid_path", "conflict", "etag_mismatch",

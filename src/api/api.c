@@ -559,6 +559,7 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
     api_admin_routes(r);
     api_workspace_routes(r);
     api_member_routes(r);
+    api_history_routes(r);
     api_file_routes(r);
     api_run_routes(r);
     api_submission_routes(r);

@@ -3,6 +3,7 @@
  * Paths come raw from the URL and are decoded and checked by workspace/path (one place
  * for the rules). Writes are conditional on If-Match so two tabs autosaving the same
  * file never overwrite each other silently: the second gets 412 with the current etag.
+ * A file's history (?history=1, ?version=N, ?diff=A..B) is answered by history.c.
  */
 #include "api/internal.h"
 #include "http/etag.h"
@@ -115,7 +116,7 @@ static void h_get(struct http_req *req, void *ctx)
     if (!api_workspace_request(api, req, &c, API_ACCESS_VIEWER, &w))
         return;
     struct store_file *f = NULL;
-    if (!url_path(req, path))
+    if (!url_path(req, path) || api_history_answer(api, req, w, path))
         goto out;
     int r = store_file_get(api->store, w->id, path, true, &f, NULL);
     if (r < 0) {
@@ -177,7 +178,7 @@ static void h_put(struct http_req *req, void *ctx)
                          (long long)api->limits.max_file_bytes);
         goto out;
     }
-    struct store_cond cond = {0};
+    struct store_cond cond = {.author = c.user.id, .source = STORE_SOURCE_SAVE};
     if (!if_match(api, req, w->id, path, &cond, match, sizeof(match)))
         goto out;
     const char *inm = http_req_header(req, "If-None-Match");

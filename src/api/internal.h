@@ -143,7 +143,13 @@ void api_metrics_stop(void);
 void api_auth_routes(struct router *r);
 void api_admin_routes(struct router *r);
 void api_workspace_routes(struct router *r);
-void api_member_routes(struct router *r); /* members.c */
+void api_member_routes(struct router *r);  /* members.c */
+void api_history_routes(struct router *r); /* history.c: restore */
+
+/* history.c: answers GET .../files/{path} when it asks for the file's history (?history=1,
+ * ?version=N or ?diff=A..B) and returns true; false when it asks for none (serve the file). */
+bool api_history_answer(struct api *api, struct http_req *req, const struct store_workspace *w,
+                        const char *path);
 void api_file_routes(struct router *r);
 void api_run_routes(struct router *r);
 void api_submission_routes(struct router *r);

@@ -84,8 +84,9 @@ static void h_create(struct http_req *req, void *ctx)
     }
     r = store_workspace_create(api->store, c.user.id, name, &w, NULL);
     int64_t id = r == 0 ? w->id : 0;
+    struct store_cond by = {.author = c.user.id, .source = STORE_SOURCE_SAVE};
     if (r == 0)
-        r = store_file_put(api->store, id, "main.py", starter, sizeof(starter) - 1, NULL,
+        r = store_file_put(api->store, id, "main.py", starter, sizeof(starter) - 1, &by,
                            &api->limits, NULL, NULL, NULL);
     store_workspace_free(w);
     w = NULL;
