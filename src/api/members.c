@@ -6,9 +6,12 @@
  *   DELETE /api/workspaces/{id}/members/{user_id}  the owner (or an admin), or the member
  *                                                  themself (leaving)
  * Every change is audit-logged ("member_add", "member_role", "member_remove") with the
- * workspace as target. A stranger gets 404 for all of them (access.h).
+ * workspace as target. A stranger gets 404 for all of them (access.h). A removed member, or
+ * one whose role changed, loses their live views at once (api_live_revoke: event streams and
+ * terminal clients, on every node); the page reconnects with what is left of their rights.
  */
 #include "api/internal.h"
+#include "api/live.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -111,6 +114,8 @@ static void h_add(struct http_req *req, void *ctx)
     snprintf(detail, sizeof(detail), "user:%lld %s", (long long)u->id,
              store_member_role_name(role));
     api_audit(api, req, c.user.id, added ? "member_add" : "member_role", target, detail);
+    if (!added)
+        api_live_revoke(u->id, NULL, 0);
     http_reply_json(req, added ? 201 : 200, member_json(u->id, u->username, role, store_now_ms()));
 out:
     store_user_free(u);
@@ -145,6 +150,7 @@ static void h_remove(struct http_req *req, void *ctx)
     snprintf(target, sizeof(target), "workspace:%lld", (long long)w->id);
     snprintf(detail, sizeof(detail), "user:%lld", (long long)user_id);
     api_audit(api, req, c.user.id, "member_remove", target, detail);
+    api_live_revoke(user_id, NULL, 0);
     http_reply_empty(req, 204);
 out:
     store_workspace_free(w);

@@ -186,3 +186,27 @@ def test_workspace_deleted_takes_its_members(make_user):
     assert owner.delete(f"/api/workspaces/{ws}").status_code == 204
     assert friend.get(f"/api/workspaces/{ws}").status_code == 404
     assert ws not in [x["id"] for x in friend.get("/api/workspaces").json()["items"]]
+
+
+def test_removed_or_demoted_member_loses_the_live_view_at_once(server, make_user):
+    """A removed member's open event stream would keep showing file names and etags; a
+    demoted one keeps rights they no longer have. Both streams end on the change."""
+    from test_attacks import DEADLINE, EventReader
+    owner, friend = make_user(), make_user()
+    ws = owner.workspace()["id"]
+    url = server.url + f"/api/workspaces/{ws}/events"
+    for change in ("demote", "remove"):
+        share(owner, ws, friend, "editor")
+        r = friend.s.get(url, stream=True, timeout=4 * DEADLINE)
+        assert r.status_code == 200
+        events = EventReader(r)
+        assert owner.put(f"/api/workspaces/{ws}/files/{change}.txt", data=b"1").status_code == 201
+        events.wait_for(f"{change}.txt")
+        if change == "demote":
+            share(owner, ws, friend, "viewer")
+        else:
+            assert owner.delete(f"/api/workspaces/{ws}/members/{friend.user['id']}").status_code == 204
+        assert events.ended.wait(DEADLINE), f"the event stream stayed open after {change}"
+        assert events.how == "closed", events.how
+        r.close()
+    assert friend.s.get(url, stream=True, timeout=DEADLINE).status_code == 404
