@@ -85,7 +85,18 @@ SCHEMAS = {
                  description="`token` only in the answer that created it."),
     "Workspace": obj({"id": INT, "name": STR, "owner": ref("UserRef"),
                       "created_at": nullable(TIME), "updated_at": nullable(TIME),
-                      "file_count": INT, "bytes": INT}),
+                      "file_count": INT, "bytes": INT,
+                      "role": {"type": "string", "enum": ["viewer", "editor", "owner"]}},
+                     required=["id", "name", "owner", "created_at", "updated_at",
+                               "file_count", "bytes"],
+                     description="`role`: the caller's (lists and GET; admins count as owner)."),
+    "Member": obj({"user": ref("UserRef"),
+                   "role": {"type": "string", "enum": ["viewer", "editor"]},
+                   "added_at": nullable(TIME)}),
+    "Version": obj({"version": INT, "size": INT, "etag": STR, "author": ref("UserRef"),
+                    "source": {"type": "string",
+                               "enum": ["save", "terminal", "run", "restore"]},
+                    "at": nullable(TIME)}),
     "File": obj({"path": STR, "kind": {"type": "string", "enum": ["file", "folder"]},
                  "size": INT, "etag": STR, "updated_at": nullable(TIME)},
                 required=["path", "kind"]),
@@ -256,6 +267,54 @@ def route(method, path, summary, tag, ok_answers, errors=(), params=(), body=Non
                        errors=errors, params=params, body=body, auth=auth, desc=desc))
 
 
+# The level a caller needs in the workspace (src/api/access.h) for every route that acts on
+# one: /api/workspaces/{id}/... and a run's routes (through the run's workspace). In the
+# document as x-access; tests/api/test_access.py walks this table with a viewer, an editor
+# and a stranger. A stranger gets 404 everywhere; a viewer below the level 403 read_only;
+# an editor below "owner" 403 forbidden.
+ACCESS = {
+    ("GET", "/api/workspaces/{id}"): "viewer",
+    ("PATCH", "/api/workspaces/{id}"): "owner",
+    ("DELETE", "/api/workspaces/{id}"): "owner",
+    ("GET", "/api/workspaces/{id}/members"): "viewer",
+    ("POST", "/api/workspaces/{id}/members"): "owner",
+    ("DELETE", "/api/workspaces/{id}/members/{user_id}"): "owner",
+    ("GET", "/api/workspaces/{id}/files"): "viewer",
+    ("GET", "/api/workspaces/{id}/files/{path}"): "viewer",
+    ("PUT", "/api/workspaces/{id}/files/{path}"): "editor",
+    ("DELETE", "/api/workspaces/{id}/files/{path}"): "editor",
+    ("POST", "/api/workspaces/{id}/folders"): "editor",
+    ("POST", "/api/workspaces/{id}/move"): "editor",
+    ("POST", "/api/workspaces/{id}/restore"): "editor",
+    ("GET", "/api/workspaces/{id}/events"): "viewer",
+    ("POST", "/api/workspaces/{id}/presence"): "viewer",
+    ("GET", "/api/workspaces/{id}/docs/{path}"): "viewer",
+    ("POST", "/api/workspaces/{id}/docs/{path}"): "editor",
+    ("POST", "/api/workspaces/{id}/complete"): "editor",
+    ("POST", "/api/workspaces/{id}/signature"): "editor",
+    ("POST", "/api/workspaces/{id}/hover"): "editor",
+    ("POST", "/api/workspaces/{id}/definition"): "editor",
+    ("POST", "/api/workspaces/{id}/diagnostics"): "editor",
+    ("POST", "/api/workspaces/{id}/format"): "editor",
+    ("POST", "/api/workspaces/{id}/runs"): "editor",
+    ("GET", "/api/workspaces/{id}/runs"): "viewer",
+    ("GET", "/api/runs/{id}"): "viewer",
+    ("GET", "/api/runs/{id}/events"): "viewer",
+    ("POST", "/api/runs/{id}/stdin"): "editor",
+    ("POST", "/api/runs/{id}/cancel"): "editor",
+    ("GET", "/api/runs/{id}/artifacts/{path}"): "viewer",
+    ("GET", "/api/workspaces/{id}/terminal"): "editor",  # ?mode=view: viewer (watch)
+    ("DELETE", "/api/workspaces/{id}/terminals"): "editor",
+    ("DELETE", "/api/workspaces/{id}/terminals/{name}"): "editor",
+    ("POST", "/api/workspaces/{id}/submissions"): "owner",
+}
+
+
+def scoped(path):
+    """Whether a route acts on one workspace (and so must be in ACCESS)."""
+    return path.startswith("/api/workspaces/{id}") or path.startswith("/api/runs/{id}")
+
+
 ID = param("id", "the id")
 WSID = param("id", "the workspace's id")
 FILEPATH = param("path", "a workspace path")
@@ -327,12 +386,53 @@ route("PATCH", "/api/workspaces/{id}", "Rename a workspace", "workspaces",
 route("DELETE", "/api/workspaces/{id}", "Delete a workspace", "workspaces", [ok(204)],
       ["unauthenticated", "csrf", "not_found"], [WSID])
 
+MEMBER_ERRORS = ["invalid_json", "invalid_field", "unauthenticated", "csrf", "not_found"]
+route("GET", "/api/workspaces/{id}/members", "Who the workspace is shared with", "workspaces",
+      [ok(200, obj({"owner": ref("UserRef"), "items": {"type": "array", "items": ref("Member")},
+                    "max_members": INT}))],
+      ["unauthenticated", "not_found"], [WSID])
+route("POST", "/api/workspaces/{id}/members", "Share with a user, or change their role",
+      "workspaces", [ok(201, ref("Member"), "added"), ok(200, ref("Member"), "role changed")],
+      MEMBER_ERRORS + ["conflict", "too_large"], [WSID],
+      body=json_body(obj({"username": STR,
+                          "role": {"type": "string", "enum": ["viewer", "editor"]}})),
+      desc="The owner or an admin. Audit-logged (member_add, member_role).")
+route("DELETE", "/api/workspaces/{id}/members/{user_id}", "Stop sharing with a user",
+      "workspaces", [ok(204)], ["unauthenticated", "csrf", "not_found"],
+      [WSID, param("user_id", "the member's user id")],
+      desc="The owner or an admin, or the member themself (leaving). Audit-logged "
+           "(member_remove).")
+
 route("GET", "/api/workspaces/{id}/files", "Every file and folder, by path", "files",
       [ok(200, obj({"items": {"type": "array", "items": ref("File")}}))],
       ["unauthenticated", "not_found"], [WSID])
-route("GET", "/api/workspaces/{id}/files/{path}", "A file's bytes (ETag)", "files",
-      [ok(200, {"type": "string", "format": "binary"}, ctype="application/octet-stream")],
-      ["unauthenticated", "not_found", "invalid_path", "conflict"], [WSID, FILEPATH])
+HISTORY = obj({"path": STR, "items": {"type": "array", "items": ref("Version")},
+               "next_offset": nullable(INT)}, required=["path", "items"])
+VERSION_DIFF = obj({"path": STR, "from": INT, "to": INT, "diff": nullable(STR), "binary": BOOL,
+                    "too_large": BOOL, "added": INT, "removed": INT},
+                   required=["path", "from", "to", "binary", "too_large", "added", "removed"])
+route("GET", "/api/workspaces/{id}/files/{path}", "A file's bytes (ETag), or its history",
+      "files",
+      [("200", {"description": "the file's bytes (or ?version=N's); ?history=1: its versions, "
+                               "newest first; ?diff=A..B: a unified diff",
+                "content": {"application/octet-stream": {"schema": {"type": "string",
+                                                                    "format": "binary"}},
+                            "application/json": {"schema": {"oneOf": [HISTORY,
+                                                                      VERSION_DIFF]}}}})],
+      ["unauthenticated", "not_found", "invalid_path", "conflict", "bad_request",
+       "invalid_field"],
+      [WSID, FILEPATH, query("history", "1: the file's stored versions (paged)"),
+       query("version", "N: the bytes of version N", INT),
+       query("diff", "A..B: the unified diff from version A to version B")] + PAGE,
+      desc="Every stored version (saves, terminal writes, run write-backs, restores) within "
+           "--history-versions per file and --history-bytes per workspace, oldest dropped "
+           "first; a file's newest version always stays. Versions outlive a deletion.")
+route("POST", "/api/workspaces/{id}/restore", "Make an earlier version the file again",
+      "files", [ok(200, ref("File"), "restored"), ok(201, ref("File"), "re-created")],
+      ["invalid_json", "invalid_field", "invalid_path", "unauthenticated", "csrf",
+       "not_found", "conflict", "too_large"], [WSID],
+      body=json_body(obj({"path": STR, "version": INT})),
+      desc="The restore is itself a new version (source \"restore\").")
 route("PUT", "/api/workspaces/{id}/files/{path}", "Create or replace a file (raw body)",
       "files", [ok(200, ref("File"), "replaced"), ok(201, ref("File"), "created")],
       ["unauthenticated", "csrf", "not_found", "invalid_path", "conflict", "etag_mismatch",
@@ -532,8 +632,16 @@ def build():
         if r["body"]:
             op["requestBody"] = r["body"]
         op["security"] = COOKIE_OR_BEARER if r["auth"] else []
+        errors = list(r["errors"])
+        access = ACCESS.get((r["method"], r["path"]))
+        if scoped(r["path"]) and not access:
+            raise SystemExit(f"openapi.py: {r['method']} {r['path']}: not in ACCESS")
+        if access:
+            op["x-access"] = access
+            errors += [c for c in (["read_only"] if access != "viewer" else []) +
+                       (["forbidden"] if access == "owner" else []) if c not in errors]
         by_status = {}
-        for code in list(r["errors"]) + ["method_not_allowed", "internal"]:
+        for code in errors + ["method_not_allowed", "internal"]:
             if code not in codes:
                 raise SystemExit(f"openapi.py: {r['path']}: unknown error code {code}")
             by_status.setdefault(codes[code][0], []).append(code)

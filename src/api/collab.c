@@ -17,7 +17,7 @@
  *     after the last id it has). Saving stays the file API. When a file changes from
  *     elsewhere (a terminal, a run, a delete) its document is dropped and the pages hear
  *     `doc_reset`: they reload the file and start a new document.
- * Who may change what goes through api_may_edit(), the one place that reads the caller's role.
+ * Who may do what: api/access.h (viewers watch and follow, editors also co-edit).
  */
 #include "api/cluster.h"
 #include "api/live.h"
@@ -37,11 +37,10 @@
 /* Cursor and scroll positions are bounded so a page cannot send absurd numbers along. */
 #define POSITION_MAX 1000000000
 
-bool api_may_edit(const struct api_caller *c, const struct store_workspace *w)
+bool api_may_edit(struct api *api, const struct api_caller *c, const struct store_workspace *w)
 {
-    /* The workspace was loaded for the caller, so they may read it; until members exist
-     * that means its owner or an admin, who may also edit. */
-    return w->owner_id == c->user.id || api_is_admin(c);
+    enum api_access a = API_ACCESS_NONE;
+    return api_access_get(api, c, w, &a) == 0 && a >= API_ACCESS_EDITOR;
 }
 
 bool api_client_ok(const char *client)
@@ -121,7 +120,7 @@ static void h_presence(struct http_req *req, void *ctx)
     struct api *api = ctx;
     struct api_caller c;
     struct store_workspace *w = NULL;
-    if (!api_workspace_request(api, req, &c, &w))
+    if (!api_workspace_request(api, req, &c, API_ACCESS_VIEWER, &w))
         return;
     json_t *body = api_body(req);
     const char *client = NULL, *path = NULL, *reason = NULL;
@@ -194,13 +193,9 @@ static void h_doc_post(struct http_req *req, void *ctx)
     struct store_file *f = NULL;
     unsigned char *bin = NULL;
     char path[PATH_BUF_SIZE];
-    if (!api_workspace_request(api, req, &c, &w))
+    if (!api_workspace_request(api, req, &c, API_ACCESS_EDITOR, &w))
         return;
     json_t *body = NULL;
-    if (!api_may_edit(&c, w)) {
-        http_reply_error(req, 403, "read_only", "you may watch this workspace, not edit it");
-        goto out;
-    }
     if (!doc_path(req, path) || !(body = api_body(req)))
         goto out;
     const char *client = NULL, *b64 = NULL;
@@ -288,7 +283,7 @@ static void h_doc_get(struct http_req *req, void *ctx)
     struct store_workspace *w = NULL;
     struct store_doc_log *l = NULL;
     char path[PATH_BUF_SIZE];
-    if (!api_workspace_request(api, req, &c, &w))
+    if (!api_workspace_request(api, req, &c, API_ACCESS_VIEWER, &w))
         return;
     if (!doc_path(req, path))
         goto out;
@@ -315,7 +310,7 @@ static void h_doc_get(struct http_req *req, void *ctx)
                                                base64_json(l->items[i].data, l->items[i].len)));
     http_reply_json(req, 200,
                     json_pack("{s:o,s:I,s:b}", "items", items, "bytes", (json_int_t)l->bytes,
-                              "editable", api_may_edit(&c, w)));
+                              "editable", api_may_edit(api, &c, w)));
 out:
     store_doc_log_free(l);
     store_workspace_free(w);

@@ -22,11 +22,11 @@
     X(unauthenticated, 401, "no valid session or API token")                                       \
     X(bad_credentials, 401, "wrong username or password")                                          \
     X(forbidden, 403, "the caller's role or ownership does not allow this")                        \
+    X(read_only, 403, "a viewer of a workspace asked to change it (edit, run, type)")              \
     X(csrf, 403, "a cookie-authenticated write without the session's X-CSRF-Token")                \
     X(forbidden_origin, 403, "a WebSocket upgrade from another site's page")                       \
     X(registration_closed, 403, "self-registration is closed")                                     \
     X(account_disabled, 403, "the password is right but an administrator disabled the account")    \
-    X(read_only, 403, "the caller may watch this workspace, not change it or type in it")          \
     X(not_found, 404, "no such resource, or not visible to the caller")                            \
     X(no_doc, 404, "the file has no live co-editing document (start one with a snapshot)")         \
     X(method_not_allowed, 405, "the path exists with other methods")                               \

@@ -100,7 +100,8 @@ static void h_terminal(struct http_req *req, void *ctx)
         return;
     }
     int64_t id;
-    if (!api_param_id(req, 0, &id) || !api_workspace_load(api, req, &c, id, &w)) {
+    if (!api_param_id(req, 0, &id) ||
+        !api_workspace_load(api, req, &c, id, API_ACCESS_VIEWER, &w)) {
         api_caller_done(&c);
         return;
     }
@@ -115,7 +116,7 @@ static void h_terminal(struct http_req *req, void *ctx)
         http_reply_error(req, 400, "bad_request", "mode is 'edit' (the default) or 'view'");
         goto out;
     }
-    if (!watch && !api_may_edit(&c, w)) {
+    if (!watch && !api_may_edit(api, &c, w)) {
         http_reply_error(req, 403, "read_only",
                          "you may watch this workspace's terminals (mode=view), not type in them");
         goto out;
@@ -212,7 +213,7 @@ static void h_events(struct http_req *req, void *ctx)
     struct api *api = ctx;
     struct api_caller c;
     struct store_workspace *w = NULL;
-    if (!api_workspace_request(api, req, &c, &w))
+    if (!api_workspace_request(api, req, &c, API_ACCESS_VIEWER, &w))
         return;
     const char *client = http_req_query(req, "client");
     if (client && !api_client_ok(client)) {

@@ -59,6 +59,13 @@ static const struct def defs[] = {
     {"max-workspace-bytes", K_SIZE, F(max_workspace_bytes), "50M", NULL,
      "total file bytes per workspace"},
     {"max-workspaces", K_U64, F(max_workspaces), "100", NULL, "workspaces per user"},
+    {"max-members", K_U64, F(max_members), "50", NULL,
+     "members (viewers and editors) a workspace may be shared with"},
+    {"history-versions", K_U64, F(history_versions), "50", NULL,
+     "stored versions kept per file, oldest dropped first (0: no limit)"},
+    {"history-bytes", K_SIZE, F(history_bytes), "20M", NULL,
+     "bytes of stored file versions kept per workspace, oldest dropped first; each file's "
+     "newest version always stays (0: no limit)"},
     {"run-wall-ms", K_U64, F(run_wall_ms), "10000", NULL, "wall-clock limit of a run, ms"},
     {"run-cpu-ms", K_U64, F(run_cpu_ms), "10000", NULL, "CPU time limit of a run, ms"},
     {"run-memory", K_SIZE, F(run_memory), "256M", NULL, "memory limit of a run, bytes"},

@@ -34,7 +34,10 @@ struct settings {
     uint64_t max_file_bytes;
     uint64_t max_files;
     uint64_t max_workspace_bytes;
-    uint64_t max_workspaces; /* per user */
+    uint64_t max_workspaces;   /* per user */
+    uint64_t max_members;      /* per workspace */
+    uint64_t history_versions; /* per file */
+    uint64_t history_bytes;    /* per workspace */
     uint64_t run_wall_ms;
     uint64_t run_cpu_ms;
     uint64_t run_memory; /* bytes */

@@ -197,7 +197,31 @@ static const char *const migrations[] = {
     "CREATE INDEX streams_user ON streams (user_id);"
     "CREATE INDEX streams_node ON streams (node);",
 
-    /* 4: co-editing (issue 17): the update logs of co-edited files (store/docs.h). */
+    /* 4: sharing and history (issue 17). Members of a workspace with a role (viewer |
+     * editor; the owner is not a member row); every stored version of a file, numbered
+     * per path, with who wrote it and how (save | terminal | run | restore). */
+    "CREATE TABLE workspace_members ("
+    " workspace_id BIGINT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,"
+    " user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " role TEXT NOT NULL,"
+    " added_at BIGINT NOT NULL,"
+    " PRIMARY KEY (workspace_id, user_id));"
+    "CREATE INDEX workspace_members_user ON workspace_members (user_id, workspace_id);"
+    "CREATE TABLE file_versions ("
+    " id {ID},"
+    " workspace_id BIGINT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,"
+    " path {PATH} NOT NULL,"
+    " version BIGINT NOT NULL,"
+    " size BIGINT NOT NULL,"
+    " etag TEXT NOT NULL,"
+    " author_id BIGINT REFERENCES users(id) ON DELETE SET NULL,"
+    " source TEXT NOT NULL,"
+    " at BIGINT NOT NULL,"
+    " content {BLOB},"
+    " UNIQUE (workspace_id, path, version));"
+    "CREATE INDEX file_versions_age ON file_versions (workspace_id, id);",
+
+    /* 5: co-editing (issue 17): the update logs of co-edited files (store/docs.h). */
     "CREATE TABLE doc_heads ("
     " workspace_id BIGINT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,"
     " path {PATH} NOT NULL,"
