@@ -260,3 +260,59 @@ def test_terminal_watch_is_read_only(user, ws):
     assert b"typed-" not in t.buf and b"typed-" not in v.buf
     v.close()
     t.close()
+
+
+def share(owner, ws, who, role):
+    r = owner.post(f"/api/workspaces/{ws}/members", json={"username": who.username, "role": role})
+    assert r.status_code in (200, 201), r.text
+
+
+def test_a_viewer_follows_but_does_not_edit(user, ws, make_user):
+    viewer, editor = make_user(), make_user()
+    share(user, ws["id"], viewer, "viewer")
+    share(user, ws["id"], editor, "editor")
+    url = f"/api/workspaces/{ws['id']}/docs/main.py"
+    sv = Stream(viewer, ws["id"], "viewer1")
+    # the viewer's presence is published like anyone's, with who they are
+    assert viewer.post(f"/api/workspaces/{ws['id']}/presence",
+                       json={"client": "viewer1", "path": "main.py", "line": 1}).status_code == 204
+    # an editor co-edits; the viewer hears the updates and reads the log, read-only
+    assert editor.post(url, json={"client": "ed", "update": b64(b"S"), "snapshot": True}) \
+        .status_code == 201
+    r = editor.post(url, json={"client": "ed", "update": b64(b"typed")})
+    assert r.status_code == 201
+    got = sv.expect("doc_update", lambda d: d["id"] == r.json()["id"])
+    assert base64.b64decode(got["update"]) == b"typed"
+    log = viewer.get(url).json()
+    assert log["editable"] is False and len(log["items"]) == 2
+    assert editor.get(url).json()["editable"] is True
+    r = viewer.post(url, json={"client": "viewer1", "update": b64(b"mine")})
+    assert r.status_code == 403 and error_code(r) == "read_only"
+    assert len(user.get(url).json()["items"]) == 2  # nothing stored
+    sv.close()
+
+
+def test_a_viewer_watches_the_terminal_and_cannot_type(user, ws, make_user):
+    viewer = make_user()
+    share(user, ws["id"], viewer, "viewer")
+    with pytest.raises(Exception) as e:
+        Term(viewer, ws["id"], name="v")  # mode=edit is for editors
+    assert getattr(e.value, "status_code", None) == 403
+    r = viewer.get(f"/api/workspaces/{ws['id']}/terminal?name=v",
+                   headers={"Origin": viewer.server.url})
+    assert r.status_code == 403 and error_code(r) == "read_only"
+    with pytest.raises(Exception) as e:
+        Term(viewer, ws["id"], name="v", mode="view")  # nothing live to watch, none started
+    assert getattr(e.value, "status_code", None) == 409
+    t = Term(user, ws["id"], name="v")
+    t.run("echo owner-$((5*5))")
+    v = Term(viewer, ws["id"], name="v", mode="view")
+    v.expect(rb"owner-25")
+    v.send("touch /home/user/viewer-was-here\n")
+    assert v.expect_control("error")["code"] == "read_only"
+    assert b"R-1" in t.run("test -e viewer-was-here; echo R-$?")  # the echo shows R-$?
+    # removing the viewer ends their watch at once
+    r = user.delete(f"/api/workspaces/{ws['id']}/members/{viewer.user['id']}")
+    assert r.status_code == 204, r.text
+    assert v.wait_closed()
+    t.close()
