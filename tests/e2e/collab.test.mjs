@@ -10,8 +10,10 @@ const api = new Api();
 let ws = 0;
 const pages = [];
 
-async function openIde(path) {
-    const p = await newPage({ api, timeout: 20000 });
+const viewerApi = new Api();
+
+async function openIde(path, as = api) {
+    const p = await newPage({ api: as, timeout: 20000 });
     pages.push(p);
     await p.goto(`/w/${ws}`);
     await p.click(`.tree-row[data-path="${path}"]`);
@@ -28,6 +30,10 @@ before(async () => {
     await api.req('PUT', `/api/workspaces/${ws}/files/main.py`, '# shared\nx = 1\n');
     const long = Array.from({ length: 300 }, (_, i) => `line_${i + 1} = ${i + 1}`).join('\n') + '\n';
     await api.req('PUT', `/api/workspaces/${ws}/files/long.py`, long);
+    // The follower is a viewer: members are issue 17's other half.
+    const v = await viewerApi.register(`cv${Date.now().toString(36)}`);
+    const m = await api.req('POST', `/api/workspaces/${ws}/members`, { username: v.username, role: 'viewer' });
+    assert.equal(m.status, 201, m.text);
 });
 
 after(async () => {
@@ -64,9 +70,9 @@ test('two editors typing at once both keep every keystroke, and the file holds i
     assert.deepEqual([...a.errors, ...b.errors], []);
 });
 
-test('a follower sees the leader\'s file, cursor line, scroll and typing', async () => {
+test('a viewer following the leader sees their file, cursor line, scroll and typing', async () => {
     const leader = await openIde('main.py');
-    const follower = await openIde('main.py');
+    const follower = await openIde('main.py', viewerApi);
     // The leader moves to long.py: the follower learns of it, and its chip names long.py.
     await leader.click('.tree-row[data-path="long.py"]');
     await leader.waitForSelector('.editor-host .cm-editor[data-shared=true]');
@@ -97,8 +103,12 @@ test('a follower sees the leader\'s file, cursor line, scroll and typing', async
     await until(async () => /Ln 130, Col 26/.test(await follower.textContent('.statusbar')), 10000);
     await shot(leader, 'collab-follow-leader');
     await shot(follower, 'collab-follow-follower');
-    // Clicking into the editor stops following.
+    // Clicking into the editor stops following; a viewer's typing changes nothing.
     await follower.click('.editor-host .cm-content');
     assert.equal(await follower.locator('.presence-chip.following').count(), 0);
+    await follower.keyboard.type('nope');
+    assert.ok(!(await editorText(follower)).includes('nope'));
+    await until(async () => (await api.file(ws, 'long.py')).includes('line_130 = 130  # watched'), 10000);
+    assert.ok(!(await api.file(ws, 'long.py')).includes('nope'));
     assert.deepEqual([...leader.errors, ...follower.errors], []);
 });

@@ -20,6 +20,8 @@ export interface Workspace {
     updated_at: string;
     file_count: number;
     bytes: number;
+    /** The caller's level in it (members, issue 17); absent from older servers: owner. */
+    role?: 'viewer' | 'editor' | 'owner';
 }
 export interface FileEntry {
     path: string;

@@ -17,7 +17,7 @@
 // conflict. A file changed from elsewhere (terminal, run) drops the document (`doc_reset`):
 // the page reloads the file and joins again.
 
-import { Compartment, type Extension } from '@codemirror/state';
+import { Compartment, EditorState, type Extension } from '@codemirror/state';
 import { EditorView } from '@codemirror/view';
 import { yCollab } from 'y-codemirror.next';
 import * as Y from 'yjs';
@@ -46,6 +46,8 @@ interface Shared {
 export interface CollabHooks {
     /** The page's client id (presence.ts makes it). */
     client: string;
+    /** A viewer: the editor takes no typing, and the document is only followed. */
+    readOnly: boolean;
     view(): EditorView | null;
     active(): string;
     file(path: string): OpenFile | undefined;
@@ -78,6 +80,10 @@ export class Collab {
 
     constructor(private ws: number, private hooks: CollabHooks) {}
 
+    private readOnly(): Extension {
+        return this.hooks.readOnly ? EditorState.readOnly.of(true) : [];
+    }
+
     private url(path: string): string {
         return `/api/workspaces/${this.ws}/docs/${encodePath(path)}`;
     }
@@ -86,7 +92,7 @@ export class Collab {
     extension(path: string): Extension {
         let c = this.compartments.get(path);
         if (!c) this.compartments.set(path, (c = new Compartment()));
-        return c.of([]);
+        return c.of(this.readOnly());
     }
 
     /** Before f is shown: brings its editor state up to the shared text (updates that came
@@ -116,6 +122,7 @@ export class Collab {
                 }
             } catch (e) {
                 if (!(e instanceof ApiError && e.code === 'no_doc')) return; // no co-editing; the file still saves
+                if (this.hooks.readOnly) return; // a viewer cannot start one: the file alone is shown
                 s.text.insert(0, f.state.doc.toString());
                 try {
                     const r = await request<{ id: number }>('POST', this.url(path), {
@@ -148,7 +155,7 @@ export class Collab {
         s.bound = true;
         const view = this.hooks.view();
         // data-shared marks a co-edited editor (the page's look, and tests wait for it).
-        const spec = { effects: c.reconfigure([yCollab(s.text, null, { undoManager: false }), EditorView.editorAttributes.of({ 'data-shared': 'true' })]) };
+        const spec = { effects: c.reconfigure([yCollab(s.text, null, { undoManager: false }), EditorView.editorAttributes.of({ 'data-shared': 'true' }), this.readOnly()]) };
         const d = diff(f.state.doc.toString(), s.text.toString());
         if (view && this.hooks.active() === s.path && view.state === f.state) view.dispatch(d ? { ...spec, changes: d } : spec);
         else f.state = f.state.update(d ? { ...spec, changes: d } : spec).state;
@@ -207,6 +214,13 @@ export class Collab {
     /** `doc_update` from the event stream. */
     async remote(d: { path: string; id: number; client: string; snapshot: boolean; update?: string }): Promise<void> {
         const s = this.docs.get(d.path);
+        if (!s && !d.snapshot) {
+            // A document started after this page opened the file (a viewer's page does not
+            // start one): join it now; its log holds this update.
+            const f = this.hooks.file(d.path);
+            if (f && !this.joining.has(d.path)) this.prepare(f);
+            return;
+        }
         if (!s || s.dead || d.client === this.hooks.client) return;
         if (d.update) {
             Y.applyUpdate(s.doc, fromB64(d.update), 'remote');
@@ -244,7 +258,7 @@ export class Collab {
         if (!f || !c) return;
         f.shared = false;
         const view = this.hooks.view();
-        const spec = { effects: c.reconfigure([]) };
+        const spec = { effects: c.reconfigure(this.readOnly()) };
         if (view && view.state === f.state) view.dispatch(spec);
         else f.state = f.state.update(spec).state;
     }

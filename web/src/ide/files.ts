@@ -264,8 +264,12 @@ export class FileStore {
         for (const f of this.open.values()) if (f.status === 'offline' || f.status === 'error') void this.save(f);
     };
 
+    /** A viewer's page: nothing is ever written (the server would answer 403 read_only). */
+    readOnly = false;
+
     async save(f: OpenFile, force = false): Promise<void> {
         clearTimeout(f.timer);
+        if (this.readOnly) return;
         // A file deleted or moved elsewhere (the terminal's mv) is written again only when
         // the user asks ("Save it again"), never by autosave, Ctrl+S or Run.
         if ((f.status === 'conflict' || f.status === 'deleted') && !force) return;

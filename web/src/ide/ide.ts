@@ -108,11 +108,12 @@ class Ide {
         this.lang = new Lang(ws.id, { open: (p) => this.open(p), view: () => this.view });
         this.presence = new Presence(ws.id, { view: () => this.view, active: () => this.active, open: (p) => this.open(p) });
         this.collab = new Collab(ws.id, {
-            client: this.presence.client, view: () => this.view, active: () => this.active,
+            client: this.presence.client, readOnly: ws.role === 'viewer', view: () => this.view, active: () => this.active,
             file: (p) => this.store.open.get(p), reload: (p) => this.remoteChanged(p, ''),
         });
         this.store = new FileStore(ws.id, (path) => [shared, languageFor(path), this.lang.extensions(path), this.collab.extension(path), listener]);
         this.store.prefetched.set(early.path, early.content);
+        this.store.readOnly = ws.role === 'viewer';
         this.store.onChange = (f) => this.fileChanged(f);
         this.store.onConflict = (f) => {
             if (f.path === this.active) this.showActive();
@@ -1030,7 +1031,7 @@ class Ide {
             t = new mod.TermSession(host, this.ws.id, name, (s) => {
                 if (s.name === this.termActive) this.showTermState();
                 this.renderTermTabs();
-            }, () => this.termRefusal(name!));
+            }, () => this.termRefusal(name!), this.ws.role === 'viewer');
             linkTerminal(t.term, (p, l) => void this.lang.openAt(p, l));
             this.terms.set(name, t);
         }

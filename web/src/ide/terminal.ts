@@ -50,6 +50,8 @@ export class TermSession {
         private onState: (t: TermSession) => void,
         /** After a failed connection: why, if the server refuses it (a limit), else null. */
         private diagnose: () => Promise<string | null> = async () => null,
+        /** Watch only (a viewer): the server's mode=view; typing and resizes are not sent. */
+        readonly watch = false,
     ) {
         this.term = new Terminal({
             fontFamily: getComputedStyle(document.documentElement).getPropertyValue('--mono').trim() || 'monospace',
@@ -59,6 +61,7 @@ export class TermSession {
             scrollback: 5000,
             allowProposedApi: false,
             theme: themeFromCss(),
+            disableStdin: watch,
         });
         this.term.loadAddon(this.fit);
         this.term.open(host);
@@ -68,7 +71,7 @@ export class TermSession {
             for (let i = 0; i < d.length; i++) b[i] = d.charCodeAt(i) & 0xff;
             this.send(b);
         });
-        this.term.onResize(({ cols, rows }) => this.control({ type: 'resize', cols, rows }));
+        this.term.onResize(({ cols, rows }) => !watch && this.control({ type: 'resize', cols, rows }));
         this.observer = new ResizeObserver(() => this.refit());
         this.observer.observe(host);
         this.scheme.addEventListener('change', this.retheme);
@@ -100,7 +103,7 @@ export class TermSession {
 
     private url(): string {
         const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-        return `${proto}//${location.host}/api/workspaces/${this.workspace}/terminal?name=${encodeURIComponent(this.name)}`;
+        return `${proto}//${location.host}/api/workspaces/${this.workspace}/terminal?name=${encodeURIComponent(this.name)}${this.watch ? '&mode=view' : ''}`;
     }
 
     connect(): void {
