@@ -160,18 +160,6 @@ out:
     api_caller_done(&c);
 }
 
-/* The document's path from the URL; answers 400 on a bad one. */
-static bool doc_path(struct http_req *req, char path[PATH_BUF_SIZE])
-{
-    const char *reason = "empty path";
-    if (!req->rest ||
-        path_from_url(req->rest, strlen(req->rest), path, PATH_BUF_SIZE, &reason) < 0) {
-        http_reply_error(req, 400, "invalid_path", "invalid path: %s", reason);
-        return false;
-    }
-    return true;
-}
-
 static json_t *base64_json(const void *data, size_t len)
 {
     size_t cap = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
@@ -196,7 +184,7 @@ static void h_doc_post(struct http_req *req, void *ctx)
     if (!api_workspace_request(api, req, &c, API_ACCESS_EDITOR, &w))
         return;
     json_t *body = NULL;
-    if (!doc_path(req, path) || !(body = api_body(req)))
+    if (!api_url_path(req, path) || !(body = api_body(req)))
         goto out;
     const char *client = NULL, *b64 = NULL;
     bool bad = false;
@@ -285,7 +273,7 @@ static void h_doc_get(struct http_req *req, void *ctx)
     char path[PATH_BUF_SIZE];
     if (!api_workspace_request(api, req, &c, API_ACCESS_VIEWER, &w))
         return;
-    if (!doc_path(req, path))
+    if (!api_url_path(req, path))
         goto out;
     const char *a = http_req_query(req, "after");
     char *end = NULL;

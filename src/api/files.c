@@ -14,8 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Decodes req->rest into path; answers 400 and returns false when it breaks the rules. */
-static bool url_path(struct http_req *req, char path[PATH_BUF_SIZE])
+bool api_url_path(struct http_req *req, char *path)
 {
     const char *reason = "empty path";
     if (!req->rest ||
@@ -116,7 +115,7 @@ static void h_get(struct http_req *req, void *ctx)
     if (!api_workspace_request(api, req, &c, API_ACCESS_VIEWER, &w))
         return;
     struct store_file *f = NULL;
-    if (!url_path(req, path) || api_history_answer(api, req, w, path))
+    if (!api_url_path(req, path) || api_history_answer(api, req, w, path))
         goto out;
     int r = store_file_get(api->store, w->id, path, true, &f, NULL);
     if (r < 0) {
@@ -171,7 +170,7 @@ static void h_put(struct http_req *req, void *ctx)
     if (!api_workspace_request(api, req, &c, API_ACCESS_EDITOR, &w))
         return;
     struct store_file *f = NULL;
-    if (!url_path(req, path))
+    if (!api_url_path(req, path))
         goto out;
     if ((int64_t)req->body.len > api->limits.max_file_bytes) {
         http_reply_error(req, 413, "too_large", "files are limited to %lld bytes",
@@ -210,7 +209,7 @@ static void h_delete(struct http_req *req, void *ctx)
     char path[PATH_BUF_SIZE], match[STORE_ETAG_LEN + 8];
     if (!api_workspace_request(api, req, &c, API_ACCESS_EDITOR, &w))
         return;
-    if (!url_path(req, path))
+    if (!api_url_path(req, path))
         goto out;
     struct store_cond cond = {0};
     if (!if_match(api, req, w->id, path, &cond, match, sizeof(match)))

@@ -87,6 +87,10 @@ void api_fail(struct http_req *req, int rc, const char *what);
 bool api_workspace_load(struct api *api, struct http_req *req, const struct api_caller *c,
                         int64_t id, enum api_access need, struct store_workspace **ret);
 
+/* Decodes the rest of the URL (a route's {*}) into a workspace path (PATH_BUF_SIZE bytes,
+ * workspace/path.h); answers 400 invalid_path and returns false when it breaks the rules. */
+bool api_url_path(struct http_req *req, char *path);
+
 /* Whether the caller, who may read workspace w (api_workspace_load), may also change it:
  * edit its files, run it, type in its terminals (collab.c). */
 bool api_may_edit(struct api *api, const struct api_caller *c, const struct store_workspace *w);

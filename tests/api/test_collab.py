@@ -6,41 +6,20 @@ The updates here are opaque bytes to the server (the page sends Yjs updates); th
 recognisable byte strings so what comes back can be compared exactly.
 """
 import base64
-import json
 import queue
-import threading
 import time
 
 import pytest
 import requests
 
 from conftest import error_code
-from test_terminals import Term, wait_for
+from test_terminals import Events, Term
 
 DEADLINE = 20
 
 
-class Stream:
+class Stream(Events):
     """The workspace's event stream opened as a page would, with ?client=."""
-
-    def __init__(self, client, ws_id, cid):
-        self.q = queue.Queue()
-        self.r = client.s.get(f"{client.server.url}/api/workspaces/{ws_id}/events",
-                              params={"client": cid}, stream=True, timeout=60)
-        assert self.r.status_code == 200, self.r.text
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self):
-        name = None
-        try:
-            for line in self.r.iter_lines(decode_unicode=True):
-                if line.startswith("event: "):
-                    name = line[7:]
-                elif line.startswith("data: ") and name:
-                    self.q.put((name, json.loads(line[6:])))
-                    name = None
-        except Exception:
-            pass
 
     def expect(self, name, match=lambda d: True, timeout=DEADLINE):
         end = time.monotonic() + timeout
@@ -54,9 +33,6 @@ class Stream:
             if ev[0] == name and match(ev[1]):
                 return ev[1]
         raise AssertionError(f"no {name}: {seen}")
-
-    def close(self):
-        self.r.close()
 
 
 def b64(data):

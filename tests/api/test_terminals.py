@@ -133,10 +133,10 @@ def wait_for(fn, timeout=DEADLINE, step=0.02):
 class Events:
     """A Server-Sent Events subscriber reading in a thread."""
 
-    def __init__(self, client, ws_id):
+    def __init__(self, client, ws_id, cid=None):
         self.q = queue.Queue()
         self.r = client.s.get(f"{client.server.url}/api/workspaces/{ws_id}/events",
-                              stream=True, timeout=60)
+                              params={"client": cid} if cid else None, stream=True, timeout=60)
         assert self.r.status_code == 200, self.r.text
         assert self.r.headers["Content-Type"].startswith("text/event-stream")
         self.t = threading.Thread(target=self._pump, daemon=True)
