@@ -229,8 +229,8 @@ static void h_doc_post(struct http_req *req, void *ctx)
     }
     int64_t id = 0;
     struct err e = {0};
-    r = store_doc_append(api->store, w->id, path, bin, len, snapshot, covers, (int64_t)max, &id,
-                         &e);
+    r = store_doc_append(api->store, w->id, path, bin, len, snapshot, covers, (int64_t)max,
+                         (int64_t)api->cfg->max_workspace_bytes, &id, &e);
     switch (r) {
     case 0:
         break;
@@ -244,6 +244,11 @@ static void h_doc_post(struct http_req *req, void *ctx)
     case -EFBIG:
         http_reply_error(req, 409, "snapshot_needed",
                          "this file's document holds %zu bytes of updates; post a snapshot", max);
+        goto out;
+    case -EDQUOT:
+        http_reply_error(req, 413, "too_large",
+                         "this workspace's co-edited files hold %llu bytes of updates; close some",
+                         (unsigned long long)api->cfg->max_workspace_bytes);
         goto out;
     default:
         api_fail(req, r, "document");

@@ -13,8 +13,8 @@
 #include <stdlib.h>
 
 int store_doc_append(struct store *st, int64_t ws, const char *path, const void *data, size_t len,
-                     bool snapshot, int64_t covers, int64_t max_bytes, int64_t *ret_id,
-                     struct err *err)
+                     bool snapshot, int64_t covers, int64_t max_bytes, int64_t max_ws_bytes,
+                     int64_t *ret_id, struct err *err)
 {
     if (!data || !len || (int64_t)len > max_bytes)
         return err_set(err, len ? EFBIG : EINVAL, "document update of %zu bytes", len);
@@ -45,6 +45,18 @@ int store_doc_append(struct store *st, int64_t ws, const char *path, const void 
         if (rc == 0 && bytes + (int64_t)len > max_bytes)
             rc = err_set(err, EFBIG, "document '%s' holds %lld bytes", path, (long long)bytes);
     }
+    /* The workspace's documents together, this one as it will be (the head row is locked or
+     * new, so two appends to one document cannot both pass; two documents at once may pass
+     * by one update each). */
+    int64_t others = 0;
+    if (rc == 0)
+        rc = db_row_ints(&db, &others, 1,
+                         "SELECT COALESCE(SUM(bytes), 0) FROM doc_heads"
+                         " WHERE workspace_id = ? AND path <> ?",
+                         err, "it", ws, path);
+    if (rc == 0 && others + bytes + (int64_t)len > max_ws_bytes)
+        rc = err_set(err, EDQUOT, "workspace %lld's documents hold %lld bytes", (long long)ws,
+                     (long long)(others + bytes));
     if (rc == 0)
         rc = db_row_ints(&db, &id, 1,
                          "INSERT INTO doc_updates (workspace_id, path, snapshot, data)"

@@ -42,10 +42,12 @@ struct store_doc_log {
  *   snapshot true, covers 0: starts the document; -EEXIST when one exists.
  *   snapshot true, covers N > 0: replaces the updates with id <= N (the snapshot holds
  *     them); -ENOENT when no document exists; -EFBIG when even so it would pass max_bytes.
+ * Every document of ws together holds at most max_ws_bytes: -EDQUOT beyond (a workspace
+ * has at most max-files documents, so this, not their number, bounds the database).
  * One transaction. */
 int store_doc_append(struct store *st, int64_t ws, const char *path, const void *data, size_t len,
-                     bool snapshot, int64_t covers, int64_t max_bytes, int64_t *ret_id,
-                     struct err *err);
+                     bool snapshot, int64_t covers, int64_t max_bytes, int64_t max_ws_bytes,
+                     int64_t *ret_id, struct err *err);
 /* The updates of the document with id > after, oldest first. -ENOENT: no document. */
 int store_doc_log(struct store *st, int64_t ws, const char *path, int64_t after,
                   struct store_doc_log **ret, struct err *err);

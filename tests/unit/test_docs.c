@@ -49,7 +49,8 @@ TestSuite(docs, .init = setup, .fini = teardown);
 static int64_t append(const char *data, bool snapshot, int64_t covers, int64_t max, int *rc)
 {
     int64_t id = 0;
-    *rc = store_doc_append(st, ws, "a.py", data, strlen(data), snapshot, covers, max, &id, NULL);
+    *rc = store_doc_append(st, ws, "a.py", data, strlen(data), snapshot, covers, max, 1000, &id,
+                           NULL);
     return id;
 }
 
@@ -130,4 +131,22 @@ Test(docs, drop_one_all_and_with_the_workspace)
     append("S", true, 0, 100, &rc);
     cr_assert_eq(store_workspace_delete(st, ws, NULL), 0);
     cr_assert_eq(store_doc_log(st, ws, "a.py", 0, &l, NULL), -ENOENT, "gone with its workspace");
+}
+
+Test(docs, bounded_per_workspace)
+{
+    int rc;
+    int64_t id;
+    cr_assert_eq(store_doc_append(st, ws, "b.py", "0123456789", 10, true, 0, 100, 25, &id, NULL),
+                 0);
+    cr_assert_eq(store_doc_append(st, ws, "c.py", "0123456789", 10, true, 0, 100, 25, &id, NULL),
+                 0);
+    cr_assert_eq(store_doc_append(st, ws, "c.py", "0123456789", 10, false, 0, 100, 25, &id, NULL),
+                 -EDQUOT, "three documents' bytes would pass the workspace's bound");
+    cr_assert_eq(store_doc_append(st, ws, "d.py", "0123456789", 10, true, 0, 100, 25, &id, NULL),
+                 -EDQUOT);
+    struct store_doc_log *l = NULL;
+    cr_assert_eq(store_doc_log(st, ws, "d.py", 0, &l, NULL), -ENOENT, "nothing partial");
+    append("x", true, 0, 100, &rc);
+    cr_assert_eq(rc, 0);
 }

@@ -22,6 +22,10 @@ export interface PresenceHooks {
 interface Spot { path: string; line: number; column: number; scroll: number }
 interface Peer extends Spot { client: string; user: { id: number; username: string | null } }
 
+/** A page is its user and its client id: the server vouches for the user, the page picks the
+ *  id, so another member reusing my id cannot pass as me (or make me leave). */
+const keyOf = (p: Peer): string => `${p.user.id}/${p.client}`;
+
 const hex = (n: number) => Array.from(crypto.getRandomValues(new Uint8Array(n)), (b) => b.toString(16).padStart(2, '0')).join('');
 
 export class Presence {
@@ -67,19 +71,19 @@ export class Presence {
             }
         });
         es.addEventListener('presence_left', (ev) => {
-            const d = data<{ client: string }>(ev);
-            if (!d || !this.peers.delete(d.client)) return;
-            if (this.following === d.client) this.following = '';
+            const d = data<Peer>(ev);
+            if (!d || !this.peers.delete(keyOf(d))) return;
+            if (this.following === keyOf(d)) this.following = '';
             this.render();
         });
         es.addEventListener('presence', (ev) => {
             const d = data<Peer>(ev);
             if (!d || d.client === this.client) return;
-            const known = this.peers.has(d.client);
-            this.peers.set(d.client, d);
-            if (!known || this.following !== d.client) this.render();
+            const known = this.peers.has(keyOf(d));
+            this.peers.set(keyOf(d), d);
+            if (!known || this.following !== keyOf(d)) this.render();
             else this.renderChip(d);
-            if (this.following === d.client) void this.go(d);
+            if (this.following === keyOf(d)) void this.go(d);
         });
         // Reconnected: the server sent presence_joined for us; our stale peers answer again.
         es.addEventListener('open', () => {
@@ -92,7 +96,7 @@ export class Presence {
      *  the text changed, so a followed position that was not there yet may be now. */
     moved(docChanged = false): void {
         if (this.disposed) return;
-        if (docChanged && this.pending && this.following === this.pending.client) void this.go(this.pending);
+        if (docChanged && this.pending && this.following === keyOf(this.pending)) void this.go(this.pending);
         const view = this.hooks.view();
         if (view && this.scrolled !== view) {
             this.scrolled = view;
@@ -130,10 +134,11 @@ export class Presence {
         return { path, line: line.number, column: head - line.from, scroll: Math.round(view.scrollDOM.scrollTop) };
     }
 
-    follow(client: string): void {
-        this.following = client;
+    /** Follows the page whose key (keyOf) is key. */
+    follow(key: string): void {
+        this.following = key;
         this.render();
-        const p = this.peers.get(client);
+        const p = this.peers.get(key);
         if (p) void this.go(p);
     }
 
@@ -148,7 +153,7 @@ export class Presence {
         if (!p.path) return;
         if (this.hooks.active() !== p.path) await this.hooks.open(p.path);
         const view = this.hooks.view();
-        if (!view || this.hooks.active() !== p.path || this.following !== p.client) return;
+        if (!view || this.hooks.active() !== p.path || this.following !== keyOf(p)) return;
         const doc = view.state.doc;
         const line = doc.line(Math.min(Math.max(p.line, 1), doc.lines));
         const pos = Math.min(line.from + p.column, line.to);
@@ -163,18 +168,18 @@ export class Presence {
     }
 
     private renderChip(p: Peer): void {
-        const chip = this.element.querySelector<HTMLElement>(`[data-client="${p.client}"] .presence-where`);
+        const chip = this.element.querySelector<HTMLElement>(`[data-key="${CSS.escape(keyOf(p))}"] .presence-where`);
         if (chip) chip.textContent = p.path ? `${p.path}:${p.line}` : '';
     }
 
     private render(): void {
         const chips = [...this.peers.values()].map((p) => {
-            const on = this.following === p.client;
+            const on = this.following === keyOf(p);
             const name = p.user.username ?? `user ${p.user.id}`;
             return h('button', {
-                type: 'button', class: `presence-chip${on ? ' following' : ''}`, dataset: { client: p.client },
+                type: 'button', class: `presence-chip${on ? ' following' : ''}`, dataset: { key: keyOf(p) },
                 'aria-pressed': String(on), title: on ? `Following ${this.label(p)} — click to stop` : `Follow ${this.label(p)}`,
-                onclick: () => (on ? this.unfollow() : this.follow(p.client)),
+                onclick: () => (on ? this.unfollow() : this.follow(keyOf(p))),
             }, h('span', { class: 'presence-avatar', 'aria-hidden': 'true' }, name.slice(0, 1).toUpperCase()),
             h('span', { class: 'presence-name' }, name),
             h('span', { class: 'presence-where' }, p.path ? `${p.path}:${p.line}` : ''));
