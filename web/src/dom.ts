@@ -168,6 +168,19 @@ export function dialog<T>(opts: {
     });
 }
 
+/** Shows d as a modal until it closes, then removes it; onOpen runs once it is shown. */
+export function openModal(d: HTMLDialogElement, onOpen?: () => void): Promise<void> {
+    return new Promise((resolve) => {
+        d.addEventListener('close', () => {
+            d.remove();
+            resolve();
+        });
+        document.body.append(d);
+        d.showModal();
+        onOpen?.();
+    });
+}
+
 export interface MenuItem {
     label: Child;
     hint?: string;

@@ -5,7 +5,7 @@
 
 import { history as historyApi, messageOf, raw, type Version, files as filesApi } from '../api';
 import { diffBody } from '../diffview';
-import { fmtAgo, fmtBytes, fmtTime, h, icon, toast } from '../dom';
+import { fmtAgo, fmtBytes, fmtTime, h, icon, openModal, toast } from '../dom';
 
 const SOURCE: Record<Version['source'], string> = {
     save: 'saved',
@@ -88,13 +88,5 @@ export function historyDialog(ws: number, path: string, canRestore: boolean): Pr
         h('h2', { class: 'dialog-title' }, 'History of ', h('code', null, path)),
         h('div', { class: 'history-panes' }, list, h('div', { class: 'version-pane' }, head, view)),
         h('div', { class: 'dialog-buttons' }, restore, h('button', { type: 'button', class: 'btn btn-plain', onclick: () => d.close() }, 'Close'))));
-    return new Promise((resolve) => {
-        d.addEventListener('close', () => {
-            d.remove();
-            resolve();
-        });
-        document.body.append(d);
-        d.showModal();
-        void load();
-    });
+    return openModal(d, () => void load());
 }

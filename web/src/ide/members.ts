@@ -4,7 +4,7 @@
 // list shown is always the server's answer.
 
 import { ApiError, members as membersApi, messageOf, type Member, type MemberRole, type UserRef, type Workspace } from '../api';
-import { confirmDialog, fmtAgo, h, icon, toast } from '../dom';
+import { confirmDialog, fmtAgo, h, icon, openModal, toast } from '../dom';
 import { user as currentUser } from '../session';
 
 const ROLE_HELP: Record<MemberRole, string> = {
@@ -94,13 +94,7 @@ export function membersDialog(ws: Workspace, left?: () => void): Promise<void> {
             manager ? h('p', { class: 'muted small' }, 'Viewers read files and history and follow runs; editors also edit, run and use the terminal.') : null,
             problem, list),
         h('div', { class: 'dialog-buttons' }, h('button', { type: 'button', class: 'btn btn-plain', onclick: () => d.close() }, 'Close'))));
-    return new Promise((resolve) => {
-        d.addEventListener('close', () => {
-            d.remove();
-            resolve();
-        });
-        document.body.append(d);
-        d.showModal();
+    return openModal(d, () => {
         (manager ? name : d.querySelector<HTMLElement>('button'))?.focus();
         void reload();
     });
