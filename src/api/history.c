@@ -26,23 +26,6 @@ static json_t *version_json(const struct store_version *v)
                      store_source_name(v->source), "at", api_time(v->at));
 }
 
-/* A version number from text: 1 .. INT64_MAX, all digits. */
-static bool parse_version(const char *s, size_t len, int64_t *ret)
-{
-    int64_t v = 0;
-    if (len == 0 || len > 18)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        v = v * 10 + (s[i] - '0');
-    }
-    if (v <= 0)
-        return false;
-    *ret = v;
-    return true;
-}
-
 static void reply_list(struct api *api, struct http_req *req, int64_t ws, const char *path)
 {
     int limit, offset;
@@ -99,10 +82,8 @@ static void reply_version(struct api *api, struct http_req *req, int64_t ws, con
 static void reply_diff(struct api *api, struct http_req *req, int64_t ws, const char *path,
                        const char *spec)
 {
-    const char *dots = strstr(spec, "..");
     int64_t from, to;
-    if (!dots || !parse_version(spec, (size_t)(dots - spec), &from) ||
-        !parse_version(dots + 2, strlen(dots + 2), &to)) {
+    if (diff_range_parse(spec, strlen(spec), &from, &to) < 0) {
         http_reply_error(req, 400, "invalid_field", "diff is two version numbers: ?diff=A..B");
         return;
     }
@@ -154,7 +135,7 @@ bool api_history_answer(struct api *api, struct http_req *req, const struct stor
         else
             reply_list(api, req, w->id, path);
     } else if (version) {
-        if (!parse_version(version, strlen(version), &n))
+        if (diff_version_parse(version, strlen(version), &n) < 0)
             http_reply_error(req, 400, "invalid_field", "version is a positive number");
         else
             reply_version(api, req, w->id, path, n);

@@ -71,7 +71,8 @@ json_t *api_run_json(const struct store_run *r, bool with_output)
 bool api_run_visible(struct api *api, struct http_req *req, const struct api_caller *c,
                      const struct store_run *r, enum api_access need)
 {
-    if (api_is_admin(c) || r->user_id == c->user.id)
+    bool mine = r->user_id == c->user.id;
+    if (api_is_admin(c))
         return true;
     enum api_access have = API_ACCESS_NONE;
     if (r->workspace_id) {
@@ -80,8 +81,12 @@ bool api_run_visible(struct api *api, struct http_req *req, const struct api_cal
             api_access_get(api, c, w, &have) < 0)
             have = API_ACCESS_NONE;
         store_workspace_free(w);
-        if (have >= need)
+        /* Whoever started a run may steer it while they are still in the workspace; a
+         * member who was removed no longer sees its runs, their own included. */
+        if (have >= need || (mine && have >= API_ACCESS_VIEWER))
             return true;
+    } else if (mine) {
+        return true; /* a run of a snapshot, or of a deleted workspace */
     }
     if (r->submission_id) {
         struct store_submission *s = NULL;

@@ -210,3 +210,20 @@ def test_removed_or_demoted_member_loses_the_live_view_at_once(server, make_user
         assert events.how == "closed", events.how
         r.close()
     assert friend.s.get(url, stream=True, timeout=DEADLINE).status_code == 404
+
+
+def test_removed_member_loses_the_runs_they_started(make_user):
+    owner, friend = make_user(), make_user()
+    ws = owner.workspace()["id"]
+    share(owner, ws, friend, "editor")
+    r = friend.post(f"/api/workspaces/{ws}/runs?wait=1", json={})
+    assert r.status_code == 200, r.text
+    run = r.json()["id"]
+    assert friend.get(f"/api/runs/{run}").status_code == 200
+    share(owner, ws, friend, "viewer")  # demoted: still sees (and may steer) their own run
+    assert friend.get(f"/api/runs/{run}").status_code == 200
+    assert owner.delete(f"/api/workspaces/{ws}/members/{friend.user['id']}").status_code == 204
+    for method, path in [("GET", f"/api/runs/{run}"), ("GET", f"/api/runs/{run}/events"),
+                         ("POST", f"/api/runs/{run}/cancel")]:
+        r = call(friend, method, path)
+        assert r.status_code == 404 and error_code(r) == "not_found", (path, r.text)

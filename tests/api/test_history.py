@@ -147,3 +147,19 @@ def test_budget_drops_oldest_first_but_keeps_each_newest():
         assert [v["version"] for v in history(c, ws, "b.txt")] == [3]
     finally:
         assert srv.stop() == 0
+
+
+def test_terminal_write_is_a_version(user):
+    """A file changed in a terminal comes back through the live environment's write-back:
+    it is a version too (source terminal, no author: anyone in the shell could have typed)."""
+    from test_terminals import Term, wait_for
+    ws = user.workspace()["id"]
+    put(user, ws, "notes.txt", b"from the editor\n")
+    t = Term(user, ws)
+    t.run("echo from the terminal > notes.txt")
+    wait_for(lambda: user.get(f"/api/workspaces/{ws}/files/notes.txt").text == "from the terminal\n")
+    t.close()
+    items = history(user, ws, "notes.txt")
+    assert [(v["version"], v["source"], v["author"]) for v in items][:1] == [(2, "terminal", None)]
+    d = user.get(f"/api/workspaces/{ws}/files/notes.txt", params={"diff": "1..2"}).json()
+    assert "-from the editor\n+from the terminal\n" in d["diff"]

@@ -20,8 +20,34 @@ export interface Workspace {
     updated_at: string;
     file_count: number;
     bytes: number;
-    /** The caller's level in it (members, issue 17); absent from older servers: owner. */
-    role?: 'viewer' | 'editor' | 'owner';
+    /** The caller's role in it (lists and GET): admins count as owner. */
+    role?: WorkspaceRole;
+}
+export type WorkspaceRole = 'viewer' | 'editor' | 'owner';
+export type MemberRole = 'viewer' | 'editor';
+export interface Member {
+    user: UserRef;
+    role: MemberRole;
+    added_at: string;
+}
+/** One stored version of a file (its history). */
+export interface Version {
+    version: number;
+    size: number;
+    etag: string;
+    author: UserRef | null;
+    source: 'save' | 'terminal' | 'run' | 'restore';
+    at: string;
+}
+export interface VersionDiff {
+    path: string;
+    from: number;
+    to: number;
+    diff: string | null;
+    binary: boolean;
+    too_large: boolean;
+    added: number;
+    removed: number;
 }
 export interface FileEntry {
     path: string;
@@ -269,6 +295,19 @@ export const workspaces = {
     create: (name: string) => post<Workspace>('/api/workspaces', { name }),
     rename: (id: number, name: string) => request<Workspace>('PATCH', `/api/workspaces/${id}`, { json: { name } }),
     remove: (id: number) => request<void>('DELETE', `/api/workspaces/${id}`),
+};
+
+export const members = {
+    list: (ws: number) => get<{ owner: UserRef; items: Member[]; max_members: number }>(`/api/workspaces/${ws}/members`),
+    /** Adds username, or changes their role. */
+    set: (ws: number, username: string, role: MemberRole) => post<Member>(`/api/workspaces/${ws}/members`, { username, role }),
+    remove: (ws: number, userId: number) => request<void>('DELETE', `/api/workspaces/${ws}/members/${userId}`),
+};
+
+export const history = {
+    list: (ws: number, path: string) => get<{ path: string; items: Version[]; next_offset: number | null }>(`/api/workspaces/${ws}/files/${encodePath(path)}?history=1&limit=200`),
+    diff: (ws: number, path: string, from: number, to: number) => get<VersionDiff>(`/api/workspaces/${ws}/files/${encodePath(path)}?diff=${from}..${to}`),
+    restore: (ws: number, path: string, version: number) => post<Saved>(`/api/workspaces/${ws}/restore`, { path, version }),
 };
 
 export interface Saved {

@@ -21,6 +21,8 @@ import { prefetchIde, type IdeData } from './prefetch';
 import { quickOpen } from './quickopen';
 import { Collab } from './collab';
 import { Presence } from './presence';
+import { membersDialog, readOnlyBadge } from './members';
+import { historyDialog } from './history';
 import { openSearchPanel } from '@codemirror/search';
 
 export async function idePage(id: number, pre: IdeData = prefetchIde(id)): Promise<void> {
@@ -96,7 +98,7 @@ class Ide {
     constructor(private app: HTMLElement, private ws: Workspace, entries: FileEntry[], early: IdeData['first']) {
         document.title = `${ws.name} · pyroom`;
         const hooks = { onSave: () => void this.saveNow(), onRun: () => void this.run() };
-        const shared = baseExtensions(hooks);
+        const shared = baseExtensions(hooks, ws.role === 'viewer'); // a viewer reads only
         const listener = EditorView.updateListener.of((u) => {
             const f = this.store.open.get(this.active);
             if (!f || u.state !== this.view?.state) return;
@@ -210,10 +212,13 @@ class Ide {
         const foreign = !!ws.owner && ws.owner.id !== currentUser()?.id;
         const crumb = h('div', { class: 'crumb' },
             h('a', { href: '/', class: 'crumb-link' }, 'Workspaces'), h('span', { class: 'crumb-sep' }, '/'),
-            foreign ? h('span', { class: 'owner-badge', title: `This workspace belongs to ${ws.owner.username}; you see it as an administrator` }, `${ws.owner.username}’s`) : null,
-            h('button', { type: 'button', class: 'crumb-name', title: 'Rename workspace', onclick: () => void this.renameWorkspace() }, ws.name));
+            foreign ? h('span', { class: 'owner-badge', title: `This workspace belongs to ${ws.owner.username}; ${ws.role === 'owner' ? 'you see it as an administrator' : `it is shared with you (${ws.role ?? 'viewer'})`}` }, `${ws.owner.username}’s`) : null,
+            h('button', { type: 'button', class: 'crumb-name', title: 'Rename workspace', onclick: () => void this.renameWorkspace() }, ws.name), readOnlyBadge(ws));
+        this.runBtn.hidden = ws.role === 'viewer'; // a viewer follows runs, never starts one
         const actions = h('div', { class: 'top-actions' },
             this.runBtn,
+            h('button', { type: 'button', class: 'btn', id: 'file-history', title: 'History of the open file', onclick: () => void (this.active && historyDialog(ws.id, this.active, ws.role !== 'viewer')) }, icon('history'), h('span', null, 'History')),
+            h('button', { type: 'button', class: 'btn', id: 'share-workspace', title: 'Members of this workspace', onclick: () => void membersDialog(ws, () => navigate('/')) }, icon('share'), h('span', null, 'Share')),
             h('button', { type: 'button', class: 'btn', id: 'toggle-terminal', title: 'Terminal (Ctrl+`)', 'aria-pressed': String(prefs.get('term:open', false)), onclick: () => this.toggleTerm() }, icon('terminal'), h('span', null, 'Terminal')),
             foreign ? null : h('button', { type: 'button', class: 'btn', id: 'submit-review', onclick: () => void this.submit() }, icon('upload'), h('span', null, 'Submit')));
 
