@@ -479,8 +479,8 @@ static int lang_start(struct api *api, const struct settings *cfg, struct store 
 
 static void run_changed(void *ctx, int64_t ws, const char *path, const char *etag)
 {
+    api_doc_replaced(ctx, ws, path); /* before the change event: see api_doc_replaced */
     api_workspace_changed(ctx, ws, path, etag);
-    api_doc_replaced(ctx, ws, path);
 }
 
 int api_new(const struct settings *cfg, struct store *store, struct sup *sup, struct api **ret,

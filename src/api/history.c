@@ -181,6 +181,7 @@ static void h_restore(struct http_req *req, void *ctx)
         api_fail(req, r, "file");
         goto out;
     }
+    api_doc_replaced(api, w->id, path); /* first: the pages then reload the restored text */
     api_workspace_changed(api, w->id, path, f->etag);
     http_reply_json(req, created ? 201 : 200, api_file_json(f));
 out:

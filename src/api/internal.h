@@ -168,8 +168,10 @@ void api_lang_routes(struct router *r);        /* lang.c */
 void api_environment_routes(struct router *r); /* environments.c: list and end terminals */
 void api_collab_routes(struct router *r);      /* collab.c: presence, co-editing */
 
-/* The file path of ws changed other than by its editors (a terminal, a run, a delete): its
- * co-editing document, if any, is dropped and the pages hear `doc_reset` (collab.c). */
+/* The file path of ws changed other than by its editors (a terminal, a run, a restore, a
+ * delete): its co-editing document, if any, is dropped and the pages hear `doc_reset`
+ * (collab.c). Call it before publishing the change, so a page stops sharing the old text
+ * before it hears of the new one (else it would save its text over the change). */
 void api_doc_replaced(struct api *api, int64_t ws, const char *path);
 
 /* The page (web.c). */

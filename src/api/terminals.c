@@ -262,10 +262,10 @@ static void on_sync(void *ctx, int64_t ws, enum wsync_event ev, const char *path
         [WSYNC_NOT_SAVED] = "not_saved",
     };
     const char *e = ev == WSYNC_FILE_CHANGED ? etag : NULL;
+    if (ev == WSYNC_FILE_CHANGED || ev == WSYNC_FILE_DELETED)
+        api_doc_replaced(api, ws, path); /* before the change event: see api_doc_replaced */
     api_events_publish(ws, names[ev], path, e, message);
     cluster_send_event(api_cluster(), ws, names[ev], path, e, message, false);
-    if (ev == WSYNC_FILE_CHANGED || ev == WSYNC_FILE_DELETED)
-        api_doc_replaced(api, ws, path);
 }
 
 void api_terminal_routes(struct api *api, struct router *r)

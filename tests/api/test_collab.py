@@ -198,6 +198,16 @@ def test_doc_reset_when_the_file_changes_elsewhere(user, ws):
     ev.expect("doc_reset", lambda d: d["path"] == "main.py")
     assert error_code(user.get(url)) == "no_doc"
     t.close()
+    # so does a restore of an earlier version, and the reset comes before the change
+    assert user.post(url, json={"client": "p", "update": b64(b"S"), "snapshot": True}) \
+        .status_code == 201
+    while not ev.q.empty():
+        ev.q.get()
+    r = user.post(f"/api/workspaces/{ws['id']}/restore", json={"path": "main.py", "version": 1})
+    assert r.status_code == 200, r.text
+    ev.expect("doc_reset", lambda d: d["path"] == "main.py")
+    ev.expect("file_changed", lambda d: d["path"] == "main.py")  # after the reset
+    assert error_code(user.get(url)) == "no_doc"
     # a delete drops it too
     assert user.post(url, json={"client": "p", "update": b64(b"S"), "snapshot": True}) \
         .status_code == 201
