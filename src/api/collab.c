@@ -58,12 +58,12 @@ bool api_client_ok(const char *client)
 }
 
 /* Publishes an event here and on the other nodes; consumes data. */
-static void publish(int64_t ws, const char *type, json_t *data)
+static void publish(struct api *api, int64_t ws, const char *type, json_t *data)
 {
     if (!data)
         return;
-    api_events_publish_json(ws, type, data);
-    cluster_send_event_json(api_cluster(), ws, type, data);
+    api_events_publish_json(api, ws, type, data);
+    cluster_send_event_json(api->cluster, ws, type, data);
     json_decref(data);
 }
 
@@ -72,14 +72,16 @@ static json_t *who(int64_t user_id, const char *username, const char *client)
     return json_pack("{s:s,s:o}", "client", client, "user", api_ref_json(user_id, username));
 }
 
-void api_presence_joined(int64_t ws, const struct api_caller *c, const char *client)
+void api_presence_joined(struct api *api, int64_t ws, const struct api_caller *c,
+                         const char *client)
 {
-    publish(ws, "presence_joined", who(c->user.id, c->user.username, client));
+    publish(api, ws, "presence_joined", who(c->user.id, c->user.username, client));
 }
 
-void api_presence_left(int64_t ws, int64_t user_id, const char *username, const char *client)
+void api_presence_left(struct api *api, int64_t ws, int64_t user_id, const char *username,
+                       const char *client)
 {
-    publish(ws, "presence_left", who(user_id, username, client));
+    publish(api, ws, "presence_left", who(user_id, username, client));
 }
 
 /* An integer member in 0..POSITION_MAX, 0 when absent; answers 400 otherwise. */
@@ -134,7 +136,7 @@ static void h_presence(struct http_req *req, void *ctx)
         goto out;
     }
     if (json_is_true(left)) { /* the page is going (pagehide): do not wait for its stream */
-        publish(w->id, "presence_left", who(c.user.id, c.user.username, client));
+        publish(api, w->id, "presence_left", who(c.user.id, c.user.username, client));
         http_reply_empty(req, 204);
         goto out;
     }
@@ -152,7 +154,7 @@ static void h_presence(struct http_req *req, void *ctx)
     if (data)
         json_object_update_new(data, json_pack("{s:s,s:I,s:I,s:I}", "path", path ? path : "",
                                                "line", line, "column", column, "scroll", scroll));
-    publish(w->id, "presence", data);
+    publish(api, w->id, "presence", data);
     http_reply_empty(req, 204);
 out:
     json_decref(body);
@@ -258,7 +260,7 @@ static void h_doc_post(struct http_req *req, void *ctx)
                              client, "snapshot", snapshot);
     if (data && !snapshot && b64len <= INLINE_MAX)
         json_object_set_new(data, "update", json_string(b64));
-    publish(w->id, "doc_update", data);
+    publish(api, w->id, "doc_update", data);
     http_reply_json(req, 201, json_pack("{s:I}", "id", (json_int_t)id));
 out:
     free(bin);
@@ -321,7 +323,7 @@ void api_doc_replaced(struct api *api, int64_t ws, const char *path)
         return;
     }
     if (dropped)
-        publish(ws, "doc_reset", json_pack("{s:s}", "path", path));
+        publish(api, ws, "doc_reset", json_pack("{s:s}", "path", path));
 }
 
 void api_collab_routes(struct router *r)

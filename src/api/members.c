@@ -115,7 +115,7 @@ static void h_add(struct http_req *req, void *ctx)
              store_member_role_name(role));
     api_audit(api, req, c.user.id, added ? "member_add" : "member_role", target, detail);
     if (!added)
-        api_live_revoke(u->id, NULL, 0);
+        api_live_revoke(api, u->id, NULL, 0);
     http_reply_json(req, added ? 201 : 200, member_json(u->id, u->username, role, store_now_ms()));
 out:
     store_user_free(u);
@@ -150,7 +150,7 @@ static void h_remove(struct http_req *req, void *ctx)
     snprintf(target, sizeof(target), "workspace:%lld", (long long)w->id);
     snprintf(detail, sizeof(detail), "user:%lld", (long long)user_id);
     api_audit(api, req, c.user.id, "member_remove", target, detail);
-    api_live_revoke(user_id, NULL, 0);
+    api_live_revoke(api, user_id, NULL, 0);
     http_reply_empty(req, 204);
 out:
     store_workspace_free(w);

@@ -9,6 +9,7 @@
  */
 #include "sandbox/internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -316,6 +317,71 @@ static void build_mpl_cache(struct sb_host *h)
     find_mpl_cache(h);
 }
 
+/* Removes name under dfd and everything below it, never following a link (the sandbox's
+ * templates wrote there). depth bounds the recursion. */
+static void remove_tree_at(int dfd, const char *name, int depth)
+{
+    struct stat st;
+    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return;
+    if (S_ISDIR(st.st_mode) && depth > 0) {
+        int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+        if (!d && fd >= 0)
+            close(fd);
+        struct dirent *e;
+        while (d && (e = readdir(d)))
+            if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+                remove_tree_at(dirfd(d), e->d_name, depth - 1);
+        if (d)
+            closedir(d);
+        (void)unlinkat(dfd, name, AT_REMOVEDIR);
+        return;
+    }
+    (void)unlinkat(dfd, name, 0);
+}
+
+/* A warm pool's directory (RUN_DIR-pool-PID) left by a server that died (SIGKILL of its
+ * process group skips sb_pool_close). Other pyroom servers share the parent directory, so
+ * a directory goes only when its pid is gone AND nobody holds its lock: the pid alone
+ * could be alive in another pid namespace (a pod sharing /run/pyroom), the lock alone is
+ * not taken by servers older than it. */
+static void sweep_pool_dirs(struct sb_host *h)
+{
+    char parent[256], prefix[300];
+    snprintf(parent, sizeof(parent), "%s", h->run_dir);
+    char *slash = strrchr(parent, '/');
+    if (!slash || slash == parent)
+        return;
+    *slash = '\0';
+    snprintf(prefix, sizeof(prefix), "%s-pool-", slash + 1);
+    size_t plen = strlen(prefix);
+    int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = pfd >= 0 ? fdopendir(pfd) : NULL;
+    if (!d) {
+        if (pfd >= 0)
+            close(pfd);
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, prefix, plen))
+            continue;
+        char *end;
+        long pid = strtol(e->d_name + plen, &end, 10);
+        if (*end || pid <= 0 || pid == getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        bool free_now = flock(fd, LOCK_EX | LOCK_NB) == 0;
+        close(fd);
+        if (free_now)
+            remove_tree_at(dirfd(d), e->d_name, 8);
+    }
+    closedir(d);
+}
+
 int sb_host_new(const struct sb_config *cfg, struct sb_host **ret, struct err *err)
 {
     struct sb_config none = {0};
@@ -371,6 +437,7 @@ int sb_host_new(const struct sb_config *cfg, struct sb_host **ret, struct err *e
         (void)cg_host_detect(&h->cg);
     }
     cg_sweep(&h->cg, sweep_lock_free, h);
+    sweep_pool_dirs(h);
     find_mpl_cache(h);
     if (h->mpl_fd < 0)
         build_mpl_cache(h);
@@ -1409,6 +1476,7 @@ struct sb_pool {
     bool has_cg;
     char cg_procs[3][640];
     int ncg;
+    int dir_lock; /* flock on dir while the pool lives: the sweep's proof of life */
 };
 
 static int copy_cache(struct sb_host *h, const char *dir, uid_t uid, gid_t gid)
@@ -1452,9 +1520,15 @@ int sb_pool_open(struct sb_host *h, uint64_t memory_bytes, struct sb_pool **ret,
     p->uid = h->root ? h->uid_base - 1 : h->my_uid;
     p->gid = h->root ? h->uid_base - 1 : h->my_gid;
     /* Beside the run directory, not in it: that one is closed to other uids. */
+    p->dir_lock = -1;
     snprintf(p->dir, sizeof(p->dir), "%s-pool-%d", h->run_dir, (int)getpid());
     if (mkdir(p->dir, 0700) < 0 && errno != EEXIST) {
         r = err_set(err, errno, "mkdir '%s'", p->dir);
+        goto fail;
+    }
+    p->dir_lock = open(p->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (p->dir_lock < 0 || flock(p->dir_lock, LOCK_EX | LOCK_NB) < 0) {
+        r = err_set(err, errno, "lock '%s'", p->dir);
         goto fail;
     }
     if (h->root && chown(p->dir, p->uid, p->gid) < 0) {
@@ -1500,6 +1574,8 @@ void sb_pool_close(struct sb_pool *p)
         (void)unlink(cmd);
         (void)rmdir(p->dir);
     }
+    if (p->dir_lock >= 0)
+        close(p->dir_lock);
     free(p);
 }
 

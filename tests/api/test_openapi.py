@@ -52,6 +52,11 @@ def test_every_error_the_source_sends_is_in_the_table():
             sent.append((path, int(status), code))
         for code in re.findall(r'"error", "code", "(\w+)"', flat):
             sent.append((path, None, code))
+        # the HTTP core's own refusals, and answers written out as JSON text
+        for status, code in re.findall(r'refuse\(st, (\d{3}), "(\w+)"', flat):
+            sent.append((path, int(status), code))
+        for code in re.findall(r'\\"code\\":\\"(\w+)\\"', flat):
+            sent.append((path, None, code))
         # api_fail: "case -EXXX: http_reply_error(...)" is covered above
     assert len(sent) > 80
     for path, status, code in sent:
