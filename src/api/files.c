@@ -193,6 +193,11 @@ static void h_put(struct http_req *req, void *ctx)
         api_fail(req, r, "file");
         goto out;
     }
+    /* A save by a page co-editing the file says so (X-Pyroom-Doc: 1, collab.c); any other
+     * write replaces the text the editors share, as a terminal's would. */
+    const char *doc = http_req_header(req, "X-Pyroom-Doc");
+    if (!doc || strcmp(doc, "1"))
+        api_doc_replaced(api, w->id, path);
     api_workspace_changed(api, w->id, path, f->etag);
     http_reply_json(req, created ? 201 : 200, api_file_json(f));
 out:

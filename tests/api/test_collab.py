@@ -188,10 +188,18 @@ def test_doc_reset_when_the_file_changes_elsewhere(user, ws):
     assert user.post(url, json={"client": "p", "update": b64(b"S"), "snapshot": True}) \
         .status_code == 201
     ev = Stream(user, ws["id"], "pr")
-    # a save through the file API is the editors' own: the document stays
-    r = user.put(f"/api/workspaces/{ws['id']}/files/main.py", data=b"print(2)\n")
+    # a co-editor's save (X-Pyroom-Doc: 1) keeps the document
+    r = user.put(f"/api/workspaces/{ws['id']}/files/main.py", data=b"print(2)\n",
+                 headers={"X-Pyroom-Doc": "1"})
     assert r.status_code == 200
     assert user.get(url).status_code == 200
+    # any other save replaces the shared text: the document goes
+    r = user.put(f"/api/workspaces/{ws['id']}/files/main.py", data=b"print(22)\n")
+    assert r.status_code == 200
+    ev.expect("doc_reset", lambda d: d["path"] == "main.py")
+    assert error_code(user.get(url)) == "no_doc"
+    assert user.post(url, json={"client": "p", "update": b64(b"S"), "snapshot": True}) \
+        .status_code == 201
     # a terminal's write replaces the file: the document goes, the pages hear doc_reset
     t = Term(user, ws["id"])
     t.run("echo 'print(3)' > main.py")

@@ -340,8 +340,11 @@ export const files = {
     },
     url: (ws: number, path: string) => `/api/workspaces/${ws}/files/${encodePath(path)}`,
     /** PUT; `ifMatch` an etag for a conditional write, '*' (If-None-Match) to create only. */
-    write(ws: number, path: string, text: string | Blob, ifMatch?: string | null, createOnly = false): Promise<Saved> {
+    /** shared: a co-editor's save of the text the editors share (ide/collab.ts); any other
+     *  write makes the server drop that shared text. */
+    write(ws: number, path: string, text: string | Blob, ifMatch?: string | null, createOnly = false, shared = false): Promise<Saved> {
         const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream' };
+        if (shared) headers['X-Pyroom-Doc'] = '1';
         if (createOnly) headers['If-None-Match'] = '*';
         else if (ifMatch) headers['If-Match'] = `"${ifMatch}"`;
         return request<Saved>('PUT', `/api/workspaces/${ws}/files/${encodePath(path)}`, { body: text, headers });

@@ -292,7 +292,7 @@ export class FileStore {
         f.status = 'saving';
         this.onChange(f);
         try {
-            const r = await filesApi.write(this.ws, f.path, text, f.etag || null, !f.etag);
+            const r = await filesApi.write(this.ws, f.path, text, f.etag || null, !f.etag, f.shared);
             f.etag = bareEtag(r.etag);
             f.base = text;
             f.baseDoc = doc;

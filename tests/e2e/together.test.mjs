@@ -1,6 +1,7 @@
 // Working together (issue 17, the live half), in two browser contexts at once: two editors
 // type into one file at the same time and both end with the same text holding every
-// character, which is also what the server stores; a follower's editor goes to the file,
+// character, which is also what the server stores (sorted after page.test.mjs, which registers
+// the first account); a follower's editor goes to the file,
 // cursor line and scroll of the person it follows. Screenshots in build/screenshots/.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
