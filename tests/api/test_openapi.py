@@ -91,8 +91,8 @@ def server_sse_names():
                 "src/api/collab.c")
     ws = set(re.findall(r'\[WSYNC_\w+\] = "(\w+)"', files["src/api/terminals.c"]))
     ws |= set(re.findall(r'"(file_\w+|folder_\w+)"', files["src/api/events.c"]))
-    # presence and co-editing (collab.c): publish(ws, "name", data)
-    ws |= set(re.findall(r'publish\([\w>.-]+, "(\w+)"', files["src/api/collab.c"]))
+    # presence and co-editing (collab.c): publish(api, ws, "name", data)
+    ws |= set(re.findall(r'publish\(api, [\w>.-]+, "(\w+)"', files["src/api/collab.c"]))
     run = set()
     for args in re.findall(r"add_event\(r, l, ([^,]+),", files["src/exec/runs.c"]):
         run |= set(re.findall(r'"(\w+)"', args))
