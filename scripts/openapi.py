@@ -85,7 +85,18 @@ SCHEMAS = {
                  description="`token` only in the answer that created it."),
     "Workspace": obj({"id": INT, "name": STR, "owner": ref("UserRef"),
                       "created_at": nullable(TIME), "updated_at": nullable(TIME),
-                      "file_count": INT, "bytes": INT}),
+                      "file_count": INT, "bytes": INT,
+                      "role": {"type": "string", "enum": ["viewer", "editor", "owner"]}},
+                     required=["id", "name", "owner", "created_at", "updated_at",
+                               "file_count", "bytes"],
+                     description="`role`: the caller's (lists and GET; admins count as owner)."),
+    "Member": obj({"user": ref("UserRef"),
+                   "role": {"type": "string", "enum": ["viewer", "editor"]},
+                   "added_at": nullable(TIME)}),
+    "Version": obj({"version": INT, "size": INT, "etag": STR, "author": ref("UserRef"),
+                    "source": {"type": "string",
+                               "enum": ["save", "terminal", "run", "restore"]},
+                    "at": nullable(TIME)}),
     "File": obj({"path": STR, "kind": {"type": "string", "enum": ["file", "folder"]},
                  "size": INT, "etag": STR, "updated_at": nullable(TIME)},
                 required=["path", "kind"]),
@@ -159,6 +170,9 @@ SCHEMAS = {
 # ---- events and WebSocket messages --------------------------------------------------------
 
 PATH_EVENT = obj({"path": STR, "etag": STR, "size": INT, "message": STR}, required=["path"])
+WHO = obj({"client": STR, "user": ref("UserRef")})
+PRESENCE = obj({"client": STR, "user": ref("UserRef"), "path": STR, "line": INT, "column": INT,
+                "scroll": INT})
 SSE = {
     "workspace": {
         "description": "GET /api/workspaces/{id}/events",
@@ -177,6 +191,21 @@ SSE = {
                                              "restarting (draining): they move to another "
                                              "node in a moment; path is empty",
                                   "data": PATH_EVENT},
+            "presence_joined": {"summary": "a page opened this stream with ?client= (the "
+                                           "others answer by posting their presence)",
+                                "data": WHO},
+            "presence_left": {"summary": "that page's stream ended", "data": WHO},
+            "presence": {"summary": "where a page is: file, cursor (1-based line, 0-based "
+                                    "column), scroll (pixels)", "data": PRESENCE},
+            "doc_update": {"summary": "a co-editing update of a file's document; `update` "
+                                      "(base64) inline when small, else fetch the log after "
+                                      "your last id",
+                           "data": obj({"path": STR, "id": INT, "client": STR,
+                                        "snapshot": BOOL, "update": STR},
+                                       required=["path", "id", "client", "snapshot"])},
+            "doc_reset": {"summary": "a file's co-editing document was dropped (the file "
+                                     "changed in a terminal or a run, or went): reload it",
+                          "data": obj({"path": STR})},
         },
     },
     "run": {
@@ -198,7 +227,8 @@ WEBSOCKET = {
                               "cols": {"type": "integer", "minimum": 1, "maximum": 1000},
                               "rows": {"type": "integer", "minimum": 1, "maximum": 500}})},
     "server": {"exit": obj({"type": {"const": "exit"}, "code": INT}),
-               "error": obj({"type": {"const": "error"}, "message": STR})},
+               "error": obj({"type": {"const": "error"}, "message": STR, "code": STR},
+                            required=["type", "message"])},
 }
 
 # ---- routes ----------------------------------------------------------------------------------
@@ -243,6 +273,55 @@ def route(method, path, summary, tag, ok_answers, errors=(), params=(), body=Non
           auth=True, desc=None):
     ROUTES.append(dict(method=method, path=path, summary=summary, tag=tag, ok=ok_answers,
                        errors=errors, params=params, body=body, auth=auth, desc=desc))
+
+
+# The level a caller needs in the workspace (src/api/access.h) for every route that acts on
+# one: /api/workspaces/{id}/... and a run's routes (through the run's workspace). In the
+# document as x-access; tests/api/test_access.py walks this table with a viewer, an editor
+# and a stranger. A stranger gets 404 everywhere; a viewer below the level 403 read_only;
+# an editor below "owner" 403 forbidden.
+ACCESS = {
+    ("GET", "/api/workspaces/{id}"): "viewer",
+    ("PATCH", "/api/workspaces/{id}"): "owner",
+    ("DELETE", "/api/workspaces/{id}"): "owner",
+    ("GET", "/api/workspaces/{id}/members"): "viewer",
+    ("POST", "/api/workspaces/{id}/members"): "owner",
+    ("DELETE", "/api/workspaces/{id}/members/{user_id}"): "owner",
+    ("GET", "/api/workspaces/{id}/files"): "viewer",
+    ("GET", "/api/workspaces/{id}/files/{path}"): "viewer",
+    ("GET", "/api/workspaces/{id}/search"): "viewer",
+    ("PUT", "/api/workspaces/{id}/files/{path}"): "editor",
+    ("DELETE", "/api/workspaces/{id}/files/{path}"): "editor",
+    ("POST", "/api/workspaces/{id}/folders"): "editor",
+    ("POST", "/api/workspaces/{id}/move"): "editor",
+    ("POST", "/api/workspaces/{id}/restore"): "editor",
+    ("GET", "/api/workspaces/{id}/events"): "viewer",
+    ("POST", "/api/workspaces/{id}/presence"): "viewer",
+    ("GET", "/api/workspaces/{id}/docs/{path}"): "viewer",
+    ("POST", "/api/workspaces/{id}/docs/{path}"): "editor",
+    ("POST", "/api/workspaces/{id}/complete"): "editor",
+    ("POST", "/api/workspaces/{id}/signature"): "editor",
+    ("POST", "/api/workspaces/{id}/hover"): "editor",
+    ("POST", "/api/workspaces/{id}/definition"): "editor",
+    ("POST", "/api/workspaces/{id}/diagnostics"): "editor",
+    ("POST", "/api/workspaces/{id}/format"): "editor",
+    ("POST", "/api/workspaces/{id}/runs"): "editor",
+    ("GET", "/api/workspaces/{id}/runs"): "viewer",
+    ("GET", "/api/runs/{id}"): "viewer",
+    ("GET", "/api/runs/{id}/events"): "viewer",
+    ("POST", "/api/runs/{id}/stdin"): "editor",
+    ("POST", "/api/runs/{id}/cancel"): "editor",
+    ("GET", "/api/runs/{id}/artifacts/{path}"): "viewer",
+    ("GET", "/api/workspaces/{id}/terminal"): "editor",  # ?mode=view: viewer (watch)
+    ("DELETE", "/api/workspaces/{id}/terminals"): "editor",
+    ("DELETE", "/api/workspaces/{id}/terminals/{name}"): "editor",
+    ("POST", "/api/workspaces/{id}/submissions"): "owner",
+}
+
+
+def scoped(path):
+    """Whether a route acts on one workspace (and so must be in ACCESS)."""
+    return path.startswith("/api/workspaces/{id}") or path.startswith("/api/runs/{id}")
 
 
 ID = param("id", "the id")
@@ -333,6 +412,23 @@ route("PATCH", "/api/workspaces/{id}", "Rename a workspace", "workspaces",
 route("DELETE", "/api/workspaces/{id}", "Delete a workspace", "workspaces", [ok(204)],
       ["unauthenticated", "csrf", "not_found"], [WSID])
 
+MEMBER_ERRORS = ["invalid_json", "invalid_field", "unauthenticated", "csrf", "not_found"]
+route("GET", "/api/workspaces/{id}/members", "Who the workspace is shared with", "workspaces",
+      [ok(200, obj({"owner": ref("UserRef"), "items": {"type": "array", "items": ref("Member")},
+                    "max_members": INT}))],
+      ["unauthenticated", "not_found"], [WSID])
+route("POST", "/api/workspaces/{id}/members", "Share with a user, or change their role",
+      "workspaces", [ok(201, ref("Member"), "added"), ok(200, ref("Member"), "role changed")],
+      MEMBER_ERRORS + ["conflict", "too_large"], [WSID],
+      body=json_body(obj({"username": STR,
+                          "role": {"type": "string", "enum": ["viewer", "editor"]}})),
+      desc="The owner or an admin. Audit-logged (member_add, member_role).")
+route("DELETE", "/api/workspaces/{id}/members/{user_id}", "Stop sharing with a user",
+      "workspaces", [ok(204)], ["unauthenticated", "csrf", "not_found"],
+      [WSID, param("user_id", "the member's user id")],
+      desc="The owner or an admin, or the member themself (leaving). Audit-logged "
+           "(member_remove).")
+
 route("GET", "/api/workspaces/{id}/files", "Every file and folder, by path", "files",
       [ok(200, obj({"items": {"type": "array", "items": ref("File")}}))],
       ["unauthenticated", "not_found"], [WSID])
@@ -344,9 +440,33 @@ route("GET", "/api/workspaces/{id}/search", "Lines of the workspace's text files
       ["unauthenticated", "not_found", "invalid_field"],
       [WSID, query("q", "the text to find (1..200 bytes, one line)"),
        query("case", "1: match letter case exactly (default: ASCII case ignored)")])
-route("GET", "/api/workspaces/{id}/files/{path}", "A file's bytes (ETag)", "files",
-      [ok(200, {"type": "string", "format": "binary"}, ctype="application/octet-stream")],
-      ["unauthenticated", "not_found", "invalid_path", "conflict"], [WSID, FILEPATH])
+HISTORY = obj({"path": STR, "items": {"type": "array", "items": ref("Version")},
+               "next_offset": nullable(INT)}, required=["path", "items"])
+VERSION_DIFF = obj({"path": STR, "from": INT, "to": INT, "diff": nullable(STR), "binary": BOOL,
+                    "too_large": BOOL, "added": INT, "removed": INT},
+                   required=["path", "from", "to", "binary", "too_large", "added", "removed"])
+route("GET", "/api/workspaces/{id}/files/{path}", "A file's bytes (ETag), or its history",
+      "files",
+      [("200", {"description": "the file's bytes (or ?version=N's); ?history=1: its versions, "
+                               "newest first; ?diff=A..B: a unified diff",
+                "content": {"application/octet-stream": {"schema": {"type": "string",
+                                                                    "format": "binary"}},
+                            "application/json": {"schema": {"oneOf": [HISTORY,
+                                                                      VERSION_DIFF]}}}})],
+      ["unauthenticated", "not_found", "invalid_path", "conflict", "bad_request",
+       "invalid_field"],
+      [WSID, FILEPATH, query("history", "1: the file's stored versions (paged)"),
+       query("version", "N: the bytes of version N", INT),
+       query("diff", "A..B: the unified diff from version A to version B")] + PAGE,
+      desc="Every stored version (saves, terminal writes, run write-backs, restores) within "
+           "--history-versions per file and --history-bytes per workspace, oldest dropped "
+           "first; a file's newest version always stays. Versions outlive a deletion.")
+route("POST", "/api/workspaces/{id}/restore", "Make an earlier version the file again",
+      "files", [ok(200, ref("File"), "restored"), ok(201, ref("File"), "re-created")],
+      ["invalid_json", "invalid_field", "invalid_path", "unauthenticated", "csrf",
+       "not_found", "conflict", "too_large"], [WSID],
+      body=json_body(obj({"path": STR, "version": INT})),
+      desc="The restore is itself a new version (source \"restore\").")
 route("PUT", "/api/workspaces/{id}/files/{path}", "Create or replace a file (raw body)",
       "files", [ok(200, ref("File"), "replaced"), ok(201, ref("File"), "created")],
       ["unauthenticated", "csrf", "not_found", "invalid_path", "conflict", "etag_mismatch",
@@ -370,8 +490,36 @@ route("POST", "/api/workspaces/{id}/move", "Move or rename a file or folder", "f
       body=json_body(obj({"from": STR, "to": STR})))
 route("GET", "/api/workspaces/{id}/events", "Workspace events (Server-Sent Events)",
       "files", [ok(200, STR, ctype="text/event-stream")],
-      ["unauthenticated", "not_found", "rate_limited", "unavailable"], [WSID],
+      ["unauthenticated", "not_found", "rate_limited", "unavailable", "invalid_client"],
+      [WSID, query("client", "the page's own id (1-40 of A-Z a-z 0-9 - _): its presence "
+                             "joins now and leaves when the stream ends")],
       desc="Event names and data: x-sse-events.workspace.")
+route("POST", "/api/workspaces/{id}/presence", "Say where you are (file, cursor, scroll)",
+      "collab", [ok(204)],
+      ["invalid_json", "invalid_field", "invalid_path", "invalid_client", "unauthenticated",
+       "csrf", "not_found", "unsupported_media_type"], [WSID],
+      body=json_body(obj({"client": STR, "path": STR, "line": INT, "column": INT,
+                          "scroll": INT, "left": BOOL}, required=["client"])),
+      desc="Published to the workspace's streams as `presence`; a follower moves to it. "
+           "{\"client\", \"left\": true}: the page is going (`presence_left`).")
+DOCLOG = obj({"items": {"type": "array", "items": obj({"id": INT, "snapshot": BOOL,
+                                                        "update": STR})},
+              "bytes": INT, "editable": BOOL})
+route("GET", "/api/workspaces/{id}/docs/{path}", "A file's co-editing log (late joiners)",
+      "collab", [ok(200, DOCLOG)],
+      ["unauthenticated", "not_found", "invalid_path", "bad_request", "no_doc"],
+      [WSID, FILEPATH, query("after", "only updates with a larger id", INT)],
+      desc="Every update since the last snapshot, base64; apply them all (any order).")
+route("POST", "/api/workspaces/{id}/docs/{path}", "Relay a co-editing update (Yjs, base64)",
+      "collab", [ok(201, obj({"id": INT}))],
+      ["invalid_json", "invalid_field", "invalid_path", "invalid_client", "unauthenticated",
+       "csrf", "read_only", "not_found", "no_doc", "doc_exists", "snapshot_needed",
+       "too_large", "unsupported_media_type"], [WSID, FILEPATH],
+      body=json_body(obj({"client": STR, "update": STR, "snapshot": BOOL, "covers": INT},
+                         required=["client", "update"])),
+      desc="snapshot with covers 0 starts the document (409 doc_exists if another editor "
+           "did); snapshot with covers N replaces the updates up to id N; the log is bounded "
+           "by --collab-doc-bytes (409 snapshot_needed).")
 
 LANG_ERRORS = ["invalid_json", "bad_request", "invalid_path", "unauthenticated", "csrf",
                "not_found", "too_large", "rate_limited", "analysis_error", "analysis_failed",
@@ -429,9 +577,12 @@ route("GET", "/api/runs/{id}/artifacts/{path}", "A figure the run made", "runs",
 
 route("GET", "/api/workspaces/{id}/terminal", "Open a terminal (WebSocket upgrade)",
       "terminals", [ok(101, None, "switching protocols")],
-      ["unauthenticated", "not_found", "forbidden_origin", "bad_handshake", "invalid_name",
-       "elsewhere", "too_many_environments", "too_many_terminals", "unavailable"],
-      [WSID, query("name", "the terminal's name, 1-16 of A-Z a-z 0-9 - _")],
+      ["unauthenticated", "not_found", "forbidden_origin", "bad_handshake", "bad_request",
+       "invalid_name", "read_only", "no_terminal", "elsewhere", "too_many_environments",
+       "too_many_terminals", "unavailable"],
+      [WSID, query("name", "the terminal's name, 1-16 of A-Z a-z 0-9 - _"),
+       query("mode", "edit (default) or view: watch a live terminal read-only (its input is "
+                     "not taken); a caller who may only read the workspace must use view")],
       desc="Messages: x-websocket.")
 
 route("GET", "/api/terminals", "Your live environments (terminals) on every node", "terminals",
@@ -492,7 +643,9 @@ TAGS = [("health", "Health, limits and this document"), ("accounts", "Accounts a
         ("files", "Files and workspace events"),
         ("language", "Completion, signatures, hover, definitions, diagnostics, formatting"),
         ("runs", "Runs"),
-        ("terminals", "Terminals"), ("submissions", "Submissions and review")]
+        ("terminals", "Terminals"),
+        ("collab", "Presence, follow and co-editing"),
+        ("submissions", "Submissions and review")]
 
 # ---- the document -----------------------------------------------------------------------------
 
@@ -515,8 +668,16 @@ def build():
         if r["body"]:
             op["requestBody"] = r["body"]
         op["security"] = COOKIE_OR_BEARER if r["auth"] else []
+        errors = list(r["errors"])
+        access = ACCESS.get((r["method"], r["path"]))
+        if scoped(r["path"]) and not access:
+            raise SystemExit(f"openapi.py: {r['method']} {r['path']}: not in ACCESS")
+        if access:
+            op["x-access"] = access
+            errors += [c for c in (["read_only"] if access != "viewer" else []) +
+                       (["forbidden"] if access == "owner" else []) if c not in errors]
         by_status = {}
-        for code in list(r["errors"]) + ["method_not_allowed", "internal"]:
+        for code in errors + ["method_not_allowed", "internal"]:
             if code not in codes:
                 raise SystemExit(f"openapi.py: {r['path']}: unknown error code {code}")
             by_status.setdefault(codes[code][0], []).append(code)

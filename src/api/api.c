@@ -349,7 +349,7 @@ bool api_auth(struct api *api, struct http_req *req, struct api_caller *ret)
 }
 
 bool api_workspace_load(struct api *api, struct http_req *req, const struct api_caller *c,
-                        int64_t id, struct store_workspace **ret)
+                        int64_t id, enum api_access need, struct store_workspace **ret)
 {
     struct store_workspace *w = NULL;
     int r = store_workspace_get(api->store, id, &w, NULL);
@@ -357,9 +357,8 @@ bool api_workspace_load(struct api *api, struct http_req *req, const struct api_
         api_fail(req, r, "workspace");
         return false;
     }
-    if (w->owner_id != c->user.id && !api_is_admin(c)) {
+    if (!api_access_check(api, req, c, w, need, NULL)) {
         store_workspace_free(w);
-        http_reply_error(req, 404, "not_found", "no such workspace");
         return false;
     }
     *ret = w;
@@ -367,12 +366,12 @@ bool api_workspace_load(struct api *api, struct http_req *req, const struct api_
 }
 
 bool api_workspace_request(struct api *api, struct http_req *req, struct api_caller *c,
-                           struct store_workspace **ret)
+                           enum api_access need, struct store_workspace **ret)
 {
     int64_t id;
     if (!api_auth(api, req, c))
         return false;
-    if (!api_param_id(req, 0, &id) || !api_workspace_load(api, req, c, id, ret)) {
+    if (!api_param_id(req, 0, &id) || !api_workspace_load(api, req, c, id, need, ret)) {
         api_caller_done(c);
         return false;
     }
@@ -502,6 +501,7 @@ static int lang_start(struct api *api, const struct settings *cfg, struct store 
 
 static void run_changed(void *ctx, int64_t ws, const char *path, const char *etag)
 {
+    api_doc_replaced(ctx, ws, path); /* before the change event: see api_doc_replaced */
     api_workspace_changed(ctx, ws, path, etag);
 }
 
@@ -519,6 +519,8 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
         .max_file_bytes = (int64_t)cfg->max_file_bytes,
         .max_entries = (int64_t)cfg->max_files,
         .max_workspace_bytes = (int64_t)cfg->max_workspace_bytes,
+        .history_versions = (int64_t)cfg->history_versions,
+        .history_bytes = (int64_t)cfg->history_bytes,
     };
     api->web_dirfd = open(cfg->web_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (api->web_dirfd < 0)
@@ -589,6 +591,8 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
     api_auth_routes(r);
     api_admin_routes(r);
     api_workspace_routes(r);
+    api_member_routes(r);
+    api_history_routes(r);
     api_file_routes(r);
     api_run_routes(r);
     api_submission_routes(r);
@@ -596,6 +600,7 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
     api_lang_routes(r);
     api_environment_routes(r);
     api_search_routes(r);
+    api_collab_routes(r);
     api_metrics_routes(r);
     api_openapi_routes(r);
     if (api_metrics_start(api) < 0) {

@@ -295,21 +295,36 @@ static void send_json(struct cluster *c, json_t *msg)
         log_event(LOG_WARN, "bus send failed", json_pack("{s:s}", "error", e.msg));
 }
 
-void cluster_send_event(struct cluster *c, int64_t ws, const char *type, const char *path,
-                        const char *etag, const char *message, bool apply)
+/* Sends a workspace event m (consumed); one too large for a notice becomes `resync`: the
+ * subscribers reload instead. */
+static void send_event(struct cluster *c, int64_t ws, json_t *m)
 {
-    if (!c || !c->bus)
-        return;
-    json_t *m = json_pack("{s:s,s:I,s:s,s:s?,s:s?,s:s?,s:b}", "k", "ev", "ws", (json_int_t)ws,
-                          "type", type, "path", path, "etag", etag, "msg", message, "apply", apply);
     char *probe = m ? json_dumps(m, JSON_COMPACT) : NULL;
     if (probe && strlen(probe) + 64 > STORE_NOTIFY_MAX) {
-        /* Too large for a notice: the subscribers reload the tree instead. */
         json_decref(m);
         m = json_pack("{s:s,s:I}", "k", "resync", "ws", (json_int_t)ws);
     }
     free(probe);
     send_json(c, m);
+}
+
+void cluster_send_event(struct cluster *c, int64_t ws, const char *type, const char *path,
+                        const char *etag, const char *message, bool apply)
+{
+    if (!c || !c->bus)
+        return;
+    send_event(c, ws,
+               json_pack("{s:s,s:I,s:s,s:s?,s:s?,s:s?,s:b}", "k", "ev", "ws", (json_int_t)ws,
+                         "type", type, "path", path, "etag", etag, "msg", message, "apply", apply));
+}
+
+void cluster_send_event_json(struct cluster *c, int64_t ws, const char *type, json_t *data)
+{
+    if (!c || !c->bus)
+        return;
+    send_event(c, ws,
+               json_pack("{s:s,s:I,s:s,s:O}", "k", "evj", "ws", (json_int_t)ws, "type", type,
+                         "data", data));
 }
 
 void cluster_send_revoke(struct cluster *c, int64_t user_id, const char *session_hash,
@@ -347,6 +362,11 @@ static void on_notice(void *ctx, const char *payload)
                                                                : etag;
             api_terms_workspace_changed(c->api, ws, path, as);
         }
+    } else if (!strcmp(kind, "evj") && ws > 0) {
+        const char *type = json_string_value(json_object_get(m, "type"));
+        json_t *data = json_object_get(m, "data");
+        if (type && json_is_object(data))
+            api_events_publish_json(c->api, ws, type, data);
     } else if (!strcmp(kind, "resync") && ws > 0) {
         api_events_resync(c->api, ws);
     } else if (!strcmp(kind, "revoke")) {

@@ -19,7 +19,8 @@
  * The bus (PostgreSQL only) is a LISTEN connection on its own thread. Messages are small
  * JSON texts {"n": sender, "k": kind, ...}: "ev" (a workspace event for subscribers; with
  * "apply", also a change the live environment of the workspace must see), "revoke" (end a
- * user's, session's or token's live views), "resync" (a workspace's event was too large
+ * user's, session's or token's live views), "evj" (a workspace event with any JSON data, for
+ * subscribers only: presence, co-editing), "resync" (a workspace's event was too large
  * to carry: subscribers reload). A node ignores its own messages (it delivered them
  * locally already). When the bus connection breaks, notices may have been lost: every
  * local subscriber is told to resync once the bus is back.
@@ -60,6 +61,9 @@ bool cluster_token_ok(const struct cluster *c, const char *token);
  * there must see it. No-op without a bus. */
 void cluster_send_event(struct cluster *c, int64_t ws, const char *type, const char *path,
                         const char *etag, const char *message, bool apply);
+/* Tells the other nodes: an event of workspace ws with any JSON object as data (borrowed),
+ * for their subscribers only. One too large for the bus becomes a `resync`. */
+void cluster_send_event_json(struct cluster *c, int64_t ws, const char *type, json_t *data);
 /* Tells the other nodes to end the live views of a user, session or token. */
 void cluster_send_revoke(struct cluster *c, int64_t user_id, const char *session_hash,
                          int64_t token_id);

@@ -145,7 +145,7 @@ static void h_end(struct http_req *req, void *ctx)
     struct api *api = ctx;
     struct api_caller c;
     struct store_workspace *w = NULL;
-    if (!api_workspace_request(api, req, &c, &w))
+    if (!api_workspace_request(api, req, &c, API_ACCESS_EDITOR, &w))
         return;
     const char *name = req->nparam > 1 ? req->param[1] : NULL;
     if (terms_end(api->terms, w->id, name) == 0)

@@ -19,21 +19,27 @@
     X(bad_position, 400, "a line or column outside the source")                                    \
     X(invalid_name, 400, "a terminal name is not 1 to 16 letters, digits, - or _")                 \
     X(bad_handshake, 400, "not a valid WebSocket upgrade request")                                 \
+    X(invalid_client, 400, "a presence client id is not 1 to 40 letters, digits, - or _")          \
     X(unauthenticated, 401, "no valid session or API token")                                       \
     X(bad_credentials, 401, "wrong username or password")                                          \
     X(forbidden, 403, "the caller's role or ownership does not allow this")                        \
+    X(read_only, 403, "a viewer of a workspace asked to change it (edit, run, type)")              \
     X(csrf, 403, "a cookie-authenticated write without the session's X-CSRF-Token")                \
     X(forbidden_origin, 403, "a WebSocket upgrade from another site's page")                       \
     X(registration_closed, 403, "self-registration is closed")                                     \
     X(account_disabled, 403, "the password is right but an administrator disabled the account")    \
     X(wrong_password, 403, "the current password given to change it is not right")                 \
     X(not_found, 404, "no such resource, or not visible to the caller")                            \
+    X(no_doc, 404, "the file has no live co-editing document (start one with a snapshot)")         \
     X(method_not_allowed, 405, "the path exists with other methods")                               \
     X(request_timeout, 408, "the request's head or body came too slowly")                          \
     X(conflict, 409, "the resource is in a state that forbids this")                               \
     X(exists, 409, "the name is taken")                                                            \
     X(already_decided, 409, "the submission is no longer pending")                                 \
     X(elsewhere, 409, "the workspace's terminals live on another node")                            \
+    X(doc_exists, 409, "another editor started the file's co-editing document first")              \
+    X(snapshot_needed, 409, "the document's update log is full; post a snapshot that covers it")   \
+    X(no_terminal, 409, "no live terminal of that name to watch")                                  \
     X(etag_mismatch, 412, "the file changed since the given ETag")                                 \
     X(too_large, 413, "a body, file or workspace limit would be passed")                           \
     X(unsupported_media_type, 415, "a JSON endpoint got a form or text/plain body")                \

@@ -39,6 +39,9 @@ struct sub {
     bool resynced;    /* the last thing queued was a resync (no second one) */
     struct http_stream *stream;
     struct sub *next;
+
+    char username[64];
+    char client[API_CLIENT_MAX + 1]; /* the page's id for presence (?client=), "" for none */
 };
 
 /* The node's subscribers (api->events). */
@@ -100,8 +103,16 @@ void api_events_publish(struct api *api, int64_t ws, const char *type, const cha
         json_object_set_new(data, "etag", json_string(etag));
     if (message)
         json_object_set_new(data, "message", json_string(message));
-    char *text = json_dumps(data, JSON_COMPACT);
+    api_events_publish_json(api, ws, type, data);
     json_decref(data);
+}
+
+void api_events_publish_json(struct api *api, int64_t ws, const char *type, json_t *data)
+{
+    struct events *evs = api->events;
+    if (!evs)
+        return;
+    char *text = json_dumps(data, JSON_COMPACT);
     struct buf ev;
     buf_init(&ev, EVENTS_QUEUE);
     if (!text || sse_append(&ev, type, text, strlen(text)) < 0) {
@@ -124,6 +135,8 @@ void api_workspace_changed(struct api *api, int64_t ws, const char *path, const 
     api_events_publish(api, ws, type, path, etag && *etag ? etag : NULL, NULL);
     api_terms_workspace_changed(api, ws, path, etag);
     cluster_send_event(api->cluster, ws, type, path, etag && *etag ? etag : NULL, NULL, true);
+    if (!etag)
+        api_doc_replaced(api, ws, path); /* deleted or moved away */
 }
 
 void api_events_resync(struct api *api, int64_t ws)
@@ -154,6 +167,8 @@ static void sub_closed(void *ctx)
             break;
         }
     pthread_mutex_unlock(&evs->mu);
+    if (*s->client)
+        api_presence_left(s->api, s->ws, s->user_id, s->username, s->client);
     http_stream_unref(s->stream);
     free(s);
 }
@@ -184,7 +199,7 @@ void api_live_revoke_local(struct api *api, int64_t user_id, const char *session
 }
 
 void api_events_stream(struct api *api, struct http_req *req, int64_t ws,
-                       const struct api_caller *c)
+                       const struct api_caller *c, const char *client)
 {
     struct events *evs = api->events;
     pthread_mutex_lock(&evs->mu);
@@ -211,6 +226,9 @@ void api_events_stream(struct api *api, struct http_req *req, int64_t ws,
     s->api = api;
     s->ws = ws;
     s->user_id = c->user.id;
+    snprintf(s->username, sizeof(s->username), "%s", c->user.username);
+    if (client)
+        snprintf(s->client, sizeof(s->client), "%s", client);
     s->token_id = c->token_id;
     if (c->by_cookie)
         snprintf(s->session, sizeof(s->session), "%s", c->session_hash);

@@ -3,6 +3,7 @@
  * Paths come raw from the URL and are decoded and checked by workspace/path (one place
  * for the rules). Writes are conditional on If-Match so two tabs autosaving the same
  * file never overwrite each other silently: the second gets 412 with the current etag.
+ * A file's history (?history=1, ?version=N, ?diff=A..B) is answered by history.c.
  */
 #include "api/internal.h"
 #include "http/etag.h"
@@ -13,8 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Decodes req->rest into path; answers 400 and returns false when it breaks the rules. */
-static bool url_path(struct http_req *req, char path[PATH_BUF_SIZE])
+bool api_url_path(struct http_req *req, char *path)
 {
     const char *reason = "empty path";
     if (!req->rest ||
@@ -89,7 +89,7 @@ static void h_tree(struct http_req *req, void *ctx)
     struct api *api = ctx;
     struct api_caller c;
     struct store_workspace *w = NULL;
-    if (!api_workspace_request(api, req, &c, &w))
+    if (!api_workspace_request(api, req, &c, API_ACCESS_VIEWER, &w))
         return;
     struct store_file_list *l = NULL;
     int r = store_file_list(api->store, w->id, false, &l, NULL);
@@ -112,10 +112,10 @@ static void h_get(struct http_req *req, void *ctx)
     struct api_caller c;
     struct store_workspace *w = NULL;
     char path[PATH_BUF_SIZE];
-    if (!api_workspace_request(api, req, &c, &w))
+    if (!api_workspace_request(api, req, &c, API_ACCESS_VIEWER, &w))
         return;
     struct store_file *f = NULL;
-    if (!url_path(req, path))
+    if (!api_url_path(req, path) || api_history_answer(api, req, w, path))
         goto out;
     int r = store_file_get(api->store, w->id, path, true, &f, NULL);
     if (r < 0) {
@@ -167,17 +167,17 @@ static void h_put(struct http_req *req, void *ctx)
     struct api_caller c;
     struct store_workspace *w = NULL;
     char path[PATH_BUF_SIZE], match[STORE_ETAG_LEN + 8];
-    if (!api_workspace_request(api, req, &c, &w))
+    if (!api_workspace_request(api, req, &c, API_ACCESS_EDITOR, &w))
         return;
     struct store_file *f = NULL;
-    if (!url_path(req, path))
+    if (!api_url_path(req, path))
         goto out;
     if ((int64_t)req->body.len > api->limits.max_file_bytes) {
         http_reply_error(req, 413, "too_large", "files are limited to %lld bytes",
                          (long long)api->limits.max_file_bytes);
         goto out;
     }
-    struct store_cond cond = {0};
+    struct store_cond cond = {.author = c.user.id, .source = STORE_SOURCE_SAVE};
     if (!if_match(api, req, w->id, path, &cond, match, sizeof(match)))
         goto out;
     const char *inm = http_req_header(req, "If-None-Match");
@@ -193,6 +193,11 @@ static void h_put(struct http_req *req, void *ctx)
         api_fail(req, r, "file");
         goto out;
     }
+    /* A save by a page co-editing the file says so (X-Pyroom-Doc: 1, collab.c); any other
+     * write replaces the text the editors share, as a terminal's would. */
+    const char *doc = http_req_header(req, "X-Pyroom-Doc");
+    if (!doc || strcmp(doc, "1"))
+        api_doc_replaced(api, w->id, path);
     api_workspace_changed(api, w->id, path, f->etag);
     http_reply_json(req, created ? 201 : 200, api_file_json(f));
 out:
@@ -207,9 +212,9 @@ static void h_delete(struct http_req *req, void *ctx)
     struct api_caller c;
     struct store_workspace *w = NULL;
     char path[PATH_BUF_SIZE], match[STORE_ETAG_LEN + 8];
-    if (!api_workspace_request(api, req, &c, &w))
+    if (!api_workspace_request(api, req, &c, API_ACCESS_EDITOR, &w))
         return;
-    if (!url_path(req, path))
+    if (!api_url_path(req, path))
         goto out;
     struct store_cond cond = {0};
     if (!if_match(api, req, w->id, path, &cond, match, sizeof(match)))
@@ -236,7 +241,7 @@ static void h_folder(struct http_req *req, void *ctx)
     struct api_caller c;
     struct store_workspace *w = NULL;
     char path[PATH_BUF_SIZE];
-    if (!api_workspace_request(api, req, &c, &w))
+    if (!api_workspace_request(api, req, &c, API_ACCESS_EDITOR, &w))
         return;
     json_t *body = api_body(req);
     struct store_file *f = NULL;
@@ -262,7 +267,7 @@ static void h_move(struct http_req *req, void *ctx)
     struct api_caller c;
     struct store_workspace *w = NULL;
     char from[PATH_BUF_SIZE], to[PATH_BUF_SIZE];
-    if (!api_workspace_request(api, req, &c, &w))
+    if (!api_workspace_request(api, req, &c, API_ACCESS_EDITOR, &w))
         return;
     json_t *body = api_body(req);
     struct store_file *f = NULL;

@@ -8,6 +8,7 @@
 #ifndef PYROOM_API_INTERNAL_H
 #define PYROOM_API_INTERNAL_H
 
+#include "api/access.h"
 #include "api/api.h"
 #include "base/settings.h"
 #include "http/router.h"
@@ -92,14 +93,24 @@ void api_page_next(json_t *body, int offset, size_t n, bool more);
  * for the message ("workspace", "file"). */
 void api_fail(struct http_req *req, int rc, const char *what);
 
-/* Loads workspace id for the caller: absent or not visible → 404 answered, false. */
+/* Loads workspace id for a caller who needs at least level need in it (access.h): absent
+ * or not visible → 404, visible but below need → 403, answered, false. */
 bool api_workspace_load(struct api *api, struct http_req *req, const struct api_caller *c,
-                        int64_t id, struct store_workspace **ret);
+                        int64_t id, enum api_access need, struct store_workspace **ret);
+
+/* Decodes the rest of the URL (a route's {*}) into a workspace path (PATH_BUF_SIZE bytes,
+ * workspace/path.h); answers 400 invalid_path and returns false when it breaks the rules. */
+bool api_url_path(struct http_req *req, char *path);
+
+/* Whether the caller, who may read workspace w (api_workspace_load), may also change it:
+ * edit its files, run it, type in its terminals (collab.c). */
+bool api_may_edit(struct api *api, const struct api_caller *c, const struct store_workspace *w);
 
 /* The common prologue of /api/workspaces/{id}/...: authenticates (into *c) and loads the
- * visible workspace of route parameter 0. On false everything is answered and released. */
+ * workspace of route parameter 0 for a caller with at least need. On false everything is
+ * answered and released. */
 bool api_workspace_request(struct api *api, struct http_req *req, struct api_caller *c,
-                           struct store_workspace **ret);
+                           enum api_access need, struct store_workspace **ret);
 
 /* Answers 429 rate_limited with Retry-After and message. */
 void api_too_many(struct http_req *req, unsigned retry_after, const char *message);
@@ -124,8 +135,11 @@ void api_workspace_changed(struct api *api, int64_t ws, const char *path, const 
 /* Runs (runs.c), shared with submissions. */
 json_t *api_text_json(const void *data, size_t len); /* bytes as a JSON string (U+FFFD) */
 json_t *api_run_json(const struct store_run *r, bool with_output);
+/* May the caller act on run r with level need (access.h) in its workspace? Its starter
+ * and admins always may; a submission's author and reviewers may too. Otherwise answers
+ * 403 read_only (a viewer asking to steer) or 404 and returns false. */
 bool api_run_visible(struct api *api, struct http_req *req, const struct api_caller *c,
-                     const struct store_run *r);
+                     const struct store_run *r, enum api_access need);
 /* The run limits from the settings. */
 void api_run_limits(const struct api *api, struct sb_limits *l);
 /* Starts a run of a workspace or of a submission's snapshot from a request body
@@ -149,6 +163,13 @@ void api_metrics_stop(void);
 void api_auth_routes(struct router *r);
 void api_admin_routes(struct router *r);
 void api_workspace_routes(struct router *r);
+void api_member_routes(struct router *r);  /* members.c */
+void api_history_routes(struct router *r); /* history.c: restore */
+
+/* history.c: answers GET .../files/{path} when it asks for the file's history (?history=1,
+ * ?version=N or ?diff=A..B) and returns true; false when it asks for none (serve the file). */
+bool api_history_answer(struct api *api, struct http_req *req, const struct store_workspace *w,
+                        const char *path);
 void api_file_routes(struct router *r);
 void api_run_routes(struct router *r);
 void api_submission_routes(struct router *r);
@@ -158,6 +179,13 @@ void api_openapi_routes(struct router *r);     /* openapi.c: the document and it
 void api_lang_routes(struct router *r);        /* lang.c */
 void api_environment_routes(struct router *r); /* environments.c: list and end terminals */
 void api_search_routes(struct router *r);      /* search.c: search across a workspace's files */
+void api_collab_routes(struct router *r);      /* collab.c: presence, co-editing */
+
+/* The file path of ws changed other than by its editors (a terminal, a run, a restore, a
+ * delete): its co-editing document, if any, is dropped and the pages hear `doc_reset`
+ * (collab.c). Call it before publishing the change, so a page stops sharing the old text
+ * before it hears of the new one (else it would save its text over the change). */
+void api_doc_replaced(struct api *api, int64_t ws, const char *path);
 
 /* The page (web.c). */
 void api_web_get(struct api *api, struct http_req *req);

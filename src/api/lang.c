@@ -50,7 +50,7 @@ static void handle(struct http_req *req, struct api *api, enum op op)
     struct api_caller c;
     struct store_workspace *w = NULL;
     json_t *body = NULL, *reply = NULL, *out = NULL;
-    if (!api_workspace_request(api, req, &c, &w))
+    if (!api_workspace_request(api, req, &c, API_ACCESS_EDITOR, &w))
         return;
     if (!api->lang) {
         http_reply_error(req, 503, "unavailable", "language services are off on this node");

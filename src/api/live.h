@@ -32,9 +32,23 @@ void api_events_free(struct events *ev);
  * {"path","etag","message"} (etag and message may be NULL). */
 void api_events_publish(struct api *api, int64_t ws, const char *type, const char *path,
                         const char *etag, const char *message);
-/* Answers GET /api/workspaces/{id}/events for workspace ws as a Server-Sent Event stream. */
+/* The same with any JSON object as data (borrowed). */
+void api_events_publish_json(struct api *api, int64_t ws, const char *type, json_t *data);
+/* Answers GET /api/workspaces/{id}/events for workspace ws as a Server-Sent Event stream.
+ * client: the page's presence id (valid per api_client_ok) or NULL; when the stream ends,
+ * api_presence_left tells the workspace that this client left. */
 void api_events_stream(struct api *api, struct http_req *req, int64_t ws,
-                       const struct api_caller *c);
+                       const struct api_caller *c, const char *client);
+
+/* Presence (collab.c). A page's id: 1..API_CLIENT_MAX of [A-Za-z0-9_-]. */
+#define API_CLIENT_MAX 40
+bool api_client_ok(const char *client);
+/* A page opened the event stream of ws as client: the workspace hears `presence_joined`. */
+void api_presence_joined(struct api *api, int64_t ws, const struct api_caller *c,
+                         const char *client);
+/* Its stream ended: the workspace hears `presence_left`. */
+void api_presence_left(struct api *api, int64_t ws, int64_t user_id, const char *username,
+                       const char *client);
 /* Ends the event streams and closes the terminal clients opened by user_id (any of their
  * credentials; 0: none), by the session whose hash is session_hash (NULL: none) or by the API token
  * token_id (0: none): a disabled user, a logout or a revoked token keeps no live view of a

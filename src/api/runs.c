@@ -1,8 +1,9 @@
 /*
  * run endpoints: start a run of a workspace, read it, follow its output (Server-Sent
  * Events), feed its stdin, cancel it, list a workspace's runs, fetch its figures.
- * Only the workspace's owner (and admins) may run or read a workspace's runs; runs of a
- * submission's snapshot are readable by its author and by reviewers.
+ * Who may start, read or steer a workspace's runs is decided by access.h (viewers read and
+ * follow, editors start, cancel and feed stdin; whoever started a run may always steer it);
+ * runs of a submission's snapshot are readable by its author and by reviewers.
  */
 #include "exec/runs.h"
 
@@ -86,19 +87,25 @@ json_t *api_run_json(const struct store_run *r, bool with_output)
     return j;
 }
 
-/* May the caller see run r? Answers 404 and returns false otherwise. */
 bool api_run_visible(struct api *api, struct http_req *req, const struct api_caller *c,
-                     const struct store_run *r)
+                     const struct store_run *r, enum api_access need)
 {
-    if (api_is_admin(c) || r->user_id == c->user.id)
+    bool mine = r->user_id == c->user.id;
+    if (api_is_admin(c))
         return true;
+    enum api_access have = API_ACCESS_NONE;
     if (r->workspace_id) {
         struct store_workspace *w = NULL;
-        bool mine = store_workspace_get(api->store, r->workspace_id, &w, NULL) == 0 &&
-                    w->owner_id == c->user.id;
+        if (store_workspace_get(api->store, r->workspace_id, &w, NULL) == 0 &&
+            api_access_get(api, c, w, &have) < 0)
+            have = API_ACCESS_NONE;
         store_workspace_free(w);
-        if (mine)
+        /* Whoever started a run may steer it while they are still in the workspace; a
+         * member who was removed no longer sees its runs, their own included. */
+        if (have >= need || (mine && have >= API_ACCESS_VIEWER))
             return true;
+    } else if (mine) {
+        return true; /* a run of a snapshot, or of a deleted workspace */
     }
     if (r->submission_id) {
         struct store_submission *s = NULL;
@@ -108,12 +115,15 @@ bool api_run_visible(struct api *api, struct http_req *req, const struct api_cal
         if (ok)
             return true;
     }
-    http_reply_error(req, 404, "not_found", "no such run");
+    if (have >= API_ACCESS_VIEWER)
+        http_reply_error(req, 403, "read_only", "viewers may follow a run but not steer it");
+    else
+        http_reply_error(req, 404, "not_found", "no such run");
     return false;
 }
 
 static bool load_run(struct api *api, struct http_req *req, struct api_caller *c,
-                     struct store_run **ret)
+                     enum api_access need, struct store_run **ret)
 {
     int64_t id;
     if (!api_auth(api, req, c))
@@ -126,7 +136,7 @@ static bool load_run(struct api *api, struct http_req *req, struct api_caller *c
         api_fail(req, rc, "run");
         goto fail;
     }
-    if (!api_run_visible(api, req, c, r))
+    if (!api_run_visible(api, req, c, r, need))
         goto fail;
     *ret = r;
     return true;
@@ -405,7 +415,7 @@ static void h_start(struct http_req *req, void *ctx)
     struct api_caller c;
     struct store_workspace *w = NULL;
     json_t *body = NULL;
-    if (!api_workspace_request(api, req, &c, &w))
+    if (!api_workspace_request(api, req, &c, API_ACCESS_EDITOR, &w))
         return;
     if ((body = req->body.len ? api_body(req) : json_object()))
         api_run_start(api, req, &c, w->id, 0, body);
@@ -419,7 +429,7 @@ static void h_get(struct http_req *req, void *ctx)
     struct api *api = ctx;
     struct api_caller c;
     struct store_run *r = NULL;
-    if (!load_run(api, req, &c, &r))
+    if (!load_run(api, req, &c, API_ACCESS_VIEWER, &r))
         return;
     http_reply_json(req, 200, api_run_json(r, true));
     store_run_free(r);
@@ -431,7 +441,7 @@ static void h_list(struct http_req *req, void *ctx)
     struct api *api = ctx;
     struct api_caller c;
     struct store_workspace *w = NULL;
-    if (!api_workspace_request(api, req, &c, &w))
+    if (!api_workspace_request(api, req, &c, API_ACCESS_VIEWER, &w))
         return;
     {
         int limit, offset;
@@ -459,7 +469,7 @@ static void h_cancel(struct http_req *req, void *ctx)
     struct api *api = ctx;
     struct api_caller c;
     struct store_run *r = NULL;
-    if (!load_run(api, req, &c, &r))
+    if (!load_run(api, req, &c, API_ACCESS_EDITOR, &r))
         return;
     int64_t id = r->id;
     bool forwarded = served_by_owner(api, req, r);
@@ -476,7 +486,7 @@ static void h_stdin(struct http_req *req, void *ctx)
     struct api *api = ctx;
     struct api_caller c;
     struct store_run *r = NULL;
-    if (!load_run(api, req, &c, &r))
+    if (!load_run(api, req, &c, API_ACCESS_EDITOR, &r))
         return;
     if (served_by_owner(api, req, r)) {
         store_run_free(r);
@@ -503,7 +513,7 @@ static void h_artifact(struct http_req *req, void *ctx)
     struct api *api = ctx;
     struct api_caller c;
     struct store_run *r = NULL;
-    if (!load_run(api, req, &c, &r))
+    if (!load_run(api, req, &c, API_ACCESS_VIEWER, &r))
         return;
     char *name = req->rest ? http_unescape(req->rest, strlen(req->rest), false) : NULL;
     struct store_artifact *a = NULL;
@@ -647,7 +657,7 @@ static void h_events(struct http_req *req, void *ctx)
     struct api *api = ctx;
     struct api_caller c;
     struct store_run *r = NULL;
-    if (!load_run(api, req, &c, &r))
+    if (!load_run(api, req, &c, API_ACCESS_VIEWER, &r))
         return;
     if (served_by_owner(api, req, r))
         goto out;

@@ -261,7 +261,7 @@ static void h_create(struct http_req *req, void *ctx)
     const char *message = NULL;
     if (!api_auth(api, req, &c))
         return;
-    if (!api_param_id(req, 0, &ws) || !api_workspace_load(api, req, &c, ws, &w))
+    if (!api_param_id(req, 0, &ws) || !api_workspace_load(api, req, &c, ws, API_ACCESS_OWNER, &w))
         goto out;
     if (w->owner_id != c.user.id) { /* an admin sees the workspace but may not submit it */
         http_reply_error(req, 403, "forbidden", "only the owner of a workspace may submit it");

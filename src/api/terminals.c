@@ -75,7 +75,7 @@ static void on_upgrade(void *ctx, int fd, void *handle, const char *extra, size_
  * the lease (a dead holder's lease is dropped on the way, so the caller may start here). */
 static bool proxied_to_holder(struct api *api, struct http_req *req, int64_t ws)
 {
-    static const char *const query[] = {"name", NULL};
+    static const char *const query[] = {"name", "mode", NULL};
     struct store_lease *l = NULL;
     if (!api->cluster || forward_origin(api, req) != 0 ||
         store_lease_get(api->store, ws, &l, NULL) < 0)
@@ -118,13 +118,27 @@ static void h_terminal(struct http_req *req, void *ctx)
         return;
     }
     int64_t id;
-    if (!api_param_id(req, 0, &id) || !api_workspace_load(api, req, &c, id, &w)) {
+    if (!api_param_id(req, 0, &id) ||
+        !api_workspace_load(api, req, &c, id, API_ACCESS_VIEWER, &w)) {
         api_caller_done(&c);
         return;
     }
     const char *name = http_req_query(req, "name");
     if (!name || !*name)
         name = "1";
+    /* mode=view watches a live terminal: output only, and nothing is started. A caller who
+     * may read the workspace but not change it can only watch. */
+    const char *mode = http_req_query(req, "mode");
+    bool watch = mode && !strcmp(mode, "view");
+    if (mode && !watch && strcmp(mode, "edit")) {
+        http_reply_error(req, 400, "bad_request", "mode is 'edit' (the default) or 'view'");
+        goto out;
+    }
+    if (!watch && !api_may_edit(api, &c, w)) {
+        http_reply_error(req, 403, "read_only",
+                         "you may watch this workspace's terminals (mode=view), not type in them");
+        goto out;
+    }
     char accept[WS_ACCEPT_SIZE];
     const char *reason = "bad handshake";
     int r = ws_handshake(http_req_header(req, "Upgrade"), http_req_header(req, "Connection"),
@@ -143,11 +157,18 @@ static void h_terminal(struct http_req *req, void *ctx)
     }
     if (proxied_to_holder(api, req, w->id) || drain_relay_terminal(api, req, w->id))
         goto out;
-    if (!environment_allowed(api, req, w))
+    if (!watch && !environment_allowed(api, req, w))
         goto out;
     struct term_ref *ref = NULL;
     struct err e = {0};
-    r = api->terms ? terms_open(api->terms, w->id, w->owner_id, name, &ref, &e) : -ENOSYS;
+    if (watch)
+        r = api->terms ? terms_watch(api->terms, w->id, name, &ref) : -ENOSYS;
+    else
+        r = api->terms ? terms_open(api->terms, w->id, w->owner_id, name, &ref, &e) : -ENOSYS;
+    if (watch && r == -ENOENT) {
+        http_reply_error(req, 409, "no_terminal", "no live terminal '%s' to watch", name);
+        goto out;
+    }
     if (r == -EBUSY && proxied_to_holder(api, req, w->id))
         goto out; /* another node started it meanwhile */
     switch (r) {
@@ -216,8 +237,14 @@ static void h_events(struct http_req *req, void *ctx)
     struct api *api = ctx;
     struct api_caller c;
     struct store_workspace *w = NULL;
-    if (!api_workspace_request(api, req, &c, &w))
+    if (!api_workspace_request(api, req, &c, API_ACCESS_VIEWER, &w))
         return;
+    const char *client = http_req_query(req, "client");
+    if (client && !api_client_ok(client)) {
+        http_reply_error(req, 400, "invalid_client",
+                         "a client id is 1 to %d letters, digits, '_' or '-'", API_CLIENT_MAX);
+        goto out;
+    }
     /* The cap on a user's streams holds across nodes: each open one is a row. */
     struct cluster *cl = api->cluster;
     int r = cl ? store_stream_open(api->store, cluster_node(cl), c.user.id,
@@ -228,9 +255,12 @@ static void h_events(struct http_req *req, void *ctx)
     else if (r < 0)
         api_fail(req, r, "event stream");
     else
-        api_events_stream(api, req, w->id, &c);
+        api_events_stream(api, req, w->id, &c, client);
     if (r == 0 && cl && (req->status == 429 || req->status == 503)) /* refused locally */
         (void)store_stream_close(api->store, cluster_node(cl), c.user.id, NULL);
+    if (r == 0 && req->status == 200 && client)
+        api_presence_joined(api, w->id, &c, client);
+out:
     store_workspace_free(w);
     api_caller_done(&c);
 }
@@ -256,6 +286,8 @@ static void on_sync(void *ctx, int64_t ws, enum wsync_event ev, const char *path
         [WSYNC_NOT_SAVED] = "not_saved",
     };
     const char *e = ev == WSYNC_FILE_CHANGED ? etag : NULL;
+    if (ev == WSYNC_FILE_CHANGED || ev == WSYNC_FILE_DELETED)
+        api_doc_replaced(api, ws, path); /* before the change event: see api_doc_replaced */
     api_events_publish(api, ws, names[ev], path, e, message);
     cluster_send_event(api->cluster, ws, names[ev], path, e, message, false);
 }

@@ -1,4 +1,5 @@
-/* workspace endpoints: list, create (with a starter main.py), read, rename, delete. */
+/* workspace endpoints: list (owned and shared), create (with a starter main.py), read,
+ * rename, delete. Each item says the caller's "role" in it (access.h). */
 #include "api/internal.h"
 
 #include <string.h>
@@ -25,15 +26,20 @@ static void h_list(struct http_req *req, void *ctx)
     int limit, offset;
     api_page(req, &limit, &offset);
     const char *all = http_req_query(req, "all");
-    int64_t owner = all && strcmp(all, "1") == 0 && api_is_admin(&c) ? 0 : c.user.id;
+    bool everyone = all && strcmp(all, "1") == 0 && api_is_admin(&c);
     struct store_workspace_list *l = NULL;
-    int r = store_workspace_list(api->store, owner, limit, offset, &l, NULL);
+    int r = everyone ? store_workspace_list(api->store, 0, limit, offset, &l, NULL)
+                     : store_workspace_list_shared(api->store, c.user.id, limit, offset, &l, NULL);
     if (r < 0) {
         api_fail(req, r, "workspace");
     } else {
         json_t *items = json_array();
-        for (size_t i = 0; i < l->n; i++)
-            json_array_append_new(items, api_workspace_json(&l->items[i]));
+        for (size_t i = 0; i < l->n; i++) {
+            json_t *j = api_workspace_json(&l->items[i]);
+            enum store_member_role role = everyone ? STORE_MEMBER_OWNER : l->items[i].member_role;
+            json_object_set_new(j, "role", json_string(store_member_role_name(role)));
+            json_array_append_new(items, j);
+        }
         json_t *body = json_pack("{s:o}", "items", items);
         api_page_next(body, offset, l->n, l->more);
         http_reply_json(req, 200, body);
@@ -78,8 +84,9 @@ static void h_create(struct http_req *req, void *ctx)
     }
     r = store_workspace_create(api->store, c.user.id, name, &w, NULL);
     int64_t id = r == 0 ? w->id : 0;
+    struct store_cond by = {.author = c.user.id, .source = STORE_SOURCE_SAVE};
     if (r == 0)
-        r = store_file_put(api->store, id, "main.py", starter, sizeof(starter) - 1, NULL,
+        r = store_file_put(api->store, id, "main.py", starter, sizeof(starter) - 1, &by,
                            &api->limits, NULL, NULL, NULL);
     store_workspace_free(w);
     w = NULL;
@@ -102,9 +109,17 @@ static void h_get(struct http_req *req, void *ctx)
     struct api *api = ctx;
     struct api_caller c;
     struct store_workspace *w = NULL;
-    if (!api_workspace_request(api, req, &c, &w))
+    enum api_access level = API_ACCESS_NONE;
+    if (!api_workspace_request(api, req, &c, API_ACCESS_VIEWER, &w))
         return;
-    http_reply_json(req, 200, api_workspace_json(w));
+    int r = api_access_get(api, &c, w, &level);
+    if (r < 0) {
+        api_fail(req, r, "workspace");
+    } else {
+        json_t *j = api_workspace_json(w);
+        json_object_set_new(j, "role", json_string(api_access_name(level)));
+        http_reply_json(req, 200, j);
+    }
     store_workspace_free(w);
     api_caller_done(&c);
 }
@@ -115,7 +130,7 @@ static void h_patch(struct http_req *req, void *ctx)
     struct api_caller c;
     struct store_workspace *w = NULL;
     json_t *body = NULL;
-    if (!api_workspace_request(api, req, &c, &w))
+    if (!api_workspace_request(api, req, &c, API_ACCESS_OWNER, &w))
         return;
     int64_t id = w->id;
     if (!(body = api_body(req)))
@@ -144,7 +159,7 @@ static void h_delete(struct http_req *req, void *ctx)
     struct api *api = ctx;
     struct api_caller c;
     struct store_workspace *w = NULL;
-    if (!api_workspace_request(api, req, &c, &w))
+    if (!api_workspace_request(api, req, &c, API_ACCESS_OWNER, &w))
         return;
     int r = store_workspace_delete(api->store, w->id, NULL);
     if (r < 0)

@@ -84,6 +84,13 @@ static const struct def defs[] = {
     {"search-max-matches", K_U64, F(search_max_matches), "500", NULL,
      "matching lines one search across a workspace's files returns (then \"truncated\")"},
     {"max-workspaces", K_U64, F(max_workspaces), "100", NULL, "workspaces per user"},
+    {"max-members", K_U64, F(max_members), "50", NULL,
+     "members (viewers and editors) a workspace may be shared with"},
+    {"history-versions", K_U64, F(history_versions), "50", NULL,
+     "stored versions kept per file, oldest dropped first (0: no limit)"},
+    {"history-bytes", K_SIZE, F(history_bytes), "20M", NULL,
+     "bytes of stored file versions kept per workspace, oldest dropped first; each file's "
+     "newest version always stays (0: no limit)"},
     {"run-wall-ms", K_U64, F(run_wall_ms), "10000", NULL, "wall-clock limit of a run, ms"},
     {"run-cpu-ms", K_U64, F(run_cpu_ms), "10000", NULL, "CPU time limit of a run, ms"},
     {"run-memory", K_SIZE, F(run_memory), "256M", NULL, "memory limit of a run, bytes"},
@@ -124,6 +131,9 @@ static const struct def defs[] = {
      "output queued per terminal client before the shell is paused (backpressure), bytes"},
     {"terminal-ping", K_U64, F(terminal_ping), "20", NULL,
      "seconds between WebSocket pings; a client silent for three is dropped"},
+    {"collab-doc-bytes", K_SIZE, F(collab_doc_bytes), "1M", NULL,
+     "co-editing updates kept per file since its last snapshot, bytes; past it an editor must "
+     "post a snapshot first (also the largest single update)"},
     {"warm-pool", K_BOOL, F(warm_pool), "true", NULL,
      "start Python runs in pre-forked interpreters that have already imported the warm modules "
      "(a run with none ready starts cold)"},

@@ -44,6 +44,9 @@ struct settings {
     uint64_t max_workspace_bytes;
     uint64_t max_workspaces;     /* per user */
     uint64_t search_max_matches; /* lines one search across files returns */
+    uint64_t max_members;        /* per workspace */
+    uint64_t history_versions;   /* per file */
+    uint64_t history_bytes;      /* per workspace */
     uint64_t run_wall_ms;
     uint64_t run_cpu_ms;
     uint64_t run_memory; /* bytes */
@@ -70,6 +73,7 @@ struct settings {
     uint64_t terminal_scrollback;        /* bytes replayed to a (re)attaching client */
     uint64_t terminal_client_queue;      /* bytes queued per client before backpressure */
     uint64_t terminal_ping;              /* seconds between WebSocket pings */
+    uint64_t collab_doc_bytes;           /* bytes of CRDT updates kept per co-edited file */
     bool warm_pool;                      /* run Python in warm interpreters when one is ready */
     uint64_t warm_templates;             /* template interpreters per node */
     uint64_t warm_children;              /* pre-forked interpreters kept ready per template */

@@ -439,7 +439,9 @@ static void write_back(struct runs *r, struct live *l, int dfd,
                                         .data = e->data,
                                         .len = e->size,
                                         .if_match = old ? old->etag : NULL,
-                                        .create_only = !old};
+                                        .create_only = !old,
+                                        .author = l->rq.user_id,
+                                        .source = STORE_SOURCE_RUN};
     }
     /* Files the run deleted: only those confirmed gone (folders stay). */
     for (size_t i = 0; i < nbefore; i++) {

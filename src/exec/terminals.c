@@ -67,6 +67,8 @@ struct client {
     int64_t user_id;           /* who attached, and with which credential (terms_revoke) */
     char session[80];          /* session token hash, "" for an API token */
     int64_t token_id;          /* API token id, 0 for a session */
+    bool read_only;            /* a watcher: its input and resizes are not taken */
+    bool told_read_only;       /* it was told so once */
     bool dead;
     struct client *next;
 };
@@ -113,6 +115,7 @@ struct term_ref {
     char session[80];
     int64_t token_id;
     uint64_t since_ms; /* when the caller was authenticated */
+    bool read_only;    /* a watcher: output only (terms_watch) */
 };
 
 /* Recent revocations: a client whose upgrade was answered but not yet attached when its
@@ -534,10 +537,19 @@ static void client_input(struct terms *t, struct client *c)
             }
             switch (ev.type) {
             case WS_BINARY:
-                term_input(t, term, ev.data, ev.len);
+                if (!c->read_only)
+                    term_input(t, term, ev.data, ev.len);
+                else if (!c->told_read_only) {
+                    c->told_read_only = true;
+                    client_send_json(t, c,
+                                     json_pack("{s:s,s:s,s:s}", "type", "error", "code",
+                                               "read_only", "message",
+                                               "you are watching this terminal; typing is off"));
+                }
                 break;
             case WS_TEXT:
-                control(t, c, ev.data, ev.len);
+                if (!c->read_only) /* a watcher's window size is not the terminal's */
+                    control(t, c, ev.data, ev.len);
                 break;
             case WS_CLOSE:
                 c->closing_since_ms = now_ms();
@@ -1033,6 +1045,36 @@ out:
     return 0;
 }
 
+int terms_watch(struct terms *t, int64_t ws, const char *name, struct term_ref **ret)
+{
+    if (!valid_name(name))
+        return -EINVAL;
+    struct term_ref *ref = calloc(1, sizeof(*ref));
+    if (!ref)
+        return -ENOMEM;
+    int r = -ENOENT;
+    pthread_mutex_lock(&t->mu);
+    struct env *env = t->closing ? NULL : find_env(t, ws);
+    struct term *term = env && !env->starting && !env->ending ? env->terms : NULL;
+    while (term && strcmp(term->name, name))
+        term = term->next;
+    if (term && !term->starting) {
+        term->refs++;
+        env->active_ms = now_ms();
+        ref->t = t;
+        ref->term = term;
+        ref->read_only = true;
+        r = 0;
+    }
+    pthread_mutex_unlock(&t->mu);
+    if (r < 0) {
+        free(ref);
+        return r;
+    }
+    *ret = ref;
+    return 0;
+}
+
 void terms_ref_free(struct term_ref *ref)
 {
     if (!ref)
@@ -1152,6 +1194,7 @@ void terms_attach(struct terms *t, struct term_ref *ref, int fd, void *handle, c
     c->rx_len = extra_len;
     c->last_rx_ms = c->last_ping_ms = now_ms();
     c->user_id = ref->user_id;
+    c->read_only = ref->read_only;
     c->token_id = ref->token_id;
     memcpy(c->session, ref->session, sizeof(c->session));
     pthread_mutex_lock(&t->mu);

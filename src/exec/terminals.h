@@ -86,6 +86,12 @@ void terms_free(struct terms *t);
  * or the supervisor (err says what). */
 int terms_open(struct terms *t, int64_t ws, int64_t owner, const char *name, struct term_ref **ret,
                struct err *err);
+/* A read-only hold on workspace ws's live terminal `name` for a watcher (a viewer, or a
+ * page asking to watch): never starts anything; the client attached with it gets the
+ * scrollback and the output, and its input and resizes are not taken (it is told once,
+ * {"type":"error","code":"read_only"}). -ENOENT: no such live terminal on this node;
+ * -EINVAL: bad name. */
+int terms_watch(struct terms *t, int64_t ws, const char *name, struct term_ref **ret);
 /* Hands an upgraded WebSocket (fd, and its http_upgrade_close handle) to the loop, which
  * replays the scrollback and from then on owns the socket. Consumes ref. */
 void terms_attach(struct terms *t, struct term_ref *ref, int fd, void *handle, const char *extra,

@@ -16,9 +16,11 @@
 
 /* ---- workspaces -------------------------------------------------------------------- */
 
-#define WS_SELECT                                                                                  \
-    "SELECT w.id, w.owner_id, u.username, w.name, w.created_at, w.updated_at, w.file_count,"       \
-    " w.entry_count, w.bytes FROM workspaces w JOIN users u ON u.id = w.owner_id"
+#define WS_COLS                                                                                    \
+    "w.id, w.owner_id, u.username, w.name, w.created_at, w.updated_at, w.file_count,"              \
+    " w.entry_count, w.bytes"
+#define WS_FROM   " FROM workspaces w JOIN users u ON u.id = w.owner_id"
+#define WS_SELECT "SELECT " WS_COLS WS_FROM
 
 static void ws_done(void *p)
 {
@@ -41,6 +43,16 @@ static int read_ws(struct db *db, struct db_stmt *s, void *out)
     w->entry_count = col_int(db, s, 7);
     w->bytes = col_int(db, s, 8);
     return rc;
+}
+
+/* read_ws and the caller's role (column 9). */
+static int read_ws_shared(struct db *db, struct db_stmt *s, void *out)
+{
+    struct store_workspace *w = out;
+    const char *role = col_text(db, s, 9);
+    if (!role || store_member_role_parse(role, &w->member_role) < 0)
+        w->member_role = STORE_MEMBER_NONE;
+    return read_ws(db, s, out);
 }
 
 static int ws_fetch(struct db *db, int64_t id, struct store_workspace **ret, struct err *err)
@@ -89,8 +101,10 @@ int store_workspace_get(struct store *st, int64_t id, struct store_workspace **r
     return rc;
 }
 
-int store_workspace_list(struct store *st, int64_t owner_id, int limit, int offset,
-                         struct store_workspace_list **ret, struct err *err)
+/* A list: owner_id's workspaces (shared: and those they are a member of), or everyone's
+ * when owner_id is 0. */
+static int ws_list(struct store *st, int64_t owner_id, bool shared, int limit, int offset,
+                   struct store_workspace_list **ret, struct err *err)
 {
     struct store_workspace_list *l = calloc(1, sizeof(*l));
     if (!l)
@@ -99,7 +113,16 @@ int store_workspace_list(struct store *st, int64_t owner_id, int limit, int offs
     struct rows r;
     int rc = conn_get(st, &db, err);
     if (rc == 0) {
-        if (owner_id > 0)
+        if (shared)
+            rc = fetch_rows(&db, &r, sizeof(struct store_workspace), read_ws_shared, ws_done, limit,
+                            "SELECT " WS_COLS ", CASE WHEN w.owner_id = ? THEN 'owner' ELSE"
+                            " m.role END" WS_FROM " LEFT JOIN workspace_members m"
+                            " ON m.workspace_id = w.id AND m.user_id = ?"
+                            " WHERE w.owner_id = ? OR m.user_id IS NOT NULL"
+                            " ORDER BY w.id DESC LIMIT ? OFFSET ?",
+                            err, "iiiii", owner_id, owner_id, owner_id, sql_limit(limit),
+                            sql_offset(offset));
+        else if (owner_id > 0)
             rc = fetch_rows(&db, &r, sizeof(struct store_workspace), read_ws, ws_done, limit,
                             WS_SELECT " WHERE w.owner_id = ? ORDER BY w.id DESC LIMIT ? OFFSET ?",
                             err, "iii", owner_id, sql_limit(limit), sql_offset(offset));
@@ -118,6 +141,20 @@ int store_workspace_list(struct store *st, int64_t owner_id, int limit, int offs
     l->more = r.more;
     *ret = l;
     return 0;
+}
+
+int store_workspace_list(struct store *st, int64_t owner_id, int limit, int offset,
+                         struct store_workspace_list **ret, struct err *err)
+{
+    return ws_list(st, owner_id, false, limit, offset, ret, err);
+}
+
+int store_workspace_list_shared(struct store *st, int64_t user_id, int limit, int offset,
+                                struct store_workspace_list **ret, struct err *err)
+{
+    if (user_id <= 0)
+        return err_set(err, EINVAL, "shared workspace list: no user");
+    return ws_list(st, user_id, true, limit, offset, ret, err);
 }
 
 int store_workspace_rename(struct store *st, int64_t id, const char *name, struct err *err)
@@ -561,6 +598,8 @@ static int put_tx(struct db *db, int64_t ws, const char *path, const void *data,
         return rc;
     rc = ws_account(db, ws, e.exists ? 0 : 1, add_entries, (int64_t)len - e.size, err);
     if (rc == 0)
+        rc = history_record(db, ws, path, data, len, etag, now, cond, lim, err);
+    if (rc == 0)
         *created = !e.exists;
     return rc;
 }
@@ -753,7 +792,10 @@ int store_files_apply(struct store *st, int64_t ws, struct store_change *changes
         struct store_change *c = &changes[i];
         if (c->rc < 0)
             continue;
-        struct store_cond cond = {.if_match = c->if_match, .create_only = c->create_only};
+        struct store_cond cond = {.if_match = c->if_match,
+                                  .create_only = c->create_only,
+                                  .author = c->author,
+                                  .source = c->source};
         bool created = false;
         int r;
         if (c->op == STORE_CHANGE_PUT)

@@ -176,6 +176,12 @@ static inline int64_t sql_offset(int offset)
     return offset > 0 ? offset : 0;
 }
 
+/* Stores data as path's next version, then prunes within lim (history.c). Called by the
+ * file writes inside their transaction, after the workspace row is locked. */
+int history_record(struct db *db, int64_t ws, const char *path, const void *data, size_t len,
+                   const char *etag, int64_t now, const struct store_cond *cond,
+                   const struct store_limits *lim, struct err *err);
+
 /* Frees the fields of list elements (each module). */
 void user_done(struct store_user *u);
 void file_done(struct store_file *f);

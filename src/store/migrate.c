@@ -207,6 +207,46 @@ static const char *const migrations[] = {
     "ALTER TABLE runs ADD COLUMN program_ms BIGINT NOT NULL DEFAULT -1;"
     "ALTER TABLE runs ADD COLUMN exit_ms BIGINT NOT NULL DEFAULT -1;"
     "ALTER TABLE runs ADD COLUMN collect_ms BIGINT NOT NULL DEFAULT -1;",
+
+    /* 6: sharing and history (issue 17). Members of a workspace with a role (viewer |
+     * editor; the owner is not a member row); every stored version of a file, numbered
+     * per path, with who wrote it and how (save | terminal | run | restore). */
+    "CREATE TABLE workspace_members ("
+    " workspace_id BIGINT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,"
+    " user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " role TEXT NOT NULL,"
+    " added_at BIGINT NOT NULL,"
+    " PRIMARY KEY (workspace_id, user_id));"
+    "CREATE INDEX workspace_members_user ON workspace_members (user_id, workspace_id);"
+    "CREATE TABLE file_versions ("
+    " id {ID},"
+    " workspace_id BIGINT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,"
+    " path {PATH} NOT NULL,"
+    " version BIGINT NOT NULL,"
+    " size BIGINT NOT NULL,"
+    " etag TEXT NOT NULL,"
+    " author_id BIGINT REFERENCES users(id) ON DELETE SET NULL,"
+    " source TEXT NOT NULL,"
+    " at BIGINT NOT NULL,"
+    " content {BLOB},"
+    " UNIQUE (workspace_id, path, version));"
+    "CREATE INDEX file_versions_age ON file_versions (workspace_id, id);",
+
+    /* 7: co-editing (issue 17): the update logs of co-edited files (store/docs.h). */
+    "CREATE TABLE doc_heads ("
+    " workspace_id BIGINT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,"
+    " path {PATH} NOT NULL,"
+    " bytes BIGINT NOT NULL,"
+    " PRIMARY KEY (workspace_id, path));"
+    "CREATE TABLE doc_updates ("
+    " id {ID},"
+    " workspace_id BIGINT NOT NULL,"
+    " path {PATH} NOT NULL,"
+    " snapshot BIGINT NOT NULL,"
+    " data {BLOB} NOT NULL,"
+    " FOREIGN KEY (workspace_id, path) REFERENCES doc_heads (workspace_id, path)"
+    " ON DELETE CASCADE);"
+    "CREATE INDEX doc_updates_doc ON doc_updates (workspace_id, path, id);",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -11,6 +11,8 @@ static const char *const kind_names[] = {"file", "folder"};
 static const char *const run_names[] = {"queued", "running",   "ok",    "error",
                                         "limit",  "cancelled", "failed"};
 static const char *const sub_names[] = {"pending", "approved", "rejected", "withdrawn"};
+static const char *const member_names[] = {"none", "viewer", "editor", "owner"};
+static const char *const source_names[] = {"save", "terminal", "run", "restore"};
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -67,6 +69,25 @@ int store_sub_status_parse(const char *name, enum store_sub_status *ret)
         return i;
     *ret = (enum store_sub_status)i;
     return 0;
+}
+
+const char *store_member_role_name(enum store_member_role role)
+{
+    return (unsigned)role < N(member_names) ? member_names[role] : "?";
+}
+
+int store_member_role_parse(const char *name, enum store_member_role *ret)
+{
+    int i = lookup(member_names, N(member_names), name);
+    if (i < 0)
+        return i;
+    *ret = (enum store_member_role)i;
+    return 0;
+}
+
+const char *store_source_name(enum store_source s)
+{
+    return (unsigned)s < N(source_names) ? source_names[s] : "?";
 }
 
 int64_t store_now_ms(void)

@@ -179,16 +179,29 @@ void store_token_list_free(struct store_token_list *l);
 
 /* ---- workspaces -------------------------------------------------------------------- */
 
+/* A member's role in a workspace (members.c). NONE: not a member; OWNER only describes the
+ * owner in lists, it is never stored. Ordered: a higher role may do what a lower one may. */
+enum store_member_role {
+    STORE_MEMBER_NONE,
+    STORE_MEMBER_VIEWER,
+    STORE_MEMBER_EDITOR,
+    STORE_MEMBER_OWNER,
+};
+/* "none", "viewer", "editor", "owner"; parse returns -EINVAL for anything else. */
+const char *store_member_role_name(enum store_member_role role);
+int store_member_role_parse(const char *name, enum store_member_role *ret);
+
 struct store_workspace {
     int64_t id;
     int64_t owner_id;
     char *owner_name;
     char *name;
     int64_t created_at;
-    int64_t updated_at;  /* last change of the workspace or any of its files */
-    int64_t file_count;  /* files (not folders) */
-    int64_t entry_count; /* files and folders: what max_entries limits */
-    int64_t bytes;       /* sum of the files' sizes */
+    int64_t updated_at;                 /* last change of the workspace or any of its files */
+    int64_t file_count;                 /* files (not folders) */
+    int64_t entry_count;                /* files and folders: what max_entries limits */
+    int64_t bytes;                      /* sum of the files' sizes */
+    enum store_member_role member_role; /* store_workspace_list_shared only: the user's role */
 };
 
 struct store_workspace_list {
@@ -205,6 +218,10 @@ int store_workspace_get(struct store *st, int64_t id, struct store_workspace **r
 /* owner_id's workspaces, or everyone's when owner_id is 0; newest first (by id). */
 int store_workspace_list(struct store *st, int64_t owner_id, int limit, int offset,
                          struct store_workspace_list **ret, struct err *err);
+/* The workspaces user_id owns or is a member of, newest first; each item's member_role
+ * says which. */
+int store_workspace_list_shared(struct store *st, int64_t user_id, int limit, int offset,
+                                struct store_workspace_list **ret, struct err *err);
 int store_workspace_rename(struct store *st, int64_t id, const char *name, struct err *err);
 /* Deletes the workspace, its files, its runs and its lease. Submissions made from it
  * survive (with their snapshots, and with workspace_id 0), and so do runs attached to
@@ -212,6 +229,34 @@ int store_workspace_rename(struct store *st, int64_t id, const char *name, struc
 int store_workspace_delete(struct store *st, int64_t id, struct err *err);
 void store_workspace_free(struct store_workspace *w);
 void store_workspace_list_free(struct store_workspace_list *l);
+
+/* ---- members (members.c) ----------------------------------------------------------- */
+
+struct store_member {
+    int64_t user_id;
+    char *username;
+    enum store_member_role role; /* viewer or editor */
+    int64_t added_at;            /* ms */
+};
+
+struct store_member_list {
+    size_t n;
+    struct store_member *items; /* by username */
+    bool more;
+};
+
+/* user_id's role in ws: -ENOENT when not a member (the owner is not a member). */
+int store_member_get(struct store *st, int64_t ws, int64_t user_id, enum store_member_role *ret,
+                     struct err *err);
+/* Adds user_id to ws or changes their role (viewer or editor, else -EINVAL); *ret_added
+ * (may be NULL) says whether they are new. -ENOENT: no such workspace or user. */
+int store_member_set(struct store *st, int64_t ws, int64_t user_id, enum store_member_role role,
+                     bool *ret_added, struct err *err);
+/* -ENOENT when user_id was not a member. */
+int store_member_delete(struct store *st, int64_t ws, int64_t user_id, struct err *err);
+int store_member_list(struct store *st, int64_t ws, struct store_member_list **ret,
+                      struct err *err);
+void store_member_list_free(struct store_member_list *l);
 
 /* ---- files --------------------------------------------------------------------------
  * A workspace holds entries at '/'-separated relative paths (validated by the caller).
@@ -249,12 +294,26 @@ struct store_limits {
     int64_t max_file_bytes;      /* per file */
     int64_t max_entries;         /* files + folders per workspace */
     int64_t max_workspace_bytes; /* sum of file sizes per workspace */
+    int64_t history_versions;    /* versions kept per file (history.c) */
+    int64_t history_bytes;       /* bytes of versions kept per workspace (history.c) */
 };
+
+/* What stored a file's bytes, for its history (history.c). */
+enum store_source {
+    STORE_SOURCE_SAVE,     /* the file API (the editor, a client) */
+    STORE_SOURCE_TERMINAL, /* a live environment's write-back */
+    STORE_SOURCE_RUN,      /* a run's write-back */
+    STORE_SOURCE_RESTORE,  /* an earlier version restored */
+};
+/* "save", "terminal", "run", "restore". */
+const char *store_source_name(enum store_source s);
 
 /* Preconditions of a put or delete (HTTP If-Match / If-None-Match: *). */
 struct store_cond {
-    const char *if_match; /* NULL: none; else the file must exist with this etag (-ESTALE) */
-    bool create_only;     /* the path must not exist (-EEXIST) */
+    const char *if_match;     /* NULL: none; else the file must exist with this etag (-ESTALE) */
+    bool create_only;         /* the path must not exist (-EEXIST) */
+    int64_t author;           /* put: who writes, for the file's history (0: unknown) */
+    enum store_source source; /* put: how, for the file's history */
 };
 
 /* Writes etag (STORE_ETAG_LEN + 1 bytes) for content. */
@@ -269,7 +328,8 @@ int store_file_list(struct store *st, int64_t ws, bool with_content, struct stor
                     struct err *err);
 /* Creates or replaces a file, in one transaction: checks cond and lim, creates missing
  * parent folders (-ENOTDIR when one is a file), refuses a folder at path (-EISDIR),
- * stores the bytes and their etag. *ret_created (may be NULL) says whether it is new;
+ * stores the bytes and their etag, and a version in the history when the bytes changed
+ * (cond's author and source). *ret_created (may be NULL) says whether it is new;
  * *ret gets the entry without content. cond and lim may be NULL. -ENOENT: no workspace. */
 int store_file_put(struct store *st, int64_t ws, const char *path, const void *data, size_t len,
                    const struct store_cond *cond, const struct store_limits *lim,
@@ -299,6 +359,8 @@ struct store_change {
     size_t len;                    /* put: bytes */
     const char *if_match;          /* put, delete: the etag it must still have, or NULL */
     bool create_only;              /* put: the path must not exist */
+    int64_t author;                /* put: who writes, for the history (0: unknown) */
+    enum store_source source;      /* put: how, for the history */
     int rc;                        /* out: 0, or why it was refused */
     char etag[STORE_ETAG_LEN + 1]; /* out: a put's new etag */
 };
@@ -306,6 +368,40 @@ int store_files_apply(struct store *st, int64_t ws, struct store_change *changes
                       const struct store_limits *lim, struct err *err);
 void store_file_free(struct store_file *f);
 void store_file_list_free(struct store_file_list *l);
+
+/* ---- file history (history.c) -------------------------------------------------------
+ * Every put (store_file_put, and each put of store_files_apply) that changes a file's
+ * bytes also stores them as the path's next version, in the same transaction, with
+ * cond->author and cond->source; so no writer can bypass the history. The same
+ * transaction then drops, oldest first, the versions past lim->history_versions for that
+ * path and past lim->history_bytes for the whole workspace, but never a path's newest
+ * version (0 in either limit: unlimited). Versions outlive a deletion or a move of their
+ * path; they go with the workspace. Numbers count from 1 per path and are never reused. */
+
+struct store_version {
+    int64_t version;
+    int64_t size;                  /* bytes */
+    char etag[STORE_ETAG_LEN + 1]; /* of the bytes */
+    int64_t author_id;             /* 0: unknown or deleted user */
+    char *author_name;             /* NULL when author_id is 0 */
+    enum store_source source;
+    int64_t at;    /* ms */
+    void *content; /* only from store_version_get with content; NUL-terminated */
+};
+
+struct store_version_list {
+    size_t n;
+    struct store_version *items; /* newest first */
+    bool more;
+};
+
+int store_version_list(struct store *st, int64_t ws, const char *path, int limit, int offset,
+                       struct store_version_list **ret, struct err *err);
+/* One version of path; -ENOENT when it is not (or no longer) kept. */
+int store_version_get(struct store *st, int64_t ws, const char *path, int64_t version,
+                      bool with_content, struct store_version **ret, struct err *err);
+void store_version_free(struct store_version *v);
+void store_version_list_free(struct store_version_list *l);
 
 /* ---- runs and artifacts ------------------------------------------------------------ */
 

@@ -20,6 +20,34 @@
 #include <stdlib.h>
 #include <string.h>
 
+int diff_version_parse(const char *s, size_t len, int64_t *ret)
+{
+    int64_t v = 0;
+    if (len == 0 || len > 18) /* 18 digits cannot overflow an int64 */
+        return -EINVAL;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -EINVAL;
+        v = v * 10 + (s[i] - '0');
+    }
+    if (v == 0)
+        return -EINVAL;
+    *ret = v;
+    return 0;
+}
+
+int diff_range_parse(const char *s, size_t len, int64_t *ret_from, int64_t *ret_to)
+{
+    const char *dots = len >= 2 ? memmem(s, len, "..", 2) : NULL;
+    int64_t a, b;
+    if (!dots || diff_version_parse(s, (size_t)(dots - s), &a) < 0 ||
+        diff_version_parse(dots + 2, len - (size_t)(dots - s) - 2, &b) < 0)
+        return -EINVAL;
+    *ret_from = a;
+    *ret_to = b;
+    return 0;
+}
+
 bool diff_is_text(const void *data, size_t len)
 {
     return memchr(data, '\0', len) == NULL && utf8_valid(data, len);

@@ -1,6 +1,7 @@
 /*
  * diff: a line-based unified diff of two texts, as `diff -u` prints it, for showing a
- * reviewer what changed between two submissions of the same workspace.
+ * reviewer what changed between two submissions of the same workspace, or between two stored
+ * versions of a file (its history); and the version numbers a history request names.
  *
  * Lines are compared byte for byte, including their '\n' (so a last line without one differs
  * from the same line with one, and the output says "\ No newline at end of file", which keeps
@@ -21,6 +22,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define DIFF_MAX_BYTES (4u << 20) /* bytes per side; beyond: -EFBIG */
 #define DIFF_MAX_LINES 100000     /* lines per side; beyond: -EFBIG */
@@ -34,6 +36,11 @@ struct diff_stats {
     size_t hunks;
     bool minimal; /* false when a limit made the diff fall back to a replaced block */
 };
+
+/* A version number from the len bytes at s: 1 to 18 ASCII digits, not 0. 0 or -EINVAL. */
+int diff_version_parse(const char *s, size_t len, int64_t *ret);
+/* "A..B", two version numbers as above (A may be greater than B). 0 or -EINVAL. */
+int diff_range_parse(const char *s, size_t len, int64_t *ret_from, int64_t *ret_to);
 
 /* True when the len bytes look like text a diff can show: valid UTF-8 without NUL. */
 bool diff_is_text(const void *data, size_t len);

@@ -579,7 +579,8 @@ static void flush_file(struct wsync *s, const char *path, const struct stat *st)
     if (k && k->folder) /* a folder became a file */
         flush_delete(s, path);
     k = base_find(s, path);
-    struct store_cond cond = {.if_match = k ? k->etag : NULL, .create_only = !k};
+    struct store_cond cond = {
+        .if_match = k ? k->etag : NULL, .create_only = !k, .source = STORE_SOURCE_TERMINAL};
     struct store_file *f = NULL;
     r = store_file_put(s->hub->cfg.store, s->ws, path, data, len, &cond, lim, &f, NULL, NULL);
     if (r == 0) {

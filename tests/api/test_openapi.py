@@ -85,13 +85,15 @@ def test_docs_api_md_error_codes_match_the_table():
 
 
 def server_sse_names():
-    """Workspace events: the names events.c, terminals.c and drain.c publish; run events:
-    what exec/runs.c adds and the stored tail api/runs.c sends."""
+    """Workspace events: the names events.c, terminals.c, drain.c and collab.c publish; run
+    events: what exec/runs.c adds and the stored tail api/runs.c sends."""
     files = src("src/api/events.c", "src/api/terminals.c", "src/api/drain.c", "src/exec/runs.c",
-                "src/api/runs.c")
+                "src/api/runs.c", "src/api/collab.c")
     ws = set(re.findall(r'\[WSYNC_\w+\] = "(\w+)"', files["src/api/terminals.c"]))
     ws |= set(re.findall(r'"(file_\w+|folder_\w+)"', files["src/api/events.c"]))
     ws |= set(re.findall(r'api_events_publish\((?:[^,"]+, )+"(\w+)"', files["src/api/drain.c"]))
+    # presence and co-editing (collab.c): publish(api, ws, "name", data)
+    ws |= set(re.findall(r'publish\(api, [\w>.-]+, "(\w+)"', files["src/api/collab.c"]))
     run = set()
     for args in re.findall(r"add_event\(r, l, ([^,]+),", files["src/exec/runs.c"]):
         run |= set(re.findall(r'"(\w+)"', args))

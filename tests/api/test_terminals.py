@@ -23,7 +23,7 @@ DEADLINE = 20
 class Term:
     """One WebSocket client of a terminal: bytes in, bytes and control messages out."""
 
-    def __init__(self, client, ws_id, name="1", origin=True, timeout=DEADLINE):
+    def __init__(self, client, ws_id, name="1", origin=True, timeout=DEADLINE, mode=None):
         srv = client.server
         host = srv.url[len("http://"):]
         cookie = "; ".join(f"{k}={v}" for k, v in client.s.cookies.items())
@@ -35,7 +35,8 @@ class Term:
         else:
             kw["suppress_origin"] = True
         self.ws = websocket.create_connection(
-            f"ws://{host}/api/workspaces/{ws_id}/terminal?name={name}", **kw)
+            f"ws://{host}/api/workspaces/{ws_id}/terminal?name={name}"
+            + (f"&mode={mode}" if mode else ""), **kw)
         self.buf = b""
         self.controls = []
         self.closed = False
@@ -132,10 +133,10 @@ def wait_for(fn, timeout=DEADLINE, step=0.02):
 class Events:
     """A Server-Sent Events subscriber reading in a thread."""
 
-    def __init__(self, client, ws_id):
+    def __init__(self, client, ws_id, cid=None):
         self.q = queue.Queue()
         self.r = client.s.get(f"{client.server.url}/api/workspaces/{ws_id}/events",
-                              stream=True, timeout=60)
+                              params={"client": cid} if cid else None, stream=True, timeout=60)
         assert self.r.status_code == 200, self.r.text
         assert self.r.headers["Content-Type"].startswith("text/event-stream")
         self.t = threading.Thread(target=self._pump, daemon=True)

@@ -291,6 +291,77 @@ def test_a_save_on_another_node_reaches_the_terminal(cluster, users):
         ta.close()
 
 
+# ---- working together (issue 17) -----------------------------------------------------------
+
+
+def test_presence_and_co_editing_across_nodes(cluster, users):
+    """Three pages on three nodes: presence posted on A reaches B and C; a document started
+    on A, updated on B, reaches C's stream inline; an update too large for a bus notice
+    reaches A's stream by id and A fetches it from the log through C; a late joiner on C
+    reads the whole log."""
+    import base64
+    from test_collab import Stream
+    ua, ub, uc = users
+    w = ua.workspace("together")
+    put(ua, w, "main.py", "print(1)\n")
+    sa, sb, sc = Stream(ua, w["id"], "pa"), Stream(ub, w["id"], "pb"), Stream(uc, w["id"], "pc")
+    try:
+        sa.expect("presence_joined", lambda d: d["client"] == "pc")  # C's join, seen on A
+        assert ua.post(f"/api/workspaces/{w['id']}/presence",
+                       json={"client": "pa", "path": "main.py", "line": 2, "column": 1,
+                             "scroll": 40}).status_code == 204
+        for s in (sb, sc):
+            got = s.expect("presence", lambda d: d["client"] == "pa")
+            assert (got["path"], got["line"], got["scroll"]) == ("main.py", 2, 40)
+        url = f"/api/workspaces/{w['id']}/docs/main.py"
+        b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
+        assert ua.post(url, json={"client": "pa", "update": b64(b"SNAP"), "snapshot": True}) \
+            .status_code == 201
+        r = ub.post(url, json={"client": "pb", "update": b64(b"from-b")})
+        assert r.status_code == 201
+        got = sc.expect("doc_update", lambda d: d["id"] == r.json()["id"])
+        assert base64.b64decode(got["update"]) == b"from-b"
+        big = b"L" * 9000  # its base64 does not fit a notice with the event around it
+        r = uc.post(url, json={"client": "pc", "update": b64(big)})
+        assert r.status_code == 201
+        got = sa.expect("doc_update", lambda d: d["id"] == r.json()["id"])
+        assert "update" not in got
+        after = ua.get(url, params={"after": got["id"] - 1}).json()["items"]
+        assert base64.b64decode(after[0]["update"]) == big
+        log = uc.get(url).json()["items"]
+        assert [base64.b64decode(u["update"]) for u in log] == [b"SNAP", b"from-b", big]
+        # a page going away on B leaves on A and C
+        assert ub.post(f"/api/workspaces/{w['id']}/presence",
+                       json={"client": "pb", "left": True}).status_code == 204
+        sa.expect("presence_left", lambda d: d["client"] == "pb")
+        sc.expect("presence_left", lambda d: d["client"] == "pb")
+    finally:
+        for s in (sa, sb, sc):
+            s.close()
+
+
+def test_a_terminal_is_watched_read_only_through_another_node(cluster, users):
+    ua, ub, _ = users
+    w = ua.workspace("watch")
+    ta = Term(ua, w["id"])
+    try:
+        ta.run("echo shown-$((6*7))")
+        vb = Term(ub, w["id"], mode="view")  # relayed to A, which holds the environment
+        try:
+            vb.expect(rb"shown-42")
+            ta.send("echo live-$((7*7))\n")
+            vb.expect(rb"live-49")
+            vb.send("echo typed-$((8*8))\n")
+            assert vb.expect_control("error")["code"] == "read_only"
+            assert b"after-81" in ta.run("echo after-$((9*9))")
+            vb.expect(rb"after-81")
+            assert b"typed-" not in ta.buf and b"typed-" not in vb.buf
+        finally:
+            vb.close()
+    finally:
+        ta.close()
+
+
 # ---- restarts and failures ---------------------------------------------------------------
 
 

@@ -158,6 +158,8 @@ test('a conflict between two tabs is shown, and the user chooses', async () => {
     const b = await a.context().newPage();
     // Tab B does not hear about A's save (no event stream), as when it was offline a while.
     await b.route('**/api/workspaces/*/events', (r) => r.abort());
+    // ...and does not co-edit (two co-editing tabs merge instead: together.test.mjs).
+    await b.route('**/api/workspaces/*/docs/**', (r) => r.abort());
     await b.goto(`/w/${samWs}`);
     await b.click('.tree-row[data-path="main.py"]');
     await b.waitForSelector('.cm-content');

@@ -1411,7 +1411,144 @@ BOTH(files_apply_is_all_or_nothing)
     cr_assert_eq(f->size, 2);
     cr_assert_eq(memcmp(f->content, "v1", 2), 0, "keep.py changed by a failed batch");
     store_file_free(f);
+    struct store_version_list *vl = NULL; /* and its history did not change either */
+    OK(store_version_list(st, ws, "keep.py", 0, 0, &vl, &E));
+    cr_assert_eq(vl->n, 1);
+    store_version_list_free(vl);
     OK(store_file_get(st, ws, "new/a.py", false, &f, &E)); /* not deleted */
     store_file_free(f);
     FAILS(-ENOENT, store_file_get(st, ws, "after.py", false, NULL, &E));
+}
+
+/* ---- history and members (issue 17) ----------------------------------------------------- */
+
+static int64_t nversions(int64_t ws, const char *path)
+{
+    struct store_version_list *l = NULL;
+    OK(store_version_list(st, ws, path, 0, 0, &l, &E));
+    int64_t n = (int64_t)l->n;
+    store_version_list_free(l);
+    return n;
+}
+
+/* Every put is a version, by whichever call wrote it; a failed batch leaves none. */
+BOTH(history_follows_every_write)
+{
+    int64_t u = mkuser("historian");
+    int64_t ws = mkws(u, "w");
+    struct store_cond by = {.author = u, .source = STORE_SOURCE_SAVE};
+    OK(store_file_put(st, ws, "a.py", "v1", 2, &by, NULL, NULL, NULL, &E));
+    OK(store_file_put(st, ws, "a.py", "v1", 2, &by, NULL, NULL, NULL, &E)); /* same bytes */
+    cr_assert_eq(nversions(ws, "a.py"), 1);
+    struct store_change ch[] = {
+        {.op = STORE_CHANGE_PUT,
+         .path = "a.py",
+         .data = "v2",
+         .len = 2,
+         .source = STORE_SOURCE_RUN},
+    };
+    OK(store_files_apply(st, ws, ch, 1, NULL, &E));
+    struct store_version_list *l = NULL;
+    OK(store_version_list(st, ws, "a.py", 0, 0, &l, &E));
+    cr_assert_eq(l->n, 2);
+    cr_assert_eq(l->items[0].version, 2);
+    cr_assert_eq(l->items[0].source, STORE_SOURCE_RUN);
+    cr_assert_eq(l->items[0].author_id, 0);
+    cr_assert_null(l->items[0].author_name);
+    cr_assert_eq(l->items[1].author_id, u);
+    cr_assert_str_eq(l->items[1].author_name, "historian");
+    store_version_list_free(l);
+    struct store_version *v = NULL;
+    OK(store_version_get(st, ws, "a.py", 1, true, &v, &E));
+    cr_assert_eq(v->size, 2);
+    cr_assert_eq(memcmp(v->content, "v1", 3), 0); /* NUL-terminated */
+    store_version_free(v);
+    FAILS(-ENOENT, store_version_get(st, ws, "a.py", 3, false, NULL, &E));
+
+    /* A refused put (stale) adds no version (a failed batch: files_apply_is_all_or_nothing). */
+    struct store_cond stale = {.if_match = "nope"};
+    FAILS(-ESTALE, store_file_put(st, ws, "a.py", "v9", 2, &stale, NULL, NULL, NULL, &E));
+    cr_assert_eq(nversions(ws, "a.py"), 2);
+
+    /* Versions outlive the file; the workspace takes them along. */
+    OK(store_file_delete(st, ws, "a.py", NULL, NULL, &E));
+    cr_assert_eq(nversions(ws, "a.py"), 2);
+    OK(store_workspace_delete(st, ws, &E));
+    cr_assert_eq(nversions(ws, "a.py"), 0);
+}
+
+BOTH(history_budget)
+{
+    int64_t u = mkuser("budget");
+    int64_t ws = mkws(u, "w");
+    struct store_limits lim = {.history_versions = 2, .history_bytes = 10};
+    char text[8];
+    for (int i = 1; i <= 4; i++) {
+        snprintf(text, sizeof(text), "%d", i);
+        OK(store_file_put(st, ws, "a", text, 1, NULL, &lim, NULL, NULL, &E));
+    }
+    struct store_version_list *l = NULL;
+    OK(store_version_list(st, ws, "a", 0, 0, &l, &E));
+    cr_assert_eq(l->n, 2);
+    cr_assert_eq(l->items[0].version, 4);
+    cr_assert_eq(l->items[1].version, 3);
+    store_version_list_free(l);
+    /* 9 bytes of b push a's version 3 out (1 + 1 + 9 > 10), never a's newest. */
+    OK(store_file_put(st, ws, "b", "bbbbbbbbb", 9, NULL, &lim, NULL, NULL, &E));
+    cr_assert_eq(nversions(ws, "a"), 1);
+    OK(store_file_put(st, ws, "b", "BBBBBBBBBBBB", 12, NULL, &lim, NULL, NULL, &E));
+    cr_assert_eq(nversions(ws, "a"), 1);
+    cr_assert_eq(nversions(ws, "b"), 1); /* the newest stays even past the budget */
+    /* Numbers are never reused after pruning. */
+    OK(store_file_put(st, ws, "a", "5", 1, NULL, &lim, NULL, NULL, &E));
+    struct store_version *v = NULL;
+    OK(store_version_get(st, ws, "a", 5, false, &v, &E));
+    store_version_free(v);
+}
+
+BOTH(members)
+{
+    int64_t owner = mkuser("owner");
+    int64_t ann = mkuser("ann"), bob = mkuser("Bob");
+    int64_t ws = mkws(owner, "shared"), other = mkws(ann, "ann's");
+    enum store_member_role role;
+    FAILS(-ENOENT, store_member_get(st, ws, ann, &role, &E));
+    FAILS(-EINVAL, store_member_set(st, ws, ann, STORE_MEMBER_OWNER, NULL, &E));
+    FAILS(-EINVAL, store_member_set(st, ws, ann, STORE_MEMBER_NONE, NULL, &E));
+    bool added = false;
+    OK(store_member_set(st, ws, ann, STORE_MEMBER_VIEWER, &added, &E));
+    cr_assert(added);
+    OK(store_member_set(st, ws, ann, STORE_MEMBER_EDITOR, &added, &E));
+    cr_assert_not(added);
+    OK(store_member_get(st, ws, ann, &role, &E));
+    cr_assert_eq(role, STORE_MEMBER_EDITOR);
+    OK(store_member_set(st, ws, bob, STORE_MEMBER_VIEWER, NULL, &E));
+    cr_assert_lt(store_member_set(st, 99999, bob, STORE_MEMBER_VIEWER, NULL, &E), 0);
+    struct store_member_list *l = NULL;
+    OK(store_member_list(st, ws, &l, &E));
+    cr_assert_eq(l->n, 2);
+    cr_assert_str_eq(l->items[0].username, "ann"); /* by name, ignoring case */
+    cr_assert_str_eq(l->items[1].username, "Bob");
+    store_member_list_free(l);
+
+    /* ann sees her own workspace and the shared one, with her role in each. */
+    struct store_workspace_list *wl = NULL;
+    OK(store_workspace_list_shared(st, ann, 0, 0, &wl, &E));
+    cr_assert_eq(wl->n, 2);
+    cr_assert_eq(wl->items[0].id, other);
+    cr_assert_eq(wl->items[0].member_role, STORE_MEMBER_OWNER);
+    cr_assert_eq(wl->items[1].id, ws);
+    cr_assert_eq(wl->items[1].member_role, STORE_MEMBER_EDITOR);
+    store_workspace_list_free(wl);
+    /* ... while the owner's own list (the max-workspaces count) is unchanged. */
+    OK(store_workspace_list(st, ann, 0, 0, &wl, &E));
+    cr_assert_eq(wl->n, 1);
+    store_workspace_list_free(wl);
+
+    OK(store_member_delete(st, ws, ann, &E));
+    FAILS(-ENOENT, store_member_delete(st, ws, ann, &E));
+    FAILS(-ENOENT, store_member_get(st, ws, ann, &role, &E));
+    OK(store_workspace_list_shared(st, ann, 0, 0, &wl, &E));
+    cr_assert_eq(wl->n, 1);
+    store_workspace_list_free(wl);
 }

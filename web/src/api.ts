@@ -20,6 +20,34 @@ export interface Workspace {
     updated_at: string;
     file_count: number;
     bytes: number;
+    /** The caller's role in it (lists and GET): admins count as owner. */
+    role?: WorkspaceRole;
+}
+export type WorkspaceRole = 'viewer' | 'editor' | 'owner';
+export type MemberRole = 'viewer' | 'editor';
+export interface Member {
+    user: UserRef;
+    role: MemberRole;
+    added_at: string;
+}
+/** One stored version of a file (its history). */
+export interface Version {
+    version: number;
+    size: number;
+    etag: string;
+    author: UserRef | null;
+    source: 'save' | 'terminal' | 'run' | 'restore';
+    at: string;
+}
+export interface VersionDiff {
+    path: string;
+    from: number;
+    to: number;
+    diff: string | null;
+    binary: boolean;
+    too_large: boolean;
+    added: number;
+    removed: number;
 }
 export interface FileEntry {
     path: string;
@@ -179,6 +207,8 @@ export interface RequestOptions {
     signal?: AbortSignal;
     /** Do not call the 401 handler (login, me). */
     quiet401?: boolean;
+    /** Let the request outlive the page (pagehide). */
+    keepalive?: boolean;
 }
 
 /** Low level: returns the Response when it is 2xx, else throws ApiError. */
@@ -192,7 +222,7 @@ export async function raw(method: string, path: string, opts: RequestOptions = {
     if (method !== 'GET' && method !== 'HEAD' && csrfToken) headers['X-CSRF-Token'] = csrfToken;
     let res: Response;
     try {
-        res = await fetch(path, { method, headers, body, signal: opts.signal, credentials: 'same-origin' });
+        res = await fetch(path, { method, headers, body, signal: opts.signal, credentials: 'same-origin', keepalive: opts.keepalive });
     } catch (e) {
         if ((e as Error).name === 'AbortError') throw e;
         throw new ApiError(0, 'offline', 'Cannot reach the server. Check your connection.');
@@ -284,13 +314,27 @@ export const workspaces = {
     rename: (id: number, name: string) => request<Workspace>('PATCH', `/api/workspaces/${id}`, { json: { name } }),
     remove: (id: number) => request<void>('DELETE', `/api/workspaces/${id}`),
     /** The workspace's event stream (SSE: file changes from the terminal, other tabs, runs). */
-    eventsUrl: (id: number) => `/api/workspaces/${id}/events`,
+    /** client: the page's id, so the stream is also its presence (docs/api.md). */
+    eventsUrl: (id: number, client?: string) => `/api/workspaces/${id}/events${client ? `?client=${client}` : ''}`,
 };
 
 /** Language services (docs/api.md): one POST per operation, JSON in and out. */
 export const langServices = {
     call: (ws: number, op: string, body: object, signal?: AbortSignal) =>
         raw('POST', `/api/workspaces/${ws}/${op}`, { json: body, signal }),
+};
+
+export const members = {
+    list: (ws: number) => get<{ owner: UserRef; items: Member[]; max_members: number }>(`/api/workspaces/${ws}/members`),
+    /** Adds username, or changes their role. */
+    set: (ws: number, username: string, role: MemberRole) => post<Member>(`/api/workspaces/${ws}/members`, { username, role }),
+    remove: (ws: number, userId: number) => request<void>('DELETE', `/api/workspaces/${ws}/members/${userId}`),
+};
+
+export const history = {
+    list: (ws: number, path: string) => get<{ path: string; items: Version[]; next_offset: number | null }>(`/api/workspaces/${ws}/files/${encodePath(path)}?history=1&limit=200`),
+    diff: (ws: number, path: string, from: number, to: number) => get<VersionDiff>(`/api/workspaces/${ws}/files/${encodePath(path)}?diff=${from}..${to}`),
+    restore: (ws: number, path: string, version: number) => post<Saved>(`/api/workspaces/${ws}/restore`, { path, version }),
 };
 
 export interface Saved {
@@ -323,8 +367,11 @@ export const files = {
     },
     url: (ws: number, path: string) => `/api/workspaces/${ws}/files/${encodePath(path)}`,
     /** PUT; `ifMatch` an etag for a conditional write, '*' (If-None-Match) to create only. */
-    write(ws: number, path: string, text: string | Blob, ifMatch?: string | null, createOnly = false): Promise<Saved> {
+    /** shared: a co-editor's save of the text the editors share (ide/collab.ts); any other
+     *  write makes the server drop that shared text. */
+    write(ws: number, path: string, text: string | Blob, ifMatch?: string | null, createOnly = false, shared = false): Promise<Saved> {
         const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream' };
+        if (shared) headers['X-Pyroom-Doc'] = '1';
         if (createOnly) headers['If-None-Match'] = '*';
         else if (ifMatch) headers['If-Match'] = `"${ifMatch}"`;
         return request<Saved>('PUT', `/api/workspaces/${ws}/files/${encodePath(path)}`, { body: text, headers });
@@ -376,9 +423,10 @@ export const terminals = {
     /** Ends one terminal's shell, or (name omitted) the workspace's whole environment. */
     end: (ws: number, name?: string) =>
         request<void>('DELETE', `/api/workspaces/${ws}/terminals${name ? `/${encodeURIComponent(name)}` : ''}`),
-    /** The WebSocket of terminal `name` (same origin, ws: or wss: like the page). */
-    socketUrl: (ws: number, name: string) =>
-        `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/api/workspaces/${ws}/terminal?name=${encodeURIComponent(name)}`,
+    /** The WebSocket of terminal `name` (same origin, ws: or wss: like the page); `watch`
+     *  opens it read-only (a viewer mirrors a member's terminal). */
+    socketUrl: (ws: number, name: string, watch = false) =>
+        `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/api/workspaces/${ws}/terminal?name=${encodeURIComponent(name)}${watch ? '&mode=view' : ''}`,
 };
 
 export const submissions = {

@@ -75,6 +75,8 @@ const ICONS: Record<string, string> = {
     comment: 'M2 2.5h12v8.5H7l-3 2.5V11H2z',
     stdin: 'M2 4.5h12 M2 8h8 M2 11.5h10',
     dot: 'M8 6.5a1.5 1.5 0 1 0 .01 0z',
+    user: 'M8 2.5a2.5 2.5 0 1 0 .01 0z M3 14c0-3 2.2-4.5 5-4.5s5 1.5 5 4.5',
+    share: 'M6 3a2 2 0 1 0 .01 0z M1.5 13c0-2.5 2-3.5 4.5-3.5s4.5 1 4.5 3.5 M11 3.5a1.8 1.8 0 1 1 0 3.6 M12 9.6c1.6.4 2.5 1.4 2.5 3.4',
 };
 
 export function icon(name: keyof typeof ICONS | string, cls = ''): SVGSVGElement {
@@ -164,6 +166,19 @@ export function dialog<T>(opts: {
         const safe = opts.buttons[opts.buttons.length - 1]?.kind === 'danger' ? buttons[0] : buttons[buttons.length - 1];
         const first = d.querySelector<HTMLElement>('input, textarea, select') ?? safe;
         first?.focus();
+    });
+}
+
+/** Shows d as a modal until it closes, then removes it; onOpen runs once it is shown. */
+export function openModal(d: HTMLDialogElement, onOpen?: () => void): Promise<void> {
+    return new Promise((resolve) => {
+        d.addEventListener('close', () => {
+            d.remove();
+            resolve();
+        });
+        document.body.append(d);
+        d.showModal();
+        onOpen?.();
     });
 }
 

@@ -20,6 +20,12 @@ export interface EditorHooks {
     shown(): void;
     /** The file list may have changed (a deleted file saved again). */
     refreshTree(): Promise<void>;
+    /** Before f's state goes into the editor (co-editing brings it up to the shared text). */
+    prepare?(f: OpenFile): void;
+    /** The cursor, the selection or the text moved (presence tells the others). */
+    moved?(docChanged: boolean): void;
+    /** The tab of path was closed. */
+    closed?(path: string): void;
 }
 
 export class EditorPanel {
@@ -34,7 +40,10 @@ export class EditorPanel {
         if (!f || u.state !== this.view?.state) return;
         if (u.docChanged) this.store.edited(f, u.state);
         else f.state = u.state;
-        if (u.selectionSet || u.docChanged) this.status.showCursor();
+        if (u.selectionSet || u.docChanged) {
+            this.status.showCursor();
+            this.hooks.moved?.(u.docChanged);
+        }
     });
     /** Files found not to be text, with their sizes (shown as previews, not editors). */
     private binaries = new Map<string, number>();
@@ -207,6 +216,7 @@ export class EditorPanel {
                 h('button', { type: 'button', class: 'btn btn-small', onclick: () => { f.status = 'dirty'; void this.store.save(f, true).then(() => this.hooks.refreshTree()); this.showActive(); } }, 'Save it again'),
                 h('button', { type: 'button', class: 'btn btn-small', onclick: () => this.closeTab(f.path, true) }, 'Close')));
         }
+        this.hooks.prepare?.(f);
         if (!this.view) {
             this.view = new EditorView({ state: f.state, parent: this.host });
             // bench/web measures navigation → this mark (the first editable editor).
@@ -307,6 +317,7 @@ export class EditorPanel {
         this.tabs.splice(i, 1);
         if (f && f.status !== 'conflict' && f.status !== 'deleted') this.store.close(path);
         else this.store.open.delete(path);
+        this.hooks.closed?.(path);
         if (this.active === path) this.active = this.tabs[Math.min(i, this.tabs.length - 1)] ?? '';
         this.persistTabs();
         this.renderTabs();

@@ -20,9 +20,10 @@ export interface EventData {
 export class WorkspaceEvents {
     private es: EventSource | null = null;
 
-    constructor(ws: number) {
+    /** client: the page's id among the workspace's pages (presence.ts). */
+    constructor(ws: number, client?: string) {
         try {
-            this.es = new EventSource(wsApi.eventsUrl(ws));
+            this.es = new EventSource(wsApi.eventsUrl(ws, client));
         } catch {
             /* no stream: the IDE polls while a terminal is open */
         }

@@ -63,6 +63,10 @@ export interface OpenFile {
     again: boolean;
     timer: number;
     retryMs: number;
+    /** Co-edited (collab.ts): the text is the editors' shared document, so a newer version on
+     *  the server is a peer's save of it, never a conflict: the file rebases and saves again
+     *  when its text differs. */
+    shared?: boolean;
 }
 
 interface Draft {
@@ -260,8 +264,12 @@ export class FileStore {
         for (const f of this.open.values()) if (f.status === 'offline' || f.status === 'error') void this.save(f);
     };
 
+    /** A viewer's page: nothing is ever written (the server would answer 403 read_only). */
+    readOnly = false;
+
     async save(f: OpenFile, force = false): Promise<void> {
         clearTimeout(f.timer);
+        if (this.readOnly) return;
         // A file deleted or moved elsewhere (the terminal's mv) is written again only when
         // the user asks ("Save it again"), never by autosave, Ctrl+S or Run.
         if ((f.status === 'conflict' || f.status === 'deleted') && !force) return;
@@ -284,7 +292,7 @@ export class FileStore {
         f.status = 'saving';
         this.onChange(f);
         try {
-            const r = await filesApi.write(this.ws, f.path, text, f.etag || null, !f.etag);
+            const r = await filesApi.write(this.ws, f.path, text, f.etag || null, !f.etag, f.shared);
             f.etag = bareEtag(r.etag);
             f.base = text;
             f.baseDoc = doc;
@@ -299,7 +307,8 @@ export class FileStore {
             if (err.status === 412 || (err.status === 409 && err.code === 'exists') || err.code === 'etag_mismatch') {
                 try {
                     const cur = await filesApi.read(this.ws, f.path);
-                    this.enterConflict(f, cur.text, cur.etag);
+                    if (f.shared) this.rebase(f, cur.text, cur.etag);
+                    else this.enterConflict(f, cur.text, cur.etag);
                 } catch (e2) {
                     f.status = 'error';
                     f.message = messageOf(e2);
@@ -363,12 +372,26 @@ export class FileStore {
         this.onChange(f);
     }
 
+    /** A co-edited file learns the server's newer version (a peer's save): that becomes its
+     *  base, and it saves again if its shared text differs. */
+    private rebase(f: OpenFile, text: string, etag: string): void {
+        this.setBase(f, text, etag);
+        f.status = this.isDirty(f) ? 'dirty' : 'saved';
+        if (f.status === 'dirty') this.schedule(f, AUTOSAVE_MS);
+        else this.dropDraft(f.path);
+    }
+
     /** The server says the file changed (terminal, another tab). */
     async remoteChanged(path: string, etag: string): Promise<OpenFile | null> {
         const f = this.open.get(path);
         if (!f || bareEtag(etag) === f.etag || f.saving) return null;
         const cur = await filesApi.read(this.ws, path);
         if (cur.etag === f.etag) return null;
+        if (f.shared) {
+            this.rebase(f, cur.text, cur.etag);
+            this.onChange(f);
+            return null; // the shared document, not the server's bytes, is the editor's text
+        }
         if (!this.isDirty(f) && f.status !== 'conflict') {
             this.setBase(f, cur.text, cur.etag);
             const fmt = textFormat(cur.text);

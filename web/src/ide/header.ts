@@ -1,5 +1,5 @@
 // The IDE's top bar: the breadcrumb (workspace name, click to rename; the owner's name when
-// an administrator is in someone else's workspace) and the actions: Run, Terminal, Submit.
+// an administrator or a member is in someone else's workspace) and the actions: Run, Terminal, Submit.
 // Other modules add their own buttons with `addAction`.
 
 import { messageOf, submissions as subApi, workspaces as wsApi, type Workspace } from '../api';
@@ -7,6 +7,7 @@ import { dialog, h, icon, prefs, promptDialog, toast } from '../dom';
 import { navigate } from '../router';
 import { topbar, user as currentUser } from '../session';
 import type { FileStore } from './files';
+import { readOnlyBadge } from './members';
 
 export interface HeaderHooks {
     toggleTerminal(): void;
@@ -26,8 +27,8 @@ export class IdeHeader {
         this.name = h('button', { type: 'button', class: 'crumb-name', title: 'Rename workspace', onclick: () => void this.rename() }, ws.name);
         const crumb = h('div', { class: 'crumb' },
             h('a', { href: '/', class: 'crumb-link' }, 'Workspaces'), h('span', { class: 'crumb-sep' }, '/'),
-            foreign ? h('span', { class: 'owner-badge', title: `This workspace belongs to ${ws.owner.username}; you see it as an administrator` }, `${ws.owner.username}’s`) : null,
-            this.name);
+            foreign ? h('span', { class: 'owner-badge', title: `This workspace belongs to ${ws.owner.username}; ${ws.role === 'owner' ? 'you see it as an administrator' : `it is shared with you (${ws.role ?? 'viewer'})`}` }, `${ws.owner.username}’s`) : null,
+            this.name, readOnlyBadge(ws));
         this.termBtn = h('button', { type: 'button', class: 'btn', id: 'toggle-terminal', title: 'Terminal (Ctrl+`)', 'aria-pressed': String(prefs.get('term:open', false)), onclick: () => hooks.toggleTerminal() }, icon('terminal'), h('span', null, 'Terminal'));
         this.submitBtn = foreign ? null : h('button', { type: 'button', class: 'btn', id: 'submit-review', onclick: () => void this.submit() }, icon('upload'), h('span', null, 'Submit'));
         this.actions = h('div', { class: 'top-actions' }, run, this.termBtn, this.submitBtn);

@@ -17,7 +17,7 @@ import { ApiError, limits as limitsApi, messageOf, type FileEntry, type Workspac
 import { h, icon, toast } from '../dom';
 import { baseExtensions, languageFor } from '../editor';
 import { Lang } from '../lang';
-import { onLeave } from '../router';
+import { navigate, onLeave } from '../router';
 import { errorBlock, loading, topbar } from '../session';
 import { openSearchPanel } from '@codemirror/search';
 import { EditorPanel } from './editorpanel';
@@ -29,6 +29,10 @@ import { ideCaptureKeys, ideKeys, type KeyHooks } from './keys';
 import { IdeLayout } from './layout';
 import { prefetchIde, type IdeData } from './prefetch';
 import { quickOpen } from './quickopen';
+import { Collab } from './collab';
+import { historyDialog } from './history';
+import { membersDialog } from './members';
+import { Presence } from './presence';
 import { RunPanel } from './runpanel';
 import { SearchPanel } from './search';
 import { StatusBar } from './statusbar';
@@ -69,14 +73,18 @@ export class Ide {
     readonly layout: IdeLayout;
     readonly events: WorkspaceEvents;
     readonly search: SearchPanel;
+    readonly presence: Presence;
+    readonly collab: Collab;
     private cleanups: (() => void)[] = [];
     private disposed = false;
 
     constructor(app: HTMLElement, readonly ws: Workspace, entries: FileEntry[], early: IdeData['first']) {
-        const shared = baseExtensions({ onSave: () => void this.saveNow(), onRun: () => void this.runs.run() });
+        const viewer = ws.role === 'viewer'; // a viewer reads, follows and watches only
+        const shared = baseExtensions({ onSave: () => void this.saveNow(), onRun: () => void this.runs.run() }, viewer);
         this.lang = new Lang(ws.id, { open: (p) => this.editor.open(p), view: () => this.editor.view });
-        this.store = new FileStore(ws.id, (path) => [shared, languageFor(path), this.lang.extensions(path), this.editor.listener]);
+        this.store = new FileStore(ws.id, (path) => [shared, languageFor(path), this.lang.extensions(path), this.collab.extension(path), this.editor.listener]);
         this.store.prefetched.set(early.path, early.content);
+        this.store.readOnly = viewer;
         this.store.onChange = (f) => this.editor.fileChanged(f);
         this.store.onConflict = (f) => this.editor.conflict(f);
 
@@ -93,11 +101,23 @@ export class Ide {
         });
         this.tree.setEntries(entries);
         this.editor = new EditorPanel(ws.id, this.store, this.tree, this.lang, {
-            shown: () => this.runs.updateLabel(),
+            shown: () => {
+                this.runs.updateLabel();
+                this.presence.moved();
+            },
             refreshTree: () => this.files.refresh(),
+            prepare: (f) => this.collab.prepare(f),
+            moved: (docChanged) => this.presence.moved(docChanged),
+            closed: (p) => this.collab.close(p),
+        });
+        this.presence = new Presence(ws.id, { view: () => this.editor.view, active: () => this.editor.active, open: (p) => this.editor.open(p) });
+        this.collab = new Collab(ws.id, {
+            client: this.presence.client, readOnly: viewer, view: () => this.editor.view, active: () => this.editor.active,
+            file: (p) => this.store.open.get(p), reload: (p) => this.editor.remoteChanged(p, ''),
         });
         this.status = new StatusBar(this.store, { active: () => this.editor.activeFile(), view: () => this.editor.view }, this.lang.status);
         this.editor.setStatus(this.status);
+        this.status.addLeft(this.presence.element);
         this.files = new FileOps(ws.id, this.store, this.tree, this.editor);
         this.files.onMoved = () => this.runs.updateLabel();
         this.runs = new RunPanel(ws.id, this.store, {
@@ -115,8 +135,11 @@ export class Ide {
             },
             focusEditor: () => this.editor.focus(),
             openAt: (p, l) => void this.lang.openAt(p, l),
-        });
+        }, viewer);
+        this.runs.button.hidden = viewer; // a viewer follows runs, never starts one
         this.header = new IdeHeader(ws, this.store, this.runs.button, { toggleTerminal: () => this.terminals.toggle() });
+        this.header.addAction(h('button', { type: 'button', class: 'btn', id: 'file-history', title: 'History of the open file', onclick: () => void (this.editor.active && historyDialog(ws.id, this.editor.active, !viewer)) }, icon('history'), h('span', null, 'History')));
+        this.header.addAction(h('button', { type: 'button', class: 'btn', id: 'share-workspace', title: 'Members of this workspace', onclick: () => void membersDialog(ws, () => navigate('/')) }, icon('share'), h('span', null, 'Share')));
         this.layout = new IdeLayout({ sidebar: this.tree.el, editor: this.editor.el, terminal: this.terminals.el, run: this.runs.el }, {
             resized: () => this.terminals.refit(),
             shown: (pane) => {
@@ -152,8 +175,10 @@ export class Ide {
         onLeave(() => this.dispose());
         this.terminals.start();
 
-        this.events = new WorkspaceEvents(ws.id);
+        this.events = new WorkspaceEvents(ws.id, this.presence.client);
         fileEvents(this.events, this.tree, this.editor, () => this.files.refreshSoon());
+        this.presence.listen(this.events);
+        this.collab.listen(this.events);
         // While a terminal is connected but the event stream is down (or the server has none),
         // the tree is refreshed every few seconds so files made in the terminal still show up.
         const poll = window.setInterval(() => {
@@ -180,6 +205,8 @@ export class Ide {
         this.disposed = true;
         for (const fn of this.cleanups) fn();
         this.events.close();
+        this.presence.dispose();
+        this.collab.dispose();
         this.files.dispose();
         this.search.dispose();
         this.store.dispose();

@@ -34,6 +34,11 @@ export class StatusBar {
             this.eol, this.lang, this.limits);
     }
 
+    /** Adds an item on the left, after the save state (presence's chips). */
+    addLeft(el: HTMLElement): void {
+        this.save.after(el);
+    }
+
     /** The language item: 'Python', 'Plain text', 'Image', 'Binary'. */
     setLanguage(text: string): void {
         this.lang.textContent = text;

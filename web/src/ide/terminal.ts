@@ -51,6 +51,8 @@ export class TermSession {
         private onState: (t: TermSession) => void,
         /** After a failed connection: why, if the server refuses it (a limit), else null. */
         private diagnose: () => Promise<string | null> = async () => null,
+        /** Watch only (a viewer): the server's mode=view; typing and resizes are not sent. */
+        readonly watch = false,
     ) {
         this.term = new Terminal({
             fontFamily: getComputedStyle(document.documentElement).getPropertyValue('--mono').trim() || 'monospace',
@@ -60,6 +62,7 @@ export class TermSession {
             scrollback: 5000,
             allowProposedApi: false,
             theme: themeFromCss(),
+            disableStdin: watch,
         });
         this.term.loadAddon(this.fit);
         this.term.open(host);
@@ -69,7 +72,7 @@ export class TermSession {
             for (let i = 0; i < d.length; i++) b[i] = d.charCodeAt(i) & 0xff;
             this.send(b);
         });
-        this.term.onResize(({ cols, rows }) => this.control({ type: 'resize', cols, rows }));
+        this.term.onResize(({ cols, rows }) => !watch && this.control({ type: 'resize', cols, rows }));
         this.observer = new ResizeObserver(() => this.refit());
         this.observer.observe(host);
         this.scheme.addEventListener('change', this.retheme);
@@ -105,7 +108,7 @@ export class TermSession {
         this.setState(this.everOpen ? 'reconnecting' : 'connecting', this.everOpen ? 'Reconnecting…' : 'Connecting…');
         let ws: WebSocket;
         try {
-            ws = new WebSocket(termApi.socketUrl(this.workspace, this.name));
+            ws = new WebSocket(termApi.socketUrl(this.workspace, this.name, this.watch));
         } catch (e) {
             this.setState('error', String(e));
             return;

@@ -29,7 +29,8 @@ export class TermPanel {
     private liveEnvs: LiveEnv[] = [];
     private disposed = false;
 
-    constructor(private ws: number, private hooks: TermHooks) {
+    /** watch: a viewer's terminals mirror the members' read-only (`?mode=view`). */
+    constructor(private ws: number, private hooks: TermHooks, private watch = false) {
         this.tabs = h('div', { class: 'term-tabs', role: 'tablist', 'aria-label': 'Terminals' });
         this.stateEl = h('span', { class: 'term-state' });
         this.body = h('div', { class: 'term-body' });
@@ -103,7 +104,7 @@ export class TermPanel {
             t = new mod.TermSession(host, this.ws, name, (s) => {
                 if (s.name === this.active) this.showState();
                 this.renderTabs();
-            }, () => this.refusal(name!));
+            }, () => this.refusal(name!), this.watch);
             linkTerminal(t.term, (p, l) => this.hooks.openAt(p, l));
             this.terms.set(name, t);
         }

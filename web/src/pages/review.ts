@@ -10,6 +10,7 @@ import { clear, fileIcon, fmtAgo, fmtBytes, fmtTime, h, icon, statusBadge, toast
 import { navigate, onLeave } from '../router';
 import { finished, RunView } from '../runview';
 import { errorBlock, isReviewer, loading, page, user } from '../session';
+import { diffBody } from '../diffview';
 
 function notAvailable(e: unknown): string {
     return messageOf(e);
@@ -213,15 +214,7 @@ class SubmissionView {
         const box = h('div', { class: 'diff-view' });
         if (!files.length) box.append(h('p', { class: 'muted pad' }, `No file changed since #${prev}.`));
         for (const f of files) {
-            const body = h('pre', { class: 'diff-body' });
-            if (f.diff) {
-                for (const line of f.diff.split('\n')) {
-                    const cls = line.startsWith('@@') ? 'd-hunk' : line.startsWith('+++') || line.startsWith('---') ? 'd-file' : line.startsWith('+') ? 'd-add' : line.startsWith('-') ? 'd-del' : '';
-                    body.append(h('div', { class: `d-line ${cls}` }, line || ' '));
-                }
-            } else {
-                body.append(h('div', { class: 'd-line muted' }, f.binary ? 'Binary file.' : f.too_large ? 'Too large to compare.' : 'No text to show.'));
-            }
+            const body = diffBody(f);
             box.append(h('section', { class: 'diff-file' },
                 h('header', { class: 'diff-head' }, h('span', { class: `badge badge-${f.status === 'added' ? 'approved' : f.status === 'removed' ? 'rejected' : 'pending'}` }, f.status), h('strong', null, f.path),
                     f.added !== undefined ? h('span', { class: 'muted small' }, `+${f.added} −${f.removed ?? 0}`) : null),

@@ -62,14 +62,15 @@ export async function workspacesPage(query: URLSearchParams): Promise<void> {
         }
         const rows = items.map((w) =>
             h('tr', { dataset: { id: String(w.id) } },
-                h('td', { class: 'ws-name' }, h('a', { href: `/w/${w.id}` }, icon('folder'), h('span', null, w.name))),
+                h('td', { class: 'ws-name' }, h('a', { href: `/w/${w.id}` }, icon('folder'), h('span', null, w.name)),
+                    !all && w.role && w.role !== 'owner' ? h('span', { class: 'badge ws-shared', title: `Shared with you by ${w.owner.username}` }, `${w.owner.username} · ${w.role}`) : null),
                 all ? h('td', null, w.owner?.username ?? '') : null,
                 h('td', { class: 'num' }, String(w.file_count ?? '–')),
                 h('td', { class: 'num' }, fmtBytes(w.bytes)),
                 h('td', { title: w.updated_at }, fmtAgo(w.updated_at)),
-                h('td', { class: 'row-actions' },
+                h('td', { class: 'row-actions' }, w.role && w.role !== 'owner' ? null : [
                     h('button', { type: 'button', class: 'btn btn-small', onclick: () => rename(w) }, 'Rename'),
-                    h('button', { type: 'button', class: 'btn btn-small btn-danger-quiet', onclick: () => remove(w) }, 'Delete'))),
+                    h('button', { type: 'button', class: 'btn btn-small btn-danger-quiet', onclick: () => remove(w) }, 'Delete')])),
         );
         listHost.appendChild(
             h('table', { class: 'table ws-table' },

@@ -1,0 +1,115 @@
+// Working together (issue 17, the live half), in two browser contexts at once: two editors
+// type into one file at the same time and both end with the same text holding every
+// character, which is also what the server stores (sorted after page.test.mjs, which registers
+// the first account); a follower's editor goes to the file,
+// cursor line and scroll of the person it follows. Screenshots in build/screenshots/.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { Api, closeBrowser, editorText, launch, newPage, shot, until } from './lib.mjs';
+
+const api = new Api();
+let ws = 0;
+const pages = [];
+
+const viewerApi = new Api();
+
+async function openIde(path, as = api) {
+    const p = await newPage({ api: as, timeout: 20000 });
+    pages.push(p);
+    await p.goto(`/w/${ws}`);
+    await p.click(`.tree-row[data-path="${path}"]`);
+    // The editor is bound to the file's shared document.
+    await p.waitForSelector('.editor-host .cm-editor[data-shared=true]');
+    return p;
+}
+
+before(async () => {
+    await launch();
+    await api.register(`co${Date.now().toString(36)}`);
+    const r = await api.req('POST', '/api/workspaces', { name: 'together' });
+    ws = r.json.id;
+    await api.req('PUT', `/api/workspaces/${ws}/files/main.py`, '# shared\nx = 1\n');
+    const long = Array.from({ length: 300 }, (_, i) => `line_${i + 1} = ${i + 1}`).join('\n') + '\n';
+    await api.req('PUT', `/api/workspaces/${ws}/files/long.py`, long);
+    // The follower is a viewer: members are issue 17's other half.
+    const v = await viewerApi.register(`cv${Date.now().toString(36)}`);
+    const m = await api.req('POST', `/api/workspaces/${ws}/members`, { username: v.username, role: 'viewer' });
+    assert.equal(m.status, 201, m.text);
+});
+
+after(async () => {
+    for (const p of pages) await p.context().close().catch(() => {});
+    await closeBrowser();
+});
+
+test('two editors typing at once both keep every keystroke, and the file holds it', async () => {
+    const a = await openIde('main.py');
+    const b = await openIde('main.py');
+    // A types at the start of the first line, B at the end of the file, at the same time.
+    await a.click('.editor-host .cm-line >> nth=0');
+    await a.keyboard.press('ControlOrMeta+Home');
+    await b.click('.editor-host .cm-content');
+    await b.keyboard.press('ControlOrMeta+End');
+    const left = 'alpha_one_two_three_';
+    const right = 'BETA-FOUR-FIVE-SIX';
+    await Promise.all([
+        a.keyboard.type(left, { delay: 25 }),
+        b.keyboard.type(right, { delay: 25 }),
+    ]);
+    const same = await until(async () => {
+        const [ta, tb] = [await editorText(a), await editorText(b)];
+        return ta === tb && ta.includes(left) && ta.includes(right) ? ta : null;
+    }, 15000);
+    assert.ok(same.startsWith(`${left}# shared`), same);
+    assert.ok(same.includes(right), same);
+    await shot(a, 'collab-two-editors-a');
+    await shot(b, 'collab-two-editors-b');
+    // Saving is the file API: the stored bytes converge on the shared text.
+    await until(async () => (await api.file(ws, 'main.py')) === same, 15000);
+    await until(async () => (await a.getAttribute('.sb-save', 'data-state')) === 'saved' && (await b.getAttribute('.sb-save', 'data-state')) === 'saved', 15000);
+    assert.equal(await api.file(ws, 'main.py'), same);
+    assert.deepEqual([...a.errors, ...b.errors], []);
+});
+
+test('a viewer following the leader sees their file, cursor line, scroll and typing', async () => {
+    const leader = await openIde('main.py');
+    const follower = await openIde('main.py', viewerApi);
+    // The leader moves to long.py: the follower learns of it, and its chip names long.py.
+    await leader.click('.tree-row[data-path="long.py"]');
+    await leader.waitForSelector('.editor-host .cm-editor[data-shared=true]');
+    const chip = follower.locator('.presence-chip', { hasText: 'long.py' });
+    await chip.first().waitFor();
+    await chip.first().click();
+    assert.equal(await chip.first().getAttribute('aria-pressed'), 'true');
+    // The follower goes to the leader's file at once.
+    await until(async () => (await follower.getAttribute('.tab.active', 'data-path')) === 'long.py', 10000);
+    // The leader scrolls down and puts the cursor on a line there.
+    await leader.evaluate(() => {
+        document.querySelector('.editor-host .cm-scroller').scrollTop = 2400;
+    });
+    const target = leader.locator('.editor-host .cm-line', { hasText: /^line_130 = 130$/ });
+    await target.click();
+    await leader.keyboard.press('End');
+    const leaderLine = /Ln (\d+),/.exec(await leader.textContent('.statusbar'))[1];
+    assert.equal(leaderLine, '130');
+    await until(async () => /Ln 130, Col 15/.test(await follower.textContent('.statusbar')), 10000);
+    const scrolls = async () => Promise.all([leader, follower].map((p) => p.evaluate(() => document.querySelector('.editor-host .cm-scroller').scrollTop)));
+    await until(async () => {
+        const [l, f] = await scrolls();
+        return Math.abs(l - f) <= 2 && l > 1000;
+    }, 10000);
+    // The leader types: the follower sees the characters (co-editing) where the cursor is.
+    await leader.keyboard.type('  # watched', { delay: 20 });
+    await until(async () => (await editorText(follower)).includes('line_130 = 130  # watched'), 10000);
+    await until(async () => /Ln 130, Col 26/.test(await follower.textContent('.statusbar')), 10000);
+    await shot(leader, 'collab-follow-leader');
+    await shot(follower, 'collab-follow-follower');
+    // Clicking into the editor stops following; a viewer's typing changes nothing.
+    await follower.click('.editor-host .cm-content');
+    assert.equal(await follower.locator('.presence-chip.following').count(), 0);
+    await follower.keyboard.type('nope');
+    assert.ok(!(await editorText(follower)).includes('nope'));
+    await until(async () => (await api.file(ws, 'long.py')).includes('line_130 = 130  # watched'), 10000);
+    assert.ok(!(await api.file(ws, 'long.py')).includes('nope'));
+    assert.deepEqual([...leader.errors, ...follower.errors], []);
+});
