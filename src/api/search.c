@@ -45,7 +45,7 @@ static void h_search(struct http_req *req, void *ctx)
     struct api_caller c;
     struct store_workspace *w = NULL;
     struct store_file_list *l = NULL;
-    if (!api_workspace_request(api, req, &c, &w))
+    if (!api_workspace_request(api, req, &c, API_ACCESS_VIEWER, &w))
         return;
     const char *q = http_req_query(req, "q");
     const char *cs = http_req_query(req, "case");
