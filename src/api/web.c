@@ -1,19 +1,15 @@
 /*
- * web: serves the built page (web/dist) at `/`. Files are opened beneath the web directory
- * with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), so no request path can escape it.
+ * web: serves the built page (web/dist) at `/`. Files are read beneath the web directory
+ * (base/beneath.h: openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, capped), so no request
+ * path can escape it.
  * Names carrying a content hash (name-HASH.ext) are cached for a year; index.html is
  * revalidated every time. Any other non-API path gets index.html (client-side routes).
  */
 #include "api/internal.h"
+#include "base/beneath.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <linux/openat2.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #define WEB_MAX_FILE (16u << 20)
 
@@ -50,36 +46,17 @@ static bool is_hashed(const char *name)
     return dash && dot && dot > dash && dot - dash > 8;
 }
 
-static int open_beneath(int dirfd, const char *rel)
-{
-    struct open_how how = {
-        .flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW,
-        .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-    };
-    return (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
-}
-
 static int send_file(struct api *api, struct http_req *req, const char *rel, bool fallback)
 {
-    int fd = open_beneath(api->web_dirfd, rel);
-    if (fd < 0)
-        return -errno;
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > WEB_MAX_FILE) {
-        close(fd);
-        return -ENOENT;
-    }
-    char *data = malloc((size_t)st.st_size + 1);
-    ssize_t got = data ? read(fd, data, (size_t)st.st_size) : -1;
-    close(fd);
-    if (got != st.st_size) {
-        free(data);
-        return -EIO;
-    }
+    char *data = NULL;
+    size_t got = 0;
+    int r = beneath_read(api->web_dirfd, rel, WEB_MAX_FILE, &data, &got);
+    if (r < 0)
+        return r;
     const char *cache =
         is_hashed(rel) && !fallback ? "public, max-age=31536000, immutable" : "no-cache";
     const char *const headers[] = {"Cache-Control", cache, NULL};
-    int r = http_reply(req, 200, content_type(rel), data, (size_t)got, headers);
+    r = http_reply(req, 200, content_type(rel), data, got, headers);
     free(data);
     return r;
 }

@@ -1,13 +1,12 @@
 /* sync: a live environment's directory and the store, both ways; see sync.h. */
 #include "workspace/sync.h"
 
+#include "base/beneath.h"
 #include "workspace/fsdir.h"
 #include "workspace/path.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -17,14 +16,12 @@
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #define WATCH_MASK                                                                                 \
     (IN_CLOSE_WRITE | IN_MODIFY | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |            \
      IN_ONLYDIR | IN_EXCL_UNLINK)
-#define MAX_DEPTH 32
 
 /* Written by a shell or by Python in its home, never wanted in the workspace. */
 static const char *const ignored_top[] = {
@@ -108,101 +105,6 @@ static bool is_ignored(const char *path)
         p += l + (p[l] == '/');
     }
     return false;
-}
-
-/* openat2 beneath the directory without following any symlink. */
-static int open_beneath(int dirfd, const char *path, int flags)
-{
-    struct open_how how = {
-        .flags = (uint64_t)(flags | O_CLOEXEC | O_NOFOLLOW),
-        .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-    };
-    int fd = (int)syscall(SYS_openat2, dirfd, *path ? path : ".", &how, sizeof(how));
-    return fd < 0 ? -errno : fd;
-}
-
-enum kind { K_MISSING, K_FILE, K_DIR, K_OTHER };
-
-static enum kind stat_beneath(int dirfd, const char *path, struct stat *st)
-{
-    int fd = open_beneath(dirfd, path, O_PATH);
-    if (fd == -ENOENT || fd == -ENOTDIR)
-        return K_MISSING; /* confirmed gone */
-    if (fd < 0)
-        return K_OTHER; /* reachable only through a link, or unreadable: not seen */
-    int r = fstat(fd, st);
-    close(fd);
-    if (r < 0)
-        return K_MISSING;
-    if (S_ISREG(st->st_mode))
-        return K_FILE;
-    if (S_ISDIR(st->st_mode))
-        return K_DIR;
-    return K_OTHER;
-}
-
-/* Reads a regular file of at most max bytes; -EFBIG beyond, -EINVAL if not a file. */
-static int read_beneath(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len)
-{
-    /* O_NONBLOCK: a FIFO planted meanwhile fails at once instead of blocking us. */
-    int fd = open_beneath(dirfd, path, O_RDONLY | O_NONBLOCK);
-    if (fd < 0)
-        return fd;
-    struct stat st;
-    int r = 0;
-    char *buf = NULL;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        r = -EINVAL;
-        goto out;
-    }
-    if ((size_t)st.st_size > max) {
-        r = -EFBIG;
-        goto out;
-    }
-    size_t cap = (size_t)st.st_size + 1, len = 0;
-    buf = malloc(cap + 1);
-    if (!buf) {
-        r = -ENOMEM;
-        goto out;
-    }
-    for (;;) {
-        if (len == cap) {
-            if (cap > max) {
-                r = -EFBIG;
-                goto out;
-            }
-            size_t ncap = cap * 2 > max + 1 ? max + 1 : cap * 2;
-            char *p = realloc(buf, ncap + 1);
-            if (!p) {
-                r = -ENOMEM;
-                goto out;
-            }
-            buf = p;
-            cap = ncap;
-        }
-        ssize_t n = read(fd, buf + len, cap - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            r = -errno;
-            goto out;
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
-        if (len > max) {
-            r = -EFBIG;
-            goto out;
-        }
-    }
-    buf[len] = '\0';
-    *ret = buf;
-    *ret_len = len;
-    buf = NULL;
-out:
-    free(buf);
-    close(fd);
-    return r;
 }
 
 /* ---- the base, watches, dirty paths (all under s->mu) -------------------------------- */
@@ -357,45 +259,71 @@ static void watch_drop(struct wsync *s, const char *path, bool rm)
     s->nwatch = o;
 }
 
-/* Watches the folder path and everything under it; with mark, every entry found is dirty
- * (it may have been written before its folder was watched). */
-static void add_tree(struct wsync *s, const char *path, bool mark, int depth)
+static bool too_many_watches(const struct wsync *s)
 {
-    if (depth > MAX_DEPTH)
-        return;
+    /* More folders than the workspace may hold: they cannot be stored anyway. */
     int64_t maxe = s->hub->cfg.limits.max_entries;
-    if (maxe > 0 && s->nwatch > (size_t)maxe + 1)
-        return; /* more folders than the workspace may hold: they cannot be stored anyway */
-    int fd = open_beneath(s->dirfd, path, O_RDONLY | O_DIRECTORY);
-    if (fd < 0)
-        return;
-    /* Watch through the fd we opened without links: a path could be swapped for a link
-     * between a check and inotify_add_watch, the fd cannot. */
+    return maxe > 0 && s->nwatch > (size_t)maxe + 1;
+}
+
+/* Watches the folder open at fd, known as path. Through the fd we opened without links: a
+ * path could be swapped for a link between a check and inotify_add_watch, the fd cannot. */
+static void watch_fd(struct wsync *s, int fd, const char *path)
+{
     char proc[64];
     snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
     int wd = inotify_add_watch(s->hub->ifd, proc, WATCH_MASK);
     if (wd >= 0)
         watch_set(s, wd, path);
+}
+
+struct tree_walk {
+    struct wsync *s;
+    const char *root; /* the folder walked, as a workspace path */
+    bool mark;
+};
+
+static int tree_visit(void *ctx, const struct beneath_entry *e)
+{
+    struct tree_walk *t = ctx;
+    if (e->post)
+        return BW_NEXT;
+    char path[PATH_BUF_SIZE];
+    if (path_join(t->root, e->path, path, sizeof(path), NULL) < 0 || is_ignored(path))
+        return BW_SKIP; /* a name the store refuses (or past the path length): not wanted */
+    if (!S_ISDIR(e->st->st_mode)) {
+        if (t->mark)
+            mark_dirty(t->s, path);
+        return BW_NEXT;
+    }
+    if (too_many_watches(t->s))
+        return BW_SKIP;
+    int fd = openat(e->dfd, e->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return BW_SKIP; /* replaced by a link or gone meanwhile */
+    watch_fd(t->s, fd, path);
+    close(fd);
+    if (t->mark)
+        mark_dirty(t->s, path);
+    return BW_NEXT;
+}
+
+/* Watches the folder path and everything under it, at any depth (base/beneath.h); with
+ * mark, every entry found is dirty (it may have been written before its folder was
+ * watched). */
+static void add_tree(struct wsync *s, const char *path, bool mark)
+{
+    if (too_many_watches(s))
+        return;
+    int fd = beneath_open(s->dirfd, path, O_RDONLY | O_DIRECTORY);
+    if (fd < 0)
+        return;
+    watch_fd(s, fd, path);
     if (mark && *path)
         mark_dirty(s, path);
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        close(fd);
-        return;
-    }
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        char child[PATH_BUF_SIZE];
-        if (path_join(path, de->d_name, child, sizeof(child), NULL) < 0 || is_ignored(child))
-            continue;
-        if (de->d_type == DT_DIR)
-            add_tree(s, child, mark, depth + 1);
-        else if (mark)
-            mark_dirty(s, child);
-    }
-    closedir(d);
+    struct tree_walk t = {.s = s, .root = path, .mark = mark};
+    (void)beneath_walk(fd, 0, tree_visit, &t, NULL);
+    close(fd);
 }
 
 /* ---- directory -> store --------------------------------------------------------------- */
@@ -560,7 +488,7 @@ static void flush_file(struct wsync *s, const char *path, const struct stat *st)
     }
     char *data = NULL;
     size_t len = 0;
-    int r = read_beneath(s->dirfd, path, max, &data, &len);
+    int r = beneath_read(s->dirfd, path, max, &data, &len);
     if (r == -EFBIG) {
         snprintf(msg, sizeof(msg), "not saved: the file is larger than the %lld-byte limit",
                  (long long)lim->max_file_bytes);
@@ -615,7 +543,7 @@ static void flush_locked(struct wsync *s)
         s->ndirty = 0;
         for (size_t i = 0; i < s->nbase; i++)
             mark_dirty(s, s->base[i].path);
-        add_tree(s, "", true, 0);
+        add_tree(s, "", true);
     }
     char **dirty = s->dirty;
     size_t n = s->ndirty;
@@ -628,28 +556,28 @@ static void flush_locked(struct wsync *s)
     }
     /* Parents sort before their children: folders are made top-down. */
     qsort(dirty, n, sizeof(*dirty), cmp_str);
-    enum kind *kinds = calloc(n, sizeof(*kinds));
+    enum beneath_kind *kinds = calloc(n, sizeof(*kinds));
     struct stat *sts = calloc(n, sizeof(*sts));
     if (!kinds || !sts) {
         s->rescan = true;
         goto out;
     }
     for (size_t i = 0; i < n; i++)
-        kinds[i] = stat_beneath(s->dirfd, dirty[i], &sts[i]);
+        kinds[i] = beneath_stat(s->dirfd, dirty[i], &sts[i]);
     for (size_t i = 0; i < n; i++) /* deletions first: they free room */
-        if (kinds[i] == K_MISSING)
+        if (kinds[i] == BENEATH_MISSING)
             flush_delete(s, dirty[i]);
-        else if (kinds[i] == K_OTHER && base_find(s, dirty[i]))
+        else if (kinds[i] == BENEATH_OTHER && base_find(s, dirty[i]))
             /* A link or special file where a stored entry was: only a path confirmed
              * absent is deleted, so the stored version stays (and the user is told). */
             report_limit(s, dirty[i], "", 0,
                          "not saved: a link or special file; the stored version was kept");
     for (size_t i = 0; i < n; i++)
-        if (kinds[i] == K_DIR)
+        if (kinds[i] == BENEATH_DIR)
             flush_folder(s, dirty[i]);
     s->failed_now = false;
     for (size_t i = 0; i < n; i++)
-        if (kinds[i] == K_FILE)
+        if (kinds[i] == BENEATH_FILE)
             flush_file(s, dirty[i], &sts[i]);
     if (!s->failed_now) {
         s->retrying = false;
@@ -693,7 +621,7 @@ static void handle_event(struct wsync *s, struct watch *w, const struct inotify_
     if (path_join(w->path, ev->name, path, sizeof(path), NULL) < 0 || is_ignored(path))
         return;
     if ((ev->mask & IN_ISDIR) && (ev->mask & (IN_CREATE | IN_MOVED_TO))) {
-        add_tree(s, path, true, 0);
+        add_tree(s, path, true);
     } else if ((ev->mask & IN_ISDIR) && (ev->mask & (IN_DELETE | IN_MOVED_FROM))) {
         watch_drop(s, path, (ev->mask & IN_MOVED_FROM) != 0);
         mark_dirty(s, path);
@@ -908,7 +836,7 @@ int wsync_open(struct wsync_hub *h, int64_t ws, int dirfd, uid_t uid, gid_t gid,
     }
     pthread_mutex_lock(&h->mu);
     pthread_mutex_lock(&s->mu);
-    add_tree(s, "", false, 0);
+    add_tree(s, "", false);
     pthread_mutex_unlock(&s->mu);
     s->id = ++h->next_id;
     s->next = h->list;
@@ -968,7 +896,7 @@ static void apply_file(struct wsync *s, const struct store_file *f, uid_t uid, g
                                                        : SIZE_MAX / 2;
     char *cur = NULL;
     size_t len = 0;
-    if (k && !k->folder && read_beneath(s->dirfd, f->path, max, &cur, &len) == 0) {
+    if (k && !k->folder && beneath_read(s->dirfd, f->path, max, &cur, &len) == 0) {
         char etag[STORE_ETAG_LEN + 1];
         store_etag(cur, len, etag);
         if (strcmp(etag, k->etag) && strcmp(etag, f->etag))
