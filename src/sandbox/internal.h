@@ -79,9 +79,6 @@ struct child_args {
     "networks: files\nprotocols: files\nservices: files\n"
 #define CHILD_ETC_HOSTNAME "sandbox\n"
 
-/* Sends data with nfds fds over a unix socket (SCM_RIGHTS); 0 or -errno. */
-int child_send_fds(int sock, const void *data, size_t len, const int *fds, int nfds);
-
 /* Runs in the child; never returns. */
 __attribute__((noreturn)) void child_main(const struct child_args *a);
 /* A claimed zygote (warm sandbox): already pid 1 of its user, pid, net, ipc and uts

@@ -7,6 +7,7 @@
  * uid (uid_base + N, when we are root) and its cgroup name (pyroom-sbN). A slot whose lock
  * nobody holds but whose cgroup exists is a crashed pyroom's leftover and is removed.
  */
+#include "base/fdpass.h"
 #include "sandbox/internal.h"
 
 #include <errno.h>
@@ -1030,6 +1031,7 @@ void sb_proc_free(struct sb_proc *p)
 
 #define CLAIM_MAGIC 0x50595a01u
 #define CLAIM_FDS   7
+_Static_assert(CLAIM_FDS <= FDPASS_MAX, "a claim's fds fit one message");
 
 struct claim_msg {
     uint32_t magic;
@@ -1044,32 +1046,6 @@ struct claim_msg {
 };
 
 #define CLAIM_MAX (sizeof(struct claim_msg) + SB_MAX_STRINGS + 4096)
-
-int child_send_fds(int sock, const void *data, size_t len, const int *fds, int nfds)
-{
-    struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * CLAIM_FDS)];
-        struct cmsghdr align;
-    } u;
-    memset(&u, 0, sizeof(u));
-    struct msghdr m = {.msg_iov = &iov,
-                       .msg_iovlen = 1,
-                       .msg_control = u.buf,
-                       .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds)};
-    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-    memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
-    for (;;) {
-        ssize_t n = sendmsg(sock, &m, MSG_NOSIGNAL);
-        if (n >= 0)
-            return (size_t)n == len ? 0 : -EMSGSIZE;
-        if (errno != EINTR)
-            return -errno;
-    }
-}
 
 static int put_claim_str(char *buf, size_t cap, size_t *off, const char *s)
 {
@@ -1143,7 +1119,7 @@ static int claim_send(struct sb_host *h, struct sb_proc *p, const struct zygote_
     if (m->has_mpl)
         fds[nfds++] = a->mpl_fd;
     if (r == 0)
-        r = child_send_fds(z->sock, buf, sizeof(*m) + off, fds, nfds);
+        r = fdpass_send(z->sock, buf, sizeof(*m) + off, fds, nfds);
     free(buf);
     if (r < 0)
         return r;
@@ -1180,29 +1156,9 @@ static struct child_args held_args;
  * EOF, -errno. */
 static ssize_t claim_recv(int sock, int *fds, int *nfds)
 {
-    struct iovec iov = {.iov_base = claim_buf, .iov_len = sizeof(claim_buf)};
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * CLAIM_FDS)];
-        struct cmsghdr align;
-    } u;
-    struct msghdr mh = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
-    ssize_t n;
-    do {
-        n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-    } while (n < 0 && errno == EINTR);
-    if (n <= 0)
-        return n < 0 ? -errno : 0;
-    *nfds = 0;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-            continue;
-        int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-        for (int i = 0; i < k && *nfds < CLAIM_FDS; i++)
-            memcpy(&fds[(*nfds)++], CMSG_DATA(c) + sizeof(int) * (size_t)i, sizeof(int));
-    }
-    if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
-        return -EPROTO;
+    size_t got = 0;
+    ssize_t n = fdpass_recv(sock, claim_buf, sizeof(claim_buf), fds, CLAIM_FDS, &got, 0);
+    *nfds = (int)got;
     return n;
 }
 
