@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 mkdir -p build/fuzz/obj
 PKGS="libmicrohttpd jansson libsodium sqlite3 libpq libseccomp"
 CFLAGS="-std=gnu11 -g -O1 -D_GNU_SOURCE -Isrc -fsanitize=fuzzer-no-link,address,undefined $(pkg-config --cflags $PKGS)"
-LIBS="$(pkg-config --libs $PKGS) -lwslay -lpthread -lutil"
+LIBS="$(pkg-config --libs $PKGS) -lpthread"
 objs=""
 # src/api/openapi.c embeds the generated document (as the Makefile builds it).
 [ -f build/openapi.json ] || python3 scripts/openapi.py build/openapi.json
