@@ -42,7 +42,7 @@ $(BUILD)/obj/src/exec/lang.o: src/exec/lang_worker.py
 
 # The OpenAPI document, generated from scripts/openapi.py and the error table, embedded by
 # src/api/openapi.c (.incbin) and served at GET /api/openapi.json.
-$(BUILD)/openapi.json: scripts/openapi.py src/api/errors.h
+$(BUILD)/openapi.json: scripts/openapi.py scripts/codes.py src/api/errors.h src/base/events.h
 	@mkdir -p $(dir $@)
 	@echo "  GEN   $@"
 	$(Q)python3 scripts/openapi.py $@

@@ -15,7 +15,7 @@ static bool require_admin(struct api *api, struct http_req *req, struct api_call
         return false;
     if (!api_is_admin(c)) {
         api_caller_done(c);
-        http_reply_error(req, 403, "forbidden", "only administrators may do this");
+        api_reply_error(req, forbidden, "only administrators may do this");
         return false;
     }
     return true;
@@ -63,16 +63,16 @@ static void h_user_patch(struct http_req *req, void *ctx)
         goto out;
     enum store_role rv;
     if (role && store_role_parse(role, &rv) < 0) {
-        http_reply_error(req, 400, "invalid_field", "role must be submitter, reviewer or admin");
+        api_reply_error(req, invalid_field, "role must be submitter, reviewer or admin");
         goto out;
     }
     if (disabled && !json_is_boolean(disabled)) {
-        http_reply_error(req, 400, "invalid_field", "'disabled' must be true or false");
+        api_reply_error(req, invalid_field, "'disabled' must be true or false");
         goto out;
     }
     if (id == c.user.id && ((role && rv != STORE_ROLE_ADMIN) || json_is_true(disabled))) {
-        http_reply_error(req, 409, "conflict",
-                         "you cannot demote or disable yourself; ask another administrator");
+        api_reply_error(req, conflict,
+                        "you cannot demote or disable yourself; ask another administrator");
         goto out;
     }
     int r = store_user_get(api->store, id, &u, NULL);

@@ -57,9 +57,9 @@ static void h_end(struct http_req *req, void *ctx)
         return;
     const char *name = req->nparam > 1 ? req->param[1] : NULL;
     if (terms_end(api_terms(), w->id, name) < 0)
-        http_reply_error(req, 404, "not_found",
-                         name ? "no such live terminal in this workspace"
-                              : "this workspace has no live environment on this server");
+        api_reply_error(req, not_found,
+                        name ? "no such live terminal in this workspace"
+                             : "this workspace has no live environment on this server");
     else
         http_reply(req, 204, NULL, "", 0, NULL);
     store_workspace_free(w);

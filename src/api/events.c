@@ -91,7 +91,9 @@ void api_events_publish(int64_t ws, const char *type, const char *path, const ch
 void api_workspace_changed(struct api *api, int64_t ws, const char *path, const char *etag)
 {
     (void)api;
-    const char *type = !etag ? "file_deleted" : !*etag ? "folder_created" : "file_changed";
+    const char *type = !etag    ? EVENT_WS(file_deleted)
+                       : !*etag ? EVENT_WS(folder_created)
+                                : EVENT_WS(file_changed);
     api_events_publish(ws, type, path, etag && *etag ? etag : NULL, NULL);
     terms_workspace_changed(api_terms(), ws, path, etag);
     cluster_send_event(api_cluster(), ws, type, path, etag && *etag ? etag : NULL, NULL, true);
@@ -132,10 +134,9 @@ static ssize_t sse_read(void *ctx, uint64_t pos, char *out, size_t max)
     if (closing || s->revoked) {
         n = -1;
     } else if (s->overflow) {
-        static const char resync[] = "event: resync\ndata: {}\n\n";
         s->overflow = false;
-        memcpy(out, resync, sizeof(resync) - 1);
-        n = (ssize_t)sizeof(resync) - 1;
+        int k = snprintf(out, max, "event: %s\ndata: {}\n\n", EVENT_WS(resync));
+        n = k > 0 && (size_t)k < max ? k : -1;
     } else if (s->pos < s->q.len) {
         size_t k = s->q.len - s->pos;
         if (k > max)
@@ -228,7 +229,7 @@ void api_events_stream(struct http_req *req, int64_t ws, const struct api_caller
     if (closed) {
         buf_done(&s->q);
         free(s);
-        http_reply_error(req, 503, "unavailable", "the server is shutting down");
+        api_reply_error(req, unavailable, "the server is shutting down");
         return;
     }
     static const char *const h[] = {"Cache-Control", "no-store", "X-Accel-Buffering", "no", NULL};

@@ -79,9 +79,9 @@ static bool environment_allowed(struct api *api, struct http_req *req,
     if (!max || store_lease_get(api->store, w->id, NULL, NULL) != -ENOENT ||
         store_leases_count_user(api->store, w->owner_id, w->id, &n, NULL) < 0 || (uint64_t)n < max)
         return true;
-    http_reply_error(req, 429, "too_many_environments",
-                     "you have %llu workspaces with live terminals; close one first",
-                     (unsigned long long)max);
+    api_reply_error(req, too_many_environments,
+                    "you have %llu workspaces with live terminals; close one first",
+                    (unsigned long long)max);
     return false;
 }
 
@@ -94,8 +94,8 @@ static void h_terminal(struct http_req *req, void *ctx)
         return;
     const char *origin = http_req_header(req, "Origin");
     if ((c.by_cookie || origin) && !same_origin(origin, http_req_header(req, "Host"))) {
-        http_reply_error(req, 403, "forbidden_origin",
-                         "a terminal may only be opened from this server's own pages");
+        api_reply_error(req, forbidden_origin,
+                        "a terminal may only be opened from this server's own pages");
         api_caller_done(&c);
         return;
     }
@@ -120,7 +120,7 @@ static void h_terminal(struct http_req *req, void *ctx)
         goto out;
     }
     if (r < 0) {
-        http_reply_error(req, 400, "bad_handshake", "not a WebSocket request: %s", reason);
+        api_reply_error(req, bad_handshake, "not a WebSocket request: %s", reason);
         goto out;
     }
     if (proxied_to_holder(api, req, w->id))
@@ -136,36 +136,36 @@ static void h_terminal(struct http_req *req, void *ctx)
     case 0:
         break;
     case -EINVAL:
-        http_reply_error(req, 400, "invalid_name",
-                         "a terminal name is 1 to %d letters, digits, '_', '-' or '.'",
-                         TERM_NAME_MAX);
+        api_reply_error(req, invalid_name,
+                        "a terminal name is 1 to %d letters, digits, '_', '-' or '.'",
+                        TERM_NAME_MAX);
         goto out;
     case -EUSERS:
-        http_reply_error(req, 429, "too_many_environments",
-                         "you have %llu workspaces with live terminals; close one first",
-                         (unsigned long long)api->cfg->terminal_max_per_user);
+        api_reply_error(req, too_many_environments,
+                        "you have %llu workspaces with live terminals; close one first",
+                        (unsigned long long)api->cfg->terminal_max_per_user);
         goto out;
     case -EMFILE:
-        http_reply_error(req, 429, "too_many_terminals",
-                         "this workspace has %llu terminals open; close one first",
-                         (unsigned long long)api->cfg->terminal_max_per_workspace);
+        api_reply_error(req, too_many_terminals,
+                        "this workspace has %llu terminals open; close one first",
+                        (unsigned long long)api->cfg->terminal_max_per_workspace);
         goto out;
     case -EBUSY:
-        http_reply_error(req, 409, "elsewhere",
-                         "this workspace's terminals live on another node; try again");
+        api_reply_error(req, elsewhere,
+                        "this workspace's terminals live on another node; try again");
         goto out;
     case -ENOSYS:
-        http_reply_error(req, 503, "unavailable", "terminals are not available on this server");
+        api_reply_error(req, unavailable, "terminals are not available on this server");
         goto out;
     case -ESHUTDOWN:
     case -EAGAIN:
-        http_reply_error(req, 503, "unavailable", "the terminal is restarting; try again");
+        api_reply_error(req, unavailable, "the terminal is restarting; try again");
         goto out;
     default:
         log_event(LOG_ERROR, "terminal open failed",
                   json_pack("{s:s,s:I,s:s}", "request_id", req->id, "workspace_id",
                             (json_int_t)w->id, "error", e.msg));
-        http_reply_error(req, 500, "internal", "could not start the terminal");
+        api_reply_error(req, internal, "could not start the terminal");
         goto out;
     }
     terms_ref_set_caller(ref, c.user.id, c.by_cookie ? c.session_hash : NULL, c.token_id);
@@ -223,17 +223,18 @@ static void on_sync(void *ctx, int64_t ws, enum wsync_event ev, const char *path
                     const char *message)
 {
     (void)ctx;
-    static const char *const names[] = {
-        [WSYNC_FILE_CHANGED] = "file_changed",
-        [WSYNC_FILE_DELETED] = "file_deleted",
-        [WSYNC_FOLDER_CREATED] = "folder_created",
-        [WSYNC_LIMIT_EXCEEDED] = "limit_exceeded",
-        [WSYNC_CONFLICT] = "conflict",
-        [WSYNC_NOT_SAVED] = "not_saved",
+    static const enum event_ws events[] = {
+        [WSYNC_FILE_CHANGED] = EVENT_WS_file_changed,
+        [WSYNC_FILE_DELETED] = EVENT_WS_file_deleted,
+        [WSYNC_FOLDER_CREATED] = EVENT_WS_folder_created,
+        [WSYNC_LIMIT_EXCEEDED] = EVENT_WS_limit_exceeded,
+        [WSYNC_CONFLICT] = EVENT_WS_conflict,
+        [WSYNC_NOT_SAVED] = EVENT_WS_not_saved,
     };
+    const char *name = event_ws_name(events[ev]);
     const char *e = ev == WSYNC_FILE_CHANGED ? etag : NULL;
-    api_events_publish(ws, names[ev], path, e, message);
-    cluster_send_event(api_cluster(), ws, names[ev], path, e, message, false);
+    api_events_publish(ws, name, path, e, message);
+    cluster_send_event(api_cluster(), ws, name, path, e, message, false);
 }
 
 void api_terminal_routes(struct api *api, struct router *r)

@@ -64,8 +64,8 @@ static int send_file(struct api *api, struct http_req *req, const char *rel, boo
 void api_web_get(struct api *api, struct http_req *req)
 {
     if (api->web_dirfd < 0) {
-        http_reply_error(req, 503, "unavailable",
-                         "the web page is not built; run `make` (it builds web/dist)");
+        api_reply_error(req, unavailable,
+                        "the web page is not built; run `make` (it builds web/dist)");
         return;
     }
     const char *p = req->path + 1; /* skip the leading '/' */
@@ -81,9 +81,9 @@ void api_web_get(struct api *api, struct http_req *req)
     /* Unknown paths that look like files are 404; the rest are client-side routes. */
     const char *last = strrchr(req->path, '/');
     if (last && strchr(last, '.')) {
-        http_reply_error(req, 404, "not_found", "no such file");
+        api_reply_error(req, not_found, "no such file");
         return;
     }
     if (send_file(api, req, "index.html", true) < 0)
-        http_reply_error(req, 503, "unavailable", "the web page is not built");
+        api_reply_error(req, unavailable, "the web page is not built");
 }

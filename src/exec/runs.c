@@ -2,6 +2,7 @@
 #include "exec/runs.h"
 
 #include "base/buf.h"
+#include "base/events.h"
 #include "base/log.h"
 #include "base/metrics.h"
 #include "base/utf8.h"
@@ -300,7 +301,7 @@ static bool on_output(struct runs *r, struct live *l, bool is_err, const char *d
     buf_append(&s->data, data, keep);
     pthread_mutex_lock(&r->mu);
     if (keep)
-        add_event(r, l, is_err ? "stderr" : "stdout",
+        add_event(r, l, is_err ? EVENT_RUN(stderr) : EVENT_RUN(stdout),
                   json_pack("{s:o}", "data", text_json(s, data, keep)));
     pthread_mutex_unlock(&r->mu);
     if (keep < len) {
@@ -766,7 +767,7 @@ finish:
     if (notes.len) {
         /* Live readers see it now; the record keeps it for GET and late readers. */
         pthread_mutex_lock(&r->mu);
-        add_event(r, l, "notice", json_pack("{s:s}", "data", notes.data));
+        add_event(r, l, EVENT_RUN(notice), json_pack("{s:s}", "data", notes.data));
         pthread_mutex_unlock(&r->mu);
         res.notices = notes.data;
     }

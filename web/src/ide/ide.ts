@@ -796,6 +796,8 @@ class Ide {
             }
         });
         es.addEventListener('folder_created', () => this.refreshSoon());
+        // Events were lost (this stream fell behind, or the cluster bus reconnected): reload the tree.
+        es.addEventListener('resync', () => this.refreshSoon());
         // A move arrives as file_deleted + file_changed (src/api/events.c); a terminal's edit
         // that lost to a newer saved version arrives as conflict.
         es.addEventListener('conflict', (ev) => {
