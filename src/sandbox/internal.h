@@ -80,6 +80,11 @@ struct child_args {
     "passwd: files\ngroup: files\nshadow: files\nhosts: files\n"                                   \
     "networks: files\nprotocols: files\nservices: files\n"
 #define CHILD_ETC_HOSTNAME "sandbox\n"
+/* The above as struct child_args initialisers, for the cold and the warm child alike. */
+#define CHILD_ETC_FIELDS                                                                           \
+    .hostname = CHILD_HOSTNAME, .etc_passwd = CHILD_ETC_PASSWD, .etc_group = CHILD_ETC_GROUP,      \
+    .etc_hosts = CHILD_ETC_HOSTS, .etc_nsswitch = CHILD_ETC_NSSWITCH,                              \
+    .etc_hostname = CHILD_ETC_HOSTNAME
 
 /* Runs in the child; never returns. */
 __attribute__((noreturn)) void child_main(const struct child_args *a);

@@ -281,8 +281,7 @@ static int start_cold(struct sb_proc *p, const struct child_args *a, struct pipe
 }
 
 /* sb_spawn_begin and sb_claim_begin: every preparation is the same (slot, uid, workspace
- * hand-over, cgroup, pipes, the child's arguments); only the last step differs. A little over
- * 100 lines: a third of it is the child's argument list, one designated initializer. */
+ * hand-over, cgroup, pipes, the child's arguments); only the last step differs. */
 static int begin(struct sb_host *h, const struct sb_spec *spec, const struct zygote_ref *zygote,
                  struct sb_proc **ret_proc, struct err *err)
 {
@@ -352,12 +351,7 @@ static int begin(struct sb_host *h, const struct sb_spec *spec, const struct zyg
         .limits = p->limits,
         .rlimit_memory = !p->has_cg,
         .rlimit_nproc = !p->has_cg,
-        .hostname = CHILD_HOSTNAME,
-        .etc_passwd = CHILD_ETC_PASSWD,
-        .etc_group = CHILD_ETC_GROUP,
-        .etc_hosts = CHILD_ETC_HOSTS,
-        .etc_nsswitch = CHILD_ETC_NSSWITCH,
-        .etc_hostname = CHILD_ETC_HOSTNAME,
+        CHILD_ETC_FIELDS,
         .ws_fd = -1,
         .warm = NULL,
     };
