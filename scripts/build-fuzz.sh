@@ -7,9 +7,13 @@ mkdir -p build/fuzz/obj
 PKGS="libmicrohttpd jansson libsodium sqlite3 libpq libseccomp"
 CFLAGS="-std=gnu11 -g -O1 -D_GNU_SOURCE -Isrc -fsanitize=fuzzer-no-link,address,undefined $(pkg-config --cflags $PKGS)"
 LIBS="$(pkg-config --libs $PKGS) -lpthread"
+# src/api/openapi.c embeds the generated OpenAPI document (as the Makefile does).
+if [ ! -f build/fuzz/openapi.json ] || [ scripts/openapi.py -nt build/fuzz/openapi.json ] ||
+    [ src/api/errors.h -nt build/fuzz/openapi.json ] || [ src/base/events.h -nt build/fuzz/openapi.json ] ||
+    [ scripts/codes.py -nt build/fuzz/openapi.json ]; then
+    python3 scripts/openapi.py build/fuzz/openapi.json
+fi
 objs=""
-# src/api/openapi.c embeds the generated document (as the Makefile builds it).
-[ -f build/openapi.json ] || python3 scripts/openapi.py build/openapi.json
 for c in src/*/*.c; do
     o=build/fuzz/obj/$(echo "$c" | tr '/' '_' | sed 's/\.c$/.o/')
     # Rebuild when the source or any header changed since the object was made.
@@ -18,7 +22,7 @@ for c in src/*/*.c; do
         [ -n "$(find src -name '*.h' -newer "$o" 2>/dev/null | head -n 1)" ]; then
         # shellcheck disable=SC2086
         extra=""
-        [ "$c" = src/api/openapi.c ] && extra="-DPYROOM_OPENAPI_FILE=\"build/openapi.json\""
+        [ "$c" = src/api/openapi.c ] && extra='-DPYROOM_OPENAPI_FILE="build/fuzz/openapi.json"'
         clang $CFLAGS $extra -c "$c" -o "$o"
     fi
     objs="$objs $o"

@@ -1,9 +1,9 @@
 #!/bin/sh
 # `make bench`: every benchmark, each measuring its own baseline in the same run and
 # printing figures and ratios. BENCHES selects some (api runs warm sandbox terminal web disk
-# metrics intel cluster).
+# metrics intel cluster connections).
 cd "$(dirname "$0")/.."
-BENCHES=${BENCHES:-"api runs warm sandbox terminal web disk metrics intel cluster"}
+BENCHES=${BENCHES:-"api runs warm sandbox terminal web disk metrics intel cluster connections"}
 status=0
 for b in $BENCHES; do
     echo "==== bench/$b"

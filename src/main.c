@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #define VERSION "0.1.0"
@@ -169,6 +170,22 @@ static void default_web_dir(struct settings *s)
     settings_set(s, "web-dir", dir, errbuf, sizeof(errbuf));
 }
 
+/* Each connection is a file descriptor: raise the soft limit toward the hard one, so that
+ * --max-connections, not a default of 1024 descriptors, is what caps them. */
+static void raise_open_files(uint64_t connections)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return;
+    rlim_t want = (rlim_t)connections + 4096;
+    if (want > rl.rlim_max)
+        want = rl.rlim_max;
+    if (want > rl.rlim_cur) {
+        rl.rlim_cur = want;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 static int cmd_serve(struct settings *s)
 {
     char host[256];
@@ -237,16 +254,27 @@ static int cmd_serve(struct settings *s)
                        : strstr(sup_summary(sup), "cgroup v2") ? "cgroup_v2"
                                                                : "rlimit";
     metrics_set(METRIC_BUILD_INFO, (const char *[]){VERSION, store_driver_name(st), mode}, 1);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
     struct http_config hc = {
         .listen_host = host,
         .listen_port = port,
         .max_body = s->max_body,
         .max_connections = (unsigned)s->max_connections,
         .connection_timeout = (unsigned)s->connection_timeout,
+        .header_timeout = (unsigned)s->header_timeout,
+        .min_body_rate = (unsigned)s->min_body_rate,
+        .max_query_params = (unsigned)s->max_query_params,
+        .connection_memory = (size_t)s->connection_memory,
+        .loop_threads =
+            s->http_threads ? (unsigned)s->http_threads : (unsigned)(cores > 0 ? cores : 1),
+        .workers = (unsigned)s->http_workers,
+        .queue = (unsigned)s->http_queue,
         .access_log = s->access_log,
         .trust_proxy = s->trust_proxy,
         .max_per_ip = (unsigned)s->max_connections_per_ip,
+        .inline_ok = api_inline_ok,
     };
+    raise_open_files(s->max_connections);
     struct http_server *srv = NULL;
     if (http_server_start(&hc, api_handle, api, &srv, &e) < 0) {
         fprintf(stderr, "pyroom: %s\n", e.msg);
@@ -262,6 +290,9 @@ static int cmd_serve(struct settings *s)
     int sig = 0;
     sigwait(&sigs, &sig);
     log_event(LOG_INFO, "shutting down", json_pack("{s:i}", "signal", sig));
+    /* Stop accepting and join the handlers; end live streams, relays and terminals (their
+     * sockets must close before the server's); close the rest; then free (api/live.h). */
+    http_server_quiesce(srv);
     api_stop_live(api);
     http_server_stop(srv);
     api_free(api);

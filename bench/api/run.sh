@@ -73,7 +73,7 @@ run_all() {
 
 echo "bench/api: wrk -t2 -c64 -d${DUR}s on 127.0.0.1, $(nproc) cores"
 DB=sqlite; start "sqlite:$TMP/bench.db"; run_all; stop
-if PG=$(./scripts/pg.sh start 2>/dev/null); then
+if [ -z "${BENCH_NO_PG:-}" ] && PG=$(./scripts/pg.sh start 2>/dev/null); then
     DB=postgres; start "$PG"; run_all; stop
 else
     echo "postgres: could not start a cluster; skipped"

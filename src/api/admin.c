@@ -94,7 +94,7 @@ static void h_user_patch(struct http_req *req, void *ctx)
     store_user_free(u);
     u = NULL;
     if (r == 0 && (role || json_is_true(disabled)))
-        api_live_revoke(id, NULL, 0);
+        api_live_revoke(api, id, NULL, 0);
     if (r == 0)
         r = store_user_get(api->store, id, &u, NULL);
     if (r < 0)
@@ -167,8 +167,8 @@ json_t *api_stats_json(struct api *api)
 {
     unsigned running = 0, queued = 0, envs = 0, terms = 0, clients = 0;
     runs_stats(api->runs, &running, &queued);
-    if (api_terms())
-        terms_stats(api_terms(), &envs, &terms, &clients);
+    if (api->terms)
+        terms_stats(api->terms, &envs, &terms, &clients);
     return json_pack("{s:s,s:b,s:{s:i,s:i},s:{s:i,s:i,s:i},s:o,s:o}", "database",
                      store_driver_name(api->store), "sandboxes", api->sup != NULL, "runs",
                      "running", running, "queued", queued, "terminals", "environments", envs,

@@ -2,6 +2,7 @@
 #include "api/cluster.h"
 #include "api/forward.h"
 #include "api/internal.h"
+#include "api/live.h"
 #include "auth/ratelimit.h"
 #include "auth/token.h"
 #include "base/log.h"
@@ -9,6 +10,7 @@
 #include "base/utf8.h"
 #include "exec/lang.h"
 #include "exec/runs.h"
+#include "exec/terminals.h"
 #include "http/cookie.h"
 
 #include <errno.h>
@@ -415,6 +417,15 @@ static void h_limits(struct http_req *req, void *ctx)
 
 /* ---- the handler ---------------------------------------------------------------------- */
 
+bool api_inline_ok(const char *method, const char *path)
+{
+    if (!strcmp(path, "/api/health"))
+        return true;
+    /* The page: files read from a local directory, no database. */
+    return (!strcmp(method, "GET") || !strcmp(method, "HEAD")) && strncmp(path, "/api/", 5) != 0 &&
+           strcmp(path, "/api") != 0;
+}
+
 void api_handle(struct http_req *req, void *ctx)
 {
     struct api *api = ctx;
@@ -491,6 +502,7 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
     api->cfg = cfg;
     api->store = store;
     api->sup = sup;
+    pthread_rwlock_init(&api->terms_lock, NULL);
     api->limits = (struct store_limits){
         .max_file_bytes = (int64_t)cfg->max_file_bytes,
         .max_entries = (int64_t)cfg->max_files,
@@ -522,6 +534,11 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
         api_free(api);
         return -EIO;
     }
+    int frc = api->cluster ? forward_new(&api->forward) : 0;
+    if (frc < 0) {
+        api_free(api);
+        return err_set(err, -frc, "start the relay to peers");
+    }
     struct runs_config rc = {
         .data_dir = cfg->data_dir,
         .node = cluster_node(api->cluster),
@@ -543,6 +560,10 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
     if (runs_new(&rc, store, sup, &api->runs, err) < 0) {
         api_free(api);
         return -EIO;
+    }
+    if (api_events_new((unsigned)cfg->max_event_streams_per_user, &api->events) < 0) {
+        api_free(api);
+        return err_set(err, ENOMEM, "allocate event subscribers");
     }
     api->router = router_new();
     if (!api->router) {
@@ -584,7 +605,11 @@ void api_free(struct api *api)
     runs_free(api->runs);
     lang_free(api->lang);
     ratelimit_free(api->lang_per_user);
-    cluster_stop(api->cluster);
+    forward_free(api->forward);
+    cluster_stop(api->cluster); /* its bus thread publishes events */
+    terms_free(api->terms);     /* NULL after api_stop_live */
+    api_events_free(api->events);
+    pthread_rwlock_destroy(&api->terms_lock);
     ratelimit_free(api->signup_by_ip);
     router_free(api->router);
     if (api->web_dirfd >= 0)

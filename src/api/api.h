@@ -23,6 +23,9 @@ void api_free(struct api *api);
 /* Ends the live terminals and event streams (their sockets belong to HTTP connections):
  * call before http_server_stop, which waits for every connection. */
 void api_stop_live(struct api *api);
+/* The routes cheap enough for the HTTP loop thread itself (http_config.inline_ok): health
+ * and the page's static files; everything else runs on a worker. */
+bool api_inline_ok(const char *method, const char *path);
 /* Names this node in the metrics (every series' node label) once its port is known. */
 void api_metrics_node(uint16_t port);
 /* Every route of the API in the order they are matched (tests compare the OpenAPI

@@ -220,7 +220,7 @@ static void h_logout(struct http_req *req, void *ctx)
         return;
     if (c.by_cookie) {
         (void)store_session_delete(api->store, c.session_hash, NULL);
-        api_live_revoke(0, c.session_hash, 0);
+        api_live_revoke(api, 0, c.session_hash, 0);
     }
     api_caller_done(&c);
     const char *const h[] = {"Set-Cookie",
@@ -311,7 +311,7 @@ static void h_tokens_delete(struct http_req *req, void *ctx)
         if (r < 0) {
             api_fail(req, r, "token");
         } else {
-            api_live_revoke(0, NULL, id);
+            api_live_revoke(api, 0, NULL, id);
             http_reply_empty(req, 204);
         }
     }

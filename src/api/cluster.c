@@ -143,8 +143,12 @@ static void reap_dead(struct cluster *c, bool at_start)
     char **ids = NULL;
     size_t n = 0;
     struct err e = {0};
-    if (store_nodes_dead(c->api->store, c->id, store_now_ms() - c->timeout_ms,
-                         at_start ? c->advertise : NULL, &ids, &n, &e) < 0)
+    /* A SQLite database has one node: at start, whoever ran on it before has stopped
+     * (its heartbeat may still look fresh after a kill -9 a moment ago). */
+    bool alone = at_start && !strcmp(store_driver_name(c->api->store), "sqlite");
+    int64_t stale = alone ? store_now_ms() + 1 : store_now_ms() - c->timeout_ms;
+    if (store_nodes_dead(c->api->store, c->id, stale, at_start ? c->advertise : NULL, &ids, &n,
+                         &e) < 0)
         return;
     for (size_t i = 0; i < n; i++)
         reap(c, ids[i], "no heartbeat, or its address was taken over",
@@ -327,19 +331,19 @@ static void on_notice(void *ctx, const char *payload)
         const char *msg = json_string_value(json_object_get(m, "msg"));
         if (!type || !path)
             goto out;
-        api_events_publish(ws, type, path, etag, msg);
+        api_events_publish(c->api, ws, type, path, etag, msg);
         if (json_is_true(json_object_get(m, "apply"))) {
             /* The same convention as api_workspace_changed: NULL deleted, "" a folder. */
             const char *as = !strcmp(type, EVENT_WS(file_deleted))     ? NULL
                              : !strcmp(type, EVENT_WS(folder_created)) ? ""
                                                                        : etag;
-            terms_workspace_changed(api_terms(), ws, path, as);
+            api_terms_workspace_changed(c->api, ws, path, as);
         }
     } else if (!strcmp(kind, "resync") && ws > 0) {
-        api_events_resync(ws);
+        api_events_resync(c->api, ws);
     } else if (!strcmp(kind, "revoke")) {
         const char *session = json_string_value(json_object_get(m, "session"));
-        api_live_revoke_local(json_integer_value(json_object_get(m, "user")),
+        api_live_revoke_local(c->api, json_integer_value(json_object_get(m, "user")),
                               session && *session ? session : NULL,
                               json_integer_value(json_object_get(m, "token")));
     }
@@ -369,7 +373,7 @@ static void *bus_main(void *arg)
             log_event(LOG_INFO, "cluster bus connected", NULL);
             lost = false;
             /* Notices sent while we were away are lost: every page reloads its tree. */
-            api_events_resync(0);
+            api_events_resync(c->api, 0);
             continue;
         }
         if (store_bus_wait(c->bus, 500, on_notice, c, &e) < 0) {

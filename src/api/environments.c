@@ -24,7 +24,7 @@ static void h_list(struct http_req *req, void *ctx)
         return;
     enum { MAX = 64 };
     struct terms_env_info info[MAX];
-    size_t n = terms_list(api_terms(), c.user.id, info, MAX);
+    size_t n = terms_list(api->terms, c.user.id, info, MAX);
     json_t *items = json_array();
     for (size_t i = 0; i < n && i < MAX; i++) {
         struct store_workspace *w = NULL;
@@ -56,7 +56,7 @@ static void h_end(struct http_req *req, void *ctx)
     if (!api_workspace_request(api, req, &c, &w))
         return;
     const char *name = req->nparam > 1 ? req->param[1] : NULL;
-    if (terms_end(api_terms(), w->id, name) < 0)
+    if (terms_end(api->terms, w->id, name) < 0)
         api_reply_error(req, not_found,
                         name ? "no such live terminal in this workspace"
                              : "this workspace has no live environment on this server");

@@ -14,6 +14,7 @@
 /* X(name, status, meaning) */
 #define API_ERRORS(X)                                                                              \
     X(bad_request, 400, "the request is malformed")                                                \
+    X(too_many_parameters, 400, "more query parameters than --max-query-params")                   \
     X(invalid_json, 400, "the body is not a JSON object")                                          \
     X(invalid_field, 400, "a field is missing, of the wrong type or out of range")                 \
     X(invalid_path, 400, "a workspace path breaks the path rules")                                 \
@@ -29,6 +30,7 @@
     X(account_disabled, 403, "the password is right but an administrator disabled the account")    \
     X(not_found, 404, "no such resource, or not visible to the caller")                            \
     X(method_not_allowed, 405, "the path exists with other methods")                               \
+    X(request_timeout, 408, "the request's head or body came too slowly")                          \
     X(conflict, 409, "the resource is in a state that forbids this")                               \
     X(exists, 409, "the name is taken")                                                            \
     X(already_decided, 409, "the submission is no longer pending")                                 \
@@ -39,6 +41,7 @@
     X(syntax_error, 422, "the source does not parse (formatting)")                                 \
     X(analysis_error, 422, "the analyser gave up on this source")                                  \
     X(run_failed, 422, "the submission's check run did not pass")                                  \
+    X(upgrade_required, 426, "a WebSocket upgrade asked for a version other than 13")              \
     X(rate_limited, 429, "too many requests; retry after Retry-After seconds")                     \
     X(too_many_environments, 429, "the user has too many live terminal environments")              \
     X(too_many_terminals, 429, "the environment has too many terminals")                           \

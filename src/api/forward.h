@@ -7,8 +7,10 @@
  * Kubernetes Services). The receiving node authenticates the caller and checks access as
  * for any request, then relays the request to the owner's advertised address over plain
  * HTTP/1.0 (HTTP/1.1 for a WebSocket upgrade) and relays the answer back: a JSON answer
- * whole, an event stream chunk by chunk, a WebSocket byte for byte in both directions (one
- * relay thread per proxied terminal). The owner checks the caller's credentials again: a
+ * whole, an event stream chunk by chunk, a WebSocket byte for byte in both directions. One
+ * relay thread per node reads every owner's answer and joins every proxied WebSocket: a
+ * forwarded request holds no HTTP worker while the owner works, and a proxied terminal
+ * holds no thread of its own. The owner checks the caller's credentials again: a
  * node forwards the caller's own Cookie, Authorization and X-CSRF-Token, never a privilege
  * of its own.
  *
@@ -32,7 +34,8 @@
  * (answered 403). */
 int forward_origin(struct api *api, struct http_req *req);
 
-/* Relays req to node and answers with its answer. query names the query arguments to
+/* Relays req to node and answers with its answer (later: the request is deferred, the
+ * caller just returns). query names the query arguments to
  * pass on (NULL-terminated, may be NULL). Returns true when req was answered (relayed, or
  * 503 when the owner could not be reached), false when node is this node or is not alive:
  * the caller serves the request itself. */
@@ -44,8 +47,15 @@ bool forward_request(struct api *api, struct http_req *req, const char *node,
 bool forward_websocket(struct api *api, struct http_req *req, const char *node,
                        const char *const *query);
 
-/* Ends every proxied WebSocket and waits for their threads (shutdown, before the HTTP
- * server stops). */
-void forward_stop(void);
+struct forward;
+
+/* The relay (one thread and one epoll set), owned by struct api. 0 or -errno. */
+int forward_new(struct forward **ret);
+/* Answers every request still waiting for its owner with 503, ends relayed event streams,
+ * closes proxied WebSockets (with "reconnect") and stops the relay thread. Before the HTTP
+ * server stops; accepts NULL; a second call does nothing. */
+void forward_stop(struct forward *fw);
+/* Stops (if not yet) and frees. After the HTTP server has stopped. Accepts NULL. */
+void forward_free(struct forward *fw);
 
 #endif

@@ -18,10 +18,14 @@
 #include "store/store.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 struct cluster;
+struct events;
+struct forward;
+struct terms;
 struct lang;
 struct ratelimit;
 struct runs;
@@ -31,9 +35,17 @@ struct api {
     struct store *store;
     struct sup *sup;
     struct router *router;
-    struct store_limits limits;      /* file limits from the settings */
-    struct runs *runs;               /* live runs */
-    struct cluster *cluster;         /* this node among its peers (api/cluster.h) */
+    struct store_limits limits; /* file limits from the settings */
+    struct runs *runs;          /* live runs */
+    struct cluster *cluster;    /* this node among its peers (api/cluster.h) */
+    struct forward *forward;    /* relays to peers (api/forward.h); NULL without a cluster */
+    struct events *events;      /* workspace event subscribers (events.c) */
+    /* The node's terminals (terminals.c); NULL when they could not start, and from
+     * api_stop_live on. Handlers read it freely (they have all returned before it goes);
+     * any other thread (an HTTP loop's upgrade callback, the cluster bus) holds terms_lock
+     * for reading while it uses it, and api_stop_live clears it holding it for writing. */
+    struct terms *terms;
+    pthread_rwlock_t terms_lock;
     struct ratelimit *signup_by_ip;  /* registrations per client address per hour (this node);
                                         NULL: no limit */
     struct lang *lang;               /* language workers (lang.c); NULL when off */

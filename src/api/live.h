@@ -1,7 +1,19 @@
 /*
- * live: what api/events.c and api/terminals.c share, private to src/api/. There is one
- * struct api per process, so the node's terminals and event subscribers are file-level
- * state of those two files, created by api_terminal_routes() and ended by api_stop_live().
+ * live: what api/events.c and api/terminals.c share, private to src/api/. The node's live
+ * views belong to its struct api: the event subscribers (api->events, events.c) and the
+ * terminals (api->terms, terminals.c; see internal.h for who may read it when).
+ *
+ * Who owns what. This layer decides which events exist and who receives them
+ * (api_events_publish is the one entry point: a producer on any node calls it with a
+ * workspace, an event name and its fields). How the bytes reach a socket is http/server.h's
+ * business: each subscriber holds an http_stream that events.c only writes whole SSE
+ * events into (http_stream_write), ends (http_stream_end) and releases when the server
+ * says it is closed (its on_close). Nothing here blocks or holds a thread per stream.
+ *
+ * Shutdown order (main.c): the HTTP server stops accepting and joins its workers
+ * (http_server_quiesce: no handler runs from then on), api_stop_live ends the streams,
+ * relays and terminals, the HTTP server stops (every stream's on_close has run when it
+ * returns), and only then api_free frees what they used.
  */
 #ifndef PYROOM_API_LIVE_H
 #define PYROOM_API_LIVE_H
@@ -10,34 +22,37 @@
 
 #include <stdint.h>
 
-struct terms;
-
-/* The node's terminals, or NULL when they could not start (then terminals answer 503). */
-struct terms *api_terms(void);
+/* The subscribers' registry, with the per-user cap on open streams
+ * (--max-event-streams-per-user). 0 or -ENOMEM. */
+int api_events_new(unsigned max_per_user, struct events **ret);
+/* After the HTTP server has stopped (no stream is open). Accepts NULL. */
+void api_events_free(struct events *ev);
 
 /* Sends an event to the subscribers of workspace ws: type is the SSE event name, the data
  * {"path","etag","message"} (etag and message may be NULL). */
-void api_events_publish(int64_t ws, const char *type, const char *path, const char *etag,
-                        const char *message);
+void api_events_publish(struct api *api, int64_t ws, const char *type, const char *path,
+                        const char *etag, const char *message);
 /* Answers GET /api/workspaces/{id}/events for workspace ws as a Server-Sent Event stream. */
-void api_events_stream(struct http_req *req, int64_t ws, const struct api_caller *c);
+void api_events_stream(struct api *api, struct http_req *req, int64_t ws,
+                       const struct api_caller *c);
 /* Ends the event streams and closes the terminal clients opened by user_id (any of their
  * credentials; 0: none), by the session whose hash is session_hash (NULL: none) or by the API token
  * token_id (0: none): a disabled user, a logout or a revoked token keeps no live view of a
  * workspace and no shell. A role change ends the user's too; the page reconnects with its new
  * rights. */
-void api_live_revoke(int64_t user_id, const char *session_hash, int64_t token_id);
+void api_live_revoke(struct api *api, int64_t user_id, const char *session_hash, int64_t token_id);
 /* The same, on this node only (a revocation that came over the cluster bus). */
-void api_live_revoke_local(int64_t user_id, const char *session_hash, int64_t token_id);
+void api_live_revoke_local(struct api *api, int64_t user_id, const char *session_hash,
+                           int64_t token_id);
 /* Sends `resync` (reload the tree) to the subscribers of ws (0: of every workspace): the
  * events they would have had were lost or too large to carry. */
-void api_events_resync(int64_t ws);
-/* Streams one user may hold open: on this node (events.c) and in the cluster (terminals.c,
- * counted in the database). */
-#define API_EVENTS_PER_USER 16
+void api_events_resync(struct api *api, int64_t ws);
 /* An event stream of user_id ended (terminals.c keeps the cluster-wide count). */
-void api_events_closed(int64_t user_id);
-/* Ends every stream (shutdown). */
-void api_events_close(void);
+void api_events_closed(struct api *api, int64_t user_id);
+/* Ends every stream and refuses new ones (shutdown). */
+void api_events_close(struct api *api);
+
+/* terms_workspace_changed on the node's terminals, from any thread (terms_lock). */
+void api_terms_workspace_changed(struct api *api, int64_t ws, const char *path, const char *etag);
 
 #endif

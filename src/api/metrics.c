@@ -113,8 +113,8 @@ static void refresh(struct api *api)
     runs_stats(api->runs, &running, &queued);
     metrics_set(METRIC_RUNS_RUNNING, NULL, running);
     metrics_set(METRIC_RUNS_QUEUED, NULL, queued);
-    if (api_terms())
-        terms_stats(api_terms(), &envs, &terms, &clients);
+    if (api->terms)
+        terms_stats(api->terms, &envs, &terms, &clients);
     metrics_set(METRIC_TERMINALS, NULL, terms);
     metrics_set(METRIC_TERMINAL_ENVS, NULL, envs);
     metrics_set(METRIC_TERMINAL_CLIENTS, NULL, clients);

@@ -13,10 +13,12 @@
 #include "base/buf.h"
 #include "base/metrics.h"
 #include "base/utf8.h"
+#include "http/sse.h"
 #include "store/nodes.h"
 #include "workspace/path.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,6 +192,52 @@ void api_run_limits(const struct api *api, struct sb_limits *l)
     l->tmpfs_bytes = s->run_tmp;
 }
 
+/* A request answered with the stored run once the run has ended, holding no thread while
+ * it runs (?wait=1, cancel). */
+struct end_wait {
+    struct api *api;
+    struct http_req *req;
+    int64_t run_id;
+    int status;
+};
+
+static void reply_run(struct api *api, struct http_req *req, int64_t id, int status)
+{
+    struct store_run *r = NULL;
+    int rc = store_run_get(api->store, id, &r, NULL);
+    if (rc < 0)
+        api_fail(req, rc, "run");
+    else
+        http_reply_json(req, status, api_run_json(r, true));
+    store_run_free(r);
+}
+
+static void answer_run(struct http_req *req, void *ctx)
+{
+    struct end_wait *w = ctx;
+    reply_run(w->api, req, w->run_id, w->status);
+    free(w);
+}
+
+static void run_ended(void *ctx)
+{
+    struct end_wait *w = ctx;
+    http_req_continue(w->req, answer_run, w);
+}
+
+static void answer_at_end(struct api *api, struct http_req *req, int64_t id, int status)
+{
+    struct end_wait *w = malloc(sizeof(*w));
+    if (!w) {
+        api_fail(req, -ENOMEM, "run");
+        return;
+    }
+    *w = (struct end_wait){.api = api, .req = req, .run_id = id, .status = status};
+    http_req_defer(req);
+    if (!api->runs || runs_on_end(api->runs, id, run_ended, w) < 0)
+        run_ended(w); /* over already (or not live here): answer now */
+}
+
 /* The cluster-wide limits on starting a run (api/limits.h): runs per minute, and runs at
  * once. Runs at once on this node are the run queue's business (exec/runs.c); runs the
  * user has going on other nodes count against --max-runs-per-user here, so spreading
@@ -296,14 +344,15 @@ void api_run_start(struct api *api, struct http_req *req, const struct api_calle
         goto out;
     }
     const char *wait = http_req_query(req, "wait");
-    bool waited = wait && strcmp(wait, "1") == 0;
-    if (waited)
-        (void)runs_wait(api->runs, id, (int)(rq.limits.wall_ms + 60000));
+    if (wait && strcmp(wait, "1") == 0) {
+        answer_at_end(api, req, id, 200);
+        goto out;
+    }
     struct store_run *r = NULL;
     if ((rc = store_run_get(api->store, id, &r, NULL)) < 0)
         api_fail(req, rc, "run");
     else
-        http_reply_json(req, waited ? 200 : 202, api_run_json(r, waited));
+        http_reply_json(req, 202, api_run_json(r, false));
     store_run_free(r);
 out:
     free(args_json);
@@ -393,19 +442,12 @@ static void h_cancel(struct http_req *req, void *ctx)
     if (!load_run(api, req, &c, &r))
         return;
     int64_t id = r->id;
-    if (served_by_owner(api, req, r))
-        goto done;
+    bool forwarded = served_by_owner(api, req, r);
     store_run_free(r);
-    r = NULL;
-    if (api->runs && runs_cancel(api->runs, id) == 0)
-        (void)runs_wait(api->runs, id, 30000);
-    int rc = store_run_get(api->store, id, &r, NULL);
-    if (rc < 0)
-        api_fail(req, rc, "run");
-    else
-        http_reply_json(req, 200, api_run_json(r, true));
-done:
-    store_run_free(r);
+    if (!forwarded && api->runs && runs_cancel(api->runs, id) == 0)
+        answer_at_end(api, req, id, 200);
+    else if (!forwarded)
+        reply_run(api, req, id, 200);
     api_caller_done(&c);
 }
 
@@ -461,81 +503,123 @@ static void h_artifact(struct http_req *req, void *ctx)
 
 /* ---- Server-Sent Events ---------------------------------------------------------------- */
 
+/* One follower of a run. The HTTP server pulls the live events with sse_fill on its loop
+ * (woken by the run's notify); when the run has ended, its worker thread builds the tail
+ * (the stored result) in run_done and wakes the stream again. */
 struct sse {
     struct api *api;
     int64_t run_id;
+    pthread_mutex_t mu;
+    unsigned refs;           /* the stream's (sse_closed) and a pending run_done's */
+    struct http_stream *out; /* NULL once closed */
     struct run_stream *live; /* NULL once the live part is over */
     struct buf tail;         /* what remains to send after the live part */
     size_t tail_pos;
     bool tail_ready;
 };
 
+static void sse_unref(struct sse *s)
+{
+    pthread_mutex_lock(&s->mu);
+    bool last = --s->refs == 0;
+    pthread_mutex_unlock(&s->mu);
+    if (!last)
+        return;
+    runs_stream_close(s->live);
+    buf_done(&s->tail);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
 /* The stored run as events: its output (when we had no live stream) and the result. */
 static void build_tail(struct sse *s, bool with_output)
 {
     struct store_run *r = NULL;
-    s->tail_ready = true;
-    if (store_run_get(s->api->store, s->run_id, &r, NULL) < 0)
-        return;
-    json_t *events[3] = {NULL, NULL, NULL};
-    const char *names[3] = {EVENT_RUN(stdout), EVENT_RUN(stderr), EVENT_RUN(result)};
-    if (with_output && r->stdout_len)
-        events[0] = json_pack("{s:o}", "data", api_text_json(r->stdout_data, r->stdout_len));
-    if (with_output && r->stderr_len)
-        events[1] = json_pack("{s:o}", "data", api_text_json(r->stderr_data, r->stderr_len));
-    events[2] = api_run_json(r, true);
-    for (int i = 0; i < 3; i++) {
-        if (!events[i])
-            continue;
-        char *text = json_dumps(events[i], JSON_COMPACT);
-        if (text)
-            buf_printf(&s->tail, "event: %s\ndata: %s\n\n", names[i], text);
-        free(text);
-        json_decref(events[i]);
+    struct buf t;
+    buf_init(&t, s->tail.max);
+    if (store_run_get(s->api->store, s->run_id, &r, NULL) == 0) {
+        json_t *events[3] = {NULL, NULL, NULL};
+        const char *names[3] = {EVENT_RUN(stdout), EVENT_RUN(stderr), EVENT_RUN(result)};
+        if (with_output && r->stdout_len)
+            events[0] = json_pack("{s:o}", "data", api_text_json(r->stdout_data, r->stdout_len));
+        if (with_output && r->stderr_len)
+            events[1] = json_pack("{s:o}", "data", api_text_json(r->stderr_data, r->stderr_len));
+        events[2] = api_run_json(r, true);
+        for (int i = 0; i < 3; i++) {
+            if (!events[i])
+                continue;
+            char *text = json_dumps(events[i], JSON_COMPACT);
+            if (text)
+                (void)sse_append(&t, names[i], text, strlen(text));
+            free(text);
+            json_decref(events[i]);
+        }
     }
     store_run_free(r);
+    pthread_mutex_lock(&s->mu);
+    buf_done(&s->tail);
+    s->tail = t;
+    s->tail_ready = true;
+    struct http_stream *out = s->out;
+    if (out)
+        http_stream_wake(out);
+    pthread_mutex_unlock(&s->mu);
 }
 
-static ssize_t sse_read(void *ctx, uint64_t pos, char *out, size_t max)
+static ssize_t sse_fill(void *ctx, char *out, size_t max)
 {
-    (void)pos;
     struct sse *s = ctx;
     if (s->live) {
-        ssize_t n = runs_stream_read(s->live, out, max, SSE_KEEPALIVE_MS);
-        if (n > 0)
+        ssize_t n = runs_stream_read(s->live, out, max, 0);
+        if (n >= 0)
             return n;
-        if (n == 0) {
-            /* A comment line keeps proxies from closing an idle stream, and tells us
-             * (by failing) when the client has gone. */
-            memcpy(out, ":\n\n", 3);
-            return 3;
-        }
+        /* every live event is out; the tail follows once run_done has built it */
         runs_stream_close(s->live);
         s->live = NULL;
-        build_tail(s, false);
     }
-    if (!s->tail_ready) {
-        /* The run was not live here: everything comes from the store. If it is still
-         * running on another node, wait for it there (clients reconnect). */
-        build_tail(s, true);
+    pthread_mutex_lock(&s->mu);
+    ssize_t n = 0;
+    if (s->tail_ready) {
+        size_t k = s->tail.len - s->tail_pos;
+        if (k > max)
+            k = max;
+        if (k)
+            memcpy(out, s->tail.data + s->tail_pos, k);
+        s->tail_pos += k;
+        n = k ? (ssize_t)k : -1;
     }
-    if (s->tail_pos >= s->tail.len)
-        return -1;
-    size_t k = s->tail.len - s->tail_pos;
-    if (k > max)
-        k = max;
-    memcpy(out, s->tail.data + s->tail_pos, k);
-    s->tail_pos += k;
-    return (ssize_t)k;
+    pthread_mutex_unlock(&s->mu);
+    return n;
 }
 
-static void sse_free(void *ctx)
+static void sse_wake(void *ctx)
 {
     struct sse *s = ctx;
+    /* Called with the runs lock held; only wakes. s->out is stable while the live stream
+     * exists (sse_closed clears out after closing the live stream... see sse_closed). */
+    pthread_mutex_lock(&s->mu);
+    if (s->out)
+        http_stream_wake(s->out);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void run_done(void *ctx)
+{
+    struct sse *s = ctx;
+    build_tail(s, false);
+    sse_unref(s);
+}
+
+static void sse_closed(void *ctx)
+{
+    struct sse *s = ctx;
+    pthread_mutex_lock(&s->mu);
+    struct http_stream *out = s->out;
+    s->out = NULL;
+    pthread_mutex_unlock(&s->mu);
+    http_stream_unref(out);
     metrics_gauge_add(METRIC_EVENT_STREAMS, NULL, -1);
-    runs_stream_close(s->live);
-    buf_done(&s->tail);
-    free(s);
+    sse_unref(s);
 }
 
 static void h_events(struct http_req *req, void *ctx)
@@ -554,11 +638,38 @@ static void h_events(struct http_req *req, void *ctx)
     }
     s->api = api;
     s->run_id = r->id;
+    s->refs = 1;
+    pthread_mutex_init(&s->mu, NULL);
     buf_init(&s->tail, (size_t)api->cfg->run_output * 16 + (1u << 20));
-    s->live = api->runs ? runs_stream_open(api->runs, r->id) : NULL;
     static const char *const h[] = {"Cache-Control", "no-store", "X-Accel-Buffering", "no", NULL};
-    metrics_gauge_add(METRIC_EVENT_STREAMS, NULL, 1); /* sse_free takes it back */
-    http_reply_stream(req, 200, "text/event-stream", sse_read, s, sse_free, h);
+    struct http_stream_config sc = {
+        .max_queue = 4096,
+        .keepalive_ms = SSE_KEEPALIVE_MS,
+        .keepalive = ":\n\n",
+        .fill = sse_fill,
+        .on_close = sse_closed,
+        .ctx = s,
+    };
+    int rc = http_reply_stream(req, 200, "text/event-stream", &sc, h, &s->out);
+    if (rc < 0) {
+        sse_unref(s);
+        api_fail(req, rc, "run");
+        goto out;
+    }
+    metrics_gauge_add(METRIC_EVENT_STREAMS, NULL, 1); /* sse_closed takes it back */
+    /* Nothing reads the stream before this handler returns: set it up in peace. */
+    s->live = api->runs ? runs_stream_open(api->runs, r->id) : NULL;
+    if (s->live) {
+        runs_stream_notify(s->live, sse_wake, s);
+        s->refs++; /* run_done's */
+        if (runs_on_end(api->runs, r->id, run_done, s) < 0) {
+            s->refs--;
+            build_tail(s, false); /* ended between the two calls */
+        }
+    } else {
+        /* Not live here: everything comes from the store. */
+        build_tail(s, true);
+    }
 out:
     store_run_free(r);
     api_caller_done(&c);

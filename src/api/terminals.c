@@ -20,15 +20,9 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static struct terms *g_terms; /* one struct api per process */
-
-struct terms *api_terms(void)
-{
-    return g_terms;
-}
 
 static bool same_origin(const char *origin, const char *host)
 {
@@ -42,14 +36,36 @@ static bool same_origin(const char *origin, const char *host)
     return rest && !strcasecmp(rest, host);
 }
 
+void api_terms_workspace_changed(struct api *api, int64_t ws, const char *path, const char *etag)
+{
+    pthread_rwlock_rdlock(&api->terms_lock);
+    if (api->terms)
+        terms_workspace_changed(api->terms, ws, path, etag);
+    pthread_rwlock_unlock(&api->terms_lock);
+}
+
+/* A terminal's handshake, between the handler and the 101. */
+struct pending {
+    struct api *api;
+    struct term_ref *ref;
+};
+
+/* On an HTTP loop thread, after the 101: possibly after api_stop_live, whose clearing of
+ * api->terms the read lock orders against this attach (a client attached first is closed
+ * by terms_free). */
 static void on_upgrade(void *ctx, int fd, void *handle, const char *extra, size_t extra_len)
 {
-    struct term_ref *ref = ctx;
-    if (!g_terms) { /* shutting down */
+    struct pending *p = ctx;
+    struct api *api = p->api;
+    pthread_rwlock_rdlock(&api->terms_lock);
+    if (api->terms) {
+        terms_attach(api->terms, p->ref, fd, handle, extra, extra_len);
+    } else {
+        terms_ref_free(p->ref);
         http_upgrade_close(handle);
-        return;
     }
-    terms_attach(g_terms, ref, fd, handle, extra, extra_len);
+    pthread_rwlock_unlock(&api->terms_lock);
+    free(p);
 }
 
 /* A workspace whose environment lives on another node: the WebSocket is joined to that
@@ -129,7 +145,7 @@ static void h_terminal(struct http_req *req, void *ctx)
         goto out;
     struct term_ref *ref = NULL;
     struct err e = {0};
-    r = g_terms ? terms_open(g_terms, w->id, w->owner_id, name, &ref, &e) : -ENOSYS;
+    r = api->terms ? terms_open(api->terms, w->id, w->owner_id, name, &ref, &e) : -ENOSYS;
     if (r == -EBUSY && proxied_to_holder(api, req, w->id))
         goto out; /* another node started it meanwhile */
     switch (r) {
@@ -178,10 +194,16 @@ static void h_terminal(struct http_req *req, void *ctx)
     }
     api_caller_done(&again);
     const char *const h[] = {"Sec-WebSocket-Accept", accept, "Cache-Control", "no-store", NULL};
-    if (http_reply_upgrade(req, on_upgrade, ref, h) < 0)
+    struct pending *p = malloc(sizeof(*p));
+    if (p)
+        *p = (struct pending){api, ref};
+    if (!p || http_reply_upgrade(req, on_upgrade, p, h) < 0) {
+        free(p);
         terms_ref_free(ref);
-    else
+        api_fail(req, -ENOMEM, "terminal");
+    } else {
         metrics_inc(METRIC_TERMINALS_OPENED, NULL);
+    }
 out:
     store_workspace_free(w);
     api_caller_done(&c);
@@ -196,24 +218,24 @@ static void h_events(struct http_req *req, void *ctx)
         return;
     /* The cap on a user's streams holds across nodes: each open one is a row. */
     struct cluster *cl = api->cluster;
-    int r =
-        cl ? store_stream_open(api->store, cluster_node(cl), c.user.id, API_EVENTS_PER_USER, NULL)
-           : 0;
+    int r = cl ? store_stream_open(api->store, cluster_node(cl), c.user.id,
+                                   (int64_t)api->cfg->max_event_streams_per_user, NULL)
+               : 0;
     if (r == -EUSERS)
         api_too_many(req, 15, "too many open event streams; close a tab or wait a little");
     else if (r < 0)
         api_fail(req, r, "event stream");
     else
-        api_events_stream(req, w->id, &c);
+        api_events_stream(api, req, w->id, &c);
     if (r == 0 && cl && (req->status == 429 || req->status == 503)) /* refused locally */
         (void)store_stream_close(api->store, cluster_node(cl), c.user.id, NULL);
     store_workspace_free(w);
     api_caller_done(&c);
 }
 
-void api_events_closed(int64_t user_id)
+void api_events_closed(struct api *api, int64_t user_id)
 {
-    struct cluster *cl = api_cluster();
+    struct cluster *cl = api->cluster;
     if (cl)
         (void)store_stream_close(cluster_store(cl), cluster_node(cl), user_id, NULL);
 }
@@ -222,7 +244,7 @@ void api_events_closed(int64_t user_id)
 static void on_sync(void *ctx, int64_t ws, enum wsync_event ev, const char *path, const char *etag,
                     const char *message)
 {
-    (void)ctx;
+    struct api *api = ctx;
     static const enum event_ws events[] = {
         [WSYNC_FILE_CHANGED] = EVENT_WS_file_changed,
         [WSYNC_FILE_DELETED] = EVENT_WS_file_deleted,
@@ -233,8 +255,8 @@ static void on_sync(void *ctx, int64_t ws, enum wsync_event ev, const char *path
     };
     const char *name = event_ws_name(events[ev]);
     const char *e = ev == WSYNC_FILE_CHANGED ? etag : NULL;
-    api_events_publish(ws, name, path, e, message);
-    cluster_send_event(api_cluster(), ws, name, path, e, message, false);
+    api_events_publish(api, ws, name, path, e, message);
+    cluster_send_event(api->cluster, ws, name, path, e, message, false);
 }
 
 void api_terminal_routes(struct api *api, struct router *r)
@@ -252,6 +274,7 @@ void api_terminal_routes(struct api *api, struct router *r)
         .client_queue = s->terminal_client_queue,
         .ping_s = (unsigned)s->terminal_ping,
         .notify = on_sync,
+        .notify_ctx = api,
         .inodes = s->run_inodes,
     };
     sb_limits_default(&tc.limits);
@@ -263,7 +286,7 @@ void api_terminal_routes(struct api *api, struct router *r)
     tc.limits.tmpfs_bytes = s->run_tmp;
     tc.limits.open_files = 1024;
     struct err e = {0};
-    if (terms_new(&tc, api->store, api->sup, &g_terms, &e) < 0)
+    if (terms_new(&tc, api->store, api->sup, &api->terms, &e) < 0)
         log_event(LOG_ERROR, "terminals unavailable", json_pack("{s:s}", "error", e.msg));
     router_add(r, "GET", "/api/workspaces/{}/terminal", h_terminal);
     router_add(r, "GET", "/api/workspaces/{}/events", h_events);
@@ -271,11 +294,15 @@ void api_terminal_routes(struct api *api, struct router *r)
 
 void api_stop_live(struct api *api)
 {
-    (void)api;
     api_metrics_stop(); /* its sampler reads the terminals freed below */
-    api_events_close();
-    forward_stop();
-    struct terms *t = g_terms;
-    g_terms = NULL;
+    api_events_close(api);
+    forward_stop(api->forward);
+    /* Terminal clients are upgraded connections: they must be closed before the HTTP
+     * server stops, so the terminals end here. No handler runs any more
+     * (http_server_quiesce); an upgrade callback still may, and takes the read lock. */
+    pthread_rwlock_wrlock(&api->terms_lock);
+    struct terms *t = api->terms;
+    api->terms = NULL;
+    pthread_rwlock_unlock(&api->terms_lock);
     terms_free(t);
 }

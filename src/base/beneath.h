@@ -71,4 +71,9 @@ typedef int (*beneath_visit_fn)(void *ctx, const struct beneath_entry *e);
 int beneath_walk(int dir_fd, size_t max_entries, beneath_visit_fn fn, void *ctx,
                  bool *ret_truncated);
 
+/* Removes the entry `name` beneath parentfd with everything in it (a file, a link or a
+ * whole tree, at any depth), never following a link: links are removed as links. Missing
+ * is fine. Returns 0, or an -errno met on the way (the rest is still attempted). */
+int beneath_remove_tree(int parentfd, const char *name);
+
 #endif

@@ -28,9 +28,17 @@ struct settings {
     uint64_t max_body;           /* bytes */
     uint64_t max_connections;    /* concurrent HTTP connections */
     uint64_t connection_timeout; /* seconds */
-    uint64_t db_pool;            /* PostgreSQL connections */
-    uint64_t login_rate;         /* failed logins per minute per IP and per username */
-    uint64_t register_rate;      /* registrations per hour per client address */
+    uint64_t header_timeout;     /* seconds to send complete request headers */
+    uint64_t min_body_rate;      /* bytes/s */
+    uint64_t max_query_params;
+    uint64_t connection_memory;          /* bytes of libmicrohttpd buffer per connection */
+    uint64_t http_threads;               /* event loops; 0: one per core */
+    uint64_t http_workers;               /* handler threads */
+    uint64_t http_queue;                 /* requests waiting for a worker */
+    uint64_t max_event_streams_per_user; /* open event streams per user per node */
+    uint64_t db_pool;                    /* PostgreSQL connections */
+    uint64_t login_rate;                 /* failed logins per minute per IP and per username */
+    uint64_t register_rate;              /* registrations per hour per client address */
     uint64_t max_file_bytes;
     uint64_t max_files;
     uint64_t max_workspace_bytes;

@@ -25,6 +25,7 @@
 
 #define STDIN_PENDING_MAX (1u << 20) /* bytes of stdin waiting to be written */
 #define READ_CHUNK        (64u << 10)
+#define OUTPUT_SAVE_MS    1000         /* output reaches the store this often while a run runs */
 #define PYROOM_FS_SLACK   (256u << 10) /* bytes of a run's file system for our own files */
 
 /* Hidden folder of ours inside the run's home: our sitecustomize and the figures. It is
@@ -116,6 +117,14 @@ struct live {
     struct sup_proc *proc; /* NULL until spawned */
     struct buf events;     /* SSE text for streams */
     struct stream_out out, err;
+    struct run_waiter *waiters; /* told when the run is no longer live (runs_on_end) */
+    struct run_stream *streams; /* readers to wake on new events (runs_stream_notify) */
+};
+
+struct run_waiter {
+    void (*fn)(void *ctx);
+    void *ctx;
+    struct run_waiter *next;
 };
 
 /* A runs_start() between its place in the queue and its run being live (on its stack). */
@@ -152,8 +161,20 @@ struct runs {
 struct run_stream {
     struct runs *r;
     struct live *l;
-    size_t pos; /* bytes of l->events already read */
+    size_t pos;                /* bytes of l->events already read */
+    void (*notify)(void *ctx); /* called with r->mu held when events come or the run ends */
+    void *notify_ctx;
+    struct run_stream *next; /* in l->streams */
+    bool linked;
 };
+
+/* Tells the readers that follow l. Called with r->mu held. */
+static void notify_streams(struct live *l)
+{
+    for (struct run_stream *s = l->streams; s; s = s->next)
+        if (s->notify)
+            s->notify(s->notify_ctx);
+}
 
 static void live_unref(struct runs *r, struct live *l)
 {
@@ -268,6 +289,7 @@ static void add_event(struct runs *r, struct live *l, const char *name, json_t *
     (void)buf_printf(&l->events, "event: %s\ndata: %s\n\n", name, text);
     free(text);
     pthread_cond_broadcast(&r->cv);
+    notify_streams(l);
 }
 
 /* Valid UTF-8 for JSON: invalid bytes become U+FFFD; an incomplete sequence at the end of
@@ -527,6 +549,13 @@ static void collect_artifacts(struct runs *r, struct live *l, int dfd)
     close(afd);
 }
 
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static int set_nonblock(int fd)
 {
     int fl = fcntl(fd, F_GETFL);
@@ -543,6 +572,8 @@ static enum sb_limit pump(struct runs *r, struct live *l, struct sb_stdio *io)
         return SB_LIMIT_NONE;
     set_nonblock(io->in);
     bool killed = false;
+    bool dirty = false; /* output not yet saved to the store */
+    int64_t saved_ms = mono_ms();
     while (io->out >= 0 || io->err >= 0) {
         struct pollfd p[4];
         int n = 0, iout = -1, ierr = -1, iin = -1;
@@ -573,10 +604,19 @@ static enum sb_limit pump(struct runs *r, struct live *l, struct sb_stdio *io)
             iin = n;
             p[n++] = (struct pollfd){.fd = io->in, .events = POLLOUT};
         }
-        if (poll(p, (nfds_t)n, -1) < 0) {
+        int64_t since = mono_ms() - saved_ms;
+        int timeout = !dirty ? -1 : since >= OUTPUT_SAVE_MS ? 0 : (int)(OUTPUT_SAVE_MS - since);
+        if (poll(p, (nfds_t)n, timeout) < 0) {
             if (errno == EINTR)
                 continue;
             break;
+        }
+        if (dirty && mono_ms() - saved_ms >= OUTPUT_SAVE_MS) {
+            /* A crash of the server from here on keeps what the run printed so far. */
+            (void)store_run_save_output(r->store, l->id, l->out.data.data, l->out.data.len,
+                                        l->err.data.data, l->err.data.len, NULL);
+            dirty = false;
+            saved_ms = mono_ms();
         }
         if (p[0].revents) {
             uint64_t v;
@@ -596,6 +636,7 @@ static enum sb_limit pump(struct runs *r, struct live *l, struct sb_stdio *io)
                 *fd = -1;
                 continue;
             }
+            dirty = true;
             if (!on_output(r, l, k == 1, chunk, (size_t)got) && !killed) {
                 why = SB_LIMIT_OUTPUT;
                 sup_kill(l->proc, SB_LIMIT_OUTPUT);
@@ -828,8 +869,17 @@ static void *worker(void *arg)
         }
     r->threads--;
     pthread_cond_broadcast(&r->cv);
+    notify_streams(l);
+    struct run_waiter *w = l->waiters;
+    l->waiters = NULL;
     live_unref(r, l);
     pthread_mutex_unlock(&r->mu);
+    while (w) {
+        struct run_waiter *next = w->next;
+        w->fn(w->ctx);
+        free(w);
+        w = next;
+    }
     return NULL;
 }
 
@@ -980,6 +1030,11 @@ int runs_cancel(struct runs *r, int64_t id)
     struct live *l = find(r, id);
     if (l) {
         l->cancelled = true;
+        /* Kill now rather than when the worker wakes up: one hop less between the cancel
+         * and the sandbox's death (sup_kill may race with the worker's sup_wait; l->proc
+         * is cleared under r->mu before it is freed). */
+        if (l->proc)
+            (void)sup_kill(l->proc, SB_LIMIT_NONE);
         wake(l);
         pthread_cond_broadcast(&r->cv);
     }
@@ -1012,6 +1067,23 @@ int runs_wait(struct runs *r, int64_t id, int timeout_ms)
     }
     pthread_mutex_unlock(&r->mu);
     return rc;
+}
+
+int runs_on_end(struct runs *r, int64_t id, void (*fn)(void *ctx), void *ctx)
+{
+    struct run_waiter *w = malloc(sizeof(*w));
+    if (!w)
+        return -ENOMEM;
+    pthread_mutex_lock(&r->mu);
+    struct live *l = find(r, id);
+    if (l) {
+        *w = (struct run_waiter){.fn = fn, .ctx = ctx, .next = l->waiters};
+        l->waiters = w;
+    }
+    pthread_mutex_unlock(&r->mu);
+    if (!l)
+        free(w);
+    return l ? 0 : -ENOENT;
 }
 
 void runs_stats(struct runs *r, unsigned *ret_running, unsigned *ret_queued)
@@ -1061,11 +1133,29 @@ ssize_t runs_stream_read(struct run_stream *s, char *out, size_t max, int timeou
     return n;
 }
 
+void runs_stream_notify(struct run_stream *s, void (*fn)(void *ctx), void *ctx)
+{
+    pthread_mutex_lock(&s->r->mu);
+    s->notify = fn;
+    s->notify_ctx = ctx;
+    if (!s->linked) {
+        s->linked = true;
+        s->next = s->l->streams;
+        s->l->streams = s;
+    }
+    pthread_mutex_unlock(&s->r->mu);
+}
+
 void runs_stream_close(struct run_stream *s)
 {
     if (!s)
         return;
     pthread_mutex_lock(&s->r->mu);
+    for (struct run_stream **p = &s->l->streams; *p; p = &(*p)->next)
+        if (*p == s) {
+            *p = s->next;
+            break;
+        }
     live_unref(s->r, s->l);
     pthread_mutex_unlock(&s->r->mu);
     free(s);

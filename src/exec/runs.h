@@ -88,6 +88,10 @@ int runs_stdin(struct runs *r, int64_t id, const void *data, size_t len);
 int runs_cancel(struct runs *r, int64_t id);
 /* Waits until run id is no longer live (0), or timeout_ms passes (-ETIMEDOUT). */
 int runs_wait(struct runs *r, int64_t id, int timeout_ms);
+/* Calls fn(ctx) once run id is no longer live here (its result is stored), on the run's
+ * worker thread with no lock held; fn may block briefly (store calls) and must not call
+ * back into runs for this run's waiters. -ENOENT (fn never called) when it is not live now. */
+int runs_on_end(struct runs *r, int64_t id, void (*fn)(void *ctx), void *ctx);
 /* Runs running and waiting on this node. */
 void runs_stats(struct runs *r, unsigned *ret_running, unsigned *ret_queued);
 
@@ -97,6 +101,9 @@ struct run_stream *runs_stream_open(struct runs *r, int64_t id);
 /* Copies up to max bytes of events not read yet; 0 when none came within timeout_ms,
  * -1 when the run has ended and everything was read. */
 ssize_t runs_stream_read(struct run_stream *s, char *out, size_t max, int timeout_ms);
+/* Calls fn(ctx) whenever events arrive or the run ends, with the runs lock held: fn only
+ * wakes its reader (which then calls runs_stream_read with timeout 0). */
+void runs_stream_notify(struct run_stream *s, void (*fn)(void *ctx), void *ctx);
 void runs_stream_close(struct run_stream *s);
 
 #endif

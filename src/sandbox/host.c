@@ -3,9 +3,11 @@
  * the run directory and its slots, the compiled seccomp filter and the pre-built
  * matplotlib font cache; made once at start-up (sb_host_new), shared by every sandbox.
  */
+#include "base/beneath.h"
 #include "base/fdpass.h"
 #include "sandbox/internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -119,6 +121,48 @@ static void build_mpl_cache(struct sb_host *h)
     find_mpl_cache(h);
 }
 
+/* A warm pool's directory (RUN_DIR-pool-PID) left by a server that died (SIGKILL of its
+ * process group skips sb_pool_close). Other pyroom servers share the parent directory, so
+ * a directory goes only when its pid is gone AND nobody holds its lock: the pid alone
+ * could be alive in another pid namespace (a pod sharing /run/pyroom), the lock alone is
+ * not taken by servers older than it. The pool's templates wrote there: removed through
+ * base/beneath (no link followed, any depth). */
+static void sweep_pool_dirs(struct sb_host *h)
+{
+    char parent[256], prefix[300];
+    snprintf(parent, sizeof(parent), "%s", h->run_dir);
+    char *slash = strrchr(parent, '/');
+    if (!slash || slash == parent)
+        return;
+    *slash = '\0';
+    snprintf(prefix, sizeof(prefix), "%s-pool-", slash + 1);
+    size_t plen = strlen(prefix);
+    int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = pfd >= 0 ? fdopendir(pfd) : NULL;
+    if (!d) {
+        if (pfd >= 0)
+            close(pfd);
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, prefix, plen))
+            continue;
+        char *end;
+        long pid = strtol(e->d_name + plen, &end, 10);
+        if (*end || pid <= 0 || pid == getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        bool free_now = flock(fd, LOCK_EX | LOCK_NB) == 0;
+        close(fd);
+        if (free_now)
+            (void)beneath_remove_tree(dirfd(d), e->d_name);
+    }
+    closedir(d);
+}
+
 int sb_host_new(const struct sb_config *cfg, struct sb_host **ret, struct err *err)
 {
     struct sb_config none = {0};
@@ -174,6 +218,7 @@ int sb_host_new(const struct sb_config *cfg, struct sb_host **ret, struct err *e
         (void)cg_host_detect(&h->cg);
     }
     cg_sweep(&h->cg, slot_sweep_free, h);
+    sweep_pool_dirs(h);
     find_mpl_cache(h);
     if (h->mpl_fd < 0)
         build_mpl_cache(h);

@@ -42,6 +42,7 @@ struct sb_pool {
     bool has_cg;
     char cg_procs[3][640];
     int ncg;
+    int dir_lock; /* flock on dir while the pool lives: the sweep's proof of life */
 };
 
 static int copy_cache(struct sb_host *h, const char *dir, uid_t uid, gid_t gid)
@@ -85,9 +86,15 @@ int sb_pool_open(struct sb_host *h, uint64_t memory_bytes, struct sb_pool **ret,
     p->uid = h->root ? h->uid_base - 1 : h->my_uid;
     p->gid = h->root ? h->uid_base - 1 : h->my_gid;
     /* Beside the run directory, not in it: that one is closed to other uids. */
+    p->dir_lock = -1;
     snprintf(p->dir, sizeof(p->dir), "%s-pool-%d", h->run_dir, (int)getpid());
     if (mkdir(p->dir, 0700) < 0 && errno != EEXIST) {
         r = err_set(err, errno, "mkdir '%s'", p->dir);
+        goto fail;
+    }
+    p->dir_lock = open(p->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (p->dir_lock < 0 || flock(p->dir_lock, LOCK_EX | LOCK_NB) < 0) {
+        r = err_set(err, errno, "lock '%s'", p->dir);
         goto fail;
     }
     if (h->root && chown(p->dir, p->uid, p->gid) < 0) {
@@ -133,6 +140,8 @@ void sb_pool_close(struct sb_pool *p)
         (void)unlink(cmd);
         (void)rmdir(p->dir);
     }
+    if (p->dir_lock >= 0)
+        close(p->dir_lock);
     free(p);
 }
 

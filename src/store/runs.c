@@ -194,6 +194,22 @@ int store_run_set_running(struct store *st, int64_t id, bool warm, struct err *e
     return rc;
 }
 
+int store_run_save_output(struct store *st, int64_t id, const void *out, size_t out_len,
+                          const void *errd, size_t err_len, struct err *err)
+{
+    if ((!out && out_len) || (!errd && err_len))
+        return err_set(err, EINVAL, "run output: bad arguments");
+    struct db db;
+    int rc = conn_get(st, &db, err);
+    if (rc < 0)
+        return rc;
+    rc = db_run(&db, NULL,
+                "UPDATE runs SET stdout = ?, stderr = ? WHERE id = ? AND status = 'running'", err,
+                "bbi", out, out_len, errd, err_len, id);
+    conn_put(&db);
+    return rc;
+}
+
 int store_run_finish(struct store *st, int64_t id, const struct store_run_result *res,
                      struct err *err)
 {

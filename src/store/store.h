@@ -411,6 +411,10 @@ int store_run_create(struct store *st, const struct store_run_new *r, struct sto
 int store_run_set_running(struct store *st, int64_t id, bool warm, struct err *err);
 /* queued|running -> a final state with its figures and output; -EALREADY when already
  * final (e.g. cancelled meanwhile). */
+/* Stores the output a running run has produced so far, so that a crash of the server
+ * leaves it with the run (which the next start marks failed). No effect once finished. */
+int store_run_save_output(struct store *st, int64_t id, const void *out, size_t out_len,
+                          const void *errd, size_t err_len, struct err *err);
 int store_run_finish(struct store *st, int64_t id, const struct store_run_result *res,
                      struct err *err);
 /* The run with its output and its artifacts' metadata. */

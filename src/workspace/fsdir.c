@@ -132,34 +132,9 @@ out:
     return r;
 }
 
-/* Post-order: files as they come, each folder once it is empty. */
-static int remove_visit(void *ctx, const struct beneath_entry *e)
-{
-    int *err = ctx;
-    if (S_ISDIR(e->st->st_mode) && !e->post)
-        return BW_NEXT;
-    if (unlinkat(e->dfd, e->name, S_ISDIR(e->st->st_mode) ? AT_REMOVEDIR : 0) < 0 &&
-        errno != ENOENT)
-        *err = -errno;
-    return BW_NEXT;
-}
-
 int fsdir_remove_tree(int parentfd, const char *name)
 {
-    int fd = openat(parentfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT)
-            return 0;
-        if (errno == ENOTDIR || errno == ELOOP)
-            return unlinkat(parentfd, name, 0) < 0 ? -errno : 0;
-        return -errno;
-    }
-    int err = 0;
-    int r = beneath_walk(fd, 0, remove_visit, &err, NULL);
-    close(fd);
-    if (unlinkat(parentfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-        return -errno;
-    return r < 0 ? r : err;
+    return beneath_remove_tree(parentfd, name);
 }
 
 int fsdir_remove(int dirfd, const char *path)

@@ -66,7 +66,7 @@ void fsdir_scan_done(struct fsdir_scan *s);
  * not exist or is a file); false when it exists in any form or cannot be checked. */
 bool fsdir_absent(int dirfd, const char *path);
 /* Removes the directory `name` beneath parentfd with everything in it, never following
- * a symlink. */
+ * a symlink (base/beneath.h: beneath_remove_tree). */
 int fsdir_remove_tree(int parentfd, const char *name);
 
 #endif

@@ -599,21 +599,21 @@ def test_terminal_ends_with_the_session(server, admin, make_user, how):
 
 
 def test_event_streams_per_user_are_bounded(server, make_user):
-    """Each stream holds a server connection (and a thread) for as long as it stays open: one
+    """Each stream holds a server connection (memory) for as long as it stays open: one
     user opening hundreds would take every connection of the node. Past the cap: 429."""
     u = make_user()
     other = make_user()
     w = u.workspace("many")
     opened, refused = [], None
     try:
-        for _ in range(64):
+        for _ in range(65):  # the default --max-event-streams-per-user is 64
             r = u.s.get(server.url + f"/api/workspaces/{w['id']}/events", stream=True,
                         timeout=DEADLINE)
             if r.status_code != 200:
                 refused = r
                 break
             opened.append(r)
-        assert refused is not None, "64 event streams for one user"
+        assert refused is not None, "65 event streams for one user"
         assert refused.status_code == 429 and refused.headers.get("Retry-After")
         assert error_code(refused) == "rate_limited"
         ow = other.workspace("mine")

@@ -62,6 +62,11 @@ def test_every_error_the_source_sends_is_in_the_table():
             sent.append((path, None, code))
         for code in re.findall(r'api_error_name\(API_ERR_(\w+)\)', flat):
             sent.append((path, None, code))
+        # the HTTP core's own refusals, and answers written out as JSON text
+        for status, code in re.findall(r'refuse\(st, (\d{3}), "(\w+)"', flat):
+            sent.append((path, int(status), code))
+        for code in re.findall(r'\\"code\\":\\"(\w+)\\"', flat):
+            sent.append((path, None, code))
     assert len(sent) > 80
     for path, status, code in sent:
         assert code in codes, f"{path}: error code {code} is not in src/api/errors.h"

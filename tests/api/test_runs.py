@@ -383,3 +383,13 @@ def test_run_holds_no_server_file_descriptor(monkeypatch, pool):
             assert canary not in value and srv.database not in value, env
     finally:
         assert srv.stop() == 0
+
+
+def test_late_event_stream_of_an_ended_run_closes_after_the_result(user, ws):
+    """A stream pulled from a fill function ended only on a wake that never came: the late
+    subscriber got the result and then keepalives until it gave up."""
+    r = run(user, ws, "print('hi')\n")
+    with user.s.get(user.server.url + f"/api/runs/{r['id']}/events", stream=True,
+                    timeout=10) as ev:
+        text = ev.content.decode()  # read until the server closes (ReadTimeout otherwise)
+    assert text.rstrip().splitlines()[-1].startswith("data: ") and "event: result" in text

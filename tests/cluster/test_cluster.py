@@ -207,6 +207,35 @@ def test_a_terminal_opened_through_another_node_reaches_the_same_shell(cluster, 
         ta.close()
 
 
+def threads_of(server):
+    with open(f"/proc/{server.proc.pid}/status") as f:
+        return int([ln for ln in f if ln.startswith("Threads:")][0].split()[1])
+
+
+def test_proxied_terminals_cost_no_thread_each(cluster, users):
+    """The node that proxies terminal WebSockets to their owner joins them on its one relay
+    thread: opening eight through B leaves B's thread count as it was."""
+    ua, ub, _ = users
+    w = ua.workspace("proxied")
+    ta = Term(ua, w["id"])  # the environment lives on A
+    proxied = []
+    try:
+        ta.run("true")
+        Term(ub, w["id"]).close()  # the relay's first use, so the count below is settled
+        before = threads_of(cluster.nodes[1])
+        for i in range(8):
+            t = Term(ub, w["id"])
+            t.seq = 100 * (i + 1)
+            proxied.append(t)
+        for t in proxied:
+            assert f"p-{t.seq}".encode() in t.run(f"echo p-{t.seq}")
+        assert threads_of(cluster.nodes[1]) == before
+    finally:
+        for t in proxied:
+            t.close()
+        ta.close()
+
+
 def test_a_save_on_another_node_reaches_the_terminal(cluster, users):
     ua, ub, _ = users
     w = ua.workspace("sync")
@@ -428,7 +457,9 @@ def test_database_restart_answers_503_then_recovers_and_keeps_terminal_writes():
 @pytest.fixture(scope="module")
 def limited():
     c = Cluster(3, extra=["--runs-per-minute", "2", "--login-rate", "3",
-                          "--terminal-max-per-user", "1", "--max-runs-per-user", "1"]).start()
+                          "--terminal-max-per-user", "1", "--max-runs-per-user", "1",
+                          "--max-event-streams-per-user", "16",
+                          "--http-threads", "1", "--http-workers", "2"]).start()
     yield c
     assert c.stop() == [0, 0, 0]
 
@@ -485,14 +516,14 @@ def test_event_streams_per_user_hold_across_nodes(limited):
     w = users[0].workspace("streams")
     streams = []
     try:
-        for i in range(16):  # API_EVENTS_PER_USER, spread over the three nodes
+        for i in range(16):  # --max-event-streams-per-user, spread over the three nodes
             streams.append(Events(users[i % 3], w["id"]))
         for u in users:
             r = u.get(f"/api/workspaces/{w['id']}/events", stream=True)
             assert r.status_code == 429 and error_code(r) == "rate_limited"
             r.close()
-        # One closes: another may open (on any node), once its node has noticed: a closed
-        # client is found out by a failed write, and the stream writes a comment every 15 s.
+        # One closes: another may open (on any node), once its node has noticed the hang-up
+        # (the HTTP server polls suspended streams' sockets; the slot is given back then).
         streams.pop().close()
         def reopen():
             r = users[1].get(f"/api/workspaces/{w['id']}/events", stream=True)
@@ -503,3 +534,38 @@ def test_event_streams_per_user_hold_across_nodes(limited):
     finally:
         for s in streams:
             s.close()
+
+
+def test_forwarded_streams_hold_no_worker_or_loop(limited):
+    """Run event streams relayed through another node hold neither an HTTP worker nor the
+    event loop: with one loop thread and two workers on each node, four streams of a run on
+    A followed through B leave B answering requests that need a worker."""
+    ua, ub, _ = each_node(limited)
+    w = ua.workspace("relay")
+    r = start_run(ua, w, "input()\n", interactive=True)
+    assert node_of(limited, r["id"]) == node_id(limited, limited.nodes[0])
+    streams = []
+    try:
+        for _ in range(4):
+            ev = ub.s.get(ub.server.url + f"/api/runs/{r['id']}/events", stream=True,
+                          timeout=DEADLINE)
+            assert ev.status_code == 200
+            assert ev.headers["Content-Type"].startswith("text/event-stream")
+            streams.append(ev)
+        for _ in range(3):
+            g = ub.s.get(ub.server.url + f"/api/runs/{r['id']}", timeout=DEADLINE)
+            assert g.status_code == 200 and g.json()["status"] == "running"
+        assert ub.post(f"/api/runs/{r['id']}/stdin", data=b"\n").status_code == 204
+        # Every relayed stream ends with the result.
+        for ev in streams:
+            event = None
+            for line in ev.iter_lines():
+                if line.startswith(b"event: "):
+                    event = line[7:].decode()
+                elif event == "result" and line.startswith(b"data: "):
+                    assert json.loads(line[6:])["status"] == "ok"
+                    break
+            assert event == "result"
+    finally:
+        for ev in streams:
+            ev.close()

@@ -4,6 +4,7 @@
 /** The `error.code` of an API error body (docs/api.md). */
 export type ErrorCode =
     | 'bad_request'
+    | 'too_many_parameters'
     | 'invalid_json'
     | 'invalid_field'
     | 'invalid_path'
@@ -19,6 +20,7 @@ export type ErrorCode =
     | 'account_disabled'
     | 'not_found'
     | 'method_not_allowed'
+    | 'request_timeout'
     | 'conflict'
     | 'exists'
     | 'already_decided'
@@ -29,6 +31,7 @@ export type ErrorCode =
     | 'syntax_error'
     | 'analysis_error'
     | 'run_failed'
+    | 'upgrade_required'
     | 'rate_limited'
     | 'too_many_environments'
     | 'too_many_terminals'
@@ -56,6 +59,7 @@ export type RunEvent =
 
 export const ERROR_STATUS: Record<ErrorCode, number> = {
     bad_request: 400,
+    too_many_parameters: 400,
     invalid_json: 400,
     invalid_field: 400,
     invalid_path: 400,
@@ -71,6 +75,7 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
     account_disabled: 403,
     not_found: 404,
     method_not_allowed: 405,
+    request_timeout: 408,
     conflict: 409,
     exists: 409,
     already_decided: 409,
@@ -81,6 +86,7 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
     syntax_error: 422,
     analysis_error: 422,
     run_failed: 422,
+    upgrade_required: 426,
     rate_limited: 429,
     too_many_environments: 429,
     too_many_terminals: 429,
