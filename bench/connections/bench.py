@@ -184,7 +184,7 @@ def main():
                 a.streams, 1000, a.health)]
     if a.old:
         # main's server caps event streams at 16 per user (a constant): more users.
-        rows.append(run("main", a.old, [], a.streams, 16, a.health))
+        rows.append(run("main", a.old, ["--register-rate", "0"], a.streams, 16, a.health))
     for r in rows:
         print(f"{r['label']:5s} users {r['users']:4d}  open {r['open']:5d}/{a.streams} "
               f"(failed {r['failed']}, {r['secs']:.1f} s)  RSS {r['rss0'] / 2**20:.0f} -> "

@@ -22,8 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define HTTP_TICK_MS  250  /* housekeeping: deadlines, keepalives, hung-up streams */
-#define HTTP_DRAIN_MS 1000 /* at shutdown, for open requests to finish */
+#define HTTP_TICK_MS   250         /* housekeeping: deadlines, keepalives, hung-up streams */
+#define HTTP_DRAIN_MS  1000        /* at shutdown, for open requests to finish */
+#define UPGRADE_SNDBUF (128 << 10) /* bytes: kernel send buffer of an upgraded socket */
 
 /* Lock order (a thread holding one may take those after it, never before):
  *   stream->mu, req_state->mu  ->  libmicrohttpd's own locks (suspend/resume)
@@ -526,6 +527,12 @@ static void upgrade_cb(void *cls, struct MHD_Connection *c, void *con_cls, const
     int one = 1;
     /* Keystrokes are tiny writes: without NODELAY, Nagle adds tens of ms of echo latency. */
     (void)setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    /* A fixed send buffer: the kernel's autotuning lets a stalled reader's socket hold
+     * megabytes (seen: ~4 MiB behind a terminal flood, which a Ctrl-C then had to wait
+     * for). Output waits in the owner's bounded queue instead, where it is dropped or
+     * paused by policy. */
+    int sndbuf = UPGRADE_SNDBUF;
+    (void)setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
     u.fn(u.ctx, sock, urh, extra, extra_in_size);
 }
 
