@@ -1,7 +1,8 @@
 # pyroom: one binary, built with GNU Make and pkg-config.
 #   make          build build/pyroom
 #   make run      install what is missing, build, start on 127.0.0.1:8080
-#   make check    install, build with -Werror, run every test suite
+#   make check    install, build with -Werror, lint (layers, format), run every test suite
+#   make lint     the include-layer rule and clang-format, without building
 #   make asan     unit and API tests under AddressSanitizer + UBSan
 #   make bench    benchmarks (figures and ratios against a same-run baseline)
 
@@ -14,7 +15,7 @@ HARDEN  := -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fstack-clash-protection
 OPT     ?= -O2 -g
 CFLAGS  += $(WARN) $(OPT) $(HARDEN) -D_GNU_SOURCE -Isrc $(shell pkg-config --cflags $(PKGS))
 LDFLAGS += -pie -Wl,-z,relro,-z,now
-LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lwslay -lpthread -lutil
+LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread
 
 # The binary's commands (main.c and its cmd_*.c beside it) sit above every layer; the
 # layers (src/LAYER/*.c) make the library.
@@ -26,7 +27,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: all run check asan bench deps web unit fuzz clean format
+.PHONY: all run check asan bench deps web unit fuzz clean format lint
 all: $(BUILD)/pyroom $(if $(wildcard web/package.json),web)
 
 deps:
@@ -47,7 +48,7 @@ $(BUILD)/obj/src/exec/runs.o: src/exec/run_sitecustomize.py src/exec/run_backend
 
 # The OpenAPI document, generated from scripts/openapi.py and the error table, embedded by
 # src/api/openapi.c (.incbin) and served at GET /api/openapi.json.
-$(BUILD)/openapi.json: scripts/openapi.py src/api/errors.h
+$(BUILD)/openapi.json: scripts/openapi.py scripts/codes.py src/api/errors.h src/base/events.h
 	@mkdir -p $(dir $@)
 	@echo "  GEN   $@"
 	$(Q)python3 scripts/openapi.py $@
@@ -84,7 +85,7 @@ run: deps
 	./$(BUILD)/pyroom serve --listen 127.0.0.1:8080 --database sqlite:data/pyroom.db
 
 check: deps
-	@$(MAKE) --no-print-directory all unit
+	@$(MAKE) --no-print-directory all unit lint
 	@./scripts/run-tests.sh
 
 asan: deps
@@ -98,7 +99,15 @@ bench: deps
 	@./scripts/run-bench.sh
 
 format:
-	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c')
+	clang-format -i $(FORMAT_SRC)
+
+# What a compiler does not check: a lower layer never includes a higher one
+# (scripts/check-layers.py, docs/architecture.md) and every C file is clang-formatted.
+FORMAT_SRC = $(shell find src tests -name '*.[ch]' -not -path '*/node_modules/*' | sort)
+lint:
+	@python3 scripts/check-layers.py
+	@clang-format --dry-run --Werror $(FORMAT_SRC) || { echo "lint: run 'make format'"; exit 1; }
+	@echo "lint: layers and format ok"
 
 clean:
 	rm -rf $(BUILD)

@@ -6,10 +6,11 @@ cd "$(dirname "$0")/.."
 mkdir -p build/fuzz/obj
 PKGS="libmicrohttpd jansson libsodium sqlite3 libpq libseccomp"
 CFLAGS="-std=gnu11 -g -O1 -D_GNU_SOURCE -Isrc -fsanitize=fuzzer-no-link,address,undefined $(pkg-config --cflags $PKGS)"
-LIBS="$(pkg-config --libs $PKGS) -lwslay -lpthread -lutil"
+LIBS="$(pkg-config --libs $PKGS) -lpthread"
 # src/api/openapi.c embeds the generated OpenAPI document (as the Makefile does).
 if [ ! -f build/fuzz/openapi.json ] || [ scripts/openapi.py -nt build/fuzz/openapi.json ] ||
-    [ src/api/errors.h -nt build/fuzz/openapi.json ]; then
+    [ src/api/errors.h -nt build/fuzz/openapi.json ] || [ src/base/events.h -nt build/fuzz/openapi.json ] ||
+    [ scripts/codes.py -nt build/fuzz/openapi.json ]; then
     python3 scripts/openapi.py build/fuzz/openapi.json
 fi
 objs=""

@@ -5,12 +5,12 @@ set -eu
 
 PKGS="build-essential pkg-config
 libmicrohttpd-dev libjansson-dev libsodium-dev libsqlite3-dev libpq-dev libseccomp-dev
-libwslay-dev libcriterion-dev
+libcriterion-dev
 postgresql
 python3 python3-pytest python3-pytest-timeout python3-requests python3-websocket python3-jsonschema
 python3-numpy python3-pandas python3-scipy python3-matplotlib libpython3.11
 python3-jedi python3-pyflakes black
-clang libclang-rt-14-dev
+clang libclang-rt-14-dev clang-format
 chromium wrk nodejs npm
 nginx-light prometheus
 podman runc"

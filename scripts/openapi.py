@@ -5,7 +5,8 @@ messages. `make` runs it into build/openapi.json, which the binary embeds and se
 GET /api/openapi.json; the page's /api/docs renders that.
 
 What keeps it true:
-  - the error codes and their statuses are read from src/api/errors.h (the one table);
+  - the error codes and their statuses are read from src/api/errors.h, the SSE event names
+    and meanings from src/base/events.h (the one tables; scripts/codes.py reads both);
   - tests/unit/test_openapi.c compares the paths with the router of a real api, both ways;
   - tests/api/test_openapi.py validates the API suite's JSON answers against the schemas
     and checks the SSE names against the server and the page;
@@ -24,17 +25,10 @@ import sys
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 
 
-def error_table():
-    """[(code, status, meaning)] from the X-macro table in src/api/errors.h."""
-    with open(os.path.join(ROOT, "src", "api", "errors.h")) as f:
-        text = f.read()
-    rows = re.findall(r'X\((\w+), (\d{3}), "((?:[^"\\]|\\.)*)"\)', text)
-    if not rows:
-        raise SystemExit("openapi.py: no error table in src/api/errors.h")
-    return [(c, int(s), m) for c, s, m in rows]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import codes  # noqa: E402  (the C tables: src/api/errors.h, src/base/events.h)
 
-
-ERRORS = error_table()
+ERRORS = codes.error_table()
 
 # ---- schemas -------------------------------------------------------------------------------
 
@@ -173,52 +167,35 @@ PATH_EVENT = obj({"path": STR, "etag": STR, "size": INT, "message": STR}, requir
 WHO = obj({"client": STR, "user": ref("UserRef")})
 PRESENCE = obj({"client": STR, "user": ref("UserRef"), "path": STR, "line": INT, "column": INT,
                 "scroll": INT})
-SSE = {
-    "workspace": {
-        "description": "GET /api/workspaces/{id}/events",
-        "events": {
-            "file_changed": {"summary": "a file was stored (editor, terminal, run)",
-                             "data": PATH_EVENT},
-            "file_deleted": {"summary": "a file or folder was deleted", "data": PATH_EVENT},
-            "folder_created": {"summary": "a folder was created", "data": PATH_EVENT},
-            "limit_exceeded": {"summary": "a terminal's file was not stored: a workspace "
-                                          "limit", "data": PATH_EVENT},
-            "conflict": {"summary": "the terminal changed a file the editor saved meanwhile; "
-                                    "the editor's version was kept", "data": PATH_EVENT},
-            "not_saved": {"summary": "a terminal's change could not be stored yet (database "
-                                     "unreachable); retried every second", "data": PATH_EVENT},
-            "server_restarting": {"summary": "the node holding this workspace's terminals is "
-                                             "restarting (draining): they move to another "
-                                             "node in a moment; path is empty",
-                                  "data": PATH_EVENT},
-            "presence_joined": {"summary": "a page opened this stream with ?client= (the "
-                                           "others answer by posting their presence)",
-                                "data": WHO},
-            "presence_left": {"summary": "that page's stream ended", "data": WHO},
-            "presence": {"summary": "where a page is: file, cursor (1-based line, 0-based "
-                                    "column), scroll (pixels)", "data": PRESENCE},
-            "doc_update": {"summary": "a co-editing update of a file's document; `update` "
-                                      "(base64) inline when small, else fetch the log after "
-                                      "your last id",
-                           "data": obj({"path": STR, "id": INT, "client": STR,
-                                        "snapshot": BOOL, "update": STR},
-                                       required=["path", "id", "client", "snapshot"])},
-            "doc_reset": {"summary": "a file's co-editing document was dropped (the file "
-                                     "changed in a terminal or a run, or went): reload it",
-                          "data": obj({"path": STR})},
-        },
-    },
-    "run": {
-        "description": "GET /api/runs/{id}/events",
-        "events": {
-            "stdout": {"summary": "program output, in order", "data": obj({"data": STR})},
-            "stderr": {"summary": "program errors, in order", "data": obj({"data": STR})},
-            "notice": {"summary": "what the write-back kept or skipped",
-                       "data": obj({"data": STR})},
-            "result": {"summary": "the finished run; the stream ends", "data": ref("Run")},
-        },
-    },
+# Each event's data; the names and meanings come from src/base/events.h (the one table).
+SSE_DATA = {
+    "workspace": {name: PATH_EVENT for name in
+                  ("file_changed", "file_deleted", "folder_created", "limit_exceeded",
+                   "conflict", "not_saved", "server_restarting")}
+    | {"resync": obj({}, required=[]),
+       "presence_joined": WHO, "presence_left": WHO, "presence": PRESENCE,
+       "doc_update": obj({"path": STR, "id": INT, "client": STR, "snapshot": BOOL,
+                          "update": STR}, required=["path", "id", "client", "snapshot"]),
+       "doc_reset": obj({"path": STR})},
+    "run": {"stdout": obj({"data": STR}), "stderr": obj({"data": STR}),
+            "notice": obj({"data": STR}), "result": ref("Run")},
 }
+SSE_PATHS = {"workspace": "GET /api/workspaces/{id}/events", "run": "GET /api/runs/{id}/events"}
+
+
+def sse():
+    out = {}
+    for which, data in SSE_DATA.items():
+        table = codes.event_table(which)
+        if [n for n, _ in table] != list(data):
+            raise SystemExit(f"openapi.py: {which} events {list(data)} differ from "
+                             f"src/base/events.h {[n for n, _ in table]}")
+        out[which] = {"description": SSE_PATHS[which],
+                      "events": {n: {"summary": m, "data": data[n]} for n, m in table}}
+    return out
+
+
+SSE = sse()
 WEBSOCKET = {
     "path": "/api/workspaces/{id}/terminal?name=NAME",
     "description": "Binary frames carry terminal bytes both ways; text frames carry JSON "

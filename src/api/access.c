@@ -43,16 +43,15 @@ bool api_access_check(struct api *api, struct http_req *req, const struct api_ca
         return false;
     }
     if (have == API_ACCESS_NONE) {
-        http_reply_error(req, 404, "not_found", "no such workspace");
+        api_reply_error(req, not_found, "no such workspace");
         return false;
     }
     if (have < need) {
         if (have == API_ACCESS_VIEWER)
-            http_reply_error(req, 403, "read_only",
-                             "you may look at this workspace but not change it (viewer)");
+            api_reply_error(req, read_only,
+                            "you may look at this workspace but not change it (viewer)");
         else
-            http_reply_error(req, 403, "forbidden",
-                             "only the workspace's owner (or an admin) may do this");
+            api_reply_error(req, forbidden, "only the workspace's owner (or an admin) may do this");
         return false;
     }
     if (ret_level)

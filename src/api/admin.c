@@ -18,7 +18,7 @@ static bool require_admin(struct api *api, struct http_req *req, struct api_call
         return false;
     if (!api_is_admin(c)) {
         api_caller_done(c);
-        http_reply_error(req, 403, "forbidden", "only administrators may do this");
+        api_reply_error(req, forbidden, "only administrators may do this");
         return false;
     }
     return true;
@@ -66,16 +66,16 @@ static void h_user_patch(struct http_req *req, void *ctx)
         goto out;
     enum store_role rv;
     if (role && store_role_parse(role, &rv) < 0) {
-        http_reply_error(req, 400, "invalid_field", "role must be submitter, reviewer or admin");
+        api_reply_error(req, invalid_field, "role must be submitter, reviewer or admin");
         goto out;
     }
     if (disabled && !json_is_boolean(disabled)) {
-        http_reply_error(req, 400, "invalid_field", "'disabled' must be true or false");
+        api_reply_error(req, invalid_field, "'disabled' must be true or false");
         goto out;
     }
     if (id == c.user.id && ((role && rv != STORE_ROLE_ADMIN) || json_is_true(disabled))) {
-        http_reply_error(req, 409, "conflict",
-                         "you cannot demote or disable yourself; ask another administrator");
+        api_reply_error(req, conflict,
+                        "you cannot demote or disable yourself; ask another administrator");
         goto out;
     }
     int r = store_user_get(api->store, id, &u, NULL);
@@ -125,7 +125,7 @@ static bool chosen_password(struct http_req *req, json_t *body, char ret[PASSWOR
     }
     const char *reason = NULL;
     if (password_check_policy(pw, strlen(pw), &reason) < 0) {
-        http_reply_error(req, 400, "invalid_field", "%s", reason);
+        api_reply_error(req, invalid_field, "%s", reason);
         return false;
     }
     memcpy(ret, pw, strlen(pw) + 1);
@@ -149,9 +149,9 @@ static void h_user_password(struct http_req *req, void *ctx)
     if (!api_param_id(req, 0, &id) || !(body = api_body(req)) || !chosen_password(req, body, pw))
         goto out;
     if (id == c.user.id) {
-        http_reply_error(req, 409, "conflict",
-                         "change your own password on your account page (it asks for the "
-                         "current one)");
+        api_reply_error(req, conflict,
+                        "change your own password on your account page (it asks for the "
+                        "current one)");
         goto out;
     }
     int r = store_user_get(api->store, id, &u, NULL);
@@ -195,12 +195,12 @@ static void h_user_create(struct http_req *req, void *ctx)
     if (bad)
         goto out;
     if (!api_valid_username(name)) {
-        http_reply_error(req, 400, "invalid_field",
-                         "usernames are 2 to 32 letters, digits, '_', '.' or '-'");
+        api_reply_error(req, invalid_field,
+                        "usernames are 2 to 32 letters, digits, '_', '.' or '-'");
         goto out;
     }
     if (role && store_role_parse(role, &rv) < 0) {
-        http_reply_error(req, 400, "invalid_field", "role must be submitter, reviewer or admin");
+        api_reply_error(req, invalid_field, "role must be submitter, reviewer or admin");
         goto out;
     }
     if (!chosen_password(req, body, pw))
@@ -209,7 +209,7 @@ static void h_user_create(struct http_req *req, void *ctx)
     if (r == 0)
         r = store_user_create(api->store, name, hash, rv, false, &u, NULL);
     if (r == -EEXIST) {
-        http_reply_error(req, 409, "exists", "the username '%s' is taken", name);
+        api_reply_error(req, exists, "the username '%s' is taken", name);
         goto out;
     }
     if (r < 0) {

@@ -29,36 +29,36 @@ void api_fail(struct http_req *req, int rc, const char *what)
 {
     switch (rc) {
     case -ENOENT:
-        http_reply_error(req, 404, "not_found", "no such %s", what);
+        api_reply_error(req, not_found, "no such %s", what);
         return;
     case -EEXIST:
-        http_reply_error(req, 409, "exists", "the %s already exists", what);
+        api_reply_error(req, exists, "the %s already exists", what);
         return;
     case -ENOTDIR:
-        http_reply_error(req, 409, "conflict", "a parent folder of the %s is a file", what);
+        api_reply_error(req, conflict, "a parent folder of the %s is a file", what);
         return;
     case -EISDIR:
-        http_reply_error(req, 409, "conflict", "the %s is a folder", what);
+        api_reply_error(req, conflict, "the %s is a folder", what);
         return;
     case -EFBIG:
-        http_reply_error(req, 413, "too_large", "the %s would pass a workspace limit", what);
+        api_reply_error(req, too_large, "the %s would pass a workspace limit", what);
         return;
     case -ESTALE:
-        http_reply_error(req, 412, "etag_mismatch", "the %s changed since you read it", what);
+        api_reply_error(req, etag_mismatch, "the %s changed since you read it", what);
         return;
     case -EALREADY:
-        http_reply_error(req, 409, "already_decided", "the %s is no longer pending", what);
+        api_reply_error(req, already_decided, "the %s is no longer pending", what);
         return;
     case -EINVAL:
-        http_reply_error(req, 400, "bad_request", "invalid %s", what);
+        api_reply_error(req, bad_request, "invalid %s", what);
         return;
     case -EACCES:
     case -EPERM:
-        http_reply_error(req, 403, "forbidden", "you may not do this to the %s", what);
+        api_reply_error(req, forbidden, "you may not do this to the %s", what);
         return;
     case -EBUSY:
     case -EAGAIN:
-        http_reply_error(req, 503, "unavailable", "the server is busy; try again");
+        api_reply_error(req, unavailable, "the server is busy; try again");
         return;
     case -ENOTCONN: {
         /* The database is down or restarting: every node says so the same way, and a
@@ -72,7 +72,7 @@ void api_fail(struct http_req *req, int rc, const char *what)
     default:
         log_event(LOG_ERROR, "request failed",
                   json_pack("{s:s,s:s,s:i}", "request_id", req->id, "what", what, "errno", -rc));
-        http_reply_error(req, 500, "internal", "something went wrong on the server");
+        api_reply_error(req, internal, "something went wrong on the server");
         return;
     }
 }
@@ -176,20 +176,20 @@ static bool cross_site_sendable(const char *ctype)
 json_t *api_body(struct http_req *req)
 {
     if (cross_site_sendable(http_req_header(req, "Content-Type"))) {
-        http_reply_error(req, 415, "unsupported_media_type",
-                         "send the body as Content-Type: application/json");
+        api_reply_error(req, unsupported_media_type,
+                        "send the body as Content-Type: application/json");
         return NULL;
     }
     json_error_t e;
     json_t *v =
         json_loadb(req->body.data ? req->body.data : "", req->body.len, JSON_REJECT_DUPLICATES, &e);
     if (!v) {
-        http_reply_error(req, 400, "invalid_json", "the body is not valid JSON: %s", e.text);
+        api_reply_error(req, invalid_json, "the body is not valid JSON: %s", e.text);
         return NULL;
     }
     if (!json_is_object(v)) {
         json_decref(v);
-        http_reply_error(req, 400, "invalid_json", "the body must be a JSON object");
+        api_reply_error(req, invalid_json, "the body must be a JSON object");
         return NULL;
     }
     return v;
@@ -200,13 +200,13 @@ const char *api_str(struct http_req *req, json_t *obj, const char *key, bool req
     json_t *v = json_object_get(obj, key);
     if (!v || json_is_null(v)) {
         if (required) {
-            http_reply_error(req, 400, "invalid_field", "'%s' is required", key);
+            api_reply_error(req, invalid_field, "'%s' is required", key);
             *bad = true;
         }
         return NULL;
     }
     if (!json_is_string(v)) {
-        http_reply_error(req, 400, "invalid_field", "'%s' must be a string", key);
+        api_reply_error(req, invalid_field, "'%s' must be a string", key);
         *bad = true;
         return NULL;
     }
@@ -220,7 +220,7 @@ bool api_param_id(struct http_req *req, size_t i, int64_t *ret)
     errno = 0;
     long long v = s ? strtoll(s, &end, 10) : 0;
     if (!s || errno || *end || v <= 0 || s[0] == '+' || s[0] == '0') {
-        http_reply_error(req, 404, "not_found", "no such resource");
+        api_reply_error(req, not_found, "no such resource");
         return false;
     }
     *ret = v;
@@ -305,7 +305,7 @@ bool api_auth(struct api *api, struct http_req *req, struct api_caller *ret)
             if (r != -ENOENT)
                 api_fail(req, r, "token");
             else
-                http_reply_error(req, 401, "unauthenticated", "the API token is not valid");
+                api_reply_error(req, unauthenticated, "the API token is not valid");
             return false;
         }
         take_user(ret, &t->user);
@@ -317,7 +317,7 @@ bool api_auth(struct api *api, struct http_req *req, struct api_caller *ret)
     const char *cookie = http_req_header(req, "Cookie");
     char value[TOKEN_SIZE];
     if (!cookie || cookie_get(cookie, "pyroom_session", value, sizeof(value)) < 0) {
-        http_reply_error(req, 401, "unauthenticated", "please log in");
+        api_reply_error(req, unauthenticated, "please log in");
         return false;
     }
     token_hash(value, hash);
@@ -327,7 +327,7 @@ bool api_auth(struct api *api, struct http_req *req, struct api_caller *ret)
         if (r != -ENOENT)
             api_fail(req, r, "session");
         else
-            http_reply_error(req, 401, "unauthenticated", "your session has ended; log in again");
+            api_reply_error(req, unauthenticated, "your session has ended; log in again");
         return false;
     }
     ret->by_cookie = true;
@@ -340,8 +340,7 @@ bool api_auth(struct api *api, struct http_req *req, struct api_caller *ret)
         const char *sent = http_req_header(req, "X-CSRF-Token");
         if (!sent || !token_equal(sent, ret->csrf)) {
             api_caller_done(ret);
-            http_reply_error(req, 403, "csrf",
-                             "missing or wrong X-CSRF-Token header (reload the page)");
+            api_reply_error(req, csrf, "missing or wrong X-CSRF-Token header (reload the page)");
             return false;
         }
     }
@@ -382,7 +381,8 @@ void api_too_many(struct http_req *req, unsigned retry_after, const char *messag
 {
     char ra[16];
     snprintf(ra, sizeof(ra), "%u", retry_after ? retry_after : 1);
-    json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", "rate_limited", "message", message);
+    json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", api_error_name(API_ERR_rate_limited),
+                             "message", message);
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     const char *const h[] = {"Retry-After", ra, NULL};
@@ -405,11 +405,11 @@ static void h_ready(struct http_req *req, void *ctx)
     struct api *api = ctx;
     struct err e = {0};
     if (api_draining()) {
-        http_reply_error(req, 503, "unavailable", "this server is restarting");
+        api_reply_error(req, unavailable, "this server is restarting");
         return;
     }
     if (store_ping(api->store, &e) < 0) {
-        http_reply_error(req, 503, "unavailable", "the database does not answer");
+        api_reply_error(req, unavailable, "the database does not answer");
         return;
     }
     http_reply_json(
@@ -449,7 +449,7 @@ void api_handle(struct http_req *req, void *ctx)
         strcmp(req->path, "/metrics") != 0) {
         req->route = "(page)";
         if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
-            http_reply_error(req, 405, "method_not_allowed", "only GET is allowed here");
+            api_reply_error(req, method_not_allowed, "only GET is allowed here");
             return;
         }
         api_web_get(api, req);
@@ -463,11 +463,10 @@ void api_handle(struct http_req *req, void *ctx)
         fn(req, api);
         return;
     case HTTP_ROUTE_BAD_METHOD:
-        http_reply_error(req, 405, "method_not_allowed", "%s is not allowed on this path",
-                         req->method);
+        api_reply_error(req, method_not_allowed, "%s is not allowed on this path", req->method);
         return;
     case HTTP_ROUTE_NOT_FOUND:
-        http_reply_error(req, 404, "not_found", "no such API endpoint");
+        api_reply_error(req, not_found, "no such API endpoint");
         return;
     }
 }

@@ -79,13 +79,13 @@ static void h_register(struct http_req *req, void *ctx)
     struct store_user *u = NULL;
     char cookie[512], csrf[TOKEN_SIZE], hash[PASSWORD_HASH_SIZE];
     if (!api_valid_username(username)) {
-        http_reply_error(req, 400, "invalid_field",
-                         "usernames are 2 to 32 letters, digits, '_', '.' or '-'");
+        api_reply_error(req, invalid_field,
+                        "usernames are 2 to 32 letters, digits, '_', '.' or '-'");
         goto out;
     }
     const char *reason = NULL;
     if (password_check_policy(pw, strlen(pw), &reason) < 0) {
-        http_reply_error(req, 400, "invalid_field", "%s", reason);
+        api_reply_error(req, invalid_field, "%s", reason);
         goto out;
     }
     if (strcmp(api->cfg->registration, "open") != 0) {
@@ -95,8 +95,8 @@ static void h_register(struct http_req *req, void *ctx)
         bool any = r == 0 && l->n > 0;
         store_user_list_free(l);
         if (r < 0 || any) {
-            http_reply_error(req, 403, "registration_closed",
-                             "registration is closed; ask an administrator for an account");
+            api_reply_error(req, registration_closed,
+                            "registration is closed; ask an administrator for an account");
             goto out;
         }
     }
@@ -114,7 +114,7 @@ static void h_register(struct http_req *req, void *ctx)
     }
     int r = store_user_create(api->store, username, hash, STORE_ROLE_SUBMITTER, true, &u, NULL);
     if (r == -EEXIST) {
-        http_reply_error(req, 409, "exists", "the username '%s' is taken", username);
+        api_reply_error(req, exists, "the username '%s' is taken", username);
         goto out;
     }
     if (r < 0) {
@@ -176,15 +176,15 @@ static void h_login(struct http_req *req, void *ctx)
     if (!ok) {
         metrics_inc(METRIC_LOGIN_FAILURES, (const char *[]){"password"});
         api_audit(api, req, u ? u->id : 0, "login_failed", "", ukey);
-        http_reply_error(req, 401, "bad_credentials", "wrong username or password");
+        api_reply_error(req, bad_credentials, "wrong username or password");
         goto out;
     }
     if (u->disabled) {
         /* Said only to someone who knows the password: it tells nothing to a guesser. */
         metrics_inc(METRIC_LOGIN_FAILURES, (const char *[]){"disabled"});
         api_audit(api, req, u->id, "login_failed", "", "disabled");
-        http_reply_error(req, 403, "account_disabled",
-                         "this account is disabled; ask an administrator to enable it");
+        api_reply_error(req, account_disabled,
+                        "this account is disabled; ask an administrator to enable it");
         goto out;
     }
     if ((r = start_session(api, u, cookie, sizeof(cookie), csrf, sizeof(csrf))) < 0) {
@@ -249,7 +249,7 @@ static void h_password(struct http_req *req, void *ctx)
         goto out;
     const char *reason = NULL;
     if (password_check_policy(pw, strlen(pw), &reason) < 0) {
-        http_reply_error(req, 400, "invalid_field", "%s", reason);
+        api_reply_error(req, invalid_field, "%s", reason);
         goto out;
     }
     unsigned retry = 0;
@@ -266,7 +266,7 @@ static void h_password(struct http_req *req, void *ctx)
     }
     if (!password_verify(u->password_hash, cur, strlen(cur))) {
         api_audit(api, req, c.user.id, "password_change_failed", "", "");
-        http_reply_error(req, 403, "wrong_password", "the current password is not right");
+        api_reply_error(req, wrong_password, "the current password is not right");
         goto out;
     }
     api_limit_give_back(api, key);
@@ -332,7 +332,7 @@ static void h_tokens_create(struct http_req *req, void *ctx)
     if (!body || bad)
         goto out;
     if (!api_valid_name(name, 100)) {
-        http_reply_error(req, 400, "invalid_field", "token names are 1 to 100 characters");
+        api_reply_error(req, invalid_field, "token names are 1 to 100 characters");
         goto out;
     }
     char token[TOKEN_SIZE], hash[TOKEN_HASH_SIZE];

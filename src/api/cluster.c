@@ -357,9 +357,9 @@ static void on_notice(void *ctx, const char *payload)
         api_events_publish(c->api, ws, type, path, etag, msg);
         if (json_is_true(json_object_get(m, "apply"))) {
             /* The same convention as api_workspace_changed: NULL deleted, "" a folder. */
-            const char *as = !strcmp(type, "file_deleted")     ? NULL
-                             : !strcmp(type, "folder_created") ? ""
-                                                               : etag;
+            const char *as = !strcmp(type, EVENT_WS(file_deleted))     ? NULL
+                             : !strcmp(type, EVENT_WS(folder_created)) ? ""
+                                                                       : etag;
             api_terms_workspace_changed(c->api, ws, path, as);
         }
     } else if (!strcmp(kind, "evj") && ws > 0) {

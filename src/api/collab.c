@@ -75,13 +75,13 @@ static json_t *who(int64_t user_id, const char *username, const char *client)
 void api_presence_joined(struct api *api, int64_t ws, const struct api_caller *c,
                          const char *client)
 {
-    publish(api, ws, "presence_joined", who(c->user.id, c->user.username, client));
+    publish(api, ws, EVENT_WS(presence_joined), who(c->user.id, c->user.username, client));
 }
 
 void api_presence_left(struct api *api, int64_t ws, int64_t user_id, const char *username,
                        const char *client)
 {
-    publish(api, ws, "presence_left", who(user_id, username, client));
+    publish(api, ws, EVENT_WS(presence_left), who(user_id, username, client));
 }
 
 /* An integer member in 0..POSITION_MAX, 0 when absent; answers 400 otherwise. */
@@ -92,8 +92,8 @@ static bool position(struct http_req *req, json_t *body, const char *key, json_i
     if (!v)
         return true;
     if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > POSITION_MAX) {
-        http_reply_error(req, 400, "invalid_field", "'%s' must be an integer from 0 to %d", key,
-                         POSITION_MAX);
+        api_reply_error(req, invalid_field, "'%s' must be an integer from 0 to %d", key,
+                        POSITION_MAX);
         return false;
     }
     *ret = json_integer_value(v);
@@ -107,8 +107,8 @@ static bool client_field(struct http_req *req, json_t *body, const char **ret)
     if (bad)
         return false;
     if (!api_client_ok(client)) {
-        http_reply_error(req, 400, "invalid_client",
-                         "a client id is 1 to %d letters, digits, '_' or '-'", API_CLIENT_MAX);
+        api_reply_error(req, invalid_client, "a client id is 1 to %d letters, digits, '_' or '-'",
+                        API_CLIENT_MAX);
         return false;
     }
     *ret = client;
@@ -132,11 +132,11 @@ static void h_presence(struct http_req *req, void *ctx)
         goto out;
     json_t *left = json_object_get(body, "left");
     if (left && !json_is_boolean(left)) {
-        http_reply_error(req, 400, "invalid_field", "'left' is a boolean");
+        api_reply_error(req, invalid_field, "'left' is a boolean");
         goto out;
     }
     if (json_is_true(left)) { /* the page is going (pagehide): do not wait for its stream */
-        publish(api, w->id, "presence_left", who(c.user.id, c.user.username, client));
+        publish(api, w->id, EVENT_WS(presence_left), who(c.user.id, c.user.username, client));
         http_reply_empty(req, 204);
         goto out;
     }
@@ -144,7 +144,7 @@ static void h_presence(struct http_req *req, void *ctx)
     if (bad)
         goto out;
     if (path && *path && path_check(path, strlen(path), &reason) < 0) {
-        http_reply_error(req, 400, "invalid_path", "invalid path: %s", reason);
+        api_reply_error(req, invalid_path, "invalid path: %s", reason);
         goto out;
     }
     if (!position(req, body, "line", &line) || !position(req, body, "column", &column) ||
@@ -154,7 +154,7 @@ static void h_presence(struct http_req *req, void *ctx)
     if (data)
         json_object_update_new(data, json_pack("{s:s,s:I,s:I,s:I}", "path", path ? path : "",
                                                "line", line, "column", column, "scroll", scroll));
-    publish(api, w->id, "presence", data);
+    publish(api, w->id, EVENT_WS(presence), data);
     http_reply_empty(req, 204);
 out:
     json_decref(body);
@@ -195,15 +195,15 @@ static void h_doc_post(struct http_req *req, void *ctx)
     json_t *snap = json_object_get(body, "snapshot"), *cov = json_object_get(body, "covers");
     if ((snap && !json_is_boolean(snap)) ||
         (cov && (!json_is_integer(cov) || json_integer_value(cov) < 0))) {
-        http_reply_error(req, 400, "invalid_field",
-                         "'snapshot' is a boolean and 'covers' an update id (0 or more)");
+        api_reply_error(req, invalid_field,
+                        "'snapshot' is a boolean and 'covers' an update id (0 or more)");
         goto out;
     }
     bool snapshot = json_is_true(snap);
     int64_t covers = cov ? json_integer_value(cov) : 0;
     size_t max = api->cfg->collab_doc_bytes, b64len = strlen(b64), len = 0;
     if (b64len / 4 * 3 > max + 3) {
-        http_reply_error(req, 413, "too_large", "an update is at most %zu bytes", max);
+        api_reply_error(req, too_large, "an update is at most %zu bytes", max);
         goto out;
     }
     bin = malloc(b64len / 4 * 3 + 3);
@@ -214,11 +214,11 @@ static void h_doc_post(struct http_req *req, void *ctx)
     if (sodium_base642bin(bin, b64len / 4 * 3 + 3, b64, b64len, NULL, &len, NULL,
                           sodium_base64_VARIANT_ORIGINAL) != 0 ||
         len == 0) {
-        http_reply_error(req, 400, "invalid_field", "'update' must be non-empty base64");
+        api_reply_error(req, invalid_field, "'update' must be non-empty base64");
         goto out;
     }
     if (len > max) {
-        http_reply_error(req, 413, "too_large", "an update is at most %zu bytes", max);
+        api_reply_error(req, too_large, "an update is at most %zu bytes", max);
         goto out;
     }
     /* A document belongs to a stored file: that bounds how many a workspace can have. */
@@ -237,20 +237,19 @@ static void h_doc_post(struct http_req *req, void *ctx)
     case 0:
         break;
     case -EEXIST:
-        http_reply_error(req, 409, "doc_exists",
-                         "another editor started this file's document; load it");
+        api_reply_error(req, doc_exists, "another editor started this file's document; load it");
         goto out;
     case -ENOENT:
-        http_reply_error(req, 404, "no_doc", "this file has no live document; start one");
+        api_reply_error(req, no_doc, "this file has no live document; start one");
         goto out;
     case -EFBIG:
-        http_reply_error(req, 409, "snapshot_needed",
-                         "this file's document holds %zu bytes of updates; post a snapshot", max);
+        api_reply_error(req, snapshot_needed,
+                        "this file's document holds %zu bytes of updates; post a snapshot", max);
         goto out;
     case -EDQUOT:
-        http_reply_error(req, 413, "too_large",
-                         "this workspace's co-edited files hold %llu bytes of updates; close some",
-                         (unsigned long long)api->cfg->max_workspace_bytes);
+        api_reply_error(req, too_large,
+                        "this workspace's co-edited files hold %llu bytes of updates; close some",
+                        (unsigned long long)api->cfg->max_workspace_bytes);
         goto out;
     default:
         api_fail(req, r, "document");
@@ -260,7 +259,7 @@ static void h_doc_post(struct http_req *req, void *ctx)
                              client, "snapshot", snapshot);
     if (data && !snapshot && b64len <= INLINE_MAX)
         json_object_set_new(data, "update", json_string(b64));
-    publish(api, w->id, "doc_update", data);
+    publish(api, w->id, EVENT_WS(doc_update), data);
     http_reply_json(req, 201, json_pack("{s:I}", "id", (json_int_t)id));
 out:
     free(bin);
@@ -286,12 +285,12 @@ static void h_doc_get(struct http_req *req, void *ctx)
     char *end = NULL;
     long long after = a ? strtoll(a, &end, 10) : 0;
     if (a && (!*a || *end || after < 0)) {
-        http_reply_error(req, 400, "bad_request", "'after' must be an update id");
+        api_reply_error(req, bad_request, "'after' must be an update id");
         goto out;
     }
     int r = store_doc_log(api->store, w->id, path, after, &l, NULL);
     if (r == -ENOENT) {
-        http_reply_error(req, 404, "no_doc", "this file has no live document; start one");
+        api_reply_error(req, no_doc, "this file has no live document; start one");
         goto out;
     }
     if (r < 0) {
@@ -323,7 +322,7 @@ void api_doc_replaced(struct api *api, int64_t ws, const char *path)
         return;
     }
     if (dropped)
-        publish(api, ws, "doc_reset", json_pack("{s:s}", "path", path));
+        publish(api, ws, EVENT_WS(doc_reset), json_pack("{s:s}", "path", path));
 }
 
 void api_collab_routes(struct router *r)

@@ -5,6 +5,7 @@
 #include "api/cluster.h"
 #include "api/forward.h"
 #include "api/live.h"
+#include "base/events.h"
 #include "base/log.h"
 #include "exec/runs.h"
 #include "exec/terminals.h"
@@ -40,8 +41,9 @@ void api_drain_start(struct api *api)
     size_t n = terms_notice_all(api->terms, DRAIN_NOTICE, ws, NOTICE_WS_MAX);
     pthread_rwlock_unlock(&api->terms_lock);
     for (size_t i = 0; i < n && i < NOTICE_WS_MAX; i++) {
-        api_events_publish(api, ws[i], "server_restarting", "", NULL, DRAIN_NOTICE);
-        cluster_send_event(api->cluster, ws[i], "server_restarting", "", NULL, DRAIN_NOTICE, false);
+        api_events_publish(api, ws[i], EVENT_WS(server_restarting), "", NULL, DRAIN_NOTICE);
+        cluster_send_event(api->cluster, ws[i], EVENT_WS(server_restarting), "", NULL, DRAIN_NOTICE,
+                           false);
     }
     log_event(LOG_INFO, "draining",
               json_pack("{s:I,s:i,s:i}", "grace_s", (json_int_t)api->cfg->drain_grace, "runs",

@@ -151,9 +151,9 @@ static void h_end(struct http_req *req, void *ctx)
     if (terms_end(api->terms, w->id, name) == 0)
         http_reply(req, 204, NULL, "", 0, NULL);
     else if (!ended_elsewhere(api, req, w->id))
-        http_reply_error(req, 404, "not_found",
-                         name ? "no such live terminal in this workspace"
-                              : "this workspace has no live environment");
+        api_reply_error(req, not_found,
+                        name ? "no such live terminal in this workspace"
+                             : "this workspace has no live environment");
     store_workspace_free(w);
     api_caller_done(&c);
 }

@@ -1,10 +1,12 @@
 /*
  * errors: the one table of the API's error codes (libuv's UV_ERRNO_MAP idea). Each line
  * gives a code's name, its HTTP status and what it means, once. From it come the
- * API_ERR_* enum, api_error_status()/api_error_name(), the error codes of the OpenAPI
- * document (scripts/openapi.py reads this file) and the check that every
- * http_reply_error(req, STATUS, "code", ...) in src/ and every code in docs/api.md is a line
- * here with the same status (tests/api/test_openapi.py). A new code starts here.
+ * API_ERR_* enum, api_error_status()/api_error_name(), api_reply_error(req, code, ...)
+ * (api/internal.h: every api/ call site names a code of this table, so a wrong one does
+ * not compile), the error codes of the OpenAPI document (scripts/openapi.py reads this
+ * file), the page's ErrorCode union (web/src/codes.ts, scripts/gen-codes.py) and the checks
+ * that every code src/http sends and every code in docs/api.md is a line here with the
+ * same status (tests/api/test_openapi.py). A new code starts here.
  */
 #ifndef PYROOM_API_ERRORS_H
 #define PYROOM_API_ERRORS_H

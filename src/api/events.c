@@ -76,6 +76,14 @@ void api_events_free(struct events *ev)
     free(ev);
 }
 
+/* Writes the resync event to s, past its queue's cap (it replaces what was dropped). */
+static int write_resync(struct sub *s)
+{
+    char frame[64];
+    int n = snprintf(frame, sizeof(frame), "event: %s\ndata: {}\n\n", EVENT_WS(resync));
+    return http_stream_write(s->stream, frame, (size_t)n, true);
+}
+
 /* Queues text for s; a subscriber too far behind gets one resync (reload the tree)
  * instead, so a stalled reader costs bounded memory. Called with mu held. */
 static void push(struct sub *s, const char *text, size_t len)
@@ -84,8 +92,7 @@ static void push(struct sub *s, const char *text, size_t len)
     if (rc == 0) {
         s->resynced = false;
     } else if (rc == -ENOBUFS && !s->resynced) {
-        static const char resync[] = "event: resync\ndata: {}\n\n";
-        if (http_stream_write(s->stream, resync, sizeof(resync) - 1, true) == 0)
+        if (write_resync(s) == 0)
             s->resynced = true;
     }
 }
@@ -131,7 +138,9 @@ void api_events_publish_json(struct api *api, int64_t ws, const char *type, json
 
 void api_workspace_changed(struct api *api, int64_t ws, const char *path, const char *etag)
 {
-    const char *type = !etag ? "file_deleted" : !*etag ? "folder_created" : "file_changed";
+    const char *type = !etag    ? EVENT_WS(file_deleted)
+                       : !*etag ? EVENT_WS(folder_created)
+                                : EVENT_WS(file_changed);
     api_events_publish(api, ws, type, path, etag && *etag ? etag : NULL, NULL);
     api_terms_workspace_changed(api, ws, path, etag);
     cluster_send_event(api->cluster, ws, type, path, etag && *etag ? etag : NULL, NULL, true);
@@ -141,14 +150,12 @@ void api_workspace_changed(struct api *api, int64_t ws, const char *path, const 
 
 void api_events_resync(struct api *api, int64_t ws)
 {
-    static const char resync[] = "event: resync\ndata: {}\n\n";
     struct events *evs = api->events;
     if (!evs)
         return;
     pthread_mutex_lock(&evs->mu);
     for (struct sub *s = evs->subs; s; s = s->next)
-        if ((ws == 0 || s->ws == ws) && !s->revoked && !s->resynced &&
-            http_stream_write(s->stream, resync, sizeof(resync) - 1, true) == 0)
+        if ((ws == 0 || s->ws == ws) && !s->revoked && !s->resynced && write_resync(s) == 0)
             s->resynced = true;
     pthread_mutex_unlock(&evs->mu);
 }
@@ -210,7 +217,7 @@ void api_events_stream(struct api *api, struct http_req *req, int64_t ws,
     bool full = mine >= evs->per_user_cap;
     pthread_mutex_unlock(&evs->mu);
     if (closed) {
-        http_reply_error(req, 503, "unavailable", "the server is shutting down");
+        api_reply_error(req, unavailable, "the server is shutting down");
         return;
     }
     if (full) {

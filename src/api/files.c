@@ -19,7 +19,7 @@ bool api_url_path(struct http_req *req, char *path)
     const char *reason = "empty path";
     if (!req->rest ||
         path_from_url(req->rest, strlen(req->rest), path, PATH_BUF_SIZE, &reason) < 0) {
-        http_reply_error(req, 400, "invalid_path", "invalid path: %s", reason);
+        api_reply_error(req, invalid_path, "invalid path: %s", reason);
         return false;
     }
     return true;
@@ -33,7 +33,7 @@ static bool body_path(struct http_req *req, json_t *body, const char *key, char 
         return false;
     const char *reason = NULL;
     if (path_check(p, strlen(p), &reason) < 0) {
-        http_reply_error(req, 400, "invalid_path", "invalid '%s' path: %s", key, reason);
+        api_reply_error(req, invalid_path, "invalid '%s' path: %s", key, reason);
         return false;
     }
     snprintf(path, PATH_BUF_SIZE, "%s", p);
@@ -51,7 +51,7 @@ static bool if_match(struct api *api, struct http_req *req, int64_t ws, const ch
         return true;
     struct etag_list list;
     if (etag_parse(h, &list) < 0) {
-        http_reply_error(req, 400, "bad_request", "malformed If-Match header");
+        api_reply_error(req, bad_request, "malformed If-Match header");
         return false;
     }
     struct store_file *cur = NULL;
@@ -157,7 +157,8 @@ static void reply_stale(struct api *api, struct http_req *req, int64_t ws, const
     }
     store_file_free(cur);
     http_reply_json(req, 412,
-                    json_pack("{s:{s:s,s:s},s:o}", "error", "code", "etag_mismatch", "message",
+                    json_pack("{s:{s:s,s:s},s:o}", "error", "code",
+                              api_error_name(API_ERR_etag_mismatch), "message",
                               "the file changed since you opened it", "current", current));
 }
 
@@ -173,8 +174,8 @@ static void h_put(struct http_req *req, void *ctx)
     if (!api_url_path(req, path))
         goto out;
     if ((int64_t)req->body.len > api->limits.max_file_bytes) {
-        http_reply_error(req, 413, "too_large", "files are limited to %lld bytes",
-                         (long long)api->limits.max_file_bytes);
+        api_reply_error(req, too_large, "files are limited to %lld bytes",
+                        (long long)api->limits.max_file_bytes);
         goto out;
     }
     struct store_cond cond = {.author = c.user.id, .source = STORE_SOURCE_SAVE};
@@ -275,7 +276,7 @@ static void h_move(struct http_req *req, void *ctx)
         goto out;
     int r = store_file_move(api->store, w->id, from, to, &api->limits, NULL);
     if (r == -EINVAL) {
-        http_reply_error(req, 400, "invalid_path", "cannot move a folder into itself");
+        api_reply_error(req, invalid_path, "cannot move a folder into itself");
         goto out;
     }
     if (r == 0)

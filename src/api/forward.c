@@ -60,7 +60,7 @@ int forward_origin(struct api *api, struct http_req *req)
         return 0;
     if (api->cluster && cluster_token_ok(api->cluster, token))
         return 1;
-    http_reply_error(req, 403, "forbidden", "this node-to-node request is not authenticated");
+    api_reply_error(req, forbidden, "this node-to-node request is not authenticated");
     return -1;
 }
 

@@ -51,7 +51,7 @@ static bool load_version(struct api *api, struct http_req *req, int64_t ws, cons
 {
     int r = store_version_get(api->store, ws, path, n, true, ret, NULL);
     if (r == -ENOENT)
-        http_reply_error(req, 404, "not_found", "version %" PRId64 " of this file is not kept", n);
+        api_reply_error(req, not_found, "version %" PRId64 " of this file is not kept", n);
     else if (r < 0)
         api_fail(req, r, "version");
     return r == 0;
@@ -84,7 +84,7 @@ static void reply_diff(struct api *api, struct http_req *req, int64_t ws, const 
 {
     int64_t from, to;
     if (diff_range_parse(spec, strlen(spec), &from, &to) < 0) {
-        http_reply_error(req, 400, "invalid_field", "diff is two version numbers: ?diff=A..B");
+        api_reply_error(req, invalid_field, "diff is two version numbers: ?diff=A..B");
         return;
     }
     struct store_version *a = NULL, *b = NULL;
@@ -125,18 +125,18 @@ bool api_history_answer(struct api *api, struct http_req *req, const struct stor
     const char *version = http_req_query(req, "version");
     const char *diff = http_req_query(req, "diff");
     if ((history != NULL) + (version != NULL) + (diff != NULL) > 1) {
-        http_reply_error(req, 400, "bad_request", "ask for one of history, version and diff");
+        api_reply_error(req, bad_request, "ask for one of history, version and diff");
         return true;
     }
     int64_t n;
     if (history) {
         if (strcmp(history, "1") != 0)
-            http_reply_error(req, 400, "invalid_field", "history takes the value 1");
+            api_reply_error(req, invalid_field, "history takes the value 1");
         else
             reply_list(api, req, w->id, path);
     } else if (version) {
         if (diff_version_parse(version, strlen(version), &n) < 0)
-            http_reply_error(req, 400, "invalid_field", "version is a positive number");
+            api_reply_error(req, invalid_field, "version is a positive number");
         else
             reply_version(api, req, w->id, path, n);
     } else if (diff) {
@@ -163,12 +163,12 @@ static void h_restore(struct http_req *req, void *ctx)
         goto out;
     const char *reason = NULL;
     if (path_check(path, strlen(path), &reason) < 0) {
-        http_reply_error(req, 400, "invalid_path", "invalid path: %s", reason);
+        api_reply_error(req, invalid_path, "invalid path: %s", reason);
         goto out;
     }
     json_t *jv = json_object_get(body, "version");
     if (!json_is_integer(jv) || json_integer_value(jv) <= 0) {
-        http_reply_error(req, 400, "invalid_field", "version is a positive integer");
+        api_reply_error(req, invalid_field, "version is a positive integer");
         goto out;
     }
     if (!load_version(api, req, w->id, path, json_integer_value(jv), &v))

@@ -10,6 +10,8 @@
 
 #include "api/access.h"
 #include "api/api.h"
+#include "api/errors.h"
+#include "base/events.h"
 #include "base/settings.h"
 #include "http/router.h"
 #include "http/server.h"
@@ -88,6 +90,13 @@ bool api_param_id(struct http_req *req, size_t i, int64_t *ret);
 void api_page(struct http_req *req, int *ret_limit, int *ret_offset);
 /* Adds "next_offset" to a list body. */
 void api_page_next(json_t *body, int offset, size_t n, bool more);
+
+/* Answers with the error `code` of the table (src/api/errors.h): the table's status and the
+ * JSON body {"error":{"code","message"}}; fmt... is the message. A code that is not in the
+ * table does not compile, and its status cannot drift from the table's. */
+#define api_reply_error(req, code, ...)                                                            \
+    http_reply_error((req), api_error_status(API_ERR_##code), api_error_name(API_ERR_##code),      \
+                     __VA_ARGS__)
 
 /* Maps a -errno from a lower layer to the error table and answers. what names the object
  * for the message ("workspace", "file"). */

@@ -34,13 +34,13 @@ static void reply_worker_error(struct http_req *req, json_t *error)
     if (!msg)
         msg = "the analysis failed";
     if (code && strcmp(code, "bad_position") == 0)
-        http_reply_error(req, 400, "bad_position", "%.300s", msg);
+        api_reply_error(req, bad_position, "%.300s", msg);
     else if (code && strcmp(code, "syntax_error") == 0)
-        http_reply_error(req, 422, "syntax_error", "%.300s", msg);
+        api_reply_error(req, syntax_error, "%.300s", msg);
     else if (code && strcmp(code, "timeout") == 0)
-        http_reply_error(req, 504, "analysis_timeout", "the analysis took too long");
+        api_reply_error(req, analysis_timeout, "the analysis took too long");
     else
-        http_reply_error(req, 422, "analysis_error", "the analysis failed: %.300s", msg);
+        api_reply_error(req, analysis_error, "the analysis failed: %.300s", msg);
 }
 
 /* ---- the handler ----------------------------------------------------------------------- */
@@ -53,7 +53,7 @@ static void handle(struct http_req *req, struct api *api, enum op op)
     if (!api_workspace_request(api, req, &c, API_ACCESS_EDITOR, &w))
         return;
     if (!api->lang) {
-        http_reply_error(req, 503, "unavailable", "language services are off on this node");
+        api_reply_error(req, unavailable, "language services are off on this node");
         goto done;
     }
     unsigned retry = 0;
@@ -71,17 +71,17 @@ static void handle(struct http_req *req, struct api *api, enum op op)
         goto done;
     const char *reason = NULL;
     if (path_check(path, strlen(path), &reason) < 0) {
-        http_reply_error(req, 400, "invalid_path", "invalid 'path': %s", reason);
+        api_reply_error(req, invalid_path, "invalid 'path': %s", reason);
         goto done;
     }
     json_t *source = json_object_get(body, "source");
     if (!json_is_string(source)) {
-        http_reply_error(req, 400, "bad_request", "'source' must be a string");
+        api_reply_error(req, bad_request, "'source' must be a string");
         goto done;
     }
     if (json_string_length(source) > api->cfg->lang_max_source) {
-        http_reply_error(req, 413, "too_large", "sources are limited to %llu bytes here",
-                         (unsigned long long)api->cfg->lang_max_source);
+        api_reply_error(req, too_large, "sources are limited to %llu bytes here",
+                        (unsigned long long)api->cfg->lang_max_source);
         goto done;
     }
     json_t *rq = json_pack("{s:s,s:s,s:O}", "op", op_names[op], "path", path, "source", source);
@@ -91,8 +91,8 @@ static void handle(struct http_req *req, struct api *api, enum op op)
             json_integer_value(col) < 0 || json_integer_value(line) > (1 << 30) ||
             json_integer_value(col) > (1 << 30)) {
             json_decref(rq);
-            http_reply_error(req, 400, "bad_position",
-                             "'line' (from 1) and 'column' (from 0) must be integers");
+            api_reply_error(req, bad_position,
+                            "'line' (from 1) and 'column' (from 0) must be integers");
             goto done;
         }
         json_object_set(rq, "line", line);
@@ -106,16 +106,15 @@ static void handle(struct http_req *req, struct api *api, enum op op)
         goto done;
     }
     if (r == -ENOTSUP) {
-        http_reply_error(req, 503, "unavailable", "sandboxes are not available on this node");
+        api_reply_error(req, unavailable, "sandboxes are not available on this node");
         goto done;
     }
     if (r == -ETIMEDOUT) {
-        http_reply_error(req, 504, "analysis_timeout",
-                         "the analysis took too long and was stopped");
+        api_reply_error(req, analysis_timeout, "the analysis took too long and was stopped");
         goto done;
     }
     if (r == -EPIPE || r == -EIO) {
-        http_reply_error(req, 502, "analysis_failed", "the language worker failed: %s", e.msg);
+        api_reply_error(req, analysis_failed, "the language worker failed: %s", e.msg);
         goto done;
     }
     if (r < 0) {
@@ -129,7 +128,7 @@ static void handle(struct http_req *req, struct api *api, enum op op)
     }
     out = lang_answer(op_names[op], ok);
     if (!out) {
-        http_reply_error(req, 502, "analysis_failed", "the language worker answered nonsense");
+        api_reply_error(req, analysis_failed, "the language worker answered nonsense");
         goto done;
     }
     http_reply_json(req, 200, out);

@@ -84,23 +84,23 @@ static void h_add(struct http_req *req, void *ctx)
         goto out;
     if (store_member_role_parse(role_name, &role) < 0 ||
         (role != STORE_MEMBER_VIEWER && role != STORE_MEMBER_EDITOR)) {
-        http_reply_error(req, 400, "invalid_field", "role is \"viewer\" or \"editor\"");
+        api_reply_error(req, invalid_field, "role is \"viewer\" or \"editor\"");
         goto out;
     }
     int r = store_user_get_by_name(api->store, username, &u, NULL);
     if (r == -ENOENT) {
-        http_reply_error(req, 404, "not_found", "no such user");
+        api_reply_error(req, not_found, "no such user");
         goto out;
     }
     if (r == 0 && u->id == w->owner_id) {
-        http_reply_error(req, 409, "conflict", "the owner already has every right here");
+        api_reply_error(req, conflict, "the owner already has every right here");
         goto out;
     }
     if (r == 0)
         r = members_full(api, w->id, u->id, &full);
     if (r == 0 && full) {
-        http_reply_error(req, 413, "too_large", "this workspace has %llu members (the limit)",
-                         (unsigned long long)api->cfg->max_members);
+        api_reply_error(req, too_large, "this workspace has %llu members (the limit)",
+                        (unsigned long long)api->cfg->max_members);
         goto out;
     }
     if (r == 0)
@@ -139,7 +139,7 @@ static void h_remove(struct http_req *req, void *ctx)
         goto out;
     int r = store_member_delete(api->store, w->id, user_id, NULL);
     if (r == -ENOENT) {
-        http_reply_error(req, 404, "not_found", "no such member");
+        api_reply_error(req, not_found, "no such member");
         goto out;
     }
     if (r < 0) {

@@ -145,7 +145,7 @@ static bool metrics_allowed(struct api *api, struct http_req *req)
     bool admin = api_is_admin(&c);
     api_caller_done(&c);
     if (!admin)
-        http_reply_error(req, 403, "forbidden", "only administrators may read the metrics");
+        api_reply_error(req, forbidden, "only administrators may read the metrics");
     return admin;
 }
 
@@ -242,7 +242,7 @@ static void h_history(struct http_req *req, void *ctx)
     bool admin = api_is_admin(&c);
     api_caller_done(&c);
     if (!admin) {
-        http_reply_error(req, 403, "forbidden", "only administrators may do this");
+        api_reply_error(req, forbidden, "only administrators may do this");
         return;
     }
     json_t *points = json_array();

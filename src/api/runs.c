@@ -116,9 +116,9 @@ bool api_run_visible(struct api *api, struct http_req *req, const struct api_cal
             return true;
     }
     if (have >= API_ACCESS_VIEWER)
-        http_reply_error(req, 403, "read_only", "viewers may follow a run but not steer it");
+        api_reply_error(req, read_only, "viewers may follow a run but not steer it");
     else
-        http_reply_error(req, 404, "not_found", "no such run");
+        api_reply_error(req, not_found, "no such run");
     return false;
 }
 
@@ -166,7 +166,7 @@ static bool read_limits(struct http_req *req, json_t *body, struct sb_limits *l)
     if (!lim || json_is_null(lim))
         return true;
     if (!json_is_object(lim)) {
-        http_reply_error(req, 400, "invalid_field", "'limits' must be an object");
+        api_reply_error(req, invalid_field, "'limits' must be an object");
         return false;
     }
     static const struct {
@@ -189,12 +189,11 @@ static bool read_limits(struct http_req *req, json_t *body, struct sb_limits *l)
         while (i < sizeof(keys) / sizeof(keys[0]) && strcmp(keys[i].key, key))
             i++;
         if (i == sizeof(keys) / sizeof(keys[0])) {
-            http_reply_error(req, 400, "invalid_field", "unknown limit '%s'", key);
+            api_reply_error(req, invalid_field, "unknown limit '%s'", key);
             return false;
         }
         if (!json_is_integer(v) || json_integer_value(v) <= 0) {
-            http_reply_error(req, 400, "invalid_field", "limit '%s' must be a positive integer",
-                             key);
+            api_reply_error(req, invalid_field, "limit '%s' must be a positive integer", key);
             return false;
         }
         *(uint64_t *)((char *)&req_l + keys[i].off) = (uint64_t)json_integer_value(v);
@@ -301,7 +300,7 @@ void api_run_start(struct api *api, struct http_req *req, const struct api_calle
     if (drain_relay_run(api, req))
         return; /* this node is stopping: a peer starts it */
     if (!api->runs) {
-        http_reply_error(req, 503, "unavailable", "sandboxes are not available on this server");
+        api_reply_error(req, unavailable, "sandboxes are not available on this server");
         return;
     }
     bool bad = false;
@@ -313,18 +312,18 @@ void api_run_start(struct api *api, struct http_req *req, const struct api_calle
         entry = "main.py";
     const char *reason = NULL;
     if (path_check(entry, strlen(entry), &reason) < 0) {
-        http_reply_error(req, 400, "invalid_path", "invalid entry: %s", reason);
+        api_reply_error(req, invalid_path, "invalid entry: %s", reason);
         return;
     }
     if (!runs_interpreter(entry)) {
-        http_reply_error(req, 400, "invalid_field", "pyroom can run .py and .sh files");
+        api_reply_error(req, invalid_field, "pyroom can run .py and .sh files");
         return;
     }
     json_t *args = json_object_get(body, "args");
     size_t nargs = args && json_is_array(args) ? json_array_size(args) : 0;
     if (args && !json_is_null(args) && (!json_is_array(args) || nargs > SB_MAX_ARGS - 8)) {
-        http_reply_error(req, 400, "invalid_field", "'args' must be a list of at most %d strings",
-                         SB_MAX_ARGS - 8);
+        api_reply_error(req, invalid_field, "'args' must be a list of at most %d strings",
+                        SB_MAX_ARGS - 8);
         return;
     }
     const char **argv = calloc(nargs + 1, sizeof(char *));
@@ -336,9 +335,9 @@ void api_run_start(struct api *api, struct http_req *req, const struct api_calle
         json_t *a = json_array_get(args, i);
         if (!json_is_string(a) || json_string_length(a) > MAX_ARG_BYTES ||
             strlen(json_string_value(a)) != json_string_length(a)) {
-            http_reply_error(req, 400, "invalid_field",
-                             "each argument must be a string of at most %d bytes without NUL",
-                             MAX_ARG_BYTES);
+            api_reply_error(req, invalid_field,
+                            "each argument must be a string of at most %d bytes without NUL",
+                            MAX_ARG_BYTES);
             free(argv);
             return;
         }
@@ -495,11 +494,11 @@ static void h_stdin(struct http_req *req, void *ctx)
     }
     int rc = api->runs ? runs_stdin(api->runs, r->id, req->body.data, req->body.len) : -ENOENT;
     if (rc == -ENOENT)
-        http_reply_error(req, 409, "conflict", "the run has finished");
+        api_reply_error(req, conflict, "the run has finished");
     else if (rc == -EPIPE)
-        http_reply_error(req, 409, "conflict", "the run's input is closed");
+        api_reply_error(req, conflict, "the run's input is closed");
     else if (rc == -ENOBUFS)
-        http_reply_error(req, 413, "too_large", "too much input is waiting to be read");
+        api_reply_error(req, too_large, "too much input is waiting to be read");
     else if (rc < 0)
         api_fail(req, rc, "run");
     else
@@ -569,7 +568,7 @@ static void build_tail(struct sse *s, bool with_output)
     buf_init(&t, s->tail.max);
     if (store_run_get(s->api->store, s->run_id, &r, NULL) == 0) {
         json_t *events[3] = {NULL, NULL, NULL};
-        const char *names[3] = {"stdout", "stderr", "result"};
+        const char *names[3] = {EVENT_RUN(stdout), EVENT_RUN(stderr), EVENT_RUN(result)};
         if (with_output && r->stdout_len)
             events[0] = json_pack("{s:o}", "data", api_text_json(r->stdout_data, r->stdout_len));
         if (with_output && r->stderr_len)

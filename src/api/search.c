@@ -51,8 +51,8 @@ static void h_search(struct http_req *req, void *ctx)
     const char *cs = http_req_query(req, "case");
     size_t qn = q ? strlen(q) : 0;
     if (qn == 0 || qn > QUERY_MAX || !utf8_valid(q, qn) || memchr(q, '\n', qn)) {
-        http_reply_error(req, 400, "invalid_field",
-                         "q is the text to find: 1 to %d bytes of UTF-8 on one line", QUERY_MAX);
+        api_reply_error(req, invalid_field,
+                        "q is the text to find: 1 to %d bytes of UTF-8 on one line", QUERY_MAX);
         goto out;
     }
     bool fold = !(cs && strcmp(cs, "1") == 0);

@@ -155,9 +155,9 @@ static bool text_field(struct http_req *req, json_t *body, const char *key, size
     if (bad)
         return false;
     if (s && !valid_text(s, max)) {
-        http_reply_error(req, 400, "invalid_field",
-                         "'%s' must be at most %zu bytes of text without control characters", key,
-                         max);
+        api_reply_error(req, invalid_field,
+                        "'%s' must be at most %zu bytes of text without control characters", key,
+                        max);
         return false;
     }
     *ret = s;
@@ -181,7 +181,7 @@ static bool sub_load(struct api *api, struct http_req *req, const struct api_cal
     }
     if (!may_see(c, s)) {
         store_submission_free(s);
-        http_reply_error(req, 404, "not_found", "no such submission");
+        api_reply_error(req, not_found, "no such submission");
         return false;
     }
     *ret = s;
@@ -232,15 +232,15 @@ static bool pending_ok(struct api *api, struct http_req *req, const struct api_c
     }
     for (size_t i = 0; i < l->n; i++)
         if (l->items[i].workspace_id == ws) {
-            http_reply_error(req, 409, "conflict",
-                             "submission #%lld of this workspace is still pending; withdraw it "
-                             "first to submit again",
-                             (long long)l->items[i].id);
+            api_reply_error(req, conflict,
+                            "submission #%lld of this workspace is still pending; withdraw it "
+                            "first to submit again",
+                            (long long)l->items[i].id);
             goto out;
         }
     if (l->n >= SUB_PENDING_MAX) {
-        http_reply_error(req, 413, "too_large",
-                         "you already have %d pending submissions (the limit)", SUB_PENDING_MAX);
+        api_reply_error(req, too_large, "you already have %d pending submissions (the limit)",
+                        SUB_PENDING_MAX);
         goto out;
     }
     ok = true;
@@ -264,13 +264,13 @@ static void h_create(struct http_req *req, void *ctx)
     if (!api_param_id(req, 0, &ws) || !api_workspace_load(api, req, &c, ws, API_ACCESS_OWNER, &w))
         goto out;
     if (w->owner_id != c.user.id) { /* an admin sees the workspace but may not submit it */
-        http_reply_error(req, 403, "forbidden", "only the owner of a workspace may submit it");
+        api_reply_error(req, forbidden, "only the owner of a workspace may submit it");
         goto out;
     }
     if (!(body = api_body(req)) || !text_field(req, body, "message", SUB_MESSAGE_MAX, &message))
         goto out;
     if (w->file_count == 0) {
-        http_reply_error(req, 400, "bad_request", "the workspace has no files to submit");
+        api_reply_error(req, bad_request, "the workspace has no files to submit");
         goto out;
     }
     if (!pending_ok(api, req, &c, ws))
@@ -281,13 +281,13 @@ static void h_create(struct http_req *req, void *ctx)
     int rr = api_run_check(api, ws, c.user.id, "main.py", &run);
     bool must_pass = api->cfg->require_passing_run;
     if (rr < 0 && must_pass) {
-        http_reply_error(req, 503, "unavailable",
-                         "the check run could not start; try again in a moment");
+        api_reply_error(req, unavailable, "the check run could not start; try again in a moment");
         goto out;
     }
     if (must_pass && run->status != STORE_RUN_OK) {
         http_reply_json(req, 422,
-                        json_pack("{s:{s:s,s:s},s:o}", "error", "code", "run_failed", "message",
+                        json_pack("{s:{s:s,s:s},s:o}", "error", "code",
+                                  api_error_name(API_ERR_run_failed), "message",
                                   "main.py must run without errors before it can be submitted",
                                   "run", api_run_json(run, true)));
         goto out;
@@ -324,8 +324,8 @@ static void h_list(struct http_req *req, void *ctx)
     const char *mine = http_req_query(req, "mine");
     struct store_submission_list *l = NULL;
     if (st && *st && store_sub_status_parse(st, &status) < 0) {
-        http_reply_error(req, 400, "invalid_field",
-                         "status is one of pending, approved, rejected, withdrawn");
+        api_reply_error(req, invalid_field,
+                        "status is one of pending, approved, rejected, withdrawn");
         goto out;
     }
     /* Submitters see their own only, whatever they ask for. */
@@ -396,7 +396,7 @@ static void h_file(struct http_req *req, void *ctx)
         return;
     if (!req->rest ||
         path_from_url(req->rest, strlen(req->rest), path, sizeof(path), &reason) < 0) {
-        http_reply_error(req, 400, "invalid_path", "invalid path: %s", reason);
+        api_reply_error(req, invalid_path, "invalid path: %s", reason);
         goto out;
     }
     int r = store_snapshot_get(api->store, s->id, path, &f, NULL);
@@ -438,7 +438,7 @@ static void h_withdraw(struct http_req *req, void *ctx)
     if (!load(api, req, &c, &s))
         return;
     if (s->author_id != c.user.id) {
-        http_reply_error(req, 403, "forbidden", "only the author may withdraw a submission");
+        api_reply_error(req, forbidden, "only the author may withdraw a submission");
         goto out;
     }
     int r =
@@ -466,13 +466,13 @@ static void h_review(struct http_req *req, void *ctx)
         return;
     /* Role first, before loading anything: a submitter learns nothing here. */
     if (!api_is_reviewer(&c)) {
-        http_reply_error(req, 403, "forbidden", "only reviewers and admins decide submissions");
+        api_reply_error(req, forbidden, "only reviewers and admins decide submissions");
         goto out;
     }
     if (!api_param_id(req, 0, &id) || !sub_load(api, req, &c, id, &s))
         goto out;
     if (s->author_id == c.user.id) {
-        http_reply_error(req, 403, "forbidden", "you cannot review your own submission");
+        api_reply_error(req, forbidden, "you cannot review your own submission");
         goto out;
     }
     bool bad = false;
@@ -486,12 +486,11 @@ static void h_review(struct http_req *req, void *ctx)
     } else if (strcmp(decision, "reject") == 0) {
         to = STORE_SUB_REJECTED;
     } else {
-        http_reply_error(req, 400, "invalid_field", "'decision' is approve or reject");
+        api_reply_error(req, invalid_field, "'decision' is approve or reject");
         goto out;
     }
     if (to == STORE_SUB_REJECTED && blank(comment)) {
-        http_reply_error(req, 400, "invalid_field",
-                         "a comment is required to reject: say what to change");
+        api_reply_error(req, invalid_field, "a comment is required to reject: say what to change");
         goto out;
     }
     int r =
@@ -530,7 +529,7 @@ static bool comment_place(struct api *api, struct http_req *req, json_t *body,
     if (bad)
         return false;
     if (jl && !json_is_null(jl) && !path) {
-        http_reply_error(req, 400, "invalid_field", "a 'line' needs a 'path'");
+        api_reply_error(req, invalid_field, "a 'line' needs a 'path'");
         return false;
     }
     if (!path) {
@@ -539,12 +538,12 @@ static bool comment_place(struct api *api, struct http_req *req, json_t *body,
         return true;
     }
     if (path_check(path, strlen(path), &reason) < 0) {
-        http_reply_error(req, 400, "invalid_path", "invalid 'path': %s", reason);
+        api_reply_error(req, invalid_path, "invalid 'path': %s", reason);
         return false;
     }
     int r = store_snapshot_get(api->store, s->id, path, &f, NULL);
     if (r == -ENOENT || (r == 0 && f->kind != STORE_KIND_FILE)) {
-        http_reply_error(req, 400, "invalid_field", "this submission has no file '%s'", path);
+        api_reply_error(req, invalid_field, "this submission has no file '%s'", path);
         goto out;
     }
     if (r < 0) {
@@ -556,9 +555,9 @@ static bool comment_place(struct api *api, struct http_req *req, json_t *body,
         long max = count_lines(f->content ? f->content : "", (size_t)f->size);
         line = json_is_integer(jl) ? (long)json_integer_value(jl) : -1;
         if (line < 1 || line > max) {
-            http_reply_error(req, 400, "invalid_field",
-                             "'line' must be an integer from 1 to %ld (the lines of '%s')", max,
-                             path);
+            api_reply_error(req, invalid_field,
+                            "'line' must be an integer from 1 to %ld (the lines of '%s')", max,
+                            path);
             goto out;
         }
     }
@@ -585,15 +584,14 @@ static void h_comment(struct http_req *req, void *ctx)
     if (!(body = api_body(req)) || !text_field(req, body, "body", SUB_COMMENT_MAX, &text))
         goto out;
     if (blank(text)) {
-        http_reply_error(req, 400, "invalid_field", "'body' is required");
+        api_reply_error(req, invalid_field, "'body' is required");
         goto out;
     }
     if (!comment_place(api, req, body, s, &path, &line))
         goto out;
     int r = store_comment_list(api->store, s->id, &l, NULL);
     if (r == 0 && l->n >= SUB_COMMENTS_MAX) {
-        http_reply_error(req, 413, "too_large", "a submission takes at most %d comments",
-                         SUB_COMMENTS_MAX);
+        api_reply_error(req, too_large, "a submission takes at most %d comments", SUB_COMMENTS_MAX);
         goto out;
     }
     if (r == 0)
@@ -722,7 +720,7 @@ static void h_diff(struct http_req *req, void *ctx)
     char *end = NULL;
     long long other = against ? strtoll(against, &end, 10) : 0;
     if (!against || !*against || *end || other <= 0) {
-        http_reply_error(req, 400, "invalid_field", "'against' must be a submission id");
+        api_reply_error(req, invalid_field, "'against' must be a submission id");
         goto out;
     }
     if (!sub_load(api, req, &c, other, &o))
@@ -731,8 +729,7 @@ static void h_diff(struct http_req *req, void *ctx)
     bool same = (s->workspace_id > 0 && s->workspace_id == o->workspace_id) ||
                 s->previous_id == o->id || o->previous_id == s->id;
     if (!same) {
-        http_reply_error(req, 400, "invalid_field", "submission #%lld is not of the same workspace",
-                         other);
+        api_reply_error(req, invalid_field, "submission #%lld is not of the same workspace", other);
         goto out;
     }
     int r = store_snapshot_list(api->store, o->id, &fo, NULL);
@@ -768,7 +765,7 @@ static void h_run(struct http_req *req, void *ctx)
     if (!api_auth(api, req, &c))
         return;
     if (!api_is_reviewer(&c)) {
-        http_reply_error(req, 403, "forbidden", "only reviewers and admins re-run submissions");
+        api_reply_error(req, forbidden, "only reviewers and admins re-run submissions");
         goto out;
     }
     if (!api_param_id(req, 0, &id) || !sub_load(api, req, &c, id, &s))

@@ -97,9 +97,9 @@ static bool environment_allowed(struct api *api, struct http_req *req,
     if (!max || store_lease_get(api->store, w->id, NULL, NULL) != -ENOENT ||
         store_leases_count_user(api->store, w->owner_id, w->id, &n, NULL) < 0 || (uint64_t)n < max)
         return true;
-    http_reply_error(req, 429, "too_many_environments",
-                     "you have %llu workspaces with live terminals; close one first",
-                     (unsigned long long)max);
+    api_reply_error(req, too_many_environments,
+                    "you have %llu workspaces with live terminals; close one first",
+                    (unsigned long long)max);
     return false;
 }
 
@@ -112,8 +112,8 @@ static void h_terminal(struct http_req *req, void *ctx)
         return;
     const char *origin = http_req_header(req, "Origin");
     if ((c.by_cookie || origin) && !same_origin(origin, http_req_header(req, "Host"))) {
-        http_reply_error(req, 403, "forbidden_origin",
-                         "a terminal may only be opened from this server's own pages");
+        api_reply_error(req, forbidden_origin,
+                        "a terminal may only be opened from this server's own pages");
         api_caller_done(&c);
         return;
     }
@@ -131,12 +131,12 @@ static void h_terminal(struct http_req *req, void *ctx)
     const char *mode = http_req_query(req, "mode");
     bool watch = mode && !strcmp(mode, "view");
     if (mode && !watch && strcmp(mode, "edit")) {
-        http_reply_error(req, 400, "bad_request", "mode is 'edit' (the default) or 'view'");
+        api_reply_error(req, bad_request, "mode is 'edit' (the default) or 'view'");
         goto out;
     }
     if (!watch && !api_may_edit(api, &c, w)) {
-        http_reply_error(req, 403, "read_only",
-                         "you may watch this workspace's terminals (mode=view), not type in them");
+        api_reply_error(req, read_only,
+                        "you may watch this workspace's terminals (mode=view), not type in them");
         goto out;
     }
     char accept[WS_ACCEPT_SIZE];
@@ -152,7 +152,7 @@ static void h_terminal(struct http_req *req, void *ctx)
         goto out;
     }
     if (r < 0) {
-        http_reply_error(req, 400, "bad_handshake", "not a WebSocket request: %s", reason);
+        api_reply_error(req, bad_handshake, "not a WebSocket request: %s", reason);
         goto out;
     }
     if (proxied_to_holder(api, req, w->id) || drain_relay_terminal(api, req, w->id))
@@ -166,7 +166,7 @@ static void h_terminal(struct http_req *req, void *ctx)
     else
         r = api->terms ? terms_open(api->terms, w->id, w->owner_id, name, &ref, &e) : -ENOSYS;
     if (watch && r == -ENOENT) {
-        http_reply_error(req, 409, "no_terminal", "no live terminal '%s' to watch", name);
+        api_reply_error(req, no_terminal, "no live terminal '%s' to watch", name);
         goto out;
     }
     if (r == -EBUSY && proxied_to_holder(api, req, w->id))
@@ -175,36 +175,36 @@ static void h_terminal(struct http_req *req, void *ctx)
     case 0:
         break;
     case -EINVAL:
-        http_reply_error(req, 400, "invalid_name",
-                         "a terminal name is 1 to %d letters, digits, '_', '-' or '.'",
-                         TERM_NAME_MAX);
+        api_reply_error(req, invalid_name,
+                        "a terminal name is 1 to %d letters, digits, '_', '-' or '.'",
+                        TERM_NAME_MAX);
         goto out;
     case -EUSERS:
-        http_reply_error(req, 429, "too_many_environments",
-                         "you have %llu workspaces with live terminals; close one first",
-                         (unsigned long long)api->cfg->terminal_max_per_user);
+        api_reply_error(req, too_many_environments,
+                        "you have %llu workspaces with live terminals; close one first",
+                        (unsigned long long)api->cfg->terminal_max_per_user);
         goto out;
     case -EMFILE:
-        http_reply_error(req, 429, "too_many_terminals",
-                         "this workspace has %llu terminals open; close one first",
-                         (unsigned long long)api->cfg->terminal_max_per_workspace);
+        api_reply_error(req, too_many_terminals,
+                        "this workspace has %llu terminals open; close one first",
+                        (unsigned long long)api->cfg->terminal_max_per_workspace);
         goto out;
     case -EBUSY:
-        http_reply_error(req, 409, "elsewhere",
-                         "this workspace's terminals live on another node; try again");
+        api_reply_error(req, elsewhere,
+                        "this workspace's terminals live on another node; try again");
         goto out;
     case -ENOSYS:
-        http_reply_error(req, 503, "unavailable", "terminals are not available on this server");
+        api_reply_error(req, unavailable, "terminals are not available on this server");
         goto out;
     case -ESHUTDOWN:
     case -EAGAIN:
-        http_reply_error(req, 503, "unavailable", "the terminal is restarting; try again");
+        api_reply_error(req, unavailable, "the terminal is restarting; try again");
         goto out;
     default:
         log_event(LOG_ERROR, "terminal open failed",
                   json_pack("{s:s,s:I,s:s}", "request_id", req->id, "workspace_id",
                             (json_int_t)w->id, "error", e.msg));
-        http_reply_error(req, 500, "internal", "could not start the terminal");
+        api_reply_error(req, internal, "could not start the terminal");
         goto out;
     }
     terms_ref_set_caller(ref, c.user.id, c.by_cookie ? c.session_hash : NULL, c.token_id);
@@ -241,8 +241,8 @@ static void h_events(struct http_req *req, void *ctx)
         return;
     const char *client = http_req_query(req, "client");
     if (client && !api_client_ok(client)) {
-        http_reply_error(req, 400, "invalid_client",
-                         "a client id is 1 to %d letters, digits, '_' or '-'", API_CLIENT_MAX);
+        api_reply_error(req, invalid_client, "a client id is 1 to %d letters, digits, '_' or '-'",
+                        API_CLIENT_MAX);
         goto out;
     }
     /* The cap on a user's streams holds across nodes: each open one is a row. */
@@ -277,19 +277,20 @@ static void on_sync(void *ctx, int64_t ws, enum wsync_event ev, const char *path
                     const char *message)
 {
     struct api *api = ctx;
-    static const char *const names[] = {
-        [WSYNC_FILE_CHANGED] = "file_changed",
-        [WSYNC_FILE_DELETED] = "file_deleted",
-        [WSYNC_FOLDER_CREATED] = "folder_created",
-        [WSYNC_LIMIT_EXCEEDED] = "limit_exceeded",
-        [WSYNC_CONFLICT] = "conflict",
-        [WSYNC_NOT_SAVED] = "not_saved",
+    static const enum event_ws events[] = {
+        [WSYNC_FILE_CHANGED] = EVENT_WS_file_changed,
+        [WSYNC_FILE_DELETED] = EVENT_WS_file_deleted,
+        [WSYNC_FOLDER_CREATED] = EVENT_WS_folder_created,
+        [WSYNC_LIMIT_EXCEEDED] = EVENT_WS_limit_exceeded,
+        [WSYNC_CONFLICT] = EVENT_WS_conflict,
+        [WSYNC_NOT_SAVED] = EVENT_WS_not_saved,
     };
+    const char *name = event_ws_name(events[ev]);
     const char *e = ev == WSYNC_FILE_CHANGED ? etag : NULL;
     if (ev == WSYNC_FILE_CHANGED || ev == WSYNC_FILE_DELETED)
         api_doc_replaced(api, ws, path); /* before the change event: see api_doc_replaced */
-    api_events_publish(api, ws, names[ev], path, e, message);
-    cluster_send_event(api->cluster, ws, names[ev], path, e, message, false);
+    api_events_publish(api, ws, name, path, e, message);
+    cluster_send_event(api->cluster, ws, name, path, e, message, false);
 }
 
 void api_terminal_routes(struct api *api, struct router *r)

@@ -1,6 +1,7 @@
 /*
- * web: serves the built page (web/dist) at `/`. Files are opened beneath the web directory
- * with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), so no request path can escape it.
+ * web: serves the built page (web/dist) at `/`. Files are read beneath the web directory
+ * (base/beneath.h: openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, capped), so no request
+ * path can escape it.
  * Names carrying a content hash (name-HASH.ext) are cached for a year; index.html is
  * revalidated every time (an ETag makes that a 304). Any other non-API path gets index.html
  * (client-side routes).
@@ -12,17 +13,15 @@
  * Vary: Accept-Encoding. The ETag names the original's size and mtime and the coding.
  */
 #include "api/internal.h"
+#include "base/beneath.h"
 #include "http/accept.h"
 #include "http/etag.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #define WEB_MAX_FILE (16u << 20)
@@ -64,21 +63,12 @@ static bool is_hashed(const char *name)
     return dash && dot && dot > dash && dot - dash > 8;
 }
 
-static int open_beneath(int dirfd, const char *rel)
-{
-    struct open_how how = {
-        .flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW,
-        .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-    };
-    return (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
-}
-
 /* Opens rel as a regular file of at most WEB_MAX_FILE bytes; -ENOENT otherwise. */
 static int open_file(struct api *api, const char *rel, struct stat *st)
 {
-    int fd = open_beneath(api->web_dirfd, rel);
+    int fd = beneath_open(api->web_dirfd, rel, O_RDONLY | O_NONBLOCK);
     if (fd < 0)
-        return -errno;
+        return fd;
     if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode) || st->st_size > WEB_MAX_FILE) {
         close(fd);
         return -ENOENT;
@@ -170,14 +160,13 @@ static int send_file(struct api *api, struct http_req *req, const char *rel, boo
         close(fd);
         return http_reply(req, 304, NULL, "", 0, headers);
     }
-    char *data = malloc((size_t)st.st_size + 1);
-    ssize_t got = data ? read(fd, data, (size_t)st.st_size) : -1;
+    char *data = NULL;
+    size_t got = 0;
+    int r = beneath_read_fd(fd, WEB_MAX_FILE, &data, &got);
     close(fd);
-    if (got != st.st_size) {
-        free(data);
-        return -EIO;
-    }
-    int r = http_reply(req, 200, type, data, (size_t)got, headers);
+    if (r < 0)
+        return r;
+    r = http_reply(req, 200, type, data, got, headers);
     free(data);
     return r;
 }
@@ -185,8 +174,8 @@ static int send_file(struct api *api, struct http_req *req, const char *rel, boo
 void api_web_get(struct api *api, struct http_req *req)
 {
     if (api->web_dirfd < 0) {
-        http_reply_error(req, 503, "unavailable",
-                         "the web page is not built; run `make` (it builds web/dist)");
+        api_reply_error(req, unavailable,
+                        "the web page is not built; run `make` (it builds web/dist)");
         return;
     }
     const char *p = req->path + 1; /* skip the leading '/' */
@@ -202,9 +191,9 @@ void api_web_get(struct api *api, struct http_req *req)
     /* Unknown paths that look like files are 404; the rest are client-side routes. */
     const char *last = strrchr(req->path, '/');
     if (last && strchr(last, '.')) {
-        http_reply_error(req, 404, "not_found", "no such file");
+        api_reply_error(req, not_found, "no such file");
         return;
     }
     if (send_file(api, req, "index.html", true) < 0)
-        http_reply_error(req, 503, "unavailable", "the web page is not built");
+        api_reply_error(req, unavailable, "the web page is not built");
 }

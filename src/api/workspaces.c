@@ -54,8 +54,8 @@ static const char *read_name(struct http_req *req, json_t *body, bool *bad)
     if (*bad)
         return NULL;
     if (!api_valid_name(name, 100)) {
-        http_reply_error(req, 400, "invalid_field",
-                         "workspace names are 1 to 100 characters without control characters");
+        api_reply_error(req, invalid_field,
+                        "workspace names are 1 to 100 characters without control characters");
         *bad = true;
         return NULL;
     }
@@ -78,8 +78,8 @@ static void h_create(struct http_req *req, void *ctx)
     int r = store_workspace_list(api->store, c.user.id, 1, (int)api->cfg->max_workspaces - 1, &mine,
                                  NULL);
     if (r == 0 && mine->n > 0) {
-        http_reply_error(req, 413, "too_large", "you already have %llu workspaces (the limit)",
-                         (unsigned long long)api->cfg->max_workspaces);
+        api_reply_error(req, too_large, "you already have %llu workspaces (the limit)",
+                        (unsigned long long)api->cfg->max_workspaces);
         goto out;
     }
     r = store_workspace_create(api->store, c.user.id, name, &w, NULL);

@@ -89,6 +89,7 @@ char *buf_take(struct buf *b, size_t *ret_len)
         return NULL;
     if (!b->data)
         return NULL;
+    b->data[b->len] = '\0'; /* a never-appended buffer's first byte was not set */
     char *p = b->data;
     if (ret_len)
         *ret_len = b->len;

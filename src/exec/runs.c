@@ -3,6 +3,7 @@
 
 #include "base/buf.h"
 #include "base/embed.h"
+#include "base/events.h"
 #include "base/log.h"
 #include "base/metrics.h"
 #include "base/utf8.h"
@@ -25,7 +26,7 @@
 
 #define STDIN_PENDING_MAX (1u << 20) /* bytes of stdin waiting to be written */
 #define READ_CHUNK        (64u << 10)
-#define OUTPUT_SAVE_MS    1000 /* output reaches the store this often while a run runs */
+#define OUTPUT_SAVE_MS    1000         /* output reaches the store this often while a run runs */
 #define PYROOM_FS_SLACK   (256u << 10) /* bytes of a run's file system for our own files */
 
 /* Hidden folder of ours inside the run's home: our sitecustomize and the figures. It is
@@ -294,7 +295,7 @@ static bool on_output(struct runs *r, struct live *l, bool is_err, const char *d
     buf_append(&s->data, data, keep);
     pthread_mutex_lock(&r->mu);
     if (keep)
-        add_event(r, l, is_err ? "stderr" : "stdout",
+        add_event(r, l, is_err ? EVENT_RUN(stderr) : EVENT_RUN(stdout),
                   json_pack("{s:o}", "data", text_json(s, data, keep)));
     pthread_mutex_unlock(&r->mu);
     if (keep < len) {
@@ -825,7 +826,7 @@ finish:
     if (notes.len) {
         /* Live readers see it now; the record keeps it for GET and late readers. */
         pthread_mutex_lock(&r->mu);
-        add_event(r, l, "notice", json_pack("{s:s}", "data", notes.data));
+        add_event(r, l, EVENT_RUN(notice), json_pack("{s:s}", "data", notes.data));
         pthread_mutex_unlock(&r->mu);
         res.notices = notes.data;
     }

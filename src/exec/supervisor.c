@@ -13,6 +13,7 @@
  */
 #include "exec/supervisor.h"
 
+#include "base/fdpass.h"
 #include "exec/warm.h"
 
 #include <errno.h>
@@ -86,80 +87,6 @@ struct sup {
     pid_t pid; /* the supervisor */
     char summary[1600];
 };
-
-/* ---- fd passing ----------------------------------------------------------------------- */
-
-static int send_msg(int sock, const void *data, size_t len, const int *fds, int nfds)
-{
-    struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * 4)];
-        struct cmsghdr align;
-    } u;
-    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
-    if (nfds > 0) {
-        memset(&u, 0, sizeof(u));
-        m.msg_control = u.buf;
-        m.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-        memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
-    }
-    for (;;) {
-        ssize_t n = sendmsg(sock, &m, MSG_NOSIGNAL);
-        if (n >= 0)
-            return (size_t)n == len ? 0 : -EMSGSIZE;
-        if (errno != EINTR)
-            return -errno;
-    }
-}
-
-/* Receives one message and up to 4 fds (close-on-exec); returns its length, 0 on EOF. */
-static ssize_t recv_msg(int sock, void *data, size_t len, int *fds, int *nfds, int flags)
-{
-    struct iovec iov = {.iov_base = data, .iov_len = len};
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * 4)];
-        struct cmsghdr align;
-    } u;
-    struct msghdr m = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
-    ssize_t n;
-    do {
-        n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC | flags);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return -errno;
-    int got = 0;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-            continue;
-        int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-        for (int i = 0; i < k; i++) {
-            int fd;
-            memcpy(&fd, CMSG_DATA(c) + sizeof(int) * (size_t)i, sizeof(int));
-            if (fds && got < 4)
-                fds[got++] = fd;
-            else
-                close(fd);
-        }
-    }
-    if (nfds)
-        *nfds = got;
-    else
-        for (int i = 0; i < got; i++)
-            close(fds[i]);
-    if (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
-        for (int i = 0; i < got; i++)
-            close(fds[i]);
-        if (nfds)
-            *nfds = 0;
-        return -EMSGSIZE;
-    }
-    return n;
-}
 
 /* ---- the supervisor process ----------------------------------------------------------- */
 
@@ -291,7 +218,7 @@ static void reply_error(int chan, int code, const char *msg)
 {
     struct msg_spawned rep = {.type = MSG_SPAWNED, .err = code ? code : EIO};
     snprintf(rep.msg, sizeof(rep.msg), "%s", msg);
-    (void)send_msg(chan, &rep, sizeof(rep), NULL, 0);
+    (void)fdpass_send(chan, &rep, sizeof(rep), NULL, 0);
 }
 
 /* Starts spec warm when it may and a zygote is ready; else cold. */
@@ -452,7 +379,7 @@ static void handle_start(struct sv *sv, struct sproc *p)
     struct epoll_event pe = {.events = EPOLLIN, .data.ptr = &p->pid_ev};
     if (epoll_ctl(sv->ep, EPOLL_CTL_ADD, sb_proc_fd(p->sb), &pe) < 0)
         sb_kill(p->sb, SB_LIMIT_NONE); /* cannot watch it: end it */
-    if (p->chan >= 0 && send_msg(p->chan, &rep, sizeof(rep), fds, nfds) < 0) {
+    if (p->chan >= 0 && fdpass_send(p->chan, &rep, sizeof(rep), fds, nfds) < 0) {
         /* the client is gone already: end the sandbox */
         sproc_close_chan(sv, p);
         sb_kill(p->sb, SB_LIMIT_NONE);
@@ -466,8 +393,9 @@ static void handle_main(struct sv *sv)
 {
     static char buf[MAX_SPAWN_MSG];
     for (;;) {
-        int fds[4], nfds = 0;
-        ssize_t n = recv_msg(sv->sock, buf, sizeof(buf), fds, &nfds, MSG_DONTWAIT);
+        int fds[4];
+        size_t nfds = 0;
+        ssize_t n = fdpass_recv(sv->sock, buf, sizeof(buf), fds, 4, &nfds, MSG_DONTWAIT);
         if (n == -EAGAIN)
             return;
         if (n == 0 || (n < 0 && n != -EMSGSIZE && n != -EINTR)) {
@@ -482,12 +410,12 @@ static void handle_main(struct sv *sv)
                 warm_pool_stats(sv->warm, &st.warm);
             else
                 st.warm = sv->warm_off;
-            (void)send_msg(fds[0], &st, sizeof(st), NULL, 0);
+            (void)fdpass_send(fds[0], &st, sizeof(st), NULL, 0);
             close(fds[0]);
             continue;
         }
         if (nfds != 1) {
-            for (int i = 0; i < nfds; i++)
+            for (size_t i = 0; i < nfds; i++)
                 close(fds[i]);
             continue;
         }
@@ -499,7 +427,7 @@ static void handle_chan(struct sv *sv, struct sproc *p)
 {
     struct msg_kill k;
     for (;;) {
-        ssize_t n = recv_msg(p->chan, &k, sizeof(k), NULL, NULL, MSG_DONTWAIT);
+        ssize_t n = fdpass_recv(p->chan, &k, sizeof(k), NULL, 0, NULL, MSG_DONTWAIT);
         if (n == -EAGAIN)
             return;
         if (n <= 0) {
@@ -519,7 +447,7 @@ static void handle_exit(struct sv *sv, struct sproc *p)
     if (sb_reap(p->sb, &m.result) == -EAGAIN)
         return;
     if (p->chan >= 0)
-        (void)send_msg(p->chan, &m, sizeof(m), NULL, 0);
+        (void)fdpass_send(p->chan, &m, sizeof(m), NULL, 0);
     sproc_retire(sv, p);
 }
 
@@ -601,12 +529,12 @@ __attribute__((noreturn)) static void supervisor_main(int sock, const struct sup
     if (sb_host_new(&cfg->sandbox, &sv.host, &e) < 0) {
         hello.err = e.code ? e.code : EIO;
         snprintf(hello.text, sizeof(hello.text), "%s", e.msg);
-        (void)send_msg(sock, &hello, sizeof(hello), NULL, 0);
+        (void)fdpass_send(sock, &hello, sizeof(hello), NULL, 0);
         _exit(1);
     }
     scrub_cmdline();
     snprintf(hello.text, sizeof(hello.text), "%s", sb_host_summary(sv.host));
-    if (send_msg(sock, &hello, sizeof(hello), NULL, 0) < 0)
+    if (fdpass_send(sock, &hello, sizeof(hello), NULL, 0) < 0)
         _exit(1);
 
     sv.ep = epoll_create1(EPOLL_CLOEXEC);
@@ -703,7 +631,7 @@ int sup_start(const struct sup_config *cfg, struct sup **ret, struct err *err)
     s->fd = sv[0];
     s->pid = pid;
     struct msg_hello hello;
-    ssize_t n = recv_msg(s->fd, &hello, sizeof(hello), NULL, NULL, 0);
+    ssize_t n = fdpass_recv(s->fd, &hello, sizeof(hello), NULL, 0, NULL, 0);
     if (n != (ssize_t)sizeof(hello) || hello.type != MSG_HELLO || hello.err) {
         hello.text[sizeof(hello.text) - 1] = '\0';
         int r = err_set(err, n == (ssize_t)sizeof(hello) && hello.err ? hello.err : EPIPE, "%s",
@@ -800,7 +728,7 @@ int sup_spawn(struct sup *s, const struct sb_spec *spec, struct sup_proc **ret, 
         free(buf);
         return err_set(err, errno, "socketpair");
     }
-    r = send_msg(s->fd, buf, len, &chan[1], 1);
+    r = fdpass_send(s->fd, buf, len, &chan[1], 1);
     free(buf);
     close(chan[1]);
     if (r < 0) {
@@ -808,17 +736,18 @@ int sup_spawn(struct sup *s, const struct sb_spec *spec, struct sup_proc **ret, 
         return err_set(err, -r, "send to supervisor");
     }
     struct msg_spawned rep;
-    int fds[4], nfds = 0;
-    ssize_t n = recv_msg(chan[0], &rep, sizeof(rep), fds, &nfds, 0);
+    int fds[4];
+    size_t nfds = 0;
+    ssize_t n = fdpass_recv(chan[0], &rep, sizeof(rep), fds, 4, &nfds, 0);
     if (n != (ssize_t)sizeof(rep) || rep.type != MSG_SPAWNED) {
-        for (int i = 0; i < nfds; i++)
+        for (size_t i = 0; i < nfds; i++)
             close(fds[i]);
         close(chan[0]);
         return err_set(err, n < 0 ? (int)-n : EPIPE, "no answer from the supervisor");
     }
     rep.msg[sizeof(rep.msg) - 1] = '\0';
-    if (rep.err || (int)rep.nfds != nfds || (nfds != 1 && nfds != 3)) {
-        for (int i = 0; i < nfds; i++)
+    if (rep.err || rep.nfds != nfds || (nfds != 1 && nfds != 3)) {
+        for (size_t i = 0; i < nfds; i++)
             close(fds[i]);
         close(chan[0]);
         int code = rep.err > 0 ? rep.err : EPROTO;
@@ -830,7 +759,7 @@ int sup_spawn(struct sup *s, const struct sb_spec *spec, struct sup_proc **ret, 
     }
     struct sup_proc *p = calloc(1, sizeof(*p));
     if (!p) {
-        for (int i = 0; i < nfds; i++)
+        for (size_t i = 0; i < nfds; i++)
             close(fds[i]);
         close(chan[0]);
         return err_set(err, ENOMEM, "sandbox handle");
@@ -851,14 +780,14 @@ int sup_spawn(struct sup *s, const struct sb_spec *spec, struct sup_proc **ret, 
 int sup_kill(struct sup_proc *p, enum sb_limit why)
 {
     struct msg_kill k = {.type = MSG_KILL, .why = (uint32_t)why};
-    int r = send_msg(p->chan, &k, sizeof(k), NULL, 0);
+    int r = fdpass_send(p->chan, &k, sizeof(k), NULL, 0);
     return r == -EPIPE || r == -ECONNRESET ? 0 : r; /* already over */
 }
 
 static int get_result(struct sup_proc *p, struct sb_result *ret, int flags)
 {
     struct msg_result m;
-    ssize_t n = recv_msg(p->chan, &m, sizeof(m), NULL, NULL, flags);
+    ssize_t n = fdpass_recv(p->chan, &m, sizeof(m), NULL, 0, NULL, flags);
     if (n == -EAGAIN)
         return -EAGAIN;
     if (n < 0)
@@ -895,14 +824,14 @@ int sup_warm_stats(struct sup *s, struct warm_stats *ret)
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, chan) < 0)
         return -errno;
     uint32_t type = MSG_STATS;
-    int r = send_msg(s->fd, &type, sizeof(type), &chan[1], 1);
+    int r = fdpass_send(s->fd, &type, sizeof(type), &chan[1], 1);
     close(chan[1]);
     if (r < 0) {
         close(chan[0]);
         return r;
     }
     struct msg_stats m;
-    ssize_t n = recv_msg(chan[0], &m, sizeof(m), NULL, NULL, 0);
+    ssize_t n = fdpass_recv(chan[0], &m, sizeof(m), NULL, 0, NULL, 0);
     close(chan[0]);
     if (n != (ssize_t)sizeof(m) || m.type != MSG_STATS)
         return n < 0 ? (int)n : -EPROTO;

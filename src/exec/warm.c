@@ -9,6 +9,7 @@
  */
 #include "exec/warm.h"
 
+#include "base/fdpass.h"
 #include "exec/warm_internal.h"
 
 #include <errno.h>
@@ -37,66 +38,24 @@
 
 int warm_msg_send(int sock, const struct warm_msg *m, int fd)
 {
-    struct iovec iov = {.iov_base = (void *)m, .iov_len = sizeof(*m)};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    struct msghdr h = {.msg_iov = &iov, .msg_iovlen = 1};
-    if (fd >= 0) {
-        memset(&u, 0, sizeof(u));
-        h.msg_control = u.buf;
-        h.msg_controllen = sizeof(u.buf);
-        struct cmsghdr *c = CMSG_FIRSTHDR(&h);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &fd, sizeof(int));
-    }
-    for (;;) {
-        ssize_t n = sendmsg(sock, &h, MSG_NOSIGNAL);
-        if (n >= 0)
-            return n == (ssize_t)sizeof(*m) ? 0 : -EMSGSIZE;
-        if (errno != EINTR)
-            return -errno;
-    }
+    return fdpass_send(sock, m, sizeof(*m), &fd, fd >= 0 ? 1 : 0);
 }
 
 ssize_t warm_msg_recv(int sock, struct warm_msg *m, int *ret_fd, int flags)
 {
-    struct iovec iov = {.iov_base = m, .iov_len = sizeof(*m)};
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * 4)];
-        struct cmsghdr align;
-    } u;
-    struct msghdr h = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
-    ssize_t n;
+    size_t nfds = 0;
     *ret_fd = -1;
-    do {
-        n = recvmsg(sock, &h, MSG_CMSG_CLOEXEC | flags);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return -errno;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(&h, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-            continue;
-        int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-        for (int i = 0; i < k; i++) {
-            int fd;
-            memcpy(&fd, CMSG_DATA(c) + sizeof(int) * (size_t)i, sizeof(int));
-            if (*ret_fd < 0)
-                *ret_fd = fd;
-            else
-                close(fd);
-        }
-    }
+    ssize_t n = fdpass_recv(sock, m, sizeof(*m), ret_fd, 1, &nfds, flags);
+    if (n == -EMSGSIZE)
+        return -EPROTO;
     if (n > 0 && n != (ssize_t)sizeof(*m)) {
-        if (*ret_fd >= 0)
+        if (nfds)
             close(*ret_fd);
         *ret_fd = -1;
         return -EPROTO;
     }
+    if (n < 0)
+        *ret_fd = -1;
     m->text[sizeof(m->text) - 1] = '\0';
     return n;
 }

@@ -22,6 +22,7 @@
  * to 5 exactly as above, except that the program process hands over to the interpreter
  * (a->warm->run) where a cold one would exec.
  */
+#include "base/fdpass.h"
 #include "sandbox/internal.h"
 
 #include <errno.h>
@@ -200,7 +201,7 @@ __attribute__((noreturn)) static void enter_and_run(const struct child_args *a, 
         fds[4] = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
         if (fds[4] < 0)
             fail(a, errno, "open mount namespace", NULL);
-        if ((r = child_send_fds(a->handover_fd, a->claim, a->claim_len, fds, 5)) < 0)
+        if ((r = fdpass_send(a->handover_fd, a->claim, a->claim_len, fds, 5)) < 0)
             fail(a, r, "hand over to the program", NULL);
         pid = a->program;
         /* A pid 1 as a cold one: signals as the supervisor's, none of the interpreter's. */

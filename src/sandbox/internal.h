@@ -11,10 +11,12 @@
 #include "sandbox/sandbox.h"
 
 #include <linux/filter.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/resource.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #define SB_INSIDE_UID 1000
 #define SB_INSIDE_GID 1000
@@ -78,9 +80,11 @@ struct child_args {
     "passwd: files\ngroup: files\nshadow: files\nhosts: files\n"                                   \
     "networks: files\nprotocols: files\nservices: files\n"
 #define CHILD_ETC_HOSTNAME "sandbox\n"
-
-/* Sends data with nfds fds over a unix socket (SCM_RIGHTS); 0 or -errno. */
-int child_send_fds(int sock, const void *data, size_t len, const int *fds, int nfds);
+/* The above as struct child_args initialisers, for the cold and the warm child alike. */
+#define CHILD_ETC_FIELDS                                                                           \
+    .hostname = CHILD_HOSTNAME, .etc_passwd = CHILD_ETC_PASSWD, .etc_group = CHILD_ETC_GROUP,      \
+    .etc_hosts = CHILD_ETC_HOSTS, .etc_nsswitch = CHILD_ETC_NSSWITCH,                              \
+    .etc_hostname = CHILD_ETC_HOSTNAME
 
 /* Runs in the child; never returns. */
 __attribute__((noreturn)) void child_main(const struct child_args *a);
@@ -189,5 +193,91 @@ int ws_chown_tree(int dir_fd, uid_t uid, gid_t gid, struct ws_walk *ret);
 /* Sums regular file sizes below dir_fd the same safe way, stopping once the sum passes
  * stop_bytes or after max_entries entries (then ret->truncated). */
 int ws_measure(int dir_fd, uint64_t stop_bytes, uint64_t max_entries, struct ws_walk *ret);
+
+/* ---- host.c, slot.c, spawn.c, zygote.c, pool.c: the host and its sandboxes ----------- */
+
+#define SB_CLONE_FLAGS                                                                             \
+    (CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
+
+struct sb_host {
+    char run_dir[256];
+    uint32_t uid_base;
+    uint32_t slots;
+    uint32_t next_slot;
+    uint16_t *slot_refs; /* per slot: live sandboxes using it (its own, and those sharing its
+                            uid through shared_workspace); 0 when free */
+    int *slot_lock_fd;   /* per slot: its lock while slot_refs > 0, else -1 */
+    bool root;           /* distinct host uids, chown of workspaces */
+    uid_t my_uid;
+    gid_t my_gid;
+    struct cg_host cg;
+    struct sock_fprog filter;
+    int mpl_fd; /* pre-built matplotlib font cache, or -1 */
+    char mpl_name[64];
+    char summary[1536];
+};
+
+struct sb_proc {
+    struct sb_host *h;
+    pid_t pid; /* host pid of the sandbox's pid 1 */
+    int pidfd;
+    int status_fd; /* read end of the status pipe */
+    uint32_t slot;
+    int slot_fd;       /* the slot's lock, -1 once released */
+    uint32_t uid_slot; /* the slot whose uid it runs as: its own, or a sharer's */
+    bool shared;       /* spec.shared_workspace: ownership is left alone at the end */
+    struct cg_proc cg;
+    bool has_cg;
+    char cg_procs[3][640];   /* its cgroup.procs files, for the child to join */
+    int start_fd;            /* error pipe while the child sets up (sb_spawn_end), else -1 */
+    int pty_sock;            /* where the PTY master comes from while starting, else -1 */
+    struct sb_stdio io;      /* parent ends until sb_spawn_end hands them over */
+    struct child_report rep; /* the child's failure report, as read so far */
+    size_t rep_got;
+    bool setup_timed_out;
+    uint64_t start_ms;
+    struct sb_limits limits;
+    bool warm;    /* a claimed zygote (sb_claim_begin), not a clone of ours */
+    bool started; /* warm: the program reported that it runs (sb_spawn_end) */
+    bool killed;
+    enum sb_limit why; /* first reason given to sb_kill */
+    bool reaped;
+    struct sb_result result;
+    int ws_fd;              /* the workspace directory, to hand back at the end; -1 */
+    uint64_t next_ws_check; /* when to measure the workspace again (ms, monotonic) */
+    uint64_t ws_base_bytes; /* bytes in the workspace when it was handed over */
+    uid_t ws_uid;           /* its owner before the run */
+    gid_t ws_gid;
+    bool ws_fs; /* the workspace is a file system of its own (sb_wsfs_mount): the kernel
+                   enforces its size and inodes, so no walk measures it */
+};
+
+/* A zygote to claim instead of cloning (warm sandboxes). */
+struct zygote_ref {
+    pid_t pid;
+    int sock;
+    uid_t uid;
+};
+
+static inline void close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+/* slot.c: takes a free slot (its lock held, its leftover cgroup removed). */
+int slot_acquire(struct sb_host *h, uint32_t *ret_slot, struct err *err);
+/* slot.c: lets go of p's slot (and of the sharer's uid slot it counted on). */
+void slot_release(struct sb_proc *p);
+/* slot.c: cg_sweep's question: is this leftover's slot free (no live pyroom holds it)? */
+bool slot_sweep_free(void *ctx, const char *name);
+
+/* zygote.c: the last step of sb_claim_begin: moves the zygote into the slot's cgroups,
+ * writes its uid maps and sends it the child's arguments with the pipes' far ends (which
+ * it then closes; p keeps the status pipe's read end). */
+int claim_send(struct sb_host *h, struct sb_proc *p, const struct zygote_ref *z,
+               const struct child_args *a, char **env, int *sync_p, int *err_p, int *status_p,
+               int *in_p, int *out_p, int *err_out_p);
 
 #endif

@@ -1,15 +1,11 @@
 /*
- * spawn.c: the host (what it allows, slots, the compiled filter) and the life of one
- * sandbox: spawn, limit checks, kill, reap. See sandbox.h for the theory of operation.
- *
- * Slots. Each live sandbox holds a slot: an flock on RUN_DIR/slot-N.lock, so several pyroom
- * processes on one host never hand out the same slot; the slot gives the sandbox its host
- * uid (uid_base + N, when we are root) and its cgroup name (pyroom-sbN). A slot whose lock
- * nobody holds but whose cgroup exists is a crashed pyroom's leftover and is removed.
+ * spawn.c: the life of one sandbox: spawn (cold clone or a claimed zygote), limit checks,
+ * kill, reap. See sandbox.h for the theory of operation; the host is host.c, slots
+ * slot.c, zygotes zygote.c, the warm pool's identity pool.c.
  */
+#include "base/fdpass.h"
 #include "sandbox/internal.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -32,64 +28,6 @@
 #define CHECK_MS         100   /* how often cgroup limits and workspace bytes are checked, ms */
 #define WS_CHECK_ENTRIES 20000 /* a live workspace check looks at most at this many entries */
 #define SETUP_TIMEOUT_MS 10000 /* a child that has not exec'd by then is broken */
-#define DEFAULT_UID_BASE 2000000000u
-#define DEFAULT_SLOTS    4096u
-
-#define SB_CLONE_FLAGS                                                                             \
-    (CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
-
-struct sb_host {
-    char run_dir[256];
-    uint32_t uid_base;
-    uint32_t slots;
-    uint32_t next_slot;
-    uint16_t *slot_refs; /* per slot: live sandboxes using it (its own, and those sharing its
-                            uid through shared_workspace); 0 when free */
-    int *slot_lock_fd;   /* per slot: its lock while slot_refs > 0, else -1 */
-    bool root;           /* distinct host uids, chown of workspaces */
-    uid_t my_uid;
-    gid_t my_gid;
-    struct cg_host cg;
-    struct sock_fprog filter;
-    int mpl_fd; /* pre-built matplotlib font cache, or -1 */
-    char mpl_name[64];
-    char summary[1536];
-};
-
-struct sb_proc {
-    struct sb_host *h;
-    pid_t pid; /* host pid of the sandbox's pid 1 */
-    int pidfd;
-    int status_fd; /* read end of the status pipe */
-    uint32_t slot;
-    int slot_fd;       /* the slot's lock, -1 once released */
-    uint32_t uid_slot; /* the slot whose uid it runs as: its own, or a sharer's */
-    bool shared;       /* spec.shared_workspace: ownership is left alone at the end */
-    struct cg_proc cg;
-    bool has_cg;
-    char cg_procs[3][640];   /* its cgroup.procs files, for the child to join */
-    int start_fd;            /* error pipe while the child sets up (sb_spawn_end), else -1 */
-    int pty_sock;            /* where the PTY master comes from while starting, else -1 */
-    struct sb_stdio io;      /* parent ends until sb_spawn_end hands them over */
-    struct child_report rep; /* the child's failure report, as read so far */
-    size_t rep_got;
-    bool setup_timed_out;
-    uint64_t start_ms;
-    struct sb_limits limits;
-    bool warm;    /* a claimed zygote (sb_claim_begin), not a clone of ours */
-    bool started; /* warm: the program reported that it runs (sb_spawn_end) */
-    bool killed;
-    enum sb_limit why; /* first reason given to sb_kill */
-    bool reaped;
-    struct sb_result result;
-    int ws_fd;              /* the workspace directory, to hand back at the end; -1 */
-    uint64_t next_ws_check; /* when to measure the workspace again (ms, monotonic) */
-    uint64_t ws_base_bytes; /* bytes in the workspace when it was handed over */
-    uid_t ws_uid;           /* its owner before the run */
-    gid_t ws_gid;
-    bool ws_fs; /* the workspace is a file system of its own (sb_wsfs_mount): the kernel
-                   enforces its size and inodes, so no walk measures it */
-};
 
 uint64_t sb_now_ms(void)
 {
@@ -153,339 +91,6 @@ void sb_limits_lower(struct sb_limits *l, const struct sb_limits *req)
     lower1(&l->workspace_bytes, req->workspace_bytes);
 }
 
-/* ---- slots ---------------------------------------------------------------------------- */
-
-static int slot_lock(struct sb_host *h, uint32_t slot, bool block)
-{
-    char path[320];
-    snprintf(path, sizeof(path), "%s/slot-%u.lock", h->run_dir, slot);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0)
-        return -errno;
-    if (flock(fd, LOCK_EX | (block ? 0 : LOCK_NB)) < 0) {
-        int e = errno;
-        close(fd);
-        return -e;
-    }
-    return fd;
-}
-
-static int slot_acquire(struct sb_host *h, uint32_t *ret_slot, struct err *err)
-{
-    for (uint32_t i = 0; i < h->slots; i++) {
-        uint32_t s = (h->next_slot + i) % h->slots;
-        if (h->slot_refs[s])
-            continue;
-        int fd = slot_lock(h, s, false);
-        if (fd == -EWOULDBLOCK)
-            continue;
-        if (fd < 0)
-            return err_set(err, -fd, "lock slot %u in '%s'", s, h->run_dir);
-        h->slot_refs[s] = 1;
-        h->slot_lock_fd[s] = fd;
-        h->next_slot = s + 1;
-        *ret_slot = s;
-        return fd;
-    }
-    return err_set(err, EAGAIN, "all %u sandbox slots are in use", h->slots);
-}
-
-/* Drops one reference; the lock goes when the last sandbox using the slot has ended. */
-static void slot_unref(struct sb_host *h, uint32_t slot)
-{
-    if (h->slot_refs[slot] && --h->slot_refs[slot] == 0) {
-        close(h->slot_lock_fd[slot]);
-        h->slot_lock_fd[slot] = -1;
-    }
-}
-
-static void slot_release(struct sb_proc *p)
-{
-    if (p->slot_fd < 0)
-        return;
-    slot_unref(p->h, p->slot);
-    if (p->uid_slot != p->slot)
-        slot_unref(p->h, p->uid_slot);
-    p->slot_fd = -1;
-}
-
-/* cg_sweep's question: is this leftover's slot free (no live pyroom holds it)? */
-static bool sweep_lock_free(void *ctx, const char *name)
-{
-    struct sb_host *h = ctx;
-    char *end;
-    unsigned long s = strtoul(name + strlen("pyroom-sb"), &end, 10);
-    if (*end || s >= h->slots || h->slot_refs[s])
-        return false;
-    int fd = slot_lock(h, (uint32_t)s, false);
-    if (fd < 0)
-        return false;
-    close(fd); /* removal happens right after; a racing taker re-cleans before use */
-    return true;
-}
-
-/* ---- host ----------------------------------------------------------------------------- */
-
-static int mkdir_p(const char *path, mode_t mode)
-{
-    char tmp[256];
-    snprintf(tmp, sizeof(tmp), "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-                return -errno;
-            *p = '/';
-        }
-    }
-    if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-        return -errno;
-    return 0;
-}
-
-/* Can this process create the namespaces at all? */
-static int probe_userns(struct err *err, bool root)
-{
-    pid_t pid = (pid_t)syscall(SYS_clone, SB_CLONE_FLAGS | SIGCHLD, NULL, NULL, NULL, NULL);
-    if (pid < 0) {
-        int e = errno;
-        if (root)
-            return err_set(err, e,
-                           "cannot create user, pid, mount and network namespaces "
-                           "(running in a container? allow clone of namespaces, e.g. "
-                           "docker --privileged or a seccomp profile that permits it)");
-        return err_set(err, e,
-                       "cannot create user namespaces as uid %d: run pyroom as root, or enable "
-                       "unprivileged user namespaces (sysctl -w kernel.unprivileged_userns_clone=1 "
-                       "user.max_user_namespaces=15000; on Ubuntu also "
-                       "kernel.apparmor_restrict_unprivileged_userns=0)",
-                       (int)getuid());
-    }
-    if (pid == 0)
-        _exit(0);
-    int st;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-        ;
-    return 0;
-}
-
-static void find_mpl_cache(struct sb_host *h)
-{
-    char dir[320];
-    snprintf(dir, sizeof(dir), "%s/mpl", h->run_dir);
-    h->mpl_fd = -1;
-    /* matplotlib names it fontlist-vNNN.json; 330 is Debian 12's. */
-    static const char *const names[] = {"fontlist-v330.json", "fontlist-v390.json",
-                                        "fontlist-v310.json", NULL};
-    for (const char *const *n = names; *n; n++) {
-        char p[400];
-        snprintf(p, sizeof(p), "%s/%s", dir, *n);
-        int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd >= 0) {
-            h->mpl_fd = fd;
-            snprintf(h->mpl_name, sizeof(h->mpl_name), "%s", *n);
-            return;
-        }
-    }
-}
-
-/* Builds RUN_DIR/mpl/fontlist-*.json once per host by importing matplotlib's font manager
- * in a sandbox whose home is that directory; later sandboxes get a copy in their /tmp.
- * Best effort: without python3 or matplotlib there is simply no cache. */
-static void build_mpl_cache(struct sb_host *h)
-{
-    char dir[320];
-    snprintf(dir, sizeof(dir), "%s/mpl", h->run_dir);
-    if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-        return;
-    static const char *const argv[] = {"python3", "-c", "import matplotlib.font_manager", NULL};
-    static const char *const env[] = {"MPLCONFIGDIR=" SB_HOME, NULL};
-    struct sb_spec spec = {.argv = argv, .env = env, .workspace = dir};
-    sb_limits_default(&spec.limits);
-    spec.limits.wall_ms = 60000;
-    spec.limits.cpu_ms = 60000;
-    struct sb_proc *p;
-    struct sb_stdio io;
-    struct sb_result res;
-    if (sb_spawn(h, &spec, &p, &io, NULL) < 0)
-        return;
-    close(io.in);
-    close(io.out);
-    close(io.err);
-    (void)sb_wait(p, &res);
-    sb_proc_free(p);
-    find_mpl_cache(h);
-}
-
-/* Removes name under dfd and everything below it, never following a link (the sandbox's
- * templates wrote there). depth bounds the recursion. */
-static void remove_tree_at(int dfd, const char *name, int depth)
-{
-    struct stat st;
-    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-        return;
-    if (S_ISDIR(st.st_mode) && depth > 0) {
-        int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-        if (!d && fd >= 0)
-            close(fd);
-        struct dirent *e;
-        while (d && (e = readdir(d)))
-            if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-                remove_tree_at(dirfd(d), e->d_name, depth - 1);
-        if (d)
-            closedir(d);
-        (void)unlinkat(dfd, name, AT_REMOVEDIR);
-        return;
-    }
-    (void)unlinkat(dfd, name, 0);
-}
-
-/* A warm pool's directory (RUN_DIR-pool-PID) left by a server that died (SIGKILL of its
- * process group skips sb_pool_close). Other pyroom servers share the parent directory, so
- * a directory goes only when its pid is gone AND nobody holds its lock: the pid alone
- * could be alive in another pid namespace (a pod sharing /run/pyroom), the lock alone is
- * not taken by servers older than it. */
-static void sweep_pool_dirs(struct sb_host *h)
-{
-    char parent[256], prefix[300];
-    snprintf(parent, sizeof(parent), "%s", h->run_dir);
-    char *slash = strrchr(parent, '/');
-    if (!slash || slash == parent)
-        return;
-    *slash = '\0';
-    snprintf(prefix, sizeof(prefix), "%s-pool-", slash + 1);
-    size_t plen = strlen(prefix);
-    int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *d = pfd >= 0 ? fdopendir(pfd) : NULL;
-    if (!d) {
-        if (pfd >= 0)
-            close(pfd);
-        return;
-    }
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (strncmp(e->d_name, prefix, plen))
-            continue;
-        char *end;
-        long pid = strtol(e->d_name + plen, &end, 10);
-        if (*end || pid <= 0 || pid == getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
-            continue;
-        int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0)
-            continue;
-        bool free_now = flock(fd, LOCK_EX | LOCK_NB) == 0;
-        close(fd);
-        if (free_now)
-            remove_tree_at(dirfd(d), e->d_name, 8);
-    }
-    closedir(d);
-}
-
-int sb_host_new(const struct sb_config *cfg, struct sb_host **ret, struct err *err)
-{
-    struct sb_config none = {0};
-    if (!cfg)
-        cfg = &none;
-    struct sb_host *h = calloc(1, sizeof(*h));
-    if (!h)
-        return err_set(err, ENOMEM, "sandbox host");
-    int r;
-    h->my_uid = geteuid();
-    h->my_gid = getegid();
-    h->root = h->my_uid == 0;
-    h->uid_base = cfg->uid_base ? cfg->uid_base : DEFAULT_UID_BASE;
-    h->slots = cfg->slots ? cfg->slots : DEFAULT_SLOTS;
-    h->mpl_fd = -1;
-    h->slot_refs = calloc(h->slots, sizeof(*h->slot_refs));
-    h->slot_lock_fd = malloc(h->slots * sizeof(*h->slot_lock_fd));
-    for (uint32_t i = 0; h->slot_lock_fd && i < h->slots; i++)
-        h->slot_lock_fd[i] = -1;
-    if (!h->slot_refs || !h->slot_lock_fd) {
-        r = err_set(err, ENOMEM, "sandbox slots");
-        goto fail;
-    }
-    if (cfg->run_dir) {
-        snprintf(h->run_dir, sizeof(h->run_dir), "%s", cfg->run_dir);
-    } else if (h->root) {
-        snprintf(h->run_dir, sizeof(h->run_dir), "/run/pyroom");
-    } else {
-        const char *x = getenv("XDG_RUNTIME_DIR");
-        if (x && *x)
-            snprintf(h->run_dir, sizeof(h->run_dir), "%s/pyroom", x);
-        else
-            snprintf(h->run_dir, sizeof(h->run_dir), "/tmp/pyroom-%d", (int)h->my_uid);
-    }
-    if ((r = mkdir_p(h->run_dir, 0700)) < 0) {
-        err_set(err, -r, "create '%s'", h->run_dir);
-        goto fail;
-    }
-    struct stat st;
-    if (lstat(h->run_dir, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != h->my_uid) {
-        r = err_set(err, EPERM, "'%s' is not a directory of ours", h->run_dir);
-        goto fail;
-    }
-    if ((r = probe_userns(err, h->root)) < 0)
-        goto fail;
-    if ((r = seccomp_prog_compile(&h->filter, err)) < 0)
-        goto fail;
-
-    if (cfg->no_cgroups) {
-        memset(&h->cg, 0, sizeof(h->cg));
-        snprintf(h->cg.why, sizeof(h->cg.why), "cgroups disabled by configuration");
-    } else {
-        (void)cg_host_detect(&h->cg);
-    }
-    cg_sweep(&h->cg, sweep_lock_free, h);
-    sweep_pool_dirs(h);
-    find_mpl_cache(h);
-    if (h->mpl_fd < 0)
-        build_mpl_cache(h);
-
-    if (h->cg.mode != CG_NONE) {
-        snprintf(h->summary, sizeof(h->summary),
-                 "sandbox: cgroup %s under %s; exact: wall time, cpu time (tree), memory+swap "
-                 "(tree), pids (tree), file size, open files; host uids %u..%u",
-                 h->cg.mode == CG_V1 ? "v1" : "v2", h->cg.memory, h->uid_base,
-                 h->uid_base + h->slots - 1);
-    } else {
-        snprintf(h->summary, sizeof(h->summary),
-                 "sandbox: rlimit fallback (%s); exact: wall time, file size, open files; "
-                 "approximate: memory (RLIMIT_DATA per process), pids (RLIMIT_NPROC), cpu time "
-                 "(RLIMIT_CPU per process); %s",
-                 h->cg.why,
-                 h->root ? "distinct host uid per slot"
-                         : "all sandboxes share this user's host uid (not root)");
-    }
-    *ret = h;
-    return 0;
-fail:
-    sb_host_free(h);
-    return r;
-}
-
-void sb_host_free(struct sb_host *h)
-{
-    if (!h)
-        return;
-    free(h->filter.filter);
-    free(h->slot_refs);
-    free(h->slot_lock_fd);
-    if (h->mpl_fd >= 0)
-        close(h->mpl_fd);
-    free(h);
-}
-
-const char *sb_host_summary(const struct sb_host *h)
-{
-    return h->summary;
-}
-
-bool sb_host_has_cgroups(const struct sb_host *h)
-{
-    return h->cg.mode != CG_NONE;
-}
-
 /* ---- spawn ---------------------------------------------------------------------------- */
 
 static const char *const default_env[] = {
@@ -547,23 +152,133 @@ static const char *env_get(char **env, const char *name)
     return NULL;
 }
 
-static void close_fd(int *fd)
-{
-    if (*fd >= 0)
-        close(*fd);
-    *fd = -1;
-}
-
-/* A zygote to claim instead of cloning (warm sandboxes). */
-struct zygote_ref {
-    pid_t pid;
-    int sock;
-    uid_t uid;
+/* The pipes between a starting sandbox and us; -1 where not made or handed on. */
+struct pipes {
+    int sync[2];   /* we -> child: uid maps written, go on */
+    int err[2];    /* child -> we: a set-up failure (EOF: exec worked) */
+    int status[2]; /* pid 1 -> we: how the program ended */
+    int in[2];     /* the program's stdin, stdout, stderr (no PTY) */
+    int out[2];
+    int err_out[2];
+    int pty[2]; /* where the PTY master comes from (PTY) */
 };
 
-static int claim_send(struct sb_host *h, struct sb_proc *p, const struct zygote_ref *z,
-                      const struct child_args *a, char **env, int *sync_p, int *err_p,
-                      int *status_p, int *in_p, int *out_p, int *err_out_p);
+static void pipes_close(struct pipes *ps)
+{
+    int *all[] = {ps->sync, ps->err, ps->status, ps->in, ps->out, ps->err_out, ps->pty};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+        close_fd(&all[i][0]);
+        close_fd(&all[i][1]);
+    }
+}
+
+static int pipes_make(struct pipes *ps, bool pty, struct err *err)
+{
+    if (pipe2(ps->sync, O_CLOEXEC) < 0 || pipe2(ps->err, O_CLOEXEC) < 0 ||
+        pipe2(ps->status, O_CLOEXEC) < 0)
+        return err_set(err, errno, "pipe");
+    if (pty) {
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ps->pty) < 0)
+            return err_set(err, errno, "socketpair");
+    } else if (pipe2(ps->in, O_CLOEXEC) < 0 || pipe2(ps->out, O_CLOEXEC) < 0 ||
+               pipe2(ps->err_out, O_CLOEXEC) < 0) {
+        return err_set(err, errno, "pipe");
+    }
+    return 0;
+}
+
+static struct sb_proc *proc_new(struct sb_host *h, const struct sb_spec *spec, bool warm)
+{
+    struct sb_proc *p = calloc(1, sizeof(*p));
+    if (!p)
+        return NULL;
+    p->h = h;
+    p->pid = -1;
+    p->pidfd = p->status_fd = p->ws_fd = p->slot_fd = -1;
+    p->start_fd = p->pty_sock = -1;
+    p->io = (struct sb_stdio){-1, -1, -1, -1};
+    p->cg.cpu_fd = p->cg.pids_ev_fd = p->cg.oom_fd = -1;
+    p->limits = spec->limits;
+    p->start_ms = sb_now_ms();
+    p->warm = warm;
+    return p;
+}
+
+/* Opens the workspace and hands it to the sandbox's uid (*uid, *gid may become a sharer's:
+ * see below); notes its identity for the child's check and its size for the limit. */
+static int take_workspace(struct sb_host *h, struct sb_proc *p, const char *path, uid_t *uid,
+                          gid_t *gid, dev_t *ret_dev, ino_t *ret_ino, struct err *err)
+{
+    p->ws_fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (p->ws_fd < 0)
+        return err_set(err, errno, "open workspace '%s'", path);
+    struct stat st;
+    if (fstat(p->ws_fd, &st) < 0)
+        return err_set(err, errno, "stat workspace");
+    p->ws_uid = st.st_uid;
+    p->ws_gid = st.st_gid;
+    p->ws_fs = sb_wsfs_is(p->ws_fd);
+    *ret_dev = st.st_dev;
+    *ret_ino = st.st_ino;
+    /* A workspace shared by live sandboxes (a workspace's terminals) must keep one
+     * owner, or each new sandbox would take every file away from the others: run as
+     * the uid of the live sandbox that owns it, and keep that uid reserved. */
+    bool join = false;
+    if (h->root && p->shared && st.st_uid >= h->uid_base && st.st_uid - h->uid_base < h->slots &&
+        st.st_uid == st.st_gid && h->slot_refs[st.st_uid - h->uid_base]) {
+        p->uid_slot = st.st_uid - h->uid_base;
+        h->slot_refs[p->uid_slot]++;
+        *uid = *gid = st.st_uid;
+        join = true;
+    }
+    struct ws_walk w = {0};
+    if (h->root && !join) {
+        int r = ws_chown_tree(p->ws_fd, *uid, *gid, &w);
+        if (r < 0)
+            return err_set(err, -r, "hand workspace '%s' to uid %u", path, *uid);
+    } else if (!p->shared && !p->ws_fs) {
+        (void)ws_measure(p->ws_fd, 0, WS_CHECK_ENTRIES, &w);
+    }
+    /* what the run may add is limited, not what it was given */
+    p->ws_base_bytes = w.bytes;
+    return 0;
+}
+
+/* The cold start: clone the child (child.c), write its uid maps, let it go on. */
+static int start_cold(struct sb_proc *p, const struct child_args *a, struct pipes *ps, uid_t uid,
+                      gid_t gid, struct err *err)
+{
+    pid_t pid = (pid_t)syscall(SYS_clone, SB_CLONE_FLAGS | SIGCHLD, NULL, NULL, NULL, NULL);
+    if (pid < 0)
+        return err_set(err, errno, "clone");
+    if (pid == 0)
+        child_main(a);
+    p->pid = pid;
+    close_fd(&ps->sync[0]);
+    close_fd(&ps->err[1]);
+    close_fd(&ps->status[1]);
+    close_fd(&ps->in[0]);
+    close_fd(&ps->out[1]);
+    close_fd(&ps->err_out[1]);
+    close_fd(&ps->pty[1]);
+    p->status_fd = ps->status[0];
+    ps->status[0] = -1;
+    fcntl(p->status_fd, F_SETFL, O_NONBLOCK);
+
+    p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (p->pidfd < 0)
+        return err_set(err, errno, "pidfd_open");
+    int r = ns_write_maps(pid, uid, gid, !p->h->root, err);
+    if (r < 0)
+        return r;
+    /* The child moves itself into its cgroups (see child.c). */
+    if (write(ps->sync[1], "g", 1) != 1)
+        return err_set(err, errno, "start sandbox");
+    close_fd(&ps->sync[1]);
+    p->pty_sock = ps->pty[0];
+    ps->pty[0] = -1;
+    return 0;
+}
 
 /* sb_spawn_begin and sb_claim_begin: every preparation is the same (slot, uid, workspace
  * hand-over, cgroup, pipes, the child's arguments); only the last step differs. */
@@ -573,9 +288,7 @@ static int begin(struct sb_host *h, const struct sb_spec *spec, const struct zyg
     int r;
     size_t argc = 0;
     char **env = NULL;
-    int sync_p[2] = {-1, -1}, err_p[2] = {-1, -1}, status_p[2] = {-1, -1};
-    int in_p[2] = {-1, -1}, out_p[2] = {-1, -1}, err_out_p[2] = {-1, -1};
-    int pty_s[2] = {-1, -1};
+    struct pipes ps = {{-1, -1}, {-1, -1}, {-1, -1}, {-1, -1}, {-1, -1}, {-1, -1}, {-1, -1}};
     dev_t ws_dev = 0;
     ino_t ws_ino = 0;
 
@@ -589,19 +302,9 @@ static int begin(struct sb_host *h, const struct sb_spec *spec, const struct zyg
     if (zygote && spec->pty)
         return err_set(err, EINVAL, "a warm sandbox has no terminal");
 
-    struct sb_proc *p = calloc(1, sizeof(*p));
+    struct sb_proc *p = proc_new(h, spec, zygote != NULL);
     if (!p)
         return err_set(err, ENOMEM, "sandbox");
-    p->h = h;
-    p->pid = -1;
-    p->pidfd = p->status_fd = p->ws_fd = p->slot_fd = -1;
-    p->start_fd = p->pty_sock = -1;
-    p->io = (struct sb_stdio){-1, -1, -1, -1};
-    p->cg.cpu_fd = p->cg.pids_ev_fd = p->cg.oom_fd = -1;
-    p->limits = spec->limits;
-    p->start_ms = sb_now_ms();
-    p->warm = zygote != NULL;
-
     if ((r = build_env(spec, &env, err)) < 0)
         goto fail;
     if ((r = slot_acquire(h, &p->slot, err)) < 0)
@@ -611,47 +314,9 @@ static int begin(struct sb_host *h, const struct sb_spec *spec, const struct zyg
     p->shared = spec->shared_workspace;
     uid_t uid = h->root ? h->uid_base + p->slot : h->my_uid;
     gid_t gid = h->root ? h->uid_base + p->slot : h->my_gid;
-
-    if (spec->workspace) {
-        p->ws_fd = open(spec->workspace, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (p->ws_fd < 0) {
-            r = err_set(err, errno, "open workspace '%s'", spec->workspace);
-            goto fail;
-        }
-        struct stat st;
-        if (fstat(p->ws_fd, &st) < 0) {
-            r = err_set(err, errno, "stat workspace");
-            goto fail;
-        }
-        p->ws_uid = st.st_uid;
-        p->ws_gid = st.st_gid;
-        p->ws_fs = sb_wsfs_is(p->ws_fd);
-        ws_dev = st.st_dev;
-        ws_ino = st.st_ino;
-        /* A workspace shared by live sandboxes (a workspace's terminals) must keep one
-         * owner, or each new sandbox would take every file away from the others: run as
-         * the uid of the live sandbox that owns it, and keep that uid reserved. */
-        bool join = false;
-        if (h->root && p->shared && st.st_uid >= h->uid_base &&
-            st.st_uid - h->uid_base < h->slots && st.st_uid == st.st_gid &&
-            h->slot_refs[st.st_uid - h->uid_base]) {
-            p->uid_slot = st.st_uid - h->uid_base;
-            h->slot_refs[p->uid_slot]++;
-            uid = gid = st.st_uid;
-            join = true;
-        }
-        struct ws_walk w = {0};
-        if (h->root && !join) {
-            if ((r = ws_chown_tree(p->ws_fd, uid, gid, &w)) < 0) {
-                err_set(err, -r, "hand workspace '%s' to uid %u", spec->workspace, uid);
-                goto fail;
-            }
-        } else if (!p->shared && !p->ws_fs) {
-            (void)ws_measure(p->ws_fd, 0, WS_CHECK_ENTRIES, &w);
-        }
-        /* what the run may add is limited, not what it was given */
-        p->ws_base_bytes = w.bytes;
-    }
+    if (spec->workspace &&
+        (r = take_workspace(h, p, spec->workspace, &uid, &gid, &ws_dev, &ws_ino, err)) < 0)
+        goto fail;
     if (h->cg.mode != CG_NONE) {
         char name[32];
         snprintf(name, sizeof(name), "pyroom-sb%u", p->slot);
@@ -659,121 +324,61 @@ static int begin(struct sb_host *h, const struct sb_spec *spec, const struct zyg
             goto fail;
         p->has_cg = true;
     }
-
-    if (pipe2(sync_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0 ||
-        pipe2(status_p, O_CLOEXEC) < 0) {
-        r = err_set(err, errno, "pipe");
+    if ((r = pipes_make(&ps, spec->pty, err)) < 0)
         goto fail;
-    }
-    if (spec->pty) {
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pty_s) < 0) {
-            r = err_set(err, errno, "socketpair");
-            goto fail;
-        }
-    } else if (pipe2(in_p, O_CLOEXEC) < 0 || pipe2(out_p, O_CLOEXEC) < 0 ||
-               pipe2(err_out_p, O_CLOEXEC) < 0) {
-        r = err_set(err, errno, "pipe");
-        goto fail;
-    }
 
-    const char *cwd = spec->cwd ? spec->cwd : SB_HOME;
     int ncg = p->has_cg ? cg_procs_paths(&p->cg, p->cg_procs) : 0;
     struct child_args a = {
-        .sync_fd = sync_p[0],
+        .sync_fd = ps.sync[0],
         .cg_procs = {ncg > 0 ? p->cg_procs[0] : NULL, ncg > 1 ? p->cg_procs[1] : NULL,
                      ncg > 2 ? p->cg_procs[2] : NULL},
-        .err_fd = err_p[1],
-        .status_fd = status_p[1],
+        .err_fd = ps.err[1],
+        .status_fd = ps.status[1],
         .ws_path = spec->workspace,
         .ws_dev = ws_dev,
         .ws_ino = ws_ino,
         .mpl_fd = h->mpl_fd,
         .mpl_name = h->mpl_name,
-        .stdio = {in_p[0], out_p[1], err_out_p[1]},
-        .pty_sock = pty_s[1],
+        .stdio = {ps.in[0], ps.out[1], ps.err_out[1]},
+        .pty_sock = ps.pty[1],
         .rows = spec->rows,
         .cols = spec->cols,
         .filter = &h->filter,
         .argv = (char *const *)spec->argv,
         .envp = env,
         .path = env_get(env, "PATH"),
-        .cwd = cwd,
+        .cwd = spec->cwd ? spec->cwd : SB_HOME,
         .limits = p->limits,
         .rlimit_memory = !p->has_cg,
         .rlimit_nproc = !p->has_cg,
-        .hostname = CHILD_HOSTNAME,
-        .etc_passwd = CHILD_ETC_PASSWD,
-        .etc_group = CHILD_ETC_GROUP,
-        .etc_hosts = CHILD_ETC_HOSTS,
-        .etc_nsswitch = CHILD_ETC_NSSWITCH,
-        .etc_hostname = CHILD_ETC_HOSTNAME,
+        CHILD_ETC_FIELDS,
         .ws_fd = -1,
         .warm = NULL,
     };
     if (zygote) {
-        r = claim_send(h, p, zygote, &a, env, sync_p, err_p, status_p, in_p, out_p, err_out_p);
+        r = claim_send(h, p, zygote, &a, env, ps.sync, ps.err, ps.status, ps.in, ps.out,
+                       ps.err_out);
         if (r < 0) {
             err_set(err, -r, "claim warm sandbox");
             goto fail;
         }
-        close_fd(&sync_p[0]);
-        close_fd(&sync_p[1]);
-        free(env);
-        p->start_fd = err_p[0];
-        fcntl(p->start_fd, F_SETFL, O_NONBLOCK);
-        p->io = (struct sb_stdio){in_p[1], out_p[0], err_out_p[0], -1};
-        *ret_proc = p;
-        return 0;
-    }
-
-    pid_t pid = (pid_t)syscall(SYS_clone, SB_CLONE_FLAGS | SIGCHLD, NULL, NULL, NULL, NULL);
-    if (pid < 0) {
-        r = err_set(err, errno, "clone");
+        close_fd(&ps.sync[0]);
+        close_fd(&ps.sync[1]);
+    } else if ((r = start_cold(p, &a, &ps, uid, gid, err)) < 0) {
         goto fail;
     }
-    if (pid == 0)
-        child_main(&a);
-    p->pid = pid;
-    close_fd(&sync_p[0]);
-    close_fd(&err_p[1]);
-    close_fd(&status_p[1]);
-    close_fd(&in_p[0]);
-    close_fd(&out_p[1]);
-    close_fd(&err_out_p[1]);
-    close_fd(&pty_s[1]);
-    p->status_fd = status_p[0];
-    status_p[0] = -1;
-    fcntl(p->status_fd, F_SETFL, O_NONBLOCK);
-
-    p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    if (p->pidfd < 0) {
-        r = err_set(err, errno, "pidfd_open");
-        goto fail;
-    }
-    if ((r = ns_write_maps(pid, uid, gid, !h->root, err)) < 0)
-        goto fail;
-    /* The child moves itself into its cgroups (see child.c). */
-    if (write(sync_p[1], "g", 1) != 1) {
-        r = err_set(err, errno, "start sandbox");
-        goto fail;
-    }
-    close_fd(&sync_p[1]);
     free(env);
     /* Now the child sets itself up; sb_spawn_end() learns how that went. */
-    p->start_fd = err_p[0];
+    p->start_fd = ps.err[0];
+    ps.err[0] = -1;
     fcntl(p->start_fd, F_SETFL, O_NONBLOCK);
-    p->pty_sock = pty_s[0];
-    p->io = (struct sb_stdio){in_p[1], out_p[0], err_out_p[0], -1};
+    p->io = (struct sb_stdio){ps.in[1], ps.out[0], ps.err_out[0], -1};
     *ret_proc = p;
     return 0;
 
 fail:
     free(env);
-    int *fds[] = {&sync_p[0],    &sync_p[1],    &err_p[0], &err_p[1], &status_p[0],
-                  &status_p[1],  &in_p[0],      &in_p[1],  &out_p[0], &out_p[1],
-                  &err_out_p[0], &err_out_p[1], &pty_s[0], &pty_s[1]};
-    for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
-        close_fd(fds[i]);
+    pipes_close(&ps);
     sb_proc_free(p);
     return r;
 }
@@ -1082,541 +687,4 @@ void sb_proc_free(struct sb_proc *p)
     for (int i = 0; i < 4; i++)
         close_fd(io[i]);
     free(p);
-}
-
-/* ---- zygotes: warm sandboxes ---------------------------------------------------------
- *
- * A zygote is a fork of a template interpreter (src/exec/warm.c) that has made fresh
- * user, pid, net, ipc and uts namespaces (its parent called sb_zygote_unshare and forked
- * it, so it is their pid 1) and waits on a socket. The supervisor claims it with
- * sb_claim_begin: after the same preparation as a cold spawn it writes the zygote's uid
- * maps, gives it the slot's cgroup.procs files, and sends one message: the child's
- * arguments (strings, limits, cgroup paths) with the pipes and the workspace as fds. The
- * zygote rebuilds its struct child_args from that message (no allocation) and goes on in
- * child_claimed_main(). */
-
-#define CLAIM_MAGIC 0x50595a01u
-#define CLAIM_FDS   7
-
-struct claim_msg {
-    uint32_t magic;
-    uint32_t argc, envc; /* strings: argv..., env..., cwd, path */
-    uint32_t ncg;
-    uint8_t has_ws, has_mpl, rlimit_memory, rlimit_nproc;
-    uint64_t ws_dev, ws_ino;
-    struct sb_limits limits;
-    char cg_procs[3][640];
-    char mpl_name[64];
-    uint32_t strings_len;
-};
-
-#define CLAIM_MAX (sizeof(struct claim_msg) + SB_MAX_STRINGS + 4096)
-
-int child_send_fds(int sock, const void *data, size_t len, const int *fds, int nfds)
-{
-    struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * CLAIM_FDS)];
-        struct cmsghdr align;
-    } u;
-    memset(&u, 0, sizeof(u));
-    struct msghdr m = {.msg_iov = &iov,
-                       .msg_iovlen = 1,
-                       .msg_control = u.buf,
-                       .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds)};
-    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-    memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
-    for (;;) {
-        ssize_t n = sendmsg(sock, &m, MSG_NOSIGNAL);
-        if (n >= 0)
-            return (size_t)n == len ? 0 : -EMSGSIZE;
-        if (errno != EINTR)
-            return -errno;
-    }
-}
-
-static int put_claim_str(char *buf, size_t cap, size_t *off, const char *s)
-{
-    size_t l = strlen(s) + 1;
-    if (*off + l > cap)
-        return -E2BIG;
-    memcpy(buf + *off, s, l);
-    *off += l;
-    return 0;
-}
-
-static int claim_send(struct sb_host *h, struct sb_proc *p, const struct zygote_ref *z,
-                      const struct child_args *a, char **env, int *sync_p, int *err_p,
-                      int *status_p, int *in_p, int *out_p, int *err_out_p)
-{
-    int r;
-    (void)sync_p;
-    p->pid = z->pid;
-    p->pidfd = (int)syscall(SYS_pidfd_open, z->pid, 0);
-    if (p->pidfd < 0)
-        return -errno;
-    /* The zygote moves itself into the slot's cgroups, as a cold child does; its euid is
-     * the pool's, so the files are given to it for this run (they go with the cgroup). */
-    for (int i = 0; i < 3 && a->cg_procs[i]; i++)
-        if (h->root && chown(a->cg_procs[i], z->uid, (gid_t)-1) < 0)
-            return -errno;
-    struct err e = {0};
-    uid_t uid = h->root ? h->uid_base + p->uid_slot : h->my_uid;
-    gid_t gid = h->root ? h->uid_base + p->uid_slot : h->my_gid;
-    if ((r = ns_write_maps(z->pid, uid, gid, !h->root, &e)) < 0)
-        return r;
-
-    char *buf = malloc(CLAIM_MAX);
-    if (!buf)
-        return -ENOMEM;
-    struct claim_msg *m = (struct claim_msg *)buf;
-    memset(m, 0, sizeof(*m));
-    m->magic = CLAIM_MAGIC;
-    m->has_ws = p->ws_fd >= 0;
-    m->has_mpl = a->mpl_fd >= 0;
-    m->rlimit_memory = a->rlimit_memory;
-    m->rlimit_nproc = a->rlimit_nproc;
-    m->ws_dev = a->ws_dev;
-    m->ws_ino = a->ws_ino;
-    m->limits = a->limits;
-    for (int i = 0; i < 3 && a->cg_procs[i]; i++) {
-        snprintf(m->cg_procs[i], sizeof(m->cg_procs[i]), "%s", a->cg_procs[i]);
-        m->ncg++;
-    }
-    snprintf(m->mpl_name, sizeof(m->mpl_name), "%s", a->mpl_name ? a->mpl_name : "");
-    char *strs = buf + sizeof(*m);
-    size_t cap = CLAIM_MAX - sizeof(*m), off = 0;
-    r = 0;
-    for (char *const *v = a->argv; *v && r == 0; v++, m->argc++)
-        r = put_claim_str(strs, cap, &off, *v);
-    for (char **v = env; *v && r == 0; v++, m->envc++)
-        r = put_claim_str(strs, cap, &off, *v);
-    if (r == 0)
-        r = put_claim_str(strs, cap, &off, a->cwd);
-    if (r == 0)
-        r = put_claim_str(strs, cap, &off, a->path ? a->path : "");
-    m->strings_len = (uint32_t)off;
-    int fds[CLAIM_FDS], nfds = 0;
-    fds[nfds++] = in_p[0];
-    fds[nfds++] = out_p[1];
-    fds[nfds++] = err_out_p[1];
-    fds[nfds++] = err_p[1];
-    fds[nfds++] = status_p[1];
-    if (m->has_ws)
-        fds[nfds++] = p->ws_fd;
-    if (m->has_mpl)
-        fds[nfds++] = a->mpl_fd;
-    if (r == 0)
-        r = child_send_fds(z->sock, buf, sizeof(*m) + off, fds, nfds);
-    free(buf);
-    if (r < 0)
-        return r;
-    /* The zygote has its copies now. */
-    close_fd(&err_p[1]);
-    close_fd(&status_p[1]);
-    close_fd(&in_p[0]);
-    close_fd(&out_p[1]);
-    close_fd(&err_out_p[1]);
-    p->status_fd = status_p[0];
-    status_p[0] = -1;
-    fcntl(p->status_fd, F_SETFL, O_NONBLOCK);
-    return 0;
-}
-
-/* The template's copy of the filter, compiled once before any zygote is forked. */
-static struct sock_fprog zygote_filter;
-
-int sb_zygote_init(struct err *err)
-{
-    if (zygote_filter.filter)
-        return 0;
-    return seccomp_prog_compile(&zygote_filter, err);
-}
-
-/* Static: a zygote and its program are forks of an interpreter, claimed once. */
-static char claim_buf[CLAIM_MAX];
-static char *claim_argv[SB_MAX_ARGS + 2];
-static char *claim_env[SB_MAX_ENV + 32];
-static struct claim_msg held;
-static struct child_args held_args;
-
-/* One message with up to CLAIM_FDS fds (close-on-exec) into claim_buf; its length, 0 at
- * EOF, -errno. */
-static ssize_t claim_recv(int sock, int *fds, int *nfds)
-{
-    struct iovec iov = {.iov_base = claim_buf, .iov_len = sizeof(claim_buf)};
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * CLAIM_FDS)];
-        struct cmsghdr align;
-    } u;
-    struct msghdr mh = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
-    ssize_t n;
-    do {
-        n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-    } while (n < 0 && errno == EINTR);
-    if (n <= 0)
-        return n < 0 ? -errno : 0;
-    *nfds = 0;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-            continue;
-        int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-        for (int i = 0; i < k && *nfds < CLAIM_FDS; i++)
-            memcpy(&fds[(*nfds)++], CMSG_DATA(c) + sizeof(int) * (size_t)i, sizeof(int));
-    }
-    if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
-        return -EPROTO;
-    return n;
-}
-
-/* Rebuilds the child's arguments from a claim: in the zygote (fds as sb_claim_begin sent
- * them) or in its program (handover: stdin, stdout, stderr, error pipe, mount namespace). */
-static int claim_parse(size_t n, const int *fds, int nfds, bool handover,
-                       const struct sb_zygote_hooks *hooks, struct child_args *ret)
-{
-    struct claim_msg m;
-    if (n < sizeof(m))
-        return -EPROTO;
-    memcpy(&m, claim_buf, sizeof(m));
-    int want = handover ? 5 : 5 + (m.has_ws ? 1 : 0) + (m.has_mpl ? 1 : 0);
-    if (m.magic != CLAIM_MAGIC || m.strings_len != n - sizeof(m) || nfds != want || m.argc == 0 ||
-        m.argc > SB_MAX_ARGS || m.envc > SB_MAX_ENV + 16 || m.ncg > 3)
-        return -EPROTO;
-    char *s = claim_buf + sizeof(m), *end = s + m.strings_len;
-    const char *strs[2] = {NULL, NULL};
-    for (uint32_t i = 0; i < m.argc + m.envc + 2; i++) {
-        char *nul = memchr(s, '\0', (size_t)(end - s));
-        if (!nul)
-            return -EPROTO;
-        if (i < m.argc)
-            claim_argv[i] = s;
-        else if (i < m.argc + m.envc)
-            claim_env[i - m.argc] = s;
-        else
-            strs[i - m.argc - m.envc] = s;
-        s = nul + 1;
-    }
-    claim_argv[m.argc] = NULL;
-    claim_env[m.envc] = NULL;
-    for (uint32_t i = 0; i < 3; i++)
-        m.cg_procs[i][sizeof(m.cg_procs[i]) - 1] = '\0';
-    m.mpl_name[sizeof(m.mpl_name) - 1] = '\0';
-    held = m;
-    /* (not in the initializer: its order of evaluation is unspecified) */
-    int ws_fd = !handover && held.has_ws ? fds[5] : -1;
-    int mpl_fd = !handover && held.has_mpl ? fds[held.has_ws ? 6 : 5] : -1;
-    *ret = (struct child_args){
-        .sync_fd = -1,
-        .cg_procs = {held.ncg > 0 ? held.cg_procs[0] : NULL, held.ncg > 1 ? held.cg_procs[1] : NULL,
-                     held.ncg > 2 ? held.cg_procs[2] : NULL},
-        .err_fd = fds[3],
-        .status_fd = handover ? -1 : fds[4],
-        .ws_path = NULL,
-        .ws_dev = (dev_t)held.ws_dev,
-        .ws_ino = (ino_t)held.ws_ino,
-        .ws_fd = ws_fd,
-        .mpl_fd = mpl_fd,
-        .mpl_name = held.mpl_name,
-        .stdio = {fds[0], fds[1], fds[2]},
-        .pty_sock = -1,
-        .filter = &zygote_filter,
-        .argv = claim_argv,
-        .envp = claim_env,
-        .path = strs[1],
-        .cwd = strs[0],
-        .limits = held.limits,
-        .rlimit_memory = held.rlimit_memory,
-        .rlimit_nproc = held.rlimit_nproc,
-        .hostname = CHILD_HOSTNAME,
-        .etc_passwd = CHILD_ETC_PASSWD,
-        .etc_group = CHILD_ETC_GROUP,
-        .etc_hosts = CHILD_ETC_HOSTS,
-        .etc_nsswitch = CHILD_ETC_NSSWITCH,
-        .etc_hostname = CHILD_ETC_HOSTNAME,
-        .warm = hooks,
-        .handover_fd = -1,
-        .program = -1,
-        .claim = claim_buf,
-        .claim_len = n,
-    };
-    return 0;
-}
-
-/* The program process of a zygote, forked before the claim: waits for pid 1's handover. */
-__attribute__((noreturn)) static void program_wait(int sock, const struct sb_zygote_hooks *hooks)
-{
-    int fds[CLAIM_FDS], nfds = 0;
-    ssize_t n = claim_recv(sock, fds, &nfds);
-    if (n <= 0)
-        _exit(0);
-    if (claim_parse((size_t)n, fds, nfds, true, hooks, &held_args) < 0)
-        _exit(3);
-    close(sock);
-    child_program_main(&held_args, fds[4]);
-}
-
-/* Keeps every capability we hold in our (new) user namespace across an exec: inheritable
- * and ambient. (no_new_privs does not stop this: nothing is gained over what we hold.) */
-static int keep_caps_across_exec(void)
-{
-    struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
-    struct __user_cap_data_struct data[2];
-    if (syscall(SYS_capget, &hdr, data) < 0)
-        return -errno;
-    data[0].inheritable = data[0].permitted;
-    data[1].inheritable = data[1].permitted;
-    if (syscall(SYS_capset, &hdr, data) < 0)
-        return -errno;
-    for (int c = 0; c < 64; c++)
-        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0 && errno != EINVAL)
-            return -errno;
-    return 0;
-}
-
-int sb_zygote_start(int exe_fd, int sock, const struct sb_zygote_hooks *hooks, pid_t *ret_pid)
-{
-    if (!zygote_filter.filter)
-        return -ENOSYS; /* never run a program without the filter */
-    /* The mount namespace comes at the claim (child_claimed_main), so that the workspace
-     * the supervisor opened can be carried into it. */
-    if (unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) < 0)
-        return -errno;
-    int r = keep_caps_across_exec();
-    if (r < 0)
-        return r;
-    int pp[2];
-    if (pipe2(pp, O_CLOEXEC) < 0)
-        return -errno;
-    if (hooks->before_fork)
-        hooks->before_fork(hooks->ctx);
-    pid_t init = fork();
-    if (init < 0)
-        return -errno;
-    if (init == 0) {
-        /* pid 1. Its first child, the program (pid 2), must be its own: orphans go to a
-         * subreaper of their parent's namespace, never to this one's pid 1. */
-        close(pp[0]);
-        int hs[2];
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, hs) < 0)
-            _exit(126);
-        pid_t prog = fork();
-        if (prog < 0)
-            _exit(126);
-        if (prog == 0) {
-            close(hs[0]);
-            close(sock);
-            close(exe_fd);
-            close(pp[1]);
-            program_wait(hs[1], hooks);
-        }
-        /* Then pid 1 becomes our own small binary (keeping its capabilities in this user
-         * namespace): neither a copy of the interpreter's page tables nor their teardown
-         * stays on a run's path. The pipe's EOF tells our parent that the exec is done. */
-        if (dup2(sock, 3) < 0 || dup2(hs[0], 4) < 0 || dup2(exe_fd, 5) < 0)
-            _exit(126);
-        fcntl(5, F_SETFD, FD_CLOEXEC);
-        if (pp[1] != 6 && dup2(pp[1], 6) < 0)
-            _exit(126);
-        fcntl(6, F_SETFD, FD_CLOEXEC);
-        close_range(7, ~0u, 0);
-        static char *const argv[] = {"init", "__warm-init", NULL};
-        static char *const envp[] = {NULL};
-        syscall(SYS_execveat, 5, "", argv, envp, AT_EMPTY_PATH);
-        _exit(127);
-    }
-    close(pp[1]);
-    char c;
-    ssize_t n;
-    do {
-        n = read(pp[0], &c, 1);
-    } while (n < 0 && errno == EINTR);
-    close(pp[0]);
-    *ret_pid = init;
-    return 0;
-}
-
-int sb_zygote_pid1_main(void)
-{
-    /* fd 3: the claim socket; fd 4: the program's handover socket. */
-    static const struct sb_zygote_hooks none = {0};
-    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-    prctl(PR_SET_NAME, "pyroom-zygote", 0, 0, 0);
-    int fds[CLAIM_FDS], nfds = 0;
-    ssize_t n = claim_recv(3, fds, &nfds);
-    if (n <= 0)
-        return n == 0 ? 0 : 1; /* let go unused: the program dies with us, pid 1 */
-    if (claim_parse((size_t)n, fds, nfds, false, &none, &held_args) < 0)
-        return 3;
-    close(3);
-    held_args.handover_fd = 4;
-    held_args.program = 2; /* forked right after us in our pid namespace */
-    child_claimed_main(&held_args);
-}
-
-/* ---- the warm pool's own identity ----------------------------------------------------
- *
- * Templates and unclaimed zygotes run as a host uid of their own (uid_base - 1, when we are
- * root; else our uid), with no capabilities and no_new_privs, in their own net, ipc and uts
- * namespaces, with a private directory for HOME, TMPDIR and matplotlib's config (with our
- * pre-built font cache), and in one cgroup whose memory limit bounds the whole pool. They
- * share the host's mount namespace on purpose: a claimed zygote's mount namespace must be a
- * copy of the one that holds the workspace (child_claimed_main). */
-
-struct sb_pool {
-    struct sb_host *h;
-    uid_t uid;
-    gid_t gid;
-    bool own_uid; /* a uid of its own (root): drop to it */
-    char dir[300];
-    struct cg_proc cg;
-    bool has_cg;
-    char cg_procs[3][640];
-    int ncg;
-    int dir_lock; /* flock on dir while the pool lives: the sweep's proof of life */
-};
-
-static int copy_cache(struct sb_host *h, const char *dir, uid_t uid, gid_t gid)
-{
-    if (h->mpl_fd < 0)
-        return 0;
-    char path[400], buf[16384];
-    snprintf(path, sizeof(path), "%s/%s", dir, h->mpl_name);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (fd < 0)
-        return -errno;
-    off_t off = 0;
-    int r = 0;
-    for (;;) {
-        ssize_t n = pread(h->mpl_fd, buf, sizeof(buf), off);
-        if (n <= 0) {
-            r = n < 0 ? -errno : 0;
-            break;
-        }
-        if (write(fd, buf, (size_t)n) != n) {
-            r = -EIO;
-            break;
-        }
-        off += n;
-    }
-    if (r == 0 && h->root && fchown(fd, uid, gid) < 0)
-        r = -errno;
-    close(fd);
-    return r;
-}
-
-int sb_pool_open(struct sb_host *h, uint64_t memory_bytes, struct sb_pool **ret, struct err *err)
-{
-    struct sb_pool *p = calloc(1, sizeof(*p));
-    int r;
-    if (!p)
-        return err_set(err, ENOMEM, "warm pool");
-    p->h = h;
-    p->cg.cpu_fd = p->cg.pids_ev_fd = p->cg.oom_fd = -1;
-    p->own_uid = h->root;
-    p->uid = h->root ? h->uid_base - 1 : h->my_uid;
-    p->gid = h->root ? h->uid_base - 1 : h->my_gid;
-    /* Beside the run directory, not in it: that one is closed to other uids. */
-    p->dir_lock = -1;
-    snprintf(p->dir, sizeof(p->dir), "%s-pool-%d", h->run_dir, (int)getpid());
-    if (mkdir(p->dir, 0700) < 0 && errno != EEXIST) {
-        r = err_set(err, errno, "mkdir '%s'", p->dir);
-        goto fail;
-    }
-    p->dir_lock = open(p->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (p->dir_lock < 0 || flock(p->dir_lock, LOCK_EX | LOCK_NB) < 0) {
-        r = err_set(err, errno, "lock '%s'", p->dir);
-        goto fail;
-    }
-    if (h->root && chown(p->dir, p->uid, p->gid) < 0) {
-        r = err_set(err, errno, "chown '%s'", p->dir);
-        goto fail;
-    }
-    if ((r = copy_cache(h, p->dir, p->uid, p->gid)) < 0) {
-        err_set(err, -r, "copy the font cache into '%s'", p->dir);
-        goto fail;
-    }
-    if (h->cg.mode != CG_NONE) {
-        char name[32];
-        struct sb_limits l = {.memory_bytes = memory_bytes, .pids = 1024};
-        snprintf(name, sizeof(name), "pyroom-pool-%d", (int)getpid());
-        if ((r = cg_create(&h->cg, name, &l, &p->cg, err)) < 0)
-            goto fail;
-        p->has_cg = true;
-        p->ncg = cg_procs_paths(&p->cg, p->cg_procs);
-    }
-    *ret = p;
-    return 0;
-fail:
-    sb_pool_close(p);
-    return r;
-}
-
-void sb_pool_close(struct sb_pool *p)
-{
-    if (!p)
-        return;
-    if (p->has_cg)
-        cg_destroy(&p->cg);
-    if (p->dir[0]) {
-        int dfd = open(p->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (dfd >= 0) {
-            /* what the templates left there: the font cache, matplotlib's files */
-            struct ws_walk w;
-            (void)ws_chown_tree(dfd, p->h->my_uid, p->h->my_gid, &w);
-            close(dfd);
-        }
-        char cmd[400];
-        snprintf(cmd, sizeof(cmd), "%s/%s", p->dir, p->h->mpl_name);
-        (void)unlink(cmd);
-        (void)rmdir(p->dir);
-    }
-    if (p->dir_lock >= 0)
-        close(p->dir_lock);
-    free(p);
-}
-
-const char *sb_pool_dir(const struct sb_pool *p)
-{
-    return p->dir;
-}
-
-uid_t sb_pool_uid(const struct sb_pool *p)
-{
-    return p->uid;
-}
-
-uint64_t sb_pool_memory_bytes(const struct sb_pool *p)
-{
-    return p->has_cg ? cg_memory_current(&p->cg) : 0;
-}
-
-int sb_pool_enter(const struct sb_pool *p)
-{
-    for (int i = 0; i < p->ncg; i++) {
-        int fd = open(p->cg_procs[i], O_WRONLY | O_CLOEXEC);
-        if (fd < 0 || write(fd, "0", 1) != 1)
-            return -errno;
-        close(fd);
-    }
-    if (p->own_uid && unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) < 0)
-        return -errno;
-    if (chdir(p->dir) < 0)
-        return -errno;
-    if (p->own_uid) {
-        for (int c = 0; c < 64; c++)
-            if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
-                return -errno;
-        if (setgroups(0, NULL) < 0 || setresgid(p->gid, p->gid, p->gid) < 0 ||
-            setresuid(p->uid, p->uid, p->uid) < 0)
-            return -errno;
-    }
-    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
-        return -errno;
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-        return -errno;
-    return 0;
 }

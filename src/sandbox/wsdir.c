@@ -6,9 +6,9 @@
  * with O_NOFOLLOW | O_DIRECTORY relative to their parent's fd, changes owners with
  * fchownat(AT_SYMLINK_NOFOLLOW) (a symlink's own owner, never its target's), never opens
  * a regular file, FIFO, socket or device, and is bounded by entries, never by depth
- * (base/treewalk.c: iterative, one fd at a time).
+ * (base/beneath.c: iterative, one fd at a time).
  */
-#include "base/treewalk.h"
+#include "base/beneath.h"
 #include "sandbox/internal.h"
 
 #include <dirent.h>
@@ -38,13 +38,13 @@ struct walk_ctx {
     int err;
 };
 
-static int visit(void *ctx, const struct tw_entry *e)
+static int visit(void *ctx, const struct beneath_entry *e)
 {
     struct walk_ctx *c = ctx;
     struct ws_walk *w = c->w;
     const struct stat *st = e->st;
     if (e->post)
-        return TW_NEXT;
+        return BW_NEXT;
     w->entries++;
     if (c->uid != (uid_t)-1 && (st->st_uid != c->uid || st->st_gid != c->gid) &&
         fchownat(e->dfd, e->name, c->uid, c->gid, AT_SYMLINK_NOFOLLOW) < 0 && errno != ENOENT)
@@ -60,16 +60,16 @@ static int visit(void *ctx, const struct tw_entry *e)
         if ((uint64_t)st->st_size > w->largest)
             w->largest = (uint64_t)st->st_size;
         if (c->stop_bytes && w->bytes > c->stop_bytes)
-            return TW_STOP;
+            return BW_STOP;
     }
-    return TW_NEXT;
+    return BW_NEXT;
 }
 
 static int run(int dir_fd, struct walk_ctx *c, uint64_t max_entries, struct ws_walk *ret)
 {
     bool truncated = false;
     c->w = ret;
-    int r = treewalk(dir_fd, (size_t)max_entries, visit, c, &truncated);
+    int r = beneath_walk(dir_fd, (size_t)max_entries, visit, c, &truncated);
     ret->truncated = r < 0 || truncated;
     return r;
 }

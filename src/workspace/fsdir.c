@@ -1,7 +1,7 @@
 /* fsdir: workspace directories on the host, never following a planted link; see fsdir.h. */
 #include "workspace/fsdir.h"
 
-#include "base/treewalk.h"
+#include "base/beneath.h"
 #include "workspace/path.h"
 
 #include <dirent.h>
@@ -13,10 +13,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Opens (creating when asked) each folder of the first `n` bytes of path, one segment at a
- * time with O_NOFOLLOW, so a symlink anywhere on the way fails with ELOOP or ENOTDIR.
- * Returns a directory fd, or -errno. */
-static int walk(int dirfd, const char *path, size_t n, bool create, uid_t uid, gid_t gid)
+/* Opens each folder of the first `n` bytes of path, creating it (owned by uid:gid) when
+ * missing, one segment at a time with O_NOFOLLOW, so a symlink anywhere on the way fails
+ * with ELOOP or ENOTDIR. Returns a directory fd, or -errno. */
+static int mkdirs(int dirfd, const char *path, size_t n, uid_t uid, gid_t gid)
 {
     int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
     if (fd < 0)
@@ -33,18 +33,16 @@ static int walk(int dirfd, const char *path, size_t n, bool create, uid_t uid, g
         }
         memcpy(seg, path + i, l);
         seg[l] = '\0';
-        if (create) {
-            if (mkdirat(fd, seg, 0755) == 0) {
-                if (fchownat(fd, seg, uid, gid, AT_SYMLINK_NOFOLLOW) < 0) {
-                    int e = errno;
-                    close(fd);
-                    return -e;
-                }
-            } else if (errno != EEXIST) {
+        if (mkdirat(fd, seg, 0755) == 0) {
+            if (fchownat(fd, seg, uid, gid, AT_SYMLINK_NOFOLLOW) < 0) {
                 int e = errno;
                 close(fd);
                 return -e;
             }
+        } else if (errno != EEXIST) {
+            int e = errno;
+            close(fd);
+            return -e;
         }
         int next = openat(fd, seg, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         int e = errno;
@@ -67,7 +65,7 @@ int fsdir_mkdir(int dirfd, const char *path, uid_t uid, gid_t gid)
 {
     if (path_check(path, strlen(path), NULL) < 0)
         return -EINVAL;
-    int fd = walk(dirfd, path, strlen(path), true, uid, gid);
+    int fd = mkdirs(dirfd, path, strlen(path), uid, gid);
     if (fd < 0)
         return fd;
     close(fd);
@@ -78,7 +76,7 @@ int fsdir_write(int dirfd, const char *path, const void *data, size_t len, uid_t
 {
     if (path_check(path, strlen(path), NULL) < 0)
         return -EINVAL;
-    int pfd = walk(dirfd, path, parent_len(path), true, uid, gid);
+    int pfd = mkdirs(dirfd, path, parent_len(path), uid, gid);
     if (pfd < 0)
         return pfd;
     /* O_NONBLOCK: a planted FIFO fails at once (ENXIO) instead of blocking us forever. */
@@ -134,41 +132,18 @@ out:
     return r;
 }
 
-/* Post-order: files as they come, each folder once it is empty. */
-static int remove_visit(void *ctx, const struct tw_entry *e)
-{
-    int *err = ctx;
-    if (S_ISDIR(e->st->st_mode) && !e->post)
-        return TW_NEXT;
-    if (unlinkat(e->dfd, e->name, S_ISDIR(e->st->st_mode) ? AT_REMOVEDIR : 0) < 0 &&
-        errno != ENOENT)
-        *err = -errno;
-    return TW_NEXT;
-}
-
 int fsdir_remove_tree(int parentfd, const char *name)
 {
-    int fd = openat(parentfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT)
-            return 0;
-        if (errno == ENOTDIR || errno == ELOOP)
-            return unlinkat(parentfd, name, 0) < 0 ? -errno : 0;
-        return -errno;
-    }
-    int err = 0;
-    int r = treewalk(fd, 0, remove_visit, &err, NULL);
-    close(fd);
-    if (unlinkat(parentfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-        return -errno;
-    return r < 0 ? r : err;
+    return beneath_remove_tree(parentfd, name);
 }
 
 int fsdir_remove(int dirfd, const char *path)
 {
     if (path_check(path, strlen(path), NULL) < 0)
         return -EINVAL;
-    int pfd = walk(dirfd, path, parent_len(path), false, 0, 0);
+    char parent[PATH_BUF_SIZE];
+    snprintf(parent, sizeof(parent), "%.*s", (int)parent_len(path), path);
+    int pfd = beneath_open(dirfd, parent, O_RDONLY | O_DIRECTORY);
     if (pfd < 0)
         return pfd == -ENOENT ? 0 : pfd;
     int r = fsdir_remove_tree(pfd, path_basename(path));
@@ -222,49 +197,6 @@ static int skip(struct scan_state *s, const char *path, const char *why)
     return 0;
 }
 
-/* Reads at most max+1 bytes of a regular file; -EFBIG when it holds more than max. */
-static int read_capped(int fd, size_t max, void **ret, size_t *ret_len)
-{
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap + 1);
-    if (!buf)
-        return -ENOMEM;
-    for (;;) {
-        if (len == cap) {
-            if (cap > max) {
-                free(buf);
-                return -EFBIG;
-            }
-            cap *= 2;
-            char *p = realloc(buf, cap + 1);
-            if (!p) {
-                free(buf);
-                return -ENOMEM;
-            }
-            buf = p;
-        }
-        ssize_t n = read(fd, buf + len, cap - len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            int e = errno;
-            free(buf);
-            return -e;
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
-        if (len > max) {
-            free(buf);
-            return -EFBIG;
-        }
-    }
-    buf[len] = '\0';
-    *ret = buf;
-    *ret_len = len;
-    return 0;
-}
-
 static bool ignored(const char *name, const char *const *ignore)
 {
     for (size_t i = 0; ignore && ignore[i]; i++)
@@ -273,26 +205,26 @@ static bool ignored(const char *name, const char *const *ignore)
     return false;
 }
 
-static int scan_visit(void *ctx, const struct tw_entry *e)
+static int scan_visit(void *ctx, const struct beneath_entry *e)
 {
     struct scan_state *s = ctx;
     const struct stat *st = e->st;
     bool dir = S_ISDIR(st->st_mode);
     if (e->post)
-        return TW_NEXT;
+        return BW_NEXT;
     if (e->depth == 1 && ignored(e->name, s->ignore))
-        return TW_SKIP;
+        return BW_SKIP;
     /* The same rules as the files API: what it would refuse is not stored (and named). */
     if (path_check(e->path, strlen(e->path), NULL) < 0) {
         int r = skip(s, e->path, "its name or depth breaks the path rules");
-        return r < 0 ? r : TW_SKIP;
+        return r < 0 ? r : BW_SKIP;
     }
     if (!dir && !S_ISREG(st->st_mode)) /* symlinks, FIFOs, sockets, devices: never opened */
         return skip(s, e->path, "a link or special file");
     if (s->out->n >= s->max_entries) {
         s->out->over_limit = true;
         int r = skip(s, e->path, "past the workspace's file count");
-        return r < 0 ? r : TW_SKIP;
+        return r < 0 ? r : BW_SKIP;
     }
     if (dir) {
         char *p = strdup(e->path);
@@ -300,20 +232,13 @@ static int scan_visit(void *ctx, const struct tw_entry *e)
             free(p);
             return -ENOMEM;
         }
-        return TW_NEXT;
+        return BW_NEXT;
     }
     if ((size_t)st->st_size > s->max_file)
         return skip(s, e->path, "larger than the file size limit");
-    int ffd = openat(e->dfd, e->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (ffd < 0)
-        return skip(s, e->path, "could not be read");
-    struct stat fst;
-    void *data = NULL;
+    char *data = NULL;
     size_t len = 0;
-    int rr = fstat(ffd, &fst) < 0 || !S_ISREG(fst.st_mode)
-                 ? -EINVAL
-                 : read_capped(ffd, s->max_file, &data, &len);
-    close(ffd);
+    int rr = beneath_read(e->dfd, e->name, s->max_file, &data, &len);
     if (rr == -ENOMEM)
         return rr;
     if (rr == -EFBIG)
@@ -332,7 +257,7 @@ static int scan_visit(void *ctx, const struct tw_entry *e)
         free(data);
         return -ENOMEM;
     }
-    return TW_NEXT;
+    return BW_NEXT;
 }
 
 int fsdir_scan(int dirfd, size_t max_file, size_t max_entries, size_t max_bytes,
@@ -345,7 +270,7 @@ int fsdir_scan(int dirfd, size_t max_file, size_t max_entries, size_t max_bytes,
                            .max_bytes = max_bytes,
                            .ignore = ignore};
     bool truncated = false;
-    int r = treewalk(dirfd, max_entries + FSDIR_WALK_EXTRA, scan_visit, &s, &truncated);
+    int r = beneath_walk(dirfd, max_entries + FSDIR_WALK_EXTRA, scan_visit, &s, &truncated);
     if (r < 0) {
         fsdir_scan_done(ret);
         return r;

@@ -53,7 +53,7 @@ int fsdir_write(int dirfd, const char *path, const void *data, size_t len, uid_t
 int fsdir_mkdir(int dirfd, const char *path, uid_t uid, gid_t gid);
 /* Removes path (a file, or a folder with its contents) beneath dirfd; missing is fine. */
 int fsdir_remove(int dirfd, const char *path);
-/* Walks the tree beneath dirfd (iteratively, at any depth: base/treewalk.h) and takes
+/* Walks the tree beneath dirfd (iteratively, at any depth: base/beneath.h) and takes
  * folders and regular files by the files API's rules: a path that path_check refuses, a
  * link or special file, a file over max_file, and whatever comes after max_entries
  * entries or max_bytes bytes are skipped and named (s->skips). Top-level names in
@@ -66,7 +66,7 @@ void fsdir_scan_done(struct fsdir_scan *s);
  * not exist or is a file); false when it exists in any form or cannot be checked. */
 bool fsdir_absent(int dirfd, const char *path);
 /* Removes the directory `name` beneath parentfd with everything in it, never following
- * a symlink. */
+ * a symlink (base/beneath.h: beneath_remove_tree). */
 int fsdir_remove_tree(int parentfd, const char *name);
 
 #endif

@@ -11,6 +11,10 @@ import requests
 import openapi_check
 from conftest import ROOT, error_code
 
+import sys
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+import codes  # noqa: E402  (the C tables)
+
 
 def table():
     return {c["code"]: c["status"] for c in openapi_check.doc()["x-error-codes"]}
@@ -52,12 +56,17 @@ def test_every_error_the_source_sends_is_in_the_table():
             sent.append((path, int(status), code))
         for code in re.findall(r'"error", "code", "(\w+)"', flat):
             sent.append((path, None, code))
+        # api/: the code is a token of the table (a wrong one does not compile), the
+        # status the table's
+        for code in re.findall(r'api_reply_error\([\w>.-]+, (\w+),', flat):
+            sent.append((path, None, code))
+        for code in re.findall(r'api_error_name\(API_ERR_(\w+)\)', flat):
+            sent.append((path, None, code))
         # the HTTP core's own refusals, and answers written out as JSON text
         for status, code in re.findall(r'refuse\(st, (\d{3}), "(\w+)"', flat):
             sent.append((path, int(status), code))
         for code in re.findall(r'\\"code\\":\\"(\w+)\\"', flat):
             sent.append((path, None, code))
-        # api_fail: "case -EXXX: http_reply_error(...)" is covered above
     assert len(sent) > 80
     for path, status, code in sent:
         assert code in codes, f"{path}: error code {code} is not in src/api/errors.h"
@@ -85,21 +94,49 @@ def test_docs_api_md_error_codes_match_the_table():
 
 
 def server_sse_names():
-    """Workspace events: the names events.c, terminals.c, drain.c and collab.c publish; run
-    events: what exec/runs.c adds and the stored tail api/runs.c sends."""
-    files = src("src/api/events.c", "src/api/terminals.c", "src/api/drain.c", "src/exec/runs.c",
-                "src/api/runs.c", "src/api/collab.c")
-    ws = set(re.findall(r'\[WSYNC_\w+\] = "(\w+)"', files["src/api/terminals.c"]))
-    ws |= set(re.findall(r'"(file_\w+|folder_\w+)"', files["src/api/events.c"]))
-    ws |= set(re.findall(r'api_events_publish\((?:[^,"]+, )+"(\w+)"', files["src/api/drain.c"]))
-    # presence and co-editing (collab.c): publish(api, ws, "name", data)
-    ws |= set(re.findall(r'publish\(api, [\w>.-]+, "(\w+)"', files["src/api/collab.c"]))
-    run = set()
-    for args in re.findall(r"add_event\(r, l, ([^,]+),", files["src/exec/runs.c"]):
-        run |= set(re.findall(r'"(\w+)"', args))
-    tail = re.search(r"names\[3\] = \{([^}]*)\}", files["src/api/runs.c"])
-    run |= set(re.findall(r'"(\w+)"', tail.group(1)))
+    """The event names the server sends: the table in src/base/events.h. The emitting code
+    names them with EVENT_WS()/EVENT_RUN() (a name outside the table does not compile);
+    test_no_event_name_is_a_free_string keeps it that way."""
+    ws = {n for n, _ in codes.event_table("workspace")}
+    run = {n for n, _ in codes.event_table("run")}
     return ws, run
+
+
+def test_no_event_name_is_a_free_string():
+    """Where events are published, stored or framed, the name comes from the table."""
+    files = src("src/api/*.c", "src/exec/*.c", "src/workspace/*.c")
+    patterns = [r'api_events_publish\([^,]+, "', r'cluster_send_event\([^,]+, [^,]+, "',
+                r'add_event\([^,]+, [^,]+, [^,;]*"', r'"event: [a-z_]+\\n',
+                r'names\[3\] = \{\s*"']
+    for path, text in files.items():
+        flat = re.sub(r"\s+", " ", text)
+        for p in patterns:
+            assert not re.search(p, flat), f"{path}: an event name as a free string ({p})"
+    ws, run = server_sse_names()
+    emitted = "".join(files.values())
+    for name in ws:
+        assert f"EVENT_WS({name})" in emitted or f"EVENT_WS_{name}" in emitted, name
+    for name in run:
+        assert f"EVENT_RUN({name})" in emitted, name
+
+
+def test_docs_list_the_events_of_the_table():
+    """docs/terminal.md's event table is the workspace table, name for name."""
+    with open(os.path.join(ROOT, "docs", "terminal.md")) as f:
+        md = f.read()
+    part = md[md.index("## Events"):md.index("## Bounds")]
+    listed = set(re.findall(r"^\| `(\w+)` \|", part, re.M))
+    ws, _ = server_sse_names()
+    assert listed == ws
+
+
+def test_the_page_s_codes_ts_is_generated_from_the_tables():
+    """web/src/codes.ts (ErrorCode, WorkspaceEvent, RunEvent unions) is exactly what
+    scripts/gen-codes.py writes from the C tables."""
+    import subprocess
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "gen-codes.py"),
+                        "--check"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
 
 
 def page_handlers(*paths):

@@ -2,6 +2,12 @@
 // changes state, and turns every failure (HTTP error body, network down, bad JSON) into an
 // ApiError with a message a person can read. Types mirror docs/api.md.
 
+import type { ErrorCode } from './codes';
+
+/** An ApiError's code: the server's (the table in src/api/errors.h, via codes.ts), or one
+ * of the client's own when there was no error body. */
+export type ApiErrorCode = ErrorCode | 'offline' | 'bad_response' | `http_${number}`;
+
 export interface UserRef {
     id: number;
     username: string;
@@ -155,11 +161,11 @@ export interface List<T> {
 export class ApiError extends Error {
     /** HTTP status, or 0 when the server could not be reached. */
     status: number;
-    /** The stable code from the error body, or 'offline' / 'http_NNN'. */
-    code: string;
+    /** The stable code from the error body, or 'offline' / 'bad_response' / 'http_NNN'. */
+    code: ApiErrorCode;
     /** The parsed error body, when there was one (412 carries the current etag). */
     body: Record<string, unknown> | null;
-    constructor(status: number, code: string, message: string, body: Record<string, unknown> | null = null) {
+    constructor(status: number, code: ApiErrorCode, message: string, body: Record<string, unknown> | null = null) {
         super(message);
         this.status = status;
         this.code = code;
@@ -229,13 +235,13 @@ export async function raw(method: string, path: string, opts: RequestOptions = {
     }
     if (res.ok) return res;
     let parsed: Record<string, unknown> | null = null;
-    let code = `http_${res.status}`;
+    let code: ApiErrorCode = `http_${res.status}`;
     let message = FRIENDLY[res.status] ?? `The server answered ${res.status}.`;
     try {
         const text = await res.text();
         parsed = text ? (JSON.parse(text) as Record<string, unknown>) : null;
         const err = parsed?.error as { code?: string; message?: string } | undefined;
-        if (err?.code) code = err.code;
+        if (err?.code) code = err.code as ErrorCode;
         if (err?.message) message = err.message;
     } catch {
         /* not JSON: keep the friendly text */

@@ -5,6 +5,7 @@
 // names of the `events.on(...)` calls in web/src/ide/*.ts and compares them with the server's.
 
 import { workspaces as wsApi } from '../api';
+import type { WorkspaceEvent } from '../codes';
 import { toast } from '../dom';
 import type { EditorPanel } from './editorpanel';
 import type { FileTree } from './tree';
@@ -30,7 +31,7 @@ export class WorkspaceEvents {
     }
 
     /** Calls handler with each `name` event's data ('open' when the stream (re)connects). */
-    on(name: string, handler: (d: EventData | null) => void): void {
+    on(name: WorkspaceEvent | 'open', handler: (d: EventData | null) => void): void {
         const es = this.es;
         if (!es) return;
         if (name === 'open') {
@@ -71,6 +72,8 @@ export function fileEvents(events: WorkspaceEvents, tree: FileTree, editor: Edit
         if (d?.path) editor.remoteDeleted(d.path);
     });
     events.on('folder_created', () => refreshSoon());
+    // Events were lost (this stream fell behind, or the cluster bus reconnected): reload the tree.
+    events.on('resync', () => refreshSoon());
     // A move arrives as file_deleted + file_changed (src/api/events.c); a terminal's edit
     // that lost to a newer saved version arrives as conflict.
     events.on('conflict', (d) => {

@@ -1,12 +1,105 @@
-/* treewalk: an iterative, symlink-safe directory walk; see treewalk.h. */
-#include "base/treewalk.h"
+/* beneath: opening, reading and walking beneath a directory without following a link;
+ * see beneath.h. */
+#include "base/beneath.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+int beneath_open(int dirfd, const char *path, int flags)
+{
+    struct open_how how = {
+        .flags = (unsigned long long)(flags | O_CLOEXEC | O_NOFOLLOW),
+        .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+    };
+    int fd = (int)syscall(SYS_openat2, dirfd, *path ? path : ".", &how, sizeof(how));
+    return fd < 0 ? -errno : fd;
+}
+
+enum beneath_kind beneath_stat(int dirfd, const char *path, struct stat *ret_st)
+{
+    int fd = beneath_open(dirfd, path, O_PATH);
+    if (fd == -ENOENT || fd == -ENOTDIR)
+        return BENEATH_MISSING; /* confirmed gone */
+    if (fd < 0)
+        return BENEATH_OTHER; /* reachable only through a link, or unreadable: not seen */
+    int r = fstat(fd, ret_st);
+    close(fd);
+    if (r < 0)
+        return BENEATH_MISSING;
+    if (S_ISREG(ret_st->st_mode))
+        return BENEATH_FILE;
+    if (S_ISDIR(ret_st->st_mode))
+        return BENEATH_DIR;
+    return BENEATH_OTHER;
+}
+
+int beneath_read_fd(int fd, size_t max, char **ret, size_t *ret_len)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+        return -EINVAL;
+    if ((size_t)st.st_size > max)
+        return -EFBIG;
+    /* st_size is a hint only: the file may grow while we read (a live sandbox writes). */
+    size_t cap = (size_t)st.st_size + 1, len = 0;
+    char *buf = malloc(cap + 1);
+    if (!buf)
+        return -ENOMEM;
+    int r = 0;
+    for (;;) {
+        if (len == cap) {
+            if (cap > max) {
+                r = -EFBIG;
+                goto out;
+            }
+            size_t ncap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+            char *p = realloc(buf, ncap + 1);
+            if (!p) {
+                r = -ENOMEM;
+                goto out;
+            }
+            buf = p;
+            cap = ncap;
+        }
+        ssize_t n = read(fd, buf + len, cap - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            r = -errno;
+            goto out;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+        if (len > max) {
+            r = -EFBIG;
+            goto out;
+        }
+    }
+    buf[len] = '\0';
+    *ret = buf;
+    *ret_len = len;
+    buf = NULL;
+out:
+    free(buf);
+    return r;
+}
+
+int beneath_read(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len)
+{
+    int fd = beneath_open(dirfd, path, O_RDONLY | O_NONBLOCK);
+    if (fd < 0)
+        return fd;
+    int r = beneath_read_fd(fd, max, ret, ret_len);
+    close(fd);
+    return r;
+}
 
 /* One directory we went down from: where to come back to and what we left. */
 struct level {
@@ -65,7 +158,11 @@ static void path_cut(struct walk *w, size_t len)
     w->path[len] = '\0';
 }
 
-int treewalk(int dir_fd, size_t max_entries, tw_fn fn, void *ctx, bool *ret_truncated)
+/* One loop on purpose (a little over 100 lines): the way down, the way back up through ".."
+ * and the entry bound share the open DIR, the stack and the path; split up, each piece
+ * would need all of them. */
+int beneath_walk(int dir_fd, size_t max_entries, beneath_visit_fn fn, void *ctx,
+                 bool *ret_truncated)
 {
     struct walk w = {0};
     size_t seen = 0;
@@ -115,15 +212,15 @@ int treewalk(int dir_fd, size_t max_entries, tw_fn fn, void *ctx, bool *ret_trun
             }
             seekdir(d, l->cookie);
             size_t sep = l->path_len ? 1 : 0;
-            struct tw_entry e = {.dfd = dirfd(d),
-                                 .name = w.path + l->path_len + sep,
-                                 .path = w.path,
-                                 .st = &l->child,
-                                 .depth = w.depth + 1,
-                                 .post = true};
+            struct beneath_entry e = {.dfd = dirfd(d),
+                                      .name = w.path + l->path_len + sep,
+                                      .path = w.path,
+                                      .st = &l->child,
+                                      .depth = w.depth + 1,
+                                      .post = true};
             r = fn(ctx, &e);
             path_cut(&w, l->path_len);
-            if (r < 0 || r == TW_STOP)
+            if (r < 0 || r == BW_STOP)
                 break;
             continue;
         }
@@ -139,12 +236,12 @@ int treewalk(int dir_fd, size_t max_entries, tw_fn fn, void *ctx, bool *ret_trun
         size_t before = w.plen;
         if ((r = path_push(&w, de->d_name)) < 0)
             break;
-        struct tw_entry e = {
+        struct beneath_entry e = {
             .dfd = dirfd(d), .name = de->d_name, .path = w.path, .st = &st, .depth = w.depth + 1};
         r = fn(ctx, &e);
-        if (r < 0 || r == TW_STOP)
+        if (r < 0 || r == BW_STOP)
             break;
-        if (S_ISDIR(st.st_mode) && r != TW_SKIP) {
+        if (S_ISDIR(st.st_mode) && r != BW_SKIP) {
             int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
             struct stat sst;
             if (sub >= 0 && fstat(sub, &sst) == 0 && sst.st_dev == st.st_dev &&
@@ -176,9 +273,39 @@ int treewalk(int dir_fd, size_t max_entries, tw_fn fn, void *ctx, bool *ret_trun
         closedir(d);
     free(w.stack);
     free(w.path);
-    if (r == TW_STOP)
+    if (r == BW_STOP)
         r = 0;
     if (r == 0 && ret_truncated)
         *ret_truncated = truncated;
     return r;
+}
+
+/* Post-order: files as they come, each folder once it is empty. */
+static int remove_visit(void *ctx, const struct beneath_entry *e)
+{
+    int *err = ctx;
+    if (S_ISDIR(e->st->st_mode) && !e->post)
+        return BW_NEXT;
+    if (unlinkat(e->dfd, e->name, S_ISDIR(e->st->st_mode) ? AT_REMOVEDIR : 0) < 0 &&
+        errno != ENOENT)
+        *err = -errno;
+    return BW_NEXT;
+}
+
+int beneath_remove_tree(int parentfd, const char *name)
+{
+    int fd = openat(parentfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return 0;
+        if (errno == ENOTDIR || errno == ELOOP)
+            return unlinkat(parentfd, name, 0) < 0 ? -errno : 0;
+        return -errno;
+    }
+    int err = 0;
+    int r = beneath_walk(fd, 0, remove_visit, &err, NULL);
+    close(fd);
+    if (unlinkat(parentfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+        return -errno;
+    return r < 0 ? r : err;
 }
