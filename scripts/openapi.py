@@ -428,8 +428,10 @@ route("GET", "/api/workspaces/{id}/files/{path}", "A file's bytes (ETag), or its
                                "newest first; ?diff=A..B: a unified diff",
                 "content": {"application/octet-stream": {"schema": {"type": "string",
                                                                     "format": "binary"}},
-                            "application/json": {"schema": {"oneOf": [HISTORY,
-                                                                      VERSION_DIFF]}}}})],
+                            # a .json file's own bytes are JSON too
+                            "application/json": {"schema": {"anyOf": [
+                                HISTORY, VERSION_DIFF,
+                                {"description": "the bytes of a file served as JSON"}]}}}})],
       ["unauthenticated", "not_found", "invalid_path", "conflict", "bad_request",
        "invalid_field"],
       [WSID, FILEPATH, query("history", "1: the file's stored versions (paged)"),

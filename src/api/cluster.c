@@ -149,10 +149,10 @@ static void reap_dead(struct cluster *c, bool at_start)
     char **ids = NULL;
     size_t n = 0;
     struct err e = {0};
-    /* A SQLite database has one node: at start, whoever ran on it before has stopped
-     * (its heartbeat may still look fresh after a kill -9 a moment ago). */
-    bool alone = at_start && !strcmp(store_driver_name(c->api->store), "sqlite");
-    int64_t stale = alone ? store_now_ms() + 1 : store_now_ms() - c->timeout_ms;
+    /* Not "a SQLite database has one node": two processes may share one SQLite file (one
+     * host, two ports), so a fresh heartbeat is a live peer whatever the driver. A restart
+     * on the same data directory finds its dead predecessor through node.lock instead. */
+    int64_t stale = store_now_ms() - c->timeout_ms;
     if (store_nodes_dead(c->api->store, c->id, stale, at_start ? c->advertise : NULL, &ids, &n,
                          &e) < 0)
         return;

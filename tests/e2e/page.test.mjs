@@ -157,7 +157,9 @@ test('a conflict between two tabs is shown, and the user chooses', async () => {
     await a.waitForSelector('.cm-content');
     const b = await a.context().newPage();
     // Tab B does not hear about A's save (no event stream), as when it was offline a while.
-    await b.route('**/api/workspaces/*/events', (r) => r.abort());
+    // (a predicate, not a glob: the page opens its stream with ?client=, which a glob on
+    // the path alone would not match)
+    await b.route((url) => /\/api\/workspaces\/\d+\/events$/.test(url.pathname), (r) => r.abort());
     // ...and does not co-edit (two co-editing tabs merge instead: together.test.mjs).
     await b.route('**/api/workspaces/*/docs/**', (r) => r.abort());
     await b.goto(`/w/${samWs}`);

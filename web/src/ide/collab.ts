@@ -54,6 +54,9 @@ export interface CollabHooks {
     file(path: string): OpenFile | undefined;
     /** Reload path from the server (its document was dropped). */
     reload(path: string): Promise<void>;
+    /** Whether another page is on path: alone, a page edits the file as before (its saves,
+     *  without X-Pyroom-Doc, drop any document left over, so none goes stale). */
+    together(path: string): boolean;
 }
 
 const toB64 = (u: Uint8Array): string => {
@@ -97,13 +100,14 @@ export class Collab {
     }
 
     /** Before f is shown: brings its editor state up to the shared text (updates that came
-     *  while it was not on screen), and joins its document the first time. */
-    prepare(f: OpenFile): void {
+     *  while it was not on screen), and joins its document the first time another page is
+     *  on the file (force: join now, a peer's document exists). */
+    prepare(f: OpenFile, force = false): void {
         const s = this.docs.get(f.path);
         if (s?.bound) {
             const d = diff(f.state.doc.toString(), s.text.toString());
             if (d) f.state = f.state.update({ changes: d }).state;
-        } else if (!this.joining.has(f.path)) {
+        } else if (!this.joining.has(f.path) && (force || this.hooks.together(f.path))) {
             const p = this.join(f.path).finally(() => this.joining.delete(f.path));
             this.joining.set(f.path, p);
         }
@@ -229,7 +233,7 @@ export class Collab {
             // A document started after this page opened the file (a viewer's page does not
             // start one): join it now; its log holds this update.
             const f = this.hooks.file(d.path);
-            if (f && !this.joining.has(d.path)) this.prepare(f);
+            if (f && !this.joining.has(d.path)) this.prepare(f, true);
             return;
         }
         if (!s || s.dead || d.client === this.hooks.client) return;

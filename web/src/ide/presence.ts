@@ -18,6 +18,8 @@ export interface PresenceHooks {
     active(): string;
     /** Opens path in the editor (and makes it active). */
     open(path: string): Promise<void>;
+    /** Another page is on path too (co-editing starts only then). */
+    together?(path: string): void;
 }
 
 interface Spot { path: string; line: number; column: number; scroll: number }
@@ -70,6 +72,7 @@ export class Presence {
             if (!p || p.client === this.client) return;
             const known = this.peers.has(keyOf(p));
             this.peers.set(keyOf(p), p);
+            if (p.path && p.path === this.hooks.active()) this.hooks.together?.(p.path);
             if (!known || this.following !== keyOf(p)) this.render();
             else this.renderChip(p);
             if (this.following === keyOf(p)) void this.go(p);
@@ -79,6 +82,11 @@ export class Presence {
             this.peers.clear();
             this.render();
         });
+    }
+
+    /** Whether another page is on path now. */
+    othersOn(path: string): boolean {
+        return [...this.peers.values()].some((p) => p.path === path);
     }
 
     /** My file, cursor or scroll may have changed: tell the others (coalesced). docChanged:
