@@ -373,7 +373,8 @@ route("GET", "/metrics", "Prometheus metrics (text format 0.0.4)", "admin",
       [ok(200, STR, ctype="text/plain")], ["unauthenticated", "forbidden"],
       desc="Needs the --metrics-token bearer token or an admin's credentials.")
 
-route("GET", "/api/workspaces", "Your workspaces (admins: ?all=1)", "workspaces",
+route("GET", "/api/workspaces", "Your workspaces and those shared with you (admins: ?all=1)",
+      "workspaces",
       [ok(200, lst(ref("Workspace")))], ["unauthenticated"],
       [query("all", "1: everyone's (admins)")] + PAGE)
 route("POST", "/api/workspaces", "Create a workspace (with an example main.py)",
