@@ -19,7 +19,7 @@ LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread
 
 # The binary's commands (main.c and its cmd_*.c beside it) sit above every layer; the
 # layers (src/LAYER/*.c) make the library.
-CMD_SRC := $(wildcard src/*.c)
+CMD_SRC := $(filter-out src/main_sandbox.c,$(wildcard src/*.c))
 CMD_OBJ := $(CMD_SRC:%.c=$(BUILD)/obj/%.o)
 LIB_SRC := $(wildcard src/*/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
@@ -28,7 +28,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 
 .PHONY: all run check asan bench deps web unit fuzz clean format lint
-all: $(BUILD)/pyroom $(if $(wildcard web/package.json),web)
+all: $(BUILD)/pyroom $(BUILD)/pyroom-sandbox $(if $(wildcard web/package.json),web)
 
 deps:
 	@./scripts/install-deps.sh
@@ -62,6 +62,13 @@ $(BUILD)/libpyroom.a: $(LIB_OBJ)
 $(BUILD)/pyroom: $(CMD_OBJ) $(BUILD)/libpyroom.a
 	@echo "  LD    $@"
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# `pyroom sandbox` as a small binary of its own (src/main_sandbox.c says why): the sandbox
+# library and only the libraries it needs.
+SB_PKGS := jansson libseccomp
+$(BUILD)/pyroom-sandbox: $(BUILD)/obj/src/main_sandbox.o $(BUILD)/obj/src/cmd_sandbox.o $(BUILD)/libpyroom.a
+	@echo "  LD    $@"
+	$(Q)$(CC) $(LDFLAGS) -Wl,--as-needed $^ $(shell pkg-config --libs $(SB_PKGS)) -lpthread -o $@
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libpyroom.a
 	@mkdir -p $(dir $@)

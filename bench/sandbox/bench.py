@@ -7,12 +7,15 @@ import shutil
 import statistics
 import subprocess
 import sys
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("PYROOM_BIN", os.path.join(ROOT, "build", "pyroom"))
 N = int(os.environ.get("N", "60"))
 ROUNDS = int(os.environ.get("ROUNDS", "6"))
 CMD = ["/usr/bin/python3", "-c", "pass"]
+# A second binary (e.g. main's build) to compare the one-shot command against, interleaved.
+BASELINE = os.environ.get("BENCH_BASELINE_BIN")
 
 # bubblewrap with the same policy as ours, as far as its options go: all namespaces, uid
 # 1000, read-only /usr and the /bin /lib* /sbin links, the same /etc entries, fresh /proc,
@@ -56,8 +59,57 @@ def run(prefix, cmd, k):
     return out
 
 
+def one_shot(cmd):
+    """Wall time of one whole command, from fork to exit, as a shell script would see it."""
+    t0 = time.monotonic()
+    p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    dt = (time.monotonic() - t0) * 1000.0
+    if p.returncode != 0:
+        sys.exit("bench: %s failed (%d)" % (cmd, p.returncode))
+    return dt
+
+
+def one_shot_bench(have_bwrap):
+    """`pyroom sandbox run -- python3 -c pass` as a command of its own (binary start, host
+    probe, supervisor, sandbox, exit) against bwrap and bare python3, each started the same
+    way, interleaved."""
+    variants = [("host python3", CMD), ("pyroom sandbox run", [BIN, "sandbox", "run", "--"] + CMD)]
+    lean = BIN + "-sandbox"
+    if os.access(lean, os.X_OK):
+        variants.append(("pyroom-sandbox run", [lean, "run", "--"] + CMD))
+    if BASELINE:
+        variants.append(("baseline sandbox run", [BASELINE, "sandbox", "run", "--"] + CMD))
+    if have_bwrap:
+        variants.append(("bwrap", bwrap_cmd()))
+    times = {name: [] for name, _ in variants}
+    per = max(1, N // ROUNDS)
+    for _ in range(ROUNDS):
+        for _ in range(per):
+            for name, cmd in variants:
+                times[name].append(one_shot(cmd))
+    med = {k: statistics.median(v) for k, v in times.items()}
+    print("one-shot command: %d runs each, interleaved, load %s"
+          % (per * ROUNDS, open("/proc/loadavg").read().split()[0]))
+    print("%-22s %10s %10s %10s" % ("command", "median ms", "p90 ms", "vs host"))
+    for name, v in times.items():
+        print("%-22s %10.2f %10.2f %9.2fx" % (name, med[name], sorted(v)[int(len(v) * 0.9) - 1],
+                                             med[name] / med["host python3"]))
+    if "bwrap" in med:
+        print("pyroom sandbox run / bwrap: %.2fx (aim: <= 1.00x)"
+              % (med["pyroom sandbox run"] / med["bwrap"]))
+        if "pyroom-sandbox run" in med:
+            print("pyroom-sandbox run / bwrap: %.2fx (aim: <= 1.00x)"
+                  % (med["pyroom-sandbox run"] / med["bwrap"]))
+    if BASELINE:
+        print("pyroom sandbox run, this binary / baseline binary: %.2fx"
+              % (med["pyroom sandbox run"] / med["baseline sandbox run"]))
+
+
 def main():
     have_bwrap = shutil.which("bwrap") is not None
+    if os.environ.get("ONE_SHOT_ONLY"):
+        one_shot_bench(have_bwrap)
+        return
     times = {name: [] for name, _, _ in VARIANTS}
     per = max(1, N // ROUNDS)
     for _ in range(ROUNDS):
@@ -83,6 +135,7 @@ def main():
         print("pyroom (cgroups) / bwrap: %.2fx; pyroom (rlimits) / bwrap: %.2fx"
               % (med["pyroom (cgroups)"] / med["bwrap"], med["pyroom (rlimits)"] / med["bwrap"]))
     print("aim: at most +5 ms over host python, no slower than bwrap")
+    one_shot_bench(have_bwrap)
 
 
 if __name__ == "__main__":

@@ -184,25 +184,16 @@ static void *worker(void *arg)
         run_observe_end(l, &res);
         run_finish_record(r, l, &res);
     }
+    /* Recorded (run_finish_record told the waiters) and cleaned up: no longer live. */
     pthread_mutex_lock(&r->mu);
     if (l->admitted)
         r->running--;
     l->admitted = false;
-    l->done = true;
     unlink_live(r, l);
     r->threads--;
     pthread_cond_broadcast(&r->cv);
-    run_notify_streams(l);
-    struct run_waiter *w = l->waiters;
-    l->waiters = NULL;
     run_unref(r, l);
     pthread_mutex_unlock(&r->mu);
-    while (w) {
-        struct run_waiter *next = w->next;
-        w->fn(w->ctx);
-        free(w);
-        w = next;
-    }
     return NULL;
 }
 
@@ -337,6 +328,15 @@ fail:
     return rc;
 }
 
+/* The live run id whose result is not recorded yet, or NULL: once recorded, a run is over
+ * for its callers (its waiters have been told, its input is closed) while its clean-up
+ * goes on. Called with r->mu held. */
+static struct live *unfinished(struct runs *r, int64_t id)
+{
+    struct live *l = run_find(r, id);
+    return l && !l->recorded ? l : NULL;
+}
+
 static void wake(struct live *l)
 {
     uint64_t one = 1;
@@ -346,7 +346,7 @@ static void wake(struct live *l)
 int runs_stdin(struct runs *r, int64_t id, const void *data, size_t len)
 {
     pthread_mutex_lock(&r->mu);
-    struct live *l = run_find(r, id);
+    struct live *l = unfinished(r, id);
     int rc = 0;
     if (!l)
         rc = -ENOENT;
@@ -365,7 +365,7 @@ int runs_stdin(struct runs *r, int64_t id, const void *data, size_t len)
 int runs_cancel(struct runs *r, int64_t id)
 {
     pthread_mutex_lock(&r->mu);
-    struct live *l = run_find(r, id);
+    struct live *l = unfinished(r, id);
     if (l) {
         l->cancelled = true;
         /* Kill now rather than when the worker wakes up: one hop less between the cancel
@@ -415,7 +415,7 @@ int runs_on_end(struct runs *r, int64_t id, void (*fn)(void *ctx), void *ctx)
     if (!w)
         return -ENOMEM;
     pthread_mutex_lock(&r->mu);
-    struct live *l = run_find(r, id);
+    struct live *l = unfinished(r, id);
     if (l) {
         *w = (struct run_waiter){.fn = fn, .ctx = ctx, .next = l->waiters};
         l->waiters = w;

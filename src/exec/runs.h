@@ -17,8 +17,9 @@
  * (see docs/runs.md: a file the editor changed meanwhile keeps the editor's version; only
  * a path confirmed absent is deleted; what could not be taken keeps its stored version and
  * is named in the run's notices), stores matplotlib figures as artifacts, records the
- * result with its notices and phase timings (runs_wait() returns then), and only then
- * unmounts the file system, so no caller waits for the clean-up.
+ * result with its notices and phase timings (runs_wait() returns and runs_on_end() callers
+ * are told then), and only then unmounts the file system, so no caller waits for the
+ * clean-up.
  */
 #ifndef PYROOM_EXEC_RUNS_H
 #define PYROOM_EXEC_RUNS_H
@@ -53,6 +54,11 @@ struct runs_config {
     void (*on_change)(void *ctx, int64_t ws, const char *path, const char *etag);
     void *on_change_ctx;
     bool warm; /* ask for a warm interpreter (src/exec/warm.h) */
+    /* For tests: called on the run's worker once its result is recorded and its waiters
+     * (runs_on_end) told, before the clean-up (the scratch file system's unmount). May be
+     * NULL. */
+    void (*after_record)(void *ctx, int64_t run_id);
+    void *after_record_ctx;
 };
 
 struct run_request {
@@ -93,9 +99,10 @@ int runs_cancel(struct runs *r, int64_t id);
 /* Waits until run id's result is recorded (0; its scratch file system may still be going
  * away), or timeout_ms passes (-ETIMEDOUT). */
 int runs_wait(struct runs *r, int64_t id, int timeout_ms);
-/* Calls fn(ctx) once run id is no longer live here (its result is stored), on the run's
- * worker thread with no lock held; fn may block briefly (store calls) and must not call
- * back into runs for this run's waiters. -ENOENT (fn never called) when it is not live now. */
+/* Calls fn(ctx) once run id's result is stored (its output and status are final; the
+ * clean-up of its scratch file system may still go on), on the run's worker thread with no
+ * lock held; fn may block briefly (store calls) and must not call back into runs for this
+ * run's waiters. -ENOENT (fn never called) when it is not live here or already recorded. */
 int runs_on_end(struct runs *r, int64_t id, void (*fn)(void *ctx), void *ctx);
 /* Runs running and waiting on this node. */
 void runs_stats(struct runs *r, unsigned *ret_running, unsigned *ret_queued);

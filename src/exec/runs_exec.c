@@ -188,8 +188,9 @@ static struct store_run_timings timings_of(const struct live *l, int64_t now)
     return t;
 }
 
-/* The result is stored: a ?wait=1 caller may answer now, and the next run may start,
- * before the clean-up. */
+/* The result is stored: a ?wait=1 caller answers now (runs_on_end's waiters are told
+ * here), followers get the end of the event log, and the next run may start, all before
+ * the clean-up. */
 void run_finish_record(struct runs *r, struct live *l, struct store_run_result *res)
 {
     struct err e = {0};
@@ -199,6 +200,7 @@ void run_finish_record(struct runs *r, struct live *l, struct store_run_result *
                   json_pack("{s:I,s:s}", "run_id", (json_int_t)l->id, "error", e.msg));
     pthread_mutex_lock(&r->mu);
     l->recorded = true;
+    l->done = true; /* no event comes after the result */
     /* The sandbox is gone: its admission slot goes to the next run now, not after the
      * clean-up of the scratch file system (so the node's counts are right when a ?wait=1
      * caller sees the result). */
@@ -207,7 +209,18 @@ void run_finish_record(struct runs *r, struct live *l, struct store_run_result *
         l->admitted = false;
     }
     pthread_cond_broadcast(&r->cv);
+    run_notify_streams(l);
+    struct run_waiter *w = l->waiters;
+    l->waiters = NULL;
     pthread_mutex_unlock(&r->mu);
+    while (w) {
+        struct run_waiter *next = w->next;
+        w->fn(w->ctx);
+        free(w);
+        w = next;
+    }
+    if (r->cfg.after_record)
+        r->cfg.after_record(r->cfg.after_record_ctx, l->id);
 }
 
 /* The sandbox's result as the record's: status, exit code, limit and measures. */

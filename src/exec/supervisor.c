@@ -446,6 +446,8 @@ static void handle_exit(struct sv *sv, struct sproc *p)
     struct msg_result m = {.type = MSG_RESULT};
     if (sb_reap(p->sb, &m.result) == -EAGAIN)
         return;
+    /* The result first: removing the cgroups, freeing the slot and refilling the warm pool
+     * (sproc_retire) happen after the client has it. */
     if (p->chan >= 0)
         (void)fdpass_send(p->chan, &m, sizeof(m), NULL, 0);
     sproc_retire(sv, p);

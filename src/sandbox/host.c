@@ -73,6 +73,109 @@ static int probe_userns(struct err *err, bool root)
     return 0;
 }
 
+/* ---- the probe, remembered per boot --------------------------------------------------
+ * probe_userns clones a child in fresh user, pid, mount, net, ipc and uts namespaces and
+ * waits for it: 4-40 ms on a loaded VM (the network namespace's teardown), paid by every
+ * start, which is most of a one-shot `pyroom sandbox run`. Whether it works depends on the
+ * kernel, its settings and the namespaces we are in, so a success is remembered in
+ * RUN_DIR/host-probe under a key of the boot id, our euid and our user and pid
+ * namespaces. The file is trusted only in a run directory of ours that no one else may
+ * write, only as a regular file of ours (O_NOFOLLOW, not group/other writable) whose
+ * contents are exactly the key; anything else means "probe again". A forged file could only
+ * skip a probe: a host that cannot clone then fails at the first spawn, with the clone's
+ * own error. A failure is never remembered. */
+
+#define PROBE_FILE "host-probe"
+
+static int read_small(const char *path, char *buf, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ssize_t n = read(fd, buf, cap - 1);
+    int e = errno;
+    close(fd);
+    if (n < 0)
+        return -e;
+    buf[n] = '\0';
+    buf[strcspn(buf, "\n")] = '\0';
+    return 0;
+}
+
+/* The key a remembered probe must match; 0, or -errno when it cannot be made. */
+static int probe_key(char *out, size_t cap)
+{
+    char boot[64], user[64], pid[64];
+    ssize_t nu = readlink("/proc/self/ns/user", user, sizeof(user) - 1);
+    ssize_t np = readlink("/proc/self/ns/pid", pid, sizeof(pid) - 1);
+    if (read_small("/proc/sys/kernel/random/boot_id", boot, sizeof(boot)) < 0 || !boot[0] ||
+        nu <= 0 || np <= 0)
+        return -ENOENT;
+    user[nu] = pid[np] = '\0';
+    int n = snprintf(out, cap, "pyroom host probe 1\nboot %s\neuid %u\n%s\n%s\nclone ok\n", boot,
+                     (unsigned)geteuid(), user, pid);
+    return n > 0 && (size_t)n < cap ? 0 : -ENAMETOOLONG;
+}
+
+/* The run directory, if only we may write it (else its remembered probe is not trusted). */
+static int open_private_dir(const struct sb_host *h)
+{
+    int fd = open(h->run_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) < 0 || st.st_uid != h->my_uid || (st.st_mode & 022))) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+static bool probe_remembered(int dirfd, const char *key)
+{
+    char buf[512];
+    size_t len = strlen(key);
+    int fd = openat(dirfd, PROBE_FILE, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    struct stat st;
+    bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+              !(st.st_mode & 022) && (size_t)st.st_size == len && len < sizeof(buf) &&
+              read(fd, buf, sizeof(buf)) == (ssize_t)len && memcmp(buf, key, len) == 0;
+    close(fd);
+    return ok;
+}
+
+/* Best effort: written whole under a name of ours, then renamed over the old one. */
+static void probe_remember(int dirfd, const char *key)
+{
+    char tmp[64];
+    snprintf(tmp, sizeof(tmp), "%s.%d", PROBE_FILE, (int)getpid());
+    int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return;
+    size_t len = strlen(key);
+    bool ok = write(fd, key, len) == (ssize_t)len;
+    ok = close(fd) == 0 && ok;
+    if (!ok || renameat(dirfd, tmp, dirfd, PROBE_FILE) < 0)
+        (void)unlinkat(dirfd, tmp, 0);
+}
+
+/* probe_userns, unless it succeeded already this boot, as this user, in these namespaces. */
+static int probe_userns_once(const struct sb_host *h, struct err *err)
+{
+    char key[400];
+    int dirfd = probe_key(key, sizeof(key)) == 0 ? open_private_dir(h) : -1;
+    if (dirfd >= 0 && probe_remembered(dirfd, key)) {
+        close(dirfd);
+        return 0;
+    }
+    int r = probe_userns(err, h->root);
+    if (r == 0 && dirfd >= 0)
+        probe_remember(dirfd, key);
+    if (dirfd >= 0)
+        close(dirfd);
+    return r;
+}
+
 static void find_mpl_cache(struct sb_host *h)
 {
     char dir[320];
@@ -206,7 +309,7 @@ int sb_host_new(const struct sb_config *cfg, struct sb_host **ret, struct err *e
         r = err_set(err, EPERM, "'%s' is not a directory of ours", h->run_dir);
         goto fail;
     }
-    if ((r = probe_userns(err, h->root)) < 0)
+    if ((r = probe_userns_once(h, err)) < 0)
         goto fail;
     if ((r = seccomp_prog_compile(&h->filter, err)) < 0)
         goto fail;

@@ -161,7 +161,8 @@ uint64_t sb_proc_check(struct sb_proc *p, uint64_t now_ms);
  * first reason given wins. */
 int sb_kill(struct sb_proc *p, enum sb_limit why);
 /* Collects the result once the tree has ended; -EAGAIN while it runs. Also hands the
- * workspace back to the host uid (no symlink is followed) and checks what was added. */
+ * workspace back to the host uid (no symlink is followed) and checks what was added. The
+ * cgroups and the slot stay until sb_proc_free(), so the result can be sent first. */
 int sb_reap(struct sb_proc *p, struct sb_result *ret);
 /* Blocks until the tree ends (enforcing its limits meanwhile), then sb_reap(). */
 int sb_wait(struct sb_proc *p, struct sb_result *ret);

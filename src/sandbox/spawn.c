@@ -637,11 +637,9 @@ int sb_reap(struct sb_proc *p, struct sb_result *ret)
             res->limit_hit = SB_LIMIT_DISK;
         close_fd(&p->ws_fd);
     }
-    if (p->has_cg) {
-        cg_destroy(&p->cg);
-        p->has_cg = false;
-    }
-    slot_release(p);
+    /* The cgroups and the slot stay until sb_proc_free(): removing them (cgroup.kill,
+     * rmdir, an RCU grace period on v1) is clean-up that no one waiting for the result
+     * should wait for. The tree has ended, so neither is used any more. */
     *ret = *res;
     return 0;
 }

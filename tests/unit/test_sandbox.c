@@ -4,7 +4,9 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 Test(sandbox, limit_names)
@@ -119,5 +121,58 @@ Test(sandbox, bad_specs_are_refused)
     spec.argv = missing;
     cr_assert_eq(sb_spawn(h, &spec, &p, &io, &e), -ENOENT);
     cr_assert(strstr(e.msg, "not found"), "%s", e.msg);
+    sb_host_free(h);
+}
+
+/* The directory of pid's memory cgroup (v1) or its v2 cgroup; "" when it has none. */
+static void cgroup_dir_of(pid_t pid, char *out, size_t cap)
+{
+    char path[64], line[512];
+    snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+    FILE *f = fopen(path, "re");
+    out[0] = '\0';
+    while (f && fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\n")] = '\0';
+        char *colon = strchr(line, ':');
+        char *rel = colon ? strchr(colon + 1, ':') : NULL;
+        if (!rel || !strcmp(rel + 1, "/"))
+            continue;
+        if (!strncmp(colon + 1, "memory:", 7))
+            snprintf(out, cap, "/sys/fs/cgroup/memory%s", rel + 1);
+        else if (!out[0] && !strncmp(line, "0::", 3))
+            snprintf(out, cap, "/sys/fs/cgroup%s", rel + 1);
+    }
+    if (f)
+        fclose(f);
+}
+
+/* The result comes before the clean-up: sb_reap() reports while the sandbox's cgroup still
+ * exists (the supervisor sends the result, then frees), and sb_proc_free() removes it. */
+Test(sandbox, result_before_cgroup_removal)
+{
+    struct sb_host *h = host();
+    const char *argv[] = {"cat", NULL};
+    struct sb_spec spec = {.argv = argv};
+    sb_limits_default(&spec.limits);
+    struct sb_proc *p;
+    struct sb_stdio io;
+    struct err e = {0};
+    cr_assert_eq(sb_spawn(h, &spec, &p, &io, &e), 0, "%s", e.msg);
+    char dir[700];
+    cgroup_dir_of(sb_proc_pid(p), dir, sizeof(dir));
+    if (!dir[0])
+        cr_skip_test("host: no cgroups for sandboxes on this machine");
+    struct stat st;
+    cr_assert_eq(stat(dir, &st), 0, "the sandbox's cgroup %s exists while it runs", dir);
+    close(io.in); /* cat ends */
+    struct sb_result r;
+    cr_assert_eq(sb_wait(p, &r), 0);
+    cr_assert_eq(r.exit_code, 0);
+    cr_assert_eq(stat(dir, &st), 0, "%s is still there when the result is known", dir);
+    sb_proc_free(p);
+    cr_assert_eq(stat(dir, &st), -1, "%s is removed by sb_proc_free", dir);
+    cr_assert_eq(errno, ENOENT);
+    close(io.out);
+    close(io.err);
     sb_host_free(h);
 }

@@ -1,0 +1,99 @@
+"""The one-shot command made light: `pyroom-sandbox` (the same command as `pyroom sandbox`,
+a small binary) gives a program exactly the same sandbox, and the host probe is remembered
+per boot in the run directory, trusted only when it is ours and exactly the key."""
+import os
+import stat
+import subprocess
+
+import pytest
+
+from conftest import BIN
+
+LEAN = BIN + "-sandbox"
+RUN_DIR = "/run/pyroom"  # the default run directory as root (slots are shared host-wide)
+
+VIEW = r"""
+import os, resource, socket
+print("ids", os.getuid(), os.getgid(), os.getgroups())
+with open("/proc/self/status") as f:
+    for line in f:
+        if line.split(":")[0] in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb",
+                                  "NoNewPrivs", "Seccomp", "Seccomp_filters"):
+            print(line.strip())
+with open("/proc/self/uid_map") as f:
+    print("uid_map inside", [l.split()[0] for l in f])
+with open("/proc/self/mounts") as f:
+    print("mounts", sorted((l.split()[1], l.split()[2], l.split()[3]) for l in f))
+print("host", socket.gethostname())
+print("env", sorted(os.environ.items()))
+print("root", sorted(os.listdir("/")))
+print("cwd", os.getcwd())
+for r in ("RLIMIT_NOFILE", "RLIMIT_FSIZE", "RLIMIT_NPROC", "RLIMIT_AS", "RLIMIT_CORE"):
+    print(r, resource.getrlimit(getattr(resource, r)))
+print("pid", os.getpid(), os.getppid())
+"""
+
+
+def view(prefix, *opts):
+    p = subprocess.run(prefix + ["run"] + list(opts) + ["--", "python3", "-c", VIEW],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+    assert p.returncode == 0, p.stderr[-800:]
+    return p.stdout.decode()
+
+
+@pytest.mark.modes("cgroup", "rlimit")
+def test_the_small_binary_gives_the_same_sandbox(sb):
+    assert os.access(LEAN, os.X_OK), "make build/pyroom-sandbox"
+    opts = ["--no-cgroups"] if sb.mode == "rlimit" else []
+    big = view([BIN, "sandbox"], *opts)
+    small = view([LEAN], *opts)
+    assert "Seccomp:\t2" in big and "NoNewPrivs:\t1" in big and "CapEff:\t0000000000000000" in big
+    assert small == big
+
+
+def probe_file():
+    return os.path.join(RUN_DIR, "host-probe")
+
+
+def key_lines():
+    with open("/proc/sys/kernel/random/boot_id") as f:
+        boot = f.read().strip()
+    return ["pyroom host probe 1", "boot " + boot, "euid %d" % os.geteuid(),
+            os.readlink("/proc/self/ns/user"), os.readlink("/proc/self/ns/pid"), "clone ok"]
+
+
+@pytest.mark.modes("cgroup")
+def test_the_host_probe_is_remembered_and_trusted_only_when_ours(sb):
+    r = sb.py("pass")
+    assert r["exit_code"] == 0, r
+    path = probe_file()
+    st = os.lstat(path)
+    assert stat.S_ISREG(st.st_mode) and st.st_uid == 0 and stat.S_IMODE(st.st_mode) == 0o600
+    with open(path) as f:
+        assert f.read().splitlines() == key_lines()
+    # Trusted as it is: the next start reads it and leaves it alone.
+    assert sb.py("pass")["exit_code"] == 0
+    assert os.lstat(path).st_ino == st.st_ino
+    # Writable by others (as a forger would leave it): not trusted, probed again, replaced.
+    forged = path + ".forged"
+    with open(forged, "w") as f:
+        f.write("\n".join(key_lines()) + "\n")
+    os.chmod(forged, 0o666)
+    os.rename(forged, path)
+    ino = os.lstat(path).st_ino
+    assert sb.py("pass")["exit_code"] == 0
+    st2 = os.lstat(path)
+    assert st2.st_ino != ino and stat.S_IMODE(st2.st_mode) == 0o600
+    # A link in its place is never followed: probed again, replaced by a file.
+    os.unlink(path)
+    os.symlink("/etc/hostname", path)
+    assert sb.py("pass")["exit_code"] == 0
+    assert stat.S_ISREG(os.lstat(path).st_mode)
+    # Another boot's (or another key's) record: probed again, rewritten with this key.
+    with open(path + ".old", "w") as f:
+        f.write("pyroom host probe 1\nboot 00000000-0000-0000-0000-000000000000\n")
+    os.chmod(path + ".old", 0o600)
+    os.rename(path + ".old", path)
+    assert sb.py("pass")["exit_code"] == 0
+    with open(path) as f:
+        assert f.read().splitlines() == key_lines()
