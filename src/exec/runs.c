@@ -3,6 +3,7 @@
 #include "exec/runs.h"
 
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/metrics.h"
 #include "exec/runs_internal.h"
 #include "workspace/fsdir.h"
@@ -380,21 +381,9 @@ int runs_cancel(struct runs *r, int64_t id)
     return l ? 0 : -ENOENT;
 }
 
-void run_deadline(struct timespec *ts, int ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
 int runs_wait(struct runs *r, int64_t id, int timeout_ms)
 {
-    struct timespec ts;
-    run_deadline(&ts, timeout_ms);
+    struct timespec ts = clock_deadline(timeout_ms > 0 ? (unsigned)timeout_ms : 0);
     pthread_mutex_lock(&r->mu);
     int rc = 0;
     struct live *l;

@@ -7,6 +7,7 @@
  * records the result with its phase timings (run_finish_record: runs_wait() returns then)
  * before it unmounts the scratch file system. */
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/events.h"
 #include "base/log.h"
 #include "base/metrics.h"
@@ -25,13 +26,6 @@
 
 #define READ_CHUNK     (64u << 10)
 #define OUTPUT_SAVE_MS 1000 /* output reaches the store this often while a run runs */
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int set_nonblock(int fd)
 {
@@ -87,7 +81,7 @@ static enum sb_limit pump(struct runs *r, struct live *l, struct sb_stdio *io)
     set_nonblock(io->in);
     bool killed = false;
     bool dirty = false; /* output not yet saved to the store */
-    int64_t saved_ms = mono_ms();
+    int64_t saved_ms = (int64_t)clock_mono_ms();
     while (io->out >= 0 || io->err >= 0) {
         struct pollfd p[4];
         int n = 0, iout = -1, ierr = -1, iin = -1;
@@ -117,19 +111,19 @@ static enum sb_limit pump(struct runs *r, struct live *l, struct sb_stdio *io)
             iin = n;
             p[n++] = (struct pollfd){.fd = io->in, .events = POLLOUT};
         }
-        int64_t since = mono_ms() - saved_ms;
+        int64_t since = (int64_t)clock_mono_ms() - saved_ms;
         int timeout = !dirty ? -1 : since >= OUTPUT_SAVE_MS ? 0 : (int)(OUTPUT_SAVE_MS - since);
         if (poll(p, (nfds_t)n, timeout) < 0) {
             if (errno == EINTR)
                 continue;
             break;
         }
-        if (dirty && mono_ms() - saved_ms >= OUTPUT_SAVE_MS) {
+        if (dirty && (int64_t)clock_mono_ms() - saved_ms >= OUTPUT_SAVE_MS) {
             /* A crash of the server from here on keeps what the run printed so far. */
             (void)store_run_save_output(r->store, l->id, l->out.data.data, l->out.data.len,
                                         l->err.data.data, l->err.data.len, NULL);
             dirty = false;
-            saved_ms = mono_ms();
+            saved_ms = (int64_t)clock_mono_ms();
         }
         if (p[0].revents) {
             uint64_t v;

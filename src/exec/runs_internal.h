@@ -120,8 +120,6 @@ struct run_stream {
 struct live *run_find(struct runs *r, int64_t id);
 /* Drops one reference; the last frees l. */
 void run_unref(struct runs *r, struct live *l);
-/* An absolute CLOCK_MONOTONIC deadline ms from now (for r->cv). */
-void run_deadline(struct timespec *ts, int ms);
 
 /* runs_stream.c: called with r->mu held. */
 /* Tells the readers that follow l. */

@@ -4,6 +4,7 @@
  * keeps its own position, so a late reader starts from the beginning. The log is bounded by
  * the output caps (each byte escapes to at most 6 in JSON). */
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/events.h"
 #include "base/utf8.h"
 #include "exec/runs_internal.h"
@@ -93,8 +94,7 @@ ssize_t runs_stream_read(struct run_stream *s, char *out, size_t max, int timeou
 {
     struct runs *r = s->r;
     struct live *l = s->l;
-    struct timespec ts;
-    run_deadline(&ts, timeout_ms);
+    struct timespec ts = clock_deadline(timeout_ms > 0 ? (unsigned)timeout_ms : 0);
     pthread_mutex_lock(&r->mu);
     while (s->pos == l->events.len && !l->done)
         if (pthread_cond_timedwait(&r->cv, &r->mu, &ts) == ETIMEDOUT)
