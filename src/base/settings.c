@@ -159,6 +159,8 @@ static const struct def defs[] = {
      "seconds before an unused language worker ends"},
     {"lang-timeout-ms", K_U64, F(lang_timeout_ms), "5000", NULL,
      "time for one language request, ms (the worker is killed past it)"},
+    {"lang-queue", K_U64, F(lang_queue), "8", NULL,
+     "language requests waiting per language worker (429 beyond)"},
     {"lang-start-ms", K_U64, F(lang_start_ms), "30000", NULL,
      "time for the first request of a fresh language worker (imports and indexing), ms"},
     {"lang-lifetime", K_U64, F(lang_lifetime), "3600", NULL,

@@ -337,3 +337,72 @@ def test_a_frozen_worker_is_killed_by_the_server():
         assert c.get("/api/admin/stats").json()["lang"]["timeouts"] == 1
     finally:
         srv.stop()
+
+
+# Inference that jedi cannot finish quickly: every branch doubles what x may be.
+SLOW = "x = 1\n" + "".join(f"if c{i}:\n    x = [x]\nelse:\n    x = (x,)\n"
+                           for i in range(80)) + "x."
+
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def raw_ask(c, ws, op, timeout=120, **body):
+    """ask() on its own connection (a requests.Session is not for several threads)."""
+    import requests
+
+    return requests.post(f"{c.server.url}/api/workspaces/{ws['id']}/{op}", json=body,
+                         cookies=c.s.cookies, headers={"X-CSRF-Token": c.csrf}, timeout=timeout)
+
+
+def busy_worker(srv, c, ws):
+    """Warms the user's worker up and returns its pid and CPU ticks so far."""
+    for _ in range(2):
+        assert complete(c, ws, "import os\nos.pat")
+    (pid,) = worker_pids(srv)
+    return pid, cpu_ticks(pid)
+
+
+def wait_analysing(pid, before):
+    """Waits until the worker has spent a third of a second on CPU since `before`: the
+    slow request reached it and is being analysed."""
+    deadline = time.monotonic() + 60
+    while cpu_ticks(pid) < before + 30:
+        assert time.monotonic() < deadline, "the slow request never reached the worker"
+        time.sleep(0.05)
+
+
+def test_slow_requests_hold_no_http_worker():
+    """With the HTTP worker pool at its minimum (one thread), more slow language requests
+    than HTTP workers in flight do not hold up /api/health or a file GET: a language
+    request is deferred and answered from the analysers' own thread."""
+    import requests
+
+    srv = Server(extra=["--http-workers", "1", "--lang-timeout-ms", "8000",
+                        "--lang-preload", ""]).start()
+    try:
+        c = Client(srv)
+        ws = c.workspace("w")
+        put(c, ws, "data.txt", "hello")
+        pid, before = busy_worker(srv, c, ws)
+        line, col = end_of(SLOW)
+        with concurrent.futures.ThreadPoolExecutor(3) as ex:
+            slow = [ex.submit(raw_ask, c, ws, "complete", path=f"m{i}.py", source=SLOW,
+                              line=line, column=col) for i in range(3)]
+            wait_analysing(pid, before)
+            health = requests.get(srv.url + "/api/health", timeout=120)
+            got = c.get(f"/api/workspaces/{ws['id']}/files/data.txt")
+            ended = [f.done() for f in slow]
+            results = [f.result() for f in slow]
+        assert health.status_code == 200 and got.status_code == 200 and got.content == b"hello"
+        assert not any(ended), "a slow language request ended before health was answered"
+        codes = sorted((r.status_code, error_code(r)) for r in results)
+        # One at a time per user: the first two are stopped at their time; the third waited
+        # longer than a request's time for the worker and was refused.
+        assert set(codes) <= {(504, "analysis_timeout"), (429, "rate_limited")}, codes
+        assert (504, "analysis_timeout") in codes, codes
+    finally:
+        srv.stop()
