@@ -2,6 +2,7 @@
  * thread; see lang.h. (The check of their answers is lang_answer.c.) */
 #include "exec/lang.h"
 
+#include "base/clock.h"
 #include "base/embed.h"
 #include "base/log.h"
 #include "base/utf8.h"
@@ -18,7 +19,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
 /* The worker's program, src/exec/lang_worker.py (base/embed.h): it is given to the sandboxed
@@ -89,13 +89,6 @@ struct lang {
 
 /* epoll data: a worker's stdout is 2i, its stdin 2i + 1; the eventfd is WAKE. */
 #define WAKE UINT64_MAX
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static void sent_clear(struct worker *w)
 {
@@ -358,7 +351,7 @@ static void finish(struct lang *l, struct worker *w, int r, json_t *reply, const
     struct call *c = w->cur;
     int64_t owner = w->owner;
     w->cur = NULL;
-    w->last_ms = now_ms();
+    w->last_ms = clock_mono_ms();
     if (c)
         finished_add(l, c, r, reply, msg);
     pthread_mutex_unlock(&l->mu);
@@ -496,7 +489,7 @@ static void dispatch(struct lang *l, struct worker *w)
     pthread_mutex_lock(&l->mu);
     w->timeout = w->fresh ? l->cfg.start_ms : l->cfg.timeout_ms;
     pthread_mutex_unlock(&l->mu);
-    w->deadline = now_ms() + w->timeout;
+    w->deadline = clock_mono_ms() + w->timeout;
     json_t *rq = c->rq;
     json_object_set_new(rq, "ws", json_integer((json_int_t)c->ws));
     int r = sync_files(l, w, c->ws, rq, &err);
@@ -530,7 +523,7 @@ static void dispatch(struct lang *l, struct worker *w)
  * free workers their next call; returns the time until the next deadline, ms. */
 static int housekeep(struct lang *l)
 {
-    uint64_t now = now_ms();
+    uint64_t now = clock_mono_ms();
     uint64_t next = now + 5000;
     for (unsigned i = 0; i < l->cfg.max_workers; i++) {
         struct worker *w = &l->w[i];
@@ -572,7 +565,7 @@ static int housekeep(struct lang *l)
         if (w->cur && w->deadline < next)
             next = w->deadline;
     }
-    now = now_ms();
+    now = clock_mono_ms();
     return next <= now ? 0 : (int)(next - now);
 }
 
@@ -632,7 +625,7 @@ static struct worker *slot_for(struct lang *l, int64_t owner)
     if (lru) {
         lru->evict = lru->evict || lru->live || lru->owner != 0;
         lru->owner = owner;
-        lru->last_ms = now_ms();
+        lru->last_ms = clock_mono_ms();
     }
     return lru;
 }
@@ -682,7 +675,7 @@ int lang_submit(struct lang *l, int64_t owner, int64_t ws, const char *key, json
             /* Waiting for the same owner's earlier calls counts against this one's time (the
              * start-up time while the worker starts or warms up). */
             bool starting = w->fresh || !w->live || w->evict;
-            c->wait_until = now_ms() + (starting ? l->cfg.start_ms : l->cfg.timeout_ms);
+            c->wait_until = clock_mono_ms() + (starting ? l->cfg.start_ms : l->cfg.timeout_ms);
             if (w->qtail)
                 w->qtail->next = c;
             else

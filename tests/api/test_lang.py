@@ -514,16 +514,19 @@ def test_diagnostics_follow_edits_exactly(lang_user):
     lines = ["import os", "import sys", "", "def f(a):", "    return a + os.sep", "",
              "x = 1; y = 2", "if x:", "    pass", "", "@staticmethod", "def g():",
              "    return undefined_one", "", "s = '''a", "b'''", "print(f(x), g(), s)"]
-    edits = [(5, "insert", "z = ("), (6, "insert", ")"), (6, "delete", None),
+    edits = [(7, "insert", "w = x + y"), (5, "insert", "z = ("), (6, "insert", ")"),
+             (6, "delete", None),
              (5, "delete", None), (9, "insert", "else:"), (10, "insert", "    y = sys"),
              (7, "append", "; w = q"), (14, "append", " +"), (14, "append", " 1"),
              (15, "insert", "'''"), (15, "delete", None), (0, "insert", "import json"),
              (3, "append", "  # comment"), (12, "insert", "@property"),
              (len(lines) + 3, "insert", "t = undefined_two"), (4, "append", ":"),
              (4, "delete", None), (8, "append", " \\"), (8, "delete", None)]
-    for k, how, text in edits:
+    for k, how, text in [(0, "start", None)] + edits:
         k = min(k, len(lines))
-        if how == "insert":
+        if how == "start":
+            pass
+        elif how == "insert":
             lines.insert(k, text)
         elif how == "append":
             lines[min(k, len(lines) - 1)] += text
