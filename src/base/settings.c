@@ -154,7 +154,8 @@ static const struct def defs[] = {
     {"lang", K_BOOL, F(lang), "true", NULL,
      "language services: completion, signatures, hover, definitions, diagnostics, formatting"},
     {"lang-workers", K_U64, F(lang_workers), "4", NULL,
-     "live language workers (sandboxed analysers, one per user) per node"},
+     "live language workers (sandboxed analysers, one per user) per node, and as many light ones "
+     "(diagnostics only)"},
     {"lang-idle", K_U64, F(lang_idle), "600", NULL,
      "seconds before an unused language worker ends"},
     {"lang-timeout-ms", K_U64, F(lang_timeout_ms), "5000", NULL,

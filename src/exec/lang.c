@@ -57,6 +57,7 @@ struct worker {
     bool evict;       /* the process is a former owner's: the loop ends it */
     bool fresh;       /* still importing and indexing (start_ms applies) */
     bool live;        /* proc != NULL */
+    bool light;       /* diagnostics only: no jedi, no files (fixed per slot) */
     /* the loop's alone */
     struct sup_proc *proc;      /* NULL: not started, or ended */
     int in, out;                /* our ends of its stdin and stdout (non-blocking) */
@@ -80,7 +81,8 @@ struct lang {
     int ep, wake;  /* the loop's epoll, and an eventfd that wakes it */
     pthread_t loop;
     bool loop_started;
-    struct worker *w;              /* cfg.max_workers slots */
+    struct worker *w; /* nslots: max_workers full ones, then as many light ones */
+    unsigned nslots;
     struct call *finished, *ftail; /* under mu: done functions the loop is to call */
     unsigned queued;               /* under mu: calls in every queue */
     /* counters (lang_stats), updated atomically */
@@ -133,7 +135,13 @@ static int nonblocking(int fd)
 
 static int worker_start(struct lang *l, struct worker *w, struct err *err)
 {
-    const char *argv[] = {"python3", "-I", "-c", lang_worker_py, l->preload, NULL};
+    const char *argv[] = {"python3",
+                          "-I",
+                          "-c",
+                          lang_worker_py,
+                          w->light ? "" : l->preload,
+                          w->light ? "light" : "full",
+                          NULL};
     /* One thread per numerical library: the pids limit counts them. */
     static const char *const env[] = {
         "PYTHONDONTWRITEBYTECODE=1", "OPENBLAS_NUM_THREADS=1", "OMP_NUM_THREADS=1",
@@ -492,7 +500,7 @@ static void dispatch(struct lang *l, struct worker *w)
     w->deadline = clock_mono_ms() + w->timeout;
     json_t *rq = c->rq;
     json_object_set_new(rq, "ws", json_integer((json_int_t)c->ws));
-    int r = sync_files(l, w, c->ws, rq, &err);
+    int r = w->light ? 0 : sync_files(l, w, c->ws, rq, &err); /* diagnostics read no files */
     if (r < 0) {
         finish(l, w, r, NULL, err.msg); /* what it was given is unknown now: ended */
         return;
@@ -525,7 +533,7 @@ static int housekeep(struct lang *l)
 {
     uint64_t now = clock_mono_ms();
     uint64_t next = now + 5000;
-    for (unsigned i = 0; i < l->cfg.max_workers; i++) {
+    for (unsigned i = 0; i < l->nslots; i++) {
         struct worker *w = &l->w[i];
         char msg[160];
         if (w->cur && w->proc && now >= w->deadline) {
@@ -605,12 +613,14 @@ static void *loop_main(void *arg)
 
 /* ---- calls ----------------------------------------------------------------------------- */
 
-/* The owner's worker slot: theirs, a free one, or the least recently used idle one (its
- * process is then ended by the loop). NULL when every slot is busy. mu held. */
-static struct worker *slot_for(struct lang *l, int64_t owner)
+/* The owner's worker slot of the kind asked for (full or light): theirs, a free one, or the
+ * least recently used idle one (its process is then ended by the loop). NULL when every slot
+ * of that kind is busy. mu held. */
+static struct worker *slot_for(struct lang *l, int64_t owner, bool light)
 {
     struct worker *lru = NULL;
-    for (unsigned i = 0; i < l->cfg.max_workers; i++) {
+    unsigned from = light ? l->cfg.max_workers : 0, to = light ? l->nslots : l->cfg.max_workers;
+    for (unsigned i = from; i < to; i++) {
         struct worker *w = &l->w[i];
         if (w->owner == owner)
             return w;
@@ -649,7 +659,11 @@ int lang_submit(struct lang *l, int64_t owner, int64_t ws, const char *key, json
     c->ctx = ctx;
     int r = 0;
     pthread_mutex_lock(&l->mu);
-    struct worker *w = l->stopping ? NULL : slot_for(l, owner);
+    /* Diagnostics go to the owner's light worker: they need no jedi and no files, and do
+     * not wait behind a completion. */
+    const char *op = json_string_value(json_object_get(rq, "op"));
+    bool light = op && strcmp(op, "diagnostics") == 0;
+    struct worker *w = l->stopping ? NULL : slot_for(l, owner, light);
     if (l->stopping) {
         r = err_set(err, ESHUTDOWN, "the server is stopping");
     } else if (!w) {
@@ -709,13 +723,16 @@ int lang_new(const struct lang_config *cfg, struct store *store, struct sup *sup
     l->sup = sup;
     l->ep = l->wake = -1;
     pthread_mutex_init(&l->mu, NULL);
-    l->w = calloc(l->cfg.max_workers, sizeof(*l->w));
+    l->nslots = 2 * l->cfg.max_workers;
+    l->w = calloc(l->nslots, sizeof(*l->w));
     if (!l->w) {
         lang_free(l);
         return err_set(err, ENOMEM, "lang");
     }
-    for (unsigned i = 0; i < l->cfg.max_workers; i++)
+    for (unsigned i = 0; i < l->nslots; i++) {
         l->w[i].in = l->w[i].out = -1;
+        l->w[i].light = i >= l->cfg.max_workers;
+    }
     l->ep = epoll_create1(EPOLL_CLOEXEC);
     l->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = WAKE};
@@ -746,7 +763,7 @@ void lang_free(struct lang *l)
     }
     /* The loop is gone: every call still here is finished now. */
     pthread_mutex_lock(&l->mu);
-    for (unsigned i = 0; l->w && i < l->cfg.max_workers; i++) {
+    for (unsigned i = 0; l->w && i < l->nslots; i++) {
         struct worker *w = &l->w[i];
         if (w->cur)
             finished_add(l, w->cur, -ESHUTDOWN, NULL, "the server is stopping");
@@ -761,7 +778,7 @@ void lang_free(struct lang *l)
     l->queued = 0;
     pthread_mutex_unlock(&l->mu);
     deliver(l);
-    for (unsigned i = 0; l->w && i < l->cfg.max_workers; i++) {
+    for (unsigned i = 0; l->w && i < l->nslots; i++) {
         worker_stop(l, &l->w[i]);
         free(l->w[i].sent);
         free(l->w[i].rbuf);
@@ -779,7 +796,7 @@ void lang_stats(struct lang *l, struct lang_stats *ret)
 {
     memset(ret, 0, sizeof(*ret));
     pthread_mutex_lock(&l->mu);
-    for (unsigned i = 0; i < l->cfg.max_workers; i++)
+    for (unsigned i = 0; i < l->nslots; i++)
         ret->workers += l->w[i].owner != 0 && (l->w[i].cur || l->w[i].queue || l->w[i].live);
     ret->queued = l->queued;
     pthread_mutex_unlock(&l->mu);

@@ -6,10 +6,15 @@
  * pyflakes, black) read them and may load compiled modules, so they never run in the server:
  * each workspace owner gets one *worker*, a sandbox started through the supervisor exactly
  * like a run (same namespaces, seccomp, cgroup limits; no workspace directory: its home is
- * an empty tmpfs) running `python3 -I -c <lang_worker.py> PRELOAD`. It answers one JSON line
+ * an empty tmpfs) running `python3 -I -c <lang_worker.py> PRELOAD full`. It answers one JSON line
  * per request on its stdin with one JSON line on its stdout, so a request costs an
  * analysis, not an interpreter; whenever no request waits, it warms up: imports jedi,
  * indexes the preload modules (numpy, pandas, matplotlib), imports black.
+ *
+ * Each owner may also have a *light* worker (same sandbox, same program, started with
+ * "light": it never imports jedi or black and is given no files) that answers diagnostics
+ * only, so that they do not wait behind a completion and cost no file sync; light workers
+ * have their own max_workers slots.
  *
  * Files: the worker never sees the server's disk. Each request carries the Python files of
  * its workspace that changed since the worker last saw them (from the store, by etag), and
@@ -49,7 +54,7 @@ struct store;
 struct lang;
 
 struct lang_config {
-    unsigned max_workers;    /* live workers per node */
+    unsigned max_workers;    /* live workers per node (and as many light ones) */
     uint64_t idle_ms;        /* a worker unused this long is ended, ms */
     uint64_t timeout_ms;     /* one request, ms */
     uint64_t start_ms;       /* the first request of a fresh worker (imports, indexing), ms */

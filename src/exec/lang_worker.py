@@ -1,5 +1,6 @@
 # lang_worker.py: pyroom's language worker. Runs inside a sandbox (src/exec/lang.c starts
-# it as `python3 -I -c <this file> PRELOAD`), one per workspace owner, and answers
+# it as `python3 -I -c <this file> PRELOAD full|light`; a light worker answers diagnostics only
+# and warms nothing up), one per workspace owner, and answers
 # completion, signature, hover, definition, diagnostics and formatting requests with jedi,
 # pyflakes and black.
 #
@@ -448,6 +449,8 @@ def settle():
 def main():
     warm = ["jedi"] + [m for m in (sys.argv[1] if len(sys.argv) > 1 else "").split(",") if m]
     warm.append("black")
+    if len(sys.argv) > 2 and sys.argv[2] == "light":
+        warm = []  # diagnostics only (pyflakes): nothing to warm up
     lines = Lines()
     out = sys.stdout
     settled = False

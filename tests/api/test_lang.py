@@ -426,29 +426,56 @@ def test_newer_request_replaces_a_waiting_one_and_the_queue_is_bounded():
         ws = c.workspace("w")
         pid, before = busy_worker(srv, c, ws)
         line, col = end_of(SLOW)
+
+        def hover(path, src):
+            return raw_ask(c, ws, "hover", path=path, source=src, line=1, column=0)
+
         with concurrent.futures.ThreadPoolExecutor(4) as ex:
             slow = ex.submit(raw_ask, c, ws, "complete", path="a.py", source=SLOW, line=line,
                              column=col)
             wait_analysing(pid, before)
-            old = ex.submit(raw_ask, c, ws, "diagnostics", path="b.py", source="x\n")
+            old = ex.submit(hover, "b.py", "len\n")
             wait_queued(c, 1)
-            new = ex.submit(raw_ask, c, ws, "diagnostics", path="b.py", source="y\n")
+            new = ex.submit(hover, "b.py", "print\n")
             r = old.result()
             assert r.status_code == 409 and error_code(r) == "superseded", r.text
-            other = ex.submit(raw_ask, c, ws, "diagnostics", path="c.py", source="z\n")
+            other = ex.submit(hover, "c.py", "sorted\n")
             wait_queued(c, 2)
-            r = raw_ask(c, ws, "diagnostics", path="d.py", source="w\n")
+            r = hover("d.py", "abs\n")
             assert r.status_code == 429 and error_code(r) == "rate_limited", r.text
             assert not slow.done() and not new.done() and not other.done()
             r = new.result()
-            assert r.status_code == 200, r.text
-            assert [i["message"] for i in r.json()["items"]] == ["undefined name 'y'"]
+            assert r.status_code == 200 and "print" in r.json()["markdown"], r.text
             r = other.result()
-            assert r.status_code == 200, r.text
-            assert [i["message"] for i in r.json()["items"]] == ["undefined name 'z'"]
+            assert r.status_code == 200 and "sorted" in r.json()["markdown"], r.text
             r = slow.result()
             assert r.status_code == 504 and error_code(r) == "analysis_timeout", r.text
         assert c.get("/api/admin/stats").json()["lang"]["queued"] == 0
+    finally:
+        srv.stop()
+
+
+def test_diagnostics_do_not_wait_behind_a_completion():
+    """Diagnostics are answered by the owner's light worker (pyflakes only), so they are
+    not queued behind a slow completion of the same user."""
+    srv = Server(extra=["--lang-timeout-ms", "8000", "--lang-preload", ""]).start()
+    try:
+        c = Client(srv)
+        ws = c.workspace("w")
+        pid, before = busy_worker(srv, c, ws)
+        line, col = end_of(SLOW)
+        with concurrent.futures.ThreadPoolExecutor(1) as ex:
+            slow = ex.submit(raw_ask, c, ws, "complete", path="a.py", source=SLOW, line=line,
+                             column=col)
+            wait_analysing(pid, before)
+            r = ask(c, ws, "diagnostics", path="b.py", source="import os\nq\n")
+            ended = slow.done()
+            assert r.status_code == 200, r.text
+            assert [i["code"] for i in r.json()["items"]] == ["UnusedImport", "UndefinedName"]
+            assert not ended, "the diagnostics waited for the slow completion"
+            r = slow.result()
+            assert r.status_code == 504 and error_code(r) == "analysis_timeout", r.text
+        assert len(worker_pids(srv)) == 2  # the full worker and the light one
     finally:
         srv.stop()
 
