@@ -349,11 +349,12 @@ static void deliver(struct lang *l)
  * nonsense is ended (what it was given, and its state, are unknown). */
 static void finish(struct lang *l, struct worker *w, int r, json_t *reply, const char *msg)
 {
-    if (r == -ETIMEDOUT)
+    /* Counted per call: an idle worker whose sandbox ended (its lifetime) failed nobody. */
+    if (w->cur && r == -ETIMEDOUT)
         __atomic_fetch_add(&l->timeouts, 1, __ATOMIC_RELAXED);
-    else if (r == -EPIPE)
+    else if (w->cur && r == -EPIPE)
         __atomic_fetch_add(&l->failures, 1, __ATOMIC_RELAXED);
-    else if (r == 0)
+    else if (w->cur && r == 0)
         __atomic_fetch_add(&l->requests, 1, __ATOMIC_RELAXED);
     pthread_mutex_lock(&l->mu);
     struct call *c = w->cur;
@@ -558,7 +559,8 @@ static int housekeep(struct lang *l)
             w->qtail = c;
             pp = &c->next;
         }
-        bool idle = w->owner && !w->cur && !w->queue && now - w->last_ms >= l->cfg.idle_ms;
+        /* (last_ms may be later than now: a call ended during this pass) */
+        bool idle = w->owner && !w->cur && !w->queue && w->last_ms + l->cfg.idle_ms <= now;
         if (idle)
             w->owner = 0;
         bool stop = (idle || w->evict) && !w->cur && !w->queue;
