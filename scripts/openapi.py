@@ -503,7 +503,7 @@ route("POST", "/api/workspaces/{id}/docs/{path}", "Relay a co-editing update (Yj
 
 LANG_ERRORS = ["invalid_json", "bad_request", "invalid_path", "unauthenticated", "csrf",
                "not_found", "too_large", "rate_limited", "analysis_error", "analysis_failed",
-               "unavailable", "analysis_timeout"]
+               "unavailable", "analysis_timeout", "superseded"]
 POS_BODY = json_body(obj({"path": STR, "source": STR, "line": INT, "column": INT}))
 SRC_BODY = json_body(obj({"path": STR, "source": STR}))
 route("POST", "/api/workspaces/{id}/complete", "Completions at a position", "language",

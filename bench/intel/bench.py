@@ -7,6 +7,10 @@ against, in the same run and interleaved round by round, (a) a cold `python3 -c 
 jedi; ...'` per request on the host (what a naive implementation would do; its parso disk
 cache is warm after the first call), and (b) jedi and pyflakes called in this process on the
 host (the floor: the analysis alone, no sandbox, no HTTP, no JSON). Prints p50/p99 and ratios.
+The file changes before every round like a person typing (one line edited somewhere in the
+body, every third round a line added), so no figure is a repeat of an earlier request; every
+contender gets the same text. PYROOM_BIN picks the server binary (an older build: the
+"before" figure of a change).
 Environment: BENCH_RUNS (rounds, default 60), BENCH_COLD (cold runs, default 8).
 """
 import os
@@ -17,7 +21,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tests", "api"))
-from conftest import Client, Server  # noqa: E402
+from conftest import BIN, Client, Server  # noqa: E402
 
 N = int(os.environ.get("BENCH_RUNS", "60"))
 COLD = int(os.environ.get("BENCH_COLD", "8"))
@@ -44,7 +48,24 @@ def source():
 
 SRC = source()
 LINES = SRC.split("\n")
-POS = (len(LINES), len(LINES[-1]))
+
+
+class Typist:
+    """The file as a person edits it: round i changes a number in one body line (a
+    different one each round) and every third round also adds a line to a function."""
+
+    def __init__(self):
+        self.lines = list(LINES)
+
+    def next(self, i):
+        ls = self.lines
+        ks = [k for k, text in enumerate(ls) if "np.sqrt(k + " in text]
+        k = ks[(i * 7) % len(ks)]
+        head, _, _ = ls[k].rpartition("np.sqrt(k + ")
+        ls[k] = f"{head}np.sqrt(k + {i + 2})"
+        if i % 3 == 0:
+            ls.insert(k + 1, f"    b{i} = a.sum() + {i}")
+        return "\n".join(ls), (len(ls), len(ls[-1]))
 
 COLD_PROG = ("import sys, jedi\nsrc = sys.stdin.read()\nl = src.split('\\n')\n"
              "c = jedi.Script(src).complete(len(l), len(l[-1]))\n"
@@ -68,6 +89,7 @@ def main():
     import pyflakes.reporter
 
     assert len(LINES) == 300, len(LINES)
+    load0 = os.getloadavg()[0]
     srv = Server(extra=["--lang-per-minute", "100000", "--access-log", "false"]).start()
     home = tempfile.mkdtemp(prefix="bench-intel-")
     try:
@@ -75,21 +97,25 @@ def main():
         ws = c.workspace("bench")
         url = f"/api/workspaces/{ws['id']}"
 
+        doc = {"src": SRC, "pos": (len(LINES), len(LINES[-1]))}
+
         def complete():
-            r = c.post(url + "/complete", json={"path": "main.py", "source": SRC,
-                                                "line": POS[0], "column": POS[1]})
+            r = c.post(url + "/complete", json={"path": "main.py", "source": doc["src"],
+                                                "line": doc["pos"][0], "column": doc["pos"][1]})
             assert r.status_code == 200, r.text
             assert "linspace" in [i["label"] for i in r.json()["items"]]
 
         def diagnostics():
-            r = c.post(url + "/diagnostics", json={"path": "main.py", "source": SRC})
+            r = c.post(url + "/diagnostics", json={"path": "main.py", "source": doc["src"]})
             assert r.status_code == 200, r.text
+            # the added lines' unused names, nothing else
+            assert all(i["code"] == "UnusedVariable" for i in r.json()["items"]), r.text
 
         env = jedi.InterpreterEnvironment()
 
         def direct_complete():
-            names = [x.name for x in jedi.Script(SRC, environment=env).complete(*POS)]
-            assert "linspace" in names
+            script = jedi.Script(doc["src"], environment=env)
+            assert "linspace" in [x.name for x in script.complete(*doc["pos"])]
 
         class Quiet(pyflakes.reporter.Reporter):
             def __init__(self):
@@ -105,10 +131,10 @@ def main():
                 pass
 
         def direct_diagnostics():
-            pyflakes.api.check(SRC, "main.py", Quiet())
+            pyflakes.api.check(doc["src"], "main.py", Quiet())
 
         def cold():
-            subprocess.run(["/usr/bin/python3", "-c", COLD_PROG], input=SRC.encode(),
+            subprocess.run(["/usr/bin/python3", "-c", COLD_PROG], input=doc["src"].encode(),
                            check=True, env={"HOME": home, "PATH": "/usr/bin:/bin"})
 
         # The worker's start (import jedi, index numpy/pandas/matplotlib, black): the first
@@ -122,7 +148,9 @@ def main():
         res = {k: [] for k in ("complete", "diagnostics", "direct complete",
                                "direct diagnostics", "cold python3 -c jedi")}
         every = max(1, N // max(1, COLD))
+        typist = Typist()
         for i in range(N):
+            doc["src"], doc["pos"] = typist.next(i)
             res["complete"].append(timed(complete)[0])
             res["diagnostics"].append(timed(diagnostics)[0])
             res["direct complete"].append(timed(direct_complete)[0])
@@ -130,8 +158,9 @@ def main():
             if i % every == 0 and len(res["cold python3 -c jedi"]) < COLD:
                 res["cold python3 -c jedi"].append(timed(cold)[0])
         load = os.getloadavg()[0]
-        print(f"bench/intel: 300-line numpy/pandas file, {N} rounds, load average {load:.1f} "
-              f"on {os.cpu_count()} cores")
+        print(f"bench/intel: 300-line numpy/pandas file edited every round, {N} rounds, "
+              f"load average {load0:.1f} at the start, {load:.1f} at the end, "
+              f"on {os.cpu_count()} cores; server {os.path.relpath(BIN)}")
         print(f"  first request of a fresh worker (sandbox start, jedi import, indexing): "
               f"{first:.0f} ms")
         print(f"  {'':28} {'p50 ms':>9} {'p99 ms':>9} {'mean ms':>9}")

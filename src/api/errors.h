@@ -42,6 +42,7 @@
     X(doc_exists, 409, "another editor started the file's co-editing document first")              \
     X(snapshot_needed, 409, "the document's update log is full; post a snapshot that covers it")   \
     X(no_terminal, 409, "no live terminal of that name to watch")                                  \
+    X(superseded, 409, "a newer language request about the same file replaced this waiting one")   \
     X(etag_mismatch, 412, "the file changed since the given ETag")                                 \
     X(too_large, 413, "a body, file or workspace limit would be passed")                           \
     X(unsupported_media_type, 415, "a JSON endpoint got a form or text/plain body")                \

@@ -5,6 +5,14 @@
  * source, asks the owner's sandboxed worker (exec/lang) and answers with what it said,
  * rebuilt field by field by lang_answer(): the worker read hostile files, so its answer is
  * untrusted input.
+ *
+ * No HTTP worker waits for an analysis: the handler defers its request (http_req_defer) and
+ * submits the call (lang_submit); lang's loop thread calls on_done with the outcome, which
+ * builds the whole answer there (status and body text, one malloc'd block: the server frees
+ * it with free() if it stops first) and hands it to http_req_continue, whose short turn on an
+ * HTTP worker only sends it. A call is keyed by user, workspace, op and path, so a newer
+ * request about the same file replaces one still waiting (409 superseded): typing does not
+ * queue stale analyses.
  */
 #include "exec/lang.h"
 
@@ -13,7 +21,9 @@
 #include "workspace/path.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum op { OP_COMPLETE, OP_SIGNATURE, OP_HOVER, OP_DEFINITION, OP_DIAGNOSTICS, OP_FORMAT };
@@ -26,21 +36,126 @@ static bool has_position(enum op op)
     return op <= OP_DEFINITION;
 }
 
+/* A whole answer, made on lang's thread and sent by the continuation. */
+struct answer {
+    int status;
+    unsigned retry; /* Retry-After, s (429) */
+    size_t len;     /* of body, bytes */
+    char body[];
+};
+
+static struct answer *answer_json(int status, unsigned retry, json_t *body)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!text)
+        return NULL;
+    size_t len = strlen(text);
+    struct answer *a = malloc(sizeof(*a) + len + 1);
+    if (a) {
+        *a = (struct answer){.status = status, .retry = retry, .len = len};
+        memcpy(a->body, text, len + 1);
+    }
+    free(text);
+    return a;
+}
+
+static struct answer *answer_error(enum api_error code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static struct answer *answer_error(enum api_error code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    int status = api_error_status(code);
+    return answer_json(
+        status, status == 429 ? 1 : 0,
+        json_pack("{s:{s:s,s:s}}", "error", "code", api_error_name(code), "message", msg));
+}
+
+static void send_answer(struct http_req *req, void *ctx)
+{
+    struct answer *a = ctx;
+    if (!a) {
+        api_reply_error(req, internal, "out of memory");
+        return;
+    }
+    char ra[16];
+    snprintf(ra, sizeof(ra), "%u", a->retry);
+    const char *const plain[] = {"Cache-Control", "no-store", NULL};
+    const char *const retry[] = {"Cache-Control", "no-store", "Retry-After", ra, NULL};
+    http_reply(req, a->status, "application/json", a->body, a->len, a->retry ? retry : plain);
+    free(a);
+}
+
 /* The worker's own refusals, as the API's errors. */
-static void reply_worker_error(struct http_req *req, json_t *error)
+static struct answer *worker_error(json_t *error)
 {
     const char *code = json_string_value(json_object_get(error, "code"));
     const char *msg = json_string_value(json_object_get(error, "message"));
     if (!msg)
         msg = "the analysis failed";
     if (code && strcmp(code, "bad_position") == 0)
-        api_reply_error(req, bad_position, "%.300s", msg);
-    else if (code && strcmp(code, "syntax_error") == 0)
-        api_reply_error(req, syntax_error, "%.300s", msg);
-    else if (code && strcmp(code, "timeout") == 0)
-        api_reply_error(req, analysis_timeout, "the analysis took too long");
-    else
-        api_reply_error(req, analysis_error, "the analysis failed: %.300s", msg);
+        return answer_error(API_ERR_bad_position, "%.300s", msg);
+    if (code && strcmp(code, "syntax_error") == 0)
+        return answer_error(API_ERR_syntax_error, "%.300s", msg);
+    if (code && strcmp(code, "timeout") == 0)
+        return answer_error(API_ERR_analysis_timeout, "the analysis took too long");
+    return answer_error(API_ERR_analysis_error, "the analysis failed: %.300s", msg);
+}
+
+/* A request waiting for its call. */
+struct pending {
+    struct http_req *req;
+    enum op op;
+};
+
+static struct answer *make_answer(enum op op, int r, json_t *reply, const char *msg)
+{
+    switch (r) {
+    case 0:
+        break;
+    case -EAGAIN:
+        return answer_error(API_ERR_rate_limited,
+                            "the language workers are busy; try again in a moment (%s)", msg);
+    case -ECANCELED:
+        return answer_error(API_ERR_superseded,
+                            "a newer request about this file replaced this one");
+    case -ENOTSUP:
+        return answer_error(API_ERR_unavailable, "sandboxes are not available on this node");
+    case -ESHUTDOWN:
+        return answer_error(API_ERR_unavailable, "the server is shutting down");
+    case -ETIMEDOUT:
+        return answer_error(API_ERR_analysis_timeout, "the analysis took too long and was stopped");
+    case -EPIPE:
+    case -EIO:
+        return answer_error(API_ERR_analysis_failed, "the language worker failed: %s", msg);
+    case -ENOENT:
+        return answer_error(API_ERR_not_found, "the workspace is gone");
+    default:
+        return answer_error(API_ERR_internal, "the language request failed: %s", msg);
+    }
+    json_t *ok = json_object_get(reply, "ok");
+    if (!json_is_object(ok))
+        return worker_error(json_object_get(reply, "error"));
+    json_t *out = lang_answer(op_names[op], ok);
+    if (!out)
+        return answer_error(API_ERR_analysis_failed, "the language worker answered nonsense");
+    return answer_json(200, 0, out);
+}
+
+/* lang's done function (its loop thread; or the handler's, when the call was refused). */
+static void on_done(void *ctx, int r, json_t *reply, const char *msg)
+{
+    struct pending *p = ctx;
+    struct http_req *req = p->req;
+    struct answer *a = make_answer(p->op, r, reply, msg);
+    json_decref(reply);
+    free(p);
+    http_req_continue(req, send_answer, a);
 }
 
 /* ---- the handler ----------------------------------------------------------------------- */
@@ -49,7 +164,8 @@ static void handle(struct http_req *req, struct api *api, enum op op)
 {
     struct api_caller c;
     struct store_workspace *w = NULL;
-    json_t *body = NULL, *reply = NULL, *out = NULL;
+    json_t *body = NULL;
+    char *key = NULL;
     if (!api_workspace_request(api, req, &c, API_ACCESS_EDITOR, &w))
         return;
     if (!api->lang) {
@@ -57,9 +173,9 @@ static void handle(struct http_req *req, struct api *api, enum op op)
         goto done;
     }
     unsigned retry = 0;
-    char key[32];
-    snprintf(key, sizeof(key), "lang:%lld", (long long)c.user.id);
-    if (!api_limit_take(api, key, api->cfg->lang_per_minute, &retry)) {
+    char limit[32];
+    snprintf(limit, sizeof(limit), "lang:%lld", (long long)c.user.id);
+    if (!api_limit_take(api, limit, api->cfg->lang_per_minute, &retry)) {
         api_too_many(req, retry, "too many language requests in the last minute; wait a little");
         goto done;
     }
@@ -84,56 +200,40 @@ static void handle(struct http_req *req, struct api *api, enum op op)
                         (unsigned long long)api->cfg->lang_max_source);
         goto done;
     }
+    json_t *line = json_object_get(body, "line"), *col = json_object_get(body, "column");
+    if (has_position(op) &&
+        (!json_is_integer(line) || !json_is_integer(col) || json_integer_value(line) < 1 ||
+         json_integer_value(col) < 0 || json_integer_value(line) > (1 << 30) ||
+         json_integer_value(col) > (1 << 30))) {
+        api_reply_error(req, bad_position,
+                        "'line' (from 1) and 'column' (from 0) must be integers");
+        goto done;
+    }
     json_t *rq = json_pack("{s:s,s:s,s:O}", "op", op_names[op], "path", path, "source", source);
-    if (has_position(op)) {
-        json_t *line = json_object_get(body, "line"), *col = json_object_get(body, "column");
-        if (!json_is_integer(line) || !json_is_integer(col) || json_integer_value(line) < 1 ||
-            json_integer_value(col) < 0 || json_integer_value(line) > (1 << 30) ||
-            json_integer_value(col) > (1 << 30)) {
-            json_decref(rq);
-            api_reply_error(req, bad_position,
-                            "'line' (from 1) and 'column' (from 0) must be integers");
-            goto done;
-        }
+    if (rq && has_position(op)) {
         json_object_set(rq, "line", line);
         json_object_set(rq, "column", col);
     }
+    size_t klen = strlen(path) + 64;
+    struct pending *p = malloc(sizeof(*p));
+    key = malloc(klen);
+    if (!rq || !p || !key) {
+        json_decref(rq);
+        free(p);
+        api_reply_error(req, internal, "out of memory");
+        goto done;
+    }
+    snprintf(key, klen, "%lld:%lld:%s:%s", (long long)c.user.id, (long long)w->id, op_names[op],
+             path);
+    *p = (struct pending){.req = req, .op = op};
+    /* From here the answer comes from on_done, possibly before lang_submit returns. */
+    http_req_defer(req);
     struct err e = {0};
-    int r = lang_call(api->lang, w->owner_id, w->id, rq, &reply, &e);
-    json_decref(rq);
-    if (r == -EAGAIN) {
-        api_too_many(req, 1, "the language workers are busy; try again in a moment");
-        goto done;
-    }
-    if (r == -ENOTSUP) {
-        api_reply_error(req, unavailable, "sandboxes are not available on this node");
-        goto done;
-    }
-    if (r == -ETIMEDOUT) {
-        api_reply_error(req, analysis_timeout, "the analysis took too long and was stopped");
-        goto done;
-    }
-    if (r == -EPIPE || r == -EIO) {
-        api_reply_error(req, analysis_failed, "the language worker failed: %s", e.msg);
-        goto done;
-    }
-    if (r < 0) {
-        api_fail(req, r, "workspace");
-        goto done;
-    }
-    json_t *ok = json_object_get(reply, "ok");
-    if (!json_is_object(ok)) {
-        reply_worker_error(req, json_object_get(reply, "error"));
-        goto done;
-    }
-    out = lang_answer(op_names[op], ok);
-    if (!out) {
-        api_reply_error(req, analysis_failed, "the language worker answered nonsense");
-        goto done;
-    }
-    http_reply_json(req, 200, out);
+    int r = lang_submit(api->lang, w->owner_id, w->id, key, rq, on_done, p, &e);
+    if (r < 0)
+        on_done(p, r, NULL, e.msg);
 done:
-    json_decref(reply);
+    free(key);
     json_decref(body);
     store_workspace_free(w);
     api_caller_done(&c);

@@ -1,6 +1,8 @@
-/* lang: resident sandboxed language workers, one per workspace owner; see lang.h. */
+/* lang: resident sandboxed language workers, one per workspace owner, driven by one loop
+ * thread; see lang.h. (The check of their answers is lang_answer.c.) */
 #include "exec/lang.h"
 
+#include "base/clock.h"
 #include "base/embed.h"
 #include "base/log.h"
 #include "base/utf8.h"
@@ -10,13 +12,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 /* The worker's program, src/exec/lang_worker.py (base/embed.h): it is given to the sandboxed
@@ -31,21 +33,41 @@ struct sent {
     size_t size; /* bytes */
 };
 
+/* One request, from lang_submit to its done function. */
+struct call {
+    struct call *next; /* in its worker's queue, or in lang.finished */
+    int64_t ws;
+    char *key;           /* NULL: never replaced */
+    json_t *rq;          /* the request (a reference of ours) */
+    uint64_t wait_until; /* refused (-EAGAIN) if its worker has not taken it by then, ms */
+    lang_done_fn done;
+    void *ctx;
+    int r;         /* the outcome, once finished */
+    json_t *reply; /* the answer (r == 0), handed to done */
+    char msg[200];
+};
+
 struct worker {
     /* guarded by lang.mu */
-    int64_t owner;    /* 0: a free slot */
-    unsigned users;   /* calls holding or waiting for this worker */
-    uint64_t last_ms; /* end of its last request (CLOCK_MONOTONIC) */
-    /* guarded by mu: one request at a time */
-    pthread_mutex_t mu;
-    struct sup_proc *proc; /* NULL: not started, or ended */
-    int in, out;           /* our ends of its stdin and stdout */
-    bool fresh;            /* still importing and indexing (start_ms applies); also read
-                              without mu, atomically, as a hint (lang_call's wait) */
-    uint64_t next_id;
+    int64_t owner;              /* 0: a free slot */
+    uint64_t last_ms;           /* end of its last call (CLOCK_MONOTONIC) */
+    struct call *queue, *qtail; /* waiting, oldest first */
+    unsigned nqueue;
+    struct call *cur; /* being answered; only the loop sets it */
+    bool evict;       /* the process is a former owner's: the loop ends it */
+    bool fresh;       /* still importing and indexing (start_ms applies) */
+    bool live;        /* proc != NULL */
+    bool light;       /* diagnostics only: no jedi, no files (fixed per slot) */
+    /* the loop's alone */
+    struct sup_proc *proc;      /* NULL: not started, or ended */
+    int in, out;                /* our ends of its stdin and stdout (non-blocking) */
+    uint64_t deadline, timeout; /* cur's deadline and time, ms */
+    json_int_t next_id, cur_id;
+    char *wbuf;        /* cur's request being written */
+    size_t wlen, woff; /* its length and what was written, bytes */
     struct sent *sent;
     size_t nsent, capsent;
-    char *rbuf; /* reply being read */
+    char *rbuf; /* answer being read */
     size_t rlen, rcap;
 };
 
@@ -55,21 +77,20 @@ struct lang {
     struct store *store;
     struct sup *sup;
     pthread_mutex_t mu;
-    pthread_cond_t cv; /* wakes the sweeper to stop */
-    bool stopping;
-    bool sweeper_started;
-    pthread_t sweeper;
-    struct worker *w; /* cfg.max_workers slots */
+    bool stopping; /* under mu */
+    int ep, wake;  /* the loop's epoll, and an eventfd that wakes it */
+    pthread_t loop;
+    bool loop_started;
+    struct worker *w; /* nslots: max_workers full ones, then as many light ones */
+    unsigned nslots;
+    struct call *finished, *ftail; /* under mu: done functions the loop is to call */
+    unsigned queued;               /* under mu: calls in every queue */
     /* counters (lang_stats), updated atomically */
     uint64_t requests, started, timeouts, failures;
 };
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
+/* epoll data: a worker's stdout is 2i, its stdin 2i + 1; the eventfd is WAKE. */
+#define WAKE UINT64_MAX
 
 static void sent_clear(struct worker *w)
 {
@@ -78,26 +99,49 @@ static void sent_clear(struct worker *w)
     w->nsent = 0;
 }
 
-/* Ends w's sandbox (closing the channel kills it) and forgets what it was given. */
-static void worker_stop(struct worker *w)
+/* Ends w's sandbox (closing the channel kills it) and forgets what it was given. The loop
+ * only (or lang_free once the loop has ended). */
+static void worker_stop(struct lang *l, struct worker *w)
 {
     if (w->proc) {
-        if (w->in >= 0)
+        if (w->in >= 0) {
+            (void)epoll_ctl(l->ep, EPOLL_CTL_DEL, w->in, NULL);
             close(w->in);
-        if (w->out >= 0)
+        }
+        if (w->out >= 0) {
+            (void)epoll_ctl(l->ep, EPOLL_CTL_DEL, w->out, NULL);
             close(w->out);
+        }
         sup_proc_free(w->proc);
     }
     w->proc = NULL;
     w->in = w->out = -1;
-    __atomic_store_n(&w->fresh, false, __ATOMIC_RELAXED);
+    pthread_mutex_lock(&l->mu);
+    w->fresh = false;
+    w->live = false;
+    pthread_mutex_unlock(&l->mu);
+    free(w->wbuf);
+    w->wbuf = NULL;
+    w->wlen = w->woff = 0;
     w->rlen = 0;
     sent_clear(w);
 }
 
+static int nonblocking(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    return fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ? -errno : 0;
+}
+
 static int worker_start(struct lang *l, struct worker *w, struct err *err)
 {
-    const char *argv[] = {"python3", "-I", "-c", lang_worker_py, l->preload, NULL};
+    const char *argv[] = {"python3",
+                          "-I",
+                          "-c",
+                          lang_worker_py,
+                          w->light ? "" : l->preload,
+                          w->light ? "light" : "full",
+                          NULL};
     /* One thread per numerical library: the pids limit counts them. */
     static const char *const env[] = {
         "PYTHONDONTWRITEBYTECODE=1", "OPENBLAS_NUM_THREADS=1", "OMP_NUM_THREADS=1",
@@ -110,9 +154,15 @@ static int worker_start(struct lang *l, struct worker *w, struct err *err)
         return r;
     close(p->io.err); /* the worker sends its stderr to /dev/null itself */
     p->io.err = -1;
-    int fl = fcntl(p->io.in, F_GETFL);
-    if (fl < 0 || fcntl(p->io.in, F_SETFL, fl | O_NONBLOCK) < 0) {
-        r = err_set(err, errno, "worker stdin");
+    size_t i = (size_t)(w - l->w);
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 2 * i};
+    r = nonblocking(p->io.in);
+    if (r == 0)
+        r = nonblocking(p->io.out);
+    if (r == 0 && epoll_ctl(l->ep, EPOLL_CTL_ADD, p->io.out, &ev) < 0)
+        r = -errno;
+    if (r < 0) {
+        r = err_set(err, -r, "worker pipes");
         close(p->io.in);
         close(p->io.out);
         sup_proc_free(p);
@@ -122,7 +172,10 @@ static int worker_start(struct lang *l, struct worker *w, struct err *err)
     w->proc = p;
     w->in = p->io.in;
     w->out = p->io.out;
-    __atomic_store_n(&w->fresh, true, __ATOMIC_RELAXED);
+    pthread_mutex_lock(&l->mu);
+    w->fresh = true;
+    w->live = true;
+    pthread_mutex_unlock(&l->mu);
     w->rlen = 0;
     sent_clear(w);
     return 0;
@@ -242,396 +295,417 @@ out:
     return r;
 }
 
-static int remaining(uint64_t deadline)
+/* ---- the loop ------------------------------------------------------------------------ */
+
+static void wake(struct lang *l)
 {
-    uint64_t now = now_ms();
-    return now >= deadline ? 0 : (int)(deadline - now);
+    uint64_t one = 1;
+    (void)!write(l->wake, &one, sizeof(one));
 }
 
-static int write_all(int fd, const char *data, size_t len, uint64_t deadline)
+static void call_free(struct call *c)
 {
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
+    if (!c)
+        return;
+    free(c->key);
+    json_decref(c->rq);
+    json_decref(c->reply);
+    free(c);
+}
+
+/* Moves c to the finished list with outcome r (mu held). */
+static void finished_add(struct lang *l, struct call *c, int r, json_t *reply, const char *msg)
+{
+    c->r = r;
+    c->reply = reply;
+    snprintf(c->msg, sizeof(c->msg), "%s", msg ? msg : "");
+    c->next = NULL;
+    if (l->ftail)
+        l->ftail->next = c;
+    else
+        l->finished = c;
+    l->ftail = c;
+}
+
+/* Calls the done functions of the finished calls (mu not held: they may do anything but
+ * free lang). */
+static void deliver(struct lang *l)
+{
+    pthread_mutex_lock(&l->mu);
+    struct call *c = l->finished;
+    l->finished = l->ftail = NULL;
+    pthread_mutex_unlock(&l->mu);
+    while (c) {
+        struct call *next = c->next;
+        json_t *reply = c->reply;
+        c->reply = NULL;
+        c->done(c->ctx, c->r, reply, c->msg);
+        call_free(c);
+        c = next;
+    }
+}
+
+/* Ends w's current call with outcome r. A worker that passed its time, died or said
+ * nonsense is ended (what it was given, and its state, are unknown). */
+static void finish(struct lang *l, struct worker *w, int r, json_t *reply, const char *msg)
+{
+    /* Counted per call: an idle worker whose sandbox ended (its lifetime) failed nobody. */
+    if (w->cur && r == -ETIMEDOUT)
+        __atomic_fetch_add(&l->timeouts, 1, __ATOMIC_RELAXED);
+    else if (w->cur && r == -EPIPE)
+        __atomic_fetch_add(&l->failures, 1, __ATOMIC_RELAXED);
+    else if (w->cur && r == 0)
+        __atomic_fetch_add(&l->requests, 1, __ATOMIC_RELAXED);
+    pthread_mutex_lock(&l->mu);
+    struct call *c = w->cur;
+    int64_t owner = w->owner;
+    w->cur = NULL;
+    w->last_ms = clock_mono_ms();
+    if (c)
+        finished_add(l, c, r, reply, msg);
+    pthread_mutex_unlock(&l->mu);
+    if (!c)
+        json_decref(reply);
+    if (r == -ETIMEDOUT || r == -EPIPE)
+        log_event(LOG_WARN, "language worker ended",
+                  json_pack("{s:I,s:I,s:s}", "owner", (json_int_t)owner, "sandbox",
+                            (json_int_t)(w->proc ? w->proc->id : 0), "reason", msg));
+    if (r < 0) {
+        worker_stop(l, w);
+    } else {
+        free(w->wbuf);
+        w->wbuf = NULL;
+    }
+}
+
+/* Writes what is left of w's request; waits for its stdin to take more (EPOLLOUT) if it is
+ * full. */
+static int flush_request(struct lang *l, struct worker *w)
+{
+    size_t i = (size_t)(w - l->w);
+    while (w->woff < w->wlen) {
+        ssize_t n = write(w->in, w->wbuf + w->woff, w->wlen - w->woff);
         if (n > 0) {
-            data += n;
-            len -= (size_t)n;
+            w->woff += (size_t)n;
             continue;
         }
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0 && errno != EAGAIN)
-            return -EPIPE;
-        struct pollfd p = {.fd = fd, .events = POLLOUT};
-        int t = remaining(deadline);
-        if (t == 0)
-            return -ETIMEDOUT;
-        if (poll(&p, 1, t) < 0 && errno != EINTR)
-            return -errno;
+        if (n < 0 && errno == EAGAIN) {
+            struct epoll_event ev = {.events = EPOLLOUT, .data.u64 = 2 * i + 1};
+            if (epoll_ctl(l->ep, EPOLL_CTL_ADD, w->in, &ev) < 0 &&
+                (errno != EEXIST || epoll_ctl(l->ep, EPOLL_CTL_MOD, w->in, &ev) < 0))
+                return -errno;
+            return 0;
+        }
+        return -EPIPE;
     }
+    (void)epoll_ctl(l->ep, EPOLL_CTL_DEL, w->in, NULL);
     return 0;
 }
 
-/* Reads one line (the answer) into w->rbuf; w->rlen is its length without the newline. */
-static int read_line(struct worker *w, uint64_t deadline)
+/* Reads what w's stdout has; finishes its call on a whole answer line. */
+static void on_answer(struct lang *l, struct worker *w)
 {
-    w->rlen = 0;
+    char msg[160];
     for (;;) {
         if (w->rcap - w->rlen < 65536) {
             size_t cap = w->rcap ? 2 * w->rcap : 131072;
-            if (cap > LANG_MAX_REPLY + 65536)
-                return -EMSGSIZE;
-            char *nb = realloc(w->rbuf, cap);
-            if (!nb)
-                return -ENOMEM;
+            char *nb = cap > LANG_MAX_REPLY + 65536 ? NULL : realloc(w->rbuf, cap);
+            if (!nb) {
+                finish(l, w, -EPIPE, NULL, "the language worker failed (answer too long)");
+                return;
+            }
             w->rbuf = nb;
             w->rcap = cap;
         }
-        struct pollfd p = {.fd = w->out, .events = POLLIN};
-        int t = remaining(deadline);
-        if (t == 0)
-            return -ETIMEDOUT;
-        int pr = poll(&p, 1, t);
-        if (pr < 0 && errno != EINTR)
-            return -errno;
-        if (pr <= 0)
-            continue;
         ssize_t n = read(w->out, w->rbuf + w->rlen, w->rcap - w->rlen);
-        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        if (n < 0 && errno == EINTR)
             continue;
-        if (n <= 0)
-            return -EPIPE;
+        if (n < 0 && errno == EAGAIN)
+            return;
+        if (n <= 0 || !w->cur) {
+            /* It died (or ended: its lifetime), or spoke out of turn. */
+            snprintf(msg, sizeof(msg), "the language worker failed (%s)",
+                     n < 0    ? strerror(errno)
+                     : n == 0 ? "it ended"
+                              : "it spoke out of turn");
+            finish(l, w, -EPIPE, NULL, msg);
+            return;
+        }
         char *nl = memchr(w->rbuf + w->rlen, '\n', (size_t)n);
         w->rlen += (size_t)n;
-        if (nl) {
-            /* One request, one line: anything after it is not an answer of ours. */
-            if ((size_t)(nl - w->rbuf) + 1 != w->rlen)
-                return -EPROTO;
-            w->rlen = (size_t)(nl - w->rbuf);
-            return 0;
+        if (!nl) {
+            if (w->rlen > LANG_MAX_REPLY) {
+                finish(l, w, -EPIPE, NULL, "the language worker failed (answer too long)");
+                return;
+            }
+            continue;
         }
-        if (w->rlen > LANG_MAX_REPLY)
-            return -EMSGSIZE;
+        /* One request, one line: anything after it is not an answer of ours. */
+        size_t len = (size_t)(nl - w->rbuf);
+        bool extra = len + 1 != w->rlen;
+        w->rlen = 0;
+        json_error_t je;
+        json_t *reply = extra ? NULL : json_loadb(w->rbuf, len, JSON_REJECT_DUPLICATES, &je);
+        if (!json_is_object(reply) || !json_is_integer(json_object_get(reply, "id")) ||
+            json_integer_value(json_object_get(reply, "id")) != w->cur_id) {
+            json_decref(reply);
+            finish(l, w, -EPIPE, NULL, "the language worker answered nonsense");
+            return;
+        }
+        json_object_del(reply, "id");
+        /* Still warming up in idle time: the next call gets the start-up time too. */
+        pthread_mutex_lock(&l->mu);
+        w->fresh = json_is_true(json_object_get(reply, "warming"));
+        pthread_mutex_unlock(&l->mu);
+        json_object_del(reply, "warming");
+        finish(l, w, 0, reply, NULL);
+        return;
     }
 }
 
-/* Sends rq and reads the answer, within the time the worker has. */
-static int exchange(struct lang *l, struct worker *w, json_t *rq, json_t **ret, struct err *err)
+/* Gives w its next waiting call, if it has one and no current one: (re)starts the worker,
+ * brings its copy of the workspace up to date and writes the request. */
+static void dispatch(struct lang *l, struct worker *w)
 {
-    uint64_t timeout = w->fresh ? l->cfg.start_ms : l->cfg.timeout_ms;
-    uint64_t deadline = now_ms() + timeout;
-    json_int_t id = (json_int_t)++w->next_id;
-    json_object_set_new(rq, "id", json_integer(id));
+    pthread_mutex_lock(&l->mu);
+    struct call *c = w->cur ? NULL : w->queue;
+    bool evict = w->evict;
+    int64_t owner = w->owner;
+    if (c) {
+        w->queue = c->next;
+        if (!w->queue)
+            w->qtail = NULL;
+        w->nqueue--;
+        l->queued--;
+        c->next = NULL;
+        w->cur = c;
+        w->evict = false;
+    }
+    pthread_mutex_unlock(&l->mu);
+    if (!c)
+        return;
+    struct err err = {0};
+    if (evict || (w->proc && worker_ended(w)))
+        worker_stop(l, w);
+    if (!w->proc && worker_start(l, w, &err) < 0) {
+        log_event(LOG_ERROR, "language worker did not start",
+                  json_pack("{s:I,s:s}", "owner", (json_int_t)owner, "error", err.msg));
+        finish(l, w, -EIO, NULL, "the language worker did not start");
+        return;
+    }
+    pthread_mutex_lock(&l->mu);
+    w->timeout = w->fresh ? l->cfg.start_ms : l->cfg.timeout_ms;
+    pthread_mutex_unlock(&l->mu);
+    w->deadline = clock_mono_ms() + w->timeout;
+    json_t *rq = c->rq;
+    json_object_set_new(rq, "ws", json_integer((json_int_t)c->ws));
+    int r = w->light ? 0 : sync_files(l, w, c->ws, rq, &err); /* diagnostics read no files */
+    if (r < 0) {
+        finish(l, w, r, NULL, err.msg); /* what it was given is unknown now: ended */
+        return;
+    }
+    w->cur_id = ++w->next_id;
+    json_object_set_new(rq, "id", json_integer(w->cur_id));
     /* The worker stops a slow analysis itself a little before we would kill it, so that
      * one pathological request does not cost the warm interpreter. */
-    json_object_set_new(rq, "deadline_ms", json_integer((json_int_t)(timeout * 4 / 5)));
+    json_object_set_new(rq, "deadline_ms", json_integer((json_int_t)(w->timeout * 4 / 5)));
     char *text = json_dumps(rq, JSON_COMPACT | JSON_ENSURE_ASCII);
-    if (!text)
-        return err_set(err, ENOMEM, "encode request");
-    size_t len = strlen(text);
-    int r = write_all(w->in, text, len, deadline);
-    if (r == 0)
-        r = write_all(w->in, "\n", 1, deadline);
-    free(text);
-    if (r == 0)
-        r = read_line(w, deadline);
-    if (r < 0) {
-        if (r == -ETIMEDOUT)
-            return err_set(err, ETIMEDOUT, "the language worker took more than %llu ms",
-                           (unsigned long long)timeout);
-        return err_set(err, EPIPE, "the language worker failed (%s)", strerror(-r));
+    size_t len = text ? strlen(text) : 0;
+    free(w->wbuf);
+    w->wbuf = text ? realloc(text, len + 1) : NULL;
+    if (!w->wbuf) {
+        free(text);
+        finish(l, w, -ENOMEM, NULL, "out of memory");
+        return;
     }
-    json_error_t je;
-    json_t *reply = json_loadb(w->rbuf, w->rlen, JSON_REJECT_DUPLICATES, &je);
-    if (!json_is_object(reply) || !json_is_integer(json_object_get(reply, "id")) ||
-        json_integer_value(json_object_get(reply, "id")) != id) {
-        json_decref(reply);
-        return err_set(err, EPIPE, "the language worker answered nonsense");
-    }
-    json_object_del(reply, "id");
-    *ret = reply;
-    return 0;
+    w->wbuf[len] = '\n';
+    w->wlen = len + 1;
+    w->woff = 0;
+    w->rlen = 0;
+    if (flush_request(l, w) < 0)
+        finish(l, w, -EPIPE, NULL, "the language worker failed (it does not read)");
 }
 
-/* Finds or makes the owner's worker and counts the caller in; NULL when every slot is
- * busy. */
-static struct worker *acquire(struct lang *l, int64_t owner)
+/* Refuses calls that waited too long, ends idle workers and workers past their time, gives
+ * free workers their next call; returns the time until the next deadline, ms. */
+static int housekeep(struct lang *l)
 {
-    struct worker *found = NULL, *lru = NULL;
-    pthread_mutex_lock(&l->mu);
-    for (unsigned i = 0; i < l->cfg.max_workers && !found; i++) {
+    uint64_t now = clock_mono_ms();
+    uint64_t next = now + 5000;
+    for (unsigned i = 0; i < l->nslots; i++) {
         struct worker *w = &l->w[i];
-        if (w->owner == owner)
-            found = w;
-        else if (w->owner == 0)
-            lru = w; /* a free slot beats any idle worker */
-        else if (w->users == 0 && (!lru || (lru->owner != 0 && w->last_ms < lru->last_ms)))
-            lru = w;
-    }
-    if (!found && lru) {
-        /* nobody uses it (users == 0), so nobody holds its mutex */
-        worker_stop(lru);
-        lru->owner = owner;
-        found = lru;
-    }
-    if (found)
-        found->users++;
-    pthread_mutex_unlock(&l->mu);
-    return found;
-}
-
-static void release(struct lang *l, struct worker *w)
-{
-    pthread_mutex_lock(&l->mu);
-    w->users--;
-    w->last_ms = now_ms();
-    pthread_mutex_unlock(&l->mu);
-}
-
-int lang_call(struct lang *l, int64_t owner, int64_t ws, json_t *rq, json_t **ret, struct err *err)
-{
-    if (!l->sup)
-        return err_set(err, ENOTSUP, "sandboxes are not available on this node");
-    struct worker *w = acquire(l, owner);
-    if (!w)
-        return err_set(err, EAGAIN, "every language worker of this node is busy");
-    /* Waiting for the same owner's earlier request counts against this one's time (the
-     * start-up time while the worker warms up: a warm-up step delays whoever is served). */
-    uint64_t wait =
-        __atomic_load_n(&w->fresh, __ATOMIC_RELAXED) ? l->cfg.start_ms : l->cfg.timeout_ms;
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += (time_t)(wait / 1000);
-    until.tv_nsec += (long)(wait % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    if (pthread_mutex_timedlock(&w->mu, &until) != 0) {
-        release(l, w);
-        return err_set(err, EAGAIN, "your language worker is busy");
-    }
-    int r = 0;
-    if (w->proc && worker_ended(w))
-        worker_stop(w);
-    if (!w->proc) {
-        r = worker_start(l, w, err);
-        if (r < 0) {
-            log_event(LOG_ERROR, "language worker did not start",
-                      json_pack("{s:I,s:s}", "owner", (json_int_t)owner, "error", err->msg));
-            r = -EIO;
-            goto out;
+        char msg[160];
+        if (w->cur && w->proc && now >= w->deadline) {
+            snprintf(msg, sizeof(msg), "the language worker took more than %llu ms",
+                     (unsigned long long)w->timeout);
+            finish(l, w, -ETIMEDOUT, NULL, msg);
         }
-    }
-    json_object_set_new(rq, "ws", json_integer((json_int_t)ws));
-    r = sync_files(l, w, ws, rq, err);
-    if (r == 0)
-        r = exchange(l, w, rq, ret, err);
-    if (r == -ETIMEDOUT)
-        __atomic_fetch_add(&l->timeouts, 1, __ATOMIC_RELAXED);
-    else if (r == -EPIPE)
-        __atomic_fetch_add(&l->failures, 1, __ATOMIC_RELAXED);
-    else if (r == 0)
-        __atomic_fetch_add(&l->requests, 1, __ATOMIC_RELAXED);
-    if (r == -ETIMEDOUT || r == -EPIPE) {
-        log_event(LOG_WARN, "language worker ended",
-                  json_pack("{s:I,s:I,s:s}", "owner", (json_int_t)owner, "sandbox",
-                            (json_int_t)(w->proc ? w->proc->id : 0), "reason", err->msg));
-        worker_stop(w);
-    } else if (r < 0) {
-        worker_stop(w); /* what it was given is unknown now */
-    } else {
-        /* Still warming up in idle time: the next request gets the start-up time too. */
-        __atomic_store_n(&w->fresh, json_is_true(json_object_get(*ret, "warming")),
-                         __ATOMIC_RELAXED);
-        json_object_del(*ret, "warming");
-    }
-out:
-    pthread_mutex_unlock(&w->mu);
-    release(l, w);
-    return r;
-}
-
-#define MAX_ITEMS 500 /* items kept from a worker's answer */
-
-/* ---- answers, checked and rebuilt ----------------------------------------------------- */
-
-static json_t *str_or(json_t *o, const char *key, const char *dflt)
-{
-    json_t *v = json_object_get(o, key);
-    return json_is_string(v) ? json_copy(v) : json_string(dflt);
-}
-
-/* A non-negative integer member below max, or -1. */
-static json_int_t int_in(json_t *o, const char *key, json_int_t max)
-{
-    json_t *v = json_object_get(o, key);
-    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > max)
-        return -1;
-    return json_integer_value(v);
-}
-
-static json_t *rebuild_complete(json_t *ok)
-{
-    json_t *items = json_array(), *in = json_object_get(ok, "items");
-    size_t i;
-    json_t *it;
-    json_array_foreach(in, i, it)
-    {
-        if (i >= MAX_ITEMS)
-            break;
-        if (!json_is_object(it) || !json_is_string(json_object_get(it, "label")))
-            continue;
-        json_array_append_new(
-            items, json_pack("{s:o,s:o,s:o,s:o}", "label", str_or(it, "label", ""), "kind",
-                             str_or(it, "kind", ""), "detail", str_or(it, "detail", ""), "insert",
-                             str_or(it, "insert", "")));
-    }
-    return json_pack("{s:o}", "items", items);
-}
-
-static json_t *rebuild_signature(json_t *ok)
-{
-    json_t *sigs = json_array(), *in = json_object_get(ok, "signatures");
-    size_t i, j;
-    json_t *s, *p;
-    json_array_foreach(in, i, s)
-    {
-        if (i >= 16)
-            break;
-        if (!json_is_object(s) || !json_is_string(json_object_get(s, "label")))
-            continue;
-        json_t *params = json_array();
-        json_array_foreach(json_object_get(s, "params"), j, p)
-        {
-            if (j < 64 && json_is_string(p))
-                json_array_append(params, p);
-        }
-        json_int_t active = int_in(s, "active_param", 1000);
-        json_array_append_new(sigs, json_pack("{s:o,s:o,s:o,s:o}", "label", str_or(s, "label", ""),
-                                              "params", params, "active_param",
-                                              active < 0 ? json_null() : json_integer(active),
-                                              "doc", str_or(s, "doc", "")));
-    }
-    return json_pack("{s:o}", "signatures", sigs);
-}
-
-static json_t *rebuild_hover(json_t *ok)
-{
-    return json_pack("{s:o}", "markdown", str_or(ok, "markdown", ""));
-}
-
-static json_t *rebuild_definition(json_t *ok)
-{
-    json_t *items = json_array(), *in = json_object_get(ok, "items");
-    size_t i;
-    json_t *it;
-    json_array_foreach(in, i, it)
-    {
-        if (i >= 16)
-            break;
-        json_int_t line = int_in(it, "line", 1 << 30), col = int_in(it, "column", 1 << 30);
-        if (!json_is_object(it) || line < 1 || col < 0)
-            continue;
-        json_t *path = json_object_get(it, "path");
-        const char *reason;
-        if (json_is_string(path)) {
-            /* A workspace file: a path by our rules, or nothing. */
-            if (path_check(json_string_value(path), json_string_length(path), &reason) < 0)
+        pthread_mutex_lock(&l->mu);
+        /* Waited past its time: its worker is busy with earlier calls. */
+        struct call **pp = &w->queue, *c;
+        w->qtail = NULL;
+        while ((c = *pp)) {
+            if (now >= c->wait_until) {
+                *pp = c->next;
+                w->nqueue--;
+                l->queued--;
+                finished_add(l, c, -EAGAIN, NULL, "your language worker is busy");
                 continue;
-            json_array_append_new(
-                items, json_pack("{s:O,s:I,s:I}", "path", path, "line", line, "column", col));
-        } else if (json_is_string(json_object_get(it, "text"))) {
-            /* A library's source, shown read-only. */
-            json_array_append_new(items, json_pack("{s:n,s:o,s:I,s:I,s:o}", "path", "module",
-                                                   str_or(it, "module", ""), "line", line, "column",
-                                                   col, "text", str_or(it, "text", "")));
+            }
+            if (c->wait_until < next)
+                next = c->wait_until;
+            w->qtail = c;
+            pp = &c->next;
         }
+        /* (last_ms may be later than now: a call ended during this pass) */
+        bool idle = w->owner && !w->cur && !w->queue && w->last_ms + l->cfg.idle_ms <= now;
+        if (idle)
+            w->owner = 0;
+        bool stop = (idle || w->evict) && !w->cur && !w->queue;
+        if (stop)
+            w->evict = false;
+        if (w->owner && !w->cur && !w->queue && w->last_ms + l->cfg.idle_ms < next)
+            next = w->last_ms + l->cfg.idle_ms;
+        pthread_mutex_unlock(&l->mu);
+        if (stop)
+            worker_stop(l, w);
+        dispatch(l, w);
+        if (w->cur && w->deadline < next)
+            next = w->deadline;
     }
-    return json_pack("{s:o}", "items", items);
+    now = clock_mono_ms();
+    return next <= now ? 0 : (int)(next - now);
 }
 
-static json_t *rebuild_diagnostics(json_t *ok)
-{
-    json_t *items = json_array(), *in = json_object_get(ok, "items");
-    size_t i;
-    json_t *it;
-    json_array_foreach(in, i, it)
-    {
-        if (i >= MAX_ITEMS)
-            break;
-        json_int_t line = int_in(it, "line", 1 << 30), col = int_in(it, "column", 1 << 30);
-        json_int_t eline = int_in(it, "end_line", 1 << 30),
-                   ecol = int_in(it, "end_column", 1 << 30);
-        const char *sev = json_string_value(json_object_get(it, "severity"));
-        if (line < 1 || col < 0 || eline < line || ecol < 0 || !sev ||
-            (strcmp(sev, "error") != 0 && strcmp(sev, "warning") != 0))
-            continue;
-        json_array_append_new(
-            items, json_pack("{s:I,s:I,s:I,s:I,s:s,s:o,s:o}", "line", line, "column", col,
-                             "end_line", eline, "end_column", ecol, "severity", sev, "message",
-                             str_or(it, "message", ""), "code", str_or(it, "code", "")));
-    }
-    return json_pack("{s:o}", "items", items);
-}
-
-static json_t *rebuild_format(json_t *ok)
-{
-    json_t *src = json_object_get(ok, "source");
-    return json_is_string(src) ? json_pack("{s:O}", "source", src) : NULL;
-}
-
-json_t *lang_answer(const char *op, json_t *ok)
-{
-    if (!json_is_object(ok))
-        return NULL;
-    if (strcmp(op, "complete") == 0)
-        return rebuild_complete(ok);
-    if (strcmp(op, "signature") == 0)
-        return rebuild_signature(ok);
-    if (strcmp(op, "hover") == 0)
-        return rebuild_hover(ok);
-    if (strcmp(op, "definition") == 0)
-        return rebuild_definition(ok);
-    if (strcmp(op, "diagnostics") == 0)
-        return rebuild_diagnostics(ok);
-    if (strcmp(op, "format") == 0)
-        return rebuild_format(ok);
-    return NULL;
-}
-
-/* Ends workers idle past idle_ms, and those whose sandbox has ended. */
-static void *sweeper_main(void *arg)
+static void *loop_main(void *arg)
 {
     struct lang *l = arg;
-    pthread_mutex_lock(&l->mu);
-    while (!l->stopping) {
-        uint64_t period = l->cfg.idle_ms / 4;
-        if (period < 200)
-            period = 200;
-        if (period > 5000)
-            period = 5000;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += (time_t)(period / 1000);
-        ts.tv_nsec += (long)(period % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&l->cv, &l->mu, &ts);
-        uint64_t now = now_ms();
-        for (unsigned i = 0; i < l->cfg.max_workers; i++) {
-            struct worker *w = &l->w[i];
-            if (w->owner == 0 || w->users > 0)
+    struct epoll_event evs[16];
+    int timeout = 0;
+    for (;;) {
+        int n = epoll_wait(l->ep, evs, 16, timeout);
+        pthread_mutex_lock(&l->mu);
+        bool stopping = l->stopping;
+        pthread_mutex_unlock(&l->mu);
+        if (stopping)
+            break;
+        for (int k = 0; k < n; k++) {
+            uint64_t d = evs[k].data.u64;
+            if (d == WAKE) {
+                uint64_t v;
+                (void)!read(l->wake, &v, sizeof(v));
                 continue;
-            if (now - w->last_ms >= l->cfg.idle_ms || !w->proc || worker_ended(w)) {
-                worker_stop(w);
-                w->owner = 0;
             }
+            struct worker *w = &l->w[d / 2];
+            if (!w->proc)
+                continue; /* ended earlier in this batch */
+            if (d % 2 == 0) {
+                on_answer(l, w);
+            } else if (w->cur && flush_request(l, w) < 0) {
+                finish(l, w, -EPIPE, NULL, "the language worker failed (it does not read)");
+            }
+        }
+        timeout = housekeep(l);
+        deliver(l);
+    }
+    return NULL;
+}
+
+/* ---- calls ----------------------------------------------------------------------------- */
+
+/* The owner's worker slot of the kind asked for (full or light): theirs, a free one, or the
+ * least recently used idle one (its process is then ended by the loop). NULL when every slot
+ * of that kind is busy. mu held. */
+static struct worker *slot_for(struct lang *l, int64_t owner, bool light)
+{
+    struct worker *lru = NULL;
+    unsigned from = light ? l->cfg.max_workers : 0, to = light ? l->nslots : l->cfg.max_workers;
+    for (unsigned i = from; i < to; i++) {
+        struct worker *w = &l->w[i];
+        if (w->owner == owner)
+            return w;
+        if (w->owner == 0) {
+            if (!lru || lru->owner != 0)
+                lru = w; /* a free slot beats any idle worker */
+        } else if (!w->cur && !w->queue &&
+                   (!lru || (lru->owner != 0 && w->last_ms < lru->last_ms))) {
+            lru = w;
+        }
+    }
+    if (lru) {
+        lru->evict = lru->evict || lru->live || lru->owner != 0;
+        lru->owner = owner;
+        lru->last_ms = clock_mono_ms();
+    }
+    return lru;
+}
+
+int lang_submit(struct lang *l, int64_t owner, int64_t ws, const char *key, json_t *rq,
+                lang_done_fn done, void *ctx, struct err *err)
+{
+    if (!l->sup) {
+        json_decref(rq);
+        return err_set(err, ENOTSUP, "sandboxes are not available on this node");
+    }
+    struct call *c = calloc(1, sizeof(*c));
+    if (!c || (key && !(c->key = strdup(key)))) {
+        free(c);
+        json_decref(rq);
+        return err_set(err, ENOMEM, "queue the request");
+    }
+    c->ws = ws;
+    c->rq = rq;
+    c->done = done;
+    c->ctx = ctx;
+    int r = 0;
+    pthread_mutex_lock(&l->mu);
+    /* Diagnostics go to the owner's light worker: they need no jedi and no files, and do
+     * not wait behind a completion. */
+    const char *op = json_string_value(json_object_get(rq, "op"));
+    bool light = op && strcmp(op, "diagnostics") == 0;
+    struct worker *w = l->stopping ? NULL : slot_for(l, owner, light);
+    if (l->stopping) {
+        r = err_set(err, ESHUTDOWN, "the server is stopping");
+    } else if (!w) {
+        r = err_set(err, EAGAIN, "every language worker of this node is busy");
+    } else {
+        /* A newer call about the same thing replaces a waiting one. */
+        struct call **pp = &w->queue, *q;
+        w->qtail = NULL;
+        while ((q = *pp)) {
+            if (key && q->key && strcmp(q->key, key) == 0) {
+                *pp = q->next;
+                w->nqueue--;
+                l->queued--;
+                finished_add(l, q, -ECANCELED, NULL, "a newer request replaced this one");
+                continue;
+            }
+            w->qtail = q;
+            pp = &q->next;
+        }
+        if (w->nqueue >= l->cfg.queue) {
+            r = err_set(err, EAGAIN, "your language worker has %u requests waiting", w->nqueue);
+        } else {
+            /* Waiting for the same owner's earlier calls counts against this one's time (the
+             * start-up time while the worker starts or warms up). */
+            bool starting = w->fresh || !w->live || w->evict;
+            c->wait_until = clock_mono_ms() + (starting ? l->cfg.start_ms : l->cfg.timeout_ms);
+            if (w->qtail)
+                w->qtail->next = c;
+            else
+                w->queue = c;
+            w->qtail = c;
+            w->nqueue++;
+            l->queued++;
         }
     }
     pthread_mutex_unlock(&l->mu);
-    return NULL;
+    if (r < 0)
+        call_free(c);
+    wake(l); /* also for a replaced call's answer */
+    return r;
 }
 
 int lang_new(const struct lang_config *cfg, struct store *store, struct sup *sup, struct lang **ret,
@@ -643,26 +717,37 @@ int lang_new(const struct lang_config *cfg, struct store *store, struct sup *sup
     l->cfg = *cfg;
     if (l->cfg.max_workers == 0)
         l->cfg.max_workers = 1;
+    if (l->cfg.queue == 0)
+        l->cfg.queue = 1;
     snprintf(l->preload, sizeof(l->preload), "%s", cfg->preload ? cfg->preload : "");
     l->cfg.preload = l->preload;
     l->store = store;
     l->sup = sup;
-    l->w = calloc(l->cfg.max_workers, sizeof(*l->w));
+    l->ep = l->wake = -1;
+    pthread_mutex_init(&l->mu, NULL);
+    l->nslots = 2 * l->cfg.max_workers;
+    l->w = calloc(l->nslots, sizeof(*l->w));
     if (!l->w) {
-        free(l);
+        lang_free(l);
         return err_set(err, ENOMEM, "lang");
     }
-    pthread_mutex_init(&l->mu, NULL);
-    pthread_cond_init(&l->cv, NULL);
-    for (unsigned i = 0; i < l->cfg.max_workers; i++) {
-        pthread_mutex_init(&l->w[i].mu, NULL);
+    for (unsigned i = 0; i < l->nslots; i++) {
         l->w[i].in = l->w[i].out = -1;
+        l->w[i].light = i >= l->cfg.max_workers;
     }
-    if (pthread_create(&l->sweeper, NULL, sweeper_main, l) != 0) {
+    l->ep = epoll_create1(EPOLL_CLOEXEC);
+    l->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = WAKE};
+    if (l->ep < 0 || l->wake < 0 || epoll_ctl(l->ep, EPOLL_CTL_ADD, l->wake, &ev) < 0) {
+        int e = errno;
         lang_free(l);
-        return err_set(err, EAGAIN, "lang sweeper thread");
+        return err_set(err, e, "lang loop");
     }
-    l->sweeper_started = true;
+    if (pthread_create(&l->loop, NULL, loop_main, l) != 0) {
+        lang_free(l);
+        return err_set(err, EAGAIN, "lang loop thread");
+    }
+    l->loop_started = true;
     *ret = l;
     return 0;
 }
@@ -673,17 +758,37 @@ void lang_free(struct lang *l)
         return;
     pthread_mutex_lock(&l->mu);
     l->stopping = true;
-    pthread_cond_broadcast(&l->cv);
     pthread_mutex_unlock(&l->mu);
-    if (l->sweeper_started)
-        pthread_join(l->sweeper, NULL);
-    for (unsigned i = 0; i < l->cfg.max_workers; i++) {
-        worker_stop(&l->w[i]);
+    if (l->loop_started) {
+        wake(l);
+        pthread_join(l->loop, NULL);
+    }
+    /* The loop is gone: every call still here is finished now. */
+    pthread_mutex_lock(&l->mu);
+    for (unsigned i = 0; l->w && i < l->nslots; i++) {
+        struct worker *w = &l->w[i];
+        if (w->cur)
+            finished_add(l, w->cur, -ESHUTDOWN, NULL, "the server is stopping");
+        w->cur = NULL;
+        for (struct call *c = w->queue, *next; c; c = next) {
+            next = c->next;
+            finished_add(l, c, -ESHUTDOWN, NULL, "the server is stopping");
+        }
+        w->queue = w->qtail = NULL;
+        w->nqueue = 0;
+    }
+    l->queued = 0;
+    pthread_mutex_unlock(&l->mu);
+    deliver(l);
+    for (unsigned i = 0; l->w && i < l->nslots; i++) {
+        worker_stop(l, &l->w[i]);
         free(l->w[i].sent);
         free(l->w[i].rbuf);
-        pthread_mutex_destroy(&l->w[i].mu);
     }
-    pthread_cond_destroy(&l->cv);
+    if (l->wake >= 0)
+        close(l->wake);
+    if (l->ep >= 0)
+        close(l->ep);
     pthread_mutex_destroy(&l->mu);
     free(l->w);
     free(l);
@@ -693,8 +798,9 @@ void lang_stats(struct lang *l, struct lang_stats *ret)
 {
     memset(ret, 0, sizeof(*ret));
     pthread_mutex_lock(&l->mu);
-    for (unsigned i = 0; i < l->cfg.max_workers; i++)
-        ret->workers += l->w[i].owner != 0 && l->w[i].users + (l->w[i].proc != NULL) > 0;
+    for (unsigned i = 0; i < l->nslots; i++)
+        ret->workers += l->w[i].owner != 0 && (l->w[i].cur || l->w[i].queue || l->w[i].live);
+    ret->queued = l->queued;
     pthread_mutex_unlock(&l->mu);
     ret->requests = __atomic_load_n(&l->requests, __ATOMIC_RELAXED);
     ret->started = __atomic_load_n(&l->started, __ATOMIC_RELAXED);

@@ -1,5 +1,6 @@
 # lang_worker.py: pyroom's language worker. Runs inside a sandbox (src/exec/lang.c starts
-# it as `python3 -I -c <this file> PRELOAD`), one per workspace owner, and answers
+# it as `python3 -I -c <this file> PRELOAD full|light`; a light worker answers diagnostics only
+# and warms nothing up), one per workspace owner, and answers
 # completion, signature, hover, definition, diagnostics and formatting requests with jedi,
 # pyflakes and black.
 #
@@ -30,8 +31,24 @@ MAX_ITEMS = 300
 MAX_DOC = 6000
 MAX_TEXT = 256 * 1024
 
+import ast  # noqa: E402
+import collections  # noqa: E402
+
 import pyflakes.checker  # noqa: E402
 import pyflakes.messages  # noqa: E402
+
+# pyflakes collects type comments from the file's tokens; given none (we give none) it still
+# walks the whole tree for nothing: a quarter of a check. Same answer, without the walk.
+_collect_type_comments = pyflakes.checker._collect_type_comments
+
+
+def _type_comments(tree, tokens):
+    if not tokens:
+        return collections.defaultdict(list)
+    return _collect_type_comments(tree, tokens)
+
+
+pyflakes.checker._collect_type_comments = _type_comments
 
 # jedi is imported on first use, or in idle time (see main): diagnostics need only pyflakes,
 # so a fresh worker answers them at once.
@@ -216,13 +233,90 @@ def char_col(lines, line, byte_col):
     return len(lines[line - 1].encode("utf-8")[:max(byte_col, 0)].decode("utf-8", "ignore"))
 
 
-def op_diagnostics(rq):
-    import ast
+class Trees:
+    """Parses a document again only where it changed since the last parse of the same
+    (workspace, path): typing changes a line or two of a file, and parsing all of it was a
+    third of a diagnostics request. The module's top-level statements before and after the
+    changed lines are the last parse's (those after it moved by the lines added or removed);
+    the changed part is parsed from the start of the statement before it to the end of the
+    statement after it. Whatever fails that way (a change that opens a bracket or a string
+    reaching past the slice, an indentation error) is parsed whole, so errors are the full
+    parse's. Sources with a carriage return are always parsed whole (line counting)."""
 
+    MAX_DOCS = 16
+
+    def __init__(self):
+        self.docs = collections.OrderedDict()  # (ws, path) -> (lines, Module)
+
+    def parse(self, key, src, filename):
+        lines = src.split("\n")
+        old = self.docs.pop(key, None)
+        tree = None
+        if old is not None and "\r" not in src:
+            try:
+                tree = self._splice(old[0], old[1], lines, filename)
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                tree = None
+        if tree is None:
+            try:
+                tree = ast.parse(src, filename=filename)
+            except BaseException:
+                if old is not None:  # the last good parse stays the base of the next
+                    self.docs[key] = old
+                raise
+        self.docs[key] = (lines, tree)
+        while len(self.docs) > self.MAX_DOCS:
+            self.docs.popitem(last=False)
+        return tree, lines
+
+    @staticmethod
+    def _first(st):
+        return min([st.lineno] + [d.lineno for d in getattr(st, "decorator_list", ())])
+
+    def _splice(self, old_lines, old_tree, lines, filename):
+        n_old, n_new = len(old_lines), len(lines)
+        p = 0
+        while p < n_old and p < n_new and old_lines[p] == lines[p]:
+            p += 1
+        if p == n_old == n_new:
+            return old_tree
+        s = 0
+        while s < n_old - p and s < n_new - p and old_lines[-1 - s] == lines[-1 - s]:
+            s += 1
+        # Changed: old lines p+1 .. n_old-s (1-based; empty when lines were only added).
+        first_changed, last_changed = p + 1, n_old - s
+        body = old_tree.body
+        before = [st for st in body if st.end_lineno < first_changed]
+        after = [st for st in body if self._first(st) > last_changed]
+        # The statement on each side of the change is parsed again with it, and so is any
+        # statement sharing a line with it (`a = 1; b = 2`).
+        if before:
+            gone = before.pop()
+            while before and before[-1].end_lineno >= self._first(gone):
+                before.pop()
+        if after:
+            gone = after.pop(0)
+            while after and self._first(after[0]) <= gone.end_lineno:
+                after.pop(0)
+        start = before[-1].end_lineno + 1 if before else 1  # 1-based, before the change
+        delta = n_new - n_old
+        end = (self._first(after[0]) - 1 if after else n_old) + delta  # new numbering
+        mid = ast.parse("\n".join(lines[start - 1:end]), filename=filename)
+        if start > 1:
+            ast.increment_lineno(mid, start - 1)
+        if delta:
+            for st in after:
+                ast.increment_lineno(st, delta)
+        return ast.Module(body=before + mid.body + after, type_ignores=[])
+
+
+_trees = Trees()
+
+
+def op_diagnostics(rq):
     src = rq["source"]
-    lines = src.split("\n")
     try:
-        tree = ast.parse(src, filename=rq["path"])
+        tree, lines = _trees.parse((rq["ws"], rq["path"]), src, rq["path"])
     except SyntaxError as e:
         ln = e.lineno or 1
         col = max((e.offset or 1) - 1, 0)
@@ -355,6 +449,8 @@ def settle():
 def main():
     warm = ["jedi"] + [m for m in (sys.argv[1] if len(sys.argv) > 1 else "").split(",") if m]
     warm.append("black")
+    if len(sys.argv) > 2 and sys.argv[2] == "light":
+        warm = []  # diagnostics only (pyflakes): nothing to warm up
     lines = Lines()
     out = sys.stdout
     settled = False

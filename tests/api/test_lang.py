@@ -337,3 +337,239 @@ def test_a_frozen_worker_is_killed_by_the_server():
         assert c.get("/api/admin/stats").json()["lang"]["timeouts"] == 1
     finally:
         srv.stop()
+
+
+# Inference that jedi cannot finish quickly: every branch doubles what x may be.
+SLOW = "x = 1\n" + "".join(f"if c{i}:\n    x = [x]\nelse:\n    x = (x,)\n"
+                           for i in range(80)) + "x."
+
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def raw_ask(c, ws, op, timeout=120, **body):
+    """ask() on its own connection (a requests.Session is not for several threads)."""
+    import requests
+
+    return requests.post(f"{c.server.url}/api/workspaces/{ws['id']}/{op}", json=body,
+                         cookies=c.s.cookies, headers={"X-CSRF-Token": c.csrf}, timeout=timeout)
+
+
+def busy_worker(srv, c, ws):
+    """Warms the user's worker up and returns its pid and CPU ticks so far."""
+    for _ in range(2):
+        assert complete(c, ws, "import os\nos.pat")
+    (pid,) = worker_pids(srv)
+    return pid, cpu_ticks(pid)
+
+
+def wait_analysing(pid, before):
+    """Waits until the worker has spent a tenth of a second on CPU since `before`: the
+    slow request reached it and is being analysed."""
+    deadline = time.monotonic() + 60
+    while cpu_ticks(pid) < before + 10:
+        assert time.monotonic() < deadline, "the slow request never reached the worker"
+        time.sleep(0.05)
+
+
+def test_slow_requests_hold_no_http_worker():
+    """With the HTTP worker pool at its minimum (one thread), more slow language requests
+    than HTTP workers in flight do not hold up /api/health or a file GET: a language
+    request is deferred and answered from the analysers' own thread."""
+    import requests
+
+    srv = Server(extra=["--http-workers", "1", "--lang-timeout-ms", "12000",
+                        "--lang-preload", ""]).start()
+    try:
+        c = Client(srv)
+        ws = c.workspace("w")
+        put(c, ws, "data.txt", "hello")
+        pid, before = busy_worker(srv, c, ws)
+        line, col = end_of(SLOW)
+        with concurrent.futures.ThreadPoolExecutor(3) as ex:
+            slow = [ex.submit(raw_ask, c, ws, "complete", path=f"m{i}.py", source=SLOW,
+                              line=line, column=col) for i in range(3)]
+            wait_analysing(pid, before)
+            health = requests.get(srv.url + "/api/health", timeout=120)
+            got = c.get(f"/api/workspaces/{ws['id']}/files/data.txt")
+            ended = [f.done() for f in slow]
+            results = [f.result() for f in slow]
+        assert health.status_code == 200 and got.status_code == 200 and got.content == b"hello"
+        assert not any(ended), "a slow language request ended before health was answered"
+        codes = sorted((r.status_code, error_code(r)) for r in results)
+        # One at a time per user: the first two are stopped at their time; the third waited
+        # longer than a request's time for the worker and was refused.
+        assert set(codes) <= {(504, "analysis_timeout"), (429, "rate_limited")}, codes
+        assert (504, "analysis_timeout") in codes, codes
+    finally:
+        srv.stop()
+
+
+def wait_queued(admin, n):
+    deadline = time.monotonic() + 60
+    while admin.get("/api/admin/stats").json()["lang"]["queued"] != n:
+        assert time.monotonic() < deadline, f"never {n} language requests waiting"
+        time.sleep(0.02)
+
+
+def test_newer_request_replaces_a_waiting_one_and_the_queue_is_bounded():
+    """While a worker is busy, a newer request about the same file replaces the waiting
+    one (409 superseded: typing does not queue stale analyses); past --lang-queue waiting
+    requests a request is refused at once (429); the waiting ones are answered after."""
+    # (times generous enough for a machine under heavy load: the waiting requests must not
+    # pass their time while the slow one runs)
+    srv = Server(extra=["--lang-timeout-ms", "12000", "--lang-queue", "2",
+                        "--lang-preload", ""]).start()
+    try:
+        c = Client(srv)  # the first account: an admin, for /api/admin/stats
+        ws = c.workspace("w")
+        pid, before = busy_worker(srv, c, ws)
+        line, col = end_of(SLOW)
+
+        def hover(path, src):
+            return raw_ask(c, ws, "hover", path=path, source=src, line=1, column=0)
+
+        with concurrent.futures.ThreadPoolExecutor(4) as ex:
+            slow = ex.submit(raw_ask, c, ws, "complete", path="a.py", source=SLOW, line=line,
+                             column=col)
+            wait_analysing(pid, before)
+            old = ex.submit(hover, "b.py", "len\n")
+            wait_queued(c, 1)
+            new = ex.submit(hover, "b.py", "print\n")
+            r = old.result()
+            assert r.status_code == 409 and error_code(r) == "superseded", r.text
+            other = ex.submit(hover, "c.py", "sorted\n")
+            wait_queued(c, 2)
+            r = hover("d.py", "abs\n")
+            assert r.status_code == 429 and error_code(r) == "rate_limited", r.text
+            assert not slow.done() and not new.done() and not other.done()
+            r = new.result()
+            assert r.status_code == 200 and "print" in r.json()["markdown"], r.text
+            r = other.result()
+            assert r.status_code == 200 and "sorted" in r.json()["markdown"], r.text
+            r = slow.result()
+            assert r.status_code == 504 and error_code(r) == "analysis_timeout", r.text
+        assert c.get("/api/admin/stats").json()["lang"]["queued"] == 0
+    finally:
+        srv.stop()
+
+
+def test_diagnostics_do_not_wait_behind_a_completion():
+    """Diagnostics are answered by the owner's light worker (pyflakes only), so they are
+    not queued behind a slow completion of the same user."""
+    srv = Server(extra=["--lang-timeout-ms", "12000", "--lang-preload", ""]).start()
+    try:
+        c = Client(srv)
+        ws = c.workspace("w")
+        pid, before = busy_worker(srv, c, ws)
+        # the light worker started too (its start is not what is measured here)
+        assert ask(c, ws, "diagnostics", path="b.py", source="x = 1\n").status_code == 200
+        before = cpu_ticks(pid)
+        line, col = end_of(SLOW)
+        with concurrent.futures.ThreadPoolExecutor(1) as ex:
+            slow = ex.submit(raw_ask, c, ws, "complete", path="a.py", source=SLOW, line=line,
+                             column=col)
+            wait_analysing(pid, before)
+            r = ask(c, ws, "diagnostics", path="b.py", source="import os\nq\n")
+            ended = slow.done()
+            assert r.status_code == 200, r.text
+            assert [i["code"] for i in r.json()["items"]] == ["UnusedImport", "UndefinedName"]
+            assert not ended, "the diagnostics waited for the slow completion"
+            r = slow.result()
+            assert r.status_code == 504 and error_code(r) == "analysis_timeout", r.text
+        assert len(worker_pids(srv)) == 2  # the full worker and the light one
+    finally:
+        srv.stop()
+
+
+def test_client_gone_and_shutdown_with_requests_in_flight():
+    """A client that hangs up while its request waits for the worker costs nothing: the
+    worker answers the next request. A server stopped with language requests in flight
+    answers them 503 and exits cleanly (under `make asan`: no leak, no use after free)."""
+    import socket
+
+    srv = Server(extra=["--lang-timeout-ms", "12000", "--lang-preload", ""]).start()
+    try:
+        c = Client(srv)
+        ws = c.workspace("w")
+        pid, before = busy_worker(srv, c, ws)
+        line, col = end_of(SLOW)
+        import json as _json
+        body = _json.dumps({"path": "a.py", "source": SLOW, "line": line,
+                            "column": col}).encode()
+        cookie = "; ".join(f"{k}={v}" for k, v in c.s.cookies.items())
+        s = socket.create_connection(("127.0.0.1", srv.port))
+        s.sendall(f"POST /api/workspaces/{ws['id']}/complete HTTP/1.1\r\nHost: x\r\n"
+                  f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                  f"Cookie: {cookie}\r\nX-CSRF-Token: {c.csrf}\r\n\r\n".encode() + body)
+        wait_analysing(pid, before)
+        s.close()  # gone while the worker analyses
+        assert complete(c, ws, "import os\nos.pat")  # after the slow one passed its time
+        pid, before = busy_worker(srv, c, ws)
+        with concurrent.futures.ThreadPoolExecutor(2) as ex:
+            futs = [ex.submit(raw_ask, c, ws, "complete", path=p, source=SLOW, line=line,
+                              column=col) for p in ("x.py", "y.py")]
+            wait_analysing(pid, before)
+            wait_queued(c, 1)
+            assert srv.stop() == 0
+            for f in futs:
+                r = f.result()
+                assert r.status_code == 503 and error_code(r) == "unavailable", r.text
+        log = open(srv.log_path).read()
+        assert "Sanitizer" not in log, log[-3000:]
+    finally:
+        srv.stop()
+
+
+def flakes(src):
+    """What pyflakes says of src parsed whole: (line, column, code), or the syntax error."""
+    import ast
+
+    import pyflakes.checker
+
+    try:
+        tree = ast.parse(src)
+    except SyntaxError as e:
+        return [(e.lineno, "SyntaxError")]
+    return sorted((m.lineno, m.col, type(m).__name__)
+                  for m in pyflakes.checker.Checker(tree, filename="main.py").messages)
+
+
+def test_diagnostics_follow_edits_exactly(lang_user):
+    """The worker parses again only the part of a file that changed since its last request
+    (lang_worker.py's Trees): after every edit, including ones that open a bracket or a
+    string, continue a statement or share a line, the findings are those of a whole parse."""
+    c, ws = lang_user
+    lines = ["import os", "import sys", "", "def f(a):", "    return a + os.sep", "",
+             "x = 1; y = 2", "if x:", "    pass", "", "@staticmethod", "def g():",
+             "    return undefined_one", "", "s = '''a", "b'''", "print(f(x), g(), s)"]
+    edits = [(7, "insert", "w = x + y"), (5, "insert", "z = ("), (6, "insert", ")"),
+             (6, "delete", None),
+             (5, "delete", None), (9, "insert", "else:"), (10, "insert", "    y = sys"),
+             (7, "append", "; w = q"), (14, "append", " +"), (14, "append", " 1"),
+             (15, "insert", "'''"), (15, "delete", None), (0, "insert", "import json"),
+             (3, "append", "  # comment"), (12, "insert", "@property"),
+             (len(lines) + 3, "insert", "t = undefined_two"), (4, "append", ":"),
+             (4, "delete", None), (8, "append", " \\"), (8, "delete", None)]
+    for k, how, text in [(0, "start", None)] + edits:
+        k = min(k, len(lines))
+        if how == "start":
+            pass
+        elif how == "insert":
+            lines.insert(k, text)
+        elif how == "append":
+            lines[min(k, len(lines) - 1)] += text
+        else:
+            del lines[min(k, len(lines) - 1)]
+        src = "\n".join(lines)
+        r = ask(c, ws, "diagnostics", path="edits.py", source=src)
+        assert r.status_code == 200, r.text
+        items = r.json()["items"]
+        if items and items[0]["code"] == "SyntaxError":
+            got = [(items[0]["line"], "SyntaxError")]
+        else:
+            got = sorted((i["line"], i["column"], i["code"]) for i in items)
+        assert got == flakes(src), (how, text, src)

@@ -62,6 +62,9 @@ def test_every_error_the_source_sends_is_in_the_table():
             sent.append((path, None, code))
         for code in re.findall(r'api_error_name\(API_ERR_(\w+)\)', flat):
             sent.append((path, None, code))
+        # api/lang.c builds its answers on the language loop's thread (answer_error)
+        for code in re.findall(r'answer_error\(API_ERR_(\w+),', flat):
+            sent.append((path, None, code))
         # the HTTP core's own refusals, and answers written out as JSON text
         for status, code in re.findall(r'refuse\(st, (\d{3}), "(\w+)"', flat):
             sent.append((path, int(status), code))

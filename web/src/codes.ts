@@ -32,6 +32,7 @@ export type ErrorCode =
     | 'doc_exists'
     | 'snapshot_needed'
     | 'no_terminal'
+    | 'superseded'
     | 'etag_mismatch'
     | 'too_large'
     | 'unsupported_media_type'
@@ -100,6 +101,7 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
     doc_exists: 409,
     snapshot_needed: 409,
     no_terminal: 409,
+    superseded: 409,
     etag_mismatch: 412,
     too_large: 413,
     unsupported_media_type: 415,

@@ -84,13 +84,15 @@ export class Lang {
     }
 
     /** POSTs one language request; null when it failed or was aborted (the editor stays
-     * usable without answers: a busy or slow worker only means no popup this time). */
+     * usable without answers: a busy or slow worker only means no popup this time). A
+     * request the server dropped for a newer one of ours (409 superseded) is silent: the
+     * newer answer follows. */
     private async call<T>(op: string, body: object, signal?: AbortSignal): Promise<T | null> {
         try {
             const res = await langServices.call(this.ws, op, body, signal);
             return (await res.json()) as T;
         } catch (e) {
-            if (e instanceof ApiError && (op === 'format' || op === 'definition')) toast(e.message, 'error');
+            if (e instanceof ApiError && e.code !== 'superseded' && (op === 'format' || op === 'definition')) toast(e.message, 'error');
             return null;
         }
     }
