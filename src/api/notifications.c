@@ -39,10 +39,11 @@ void sub_notify(struct api *api, const struct store_submission *s, enum store_no
 
 static json_t *notification_json(const struct store_notification *n)
 {
-    return json_pack("{s:I,s:s,s:I,s:s,s:o,s:o,s:b}", "id", (json_int_t)n->id, "kind",
+    return json_pack("{s:I,s:s,s:I,s:s,s:s,s:o,s:o,s:b}", "id", (json_int_t)n->id, "kind",
                      store_notify_kind_name(n->kind), "submission_id",
                      (json_int_t)n->submission_id, "workspace_name",
-                     n->workspace_name ? n->workspace_name : "", "actor",
+                     n->workspace_name ? n->workspace_name : "", "status",
+                     store_sub_status_name(n->status), "actor",
                      api_ref_json(n->actor_id, n->actor_name), "at", api_time(n->at), "read",
                      n->read_at > 0);
 }

@@ -168,6 +168,8 @@ static int read_notification(struct db *db, struct db_stmt *s, void *out)
     n->actor_name = col_null(db, s, 5) ? NULL : col_strdup(db, s, 5, &rc);
     n->at = col_int(db, s, 6);
     n->read_at = col_int(db, s, 7);
+    if (store_sub_status_parse(col_text(db, s, 8), &n->status) < 0)
+        n->status = STORE_SUB_PENDING;
     return rc;
 }
 
@@ -188,7 +190,7 @@ int store_notification_list(struct store *st, int64_t user_id, bool unread_only,
             rc = fetch_rows(&db, &r, sizeof(struct store_notification), read_notification,
                             notification_done, limit,
                             "SELECT n.id, n.kind, n.submission_id, s.workspace_name, n.actor_id,"
-                            " a.username, n.at, n.read_at FROM notifications n"
+                            " a.username, n.at, n.read_at, s.status FROM notifications n"
                             " JOIN submissions s ON s.id = n.submission_id"
                             " LEFT JOIN users a ON a.id = n.actor_id"
                             " WHERE n.user_id = ? AND (? = 0 OR n.read_at = 0)"

@@ -54,6 +54,7 @@ struct store_notification {
     enum store_notify_kind kind;
     int64_t submission_id;
     char *workspace_name; /* the submission's, at submission time */
+    enum store_sub_status status; /* the submission's now (a decision's outcome) */
     int64_t actor_id;     /* who did it; 0 when the account is gone */
     char *actor_name;     /* NULL when the account is gone */
     int64_t at;           /* ms */

@@ -185,6 +185,7 @@ def test_notifications_of_decisions_comments_and_submissions(user, reviewer, mak
     assert r.status_code == 200
     kinds = sorted(n["kind"] for n in unread_for(user, s["id"]))
     assert kinds == ["comment", "decision"]
+    assert all(n["status"] == "approved" for n in unread_for(user, s["id"]))
     before = user.get("/api/notifications").json()["unread"]
     assert before >= 2
 
