@@ -61,16 +61,18 @@ static long count_lines(const char *p, size_t n)
 int linemap_new(const char *a, size_t alen, const char *b, size_t blen, struct linemap **ret)
 {
     char *text = NULL;
+    size_t len = 0;
     struct linemap *m = calloc(1, sizeof(*m));
     if (!m)
         return -ENOMEM;
     m->lines = count_lines(a, alen);
-    int rc = diff_unified(a, alen, b, blen, NULL, NULL, 0, &text, NULL, NULL);
+    int rc = diff_unified(a, alen, b, blen, NULL, NULL, 0, &text, &len, NULL);
     if (rc < 0)
         goto fail;
-    for (const char *line = text; line && *line;) {
-        const char *nl = strchr(line, '\n');
-        if (strncmp(line, "@@ -", 4) == 0) {
+    /* By length, not to a NUL: a line of either text may hold one (found by fuzz_review). */
+    for (const char *line = text, *end = text + len; line < end;) {
+        const char *nl = memchr(line, '\n', (size_t)(end - line));
+        if ((size_t)(end - line) > 4 && memcmp(line, "@@ -", 4) == 0) {
             struct hunk h;
             if (!header(line, &h))
                 break;
@@ -82,7 +84,7 @@ int linemap_new(const char *a, size_t alen, const char *b, size_t blen, struct l
             m->h = grown;
             m->h[m->n++] = h;
         }
-        line = nl ? nl + 1 : NULL;
+        line = nl ? nl + 1 : end;
     }
     free(text);
     *ret = m;

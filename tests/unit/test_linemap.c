@@ -60,3 +60,15 @@ Test(linemap, empty_sides)
     cr_expect_eq(map("", "a\n", 1), 0);
     cr_expect_eq(map("a\n", "", 1), 0);
 }
+
+Test(linemap, a_nul_inside_a_line_does_not_end_the_map)
+{
+    /* Found by fuzz_review: the hunks after a changed line holding a NUL were dropped. */
+    const char a[] = "x\nb\nc\nd\n", b[] = "y\0z\nb\nc\nnew\nd\n";
+    struct linemap *m = NULL;
+    cr_assert_eq(linemap_new(a, sizeof(a) - 1, b, sizeof(b) - 1, &m), 0);
+    cr_expect_eq(linemap_line(m, 1), 0);
+    cr_expect_eq(linemap_line(m, 3), 3);
+    cr_expect_eq(linemap_line(m, 4), 5, "the insertion after the NUL line counts");
+    linemap_free(m);
+}
