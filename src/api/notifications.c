@@ -40,9 +40,8 @@ void sub_notify(struct api *api, const struct store_submission *s, enum store_no
 static json_t *notification_json(const struct store_notification *n)
 {
     return json_pack("{s:I,s:s,s:I,s:s,s:s,s:o,s:o,s:b}", "id", (json_int_t)n->id, "kind",
-                     store_notify_kind_name(n->kind), "submission_id",
-                     (json_int_t)n->submission_id, "workspace_name",
-                     n->workspace_name ? n->workspace_name : "", "status",
+                     store_notify_kind_name(n->kind), "submission_id", (json_int_t)n->submission_id,
+                     "workspace_name", n->workspace_name ? n->workspace_name : "", "status",
                      store_sub_status_name(n->status), "actor",
                      api_ref_json(n->actor_id, n->actor_name), "at", api_time(n->at), "read",
                      n->read_at > 0);
@@ -110,9 +109,9 @@ static void h_read(struct http_req *req, void *ctx)
         api_fail(req, r, "notification");
         goto out;
     }
-    http_reply_json(req, 200,
-                    json_pack("{s:I,s:I}", "marked", (json_int_t)changed, "unread",
-                              (json_int_t)l->unread));
+    http_reply_json(
+        req, 200,
+        json_pack("{s:I,s:I}", "marked", (json_int_t)changed, "unread", (json_int_t)l->unread));
 out:
     store_notification_list_free(l);
     json_decref(body);

@@ -114,8 +114,8 @@ static int sub_full_json(struct api *api, const struct api_caller *c,
 }
 
 /* Answers status with the full form of submission id (read again, so it is current). */
-static void reply_full(struct api *api, struct http_req *req, const struct api_caller *c, int64_t id,
-                       int status)
+static void reply_full(struct api *api, struct http_req *req, const struct api_caller *c,
+                       int64_t id, int status)
 {
     struct store_submission *s = NULL;
     json_t *o = NULL;
@@ -175,7 +175,7 @@ bool sub_may_see(const struct api_caller *c, const struct store_submission *s)
 
 /* Loads submission id for the caller: absent or not visible → 404 answered, false. */
 bool sub_load(struct api *api, struct http_req *req, const struct api_caller *c, int64_t id,
-                     struct store_submission **ret)
+              struct store_submission **ret)
 {
     struct store_submission *s = NULL;
     int r = store_submission_get(api->store, id, &s, NULL);

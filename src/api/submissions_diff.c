@@ -19,7 +19,6 @@
 
 /* ---- diff --------------------------------------------------------------------------- */
 
-
 /* One file's entry of a diff answer; old or new may be NULL (added, removed). *budget is
  * what is left of SUB_DIFF_MAX_TOTAL. */
 static int diff_entry(struct api *api, int64_t from, int64_t to, const struct store_file *old,

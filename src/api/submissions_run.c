@@ -166,8 +166,8 @@ static int check_json(struct api *api, const struct store_run *r, json_t **ret)
         return rc;
     enum outcheck_mode mode = OUTCHECK_TRIM;
     (void)outcheck_mode_parse(k->compare, &mode);
-    json_t *o = json_pack("{s:s,s:s}", "expected_output", k->expected, "compare",
-                          outcheck_mode_name(mode));
+    json_t *o =
+        json_pack("{s:s,s:s}", "expected_output", k->expected, "compare", outcheck_mode_name(mode));
     bool ended = r->status != STORE_RUN_QUEUED && r->status != STORE_RUN_RUNNING;
     struct outcheck_diff d = {0};
     bool same = ended && !r->stdout_truncated &&
@@ -182,8 +182,8 @@ static int check_json(struct api *api, const struct store_run *r, json_t **ret)
         reason = "the output differs";
     else if (r->status != STORE_RUN_OK)
         reason = "the output matched, but the program did not end with status ok";
-    json_object_set_new(o, "pass", ended ? json_boolean(same && r->status == STORE_RUN_OK)
-                                         : json_null());
+    json_object_set_new(o, "pass",
+                        ended ? json_boolean(same && r->status == STORE_RUN_OK) : json_null());
     json_object_set_new(o, "reason", reason ? json_string(reason) : json_null());
     json_object_set_new(o, "difference",
                         ended && !same && !r->stdout_truncated

@@ -139,8 +139,8 @@ int store_notify_reviewers(struct store *st, enum store_notify_kind kind, int64_
                   kind, submission_id, actor_id, err);
 }
 
-int store_notify_participants(struct store *st, enum store_notify_kind kind,
-                              int64_t submission_id, int64_t actor_id, struct err *err)
+int store_notify_participants(struct store *st, enum store_notify_kind kind, int64_t submission_id,
+                              int64_t actor_id, struct err *err)
 {
     return notify(st,
                   "SELECT DISTINCT p.u FROM (SELECT reviewer_id AS u, submission_id AS s"

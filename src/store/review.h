@@ -53,12 +53,12 @@ struct store_notification {
     int64_t id;
     enum store_notify_kind kind;
     int64_t submission_id;
-    char *workspace_name; /* the submission's, at submission time */
+    char *workspace_name;         /* the submission's, at submission time */
     enum store_sub_status status; /* the submission's now (a decision's outcome) */
-    int64_t actor_id;     /* who did it; 0 when the account is gone */
-    char *actor_name;     /* NULL when the account is gone */
-    int64_t at;           /* ms */
-    int64_t read_at;      /* ms; 0: unread */
+    int64_t actor_id;             /* who did it; 0 when the account is gone */
+    char *actor_name;             /* NULL when the account is gone */
+    int64_t at;                   /* ms */
+    int64_t read_at;              /* ms; 0: unread */
 };
 
 struct store_notification_list {
@@ -76,8 +76,8 @@ int store_notify_user(struct store *st, int64_t user_id, enum store_notify_kind 
 int store_notify_reviewers(struct store *st, enum store_notify_kind kind, int64_t submission_id,
                            int64_t actor_id, struct err *err);
 /* The same for everyone who reviewed or commented on submission_id, but the actor. */
-int store_notify_participants(struct store *st, enum store_notify_kind kind,
-                              int64_t submission_id, int64_t actor_id, struct err *err);
+int store_notify_participants(struct store *st, enum store_notify_kind kind, int64_t submission_id,
+                              int64_t actor_id, struct err *err);
 /* user_id's notifications, newest first (unread_only: only those), and the unread count. */
 int store_notification_list(struct store *st, int64_t user_id, bool unread_only, int limit,
                             int offset, struct store_notification_list **ret, struct err *err);

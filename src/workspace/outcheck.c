@@ -38,8 +38,8 @@ static struct outcheck_line next_line(struct cursor *c, bool trim)
     l.p = c->p;
     l.len = (size_t)(stop - c->p);
     c->p = nl ? nl + 1 : c->end;
-    while (trim && l.len && (l.p[l.len - 1] == ' ' || l.p[l.len - 1] == '\t' ||
-                             l.p[l.len - 1] == '\r'))
+    while (trim && l.len &&
+           (l.p[l.len - 1] == ' ' || l.p[l.len - 1] == '\t' || l.p[l.len - 1] == '\r'))
         l.len--;
     return l;
 }

@@ -39,7 +39,8 @@ Test(linemap, lines_removed_above_move_it_up)
 
 Test(linemap, a_changed_line_does_not_map)
 {
-    const char *a = "a = 1\nb = 2\nprint(a + b)\n", *b = "# h\n\nfirst = 1\nb = 2\nprint(first + b)\n";
+    const char *a = "a = 1\nb = 2\nprint(a + b)\n",
+               *b = "# h\n\nfirst = 1\nb = 2\nprint(first + b)\n";
     cr_expect_eq(map(a, b, 1), 0);
     cr_expect_eq(map(a, b, 2), 4);
     cr_expect_eq(map(a, b, 3), 0);
