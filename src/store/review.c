@@ -98,7 +98,8 @@ static enum store_notify_kind kind_parse(const char *s)
 }
 
 /* Inserts one notification per user that `who` (a SELECT of user ids with two ? for the
- * submission and the actor) yields. */
+ * submission and the actor) yields. `who` is one of this file's constants: the SQL is
+ * composed from constant pieces only, every value is bound. */
 static int notify(struct store *st, const char *who, enum store_notify_kind kind,
                   int64_t submission_id, int64_t actor_id, struct err *err)
 {
@@ -122,12 +123,17 @@ int store_notify_user(struct store *st, int64_t user_id, enum store_notify_kind 
 {
     if (user_id <= 0 || user_id == actor_id)
         return 0;
-    /* The submission's id is bound twice by notify(); the user's id is a literal of ours. */
-    char who[160];
-    snprintf(who, sizeof(who),
-             "SELECT id AS u FROM users WHERE id = %lld AND ? > 0 AND id <> ? AND disabled = 0",
-             (long long)user_id);
-    return notify(st, who, kind, submission_id, actor_id, err);
+    struct db db;
+    int rc = conn_get(st, &db, err);
+    if (rc < 0)
+        return rc;
+    rc = db_run(&db, NULL,
+                "INSERT INTO notifications (user_id, kind, submission_id, actor_id, at)"
+                " SELECT id, ?, ?, NULLIF(?, 0), ? FROM users WHERE id = ? AND disabled = 0",
+                err, "tiiii", store_notify_kind_name(kind), submission_id, actor_id,
+                store_now_ms(), user_id);
+    conn_put(&db);
+    return rc;
 }
 
 int store_notify_reviewers(struct store *st, enum store_notify_kind kind, int64_t submission_id,
