@@ -96,6 +96,12 @@ test('a reviewer re-runs a non-main file with stdin and an expected output and s
     assert.match(text, /Line 1/);
     assert.match(text, /Hello, Bob!/);
     await shot(p, 'review-rerun-fail');
+    // On a phone the form stays inside the screen.
+    await p.setViewportSize({ width: 390, height: 844 });
+    await p.locator('#rerun').scrollIntoViewIfNeeded();
+    const box = await p.locator('.rerun-form').boundingBox();
+    assert.ok(box && box.x >= 0 && box.x + box.width <= 390, `the re-run form fits: ${JSON.stringify(box)}`);
+    await shot(p, 'review-rerun-phone');
     assert.deepEqual(p.errors, []);
 });
 
@@ -123,6 +129,8 @@ test('a resubmission opens on the diff with the earlier comment on the line it m
     assert.match(await note.textContent(), /line 2 in #/);
     assert.match(await p.textContent('.discussion'), /Names, please\./, 'the rejection is carried too');
     await shot(p, 'review-resubmission-diff');
+    await p.setViewportSize({ width: 1024, height: 700 });
+    await shot(p, 'review-resubmission-1024');
     // The carried comment opens the file at its new line.
     await note.locator('.note-loc').click();
     await p.waitForSelector('.snap-file.active[data-path="main.py"]');
@@ -133,7 +141,7 @@ test('the student sees an unread badge after a decision, and it clears when open
     await ok(await stu.req('POST', '/api/notifications/read', {}));
     const ws = await workspace(stu, 'Badge', { 'main.py': "print('hi')\n" });
     const s = await submit(ws, 'for the badge');
-    const p = await page({ api: stu });
+    const p = await page({ api: stu, colorScheme: 'light' });
     await p.goto('/submissions');
     await p.waitForSelector('.notify-bell');
     await until(async () => (await p.$eval('.notify-bell', (b) => b.getAttribute('aria-label'))) === 'Notifications: none unread');
