@@ -37,6 +37,14 @@ void sub_notify(struct api *api, const struct store_submission *s, enum store_no
                             store_notify_kind_name(kind), "errno", -r));
 }
 
+void sub_notify_withdrawn(struct api *api, const struct store_submission *s)
+{
+    int r = store_notification_forget(api->store, s->id, STORE_NOTIFY_SUBMISSION, NULL);
+    if (r < 0)
+        log_event(LOG_WARN, "could not take back the notices of a withdrawn submission",
+                  json_pack("{s:I,s:i}", "submission", (json_int_t)s->id, "errno", -r));
+}
+
 static json_t *notification_json(const struct store_notification *n)
 {
     return json_pack("{s:I,s:s,s:I,s:s,s:s,s:o,s:o,s:b}", "id", (json_int_t)n->id, "kind",

@@ -452,6 +452,7 @@ static void h_withdraw(struct http_req *req, void *ctx)
         goto out;
     }
     audit(api, req, c.user.id, "submission_withdraw", s);
+    sub_notify_withdrawn(api, s);
     reply_full(api, req, &c, s->id, 200);
 out:
     store_submission_free(s);

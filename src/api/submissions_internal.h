@@ -43,9 +43,11 @@ json_t *sub_earlier_comments(struct api *api, const struct api_caller *c,
 const char *sub_entry(const struct store_file_list *files, const struct store_run *run);
 
 /* Tells who should know that actor did kind on s (notifications.c); failures are logged,
- * never answered: the action itself succeeded. */
+ * never answered: the action itself succeeded. A withdrawal takes back the reviewers'
+ * unread notices of the submission (sub_notify_withdrawn). */
 void sub_notify(struct api *api, const struct store_submission *s, enum store_notify_kind kind,
                 int64_t actor_id);
+void sub_notify_withdrawn(struct api *api, const struct store_submission *s);
 
 void api_submission_diff_routes(struct router *r);
 void api_submission_run_routes(struct router *r);

@@ -130,8 +130,8 @@ int store_notify_user(struct store *st, int64_t user_id, enum store_notify_kind 
     rc = db_run(&db, NULL,
                 "INSERT INTO notifications (user_id, kind, submission_id, actor_id, at)"
                 " SELECT id, ?, ?, NULLIF(?, 0), ? FROM users WHERE id = ? AND disabled = 0",
-                err, "tiiii", store_notify_kind_name(kind), submission_id, actor_id,
-                store_now_ms(), user_id);
+                err, "tiiii", store_notify_kind_name(kind), submission_id, actor_id, store_now_ms(),
+                user_id);
     conn_put(&db);
     return rc;
 }
@@ -153,6 +153,20 @@ int store_notify_participants(struct store *st, enum store_notify_kind kind, int
                   " FROM reviews UNION SELECT author_id AS u, submission_id AS s FROM comments)"
                   " p JOIN users x ON x.id = p.u WHERE p.s = ? AND p.u <> ? AND x.disabled = 0",
                   kind, submission_id, actor_id, err);
+}
+
+int store_notification_forget(struct store *st, int64_t submission_id, enum store_notify_kind kind,
+                              struct err *err)
+{
+    struct db db;
+    int rc = conn_get(st, &db, err);
+    if (rc < 0)
+        return rc;
+    rc = db_run(&db, NULL,
+                "DELETE FROM notifications WHERE submission_id = ? AND kind = ? AND read_at = 0",
+                err, "it", submission_id, store_notify_kind_name(kind));
+    conn_put(&db);
+    return rc;
 }
 
 static void notification_done(void *p)

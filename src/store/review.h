@@ -78,6 +78,10 @@ int store_notify_reviewers(struct store *st, enum store_notify_kind kind, int64_
 /* The same for everyone who reviewed or commented on submission_id, but the actor. */
 int store_notify_participants(struct store *st, enum store_notify_kind kind, int64_t submission_id,
                               int64_t actor_id, struct err *err);
+/* Drops the unread notifications of kind about submission_id, everyone's (a withdrawn
+ * submission is no longer news for reviewers). */
+int store_notification_forget(struct store *st, int64_t submission_id, enum store_notify_kind kind,
+                              struct err *err);
 /* user_id's notifications, newest first (unread_only: only those), and the unread count. */
 int store_notification_list(struct store *st, int64_t user_id, bool unread_only, int limit,
                             int offset, struct store_notification_list **ret, struct err *err);

@@ -213,6 +213,16 @@ def test_notifications_of_decisions_comments_and_submissions(user, reviewer, mak
     assert len(listed) == 2 and all(n["read"] for n in listed)
 
 
+def test_a_withdrawal_takes_back_the_reviewers_notice(user, reviewer):
+    ws = user.workspace()
+    put(user, ws, "main.py", "print(1)\n")
+    s = submit(user, ws)
+    assert [n["kind"] for n in unread_for(reviewer, s["id"])] == ["submission"]
+    r = user.post(f"/api/submissions/{s['id']}/withdraw")
+    assert r.status_code == 200, r.text
+    assert unread_for(reviewer, s["id"]) == []
+
+
 def test_notifications_bad_input(user):
     for body in [{"submission_id": "1"}, {"id": -3}, {"id": 1.5}]:
         r = user.post("/api/notifications/read", json=body)
