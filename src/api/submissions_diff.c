@@ -189,14 +189,13 @@ const char *sub_entry(const struct store_file_list *files, const struct store_ru
 
 /* ---- comments carried to a resubmission --------------------------------------------- */
 
-/* The line of path in submission `from` that line became in submission `to`: 0 when the line
- * changed, the file is gone or either side is not text. */
-static int carry_line(struct api *api, int64_t from, int64_t to, const char *path, long line,
-                      long *ret)
+/* The line map of path from submission `from` to submission `to`: NULL in *ret when nothing
+ * maps (the file is gone from either side, is not text, or is too large to diff). */
+static int path_map(struct api *api, int64_t from, int64_t to, const char *path,
+                    struct linemap **ret)
 {
     struct store_file *a = NULL, *b = NULL;
-    struct linemap *m = NULL;
-    *ret = 0;
+    *ret = NULL;
     int r = store_snapshot_get(api->store, from, path, &a, NULL);
     if (r == 0)
         r = store_snapshot_get(api->store, to, path, &b, NULL);
@@ -209,27 +208,56 @@ static int carry_line(struct api *api, int64_t from, int64_t to, const char *pat
     const char *ad = a->content ? a->content : "", *bd = b->content ? b->content : "";
     if (!diff_is_text(ad, (size_t)a->size) || !diff_is_text(bd, (size_t)b->size))
         goto out;
-    r = linemap_new(ad, (size_t)a->size, bd, (size_t)b->size, &m);
+    r = linemap_new(ad, (size_t)a->size, bd, (size_t)b->size, ret);
     if (r == -EFBIG)
         r = 0;
-    else if (r == 0)
-        *ret = linemap_line(m, line);
 out:
-    linemap_free(m);
     store_file_free(a);
     store_file_free(b);
     return r;
 }
 
+/* The line maps of one earlier submission, one per commented path, so that many comments on
+ * one file cost one diff (a submission has at most SUB_COMMENTS_MAX comments). */
+struct carry {
+    struct api *api;
+    int64_t from, to;
+    size_t n;
+    struct {
+        const char *path; /* borrowed from the comment list */
+        struct linemap *m;
+    } maps[SUB_COMMENTS_MAX];
+};
+
+static int carry_map(struct carry *k, const char *path, struct linemap **ret)
+{
+    for (size_t i = 0; i < k->n; i++)
+        if (strcmp(k->maps[i].path, path) == 0) {
+            *ret = k->maps[i].m;
+            return 0;
+        }
+    if (k->n == SUB_COMMENTS_MAX) {
+        *ret = NULL;
+        return 0;
+    }
+    int r = path_map(k->api, k->from, k->to, path, ret);
+    if (r == 0) {
+        k->maps[k->n].path = path;
+        k->maps[k->n++].m = *ret;
+    }
+    return r;
+}
+
 /* One earlier comment as the resubmission shows it. */
-static int carried_comment(struct api *api, const struct store_submission *s,
-                           const struct store_comment *cm, json_t **ret)
+static int carried_comment(struct carry *k, const struct store_comment *cm, json_t **ret)
 {
     long now = 0;
     if (cm->path && cm->line > 0) {
-        int r = carry_line(api, cm->submission_id, s->id, cm->path, cm->line, &now);
+        struct linemap *m = NULL;
+        int r = carry_map(k, cm->path, &m);
         if (r < 0)
             return r;
+        now = m ? linemap_line(m, cm->line) : 0;
     }
     json_t *o = sub_comment_json(cm);
     json_object_set_new(o, "submission_id", json_integer(cm->submission_id));
@@ -247,20 +275,27 @@ static int carry_from(struct api *api, const struct store_submission *s,
 {
     struct store_comment_list *cl = NULL;
     struct store_review_list *rl = NULL;
+    struct carry *k = calloc(1, sizeof(*k));
+    if (!k)
+        return -ENOMEM;
+    *k = (struct carry){.api = api, .from = e->id, .to = s->id};
     int r = store_comment_list(api->store, e->id, &cl, NULL);
     if (r == 0)
         r = store_review_list(api->store, e->id, &rl, NULL);
-    for (size_t i = 0; r == 0 && rl && i < rl->n; i++) {
+    for (size_t i = 0; r == 0 && i < rl->n; i++) {
         json_t *o = sub_review_json(&rl->items[i]);
         json_object_set_new(o, "submission_id", json_integer(e->id));
         json_array_append_new(out, o);
     }
-    for (size_t i = 0; r == 0 && cl && i < cl->n; i++) {
+    for (size_t i = 0; r == 0 && i < cl->n; i++) {
         json_t *o = NULL;
-        r = carried_comment(api, s, &cl->items[i], &o);
+        r = carried_comment(k, &cl->items[i], &o);
         if (r == 0)
             json_array_append_new(out, o);
     }
+    for (size_t i = 0; i < k->n; i++)
+        linemap_free(k->maps[i].m);
+    free(k);
     store_comment_list_free(cl);
     store_review_list_free(rl);
     return r;
