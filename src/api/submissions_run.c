@@ -153,6 +153,18 @@ static json_t *line_json(const struct outcheck_line *l)
     return l->p ? api_text_json(l->p, l->len) : json_null();
 }
 
+/* Why an ended run did not pass its check (same: its output matched), or NULL: it passed. */
+static const char *why_not(const struct store_run *r, bool same)
+{
+    if (r->stdout_truncated)
+        return "the output was cut at the output limit";
+    if (!same)
+        return "the output differs";
+    if (r->status != STORE_RUN_OK)
+        return "the output matched, but the program did not end with status ok";
+    return NULL;
+}
+
 /* The check of run r, or null when it was started without an expected output. */
 static int check_json(struct api *api, const struct store_run *r, json_t **ret)
 {
@@ -173,15 +185,7 @@ static int check_json(struct api *api, const struct store_run *r, json_t **ret)
     bool same = ended && !r->stdout_truncated &&
                 outcheck_match(k->expected, strlen(k->expected),
                                r->stdout_data ? r->stdout_data : "", r->stdout_len, mode, &d);
-    const char *reason = NULL;
-    if (!ended)
-        reason = NULL;
-    else if (r->stdout_truncated)
-        reason = "the output was cut at the output limit";
-    else if (!same)
-        reason = "the output differs";
-    else if (r->status != STORE_RUN_OK)
-        reason = "the output matched, but the program did not end with status ok";
+    const char *reason = ended ? why_not(r, same) : NULL;
     json_object_set_new(o, "pass",
                         ended ? json_boolean(same && r->status == STORE_RUN_OK) : json_null());
     json_object_set_new(o, "reason", reason ? json_string(reason) : json_null());
