@@ -121,8 +121,38 @@ SCHEMAS = {
         "reviews": {"type": "array", "items": obj({
             "id": INT, "decision": {"type": "string", "enum": ["approve", "reject"]},
             "comment": STR, "reviewer": ref("UserRef"), "at": nullable(TIME)})},
-        "comments": {"type": "array", "items": ref("Comment")}},
-        required=["id", "author", "status", "created_at"]),
+        "comments": {"type": "array", "items": ref("Comment")},
+        "entry": nullable(STR),
+        "earlier_comments": {"type": "array", "items": ref("EarlierComment")}},
+        required=["id", "author", "status", "created_at"],
+        description="`entry`: the file a re-run runs by default (the check run's entry, else "
+                    "main.py, else the first .py file). `earlier_comments`: the comments and "
+                    "decisions of up to 5 earlier submissions of a resubmission."),
+    "EarlierComment": obj({
+        "id": INT, "submission_id": INT, "author": ref("UserRef"), "reviewer": ref("UserRef"),
+        "body": STR, "decision": {"type": "string", "enum": ["approve", "reject"]},
+        "comment": STR, "path": nullable(STR), "line": nullable(INT),
+        "original_line": nullable(INT), "outdated": BOOL, "at": nullable(TIME)},
+        required=["id", "submission_id"],
+        description="A comment (author, body, path, line) or a decision (reviewer, decision, "
+                    "comment) of an earlier submission. `line`: where the commented line is "
+                    "in this submission, null when it changed or its file is gone "
+                    "(`outdated`: made on an earlier version); `original_line`: its line "
+                    "there."),
+    "Check": obj({
+        "expected_output": STR, "compare": {"type": "string", "enum": ["trim", "exact"]},
+        "pass": nullable(BOOL), "reason": nullable(STR),
+        "difference": nullable(obj({"line": INT, "expected": nullable(STR),
+                                    "actual": nullable(STR)}))},
+        description="A re-run's expected output and its verdict (null while the run is "
+                    "going): passes when the run ended ok and its output matched "
+                    "(docs/api.md, Re-running a submission)."),
+    "Notification": obj({
+        "id": INT, "kind": {"type": "string", "enum": ["decision", "comment", "submission"]},
+        "submission_id": INT, "workspace_name": STR,
+        "status": {"type": "string", "enum": ["pending", "approved", "rejected", "withdrawn"]},
+        "actor": ref("UserRef"), "at": nullable(TIME), "read": BOOL},
+        description="`status`: the submission's now (for a decision, what was decided)."),
     "Comment": obj({"id": INT, "author": ref("UserRef"), "body": STR,
                     "path": nullable(STR), "line": nullable(INT), "at": nullable(TIME)},
                    required=["id", "author", "body"]),
@@ -159,6 +189,16 @@ SCHEMAS = {
                        ("wall_ms", "cpu_ms", "memory_bytes", "pids", "output_bytes",
                         "files_bytes")}, required=[]),
         "interactive": BOOL}, required=[]),
+    "ReRunRequest": obj({
+        "entry": {"type": "string", "description": "a file of the snapshot; default: the "
+                                                   "submission's entry"},
+        "stdin": STR, "args": {"type": "array", "items": STR},
+        "limits": obj({k: {"type": "integer", "minimum": 1} for k in
+                       ("wall_ms", "cpu_ms", "memory_bytes", "pids", "output_bytes",
+                        "files_bytes")}, required=[]),
+        "expected_output": {"type": "string", "description": "at most --run-output bytes"},
+        "compare": {"type": "string", "enum": ["trim", "exact"], "default": "trim"}},
+        required=[]),
 }
 
 # ---- events and WebSocket messages --------------------------------------------------------
@@ -608,11 +648,25 @@ route("POST", "/api/submissions/{id}/comments", "Comment, optionally on a file's
       "submissions", [ok(201, ref("Comment"))],
       ["invalid_json", "invalid_field", "unauthenticated", "csrf", "not_found", "too_large"],
       [SUB], body=json_body(obj({"body": STR, "path": STR, "line": INT}, required=["body"])))
-route("POST", "/api/submissions/{id}/runs", "Run a snapshot (reviewers)", "submissions",
+route("POST", "/api/submissions/{id}/runs",
+      "Run any file of a snapshot with stdin and an expected output (reviewers)", "submissions",
       [ok(202, ref("Run"), "accepted"), ok(200, ref("Run"), "finished (?wait=1)")],
-      ["invalid_json", "invalid_field", "unauthenticated", "csrf", "forbidden", "not_found",
-       "rate_limited", "unavailable"], [SUB],
-      body=json_body(ref("RunRequest"), required=False))
+      ["invalid_json", "invalid_field", "invalid_path", "unauthenticated", "csrf", "forbidden",
+       "not_found", "too_large", "rate_limited", "unavailable"], [SUB],
+      body=json_body(ref("ReRunRequest"), required=False))
+route("GET", "/api/submissions/{id}/runs/{run_id}", "A run of a submission and its check",
+      "submissions", [ok(200, {"allOf": [ref("Run"), obj({"check": nullable(ref("Check"))})]})],
+      ["unauthenticated", "not_found"], [SUB, param("run_id", "the run's id")])
+route("GET", "/api/notifications", "Your notices of decisions, comments and submissions",
+      "submissions",
+      [ok(200, obj({"unread": INT, "items": {"type": "array", "items": ref("Notification")},
+                    "next_offset": nullable(INT)}, required=["unread", "items"]))],
+      ["unauthenticated"], [query("unread", "1: unread ones only")] + PAGE)
+route("POST", "/api/notifications/read", "Mark your notices read", "submissions",
+      [ok(200, obj({"marked": INT, "unread": INT}))],
+      ["invalid_json", "invalid_field", "unauthenticated", "csrf"],
+      body=json_body(obj({"submission_id": INT, "id": INT}, required=[]), required=False),
+      desc="Those about submission_id, or the one with id, or all of yours (an empty body).")
 route("GET", "/api/submissions/{id}/diff", "What changed from an earlier submission",
       "submissions", [ok(200, ref("Diff"))],
       ["unauthenticated", "not_found", "invalid_field", "bad_request"],

@@ -151,10 +151,18 @@ bool api_run_visible(struct api *api, struct http_req *req, const struct api_cal
                      const struct store_run *r, enum api_access need);
 /* The run limits from the settings. */
 void api_run_limits(const struct api *api, struct sb_limits *l);
+/* Called once a run exists, before the answer (a submission's re-run records its expected
+ * output). A negative return is answered as the error; the run goes on. */
+struct api_run_hook {
+    int (*started)(struct api *api, int64_t run_id, void *ctx);
+    void *ctx;
+};
 /* Starts a run of a workspace or of a submission's snapshot from a request body
- * ({"entry","args","stdin","limits","interactive"}) and answers (202, or 200 with ?wait=1). */
+ * ({"entry","args","stdin","limits","interactive"}) and answers (202, or 200 with ?wait=1).
+ * hook may be NULL. */
 void api_run_start(struct api *api, struct http_req *req, const struct api_caller *c,
-                   int64_t workspace_id, int64_t submission_id, json_t *body);
+                   int64_t workspace_id, int64_t submission_id, json_t *body,
+                   const struct api_run_hook *hook);
 
 /* Runs entry of a workspace without saving anything back, waits for the result (a
  * submission's check). -ENOTSUP without sandboxes, -EAGAIN when the node is full. */

@@ -295,7 +295,8 @@ static bool runs_allowed(struct api *api, struct http_req *req, const struct api
 
 /* Starts a run described by body for the caller; answers. workspace_id or submission_id. */
 void api_run_start(struct api *api, struct http_req *req, const struct api_caller *c,
-                   int64_t workspace_id, int64_t submission_id, json_t *body)
+                   int64_t workspace_id, int64_t submission_id, json_t *body,
+                   const struct api_run_hook *hook)
 {
     if (drain_relay_run(api, req))
         return; /* this node is stopping: a peer starts it */
@@ -368,6 +369,8 @@ void api_run_start(struct api *api, struct http_req *req, const struct api_calle
         api_too_many(req, 2, "the server is busy with other runs; try again in a moment");
         goto out;
     }
+    if (rc == 0 && hook)
+        rc = hook->started(api, id, hook->ctx);
     if (rc < 0) {
         api_fail(req, rc, "run");
         goto out;
@@ -417,7 +420,7 @@ static void h_start(struct http_req *req, void *ctx)
     if (!api_workspace_request(api, req, &c, API_ACCESS_EDITOR, &w))
         return;
     if ((body = req->body.len ? api_body(req) : json_object()))
-        api_run_start(api, req, &c, w->id, 0, body);
+        api_run_start(api, req, &c, w->id, 0, body, NULL);
     json_decref(body);
     store_workspace_free(w);
     api_caller_done(&c);

@@ -15,23 +15,17 @@
  * Reviewers get no access to other people's workspaces here or anywhere: they review
  * snapshots, which are read-only.
  *
- * Every user-controlled size is bounded by the SUB_* constants below.
+ * Every user-controlled size is bounded by the SUB_* constants (submissions_internal.h).
+ * Handing in, deciding and commenting tell those concerned (notifications.c).
  */
-#include "api/internal.h"
+#include "api/submissions_internal.h"
 #include "base/utf8.h"
-#include "workspace/diff.h"
 #include "workspace/path.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define SUB_MESSAGE_MAX    4000       /* bytes in a submission message */
-#define SUB_COMMENT_MAX    10000      /* bytes in a comment or a review comment */
-#define SUB_COMMENTS_MAX   500        /* comments on one submission */
-#define SUB_PENDING_MAX    20         /* pending submissions per author */
-#define SUB_DIFF_MAX_TOTAL (8u << 20) /* bytes of diff text in one answer */
 
 /* ---- JSON --------------------------------------------------------------------------- */
 
@@ -41,7 +35,7 @@ static json_t *id_or_null(int64_t id)
 }
 
 /* The list form: no files, run, reviews or comments. */
-static json_t *sub_json(const struct store_submission *s)
+json_t *sub_json(const struct store_submission *s)
 {
     return json_pack("{s:I,s:o,s:s,s:o,s:s,s:s,s:o,s:o,s:o,s:o,s:I,s:I}", "id", (json_int_t)s->id,
                      "workspace_id", id_or_null(s->workspace_id), "workspace_name",
@@ -54,7 +48,7 @@ static json_t *sub_json(const struct store_submission *s)
                      (json_int_t)s->bytes);
 }
 
-static json_t *comment_json(const struct store_comment *c)
+json_t *sub_comment_json(const struct store_comment *c)
 {
     return json_pack("{s:I,s:o,s:s,s:s?,s:o,s:o}", "id", (json_int_t)c->id, "author",
                      api_ref_json(c->author_id, c->author_name), "body", c->body, "path", c->path,
@@ -62,7 +56,7 @@ static json_t *comment_json(const struct store_comment *c)
                      api_time(c->at));
 }
 
-static json_t *review_json(const struct store_review *r)
+json_t *sub_review_json(const struct store_review *r)
 {
     return json_pack("{s:I,s:s,s:s,s:o,s:o}", "id", (json_int_t)r->id, "decision",
                      r->decision == STORE_SUB_APPROVED ? "approve" : "reject", "comment",
@@ -72,7 +66,8 @@ static json_t *review_json(const struct store_review *r)
 
 /* The full form: the list form plus the snapshot's files, the run, reviews and comments.
  * Returns 0, or a -errno from the store. */
-static int sub_full_json(struct api *api, const struct store_submission *s, json_t **ret)
+static int sub_full_json(struct api *api, const struct api_caller *c,
+                         const struct store_submission *s, json_t **ret)
 {
     struct store_file_list *files = NULL;
     struct store_review_list *reviews = NULL;
@@ -90,19 +85,27 @@ static int sub_full_json(struct api *api, const struct store_submission *s, json
                                                     "size", (json_int_t)files->items[i].size,
                                                     "etag", files->items[i].etag));
         for (size_t i = 0; i < reviews->n; i++)
-            json_array_append_new(ra, review_json(&reviews->items[i]));
+            json_array_append_new(ra, sub_review_json(&reviews->items[i]));
         for (size_t i = 0; i < comments->n; i++)
-            json_array_append_new(ca, comment_json(&comments->items[i]));
+            json_array_append_new(ca, sub_comment_json(&comments->items[i]));
         json_object_set_new(o, "files", fa);
         struct store_run *run = NULL;
         if (s->run_id && store_run_get(api->store, s->run_id, &run, NULL) == 0)
             json_object_set_new(o, "run", api_run_json(run, true));
         else
             json_object_set_new(o, "run", json_null());
-        store_run_free(run);
         json_object_set_new(o, "reviews", ra);
         json_object_set_new(o, "comments", ca);
-        *ret = o;
+        const char *entry = sub_entry(files, run);
+        json_object_set_new(o, "entry", entry ? json_string(entry) : json_null());
+        store_run_free(run);
+        json_t *earlier = s->previous_id ? sub_earlier_comments(api, c, s, &r) : json_array();
+        if (earlier) {
+            json_object_set_new(o, "earlier_comments", earlier);
+            *ret = o;
+        } else {
+            json_decref(o);
+        }
     }
     store_file_list_free(files);
     store_review_list_free(reviews);
@@ -111,13 +114,14 @@ static int sub_full_json(struct api *api, const struct store_submission *s, json
 }
 
 /* Answers status with the full form of submission id (read again, so it is current). */
-static void reply_full(struct api *api, struct http_req *req, int64_t id, int status)
+static void reply_full(struct api *api, struct http_req *req, const struct api_caller *c,
+                       int64_t id, int status)
 {
     struct store_submission *s = NULL;
     json_t *o = NULL;
     int r = store_submission_get(api->store, id, &s, NULL);
     if (r == 0)
-        r = sub_full_json(api, s, &o);
+        r = sub_full_json(api, c, s, &o);
     if (r < 0)
         api_fail(req, r, "submission");
     else
@@ -164,14 +168,14 @@ static bool text_field(struct http_req *req, json_t *body, const char *key, size
     return true;
 }
 
-static bool may_see(const struct api_caller *c, const struct store_submission *s)
+bool sub_may_see(const struct api_caller *c, const struct store_submission *s)
 {
     return s->author_id == c->user.id || api_is_reviewer(c);
 }
 
 /* Loads submission id for the caller: absent or not visible → 404 answered, false. */
-static bool sub_load(struct api *api, struct http_req *req, const struct api_caller *c, int64_t id,
-                     struct store_submission **ret)
+bool sub_load(struct api *api, struct http_req *req, const struct api_caller *c, int64_t id,
+              struct store_submission **ret)
 {
     struct store_submission *s = NULL;
     int r = store_submission_get(api->store, id, &s, NULL);
@@ -179,7 +183,7 @@ static bool sub_load(struct api *api, struct http_req *req, const struct api_cal
         api_fail(req, r, "submission");
         return false;
     }
-    if (!may_see(c, s)) {
+    if (!sub_may_see(c, s)) {
         store_submission_free(s);
         api_reply_error(req, not_found, "no such submission");
         return false;
@@ -188,8 +192,7 @@ static bool sub_load(struct api *api, struct http_req *req, const struct api_cal
     return true;
 }
 
-/* Common prologue: an authenticated caller and the visible submission of route param 0. */
-static bool load(struct api *api, struct http_req *req, struct api_caller *c,
+bool sub_request(struct api *api, struct http_req *req, struct api_caller *c,
                  struct store_submission **s)
 {
     int64_t id;
@@ -300,7 +303,8 @@ static void h_create(struct http_req *req, void *ctx)
     if (run)
         (void)store_submission_set_run(api->store, s->id, run->id, NULL);
     audit(api, req, c.user.id, "submission_create", s);
-    reply_full(api, req, s->id, 201);
+    sub_notify(api, s, STORE_NOTIFY_SUBMISSION, c.user.id);
+    reply_full(api, req, &c, s->id, 201);
 out:
     store_run_free(run);
     store_submission_free(s);
@@ -352,9 +356,9 @@ static void h_get(struct http_req *req, void *ctx)
     struct api_caller c;
     struct store_submission *s = NULL;
     json_t *o = NULL;
-    if (!load(api, req, &c, &s))
+    if (!sub_request(api, req, &c, &s))
         return;
-    int r = sub_full_json(api, s, &o);
+    int r = sub_full_json(api, &c, s, &o);
     if (r < 0)
         api_fail(req, r, "submission");
     else
@@ -392,7 +396,7 @@ static void h_file(struct http_req *req, void *ctx)
     struct store_file *f = NULL;
     char path[PATH_BUF_SIZE];
     const char *reason = "empty path";
-    if (!load(api, req, &c, &s))
+    if (!sub_request(api, req, &c, &s))
         return;
     if (!req->rest ||
         path_from_url(req->rest, strlen(req->rest), path, sizeof(path), &reason) < 0) {
@@ -435,7 +439,7 @@ static void h_withdraw(struct http_req *req, void *ctx)
     struct api *api = ctx;
     struct api_caller c;
     struct store_submission *s = NULL;
-    if (!load(api, req, &c, &s))
+    if (!sub_request(api, req, &c, &s))
         return;
     if (s->author_id != c.user.id) {
         api_reply_error(req, forbidden, "only the author may withdraw a submission");
@@ -448,7 +452,8 @@ static void h_withdraw(struct http_req *req, void *ctx)
         goto out;
     }
     audit(api, req, c.user.id, "submission_withdraw", s);
-    reply_full(api, req, s->id, 200);
+    sub_notify_withdrawn(api, s);
+    reply_full(api, req, &c, s->id, 200);
 out:
     store_submission_free(s);
     api_caller_done(&c);
@@ -501,7 +506,8 @@ static void h_review(struct http_req *req, void *ctx)
     }
     audit(api, req, c.user.id,
           to == STORE_SUB_APPROVED ? "submission_approve" : "submission_reject", s);
-    reply_full(api, req, s->id, 200);
+    sub_notify(api, s, STORE_NOTIFY_DECISION, c.user.id);
+    reply_full(api, req, &c, s->id, 200);
 out:
     json_decref(body);
     store_submission_free(s);
@@ -579,7 +585,7 @@ static void h_comment(struct http_req *req, void *ctx)
     json_t *body = NULL;
     const char *text = NULL, *path = NULL;
     int line = 0;
-    if (!load(api, req, &c, &s))
+    if (!sub_request(api, req, &c, &s))
         return;
     if (!(body = api_body(req)) || !text_field(req, body, "body", SUB_COMMENT_MAX, &text))
         goto out;
@@ -600,179 +606,11 @@ static void h_comment(struct http_req *req, void *ctx)
         api_fail(req, r, "comment");
         goto out;
     }
-    http_reply_json(req, 201, comment_json(cm));
+    sub_notify(api, s, STORE_NOTIFY_COMMENT, c.user.id);
+    http_reply_json(req, 201, sub_comment_json(cm));
 out:
     store_comment_free(cm);
     store_comment_list_free(l);
-    json_decref(body);
-    store_submission_free(s);
-    api_caller_done(&c);
-}
-
-/* ---- diff --------------------------------------------------------------------------- */
-
-/* One file's entry of a diff answer; old or new may be NULL (added, removed). *budget is
- * what is left of SUB_DIFF_MAX_TOTAL. */
-static int diff_entry(struct api *api, int64_t from, int64_t to, const struct store_file *old,
-                      const struct store_file *new, size_t *budget, json_t **ret)
-{
-    const char *path = new ? new->path : old->path;
-    struct store_file *a = NULL, *b = NULL;
-    char *text = NULL, *la = NULL, *lb = NULL;
-    struct diff_stats st = {0};
-    bool binary = false, too_large = false;
-    int r = 0;
-    if (old)
-        r = store_snapshot_get(api->store, from, path, &a, NULL);
-    if (r == 0 && new)
-        r = store_snapshot_get(api->store, to, path, &b, NULL);
-    if (r < 0)
-        goto out;
-    const char *ad = a && a->content ? a->content : "", *bd = b && b->content ? b->content : "";
-    size_t an = a ? (size_t)a->size : 0, bn = b ? (size_t)b->size : 0;
-    if (!diff_is_text(ad, an) || !diff_is_text(bd, bn)) {
-        binary = true;
-    } else if (an + bn > *budget) {
-        too_large = true;
-    } else {
-        /* Patch labels: a/PATH and b/PATH, /dev/null for the missing side. */
-        if (asprintf(&la, old ? "a/%s" : "/dev/null", path) < 0)
-            la = NULL; /* undefined after a failure */
-        if (asprintf(&lb, new ? "b/%s" : "/dev/null", path) < 0)
-            lb = NULL;
-        if (!la || !lb) {
-            r = -ENOMEM;
-            goto out;
-        }
-        size_t len = 0;
-        r = diff_unified(ad, an, bd, bn, la, lb, DIFF_CONTEXT, &text, &len, &st);
-        if (r == -EFBIG) {
-            too_large = true;
-            r = 0;
-        } else if (r < 0) {
-            goto out;
-        } else {
-            *budget -= len < *budget ? len : *budget;
-        }
-    }
-    *ret = json_pack("{s:s,s:s,s:s?,s:b,s:b,s:I,s:I}", "path", path, "status",
-                     !old   ? "added"
-                     : !new ? "removed"
-                            : "modified",
-                     "diff", text, "binary", binary, "too_large", too_large, "added",
-                     (json_int_t)st.added, "removed", (json_int_t)st.removed);
-out:
-    free(la);
-    free(lb);
-    free(text);
-    store_file_free(a);
-    store_file_free(b);
-    return r;
-}
-
-/* The changed files between two snapshot listings (both sorted by path, bytewise). */
-static int diff_files(struct api *api, int64_t from, int64_t to, const struct store_file_list *o,
-                      const struct store_file_list *n, json_t *files)
-{
-    size_t i = 0, j = 0, budget = SUB_DIFF_MAX_TOTAL;
-    int r = 0;
-    while (r == 0 && (i < o->n || j < n->n)) {
-        const struct store_file *x = i < o->n ? &o->items[i] : NULL;
-        const struct store_file *y = j < n->n ? &n->items[j] : NULL;
-        if (x && x->kind != STORE_KIND_FILE) {
-            i++;
-            continue;
-        }
-        if (y && y->kind != STORE_KIND_FILE) {
-            j++;
-            continue;
-        }
-        int cmp = !x ? 1 : !y ? -1 : strcmp(x->path, y->path);
-        json_t *e = NULL;
-        if (cmp < 0) {
-            r = diff_entry(api, from, to, x, NULL, &budget, &e);
-            i++;
-        } else if (cmp > 0) {
-            r = diff_entry(api, from, to, NULL, y, &budget, &e);
-            j++;
-        } else {
-            if (strcmp(x->etag, y->etag) != 0)
-                r = diff_entry(api, from, to, x, y, &budget, &e);
-            i++;
-            j++;
-        }
-        if (e)
-            json_array_append_new(files, e);
-    }
-    return r;
-}
-
-static void h_diff(struct http_req *req, void *ctx)
-{
-    struct api *api = ctx;
-    struct api_caller c;
-    struct store_submission *s = NULL, *o = NULL;
-    struct store_file_list *fo = NULL, *fn = NULL;
-    json_t *files = NULL;
-    if (!load(api, req, &c, &s))
-        return;
-    const char *against = http_req_query(req, "against");
-    char *end = NULL;
-    long long other = against ? strtoll(against, &end, 10) : 0;
-    if (!against || !*against || *end || other <= 0) {
-        api_reply_error(req, invalid_field, "'against' must be a submission id");
-        goto out;
-    }
-    if (!sub_load(api, req, &c, other, &o))
-        goto out;
-    /* The same workspace, or linked as resubmissions (which survives its deletion). */
-    bool same = (s->workspace_id > 0 && s->workspace_id == o->workspace_id) ||
-                s->previous_id == o->id || o->previous_id == s->id;
-    if (!same) {
-        api_reply_error(req, invalid_field, "submission #%lld is not of the same workspace", other);
-        goto out;
-    }
-    int r = store_snapshot_list(api->store, o->id, &fo, NULL);
-    if (r == 0)
-        r = store_snapshot_list(api->store, s->id, &fn, NULL);
-    files = json_array();
-    if (r == 0)
-        r = diff_files(api, o->id, s->id, fo, fn, files);
-    if (r < 0) {
-        api_fail(req, r, "submission");
-        goto out;
-    }
-    http_reply_json(req, 200,
-                    json_pack("{s:I,s:I,s:O}", "from", (json_int_t)o->id, "to", (json_int_t)s->id,
-                              "files", files));
-out:
-    json_decref(files);
-    store_file_list_free(fo);
-    store_file_list_free(fn);
-    store_submission_free(o);
-    store_submission_free(s);
-    api_caller_done(&c);
-}
-
-/* Re-runs the snapshot in a fresh sandbox (reviewers and admins). */
-static void h_run(struct http_req *req, void *ctx)
-{
-    struct api *api = ctx;
-    struct api_caller c;
-    struct store_submission *s = NULL;
-    json_t *body = NULL;
-    int64_t id;
-    if (!api_auth(api, req, &c))
-        return;
-    if (!api_is_reviewer(&c)) {
-        api_reply_error(req, forbidden, "only reviewers and admins re-run submissions");
-        goto out;
-    }
-    if (!api_param_id(req, 0, &id) || !sub_load(api, req, &c, id, &s))
-        goto out;
-    if ((body = req->body.len ? api_body(req) : json_object()))
-        api_run_start(api, req, &c, 0, s->id, body);
-out:
     json_decref(body);
     store_submission_free(s);
     api_caller_done(&c);
@@ -787,6 +625,7 @@ void api_submission_routes(struct router *r)
     router_add(r, "POST", "/api/submissions/{}/withdraw", h_withdraw);
     router_add(r, "POST", "/api/submissions/{}/review", h_review);
     router_add(r, "POST", "/api/submissions/{}/comments", h_comment);
-    router_add(r, "GET", "/api/submissions/{}/diff", h_diff);
-    router_add(r, "POST", "/api/submissions/{}/runs", h_run);
+    api_submission_diff_routes(r);
+    api_submission_run_routes(r);
+    api_notification_routes(r);
 }

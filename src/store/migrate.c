@@ -247,6 +247,24 @@ static const char *const migrations[] = {
     " FOREIGN KEY (workspace_id, path) REFERENCES doc_heads (workspace_id, path)"
     " ON DELETE CASCADE);"
     "CREATE INDEX doc_updates_doc ON doc_updates (workspace_id, path, id);",
+
+    /* 8: the review loop (issue 19). A reviewer's re-run with an expected output (its
+     * pass/fail is computed from the run's stored stdout when read); unread notices of
+     * decisions, comments and new submissions, one row per recipient (read_at 0: unread). */
+    "CREATE TABLE submission_checks ("
+    " run_id BIGINT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,"
+    " submission_id BIGINT NOT NULL REFERENCES submissions(id) ON DELETE CASCADE,"
+    " expected TEXT NOT NULL,"
+    " compare TEXT NOT NULL);"
+    "CREATE TABLE notifications ("
+    " id {ID},"
+    " user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " kind TEXT NOT NULL,"
+    " submission_id BIGINT NOT NULL REFERENCES submissions(id) ON DELETE CASCADE,"
+    " actor_id BIGINT REFERENCES users(id) ON DELETE SET NULL,"
+    " at BIGINT NOT NULL,"
+    " read_at BIGINT NOT NULL DEFAULT 0);"
+    "CREATE INDEX notifications_user ON notifications (user_id, read_at, id);",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -144,6 +144,9 @@ export interface Submission {
     run?: Run | null;
     reviews?: Review[];
     comments?: Comment[];
+    /** The file a re-run runs unless told otherwise. */
+    entry?: string | null;
+    earlier_comments?: EarlierComment[];
 }
 export interface AuditEntry {
     id: number;
@@ -456,8 +459,58 @@ export const submissions = {
         post<Submission>(`/api/submissions/${id}/review`, { decision, comment }),
     comment: (id: number, body: string, path?: string | null, line?: number | null) =>
         post<Comment>(`/api/submissions/${id}/comments`, path ? { body, path, line } : { body }),
-    run: (id: number) => post<Run>(`/api/submissions/${id}/runs`),
+    /** A re-run of the snapshot: any file, stdin, and an optional expected output. */
+    run: (id: number, body: ReRun = {}) => post<Run>(`/api/submissions/${id}/runs`, body),
+    /** A run of the submission with its check (null without an expected output). */
+    runCheck: (id: number, run: number) => get<Run & { check: Check | null }>(`/api/submissions/${id}/runs/${run}`),
     diff: (id: number, against: number) => get<{ files: FileDiff[] }>(`/api/submissions/${id}/diff?against=${against}`),
+};
+
+export interface ReRun {
+    entry?: string;
+    stdin?: string;
+    expected_output?: string;
+    compare?: 'trim' | 'exact';
+}
+/** A re-run's expected output and its verdict (docs/api.md, "Re-running a submission"). */
+export interface Check {
+    expected_output: string;
+    compare: 'trim' | 'exact';
+    pass: boolean | null;
+    reason: string | null;
+    difference: { line: number; expected: string | null; actual: string | null } | null;
+}
+/** A comment or a decision of an earlier submission, carried onto a resubmission. */
+export interface EarlierComment {
+    id: number;
+    submission_id: number;
+    at: string;
+    /** A comment: */
+    author?: UserRef;
+    body?: string;
+    path?: string | null;
+    line?: number | null;
+    original_line?: number | null;
+    outdated?: boolean;
+    /** A decision: */
+    decision?: 'approve' | 'reject';
+    comment?: string;
+    reviewer?: UserRef;
+}
+export interface Notification {
+    id: number;
+    kind: 'decision' | 'comment' | 'submission';
+    submission_id: number;
+    workspace_name: string;
+    /** The submission's status now (for a decision: what was decided). */
+    status: SubmissionStatus;
+    actor: UserRef | null;
+    at: string;
+    read: boolean;
+}
+export const notifications = {
+    list: (unreadOnly = false) => get<{ unread: number; items: Notification[]; next_offset: number | null }>(`/api/notifications?limit=20${unreadOnly ? '&unread=1' : ''}`),
+    read: (submissionId?: number) => post<{ marked: number; unread: number }>('/api/notifications/read', submissionId ? { submission_id: submissionId } : {}),
 };
 
 export interface FileDiff {

@@ -73,6 +73,7 @@ const ICONS: Record<string, string> = {
     logout: 'M6 2.5H2.5v11H6 M10 5l3 3-3 3 M13 8H6',
     image: 'M1.5 2.5h13v11h-13z M1.5 11l4-4 3 3 2-2 4 4 M10.5 5.5h.01',
     comment: 'M2 2.5h12v8.5H7l-3 2.5V11H2z',
+    bell: 'M4 11.5V7a4 4 0 0 1 8 0v4.5l1.5 1.5h-11z M6.5 14a1.5 1.5 0 0 0 3 0',
     stdin: 'M2 4.5h12 M2 8h8 M2 11.5h10',
     dot: 'M8 6.5a1.5 1.5 0 1 0 .01 0z',
     user: 'M8 2.5a2.5 2.5 0 1 0 .01 0z M3 14c0-3 2.2-4.5 5-4.5s5 1.5 5 4.5',

@@ -3,6 +3,7 @@
 import { auth, type User } from './api';
 import { h, icon } from './dom';
 import { navigate } from './router';
+import { notifyBell } from './pages/review_notify';
 
 let current: User | null = null;
 
@@ -61,6 +62,7 @@ export function topbar(active: NavKey, middle?: Node | null, right?: Node | null
             ? h(
                   'div',
                   { class: 'usermenu' },
+                  notifyBell(),
                   h('a', { class: 'user-name', href: '/account', title: `Signed in as ${u.username} (${u.role}): account and API tokens` }, u.username, u.role !== 'submitter' ? h('span', { class: 'user-role' }, u.role) : null),
                   h('button', { type: 'button', class: 'btn icon-only', title: 'Sign out', 'aria-label': 'Sign out', onclick: () => void signOut() }, icon('logout')),
               )

@@ -1,9 +1,14 @@
 // Review pages: "My submissions", the reviewer dashboard (pending / approved / rejected with
-// counts) and one submission (read-only snapshot files, its run, re-run, line and general
-// comments, approve or reject with a comment; the author sees the verdict here).
+// counts) and one submission (read-only snapshot files, its run, a reviewer's re-run of any
+// file with stdin and an expected output (review_rerun.ts), line and general comments,
+// approve or reject with a comment; the author sees the verdict here). A resubmission opens
+// on the diff for reviewers, with the earlier submissions' comments carried onto the lines
+// they were on (or marked as made on an earlier version). Opening a submission marks its
+// notices read (review_notify.ts).
 
 import {
-    ApiError, messageOf, submissions as subApi, type Comment, type Submission, type SubmissionStatus,
+    ApiError, messageOf, submissions as subApi, type Comment, type EarlierComment, type Submission,
+    type SubmissionStatus,
 } from '../api';
 import { baseExtensions, EditorState, EditorView, languageFor, notesField, setNotes } from '../editor';
 import { clear, fileIcon, fmtAgo, fmtBytes, fmtTime, h, icon, statusBadge, toast, confirmDialog } from '../dom';
@@ -11,6 +16,8 @@ import { navigate, onLeave } from '../router';
 import { finished, RunView } from '../runview';
 import { errorBlock, isReviewer, loading, page, user } from '../session';
 import { diffBody } from '../diffview';
+import { markRead } from './review_notify';
+import { RerunForm } from './review_rerun';
 
 function notAvailable(e: unknown): string {
     return messageOf(e);
@@ -93,6 +100,7 @@ export async function submissionPage(id: number): Promise<void> {
         document.querySelectorAll('.nav-link').forEach((a) => a.classList.toggle('active', a.getAttribute('href') === '/submissions'));
     }
     new SubmissionView(main, s);
+    void markRead(id);
 }
 
 class SubmissionView {
@@ -106,6 +114,8 @@ class SubmissionView {
     private target: HTMLElement;
     private targetLine: number | null = null;
     private contents = new Map<string, string>();
+    /** The first file or diff was opened (render() then keeps what is open). */
+    private opened = false;
 
     constructor(private main: HTMLElement, private s: Submission) {
         onLeave(() => {
@@ -159,7 +169,8 @@ class SubmissionView {
 
         const runSection = h('section', { class: 'side-section' },
             h('div', { class: 'side-head' }, h('h2', null, 'Run'),
-                isReviewer() ? h('button', { type: 'button', class: 'btn btn-small', id: 'rerun', onclick: (e: MouseEvent) => void this.rerun(e.currentTarget as HTMLButtonElement) }, icon('play'), h('span', null, 'Re-run')) : null),
+                s.entry ? h('span', { class: 'muted small', id: 'entry-file' }, `Entry: ${s.entry}`) : null),
+            isReviewer() && !isAuthor ? new RerunForm(s, this.runView).el : null,
             this.runView.el);
         if (s.run) {
             if (finished(s.run)) this.runView.show(s.run);
@@ -188,7 +199,14 @@ class SubmissionView {
                     runSection,
                     h('section', { class: 'side-section' }, h('div', { class: 'side-head' }, h('h2', null, 'Discussion')), this.discussion, commentForm))),
         );
-        const first = this.filePath || (files.find((f) => f.path === 'main.py') ?? files[0])?.path;
+        // A reviewer opens a resubmission on what changed since the previous one.
+        if (!this.filePath && !this.opened && s.previous_id && isReviewer() && !isAuthor) {
+            this.opened = true;
+            void this.showDiff();
+            return;
+        }
+        this.opened = true;
+        const first = this.filePath || (files.find((f) => f.path === s.entry) ?? files.find((f) => f.path === 'main.py') ?? files[0])?.path;
         if (first) void this.openFile(first);
     }
 
@@ -215,10 +233,13 @@ class SubmissionView {
         if (!files.length) box.append(h('p', { class: 'muted pad' }, `No file changed since #${prev}.`));
         for (const f of files) {
             const body = diffBody(f);
+            // What was said about this file before, where its line is now.
+            const said = (this.s.earlier_comments ?? []).filter((e) => e.path === f.path);
             box.append(h('section', { class: 'diff-file' },
                 h('header', { class: 'diff-head' }, h('span', { class: `badge badge-${f.status === 'added' ? 'approved' : f.status === 'removed' ? 'rejected' : 'pending'}` }, f.status), h('strong', null, f.path),
                     f.added !== undefined ? h('span', { class: 'muted small' }, `+${f.added} −${f.removed ?? 0}`) : null),
-                body));
+                body,
+                said.length ? h('div', { class: 'diff-earlier' }, said.map((e) => this.earlierEl(e))) : null));
         }
         this.codeHost.append(box);
     }
@@ -267,8 +288,36 @@ class SubmissionView {
         }
         for (const c of this.s.comments ?? []) items.push({ at: c.at, el: this.commentEl(c) });
         items.sort((a, b) => a.at.localeCompare(b.at));
-        if (!items.length) this.discussion.append(h('p', { class: 'muted small' }, 'No comments yet.'));
+        const earlier = [...(this.s.earlier_comments ?? [])].sort((a, b) => a.at.localeCompare(b.at));
+        if (earlier.length) {
+            this.discussion.append(h('div', { class: 'earlier-head muted small', id: 'earlier-comments' }, `From earlier submissions (${earlier.length})`));
+            for (const e of earlier) this.discussion.append(this.earlierEl(e));
+            if (items.length) this.discussion.append(h('div', { class: 'earlier-head muted small' }, 'On this submission'));
+        }
+        if (!items.length && !earlier.length) this.discussion.append(h('p', { class: 'muted small' }, 'No comments yet.'));
         for (const i of items) this.discussion.append(i.el);
+    }
+
+    /** A comment or decision of an earlier submission: where its line is now, or that it was
+     * made on an earlier version. */
+    private earlierEl(e: EarlierComment): HTMLElement {
+        const from = h('a', { class: 'note-from', href: `/submissions/${e.submission_id}` }, `#${e.submission_id}`);
+        if (e.decision) {
+            return h('div', { class: `note note-earlier note-${e.decision}` },
+                h('div', { class: 'note-head' }, h('strong', null, e.reviewer?.username ?? 'a reviewer'), ` ${e.decision === 'approve' ? 'approved' : 'rejected'} `, from,
+                    h('span', { class: 'muted' }, ` · ${fmtAgo(e.at)}`)),
+                e.comment ? h('p', { class: 'note-body' }, e.comment) : null);
+        }
+        const where = e.path
+            ? e.line
+                ? h('button', { type: 'button', class: 'link note-loc', onclick: () => void this.openFile(e.path!, e.line ?? undefined) },
+                    `${e.path}:${e.line}`, e.original_line && e.original_line !== e.line ? h('span', { class: 'muted' }, ` (line ${e.original_line} in #${e.submission_id})`) : null)
+                : h('span', { class: 'note-outdated muted' }, `${e.path}${e.original_line ? `:${e.original_line}` : ''} · on an earlier version`)
+            : null;
+        return h('div', { class: `note note-earlier ${e.outdated ? 'outdated' : ''}`, dataset: { earlier: String(e.id) } },
+            h('div', { class: 'note-head' }, h('strong', null, e.author?.username ?? 'someone'), ' ', from, ' ', where,
+                h('span', { class: 'muted' }, ` · ${fmtAgo(e.at)}`)),
+            h('p', { class: 'note-body' }, e.body ?? ''));
     }
 
     private commentEl(c: Comment): HTMLElement {
@@ -339,6 +388,10 @@ class SubmissionView {
     private showNotes(): void {
         if (!this.view) return;
         const notes = (this.s.comments ?? []).filter((c) => c.path === this.filePath && c.line).map((c) => ({ line: c.line!, author: c.author.username, body: c.body, at: c.at }));
+        // Earlier submissions' comments whose line survived, at the line it is on now.
+        for (const e of this.s.earlier_comments ?? []) {
+            if (e.path === this.filePath && e.line && e.body) notes.push({ line: e.line, author: `${e.author?.username ?? 'someone'} (#${e.submission_id})`, body: e.body, at: e.at });
+        }
         this.view.dispatch({ effects: setNotes.of(notes) });
     }
 
@@ -358,19 +411,6 @@ class SubmissionView {
             this.showNotes();
         } catch (e) {
             toast(messageOf(e), 'error');
-        }
-    }
-
-    private async rerun(btn: HTMLButtonElement): Promise<void> {
-        btn.disabled = true;
-        try {
-            const r = await subApi.run(this.s.id);
-            await this.runView.stream(r);
-        } catch (e) {
-            this.runView.reset();
-            this.runView.append('stderr', `${notAvailable(e)}\n`);
-        } finally {
-            btn.disabled = false;
         }
     }
 

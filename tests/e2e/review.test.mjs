@@ -1,0 +1,165 @@
+// The review loop (issue 19): a reviewer re-runs a file of a submission that is not main.py,
+// with stdin and an expected output, and sees pass or fail; a resubmission opens on the diff
+// with the earlier comment carried to the line it is on now; the student's bell shows an
+// unread decision and clears when the submission is opened.
+import assert from 'node:assert/strict';
+import { after, afterEach, before, test as nodeTest } from 'node:test';
+import { Api, closeBrowser, launch, newPage, shot, until } from './lib.mjs';
+
+const PW = 'correct horse 1';
+const admin = new Api();
+const stu = new Api();
+const rev = new Api();
+let stuUser = null;
+const pages = [];
+
+async function page(opts) {
+    const p = await newPage(opts);
+    pages.push(p);
+    return p;
+}
+
+const failed = new Set();
+afterEach(async (t) => {
+    const p = pages[pages.length - 1];
+    if (p && !p.isClosed() && failed.has(t.name)) await shot(p, `FAILED-${t.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}`).catch(() => {});
+    for (const q of pages.splice(0)) await q.context().close().catch(() => {});
+});
+const timeout = Number(process.env.PYROOM_TEST_TIMEOUT || 300) * 1000;
+function test(name, fn) {
+    nodeTest(name, { timeout }, async (t) => {
+        try {
+            await fn(t);
+        } catch (e) {
+            failed.add(name);
+            throw e;
+        }
+    });
+}
+
+async function ok(r, status = [200, 201]) {
+    if (!status.includes(r.status)) throw new Error(`${r.status} ${r.text}`);
+    return r.json;
+}
+
+async function workspace(api, name, files) {
+    const w = await ok(await api.req('POST', '/api/workspaces', { name }));
+    for (const [path, text] of Object.entries(files)) await ok(await api.req('PUT', `/api/workspaces/${w.id}/files/${path}`, text));
+    return w.id;
+}
+
+const submit = async (ws, message) => ok(await stu.req('POST', `/api/workspaces/${ws}/submissions`, { message }));
+
+before(async () => {
+    await launch();
+    // The admin of the e2e server is ada (page.test.mjs); alone, this file makes her first.
+    try {
+        await admin.login('ada', PW);
+    } catch {
+        await admin.register('ada', PW);
+    }
+    stuUser = await stu.register('stella', PW);
+    const r = await rev.register('rosa', PW);
+    await ok(await admin.req('PATCH', `/api/admin/users/${r.id}`, { role: 'reviewer' }));
+    await rev.login('rosa', PW); // a role change ends sessions
+});
+after(async () => {
+    for (const p of pages) await p.context().close().catch(() => {});
+    await closeBrowser();
+});
+
+test('a reviewer re-runs a non-main file with stdin and an expected output and sees pass, then fail', async () => {
+    const ws = await workspace(stu, 'Greeter', {
+        'main.py': "print('the main program')\n",
+        'tools/greet.py': "name = input()\nprint(f'Hello, {name}!')   \n",
+    });
+    const s = await submit(ws, 'greeter done');
+    const p = await page({ api: rev });
+    await p.goto(`/submissions/${s.id}`);
+    await p.waitForSelector('#rerun-file');
+    assert.equal(await p.$eval('#rerun-file', (el) => el.value), 'main.py', 'the entry is the default');
+    assert.match(await p.textContent('#entry-file'), /main\.py/);
+    await p.selectOption('#rerun-file', 'tools/greet.py');
+    await p.fill('#rerun-stdin', 'Ada\n');
+    await p.fill('#rerun-expected', 'Hello, Ada!\n');
+    await p.click('#rerun');
+    await p.waitForSelector('#check-verdict[data-pass="true"]', { timeout: 60000 });
+    assert.match(await p.textContent('#check-verdict'), /Pass/);
+    assert.match(await p.textContent('.run-view'), /Hello, Ada!/);
+    await shot(p, 'review-rerun-pass');
+
+    await p.fill('#rerun-expected', 'Hello, Bob!\n');
+    await p.click('#rerun');
+    await p.waitForSelector('#check-verdict[data-pass="false"]', { timeout: 60000 });
+    const text = await p.textContent('#check-verdict');
+    assert.match(text, /Fail/);
+    assert.match(text, /Line 1/);
+    assert.match(text, /Hello, Bob!/);
+    await shot(p, 'review-rerun-fail');
+    // On a phone the form stays inside the screen.
+    await p.setViewportSize({ width: 390, height: 844 });
+    await p.locator('#rerun').scrollIntoViewIfNeeded();
+    const box = await p.locator('.rerun-form').boundingBox();
+    assert.ok(box && box.x >= 0 && box.x + box.width <= 390, `the re-run form fits: ${JSON.stringify(box)}`);
+    await shot(p, 'review-rerun-phone');
+    assert.deepEqual(p.errors, []);
+});
+
+test('a resubmission opens on the diff with the earlier comment on the line it moved to', async () => {
+    const ws = await workspace(stu, 'Sums', { 'main.py': 'a = 1\nb = 2\nprint(a + b)\n' });
+    const s1 = await submit(ws, 'first');
+    await ok(await rev.req('POST', `/api/submissions/${s1.id}/comments`, { body: 'Call b something clearer.', path: 'main.py', line: 2 }));
+    await ok(await rev.req('POST', `/api/submissions/${s1.id}/review`, { decision: 'reject', comment: 'Names, please.' }));
+    await ok(await stu.req('PUT', `/api/workspaces/${ws}/files/main.py`, '"""Adds two numbers."""\n\na = 1\nb = 2\nprint(a + b)\n'));
+    const s2 = await submit(ws, 'second');
+
+    const p = await page({ api: rev });
+    await p.goto(`/submissions/${s2.id}`);
+    // Opens on the diff, without a click.
+    await p.waitForSelector('.diff-view .diff-file');
+    assert.match(await p.textContent('.diff-view'), /Adds two numbers/);
+    await p.waitForSelector('#earlier-comments');
+    // Under the file's diff, and in the discussion.
+    const inDiff = p.locator('.diff-view .note-earlier', { hasText: 'Call b something clearer.' });
+    await inDiff.waitFor();
+    assert.match(await inDiff.textContent(), /main\.py:4/);
+    const note = p.locator('.discussion .note-earlier', { hasText: 'Call b something clearer.' });
+    await note.waitFor();
+    assert.match(await note.textContent(), /main\.py:4/, 'line 2 moved to line 4');
+    assert.match(await note.textContent(), /line 2 in #/);
+    assert.match(await p.textContent('.discussion'), /Names, please\./, 'the rejection is carried too');
+    await shot(p, 'review-resubmission-diff');
+    await p.setViewportSize({ width: 1024, height: 700 });
+    await shot(p, 'review-resubmission-1024');
+    // The carried comment opens the file at its new line.
+    await note.locator('.note-loc').click();
+    await p.waitForSelector('.snap-file.active[data-path="main.py"]');
+    assert.deepEqual(p.errors, []);
+});
+
+test('the student sees an unread badge after a decision, and it clears when opened', async () => {
+    await ok(await stu.req('POST', '/api/notifications/read', {}));
+    const ws = await workspace(stu, 'Badge', { 'main.py': "print('hi')\n" });
+    const s = await submit(ws, 'for the badge');
+    const p = await page({ api: stu, colorScheme: 'light' });
+    await p.goto('/submissions');
+    await p.waitForSelector('.notify-bell');
+    await until(async () => (await p.$eval('.notify-bell', (b) => b.getAttribute('aria-label'))) === 'Notifications: none unread');
+    assert.equal(await p.isVisible('.notify-count'), false);
+
+    await ok(await rev.req('POST', `/api/submissions/${s.id}/review`, { decision: 'approve', comment: 'Well done.' }));
+    await p.goto('/'); // any page change asks for the count
+    await p.waitForSelector('.notify-count:not([hidden])');
+    assert.equal((await p.textContent('.notify-count')).trim(), '1');
+    await p.click('.notify-bell');
+    const item = p.locator('.notify-item.unread', { hasText: `#${s.id}` });
+    await item.waitFor();
+    assert.match(await item.textContent(), /rosa approved/);
+    await shot(p, 'review-badge-open');
+    await item.click();
+    await p.waitForSelector('#verdict');
+    await p.waitForSelector('.notify-count[hidden]', { state: 'attached' });
+    assert.equal((await stu.req('GET', '/api/notifications?unread=1')).json.unread, 0);
+    await shot(p, 'review-badge-cleared');
+    assert.deepEqual(p.errors, []);
+});

@@ -1,0 +1,95 @@
+// The unread badge of the review loop: a bell in the top bar with the count of the user's
+// unread notices (decisions and comments on their submissions; new submissions for
+// reviewers), and a short list under it. Opening a submission marks its notices read
+// (markRead). The count is fetched when a top bar is drawn (every page change) and every
+// 30 s while the tab is visible: there is no per-user event stream to push it.
+
+import { messageOf, notifications as api, type Notification } from '../api';
+import { clear, fmtAgo, h, icon } from '../dom';
+
+const POLL_MS = 30000;
+let unread = 0;
+let timer: number | null = null;
+let inflight: Promise<void> | null = null;
+
+function label(n: Notification): string {
+    const who = n.actor?.username ?? 'someone';
+    if (n.kind === 'decision') return `${who} ${n.status === 'approved' ? 'approved' : n.status === 'rejected' ? 'rejected' : 'decided on'} #${n.submission_id} ${n.workspace_name}`;
+    if (n.kind === 'submission') return `${who} submitted #${n.submission_id} ${n.workspace_name}`;
+    return `${who} commented on #${n.submission_id} ${n.workspace_name}`;
+}
+
+/** Shows count on every bell on the page. */
+function show(count: number): void {
+    unread = count;
+    document.querySelectorAll<HTMLElement>('.notify-count').forEach((el) => {
+        el.textContent = count > 99 ? '99+' : String(count);
+        el.hidden = count === 0;
+    });
+    document.querySelectorAll<HTMLElement>('.notify-bell').forEach((b) => {
+        b.setAttribute('aria-label', count ? `Notifications: ${count} unread` : 'Notifications: none unread');
+        b.title = count ? `${count} unread` : 'No unread notifications';
+    });
+}
+
+export function refresh(): Promise<void> {
+    if (inflight) return inflight;
+    inflight = api.list(true).then((l) => show(l.unread), () => { /* keep the last count */ }).finally(() => { inflight = null; });
+    return inflight;
+}
+
+/** Marks the notices of a submission read (it was opened) and updates the bells. */
+export async function markRead(submissionId: number): Promise<void> {
+    try {
+        show((await api.read(submissionId)).unread);
+    } catch {
+        /* the next refresh tells */
+    }
+}
+
+function startPolling(): void {
+    if (timer !== null) return;
+    timer = window.setInterval(() => { if (document.visibilityState === 'visible') void refresh(); }, POLL_MS);
+    document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') void refresh(); });
+    // One listener for every bell: a click elsewhere closes the list.
+    document.addEventListener('click', (e) => {
+        document.querySelectorAll<HTMLElement>('.notify').forEach((w) => {
+            if (!w.contains(e.target as Node)) w.querySelector<HTMLElement>('.notify-menu')!.hidden = true;
+        });
+    });
+}
+
+async function fill(menu: HTMLElement): Promise<void> {
+    clear(menu);
+    menu.append(h('div', { class: 'notify-head' }, h('strong', null, 'Notifications'),
+        h('button', { type: 'button', class: 'link small', id: 'notify-all-read', onclick: async () => { try { show((await api.read()).unread); await fill(menu); } catch { /* shown by the next refresh */ } } }, 'Mark all read')));
+    try {
+        const l = await api.list();
+        show(l.unread);
+        if (!l.items.length) menu.append(h('p', { class: 'muted small pad' }, 'Nothing yet. Decisions, comments and new submissions show up here.'));
+        for (const n of l.items) {
+            menu.append(h('a', { class: `notify-item ${n.read ? '' : 'unread'}`, href: `/submissions/${n.submission_id}`, onclick: () => menu.hidden = true },
+                h('span', { class: `notify-kind kind-${n.kind}` }, n.kind),
+                h('span', { class: 'notify-text' }, label(n)),
+                h('span', { class: 'muted small' }, fmtAgo(n.at))));
+        }
+    } catch (e) {
+        menu.append(h('p', { class: 'form-error pad' }, messageOf(e)));
+    }
+}
+
+/** The bell for a top bar. */
+export function notifyBell(): HTMLElement {
+    startPolling();
+    const count = h('span', { class: 'notify-count', hidden: unread === 0 }, String(unread));
+    const menu = h('div', { class: 'notify-menu', role: 'dialog', 'aria-label': 'Notifications', hidden: true });
+    const bell = h('button', { type: 'button', class: 'btn icon-only notify-bell', 'aria-haspopup': 'dialog', onclick: (e: MouseEvent) => {
+        e.stopPropagation();
+        menu.hidden = !menu.hidden;
+        if (!menu.hidden) void fill(menu);
+    } }, icon('bell'), count);
+    const wrap = h('div', { class: 'notify' }, bell, menu);
+    menu.addEventListener('keydown', (e) => { if (e.key === 'Escape') { menu.hidden = true; bell.focus(); } });
+    queueMicrotask(() => { show(unread); void refresh(); });
+    return wrap;
+}
