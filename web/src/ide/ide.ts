@@ -87,6 +87,7 @@ export class Ide {
         this.store.readOnly = viewer;
         this.store.onChange = (f) => this.editor.fileChanged(f);
         this.store.onConflict = (f) => this.editor.conflict(f);
+        this.store.onDocGone = (f) => void this.collab.reset(f.path, true);
 
         this.tree = new FileTree(ws.id, {
             open: (p) => {
@@ -119,11 +120,8 @@ export class Ide {
         });
         this.collab = new Collab(ws.id, {
             client: this.presence.client, readOnly: viewer, view: () => this.editor.view, active: () => this.editor.active,
-            file: (p) => this.store.open.get(p), reload: (p) => this.editor.remoteChanged(p, ''),
-            // Co-editing stays off on the page for now: with it, a page's own edits were not
-            // always saved (tests/e2e/page.test.mjs's two-tab conflict saw the older text
-            // stored). The server's documents API and this module stay; issue 17 has it left.
-            together: () => false,
+            store: this.store,
+            together: (p) => this.presence.othersOn(p),
         });
         this.status = new StatusBar(this.store, { active: () => this.editor.activeFile(), view: () => this.editor.view }, this.lang.status);
         this.editor.setStatus(this.status);

@@ -9,7 +9,7 @@
 
 import { EditorSelection } from '@codemirror/state';
 import type { EditorView } from '@codemirror/view';
-import { raw } from '../api';
+import { presence as presenceApi } from '../api';
 import { h } from '../dom';
 import type { WorkspaceEvents } from './events';
 
@@ -111,7 +111,7 @@ export class Presence {
         }
         this.sent = key;
         this.inflight = true;
-        raw('POST', `/api/workspaces/${this.ws}/presence`, { json: { client: this.client, ...spot } })
+        presenceApi.move(this.ws, { client: this.client, ...spot })
             .catch(() => { this.sent = ''; })
             .finally(() => {
                 this.inflight = false;
@@ -188,7 +188,7 @@ export class Presence {
     /** The page is going: the others drop my chip now rather than when my stream is found closed. */
     private leave = (): void => {
         if (this.disposed) return;
-        void raw('POST', `/api/workspaces/${this.ws}/presence`, { json: { client: this.client, left: true }, keepalive: true }).catch(() => {});
+        void presenceApi.leave(this.ws, this.client).catch(() => {});
     };
 
     dispose(): void {
