@@ -337,8 +337,7 @@ bool api_doc_save_ok(struct api *api, struct http_req *req, int64_t ws, const ch
         /* The drop (api_doc_replaced) comes right after the other write, and a page learns
          * that write's etag only by reading it afterwards: so no co-edited save can pass this
          * check with the new etag and still overwrite it. */
-        api_reply_error(req, no_doc, "this file's co-editing document was dropped: the file was "
-                                     "written elsewhere; reload it");
+        api_reply_error(req, no_doc, "the file was written elsewhere; reload it");
         return false;
     }
     return true;

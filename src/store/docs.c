@@ -133,8 +133,7 @@ void store_doc_log_free(struct store_doc_log *l)
     free(l);
 }
 
-int store_doc_live(struct store *st, int64_t ws, const char *path, bool *ret_live,
-                   struct err *err)
+int store_doc_live(struct store *st, int64_t ws, const char *path, bool *ret_live, struct err *err)
 {
     struct db db;
     int64_t bytes = 0;
