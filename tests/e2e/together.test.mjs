@@ -88,6 +88,10 @@ test('two editors typing at once both keep every keystroke, the file holds it, a
     }, 20000);
     assert.ok(same.startsWith(`${left}# shared`), same);
     assert.ok(same.includes(right), same);
+    // Each sees the other's cursor, with their name, where they type.
+    for (const p of [a, b]) await p.waitForSelector('.editor-host .cm-peer-caret[data-name]');
+    await until(async () => (await a.textContent('.editor-host .cm-line >> nth=-1')).includes(right) && (await a.locator('.editor-host .cm-line', { hasText: right }).locator('.cm-peer-caret').count()) === 1, 10000);
+    await until(async () => (await b.locator('.editor-host .cm-line >> nth=0').locator('.cm-peer-caret').count()) === 1, 10000);
     await shot(a, 'collab-two-editors-a');
     await shot(b, 'collab-two-editors-b');
     // Saving is the file API: the stored bytes converge on the shared text.

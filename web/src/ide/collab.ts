@@ -180,8 +180,8 @@ export class Collab {
         });
         if (!this.hooks.readOnly) {
             const mine = diff(origin, f.state.doc.toString());
-            if (mine) {
-                const m = mapChange(mine, diff(origin, s.text.toString()));
+            const m = mine && mapChange(mine, diff(origin, s.text.toString()));
+            if (m) {
                 s.doc.transact(() => {
                     if (m.to > m.from) s.text.delete(m.from, m.to - m.from);
                     if (m.insert) s.text.insert(m.from, m.insert);

@@ -82,7 +82,7 @@ export class Ide {
         const viewer = ws.role === 'viewer'; // a viewer reads, follows and watches only
         const shared = baseExtensions({ onSave: () => void this.saveNow(), onRun: () => void this.runs.run() }, viewer);
         this.lang = new Lang(ws.id, { open: (p) => this.editor.open(p), view: () => this.editor.view });
-        this.store = new FileStore(ws.id, (path) => [shared, languageFor(path), this.lang.extensions(path), this.collab.extension(path), this.editor.listener]);
+        this.store = new FileStore(ws.id, (path) => [shared, languageFor(path), this.lang.extensions(path), this.collab.extension(path), this.presence.extension, this.editor.listener]);
         this.store.prefetched.set(early.path, early.content);
         this.store.readOnly = viewer;
         this.store.onChange = (f) => this.editor.fileChanged(f);
@@ -105,6 +105,7 @@ export class Ide {
             shown: () => {
                 this.runs.updateLabel();
                 this.presence.moved();
+                this.presence.showCarets();
             },
             refreshTree: () => this.files.refresh(),
             prepare: (f) => this.collab.prepare(f),

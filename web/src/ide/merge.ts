@@ -15,12 +15,20 @@ export function diff(from: string, to: string): Change | null {
     return { from: a, to: from.length - b, insert: to.slice(a, to.length - b) };
 }
 
-/** Where mine (a change of origin) goes in theirs (origin after their change t). */
-export function mapChange(mine: Change, t: Change | null): Change {
-    if (!t || mine.to <= t.from) return mine;
+/** Where mine (a change of origin) goes in theirs (origin after their change t); null when
+ *  theirs holds it already. The two often are one change seen twice: my keystrokes that a
+ *  peer saved (or posted) before my draft or join caught up, perhaps only their beginning. */
+export function mapChange(mine: Change, t: Change | null): Change | null {
+    if (!t) return mine;
+    if (mine.from === t.from && mine.to === t.to) {
+        if (t.insert.startsWith(mine.insert)) return null;
+        if (mine.insert.startsWith(t.insert)) return { from: t.from + t.insert.length, to: t.from + t.insert.length, insert: mine.insert.slice(t.insert.length) };
+    }
+    if (mine.to <= t.from) return mine;
     const shift = t.insert.length - (t.to - t.from);
     if (mine.from >= t.to) return { from: mine.from + shift, to: mine.to + shift, insert: mine.insert };
-    // Overlapping edits: keep theirs whole and add mine after it.
+    // Overlapping edits: keep theirs whole and add mine after it, unless it is in there.
+    if (t.insert.includes(mine.insert)) return null;
     const at = t.from + t.insert.length;
     return { from: at, to: at, insert: mine.insert };
 }
@@ -30,5 +38,5 @@ export function merge3(origin: string, mine: string, theirs: string): string {
     const m = diff(origin, mine);
     if (!m) return theirs;
     const c = mapChange(m, diff(origin, theirs));
-    return theirs.slice(0, c.from) + c.insert + theirs.slice(c.to);
+    return c ? theirs.slice(0, c.from) + c.insert + theirs.slice(c.to) : theirs;
 }
