@@ -45,11 +45,13 @@ try {
         const p = await newPage({ api, timeout: 20000 });
         await p.goto(`/w/${ws}`);
         await p.click('.tree-row[data-path="main.py"]');
-        await p.waitForSelector('.editor-host .cm-editor[data-shared=true]');
+        await p.waitForSelector('.editor-host .cm-content');
         return p;
     };
     const leader = await open();
     const follower = await open();
+    // Two pages on one file co-edit it (a page alone does not).
+    for (const p of [leader, follower]) await p.waitForSelector('.editor-host .cm-editor[data-shared=true]', { timeout: 20000 });
     await follower.locator('.presence-chip', { hasText: 'main.py' }).first().click();
     await leader.click('.editor-host .cm-line >> nth=0');
     await leader.keyboard.press('ControlOrMeta+Home');
