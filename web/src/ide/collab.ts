@@ -83,6 +83,8 @@ export class Collab {
     private joining = new Map<string, Promise<void>>();
     private compartments = new Map<string, Compartment>();
     private resetting = new Set<string>();
+    /** Counts the resets of each path: a join that started before one does not bind. */
+    private gens = new Map<string, number>();
     private disposed = false;
 
     constructor(private ws: number, private hooks: CollabHooks) {}
@@ -126,13 +128,14 @@ export class Collab {
         if (s?.bound) {
             const d = diff(f.state.doc.toString(), s.text.toString());
             if (d) f.state = f.state.update({ changes: d }).state;
-        } else if (!this.joining.has(f.path) && (force || this.hooks.together(f.path))) {
+        } else if (!this.joining.has(f.path) && !this.resetting.has(f.path) && (force || this.hooks.together(f.path))) {
             const p = this.join(f.path).finally(() => this.joining.delete(f.path));
             this.joining.set(f.path, p);
         }
     }
 
     private async join(path: string): Promise<void> {
+        const gen = this.gens.get(path) ?? 0;
         for (let attempt = 0; attempt < 3 && !this.disposed; attempt++) {
             const f = this.file(path);
             if (!f || f.status === 'conflict' || f.status === 'deleted') return;
@@ -160,7 +163,8 @@ export class Collab {
                     return;
                 }
             }
-            if (this.file(path) !== f) return; // closed meanwhile
+            // Closed meanwhile, or the document was dropped (reset joins again afterwards).
+            if (this.file(path) !== f || (this.gens.get(path) ?? 0) !== gen) return;
             this.bind(s, f, origin);
             return;
         }
@@ -311,6 +315,7 @@ export class Collab {
      *  Then the page joins a new document if another page is on the file. */
     async reset(path: string, saved = false): Promise<void> {
         if (this.resetting.has(path)) return;
+        this.gens.set(path, (this.gens.get(path) ?? 0) + 1); // a join in flight binds nothing
         const f = this.file(path);
         const s = this.docs.get(path);
         if (s) this.unbind(s);
