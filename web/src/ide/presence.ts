@@ -22,7 +22,7 @@ export interface PresenceHooks {
     active(): string;
     /** Opens path in the editor (and makes it active). */
     open(path: string): Promise<void>;
-    /** Another page is on path too (co-editing starts only then). */
+    /** Another page is on path too (co-editing starts only then, if path is open here). */
     together?(path: string): void;
 }
 
@@ -122,7 +122,9 @@ export class Presence {
             if (!p || p.client === this.client) return;
             const known = this.peers.has(keyOf(p));
             this.peers.set(keyOf(p), p);
-            if (p.path && p.path === this.hooks.active()) this.hooks.together?.(p.path);
+            // Any file of mine they are on (not only the one shown: a background tab kept in
+            // step is never saved stale, and one missed event on the shown file is no matter).
+            if (p.path) this.hooks.together?.(p.path);
             if (!known || this.following !== keyOf(p)) this.render();
             else this.renderChip(p);
             this.showCarets();
