@@ -490,11 +490,12 @@ route("POST", "/api/workspaces/{id}/restore", "Make an earlier version the file 
 route("PUT", "/api/workspaces/{id}/files/{path}", "Create or replace a file (raw body)",
       "files", [ok(200, ref("File"), "replaced"), ok(201, ref("File"), "created")],
       ["unauthenticated", "csrf", "not_found", "invalid_path", "conflict", "etag_mismatch",
-       "too_large"], [WSID, FILEPATH],
+       "too_large", "no_doc"], [WSID, FILEPATH],
       body={"required": True, "content": {"application/octet-stream": {
           "schema": {"type": "string", "format": "binary"}}}},
       desc="If-Match: \"ETAG\" makes it conditional (412 etag_mismatch with the current "
-           "etag); If-None-Match: * creates only.")
+           "etag); If-None-Match: * creates only. X-Pyroom-Doc: 1 marks a co-editing page's "
+           "save: it keeps the file's document, and is 404 no_doc once the document is gone.")
 route("DELETE", "/api/workspaces/{id}/files/{path}", "Delete a file or a folder", "files",
       [ok(204)], ["unauthenticated", "csrf", "not_found", "invalid_path", "etag_mismatch"],
       [WSID, FILEPATH])

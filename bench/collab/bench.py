@@ -140,9 +140,10 @@ def main():
             lead = RawStream(owner, wid, f"lead{followers}")
             for s in streams:
                 s.wait(lambda n, d, c=f"lead{followers}": n == "presence_joined" and d["client"] == c)
+            # (another file: a plain save of main.py would drop its document)
             base = measure(streams, lambda i: owner.put(
-                f"/api/workspaces/{wid}/files/main.py", data=f"x = {i}\n".encode()),
-                lambda n, d, i: n == "file_changed" and d["path"] == "main.py")
+                f"/api/workspaces/{wid}/files/base.py", data=f"x = {i}\n".encode()),
+                lambda n, d, i: n == "file_changed" and d["path"] == "base.py")
             follow = measure(streams, lambda i: owner.post(
                 f"/api/workspaces/{wid}/presence",
                 json={"client": "lead", "path": "main.py", "line": 1, "column": i % 50,

@@ -3,7 +3,8 @@
 // bar shows the leader's new line (presence POST -> server -> event stream -> the follower's
 // editor moves). Baseline in the same run and the same pages: the leader's page PUTs a file
 // (fetch) and the follower's page hears `file_changed` on an EventSource of its own, the
-// plain event round trip. Both clocks are Date.now() of one machine (ms).
+// plain event round trip. Both clocks are Date.now() of one machine (ms). Then co-editing:
+// the leader types, and the time until the character is in the peer's editor.
 //
 //   node bench/collab/follow.mjs        (N=100 rounds; PYROOM_BIN defaults to build/pyroom)
 import { spawn } from 'node:child_process';
@@ -44,11 +45,13 @@ try {
         const p = await newPage({ api, timeout: 20000 });
         await p.goto(`/w/${ws}`);
         await p.click('.tree-row[data-path="main.py"]');
-        await p.waitForSelector('.editor-host .cm-editor[data-shared=true]');
+        await p.waitForSelector('.editor-host .cm-content');
         return p;
     };
     const leader = await open();
     const follower = await open();
+    // Two pages on one file co-edit it (a page alone does not).
+    for (const p of [leader, follower]) await p.waitForSelector('.editor-host .cm-editor[data-shared=true]', { timeout: 20000 });
     await follower.locator('.presence-chip', { hasText: 'main.py' }).first().click();
     await leader.click('.editor-host .cm-line >> nth=0');
     await leader.keyboard.press('ControlOrMeta+Home');
@@ -88,11 +91,29 @@ try {
         const s1 = await until(() => follower.evaluate((n) => window.heard[n], name), 10000, 2);
         base.push(s1 - s0);
     }
+    // Co-editing as a person sees it: the leader types Q; the time until the follower's
+    // editor holds one more Q (keydown -> Yjs update POST -> doc_update -> the peer's editor).
+    await follower.evaluate(() => {
+        window.qAt = {};
+        const content = document.querySelector('.editor-host .cm-content');
+        new MutationObserver(() => {
+            const n = String((content.textContent.match(/Q/g) || []).length);
+            if (!(n in window.qAt)) window.qAt[n] = Date.now();
+        }).observe(content, { subtree: true, characterData: true, childList: true });
+    });
+    const keys = [];
+    for (let i = 1; i <= N; i++) {
+        await leader.keyboard.press('Q');
+        const t0 = await leader.evaluate(() => window.downAt);
+        const t1 = await until(() => follower.evaluate((n) => window.qAt[n], String(i)), 10000, 2);
+        keys.push(t1 - t0);
+    }
     const within = follow.filter((x) => x <= 100).length / follow.length;
     console.log(`bench/collab follow (browser): ${N} rounds, loopback, sqlite; machine shared (load ${loadavg()[0].toFixed(1)})`);
     console.log(`  follow     p50 ${pct(follow, 0.5)} ms   p99 ${pct(follow, 0.99)} ms   (leader's ArrowDown -> follower's status bar)`);
     console.log(`  baseline   p50 ${pct(base, 0.5)} ms   p99 ${pct(base, 0.99)} ms   (fetch PUT -> file_changed on the follower's EventSource)`);
     console.log(`  ratio p50 ${(pct(follow, 0.5) / Math.max(1, pct(base, 0.5))).toFixed(2)}; follow within 100 ms: ${(within * 100).toFixed(1)}%`);
+    console.log(`  keystroke  p50 ${pct(keys, 0.5)} ms   p99 ${pct(keys, 0.99)} ms   (leader's key -> one more Q in the peer's editor, co-editing); ratio p50 ${(pct(keys, 0.5) / Math.max(1, pct(base, 0.5))).toFixed(2)}`);
     for (const p of [leader, follower]) await p.context().close();
 } finally {
     await closeBrowser();

@@ -325,6 +325,24 @@ void api_doc_replaced(struct api *api, int64_t ws, const char *path)
         publish(api, ws, EVENT_WS(doc_reset), json_pack("{s:s}", "path", path));
 }
 
+bool api_doc_save_ok(struct api *api, struct http_req *req, int64_t ws, const char *path)
+{
+    bool live = false;
+    int r = store_doc_live(api->store, ws, path, &live, NULL);
+    if (r < 0) {
+        api_fail(req, r, "document");
+        return false;
+    }
+    if (!live) {
+        /* The drop (api_doc_replaced) comes right after the other write, and a page learns
+         * that write's etag only by reading it afterwards: so no co-edited save can pass this
+         * check with the new etag and still overwrite it. */
+        api_reply_error(req, no_doc, "the file was written elsewhere; reload it");
+        return false;
+    }
+    return true;
+}
+
 void api_collab_routes(struct router *r)
 {
     router_add(r, "POST", "/api/workspaces/{}/presence", h_presence);

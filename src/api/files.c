@@ -178,6 +178,13 @@ static void h_put(struct http_req *req, void *ctx)
                         (long long)api->limits.max_file_bytes);
         goto out;
     }
+    /* A save by a page co-editing the file says so (X-Pyroom-Doc: 1, collab.c): it keeps the
+     * document, and is refused once the document is gone; any other write replaces the text
+     * the editors share, as a terminal's would. */
+    const char *doc = http_req_header(req, "X-Pyroom-Doc");
+    bool co_edited = doc && strcmp(doc, "1") == 0;
+    if (co_edited && !api_doc_save_ok(api, req, w->id, path))
+        goto out;
     struct store_cond cond = {.author = c.user.id, .source = STORE_SOURCE_SAVE};
     if (!if_match(api, req, w->id, path, &cond, match, sizeof(match)))
         goto out;
@@ -194,10 +201,7 @@ static void h_put(struct http_req *req, void *ctx)
         api_fail(req, r, "file");
         goto out;
     }
-    /* A save by a page co-editing the file says so (X-Pyroom-Doc: 1, collab.c); any other
-     * write replaces the text the editors share, as a terminal's would. */
-    const char *doc = http_req_header(req, "X-Pyroom-Doc");
-    if (!doc || strcmp(doc, "1"))
+    if (!co_edited)
         api_doc_replaced(api, w->id, path);
     api_workspace_changed(api, w->id, path, f->etag);
     http_reply_json(req, created ? 201 : 200, api_file_json(f));

@@ -203,6 +203,10 @@ void api_collab_routes(struct router *r);      /* collab.c: presence, co-editing
  * (collab.c). Call it before publishing the change, so a page stops sharing the old text
  * before it hears of the new one (else it would save its text over the change). */
 void api_doc_replaced(struct api *api, int64_t ws, const char *path);
+/* A save that says it comes from a co-editing page (X-Pyroom-Doc: 1) may only write while
+ * the file's document lives: once it is dropped, the file was written elsewhere and the old
+ * shared text must not go over it. False after answering (404 no_doc, or the store's error). */
+bool api_doc_save_ok(struct api *api, struct http_req *req, int64_t ws, const char *path);
 
 /* The page (web.c). */
 void api_web_get(struct api *api, struct http_req *req);

@@ -133,6 +133,23 @@ void store_doc_log_free(struct store_doc_log *l)
     free(l);
 }
 
+int store_doc_live(struct store *st, int64_t ws, const char *path, bool *ret_live, struct err *err)
+{
+    struct db db;
+    int64_t bytes = 0;
+    int rc = conn_get(st, &db, err);
+    if (rc < 0)
+        return rc;
+    rc = db_row_ints(&db, &bytes, 1,
+                     "SELECT bytes FROM doc_heads WHERE workspace_id = ? AND path = ?", err, "it",
+                     ws, path);
+    conn_put(&db);
+    if (rc < 0 && rc != -ENOENT)
+        return rc;
+    *ret_live = rc == 0;
+    return 0;
+}
+
 int store_doc_drop(struct store *st, int64_t ws, const char *path, bool *ret_dropped,
                    struct err *err)
 {

@@ -52,6 +52,8 @@ int store_doc_append(struct store *st, int64_t ws, const char *path, const void 
 int store_doc_log(struct store *st, int64_t ws, const char *path, int64_t after,
                   struct store_doc_log **ret, struct err *err);
 void store_doc_log_free(struct store_doc_log *l);
+/* Whether path in workspace ws has a document now (*ret_live). */
+int store_doc_live(struct store *st, int64_t ws, const char *path, bool *ret_live, struct err *err);
 /* Drops the document of path (NULL: every document of ws). *ret_dropped (may be NULL)
  * says whether one existed. */
 int store_doc_drop(struct store *st, int64_t ws, const char *path, bool *ret_dropped,

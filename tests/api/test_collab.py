@@ -225,6 +225,58 @@ def test_doc_reset_when_the_file_changes_elsewhere(user, ws):
     ev.close()
 
 
+def test_a_co_edited_save_without_a_document_is_refused(user, ws):
+    """A page's co-edited save (X-Pyroom-Doc: 1) that comes after the document was dropped
+    (the file was written elsewhere) must not write the old shared text over the new bytes:
+    404 no_doc, nothing stored; the page then reloads the file."""
+    url = f"/api/workspaces/{ws['id']}/docs/main.py"
+    fu = f"/api/workspaces/{ws['id']}/files/main.py"
+    assert user.post(url, json={"client": "p", "update": b64(b"S"), "snapshot": True}) \
+        .status_code == 201
+    etag = user.put(fu, data=b"shared(1)\n", headers={"X-Pyroom-Doc": "1"}).json()["etag"]
+    # a run (here: a plain save) replaces the file: the document goes
+    new = user.put(fu, data=b"written elsewhere\n")
+    assert new.status_code == 200
+    for match in (etag, new.json()["etag"]):
+        r = user.put(fu, data=b"shared(2)\n",
+                     headers={"X-Pyroom-Doc": "1", "If-Match": f'"{match}"'})
+        assert r.status_code == 404 and error_code(r) == "no_doc", r.text
+    assert user.get(fu).content == b"written elsewhere\n"
+    versions = user.get(fu + "?history=1").json()["items"]
+    assert [v["etag"] for v in versions][0] == new.json()["etag"]
+
+
+def test_a_removed_member_loses_the_documents_at_once(server, user, ws, make_user):
+    """A removed co-editor's event stream (which carries doc_update) ends at once, and the
+    documents answer 404 to them from then on."""
+    friend = make_user()
+    share(user, ws["id"], friend, "editor")
+    url = f"/api/workspaces/{ws['id']}/docs/main.py"
+    assert friend.post(url, json={"client": "f", "update": b64(b"S"), "snapshot": True}) \
+        .status_code == 201
+    r = friend.s.get(server.url + f"/api/workspaces/{ws['id']}/events?client=f", stream=True,
+                     timeout=DEADLINE)
+    assert r.status_code == 200
+    lines = r.iter_lines()
+    u = user.post(url, json={"client": "o", "update": b64(b"typed")})
+    assert u.status_code == 201
+    seen = b""
+    while b"doc_update" not in seen:
+        seen += next(lines) + b"\n"
+    assert user.delete(f"/api/workspaces/{ws['id']}/members/{friend.user['id']}") \
+        .status_code == 204
+    end = time.monotonic() + DEADLINE
+    with pytest.raises((StopIteration, requests.exceptions.ChunkedEncodingError,
+                        requests.exceptions.ConnectionError)):
+        while time.monotonic() < end:
+            line = next(lines)
+            assert b"doc_update" not in line, "a removed member still hears the document"
+    assert time.monotonic() < end, "the stream stayed open after the removal"
+    r.close()
+    assert friend.get(url).status_code == 404
+    assert friend.post(url, json={"client": "f", "update": b64(b"x")}).status_code == 404
+
+
 def test_doc_needs_access(user, ws, make_user):
     url = f"/api/workspaces/{ws['id']}/docs/main.py"
     other = make_user()

@@ -1,11 +1,14 @@
-// Working together (issue 17, the live half), in two browser contexts at once: two editors
-// type into one file at the same time and both end with the same text holding every
-// character, which is also what the server stores (sorted after page.test.mjs, which registers
-// the first account); a follower's editor goes to the file,
-// cursor line and scroll of the person it follows. Screenshots in build/screenshots/.
+// Working together (issue 17, the live half), in browser contexts at once: two editors type
+// into one file at the same time and both end with the same text holding every character,
+// which is also what the server stores; a late joiner gets the merged text; a tab that
+// looks at another file keeps the co-edited one up to date (it never saves an older text);
+// a page reloaded right after typing finds its text; a run that rewrites the file resets
+// every view to the stored bytes; a follower's editor goes to the file, cursor line and
+// scroll of the person it follows. (Sorted after page.test.mjs, which registers the first
+// account.) Screenshots in build/screenshots/.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { Api, closeBrowser, editorText, launch, newPage, shot, until } from './lib.mjs';
+import { Api, closeBrowser, editorText, launch, newPage, shot, until, waitSaved } from './lib.mjs';
 
 const api = new Api();
 let ws = 0;
@@ -18,8 +21,30 @@ async function openIde(path, as = api) {
     pages.push(p);
     await p.goto(`/w/${ws}`);
     await p.click(`.tree-row[data-path="${path}"]`);
+    await p.waitForSelector(`.tab.active[data-path="${path}"]`);
     await p.waitForSelector('.editor-host .cm-content');
     return p;
+}
+
+/** Waits until p's editor is bound to the file's shared document. */
+async function shared(p) {
+    await p.waitForSelector('.editor-host .cm-editor[data-shared=true]', { timeout: 20000 });
+}
+
+async function closeAll() {
+    for (const p of pages.splice(0)) await p.context().close().catch(() => {});
+}
+
+/** Every stored version of path, oldest first, as text. */
+async function versions(path) {
+    const h = await api.req('GET', `/api/workspaces/${ws}/files/${path}?history=1&limit=200`);
+    assert.equal(h.status, 200, h.text);
+    const out = [];
+    for (const v of [...h.json.items].reverse()) {
+        const r = await api.req('GET', `/api/workspaces/${ws}/files/${path}?version=${v.version}`);
+        out.push(r.status === 200 ? r.text : null);
+    }
+    return out;
 }
 
 before(async () => {
@@ -28,6 +53,7 @@ before(async () => {
     const r = await api.req('POST', '/api/workspaces', { name: 'together' });
     ws = r.json.id;
     await api.req('PUT', `/api/workspaces/${ws}/files/main.py`, '# shared\nx = 1\n');
+    await api.req('PUT', `/api/workspaces/${ws}/files/notes.py`, '# notes\n');
     const long = Array.from({ length: 300 }, (_, i) => `line_${i + 1} = ${i + 1}`).join('\n') + '\n';
     await api.req('PUT', `/api/workspaces/${ws}/files/long.py`, long);
     // The follower is a viewer: members are issue 17's other half.
@@ -37,8 +63,144 @@ before(async () => {
 });
 
 after(async () => {
-    for (const p of pages) await p.context().close().catch(() => {});
+    await closeAll();
     await closeBrowser();
+});
+
+test('two editors typing at once both keep every keystroke, the file holds it, a late joiner gets it', async () => {
+    const a = await openIde('main.py');
+    const b = await openIde('main.py');
+    await Promise.all([shared(a), shared(b)]);
+    // A types at the start of the first line, B at the end of the file, at the same time.
+    await a.click('.editor-host .cm-line >> nth=0');
+    await a.keyboard.press('ControlOrMeta+Home');
+    await b.click('.editor-host .cm-content');
+    await b.keyboard.press('ControlOrMeta+End');
+    const left = 'alpha_one_two_three_';
+    const right = 'BETA-FOUR-FIVE-SIX';
+    await Promise.all([
+        a.keyboard.type(left, { delay: 25 }),
+        b.keyboard.type(right, { delay: 25 }),
+    ]);
+    const same = await until(async () => {
+        const [ta, tb] = [await editorText(a), await editorText(b)];
+        return ta === tb && ta.includes(left) && ta.includes(right) ? ta : null;
+    }, 20000);
+    assert.ok(same.startsWith(`${left}# shared`), same);
+    assert.ok(same.includes(right), same);
+    // Each sees the other's cursor, with their name, where they type.
+    for (const p of [a, b]) await p.waitForSelector('.editor-host .cm-peer-caret[data-name]');
+    await until(async () => (await a.textContent('.editor-host .cm-line >> nth=-1')).includes(right) && (await a.locator('.editor-host .cm-line', { hasText: right }).locator('.cm-peer-caret').count()) === 1, 10000);
+    await until(async () => (await b.locator('.editor-host .cm-line >> nth=0').locator('.cm-peer-caret').count()) === 1, 10000);
+    await shot(a, 'collab-two-editors-a');
+    await shot(b, 'collab-two-editors-b');
+    // Saving is the file API: the stored bytes converge on the shared text.
+    await until(async () => (await api.file(ws, 'main.py')) === same, 20000);
+    await until(async () => (await a.getAttribute('.sb-save', 'data-state')) === 'saved' && (await b.getAttribute('.sb-save', 'data-state')) === 'saved', 20000);
+    assert.equal(await api.file(ws, 'main.py'), same);
+    // A third page opens the file while both are on it: it gets the merged text and joins.
+    const c = await openIde('main.py');
+    await shared(c);
+    assert.equal(await editorText(c), same);
+    await c.click('.editor-host .cm-content');
+    await c.keyboard.press('ControlOrMeta+End');
+    await c.keyboard.type('#late', { delay: 25 });
+    const all = await until(async () => {
+        const t = await Promise.all([a, b, c].map(editorText));
+        return t.every((x) => x === t[0]) && t[0].includes('#late') ? t[0] : null;
+    }, 20000);
+    await until(async () => (await api.file(ws, 'main.py')) === all, 20000);
+    assert.deepEqual([...a.errors, ...b.errors, ...c.errors], []);
+    await closeAll();
+});
+
+test('a tab showing another file keeps the co-edited one current and never stores an older text', async () => {
+    const a = await openIde('notes.py');
+    const b = await openIde('notes.py');
+    await Promise.all([shared(a), shared(b)]);
+    // A goes to another file; notes.py stays open (and co-edited) in its background tab.
+    await a.click('.tree-row[data-path="long.py"]');
+    await a.waitForSelector('.tab.active[data-path="long.py"]');
+    await b.click('.editor-host .cm-content');
+    await b.keyboard.press('ControlOrMeta+End');
+    await b.keyboard.type('first_burst = 1\n', { delay: 20 });
+    await until(async () => ((await api.file(ws, 'notes.py')) ?? '').includes('first_burst'), 20000);
+    await b.keyboard.type('second_burst = 2\n', { delay: 20 });
+    const want = await until(async () => {
+        const t = await editorText(b);
+        return t.includes('second_burst') ? `${t}` : null;
+    });
+    await until(async () => (await api.file(ws, 'notes.py')) === `${want}`, 20000);
+    // Back on notes.py, A shows B's text; both say saved, and the file holds it.
+    await a.click('.tab[data-path="notes.py"]');
+    await until(async () => (await editorText(a)) === want, 20000);
+    await until(async () => (await a.getAttribute('.sb-save', 'data-state')) === 'saved' && (await b.getAttribute('.sb-save', 'data-state')) === 'saved', 20000);
+    assert.equal(await api.file(ws, 'notes.py'), want);
+    // No stored version went back: once a burst was stored, every later version has it.
+    const vs = await versions('notes.py');
+    for (const burst of ['first_burst', 'second_burst']) {
+        const i = vs.findIndex((v) => v?.includes(burst));
+        assert.ok(i >= 0, `${burst} was stored`);
+        assert.deepEqual(vs.slice(i).filter((v) => !v?.includes(burst)), [], `a version after ${burst} lost it: ${JSON.stringify(vs)}`);
+    }
+    assert.deepEqual([...a.errors, ...b.errors], []);
+    await closeAll();
+});
+
+test('a co-editing page reloaded right after typing finds its text, and so does its peer', async () => {
+    const a = await openIde('main.py');
+    const b = await openIde('main.py');
+    await Promise.all([shared(a), shared(b)]);
+    await a.click('.editor-host .cm-content');
+    await a.keyboard.press('ControlOrMeta+End');
+    await a.keyboard.type('reloaded = True', { delay: 10 });
+    await a.reload();
+    await a.waitForSelector('.editor-host .cm-content');
+    // The editor (not a conflict) with the text typed before the reload.
+    await until(async () => (await editorText(a)).includes('reloaded = True'), 20000);
+    assert.equal(await a.locator('.conflict').count(), 0);
+    await until(async () => ((await api.file(ws, 'main.py')) ?? '').includes('reloaded = True'), 20000);
+    await until(async () => (await editorText(b)).includes('reloaded = True'), 20000);
+    await waitSaved(a);
+    await waitSaved(b);
+    const stored = await api.file(ws, 'main.py');
+    assert.equal(await editorText(a), stored);
+    assert.equal(await editorText(b), stored);
+    assert.deepEqual([...a.errors, ...b.errors], []);
+    await closeAll();
+});
+
+test('a run that rewrites the co-edited file resets both views to the stored bytes', async () => {
+    await api.req('PUT', `/api/workspaces/${ws}/files/writer.py`, "open('main.py', 'w').write('print(\"written by a run\")\\n')\n");
+    const a = await openIde('main.py');
+    const b = await openIde('main.py');
+    await Promise.all([shared(a), shared(b)]);
+    await a.click('.editor-host .cm-content');
+    await a.keyboard.press('ControlOrMeta+End');
+    await a.keyboard.type('# before the run', { delay: 10 });
+    await until(async () => (await editorText(b)).includes('# before the run'), 20000);
+    await until(async () => ((await api.file(ws, 'main.py')) ?? '').includes('# before the run'), 20000);
+    await waitSaved(a);
+    await waitSaved(b);
+    const run = await api.req('POST', `/api/workspaces/${ws}/runs?wait=1`, { entry: 'writer.py' });
+    assert.equal(run.status, 200, run.text);
+    assert.equal(run.json.status, 'ok', run.text);
+    const want = 'print("written by a run")\n';
+    assert.equal(await api.file(ws, 'main.py'), want);
+    for (const p of [a, b]) await until(async () => (await editorText(p)) === want, 20000);
+    // Both co-edit the new text again, and nobody wrote the old one back.
+    await Promise.all([shared(a), shared(b)]);
+    await b.click('.editor-host .cm-content');
+    await b.keyboard.press('ControlOrMeta+End');
+    await b.keyboard.type('# after', { delay: 10 });
+    await until(async () => (await editorText(a)).includes('# after'), 20000);
+    await until(async () => (await api.file(ws, 'main.py')) === `${want}# after`, 20000);
+    const vs = await versions('main.py');
+    const i = vs.indexOf(want);
+    assert.ok(i >= 0);
+    assert.deepEqual(vs.slice(i).filter((v) => v.includes('# before the run')), [], `the old text came back: ${JSON.stringify(vs.slice(i))}`);
+    assert.deepEqual([...a.errors, ...b.errors], []);
+    await closeAll();
 });
 
 test('a viewer following the leader sees their file, cursor line, scroll and typing', async () => {
@@ -50,8 +212,10 @@ test('a viewer following the leader sees their file, cursor line, scroll and typ
     await chip.first().waitFor();
     await chip.first().click();
     assert.equal(await chip.first().getAttribute('aria-pressed'), 'true');
-    // The follower goes to the leader's file at once.
+    // The follower goes to the leader's file at once, and both join its document.
     await until(async () => (await follower.getAttribute('.tab.active', 'data-path')) === 'long.py', 10000);
+    await shared(leader);
+    await shared(follower);
     // The leader scrolls down and puts the cursor on a line there.
     await leader.evaluate(() => {
         document.querySelector('.editor-host .cm-scroller').scrollTop = 2400;
@@ -67,7 +231,7 @@ test('a viewer following the leader sees their file, cursor line, scroll and typ
         const [l, f] = await scrolls();
         return Math.abs(l - f) <= 2 && l > 1000;
     }, 10000);
-    // The leader types: the follower sees the characters (once saved) where the cursor is.
+    // The leader types: the follower sees the characters (co-editing) where the cursor is.
     await leader.keyboard.type('  # watched', { delay: 20 });
     await until(async () => (await editorText(follower)).includes('line_130 = 130  # watched'), 10000);
     await until(async () => /Ln 130, Col 26/.test(await follower.textContent('.statusbar')), 10000);

@@ -346,6 +346,26 @@ export const history = {
     restore: (ws: number, path: string, version: number) => post<Saved>(`/api/workspaces/${ws}/restore`, { path, version }),
 };
 
+/** One stored update of a co-edited file's document (base64 Yjs bytes). */
+export interface DocUpdate { id: number; snapshot: boolean; update: string }
+/** Co-editing (ide/collab.ts): a file's document, the updates posted since its last snapshot. */
+export const docs = {
+    /** The updates with id > after; 404 `no_doc` when the file has no document. */
+    log: (ws: number, path: string, after = 0) =>
+        get<{ items: DocUpdate[]; bytes: number; editable: boolean }>(`/api/workspaces/${ws}/docs/${encodePath(path)}${after ? `?after=${after}` : ''}`),
+    /** Posts an update, or a snapshot (covers 0 starts the document; 409 `doc_exists`). */
+    post: (ws: number, path: string, body: { client: string; update: string; snapshot?: boolean; covers?: number }) =>
+        post<{ id: number }>(`/api/workspaces/${ws}/docs/${encodePath(path)}`, body),
+};
+
+/** Presence (ide/presence.ts): where this page is, or that it is going (keepalive). */
+export const presence = {
+    move: (ws: number, body: { client: string; path: string; line: number; column: number; scroll: number }) =>
+        raw('POST', `/api/workspaces/${ws}/presence`, { json: body }),
+    leave: (ws: number, client: string) =>
+        raw('POST', `/api/workspaces/${ws}/presence`, { json: { client, left: true }, keepalive: true }),
+};
+
 export interface Saved {
     path: string;
     kind: 'file';

@@ -12,22 +12,33 @@
 // matter). Every COMPACT_EVERY updates a page posts a snapshot covering the log as it read
 // it, which replaces that part of the log; 409 snapshot_needed makes it do so at once.
 //
-// Saving stays the file API with etags (files.ts): a co-edited file is `shared`, so a newer
-// version on the server is a peer's save (rebase, save again if the text differs), never a
-// conflict. A file changed from elsewhere (terminal, run) drops the document (`doc_reset`):
-// the page reloads the file and joins again.
+// Joining keeps what the page typed meanwhile: the editor's text may have moved on from the
+// text the join started from (typing while the log loads), and that change is merged into
+// the shared text as a local edit (merge.ts), never overwritten by it.
+//
+// The editor shows one file at a time (one EditorView, a state per file), and
+// y-codemirror.next's sync lives in the view: a co-edited file in a background tab follows
+// its Y.Text here instead (its state takes each remote change), so its text, and therefore
+// what its autosave stores, is never older than the shared one.
+//
+// Saving stays the file API with etags (files.ts): a co-edited file is `shared`, its saves
+// say so (X-Pyroom-Doc: 1), and a newer version on the server is a peer's save (rebase, save
+// again if the text differs), never a conflict. A file changed from elsewhere (terminal, run,
+// a page's plain save) drops the document (`doc_reset`, before that change's event; a
+// co-edited save that comes too late gets 409 `no_doc`): the page reads the file; when the
+// stored bytes are its own last save it keeps its text, otherwise the editor takes the stored
+// bytes. Then it joins again if another page is on the file.
 
 import { Compartment, EditorState, type Extension } from '@codemirror/state';
 import { EditorView } from '@codemirror/view';
-import { yCollab } from 'y-codemirror.next';
+import { yCollab, ySyncAnnotation, ySyncFacet } from 'y-codemirror.next';
 import * as Y from 'yjs';
-import { ApiError, encodePath, request } from '../api';
+import { ApiError, docs as docsApi, files as filesApi } from '../api';
 import type { WorkspaceEvents } from './events';
-import type { OpenFile } from './files';
+import type { FileStore, OpenFile } from './files';
+import { diff, mapChange } from './merge';
 
 const COMPACT_EVERY = 200;
-
-interface LogItem { id: number; snapshot: boolean; update: string }
 
 interface Shared {
     path: string;
@@ -42,6 +53,8 @@ interface Shared {
     posting: boolean;
     bound: boolean;
     dead: boolean;
+    /** Follows the Y.Text into the file's state while the file is not in the view. */
+    observer?: (e: Y.YTextEvent, tr: Y.Transaction) => void;
 }
 
 export interface CollabHooks {
@@ -51,9 +64,8 @@ export interface CollabHooks {
     readOnly: boolean;
     view(): EditorView | null;
     active(): string;
-    file(path: string): OpenFile | undefined;
-    /** Reload path from the server (its document was dropped). */
-    reload(path: string): Promise<void>;
+    /** The open files: their text, saving and base (files.ts). */
+    store: FileStore;
     /** Whether another page is on path: alone, a page edits the file as before (its saves,
      *  without X-Pyroom-Doc, drop any document left over, so none goes stale). */
     together(path: string): boolean;
@@ -66,20 +78,13 @@ const toB64 = (u: Uint8Array): string => {
 };
 const fromB64 = (s: string): Uint8Array => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
 
-/** The smallest change that turns `from` into `to` (one replaced middle). */
-function diff(from: string, to: string): { from: number; to: number; insert: string } | null {
-    if (from === to) return null;
-    let a = 0;
-    while (a < from.length && a < to.length && from[a] === to[a]) a++;
-    let b = 0;
-    while (b < from.length - a && b < to.length - a && from[from.length - 1 - b] === to[to.length - 1 - b]) b++;
-    return { from: a, to: from.length - b, insert: to.slice(a, to.length - b) };
-}
-
 export class Collab {
     private docs = new Map<string, Shared>();
     private joining = new Map<string, Promise<void>>();
     private compartments = new Map<string, Compartment>();
+    private resetting = new Set<string>();
+    /** Counts the resets of each path: a join that started before one does not bind. */
+    private gens = new Map<string, number>();
     private disposed = false;
 
     constructor(private ws: number, private hooks: CollabHooks) {}
@@ -88,8 +93,24 @@ export class Collab {
         return this.hooks.readOnly ? EditorState.readOnly.of(true) : [];
     }
 
-    private url(path: string): string {
-        return `/api/workspaces/${this.ws}/docs/${encodePath(path)}`;
+    private file(path: string): OpenFile | undefined {
+        return this.hooks.store.open.get(path);
+    }
+
+    /** Whether the view shows path's state now (y-codemirror.next then keeps it in step). */
+    private inView(path: string, s?: Shared): boolean {
+        const view = this.hooks.view();
+        if (!view || this.hooks.active() !== path || view.state !== this.file(path)?.state) return false;
+        return !s || view.state.facet(ySyncFacet)?.ytext === s.text;
+    }
+
+    /** Puts text into path's editor as one smallest change (the view's, or the stored state). */
+    private setText(f: OpenFile, text: string): void {
+        const d = diff(f.state.doc.toString(), text);
+        if (!d) return;
+        const view = this.hooks.view();
+        if (view && this.inView(f.path)) view.dispatch({ changes: d });
+        else f.state = f.state.update({ changes: d }).state;
     }
 
     /** The editor extension of path: empty until the file's document is bound. */
@@ -107,20 +128,24 @@ export class Collab {
         if (s?.bound) {
             const d = diff(f.state.doc.toString(), s.text.toString());
             if (d) f.state = f.state.update({ changes: d }).state;
-        } else if (!this.joining.has(f.path) && (force || this.hooks.together(f.path))) {
+        } else if (!this.joining.has(f.path) && !this.resetting.has(f.path) && (force || this.hooks.together(f.path))) {
             const p = this.join(f.path).finally(() => this.joining.delete(f.path));
             this.joining.set(f.path, p);
         }
     }
 
     private async join(path: string): Promise<void> {
+        const gen = this.gens.get(path) ?? 0;
         for (let attempt = 0; attempt < 3 && !this.disposed; attempt++) {
-            const f = this.hooks.file(path);
+            const f = this.file(path);
             if (!f || f.status === 'conflict' || f.status === 'deleted') return;
             const s: Shared = { path, doc: new Y.Doc(), text: null!, seen: 0, since: 0, queue: [], posting: false, bound: false, dead: false };
             s.text = s.doc.getText('text');
+            // The text the page's own change is measured from: what it starts the document
+            // with, or (joining a peer's) the stored version the page's editor is based on.
+            let origin = f.baseDoc.toString();
             try {
-                const log = await request<{ items: LogItem[] }>('GET', this.url(path));
+                const log = await docsApi.log(this.ws, path);
                 for (const u of log.items) {
                     Y.applyUpdate(s.doc, fromB64(u.update), 'remote');
                     s.seen = Math.max(s.seen, u.id);
@@ -128,42 +153,73 @@ export class Collab {
             } catch (e) {
                 if (!(e instanceof ApiError && e.code === 'no_doc')) return; // no co-editing; the file still saves
                 if (this.hooks.readOnly) return; // a viewer cannot start one: the file alone is shown
-                s.text.insert(0, f.state.doc.toString());
+                origin = f.state.doc.toString();
+                s.text.insert(0, origin);
                 try {
-                    const r = await request<{ id: number }>('POST', this.url(path), {
-                        json: { client: this.hooks.client, update: toB64(Y.encodeStateAsUpdate(s.doc)), snapshot: true, covers: 0 },
-                    });
+                    const r = await docsApi.post(this.ws, path, { client: this.hooks.client, update: toB64(Y.encodeStateAsUpdate(s.doc)), snapshot: true, covers: 0 });
                     s.seen = r.id;
                 } catch (e2) {
                     if (e2 instanceof ApiError && e2.code === 'doc_exists') continue; // a peer was first: load theirs
                     return;
                 }
             }
-            this.bind(s);
+            // Closed meanwhile, or the document was dropped (reset joins again afterwards).
+            if (this.file(path) !== f || (this.gens.get(path) ?? 0) !== gen) return;
+            this.bind(s, f, origin);
             return;
         }
     }
 
-    /** Puts the shared text into the editor and binds them. */
-    private bind(s: Shared): void {
-        const f = this.hooks.file(s.path);
+    /** Binds the shared text to f's editor. What the page typed since `origin` (while the
+     *  document loaded) goes into the shared text as its own edit; then the editor shows it. */
+    private bind(s: Shared, f: OpenFile, origin: string): void {
         const c = this.compartments.get(s.path);
-        if (!f || !c || this.disposed) return;
+        if (!c || this.disposed) return;
         this.docs.get(s.path)?.doc.destroy();
         this.docs.set(s.path, s);
-        s.doc.on('update', (u: Uint8Array, origin: unknown) => {
-            if (origin === 'remote' || s.dead) return;
+        s.doc.on('update', (u: Uint8Array, o: unknown) => {
+            if (o === 'remote' || s.dead) return;
             s.queue.push(u);
             void this.flush(s);
         });
+        if (!this.hooks.readOnly) {
+            const mine = diff(origin, f.state.doc.toString());
+            const m = mine && mapChange(mine, diff(origin, s.text.toString()));
+            if (m) {
+                s.doc.transact(() => {
+                    if (m.to > m.from) s.text.delete(m.from, m.to - m.from);
+                    if (m.insert) s.text.insert(m.from, m.insert);
+                }, 'join');
+            }
+        }
+        // A background tab's state follows the shared text (the view's sync does it for the
+        // file on screen).
+        s.observer = (e: Y.YTextEvent) => {
+            const file = this.file(s.path);
+            if (!file || s.dead || this.inView(s.path, s)) return;
+            const changes: { from: number; to: number; insert: string }[] = [];
+            let pos = 0;
+            for (const d of e.delta) {
+                if (d.insert != null) changes.push({ from: pos, to: pos, insert: d.insert as string });
+                else if (d.delete != null) {
+                    changes.push({ from: pos, to: pos + d.delete, insert: '' });
+                    pos += d.delete;
+                } else pos += d.retain ?? 0;
+            }
+            if (!changes.length) return;
+            const conf = file.state.facet(ySyncFacet);
+            this.hooks.store.edited(file, file.state.update({ changes, annotations: conf ? ySyncAnnotation.of(conf) : [] }).state);
+        };
+        s.text.observe(s.observer);
         f.shared = true;
         s.bound = true;
         const view = this.hooks.view();
         // data-shared marks a co-edited editor (the page's look, and tests wait for it).
         const spec = { effects: c.reconfigure([yCollab(s.text, null, { undoManager: false }), EditorView.editorAttributes.of({ 'data-shared': 'true' }), this.readOnly()]) };
         const d = diff(f.state.doc.toString(), s.text.toString());
-        if (view && this.hooks.active() === s.path && view.state === f.state) view.dispatch(d ? { ...spec, changes: d } : spec);
+        if (view && this.inView(s.path)) view.dispatch(d ? { ...spec, changes: d } : spec);
         else f.state = f.state.update(d ? { ...spec, changes: d } : spec).state;
+        this.hooks.store.edited(f, f.state);
     }
 
     private async flush(s: Shared): Promise<void> {
@@ -175,7 +231,7 @@ export class Collab {
                 const u = s.queue.length === 1 ? s.queue[0] : Y.mergeUpdates(s.queue);
                 const n = s.queue.length;
                 try {
-                    const r = await request<{ id: number }>('POST', this.url(s.path), { json: { client: this.hooks.client, update: toB64(u) } });
+                    const r = await docsApi.post(this.ws, s.path, { client: this.hooks.client, update: toB64(u) });
                     s.queue.splice(0, n);
                     s.seen = Math.max(s.seen, r.id);
                     if (++s.since >= COMPACT_EVERY) await this.compact(s);
@@ -186,7 +242,9 @@ export class Collab {
                         s.queue.splice(0, n);
                         await this.compact(s);
                     } else if (code === 'no_doc') {
-                        this.reset(s.path);
+                        void this.reset(s.path);
+                    } else if (code === 'read_only' || code === 'not_found') {
+                        s.queue.length = 0; // no longer allowed (demoted, removed): nothing to retry
                     } else {
                         // Offline or refused: keep the queue and try again in a moment.
                         await new Promise((res) => setTimeout(res, 1000));
@@ -203,16 +261,14 @@ export class Collab {
      *  may not), so no peer's update is dropped unseen. */
     private async compact(s: Shared): Promise<void> {
         s.since = 0;
-        const log = await request<{ items: LogItem[] }>('GET', this.url(s.path));
+        const log = await docsApi.log(this.ws, s.path);
         let covers = 0;
         for (const u of log.items) {
             Y.applyUpdate(s.doc, fromB64(u.update), 'remote');
             covers = Math.max(covers, u.id);
         }
         if (!covers) return;
-        const r = await request<{ id: number }>('POST', this.url(s.path), {
-            json: { client: this.hooks.client, update: toB64(Y.encodeStateAsUpdate(s.doc)), snapshot: true, covers },
-        });
+        const r = await docsApi.post(this.ws, s.path, { client: this.hooks.client, update: toB64(Y.encodeStateAsUpdate(s.doc)), snapshot: true, covers });
         s.seen = Math.max(s.seen, r.id);
     }
 
@@ -229,10 +285,10 @@ export class Collab {
     /** `doc_update` from the event stream. */
     async remote(d: { path: string; id: number; client: string; snapshot: boolean; update?: string }): Promise<void> {
         const s = this.docs.get(d.path);
-        if (!s && !d.snapshot) {
+        if (!s) {
             // A document started after this page opened the file (a viewer's page does not
             // start one): join it now; its log holds this update.
-            const f = this.hooks.file(d.path);
+            const f = this.file(d.path);
             if (f && !this.joining.has(d.path)) this.prepare(f, true);
             return;
         }
@@ -243,7 +299,7 @@ export class Collab {
         } else if (!d.snapshot) {
             // Too large for the event: fetch it (and what came after) from the log.
             try {
-                const log = await request<{ items: LogItem[] }>('GET', `${this.url(d.path)}?after=${d.id - 1}`);
+                const log = await docsApi.log(this.ws, d.path, d.id - 1);
                 for (const u of log.items) {
                     Y.applyUpdate(s.doc, fromB64(u.update), 'remote');
                     s.seen = Math.max(s.seen, u.id);
@@ -254,27 +310,46 @@ export class Collab {
         }
     }
 
-    /** `doc_reset`: the file changed elsewhere; reload it and join a new document. */
-    async reset(path: string): Promise<void> {
+    /** `doc_reset` (or, saved, a co-edited save's 409 no_doc): the document was dropped because the
+     *  file was written. The page's own write keeps its text; anybody else's replaces it.
+     *  Then the page joins a new document if another page is on the file. */
+    async reset(path: string, saved = false): Promise<void> {
+        if (this.resetting.has(path)) return;
+        this.gens.set(path, (this.gens.get(path) ?? 0) + 1); // a join in flight binds nothing
+        const f = this.file(path);
         const s = this.docs.get(path);
-        if (!s) return;
-        this.unbind(s);
-        await this.hooks.reload(path);
-        const f = this.hooks.file(path);
-        if (f && !this.disposed) this.prepare(f);
+        if (s) this.unbind(s);
+        // Not co-edited here (saved: a co-edited save was refused): the file events do it.
+        if (!f || !(s || saved)) return;
+        this.resetting.add(path);
+        try {
+            await this.hooks.store.idle(f); // a save in flight decides what is stored
+            const cur = await filesApi.read(this.ws, path);
+            if (this.file(path) !== f || this.disposed) return;
+            const mine = cur.etag === f.savedEtag || cur.text === this.hooks.store.textOf(f);
+            this.setText(f, this.hooks.store.resetTo(f, cur.text, cur.etag, mine));
+            this.hooks.store.edited(f, f.state);
+        } catch {
+            /* unreadable now (deleted, offline): the file events and saves take it from here */
+        } finally {
+            this.resetting.delete(path);
+        }
+        const g = this.file(path);
+        if (g && !this.disposed) this.prepare(g);
     }
 
     private unbind(s: Shared): void {
         s.dead = true;
         this.docs.delete(s.path);
+        if (s.observer) s.text.unobserve(s.observer);
         s.doc.destroy();
-        const f = this.hooks.file(s.path);
+        const f = this.file(s.path);
         const c = this.compartments.get(s.path);
         if (!f || !c) return;
         f.shared = false;
         const view = this.hooks.view();
         const spec = { effects: c.reconfigure(this.readOnly()) };
-        if (view && view.state === f.state) view.dispatch(spec);
+        if (view && this.inView(s.path)) view.dispatch(spec);
         else f.state = f.state.update(spec).state;
     }
 

@@ -10,6 +10,7 @@ import type { Lang } from '../lang';
 import { errorBlock, loading } from '../session';
 import { conflictView } from './conflict';
 import type { FileStore, OpenFile } from './files';
+import { diff } from './merge';
 import type { StatusBar } from './statusbar';
 import type { FileTree } from './tree';
 
@@ -369,13 +370,8 @@ export class EditorPanel {
             const f = await this.store.remoteChanged(path, etag);
             if (f && f.path === this.active && this.view) {
                 // Replace only the changed middle so the cursor stays where it was.
-                const cur = this.view.state.doc.toString();
-                const next = f.baseDoc.toString();
-                let a = 0;
-                while (a < cur.length && a < next.length && cur[a] === next[a]) a++;
-                let b = 0;
-                while (b < cur.length - a && b < next.length - a && cur[cur.length - 1 - b] === next[next.length - 1 - b]) b++;
-                this.view.dispatch({ changes: { from: a, to: cur.length - b, insert: next.slice(a, next.length - b) } });
+                const d = diff(this.view.state.doc.toString(), f.baseDoc.toString());
+                if (d) this.view.dispatch({ changes: d });
             } else if (f) {
                 f.state = f.state.update({ changes: { from: 0, to: f.state.doc.length, insert: f.baseDoc.toString() } }).state;
             } else if (this.store.open.get(path)?.status === 'conflict' && path === this.active) {

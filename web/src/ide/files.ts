@@ -16,6 +16,7 @@
 
 import { ApiError, bareEtag, files as filesApi, messageOf } from '../api';
 import { EditorState, type Extension } from '../editor';
+import { merge3 } from './merge';
 import type { Text } from '@codemirror/state';
 
 export type Eol = '\n' | '\r\n' | '\r';
@@ -67,12 +68,21 @@ export interface OpenFile {
      *  the server is a peer's save of it, never a conflict: the file rebases and saves again
      *  when its text differs. */
     shared?: boolean;
+    /** The etag this page's own last save produced ('' before one): when the document is
+     *  dropped, collab.ts tells the page's own write from somebody else's by it. */
+    savedEtag?: string;
+    /** The save in flight, if any. */
+    inflight?: Promise<void> | null;
 }
 
 interface Draft {
     text: string;
     base: string;
     at: number;
+    /** Written while co-edited: peers' saves move the server on under it, so after a reload
+     *  it is merged onto the server's text (from baseText, the text of `base`), not a conflict. */
+    shared?: boolean;
+    baseText?: string;
 }
 
 const AUTOSAVE_MS = 700;
@@ -130,7 +140,7 @@ export class FileStore {
         try {
             const text = this.textOf(f);
             if (text === f.base && f.status !== 'deleted') localStorage.removeItem(this.draftKey(f.path));
-            else localStorage.setItem(this.draftKey(f.path), JSON.stringify({ text, base: f.etag, at: Date.now() } satisfies Draft));
+            else localStorage.setItem(this.draftKey(f.path), JSON.stringify({ text, base: f.etag, at: Date.now(), ...(f.shared ? { shared: true, baseText: f.base } : {}) } satisfies Draft));
         } catch {
             /* storage full: the text is still in memory and being saved */
         }
@@ -217,6 +227,14 @@ export class FileStore {
                 // Unsaved edits of this very version: save them now.
                 f.status = 'dirty';
                 this.schedule(f, 50);
+            } else if (draft.shared && typeof draft.baseText === 'string') {
+                // A co-edited file: peers saved the shared text meanwhile (most of it mine).
+                // My unsaved change goes on top of theirs.
+                const merged = merge3(draft.baseText, draft.text, text);
+                f.state = this.newState(path, merged);
+                f.status = this.isDirty(f) ? 'dirty' : 'saved';
+                if (f.status === 'dirty') this.schedule(f, 50);
+                else this.dropDraft(path);
             } else {
                 // The server changed since the draft was made: let the user choose.
                 this.enterConflict(f, text, etag);
@@ -288,12 +306,17 @@ export class FileStore {
         const text = this.textOf(f);
         const doc = f.state.doc;
         const eol = f.eol;
+        const wasShared = !!f.shared;
+        let docGone = false;
+        let done = (): void => {};
+        f.inflight = new Promise<void>((res) => (done = res));
         f.saving = true;
         f.status = 'saving';
         this.onChange(f);
         try {
-            const r = await filesApi.write(this.ws, f.path, text, f.etag || null, !f.etag, f.shared);
+            const r = await filesApi.write(this.ws, f.path, text, f.etag || null, !f.etag, wasShared);
             f.etag = bareEtag(r.etag);
+            f.savedEtag = f.etag;
             f.base = text;
             f.baseDoc = doc;
             f.baseEol = eol;
@@ -304,10 +327,17 @@ export class FileStore {
             if (f.status === 'dirty') this.schedule(f, AUTOSAVE_MS);
         } catch (e) {
             const err = e as ApiError;
-            if (err.status === 412 || (err.status === 409 && err.code === 'exists') || err.code === 'etag_mismatch') {
+            if (err.code === 'no_doc') {
+                // A co-edited save, but the document was dropped (the file was written
+                // elsewhere): collab.ts resets the file to what is stored now.
+                f.status = 'dirty';
+                docGone = true;
+            } else if (err.status === 412 || (err.status === 409 && err.code === 'exists') || err.code === 'etag_mismatch') {
                 try {
                     const cur = await filesApi.read(this.ws, f.path);
-                    if (f.shared) this.rebase(f, cur.text, cur.etag);
+                    // Sent while co-edited: a peer's save, or a write elsewhere whose
+                    // doc_reset is on its way (collab.ts then resets the file); never a conflict.
+                    if (f.shared || wasShared) this.rebase(f, cur.text, cur.etag);
                     else this.enterConflict(f, cur.text, cur.etag);
                 } catch (e2) {
                     f.status = 'error';
@@ -327,8 +357,15 @@ export class FileStore {
             }
         } finally {
             f.saving = false;
+            f.inflight = null;
+            done();
         }
         this.onChange(f);
+        if (docGone) {
+            f.again = false;
+            this.onDocGone(f);
+            return;
+        }
         if (f.again) {
             f.again = false;
             if (f.status === 'dirty' || f.status === 'saved') void this.save(f);
@@ -377,9 +414,36 @@ export class FileStore {
     private rebase(f: OpenFile, text: string, etag: string): void {
         this.setBase(f, text, etag);
         f.status = this.isDirty(f) ? 'dirty' : 'saved';
-        if (f.status === 'dirty') this.schedule(f, AUTOSAVE_MS);
-        else this.dropDraft(f.path);
+        if (f.status === 'dirty') {
+            this.schedule(f, AUTOSAVE_MS);
+            this.draftSoon(f); // the draft's base follows, or a reload would see a conflict
+        } else this.dropDraft(f.path);
     }
+
+    /** Resolves once f has no save in flight. */
+    async idle(f: OpenFile): Promise<void> {
+        while (f.inflight) await f.inflight;
+    }
+
+    /** A co-edited file's document was dropped and `text` (etag) is stored now. keepMine: the
+     *  page's own save stored it, so its editor text stays (and saves again if it differs);
+     *  otherwise the text is somebody else's (a run, a terminal, a plain save) and the file
+     *  takes it. Returns the editor text the file is to show. The caller puts it into the
+     *  editor and then calls edited(). */
+    resetTo(f: OpenFile, text: string, etag: string, keepMine: boolean): string {
+        clearTimeout(f.timer);
+        this.setBase(f, text, etag);
+        f.theirs = null;
+        if (f.status === 'conflict' || f.status === 'deleted') f.status = 'dirty';
+        if (keepMine) return f.state.doc.toString();
+        const fmt = textFormat(text);
+        f.eol = fmt.eol;
+        f.bom = fmt.bom;
+        return f.baseDoc.toString();
+    }
+
+    /** Called when a co-edited save finds the file's document gone (collab.ts resets it). */
+    onDocGone: (f: OpenFile) => void = () => {};
 
     /** The server says the file changed (terminal, another tab). */
     async remoteChanged(path: string, etag: string): Promise<OpenFile | null> {

@@ -82,11 +82,12 @@ export class Ide {
         const viewer = ws.role === 'viewer'; // a viewer reads, follows and watches only
         const shared = baseExtensions({ onSave: () => void this.saveNow(), onRun: () => void this.runs.run() }, viewer);
         this.lang = new Lang(ws.id, { open: (p) => this.editor.open(p), view: () => this.editor.view });
-        this.store = new FileStore(ws.id, (path) => [shared, languageFor(path), this.lang.extensions(path), this.collab.extension(path), this.editor.listener]);
+        this.store = new FileStore(ws.id, (path) => [shared, languageFor(path), this.lang.extensions(path), this.collab.extension(path), this.presence.extension, this.editor.listener]);
         this.store.prefetched.set(early.path, early.content);
         this.store.readOnly = viewer;
         this.store.onChange = (f) => this.editor.fileChanged(f);
         this.store.onConflict = (f) => this.editor.conflict(f);
+        this.store.onDocGone = (f) => void this.collab.reset(f.path, true);
 
         this.tree = new FileTree(ws.id, {
             open: (p) => {
@@ -104,6 +105,7 @@ export class Ide {
             shown: () => {
                 this.runs.updateLabel();
                 this.presence.moved();
+                this.presence.showCarets();
             },
             refreshTree: () => this.files.refresh(),
             prepare: (f) => this.collab.prepare(f),
@@ -119,11 +121,8 @@ export class Ide {
         });
         this.collab = new Collab(ws.id, {
             client: this.presence.client, readOnly: viewer, view: () => this.editor.view, active: () => this.editor.active,
-            file: (p) => this.store.open.get(p), reload: (p) => this.editor.remoteChanged(p, ''),
-            // Co-editing stays off on the page for now: with it, a page's own edits were not
-            // always saved (tests/e2e/page.test.mjs's two-tab conflict saw the older text
-            // stored). The server's documents API and this module stay; issue 17 has it left.
-            together: () => false,
+            store: this.store,
+            together: (p) => this.presence.othersOn(p),
         });
         this.status = new StatusBar(this.store, { active: () => this.editor.activeFile(), view: () => this.editor.view }, this.lang.status);
         this.editor.setStatus(this.status);

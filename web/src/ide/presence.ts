@@ -6,10 +6,14 @@
 // POST /presence whenever the file, cursor or scroll changes (one request in flight; the
 // latest position follows it), and again when someone joins, so a newcomer learns where
 // everybody is without a table on the server. A page going away says so (pagehide).
+// The others' cursors on the file shown are drawn in the editor (a caret and a name tag, in
+// a colour of their user): `extension` is part of every file's state, and the carets move
+// with the text between two positions heard.
 
-import { EditorSelection } from '@codemirror/state';
-import type { EditorView } from '@codemirror/view';
-import { raw } from '../api';
+import { EditorSelection, StateEffect, StateField, type EditorState, type Extension } from '@codemirror/state';
+import { Decoration, type DecorationSet, EditorView, WidgetType } from '@codemirror/view';
+import { ySyncAnnotation } from 'y-codemirror.next';
+import { presence as presenceApi } from '../api';
 import { h } from '../dom';
 import type { WorkspaceEvents } from './events';
 
@@ -18,7 +22,7 @@ export interface PresenceHooks {
     active(): string;
     /** Opens path in the editor (and makes it active). */
     open(path: string): Promise<void>;
-    /** Another page is on path too (co-editing starts only then). */
+    /** Another page is on path too (co-editing starts only then, if path is open here). */
     together?(path: string): void;
 }
 
@@ -28,6 +32,50 @@ interface Peer extends Spot { client: string; user: { id: number; username: stri
 /** A page is its user and its client id: the server vouches for the user, the page picks the
  *  id, so another member reusing my id cannot pass as me (or make me leave). */
 const keyOf = (p: Peer): string => `${p.user.id}/${p.client}`;
+
+/** Another page's cursor, as drawn in my editor. */
+interface Caret { key: string; name: string; hue: number; line: number; column: number }
+
+class CaretWidget extends WidgetType {
+    constructor(readonly c: Caret) {
+        super();
+    }
+    eq(o: CaretWidget): boolean {
+        return o.c.key === this.c.key && o.c.name === this.c.name && o.c.hue === this.c.hue && (o.c.line <= 1) === (this.c.line <= 1);
+    }
+    toDOM(): HTMLElement {
+        // The name is drawn by CSS (::after from data-name): it is not part of the line's text.
+        return h('span', { class: `cm-peer-caret${this.c.line <= 1 ? ' cm-peer-first' : ''}`, style: `--peer-hue: ${this.c.hue}`, 'aria-hidden': 'true', dataset: { key: this.c.key, name: this.c.name } });
+    }
+    ignoreEvent(): boolean {
+        return true;
+    }
+}
+
+const setCarets = StateEffect.define<Caret[]>();
+
+function caretDecos(state: EditorState, carets: Caret[]): DecorationSet {
+    const doc = state.doc;
+    const ranges = carets.map((c) => {
+        const line = doc.line(Math.min(Math.max(c.line, 1), doc.lines));
+        return Decoration.widget({ widget: new CaretWidget(c), side: 1 }).range(Math.min(line.from + c.column, line.to));
+    });
+    return Decoration.set(ranges, true);
+}
+
+// A peer's line and column are where they are in their text. My own edits move their caret
+// along (mapped); a remote change is theirs arriving, after which their line and column are
+// right again in my text (mapping would put the caret after text they typed at it).
+const caretField = StateField.define<{ carets: Caret[]; deco: DecorationSet }>({
+    create: () => ({ carets: [], deco: Decoration.none }),
+    update(v, tr) {
+        for (const e of tr.effects) if (e.is(setCarets)) return { carets: e.value, deco: caretDecos(tr.state, e.value) };
+        if (!tr.docChanged) return v;
+        if (tr.annotation(ySyncAnnotation)) return { carets: v.carets, deco: caretDecos(tr.state, v.carets) };
+        return { carets: v.carets, deco: v.deco.map(tr.changes) };
+    },
+    provide: (f) => EditorView.decorations.from(f, (v) => v.deco),
+});
 
 const hex = (n: number) => Array.from(crypto.getRandomValues(new Uint8Array(n)), (b) => b.toString(16).padStart(2, '0')).join('');
 
@@ -46,6 +94,8 @@ export class Presence {
     private again = false;
     private scrolled: EditorView | null = null;
     private disposed = false;
+    /** Part of every file's editor state: the others' carets. */
+    readonly extension: Extension = caretField;
 
     constructor(private ws: number, private hooks: PresenceHooks) {
         this.element = h('span', { class: 'sb-item presence', 'aria-label': 'Who is here', role: 'group' });
@@ -72,9 +122,12 @@ export class Presence {
             if (!p || p.client === this.client) return;
             const known = this.peers.has(keyOf(p));
             this.peers.set(keyOf(p), p);
-            if (p.path && p.path === this.hooks.active()) this.hooks.together?.(p.path);
+            // Any file of mine they are on (not only the one shown: a background tab kept in
+            // step is never saved stale, and one missed event on the shown file is no matter).
+            if (p.path) this.hooks.together?.(p.path);
             if (!known || this.following !== keyOf(p)) this.render();
             else this.renderChip(p);
+            this.showCarets();
             if (this.following === keyOf(p)) void this.go(p);
         });
         // Reconnected: the server sent presence_joined for us; our stale peers answer again.
@@ -111,7 +164,7 @@ export class Presence {
         }
         this.sent = key;
         this.inflight = true;
-        raw('POST', `/api/workspaces/${this.ws}/presence`, { json: { client: this.client, ...spot } })
+        presenceApi.move(this.ws, { client: this.client, ...spot })
             .catch(() => { this.sent = ''; })
             .finally(() => {
                 this.inflight = false;
@@ -182,13 +235,29 @@ export class Presence {
             h('span', { class: 'presence-where' }, p.path ? `${p.path}:${p.line}` : ''));
         });
         this.element.replaceChildren(...chips);
+        this.showCarets();
         this.element.hidden = chips.length === 0;
+    }
+
+    /** Draws the others' carets on the file shown (after a file is shown, and when they move).
+     *  Never from inside an editor update. */
+    showCarets(): void {
+        const view = this.hooks.view();
+        const path = this.hooks.active();
+        if (!view || this.disposed || !view.state.field(caretField, false)) return;
+        const carets: Caret[] = [];
+        for (const p of this.peers.values()) {
+            if (p.path !== path || !p.line) continue;
+            const name = p.user.username ?? `user ${p.user.id}`;
+            carets.push({ key: keyOf(p), name, hue: (p.user.id * 137) % 360, line: p.line, column: p.column });
+        }
+        view.dispatch({ effects: setCarets.of(carets) });
     }
 
     /** The page is going: the others drop my chip now rather than when my stream is found closed. */
     private leave = (): void => {
         if (this.disposed) return;
-        void raw('POST', `/api/workspaces/${this.ws}/presence`, { json: { client: this.client, left: true }, keepalive: true }).catch(() => {});
+        void presenceApi.leave(this.ws, this.client).catch(() => {});
     };
 
     dispose(): void {
