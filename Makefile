@@ -2,7 +2,7 @@
 #   make          build build/pyroom
 #   make run      install what is missing, build, start on 127.0.0.1:8080
 #   make check    install, build with -Werror, lint (layers, format), run every test suite
-#   make lint     the include-layer rule and clang-format, without building
+#   make lint     the include-layer rule, file and function sizes, clang-format, without building
 #   make asan     unit and API tests under AddressSanitizer + UBSan
 #   make bench    benchmarks (figures and ratios against a same-run baseline)
 
@@ -102,12 +102,14 @@ format:
 	clang-format -i $(FORMAT_SRC)
 
 # What a compiler does not check: a lower layer never includes a higher one
-# (scripts/check-layers.py, docs/architecture.md) and every C file is clang-formatted.
+# (scripts/check-layers.py, docs/architecture.md), no C file over 800 lines and no function
+# over 100 without a reason (scripts/check-size.py), and every C file is clang-formatted.
 FORMAT_SRC = $(shell find src tests -name '*.[ch]' -not -path '*/node_modules/*' | sort)
 lint:
 	@python3 scripts/check-layers.py
+	@python3 scripts/check-size.py
 	@clang-format --dry-run --Werror $(FORMAT_SRC) || { echo "lint: run 'make format'"; exit 1; }
-	@echo "lint: layers and format ok"
+	@echo "lint: layers, sizes and format ok"
 
 clean:
 	rm -rf $(BUILD)
