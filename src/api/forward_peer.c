@@ -9,6 +9,7 @@
 #include "api/forward_internal.h"
 #include "base/buf.h"
 #include "base/log.h"
+#include "base/pct.h"
 #include "http/head.h"
 
 #include <errno.h>
@@ -132,8 +133,7 @@ static void append_query(struct buf *b, struct http_req *req, const char *const 
         buf_printf(b, "%c%s=", sep, query[i]);
         sep = '&';
         for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
-            if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-                strchr("-._~", *p))
+            if (pct_unreserved(*p))
                 buf_append(b, p, 1);
             else
                 buf_printf(b, "%%%02X", *p);
