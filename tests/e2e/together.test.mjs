@@ -4,41 +4,35 @@
 // the first account); a follower's editor goes to the file,
 // cursor line and scroll of the person it follows. Screenshots in build/screenshots/.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { Api, closeBrowser, editorText, launch, newPage, shot, until } from './lib.mjs';
+import { Api, editorText, shot, suite, until } from './lib.mjs';
 
 const api = new Api();
 let ws = 0;
-const pages = [];
 
 const viewerApi = new Api();
 
 async function openIde(path, as = api) {
-    const p = await newPage({ api: as, timeout: 20000 });
-    pages.push(p);
+    const p = await page({ api: as, timeout: 20000 });
     await p.goto(`/w/${ws}`);
     await p.click(`.tree-row[data-path="${path}"]`);
     await p.waitForSelector('.editor-host .cm-content');
     return p;
 }
 
-before(async () => {
-    await launch();
-    await api.register(`co${Date.now().toString(36)}`);
-    const r = await api.req('POST', '/api/workspaces', { name: 'together' });
-    ws = r.json.id;
-    await api.req('PUT', `/api/workspaces/${ws}/files/main.py`, '# shared\nx = 1\n');
-    const long = Array.from({ length: 300 }, (_, i) => `line_${i + 1} = ${i + 1}`).join('\n') + '\n';
-    await api.req('PUT', `/api/workspaces/${ws}/files/long.py`, long);
-    // The follower is a viewer: members are issue 17's other half.
-    const v = await viewerApi.register(`cv${Date.now().toString(36)}`);
-    const m = await api.req('POST', `/api/workspaces/${ws}/members`, { username: v.username, role: 'viewer' });
-    assert.equal(m.status, 201, m.text);
-});
-
-after(async () => {
-    for (const p of pages) await p.context().close().catch(() => {});
-    await closeBrowser();
+const { test, page } = suite({
+    closeEach: false,
+    setup: async () => {
+        await api.register(`co${Date.now().toString(36)}`);
+        const r = await api.req('POST', '/api/workspaces', { name: 'together' });
+        ws = r.json.id;
+        await api.req('PUT', `/api/workspaces/${ws}/files/main.py`, '# shared\nx = 1\n');
+        const long = Array.from({ length: 300 }, (_, i) => `line_${i + 1} = ${i + 1}`).join('\n') + '\n';
+        await api.req('PUT', `/api/workspaces/${ws}/files/long.py`, long);
+        // The follower is a viewer: members are issue 17's other half.
+        const v = await viewerApi.register(`cv${Date.now().toString(36)}`);
+        const m = await api.req('POST', `/api/workspaces/${ws}/members`, { username: v.username, role: 'viewer' });
+        assert.equal(m.status, 201, m.text);
+    },
 });
 
 test('a viewer following the leader sees their file, cursor line, scroll and typing', async () => {
