@@ -19,14 +19,14 @@ Test(pct, decodes_every_byte_in_both_cases)
 
 Test(pct, refuses_what_is_not_an_escape)
 {
-    cr_expect_eq(pct_decode_escape("%4", 2), -1, "cut short");
-    cr_expect_eq(pct_decode_escape("%41", 2), -1, "avail bounds the read");
-    cr_expect_eq(pct_decode_escape("%", 1), -1);
-    cr_expect_eq(pct_decode_escape("%g1", 3), -1);
-    cr_expect_eq(pct_decode_escape("%1g", 3), -1);
-    cr_expect_eq(pct_decode_escape("% 1", 3), -1);
-    cr_expect_eq(pct_decode_escape("A41", 3), -1, "no '%'");
-    cr_expect_eq(pct_decode_escape("%+1", 3), -1);
+    /* (input, bytes readable): cut short, bounded by avail, bad digits, no '%' */
+    static const struct {
+        const char *s;
+        size_t avail;
+    } bad[] = {{"%4", 2},  {"%41", 2}, {"%", 1},   {"%g1", 3},
+               {"%1g", 3}, {"% 1", 3}, {"A41", 3}, {"%+1", 3}};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        cr_expect_eq(pct_decode_escape(bad[i].s, bad[i].avail), -1, "case %zu", i);
 }
 
 Test(pct, unreserved_is_rfc_3986s_set)
