@@ -2,7 +2,7 @@
 #   make          build build/pyroom
 #   make run      install what is missing, build, start on 127.0.0.1:8080
 #   make check    install, build with -Werror, lint (layers, format), run every test suite
-#   make lint     the include-layer rule and clang-format, without building
+#   make lint     the include-layer rule, file and function sizes, the docs' tables, clang-format
 #   make asan     unit and API tests under AddressSanitizer + UBSan
 #   make bench    benchmarks (figures and ratios against a same-run baseline)
 
@@ -109,12 +109,17 @@ format:
 	clang-format -i $(FORMAT_SRC)
 
 # What a compiler does not check: a lower layer never includes a higher one
-# (scripts/check-layers.py, docs/architecture.md) and every C file is clang-formatted.
+# (scripts/check-layers.py, docs/architecture.md), no C file over 800 lines and no function
+# over 100 without a reason (scripts/check-size.py), the docs' copies of the code's tables
+# (scripts/check-docs.py: error codes, settings, events; it runs the binary) and every C
+# file is clang-formatted.
 FORMAT_SRC = $(shell find src tests -name '*.[ch]' -not -path '*/node_modules/*' | sort)
-lint:
+lint: $(BUILD)/pyroom
 	@python3 scripts/check-layers.py
+	@python3 scripts/check-size.py
+	@BUILD=$(BUILD) python3 scripts/check-docs.py
 	@clang-format --dry-run --Werror $(FORMAT_SRC) || { echo "lint: run 'make format'"; exit 1; }
-	@echo "lint: layers and format ok"
+	@echo "lint: layers, sizes, docs tables and format ok"
 
 clean:
 	rm -rf $(BUILD)

@@ -1,9 +1,9 @@
 #!/bin/sh
 # `make bench`: every benchmark, each measuring its own baseline in the same run and
-# printing figures and ratios. BENCHES selects some (api runs warm sandbox terminal web disk
+# printing figures and ratios. BENCHES selects some (auth api runs warm sandbox terminal web disk
 # metrics intel cluster connections collab).
 cd "$(dirname "$0")/.."
-BENCHES=${BENCHES:-"api runs warm sandbox terminal web disk metrics intel cluster connections collab"}
+BENCHES=${BENCHES:-"auth api runs warm sandbox terminal web disk metrics intel cluster connections collab"}
 status=0
 for b in $BENCHES; do
     echo "==== bench/$b"

@@ -192,6 +192,41 @@ static void raise_open_files(uint64_t connections)
     }
 }
 
+/* The HTTP server's configuration from the settings (host and port from --listen). */
+static struct http_config http_settings(const struct settings *s, const char *host, uint16_t port)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return (struct http_config){
+        .listen_host = host,
+        .listen_port = port,
+        .max_body = s->max_body,
+        .max_connections = (unsigned)s->max_connections,
+        .connection_timeout = (unsigned)s->connection_timeout,
+        .header_timeout = (unsigned)s->header_timeout,
+        .min_body_rate = (unsigned)s->min_body_rate,
+        .max_query_params = (unsigned)s->max_query_params,
+        .connection_memory = (size_t)s->connection_memory,
+        .loop_threads =
+            s->http_threads ? (unsigned)s->http_threads : (unsigned)(cores > 0 ? cores : 1),
+        .workers = (unsigned)s->http_workers,
+        .queue = (unsigned)s->http_queue,
+        .access_log = s->access_log,
+        .trust_proxy = s->trust_proxy,
+        .max_per_ip = (unsigned)s->max_connections_per_ip,
+        .inline_ok = api_inline_ok,
+    };
+}
+
+static void set_log_level(const char *level)
+{
+    if (!strcmp(level, "debug"))
+        log_set_level(LOG_DEBUG);
+    else if (!strcmp(level, "warn"))
+        log_set_level(LOG_WARN);
+    else if (!strcmp(level, "error"))
+        log_set_level(LOG_ERROR);
+}
+
 static int cmd_serve(struct settings *s)
 {
     char host[256];
@@ -202,12 +237,7 @@ static int cmd_serve(struct settings *s)
         return 2;
     }
     default_web_dir(s);
-    if (!strcmp(s->log_level, "debug"))
-        log_set_level(LOG_DEBUG);
-    else if (!strcmp(s->log_level, "warn"))
-        log_set_level(LOG_WARN);
-    else if (!strcmp(s->log_level, "error"))
-        log_set_level(LOG_ERROR);
+    set_log_level(s->log_level);
 
     /* Signals are taken by sigwait below; every thread inherits this mask. */
     sigset_t sigs;
@@ -260,26 +290,7 @@ static int cmd_serve(struct settings *s)
                        : strstr(sup_summary(sup), "cgroup v2") ? "cgroup_v2"
                                                                : "rlimit";
     metrics_set(METRIC_BUILD_INFO, (const char *[]){VERSION, store_driver_name(st), mode}, 1);
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    struct http_config hc = {
-        .listen_host = host,
-        .listen_port = port,
-        .max_body = s->max_body,
-        .max_connections = (unsigned)s->max_connections,
-        .connection_timeout = (unsigned)s->connection_timeout,
-        .header_timeout = (unsigned)s->header_timeout,
-        .min_body_rate = (unsigned)s->min_body_rate,
-        .max_query_params = (unsigned)s->max_query_params,
-        .connection_memory = (size_t)s->connection_memory,
-        .loop_threads =
-            s->http_threads ? (unsigned)s->http_threads : (unsigned)(cores > 0 ? cores : 1),
-        .workers = (unsigned)s->http_workers,
-        .queue = (unsigned)s->http_queue,
-        .access_log = s->access_log,
-        .trust_proxy = s->trust_proxy,
-        .max_per_ip = (unsigned)s->max_connections_per_ip,
-        .inline_ok = api_inline_ok,
-    };
+    struct http_config hc = http_settings(s, host, port);
     raise_open_files(s->max_connections);
     struct http_server *srv = NULL;
     if (http_server_start(&hc, api_handle, api, &srv, &e) < 0) {

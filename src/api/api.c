@@ -505,6 +505,29 @@ static void run_changed(void *ctx, int64_t ws, const char *path, const char *eta
     api_workspace_changed(ctx, ws, path, etag);
 }
 
+/* Every route of the API: one call per resource (the api_..._routes of each file). */
+static void add_routes(struct api *api, struct router *r)
+{
+    router_add(r, "GET", "/api/health", h_health);
+    router_add(r, "GET", "/api/ready", h_ready);
+    router_add(r, "GET", "/api/limits", h_limits);
+    api_auth_routes(r);
+    api_admin_routes(r);
+    api_workspace_routes(r);
+    api_member_routes(r);
+    api_history_routes(r);
+    api_file_routes(r);
+    api_run_routes(r);
+    api_submission_routes(r);
+    api_terminal_routes(api, r);
+    api_lang_routes(r);
+    api_environment_routes(r);
+    api_search_routes(r);
+    api_collab_routes(r);
+    api_metrics_routes(r);
+    api_openapi_routes(r);
+}
+
 int api_new(const struct settings *cfg, struct store *store, struct sup *sup, struct api **ret,
             struct err *err)
 {
@@ -584,25 +607,7 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
         api_free(api);
         return err_set(err, ENOMEM, "allocate api");
     }
-    struct router *r = api->router;
-    router_add(r, "GET", "/api/health", h_health);
-    router_add(r, "GET", "/api/ready", h_ready);
-    router_add(r, "GET", "/api/limits", h_limits);
-    api_auth_routes(r);
-    api_admin_routes(r);
-    api_workspace_routes(r);
-    api_member_routes(r);
-    api_history_routes(r);
-    api_file_routes(r);
-    api_run_routes(r);
-    api_submission_routes(r);
-    api_terminal_routes(api, r);
-    api_lang_routes(r);
-    api_environment_routes(r);
-    api_search_routes(r);
-    api_collab_routes(r);
-    api_metrics_routes(r);
-    api_openapi_routes(r);
+    add_routes(api, api->router);
     if (api_metrics_start(api) < 0) {
         api_free(api);
         return err_set(err, EAGAIN, "start the metrics sampler");

@@ -10,6 +10,7 @@
 #include "auth/password.h"
 #include "auth/ratelimit.h"
 #include "auth/token.h"
+#include "base/clock.h"
 #include "base/metrics.h"
 
 #include <ctype.h>
@@ -104,7 +105,7 @@ static void h_register(struct http_req *req, void *ctx)
      * ask for and each costs an argon2 hash and a row. */
     unsigned retry = 0;
     if (api->signup_by_ip &&
-        !ratelimit_take(api->signup_by_ip, req->remote, ratelimit_now_ms(), &retry)) {
+        !ratelimit_take(api->signup_by_ip, req->remote, clock_mono_ms(), &retry)) {
         api_too_many(req, retry, "too many accounts registered from this address; try later");
         goto out;
     }

@@ -5,6 +5,7 @@
 #include "api/limits.h"
 #include "api/live.h"
 #include "auth/token.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "exec/terminals.h"
 #include "store/nodes.h"
@@ -224,14 +225,7 @@ int cluster_start(struct api *api, struct cluster **ret, struct err *err)
 /* Waits ms unless stopping; returns false when stopping. */
 static bool pause_ms(struct cluster *c, int64_t ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
+    struct timespec ts = clock_deadline((unsigned)ms);
     pthread_mutex_lock(&c->mu);
     while (!c->stop)
         if (pthread_cond_timedwait(&c->cv, &c->mu, &ts) == ETIMEDOUT)

@@ -103,6 +103,46 @@ static bool environment_allowed(struct api *api, struct http_req *req,
     return false;
 }
 
+/* Answers a terms_open or terms_watch that failed with r (e: its message) in workspace w. */
+static void reply_open_error(struct api *api, struct http_req *req, const struct store_workspace *w,
+                             int r, const struct err *e)
+{
+    switch (r) {
+    case -EINVAL:
+        api_reply_error(req, invalid_name,
+                        "a terminal name is 1 to %d letters, digits, '_', '-' or '.'",
+                        TERM_NAME_MAX);
+        break;
+    case -EUSERS:
+        api_reply_error(req, too_many_environments,
+                        "you have %llu workspaces with live terminals; close one first",
+                        (unsigned long long)api->cfg->terminal_max_per_user);
+        break;
+    case -EMFILE:
+        api_reply_error(req, too_many_terminals,
+                        "this workspace has %llu terminals open; close one first",
+                        (unsigned long long)api->cfg->terminal_max_per_workspace);
+        break;
+    case -EBUSY:
+        api_reply_error(req, elsewhere,
+                        "this workspace's terminals live on another node; try again");
+        break;
+    case -ENOSYS:
+        api_reply_error(req, unavailable, "terminals are not available on this server");
+        break;
+    case -ESHUTDOWN:
+    case -EAGAIN:
+        api_reply_error(req, unavailable, "the terminal is restarting; try again");
+        break;
+    default:
+        log_event(LOG_ERROR, "terminal open failed",
+                  json_pack("{s:s,s:I,s:s}", "request_id", req->id, "workspace_id",
+                            (json_int_t)w->id, "error", e->msg));
+        api_reply_error(req, internal, "could not start the terminal");
+        break;
+    }
+}
+
 static void h_terminal(struct http_req *req, void *ctx)
 {
     struct api *api = ctx;
@@ -171,40 +211,8 @@ static void h_terminal(struct http_req *req, void *ctx)
     }
     if (r == -EBUSY && proxied_to_holder(api, req, w->id))
         goto out; /* another node started it meanwhile */
-    switch (r) {
-    case 0:
-        break;
-    case -EINVAL:
-        api_reply_error(req, invalid_name,
-                        "a terminal name is 1 to %d letters, digits, '_', '-' or '.'",
-                        TERM_NAME_MAX);
-        goto out;
-    case -EUSERS:
-        api_reply_error(req, too_many_environments,
-                        "you have %llu workspaces with live terminals; close one first",
-                        (unsigned long long)api->cfg->terminal_max_per_user);
-        goto out;
-    case -EMFILE:
-        api_reply_error(req, too_many_terminals,
-                        "this workspace has %llu terminals open; close one first",
-                        (unsigned long long)api->cfg->terminal_max_per_workspace);
-        goto out;
-    case -EBUSY:
-        api_reply_error(req, elsewhere,
-                        "this workspace's terminals live on another node; try again");
-        goto out;
-    case -ENOSYS:
-        api_reply_error(req, unavailable, "terminals are not available on this server");
-        goto out;
-    case -ESHUTDOWN:
-    case -EAGAIN:
-        api_reply_error(req, unavailable, "the terminal is restarting; try again");
-        goto out;
-    default:
-        log_event(LOG_ERROR, "terminal open failed",
-                  json_pack("{s:s,s:I,s:s}", "request_id", req->id, "workspace_id",
-                            (json_int_t)w->id, "error", e.msg));
-        api_reply_error(req, internal, "could not start the terminal");
+    if (r < 0) {
+        reply_open_error(api, req, w, r, &e);
         goto out;
     }
     terms_ref_set_caller(ref, c.user.id, c.by_cookie ? c.session_hash : NULL, c.token_id);

@@ -43,6 +43,9 @@ bool password_verify(const char *hash, const char *password, size_t len);
 
 /* Does the work of a verify against a fixed hash and returns false: for unknown users. */
 bool password_verify_dummy(const char *password, size_t len);
+/* That fixed hash (made once by password_init, of a random secret nobody knows, at today's
+ * limits), so that tests can see it costs what a real one does; NULL before init. */
+const char *password_dummy_hash(void);
 
 /* A temporary password for an administrator to hand over: 4 groups of 4 letters and digits
  * without look-alikes (0/O, 1/l/I), joined by '-' (about 92 random bits; PASSWORD_TEMP_SIZE

@@ -191,10 +191,3 @@ void ratelimit_reset(struct ratelimit *rl, const char *key)
             ways[i] = (struct entry){0};
     pthread_mutex_unlock(lock);
 }
-
-uint64_t ratelimit_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}

@@ -18,8 +18,8 @@
  * ratelimit_take() the address and the username (429 if either refuses), then on a
  * success ratelimit_refund() both. ratelimit_check() only looks, for display.
  *
- * Times are milliseconds from any monotonic origin (ratelimit_now_ms()), passed in so tests
- * control the clock.
+ * Times are milliseconds from any monotonic origin (clock_mono_ms(), base/clock.h), passed in
+ * so tests control the clock.
  */
 #ifndef PYROOM_AUTH_RATELIMIT_H
 #define PYROOM_AUTH_RATELIMIT_H
@@ -53,8 +53,5 @@ bool ratelimit_check(struct ratelimit *rl, const char *key, uint64_t now_ms,
 void ratelimit_refund(struct ratelimit *rl, const char *key, uint64_t now_ms);
 /* Forgets key (its bucket is full again). */
 void ratelimit_reset(struct ratelimit *rl, const char *key);
-
-/* CLOCK_MONOTONIC in milliseconds. */
-uint64_t ratelimit_now_ms(void);
 
 #endif

@@ -158,8 +158,8 @@ static void path_cut(struct walk *w, size_t len)
     w->path[len] = '\0';
 }
 
-/* One loop on purpose (a little over 100 lines): the way down, the way back up through ".."
- * and the entry bound share the open DIR, the stack and the path; split up, each piece
+/* long-function: one loop on purpose (a little over 100 lines): the way down, the way back up
+ * through ".." and the entry bound share the open DIR, the stack and the path; split up, each piece
  * would need all of them. */
 int beneath_walk(int dir_fd, size_t max_entries, beneath_visit_fn fn, void *ctx,
                  bool *ret_truncated)

@@ -1,6 +1,8 @@
 /* metrics: families, lock-free series and the Prometheus text format; see metrics.h. */
 #include "base/metrics.h"
 
+#include "base/clock.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -190,9 +192,7 @@ void metrics_observe_us(enum metric_id id, const char *const *labels, int64_t us
 
 int64_t metrics_now_us(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    return clock_mono_us();
 }
 
 void metrics_http_request(const char *method, const char *route, int status, int64_t us)

@@ -1,5 +1,6 @@
 /* term_env: environments (directory, sync, shells), the reaper and leases; see
  * term_internal.h. */
+#include "base/clock.h"
 #include "exec/term_internal.h"
 
 /* ---- the reaper: teardown and leases, off the loop (they touch disk and database) ----- */
@@ -46,7 +47,7 @@ void *reaper_main(void *arg)
             continue;
         }
         /* Leases: renewed at a third of their life. */
-        uint64_t now = now_ms();
+        uint64_t now = clock_mono_ms();
         int64_t due = 0;
         for (struct env *e = t->envs; e && !due; e = e->next)
             if (!e->starting && !e->ending && now - e->lease_ms >= LEASE_TTL_MS / 3) {
@@ -61,9 +62,7 @@ void *reaper_main(void *arg)
         }
         if (t->stop)
             break;
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += 1;
+        struct timespec ts = clock_deadline(1000);
         pthread_cond_timedwait(&t->cv, &t->mu, &ts);
     }
     pthread_mutex_unlock(&t->mu);
@@ -103,7 +102,7 @@ int env_start(struct terms *t, struct env *env, struct err *err)
     int r = store_lease_acquire(t->store, env->ws, t->node, LEASE_TTL_MS, NULL, err);
     if (r < 0)
         return r;
-    env->lease_ms = now_ms();
+    env->lease_ms = clock_mono_ms();
     snprintf(env->dir, sizeof(env->dir), "%lld", (long long)env->ws);
     remove_env_dir(t, env->dir);
     if (mkdirat(t->envs_dirfd, env->dir, 0700) < 0) {

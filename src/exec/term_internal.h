@@ -15,6 +15,7 @@
 #define PYROOM_EXEC_TERM_INTERNAL_H
 
 #include "base/buf.h"
+#include "base/clock.h"
 #include "exec/ring.h"
 #include "exec/supervisor.h"
 #include "exec/terminals.h"
@@ -159,13 +160,6 @@ struct terms {
     bool closing;
     bool stop;
 };
-
-static inline uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static inline void wake(struct terms *t)
 {

@@ -31,7 +31,7 @@ void client_close(struct terms *t, struct client *c)
     c->next = t->dead_clients;
     t->dead_clients = c;
     if (term->env)
-        term->env->active_ms = now_ms();
+        term->env->active_ms = clock_mono_ms();
     pty_update(t, term); /* a slow client gone may unblock the PTY */
 }
 
@@ -74,7 +74,7 @@ void client_end(struct terms *t, struct client *c, uint16_t code, const char *wh
     if (c->dead || c->closing_since_ms)
         return;
     ws_close(c->ws, code, why);
-    c->closing_since_ms = now_ms();
+    c->closing_since_ms = clock_mono_ms();
     set_events(t, c->fd, &c->events, c->events & ~(uint32_t)EPOLLIN, &c->src);
     client_flush(t, c);
 }
@@ -103,7 +103,7 @@ static void pty_update(struct terms *t, struct term *term)
     if (term->pty < 0)
         return;
     bool room = true;
-    uint64_t now = now_ms();
+    uint64_t now = clock_mono_ms();
     for (struct client *c = term->clients; c; c = c->next) {
         if (c->closing_since_ms)
             continue;
@@ -151,7 +151,7 @@ static void term_input(struct terms *t, struct term *term, const uint8_t *p, siz
 {
     if (term->pty < 0 || !n)
         return;
-    term->env->active_ms = now_ms();
+    term->env->active_ms = clock_mono_ms();
     if (!term->in.len) {
         while (n) {
             ssize_t w = write(term->pty, p, n);
@@ -193,7 +193,7 @@ static void term_output(struct terms *t, struct term *term)
         term->pty = -1;
         return;
     }
-    term->env->active_ms = now_ms();
+    term->env->active_ms = clock_mono_ms();
     ring_append(&term->sb, t->chunk, (size_t)n);
     send_all(t, term, t->chunk, (size_t)n);
     pty_update(t, term);
@@ -252,7 +252,7 @@ static void term_end(struct terms *t, struct term *term)
         }
     term->next = t->dead_terms;
     t->dead_terms = term;
-    env->active_ms = now_ms();
+    env->active_ms = clock_mono_ms();
     for (struct client *c = term->clients, *next; c; c = next) {
         next = c->next;
         client_send_json(t, c, json_pack("{s:s,s:i}", "type", "exit", "code", term->exit_code));
@@ -311,7 +311,7 @@ void client_input(struct terms *t, struct client *c)
             }
             c->rx_off = 0;
             c->rx_len = (size_t)n;
-            c->last_rx_ms = now_ms();
+            c->last_rx_ms = clock_mono_ms();
         }
         while (c->rx_off < c->rx_len && !term->in.len && !c->dead) {
             size_t used = 0;
@@ -319,7 +319,7 @@ void client_input(struct terms *t, struct client *c)
             int r = ws_feed(c->ws, c->rx + c->rx_off, c->rx_len - c->rx_off, &used, &ev);
             c->rx_off += used;
             if (r < 0) {
-                c->closing_since_ms = now_ms();
+                c->closing_since_ms = clock_mono_ms();
                 client_flush(t, c);
                 return;
             }
@@ -340,7 +340,7 @@ void client_input(struct terms *t, struct client *c)
                     control(t, c, ev.data, ev.len);
                 break;
             case WS_CLOSE:
-                c->closing_since_ms = now_ms();
+                c->closing_since_ms = clock_mono_ms();
                 client_flush(t, c);
                 return;
             case WS_PING: /* the pong is queued */
@@ -484,7 +484,7 @@ void *loop_main(void *arg)
             }
             }
         }
-        uint64_t now = now_ms();
+        uint64_t now = clock_mono_ms();
         if (now >= t->next_tick_ms) {
             t->next_tick_ms = now + TICK_MS;
             tick(t, now);

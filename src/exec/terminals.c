@@ -1,5 +1,6 @@
 /* terminals: live environments, shells on PTYs, WebSocket clients; see terminals.h and
  * term_internal.h for how the files split. */
+#include "base/clock.h"
 #include "exec/term_internal.h"
 
 static bool valid_name(const char *s)
@@ -44,7 +45,7 @@ static int open_env(struct terms *t, int64_t ws, int64_t owner, struct env **ret
     env->owner = owner;
     env->dirfd = -1;
     env->starting = true;
-    env->started_ms = env->active_ms = now_ms();
+    env->started_ms = env->active_ms = clock_mono_ms();
     env->next = t->envs;
     t->envs = env;
     pthread_mutex_unlock(&t->mu);
@@ -85,7 +86,7 @@ static void term_abandon(struct terms *t, struct env *env, struct term *term)
     term->exited = true;
     term->next = t->dead_terms;
     t->dead_terms = term;
-    env->active_ms = now_ms();
+    env->active_ms = clock_mono_ms();
 }
 
 /* The terminal `name` of env, started when there is none. With t->mu, which it drops while
@@ -165,7 +166,7 @@ int terms_open(struct terms *t, int64_t ws, int64_t owner, const char *name, str
     }
     if (r == 0) {
         term->refs++;
-        env->active_ms = now_ms();
+        env->active_ms = clock_mono_ms();
         ref->t = t;
         ref->term = term;
     }
@@ -193,7 +194,7 @@ int terms_watch(struct terms *t, int64_t ws, const char *name, struct term_ref *
         term = term->next;
     if (term && !term->starting) {
         term->refs++;
-        env->active_ms = now_ms();
+        env->active_ms = clock_mono_ms();
         ref->t = t;
         ref->term = term;
         ref->read_only = true;
@@ -229,7 +230,7 @@ void terms_ref_set_caller(struct term_ref *ref, int64_t user_id, const char *ses
 {
     ref->user_id = user_id;
     ref->token_id = token_id;
-    ref->since_ms = now_ms();
+    ref->since_ms = clock_mono_ms();
     snprintf(ref->session, sizeof(ref->session), "%s", session_hash ? session_hash : "");
 }
 
@@ -272,7 +273,7 @@ void terms_revoke(struct terms *t, int64_t user_id, const char *session_hash, in
     r->user_id = user_id;
     r->token_id = token_id;
     snprintf(r->session, sizeof(r->session), "%s", session_hash ? session_hash : "");
-    r->at_ms = now_ms();
+    r->at_ms = clock_mono_ms();
     for (struct env *env = t->envs; env; env = env->next)
         for (struct term *term = env->terms; term; term = term->next)
             revoke_clients(t, term, user_id, session_hash, token_id);
@@ -308,7 +309,7 @@ void terms_attach(struct terms *t, struct term_ref *ref, int fd, void *handle, c
     c->handle = handle;
     memcpy(c->rx, extra, extra_len);
     c->rx_len = extra_len;
-    c->last_rx_ms = c->last_ping_ms = now_ms();
+    c->last_rx_ms = c->last_ping_ms = clock_mono_ms();
     c->user_id = ref->user_id;
     c->read_only = ref->read_only;
     c->token_id = ref->token_id;
@@ -333,7 +334,7 @@ void terms_attach(struct terms *t, struct term_ref *ref, int fd, void *handle, c
         pthread_mutex_unlock(&t->mu);
         return;
     }
-    term->env->active_ms = now_ms();
+    term->env->active_ms = clock_mono_ms();
     (void)ring_replay(&term->sb, replay_sink, c);
     if (revoked) {
         client_end(t, c, 1008, "your session has ended");
@@ -381,7 +382,7 @@ size_t terms_list(struct terms *t, int64_t owner, struct terms_env_info *out, si
     size_t n = 0;
     if (!t)
         return 0;
-    uint64_t now = now_ms();
+    uint64_t now = clock_mono_ms();
     pthread_mutex_lock(&t->mu);
     for (struct env *env = t->envs; env; env = env->next) {
         if (env->owner != owner || env->ending || env->starting)
@@ -554,9 +555,7 @@ void terms_free(struct terms *t)
         if (!env->starting)
             env_end(t, env, "the server is shutting down");
     /* Wait for every environment to be torn down (shells end, last changes stored). */
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += 15;
+    struct timespec ts = clock_deadline(15000);
     while (t->envs && t->reaper_started && t->loop_started) {
         for (struct env *env = t->envs; env; env = env->next)
             if (!env->starting)

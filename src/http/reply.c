@@ -1,5 +1,6 @@
 /* http replies: a handler's answer is stashed with its request and sent by the loop
  * thread; replies, upgrades, request accessors and unescaping; see server.h. */
+#include "base/pct.h"
 #include "http/server_internal.h"
 
 #include <errno.h>
@@ -27,17 +28,6 @@ static const char *const security_headers[] = {
     NULL,
 };
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 char *http_unescape(const char *src, size_t len, bool plus_is_space)
 {
     char *out = malloc(len + 1);
@@ -47,13 +37,12 @@ char *http_unescape(const char *src, size_t len, bool plus_is_space)
     for (size_t i = 0; i < len; i++) {
         char c = src[i];
         if (c == '%') {
-            int hi = i + 2 < len ? hexval(src[i + 1]) : -1;
-            int lo = i + 2 < len ? hexval(src[i + 2]) : -1;
-            if (hi < 0 || lo < 0) {
+            int b = pct_decode_escape(src + i, len - i);
+            if (b < 0) {
                 free(out);
                 return NULL;
             }
-            c = (char)(hi * 16 + lo);
+            c = (char)b;
             i += 2;
         } else if (c == '+' && plus_is_space) {
             c = ' ';

@@ -504,6 +504,25 @@ static int control(struct ws *ws, struct ws_event *ev)
     return 0;
 }
 
+/* Gathers a frame's header from p[*used..len) into ws->hdr: 1 when it is complete (the
+ * frame has started), 0 when more bytes are needed, or -errno. */
+static int read_header(struct ws *ws, const uint8_t *p, size_t len, size_t *used)
+{
+    while (ws->hdr_len < 2 && *used < len)
+        ws->hdr[ws->hdr_len++] = p[(*used)++];
+    if (ws->hdr_len < 2)
+        return 0;
+    int need = check_start(ws);
+    if (need < 0)
+        return need;
+    while (ws->hdr_len < (size_t)need && *used < len)
+        ws->hdr[ws->hdr_len++] = p[(*used)++];
+    if (ws->hdr_len < (size_t)need)
+        return 0;
+    int r = start_frame(ws);
+    return r < 0 ? r : 1;
+}
+
 int ws_feed(struct ws *ws, void *data, size_t len, size_t *ret_used, struct ws_event *ret_ev)
 {
     uint8_t *p = data;
@@ -525,21 +544,11 @@ int ws_feed(struct ws *ws, void *data, size_t len, size_t *ret_used, struct ws_e
     }
     for (;;) {
         if (!ws->in_payload) {
-            while (ws->hdr_len < 2 && used < len)
-                ws->hdr[ws->hdr_len++] = p[used++];
-            if (ws->hdr_len < 2)
-                break;
-            int need = check_start(ws);
-            if (need < 0) {
-                r = need;
+            int h = read_header(ws, p, len, &used);
+            if (h <= 0) {
+                r = h;
                 break;
             }
-            while (ws->hdr_len < (size_t)need && used < len)
-                ws->hdr[ws->hdr_len++] = p[used++];
-            if (ws->hdr_len < (size_t)need)
-                break;
-            if ((r = start_frame(ws)) < 0)
-                break;
         }
 
         /* payload: as much of the frame as this buffer holds */

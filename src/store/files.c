@@ -265,15 +265,10 @@ static int list_entries(struct store *st, const char *sql, int64_t id, bool with
     struct store_file_list *l = calloc(1, sizeof(*l));
     if (!l)
         return err_set(err, ENOMEM, "file list");
-    struct db db;
     struct rows r;
-    int rc = conn_get(st, &db, err);
-    if (rc == 0) {
-        rc = fetch_rows(&db, &r, sizeof(struct store_file),
-                        with_content ? read_file_content : read_file, file_done_v, 0, sql, err, "i",
-                        id);
-        conn_put(&db);
-    }
+    int rc =
+        query_rows(st, &r, sizeof(struct store_file), with_content ? read_file_content : read_file,
+                   file_done_v, 0, sql, err, "i", id);
     if (rc == 0 && r.n == 0)
         rc = err_set(err, ENOENT, "no such workspace or submission %lld", (long long)id);
     if (rc < 0) {

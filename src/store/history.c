@@ -151,28 +151,10 @@ int store_version_list(struct store *st, int64_t ws, const char *path, int limit
 {
     if (!path)
         return err_set(err, EINVAL, "versions: no path");
-    struct store_version_list *l = calloc(1, sizeof(*l));
-    if (!l)
-        return err_set(err, ENOMEM, "version list");
-    struct db db;
-    struct rows r;
-    int rc = conn_get(st, &db, err);
-    if (rc == 0) {
-        rc = fetch_rows(&db, &r, sizeof(struct store_version), read_version, version_done, limit,
-                        VERSION_SELECT " WHERE v.workspace_id = ? AND v.path = ?"
-                                       " ORDER BY v.version DESC LIMIT ? OFFSET ?",
-                        err, "itii", ws, path, sql_limit(limit), sql_offset(offset));
-        conn_put(&db);
-    }
-    if (rc < 0) {
-        free(l);
-        return rc;
-    }
-    l->items = r.items;
-    l->n = r.n;
-    l->more = r.more;
-    *ret = l;
-    return 0;
+    return LIST_QUERY(st, ret, read_version, version_done, limit,
+                      VERSION_SELECT " WHERE v.workspace_id = ? AND v.path = ?"
+                                     " ORDER BY v.version DESC LIMIT ? OFFSET ?",
+                      err, "itii", ws, path, sql_limit(limit), sql_offset(offset));
 }
 
 int store_version_get(struct store *st, int64_t ws, const char *path, int64_t version,

@@ -22,11 +22,13 @@
 #include "base/err.h"
 #include "store/store.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 struct db_conn; /* a driver's connection */
 struct db_stmt; /* a driver's statement: prepared, bound, stepped, then done */
@@ -154,6 +156,29 @@ struct rows {
  * nothing is left allocated. The query's fmt arguments follow fmt. */
 int fetch_rows(struct db *db, struct rows *r, size_t size, row_fn read, done_fn done, int limit,
                const char *sql, struct err *err, const char *fmt, ...);
+/* fetch_rows on a connection borrowed for the call (conn_get, conn_put). */
+int query_rows(struct store *st, struct rows *r, size_t size, row_fn read, done_fn done, int limit,
+               const char *sql, struct err *err, const char *fmt, ...);
+/* A list query: query_rows into a new list *ret, a store_*_list of store.h (n, items, more:
+ * read fills one element of items), set only on success. Evaluates to 0 or -errno; on
+ * failure nothing is left allocated. */
+#define LIST_QUERY(st, ret, read, done, limit, sql, err, ...)                                      \
+    ({                                                                                             \
+        __typeof__(*(ret)) list_ = calloc(1, sizeof(*list_));                                      \
+        struct rows rows_;                                                                         \
+        int rc_ = list_ ? query_rows((st), &rows_, sizeof(*list_->items), (read), (done), (limit), \
+                                     (sql), (err), __VA_ARGS__)                                    \
+                        : err_set((err), ENOMEM, "list");                                          \
+        if (rc_ < 0) {                                                                             \
+            free(list_);                                                                           \
+        } else {                                                                                   \
+            list_->items = rows_.items;                                                            \
+            list_->n = rows_.n;                                                                    \
+            list_->more = rows_.more;                                                              \
+            *(ret) = list_;                                                                        \
+        }                                                                                          \
+        rc_;                                                                                       \
+    })
 /* Runs done on each of the n elements of items (size bytes each), then frees items. */
 void rows_free(void *items, size_t n, size_t size, done_fn done);
 /* Reads the first row into out (zeroed first); -ENOENT when there is none. */

@@ -106,29 +106,11 @@ static int read_member(struct db *db, struct db_stmt *s, void *out)
 
 int store_member_list(struct store *st, int64_t ws, struct store_member_list **ret, struct err *err)
 {
-    struct store_member_list *l = calloc(1, sizeof(*l));
-    if (!l)
-        return err_set(err, ENOMEM, "member list");
-    struct db db;
-    struct rows r;
-    int rc = conn_get(st, &db, err);
-    if (rc == 0) {
-        rc = fetch_rows(&db, &r, sizeof(struct store_member), read_member, member_done, 0,
-                        "SELECT m.user_id, u.username, m.role, m.added_at FROM workspace_members m"
-                        " JOIN users u ON u.id = m.user_id WHERE m.workspace_id = ?"
-                        " ORDER BY u.username_key",
-                        err, "i", ws);
-        conn_put(&db);
-    }
-    if (rc < 0) {
-        free(l);
-        return rc;
-    }
-    l->items = r.items;
-    l->n = r.n;
-    l->more = r.more;
-    *ret = l;
-    return 0;
+    return LIST_QUERY(st, ret, read_member, member_done, 0,
+                      "SELECT m.user_id, u.username, m.role, m.added_at FROM workspace_members m"
+                      " JOIN users u ON u.id = m.user_id WHERE m.workspace_id = ?"
+                      " ORDER BY u.username_key",
+                      err, "i", ws);
 }
 
 void store_member_list_free(struct store_member_list *l)

@@ -275,34 +275,15 @@ int store_run_list(struct store *st, int64_t workspace_id, int64_t submission_id
 {
     if (workspace_id <= 0 && submission_id <= 0)
         return err_set(err, EINVAL, "run list: no workspace or submission");
-    struct store_run_list *l = calloc(1, sizeof(*l));
-    if (!l)
-        return err_set(err, ENOMEM, "run list");
-    struct db db;
-    struct rows r;
-    int rc = conn_get(st, &db, err);
-    if (rc == 0) {
-        if (workspace_id > 0)
-            rc = fetch_rows(&db, &r, sizeof(struct store_run), read_run, run_done_v, limit,
-                            "SELECT " RUN_COLS " FROM runs WHERE workspace_id = ?"
-                            " ORDER BY id DESC LIMIT ? OFFSET ?",
-                            err, "iii", workspace_id, sql_limit(limit), sql_offset(offset));
-        else
-            rc = fetch_rows(&db, &r, sizeof(struct store_run), read_run, run_done_v, limit,
-                            "SELECT " RUN_COLS " FROM runs WHERE submission_id = ?"
-                            " ORDER BY id DESC LIMIT ? OFFSET ?",
-                            err, "iii", submission_id, sql_limit(limit), sql_offset(offset));
-        conn_put(&db);
-    }
-    if (rc < 0) {
-        free(l);
-        return rc;
-    }
-    l->items = r.items;
-    l->n = r.n;
-    l->more = r.more;
-    *ret = l;
-    return 0;
+    if (workspace_id > 0)
+        return LIST_QUERY(st, ret, read_run, run_done_v, limit,
+                          "SELECT " RUN_COLS " FROM runs WHERE workspace_id = ?"
+                          " ORDER BY id DESC LIMIT ? OFFSET ?",
+                          err, "iii", workspace_id, sql_limit(limit), sql_offset(offset));
+    return LIST_QUERY(st, ret, read_run, run_done_v, limit,
+                      "SELECT " RUN_COLS " FROM runs WHERE submission_id = ?"
+                      " ORDER BY id DESC LIMIT ? OFFSET ?",
+                      err, "iii", submission_id, sql_limit(limit), sql_offset(offset));
 }
 
 int store_runs_fail_unfinished(struct store *st, const char *node, const char *reason,
@@ -350,26 +331,9 @@ int store_artifact_add(struct store *st, int64_t run_id, const char *name, const
 int store_artifact_list(struct store *st, int64_t run_id, struct store_artifact_list **ret,
                         struct err *err)
 {
-    struct store_artifact_list *l = calloc(1, sizeof(*l));
-    if (!l)
-        return err_set(err, ENOMEM, "artifact list");
-    struct db db;
-    struct rows r;
-    int rc = conn_get(st, &db, err);
-    if (rc == 0) {
-        rc = fetch_rows(&db, &r, sizeof(struct store_artifact), read_artifact, artifact_done_v, 0,
-                        "SELECT " ART_COLS " FROM artifacts WHERE run_id = ? ORDER BY name", err,
-                        "i", run_id);
-        conn_put(&db);
-    }
-    if (rc < 0) {
-        free(l);
-        return rc;
-    }
-    l->items = r.items;
-    l->n = r.n;
-    *ret = l;
-    return 0;
+    return LIST_QUERY(st, ret, read_artifact, artifact_done_v, 0,
+                      "SELECT " ART_COLS " FROM artifacts WHERE run_id = ? ORDER BY name", err, "i",
+                      run_id);
 }
 
 int store_artifact_get(struct store *st, int64_t run_id, const char *name,

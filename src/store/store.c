@@ -387,14 +387,11 @@ void rows_free(void *items, size_t n, size_t size, done_fn done)
     free(items);
 }
 
-int fetch_rows(struct db *db, struct rows *r, size_t size, row_fn read, done_fn done, int limit,
-               const char *sql, struct err *err, const char *fmt, ...)
+static int vfetch_rows(struct db *db, struct rows *r, size_t size, row_fn read, done_fn done,
+                       int limit, const char *sql, struct err *err, const char *fmt, va_list ap)
 {
     struct db_stmt *s;
-    va_list ap;
-    va_start(ap, fmt);
     int rc = db_vquery(db, &s, sql, err, fmt, ap);
-    va_end(ap);
     r->items = NULL;
     r->n = 0;
     r->more = false;
@@ -424,6 +421,31 @@ int fetch_rows(struct db *db, struct rows *r, size_t size, row_fn read, done_fn 
         return rc;
     }
     return 0;
+}
+
+int fetch_rows(struct db *db, struct rows *r, size_t size, row_fn read, done_fn done, int limit,
+               const char *sql, struct err *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = vfetch_rows(db, r, size, read, done, limit, sql, err, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int query_rows(struct store *st, struct rows *r, size_t size, row_fn read, done_fn done, int limit,
+               const char *sql, struct err *err, const char *fmt, ...)
+{
+    struct db db;
+    int rc = conn_get(st, &db, err);
+    if (rc < 0)
+        return rc;
+    va_list ap;
+    va_start(ap, fmt);
+    rc = vfetch_rows(&db, r, size, read, done, limit, sql, err, fmt, ap);
+    va_end(ap);
+    conn_put(&db);
+    return rc;
 }
 
 int fetch_one(struct db *db, void *out, size_t size, row_fn read, done_fn done, const char *sql,

@@ -160,27 +160,9 @@ int store_user_get_by_name(struct store *st, const char *username, struct store_
 int store_user_list(struct store *st, int limit, int offset, struct store_user_list **ret,
                     struct err *err)
 {
-    struct store_user_list *l = calloc(1, sizeof(*l));
-    if (!l)
-        return err_set(err, ENOMEM, "user list");
-    struct db db;
-    struct rows r;
-    int rc = conn_get(st, &db, err);
-    if (rc == 0) {
-        rc = fetch_rows(&db, &r, sizeof(struct store_user), read_user, user_done_v, limit,
-                        "SELECT " USER_COLS " FROM users u ORDER BY u.id LIMIT ? OFFSET ?", err,
-                        "ii", sql_limit(limit), sql_offset(offset));
-        conn_put(&db);
-    }
-    if (rc < 0) {
-        free(l);
-        return rc;
-    }
-    l->items = r.items;
-    l->n = r.n;
-    l->more = r.more;
-    *ret = l;
-    return 0;
+    return LIST_QUERY(st, ret, read_user, user_done_v, limit,
+                      "SELECT " USER_COLS " FROM users u ORDER BY u.id LIMIT ? OFFSET ?", err, "ii",
+                      sql_limit(limit), sql_offset(offset));
 }
 
 /* Runs one UPDATE/DELETE on a borrowed connection; -ENOENT when it changed nothing. */
@@ -451,27 +433,9 @@ int store_token_create(struct store *st, int64_t user_id, const char *name, cons
 int store_token_list(struct store *st, int64_t user_id, struct store_token_list **ret,
                      struct err *err)
 {
-    struct store_token_list *l = calloc(1, sizeof(*l));
-    if (!l)
-        return err_set(err, ENOMEM, "token list");
-    struct db db;
-    struct rows r;
-    int rc = conn_get(st, &db, err);
-    if (rc == 0) {
-        rc = fetch_rows(&db, &r, sizeof(struct store_token), read_token, token_done, 0,
-                        "SELECT " TOKEN_COLS " FROM api_tokens t WHERE t.user_id = ?"
-                        " ORDER BY t.id",
-                        err, "i", user_id);
-        conn_put(&db);
-    }
-    if (rc < 0) {
-        free(l);
-        return rc;
-    }
-    l->items = r.items;
-    l->n = r.n;
-    *ret = l;
-    return 0;
+    return LIST_QUERY(st, ret, read_token, token_done, 0,
+                      "SELECT " TOKEN_COLS " FROM api_tokens t WHERE t.user_id = ? ORDER BY t.id",
+                      err, "i", user_id);
 }
 
 int store_token_delete(struct store *st, int64_t user_id, int64_t id, struct err *err)
@@ -574,29 +538,11 @@ int store_audit_append(struct store *st, int64_t actor_id, const char *action, c
 int store_audit_list(struct store *st, int limit, int offset, struct store_audit_list **ret,
                      struct err *err)
 {
-    struct store_audit_list *l = calloc(1, sizeof(*l));
-    if (!l)
-        return err_set(err, ENOMEM, "audit list");
-    struct db db;
-    struct rows r;
-    int rc = conn_get(st, &db, err);
-    if (rc == 0) {
-        rc = fetch_rows(&db, &r, sizeof(struct store_audit), read_audit, audit_done, limit,
-                        "SELECT a.id, a.at, a.actor_id, u.username, a.action, a.target, a.detail"
-                        " FROM audit a LEFT JOIN users u ON u.id = a.actor_id"
-                        " ORDER BY a.id DESC LIMIT ? OFFSET ?",
-                        err, "ii", sql_limit(limit), sql_offset(offset));
-        conn_put(&db);
-    }
-    if (rc < 0) {
-        free(l);
-        return rc;
-    }
-    l->items = r.items;
-    l->n = r.n;
-    l->more = r.more;
-    *ret = l;
-    return 0;
+    return LIST_QUERY(st, ret, read_audit, audit_done, limit,
+                      "SELECT a.id, a.at, a.actor_id, u.username, a.action, a.target, a.detail"
+                      " FROM audit a LEFT JOIN users u ON u.id = a.actor_id"
+                      " ORDER BY a.id DESC LIMIT ? OFFSET ?",
+                      err, "ii", sql_limit(limit), sql_offset(offset));
 }
 
 void store_audit_list_free(struct store_audit_list *l)

@@ -96,41 +96,22 @@ int store_workspace_get(struct store *st, int64_t id, struct store_workspace **r
 static int ws_list(struct store *st, int64_t owner_id, bool shared, int limit, int offset,
                    struct store_workspace_list **ret, struct err *err)
 {
-    struct store_workspace_list *l = calloc(1, sizeof(*l));
-    if (!l)
-        return err_set(err, ENOMEM, "workspace list");
-    struct db db;
-    struct rows r;
-    int rc = conn_get(st, &db, err);
-    if (rc == 0) {
-        if (shared)
-            rc = fetch_rows(&db, &r, sizeof(struct store_workspace), read_ws_shared, ws_done, limit,
-                            "SELECT " WS_COLS ", CASE WHEN w.owner_id = ? THEN 'owner' ELSE"
-                            " m.role END" WS_FROM " LEFT JOIN workspace_members m"
-                            " ON m.workspace_id = w.id AND m.user_id = ?"
-                            " WHERE w.owner_id = ? OR m.user_id IS NOT NULL"
-                            " ORDER BY w.id DESC LIMIT ? OFFSET ?",
-                            err, "iiiii", owner_id, owner_id, owner_id, sql_limit(limit),
-                            sql_offset(offset));
-        else if (owner_id > 0)
-            rc = fetch_rows(&db, &r, sizeof(struct store_workspace), read_ws, ws_done, limit,
-                            WS_SELECT " WHERE w.owner_id = ? ORDER BY w.id DESC LIMIT ? OFFSET ?",
-                            err, "iii", owner_id, sql_limit(limit), sql_offset(offset));
-        else
-            rc = fetch_rows(&db, &r, sizeof(struct store_workspace), read_ws, ws_done, limit,
-                            WS_SELECT " ORDER BY w.id DESC LIMIT ? OFFSET ?", err, "ii",
-                            sql_limit(limit), sql_offset(offset));
-        conn_put(&db);
-    }
-    if (rc < 0) {
-        free(l);
-        return rc;
-    }
-    l->items = r.items;
-    l->n = r.n;
-    l->more = r.more;
-    *ret = l;
-    return 0;
+    if (shared)
+        return LIST_QUERY(st, ret, read_ws_shared, ws_done, limit,
+                          "SELECT " WS_COLS ", CASE WHEN w.owner_id = ? THEN 'owner' ELSE"
+                          " m.role END" WS_FROM " LEFT JOIN workspace_members m"
+                          " ON m.workspace_id = w.id AND m.user_id = ?"
+                          " WHERE w.owner_id = ? OR m.user_id IS NOT NULL"
+                          " ORDER BY w.id DESC LIMIT ? OFFSET ?",
+                          err, "iiiii", owner_id, owner_id, owner_id, sql_limit(limit),
+                          sql_offset(offset));
+    if (owner_id > 0)
+        return LIST_QUERY(st, ret, read_ws, ws_done, limit,
+                          WS_SELECT " WHERE w.owner_id = ? ORDER BY w.id DESC LIMIT ? OFFSET ?",
+                          err, "iii", owner_id, sql_limit(limit), sql_offset(offset));
+    return LIST_QUERY(st, ret, read_ws, ws_done, limit,
+                      WS_SELECT " ORDER BY w.id DESC LIMIT ? OFFSET ?", err, "ii", sql_limit(limit),
+                      sql_offset(offset));
 }
 
 int store_workspace_list(struct store *st, int64_t owner_id, int limit, int offset,

@@ -7,6 +7,7 @@
  */
 #include "workspace/path.h"
 
+#include "base/pct.h"
 #include "base/utf8.h"
 
 #include <errno.h>
@@ -75,17 +76,6 @@ int path_check(const char *p, size_t len, const char **ret_reason)
     return 0;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int path_from_url(const char *enc, size_t len, char *ret, size_t size, const char **ret_reason)
 {
     char out[PATH_BUF_SIZE];
@@ -96,11 +86,10 @@ int path_from_url(const char *enc, size_t len, char *ret, size_t size, const cha
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)enc[i];
         if (c == '%') {
-            int hi = i + 2 < len ? hexval(enc[i + 1]) : -1;
-            int lo = i + 2 < len ? hexval(enc[i + 2]) : -1;
-            if (hi < 0 || lo < 0)
+            int b = pct_decode_escape(enc + i, len - i);
+            if (b < 0)
                 return reject(ret_reason, "path contains a malformed percent-escape");
-            c = (unsigned char)(hi << 4 | lo);
+            c = (unsigned char)b;
             if (c == 0)
                 return reject(ret_reason, "path contains a NUL character");
             i += 2;
@@ -121,12 +110,6 @@ int path_from_url(const char *enc, size_t len, char *ret, size_t size, const cha
     return 0;
 }
 
-static bool unreserved(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '.' || c == '_' || c == '~';
-}
-
 int path_to_url(const char *path, char *ret, size_t size)
 {
     static const char hex[] = "0123456789ABCDEF";
@@ -136,7 +119,7 @@ int path_to_url(const char *path, char *ret, size_t size)
         return -EINVAL;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)path[i];
-        if (c == '/' || unreserved(c)) {
+        if (c == '/' || pct_unreserved(c)) {
             if (n + 1 >= size)
                 return -ENOBUFS;
             ret[n++] = (char)c;

@@ -79,7 +79,7 @@ void sync_base_parents(struct wsync *s, const char *path)
 
 static void touch(struct wsync *s)
 {
-    uint64_t now = now_ms();
+    uint64_t now = clock_mono_ms();
     if (!s->first_ms)
         s->first_ms = now;
     s->last_ms = now;
@@ -322,7 +322,7 @@ static void *hub_main(void *arg)
     for (;;) {
         int timeout = -1;
         pthread_mutex_lock(&h->mu);
-        uint64_t now = now_ms();
+        uint64_t now = clock_mono_ms();
         for (struct wsync *s = h->list; s; s = s->next) {
             pthread_mutex_lock(&s->mu);
             if (s->first_ms) {
@@ -352,7 +352,7 @@ static void *hub_main(void *arg)
                 read_events(h);
             }
         }
-        now = now_ms();
+        now = clock_mono_ms();
         for (struct wsync *s = h->list; s; s = s->next) {
             pthread_mutex_lock(&s->mu);
             if (due(s, now, &h->cfg) || s->rescan)

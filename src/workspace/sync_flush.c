@@ -19,7 +19,7 @@ static void retry_later(struct wsync *s, const char *path)
 {
     sync_mark_dirty(s, path);
     s->failed_now = true;
-    s->retry_ms = now_ms() + RETRY_MS;
+    s->retry_ms = clock_mono_ms() + RETRY_MS;
     if (!s->retrying) {
         s->retrying = true;
         sync_notify(s, WSYNC_NOT_SAVED, path, NULL,

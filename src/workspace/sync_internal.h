@@ -7,6 +7,7 @@
 #define PYROOM_WORKSPACE_SYNC_INTERNAL_H
 
 #include "base/beneath.h"
+#include "base/clock.h"
 #include "workspace/fsdir.h"
 #include "workspace/path.h"
 #include "workspace/sync.h"
@@ -90,13 +91,6 @@ struct wsync_hub {
     uint64_t next_id;
     bool stop;
 };
-
-static inline uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* ---- sync.c: the base (what the store holds, as last seen), dirty paths, watches ----- */
 

@@ -1,8 +1,10 @@
 // Helpers for the browser tests: one chromium per test file (Debian's, through
 // playwright-core), pages in fresh contexts, screenshots, and a small API client for
 // setting up state and checking what the server holds.
+import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { mkdirSync } from 'node:fs';
+import { after, afterEach, before, test as nodeTest } from 'node:test';
 import { join, resolve } from 'node:path';
 
 const root = process.env.PYROOM_ROOT || resolve(process.cwd());
@@ -164,4 +166,51 @@ export async function until(fn, ms = 10000, step = 100) {
     }
     // A wait that runs out is a failure, never a falsy value the caller may ignore.
     throw new Error(`condition not met within ${ms} ms (last value: ${JSON.stringify(last)}): ${fn}`);
+}
+
+/** The frame every browser test file shares: chromium launched before its tests (then
+ *  setup({ page }), if given) and closed after them; pages made with page(opts) are
+ *  tracked and closed after each test (closeEach, the default) or at the end; a failing
+ *  test leaves a screenshot of the last page (build/screenshots/FAILED-*.png); every test
+ *  has a deadline (PYROOM_TEST_TIMEOUT seconds; a hang is reported "cancelled"); with
+ *  checkErrors a JavaScript error in any page since the last test fails the test too.
+ *  onPage(p) runs on each new page. Returns { test, page, pages }. */
+export function suite({ closeEach = true, checkErrors = false, setup = null, onPage = null } = {}) {
+    const pages = [];
+    const failed = new Set();
+    async function page(opts) {
+        const p = await newPage(opts);
+        if (onPage) onPage(p);
+        pages.push(p);
+        return p;
+    }
+    const timeout = Number(process.env.PYROOM_TEST_TIMEOUT || 300) * 1000;
+    function test(name, fn) {
+        nodeTest(name, { timeout }, async (t) => {
+            try {
+                await fn(t);
+                if (checkErrors) {
+                    for (const p of pages) assert.deepEqual(p.errors.splice(0), [], `JavaScript errors in ${p.isClosed() ? 'a closed page' : p.url()}`);
+                }
+            } catch (e) {
+                failed.add(name);
+                throw e;
+            }
+        });
+    }
+    afterEach(async (t) => {
+        const p = pages[pages.length - 1];
+        if (p && !p.isClosed() && failed.has(t.name)) await shot(p, `FAILED-${t.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}`).catch(() => {});
+        // Each page holds event streams open; a server has a bounded number of connections.
+        if (closeEach) for (const q of pages.splice(0)) await q.context().close().catch(() => {});
+    });
+    before(async () => {
+        await launch();
+        if (setup) await setup({ page });
+    });
+    after(async () => {
+        for (const p of pages) await p.context().close().catch(() => {});
+        await closeBrowser();
+    });
+    return { test, page, pages };
 }

@@ -2,52 +2,18 @@
 // the terminal, conflicts, and the review workflow. Tests of APIs the server does not
 // have yet (404) are skipped, not failed. Each test leaves a screenshot in build/screenshots/.
 import assert from 'node:assert/strict';
-import { after, afterEach, before, test as nodeTest } from 'node:test';
 import {
-    Api, BASE, closeBrowser, createWorkspaceUI, editorText, launch, missing, newPage, registerUI, setEditorText, shot, until, waitSaved,
+    Api, BASE, createWorkspaceUI, editorText, missing, registerUI, setEditorText, shot, suite, until, waitSaved,
 } from './lib.mjs';
 
 const PW = 'correct horse 1';
 const admin = new Api();
 const sam = new Api();
 let samWs = 0;
-const pages = [];
-
-async function page(opts) {
-    const p = await newPage(opts);
-    pages.push(p);
-    return p;
-}
-
-// A failing test leaves a screenshot of the page it used last: build/screenshots/FAILED-*.png.
-afterEach(async (t) => {
-    const p = pages[pages.length - 1];
-    if (!p || p.isClosed() || !failed.has(t.name)) return;
-    await shot(p, `FAILED-${t.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}`).catch(() => {});
-});
-const failed = new Set();
-// Every test also fails on a JavaScript error in any page (uncaught exceptions and
-// rejections), not only the first test: the errors seen since the last check.
-const timeout = Number(process.env.PYROOM_TEST_TIMEOUT || 300) * 1000;
-function test(name, fn) {
-    nodeTest(name, { timeout }, async (t) => {
-        try {
-            await fn(t);
-            for (const p of pages) assert.deepEqual(p.errors.splice(0), [], `JavaScript errors in ${p.isClosed() ? 'a closed page' : p.url()}`);
-        } catch (e) {
-            failed.add(name);
-            throw e;
-        }
-    });
-}
-
-before(async () => {
-    await launch();
-});
-after(async () => {
-    for (const p of pages) await p.context().close().catch(() => {});
-    await closeBrowser();
-});
+// Pages stay open across tests (later tests reuse what earlier ones left); every test also
+// fails on a JavaScript error in any page (uncaught exceptions and rejections) since the
+// last check, not only the first test.
+const { test, page } = suite({ closeEach: false, checkErrors: true });
 
 test('register: the first account is the admin and lands on an empty workspace list', async () => {
     const p = await page({ colorScheme: 'light' });

@@ -1,50 +1,18 @@
 // The page's second pass (issue 19): each test reproduces one bug a user hit and checks
 // what the page does now. Runs after page.test.mjs (file order), with its own users.
 import assert from 'node:assert/strict';
-import { after, afterEach, before, test as nodeTest } from 'node:test';
-import { Api, BASE, closeBrowser, createWorkspaceUI, launch, newPage, setEditorText, shot, until, waitSaved } from './lib.mjs';
+import { Api, BASE, createWorkspaceUI, setEditorText, shot, suite, until, waitSaved } from './lib.mjs';
 
 const PW = 'correct horse 1';
 const pia = new Api();
 let ws = 0;
-const pages = [];
-
-async function page(opts) {
-    const p = await newPage(opts);
-    pages.push(p);
-    return p;
-}
-
-const failed = new Set();
-afterEach(async (t) => {
-    const p = pages[pages.length - 1];
-    if (p && !p.isClosed() && failed.has(t.name)) await shot(p, `FAILED-${t.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}`).catch(() => {});
-    // Each page holds event streams open; a server has a bounded number of connections.
-    for (const q of pages.splice(0)) await q.context().close().catch(() => {});
-});
-// Each test has a deadline, as in page.test.mjs: a hang is reported "cancelled".
-const timeout = Number(process.env.PYROOM_TEST_TIMEOUT || 300) * 1000;
-function test(name, fn) {
-    nodeTest(name, { timeout }, async (t) => {
-        try {
-            await fn(t);
-        } catch (e) {
-            failed.add(name);
-            throw e;
-        }
-    });
-}
-
-before(async () => {
-    await launch();
-    await pia.register('pia', PW);
-    const p = await page({ api: pia });
-    ws = await createWorkspaceUI(p, 'Second pass');
-    await p.context().close();
-});
-after(async () => {
-    for (const p of pages) await p.context().close().catch(() => {});
-    await closeBrowser();
+const { test, page } = suite({
+    setup: async ({ page }) => {
+        await pia.register('pia', PW);
+        const p = await page({ api: pia });
+        ws = await createWorkspaceUI(p, 'Second pass');
+        await p.context().close();
+    },
 });
 
 /** A file's bytes as a latin-1 string (fetch's text() would drop a byte-order mark). */

@@ -3,35 +3,27 @@
 // server has, and leave screenshots in build/screenshots/ (api-docs*.png, admin-charts*.png).
 // Runs after page.test.mjs (file order), whose first account "ada" is the admin.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { Api, BASE, closeBrowser, launch, newPage, shot, until } from './lib.mjs';
+import { Api, BASE, shot, suite, until } from './lib.mjs';
 
 const PW = 'correct horse 1';
 const admin = new Api();
-const pages = [];
-
-async function page(opts) {
-    const p = await newPage(opts);
-    p.foreign = [];
-    p.on('request', (r) => {
-        if (!r.url().startsWith(BASE) && !r.url().startsWith('data:') && !r.url().startsWith('blob:')) p.foreign.push(r.url());
-    });
-    pages.push(p);
-    return p;
-}
-
-before(async () => {
-    await launch();
-    // ada is the admin made by page.test.mjs; alone (this file run by itself) make her.
-    try {
-        await admin.login('ada', PW);
-    } catch {
-        await admin.register('ada', PW);
-    }
-});
-after(async () => {
-    for (const p of pages) await p.context().close().catch(() => {});
-    await closeBrowser();
+const { test, page } = suite({
+    closeEach: false,
+    // Every request a page makes that leaves the server (there must be none).
+    onPage: (p) => {
+        p.foreign = [];
+        p.on('request', (r) => {
+            if (!r.url().startsWith(BASE) && !r.url().startsWith('data:') && !r.url().startsWith('blob:')) p.foreign.push(r.url());
+        });
+    },
+    setup: async () => {
+        // ada is the admin made by page.test.mjs; alone (this file run by itself) make her.
+        try {
+            await admin.login('ada', PW);
+        } catch {
+            await admin.register('ada', PW);
+        }
+    },
 });
 
 test('the API reference renders the server\'s OpenAPI document without logging in', async () => {

@@ -5,8 +5,7 @@
 // run overwrote, sees the run's change as a diff and restores the earlier version, which the
 // open editor then shows. Two browser contexts. Screenshots in build/screenshots/.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { Api, closeBrowser, editorText, launch, newPage, shot, until } from './lib.mjs';
+import { Api, editorText, shot, suite, until } from './lib.mjs';
 
 const owner = new Api();
 const guest = new Api();
@@ -16,25 +15,21 @@ let ws = 0;
 let op = null; // the owner's page
 let gp = null; // the guest's page
 
-before(async () => {
-    await launch();
-    await owner.register(`owner${stamp}`);
-    await guest.register(guestName);
-    ws = (await owner.req('POST', '/api/workspaces', { name: 'team' })).json.id;
-    await owner.req('PUT', `/api/workspaces/${ws}/files/data.txt`, 'original line\nsecond line\n');
-    await owner.req('PUT', `/api/workspaces/${ws}/files/main.py`,
-        "open('data.txt', 'w').write('overwritten by the run\\nsecond line\\n')\n");
-    const run = await owner.req('POST', `/api/workspaces/${ws}/runs?wait=1`, {});
-    assert.equal(run.status, 200, run.text);
-    assert.equal(run.json.status, 'ok', run.text);
-    op = await newPage({ api: owner, timeout: 15000 });
-    gp = await newPage({ api: guest, timeout: 15000 });
-});
-
-after(async () => {
-    await op?.context().close().catch(() => {});
-    await gp?.context().close().catch(() => {});
-    await closeBrowser();
+const { test } = suite({
+    closeEach: false,
+    setup: async ({ page }) => {
+        await owner.register(`owner${stamp}`);
+        await guest.register(guestName);
+        ws = (await owner.req('POST', '/api/workspaces', { name: 'team' })).json.id;
+        await owner.req('PUT', `/api/workspaces/${ws}/files/data.txt`, 'original line\nsecond line\n');
+        await owner.req('PUT', `/api/workspaces/${ws}/files/main.py`,
+            "open('data.txt', 'w').write('overwritten by the run\\nsecond line\\n')\n");
+        const run = await owner.req('POST', `/api/workspaces/${ws}/runs?wait=1`, {});
+        assert.equal(run.status, 200, run.text);
+        assert.equal(run.json.status, 'ok', run.text);
+        op = await page({ api: owner, timeout: 15000 });
+        gp = await page({ api: guest, timeout: 15000 });
+    },
 });
 
 test('the owner shares the workspace with a viewer through the members dialog', async () => {

@@ -4,30 +4,26 @@
 // run output opens the file at the line. (Sorted after page.test.mjs, which registers the
 // first account: this file's users are ordinary ones.) Screenshots in build/screenshots/.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { Api, closeBrowser, editorText, launch, missing, newPage, setEditorText, shot, until, waitSaved } from './lib.mjs';
+import { Api, editorText, missing, setEditorText, shot, suite, until, waitSaved } from './lib.mjs';
 
 const api = new Api();
 let ws = 0;
 let p = null;
 let skip = '';
 
-before(async () => {
-    await launch();
-    await api.register(`lang${Date.now().toString(36)}`);
-    const r = await api.req('POST', '/api/workspaces', { name: 'lang' });
-    ws = r.json.id;
-    const probe = await api.req('POST', `/api/workspaces/${ws}/diagnostics`, { path: 'main.py', source: '' });
-    if (probe.status === 404 || probe.status === 503) skip = `language services not available here (${probe.status})`;
-    await api.req('PUT', `/api/workspaces/${ws}/files/util.py`, 'def helper(a, b):\n    """Adds a and b."""\n    return a + b\n');
-    p = await newPage({ api, timeout: 30000 });
-    await p.goto(`/w/${ws}`);
-    await p.click('.tree-row[data-path="main.py"]');
-});
-
-after(async () => {
-    await p?.context().close().catch(() => {});
-    await closeBrowser();
+const { test } = suite({
+    closeEach: false,
+    setup: async ({ page }) => {
+        await api.register(`lang${Date.now().toString(36)}`);
+        const r = await api.req('POST', '/api/workspaces', { name: 'lang' });
+        ws = r.json.id;
+        const probe = await api.req('POST', `/api/workspaces/${ws}/diagnostics`, { path: 'main.py', source: '' });
+        if (probe.status === 404 || probe.status === 503) skip = `language services not available here (${probe.status})`;
+        await api.req('PUT', `/api/workspaces/${ws}/files/util.py`, 'def helper(a, b):\n    """Adds a and b."""\n    return a + b\n');
+        p = await page({ api, timeout: 30000 });
+        await p.goto(`/w/${ws}`);
+        await p.click('.tree-row[data-path="main.py"]');
+    },
 });
 
 test('typing np.lin offers linspace, with its kind and docs', async (t) => {

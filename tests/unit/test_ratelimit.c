@@ -163,9 +163,3 @@ Test(ratelimit, threads_never_overspend)
     cr_expect_eq(total, 100, "exactly the burst is allowed at one instant, got %d", total);
     ratelimit_free(rl);
 }
-
-Test(ratelimit, now_is_monotonic)
-{
-    uint64_t a = ratelimit_now_ms(), b = ratelimit_now_ms();
-    cr_expect_geq(b, a);
-}
