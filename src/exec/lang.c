@@ -5,10 +5,9 @@
 #include "base/clock.h"
 #include "base/embed.h"
 #include "base/log.h"
-#include "base/utf8.h"
+#include "exec/lang_sync.h"
 #include "exec/supervisor.h"
 #include "store/store.h"
-#include "workspace/path.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,14 +23,6 @@
 /* The worker's program, src/exec/lang_worker.py (base/embed.h): it is given to the sandboxed
  * python3 with -c, so nothing has to be installed where a sandbox can see it. */
 EMBED_TEXT(lang_worker_py, "src/exec/lang_worker.py");
-
-/* What a worker was given of one workspace: path and etag per file. */
-struct sent {
-    int64_t ws;
-    char *path;
-    char etag[STORE_ETAG_LEN + 1];
-    size_t size; /* bytes */
-};
 
 /* One request, from lang_submit to its done function. */
 struct call {
@@ -63,11 +54,10 @@ struct worker {
     int in, out;                /* our ends of its stdin and stdout (non-blocking) */
     uint64_t deadline, timeout; /* cur's deadline and time, ms */
     json_int_t next_id, cur_id;
-    char *wbuf;        /* cur's request being written */
-    size_t wlen, woff; /* its length and what was written, bytes */
-    struct sent *sent;
-    size_t nsent, capsent;
-    char *rbuf; /* answer being read */
+    char *wbuf;              /* cur's request being written */
+    size_t wlen, woff;       /* its length and what was written, bytes */
+    struct lang_given given; /* what it holds of each workspace (lang_sync.c) */
+    char *rbuf;              /* answer being read */
     size_t rlen, rcap;
 };
 
@@ -91,13 +81,6 @@ struct lang {
 
 /* epoll data: a worker's stdout is 2i, its stdin 2i + 1; the eventfd is WAKE. */
 #define WAKE UINT64_MAX
-
-static void sent_clear(struct worker *w)
-{
-    for (size_t i = 0; i < w->nsent; i++)
-        free(w->sent[i].path);
-    w->nsent = 0;
-}
 
 /* Ends w's sandbox (closing the channel kills it) and forgets what it was given. The loop
  * only (or lang_free once the loop has ended). */
@@ -124,7 +107,7 @@ static void worker_stop(struct lang *l, struct worker *w)
     w->wbuf = NULL;
     w->wlen = w->woff = 0;
     w->rlen = 0;
-    sent_clear(w);
+    lang_given_clear(&w->given);
 }
 
 static int nonblocking(int fd)
@@ -177,7 +160,7 @@ static int worker_start(struct lang *l, struct worker *w, struct err *err)
     w->live = true;
     pthread_mutex_unlock(&l->mu);
     w->rlen = 0;
-    sent_clear(w);
+    lang_given_clear(&w->given);
     return 0;
 }
 
@@ -187,112 +170,6 @@ static bool worker_ended(struct worker *w)
     struct sb_result res;
     int r = sup_result(w->proc, &res);
     return r != -EAGAIN;
-}
-
-static bool python_file(const struct store_file *f, size_t max)
-{
-    size_t n = strlen(f->path);
-    if (f->kind != STORE_KIND_FILE || f->size < 0 || (size_t)f->size > max)
-        return false;
-    return (n > 3 && strcmp(f->path + n - 3, ".py") == 0) ||
-           (n > 4 && strcmp(f->path + n - 4, ".pyi") == 0);
-}
-
-static struct sent *sent_find(struct worker *w, int64_t ws, const char *path)
-{
-    for (size_t i = 0; i < w->nsent; i++)
-        if (w->sent[i].ws == ws && strcmp(w->sent[i].path, path) == 0)
-            return &w->sent[i];
-    return NULL;
-}
-
-/* Adds to rq what the worker needs to bring its copy of ws up to date: "files" (changed
- * or new Python files) and "drop" (gone ones), and records them as given. Files past the
- * sync budget are left out (imports of them then simply do not resolve). */
-static int sync_files(struct lang *l, struct worker *w, int64_t ws, json_t *rq, struct err *err)
-{
-    struct store_file_list *list = NULL;
-    int r = store_file_list(l->store, ws, false, &list, err);
-    if (r < 0)
-        return r;
-    json_t *files = json_object(), *drop = json_array();
-    bool *keep = calloc(w->capsent + 1, sizeof(*keep)); /* one per slot of w->sent */
-    size_t budget = l->cfg.sync_bytes;
-    if (!files || !drop || !keep) {
-        r = err_set(err, ENOMEM, "sync");
-        goto out;
-    }
-    for (size_t i = 0; i < list->n; i++) {
-        const struct store_file *f = &list->items[i];
-        if (!python_file(f, l->cfg.max_file_bytes) || (size_t)f->size > budget)
-            continue;
-        budget -= (size_t)f->size;
-        struct sent *s = sent_find(w, ws, f->path);
-        if (s && strcmp(s->etag, f->etag) == 0) {
-            keep[s - w->sent] = true;
-            continue;
-        }
-        struct store_file *full = NULL;
-        if (store_file_get(l->store, ws, f->path, true, &full, NULL) < 0)
-            continue; /* deleted meanwhile */
-        if (!full->content || !utf8_valid(full->content, (size_t)full->size)) {
-            store_file_free(full);
-            continue;
-        }
-        json_object_set_new(files, full->path, json_stringn(full->content, (size_t)full->size));
-        if (!s) {
-            if (w->nsent == w->capsent) {
-                size_t cap = w->capsent ? 2 * w->capsent : 16;
-                struct sent *ns = realloc(w->sent, cap * sizeof(*ns));
-                bool *nk = realloc(keep, (cap + 1) * sizeof(*nk));
-                if (nk)
-                    keep = nk;
-                if (!ns || !nk) {
-                    if (ns)
-                        w->sent = ns;
-                    store_file_free(full);
-                    r = err_set(err, ENOMEM, "sync");
-                    goto out;
-                }
-                w->sent = ns;
-                w->capsent = cap;
-            }
-            s = &w->sent[w->nsent];
-            s->path = strdup(full->path);
-            if (!s->path) {
-                store_file_free(full);
-                r = err_set(err, ENOMEM, "sync");
-                goto out;
-            }
-            s->ws = ws;
-            keep[w->nsent] = true;
-            w->nsent++;
-        } else {
-            keep[s - w->sent] = true;
-        }
-        snprintf(s->etag, sizeof(s->etag), "%s", full->etag);
-        s->size = (size_t)full->size;
-        store_file_free(full);
-    }
-    /* What this workspace no longer has goes; other workspaces' entries stay. */
-    size_t j = 0;
-    for (size_t i = 0; i < w->nsent; i++) {
-        if (w->sent[i].ws == ws && !keep[i]) {
-            json_array_append_new(drop, json_string(w->sent[i].path));
-            free(w->sent[i].path);
-            continue;
-        }
-        w->sent[j++] = w->sent[i];
-    }
-    w->nsent = j;
-    json_object_set(rq, "files", files);
-    json_object_set(rq, "drop", drop);
-out:
-    free(keep);
-    json_decref(files);
-    json_decref(drop);
-    store_file_list_free(list);
-    return r;
 }
 
 /* ---- the loop ------------------------------------------------------------------------ */
@@ -501,7 +378,10 @@ static void dispatch(struct lang *l, struct worker *w)
     w->deadline = clock_mono_ms() + w->timeout;
     json_t *rq = c->rq;
     json_object_set_new(rq, "ws", json_integer((json_int_t)c->ws));
-    int r = w->light ? 0 : sync_files(l, w, c->ws, rq, &err); /* diagnostics read no files */
+    int r = w->light
+                ? 0
+                : lang_given_sync(&w->given, l->store, c->ws, l->cfg.sync_bytes,
+                                  l->cfg.max_file_bytes, rq, &err); /* diagnostics read no files */
     if (r < 0) {
         finish(l, w, r, NULL, err.msg); /* what it was given is unknown now: ended */
         return;
@@ -782,7 +662,7 @@ void lang_free(struct lang *l)
     deliver(l);
     for (unsigned i = 0; l->w && i < l->nslots; i++) {
         worker_stop(l, &l->w[i]);
-        free(l->w[i].sent);
+        free(l->w[i].given.items);
         free(l->w[i].rbuf);
     }
     if (l->wake >= 0)
