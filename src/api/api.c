@@ -578,6 +578,10 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
         api_free(api);
         return err_set(err, ENOMEM, "allocate event subscribers");
     }
+    if (api_archives_new((unsigned)cfg->archive_streams, &api->archives) < 0) {
+        api_free(api);
+        return err_set(err, ENOMEM, "allocate zip downloads");
+    }
     api->router = router_new();
     if (!api->router) {
         api_free(api);
@@ -599,6 +603,7 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
     api_lang_routes(r);
     api_environment_routes(r);
     api_search_routes(r);
+    api_archive_routes(r);
     api_collab_routes(r);
     api_metrics_routes(r);
     api_openapi_routes(r);
@@ -619,6 +624,7 @@ void api_free(struct api *api)
     if (!api)
         return;
     api_metrics_stop();
+    api_archives_free(api->archives); /* their streams are closed: the server stopped */
     runs_free(api->runs);
     lang_free(api->lang);
     forward_free(api->forward);

@@ -83,6 +83,13 @@ static const struct def defs[] = {
      "total file bytes per workspace"},
     {"search-max-matches", K_U64, F(search_max_matches), "500", NULL,
      "matching lines one search across a workspace's files returns (then \"truncated\")"},
+    {"archive-max-bytes", K_SIZE, F(archive_max_bytes), "256M", NULL,
+     "file bytes one zip download (a workspace, a folder, a submission) may hold (413 beyond; "
+     "at most 2G: no Zip64)"},
+    {"archive-max-files", K_U64, F(archive_max_files), "10000", NULL,
+     "files and folders one zip download may hold (413 beyond; at most 65535)"},
+    {"archive-streams", K_U64, F(archive_streams), "8", NULL,
+     "zip downloads a node streams at once, each on a thread of its own (429 beyond)"},
     {"max-workspaces", K_U64, F(max_workspaces), "100", NULL, "workspaces per user"},
     {"max-members", K_U64, F(max_members), "50", NULL,
      "members (viewers and editors) a workspace may be shared with"},
