@@ -150,7 +150,8 @@ SCHEMAS = {
     "Limits": obj({"run": obj({k: INT for k in ("wall_ms", "cpu_ms", "memory_bytes", "pids",
                                                 "output_bytes", "files_bytes")}),
                    "files": obj({k: INT for k in ("max_file_bytes", "max_files",
-                                                  "max_workspace_bytes")})}),
+                                                  "max_workspace_bytes")}),
+                   "archive": obj({k: INT for k in ("max_files", "max_bytes")})}),
     "Credentials": obj({"username": STR, "password": STR}),
     "RunRequest": obj({
         "entry": {"type": "string", "default": "main.py"}, "stdin": STR,

@@ -421,14 +421,18 @@ static void h_limits(struct http_req *req, void *ctx)
 {
     struct api *api = ctx;
     const struct settings *s = api->cfg;
+    uint64_t zip_files, zip_bytes;
+    api_archive_limits(api, &zip_files, &zip_bytes);
     http_reply_json(req, 200,
-                    json_pack("{s:{s:I,s:I,s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I}}", "run", "wall_ms",
-                              (json_int_t)s->run_wall_ms, "cpu_ms", (json_int_t)s->run_cpu_ms,
-                              "memory_bytes", (json_int_t)s->run_memory, "pids",
-                              (json_int_t)s->run_pids, "output_bytes", (json_int_t)s->run_output,
-                              "files_bytes", (json_int_t)s->run_files, "files", "max_file_bytes",
-                              (json_int_t)s->max_file_bytes, "max_files", (json_int_t)s->max_files,
-                              "max_workspace_bytes", (json_int_t)s->max_workspace_bytes));
+                    json_pack("{s:{s:I,s:I,s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I},s:{s:I,s:I}}", "run",
+                              "wall_ms", (json_int_t)s->run_wall_ms, "cpu_ms",
+                              (json_int_t)s->run_cpu_ms, "memory_bytes", (json_int_t)s->run_memory,
+                              "pids", (json_int_t)s->run_pids, "output_bytes",
+                              (json_int_t)s->run_output, "files_bytes", (json_int_t)s->run_files,
+                              "files", "max_file_bytes", (json_int_t)s->max_file_bytes, "max_files",
+                              (json_int_t)s->max_files, "max_workspace_bytes",
+                              (json_int_t)s->max_workspace_bytes, "archive", "max_files",
+                              (json_int_t)zip_files, "max_bytes", (json_int_t)zip_bytes));
 }
 
 /* ---- the handler ---------------------------------------------------------------------- */

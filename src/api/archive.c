@@ -335,6 +335,17 @@ static int download_start(struct api *api, struct http_req *req, const struct ar
     return 0;
 }
 
+void api_archive_limits(const struct api *api, uint64_t *ret_files, uint64_t *ret_bytes)
+{
+    uint64_t files = api->cfg->archive_max_files, bytes = api->cfg->archive_max_bytes;
+    if (files > ZIP_MAX_ENTRIES)
+        files = ZIP_MAX_ENTRIES;
+    if (bytes > ZIP_MAX_BYTES / 2)
+        bytes = ZIP_MAX_BYTES / 2; /* the rest is room for headers and incompressible data */
+    *ret_files = files;
+    *ret_bytes = bytes;
+}
+
 void api_archive_reply(struct api *api, struct http_req *req, const struct archive_source *src)
 {
     struct store_file_list *l = NULL;
@@ -358,11 +369,8 @@ void api_archive_reply(struct api *api, struct http_req *req, const struct archi
         api_reply_error(req, not_found, "no such folder");
         return;
     }
-    uint64_t max_files = api->cfg->archive_max_files, max_bytes = api->cfg->archive_max_bytes;
-    if (max_files > ZIP_MAX_ENTRIES)
-        max_files = ZIP_MAX_ENTRIES;
-    if (max_bytes > ZIP_MAX_BYTES / 2)
-        max_bytes = ZIP_MAX_BYTES / 2; /* the rest is room for headers and incompressible data */
+    uint64_t max_files, max_bytes;
+    api_archive_limits(api, &max_files, &max_bytes);
     if (count > max_files || bytes > max_bytes) {
         store_file_list_free(l);
         if (count > max_files)

@@ -210,6 +210,8 @@ struct archive_source {
  * there, 413 archive_too_large, 429 when the node streams --archive-streams already. The
  * caller has checked that the caller may read src. */
 void api_archive_reply(struct api *api, struct http_req *req, const struct archive_source *src);
+/* The limits in force: the settings, within what a zip without Zip64 holds. */
+void api_archive_limits(const struct api *api, uint64_t *ret_files, uint64_t *ret_bytes);
 int api_archives_new(unsigned max, struct archives **ret);
 void api_archives_free(struct archives *a); /* waits for the downloads' producers; NULL ok */
 void api_archive_routes(struct router *r);  /* a workspace's or a folder's zip */

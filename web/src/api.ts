@@ -112,6 +112,8 @@ export interface Limits {
         files_bytes: number;
     };
     files: { max_file_bytes: number; max_files: number; max_workspace_bytes: number };
+    /** What one zip download may hold. */
+    archive: { max_files: number; max_bytes: number };
 }
 export type SubmissionStatus = 'pending' | 'approved' | 'rejected' | 'withdrawn';
 export interface Review {
@@ -372,6 +374,8 @@ export const files = {
         return { text, etag: bareEtag(res.headers.get('ETag')) };
     },
     url: (ws: number, path: string) => `/api/workspaces/${ws}/files/${encodePath(path)}`,
+    /** A zip of the whole workspace, or of a folder (named from the folder down). */
+    archiveUrl: (ws: number, path = '') => `/api/workspaces/${ws}/archive${path ? `/${encodePath(path)}` : ''}`,
     /** PUT; `ifMatch` an etag for a conditional write, '*' (If-None-Match) to create only. */
     /** shared: a co-editor's save of the text the editors share (ide/collab.ts); any other
      *  write makes the server drop that shared text. */
@@ -445,6 +449,7 @@ export const submissions = {
     },
     get: (id: number) => get<Submission>(`/api/submissions/${id}`),
     fileUrl: (id: number, path: string) => `/api/submissions/${id}/files/${encodePath(path)}`,
+    archiveUrl: (id: number) => `/api/submissions/${id}/archive`,
     async file(id: number, path: string): Promise<string> {
         const res = await raw('GET', submissions.fileUrl(id, path), {
             headers: { Accept: '*/*' },
