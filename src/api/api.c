@@ -423,16 +423,18 @@ static void h_limits(struct http_req *req, void *ctx)
     const struct settings *s = api->cfg;
     uint64_t zip_files, zip_bytes;
     api_archive_limits(api, &zip_files, &zip_bytes);
+    json_t *run =
+        json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "wall_ms", (json_int_t)s->run_wall_ms, "idle_ms",
+                  (json_int_t)s->run_idle_ms, "cpu_ms", (json_int_t)s->run_cpu_ms, "memory_bytes",
+                  (json_int_t)s->run_memory, "pids", (json_int_t)s->run_pids, "output_bytes",
+                  (json_int_t)s->run_output, "files_bytes", (json_int_t)s->run_files);
+    json_t *files = json_pack("{s:I,s:I,s:I}", "max_file_bytes", (json_int_t)s->max_file_bytes,
+                              "max_files", (json_int_t)s->max_files, "max_workspace_bytes",
+                              (json_int_t)s->max_workspace_bytes);
+    json_t *archive = json_pack("{s:I,s:I}", "max_files", (json_int_t)zip_files, "max_bytes",
+                                (json_int_t)zip_bytes);
     http_reply_json(req, 200,
-                    json_pack("{s:{s:I,s:I,s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I},s:{s:I,s:I}}", "run",
-                              "wall_ms", (json_int_t)s->run_wall_ms, "cpu_ms",
-                              (json_int_t)s->run_cpu_ms, "memory_bytes", (json_int_t)s->run_memory,
-                              "pids", (json_int_t)s->run_pids, "output_bytes",
-                              (json_int_t)s->run_output, "files_bytes", (json_int_t)s->run_files,
-                              "files", "max_file_bytes", (json_int_t)s->max_file_bytes, "max_files",
-                              (json_int_t)s->max_files, "max_workspace_bytes",
-                              (json_int_t)s->max_workspace_bytes, "archive", "max_files",
-                              (json_int_t)zip_files, "max_bytes", (json_int_t)zip_bytes));
+                    json_pack("{s:o,s:o,s:o}", "run", run, "files", files, "archive", archive));
 }
 
 /* ---- the handler ---------------------------------------------------------------------- */

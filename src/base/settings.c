@@ -99,6 +99,9 @@ static const struct def defs[] = {
      "bytes of stored file versions kept per workspace, oldest dropped first; each file's "
      "newest version always stays (0: no limit)"},
     {"run-wall-ms", K_U64, F(run_wall_ms), "10000", NULL, "wall-clock limit of a run, ms"},
+    {"run-idle-ms", K_U64, F(run_idle_ms), "300000", NULL,
+     "time an interactive run may spend waiting for input, in all, ms; that time does not "
+     "count toward --run-wall-ms, and past it the run ends with limit \"idle\""},
     {"run-cpu-ms", K_U64, F(run_cpu_ms), "10000", NULL, "CPU time limit of a run, ms"},
     {"run-memory", K_SIZE, F(run_memory), "256M", NULL, "memory limit of a run, bytes"},
     {"run-pids", K_U64, F(run_pids), "64", NULL, "processes and threads in a run"},

@@ -51,6 +51,7 @@ struct settings {
     uint64_t history_versions;   /* per file */
     uint64_t history_bytes;      /* per workspace */
     uint64_t run_wall_ms;
+    uint64_t run_idle_ms; /* waiting for input, in all, per interactive run */
     uint64_t run_cpu_ms;
     uint64_t run_memory; /* bytes */
     uint64_t run_pids;

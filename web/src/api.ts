@@ -76,7 +76,7 @@ export interface Run {
     status: RunStatus;
     exit_code: number | null;
     signal: number | string | null;
-    limit_hit: 'none' | 'wall_time' | 'cpu_time' | 'memory' | 'pids' | 'output' | 'disk' | null;
+    limit_hit: 'none' | 'wall_time' | 'idle' | 'cpu_time' | 'memory' | 'pids' | 'output' | 'disk' | null;
     wall_ms: number | null;
     cpu_ms: number | null;
     peak_memory_bytes: number | null;
@@ -105,6 +105,8 @@ export interface RunTimings {
 export interface Limits {
     run: {
         wall_ms: number;
+        /** Time an interactive run may wait for input, in all (not counted as wall time). */
+        idle_ms: number;
         cpu_ms: number;
         memory_bytes: number;
         pids: number;
