@@ -38,6 +38,15 @@ def wait_running(c, run):
         time.sleep(0.05)
 
 
+def waiting(c, run, seconds):
+    """Lets seconds go by while the run waits for input, checking it is still running."""
+    wait_running(c, run)
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        assert c.get(f"/api/runs/{run}").json()["status"] == "running"
+        time.sleep(0.1)
+
+
 @pytest.fixture(scope="module", params=["warm", "cold"])
 def srv(request):
     s = Server(extra=["--run-idle-ms", "4000", "--warm-pool",
@@ -50,12 +59,7 @@ def test_waiting_for_input_does_not_count_toward_the_wall_limit(srv):
     c = Client(srv)
     ws = c.workspace("input")["id"]
     run = start(c, ws, "name = input('name? ')\nprint('hi', name)\n", wall_ms=1000)
-    wait_running(c, run)
-    # Three times the wall limit goes by while the program waits for its line.
-    until = time.monotonic() + 3
-    while time.monotonic() < until:
-        assert c.get(f"/api/runs/{run}").json()["status"] == "running"
-        time.sleep(0.1)
+    waiting(c, run, 3)  # three times the wall limit
     assert c.post(f"/api/runs/{run}/stdin", data=b"ada\n").status_code == 204
     r = wait_end(c, run)
     assert (r["status"], r["limit_hit"], r["stdout"]) == ("ok", "none", "name? hi ada\n"), r
@@ -77,10 +81,7 @@ def test_waits_add_up_toward_the_idle_limit(srv):
     c = Client(srv)
     ws = c.workspace("waits")["id"]
     run = start(c, ws, "input()\nprint('one', flush=True)\ninput()\nprint('two')\n", wall_ms=1000)
-    wait_running(c, run)
-    until = time.monotonic() + 2.5
-    while time.monotonic() < until:
-        time.sleep(0.1)
+    waiting(c, run, 2.5)
     assert c.post(f"/api/runs/{run}/stdin", data=b"1\n").status_code == 204
     r = wait_end(c, run)
     assert (r["status"], r["limit_hit"], r["stdout"]) == ("limit", "idle", "one\n"), r
