@@ -8,7 +8,7 @@
 
 CC      ?= gcc
 BUILD   ?= build
-PKGS    := libmicrohttpd jansson libsodium sqlite3 libpq libseccomp
+PKGS    := libmicrohttpd jansson libsodium sqlite3 libpq libseccomp zlib
 WARN    := -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wimplicit-fallthrough -Werror
 HARDEN  := -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fstack-clash-protection -fPIE

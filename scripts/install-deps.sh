@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="build-essential pkg-config
-libmicrohttpd-dev libjansson-dev libsodium-dev libsqlite3-dev libpq-dev libseccomp-dev
+libmicrohttpd-dev libjansson-dev libsodium-dev libsqlite3-dev libpq-dev libseccomp-dev zlib1g-dev
 libcriterion-dev
 postgresql
 python3 python3-pytest python3-pytest-timeout python3-requests python3-websocket python3-jsonschema

@@ -177,10 +177,11 @@ SCHEMAS = {
                         "warm_claims": INT, "warm_fallbacks": INT,
                         "terminals_max": INT, "requests": INT},
                         required=["at", "sampled"])}}),
-    "Limits": obj({"run": obj({k: INT for k in ("wall_ms", "cpu_ms", "memory_bytes", "pids",
-                                                "output_bytes", "files_bytes")}),
+    "Limits": obj({"run": obj({k: INT for k in ("wall_ms", "idle_ms", "cpu_ms", "memory_bytes",
+                                                "pids", "output_bytes", "files_bytes")}),
                    "files": obj({k: INT for k in ("max_file_bytes", "max_files",
-                                                  "max_workspace_bytes")})}),
+                                                  "max_workspace_bytes")}),
+                   "archive": obj({k: INT for k in ("max_files", "max_bytes")})}),
     "Credentials": obj({"username": STR, "password": STR}),
     "RunRequest": obj({
         "entry": {"type": "string", "default": "main.py"}, "stdin": STR,
@@ -307,6 +308,8 @@ ACCESS = {
     ("GET", "/api/workspaces/{id}/files"): "viewer",
     ("GET", "/api/workspaces/{id}/files/{path}"): "viewer",
     ("GET", "/api/workspaces/{id}/search"): "viewer",
+    ("GET", "/api/workspaces/{id}/archive"): "viewer",
+    ("GET", "/api/workspaces/{id}/archive/{path}"): "viewer",
     ("PUT", "/api/workspaces/{id}/files/{path}"): "editor",
     ("DELETE", "/api/workspaces/{id}/files/{path}"): "editor",
     ("POST", "/api/workspaces/{id}/folders"): "editor",
@@ -487,6 +490,20 @@ route("POST", "/api/workspaces/{id}/restore", "Make an earlier version the file 
        "not_found", "conflict", "too_large"], [WSID],
       body=json_body(obj({"path": STR, "version": INT})),
       desc="The restore is itself a new version (source \"restore\").")
+ZIP = ok(200, {"type": "string", "format": "binary"}, "a zip archive, streamed",
+         ctype="application/zip")
+ZIP_DESC = ("Streamed as it is written (chunked); Content-Disposition: attachment names it. "
+            "Entries are workspace paths (UTF-8 flagged), folders end in '/', files are "
+            "deflated or stored byte for byte. More than --archive-max-files entries or "
+            "--archive-max-bytes file bytes: 413 archive_too_large before any byte is sent; "
+            "--archive-streams downloads already streaming on the node: 429.")
+route("GET", "/api/workspaces/{id}/archive", "The whole workspace as a zip", "files", [ZIP],
+      ["unauthenticated", "not_found", "archive_too_large", "rate_limited"], [WSID],
+      desc=ZIP_DESC)
+route("GET", "/api/workspaces/{id}/archive/{path}",
+      "A folder (or one file) as a zip, named from the folder down", "files", [ZIP],
+      ["unauthenticated", "not_found", "invalid_path", "archive_too_large", "rate_limited"],
+      [WSID, FILEPATH], desc=ZIP_DESC)
 route("PUT", "/api/workspaces/{id}/files/{path}", "Create or replace a file (raw body)",
       "files", [ok(200, ref("File"), "replaced"), ok(201, ref("File"), "created")],
       ["unauthenticated", "csrf", "not_found", "invalid_path", "conflict", "etag_mismatch",
@@ -636,6 +653,9 @@ route("GET", "/api/submissions/{id}", "A submission with files, reviews and comm
 route("GET", "/api/submissions/{id}/files/{path}", "A snapshot file's bytes", "submissions",
       [ok(200, {"type": "string", "format": "binary"}, ctype="application/octet-stream")],
       ["unauthenticated", "not_found", "invalid_path", "conflict"], [SUB, FILEPATH])
+route("GET", "/api/submissions/{id}/archive", "The snapshot as a zip", "submissions", [ZIP],
+      ["unauthenticated", "not_found", "archive_too_large", "rate_limited"], [SUB],
+      desc="Who may see the submission (its author, reviewers, admins). " + ZIP_DESC)
 route("POST", "/api/submissions/{id}/withdraw", "Withdraw your pending submission",
       "submissions", [ok(200, ref("Submission"))],
       ["unauthenticated", "csrf", "forbidden", "not_found", "already_decided"], [SUB])

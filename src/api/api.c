@@ -421,14 +421,20 @@ static void h_limits(struct http_req *req, void *ctx)
 {
     struct api *api = ctx;
     const struct settings *s = api->cfg;
+    uint64_t zip_files, zip_bytes;
+    api_archive_limits(api, &zip_files, &zip_bytes);
+    json_t *run =
+        json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "wall_ms", (json_int_t)s->run_wall_ms, "idle_ms",
+                  (json_int_t)s->run_idle_ms, "cpu_ms", (json_int_t)s->run_cpu_ms, "memory_bytes",
+                  (json_int_t)s->run_memory, "pids", (json_int_t)s->run_pids, "output_bytes",
+                  (json_int_t)s->run_output, "files_bytes", (json_int_t)s->run_files);
+    json_t *files = json_pack("{s:I,s:I,s:I}", "max_file_bytes", (json_int_t)s->max_file_bytes,
+                              "max_files", (json_int_t)s->max_files, "max_workspace_bytes",
+                              (json_int_t)s->max_workspace_bytes);
+    json_t *archive = json_pack("{s:I,s:I}", "max_files", (json_int_t)zip_files, "max_bytes",
+                                (json_int_t)zip_bytes);
     http_reply_json(req, 200,
-                    json_pack("{s:{s:I,s:I,s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I}}", "run", "wall_ms",
-                              (json_int_t)s->run_wall_ms, "cpu_ms", (json_int_t)s->run_cpu_ms,
-                              "memory_bytes", (json_int_t)s->run_memory, "pids",
-                              (json_int_t)s->run_pids, "output_bytes", (json_int_t)s->run_output,
-                              "files_bytes", (json_int_t)s->run_files, "files", "max_file_bytes",
-                              (json_int_t)s->max_file_bytes, "max_files", (json_int_t)s->max_files,
-                              "max_workspace_bytes", (json_int_t)s->max_workspace_bytes));
+                    json_pack("{s:o,s:o,s:o}", "run", run, "files", files, "archive", archive));
 }
 
 /* ---- the handler ---------------------------------------------------------------------- */
@@ -523,6 +529,7 @@ static void add_routes(struct api *api, struct router *r)
     api_lang_routes(r);
     api_environment_routes(r);
     api_search_routes(r);
+    api_archive_routes(r);
     api_collab_routes(r);
     api_metrics_routes(r);
     api_openapi_routes(r);
@@ -602,6 +609,10 @@ int api_new(const struct settings *cfg, struct store *store, struct sup *sup, st
         api_free(api);
         return err_set(err, ENOMEM, "allocate event subscribers");
     }
+    if (api_archives_new((unsigned)cfg->archive_streams, &api->archives) < 0) {
+        api_free(api);
+        return err_set(err, ENOMEM, "allocate zip downloads");
+    }
     api->router = router_new();
     if (!api->router) {
         api_free(api);
@@ -625,6 +636,7 @@ void api_free(struct api *api)
     if (!api)
         return;
     api_metrics_stop();
+    api_archives_free(api->archives); /* their streams are closed: the server stopped */
     runs_free(api->runs);
     lang_free(api->lang);
     forward_free(api->forward);

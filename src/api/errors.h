@@ -45,6 +45,7 @@
     X(superseded, 409, "a newer language request about the same file replaced this waiting one")   \
     X(etag_mismatch, 412, "the file changed since the given ETag")                                 \
     X(too_large, 413, "a body, file or workspace limit would be passed")                           \
+    X(archive_too_large, 413, "a zip download would pass --archive-max-files or -bytes")           \
     X(unsupported_media_type, 415, "a JSON endpoint got a form or text/plain body")                \
     X(syntax_error, 422, "the source does not parse (formatting)")                                 \
     X(analysis_error, 422, "the analyser gave up on this source")                                  \

@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct archives;
 struct cluster;
 struct events;
 struct forward;
@@ -50,6 +51,7 @@ struct api {
     struct ratelimit *signup_by_ip; /* registrations per client address per hour (this node);
                                        NULL: no limit */
     struct lang *lang;              /* language workers (lang.c); NULL when off */
+    struct archives *archives;      /* zip downloads in progress (archive.c) */
     int web_dirfd;                  /* the built page, or -1 */
     bool setup_open;                /* no user exists yet */
 };
@@ -207,6 +209,24 @@ void api_doc_replaced(struct api *api, int64_t ws, const char *path);
  * the file's document lives: once it is dropped, the file was written elsewhere and the old
  * shared text must not go over it. False after answering (404 no_doc, or the store's error). */
 bool api_doc_save_ok(struct api *api, struct http_req *req, int64_t ws, const char *path);
+
+/* Zip downloads (archive.c). What one archive holds: a workspace's files (workspace_id)
+ * or a submission's snapshot (submission_id), all of it or path and what is under it. */
+struct archive_source {
+    int64_t workspace_id;
+    int64_t submission_id; /* set: the snapshot, workspace_id ignored */
+    const char *path;      /* a valid path, or NULL for everything (borrowed) */
+    const char *name;      /* the download's file name without ".zip" (borrowed) */
+};
+/* Answers with the zip of src, streamed (200), or an error: 404 for a path with nothing
+ * there, 413 archive_too_large, 429 when the node streams --archive-streams already. The
+ * caller has checked that the caller may read src. */
+void api_archive_reply(struct api *api, struct http_req *req, const struct archive_source *src);
+/* The limits in force: the settings, within what a zip without Zip64 holds. */
+void api_archive_limits(const struct api *api, uint64_t *ret_files, uint64_t *ret_bytes);
+int api_archives_new(unsigned max, struct archives **ret);
+void api_archives_free(struct archives *a); /* waits for the downloads' producers; NULL ok */
+void api_archive_routes(struct router *r);  /* a workspace's or a folder's zip */
 
 /* The page (web.c). */
 void api_web_get(struct api *api, struct http_req *req);

@@ -355,6 +355,8 @@ void api_run_start(struct api *api, struct http_req *req, const struct api_calle
         .interactive = json_is_true(json_object_get(body, "interactive")),
     };
     api_run_limits(api, &rq.limits);
+    if (rq.interactive)
+        rq.limits.idle_ms = api->cfg->run_idle_ms; /* waiting for a person does not count */
     char *args_json = args && json_is_array(args) ? json_dumps(args, JSON_COMPACT) : strdup("[]");
     rq.args_json = args_json;
     int64_t id = 0;

@@ -432,6 +432,22 @@ out:
     api_caller_done(&c);
 }
 
+/* The snapshot as a zip (archive.c streams it). */
+static void h_archive(struct http_req *req, void *ctx)
+{
+    struct api *api = ctx;
+    struct api_caller c;
+    struct store_submission *s = NULL;
+    if (!sub_request(api, req, &c, &s))
+        return;
+    char name[300];
+    snprintf(name, sizeof(name), "%s-submission-%lld", s->workspace_name, (long long)s->id);
+    struct archive_source src = {.submission_id = s->id, .name = name};
+    api_archive_reply(api, req, &src);
+    store_submission_free(s);
+    api_caller_done(&c);
+}
+
 /* ---- change ------------------------------------------------------------------------- */
 
 static void h_withdraw(struct http_req *req, void *ctx)
@@ -622,6 +638,7 @@ void api_submission_routes(struct router *r)
     router_add(r, "GET", "/api/submissions", h_list);
     router_add(r, "GET", "/api/submissions/{}", h_get);
     router_add(r, "GET", "/api/submissions/{}/files/{*}", h_file);
+    router_add(r, "GET", "/api/submissions/{}/archive", h_archive);
     router_add(r, "POST", "/api/submissions/{}/withdraw", h_withdraw);
     router_add(r, "POST", "/api/submissions/{}/review", h_review);
     router_add(r, "POST", "/api/submissions/{}/comments", h_comment);

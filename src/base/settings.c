@@ -83,6 +83,13 @@ static const struct def defs[] = {
      "total file bytes per workspace"},
     {"search-max-matches", K_U64, F(search_max_matches), "500", NULL,
      "matching lines one search across a workspace's files returns (then \"truncated\")"},
+    {"archive-max-bytes", K_SIZE, F(archive_max_bytes), "256M", NULL,
+     "file bytes one zip download (a workspace, a folder, a submission) may hold (413 beyond; "
+     "at most 2G: no Zip64)"},
+    {"archive-max-files", K_U64, F(archive_max_files), "10000", NULL,
+     "files and folders one zip download may hold (413 beyond; at most 65535)"},
+    {"archive-streams", K_U64, F(archive_streams), "8", NULL,
+     "zip downloads a node streams at once, each on a thread of its own (429 beyond)"},
     {"max-workspaces", K_U64, F(max_workspaces), "100", NULL, "workspaces per user"},
     {"max-members", K_U64, F(max_members), "50", NULL,
      "members (viewers and editors) a workspace may be shared with"},
@@ -92,6 +99,9 @@ static const struct def defs[] = {
      "bytes of stored file versions kept per workspace, oldest dropped first; each file's "
      "newest version always stays (0: no limit)"},
     {"run-wall-ms", K_U64, F(run_wall_ms), "10000", NULL, "wall-clock limit of a run, ms"},
+    {"run-idle-ms", K_U64, F(run_idle_ms), "300000", NULL,
+     "time an interactive run may spend waiting for input, in all, ms; that time does not "
+     "count toward --run-wall-ms, and past it the run ends with limit \"idle\""},
     {"run-cpu-ms", K_U64, F(run_cpu_ms), "10000", NULL, "CPU time limit of a run, ms"},
     {"run-memory", K_SIZE, F(run_memory), "256M", NULL, "memory limit of a run, bytes"},
     {"run-pids", K_U64, F(run_pids), "64", NULL, "processes and threads in a run"},

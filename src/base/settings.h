@@ -43,11 +43,15 @@ struct settings {
     uint64_t max_files;
     uint64_t max_workspace_bytes;
     uint64_t max_workspaces;     /* per user */
+    uint64_t archive_max_bytes;  /* file bytes in one zip download */
+    uint64_t archive_max_files;  /* files and folders in one zip download */
+    uint64_t archive_streams;    /* zip downloads streaming at once per node */
     uint64_t search_max_matches; /* lines one search across files returns */
     uint64_t max_members;        /* per workspace */
     uint64_t history_versions;   /* per file */
     uint64_t history_bytes;      /* per workspace */
     uint64_t run_wall_ms;
+    uint64_t run_idle_ms; /* waiting for input, in all, per interactive run */
     uint64_t run_cpu_ms;
     uint64_t run_memory; /* bytes */
     uint64_t run_pids;

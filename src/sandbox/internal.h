@@ -236,6 +236,8 @@ struct sb_proc {
     size_t rep_got;
     bool setup_timed_out;
     uint64_t start_ms;
+    uint64_t waited_ms;      /* blocked reading stdin so far (limits.idle_ms), ms */
+    uint64_t last_sample_ms; /* when stdin was last found waited on, 0: not then */
     struct sb_limits limits;
     bool warm;    /* a claimed zygote (sb_claim_begin), not a clone of ours */
     bool started; /* warm: the program reported that it runs (sb_spawn_end) */
@@ -258,6 +260,10 @@ struct zygote_ref {
     int sock;
     uid_t uid;
 };
+
+/* waits.c: whether the program of the sandbox whose pid 1 is pid (host pid) is blocked
+ * reading its stdin right now. */
+bool sb_waits_for_stdin(pid_t pid);
 
 static inline void close_fd(int *fd)
 {

@@ -49,11 +49,17 @@ enum sb_limit {
     SB_LIMIT_PIDS,
     SB_LIMIT_OUTPUT,
     SB_LIMIT_DISK,
+    SB_LIMIT_IDLE, /* waited for input (blocked reading stdin) longer than idle_ms */
 };
 
 /* Every limit of one sandbox; 0 means "no limit" for each field. */
 struct sb_limits {
-    uint64_t wall_ms;         /* wall-clock time from spawn, ms */
+    uint64_t wall_ms; /* wall-clock time from spawn, ms; with idle_ms, less the time
+                         spent waiting for input */
+    /* Time the program may spend blocked reading its stdin, in all, ms. That time does not
+     * count toward wall_ms (a person is typing); past it the tree is killed (SB_LIMIT_IDLE).
+     * 0: waiting counts toward wall_ms like any other time. */
+    uint64_t idle_ms;
     uint64_t cpu_ms;          /* CPU time of the whole tree, ms */
     uint64_t memory_bytes;    /* memory (+ swap) of the whole tree, bytes */
     uint64_t pids;            /* processes and threads alive at once (never set it to 1) */
@@ -100,6 +106,7 @@ struct sb_result {
     enum sb_limit limit_hit;    /* which limit ended (or marked) it, SB_LIMIT_NONE if none */
     bool killed;                /* pyroom killed the tree (for a limit or sb_kill) */
     uint64_t wall_ms;           /* from spawn to the end of the tree */
+    uint64_t waited_ms;         /* of which blocked reading stdin (with limits.idle_ms) */
     uint64_t cpu_ms;            /* user + system time of the tree */
     uint64_t peak_memory_bytes; /* cgroup peak; without cgroups, the largest process RSS */
 };

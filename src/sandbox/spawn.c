@@ -53,6 +53,8 @@ const char *sb_limit_name(enum sb_limit l)
         return "output";
     case SB_LIMIT_DISK:
         return "disk";
+    case SB_LIMIT_IDLE:
+        return "idle";
     }
     return "none";
 }
@@ -81,6 +83,7 @@ static void lower1(uint64_t *v, uint64_t req)
 void sb_limits_lower(struct sb_limits *l, const struct sb_limits *req)
 {
     lower1(&l->wall_ms, req->wall_ms);
+    lower1(&l->idle_ms, req->idle_ms);
     lower1(&l->cpu_ms, req->cpu_ms);
     lower1(&l->memory_bytes, req->memory_bytes);
     lower1(&l->pids, req->pids);
@@ -511,11 +514,30 @@ uint64_t sb_proc_check(struct sb_proc *p, uint64_t now_ms)
         sb_kill(p, SB_LIMIT_NONE);
         return UINT64_MAX;
     }
-    uint64_t wall_end = p->limits.wall_ms ? p->start_ms + p->limits.wall_ms : UINT64_MAX;
+    /* Time blocked reading stdin moves the wall deadline, up to idle_ms in all. A sample
+     * finding the program waiting counts the time since the previous such sample (at most
+     * CHECK_MS apart), so a short read between two samples is not counted. */
+    if (p->limits.idle_ms && p->start_fd < 0) {
+        if (sb_waits_for_stdin(p->pid)) {
+            if (p->last_sample_ms)
+                p->waited_ms += now_ms - p->last_sample_ms;
+            p->last_sample_ms = now_ms;
+            if (p->waited_ms > p->limits.idle_ms) {
+                sb_kill(p, SB_LIMIT_IDLE);
+                return UINT64_MAX;
+            }
+        } else {
+            p->last_sample_ms = 0;
+        }
+    }
+    uint64_t wall_end =
+        p->limits.wall_ms ? p->start_ms + p->limits.wall_ms + p->waited_ms : UINT64_MAX;
     if (now_ms >= wall_end) {
         sb_kill(p, SB_LIMIT_WALL_TIME);
         return UINT64_MAX;
     }
+    if (p->limits.idle_ms && now_ms + CHECK_MS < wall_end)
+        wall_end = now_ms + CHECK_MS; /* sample again soon (also without cgroups) */
     /* Workspace bytes while it runs, not only at the end: many files each under the file
      * size limit would otherwise fill the host's disk until the wall time. (Not for a
      * shared workspace: a terminal's excess is refused by the sync, not by killing. Not
@@ -576,6 +598,7 @@ int sb_reap(struct sb_proc *p, struct sb_result *ret)
     struct sb_result *res = &p->result;
     memset(res, 0, sizeof(*res));
     res->wall_ms = sb_now_ms() - p->start_ms;
+    res->waited_ms = p->waited_ms;
     struct init_status st;
     memset(&st, 0, sizeof(st));
     ssize_t n = read(p->status_fd, &st, sizeof(st));

@@ -76,7 +76,7 @@ export interface Run {
     status: RunStatus;
     exit_code: number | null;
     signal: number | string | null;
-    limit_hit: 'none' | 'wall_time' | 'cpu_time' | 'memory' | 'pids' | 'output' | 'disk' | null;
+    limit_hit: 'none' | 'wall_time' | 'idle' | 'cpu_time' | 'memory' | 'pids' | 'output' | 'disk' | null;
     wall_ms: number | null;
     cpu_ms: number | null;
     peak_memory_bytes: number | null;
@@ -105,6 +105,8 @@ export interface RunTimings {
 export interface Limits {
     run: {
         wall_ms: number;
+        /** Time an interactive run may wait for input, in all (not counted as wall time). */
+        idle_ms: number;
         cpu_ms: number;
         memory_bytes: number;
         pids: number;
@@ -112,6 +114,8 @@ export interface Limits {
         files_bytes: number;
     };
     files: { max_file_bytes: number; max_files: number; max_workspace_bytes: number };
+    /** What one zip download may hold. */
+    archive: { max_files: number; max_bytes: number };
 }
 export type SubmissionStatus = 'pending' | 'approved' | 'rejected' | 'withdrawn';
 export interface Review {
@@ -395,6 +399,8 @@ export const files = {
         return { text, etag: bareEtag(res.headers.get('ETag')) };
     },
     url: (ws: number, path: string) => `/api/workspaces/${ws}/files/${encodePath(path)}`,
+    /** A zip of the whole workspace, or of a folder (named from the folder down). */
+    archiveUrl: (ws: number, path = '') => `/api/workspaces/${ws}/archive${path ? `/${encodePath(path)}` : ''}`,
     /** PUT; `ifMatch` an etag for a conditional write, '*' (If-None-Match) to create only. */
     /** shared: a co-editor's save of the text the editors share (ide/collab.ts); any other
      *  write makes the server drop that shared text. */
@@ -468,6 +474,7 @@ export const submissions = {
     },
     get: (id: number) => get<Submission>(`/api/submissions/${id}`),
     fileUrl: (id: number, path: string) => `/api/submissions/${id}/files/${encodePath(path)}`,
+    archiveUrl: (id: number) => `/api/submissions/${id}/archive`,
     async file(id: number, path: string): Promise<string> {
         const res = await raw('GET', submissions.fileUrl(id, path), {
             headers: { Accept: '*/*' },

@@ -35,6 +35,7 @@ export type ErrorCode =
     | 'superseded'
     | 'etag_mismatch'
     | 'too_large'
+    | 'archive_too_large'
     | 'unsupported_media_type'
     | 'syntax_error'
     | 'analysis_error'
@@ -104,6 +105,7 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
     superseded: 409,
     etag_mismatch: 412,
     too_large: 413,
+    archive_too_large: 413,
     unsupported_media_type: 415,
     syntax_error: 422,
     analysis_error: 422,

@@ -68,6 +68,7 @@ const ICONS: Record<string, string> = {
     send: 'M2 8h9 M8 4.5L11.5 8 8 11.5 M13.5 3v10',
     history: 'M2.5 8a5.5 5.5 0 1 0 1.6-3.9 M2.5 2.5v2.5H5 M8 5v3.5l2.2 1.5',
     upload: 'M8 11V2.5 M4.5 6L8 2.5 11.5 6 M2.5 10.5v3h11v-3',
+    download: 'M8 2.5V11 M4.5 7.5L8 11l3.5-3.5 M2.5 10.5v3h11v-3',
     collapse: 'M4 6l4 4 4-4',
     more: 'M3.5 8h.01 M8 8h.01 M12.5 8h.01',
     logout: 'M6 2.5H2.5v11H6 M10 5l3 3-3 3 M13 8H6',
@@ -266,6 +267,15 @@ export async function promptDialog(title: string, label: string, initial = '', a
 }
 
 // Formatting.
+/** Saves url as a file (same origin: the browser's download, with the cookie). name '' lets
+ *  the server's Content-Disposition name it. */
+export function saveUrl(url: string, name = ''): void {
+    const a = h('a', { href: url, download: name, hidden: true });
+    document.body.append(a);
+    a.click();
+    a.remove();
+}
+
 export function fmtBytes(n: number | null | undefined): string {
     if (n === null || n === undefined) return '–';
     if (n < 1024) return `${n} B`;

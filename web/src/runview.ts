@@ -9,6 +9,7 @@ import { OutputPane, type Stream } from './output';
 
 const LIMIT_TEXT: Record<string, string> = {
     wall_time: 'Wall time limit reached',
+    idle: 'Idle limit reached: waited too long for input',
     cpu_time: 'CPU time limit reached',
     memory: 'Memory limit reached',
     pids: 'Process limit reached',

@@ -3,7 +3,7 @@
 // list (`refresh`) when files change elsewhere.
 
 import { ApiError, bareEtag, files as filesApi, messageOf, type Limits } from '../api';
-import { confirmDialog, fmtBytes, promptDialog, toast } from '../dom';
+import { confirmDialog, fmtBytes, promptDialog, saveUrl, toast } from '../dom';
 import type { EditorPanel } from './editorpanel';
 import type { FileStore } from './files';
 import type { FileTree } from './tree';
@@ -57,6 +57,25 @@ export class FileOps {
         await this.refresh();
         if (kind === 'file') await this.editor.open(path);
         return true;
+    }
+
+    /** Downloads a folder ('' the workspace) as a zip, named by the server. What the
+     *  server would refuse (413: more than a zip download may hold) is said here instead of
+     *  as a failed download, from the file list's sizes. */
+    downloadZip(folder: string): void {
+        const lim = this.limits?.archive;
+        const inside = this.tree.listing().filter((e) => !folder || e.path === folder || e.path.startsWith(`${folder}/`));
+        const bytes = inside.reduce((n, e) => n + e.size, 0);
+        const what = folder ? `"${folder}"` : 'This workspace';
+        if (lim && inside.length > lim.max_files) {
+            toast(`${what} holds ${inside.length.toLocaleString()} files and folders; a zip download may hold ${lim.max_files.toLocaleString()}.`, 'error', 8000);
+            return;
+        }
+        if (lim && bytes > lim.max_bytes) {
+            toast(`${what} holds ${fmtBytes(bytes)}; a zip download may hold ${fmtBytes(lim.max_bytes)}.`, 'error', 8000);
+            return;
+        }
+        saveUrl(filesApi.archiveUrl(this.ws, folder));
     }
 
     async upload(list: File[], folder: string): Promise<void> {

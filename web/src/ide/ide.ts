@@ -99,6 +99,7 @@ export class Ide {
             remove: (p, kind) => void this.files.remove(p, kind),
             move: (from, to) => void this.files.move(from, to),
             upload: (list, folder) => void this.files.upload(list, folder),
+            downloadZip: (folder) => this.files.downloadZip(folder),
         });
         this.tree.setEntries(entries);
         this.editor = new EditorPanel(ws.id, this.store, this.tree, this.lang, {
@@ -148,6 +149,7 @@ export class Ide {
         this.runs.button.hidden = viewer; // a viewer follows runs, never starts one
         this.header = new IdeHeader(ws, this.store, this.runs.button, { toggleTerminal: () => this.terminals.toggle() });
         this.header.addAction(h('button', { type: 'button', class: 'btn', id: 'file-history', title: 'History of the open file', onclick: () => void (this.editor.active && historyDialog(ws.id, this.editor.active, !viewer)) }, icon('history'), h('span', null, 'History')));
+        this.header.addAction(h('button', { type: 'button', class: 'btn', id: 'download-workspace', title: 'Download workspace as zip', onclick: () => this.files.downloadZip('') }, icon('download'), h('span', null, 'Download')));
         this.header.addAction(h('button', { type: 'button', class: 'btn', id: 'share-workspace', title: 'Members of this workspace', onclick: () => void membersDialog(ws, () => navigate('/')) }, icon('share'), h('span', null, 'Share')));
         this.layout = new IdeLayout({ sidebar: this.tree.el, editor: this.editor.el, terminal: this.terminals.el, run: this.runs.el }, {
             resized: () => this.terminals.refit(),

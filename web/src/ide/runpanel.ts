@@ -31,9 +31,10 @@ export class RunPanel {
     private args: HTMLInputElement;
     private liveInput: HTMLElement;
     private liveField: HTMLInputElement;
-    /** Under the input line: waiting for input counts toward the wall-time limit. */
+    /** Under the input line: how long the program may wait for input. */
     private liveHint: HTMLElement;
     private wallMs = 0;
+    private idleMs = 0;
     private history: HTMLElement;
     private outputTab: HTMLElement;
     private tabs: { output: HTMLButtonElement; history: HTMLButtonElement };
@@ -97,7 +98,10 @@ export class RunPanel {
     /** The server's limits, once known (the input line states the wall-time one). */
     setLimits(l: Limits): void {
         this.wallMs = l.run.wall_ms;
-        this.liveHint.textContent = `Time waiting for input counts toward the ${fmtMs(l.run.wall_ms)} limit.`;
+        this.idleMs = l.run.idle_ms ?? 0;
+        this.liveHint.textContent = this.idleMs
+            ? `Waiting for input does not count toward the ${fmtMs(l.run.wall_ms)} limit; a run may wait ${fmtMs(this.idleMs)} in all.`
+            : `Time waiting for input counts toward the ${fmtMs(l.run.wall_ms)} limit.`;
     }
 
     /** The file Run runs: the active one if it is a program, else main.py or any .py. */
@@ -171,8 +175,11 @@ export class RunPanel {
             // waits for them); focus returns to the editor when it ends.
             if (interactive) this.liveField.focus();
             const fin = await this.view.stream(r);
-            if (interactive && fin.limit_hit === 'wall_time')
-                this.view.append('info', `\nThe ${this.wallMs ? `${fmtMs(this.wallMs)} ` : ''}wall-time limit counts the time a program waits for input. To answer input() at once, put the input in "Input and arguments" → Standard input before pressing Run.\n`);
+            const ahead = 'To answer input() at once, put the input in "Input and arguments" → Standard input before pressing Run.';
+            if (interactive && fin.limit_hit === 'idle')
+                this.view.append('info', `\nThe program waited for input longer than the ${fmtMs(this.idleMs)} a run may wait in all. ${ahead}\n`);
+            else if (interactive && fin.limit_hit === 'wall_time' && !this.idleMs)
+                this.view.append('info', `\nThe ${this.wallMs ? `${fmtMs(this.wallMs)} ` : ''}wall-time limit counts the time a program waits for input. ${ahead}\n`);
             if (!this.disposed) {
                 void this.loadHistory();
                 this.hooks.ended(); // files the program wrote are saved back

@@ -3,7 +3,7 @@
 // (new, download, rename, delete), drag-and-drop moves and keyboard navigation.
 
 import { files as filesApi, type FileEntry } from '../api';
-import { clear, fileIcon, h, icon, prefs } from '../dom';
+import { clear, fileIcon, h, icon, prefs, saveUrl } from '../dom';
 
 interface Node {
     name: string;
@@ -21,6 +21,8 @@ export interface TreeActions {
     move(from: string, toFolder: string): void;
     /** Files dropped from the desktop or picked with Upload, into a folder ('' = root). */
     upload(files: File[], folder: string): void;
+    /** A folder (or '' the whole workspace) downloaded as a zip. */
+    downloadZip(folder: string): void;
 }
 
 function build(entries: FileEntry[]): Node {
@@ -126,6 +128,10 @@ export class FileTree {
     setEntries(entries: FileEntry[]): void {
         this.entries = entries;
         this.render();
+    }
+    /** Every file and folder as the server listed them. */
+    listing(): readonly FileEntry[] {
+        return this.entries;
     }
     paths(): Set<string> {
         return new Set(this.entries.filter((e) => e.kind === 'file').map((e) => e.path));
@@ -386,7 +392,10 @@ export class FileTree {
             item('New file', () => this.startCreate('file', folder)),
             item('New folder', () => this.startCreate('folder', folder)),
             n ? h('div', { class: 'menu-sep' }) : null,
-            n?.kind === 'file' ? item('Download', () => download(filesApi.url(this.ws, n.path), n.name)) : null,
+            n?.kind === 'file' ? item('Download', () => saveUrl(filesApi.url(this.ws, n.path), n.name)) : null,
+            n?.kind === 'folder' ? item('Download folder as zip', () => this.actions.downloadZip(n.path)) : null,
+            n ? null : h('div', { class: 'menu-sep' }),
+            n ? null : item('Download workspace as zip', () => this.actions.downloadZip('')),
             n ? item('Rename / move…', () => this.actions.rename(n.path)) : null,
             n ? item('Delete', () => this.actions.remove(n.path, n.kind), true) : null,
         );
@@ -398,12 +407,4 @@ export class FileTree {
         (menu.querySelector('button') as HTMLElement).focus();
         setTimeout(() => document.addEventListener('click', this.hideMenu, { once: true }), 0);
     }
-}
-
-/** Saves url as a file named name (same origin: the browser's download, with the cookie). */
-function download(url: string, name: string): void {
-    const a = h('a', { href: url, download: name, hidden: true });
-    document.body.append(a);
-    a.click();
-    a.remove();
 }

@@ -154,6 +154,7 @@ class SubmissionView {
                 h('p', { class: 'muted' }, `Submitted by ${s.author.username} · ${fmtTime(s.created_at)}`, s.previous_id ? [' · resubmission of ', h('a', { href: `/submissions/${s.previous_id}` }, `#${s.previous_id}`)] : null),
                 s.message ? h('blockquote', { class: 'sub-message' }, s.message) : null),
             h('div', { class: 'sub-actions' },
+                h('a', { class: 'btn', id: 'download-submission', href: subApi.archiveUrl(s.id), download: '', title: 'Download the submitted files as a zip' }, icon('download'), h('span', null, 'Download zip')),
                 isAuthor && s.status === 'pending' ? h('button', { type: 'button', class: 'btn', onclick: () => void this.withdraw() }, 'Withdraw') : null,
                 isAuthor ? h('a', { class: 'btn', href: `/w/${s.workspace_id}` }, 'Open workspace') : null));
 
