@@ -50,9 +50,8 @@ static void say(const char *status, const char *what, const char *detail, const 
         printf("%-9s %-18s fix: %s\n", "", "", fix);
 }
 
-/* `pyroom sandbox doctor`: what this host allows, in plain words, with the fix for each
- * gap. Exit status 1 when sandboxes cannot run at all. */
-static int doctor(void)
+/* doctor: the kernel and user namespaces. 1 when sandboxes cannot run. */
+static int doctor_kernel(void)
 {
     char buf[512], line[700];
     struct utsname u;
@@ -74,15 +73,12 @@ static int doctor(void)
         atol(buf) != 0)
         say("degraded", "user namespaces", "AppArmor restricts unprivileged user namespaces",
             "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0, or run pyroom as root");
+    return bad;
+}
 
-    struct sb_host *h = NULL;
-    struct err e = {0};
-    if (sb_host_new(NULL, &h, &e) < 0) {
-        say("missing", "sandbox", e.msg, NULL);
-        return 1;
-    }
-    say("ok", "namespaces", "user, pid, mount, net, ipc, uts and cgroup namespaces work", NULL);
-    say("ok", "seccomp", "filter compiled (libseccomp), loaded per sandbox", NULL);
+/* doctor: cgroups and host uids. */
+static void doctor_cgroups(struct sb_host *h)
+{
     if (sb_host_has_cgroups(h)) {
         say("ok", "cgroups", sb_host_summary(h), NULL);
     } else {
@@ -113,8 +109,14 @@ static int doctor(void)
         say("degraded", "host uids",
             "not root: every sandbox runs as this user's host uid (no per-slot uids)",
             "run pyroom as root for a distinct host uid per sandbox");
+}
 
-    /* Python, as a sandbox sees it. */
+/* doctor: Python and the usual libraries, as a sandbox sees them. 1 when python3 fails. */
+static int doctor_python(struct sb_host *h)
+{
+    char buf[512], line[700];
+    struct err e = {0};
+    int bad = 0;
     static const char *const argv[] = {"python3", "-c",
                                        "import sys\n"
                                        "print('python', sys.version.split()[0])\n"
@@ -161,7 +163,13 @@ static int doctor(void)
             bad = 1;
         }
     }
+    return bad;
+}
 
+/* doctor: free disk where workspaces and the database live. */
+static void doctor_disk(void)
+{
+    char line[700];
     struct statvfs sv;
     const char *paths[] = {".", "/tmp", NULL};
     for (const char **d = paths; *d; d++) {
@@ -175,6 +183,24 @@ static int doctor(void)
         else
             say("ok", "disk", line, NULL);
     }
+}
+
+/* `pyroom sandbox doctor`: what this host allows, in plain words, with the fix for each
+ * gap. Exit status 1 when sandboxes cannot run at all. */
+static int doctor(void)
+{
+    int bad = doctor_kernel();
+    struct sb_host *h = NULL;
+    struct err e = {0};
+    if (sb_host_new(NULL, &h, &e) < 0) {
+        say("missing", "sandbox", e.msg, NULL);
+        return 1;
+    }
+    say("ok", "namespaces", "user, pid, mount, net, ipc, uts and cgroup namespaces work", NULL);
+    say("ok", "seccomp", "filter compiled (libseccomp), loaded per sandbox", NULL);
+    doctor_cgroups(h);
+    bad |= doctor_python(h);
+    doctor_disk();
     sb_host_free(h);
     return bad;
 }
@@ -429,7 +455,96 @@ static int run_host(char **argv, uint64_t repeat)
     return 0;
 }
 
-int cmd_sandbox_main(int argc, char **argv)
+/* What `pyroom sandbox run|info` was asked. */
+struct cli {
+    struct sb_spec spec;
+    struct sup_config cfg;
+    const char *env[SB_MAX_ENV + 1];
+    size_t envc;
+    uint64_t repeat;
+    bool host, info;
+};
+
+/* Applies one parsed option (v: its value as a number). -1 to go on, else the exit status. */
+static int apply_option(struct cli *cli, int c, uint64_t v)
+{
+    struct sb_spec *spec = &cli->spec;
+    switch (c) {
+    case OPT_WORKSPACE:
+        spec->workspace = optarg;
+        return -1;
+    case OPT_CWD:
+        spec->cwd = optarg;
+        return -1;
+    case OPT_ENV:
+        if (cli->envc >= SB_MAX_ENV) {
+            fputs("pyroom sandbox: too many --env\n", stderr);
+            return 2;
+        }
+        cli->env[cli->envc++] = optarg;
+        return -1;
+    case OPT_PTY:
+        spec->pty = true;
+        return -1;
+    case OPT_ROWS:
+        spec->rows = (unsigned short)v;
+        return -1;
+    case OPT_COLS:
+        spec->cols = (unsigned short)v;
+        return -1;
+    case OPT_WALL:
+        spec->limits.wall_ms = v;
+        return -1;
+    case OPT_TIME:
+        spec->limits.wall_ms = v * 1000;
+        return -1;
+    case OPT_CPU:
+        spec->limits.cpu_ms = v;
+        return -1;
+    case OPT_MEM:
+        spec->limits.memory_bytes = v;
+        return -1;
+    case OPT_PIDS:
+        spec->limits.pids = v;
+        return -1;
+    case OPT_FILES:
+        spec->limits.open_files = v;
+        return -1;
+    case OPT_FSIZE:
+        spec->limits.file_size_bytes = v;
+        return -1;
+    case OPT_TMPFS:
+        spec->limits.tmpfs_bytes = v;
+        return -1;
+    case OPT_OUTPUT:
+        spec->limits.output_bytes = v;
+        return -1;
+    case OPT_WSBYTES:
+        spec->limits.workspace_bytes = v;
+        return -1;
+    case OPT_NOCG:
+        cli->cfg.sandbox.no_cgroups = true;
+        return -1;
+    case OPT_RUNDIR:
+        cli->cfg.sandbox.run_dir = optarg;
+        return -1;
+    case OPT_REPEAT:
+        cli->repeat = v ? v : 1;
+        return -1;
+    case OPT_HOST:
+        cli->host = true;
+        return -1;
+    case OPT_HELP:
+        usage(stdout);
+        return 0;
+    default:
+        usage(stderr);
+        return 2;
+    }
+}
+
+/* Parses the options after "run" or "info" into cli. -1 to go on, else the exit status. */
+static int parse_args(int argc, char **argv, struct cli *cli)
 {
     static const struct option opts[] = {
         {"workspace", required_argument, NULL, OPT_WORKSPACE},
@@ -455,22 +570,7 @@ int cmd_sandbox_main(int argc, char **argv)
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };
-    if (argc >= 2 && strcmp(argv[1], "doctor") == 0)
-        return doctor();
-    if (argc < 2 || (strcmp(argv[1], "run") != 0 && strcmp(argv[1], "info") != 0)) {
-        usage(stderr);
-        return 2;
-    }
-    bool info = strcmp(argv[1], "info") == 0;
-    struct sb_spec spec = {0};
-    struct sup_config cfg = {0};
-    const char *env[SB_MAX_ENV + 1];
-    size_t envc = 0;
-    uint64_t repeat = 1;
-    bool host = false;
-    sb_limits_default(&spec.limits);
-    argc--;
-    argv++;
+    struct sb_spec *spec = &cli->spec;
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
@@ -480,107 +580,30 @@ int cmd_sandbox_main(int argc, char **argv)
             fprintf(stderr, "pyroom sandbox: bad number '%s'\n", optarg);
             return 2;
         }
-        switch (c) {
-        case OPT_WORKSPACE:
-            spec.workspace = optarg;
-            break;
-        case OPT_CWD:
-            spec.cwd = optarg;
-            break;
-        case OPT_ENV:
-            if (envc >= SB_MAX_ENV) {
-                fputs("pyroom sandbox: too many --env\n", stderr);
-                return 2;
-            }
-            env[envc++] = optarg;
-            break;
-        case OPT_PTY:
-            spec.pty = true;
-            break;
-        case OPT_ROWS:
-            spec.rows = (unsigned short)v;
-            break;
-        case OPT_COLS:
-            spec.cols = (unsigned short)v;
-            break;
-        case OPT_WALL:
-            spec.limits.wall_ms = v;
-            break;
-        case OPT_TIME:
-            spec.limits.wall_ms = v * 1000;
-            break;
-        case OPT_CPU:
-            spec.limits.cpu_ms = v;
-            break;
-        case OPT_MEM:
-            spec.limits.memory_bytes = v;
-            break;
-        case OPT_PIDS:
-            spec.limits.pids = v;
-            break;
-        case OPT_FILES:
-            spec.limits.open_files = v;
-            break;
-        case OPT_FSIZE:
-            spec.limits.file_size_bytes = v;
-            break;
-        case OPT_TMPFS:
-            spec.limits.tmpfs_bytes = v;
-            break;
-        case OPT_OUTPUT:
-            spec.limits.output_bytes = v;
-            break;
-        case OPT_WSBYTES:
-            spec.limits.workspace_bytes = v;
-            break;
-        case OPT_NOCG:
-            cfg.sandbox.no_cgroups = true;
-            break;
-        case OPT_RUNDIR:
-            cfg.sandbox.run_dir = optarg;
-            break;
-        case OPT_REPEAT:
-            repeat = v ? v : 1;
-            break;
-        case OPT_HOST:
-            host = true;
-            break;
-        case OPT_HELP:
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
+        int r = apply_option(cli, c, v);
+        if (r >= 0)
+            return r;
     }
-    env[envc] = NULL;
-    spec.env = env;
-    if (!info && optind >= argc) {
+    cli->env[cli->envc] = NULL;
+    spec->env = cli->env;
+    if (!cli->info && optind >= argc) {
         usage(stderr);
         return 2;
     }
-    spec.argv = (const char *const *)(argv + optind);
+    spec->argv = (const char *const *)(argv + optind);
+    return -1;
+}
 
-    signal(SIGPIPE, SIG_IGN);
-    if (host)
-        return run_host(argv + optind, repeat);
-    struct sup *sup = NULL;
+/* Runs spec repeat times through sup, printing each result; the last exit status. */
+static int run_repeat(struct sup *sup, const struct sb_spec *spec, uint64_t repeat)
+{
     struct err e = {0};
-    if (sup_start(&cfg, &sup, &e) < 0)
-        return fail_json(e.msg);
-    if (info) {
-        printf("%s\n", sup_summary(sup));
-        sup_stop(sup);
-        return 0;
-    }
     int code = 0;
     for (uint64_t i = 0; i < repeat; i++) {
-        struct relay r = {.cap = spec.limits.output_bytes};
+        struct relay r = {.cap = spec->limits.output_bytes};
         uint64_t t0 = now_us();
-        if (sup_spawn(sup, &spec, &r.p, &e) < 0) {
-            sup_stop(sup);
+        if (sup_spawn(sup, spec, &r.p, &e) < 0)
             return fail_json(e.msg);
-        }
         int rc = r.p->io.pty >= 0 ? run_pty(&r) : run_pipes(&r);
         struct sb_result res;
         int wr = sup_wait(r.p, &res);
@@ -590,13 +613,41 @@ int cmd_sandbox_main(int argc, char **argv)
             if (*fds[k] >= 0)
                 close(*fds[k]);
         sup_proc_free(r.p);
-        if (rc < 0 || wr < 0) {
-            sup_stop(sup);
+        if (rc < 0 || wr < 0)
             return fail_json(strerror(rc < 0 ? -rc : -wr));
-        }
         print_result(&res, &r);
         code = res.signal ? 128 + res.signal : res.exit_code;
     }
+    return code;
+}
+
+int cmd_sandbox_main(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "doctor") == 0)
+        return doctor();
+    if (argc < 2 || (strcmp(argv[1], "run") != 0 && strcmp(argv[1], "info") != 0)) {
+        usage(stderr);
+        return 2;
+    }
+    static struct cli cli; /* large (the env array); one per process */
+    cli.info = strcmp(argv[1], "info") == 0;
+    cli.repeat = 1;
+    sb_limits_default(&cli.spec.limits);
+    int r = parse_args(argc - 1, argv + 1, &cli);
+    if (r >= 0)
+        return r;
+    signal(SIGPIPE, SIG_IGN);
+    if (cli.host)
+        return run_host((char **)cli.spec.argv, cli.repeat);
+    struct sup *sup = NULL;
+    struct err e = {0};
+    if (sup_start(&cli.cfg, &sup, &e) < 0)
+        return fail_json(e.msg);
+    int code = 0;
+    if (cli.info)
+        printf("%s\n", sup_summary(sup));
+    else
+        code = run_repeat(sup, &cli.spec, cli.repeat);
     sup_stop(sup);
     return code;
 }
