@@ -11,6 +11,7 @@
  */
 #include "cmd_sandbox.h"
 
+#include "base/clock.h"
 #include "exec/supervisor.h"
 #include "sandbox/sandbox.h"
 
@@ -426,18 +427,11 @@ enum {
     OPT_HELP,
 };
 
-static uint64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 /* The baseline for benchmarks: the same command, unsandboxed, timed like a sandbox. */
 static int run_host(char **argv, uint64_t repeat)
 {
     for (uint64_t i = 0; i < repeat; i++) {
-        uint64_t t0 = now_us();
+        uint64_t t0 = (uint64_t)clock_mono_us();
         pid_t pid = fork();
         if (pid < 0)
             return fail_json(strerror(errno));
@@ -450,7 +444,7 @@ static int run_host(char **argv, uint64_t repeat)
             ;
         fprintf(stderr, "{\"exit_code\":%d,\"client_us\":%llu}\n",
                 WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st),
-                (unsigned long long)(now_us() - t0));
+                (unsigned long long)((uint64_t)clock_mono_us() - t0));
     }
     return 0;
 }
@@ -601,13 +595,13 @@ static int run_repeat(struct sup *sup, const struct sb_spec *spec, uint64_t repe
     int code = 0;
     for (uint64_t i = 0; i < repeat; i++) {
         struct relay r = {.cap = spec->limits.output_bytes};
-        uint64_t t0 = now_us();
+        uint64_t t0 = (uint64_t)clock_mono_us();
         if (sup_spawn(sup, spec, &r.p, &e) < 0)
             return fail_json(e.msg);
         int rc = r.p->io.pty >= 0 ? run_pty(&r) : run_pipes(&r);
         struct sb_result res;
         int wr = sup_wait(r.p, &res);
-        r.client_us = now_us() - t0;
+        r.client_us = (uint64_t)clock_mono_us() - t0;
         int *fds[] = {&r.p->io.in, &r.p->io.out, &r.p->io.err, &r.p->io.pty};
         for (int k = 0; k < 4; k++)
             if (*fds[k] >= 0)

@@ -97,3 +97,13 @@ char *buf_take(struct buf *b, size_t *ret_len)
     b->len = b->cap = 0;
     return p;
 }
+
+int buf_pack_str(char *dst, size_t cap, size_t *off, const char *s)
+{
+    size_t l = strlen(s) + 1;
+    if (*off > cap || l > cap - *off)
+        return -E2BIG;
+    memcpy(dst + *off, s, l);
+    *off += l;
+    return 0;
+}

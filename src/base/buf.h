@@ -23,6 +23,9 @@ void buf_reset(struct buf *b);
 int buf_append(struct buf *b, const void *data, size_t len);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+/* Appends s and its NUL at *off of the fixed array dst (cap bytes), moving *off past it;
+ * -E2BIG (and nothing written) when it does not fit. For NUL-separated string lists. */
+int buf_pack_str(char *dst, size_t cap, size_t *off, const char *s);
 /* Moves the data out (caller frees); the buffer is left empty. Never NULL on success. */
 char *buf_take(struct buf *b, size_t *ret_len);
 

@@ -14,6 +14,7 @@
  */
 #include "exec/supervisor.h"
 
+#include "base/clock.h"
 #include "base/fdpass.h"
 #include "exec/supervisor_wire.h"
 #include "exec/warm.h"
@@ -499,7 +500,7 @@ void supervisor_main(int sock, const struct sup_config *cfg)
     }
 
     while (!sv.stopping) {
-        uint64_t now = sb_now_ms(), next = UINT64_MAX;
+        uint64_t now = clock_mono_ms(), next = UINT64_MAX;
         for (struct sproc *p = sv.procs; p; p = p->next) {
             uint64_t t = sb_proc_check(p->sb, now);
             if (t < next)

@@ -1,5 +1,6 @@
 /* supervisor_client: the thread-safe client of the supervisor process (supervisor.c):
  * start and stop it, spawn sandboxes through it, kill them and collect their results. */
+#include "base/buf.h"
 #include "base/fdpass.h"
 #include "exec/supervisor.h"
 #include "exec/supervisor_wire.h"
@@ -78,16 +79,6 @@ int sup_fd(const struct sup *s)
     return s->fd;
 }
 
-static int put_str(char *buf, size_t room, size_t *off, const char *str)
-{
-    size_t l = strlen(str) + 1;
-    if (*off + l > room)
-        return -E2BIG;
-    memcpy(buf + *off, str, l);
-    *off += l;
-    return 0;
-}
-
 int sup_encode_spawn(const struct sb_spec *spec, void *data, size_t cap, size_t *ret_len)
 {
     struct msg_spawn m;
@@ -105,16 +96,16 @@ int sup_encode_spawn(const struct sb_spec *spec, void *data, size_t cap, size_t 
     size_t off = 0, room = cap - sizeof(m) < SB_MAX_STRINGS ? cap - sizeof(m) : SB_MAX_STRINGS;
     int r = 0;
     for (const char *const *a = spec->argv; a && *a && r == 0; a++, m.argc++)
-        r = put_str(strs, room, &off, *a);
+        r = buf_pack_str(strs, room, &off, *a);
     for (const char *const *e = spec->env; e && *e && r == 0; e++, m.envc++)
-        r = put_str(strs, room, &off, *e);
+        r = buf_pack_str(strs, room, &off, *e);
     if (r == 0 && spec->cwd) {
         m.has_cwd = 1;
-        r = put_str(strs, room, &off, spec->cwd);
+        r = buf_pack_str(strs, room, &off, spec->cwd);
     }
     if (r == 0 && spec->workspace) {
         m.has_workspace = 1;
-        r = put_str(strs, room, &off, spec->workspace);
+        r = buf_pack_str(strs, room, &off, spec->workspace);
     }
     if (r < 0 || m.argc == 0 || m.argc > SB_MAX_ARGS || m.envc > SB_MAX_ENV)
         return -E2BIG;

@@ -9,6 +9,7 @@
  */
 #include "exec/warm.h"
 
+#include "base/clock.h"
 #include "base/fdpass.h"
 #include "exec/warm_internal.h"
 
@@ -58,11 +59,6 @@ ssize_t warm_msg_recv(int sock, struct warm_msg *m, int *ret_fd, int flags)
         *ret_fd = -1;
     m->text[sizeof(m->text) - 1] = '\0';
     return n;
-}
-
-static uint64_t now_ms(void)
-{
-    return sb_now_ms();
 }
 
 /* ---- the pool ----------------------------------------------------------------------- */
@@ -251,7 +247,7 @@ static int tmpl_start(struct warm_pool *p, struct tmpl *t)
     t->booted = false;
     t->asked = t->ready = t->fails = 0;
     t->ping_out = false;
-    t->started_ms = now_ms();
+    t->started_ms = clock_mono_ms();
     t->restart_at = 0;
     t->tctl = (struct tag){TAG_CTL, t};
     t->tpid = (struct tag){TAG_PID, t};
@@ -318,12 +314,12 @@ static void tmpl_dead(struct warm_pool *p, struct tmpl *t)
         p->st.restarts++;
     t->booted = false;
     /* A template that never boots is retried ever more slowly. */
-    t->backoff_ms = t->ever_booted && now_ms() - t->started_ms > 60000
+    t->backoff_ms = t->ever_booted && clock_mono_ms() - t->started_ms > 60000
                         ? BACKOFF_MIN_MS
                         : (t->backoff_ms ? t->backoff_ms * 2 : BACKOFF_MIN_MS);
     if (t->backoff_ms > BACKOFF_MAX_MS)
         t->backoff_ms = BACKOFF_MAX_MS;
-    t->restart_at = now_ms() + t->backoff_ms;
+    t->restart_at = clock_mono_ms() + t->backoff_ms;
 }
 
 /* Asks for the zygotes missing. Forking one costs a template ~10 ms of CPU: while warm

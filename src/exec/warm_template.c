@@ -10,6 +10,7 @@
  *
  * The pool, in the supervisor, is warm.c; the messages between them, warm_internal.h.
  */
+#include "base/clock.h"
 #include "base/embed.h"
 #include "exec/warm.h"
 #include "exec/warm_internal.h"
@@ -28,11 +29,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <wchar.h>
-
-static uint64_t now_ms(void)
-{
-    return sb_now_ms();
-}
 
 /* ---- 1. libpython ----------------------------------------------------------------------
  * Only the handful of functions we need, looked up at run time: the template is the only
@@ -327,7 +323,7 @@ int warm_template_main(int argc, char **argv)
         tell(WARM_ERROR, 0, 0, "seccomp filter could not be compiled", -1);
         return 1;
     }
-    uint64_t t0 = now_ms();
+    uint64_t t0 = clock_mono_ms();
     wchar_t *prog = py.DecodeLocale("/usr/bin/python3", NULL);
     if (prog)
         py.SetProgramName(prog); /* sys.executable, prefixes: those of python3 */
@@ -341,7 +337,7 @@ int warm_template_main(int argc, char **argv)
         return 1;
     }
     const char *errors = py.AsUTF8(res);
-    tell(WARM_BOOTED, 0, now_ms() - t0, errors ? errors : "", -1);
+    tell(WARM_BOOTED, 0, clock_mono_ms() - t0, errors ? errors : "", -1);
 
     for (;;) {
         struct warm_msg m;

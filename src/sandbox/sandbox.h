@@ -177,8 +177,6 @@ int sb_wait(struct sb_proc *p, struct sb_result *ret);
 void sb_proc_free(struct sb_proc *p);
 
 const char *sb_limit_name(enum sb_limit l);
-/* Milliseconds of CLOCK_MONOTONIC. */
-uint64_t sb_now_ms(void);
 
 /* ---- warm sandboxes ------------------------------------------------------------------
  * A warm pool (src/exec/warm.c) keeps template processes (interpreters that have loaded

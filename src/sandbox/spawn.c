@@ -3,6 +3,7 @@
  * kill, reap. See sandbox.h for the theory of operation; the host is host.c, slots
  * slot.c, zygotes zygote.c, the warm pool's identity pool.c.
  */
+#include "base/clock.h"
 #include "base/fdpass.h"
 #include "sandbox/internal.h"
 
@@ -28,13 +29,6 @@
 #define CHECK_MS         100   /* how often cgroup limits and workspace bytes are checked, ms */
 #define WS_CHECK_ENTRIES 20000 /* a live workspace check looks at most at this many entries */
 #define SETUP_TIMEOUT_MS 10000 /* a child that has not exec'd by then is broken */
-
-uint64_t sb_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 const char *sb_limit_name(enum sb_limit l)
 {
@@ -202,7 +196,7 @@ static struct sb_proc *proc_new(struct sb_host *h, const struct sb_spec *spec, b
     p->io = (struct sb_stdio){-1, -1, -1, -1};
     p->cg.cpu_fd = p->cg.pids_ev_fd = p->cg.oom_fd = -1;
     p->limits = spec->limits;
-    p->start_ms = sb_now_ms();
+    p->start_ms = clock_mono_ms();
     p->warm = warm;
     return p;
 }
@@ -455,7 +449,7 @@ int sb_spawn(struct sb_host *h, const struct sb_spec *spec, struct sb_proc **ret
     if (r < 0)
         return r;
     while ((r = sb_spawn_end(p, ret_io, err)) == -EAGAIN) {
-        uint64_t now = sb_now_ms();
+        uint64_t now = clock_mono_ms();
         uint64_t next = sb_proc_check(p, now);
         struct pollfd pfd = {.fd = sb_spawn_fd(p), .events = POLLIN};
         int timeout = next == UINT64_MAX ? 1000 : (int)(next > now ? next - now : 0);
@@ -597,7 +591,7 @@ int sb_reap(struct sb_proc *p, struct sb_result *ret)
 
     struct sb_result *res = &p->result;
     memset(res, 0, sizeof(*res));
-    res->wall_ms = sb_now_ms() - p->start_ms;
+    res->wall_ms = clock_mono_ms() - p->start_ms;
     res->waited_ms = p->waited_ms;
     struct init_status st;
     memset(&st, 0, sizeof(st));
@@ -673,7 +667,7 @@ int sb_wait(struct sb_proc *p, struct sb_result *ret)
         int r = sb_reap(p, ret);
         if (r != -EAGAIN)
             return r;
-        uint64_t now = sb_now_ms();
+        uint64_t now = clock_mono_ms();
         uint64_t next = sb_proc_check(p, now);
         int timeout = next == UINT64_MAX ? -1 : (int)(next > now ? next - now : 0);
         struct pollfd pfd = {.fd = p->pidfd, .events = POLLIN};

@@ -2,6 +2,7 @@
  * zygote.c: warm sandboxes. How a zygote is started, claimed and handed over; the
  * theory is in the comment below and in src/exec/warm.c.
  */
+#include "base/buf.h"
 #include "base/fdpass.h"
 #include "sandbox/internal.h"
 
@@ -53,16 +54,6 @@ struct claim_msg {
 
 #define CLAIM_MAX (sizeof(struct claim_msg) + SB_MAX_STRINGS + 4096)
 
-static int put_claim_str(char *buf, size_t cap, size_t *off, const char *s)
-{
-    size_t l = strlen(s) + 1;
-    if (*off + l > cap)
-        return -E2BIG;
-    memcpy(buf + *off, s, l);
-    *off += l;
-    return 0;
-}
-
 int claim_send(struct sb_host *h, struct sb_proc *p, const struct zygote_ref *z,
                const struct child_args *a, char **env, int *sync_p, int *err_p, int *status_p,
                int *in_p, int *out_p, int *err_out_p)
@@ -106,13 +97,13 @@ int claim_send(struct sb_host *h, struct sb_proc *p, const struct zygote_ref *z,
     size_t cap = CLAIM_MAX - sizeof(*m), off = 0;
     r = 0;
     for (char *const *v = a->argv; *v && r == 0; v++, m->argc++)
-        r = put_claim_str(strs, cap, &off, *v);
+        r = buf_pack_str(strs, cap, &off, *v);
     for (char **v = env; *v && r == 0; v++, m->envc++)
-        r = put_claim_str(strs, cap, &off, *v);
+        r = buf_pack_str(strs, cap, &off, *v);
     if (r == 0)
-        r = put_claim_str(strs, cap, &off, a->cwd);
+        r = buf_pack_str(strs, cap, &off, a->cwd);
     if (r == 0)
-        r = put_claim_str(strs, cap, &off, a->path ? a->path : "");
+        r = buf_pack_str(strs, cap, &off, a->path ? a->path : "");
     m->strings_len = (uint32_t)off;
     int fds[CLAIM_FDS], nfds = 0;
     fds[nfds++] = in_p[0];
