@@ -4,7 +4,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 mkdir -p build/fuzz/obj
-PKGS="libmicrohttpd jansson libsodium sqlite3 libpq libseccomp"
+# The same libraries as the Makefile (one list, so the two cannot drift).
+PKGS="$(sed -n "s/^PKGS *:= *//p" Makefile)"
 CFLAGS="-std=gnu11 -g -O1 -D_GNU_SOURCE -Isrc -fsanitize=fuzzer-no-link,address,undefined $(pkg-config --cflags $PKGS)"
 LIBS="$(pkg-config --libs $PKGS) -lpthread"
 # src/api/openapi.c embeds the generated OpenAPI document (as the Makefile does).
