@@ -358,6 +358,17 @@ def raw_ask(c, ws, op, timeout=120, **body):
                          cookies=c.s.cookies, headers={"X-CSRF-Token": c.csrf}, timeout=timeout)
 
 
+def slow_end(r):
+    """How a SLOW request ended. jedi caps its own inference: SLOW takes it 5-8 s on a
+    quiet machine and passes the tests' 12 s limit under heavy load, so it is either
+    answered or stopped at its time (the timeout itself is tested above with sources that
+    never end). What these tests check is that nothing else waits for it."""
+    if r.status_code == 200:
+        assert isinstance(r.json()["items"], list), r.text
+        return "answered"
+    return (r.status_code, error_code(r))
+
+
 def busy_worker(srv, c, ws):
     """Warms the user's worker up and returns its pid and CPU ticks so far."""
     for _ in range(2):
@@ -399,11 +410,10 @@ def test_slow_requests_hold_no_http_worker():
             results = [f.result() for f in slow]
         assert health.status_code == 200 and got.status_code == 200 and got.content == b"hello"
         assert not any(ended), "a slow language request ended before health was answered"
-        codes = sorted((r.status_code, error_code(r)) for r in results)
-        # One at a time per user: the first two are stopped at their time; the third waited
-        # longer than a request's time for the worker and was refused.
-        assert set(codes) <= {(504, "analysis_timeout"), (429, "rate_limited")}, codes
-        assert (504, "analysis_timeout") in codes, codes
+        # One at a time per user: each is answered or stopped at its time, or waited longer
+        # than a request's time for the worker and was refused.
+        ends = [slow_end(r) for r in results]
+        assert set(ends) <= {"answered", (504, "analysis_timeout"), (429, "rate_limited")}, ends
     finally:
         srv.stop()
 
@@ -451,7 +461,7 @@ def test_newer_request_replaces_a_waiting_one_and_the_queue_is_bounded():
             r = other.result()
             assert r.status_code == 200 and "sorted" in r.json()["markdown"], r.text
             r = slow.result()
-            assert r.status_code == 504 and error_code(r) == "analysis_timeout", r.text
+            assert slow_end(r) in ("answered", (504, "analysis_timeout")), r.text
         assert c.get("/api/admin/stats").json()["lang"]["queued"] == 0
     finally:
         srv.stop()
@@ -479,7 +489,7 @@ def test_diagnostics_do_not_wait_behind_a_completion():
             assert [i["code"] for i in r.json()["items"]] == ["UnusedImport", "UndefinedName"]
             assert not ended, "the diagnostics waited for the slow completion"
             r = slow.result()
-            assert r.status_code == 504 and error_code(r) == "analysis_timeout", r.text
+            assert slow_end(r) in ("answered", (504, "analysis_timeout")), r.text
         assert len(worker_pids(srv)) == 2  # the full worker and the light one
     finally:
         srv.stop()
