@@ -1,6 +1,7 @@
 // Issue 19's bugs that had no browser test yet, and the zip downloads: each test does what
 // a user did and checks what the page does now. Its own users and workspace. The table of
-// every bug (B1-B16) and its test is tests/e2e/BUGS.md.
+// every bug (B1-B16) and its test is tests/e2e/BUGS.md. (Named to sort after page.test.mjs,
+// which registers the first account, the admin.)
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, afterEach, before, test as nodeTest } from 'node:test';
