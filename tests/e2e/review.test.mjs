@@ -3,39 +3,13 @@
 // with the earlier comment carried to the line it is on now; the student's bell shows an
 // unread decision and clears when the submission is opened.
 import assert from 'node:assert/strict';
-import { after, afterEach, before, test as nodeTest } from 'node:test';
-import { Api, closeBrowser, launch, newPage, shot, until } from './lib.mjs';
+import { Api, shot, suite, until } from './lib.mjs';
 
 const PW = 'correct horse 1';
 const admin = new Api();
 const stu = new Api();
 const rev = new Api();
 let stuUser = null;
-const pages = [];
-
-async function page(opts) {
-    const p = await newPage(opts);
-    pages.push(p);
-    return p;
-}
-
-const failed = new Set();
-afterEach(async (t) => {
-    const p = pages[pages.length - 1];
-    if (p && !p.isClosed() && failed.has(t.name)) await shot(p, `FAILED-${t.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}`).catch(() => {});
-    for (const q of pages.splice(0)) await q.context().close().catch(() => {});
-});
-const timeout = Number(process.env.PYROOM_TEST_TIMEOUT || 300) * 1000;
-function test(name, fn) {
-    nodeTest(name, { timeout }, async (t) => {
-        try {
-            await fn(t);
-        } catch (e) {
-            failed.add(name);
-            throw e;
-        }
-    });
-}
 
 async function ok(r, status = [200, 201]) {
     if (!status.includes(r.status)) throw new Error(`${r.status} ${r.text}`);
@@ -50,22 +24,19 @@ async function workspace(api, name, files) {
 
 const submit = async (ws, message) => ok(await stu.req('POST', `/api/workspaces/${ws}/submissions`, { message }));
 
-before(async () => {
-    await launch();
-    // The admin of the e2e server is ada (page.test.mjs); alone, this file makes her first.
-    try {
-        await admin.login('ada', PW);
-    } catch {
-        await admin.register('ada', PW);
-    }
-    stuUser = await stu.register('stella', PW);
-    const r = await rev.register('rosa', PW);
-    await ok(await admin.req('PATCH', `/api/admin/users/${r.id}`, { role: 'reviewer' }));
-    await rev.login('rosa', PW); // a role change ends sessions
-});
-after(async () => {
-    for (const p of pages) await p.context().close().catch(() => {});
-    await closeBrowser();
+const { test, page } = suite({
+    setup: async () => {
+        // The admin of the e2e server is ada (page.test.mjs); alone, this file makes her first.
+        try {
+            await admin.login('ada', PW);
+        } catch {
+            await admin.register('ada', PW);
+        }
+        stuUser = await stu.register('stella', PW);
+        const r = await rev.register('rosa', PW);
+        await ok(await admin.req('PATCH', `/api/admin/users/${r.id}`, { role: 'reviewer' }));
+        await rev.login('rosa', PW); // a role change ends sessions
+    },
 });
 
 test('a reviewer re-runs a non-main file with stdin and an expected output and sees pass, then fail', async () => {

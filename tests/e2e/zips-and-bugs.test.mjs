@@ -4,37 +4,11 @@
 // which registers the first account, the admin.)
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { after, afterEach, before, test as nodeTest } from 'node:test';
-import { Api, BASE, closeBrowser, launch, newPage, setEditorText, shot, until, waitSaved } from './lib.mjs';
+import { Api, BASE, setEditorText, shot, suite, until, waitSaved } from './lib.mjs';
 
 const PW = 'correct horse 1';
 const dora = new Api();
 let ws = 0;
-const pages = [];
-
-async function page(opts) {
-    const p = await newPage(opts);
-    pages.push(p);
-    return p;
-}
-
-const failed = new Set();
-afterEach(async (t) => {
-    const p = pages[pages.length - 1];
-    if (p && !p.isClosed() && failed.has(t.name)) await shot(p, `FAILED-${t.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}`).catch(() => {});
-    for (const q of pages.splice(0)) await q.context().close().catch(() => {});
-});
-const timeout = Number(process.env.PYROOM_TEST_TIMEOUT || 300) * 1000;
-function test(name, fn) {
-    nodeTest(name, { timeout }, async (t) => {
-        try {
-            await fn(t);
-        } catch (e) {
-            failed.add(name);
-            throw e;
-        }
-    });
-}
 
 async function putFile(path, body) {
     const url = `/api/workspaces/${ws}/files/${path.split('/').map(encodeURIComponent).join('/')}`;
@@ -43,14 +17,11 @@ async function putFile(path, body) {
     assert.ok(r.status === 200 || r.status === 201, `PUT ${path}: ${r.status} ${await r.text()}`);
 }
 
-before(async () => {
-    await launch();
-    await dora.register('dora', PW);
-    ws = (await dora.req('POST', '/api/workspaces', { name: 'Bugs and zips' })).json.id;
-});
-after(async () => {
-    for (const p of pages) await p.context().close().catch(() => {});
-    await closeBrowser();
+const { test, page } = suite({
+    setup: async () => {
+        await dora.register('dora', PW);
+        ws = (await dora.req('POST', '/api/workspaces', { name: 'Bugs and zips' })).json.id;
+    },
 });
 
 /** A downloaded zip's entries as {name: bytes (latin-1) or null for a folder}, read by
