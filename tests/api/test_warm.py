@@ -197,6 +197,25 @@ PROGRAMS = {
         "print(df.groupby('k').v.agg(['sum', 'mean', 'count']))\n"
         "print(np.linalg.inv(np.array([[2.0, 1.0], [1.0, 3.0]])))\n"),
     "scipy": "from scipy import stats\nprint(round(stats.norm.cdf(1.96), 6))\n",
+    # the template draws a DataFrame, a groupby and a plot at boot (warm_python.py's boot):
+    # none of it may show, neither an option nor a warning already given (a warning's
+    # registry would keep a run's own from being shown) nor a figure or its number
+    "pandas_state": (
+        "import hashlib, pandas as pd\n"
+        "from pandas._config import config\n"
+        "opts = sorted((k, repr(pd.get_option(k))) for k in config._registered_options)\n"
+        "print(len(opts), hashlib.sha256(repr(opts).encode()).hexdigest())\n"
+        "df = pd.DataFrame({'k': [1, 2, 1], 'v': [1.0, 2.0, 3.0], 's': list('abc')})\n"
+        "for _ in range(2):\n"
+        "    print(df.groupby('k').agg(['sum', 'mean']))\n"
+        "print(df.describe())\n"),
+    "matplotlib_state": (
+        "import hashlib, matplotlib, matplotlib.pyplot as plt\n"
+        "rc = sorted((k, repr(v)) for k, v in matplotlib.rcParams.items())\n"
+        "print(len(rc), hashlib.sha256(repr(rc).encode()).hexdigest())\n"
+        "print(plt.get_fignums())\n"
+        "f = plt.figure()\nprint(f.number, plt.get_fignums())\n"
+        "plt.close('all')\n"),
     "plots": (
         "import matplotlib.pyplot as plt\n"
         "plt.plot([1, 2, 3], [3, 1, 2])\nplt.title('one')\nplt.show()\n"
