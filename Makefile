@@ -43,7 +43,7 @@ $(BUILD)/obj/%.o: %.c
 
 # Python embedded with .incbin (src/base/embed.h): the compiler's dependency files miss it.
 $(BUILD)/obj/src/exec/lang.o: src/exec/lang_worker.py
-$(BUILD)/obj/src/exec/warm_template.o: src/exec/warm_python.py
+$(BUILD)/obj/src/exec/warm_template.o: src/exec/warm_python.py src/exec/run_sitecustomize.py
 $(BUILD)/obj/src/exec/runs_files.o: src/exec/run_sitecustomize.py src/exec/run_backend.py
 
 # The OpenAPI document, generated from scripts/openapi.py and the error table, embedded by

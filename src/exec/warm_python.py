@@ -13,6 +13,8 @@ _template_modules = frozenset()
 _base_path = []
 _finders = 0  # entries of sys.path_importer_cache when the template was frozen
 _main = None
+_regions = ()  # the template's writable private mappings (start, end), for rehearse()
+_rehearsal_fd = -1  # set (in a rehearsal only) by warm_template.c's rehearse()
 
 
 def _kept_finder(p, base):
@@ -28,7 +30,7 @@ def _drop_finders(base):
             del sys.path_importer_cache[p]
 
 def boot(names):
-    global _template_modules, _base_path, _finders
+    global _template_modules, _base_path, _finders, _regions
     import importlib
     errors = []
     for name in names.split(','):
@@ -91,7 +93,40 @@ def boot(names):
     _finders = len(sys.path_importer_cache)
     gc.collect()
     gc.freeze()
+    _regions = _writable_regions()
     return '; '.join(errors)
+
+
+def _writable_regions():
+    out = []
+    with open('/proc/self/maps') as f:
+        for line in f:
+            addr, perms = line.split(None, 2)[:2]
+            if perms[1] == 'w' and perms[3] == 'p':
+                a, b = addr.split('-')
+                out.append((int(a, 16), int(b, 16)))
+    return tuple(out)
+
+
+def _rehearsal_report(fd):
+    # The end of a rehearsal (a fork of the template that ran a tiny program through
+    # prepare() and _shutdown(), never user code): the addresses of the template's pages
+    # this process has written (now its own: exclusively mapped, bit 56 of pagemap), which
+    # every claimed run writes too. warm_template.c prefaults them in each claimed program
+    # with one madvise per range (a fault taken one page at a time costs twice as much).
+    import struct
+    pages = []
+    ps = os.sysconf('SC_PAGE_SIZE')
+    with open('/proc/self/pagemap', 'rb') as pm:
+        for a, b in _regions:
+            pm.seek(a // ps * 8)
+            data = pm.read((b - a) // ps * 8)
+            for i, (e,) in enumerate(struct.iter_unpack('Q', data)):
+                if e >> 63 and (e >> 56) & 1:
+                    pages.append(a + i * ps)
+    buf = struct.pack('%dQ' % len(pages), *pages)
+    while buf:
+        buf = buf[os.write(fd, buf):]
 
 def prepare(fd):
     global _main
@@ -251,6 +286,8 @@ def _shutdown(rc, sigint, new_modules=None):
     # the output is complete: the server sees its end now, not after the kernel has torn
     # down this copy of the interpreter's address space (the run's exit_ms, not program_ms)
     os.closerange(0, 3)
+    if _rehearsal_fd >= 0:
+        _rehearsal_report(_rehearsal_fd)
     if sigint:
         import signal
         signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -25,6 +25,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -63,6 +64,8 @@ static struct {
     int (*ListAppend)(pyobj *, pyobj *);
     int (*DictNext)(pyobj *, ssize_t *, pyobj **, pyobj **);
     int (*SetContains)(pyobj *, pyobj *);
+    int (*SetAttrString)(pyobj *, const char *, pyobj *);
+    pyobj *(*LongFromLong)(long);
 } py;
 
 #define PY_FILE_INPUT 257 /* Py_file_input */
@@ -112,6 +115,8 @@ static int py_load(char *errbuf, size_t n)
         {(void **)&py.ListAppend, "PyList_Append"},
         {(void **)&py.DictNext, "PyDict_Next"},
         {(void **)&py.SetContains, "PySet_Contains"},
+        {(void **)&py.SetAttrString, "PyObject_SetAttrString"},
+        {(void **)&py.LongFromLong, "PyLong_FromLong"},
     };
     for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
         *syms[i].slot = dlsym(py.lib, syms[i].sym);
@@ -127,6 +132,39 @@ static int py_load(char *errbuf, size_t n)
  * src/exec/warm_python.py, the module _pyroom_warm: boot() in the template; prepare(),
  * finish() and _shutdown() in each program, around the PyEval_EvalCode of its file. */
 EMBED_TEXT(warm_python, "src/exec/warm_python.py");
+/* The run's sitecustomize, for the rehearsal (section 5): the same file runs.c writes. */
+EMBED_TEXT(warm_rehearsal_sitecustomize, "src/exec/run_sitecustomize.py");
+
+/* ---- 5. prefaulting a claimed program ---------------------------------------------------
+ * A claimed program writes to ~1,100 of the template's pages before and after the file
+ * runs (reference counts, the fresh __main__, sitecustomize's import, the end-of-run
+ * clean-up), each a copy-on-write fault. On a paravirtualised VM a fault costs ~20 us, and
+ * half of that is the trap: the same copies made by one madvise(MADV_POPULATE_WRITE) per
+ * range cost half. Which pages those are is learnt once per template by a *rehearsal*: a
+ * fork of the template runs `print(1)` through the very path a claimed program takes
+ * (zygote_run, with stdio on /dev/null, in a directory of the template's own) and reports
+ * the template pages it made its own. Nothing of a user's run is ever learnt from (that
+ * would tell one run something of another's), and the pages are prefaulted after the
+ * claim, in the run's cgroup, so that a waiting interpreter is no larger than before. */
+
+#define HOT_MAX_PAGES 4096 /* at most 16 MiB prefaulted per run */
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+struct hot_range {
+    uintptr_t start;
+    size_t len;
+};
+static struct hot_range *hot;
+static size_t nhot;
+
+static void prefault(void)
+{
+    for (size_t i = 0; i < nhot; i++)
+        if (madvise((void *)hot[i].start, hot[i].len, MADV_POPULATE_WRITE) < 0 && errno == EINVAL)
+            return; /* a kernel before 5.14: faults are taken one by one, as before */
+}
 
 /* ---- 4. zygote hooks -------------------------------------------------------------------- */
 
@@ -171,6 +209,7 @@ static pyobj *new_modules(pyobj *mod)
 __attribute__((noreturn)) static void zygote_run(void *ctx, char *const *argv, char *const *envp)
 {
     (void)ctx;
+    prefault();
     py.AfterForkChild();
     int fd = (int)syscall(SYS_memfd_create, "pyroom-run", MFD_CLOEXEC);
     if (fd < 0)
@@ -294,6 +333,116 @@ static void fork_zygote(void)
     close(sv[0]);
 }
 
+static int write_text(const char *dir, const char *name, const char *text)
+{
+    char path[600];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -errno;
+    int r = put(fd, text, strlen(text));
+    close(fd);
+    return r;
+}
+
+static int cmp_addr(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Section 5's rehearsal, once the template has booted. A failure leaves nhot 0: claimed
+ * programs then take their faults one by one, as before. */
+static void rehearse(pyobj *mod)
+{
+    const char *home = getenv("HOME");
+    char dir[400], pyroom[420], envhome[420], envpath[440], tmp[420];
+    /* (templates share the pool's directory: one of their own each) */
+    if (!home || !*home ||
+        snprintf(dir, sizeof(dir), "%s/rehearsal-%d", home, (int)getpid()) >= (int)sizeof(dir))
+        return;
+    snprintf(pyroom, sizeof(pyroom), "%s/.pyroom", dir);
+    if ((mkdir(dir, 0700) < 0 && errno != EEXIST) || (mkdir(pyroom, 0700) < 0 && errno != EEXIST) ||
+        write_text(dir, "main.py", "print(1)\n") < 0 ||
+        write_text(pyroom, "sitecustomize.py", warm_rehearsal_sitecustomize) < 0)
+        return;
+    int pp[2];
+    if (pipe2(pp, O_CLOEXEC) < 0)
+        return;
+    snprintf(envhome, sizeof(envhome), "HOME=%s", dir);
+    snprintf(envpath, sizeof(envpath), "PYTHONPATH=%s", pyroom);
+    snprintf(tmp, sizeof(tmp), "TMPDIR=%s", dir);
+    char *argv[] = {"python3", "main.py", NULL};
+    /* a run's environment (runs.c, the sandbox's defaults), in the template's directory */
+    char *envp[] = {"PATH=/usr/local/bin:/usr/bin:/bin",
+                    envhome,
+                    "USER=user",
+                    "LOGNAME=user",
+                    "SHELL=/bin/bash",
+                    "LANG=C.UTF-8",
+                    "TERM=dumb",
+                    envpath,
+                    "MPLBACKEND=module://pyroom_backend",
+                    "PYTHONUNBUFFERED=1",
+                    "PYTHONDONTWRITEBYTECODE=1",
+                    tmp,
+                    NULL};
+    py.BeforeFork();
+    pid_t pid = fork();
+    if (pid == 0) {
+        py.AfterForkChild();
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        pyobj *fd = py.LongFromLong(pp[1]);
+        if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 ||
+            chdir(dir) < 0 || !fd || py.SetAttrString(mod, "_rehearsal_fd", fd) < 0)
+            _exit(1);
+        close(pp[0]);
+        /* Our own /proc/self/pagemap, read at the end, is root's in a process that is not
+         * dumpable. This one runs our code only, and only the pool's processes (never a
+         * claimed one: those have a slot's uid) share its uid. */
+        prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+        /* zygote_run calls AfterForkChild itself, as in a zygote's program; twice is safe */
+        zygote_run(NULL, argv, envp);
+    }
+    py.AfterForkParent();
+    close(pp[1]);
+    size_t cap = HOT_MAX_PAGES, n = 0;
+    uint64_t *pages = pid > 0 ? malloc(cap * sizeof(*pages)) : NULL;
+    ssize_t got = 0;
+    size_t have = 0; /* bytes in pages[] */
+    while (pages && have < cap * sizeof(*pages) &&
+           ((got = read(pp[0], (char *)pages + have, cap * sizeof(*pages) - have)) > 0 ||
+            (got < 0 && errno == EINTR)))
+        have += got > 0 ? (size_t)got : 0;
+    close(pp[0]);
+    int st = 0;
+    while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    /* the pool removes its directory when it ends: leave nothing in it */
+    char path[600];
+    snprintf(path, sizeof(path), "%s/sitecustomize.py", pyroom);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/main.py", dir);
+    unlink(path);
+    rmdir(pyroom);
+    rmdir(dir);
+    n = have / sizeof(*pages);
+    if (!pages || pid <= 0 || !WIFEXITED(st) || n == 0) {
+        free(pages);
+        return;
+    }
+    qsort(pages, n, sizeof(*pages), cmp_addr);
+    size_t psz = (size_t)sysconf(_SC_PAGESIZE);
+    hot = malloc(n * sizeof(*hot));
+    for (size_t i = 0; hot && i < n; i++) {
+        if (nhot && hot[nhot - 1].start + hot[nhot - 1].len == pages[i])
+            hot[nhot - 1].len += psz;
+        else if (!nhot || hot[nhot - 1].start + hot[nhot - 1].len < pages[i])
+            hot[nhot++] = (struct hot_range){.start = (uintptr_t)pages[i], .len = psz};
+    }
+    free(pages);
+}
+
 int warm_template_main(int argc, char **argv)
 {
     char errbuf[200];
@@ -337,6 +486,7 @@ int warm_template_main(int argc, char **argv)
         return 1;
     }
     const char *errors = py.AsUTF8(res);
+    rehearse(mod);
     tell(WARM_BOOTED, 0, clock_mono_ms() - t0, errors ? errors : "", -1);
 
     for (;;) {
