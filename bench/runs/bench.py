@@ -8,7 +8,8 @@ program (its tree killed and reaped), against a GET of the same run as the basel
 
 Throughput mode: BENCH_CLIENTS (default 8) concurrent clients spread over BENCH_USERS
 (default 4) users, each posting print(1) runs (?wait=1) back to back for BENCH_SECONDS
-(default 10) s, on a server with the warm pool and on one without (--warm-pool false);
+(default 10) s, on a server with the warm pool (BENCH_WARM_CHILDREN waiting interpreters,
+default 4) and on one without (--warm-pool false);
 prints runs/s, p50 and p99 latency, and how many runs were warm. The same-run baseline is
 bare host `python3 -c pass` run by the same number of concurrent workers (runs/s).
 BENCH_BASELINE_BIN=path adds the same with another pyroom binary (e.g. the one before a
@@ -89,6 +90,7 @@ def cancel_latency(c, w, n=10):
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "8"))
 USERS = int(os.environ.get("BENCH_USERS", "4"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
+WARM_CHILDREN = int(os.environ.get("BENCH_WARM_CHILDREN", "4"))
 FLAGS = ["--max-runs-per-user", str(CLIENTS), "--runs-per-minute", "1000000",
          "--access-log", "false"]
 
@@ -133,10 +135,12 @@ def closed_loop(n, seconds, one):
 
 
 def throughput():
-    servers = [("warm", start([])), ("cold", start(["--warm-pool", "false"]))]
+    # enough waiting interpreters that most of the clients' runs find one (2 by default)
+    warm = ["--warm-children", str(WARM_CHILDREN)]
+    servers = [("warm", start(warm)), ("cold", start(["--warm-pool", "false"]))]
     base = os.environ.get("BENCH_BASELINE_BIN")
     if base:
-        servers += [("warm (baseline bin)", start([], base)),
+        servers += [("warm (baseline bin)", start(warm, base)),
                     ("cold (baseline bin)", start(["--warm-pool", "false"], base))]
     try:
         print(f"throughput: {CLIENTS} clients over {USERS} users, print(1), {SECONDS:.0f} s "

@@ -409,6 +409,19 @@ def test_stats_report_the_pool(warm_admin):
     assert w["claims"] >= 0 and w["boot_ms"] > 0
 
 
+def test_the_rehearsal_leaves_nothing_behind(warm_server, warm_admin):
+    # each template rehearses a run at boot (warm_template.c, section 5) in a directory of
+    # its own under the pool's; the pool removes its directory when it ends, which fails
+    # if anything is left in it
+    wait_ready(warm_admin)
+    sups = subprocess.run(["pgrep", "-P", str(warm_server.proc.pid)], capture_output=True,
+                          text=True).stdout.split()
+    dirs = [d for d in (f"/run/pyroom-pool-{s}" for s in sups) if os.path.isdir(d)]
+    assert len(dirs) == 1, (sups, dirs)
+    assert [n for n in os.listdir(dirs[0]) if n.startswith("rehearsal")] == []
+    assert stats(warm_admin)["last_error"] == ""
+
+
 def test_a_dead_template_is_replaced_and_runs_go_cold_meanwhile(warm_server, warm_admin):
     wait_ready(warm_admin)
     before = stats(warm_admin)
