@@ -76,10 +76,10 @@ def boot(names):
                 warnings.simplefilter('error')
                 df = pd.DataFrame({'k': [1, 2, 1, 3], 'v': [0.5, 1.5, 2.5, 3.5]})
                 g = df.groupby('k')
-                out = [repr(df), repr(g['v'].sum()), repr(g.agg(['sum', 'mean', 'count'])),
-                       df.describe().to_string(), str(df)]
+                for shown in (df, g['v'].sum(), g.agg(['sum', 'mean', 'count']), df.describe()):
+                    repr(shown)
                 df.to_csv(io.StringIO())
-                del df, g, out
+                del df, g, shown
         except Exception as e:
             errors.append('pandas warm-up: %r' % (e,))
     # what prepare() and _shutdown() use, imported now so that they are the template's
