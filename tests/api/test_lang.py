@@ -583,3 +583,24 @@ def test_diagnostics_follow_edits_exactly(lang_user):
         else:
             got = sorted((i["line"], i["column"], i["code"]) for i in items)
         assert got == flakes(src), (how, text, src)
+
+
+def test_completion_follows_edits_of_the_file(lang_user):
+    """The worker keeps jedi's inference state between requests about the same file
+    (lang_worker.py's States): what it knows of the libraries is reused, never what it
+    inferred about the file being edited, whose every version is analysed afresh."""
+    c, ws = lang_user
+    put(c, ws, "shapes.py", "class Box:\n    width = 1\n")
+    steps = [("x = 1\nx.bit_", ["bit_length"]),
+             ("x = 'a'\nx.bit_", []),
+             ("x = 'a'\nx.upp", ["upper"]),
+             ("import numpy as np\nx = np\nx.linsp", ["linspace"]),
+             ("import numpy as np\nx = 'a'\nx.linsp", []),
+             ("from shapes import Box\nBox.wid", ["width"]),
+             ("from shapes import Box as x\nx.upp", [])]
+    for src, want in steps * 2:
+        assert [i["label"] for i in complete(c, ws, src, path="edited.py")] == want, src
+    # Another file of the workspace changed: the next request sees it.
+    put(c, ws, "shapes.py", "class Box:\n    height = 1\n")
+    labels = public(complete(c, ws, "from shapes import Box\nBox.", path="edited.py"))
+    assert "height" in labels and "width" not in labels, labels
