@@ -33,8 +33,9 @@ struct call {
     uint64_t wait_until; /* refused (-EAGAIN) if its worker has not taken it by then, ms */
     lang_done_fn done;
     void *ctx;
-    int r;         /* the outcome, once finished */
-    json_t *reply; /* the answer (r == 0), handed to done */
+    bool abandoned; /* lang_cancel while it ran: its worker is told to stop, its answer dropped */
+    int r;          /* the outcome, once finished */
+    json_t *reply;  /* the answer (r == 0), handed to done */
     char msg[200];
 };
 
@@ -54,6 +55,7 @@ struct worker {
     int in, out;                /* our ends of its stdin and stdout (non-blocking) */
     uint64_t deadline, timeout; /* cur's deadline and time, ms */
     json_int_t next_id, cur_id;
+    bool cancel_sent;        /* cur was abandoned and the worker told so */
     char *wbuf;              /* cur's request being written */
     size_t wlen, woff;       /* its length and what was written, bytes */
     struct lang_given given; /* what it holds of each workspace (lang_sync.c) */
@@ -76,7 +78,7 @@ struct lang {
     struct call *finished, *ftail; /* under mu: done functions the loop is to call */
     unsigned queued;               /* under mu: calls in every queue */
     /* counters (lang_stats), updated atomically */
-    uint64_t requests, started, timeouts, failures;
+    uint64_t requests, started, timeouts, failures, abandoned;
 };
 
 /* epoll data: a worker's stdout is 2i, its stdin 2i + 1; the eventfd is WAKE. */
@@ -233,6 +235,8 @@ static void finish(struct lang *l, struct worker *w, int r, json_t *reply, const
         __atomic_fetch_add(&l->failures, 1, __ATOMIC_RELAXED);
     else if (w->cur && r == 0)
         __atomic_fetch_add(&l->requests, 1, __ATOMIC_RELAXED);
+    else if (w->cur && r == -ECONNABORTED)
+        __atomic_fetch_add(&l->abandoned, 1, __ATOMIC_RELAXED);
     pthread_mutex_lock(&l->mu);
     struct call *c = w->cur;
     int64_t owner = w->owner;
@@ -247,7 +251,8 @@ static void finish(struct lang *l, struct worker *w, int r, json_t *reply, const
         log_event(LOG_WARN, "language worker ended",
                   json_pack("{s:I,s:I,s:s}", "owner", (json_int_t)owner, "sandbox",
                             (json_int_t)(w->proc ? w->proc->id : 0), "reason", msg));
-    if (r < 0) {
+    /* An abandoned call's worker answered (or was told to stop): it is in a known state. */
+    if (r < 0 && r != -ECONNABORTED) {
         worker_stop(l, w);
     } else {
         free(w->wbuf);
@@ -337,7 +342,15 @@ static void on_answer(struct lang *l, struct worker *w)
         w->fresh = json_is_true(json_object_get(reply, "warming"));
         pthread_mutex_unlock(&l->mu);
         json_object_del(reply, "warming");
-        finish(l, w, 0, reply, NULL);
+        pthread_mutex_lock(&l->mu);
+        bool abandoned = w->cur->abandoned;
+        pthread_mutex_unlock(&l->mu);
+        if (abandoned) {
+            json_decref(reply);
+            finish(l, w, -ECONNABORTED, NULL, "the client left");
+        } else {
+            finish(l, w, 0, reply, NULL);
+        }
         return;
     }
 }
@@ -376,6 +389,7 @@ static void dispatch(struct lang *l, struct worker *w)
     w->timeout = w->fresh ? l->cfg.start_ms : l->cfg.timeout_ms;
     pthread_mutex_unlock(&l->mu);
     w->deadline = clock_mono_ms() + w->timeout;
+    w->cancel_sent = false;
     json_t *rq = c->rq;
     json_object_set_new(rq, "ws", json_integer((json_int_t)c->ws));
     int r = w->light
@@ -408,6 +422,26 @@ static void dispatch(struct lang *l, struct worker *w)
         finish(l, w, -EPIPE, NULL, "the language worker failed (it does not read)");
 }
 
+/* Tells w to stop its current analysis, whose client left: a line {"cancel": id} after its
+ * request (the worker looks for it while it analyses, and answers at once); it gets
+ * LANG_CANCEL_GRACE_MS more to do so. */
+static void send_cancel(struct lang *l, struct worker *w, uint64_t now)
+{
+    char line[64];
+    int n = snprintf(line, sizeof(line), "{\"cancel\":%lld}\n", (long long)w->cur_id);
+    char *nb = w->wbuf ? realloc(w->wbuf, w->wlen + (size_t)n) : NULL;
+    w->cancel_sent = true;
+    if (now + LANG_CANCEL_GRACE_MS < w->deadline)
+        w->deadline = now + LANG_CANCEL_GRACE_MS;
+    if (!nb)
+        return; /* (the deadline ends it) */
+    memcpy(nb + w->wlen, line, (size_t)n);
+    w->wbuf = nb;
+    w->wlen += (size_t)n;
+    if (flush_request(l, w) < 0)
+        w->deadline = now; /* it does not read: ended below */
+}
+
 /* Refuses calls that waited too long, ends idle workers and workers past their time, gives
  * free workers their next call; returns the time until the next deadline, ms. */
 static int housekeep(struct lang *l)
@@ -417,7 +451,16 @@ static int housekeep(struct lang *l)
     for (unsigned i = 0; i < l->nslots; i++) {
         struct worker *w = &l->w[i];
         char msg[160];
-        if (w->cur && w->proc && now >= w->deadline) {
+        pthread_mutex_lock(&l->mu);
+        bool abandoned = w->cur && w->cur->abandoned;
+        pthread_mutex_unlock(&l->mu);
+        if (abandoned && w->proc && !w->cancel_sent)
+            send_cancel(l, w, now);
+        if (w->cur && w->proc && now >= w->deadline && abandoned) {
+            /* Told to stop, it did not: ended (its owner's next call starts another). */
+            finish(l, w, -ECONNABORTED, NULL, "the client left");
+            worker_stop(l, w);
+        } else if (w->cur && w->proc && now >= w->deadline) {
             snprintf(msg, sizeof(msg), "the language worker took more than %llu ms",
                      (unsigned long long)w->timeout);
             finish(l, w, -ETIMEDOUT, NULL, msg);
@@ -588,6 +631,37 @@ int lang_submit(struct lang *l, int64_t owner, int64_t ws, const char *key, json
     return r;
 }
 
+void lang_cancel(struct lang *l, void *ctx)
+{
+    bool found = false;
+    pthread_mutex_lock(&l->mu);
+    for (unsigned i = 0; i < l->nslots && !found; i++) {
+        struct worker *w = &l->w[i];
+        if (w->cur && w->cur->ctx == ctx) {
+            w->cur->abandoned = found = true;
+            break;
+        }
+        struct call **pp = &w->queue, *c;
+        w->qtail = NULL;
+        while ((c = *pp)) {
+            if (!found && c->ctx == ctx) {
+                *pp = c->next;
+                w->nqueue--;
+                l->queued--;
+                finished_add(l, c, -ECONNABORTED, NULL, "the client left");
+                __atomic_fetch_add(&l->abandoned, 1, __ATOMIC_RELAXED);
+                found = true;
+                continue;
+            }
+            w->qtail = c;
+            pp = &c->next;
+        }
+    }
+    pthread_mutex_unlock(&l->mu);
+    if (found)
+        wake(l);
+}
+
 int lang_new(const struct lang_config *cfg, struct store *store, struct sup *sup, struct lang **ret,
              struct err *err)
 {
@@ -686,4 +760,5 @@ void lang_stats(struct lang *l, struct lang_stats *ret)
     ret->started = __atomic_load_n(&l->started, __ATOMIC_RELAXED);
     ret->timeouts = __atomic_load_n(&l->timeouts, __ATOMIC_RELAXED);
     ret->failures = __atomic_load_n(&l->failures, __ATOMIC_RELAXED);
+    ret->abandoned = __atomic_load_n(&l->abandoned, __ATOMIC_RELAXED);
 }

@@ -80,7 +80,8 @@ void lang_free(struct lang *l);
  * must be validated, lang_answer) or -errno with reply NULL and msg saying why: -EAGAIN the
  * call waited longer than a request's time, -ECANCELED a newer call of the same key replaced
  * it, -ETIMEDOUT the worker passed its time (it was killed), -EPIPE it died or answered
- * nonsense, -EIO it could not start, -ESHUTDOWN lang is being freed, or a store error. */
+ * nonsense, -EIO it could not start, -ESHUTDOWN lang is being freed, -ECONNABORTED its caller
+ * left (lang_cancel), or a store error. */
 typedef void (*lang_done_fn)(void *ctx, int r, json_t *reply, const char *msg);
 
 /* Queues request rq (a JSON object with "op" and the op's fields; taken, also on failure;
@@ -93,6 +94,16 @@ typedef void (*lang_done_fn)(void *ctx, int r, json_t *reply, const char *msg);
 int lang_submit(struct lang *l, int64_t owner, int64_t ws, const char *key, json_t *rq,
                 lang_done_fn done, void *ctx, struct err *err);
 
+/* The caller of the call submitted with ctx has gone (an HTTP client hung up): a waiting
+ * call is finished -ECONNABORTED at once; a running one is abandoned: its worker is told to
+ * stop the analysis (the answer is dropped; done gets -ECONNABORTED) and, if it has not within
+ * LANG_CANCEL_GRACE_MS, is ended like one past its time (the owner's next call starts
+ * another). Nothing happens when no live call has ctx. Any thread; it only takes lang.mu. */
+void lang_cancel(struct lang *l, void *ctx);
+
+/* How long a worker told to stop an abandoned analysis has to do so, ms. */
+#define LANG_CANCEL_GRACE_MS 2000
+
 /* Checks a worker's "ok" answer to op ("complete", "signature", "hover", "definition",
  * "diagnostics", "format") and rebuilds it from checked fields only: types, ranges, bounded
  * counts, workspace paths by the path rules (docs/api.md has the shapes). Returns a new
@@ -101,12 +112,13 @@ json_t *lang_answer(const char *op, json_t *ok);
 
 /* What GET /api/admin/stats reports about the language workers of this node. */
 struct lang_stats {
-    unsigned workers;  /* live workers */
-    unsigned queued;   /* calls waiting for their worker */
-    uint64_t requests; /* answered by a worker (including its refusals) */
-    uint64_t started;  /* workers started */
-    uint64_t timeouts; /* workers killed for passing their time */
-    uint64_t failures; /* workers that died or answered nonsense */
+    unsigned workers;   /* live workers */
+    unsigned queued;    /* calls waiting for their worker */
+    uint64_t requests;  /* answered by a worker (including its refusals) */
+    uint64_t started;   /* workers started */
+    uint64_t timeouts;  /* workers killed for passing their time */
+    uint64_t failures;  /* workers that died or answered nonsense */
+    uint64_t abandoned; /* calls dropped or stopped because their caller left */
 };
 void lang_stats(struct lang *l, struct lang_stats *ret);
 

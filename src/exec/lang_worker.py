@@ -8,6 +8,9 @@
 #   request  {"id", "op", "ws", "path", "source", "line", "column", "deadline_ms",
 #             "files": {path: text}, "drop": [path]}
 #   answer   {"id", "ok": {...}, "warming"} or {"id", "error": {"code", "message"}, "warming"}
+#   cancel   {"cancel": id}: the client of request `id` left. Sent while the worker analyses
+#            it; the worker stops and answers {"id", "error": {"code": "cancelled"}}. A cancel
+#            that comes after the answer is ignored (it is never answered).
 # "warming" is true while the worker has not finished warming up in idle time (importing
 # jedi, indexing the PRELOAD modules, importing black).
 # "files" and "drop" bring the worker's copy of workspace `ws` (its Python files, under
@@ -20,6 +23,7 @@ import os
 import select
 import signal
 import sys
+import time
 
 # Our stderr is nobody's: tracebacks of a hostile input must not fill a pipe.
 _null = os.open("/dev/null", os.O_WRONLY)
@@ -58,9 +62,13 @@ _projects = {}
 
 
 def need_jedi():
-    global jedi, ENV
+    global jedi, ENV, _importing
     if jedi is None:
-        import jedi as j
+        _importing = True  # an import stopped half-way would leave jedi half-imported
+        try:
+            import jedi as j
+        finally:
+            _importing = False
 
         j.settings.cache_directory = "/tmp/jedi"
         # Never import a module for real on jedi's own initiative ("gi" by default): a
@@ -80,8 +88,26 @@ class Timeout(Exception):
     pass
 
 
+class Cancelled(Exception):
+    pass
+
+
+# While a request is analysed, SIGALRM comes every TICK seconds: the analysis stops at its
+# deadline (Timeout) or when anything arrives on stdin, which can only be a cancel of it:
+# the server writes the next request only after this answer (Cancelled).
+TICK = 0.02
+_deadline = None  # time.monotonic() of the current request's end, or None
+_lines = None  # main's reader
+_importing = False
+
+
 def _alarm(signum, frame):
-    raise Timeout()
+    if _importing:
+        return
+    if _deadline is not None and time.monotonic() >= _deadline:
+        raise Timeout()
+    if _lines is not None and _lines.ready():
+        raise Cancelled()
 
 
 signal.signal(signal.SIGALRM, _alarm)
@@ -436,16 +462,34 @@ def answer(rq):
         if not isinstance(rq.get("source"), str):
             raise Failure("bad_request", "source must be a string")
         safe_rel(rq.get("path"))
+    global _deadline
     deadline = rq.get("deadline_ms")
     if isinstance(deadline, int) and deadline > 0:
-        signal.setitimer(signal.ITIMER_REAL, deadline / 1000.0)
+        _deadline = time.monotonic() + deadline / 1000.0
+    signal.setitimer(signal.ITIMER_REAL, TICK, TICK)
     try:
         return op(rq)
-    except BaseException:
+    except BaseException as e:
         _states.drop()  # an analysis stopped half-way may have left it inconsistent
+        if isinstance(e, (Timeout, Cancelled)):
+            forget_tree(rq)
         raise
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
+        _deadline = None
+
+
+def forget_tree(rq):
+    """parso's diff parser changes the cached tree of the edited file in place: one stopped
+    half-way is forgotten (the next request parses the file whole)."""
+    cache = sys.modules.get("parso.cache")
+    if cache is None:
+        return
+    from pathlib import Path
+
+    path = Path(os.path.join(ws_root(rq["ws"]), rq["path"]))
+    for trees in cache.parser_cache.values():
+        trees.pop(path, None)
 
 
 def warm_one(name):
@@ -505,7 +549,8 @@ def main():
     warm.append("black")
     if len(sys.argv) > 2 and sys.argv[2] == "light":
         warm = []  # diagnostics only (pyflakes): nothing to warm up
-    lines = Lines()
+    global _lines
+    lines = _lines = Lines()
     out = sys.stdout
     settled = False
     while True:
@@ -520,12 +565,16 @@ def main():
         rid = None
         try:
             rq = json.loads(line)
+            if isinstance(rq, dict) and "cancel" in rq and "op" not in rq:
+                continue  # of a request answered already
             rid = rq.get("id") if isinstance(rq, dict) else None
             reply = {"id": rid, "ok": answer(rq)}
         except Failure as f:
             reply = {"id": rid, "error": {"code": f.code, "message": f.message}}
         except Timeout:
             reply = {"id": rid, "error": {"code": "timeout", "message": "analysis took too long"}}
+        except Cancelled:
+            reply = {"id": rid, "error": {"code": "cancelled", "message": "the client left"}}
         except ValueError as e:
             # jedi's complaint about a line or column out of range
             code = "bad_position" if "line" in str(e) or "column" in str(e) else "failed"

@@ -604,3 +604,87 @@ def test_completion_follows_edits_of_the_file(lang_user):
     put(c, ws, "shapes.py", "class Box:\n    height = 1\n")
     labels = public(complete(c, ws, "from shapes import Box\nBox.", path="edited.py"))
     assert "height" in labels and "width" not in labels, labels
+
+
+def send_raw(srv, c, ws, op, **body):
+    """Sends a language request on a socket of its own and returns the socket (unread)."""
+    import json as _json
+    import socket
+
+    data = _json.dumps(body).encode()
+    cookie = "; ".join(f"{k}={v}" for k, v in c.s.cookies.items())
+    s = socket.create_connection(("127.0.0.1", srv.port))
+    s.sendall(f"POST /api/workspaces/{ws['id']}/{op} HTTP/1.1\r\nHost: x\r\n"
+              f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n"
+              f"Cookie: {cookie}\r\nX-CSRF-Token: {c.csrf}\r\n\r\n".encode() + data)
+    return s
+
+
+def wait_stat(c, key, n):
+    deadline = time.monotonic() + 60
+    while c.get("/api/admin/stats").json()["lang"].get(key) != n:
+        assert time.monotonic() < deadline, f"lang {key} never reached {n}"
+        time.sleep(0.05)
+
+
+def test_a_departed_clients_analysis_is_dropped_or_stopped():
+    """When the client of a language request hangs up, its waiting call is dropped and its
+    running analysis is stopped (the worker is told to, and stays: same process), so the
+    owner's next request does not wait for work nobody will read. The request time is far
+    longer than the test's deadlines: before, the next request waited for both slow ones."""
+    srv = Server(extra=["--lang-timeout-ms", "600000", "--lang-preload", ""]).start()
+    try:
+        c = Client(srv)  # the first account: an admin, for /api/admin/stats
+        ws = c.workspace("w")
+        pid, before = busy_worker(srv, c, ws)
+        line, col = end_of(SLOW)
+        running = send_raw(srv, c, ws, "complete", path="a.py", source=SLOW, line=line,
+                           column=col)
+        wait_analysing(pid, before)
+        waiting = send_raw(srv, c, ws, "complete", path="b.py", source=SLOW, line=line,
+                           column=col)
+        wait_queued(c, 1)
+        waiting.close()
+        wait_stat(c, "abandoned", 1)  # dropped from the queue
+        assert c.get("/api/admin/stats").json()["lang"]["queued"] == 0
+        running.close()
+        wait_stat(c, "abandoned", 2)  # the worker stopped the analysis
+        r = raw_ask(c, ws, "complete", timeout=60, path="main.py", source="import os\nos.pat",
+                    line=2, column=6)
+        assert r.status_code == 200 and "path" in [i["label"] for i in r.json()["items"]]
+        assert worker_pids(srv) == [pid]  # told to stop, not killed
+        lang = c.get("/api/admin/stats").json()["lang"]
+        assert lang["timeouts"] == 0 and lang["failures"] == 0, lang
+    finally:
+        srv.stop()
+
+
+def test_a_worker_that_does_not_stop_for_a_departed_client_is_replaced():
+    """A worker that cannot stop an abandoned analysis (here: SIGSTOP) is ended after a
+    short grace; the owner's next request gets a fresh worker, and another user's worker
+    answers throughout."""
+    import signal
+
+    srv = Server(extra=["--lang-timeout-ms", "600000", "--lang-preload", ""]).start()
+    try:
+        c, d = Client(srv), Client(srv)
+        ws, wd = c.workspace("w"), d.workspace("w")
+        pid, before = busy_worker(srv, c, ws)
+        assert complete(d, wd, "import os\nos.pat")
+        line, col = end_of(SLOW)
+        running = send_raw(srv, c, ws, "complete", path="a.py", source=SLOW, line=line,
+                           column=col)
+        wait_analysing(pid, before)
+        os.kill(pid, signal.SIGSTOP)
+        running.close()
+        deadline = time.monotonic() + 60
+        while os.path.exists(f"/proc/{pid}"):
+            assert time.monotonic() < deadline, "the stopped worker was never ended"
+            time.sleep(0.05)
+        assert complete(d, wd, "import os\nos.pat")
+        assert complete(c, ws, "import os\nos.pat")
+        assert pid not in worker_pids(srv)
+        lang = c.get("/api/admin/stats").json()["lang"]
+        assert lang["abandoned"] == 1 and lang["timeouts"] == 0, lang
+    finally:
+        srv.stop()
