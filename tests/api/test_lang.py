@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import Client, Server, error_code
+from conftest import DB_KIND, Client, Server, error_code
 
 
 def put(c, ws, path, text):
@@ -688,3 +688,54 @@ def test_a_worker_that_does_not_stop_for_a_departed_client_is_replaced():
         assert lang["abandoned"] == 1 and lang["timeouts"] == 0, lang
     finally:
         srv.stop()
+
+
+if DB_KIND == "postgres":  # (SQLite's readers never wait for a lock: no slow query to make)
+
+    def test_a_slow_store_query_holds_up_no_other_analysis():
+        """The store is read for a worker's files on a sync thread, not on the lang loop:
+        while one user's completion waits for a locked table (a slow query), another
+        user's diagnostics are answered; the completion follows once the lock goes."""
+        import subprocess
+
+        srv = Server(extra=["--lang-timeout-ms", "120000", "--lang-start-ms", "120000",
+                            "--lang-preload", ""]).start()
+        lock = None
+        try:
+            a, b = Client(srv), Client(srv)
+            wa, wb = a.workspace("a"), b.workspace("b")
+            for _ in range(2):
+                assert complete(a, wa, "import os\nos.pat")
+                assert ask(b, wb, "diagnostics", path="m.py", source="x\n").status_code == 200
+            lock = subprocess.Popen(["psql", srv.database, "-qAt", "-v", "ON_ERROR_STOP=1"],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            lock.stdin.write("BEGIN;\nLOCK TABLE files IN ACCESS EXCLUSIVE MODE;\n"
+                             "SELECT 'locked';\n")
+            lock.stdin.flush()
+            assert lock.stdout.readline().strip() == "locked"
+            with concurrent.futures.ThreadPoolExecutor(1) as ex:
+                slow = ex.submit(raw_ask, a, wa, "complete", path="m.py",
+                                 source="import os\nos.pat", line=2, column=6)
+                deadline = time.monotonic() + 60
+                while True:  # until the sync's query waits for the lock
+                    q = subprocess.run(["psql", srv.database, "-qAt", "-c",
+                                        "SELECT count(*) FROM pg_locks WHERE NOT granted"],
+                                       capture_output=True, text=True, check=True)
+                    if int(q.stdout) > 0:
+                        break
+                    assert time.monotonic() < deadline, "the completion never waited"
+                    time.sleep(0.05)
+                r = raw_ask(b, wb, "diagnostics", timeout=60, path="m.py", source="import os\n")
+                assert r.status_code == 200, r.text
+                assert [i["code"] for i in r.json()["items"]] == ["UnusedImport"]
+                assert not slow.done()
+                lock.stdin.write("COMMIT;\n")
+                lock.stdin.close()
+                lock.wait(30)
+                r = slow.result()
+                assert r.status_code == 200 and "path" in [i["label"] for i in r.json()["items"]]
+        finally:
+            if lock and lock.poll() is None:
+                lock.kill()
+                lock.wait()
+            srv.stop()
