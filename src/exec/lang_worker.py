@@ -54,6 +54,21 @@ def _type_comments(tree, tokens):
 
 pyflakes.checker._collect_type_comments = _type_comments
 
+# pyflakes asks, for every node, whether `from __future__` imports are still allowed, by
+# checking that every scope on its stack is a module scope: a tenth of a check. The
+# innermost scope is looked at first (inside a function or class, most nodes, the answer
+# is no at once); otherwise pyflakes' own test answers. Same answer.
+_futures = pyflakes.checker.Checker.futuresAllowed
+
+
+def _futures_allowed(self):
+    if not isinstance(self.scopeStack[-1], pyflakes.checker.ModuleScope):
+        return False
+    return _futures.fget(self)
+
+
+pyflakes.checker.Checker.futuresAllowed = property(_futures_allowed, _futures.fset)
+
 # jedi is imported on first use, or in idle time (see main): diagnostics need only pyflakes,
 # so a fresh worker answers them at once.
 jedi = None
