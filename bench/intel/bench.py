@@ -9,9 +9,13 @@ cache is warm after the first call), and (b) jedi and pyflakes called in this pr
 host (the floor: the analysis alone, no sandbox, no HTTP, no JSON). Prints p50/p99 and ratios.
 The file changes before every round like a person typing (one line edited somewhere in the
 body, every third round a line added), so no figure is a repeat of an earlier request; every
-contender gets the same text. PYROOM_BIN picks the server binary (an older build: the
-"before" figure of a change).
-Environment: BENCH_RUNS (rounds, default 60), BENCH_COLD (cold runs, default 8).
+contender gets the same text. PYROOM_BIN picks the server binary; BENCH_BASELINE_BIN
+names another (e.g. main's build) that serves the same requests interleaved in the same run,
+and the ratios new / baseline are printed. Besides wall times, the CPU time spent per round
+by each server process and by its language workers (utime + stime from /proc, which the
+load changes much less than wall times) is printed.
+Environment: BENCH_RUNS (rounds, default 60), BENCH_COLD (cold runs, default 8),
+BENCH_BASELINE_BIN.
 """
 import os
 import statistics
@@ -21,10 +25,53 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tests", "api"))
+import conftest  # noqa: E402
 from conftest import BIN, Client, Server  # noqa: E402
 
 N = int(os.environ.get("BENCH_RUNS", "60"))
 COLD = int(os.environ.get("BENCH_COLD", "8"))
+BASELINE = os.environ.get("BENCH_BASELINE_BIN")
+
+
+def cpu_ms(pid):
+    """utime + stime of a process, ms (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def descendants(pid):
+    children = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    children.setdefault(int(f.read().rsplit(")", 1)[1].split()[1]),
+                                        []).append(int(d))
+            except (OSError, IndexError, ValueError):
+                pass
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def workers(srv):
+    """Pids of srv's language workers (python3 -I -c ...)."""
+    out = []
+    for p in descendants(srv.proc.pid):
+        try:
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                if f.read().split(b"\0")[:3] == [b"python3", b"-I", b"-c"]:
+                    out.append(p)
+        except OSError:
+            pass
+    return out
 
 
 def source():
@@ -90,26 +137,42 @@ def main():
 
     assert len(LINES) == 300, len(LINES)
     load0 = os.getloadavg()[0]
-    srv = Server(extra=["--lang-per-minute", "100000", "--access-log", "false"]).start()
+    extra = ["--lang-per-minute", "100000", "--access-log", "false"]
+    srv = Server(extra=extra).start()
+    base = None
+    if BASELINE:
+        conftest.BIN = BASELINE
+        try:
+            base = Server(extra=extra).start()
+        finally:
+            conftest.BIN = BIN
     home = tempfile.mkdtemp(prefix="bench-intel-")
     try:
-        c = Client(srv, username="admin")
-        ws = c.workspace("bench")
-        url = f"/api/workspaces/{ws['id']}"
-
         doc = {"src": SRC, "pos": (len(LINES), len(LINES[-1]))}
 
-        def complete():
-            r = c.post(url + "/complete", json={"path": "main.py", "source": doc["src"],
-                                                "line": doc["pos"][0], "column": doc["pos"][1]})
-            assert r.status_code == 200, r.text
-            assert "linspace" in [i["label"] for i in r.json()["items"]]
+        def contender(server):
+            c = Client(server, username="admin")
+            ws = c.workspace("bench")
+            url = f"/api/workspaces/{ws['id']}"
 
-        def diagnostics():
-            r = c.post(url + "/diagnostics", json={"path": "main.py", "source": doc["src"]})
-            assert r.status_code == 200, r.text
-            # the added lines' unused names, nothing else
-            assert all(i["code"] == "UnusedVariable" for i in r.json()["items"]), r.text
+            def complete():
+                r = c.post(url + "/complete", json={"path": "main.py", "source": doc["src"],
+                                                    "line": doc["pos"][0],
+                                                    "column": doc["pos"][1]})
+                assert r.status_code == 200, r.text
+                assert "linspace" in [i["label"] for i in r.json()["items"]]
+
+            def diagnostics():
+                r = c.post(url + "/diagnostics", json={"path": "main.py", "source": doc["src"]})
+                assert r.status_code == 200, r.text
+                # the added lines' unused names, nothing else
+                assert all(i["code"] == "UnusedVariable" for i in r.json()["items"]), r.text
+
+            return complete, diagnostics
+
+        complete, diagnostics = contender(srv)
+        if base:
+            base_complete, base_diagnostics = contender(base)
 
         env = jedi.InterpreterEnvironment()
 
@@ -140,29 +203,55 @@ def main():
         # The worker's start (import jedi, index numpy/pandas/matplotlib, black): the first
         # request waits for what it needs; then until it says it is warm.
         first, _ = timed(complete)
+        if base:
+            base_first, _ = timed(base_complete)
         for _ in range(3):
             complete()
             diagnostics()
+            if base:
+                base_complete()
+                base_diagnostics()
         direct_complete()  # the host's own first index, not counted either
         cold()
-        res = {k: [] for k in ("complete", "diagnostics", "direct complete",
-                               "direct diagnostics", "cold python3 -c jedi")}
+        # The workers go on warming up in idle time (matplotlib, black): wait until they
+        # are quiet, so that the CPU counted below is the requests' (at most two minutes).
+        pids = workers(srv) + (workers(base) if base else [])
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            before = sum(cpu_ms(p) for p in pids)
+            time.sleep(1)
+            if sum(cpu_ms(p) for p in pids) - before < 30:
+                break
+        names = ["complete", "diagnostics"]
+        if base:
+            names += ["baseline complete", "baseline diagnostics"]
+        res = {k: [] for k in names + ["direct complete", "direct diagnostics",
+                                       "cold python3 -c jedi"]}
+        # CPU per round: each server process, and its workers (full and light)
+        procs = {"server": [srv.proc.pid], "server workers": workers(srv)}
+        if base:
+            procs.update({"baseline": [base.proc.pid], "baseline workers": workers(base)})
+        cpu0 = {k: sum(cpu_ms(p) for p in ps) for k, ps in procs.items()}
         every = max(1, N // max(1, COLD))
         typist = Typist()
         for i in range(N):
             doc["src"], doc["pos"] = typist.next(i)
             res["complete"].append(timed(complete)[0])
             res["diagnostics"].append(timed(diagnostics)[0])
+            if base:
+                res["baseline complete"].append(timed(base_complete)[0])
+                res["baseline diagnostics"].append(timed(base_diagnostics)[0])
             res["direct complete"].append(timed(direct_complete)[0])
             res["direct diagnostics"].append(timed(direct_diagnostics)[0])
             if i % every == 0 and len(res["cold python3 -c jedi"]) < COLD:
                 res["cold python3 -c jedi"].append(timed(cold)[0])
+        cpu = {k: (sum(cpu_ms(p) for p in ps) - cpu0[k]) / N for k, ps in procs.items()}
         load = os.getloadavg()[0]
         print(f"bench/intel: 300-line numpy/pandas file edited every round, {N} rounds, "
               f"load average {load0:.1f} at the start, {load:.1f} at the end, "
               f"on {os.cpu_count()} cores; server {os.path.relpath(BIN)}")
         print(f"  first request of a fresh worker (sandbox start, jedi import, indexing): "
-              f"{first:.0f} ms")
+              f"{first:.0f} ms" + (f" (baseline {base_first:.0f} ms)" if base else ""))
         print(f"  {'':28} {'p50 ms':>9} {'p99 ms':>9} {'mean ms':>9}")
         for k, xs in res.items():
             print(f"  {k:28} {pct(xs, 0.5):9.1f} {pct(xs, 0.99):9.1f} "
@@ -174,10 +263,20 @@ def main():
               f"server / direct jedi = {p50['complete'] / p50['direct complete']:.2f}")
         print(f"  diagnostics: server / direct pyflakes = "
               f"{p50['diagnostics'] / p50['direct diagnostics']:.2f}")
+        print("  CPU per round (one completion and one diagnostics), ms: " +
+              ", ".join(f"{k} {v:.1f}" for k, v in cpu.items()))
+        if base:
+            print(f"  new / baseline (BENCH_BASELINE_BIN={BASELINE}): completion p50 "
+                  f"{p50['complete'] / p50['baseline complete']:.2f}, diagnostics p50 "
+                  f"{p50['diagnostics'] / p50['baseline diagnostics']:.2f}, server CPU "
+                  f"{cpu['server'] / max(cpu['baseline'], 1e-9):.2f}, worker CPU "
+                  f"{cpu['server workers'] / max(cpu['baseline workers'], 1e-9):.2f}")
         print(f"  aims: completion p50 < 50 ms: {'met' if p50['complete'] < 50 else 'NOT met'}; "
               f"diagnostics p50 < 30 ms: {'met' if p50['diagnostics'] < 30 else 'NOT met'}")
     finally:
         srv.stop()
+        if base:
+            base.stop()
         subprocess.run(["rm", "-rf", home])
 
 

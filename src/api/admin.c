@@ -277,10 +277,10 @@ static json_t *lang_json(struct api *api)
     if (!api->lang)
         return json_pack("{s:b}", "enabled", false);
     lang_stats(api->lang, &st);
-    return json_pack("{s:b,s:i,s:i,s:I,s:I,s:I,s:I}", "enabled", true, "workers", (int)st.workers,
-                     "queued", (int)st.queued, "requests", (json_int_t)st.requests, "started",
-                     (json_int_t)st.started, "timeouts", (json_int_t)st.timeouts, "failures",
-                     (json_int_t)st.failures);
+    return json_pack("{s:b,s:i,s:i,s:I,s:I,s:I,s:I,s:I}", "enabled", true, "workers",
+                     (int)st.workers, "queued", (int)st.queued, "requests", (json_int_t)st.requests,
+                     "started", (json_int_t)st.started, "timeouts", (json_int_t)st.timeouts,
+                     "failures", (json_int_t)st.failures, "abandoned", (json_int_t)st.abandoned);
 }
 
 json_t *api_stats_json(struct api *api)

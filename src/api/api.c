@@ -487,6 +487,7 @@ static int lang_start(struct api *api, const struct settings *cfg, struct store 
         .idle_ms = cfg->lang_idle * 1000,
         .timeout_ms = cfg->lang_timeout_ms,
         .start_ms = cfg->lang_start_ms,
+        .cancel_ms = cfg->lang_cancel_ms,
         .queue = (unsigned)cfg->lang_queue,
         .sync_bytes = cfg->lang_sync_bytes,
         .max_file_bytes = cfg->max_file_bytes,

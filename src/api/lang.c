@@ -12,7 +12,8 @@
  * it with free() if it stops first) and hands it to http_req_continue, whose short turn on an
  * HTTP worker only sends it. A call is keyed by user, workspace, op and path, so a newer
  * request about the same file replaces one still waiting (409 superseded): typing does not
- * queue stale analyses.
+ * queue stale analyses. A client that hangs up while its request waits (http_req_on_gone)
+ * has its call dropped, or its running analysis stopped (lang_cancel).
  */
 #include "exec/lang.h"
 
@@ -110,6 +111,7 @@ static struct answer *worker_error(json_t *error)
 /* A request waiting for its call. */
 struct pending {
     struct http_req *req;
+    struct lang *lang;
     enum op op;
 };
 
@@ -151,11 +153,18 @@ static struct answer *make_answer(enum op op, int r, json_t *reply, const char *
 static void on_done(void *ctx, int r, json_t *reply, const char *msg)
 {
     struct pending *p = ctx;
-    struct http_req *req = p->req;
     struct answer *a = make_answer(p->op, r, reply, msg);
     json_decref(reply);
+    http_req_continue(p->req, send_answer, a); /* after it, on_gone is not called */
     free(p);
-    http_req_continue(req, send_answer, a);
+}
+
+/* The client hung up while its request waited (the server's housekeeping thread): its
+ * call is dropped, or its analysis stopped; on_done still follows. */
+static void on_gone(void *ctx)
+{
+    struct pending *p = ctx;
+    lang_cancel(p->lang, p);
 }
 
 /* ---- the handler ----------------------------------------------------------------------- */
@@ -225,9 +234,10 @@ static void handle(struct http_req *req, struct api *api, enum op op)
     }
     snprintf(key, klen, "%lld:%lld:%s:%s", (long long)c.user.id, (long long)w->id, op_names[op],
              path);
-    *p = (struct pending){.req = req, .op = op};
+    *p = (struct pending){.req = req, .lang = api->lang, .op = op};
     /* From here the answer comes from on_done, possibly before lang_submit returns. */
     http_req_defer(req);
+    http_req_on_gone(req, on_gone, p);
     struct err e = {0};
     int r = lang_submit(api->lang, w->owner_id, w->id, key, rq, on_done, p, &e);
     if (r < 0)

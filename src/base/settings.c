@@ -174,6 +174,8 @@ static const struct def defs[] = {
      "language requests waiting per language worker (429 beyond)"},
     {"lang-start-ms", K_U64, F(lang_start_ms), "30000", NULL,
      "time for the first request of a fresh language worker (imports and indexing), ms"},
+    {"lang-cancel-ms", K_U64, F(lang_cancel_ms), "2000", NULL,
+     "time a language worker has to stop an analysis whose client left, ms (ended past it)"},
     {"lang-lifetime", K_U64, F(lang_lifetime), "3600", NULL,
      "seconds a language worker lives at most (the next request starts another)"},
     {"lang-cpu-ms", K_U64, F(lang_cpu_ms), "600000", NULL,

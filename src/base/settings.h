@@ -90,6 +90,7 @@ struct settings {
     uint64_t lang_idle;       /* seconds before an unused worker ends */
     uint64_t lang_timeout_ms; /* one request, ms */
     uint64_t lang_start_ms;   /* first request of a fresh worker, ms */
+    uint64_t lang_cancel_ms;  /* to stop an analysis whose client left, ms */
     uint64_t lang_queue;      /* language requests waiting per worker */
     uint64_t lang_lifetime;   /* seconds a worker lives at most */
     uint64_t lang_cpu_ms;     /* CPU time of a worker over its life, ms */

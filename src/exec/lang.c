@@ -33,8 +33,21 @@ struct call {
     uint64_t wait_until; /* refused (-EAGAIN) if its worker has not taken it by then, ms */
     lang_done_fn done;
     void *ctx;
-    int r;         /* the outcome, once finished */
-    json_t *reply; /* the answer (r == 0), handed to done */
+    bool abandoned; /* lang_cancel while it ran: its worker is told to stop, its answer dropped */
+    int r;          /* the outcome, once finished */
+    json_t *reply;  /* the answer (r == 0), handed to done */
+    char msg[200];
+};
+
+/* A full worker's file sync for its current call, done on a sync thread (sync_main): the
+ * store's queries never run on the loop. The worker's `given` is the job's meanwhile. */
+struct sync_job {
+    struct sync_job *next; /* in lang.sjobs, then lang.sdone */
+    struct worker *w;
+    struct call *c; /* w's current call when the job was made */
+    json_t *rq;     /* c's request (a reference of the job's): "files" and "drop" go in it */
+    int64_t ws;
+    int r; /* lang_given_sync's outcome */
     char msg[200];
 };
 
@@ -54,6 +67,9 @@ struct worker {
     int in, out;                /* our ends of its stdin and stdout (non-blocking) */
     uint64_t deadline, timeout; /* cur's deadline and time, ms */
     json_int_t next_id, cur_id;
+    bool cancel_sent;        /* cur was abandoned and the worker told so */
+    bool syncing;            /* a sync job has `given` (nothing is dispatched meanwhile) */
+    bool given_stale;        /* ended while syncing: `given` is cleared when the job is back */
     char *wbuf;              /* cur's request being written */
     size_t wlen, woff;       /* its length and what was written, bytes */
     struct lang_given given; /* what it holds of each workspace (lang_sync.c) */
@@ -71,12 +87,17 @@ struct lang {
     int ep, wake;  /* the loop's epoll, and an eventfd that wakes it */
     pthread_t loop;
     bool loop_started;
+    pthread_t *syncers; /* the sync threads (sync_main) */
+    unsigned nsyncers;
+    pthread_cond_t sync_cv;              /* a job was queued, or lang stops */
+    struct sync_job *sjobs, *sjobs_tail; /* under mu: waiting for a sync thread */
+    struct sync_job *sdone;              /* under mu: done, for the loop */
     struct worker *w; /* nslots: max_workers full ones, then as many light ones */
     unsigned nslots;
     struct call *finished, *ftail; /* under mu: done functions the loop is to call */
     unsigned queued;               /* under mu: calls in every queue */
     /* counters (lang_stats), updated atomically */
-    uint64_t requests, started, timeouts, failures;
+    uint64_t requests, started, timeouts, failures, abandoned;
 };
 
 /* epoll data: a worker's stdout is 2i, its stdin 2i + 1; the eventfd is WAKE. */
@@ -107,7 +128,10 @@ static void worker_stop(struct lang *l, struct worker *w)
     w->wbuf = NULL;
     w->wlen = w->woff = 0;
     w->rlen = 0;
-    lang_given_clear(&w->given);
+    if (w->syncing)
+        w->given_stale = true; /* a sync thread has it */
+    else
+        lang_given_clear(&w->given);
 }
 
 static int nonblocking(int fd)
@@ -233,6 +257,8 @@ static void finish(struct lang *l, struct worker *w, int r, json_t *reply, const
         __atomic_fetch_add(&l->failures, 1, __ATOMIC_RELAXED);
     else if (w->cur && r == 0)
         __atomic_fetch_add(&l->requests, 1, __ATOMIC_RELAXED);
+    else if (w->cur && r == -ECONNABORTED)
+        __atomic_fetch_add(&l->abandoned, 1, __ATOMIC_RELAXED);
     pthread_mutex_lock(&l->mu);
     struct call *c = w->cur;
     int64_t owner = w->owner;
@@ -247,7 +273,8 @@ static void finish(struct lang *l, struct worker *w, int r, json_t *reply, const
         log_event(LOG_WARN, "language worker ended",
                   json_pack("{s:I,s:I,s:s}", "owner", (json_int_t)owner, "sandbox",
                             (json_int_t)(w->proc ? w->proc->id : 0), "reason", msg));
-    if (r < 0) {
+    /* An abandoned call's worker answered (or was told to stop): it is in a known state. */
+    if (r < 0 && r != -ECONNABORTED) {
         worker_stop(l, w);
     } else {
         free(w->wbuf);
@@ -337,15 +364,52 @@ static void on_answer(struct lang *l, struct worker *w)
         w->fresh = json_is_true(json_object_get(reply, "warming"));
         pthread_mutex_unlock(&l->mu);
         json_object_del(reply, "warming");
-        finish(l, w, 0, reply, NULL);
+        pthread_mutex_lock(&l->mu);
+        bool abandoned = w->cur->abandoned;
+        pthread_mutex_unlock(&l->mu);
+        if (abandoned) {
+            json_decref(reply);
+            finish(l, w, -ECONNABORTED, NULL, "the client left");
+        } else {
+            finish(l, w, 0, reply, NULL);
+        }
         return;
     }
 }
 
+/* Writes w's current call's request (its files, if any, added already). */
+static void send_request(struct lang *l, struct worker *w)
+{
+    json_t *rq = w->cur->rq;
+    w->cur_id = ++w->next_id;
+    json_object_set_new(rq, "id", json_integer(w->cur_id));
+    /* The worker stops a slow analysis itself a little before we would kill it, so that
+     * one pathological request does not cost the warm interpreter. */
+    json_object_set_new(rq, "deadline_ms", json_integer((json_int_t)(w->timeout * 4 / 5)));
+    char *text = json_dumps(rq, JSON_COMPACT | JSON_ENSURE_ASCII);
+    size_t len = text ? strlen(text) : 0;
+    free(w->wbuf);
+    w->wbuf = text ? realloc(text, len + 1) : NULL;
+    if (!w->wbuf) {
+        free(text);
+        finish(l, w, -ENOMEM, NULL, "out of memory");
+        return;
+    }
+    w->wbuf[len] = '\n';
+    w->wlen = len + 1;
+    w->woff = 0;
+    w->rlen = 0;
+    if (flush_request(l, w) < 0)
+        finish(l, w, -EPIPE, NULL, "the language worker failed (it does not read)");
+}
+
 /* Gives w its next waiting call, if it has one and no current one: (re)starts the worker,
- * brings its copy of the workspace up to date and writes the request. */
+ * has a sync thread bring its copy of the workspace up to date (a full worker), or writes
+ * the request at once (a light one: diagnostics read no files). */
 static void dispatch(struct lang *l, struct worker *w)
 {
+    if (w->syncing)
+        return; /* its current call is being synced, or just ended while it was */
     pthread_mutex_lock(&l->mu);
     struct call *c = w->cur ? NULL : w->queue;
     bool evict = w->evict;
@@ -376,48 +440,131 @@ static void dispatch(struct lang *l, struct worker *w)
     w->timeout = w->fresh ? l->cfg.start_ms : l->cfg.timeout_ms;
     pthread_mutex_unlock(&l->mu);
     w->deadline = clock_mono_ms() + w->timeout;
-    json_t *rq = c->rq;
-    json_object_set_new(rq, "ws", json_integer((json_int_t)c->ws));
-    int r = w->light
-                ? 0
-                : lang_given_sync(&w->given, l->store, c->ws, l->cfg.sync_bytes,
-                                  l->cfg.max_file_bytes, rq, &err); /* diagnostics read no files */
-    if (r < 0) {
-        finish(l, w, r, NULL, err.msg); /* what it was given is unknown now: ended */
+    w->cancel_sent = false;
+    json_object_set_new(c->rq, "ws", json_integer((json_int_t)c->ws));
+    if (w->light) {
+        send_request(l, w);
         return;
     }
-    w->cur_id = ++w->next_id;
-    json_object_set_new(rq, "id", json_integer(w->cur_id));
-    /* The worker stops a slow analysis itself a little before we would kill it, so that
-     * one pathological request does not cost the warm interpreter. */
-    json_object_set_new(rq, "deadline_ms", json_integer((json_int_t)(w->timeout * 4 / 5)));
-    char *text = json_dumps(rq, JSON_COMPACT | JSON_ENSURE_ASCII);
-    size_t len = text ? strlen(text) : 0;
-    free(w->wbuf);
-    w->wbuf = text ? realloc(text, len + 1) : NULL;
-    if (!w->wbuf) {
-        free(text);
+    struct sync_job *j = calloc(1, sizeof(*j));
+    if (!j) {
         finish(l, w, -ENOMEM, NULL, "out of memory");
         return;
     }
-    w->wbuf[len] = '\n';
-    w->wlen = len + 1;
-    w->woff = 0;
-    w->rlen = 0;
+    *j = (struct sync_job){.w = w, .c = c, .rq = json_incref(c->rq), .ws = c->ws};
+    w->syncing = true;
+    pthread_mutex_lock(&l->mu);
+    if (l->sjobs_tail)
+        l->sjobs_tail->next = j;
+    else
+        l->sjobs = j;
+    l->sjobs_tail = j;
+    pthread_cond_signal(&l->sync_cv);
+    pthread_mutex_unlock(&l->mu);
+}
+
+/* A sync thread: takes the queued jobs one by one, reads the store, hands them back to the
+ * loop (lang.sdone and a wake). */
+static void *sync_main(void *arg)
+{
+    struct lang *l = arg;
+    pthread_mutex_lock(&l->mu);
+    for (;;) {
+        while (!l->sjobs && !l->stopping)
+            pthread_cond_wait(&l->sync_cv, &l->mu);
+        if (l->stopping)
+            break;
+        struct sync_job *j = l->sjobs;
+        l->sjobs = j->next;
+        if (!l->sjobs)
+            l->sjobs_tail = NULL;
+        pthread_mutex_unlock(&l->mu);
+        struct err err = {0};
+        j->r = lang_given_sync(&j->w->given, l->store, j->ws, l->cfg.sync_bytes,
+                               l->cfg.max_file_bytes, j->rq, &err);
+        snprintf(j->msg, sizeof(j->msg), "%.199s", err.msg);
+        pthread_mutex_lock(&l->mu);
+        j->next = l->sdone;
+        l->sdone = j;
+        pthread_mutex_unlock(&l->mu);
+        wake(l);
+    }
+    pthread_mutex_unlock(&l->mu);
+    return NULL;
+}
+
+/* The loop takes back the synced jobs: their worker's request is written, unless its call
+ * ended meanwhile (its time passed: the worker was ended; what it was given is cleared). */
+static void synced(struct lang *l)
+{
+    pthread_mutex_lock(&l->mu);
+    struct sync_job *j = l->sdone;
+    l->sdone = NULL;
+    pthread_mutex_unlock(&l->mu);
+    while (j) {
+        struct sync_job *next = j->next;
+        struct worker *w = j->w;
+        w->syncing = false;
+        if (w->given_stale) {
+            lang_given_clear(&w->given);
+            w->given_stale = false;
+        }
+        if (w->cur != j->c || !w->proc) {
+            /* Its call passed its time while the store was read, which ended the worker
+             * (the files synced were never written to it). */
+            if (w->proc)
+                worker_stop(l, w);
+        } else if (j->r < 0) {
+            finish(l, w, j->r, NULL, j->msg); /* what it was given is unknown now: ended */
+        } else {
+            send_request(l, w);
+        }
+        json_decref(j->rq);
+        free(j);
+        j = next;
+    }
+}
+
+/* Tells w to stop its current analysis, whose client left: a line {"cancel": id} after its
+ * request (the worker looks for it while it analyses, and answers at once); it gets
+ * cancel_ms more to do so. */
+static void send_cancel(struct lang *l, struct worker *w, uint64_t now)
+{
+    char line[64];
+    int n = snprintf(line, sizeof(line), "{\"cancel\":%lld}\n", (long long)w->cur_id);
+    char *nb = w->wbuf ? realloc(w->wbuf, w->wlen + (size_t)n) : NULL;
+    w->cancel_sent = true;
+    if (now + l->cfg.cancel_ms < w->deadline)
+        w->deadline = now + l->cfg.cancel_ms;
+    if (!nb)
+        return; /* (the deadline ends it) */
+    memcpy(nb + w->wlen, line, (size_t)n);
+    w->wbuf = nb;
+    w->wlen += (size_t)n;
     if (flush_request(l, w) < 0)
-        finish(l, w, -EPIPE, NULL, "the language worker failed (it does not read)");
+        w->deadline = now; /* it does not read: ended below */
 }
 
 /* Refuses calls that waited too long, ends idle workers and workers past their time, gives
  * free workers their next call; returns the time until the next deadline, ms. */
 static int housekeep(struct lang *l)
 {
+    synced(l);
     uint64_t now = clock_mono_ms();
     uint64_t next = now + 5000;
     for (unsigned i = 0; i < l->nslots; i++) {
         struct worker *w = &l->w[i];
         char msg[160];
-        if (w->cur && w->proc && now >= w->deadline) {
+        pthread_mutex_lock(&l->mu);
+        bool abandoned = w->cur && w->cur->abandoned;
+        pthread_mutex_unlock(&l->mu);
+        if (abandoned && w->proc && !w->cancel_sent && !w->syncing)
+            send_cancel(l, w, now);
+        if (w->cur && w->proc && now >= w->deadline && abandoned) {
+            /* Told to stop, it did not: ended (its owner's next call starts another). */
+            finish(l, w, -ECONNABORTED, NULL, "the client left");
+            worker_stop(l, w);
+        } else if (w->cur && w->proc && now >= w->deadline) {
             snprintf(msg, sizeof(msg), "the language worker took more than %llu ms",
                      (unsigned long long)w->timeout);
             finish(l, w, -ETIMEDOUT, NULL, msg);
@@ -588,6 +735,37 @@ int lang_submit(struct lang *l, int64_t owner, int64_t ws, const char *key, json
     return r;
 }
 
+void lang_cancel(struct lang *l, void *ctx)
+{
+    bool found = false;
+    pthread_mutex_lock(&l->mu);
+    for (unsigned i = 0; i < l->nslots && !found; i++) {
+        struct worker *w = &l->w[i];
+        if (w->cur && w->cur->ctx == ctx) {
+            w->cur->abandoned = found = true;
+            break;
+        }
+        struct call **pp = &w->queue, *c;
+        w->qtail = NULL;
+        while ((c = *pp)) {
+            if (!found && c->ctx == ctx) {
+                *pp = c->next;
+                w->nqueue--;
+                l->queued--;
+                finished_add(l, c, -ECONNABORTED, NULL, "the client left");
+                __atomic_fetch_add(&l->abandoned, 1, __ATOMIC_RELAXED);
+                found = true;
+                continue;
+            }
+            w->qtail = c;
+            pp = &c->next;
+        }
+    }
+    pthread_mutex_unlock(&l->mu);
+    if (found)
+        wake(l);
+}
+
 int lang_new(const struct lang_config *cfg, struct store *store, struct sup *sup, struct lang **ret,
              struct err *err)
 {
@@ -605,6 +783,7 @@ int lang_new(const struct lang_config *cfg, struct store *store, struct sup *sup
     l->sup = sup;
     l->ep = l->wake = -1;
     pthread_mutex_init(&l->mu, NULL);
+    pthread_cond_init(&l->sync_cv, NULL);
     l->nslots = 2 * l->cfg.max_workers;
     l->w = calloc(l->nslots, sizeof(*l->w));
     if (!l->w) {
@@ -628,6 +807,17 @@ int lang_new(const struct lang_config *cfg, struct store *store, struct sup *sup
         return err_set(err, EAGAIN, "lang loop thread");
     }
     l->loop_started = true;
+    /* One sync thread per full worker, at most LANG_SYNC_THREADS: a slow store query holds
+     * up the syncs of the workers behind it, never the loop. */
+    unsigned n = l->cfg.max_workers < LANG_SYNC_THREADS ? l->cfg.max_workers : LANG_SYNC_THREADS;
+    l->syncers = calloc(n, sizeof(*l->syncers));
+    for (unsigned i = 0; l->syncers && i < n; i++)
+        if (pthread_create(&l->syncers[i], NULL, sync_main, l) == 0)
+            l->nsyncers++;
+    if (!l->nsyncers) {
+        lang_free(l);
+        return err_set(err, EAGAIN, "lang sync threads");
+    }
     *ret = l;
     return 0;
 }
@@ -638,10 +828,25 @@ void lang_free(struct lang *l)
         return;
     pthread_mutex_lock(&l->mu);
     l->stopping = true;
+    pthread_cond_broadcast(&l->sync_cv);
     pthread_mutex_unlock(&l->mu);
     if (l->loop_started) {
         wake(l);
         pthread_join(l->loop, NULL);
+    }
+    for (unsigned i = 0; i < l->nsyncers; i++)
+        pthread_join(l->syncers[i], NULL);
+    free(l->syncers);
+    /* The sync jobs left: their workers get their `given` back (ended below). */
+    struct sync_job *lists[2] = {l->sjobs, l->sdone};
+    l->sjobs = l->sjobs_tail = l->sdone = NULL;
+    for (unsigned k = 0; k < 2; k++) {
+        for (struct sync_job *j = lists[k], *next; j; j = next) {
+            next = j->next;
+            j->w->syncing = false;
+            json_decref(j->rq);
+            free(j);
+        }
     }
     /* The loop is gone: every call still here is finished now. */
     pthread_mutex_lock(&l->mu);
@@ -669,6 +874,7 @@ void lang_free(struct lang *l)
         close(l->wake);
     if (l->ep >= 0)
         close(l->ep);
+    pthread_cond_destroy(&l->sync_cv);
     pthread_mutex_destroy(&l->mu);
     free(l->w);
     free(l);
@@ -686,4 +892,5 @@ void lang_stats(struct lang *l, struct lang_stats *ret)
     ret->started = __atomic_load_n(&l->started, __ATOMIC_RELAXED);
     ret->timeouts = __atomic_load_n(&l->timeouts, __ATOMIC_RELAXED);
     ret->failures = __atomic_load_n(&l->failures, __ATOMIC_RELAXED);
+    ret->abandoned = __atomic_load_n(&l->abandoned, __ATOMIC_RELAXED);
 }

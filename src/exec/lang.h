@@ -30,12 +30,17 @@
  * Threads. Requests are asynchronous: lang_submit queues a call on its owner's worker and
  * returns; one thread (the loop, an epoll over every worker's pipes, an eventfd and the nearest
  * deadline) writes each call's request when its worker is free, reads the answer, enforces
- * the times, ends idle workers, and calls the call's done function. So a caller (an HTTP
+ * the times, ends idle workers, and calls the call's done function. The store is never
+ * queried on the loop: a full worker's call first goes to one of a few sync threads, which
+ * read the workspace's files (lang_sync) and hand it back; one slow query then delays that
+ * worker's call only (its time runs meanwhile; past it the worker is ended, since what it
+ * was given is then unknown). So a caller (an HTTP
  * handler that deferred its request) holds no thread while an analysis runs. A worker answers
  * one call at a time, in order; at most queue calls wait per worker, and a call that waited
  * longer than a request's time is refused (-EAGAIN). A call with a key replaces a queued call
  * of the same key (-ECANCELED): the newer source makes the older answer useless (typing).
- * Ownership: a worker's process, pipes and what it was given are the loop's alone; slots,
+ * Ownership: a worker's process, pipes and what it was given are the loop's alone (what it
+ * was given is a sync thread's while that thread syncs its current call); slots,
  * queues and counters are under lang.mu; a call is lang's from a successful lang_submit until
  * its done function returns.
  */
@@ -58,12 +63,17 @@ struct lang_config {
     uint64_t idle_ms;        /* a worker unused this long is ended, ms */
     uint64_t timeout_ms;     /* one request, ms */
     uint64_t start_ms;       /* the first request of a fresh worker (imports, indexing), ms */
+    uint64_t cancel_ms;      /* to stop an abandoned analysis (lang_cancel), ms */
     unsigned queue;          /* calls waiting per worker (beyond: -EAGAIN) */
     size_t sync_bytes;       /* bytes of a workspace's Python files a worker is given */
     size_t max_file_bytes;   /* larger files are not given to the worker, bytes */
     struct sb_limits limits; /* of each worker's sandbox (wall_ms: its lifetime) */
     const char *preload;     /* comma-separated modules indexed at start (copied) */
 };
+
+/* Threads that read a workspace's files from the store for the full workers (at most one
+ * per worker slot), so that the loop never waits for the store. */
+#define LANG_SYNC_THREADS 4
 
 /* The largest answer read from a worker, bytes; a worker passing it is killed. */
 #define LANG_MAX_REPLY (8u << 20)
@@ -80,7 +90,8 @@ void lang_free(struct lang *l);
  * must be validated, lang_answer) or -errno with reply NULL and msg saying why: -EAGAIN the
  * call waited longer than a request's time, -ECANCELED a newer call of the same key replaced
  * it, -ETIMEDOUT the worker passed its time (it was killed), -EPIPE it died or answered
- * nonsense, -EIO it could not start, -ESHUTDOWN lang is being freed, or a store error. */
+ * nonsense, -EIO it could not start, -ESHUTDOWN lang is being freed, -ECONNABORTED its caller
+ * left (lang_cancel), or a store error. */
 typedef void (*lang_done_fn)(void *ctx, int r, json_t *reply, const char *msg);
 
 /* Queues request rq (a JSON object with "op" and the op's fields; taken, also on failure;
@@ -93,6 +104,13 @@ typedef void (*lang_done_fn)(void *ctx, int r, json_t *reply, const char *msg);
 int lang_submit(struct lang *l, int64_t owner, int64_t ws, const char *key, json_t *rq,
                 lang_done_fn done, void *ctx, struct err *err);
 
+/* The caller of the call submitted with ctx has gone (an HTTP client hung up): a waiting
+ * call is finished -ECONNABORTED at once; a running one is abandoned: its worker is told to
+ * stop the analysis (the answer is dropped; done gets -ECONNABORTED) and, if it has not within
+ * cancel_ms, is ended like one past its time (the owner's next call starts
+ * another). Nothing happens when no live call has ctx. Any thread; it only takes lang.mu. */
+void lang_cancel(struct lang *l, void *ctx);
+
 /* Checks a worker's "ok" answer to op ("complete", "signature", "hover", "definition",
  * "diagnostics", "format") and rebuilds it from checked fields only: types, ranges, bounded
  * counts, workspace paths by the path rules (docs/api.md has the shapes). Returns a new
@@ -101,12 +119,13 @@ json_t *lang_answer(const char *op, json_t *ok);
 
 /* What GET /api/admin/stats reports about the language workers of this node. */
 struct lang_stats {
-    unsigned workers;  /* live workers */
-    unsigned queued;   /* calls waiting for their worker */
-    uint64_t requests; /* answered by a worker (including its refusals) */
-    uint64_t started;  /* workers started */
-    uint64_t timeouts; /* workers killed for passing their time */
-    uint64_t failures; /* workers that died or answered nonsense */
+    unsigned workers;   /* live workers */
+    unsigned queued;    /* calls waiting for their worker */
+    uint64_t requests;  /* answered by a worker (including its refusals) */
+    uint64_t started;   /* workers started */
+    uint64_t timeouts;  /* workers killed for passing their time */
+    uint64_t failures;  /* workers that died or answered nonsense */
+    uint64_t abandoned; /* calls dropped or stopped because their caller left */
 };
 void lang_stats(struct lang *l, struct lang_stats *ret);
 

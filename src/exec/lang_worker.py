@@ -8,6 +8,9 @@
 #   request  {"id", "op", "ws", "path", "source", "line", "column", "deadline_ms",
 #             "files": {path: text}, "drop": [path]}
 #   answer   {"id", "ok": {...}, "warming"} or {"id", "error": {"code", "message"}, "warming"}
+#   cancel   {"cancel": id}: the client of request `id` left. Sent while the worker analyses
+#            it; the worker stops and answers {"id", "error": {"code": "cancelled"}}. A cancel
+#            that comes after the answer is ignored (it is never answered).
 # "warming" is true while the worker has not finished warming up in idle time (importing
 # jedi, indexing the PRELOAD modules, importing black).
 # "files" and "drop" bring the worker's copy of workspace `ws` (its Python files, under
@@ -20,6 +23,7 @@ import os
 import select
 import signal
 import sys
+import time
 
 # Our stderr is nobody's: tracebacks of a hostile input must not fill a pipe.
 _null = os.open("/dev/null", os.O_WRONLY)
@@ -50,6 +54,21 @@ def _type_comments(tree, tokens):
 
 pyflakes.checker._collect_type_comments = _type_comments
 
+# pyflakes asks, for every node, whether `from __future__` imports are still allowed, by
+# checking that every scope on its stack is a module scope: a tenth of a check. The
+# innermost scope is looked at first (inside a function or class, most nodes, the answer
+# is no at once); otherwise pyflakes' own test answers. Same answer.
+_futures = pyflakes.checker.Checker.futuresAllowed
+
+
+def _futures_allowed(self):
+    if not isinstance(self.scopeStack[-1], pyflakes.checker.ModuleScope):
+        return False
+    return _futures.fget(self)
+
+
+pyflakes.checker.Checker.futuresAllowed = property(_futures_allowed, _futures.fset)
+
 # jedi is imported on first use, or in idle time (see main): diagnostics need only pyflakes,
 # so a fresh worker answers them at once.
 jedi = None
@@ -58,15 +77,24 @@ _projects = {}
 
 
 def need_jedi():
-    global jedi, ENV
+    global jedi, ENV, _importing
     if jedi is None:
-        import jedi as j
+        _importing = True  # an import stopped half-way would leave jedi half-imported
+        try:
+            import jedi as j
+        finally:
+            _importing = False
 
         j.settings.cache_directory = "/tmp/jedi"
         # Never import a module for real on jedi's own initiative ("gi" by default): a
         # workspace file of that name would run. (The sandbox bounds it anyway.)
         j.settings.auto_import_modules = []
         ENV = j.InterpreterEnvironment()
+        # Every Script asks jedi.api for its InferenceState: ours keeps it (States).
+        import jedi.api as api
+
+        _states.make = api.InferenceState
+        api.InferenceState = _states.get
         jedi = j
     return jedi
 
@@ -75,8 +103,26 @@ class Timeout(Exception):
     pass
 
 
+class Cancelled(Exception):
+    pass
+
+
+# While a request is analysed, SIGALRM comes every TICK seconds: the analysis stops at its
+# deadline (Timeout) or when anything arrives on stdin, which can only be a cancel of it:
+# the server writes the next request only after this answer (Cancelled).
+TICK = 0.02
+_deadline = None  # time.monotonic() of the current request's end, or None
+_lines = None  # main's reader
+_importing = False
+
+
 def _alarm(signum, frame):
-    raise Timeout()
+    if _importing:
+        return
+    if _deadline is not None and time.monotonic() >= _deadline:
+        raise Timeout()
+    if _lines is not None and _lines.ready():
+        raise Cancelled()
 
 
 signal.signal(signal.SIGALRM, _alarm)
@@ -105,6 +151,8 @@ def safe_rel(path):
 def sync(ws, files, drop):
     root = ws_root(ws)
     os.makedirs(root, exist_ok=True)
+    if files or drop:
+        _states.drop()  # what it inferred about the workspace's modules may be stale
     for rel in drop or ():
         try:
             os.unlink(os.path.join(root, safe_rel(rel)))
@@ -124,6 +172,50 @@ def project(ws):
         p = jedi.Project(ws_root(ws), load_unsafe_extensions=False, smart_sys_path=True)
         _projects[ws] = p
     return p
+
+
+class States:
+    """jedi's inference state, kept from one request to the next about the same file.
+
+    jedi makes a new InferenceState for every Script, and with it forgets everything it
+    inferred about the libraries: completing `np.lin` listed and filtered numpy's six
+    hundred names again, four fifths of a completion. Kept, a completion about the same
+    file reuses what was inferred about the libraries (whose files never change here). The
+    edited file itself is a new module value for every request (a Script's own), so nothing
+    inferred about it is reused; the request-scoped counters and recursion guards are
+    reset. The state is dropped whenever it could be stale or has grown: another file or
+    workspace is asked about, the workspace's files change (sync), a request fails or is
+    interrupted (what it left half-done is unknown), or after MAX_USES requests (results
+    about each request's module stay in its caches)."""
+
+    MAX_USES = 100
+
+    def __init__(self):
+        self.make = None  # jedi's InferenceState class
+        self.key = None
+        self.state = None
+        self.uses = 0
+
+    def drop(self):
+        self.key = self.state = None
+
+    def get(self, project, environment=None, script_path=None):
+        key = (id(project), id(environment), str(script_path))
+        st = self.state
+        if st is None or self.key != key or self.uses >= self.MAX_USES:
+            st = self.state = self.make(project, environment=environment,
+                                        script_path=script_path)
+            self.key, self.uses = key, 0
+        self.uses += 1
+        st.reset_recursion_limitations()
+        st.inferred_element_counts = {}
+        st.dynamic_params_depth = 0
+        st.is_analysis = False
+        st.analysis = []
+        return st
+
+
+_states = States()
 
 
 def script(rq):
@@ -385,13 +477,34 @@ def answer(rq):
         if not isinstance(rq.get("source"), str):
             raise Failure("bad_request", "source must be a string")
         safe_rel(rq.get("path"))
+    global _deadline
     deadline = rq.get("deadline_ms")
     if isinstance(deadline, int) and deadline > 0:
-        signal.setitimer(signal.ITIMER_REAL, deadline / 1000.0)
+        _deadline = time.monotonic() + deadline / 1000.0
+    signal.setitimer(signal.ITIMER_REAL, TICK, TICK)
     try:
         return op(rq)
+    except BaseException as e:
+        _states.drop()  # an analysis stopped half-way may have left it inconsistent
+        if isinstance(e, (Timeout, Cancelled)):
+            forget_tree(rq)
+        raise
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
+        _deadline = None
+
+
+def forget_tree(rq):
+    """parso's diff parser changes the cached tree of the edited file in place: one stopped
+    half-way is forgotten (the next request parses the file whole)."""
+    cache = sys.modules.get("parso.cache")
+    if cache is None:
+        return
+    from pathlib import Path
+
+    path = Path(os.path.join(ws_root(rq["ws"]), rq["path"]))
+    for trees in cache.parser_cache.values():
+        trees.pop(path, None)
 
 
 def warm_one(name):
@@ -451,7 +564,8 @@ def main():
     warm.append("black")
     if len(sys.argv) > 2 and sys.argv[2] == "light":
         warm = []  # diagnostics only (pyflakes): nothing to warm up
-    lines = Lines()
+    global _lines
+    lines = _lines = Lines()
     out = sys.stdout
     settled = False
     while True:
@@ -466,12 +580,16 @@ def main():
         rid = None
         try:
             rq = json.loads(line)
+            if isinstance(rq, dict) and "cancel" in rq and "op" not in rq:
+                continue  # of a request answered already
             rid = rq.get("id") if isinstance(rq, dict) else None
             reply = {"id": rid, "ok": answer(rq)}
         except Failure as f:
             reply = {"id": rid, "error": {"code": f.code, "message": f.message}}
         except Timeout:
             reply = {"id": rid, "error": {"code": "timeout", "message": "analysis took too long"}}
+        except Cancelled:
+            reply = {"id": rid, "error": {"code": "cancelled", "message": "the client left"}}
         except ValueError as e:
             # jedi's complaint about a line or column out of range
             code = "bad_position" if "line" in str(e) or "column" in str(e) else "failed"

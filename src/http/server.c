@@ -23,8 +23,8 @@ static size_t keep_escaped(void *cls, struct MHD_Connection *c, char *s)
     return strlen(s);
 }
 
-/* The housekeeping thread: every HTTP_TICK_MS, the deadlines (conn.c) and the streams
- * waiting for output (stream.c). */
+/* The housekeeping thread: every HTTP_TICK_MS, the deadlines (conn.c), the streams
+ * waiting for output (stream.c) and the deferred requests whose client left (worker.c). */
 static void *housekeeper_main(void *arg)
 {
     struct http_server *srv = arg;
@@ -38,6 +38,7 @@ static void *housekeeper_main(void *arg)
         int64_t now = clock_mono_us();
         srv_conns_tick(srv, now);
         srv_streams_tick(srv, now);
+        srv_deferred_tick(srv);
         pthread_mutex_lock(&srv->mu);
     }
     pthread_mutex_unlock(&srv->mu);

@@ -154,6 +154,12 @@ void http_req_set_route(struct http_req *req, const char *route);
 void http_req_defer(struct http_req *req);
 /* Runs fn(req, ctx) on a worker to answer a deferred request. */
 void http_req_continue(struct http_req *req, http_handler_fn fn, void *ctx);
+/* For a deferred request: fn(ctx) is called at most once, on the housekeeping thread
+ * (within about HTTP_TICK_MS), when its client hangs up (or half-closes its socket) before
+ * http_req_continue is called; never once http_req_continue has begun. It runs with the
+ * request's lock held (http_req_continue waits for it): it must be quick, must not block
+ * and must not call http_* functions on req. The request must still be continued. */
+void http_req_on_gone(struct http_req *req, void (*fn)(void *ctx), void *ctx);
 
 /* ---- streaming bodies ---------------------------------------------------------------- */
 

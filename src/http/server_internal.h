@@ -99,9 +99,11 @@ struct req_state {
     bool suspended;  /* the connection is suspended for a worker */
     bool terminated; /* libmicrohttpd is done with it */
     bool too_many_params;
-    bool too_large;            /* the body passed max_body: answered 413 once it is in */
-    uint64_t dropped;          /* body bytes read and dropped after that */
-    bool counted;              /* counted in srv->per_addr under req.remote */
+    bool too_large;          /* the body passed max_body: answered 413 once it is in */
+    uint64_t dropped;        /* body bytes read and dropped after that */
+    bool counted;            /* counted in srv->per_addr under req.remote */
+    void (*gone_fn)(void *); /* http_req_on_gone's, until continued or called */
+    void *gone_ctx;
     struct MHD_Response *resp; /* the answer, waiting to be queued by the loop */
     unsigned resp_status;
     char *owned[8];
@@ -155,6 +157,8 @@ void *srv_worker_main(void *arg);
  * stops. Takes a reference on st when it succeeds. */
 bool srv_submit(struct http_server *srv, struct req_state *st, http_handler_fn fn, void *ctx,
                 bool bounded);
+/* Calls the gone functions of deferred requests whose client hung up (housekeeping). */
+void srv_deferred_tick(struct http_server *srv);
 
 /* reply.c: r gets the security headers, headers and the request id, then is stashed. */
 int srv_queue(struct http_req *req, int status, struct MHD_Response *r, const char *const *headers);

@@ -2,6 +2,7 @@
  * requests (http_req_defer, http_req_continue); see server.h. */
 #include "http/server_internal.h"
 
+#include <poll.h>
 #include <stdlib.h>
 
 void *srv_worker_main(void *arg)
@@ -95,10 +96,65 @@ void http_req_defer(struct http_req *req)
     pthread_mutex_unlock(&st->srv->mu);
 }
 
+void http_req_on_gone(struct http_req *req, void (*fn)(void *ctx), void *ctx)
+{
+    struct req_state *st = (struct req_state *)req;
+    pthread_mutex_lock(&st->mu);
+    st->gone_fn = fn;
+    st->gone_ctx = ctx;
+    pthread_mutex_unlock(&st->mu);
+}
+
+/* Deferred requests that asked to hear of it (gone_fn) and whose connection, suspended
+ * meanwhile (libmicrohttpd does not watch it then), was hung up: gone_fn is called. */
+void srv_deferred_tick(struct http_server *srv)
+{
+    pthread_mutex_lock(&srv->mu);
+    unsigned n = 0, k = 0;
+    for (struct req_state *st = srv->reqs; st; st = st->next)
+        n++;
+    struct req_state **all = n ? malloc(n * sizeof(*all)) : NULL;
+    for (struct req_state *st = srv->reqs; all && st && k < n; st = st->next) {
+        pthread_mutex_lock(&st->mu);
+        if (st->gone_fn && st->suspended && !st->terminated) {
+            st->refs++;
+            all[k++] = st;
+        }
+        pthread_mutex_unlock(&st->mu);
+    }
+    pthread_mutex_unlock(&srv->mu);
+    struct pollfd *p = k ? calloc(k, sizeof(*p)) : NULL;
+    for (unsigned i = 0; p && i < k; i++)
+        p[i] = (struct pollfd){.fd = srv_conn_fd(all[i]->req.conn), .events = POLLRDHUP};
+    /* The fds belong to suspended connections, which libmicrohttpd does not close; one
+     * resumed meanwhile is skipped below (its poll answer may be about another socket). */
+    if (p && poll(p, k, 0) > 0) {
+        for (unsigned i = 0; i < k; i++) {
+            if (p[i].fd < 0 || !(p[i].revents & (POLLRDHUP | POLLHUP | POLLERR)))
+                continue;
+            struct req_state *st = all[i];
+            pthread_mutex_lock(&st->mu);
+            if (st->gone_fn && st->suspended && !st->terminated) {
+                void (*fn)(void *) = st->gone_fn;
+                st->gone_fn = NULL;
+                fn(st->gone_ctx);
+            }
+            pthread_mutex_unlock(&st->mu);
+        }
+    }
+    free(p);
+    for (unsigned i = 0; i < k; i++)
+        srv_req_unref(all[i]);
+    free(all);
+}
+
 void http_req_continue(struct http_req *req, http_handler_fn fn, void *ctx)
 {
     struct req_state *st = (struct req_state *)req;
     struct http_server *srv = st->srv;
+    pthread_mutex_lock(&st->mu);
+    st->gone_fn = NULL; /* (waits for a gone function that is running) */
+    pthread_mutex_unlock(&st->mu);
     if (!srv_submit(srv, st, fn, ctx, false)) {
         /* The server is stopping: nobody will answer; the context goes. */
         free(ctx);

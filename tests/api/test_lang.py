@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import Client, Server, error_code
+from conftest import DB_KIND, Client, Server, error_code
 
 
 def put(c, ws, path, text):
@@ -583,3 +583,159 @@ def test_diagnostics_follow_edits_exactly(lang_user):
         else:
             got = sorted((i["line"], i["column"], i["code"]) for i in items)
         assert got == flakes(src), (how, text, src)
+
+
+def test_completion_follows_edits_of_the_file(lang_user):
+    """The worker keeps jedi's inference state between requests about the same file
+    (lang_worker.py's States): what it knows of the libraries is reused, never what it
+    inferred about the file being edited, whose every version is analysed afresh."""
+    c, ws = lang_user
+    put(c, ws, "shapes.py", "class Box:\n    width = 1\n")
+    steps = [("x = 1\nx.bit_", ["bit_length"]),
+             ("x = 'a'\nx.bit_", []),
+             ("x = 'a'\nx.upp", ["upper"]),
+             ("import numpy as np\nx = np\nx.linsp", ["linspace"]),
+             ("import numpy as np\nx = 'a'\nx.linsp", []),
+             ("from shapes import Box\nBox.wid", ["width"]),
+             ("from shapes import Box as x\nx.upp", [])]
+    for src, want in steps * 2:
+        assert [i["label"] for i in complete(c, ws, src, path="edited.py")] == want, src
+    # Another file of the workspace changed: the next request sees it.
+    put(c, ws, "shapes.py", "class Box:\n    height = 1\n")
+    labels = public(complete(c, ws, "from shapes import Box\nBox.", path="edited.py"))
+    assert "height" in labels and "width" not in labels, labels
+
+
+def send_raw(srv, c, ws, op, **body):
+    """Sends a language request on a socket of its own and returns the socket (unread)."""
+    import json as _json
+    import socket
+
+    data = _json.dumps(body).encode()
+    cookie = "; ".join(f"{k}={v}" for k, v in c.s.cookies.items())
+    s = socket.create_connection(("127.0.0.1", srv.port))
+    s.sendall(f"POST /api/workspaces/{ws['id']}/{op} HTTP/1.1\r\nHost: x\r\n"
+              f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n"
+              f"Cookie: {cookie}\r\nX-CSRF-Token: {c.csrf}\r\n\r\n".encode() + data)
+    return s
+
+
+def wait_stat(c, key, n):
+    deadline = time.monotonic() + 60
+    while c.get("/api/admin/stats").json()["lang"].get(key) != n:
+        assert time.monotonic() < deadline, f"lang {key} never reached {n}"
+        time.sleep(0.05)
+
+
+def test_a_departed_clients_analysis_is_dropped_or_stopped():
+    """When the client of a language request hangs up, its waiting call is dropped and its
+    running analysis is stopped (the worker is told to, and stays: same process), so the
+    owner's next request does not wait for work nobody will read. The request time is far
+    longer than the test's deadlines: before, the next request waited for both slow ones."""
+    srv = Server(extra=["--lang-timeout-ms", "600000", "--lang-preload", ""]).start()
+    try:
+        c = Client(srv)  # the first account: an admin, for /api/admin/stats
+        ws = c.workspace("w")
+        pid, before = busy_worker(srv, c, ws)
+        line, col = end_of(SLOW)
+        running = send_raw(srv, c, ws, "complete", path="a.py", source=SLOW, line=line,
+                           column=col)
+        wait_analysing(pid, before)
+        waiting = send_raw(srv, c, ws, "complete", path="b.py", source=SLOW, line=line,
+                           column=col)
+        wait_queued(c, 1)
+        waiting.close()
+        wait_stat(c, "abandoned", 1)  # dropped from the queue
+        assert c.get("/api/admin/stats").json()["lang"]["queued"] == 0
+        running.close()
+        wait_stat(c, "abandoned", 2)  # the worker stopped the analysis
+        r = raw_ask(c, ws, "complete", timeout=60, path="main.py", source="import os\nos.pat",
+                    line=2, column=6)
+        assert r.status_code == 200 and "path" in [i["label"] for i in r.json()["items"]]
+        assert worker_pids(srv) == [pid]  # told to stop, not killed
+        lang = c.get("/api/admin/stats").json()["lang"]
+        assert lang["timeouts"] == 0 and lang["failures"] == 0, lang
+    finally:
+        srv.stop()
+
+
+def test_a_worker_that_does_not_stop_for_a_departed_client_is_replaced():
+    """A worker that cannot stop an abandoned analysis (here: SIGSTOP) is ended after a
+    short grace; the owner's next request gets a fresh worker, and another user's worker
+    answers throughout."""
+    import signal
+
+    srv = Server(extra=["--lang-timeout-ms", "600000", "--lang-preload", ""]).start()
+    try:
+        c, d = Client(srv), Client(srv)
+        ws, wd = c.workspace("w"), d.workspace("w")
+        pid, before = busy_worker(srv, c, ws)
+        assert complete(d, wd, "import os\nos.pat")
+        line, col = end_of(SLOW)
+        running = send_raw(srv, c, ws, "complete", path="a.py", source=SLOW, line=line,
+                           column=col)
+        wait_analysing(pid, before)
+        os.kill(pid, signal.SIGSTOP)
+        running.close()
+        deadline = time.monotonic() + 60
+        while os.path.exists(f"/proc/{pid}"):
+            assert time.monotonic() < deadline, "the stopped worker was never ended"
+            time.sleep(0.05)
+        assert complete(d, wd, "import os\nos.pat")
+        assert complete(c, ws, "import os\nos.pat")
+        assert pid not in worker_pids(srv)
+        lang = c.get("/api/admin/stats").json()["lang"]
+        assert lang["abandoned"] == 1 and lang["timeouts"] == 0, lang
+    finally:
+        srv.stop()
+
+
+if DB_KIND == "postgres":  # (SQLite's readers never wait for a lock: no slow query to make)
+
+    def test_a_slow_store_query_holds_up_no_other_analysis():
+        """The store is read for a worker's files on a sync thread, not on the lang loop:
+        while one user's completion waits for a locked table (a slow query), another
+        user's diagnostics are answered; the completion follows once the lock goes."""
+        import subprocess
+
+        srv = Server(extra=["--lang-timeout-ms", "120000", "--lang-start-ms", "120000",
+                            "--lang-preload", ""]).start()
+        lock = None
+        try:
+            a, b = Client(srv), Client(srv)
+            wa, wb = a.workspace("a"), b.workspace("b")
+            for _ in range(2):
+                assert complete(a, wa, "import os\nos.pat")
+                assert ask(b, wb, "diagnostics", path="m.py", source="x\n").status_code == 200
+            lock = subprocess.Popen(["psql", srv.database, "-qAt", "-v", "ON_ERROR_STOP=1"],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            lock.stdin.write("BEGIN;\nLOCK TABLE files IN ACCESS EXCLUSIVE MODE;\n"
+                             "SELECT 'locked';\n")
+            lock.stdin.flush()
+            assert lock.stdout.readline().strip() == "locked"
+            with concurrent.futures.ThreadPoolExecutor(1) as ex:
+                slow = ex.submit(raw_ask, a, wa, "complete", path="m.py",
+                                 source="import os\nos.pat", line=2, column=6)
+                deadline = time.monotonic() + 60
+                while True:  # until the sync's query waits for the lock
+                    q = subprocess.run(["psql", srv.database, "-qAt", "-c",
+                                        "SELECT count(*) FROM pg_locks WHERE NOT granted"],
+                                       capture_output=True, text=True, check=True)
+                    if int(q.stdout) > 0:
+                        break
+                    assert time.monotonic() < deadline, "the completion never waited"
+                    time.sleep(0.05)
+                r = raw_ask(b, wb, "diagnostics", timeout=60, path="m.py", source="import os\n")
+                assert r.status_code == 200, r.text
+                assert [i["code"] for i in r.json()["items"]] == ["UnusedImport"]
+                assert not slow.done()
+                lock.stdin.write("COMMIT;\n")
+                lock.stdin.close()
+                lock.wait(30)
+                r = slow.result()
+                assert r.status_code == 200 and "path" in [i["label"] for i in r.json()["items"]]
+        finally:
+            if lock and lock.poll() is None:
+                lock.kill()
+                lock.wait()
+            srv.stop()
