@@ -42,6 +42,11 @@ const COMPACT_EVERY = 200;
 
 interface Shared {
     path: string;
+    /** The document's id on the server: every post names it, and relayed updates of another
+     *  document (one dropped before this one started) are ignored, as the server refuses
+     *  this page's updates once this one is dropped. Two documents' histories are unrelated:
+     *  an update of one applied to the other would add its text again. */
+    id: number;
     doc: Y.Doc;
     text: Y.Text;
     /** Largest update id seen (applied or posted): where a fetch of missed updates starts. */
@@ -139,13 +144,14 @@ export class Collab {
         for (let attempt = 0; attempt < 3 && !this.disposed; attempt++) {
             const f = this.file(path);
             if (!f || f.status === 'conflict' || f.status === 'deleted') return;
-            const s: Shared = { path, doc: new Y.Doc(), text: null!, seen: 0, since: 0, queue: [], posting: false, bound: false, dead: false };
+            const s: Shared = { path, id: 0, doc: new Y.Doc(), text: null!, seen: 0, since: 0, queue: [], posting: false, bound: false, dead: false };
             s.text = s.doc.getText('text');
             // The text the page's own change is measured from: what it starts the document
             // with, or (joining a peer's) the stored version the page's editor is based on.
             let origin = f.baseDoc.toString();
             try {
                 const log = await docsApi.log(this.ws, path);
+                s.id = log.doc;
                 for (const u of log.items) {
                     Y.applyUpdate(s.doc, fromB64(u.update), 'remote');
                     s.seen = Math.max(s.seen, u.id);
@@ -158,6 +164,7 @@ export class Collab {
                 try {
                     const r = await docsApi.post(this.ws, path, { client: this.hooks.client, update: toB64(Y.encodeStateAsUpdate(s.doc)), snapshot: true, covers: 0 });
                     s.seen = r.id;
+                    s.id = r.doc;
                 } catch (e2) {
                     if (e2 instanceof ApiError && e2.code === 'doc_exists') continue; // a peer was first: load theirs
                     return;
@@ -211,7 +218,7 @@ export class Collab {
             this.hooks.store.edited(file, file.state.update({ changes, annotations: conf ? ySyncAnnotation.of(conf) : [] }).state);
         };
         s.text.observe(s.observer);
-        f.shared = true;
+        f.shared = s.id;
         s.bound = true;
         const view = this.hooks.view();
         // data-shared marks a co-edited editor (the page's look, and tests wait for it).
@@ -231,7 +238,7 @@ export class Collab {
                 const u = s.queue.length === 1 ? s.queue[0] : Y.mergeUpdates(s.queue);
                 const n = s.queue.length;
                 try {
-                    const r = await docsApi.post(this.ws, s.path, { client: this.hooks.client, update: toB64(u) });
+                    const r = await docsApi.post(this.ws, s.path, { client: this.hooks.client, doc: s.id, update: toB64(u) });
                     s.queue.splice(0, n);
                     s.seen = Math.max(s.seen, r.id);
                     if (++s.since >= COMPACT_EVERY) await this.compact(s);
@@ -261,15 +268,23 @@ export class Collab {
      *  may not), so no peer's update is dropped unseen. */
     private async compact(s: Shared): Promise<void> {
         s.since = 0;
-        const log = await docsApi.log(this.ws, s.path);
-        let covers = 0;
-        for (const u of log.items) {
-            Y.applyUpdate(s.doc, fromB64(u.update), 'remote');
-            covers = Math.max(covers, u.id);
+        try {
+            const log = await docsApi.log(this.ws, s.path);
+            // Replaced meanwhile: the new document's updates must not go into this one (its
+            // snapshot would then carry both texts); this one's reset is on its way.
+            if (log.doc !== s.id || s.dead) return void this.reset(s.path);
+            let covers = 0;
+            for (const u of log.items) {
+                Y.applyUpdate(s.doc, fromB64(u.update), 'remote');
+                covers = Math.max(covers, u.id);
+            }
+            if (!covers) return;
+            const r = await docsApi.post(this.ws, s.path, { client: this.hooks.client, doc: s.id, update: toB64(Y.encodeStateAsUpdate(s.doc)), snapshot: true, covers });
+            s.seen = Math.max(s.seen, r.id);
+        } catch (e) {
+            // Dropped: reset. Otherwise the next compaction (or snapshot_needed) tries again.
+            if (e instanceof ApiError && e.code === 'no_doc') void this.reset(s.path);
         }
-        if (!covers) return;
-        const r = await docsApi.post(this.ws, s.path, { client: this.hooks.client, update: toB64(Y.encodeStateAsUpdate(s.doc)), snapshot: true, covers });
-        s.seen = Math.max(s.seen, r.id);
     }
 
     /** Takes the documents' events from the workspace's event stream. */
@@ -283,7 +298,7 @@ export class Collab {
     }
 
     /** `doc_update` from the event stream. */
-    async remote(d: { path: string; id: number; client: string; snapshot: boolean; update?: string }): Promise<void> {
+    async remote(d: { path: string; doc: number; id: number; client: string; snapshot: boolean; update?: string }): Promise<void> {
         const s = this.docs.get(d.path);
         if (!s) {
             // A document started after this page opened the file (a viewer's page does not
@@ -292,7 +307,9 @@ export class Collab {
             if (f && !this.joining.has(d.path)) this.prepare(f, true);
             return;
         }
-        if (!s || s.dead || d.client === this.hooks.client) return;
+        // Another document's update (the dropped one's, posted before the drop) must not go
+        // into this one.
+        if (s.dead || d.client === this.hooks.client || d.doc !== s.id) return;
         if (d.update) {
             Y.applyUpdate(s.doc, fromB64(d.update), 'remote');
             s.seen = Math.max(s.seen, d.id);
@@ -300,6 +317,7 @@ export class Collab {
             // Too large for the event: fetch it (and what came after) from the log.
             try {
                 const log = await docsApi.log(this.ws, d.path, d.id - 1);
+                if (log.doc !== s.id || s.dead) return; // replaced meanwhile: its reset comes
                 for (const u of log.items) {
                     Y.applyUpdate(s.doc, fromB64(u.update), 'remote');
                     s.seen = Math.max(s.seen, u.id);
@@ -346,7 +364,7 @@ export class Collab {
         const f = this.file(s.path);
         const c = this.compartments.get(s.path);
         if (!f || !c) return;
-        f.shared = false;
+        f.shared = 0;
         const view = this.hooks.view();
         const spec = { effects: c.reconfigure(this.readOnly()) };
         if (view && this.inView(s.path)) view.dispatch(spec);
