@@ -88,6 +88,10 @@ export class Collab {
     private joining = new Map<string, Promise<void>>();
     private compartments = new Map<string, Compartment>();
     private resetting = new Set<string>();
+    /** Paths to try joining again once their join in flight settles (true: force): a reason
+     *  to join (a peer's document started, a reset) that came while a join was already
+     *  loading the log is not lost when that join ends without binding. */
+    private rejoin = new Map<string, boolean>();
     /** Counts the resets of each path: a join that started before one does not bind. */
     private gens = new Map<string, number>();
     private disposed = false;
@@ -133,8 +137,16 @@ export class Collab {
         if (s?.bound) {
             const d = diff(f.state.doc.toString(), s.text.toString());
             if (d) f.state = f.state.update({ changes: d }).state;
-        } else if (!this.joining.has(f.path) && !this.resetting.has(f.path) && (force || this.hooks.together(f.path))) {
-            const p = this.join(f.path).finally(() => this.joining.delete(f.path));
+        } else if (this.joining.has(f.path)) {
+            if (force) this.rejoin.set(f.path, true);
+        } else if (!this.resetting.has(f.path) && (force || this.hooks.together(f.path))) {
+            const p = this.join(f.path).finally(() => {
+                this.joining.delete(f.path);
+                const again = this.rejoin.get(f.path);
+                this.rejoin.delete(f.path);
+                const g = this.file(f.path);
+                if (again !== undefined && g && !this.docs.get(f.path)?.bound && !this.disposed) this.prepare(g, again);
+            });
             this.joining.set(f.path, p);
         }
     }
@@ -303,8 +315,10 @@ export class Collab {
         if (!s) {
             // A document started after this page opened the file (a viewer's page does not
             // start one): join it now; its log holds this update.
+            // A join in flight may have read "no document" just before this one started: it
+            // tries again when it ends (prepare remembers).
             const f = this.file(d.path);
-            if (f && !this.joining.has(d.path)) this.prepare(f, true);
+            if (f) this.prepare(f, true);
             return;
         }
         // Another document's update (the dropped one's, posted before the drop) must not go
@@ -337,6 +351,9 @@ export class Collab {
         const f = this.file(path);
         const s = this.docs.get(path);
         if (s) this.unbind(s);
+        // A join in flight binds nothing now (its generation is old): it tries again once it
+        // ends, if another page is still on the file.
+        if (this.joining.has(path) && !this.rejoin.has(path)) this.rejoin.set(path, false);
         // Not co-edited here (saved: a co-edited save was refused): the file events do it.
         if (!f || !(s || saved)) return;
         this.resetting.add(path);
