@@ -414,3 +414,18 @@ def test_a_viewer_watches_the_terminal_and_cannot_type(user, ws, make_user):
     assert r.status_code == 204, r.text
     assert v.wait_closed()
     t.close()
+
+
+def test_a_removed_editor_loses_their_terminal_at_once(user, ws, make_user):
+    """An editor's own shell (not only a watch) ends when they are removed, and they cannot
+    open one again."""
+    friend = make_user()
+    share(user, ws["id"], friend, "editor")
+    t = Term(friend, ws["id"], name="f")
+    assert b"friend-42" in t.run("echo friend-$((6*7))")
+    r = user.delete(f"/api/workspaces/{ws['id']}/members/{friend.user['id']}")
+    assert r.status_code == 204, r.text
+    assert t.wait_closed()
+    with pytest.raises(Exception) as e:
+        Term(friend, ws["id"], name="f")
+    assert getattr(e.value, "status_code", None) == 404
