@@ -215,8 +215,9 @@ SSE_DATA = {
                    "conflict", "not_saved", "server_restarting")}
     | {"resync": obj({}, required=[]),
        "presence_joined": WHO, "presence_left": WHO, "presence": PRESENCE,
-       "doc_update": obj({"path": STR, "id": INT, "client": STR, "snapshot": BOOL,
-                          "update": STR}, required=["path", "id", "client", "snapshot"]),
+       "doc_update": obj({"path": STR, "doc": INT, "id": INT, "client": STR,
+                          "snapshot": BOOL, "update": STR},
+                         required=["path", "doc", "id", "client", "snapshot"]),
        "doc_reset": obj({"path": STR})},
     "run": {"stdout": obj({"data": STR}), "stderr": obj({"data": STR}),
             "notice": obj({"data": STR}), "result": ref("Run")},
@@ -507,12 +508,13 @@ route("GET", "/api/workspaces/{id}/archive/{path}",
 route("PUT", "/api/workspaces/{id}/files/{path}", "Create or replace a file (raw body)",
       "files", [ok(200, ref("File"), "replaced"), ok(201, ref("File"), "created")],
       ["unauthenticated", "csrf", "not_found", "invalid_path", "conflict", "etag_mismatch",
-       "too_large", "no_doc"], [WSID, FILEPATH],
+       "too_large", "no_doc", "bad_request"], [WSID, FILEPATH],
       body={"required": True, "content": {"application/octet-stream": {
           "schema": {"type": "string", "format": "binary"}}}},
       desc="If-Match: \"ETAG\" makes it conditional (412 etag_mismatch with the current "
-           "etag); If-None-Match: * creates only. X-Pyroom-Doc: 1 marks a co-editing page's "
-           "save: it keeps the file's document, and is 404 no_doc once the document is gone.")
+           "etag); If-None-Match: * creates only. X-Pyroom-Doc: DOC (the document's id) marks "
+           "a co-editing page's save: it keeps the file's document, and is 404 no_doc once "
+           "that document is gone (400 bad_request when it is not an id).")
 route("DELETE", "/api/workspaces/{id}/files/{path}", "Delete a file or a folder", "files",
       [ok(204)], ["unauthenticated", "csrf", "not_found", "invalid_path", "etag_mismatch"],
       [WSID, FILEPATH])
@@ -542,22 +544,24 @@ route("POST", "/api/workspaces/{id}/presence", "Say where you are (file, cursor,
            "{\"client\", \"left\": true}: the page is going (`presence_left`).")
 DOCLOG = obj({"items": {"type": "array", "items": obj({"id": INT, "snapshot": BOOL,
                                                         "update": STR})},
-              "bytes": INT, "editable": BOOL})
+              "doc": INT, "bytes": INT, "editable": BOOL})
 route("GET", "/api/workspaces/{id}/docs/{path}", "A file's co-editing log (late joiners)",
       "collab", [ok(200, DOCLOG)],
       ["unauthenticated", "not_found", "invalid_path", "bad_request", "no_doc"],
       [WSID, FILEPATH, query("after", "only updates with a larger id", INT)],
       desc="Every update since the last snapshot, base64; apply them all (any order).")
 route("POST", "/api/workspaces/{id}/docs/{path}", "Relay a co-editing update (Yjs, base64)",
-      "collab", [ok(201, obj({"id": INT}))],
+      "collab", [ok(201, obj({"id": INT, "doc": INT}))],
       ["invalid_json", "invalid_field", "invalid_path", "invalid_client", "unauthenticated",
        "csrf", "read_only", "not_found", "no_doc", "doc_exists", "snapshot_needed",
        "too_large", "unsupported_media_type"], [WSID, FILEPATH],
-      body=json_body(obj({"client": STR, "update": STR, "snapshot": BOOL, "covers": INT},
-                         required=["client", "update"])),
+      body=json_body(obj({"client": STR, "doc": INT, "update": STR, "snapshot": BOOL,
+                          "covers": INT}, required=["client", "update"])),
       desc="snapshot with covers 0 starts the document (409 doc_exists if another editor "
-           "did); snapshot with covers N replaces the updates up to id N; the log is bounded "
-           "by --collab-doc-bytes (409 snapshot_needed).")
+           "did; its id `doc` is this snapshot's id); anything else names its document "
+           "(`doc`, required; 404 no_doc once that one was dropped, even if another started "
+           "since): snapshot with covers N replaces the updates up to id N; the log is "
+           "bounded by --collab-doc-bytes (409 snapshot_needed).")
 
 LANG_ERRORS = ["invalid_json", "bad_request", "invalid_path", "unauthenticated", "csrf",
                "not_found", "too_large", "rate_limited", "analysis_error", "analysis_failed",

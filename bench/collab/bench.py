@@ -125,8 +125,10 @@ def main():
         wid = w["id"]
         assert owner.put(f"/api/workspaces/{wid}/files/main.py", data=b"x = 1\n").status_code == 200
         docs = f"/api/workspaces/{wid}/docs/main.py"
-        assert owner.post(docs, json={"client": "lead", "update": base64.b64encode(b"S" * 24)
-                                      .decode(), "snapshot": True}).status_code == 201
+        r = owner.post(docs, json={"client": "lead", "update": base64.b64encode(b"S" * 24)
+                                   .decode(), "snapshot": True})
+        assert r.status_code == 201, r.text
+        doc = r.json()["doc"]
         print(f"bench/collab: {N} rounds per figure, loopback, "
               f"{os.environ.get('PYROOM_TEST_DB', 'sqlite')}; machine shared (load "
               f"{os.getloadavg()[0]:.1f})")
@@ -152,7 +154,8 @@ def main():
             ids = {}
 
             def key(i):
-                ids[i] = owner.post(docs, json={"client": "lead", "update": upd}).json()["id"]
+                ids[i] = owner.post(docs, json={"client": "lead", "doc": doc, "update": upd}) \
+                    .json()["id"]
             keys = measure(streams, key,
                            lambda n, d, i: n == "doc_update" and d["id"] == ids.get(i))
             print(f" {followers} followers:")
@@ -166,8 +169,8 @@ def main():
                 s.close()
             # a compaction keeps the log short between rounds
             last = owner.get(docs).json()["items"][-1]["id"]
-            owner.post(docs, json={"client": "lead", "update": upd, "snapshot": True,
-                                   "covers": last})
+            owner.post(docs, json={"client": "lead", "doc": doc, "update": upd,
+                                   "snapshot": True, "covers": last})
 
         # memory per live document
         for i in range(D):
@@ -177,9 +180,9 @@ def main():
         t0 = time.monotonic()
         for i in range(D):
             url = f"/api/workspaces/{wid}/docs/d{i}.py"
-            owner.post(url, json={"client": "m", "update": upd, "snapshot": True})
+            d = owner.post(url, json={"client": "m", "update": upd, "snapshot": True}).json()["doc"]
             for _ in range(U):
-                owner.post(url, json={"client": "m", "update": upd})
+                owner.post(url, json={"client": "m", "doc": d, "update": upd})
         dt = time.monotonic() - t0
         after = rss_kib(srv.proc.pid)
         print(f" memory: {D} documents x {U} updates ({D * (U + 1) / dt:.0f} updates/s): server RSS "

@@ -174,7 +174,35 @@ static json_t *base64_json(const void *data, size_t len)
     return s;
 }
 
-/* POST /api/workspaces/{id}/docs/{path} {"client","update","snapshot","covers"} */
+/* The kind of a document post: a start (snapshot, covers 0), a covering snapshot or an
+ * update. Everything but a start names its document, so nothing meant for a dropped one
+ * lands in the one that replaced it (store/docs.h). False after answering 400. */
+static bool doc_fields(struct http_req *req, json_t *body, bool *snapshot, int64_t *covers,
+                       int64_t *doc)
+{
+    json_t *snap = json_object_get(body, "snapshot"), *cov = json_object_get(body, "covers");
+    json_t *dj = json_object_get(body, "doc");
+    if ((snap && !json_is_boolean(snap)) ||
+        (cov && (!json_is_integer(cov) || json_integer_value(cov) < 0))) {
+        api_reply_error(req, invalid_field,
+                        "'snapshot' is a boolean and 'covers' an update id (0 or more)");
+        return false;
+    }
+    *snapshot = json_is_true(snap);
+    *covers = cov ? json_integer_value(cov) : 0;
+    *doc = 0;
+    if (*snapshot && *covers == 0)
+        return true;
+    if (!dj || !json_is_integer(dj) || json_integer_value(dj) <= 0) {
+        api_reply_error(req, invalid_field,
+                        "'doc' is the id of the document the update is for (from its log)");
+        return false;
+    }
+    *doc = json_integer_value(dj);
+    return true;
+}
+
+/* POST /api/workspaces/{id}/docs/{path} {"client","doc","update","snapshot","covers"} */
 static void h_doc_post(struct http_req *req, void *ctx)
 {
     struct api *api = ctx;
@@ -192,15 +220,10 @@ static void h_doc_post(struct http_req *req, void *ctx)
     bool bad = false;
     if (!client_field(req, body, &client) || !(b64 = api_str(req, body, "update", true, &bad)))
         goto out;
-    json_t *snap = json_object_get(body, "snapshot"), *cov = json_object_get(body, "covers");
-    if ((snap && !json_is_boolean(snap)) ||
-        (cov && (!json_is_integer(cov) || json_integer_value(cov) < 0))) {
-        api_reply_error(req, invalid_field,
-                        "'snapshot' is a boolean and 'covers' an update id (0 or more)");
+    bool snapshot = false;
+    int64_t covers = 0, doc = 0;
+    if (!doc_fields(req, body, &snapshot, &covers, &doc))
         goto out;
-    }
-    bool snapshot = json_is_true(snap);
-    int64_t covers = cov ? json_integer_value(cov) : 0;
     size_t max = api->cfg->collab_doc_bytes, b64len = strlen(b64), len = 0;
     if (b64len / 4 * 3 > max + 3) {
         api_reply_error(req, too_large, "an update is at most %zu bytes", max);
@@ -231,7 +254,7 @@ static void h_doc_post(struct http_req *req, void *ctx)
     }
     int64_t id = 0;
     struct err e = {0};
-    r = store_doc_append(api->store, w->id, path, bin, len, snapshot, covers, (int64_t)max,
+    r = store_doc_append(api->store, w->id, path, doc, bin, len, snapshot, covers, (int64_t)max,
                          (int64_t)api->cfg->max_workspace_bytes, &id, &e);
     switch (r) {
     case 0:
@@ -240,7 +263,7 @@ static void h_doc_post(struct http_req *req, void *ctx)
         api_reply_error(req, doc_exists, "another editor started this file's document; load it");
         goto out;
     case -ENOENT:
-        api_reply_error(req, no_doc, "this file has no live document; start one");
+        api_reply_error(req, no_doc, "this file's document is gone; load the file again");
         goto out;
     case -EFBIG:
         api_reply_error(req, snapshot_needed,
@@ -255,12 +278,15 @@ static void h_doc_post(struct http_req *req, void *ctx)
         api_fail(req, r, "document");
         goto out;
     }
-    json_t *data = json_pack("{s:s,s:I,s:s,s:b}", "path", path, "id", (json_int_t)id, "client",
-                             client, "snapshot", snapshot);
+    json_t *data =
+        json_pack("{s:s,s:I,s:I,s:s,s:b}", "path", path, "doc", (json_int_t)(doc ? doc : id), "id",
+                  (json_int_t)id, "client", client, "snapshot", snapshot);
     if (data && !snapshot && b64len <= INLINE_MAX)
         json_object_set_new(data, "update", json_string(b64));
     publish(api, w->id, EVENT_WS(doc_update), data);
-    http_reply_json(req, 201, json_pack("{s:I}", "id", (json_int_t)id));
+    http_reply_json(
+        req, 201,
+        json_pack("{s:I,s:I}", "id", (json_int_t)id, "doc", (json_int_t)(doc ? doc : id)));
 out:
     free(bin);
     store_file_free(f);
@@ -303,8 +329,8 @@ static void h_doc_get(struct http_req *req, void *ctx)
                                                "snapshot", l->items[i].snapshot, "update",
                                                base64_json(l->items[i].data, l->items[i].len)));
     http_reply_json(req, 200,
-                    json_pack("{s:o,s:I,s:b}", "items", items, "bytes", (json_int_t)l->bytes,
-                              "editable", api_may_edit(api, &c, w)));
+                    json_pack("{s:o,s:I,s:I,s:b}", "items", items, "doc", (json_int_t)l->doc,
+                              "bytes", (json_int_t)l->bytes, "editable", api_may_edit(api, &c, w)));
 out:
     store_doc_log_free(l);
     store_workspace_free(w);
@@ -325,18 +351,20 @@ void api_doc_replaced(struct api *api, int64_t ws, const char *path)
         publish(api, ws, EVENT_WS(doc_reset), json_pack("{s:s}", "path", path));
 }
 
-bool api_doc_save_ok(struct api *api, struct http_req *req, int64_t ws, const char *path)
+bool api_doc_save_ok(struct api *api, struct http_req *req, int64_t ws, const char *path,
+                     int64_t doc)
 {
-    bool live = false;
+    int64_t live = 0;
     int r = store_doc_live(api->store, ws, path, &live, NULL);
     if (r < 0) {
         api_fail(req, r, "document");
         return false;
     }
-    if (!live) {
+    if (live != doc) {
         /* The drop (api_doc_replaced) comes right after the other write, and a page learns
          * that write's etag only by reading it afterwards: so no co-edited save can pass this
-         * check with the new etag and still overwrite it. */
+         * check with the new etag and still overwrite it. A new document started since is
+         * not the one this page's text is (its text may be older). */
         api_reply_error(req, no_doc, "the file was written elsewhere; reload it");
         return false;
     }

@@ -178,12 +178,18 @@ static void h_put(struct http_req *req, void *ctx)
                         (long long)api->limits.max_file_bytes);
         goto out;
     }
-    /* A save by a page co-editing the file says so (X-Pyroom-Doc: 1, collab.c): it keeps the
-     * document, and is refused once the document is gone; any other write replaces the text
-     * the editors share, as a terminal's would. */
+    /* A save by a page co-editing the file says so (X-Pyroom-Doc: the document's id,
+     * collab.c): it keeps the document, and is refused once that document is gone; any other
+     * write replaces the text the editors share, as a terminal's would. */
     const char *doc = http_req_header(req, "X-Pyroom-Doc");
-    bool co_edited = doc && strcmp(doc, "1") == 0;
-    if (co_edited && !api_doc_save_ok(api, req, w->id, path))
+    char *end = NULL;
+    long long doc_id = doc ? strtoll(doc, &end, 10) : 0;
+    bool co_edited = doc != NULL;
+    if (co_edited && (!*doc || *end || doc_id <= 0 || !(*doc >= '0' && *doc <= '9'))) {
+        api_reply_error(req, bad_request, "X-Pyroom-Doc is the id of the file's document");
+        goto out;
+    }
+    if (co_edited && !api_doc_save_ok(api, req, w->id, path, doc_id))
         goto out;
     struct store_cond cond = {.author = c.user.id, .source = STORE_SOURCE_SAVE};
     if (!if_match(api, req, w->id, path, &cond, match, sizeof(match)))

@@ -205,10 +205,12 @@ void api_collab_routes(struct router *r);      /* collab.c: presence, co-editing
  * (collab.c). Call it before publishing the change, so a page stops sharing the old text
  * before it hears of the new one (else it would save its text over the change). */
 void api_doc_replaced(struct api *api, int64_t ws, const char *path);
-/* A save that says it comes from a co-editing page (X-Pyroom-Doc: 1) may only write while
- * the file's document lives: once it is dropped, the file was written elsewhere and the old
- * shared text must not go over it. False after answering (404 no_doc, or the store's error). */
-bool api_doc_save_ok(struct api *api, struct http_req *req, int64_t ws, const char *path);
+/* A save that says it comes from a page co-editing document doc (X-Pyroom-Doc: doc) may
+ * only write while that document lives: once it is dropped, the file was written elsewhere
+ * and the old shared text must not go over it (nor over a new document's, started since).
+ * False after answering (404 no_doc, or the store's error). */
+bool api_doc_save_ok(struct api *api, struct http_req *req, int64_t ws, const char *path,
+                     int64_t doc);
 
 /* Zip downloads (archive.c). What one archive holds: a workspace's files (workspace_id)
  * or a submission's snapshot (submission_id), all of it or path and what is under it. */

@@ -10,6 +10,12 @@
  * stays short. Each document's bytes are bounded by the caller (max_bytes); an append past
  * it is refused (-EFBIG) and the editor must post a snapshot first.
  *
+ * Each document has an id, the id of the snapshot that started it. Every later append names
+ * the document it is meant for: after a drop and a new start, an update or a covering
+ * snapshot a page made for the old document (posted late, or by a page that has not heard of
+ * the drop yet) is refused (-ENOENT), never mixed into the new one, whose CRDT history is
+ * unrelated (applied there, it would add the old text again).
+ *
  * The bytes here are not the file: saving stays the file API, and a change of the file
  * from elsewhere (a terminal, a run) drops the document (store_doc_drop).
  */
@@ -34,26 +40,29 @@ struct store_doc_log {
     struct store_doc_update *items;
     size_t n;
     int64_t bytes; /* the document's stored bytes */
+    int64_t doc;   /* the document's id */
 };
 
 /* Appends an update to the document of path in workspace ws; *ret_id gets its id.
- *   snapshot false: an update; -ENOENT when no document exists, -EFBIG when the document
- *     would pass max_bytes.
- *   snapshot true, covers 0: starts the document; -EEXIST when one exists.
- *   snapshot true, covers N > 0: replaces the updates with id <= N (the snapshot holds
- *     them); -ENOENT when no document exists; -EFBIG when even so it would pass max_bytes.
+ *   snapshot true, covers 0: starts the document (doc is ignored; the document's id is
+ *     *ret_id); -EEXIST when one exists.
+ *   snapshot false: an update of document doc; -ENOENT when path has no document or
+ *     another one than doc (doc was dropped), -EFBIG when the document would pass max_bytes.
+ *   snapshot true, covers N > 0: replaces the updates of document doc with id <= N (the
+ *     snapshot holds them); -ENOENT and -EFBIG as for an update.
  * Every document of ws together holds at most max_ws_bytes: -EDQUOT beyond (a workspace
  * has at most max-files documents, so this, not their number, bounds the database).
  * One transaction. */
-int store_doc_append(struct store *st, int64_t ws, const char *path, const void *data, size_t len,
-                     bool snapshot, int64_t covers, int64_t max_bytes, int64_t max_ws_bytes,
-                     int64_t *ret_id, struct err *err);
+int store_doc_append(struct store *st, int64_t ws, const char *path, int64_t doc, const void *data,
+                     size_t len, bool snapshot, int64_t covers, int64_t max_bytes,
+                     int64_t max_ws_bytes, int64_t *ret_id, struct err *err);
 /* The updates of the document with id > after, oldest first. -ENOENT: no document. */
 int store_doc_log(struct store *st, int64_t ws, const char *path, int64_t after,
                   struct store_doc_log **ret, struct err *err);
 void store_doc_log_free(struct store_doc_log *l);
-/* Whether path in workspace ws has a document now (*ret_live). */
-int store_doc_live(struct store *st, int64_t ws, const char *path, bool *ret_live, struct err *err);
+/* The id of path's document in workspace ws now, 0 when it has none (*ret_doc). */
+int store_doc_live(struct store *st, int64_t ws, const char *path, int64_t *ret_doc,
+                   struct err *err);
 /* Drops the document of path (NULL: every document of ws). *ret_dropped (may be NULL)
  * says whether one existed. */
 int store_doc_drop(struct store *st, int64_t ws, const char *path, bool *ret_dropped,

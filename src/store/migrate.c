@@ -265,6 +265,11 @@ static const char *const migrations[] = {
     " at BIGINT NOT NULL,"
     " read_at BIGINT NOT NULL DEFAULT 0);"
     "CREATE INDEX notifications_user ON notifications (user_id, read_at, id);",
+
+    /* 9: co-editing (issue 17): a document's id (the id of the snapshot that started it), so
+     * an update or a save meant for a dropped document is refused rather than applied to the
+     * document that replaced it (store/docs.h). */
+    "ALTER TABLE doc_heads ADD COLUMN doc BIGINT NOT NULL DEFAULT 0;",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -104,35 +104,37 @@ def test_doc_start_relay_and_late_joiner(user, ws):
     url = f"/api/workspaces/{ws['id']}/docs/main.py"
     assert error_code(user.get(url)) == "no_doc"
     # an update before the document exists is refused: the page must start it
-    r = user.post(url, json={"client": "pA", "update": b64(b"u0")})
+    r = user.post(url, json={"client": "pA", "doc": 1, "update": b64(b"u0")})
     assert r.status_code == 404 and error_code(r) == "no_doc"
     a = Stream(user, ws["id"], "pA")
     r = user.post(url, json={"client": "pA", "update": b64(b"SNAP"), "snapshot": True,
                              "covers": 0})
     assert r.status_code == 201, r.text
     first = r.json()["id"]
+    assert r.json()["doc"] == first  # a document's id is that of the snapshot starting it
     # a second editor racing to start it loses and loads the first one's
     r = user.post(url, json={"client": "pB", "update": b64(b"OTHER"), "snapshot": True})
     assert r.status_code == 409 and error_code(r) == "doc_exists"
     ids = []
     for i in range(3):
-        r = user.post(url, json={"client": "pB", "update": b64(b"upd%d" % i)})
+        r = user.post(url, json={"client": "pB", "doc": first, "update": b64(b"upd%d" % i)})
         assert r.status_code == 201, r.text
         ids.append(r.json()["id"])
         ev = a.expect("doc_update", lambda d: d["id"] == ids[-1])
         assert ev["path"] == "main.py" and ev["client"] == "pB" and not ev["snapshot"]
+        assert ev["doc"] == first
         assert base64.b64decode(ev["update"]) == b"upd%d" % i
     assert ids == sorted(ids) and ids[0] > first
     log = user.get(url).json()
     assert [base64.b64decode(u["update"]) for u in log["items"]] == [b"SNAP", b"upd0", b"upd1",
                                                                      b"upd2"]
-    assert log["bytes"] == 4 + 3 * 4 and log["editable"] is True
+    assert log["bytes"] == 4 + 3 * 4 and log["editable"] is True and log["doc"] == first
     after = user.get(url, params={"after": ids[0]}).json()["items"]
     assert [u["id"] for u in after] == ids[1:]
     assert error_code(user.get(url, params={"after": "x"})) == "bad_request"
     # compaction: a snapshot covering up to ids[1] replaces those; ids[2] stays
-    r = user.post(url, json={"client": "pA", "update": b64(b"SNAP2"), "snapshot": True,
-                             "covers": ids[1]})
+    r = user.post(url, json={"client": "pA", "doc": first, "update": b64(b"SNAP2"),
+                             "snapshot": True, "covers": ids[1]})
     assert r.status_code == 201
     log = user.get(url).json()
     assert [base64.b64decode(u["update"]) for u in log["items"]] == [b"upd2", b"SNAP2"]
@@ -165,19 +167,20 @@ def test_doc_bounded_then_snapshot(server, user, ws):
     big = b"A" * (400 << 10)
     r = user.post(url, json={"client": "p", "update": b64(big), "snapshot": True})
     assert r.status_code == 201
-    last = user.post(url, json={"client": "p", "update": b64(big)}).json()["id"]
-    r = user.post(url, json={"client": "p", "update": b64(big)})
+    doc = r.json()["doc"]
+    last = user.post(url, json={"client": "p", "doc": doc, "update": b64(big)}).json()["id"]
+    r = user.post(url, json={"client": "p", "doc": doc, "update": b64(big)})
     assert r.status_code == 409 and error_code(r) == "snapshot_needed"
     assert user.get(url).json()["bytes"] == 2 * len(big)  # nothing partial
-    r = user.post(url, json={"client": "p", "update": b64(b"small"), "snapshot": True,
-                             "covers": last})
+    r = user.post(url, json={"client": "p", "doc": doc, "update": b64(b"small"),
+                             "snapshot": True, "covers": last})
     assert r.status_code == 201
     assert user.get(url).json()["bytes"] == 5
-    r = user.post(url, json={"client": "p", "update": b64(b"B" * ((1 << 20) + 1))})
+    r = user.post(url, json={"client": "p", "doc": doc, "update": b64(b"B" * ((1 << 20) + 1))})
     assert r.status_code == 413 and error_code(r) == "too_large"
     # a large update is relayed by id (a bus notice is small): the event has no body
     ev = Stream(user, ws["id"], "pw")
-    r = user.post(url, json={"client": "p", "update": b64(b"C" * 10000)})
+    r = user.post(url, json={"client": "p", "doc": doc, "update": b64(b"C" * 10000)})
     got = ev.expect("doc_update", lambda d: d["id"] == r.json()["id"])
     assert "update" not in got
     ev.close()
@@ -185,12 +188,12 @@ def test_doc_bounded_then_snapshot(server, user, ws):
 
 def test_doc_reset_when_the_file_changes_elsewhere(user, ws):
     url = f"/api/workspaces/{ws['id']}/docs/main.py"
-    assert user.post(url, json={"client": "p", "update": b64(b"S"), "snapshot": True}) \
-        .status_code == 201
+    r = user.post(url, json={"client": "p", "update": b64(b"S"), "snapshot": True})
+    assert r.status_code == 201
     ev = Stream(user, ws["id"], "pr")
-    # a co-editor's save (X-Pyroom-Doc: 1) keeps the document
+    # a co-editor's save (X-Pyroom-Doc: the document's id) keeps the document
     r = user.put(f"/api/workspaces/{ws['id']}/files/main.py", data=b"print(2)\n",
-                 headers={"X-Pyroom-Doc": "1"})
+                 headers={"X-Pyroom-Doc": str(r.json()["doc"])})
     assert r.status_code == 200
     assert user.get(url).status_code == 200
     # any other save replaces the shared text: the document goes
@@ -226,24 +229,70 @@ def test_doc_reset_when_the_file_changes_elsewhere(user, ws):
 
 
 def test_a_co_edited_save_without_a_document_is_refused(user, ws):
-    """A page's co-edited save (X-Pyroom-Doc: 1) that comes after the document was dropped
+    """A page's co-edited save (X-Pyroom-Doc: id) that comes after the document was dropped
     (the file was written elsewhere) must not write the old shared text over the new bytes:
     404 no_doc, nothing stored; the page then reloads the file."""
     url = f"/api/workspaces/{ws['id']}/docs/main.py"
     fu = f"/api/workspaces/{ws['id']}/files/main.py"
-    assert user.post(url, json={"client": "p", "update": b64(b"S"), "snapshot": True}) \
-        .status_code == 201
-    etag = user.put(fu, data=b"shared(1)\n", headers={"X-Pyroom-Doc": "1"}).json()["etag"]
+    doc = str(user.post(url, json={"client": "p", "update": b64(b"S"), "snapshot": True})
+              .json()["doc"])
+    etag = user.put(fu, data=b"shared(1)\n", headers={"X-Pyroom-Doc": doc}).json()["etag"]
     # a run (here: a plain save) replaces the file: the document goes
     new = user.put(fu, data=b"written elsewhere\n")
     assert new.status_code == 200
     for match in (etag, new.json()["etag"]):
         r = user.put(fu, data=b"shared(2)\n",
-                     headers={"X-Pyroom-Doc": "1", "If-Match": f'"{match}"'})
+                     headers={"X-Pyroom-Doc": doc, "If-Match": f'"{match}"'})
         assert r.status_code == 404 and error_code(r) == "no_doc", r.text
     assert user.get(fu).content == b"written elsewhere\n"
     versions = user.get(fu + "?history=1").json()["items"]
     assert [v["etag"] for v in versions][0] == new.json()["etag"]
+
+
+def test_nothing_meant_for_a_dropped_document_reaches_its_replacement(user, ws):
+    """Issue 17's duplicated final newline: a page that has not yet heard that a file's
+    document was dropped (a plain save, a run) posts an update, a compaction or a save for
+    it after another page started the next document. The server must refuse them (404
+    no_doc, nothing stored or relayed): the two documents' CRDT histories are unrelated, so
+    an old update applied to the new document adds the old text again."""
+    url = f"/api/workspaces/{ws['id']}/docs/main.py"
+    fu = f"/api/workspaces/{ws['id']}/files/main.py"
+    old = user.post(url, json={"client": "a", "update": b64(b"OLD"), "snapshot": True})
+    assert old.status_code == 201
+    old = old.json()["id"]
+    assert user.put(fu, data=b"plain save\n").status_code == 200  # drops the document
+    new = user.post(url, json={"client": "b", "update": b64(b"NEW"), "snapshot": True})
+    assert new.status_code == 201
+    new = new.json()["id"]
+    ev = Stream(user, ws["id"], "watch")
+    late = [{"client": "a", "doc": old, "update": b64(b"late update")},
+            {"client": "a", "doc": old, "update": b64(b"late compaction"), "snapshot": True,
+             "covers": new}]
+    for body in late:
+        r = user.post(url, json=body)
+        assert r.status_code == 404 and error_code(r) == "no_doc", r.text
+    r = user.put(fu, data=b"old shared text\n", headers={"X-Pyroom-Doc": str(old)})
+    assert r.status_code == 404 and error_code(r) == "no_doc", r.text
+    assert user.get(fu).content == b"plain save\n"
+    log = user.get(url).json()
+    assert log["doc"] == new
+    assert [base64.b64decode(u["update"]) for u in log["items"]] == [b"NEW"]
+    # the new document's own update, save and relay work; a malformed header is refused
+    r = user.post(url, json={"client": "b", "doc": new, "update": b64(b"mine")})
+    assert r.status_code == 201 and r.json()["doc"] == new
+    got = ev.expect("doc_update", lambda d: d["client"] == "b")
+    assert got["doc"] == new and got["id"] == r.json()["id"]
+    ev.close()
+    assert user.put(fu, data=b"new shared text\n",
+                    headers={"X-Pyroom-Doc": str(new)}).status_code == 200
+    for bad in ("", "x", "-1", "0", "1x", "+5"):
+        r = user.put(fu, data=b"?", headers={"X-Pyroom-Doc": bad})
+        assert r.status_code == 400 and error_code(r) == "bad_request", bad
+    assert user.get(fu).content == b"new shared text\n"
+    for body in ({"client": "b", "update": b64(b"x")},
+                 {"client": "b", "doc": "1", "update": b64(b"x")},
+                 {"client": "b", "doc": 0, "update": b64(b"x")}):
+        assert error_code(user.post(url, json=body)) == "invalid_field"
 
 
 def test_a_removed_member_loses_the_documents_at_once(server, user, ws, make_user):
@@ -252,13 +301,14 @@ def test_a_removed_member_loses_the_documents_at_once(server, user, ws, make_use
     friend = make_user()
     share(user, ws["id"], friend, "editor")
     url = f"/api/workspaces/{ws['id']}/docs/main.py"
-    assert friend.post(url, json={"client": "f", "update": b64(b"S"), "snapshot": True}) \
-        .status_code == 201
+    doc = friend.post(url, json={"client": "f", "update": b64(b"S"), "snapshot": True})
+    assert doc.status_code == 201
+    doc = doc.json()["doc"]
     r = friend.s.get(server.url + f"/api/workspaces/{ws['id']}/events?client=f", stream=True,
                      timeout=DEADLINE)
     assert r.status_code == 200
     lines = r.iter_lines()
-    u = user.post(url, json={"client": "o", "update": b64(b"typed")})
+    u = user.post(url, json={"client": "o", "doc": doc, "update": b64(b"typed")})
     assert u.status_code == 201
     seen = b""
     while b"doc_update" not in seen:
@@ -274,7 +324,8 @@ def test_a_removed_member_loses_the_documents_at_once(server, user, ws, make_use
     assert time.monotonic() < end, "the stream stayed open after the removal"
     r.close()
     assert friend.get(url).status_code == 404
-    assert friend.post(url, json={"client": "f", "update": b64(b"x")}).status_code == 404
+    assert friend.post(url, json={"client": "f", "doc": doc, "update": b64(b"x")}) \
+        .status_code == 404
 
 
 def test_doc_needs_access(user, ws, make_user):
@@ -323,16 +374,17 @@ def test_a_viewer_follows_but_does_not_edit(user, ws, make_user):
     assert viewer.post(f"/api/workspaces/{ws['id']}/presence",
                        json={"client": "viewer1", "path": "main.py", "line": 1}).status_code == 204
     # an editor co-edits; the viewer hears the updates and reads the log, read-only
-    assert editor.post(url, json={"client": "ed", "update": b64(b"S"), "snapshot": True}) \
-        .status_code == 201
-    r = editor.post(url, json={"client": "ed", "update": b64(b"typed")})
+    doc = editor.post(url, json={"client": "ed", "update": b64(b"S"), "snapshot": True})
+    assert doc.status_code == 201
+    doc = doc.json()["doc"]
+    r = editor.post(url, json={"client": "ed", "doc": doc, "update": b64(b"typed")})
     assert r.status_code == 201
     got = sv.expect("doc_update", lambda d: d["id"] == r.json()["id"])
     assert base64.b64decode(got["update"]) == b"typed"
     log = viewer.get(url).json()
     assert log["editable"] is False and len(log["items"]) == 2
     assert editor.get(url).json()["editable"] is True
-    r = viewer.post(url, json={"client": "viewer1", "update": b64(b"mine")})
+    r = viewer.post(url, json={"client": "viewer1", "doc": doc, "update": b64(b"mine")})
     assert r.status_code == 403 and error_code(r) == "read_only"
     assert len(user.get(url).json()["items"]) == 2  # nothing stored
     sv.close()
@@ -362,3 +414,18 @@ def test_a_viewer_watches_the_terminal_and_cannot_type(user, ws, make_user):
     assert r.status_code == 204, r.text
     assert v.wait_closed()
     t.close()
+
+
+def test_a_removed_editor_loses_their_terminal_at_once(user, ws, make_user):
+    """An editor's own shell (not only a watch) ends when they are removed, and they cannot
+    open one again."""
+    friend = make_user()
+    share(user, ws["id"], friend, "editor")
+    t = Term(friend, ws["id"], name="f")
+    assert b"friend-42" in t.run("echo friend-$((6*7))")
+    r = user.delete(f"/api/workspaces/{ws['id']}/members/{friend.user['id']}")
+    assert r.status_code == 204, r.text
+    assert t.wait_closed()
+    with pytest.raises(Exception) as e:
+        Term(friend, ws["id"], name="f")
+    assert getattr(e.value, "status_code", None) == 404

@@ -210,12 +210,26 @@ test('a viewer following the leader sees their file, cursor line, scroll and typ
     await leader.click('.tree-row[data-path="long.py"]');
     const chip = follower.locator('.presence-chip', { hasText: 'long.py' });
     await chip.first().waitFor();
+    // The race, made to happen every time: the follower's own look at long.py's document
+    // finds none (the leader starts it only once the follower's presence arrives), and that
+    // answer reaches the follower only after the leader's start was relayed to it.
+    const docs = '**/api/workspaces/*/docs/long.py';
+    let held = 0;
+    await follower.route(docs, async (r) => {
+        if (r.request().method() !== 'GET' || held++) return r.continue();
+        const res = await r.fetch();
+        await leader.waitForSelector('.editor-host .cm-editor[data-shared=true]', { timeout: 20000 }).catch(() => {});
+        await r.fulfill({ response: res });
+    });
     await chip.first().click();
     assert.equal(await chip.first().getAttribute('aria-pressed'), 'true');
-    // The follower goes to the leader's file at once. (Whether the two also co-edit it is
-    // not waited for: the leader joining a file a viewer came to is flaky, issue 17, open;
-    // the typing below reaches the follower either way, live or once autosaved.)
+    // The follower goes to the leader's file at once, and both join its document: the
+    // viewer cannot start one, so the leader starts it when the viewer's presence arrives,
+    // and the viewer joins it when it hears of it, even while its own look found none.
     await until(async () => (await follower.getAttribute('.tab.active', 'data-path')) === 'long.py', 10000);
+    await shared(leader);
+    await shared(follower);
+    await follower.unroute(docs);
     // The leader scrolls down and puts the cursor on a line there.
     await leader.evaluate(() => {
         document.querySelector('.editor-host .cm-scroller').scrollTop = 2400;

@@ -46,11 +46,16 @@ static void teardown(void)
 
 TestSuite(docs, .init = setup, .fini = teardown);
 
+/* The document the helper's appends are for: the last one it started. */
+static int64_t cur_doc;
+
 static int64_t append(const char *data, bool snapshot, int64_t covers, int64_t max, int *rc)
 {
     int64_t id = 0;
-    *rc = store_doc_append(st, ws, "a.py", data, strlen(data), snapshot, covers, max, 1000, &id,
-                           NULL);
+    *rc = store_doc_append(st, ws, "a.py", cur_doc, data, strlen(data), snapshot, covers, max, 1000,
+                           &id, NULL);
+    if (*rc == 0 && snapshot && covers == 0)
+        cur_doc = id;
     return id;
 }
 
@@ -133,17 +138,46 @@ Test(docs, drop_one_all_and_with_the_workspace)
     cr_assert_eq(store_doc_log(st, ws, "a.py", 0, &l, NULL), -ENOENT, "gone with its workspace");
 }
 
+Test(docs, an_update_for_a_dropped_document_is_refused)
+{
+    int rc;
+    int64_t old = append("OLD", true, 0, 100, &rc);
+    cr_assert_eq(rc, 0);
+    cr_assert_eq(store_doc_drop(st, ws, "a.py", NULL, NULL), 0);
+    int64_t now = append("NEW", true, 0, 100, &rc);
+    cr_assert_eq(rc, 0);
+    int64_t live = 0;
+    cr_assert_eq(store_doc_live(st, ws, "a.py", &live, NULL), 0);
+    cr_assert_eq(live, now, "a document's id is the id of the snapshot that started it");
+    cr_assert_neq(old, now);
+    int64_t id = 0;
+    /* A page that has not heard of the drop posts an update, then a covering snapshot. */
+    cr_assert_eq(store_doc_append(st, ws, "a.py", old, "late", 4, false, 0, 100, 1000, &id, NULL),
+                 -ENOENT);
+    cr_assert_eq(store_doc_append(st, ws, "a.py", old, "SNAP", 4, true, now, 100, 1000, &id, NULL),
+                 -ENOENT);
+    struct store_doc_log *l = NULL;
+    cr_assert_eq(store_doc_log(st, ws, "a.py", 0, &l, NULL), 0);
+    cr_assert_eq(l->doc, now);
+    cr_assert_eq(l->n, 1, "the new document holds only its own start");
+    cr_assert_eq(l->bytes, 3);
+    store_doc_log_free(l);
+    append("x", false, 0, 100, &rc);
+    cr_assert_eq(rc, 0, "its own updates go in");
+}
+
 Test(docs, bounded_per_workspace)
 {
     int rc;
     int64_t id;
-    cr_assert_eq(store_doc_append(st, ws, "b.py", "0123456789", 10, true, 0, 100, 25, &id, NULL),
+    cr_assert_eq(store_doc_append(st, ws, "b.py", 0, "0123456789", 10, true, 0, 100, 25, &id, NULL),
                  0);
-    cr_assert_eq(store_doc_append(st, ws, "c.py", "0123456789", 10, true, 0, 100, 25, &id, NULL),
+    cr_assert_eq(store_doc_append(st, ws, "c.py", 0, "0123456789", 10, true, 0, 100, 25, &id, NULL),
                  0);
-    cr_assert_eq(store_doc_append(st, ws, "c.py", "0123456789", 10, false, 0, 100, 25, &id, NULL),
-                 -EDQUOT, "three documents' bytes would pass the workspace's bound");
-    cr_assert_eq(store_doc_append(st, ws, "d.py", "0123456789", 10, true, 0, 100, 25, &id, NULL),
+    cr_assert_eq(
+        store_doc_append(st, ws, "c.py", id, "0123456789", 10, false, 0, 100, 25, &id, NULL),
+        -EDQUOT, "three documents' bytes would pass the workspace's bound");
+    cr_assert_eq(store_doc_append(st, ws, "d.py", 0, "0123456789", 10, true, 0, 100, 25, &id, NULL),
                  -EDQUOT);
     struct store_doc_log *l = NULL;
     cr_assert_eq(store_doc_log(st, ws, "d.py", 0, &l, NULL), -ENOENT, "nothing partial");

@@ -356,10 +356,11 @@ export interface DocUpdate { id: number; snapshot: boolean; update: string }
 export const docs = {
     /** The updates with id > after; 404 `no_doc` when the file has no document. */
     log: (ws: number, path: string, after = 0) =>
-        get<{ items: DocUpdate[]; bytes: number; editable: boolean }>(`/api/workspaces/${ws}/docs/${encodePath(path)}${after ? `?after=${after}` : ''}`),
-    /** Posts an update, or a snapshot (covers 0 starts the document; 409 `doc_exists`). */
-    post: (ws: number, path: string, body: { client: string; update: string; snapshot?: boolean; covers?: number }) =>
-        post<{ id: number }>(`/api/workspaces/${ws}/docs/${encodePath(path)}`, body),
+        get<{ items: DocUpdate[]; doc: number; bytes: number; editable: boolean }>(`/api/workspaces/${ws}/docs/${encodePath(path)}${after ? `?after=${after}` : ''}`),
+    /** Posts an update, or a snapshot (covers 0 starts the document; 409 `doc_exists`).
+     *  Anything but a start names its document (doc): 404 `no_doc` once that one is gone. */
+    post: (ws: number, path: string, body: { client: string; doc?: number; update: string; snapshot?: boolean; covers?: number }) =>
+        post<{ id: number; doc: number }>(`/api/workspaces/${ws}/docs/${encodePath(path)}`, body),
 };
 
 /** Presence (ide/presence.ts): where this page is, or that it is going (keepalive). */
@@ -402,11 +403,11 @@ export const files = {
     /** A zip of the whole workspace, or of a folder (named from the folder down). */
     archiveUrl: (ws: number, path = '') => `/api/workspaces/${ws}/archive${path ? `/${encodePath(path)}` : ''}`,
     /** PUT; `ifMatch` an etag for a conditional write, '*' (If-None-Match) to create only. */
-    /** shared: a co-editor's save of the text the editors share (ide/collab.ts); any other
-     *  write makes the server drop that shared text. */
-    write(ws: number, path: string, text: string | Blob, ifMatch?: string | null, createOnly = false, shared = false): Promise<Saved> {
+    /** shared: the id of the document whose text this co-editor's save is (ide/collab.ts);
+     *  0: any other write, which makes the server drop that shared text. */
+    write(ws: number, path: string, text: string | Blob, ifMatch?: string | null, createOnly = false, shared = 0): Promise<Saved> {
         const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream' };
-        if (shared) headers['X-Pyroom-Doc'] = '1';
+        if (shared) headers['X-Pyroom-Doc'] = String(shared);
         if (createOnly) headers['If-None-Match'] = '*';
         else if (ifMatch) headers['If-Match'] = `"${ifMatch}"`;
         return request<Saved>('PUT', `/api/workspaces/${ws}/files/${encodePath(path)}`, { body: text, headers });

@@ -42,6 +42,11 @@ const COMPACT_EVERY = 200;
 
 interface Shared {
     path: string;
+    /** The document's id on the server: every post names it, and relayed updates of another
+     *  document (one dropped before this one started) are ignored, as the server refuses
+     *  this page's updates once this one is dropped. Two documents' histories are unrelated:
+     *  an update of one applied to the other would add its text again. */
+    id: number;
     doc: Y.Doc;
     text: Y.Text;
     /** Largest update id seen (applied or posted): where a fetch of missed updates starts. */
@@ -83,6 +88,10 @@ export class Collab {
     private joining = new Map<string, Promise<void>>();
     private compartments = new Map<string, Compartment>();
     private resetting = new Set<string>();
+    /** Paths to try joining again once their join in flight settles (true: force): a reason
+     *  to join (a peer's document started, a reset) that came while a join was already
+     *  loading the log is not lost when that join ends without binding. */
+    private rejoin = new Map<string, boolean>();
     /** Counts the resets of each path: a join that started before one does not bind. */
     private gens = new Map<string, number>();
     private disposed = false;
@@ -128,8 +137,16 @@ export class Collab {
         if (s?.bound) {
             const d = diff(f.state.doc.toString(), s.text.toString());
             if (d) f.state = f.state.update({ changes: d }).state;
-        } else if (!this.joining.has(f.path) && !this.resetting.has(f.path) && (force || this.hooks.together(f.path))) {
-            const p = this.join(f.path).finally(() => this.joining.delete(f.path));
+        } else if (this.joining.has(f.path)) {
+            if (force) this.rejoin.set(f.path, true);
+        } else if (!this.resetting.has(f.path) && (force || this.hooks.together(f.path))) {
+            const p = this.join(f.path).finally(() => {
+                this.joining.delete(f.path);
+                const again = this.rejoin.get(f.path);
+                this.rejoin.delete(f.path);
+                const g = this.file(f.path);
+                if (again !== undefined && g && !this.docs.get(f.path)?.bound && !this.disposed) this.prepare(g, again);
+            });
             this.joining.set(f.path, p);
         }
     }
@@ -139,13 +156,14 @@ export class Collab {
         for (let attempt = 0; attempt < 3 && !this.disposed; attempt++) {
             const f = this.file(path);
             if (!f || f.status === 'conflict' || f.status === 'deleted') return;
-            const s: Shared = { path, doc: new Y.Doc(), text: null!, seen: 0, since: 0, queue: [], posting: false, bound: false, dead: false };
+            const s: Shared = { path, id: 0, doc: new Y.Doc(), text: null!, seen: 0, since: 0, queue: [], posting: false, bound: false, dead: false };
             s.text = s.doc.getText('text');
             // The text the page's own change is measured from: what it starts the document
             // with, or (joining a peer's) the stored version the page's editor is based on.
             let origin = f.baseDoc.toString();
             try {
                 const log = await docsApi.log(this.ws, path);
+                s.id = log.doc;
                 for (const u of log.items) {
                     Y.applyUpdate(s.doc, fromB64(u.update), 'remote');
                     s.seen = Math.max(s.seen, u.id);
@@ -158,6 +176,7 @@ export class Collab {
                 try {
                     const r = await docsApi.post(this.ws, path, { client: this.hooks.client, update: toB64(Y.encodeStateAsUpdate(s.doc)), snapshot: true, covers: 0 });
                     s.seen = r.id;
+                    s.id = r.doc;
                 } catch (e2) {
                     if (e2 instanceof ApiError && e2.code === 'doc_exists') continue; // a peer was first: load theirs
                     return;
@@ -211,7 +230,7 @@ export class Collab {
             this.hooks.store.edited(file, file.state.update({ changes, annotations: conf ? ySyncAnnotation.of(conf) : [] }).state);
         };
         s.text.observe(s.observer);
-        f.shared = true;
+        f.shared = s.id;
         s.bound = true;
         const view = this.hooks.view();
         // data-shared marks a co-edited editor (the page's look, and tests wait for it).
@@ -231,7 +250,7 @@ export class Collab {
                 const u = s.queue.length === 1 ? s.queue[0] : Y.mergeUpdates(s.queue);
                 const n = s.queue.length;
                 try {
-                    const r = await docsApi.post(this.ws, s.path, { client: this.hooks.client, update: toB64(u) });
+                    const r = await docsApi.post(this.ws, s.path, { client: this.hooks.client, doc: s.id, update: toB64(u) });
                     s.queue.splice(0, n);
                     s.seen = Math.max(s.seen, r.id);
                     if (++s.since >= COMPACT_EVERY) await this.compact(s);
@@ -261,15 +280,23 @@ export class Collab {
      *  may not), so no peer's update is dropped unseen. */
     private async compact(s: Shared): Promise<void> {
         s.since = 0;
-        const log = await docsApi.log(this.ws, s.path);
-        let covers = 0;
-        for (const u of log.items) {
-            Y.applyUpdate(s.doc, fromB64(u.update), 'remote');
-            covers = Math.max(covers, u.id);
+        try {
+            const log = await docsApi.log(this.ws, s.path);
+            // Replaced meanwhile: the new document's updates must not go into this one (its
+            // snapshot would then carry both texts); this one's reset is on its way.
+            if (log.doc !== s.id || s.dead) return void this.reset(s.path);
+            let covers = 0;
+            for (const u of log.items) {
+                Y.applyUpdate(s.doc, fromB64(u.update), 'remote');
+                covers = Math.max(covers, u.id);
+            }
+            if (!covers) return;
+            const r = await docsApi.post(this.ws, s.path, { client: this.hooks.client, doc: s.id, update: toB64(Y.encodeStateAsUpdate(s.doc)), snapshot: true, covers });
+            s.seen = Math.max(s.seen, r.id);
+        } catch (e) {
+            // Dropped: reset. Otherwise the next compaction (or snapshot_needed) tries again.
+            if (e instanceof ApiError && e.code === 'no_doc') void this.reset(s.path);
         }
-        if (!covers) return;
-        const r = await docsApi.post(this.ws, s.path, { client: this.hooks.client, update: toB64(Y.encodeStateAsUpdate(s.doc)), snapshot: true, covers });
-        s.seen = Math.max(s.seen, r.id);
     }
 
     /** Takes the documents' events from the workspace's event stream. */
@@ -283,16 +310,20 @@ export class Collab {
     }
 
     /** `doc_update` from the event stream. */
-    async remote(d: { path: string; id: number; client: string; snapshot: boolean; update?: string }): Promise<void> {
+    async remote(d: { path: string; doc: number; id: number; client: string; snapshot: boolean; update?: string }): Promise<void> {
         const s = this.docs.get(d.path);
         if (!s) {
             // A document started after this page opened the file (a viewer's page does not
             // start one): join it now; its log holds this update.
+            // A join in flight may have read "no document" just before this one started: it
+            // tries again when it ends (prepare remembers).
             const f = this.file(d.path);
-            if (f && !this.joining.has(d.path)) this.prepare(f, true);
+            if (f) this.prepare(f, true);
             return;
         }
-        if (!s || s.dead || d.client === this.hooks.client) return;
+        // Another document's update (the dropped one's, posted before the drop) must not go
+        // into this one.
+        if (s.dead || d.client === this.hooks.client || d.doc !== s.id) return;
         if (d.update) {
             Y.applyUpdate(s.doc, fromB64(d.update), 'remote');
             s.seen = Math.max(s.seen, d.id);
@@ -300,6 +331,7 @@ export class Collab {
             // Too large for the event: fetch it (and what came after) from the log.
             try {
                 const log = await docsApi.log(this.ws, d.path, d.id - 1);
+                if (log.doc !== s.id || s.dead) return; // replaced meanwhile: its reset comes
                 for (const u of log.items) {
                     Y.applyUpdate(s.doc, fromB64(u.update), 'remote');
                     s.seen = Math.max(s.seen, u.id);
@@ -319,6 +351,9 @@ export class Collab {
         const f = this.file(path);
         const s = this.docs.get(path);
         if (s) this.unbind(s);
+        // A join in flight binds nothing now (its generation is old): it tries again once it
+        // ends, if another page is still on the file.
+        if (this.joining.has(path) && !this.rejoin.has(path)) this.rejoin.set(path, false);
         // Not co-edited here (saved: a co-edited save was refused): the file events do it.
         if (!f || !(s || saved)) return;
         this.resetting.add(path);
@@ -346,7 +381,7 @@ export class Collab {
         const f = this.file(s.path);
         const c = this.compartments.get(s.path);
         if (!f || !c) return;
-        f.shared = false;
+        f.shared = 0;
         const view = this.hooks.view();
         const spec = { effects: c.reconfigure(this.readOnly()) };
         if (view && this.inView(s.path)) view.dispatch(spec);

@@ -64,10 +64,11 @@ export interface OpenFile {
     again: boolean;
     timer: number;
     retryMs: number;
-    /** Co-edited (collab.ts): the text is the editors' shared document, so a newer version on
-     *  the server is a peer's save of it, never a conflict: the file rebases and saves again
-     *  when its text differs. */
-    shared?: boolean;
+    /** Co-edited (collab.ts): the id of the editors' shared document, which the text is, so a
+     *  newer version on the server is a peer's save of it, never a conflict: the file rebases
+     *  and saves again when its text differs. Its saves name the document: once it is
+     *  dropped they store nothing. 0 or unset: not co-edited. */
+    shared?: number;
     /** The etag this page's own last save produced ('' before one): when the document is
      *  dropped, collab.ts tells the page's own write from somebody else's by it. */
     savedEtag?: string;
@@ -306,7 +307,8 @@ export class FileStore {
         const text = this.textOf(f);
         const doc = f.state.doc;
         const eol = f.eol;
-        const wasShared = !!f.shared;
+        const sharedDoc = f.shared ?? 0;
+        const wasShared = !!sharedDoc;
         let docGone = false;
         let done = (): void => {};
         f.inflight = new Promise<void>((res) => (done = res));
@@ -314,7 +316,7 @@ export class FileStore {
         f.status = 'saving';
         this.onChange(f);
         try {
-            const r = await filesApi.write(this.ws, f.path, text, f.etag || null, !f.etag, wasShared);
+            const r = await filesApi.write(this.ws, f.path, text, f.etag || null, !f.etag, sharedDoc);
             f.etag = bareEtag(r.etag);
             f.savedEtag = f.etag;
             f.base = text;
