@@ -31,7 +31,8 @@ def error_table():
 
 
 def event_table(which):
-    """[(name, meaning)] of EVENTS_WORKSPACE ('workspace') or EVENTS_RUN ('run')."""
+    """[(name, meaning)] of EVENTS_WORKSPACE ('workspace'), EVENTS_USER ('user') or
+    EVENTS_RUN ('run')."""
     with open(os.path.join(ROOT, "src", "base", "events.h")) as f:
         body = _block(f.read(), "EVENTS_" + which.upper())
     rows = re.findall(r'X\((\w+), ((?:"(?:[^"\\]|\\.)*"\s*)+)\)', body)

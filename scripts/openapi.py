@@ -219,10 +219,14 @@ SSE_DATA = {
                           "snapshot": BOOL, "update": STR},
                          required=["path", "doc", "id", "client", "snapshot"]),
        "doc_reset": obj({"path": STR})},
+    "user": {"notification": obj({"kind": {"enum": ["decision", "comment", "submission"]},
+                                  "submission_id": INT, "taken_back": BOOL}),
+             "resync": obj({}, required=[])},
     "run": {"stdout": obj({"data": STR}), "stderr": obj({"data": STR}),
             "notice": obj({"data": STR}), "result": ref("Run")},
 }
-SSE_PATHS = {"workspace": "GET /api/workspaces/{id}/events", "run": "GET /api/runs/{id}/events"}
+SSE_PATHS = {"workspace": "GET /api/workspaces/{id}/events", "user": "GET /api/events",
+             "run": "GET /api/runs/{id}/events"}
 
 
 def sse():
@@ -687,6 +691,11 @@ route("GET", "/api/notifications", "Your notices of decisions, comments and subm
       [ok(200, obj({"unread": INT, "items": {"type": "array", "items": ref("Notification")},
                     "next_offset": nullable(INT)}, required=["unread", "items"]))],
       ["unauthenticated"], [query("unread", "1: unread ones only")] + PAGE)
+route("GET", "/api/events", "Your own events: the review bell (Server-Sent Events)",
+      "submissions", [ok(200, STR, ctype="text/event-stream")],
+      ["unauthenticated", "rate_limited", "unavailable"],
+      desc="Event names and data: x-sse-events.user. Counts against "
+           "--max-event-streams-per-user with the workspace streams.")
 route("POST", "/api/notifications/read", "Mark your notices read", "submissions",
       [ok(200, obj({"marked": INT, "unread": INT}))],
       ["invalid_json", "invalid_field", "unauthenticated", "csrf"],

@@ -19,8 +19,9 @@
  *
  * The entries are listed once: a file deleted while the archive is written is left out, a
  * file changed meanwhile goes in as it is when read. The bytes actually read count against
- * --archive-max-bytes again; passing it then (a file grew) ends the body before the zip's
- * end record, so the client gets a broken archive rather than one over the limit.
+ * --archive-max-bytes again; passing it then (a file grew), like a store error, ends the
+ * download as failed (http_stream_fail's way: no last chunk), so the client sees a
+ * truncated transfer rather than a complete body that is not a zip.
  *
  * Entry names are workspace paths, checked again by the writer (no "..", no absolute
  * path): a workspace's archive holds its paths as they are, a folder's holds them from the
@@ -63,6 +64,7 @@ struct download {
     unsigned char q[QUEUE_BYTES]; /* archive bytes for fill */
     size_t head, tail;            /* q[head..tail) waits */
     bool done;                    /* the producer is finished: after the queue, the end */
+    bool failed;                  /* ... without the zip's end record: end with an error */
     bool closed;                  /* the stream is over for the server */
     struct http_stream *out;      /* the producer's reference */
     int refs;
@@ -141,7 +143,7 @@ static ssize_t fill(void *ctx, char *out, size_t max)
         d->head = d->tail = 0;
     if (k)
         pthread_cond_signal(&d->room);
-    ssize_t n = k ? (ssize_t)k : d->done ? -1 : 0;
+    ssize_t n = k ? (ssize_t)k : !d->done ? 0 : d->failed ? HTTP_FILL_FAILED : HTTP_FILL_END;
     pthread_mutex_unlock(&d->mu);
     return n;
 }
@@ -247,6 +249,7 @@ static void *producer_main(void *arg)
     zip_free(z);
     pthread_mutex_lock(&d->mu);
     d->done = true;
+    d->failed = rc < 0;
     pthread_mutex_unlock(&d->mu);
     http_stream_wake(d->out);
     http_stream_unref(d->out);
@@ -319,14 +322,13 @@ static int download_start(struct api *api, struct http_req *req, const struct ar
         free(d);
         return r;
     }
-    /* From here the stream owns one reference: a producer that cannot start just ends it
-     * (an empty body the client cannot open). */
+    /* From here the stream owns one reference: a producer that cannot start fails it. */
     pthread_t t;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     if (pthread_create(&t, &attr, producer_main, d) != 0) {
-        http_stream_end(d->out);
+        http_stream_fail(d->out);
         http_stream_unref(d->out);
         download_unref(d); /* on_close drops the last reference */
         slot_give(api->archives);

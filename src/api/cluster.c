@@ -321,6 +321,30 @@ void cluster_send_event_json(struct cluster *c, int64_t ws, const char *type, js
                          "data", data));
 }
 
+#define USERS_PER_NOTICE 400 /* user ids per "user" message: far below STORE_NOTIFY_MAX */
+
+void cluster_send_users(struct cluster *c, const int64_t *users, size_t n, const char *type,
+                        json_t *data)
+{
+    if (!c || !c->bus)
+        return;
+    for (size_t at = 0; at < n; at += USERS_PER_NOTICE) {
+        json_t *ids = json_array();
+        for (size_t i = at; i < n && i < at + USERS_PER_NOTICE; i++)
+            json_array_append_new(ids, json_integer(users[i]));
+        json_t *m =
+            json_pack("{s:s,s:o,s:s,s:O}", "k", "user", "users", ids, "type", type, "data", data);
+        char *probe = m ? json_dumps(m, JSON_COMPACT) : NULL;
+        if (probe && strlen(probe) + 64 > STORE_NOTIFY_MAX) {
+            /* data too large to carry: the streams refetch instead */
+            json_object_set_new(m, "type", json_string(EVENT_USER(resync)));
+            json_object_set_new(m, "data", json_object());
+        }
+        free(probe);
+        send_json(c, m);
+    }
+}
+
 void cluster_send_revoke(struct cluster *c, int64_t user_id, const char *session_hash,
                          int64_t token_id)
 {
@@ -363,6 +387,16 @@ static void on_notice(void *ctx, const char *payload)
             api_events_publish_json(c->api, ws, type, data);
     } else if (!strcmp(kind, "resync") && ws > 0) {
         api_events_resync(c->api, ws);
+    } else if (!strcmp(kind, "user")) {
+        const char *type = json_string_value(json_object_get(m, "type"));
+        json_t *ids = json_object_get(m, "users"), *data = json_object_get(m, "data");
+        size_t n = json_array_size(ids);
+        int64_t *users = n ? calloc(n, sizeof(*users)) : NULL;
+        for (size_t i = 0; users && i < n; i++)
+            users[i] = json_integer_value(json_array_get(ids, i));
+        if (users && type && json_is_object(data))
+            api_users_event_local(c->api, users, n, type, data);
+        free(users);
     } else if (!strcmp(kind, "revoke")) {
         const char *session = json_string_value(json_object_get(m, "session"));
         api_live_revoke_local(c->api, json_integer_value(json_object_get(m, "user")),

@@ -21,7 +21,8 @@
  * "apply", also a change the live environment of the workspace must see), "revoke" (end a
  * user's, session's or token's live views), "evj" (a workspace event with any JSON data, for
  * subscribers only: presence, co-editing), "resync" (a workspace's event was too large
- * to carry: subscribers reload). A node ignores its own messages (it delivered them
+ * to carry: subscribers reload), "user" (an event for the own streams of a list of users:
+ * the review bell). A node ignores its own messages (it delivered them
  * locally already). When the bus connection breaks, notices may have been lost: every
  * local subscriber is told to resync once the bus is back.
  */
@@ -64,6 +65,10 @@ void cluster_send_event(struct cluster *c, int64_t ws, const char *type, const c
 /* Tells the other nodes: an event of workspace ws with any JSON object as data (borrowed),
  * for their subscribers only. One too large for the bus becomes a `resync`. */
 void cluster_send_event_json(struct cluster *c, int64_t ws, const char *type, json_t *data);
+/* Tells the other nodes: an event of type with data (borrowed) for the own streams (GET
+ * /api/events) of users[0..n); as many messages as the bus's size needs. */
+void cluster_send_users(struct cluster *c, const int64_t *users, size_t n, const char *type,
+                        json_t *data);
 /* Tells the other nodes to end the live views of a user, session or token. */
 void cluster_send_revoke(struct cluster *c, int64_t user_id, const char *session_hash,
                          int64_t token_id);

@@ -9,6 +9,12 @@
  * tree), so a stalled reader costs bounded memory. With PostgreSQL, every event published
  * here also goes to the other nodes over the cluster bus (api/cluster.c), which hand it to
  * their own subscribers and, for stored changes, to the workspace's live environment.
+ *
+ * A user's own stream (GET /api/events, api/notifications.c) is a subscriber of no
+ * workspace (ws 0): it hears only what api_users_event sends to its user (the review
+ * bell's `notification`), from this node or, over the bus, from any other. It counts
+ * against the same cap on a user's streams, and ends with the user's credential like the
+ * others.
  */
 #include "api/cluster.h"
 #include "api/live.h"
@@ -16,6 +22,7 @@
 #include "base/metrics.h"
 #include "exec/terminals.h"
 #include "http/sse.h"
+#include "store/nodes.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -31,7 +38,7 @@
  * (http_stream_end). */
 struct sub {
     struct api *api;
-    int64_t ws;
+    int64_t ws;       /* 0: the user's own stream (GET /api/events) */
     int64_t user_id;  /* who opened it */
     char session[80]; /* the session's token hash, "" for a Bearer stream */
     int64_t token_id; /* the API token's id, 0 for a cookie stream */
@@ -80,7 +87,8 @@ void api_events_free(struct events *ev)
 static int write_resync(struct sub *s)
 {
     char frame[64];
-    int n = snprintf(frame, sizeof(frame), "event: %s\ndata: {}\n\n", EVENT_WS(resync));
+    int n = snprintf(frame, sizeof(frame), "event: %s\ndata: {}\n\n",
+                     s->ws ? EVENT_WS(resync) : EVENT_USER(resync));
     return http_stream_write(s->stream, frame, (size_t)n, true);
 }
 
@@ -95,6 +103,18 @@ static void push(struct sub *s, const char *text, size_t len)
         if (write_resync(s) == 0)
             s->resynced = true;
     }
+}
+
+/* Frames an event of type with data (borrowed) into ev; -1 when it cannot. */
+static int frame(struct buf *ev, const char *type, json_t *data)
+{
+    char *text = json_dumps(data, JSON_COMPACT);
+    buf_init(ev, EVENTS_QUEUE);
+    int rc = text && sse_append(ev, type, text, strlen(text)) == 0 ? 0 : -1;
+    free(text);
+    if (rc < 0)
+        buf_done(ev);
+    return rc;
 }
 
 void api_events_publish(struct api *api, int64_t ws, const char *type, const char *path,
@@ -119,21 +139,43 @@ void api_events_publish_json(struct api *api, int64_t ws, const char *type, json
     struct events *evs = api->events;
     if (!evs)
         return;
-    char *text = json_dumps(data, JSON_COMPACT);
     struct buf ev;
-    buf_init(&ev, EVENTS_QUEUE);
-    if (!text || sse_append(&ev, type, text, strlen(text)) < 0) {
-        free(text);
-        buf_done(&ev);
+    if (frame(&ev, type, data) < 0)
         return;
-    }
-    free(text);
     pthread_mutex_lock(&evs->mu);
     for (struct sub *s = evs->subs; s; s = s->next)
-        if (s->ws == ws && !s->revoked)
+        if (s->ws == ws && ws && !s->revoked)
             push(s, ev.data, ev.len);
     pthread_mutex_unlock(&evs->mu);
     buf_done(&ev);
+}
+
+void api_users_event_local(struct api *api, const int64_t *users, size_t n, const char *type,
+                           json_t *data)
+{
+    struct events *evs = api->events;
+    struct buf ev;
+    if (!evs || !n || frame(&ev, type, data) < 0)
+        return;
+    pthread_mutex_lock(&evs->mu);
+    for (struct sub *s = evs->subs; s; s = s->next) {
+        if (s->ws || s->revoked)
+            continue;
+        for (size_t i = 0; i < n; i++)
+            if (users[i] == s->user_id) {
+                push(s, ev.data, ev.len);
+                break;
+            }
+    }
+    pthread_mutex_unlock(&evs->mu);
+    buf_done(&ev);
+}
+
+void api_users_event(struct api *api, const int64_t *users, size_t n, const char *type,
+                     json_t *data)
+{
+    api_users_event_local(api, users, n, type, data);
+    cluster_send_users(api->cluster, users, n, type, data);
 }
 
 void api_workspace_changed(struct api *api, int64_t ws, const char *path, const char *etag)
@@ -262,6 +304,24 @@ void api_events_stream(struct api *api, struct http_req *req, int64_t ws,
     s->next = evs->subs;
     evs->subs = s;
     pthread_mutex_unlock(&evs->mu);
+}
+
+void api_events_open(struct api *api, struct http_req *req, int64_t ws, const struct api_caller *c,
+                     const char *client)
+{
+    /* The cap on a user's streams holds across nodes: each open one is a row. */
+    struct cluster *cl = api->cluster;
+    int r = cl ? store_stream_open(api->store, cluster_node(cl), c->user.id,
+                                   (int64_t)api->cfg->max_event_streams_per_user, NULL)
+               : 0;
+    if (r == -EUSERS)
+        api_too_many(req, 15, "too many open event streams; close a tab or wait a little");
+    else if (r < 0)
+        api_fail(req, r, "event stream");
+    else
+        api_events_stream(api, req, ws, c, client);
+    if (r == 0 && cl && (req->status == 429 || req->status == 503)) /* refused locally */
+        (void)store_stream_close(api->store, cluster_node(cl), c->user.id, NULL);
 }
 
 void api_events_close(struct api *api)

@@ -201,7 +201,8 @@ static ssize_t stream_fill(void *ctx, char *out, size_t max)
         ;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
         return 0; /* the relay thread wakes the stream when there is more */
-    return n > 0 ? n : -1;
+    /* The owner's socket failing (not closing) is a stream cut short: say so. */
+    return n > 0 ? n : n == 0 ? HTTP_FILL_END : HTTP_FILL_FAILED;
 }
 
 /* The client's stream is over (client gone, owner done, server stopping). */

@@ -39,6 +39,18 @@ void api_events_publish_json(struct api *api, int64_t ws, const char *type, json
  * api_presence_left tells the workspace that this client left. */
 void api_events_stream(struct api *api, struct http_req *req, int64_t ws,
                        const struct api_caller *c, const char *client);
+/* The same, first taking one of the user's places among their event streams in the whole
+ * cluster (--max-event-streams-per-user; 429 beyond). ws 0: the user's own stream (GET
+ * /api/events), which hears only api_users_event. */
+void api_events_open(struct api *api, struct http_req *req, int64_t ws, const struct api_caller *c,
+                     const char *client);
+/* Sends an event of type with data (a JSON object, borrowed) to the own streams of users[0..n)
+ * (GET /api/events), on this node and, over the cluster bus, on the others. */
+void api_users_event(struct api *api, const int64_t *users, size_t n, const char *type,
+                     json_t *data);
+/* The same, on this node only (what came over the bus). */
+void api_users_event_local(struct api *api, const int64_t *users, size_t n, const char *type,
+                           json_t *data);
 
 /* Presence (collab.c). A page's id: 1..API_CLIENT_MAX of [A-Za-z0-9_-]. */
 #define API_CLIENT_MAX 40

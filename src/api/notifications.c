@@ -6,6 +6,8 @@
  *   POST /api/notifications/read     marks the caller's notices read: {"submission_id": N}
  *                                    (what the page sends when it opens a submission),
  *                                    {"id": N}, or {} for all
+ *   GET  /api/events                 the caller's own event stream (SSE): `notification`
+ *                                    whenever a notice for them is recorded or taken back
  *
  * Everyone sees and marks only their own: the user id comes from the credential, never from
  * the request, and the store's queries carry it in every WHERE. Who is told of what is
@@ -13,36 +15,57 @@
  * their submission; those who reviewed or commented before, of the author's comment;
  * every reviewer and admin, of a new submission. Nobody is told of what they did.
  *
- * The page learns the count when it loads, on every navigation and every 30 s while
- * visible; there is no per-user event stream to push it (events are per workspace or run).
+ * Push. Whoever got (or lost) a row is told at once on their own stream, on whichever node
+ * it is (api_users_event goes over the cluster bus): `notification` with the kind and the
+ * submission, no count (the stream's node may not be the one that wrote the row, and a
+ * count in an event would race with reads), so the page fetches GET /api/notifications.
+ * The page polls only while its stream is down.
  */
+#include "api/live.h"
 #include "api/submissions_internal.h"
+#include "base/events.h"
 #include "base/log.h"
 
 #include <string.h>
 
+/* Tells users (their own streams) that a notice of kind about submission s came or went. */
+static void tell(struct api *api, struct store_user_ids *users, enum store_notify_kind kind,
+                 int64_t s, bool taken_back)
+{
+    json_t *data = json_pack("{s:s,s:I,s:b}", "kind", store_notify_kind_name(kind), "submission_id",
+                             (json_int_t)s, "taken_back", taken_back);
+    if (data)
+        api_users_event(api, users->ids, users->n, EVENT_USER(notification), data);
+    json_decref(data);
+    store_user_ids_done(users);
+}
+
 void sub_notify(struct api *api, const struct store_submission *s, enum store_notify_kind kind,
                 int64_t actor_id)
 {
+    struct store_user_ids who = {0};
     int r;
     if (kind == STORE_NOTIFY_SUBMISSION)
-        r = store_notify_reviewers(api->store, kind, s->id, actor_id, NULL);
+        r = store_notify_reviewers(api->store, kind, s->id, actor_id, &who, NULL);
     else if (kind == STORE_NOTIFY_COMMENT && actor_id == s->author_id)
-        r = store_notify_participants(api->store, kind, s->id, actor_id, NULL);
+        r = store_notify_participants(api->store, kind, s->id, actor_id, &who, NULL);
     else
-        r = store_notify_user(api->store, s->author_id, kind, s->id, actor_id, NULL);
+        r = store_notify_user(api->store, s->author_id, kind, s->id, actor_id, &who, NULL);
     if (r < 0)
         log_event(LOG_WARN, "could not record a notification",
                   json_pack("{s:I,s:s,s:i}", "submission", (json_int_t)s->id, "kind",
                             store_notify_kind_name(kind), "errno", -r));
+    tell(api, &who, kind, s->id, false);
 }
 
 void sub_notify_withdrawn(struct api *api, const struct store_submission *s)
 {
-    int r = store_notification_forget(api->store, s->id, STORE_NOTIFY_SUBMISSION, NULL);
+    struct store_user_ids who = {0};
+    int r = store_notification_forget(api->store, s->id, STORE_NOTIFY_SUBMISSION, &who, NULL);
     if (r < 0)
         log_event(LOG_WARN, "could not take back the notices of a withdrawn submission",
                   json_pack("{s:I,s:i}", "submission", (json_int_t)s->id, "errno", -r));
+    tell(api, &who, STORE_NOTIFY_SUBMISSION, s->id, true);
 }
 
 static json_t *notification_json(const struct store_notification *n)
@@ -126,8 +149,19 @@ out:
     api_caller_done(&c);
 }
 
+static void h_events(struct http_req *req, void *ctx)
+{
+    struct api *api = ctx;
+    struct api_caller c;
+    if (!api_auth(api, req, &c))
+        return;
+    api_events_open(api, req, 0, &c, NULL);
+    api_caller_done(&c);
+}
+
 void api_notification_routes(struct router *r)
 {
+    router_add(r, "GET", "/api/events", h_events);
     router_add(r, "GET", "/api/notifications", h_list);
     router_add(r, "POST", "/api/notifications/read", h_read);
 }

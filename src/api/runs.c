@@ -550,6 +550,7 @@ struct sse {
     struct buf tail;         /* what remains to send after the live part */
     size_t tail_pos;
     bool tail_ready;
+    bool tail_failed; /* the stored run could not be read: no result, end with an error */
 };
 
 static void sse_unref(struct sse *s)
@@ -571,7 +572,8 @@ static void build_tail(struct sse *s, bool with_output)
     struct store_run *r = NULL;
     struct buf t;
     buf_init(&t, s->tail.max);
-    if (store_run_get(s->api->store, s->run_id, &r, NULL) == 0) {
+    bool failed = store_run_get(s->api->store, s->run_id, &r, NULL) < 0;
+    if (!failed) {
         json_t *events[3] = {NULL, NULL, NULL};
         const char *names[3] = {EVENT_RUN(stdout), EVENT_RUN(stderr), EVENT_RUN(result)};
         if (with_output && r->stdout_len)
@@ -594,6 +596,7 @@ static void build_tail(struct sse *s, bool with_output)
     buf_done(&s->tail);
     s->tail = t;
     s->tail_ready = true;
+    s->tail_failed = failed;
     struct http_stream *out = s->out;
     if (out)
         http_stream_wake(out);
@@ -620,7 +623,7 @@ static ssize_t sse_fill(void *ctx, char *out, size_t max)
         if (k)
             memcpy(out, s->tail.data + s->tail_pos, k);
         s->tail_pos += k;
-        n = k ? (ssize_t)k : -1;
+        n = k ? (ssize_t)k : s->tail_failed ? HTTP_FILL_FAILED : HTTP_FILL_END;
     }
     pthread_mutex_unlock(&s->mu);
     return n;

@@ -253,20 +253,8 @@ static void h_events(struct http_req *req, void *ctx)
                         API_CLIENT_MAX);
         goto out;
     }
-    /* The cap on a user's streams holds across nodes: each open one is a row. */
-    struct cluster *cl = api->cluster;
-    int r = cl ? store_stream_open(api->store, cluster_node(cl), c.user.id,
-                                   (int64_t)api->cfg->max_event_streams_per_user, NULL)
-               : 0;
-    if (r == -EUSERS)
-        api_too_many(req, 15, "too many open event streams; close a tab or wait a little");
-    else if (r < 0)
-        api_fail(req, r, "event stream");
-    else
-        api_events_stream(api, req, w->id, &c, client);
-    if (r == 0 && cl && (req->status == 429 || req->status == 503)) /* refused locally */
-        (void)store_stream_close(api->store, cluster_node(cl), c.user.id, NULL);
-    if (r == 0 && req->status == 200 && client)
+    api_events_open(api, req, w->id, &c, client);
+    if (req->status == 200 && client)
         api_presence_joined(api, w->id, &c, client);
 out:
     store_workspace_free(w);

@@ -71,7 +71,7 @@ static const struct def defs[] = {
     {"http-queue", K_U64, F(http_queue), "1024", NULL,
      "requests waiting for a worker (503 beyond)"},
     {"max-event-streams-per-user", K_U64, F(max_event_streams_per_user), "64", NULL,
-     "open workspace event streams per user on a node (429 beyond)"},
+     "open event streams (workspace and own) per user (429 beyond)"},
     {"db-pool", K_U64, F(db_pool), "16", NULL, "PostgreSQL connections per node"},
     {"login-rate", K_U64, F(login_rate), "10", NULL,
      "failed logins allowed per minute, per client address and per username"},

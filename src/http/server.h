@@ -166,9 +166,12 @@ void http_req_on_gone(struct http_req *req, void (*fn)(void *ctx), void *ctx);
 struct http_stream;
 
 /* Pull mode: copy up to max bytes into out and return how many, 0 when there is nothing
- * now (call http_stream_wake when there is), -1 when the body is complete. After a
- * non-empty answer it is called again before the stream waits for a wake. Called on a
- * loop thread with no lock of the stream held; must not block. */
+ * now (call http_stream_wake when there is), HTTP_FILL_END when the body is complete,
+ * HTTP_FILL_FAILED when it cannot be completed (see http_stream_fail). After a non-empty
+ * answer it is called again before the stream waits for a wake. Called on a loop thread
+ * with no lock of the stream held; must not block. */
+#define HTTP_FILL_END    (-1)
+#define HTTP_FILL_FAILED (-2)
 typedef ssize_t (*http_fill_fn)(void *ctx, char *out, size_t max);
 /* Called once when the stream is over for the server (client gone, body ended, server
  * stopping), on a loop thread; writes after it fail with -EPIPE. The producer still drops
@@ -196,6 +199,11 @@ int http_stream_write(struct http_stream *s, const void *data, size_t len, bool 
 void http_stream_wake(struct http_stream *s);
 /* Ends the body once what is queued is sent, from any thread. */
 void http_stream_end(struct http_stream *s);
+/* Ends it as failed, from any thread: what is queued is sent, then the connection closes
+ * without the body's end (no last chunk), so the client sees a truncated transfer instead
+ * of a complete body. For a producer that cannot finish what it started (a zip whose end
+ * record will never come). */
+void http_stream_fail(struct http_stream *s);
 void http_stream_unref(struct http_stream *s);
 int http_reply_upgrade(struct http_req *req, http_upgrade_fn fn, void *ctx,
                        const char *const *headers);

@@ -122,6 +122,7 @@ struct http_stream {
     bool suspended;  /* our reader suspended the connection */
     bool pending;    /* woken since the last fill */
     bool ended;      /* the producer ended the body */
+    bool failed;     /* ... as failed: close without the body's end */
     bool gone;       /* the client hung up: end with an error */
     bool closed;     /* the server is done with it */
     int64_t last_us; /* last output */

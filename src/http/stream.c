@@ -73,12 +73,24 @@ void http_stream_wake(struct http_stream *s)
     pthread_mutex_unlock(&s->mu);
 }
 
-void http_stream_end(struct http_stream *s)
+static void stream_end(struct http_stream *s, bool failed)
 {
     pthread_mutex_lock(&s->mu);
+    if (!s->ended)
+        s->failed = failed;
     s->ended = true;
     srv_stream_kick(s);
     pthread_mutex_unlock(&s->mu);
+}
+
+void http_stream_end(struct http_stream *s)
+{
+    stream_end(s, false);
+}
+
+void http_stream_fail(struct http_stream *s)
+{
+    stream_end(s, true);
 }
 
 /* libmicrohttpd's content reader, on the connection's loop thread. Never returns 0
@@ -104,15 +116,17 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
             return (ssize_t)k;
         }
         if (s->ended) {
+            /* Failed: libmicrohttpd closes the connection without the last chunk. */
+            bool failed = s->failed;
             pthread_mutex_unlock(&s->mu);
-            return MHD_CONTENT_READER_END_OF_STREAM;
+            return failed ? MHD_CONTENT_READER_END_WITH_ERROR : MHD_CONTENT_READER_END_OF_STREAM;
         }
         if (s->cfg.fill && s->pending) {
             s->pending = false;
             pthread_mutex_unlock(&s->mu);
             ssize_t n = s->cfg.fill(s->cfg.ctx, out, max);
             if (n < 0) {
-                http_stream_end(s);
+                stream_end(s, n == HTTP_FILL_FAILED);
                 continue; /* send what producers queued meanwhile, then end */
             }
             if (n > 0) {

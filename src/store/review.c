@@ -7,6 +7,7 @@
 #include "store/internal.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,76 +98,119 @@ static enum store_notify_kind kind_parse(const char *s)
     return STORE_NOTIFY_COMMENT;
 }
 
+void store_user_ids_done(struct store_user_ids *u)
+{
+    if (!u)
+        return;
+    free(u->ids);
+    u->ids = NULL;
+    u->n = 0;
+}
+
+/* Runs sql, a write ending in RETURNING user_id; the ids into *ret (NULL: not wanted; one
+ * id comes once however many of its rows the write touched). */
+static int write_users(struct store *st, struct store_user_ids *ret, struct err *err,
+                       const char *sql, const char *fmt, ...)
+{
+    if (ret)
+        *ret = (struct store_user_ids){0};
+    struct db db;
+    int rc = conn_get(st, &db, err);
+    if (rc < 0)
+        return rc;
+    struct db_stmt *s = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    rc = db_vquery(&db, &s, sql, err, fmt, ap);
+    va_end(ap);
+    size_t cap = 0;
+    while (rc == 0 && (rc = db_step(&db, s, err)) == 1) {
+        rc = 0;
+        if (!ret)
+            continue;
+        int64_t id = col_int(&db, s, 0);
+        bool seen = false;
+        for (size_t i = 0; i < ret->n && !seen; i++)
+            seen = ret->ids[i] == id;
+        if (seen)
+            continue;
+        if (ret->n == cap) {
+            size_t ncap = cap ? 2 * cap : 16;
+            int64_t *ids = realloc(ret->ids, ncap * sizeof(*ids));
+            if (!ids) {
+                rc = -ENOMEM;
+                break;
+            }
+            ret->ids = ids;
+            cap = ncap;
+        }
+        ret->ids[ret->n++] = id;
+    }
+    db_done(&db, s);
+    conn_put(&db);
+    if (rc < 0)
+        store_user_ids_done(ret);
+    return rc < 0 ? rc : 0;
+}
+
 /* Inserts one notification per user that `who` (a SELECT of user ids with two ? for the
  * submission and the actor) yields. `who` is one of this file's constants: the SQL is
  * composed from constant pieces only, every value is bound. */
 static int notify(struct store *st, const char *who, enum store_notify_kind kind,
-                  int64_t submission_id, int64_t actor_id, struct err *err)
+                  int64_t submission_id, int64_t actor_id, struct store_user_ids *ret,
+                  struct err *err)
 {
     char sql[1024];
     snprintf(sql, sizeof(sql),
              "INSERT INTO notifications (user_id, kind, submission_id, actor_id, at)"
-             " SELECT u, ?, ?, NULLIF(?, 0), ? FROM (%s) AS who",
+             " SELECT u, ?, ?, NULLIF(?, 0), ? FROM (%s) AS who RETURNING user_id",
              who);
-    struct db db;
-    int rc = conn_get(st, &db, err);
-    if (rc < 0)
-        return rc;
-    rc = db_run(&db, NULL, sql, err, "tiiiii", store_notify_kind_name(kind), submission_id,
-                actor_id, store_now_ms(), submission_id, actor_id);
-    conn_put(&db);
-    return rc;
+    return write_users(st, ret, err, sql, "tiiiii", store_notify_kind_name(kind), submission_id,
+                       actor_id, store_now_ms(), submission_id, actor_id);
 }
 
 int store_notify_user(struct store *st, int64_t user_id, enum store_notify_kind kind,
-                      int64_t submission_id, int64_t actor_id, struct err *err)
+                      int64_t submission_id, int64_t actor_id, struct store_user_ids *ret,
+                      struct err *err)
 {
+    if (ret)
+        *ret = (struct store_user_ids){0};
     if (user_id <= 0 || user_id == actor_id)
         return 0;
-    struct db db;
-    int rc = conn_get(st, &db, err);
-    if (rc < 0)
-        return rc;
-    rc = db_run(&db, NULL,
-                "INSERT INTO notifications (user_id, kind, submission_id, actor_id, at)"
-                " SELECT id, ?, ?, NULLIF(?, 0), ? FROM users WHERE id = ? AND disabled = 0",
-                err, "tiiii", store_notify_kind_name(kind), submission_id, actor_id, store_now_ms(),
-                user_id);
-    conn_put(&db);
-    return rc;
+    return write_users(st, ret, err,
+                       "INSERT INTO notifications (user_id, kind, submission_id, actor_id, at)"
+                       " SELECT id, ?, ?, NULLIF(?, 0), ? FROM users WHERE id = ? AND disabled = 0"
+                       " RETURNING user_id",
+                       "tiiii", store_notify_kind_name(kind), submission_id, actor_id,
+                       store_now_ms(), user_id);
 }
 
 int store_notify_reviewers(struct store *st, enum store_notify_kind kind, int64_t submission_id,
-                           int64_t actor_id, struct err *err)
+                           int64_t actor_id, struct store_user_ids *ret, struct err *err)
 {
     return notify(st,
                   "SELECT id AS u FROM users WHERE ? > 0 AND id <> ? AND disabled = 0"
                   " AND role IN ('reviewer', 'admin')",
-                  kind, submission_id, actor_id, err);
+                  kind, submission_id, actor_id, ret, err);
 }
 
 int store_notify_participants(struct store *st, enum store_notify_kind kind, int64_t submission_id,
-                              int64_t actor_id, struct err *err)
+                              int64_t actor_id, struct store_user_ids *ret, struct err *err)
 {
     return notify(st,
                   "SELECT DISTINCT p.u FROM (SELECT reviewer_id AS u, submission_id AS s"
                   " FROM reviews UNION SELECT author_id AS u, submission_id AS s FROM comments)"
                   " p JOIN users x ON x.id = p.u WHERE p.s = ? AND p.u <> ? AND x.disabled = 0",
-                  kind, submission_id, actor_id, err);
+                  kind, submission_id, actor_id, ret, err);
 }
 
 int store_notification_forget(struct store *st, int64_t submission_id, enum store_notify_kind kind,
-                              struct err *err)
+                              struct store_user_ids *ret, struct err *err)
 {
-    struct db db;
-    int rc = conn_get(st, &db, err);
-    if (rc < 0)
-        return rc;
-    rc = db_run(&db, NULL,
-                "DELETE FROM notifications WHERE submission_id = ? AND kind = ? AND read_at = 0",
-                err, "it", submission_id, store_notify_kind_name(kind));
-    conn_put(&db);
-    return rc;
+    return write_users(st, ret, err,
+                       "DELETE FROM notifications WHERE submission_id = ? AND kind = ?"
+                       " AND read_at = 0 RETURNING user_id",
+                       "it", submission_id, store_notify_kind_name(kind));
 }
 
 static void notification_done(void *p)

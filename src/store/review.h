@@ -68,20 +68,29 @@ struct store_notification_list {
     int64_t unread; /* the user's unread notifications, all of them */
 };
 
+/* The users a notice was recorded for (or taken back from), so they can be told at once
+ * (api/notifications.c). ids is the caller's: free with store_user_ids_done. */
+struct store_user_ids {
+    int64_t *ids;
+    size_t n;
+};
+void store_user_ids_done(struct store_user_ids *u);
+
 /* A notification of kind about submission_id for user_id (no row when user_id is the
- * actor: nobody is told of what they did). */
+ * actor: nobody is told of what they did). ret (may be NULL) gets who got a row. */
 int store_notify_user(struct store *st, int64_t user_id, enum store_notify_kind kind,
-                      int64_t submission_id, int64_t actor_id, struct err *err);
+                      int64_t submission_id, int64_t actor_id, struct store_user_ids *ret,
+                      struct err *err);
 /* The same for every enabled reviewer and admin but the actor. */
 int store_notify_reviewers(struct store *st, enum store_notify_kind kind, int64_t submission_id,
-                           int64_t actor_id, struct err *err);
+                           int64_t actor_id, struct store_user_ids *ret, struct err *err);
 /* The same for everyone who reviewed or commented on submission_id, but the actor. */
 int store_notify_participants(struct store *st, enum store_notify_kind kind, int64_t submission_id,
-                              int64_t actor_id, struct err *err);
+                              int64_t actor_id, struct store_user_ids *ret, struct err *err);
 /* Drops the unread notifications of kind about submission_id, everyone's (a withdrawn
- * submission is no longer news for reviewers). */
+ * submission is no longer news for reviewers); ret (may be NULL) gets whose went. */
 int store_notification_forget(struct store *st, int64_t submission_id, enum store_notify_kind kind,
-                              struct err *err);
+                              struct store_user_ids *ret, struct err *err);
 /* user_id's notifications, newest first (unread_only: only those), and the unread count. */
 int store_notification_list(struct store *st, int64_t user_id, bool unread_only, int limit,
                             int offset, struct store_notification_list **ret, struct err *err);

@@ -2,10 +2,15 @@
 Python's zipfile opens each one; contents byte for byte (CRLF, binary), nested and empty
 folders, unicode names flagged UTF-8, no entry that escapes, a folder named from its own
 name down, the limits (files, bytes, concurrent downloads), who may download."""
+import http.client
 import io
 import os
+import socket
 import time
+import urllib.parse
 import zipfile
+
+import pytest
 
 from conftest import Client, Server, error_code
 
@@ -232,5 +237,54 @@ def test_concurrent_downloads_are_a_setting(tmp_path):
             time.sleep(0.1)
         assert r.status_code == 200, r.text
         assert zipfile.ZipFile(io.BytesIO(r.content)).namelist() == ["0.bin"]
+    finally:
+        assert srv.stop() == 0
+
+
+class SmallWindow(http.client.HTTPConnection):
+    """A client whose receive buffer stays small (no autotuning): while it reads nothing,
+    the server can send only its own socket buffer's worth ahead."""
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+        self.sock.settimeout(60)
+        self.sock.connect((self.host, self.port))
+
+
+def test_a_zip_cut_short_is_not_complete(tmp_path):
+    """A file that grows past --archive-max-bytes between the listing and its read ends the
+    download with an error: the chunked body has no last chunk, so the client sees a
+    truncated transfer, not a complete file it cannot open. Deterministic: the first
+    entries are 16 MiB of random bytes, far more than the producer's queue (256 KiB) and
+    both sockets' buffers (4 MiB at most on the server's side, 16 KiB on ours) hold, so
+    the producer is still in them, waiting for our reads, when the last file grows."""
+    sizes = [1024 * 1024 - 1] * 16
+    srv = Server(extra=["--archive-max-bytes", str(sum(sizes) + 2)]).start()
+    try:
+        c = Client(srv)
+        ws = c.workspace("cut short")["id"]
+        clear(c, ws)
+        for i, n in enumerate(sizes):
+            put(c, ws, f"big/{i:02}.bin", os.urandom(n))
+        put(c, ws, "zz.py", b"1\n")  # listed (and read) last: exactly at the limit
+        assert download(c, f"/api/workspaces/{ws}/archive/zz.py")[1].read("zz.py") == b"1\n"
+        u = urllib.parse.urlsplit(srv.url)
+        cookie = "; ".join(f"{k}={v}" for k, v in c.s.cookies.items())
+        conn = SmallWindow(u.hostname, u.port, timeout=60)
+        conn.request("GET", f"/api/workspaces/{ws}/archive", headers={"Cookie": cookie})
+        r = conn.getresponse()
+        assert r.status == 200 and r.getheader("Transfer-Encoding") == "chunked"
+        put(c, ws, "zz.py", b"12\n")  # now one byte past the limit
+        with pytest.raises(http.client.IncompleteRead) as e:
+            r.read()
+        got = e.value.partial
+        assert len(got) > sum(sizes), "every big file went out before the cut"
+        with pytest.raises(zipfile.BadZipFile):
+            zipfile.ZipFile(io.BytesIO(got))
+        conn.close()
+        # Listed now, the workspace is past the limit before anything is sent.
+        r = c.get(f"/api/workspaces/{ws}/archive")
+        assert r.status_code == 413 and error_code(r) == "archive_too_large"
     finally:
         assert srv.stop() == 0

@@ -105,6 +105,11 @@ def server_sse_names():
     return ws, run
 
 
+def user_sse_names():
+    """The events of GET /api/events (EVENT_USER())."""
+    return {n for n, _ in codes.event_table("user")}
+
+
 def test_no_event_name_is_a_free_string():
     """Where events are published, stored or framed, the name comes from the table."""
     files = src("src/api/*.c", "src/exec/*.c", "src/workspace/*.c")
@@ -121,6 +126,8 @@ def test_no_event_name_is_a_free_string():
         assert f"EVENT_WS({name})" in emitted or f"EVENT_WS_{name}" in emitted, name
     for name in run:
         assert f"EVENT_RUN({name})" in emitted, name
+    for name in user_sse_names():
+        assert f"EVENT_USER({name})" in emitted, name
 
 
 def test_docs_list_the_events_of_the_table():
@@ -161,6 +168,7 @@ def test_sse_event_names_match_the_server():
     ws, run = server_sse_names()
     assert ws == set(d["workspace"]["events"])
     assert run == set(d["run"]["events"])
+    assert user_sse_names() == set(d["user"]["events"])
 
 
 def test_the_page_listens_to_what_the_server_sends():
@@ -171,6 +179,8 @@ def test_the_page_listens_to_what_the_server_sends():
     assert ide == ws, f"the IDE listens for {sorted(ide)}, the server sends {sorted(ws)}"
     view = page_handlers("web/src/runview.ts")
     assert view == run, f"the run view listens for {sorted(view)}, the server sends {sorted(run)}"
+    bell = page_handlers("web/src/pages/review_notify.ts")
+    assert bell == user_sse_names(), f"the bell listens for {sorted(bell)}"
 
 
 def test_readme_settings_table_is_the_binary_s():

@@ -229,3 +229,72 @@ def test_notifications_bad_input(user):
         assert r.status_code == 400 and error_code(r) == "invalid_field", body
     r = user.post("/api/notifications/read", data=b"[1]", headers={"Content-Type": "application/json"})
     assert r.status_code == 400
+
+
+def user_events(c):
+    """The caller's own event stream (GET /api/events), read in a thread."""
+    from test_terminals import Events
+    return Events(c, None, path="/api/events")
+
+
+def test_notices_are_pushed_on_the_user_s_own_stream(user, reviewer, make_user):
+    """A comment or decision by the reviewer reaches the author's open stream at once, a
+    new submission the reviewer's and a withdrawal takes it back there; a stranger's stream
+    hears none of it. Order within a stream is the order of the pushes, so the stranger's
+    own notice, sent last, proves nothing about the others came before it."""
+    stranger = make_user()
+    author_ev, reviewer_ev, stranger_ev = (user_events(c) for c in (user, reviewer, stranger))
+    try:
+        ws = user.workspace("pushed")
+        put(user, ws, "main.py", "print(1)\n")
+        s = submit(user, ws)
+        reviewer_ev.expect_data("notification", kind="submission", submission_id=s["id"],
+                                taken_back=False)
+        r = reviewer.post(f"/api/submissions/{s['id']}/comments", json={"body": "why print?"})
+        assert r.status_code == 201, r.text
+        author_ev.expect_data("notification", kind="comment", submission_id=s["id"])
+        r = reviewer.post(f"/api/submissions/{s['id']}/review", json={"decision": "approve"})
+        assert r.status_code == 200, r.text
+        author_ev.expect_data("notification", kind="decision", submission_id=s["id"])
+        assert [n["kind"] for n in unread_for(user, s["id"])] == ["decision", "comment"]
+
+        w2 = user.workspace("taken back")
+        put(user, w2, "main.py", "print(2)\n")
+        s2 = submit(user, w2)
+        reviewer_ev.expect_data("notification", submission_id=s2["id"], taken_back=False)
+        assert user.post(f"/api/submissions/{s2['id']}/withdraw").status_code == 200
+        reviewer_ev.expect_data("notification", submission_id=s2["id"], taken_back=True)
+
+        # The stranger's own submission gets a comment: the first thing on their stream.
+        ws3 = stranger.workspace("mine")
+        put(stranger, ws3, "main.py", "print(3)\n")
+        s3 = submit(stranger, ws3)
+        r = reviewer.post(f"/api/submissions/{s3['id']}/comments", json={"body": "ok"})
+        assert r.status_code == 201, r.text
+        seen = stranger_ev.expect_data("notification", submission_id=s3["id"])
+        assert seen == [("notification", {"kind": "comment", "submission_id": s3["id"],
+                                          "taken_back": False})]
+    finally:
+        for ev in (author_ev, reviewer_ev, stranger_ev):
+            ev.close()
+
+
+def test_own_stream_needs_a_login_counts_against_the_cap_and_ends_at_logout(server):
+    from conftest import Client, Server
+    from test_terminals import wait_for
+    r = Client(server, register=False).get("/api/events")
+    assert r.status_code == 401 and error_code(r) == "unauthenticated"
+    srv = Server(extra=["--max-event-streams-per-user", "1"]).start()
+    first = None
+    try:
+        c = Client(srv)
+        first = user_events(c)
+        r = c.get("/api/events", stream=True)
+        assert r.status_code == 429 and error_code(r) == "rate_limited"
+        r.close()
+        assert c.post("/api/auth/logout").status_code == 204
+        wait_for(lambda: not first.t.is_alive())
+    finally:
+        if first:
+            first.close()
+        assert srv.stop() == 0

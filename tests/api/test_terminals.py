@@ -131,11 +131,12 @@ def wait_for(fn, timeout=DEADLINE, step=0.02):
 
 
 class Events:
-    """A Server-Sent Events subscriber reading in a thread."""
+    """A Server-Sent Events subscriber reading in a thread: of workspace ws_id, or of the
+    stream at path (GET /api/events: ws_id None)."""
 
-    def __init__(self, client, ws_id, cid=None):
+    def __init__(self, client, ws_id, cid=None, path=None):
         self.q = queue.Queue()
-        self.r = client.s.get(f"{client.server.url}/api/workspaces/{ws_id}/events",
+        self.r = client.s.get(client.server.url + (path or f"/api/workspaces/{ws_id}/events"),
                               params={"client": cid} if cid else None, stream=True, timeout=60)
         assert self.r.status_code == 200, self.r.text
         assert self.r.headers["Content-Type"].startswith("text/event-stream")
@@ -155,6 +156,11 @@ class Events:
             pass
 
     def expect(self, name, path, timeout=DEADLINE):
+        return self.expect_data(name, timeout, path=path)[-1][1]
+
+    def expect_data(self, name, timeout=DEADLINE, **fields):
+        """Waits for an event name whose data has fields; returns every event taken from
+        the stream until then (that one last)."""
         end = time.monotonic() + timeout
         seen = []
         while time.monotonic() < end:
@@ -163,9 +169,9 @@ class Events:
             except queue.Empty:
                 break
             seen.append(ev)
-            if ev[0] == name and ev[1].get("path") == path:
-                return ev[1]
-        raise AssertionError(f"no {name} for {path}: {seen}")
+            if ev[0] == name and all(ev[1].get(k) == v for k, v in fields.items()):
+                return seen
+        raise AssertionError(f"no {name} with {fields}: {seen}")
 
     def close(self):
         self.r.close()

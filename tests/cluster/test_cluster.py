@@ -132,6 +132,29 @@ def test_logout_on_one_node_ends_streams_on_another(cluster):
         eb.close()
 
 
+def test_a_notice_made_on_one_node_reaches_the_user_s_stream_on_another(cluster):
+    """The review bell's push: the notice is written by node A, the user's own stream
+    (GET /api/events) is on node B; the bus carries it."""
+    a, b, _ = cluster.nodes
+    author, rv = Client(a), Client(a)
+    cluster.psql(f"UPDATE users SET role = 'reviewer' WHERE id = {rv.user['id']}")
+    author_b = Events(on(author, b), None, path="/api/events")
+    rv_b = Events(on(rv, b), None, path="/api/events")
+    try:
+        w = author.workspace("bell")
+        put(author, w, "main.py", "print(1)\n")
+        r = author.post(f"/api/workspaces/{w['id']}/submissions", json={"message": "look"})
+        assert r.status_code == 201, r.text
+        sid = r.json()["id"]
+        rv_b.expect_data("notification", kind="submission", submission_id=sid)
+        r = rv.post(f"/api/submissions/{sid}/comments", json={"body": "fine"})
+        assert r.status_code == 201, r.text
+        author_b.expect_data("notification", kind="comment", submission_id=sid)
+    finally:
+        author_b.close()
+        rv_b.close()
+
+
 # ---- runs --------------------------------------------------------------------------------
 
 

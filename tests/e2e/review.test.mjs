@@ -1,7 +1,8 @@
 // The review loop (issue 19): a reviewer re-runs a file of a submission that is not main.py,
 // with stdin and an expected output, and sees pass or fail; a resubmission opens on the diff
 // with the earlier comment carried to the line it is on now; the student's bell shows an
-// unread decision and clears when the submission is opened.
+// unread decision and clears when the submission is opened; a comment reaches the bell at
+// once over the user's own event stream, without a reload or the poll.
 import assert from 'node:assert/strict';
 import { Api, shot, suite, until } from './lib.mjs';
 
@@ -132,5 +133,29 @@ test('the student sees an unread badge after a decision, and it clears when open
     await p.waitForSelector('.notify-count[hidden]', { state: 'attached' });
     assert.equal((await stu.req('GET', '/api/notifications?unread=1')).json.unread, 0);
     await shot(p, 'review-badge-cleared');
+    assert.deepEqual(p.errors, []);
+});
+
+test('a comment reaches the bell at once: pushed, not polled, no reload', async () => {
+    await ok(await stu.req('POST', '/api/notifications/read', {}));
+    const ws = await workspace(stu, 'Pushed', { 'main.py': "print('push')\n" });
+    const s = await submit(ws, 'for the push');
+    const p = await page({ api: stu, colorScheme: 'light' });
+    // This page never polls (a day between polls): only the push can move its count.
+    await p.addInitScript(() => localStorage.setItem('pyroom.bellPollMs', String(24 * 3600 * 1000)));
+    await p.goto('/submissions');
+    await p.waitForSelector('.notify-bell[data-live="1"]');
+    await until(async () => (await p.$eval('.notify-bell', (b) => b.getAttribute('aria-label'))) === 'Notifications: none unread');
+    await p.evaluate(() => { window.sameDocument = true; });
+
+    await ok(await rev.req('POST', `/api/submissions/${s.id}/comments`, { body: 'Why print?' }));
+    // Well within the old 30 s poll of a page loaded just now, so the old page fails here.
+    await p.waitForSelector('.notify-count:not([hidden])', { timeout: 20000 });
+    assert.equal((await p.textContent('.notify-count')).trim(), '1');
+    assert.equal(await p.evaluate(() => window.sameDocument), true, 'no reload');
+    await p.click('.notify-bell');
+    const item = p.locator('.notify-item.unread', { hasText: `#${s.id}` });
+    await item.waitFor();
+    assert.match(await item.textContent(), /rosa commented/);
     assert.deepEqual(p.errors, []);
 });

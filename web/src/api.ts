@@ -539,6 +539,8 @@ export interface Notification {
 export const notifications = {
     list: (unreadOnly = false) => get<{ unread: number; items: Notification[]; next_offset: number | null }>(`/api/notifications?limit=20${unreadOnly ? '&unread=1' : ''}`),
     read: (submissionId?: number) => post<{ marked: number; unread: number }>('/api/notifications/read', submissionId ? { submission_id: submissionId } : {}),
+    /** The caller's own event stream (`UserEvent`s): the bell's push. */
+    eventsUrl: () => '/api/events',
 };
 
 export interface FileDiff {

@@ -65,6 +65,11 @@ export type WorkspaceEvent =
     | 'doc_update'
     | 'doc_reset';
 
+/** Events of GET /api/events (your own stream). */
+export type UserEvent =
+    | 'notification'
+    | 'resync';
+
 /** Events of GET /api/runs/{id}/events. */
 export type RunEvent =
     | 'stdout'

@@ -1,15 +1,21 @@
 // The unread badge of the review loop: a bell in the top bar with the count of the user's
 // unread notices (decisions and comments on their submissions; new submissions for
 // reviewers), and a short list under it. Opening a submission marks its notices read
-// (markRead). The count is fetched when a top bar is drawn (every page change) and every
-// 30 s while the tab is visible: there is no per-user event stream to push it.
+// (markRead). The count is fetched when a top bar is drawn (every page change) and whenever
+// the user's own event stream (GET /api/events) says a notice came or went; only while that
+// stream is down (refused, reconnecting) is it polled, every 30 s while the tab is visible.
+// Each bell says whether the push is live (data-live), for the tests.
 
 import { messageOf, notifications as api, type Notification } from '../api';
+import type { UserEvent } from '../codes';
 import { clear, fmtAgo, h, icon } from '../dom';
 
-const POLL_MS = 30000;
+/** The poll while the stream is down; a test may set another in localStorage. */
+const POLL_MS = Number(localStorage.getItem('pyroom.bellPollMs')) || 30000;
 let unread = 0;
+let started = false;
 let timer: number | null = null;
+let es: EventSource | null = null;
 let inflight: Promise<void> | null = null;
 
 function label(n: Notification): string {
@@ -47,9 +53,33 @@ export async function markRead(submissionId: number): Promise<void> {
     }
 }
 
-function startPolling(): void {
-    if (timer !== null) return;
-    timer = window.setInterval(() => { if (document.visibilityState === 'visible') void refresh(); }, POLL_MS);
+function poll(on: boolean): void {
+    if (on && timer === null) timer = window.setInterval(() => { if (document.visibilityState === 'visible') void refresh(); }, POLL_MS);
+    if (!on && timer !== null) {
+        window.clearInterval(timer);
+        timer = null;
+    }
+    document.querySelectorAll<HTMLElement>('.notify-bell').forEach((b) => { b.dataset.live = on ? '0' : '1'; });
+}
+
+/** The push: every event of the user's stream means "ask for the count again". */
+function listen(): void {
+    es = new EventSource(api.eventsUrl());
+    es.addEventListener('notification' satisfies UserEvent, () => void refresh());
+    es.addEventListener('resync' satisfies UserEvent, () => void refresh());
+    es.addEventListener('open', () => {
+        poll(false);
+        void refresh(); // what came while it was down
+    });
+    // Reconnecting (the browser retries by itself) or refused for good: poll meanwhile.
+    es.addEventListener('error', () => poll(true));
+}
+
+function start(): void {
+    if (started) return;
+    started = true;
+    poll(true);
+    if (typeof EventSource !== 'undefined') listen();
     document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') void refresh(); });
     // One listener for every bell: a click elsewhere closes the list.
     document.addEventListener('click', (e) => {
@@ -80,10 +110,10 @@ async function fill(menu: HTMLElement): Promise<void> {
 
 /** The bell for a top bar. */
 export function notifyBell(): HTMLElement {
-    startPolling();
+    start();
     const count = h('span', { class: 'notify-count', hidden: unread === 0 }, String(unread));
     const menu = h('div', { class: 'notify-menu', role: 'dialog', 'aria-label': 'Notifications', hidden: true });
-    const bell = h('button', { type: 'button', class: 'btn icon-only notify-bell', 'aria-haspopup': 'dialog', onclick: (e: MouseEvent) => {
+    const bell = h('button', { type: 'button', class: 'btn icon-only notify-bell', 'aria-haspopup': 'dialog', 'data-live': timer === null ? '1' : '0', onclick: (e: MouseEvent) => {
         e.stopPropagation();
         menu.hidden = !menu.hidden;
         if (!menu.hidden) void fill(menu);
