@@ -1,10 +1,12 @@
 /* lang: resident sandboxed language workers, one per workspace owner, driven by one loop
- * thread; see lang.h. (The check of their answers is lang_answer.c.) */
+ * thread; see lang.h. (The callers' side is lang_calls.c, the check of the answers lang_answer.c.)
+ */
 #include "exec/lang.h"
 
 #include "base/clock.h"
 #include "base/embed.h"
 #include "base/log.h"
+#include "exec/lang_internal.h"
 #include "exec/lang_sync.h"
 #include "exec/supervisor.h"
 #include "store/store.h"
@@ -23,82 +25,6 @@
 /* The worker's program, src/exec/lang_worker.py (base/embed.h): it is given to the sandboxed
  * python3 with -c, so nothing has to be installed where a sandbox can see it. */
 EMBED_TEXT(lang_worker_py, "src/exec/lang_worker.py");
-
-/* One request, from lang_submit to its done function. */
-struct call {
-    struct call *next; /* in its worker's queue, or in lang.finished */
-    int64_t ws;
-    char *key;           /* NULL: never replaced */
-    json_t *rq;          /* the request (a reference of ours) */
-    uint64_t wait_until; /* refused (-EAGAIN) if its worker has not taken it by then, ms */
-    lang_done_fn done;
-    void *ctx;
-    bool abandoned; /* lang_cancel while it ran: its worker is told to stop, its answer dropped */
-    int r;          /* the outcome, once finished */
-    json_t *reply;  /* the answer (r == 0), handed to done */
-    char msg[200];
-};
-
-/* A full worker's file sync for its current call, done on a sync thread (sync_main): the
- * store's queries never run on the loop. The worker's `given` is the job's meanwhile. */
-struct sync_job {
-    struct sync_job *next; /* in lang.sjobs, then lang.sdone */
-    struct worker *w;
-    struct call *c; /* w's current call when the job was made */
-    json_t *rq;     /* c's request (a reference of the job's): "files" and "drop" go in it */
-    int64_t ws;
-    int r; /* lang_given_sync's outcome */
-    char msg[200];
-};
-
-struct worker {
-    /* guarded by lang.mu */
-    int64_t owner;              /* 0: a free slot */
-    uint64_t last_ms;           /* end of its last call (CLOCK_MONOTONIC) */
-    struct call *queue, *qtail; /* waiting, oldest first */
-    unsigned nqueue;
-    struct call *cur; /* being answered; only the loop sets it */
-    bool evict;       /* the process is a former owner's: the loop ends it */
-    bool fresh;       /* still importing and indexing (start_ms applies) */
-    bool live;        /* proc != NULL */
-    bool light;       /* diagnostics only: no jedi, no files (fixed per slot) */
-    /* the loop's alone */
-    struct sup_proc *proc;      /* NULL: not started, or ended */
-    int in, out;                /* our ends of its stdin and stdout (non-blocking) */
-    uint64_t deadline, timeout; /* cur's deadline and time, ms */
-    json_int_t next_id, cur_id;
-    bool cancel_sent;        /* cur was abandoned and the worker told so */
-    bool syncing;            /* a sync job has `given` (nothing is dispatched meanwhile) */
-    bool given_stale;        /* ended while syncing: `given` is cleared when the job is back */
-    char *wbuf;              /* cur's request being written */
-    size_t wlen, woff;       /* its length and what was written, bytes */
-    struct lang_given given; /* what it holds of each workspace (lang_sync.c) */
-    char *rbuf;              /* answer being read */
-    size_t rlen, rcap;
-};
-
-struct lang {
-    struct lang_config cfg;
-    char preload[512];
-    struct store *store;
-    struct sup *sup;
-    pthread_mutex_t mu;
-    bool stopping; /* under mu */
-    int ep, wake;  /* the loop's epoll, and an eventfd that wakes it */
-    pthread_t loop;
-    bool loop_started;
-    pthread_t *syncers; /* the sync threads (sync_main) */
-    unsigned nsyncers;
-    pthread_cond_t sync_cv;              /* a job was queued, or lang stops */
-    struct sync_job *sjobs, *sjobs_tail; /* under mu: waiting for a sync thread */
-    struct sync_job *sdone;              /* under mu: done, for the loop */
-    struct worker *w; /* nslots: max_workers full ones, then as many light ones */
-    unsigned nslots;
-    struct call *finished, *ftail; /* under mu: done functions the loop is to call */
-    unsigned queued;               /* under mu: calls in every queue */
-    /* counters (lang_stats), updated atomically */
-    uint64_t requests, started, timeouts, failures, abandoned;
-};
 
 /* epoll data: a worker's stdout is 2i, its stdin 2i + 1; the eventfd is WAKE. */
 #define WAKE UINT64_MAX
@@ -198,13 +124,13 @@ static bool worker_ended(struct worker *w)
 
 /* ---- the loop ------------------------------------------------------------------------ */
 
-static void wake(struct lang *l)
+void lang_wake(struct lang *l)
 {
     uint64_t one = 1;
     (void)!write(l->wake, &one, sizeof(one));
 }
 
-static void call_free(struct call *c)
+void lang_call_free(struct call *c)
 {
     if (!c)
         return;
@@ -215,7 +141,7 @@ static void call_free(struct call *c)
 }
 
 /* Moves c to the finished list with outcome r (mu held). */
-static void finished_add(struct lang *l, struct call *c, int r, json_t *reply, const char *msg)
+void lang_finished_add(struct lang *l, struct call *c, int r, json_t *reply, const char *msg)
 {
     c->r = r;
     c->reply = reply;
@@ -241,7 +167,7 @@ static void deliver(struct lang *l)
         json_t *reply = c->reply;
         c->reply = NULL;
         c->done(c->ctx, c->r, reply, c->msg);
-        call_free(c);
+        lang_call_free(c);
         c = next;
     }
 }
@@ -265,7 +191,7 @@ static void finish(struct lang *l, struct worker *w, int r, json_t *reply, const
     w->cur = NULL;
     w->last_ms = clock_mono_ms();
     if (c)
-        finished_add(l, c, r, reply, msg);
+        lang_finished_add(l, c, r, reply, msg);
     pthread_mutex_unlock(&l->mu);
     if (!c)
         json_decref(reply);
@@ -487,7 +413,7 @@ static void *sync_main(void *arg)
         j->next = l->sdone;
         l->sdone = j;
         pthread_mutex_unlock(&l->mu);
-        wake(l);
+        lang_wake(l);
     }
     pthread_mutex_unlock(&l->mu);
     return NULL;
@@ -578,7 +504,7 @@ static int housekeep(struct lang *l)
                 *pp = c->next;
                 w->nqueue--;
                 l->queued--;
-                finished_add(l, c, -EAGAIN, NULL, "your language worker is busy");
+                lang_finished_add(l, c, -EAGAIN, NULL, "your language worker is busy");
                 continue;
             }
             if (c->wait_until < next)
@@ -638,132 +564,6 @@ static void *loop_main(void *arg)
         deliver(l);
     }
     return NULL;
-}
-
-/* ---- calls ----------------------------------------------------------------------------- */
-
-/* The owner's worker slot of the kind asked for (full or light): theirs, a free one, or the
- * least recently used idle one (its process is then ended by the loop). NULL when every slot
- * of that kind is busy. mu held. */
-static struct worker *slot_for(struct lang *l, int64_t owner, bool light)
-{
-    struct worker *lru = NULL;
-    unsigned from = light ? l->cfg.max_workers : 0, to = light ? l->nslots : l->cfg.max_workers;
-    for (unsigned i = from; i < to; i++) {
-        struct worker *w = &l->w[i];
-        if (w->owner == owner)
-            return w;
-        if (w->owner == 0) {
-            if (!lru || lru->owner != 0)
-                lru = w; /* a free slot beats any idle worker */
-        } else if (!w->cur && !w->queue &&
-                   (!lru || (lru->owner != 0 && w->last_ms < lru->last_ms))) {
-            lru = w;
-        }
-    }
-    if (lru) {
-        lru->evict = lru->evict || lru->live || lru->owner != 0;
-        lru->owner = owner;
-        lru->last_ms = clock_mono_ms();
-    }
-    return lru;
-}
-
-int lang_submit(struct lang *l, int64_t owner, int64_t ws, const char *key, json_t *rq,
-                lang_done_fn done, void *ctx, struct err *err)
-{
-    if (!l->sup) {
-        json_decref(rq);
-        return err_set(err, ENOTSUP, "sandboxes are not available on this node");
-    }
-    struct call *c = calloc(1, sizeof(*c));
-    if (!c || (key && !(c->key = strdup(key)))) {
-        free(c);
-        json_decref(rq);
-        return err_set(err, ENOMEM, "queue the request");
-    }
-    c->ws = ws;
-    c->rq = rq;
-    c->done = done;
-    c->ctx = ctx;
-    int r = 0;
-    pthread_mutex_lock(&l->mu);
-    /* Diagnostics go to the owner's light worker: they need no jedi and no files, and do
-     * not wait behind a completion. */
-    const char *op = json_string_value(json_object_get(rq, "op"));
-    bool light = op && strcmp(op, "diagnostics") == 0;
-    struct worker *w = l->stopping ? NULL : slot_for(l, owner, light);
-    if (l->stopping) {
-        r = err_set(err, ESHUTDOWN, "the server is stopping");
-    } else if (!w) {
-        r = err_set(err, EAGAIN, "every language worker of this node is busy");
-    } else {
-        /* A newer call about the same thing replaces a waiting one. */
-        struct call **pp = &w->queue, *q;
-        w->qtail = NULL;
-        while ((q = *pp)) {
-            if (key && q->key && strcmp(q->key, key) == 0) {
-                *pp = q->next;
-                w->nqueue--;
-                l->queued--;
-                finished_add(l, q, -ECANCELED, NULL, "a newer request replaced this one");
-                continue;
-            }
-            w->qtail = q;
-            pp = &q->next;
-        }
-        if (w->nqueue >= l->cfg.queue) {
-            r = err_set(err, EAGAIN, "your language worker has %u requests waiting", w->nqueue);
-        } else {
-            /* Waiting for the same owner's earlier calls counts against this one's time (the
-             * start-up time while the worker starts or warms up). */
-            bool starting = w->fresh || !w->live || w->evict;
-            c->wait_until = clock_mono_ms() + (starting ? l->cfg.start_ms : l->cfg.timeout_ms);
-            if (w->qtail)
-                w->qtail->next = c;
-            else
-                w->queue = c;
-            w->qtail = c;
-            w->nqueue++;
-            l->queued++;
-        }
-    }
-    pthread_mutex_unlock(&l->mu);
-    if (r < 0)
-        call_free(c);
-    wake(l); /* also for a replaced call's answer */
-    return r;
-}
-
-void lang_cancel(struct lang *l, void *ctx)
-{
-    bool found = false;
-    pthread_mutex_lock(&l->mu);
-    for (unsigned i = 0; i < l->nslots && !found; i++) {
-        struct worker *w = &l->w[i];
-        if (w->cur && w->cur->ctx == ctx) {
-            w->cur->abandoned = found = true;
-            break;
-        }
-        struct call **pp = &w->queue, *c;
-        w->qtail = NULL;
-        while ((c = *pp)) {
-            if (!found && c->ctx == ctx) {
-                *pp = c->next;
-                w->nqueue--;
-                l->queued--;
-                finished_add(l, c, -ECONNABORTED, NULL, "the client left");
-                __atomic_fetch_add(&l->abandoned, 1, __ATOMIC_RELAXED);
-                found = true;
-                continue;
-            }
-            w->qtail = c;
-            pp = &c->next;
-        }
-    }
-    pthread_mutex_unlock(&l->mu);
-    if (found)
-        wake(l);
 }
 
 int lang_new(const struct lang_config *cfg, struct store *store, struct sup *sup, struct lang **ret,
@@ -831,7 +631,7 @@ void lang_free(struct lang *l)
     pthread_cond_broadcast(&l->sync_cv);
     pthread_mutex_unlock(&l->mu);
     if (l->loop_started) {
-        wake(l);
+        lang_wake(l);
         pthread_join(l->loop, NULL);
     }
     for (unsigned i = 0; i < l->nsyncers; i++)
@@ -853,11 +653,11 @@ void lang_free(struct lang *l)
     for (unsigned i = 0; l->w && i < l->nslots; i++) {
         struct worker *w = &l->w[i];
         if (w->cur)
-            finished_add(l, w->cur, -ESHUTDOWN, NULL, "the server is stopping");
+            lang_finished_add(l, w->cur, -ESHUTDOWN, NULL, "the server is stopping");
         w->cur = NULL;
         for (struct call *c = w->queue, *next; c; c = next) {
             next = c->next;
-            finished_add(l, c, -ESHUTDOWN, NULL, "the server is stopping");
+            lang_finished_add(l, c, -ESHUTDOWN, NULL, "the server is stopping");
         }
         w->queue = w->qtail = NULL;
         w->nqueue = 0;
@@ -878,19 +678,4 @@ void lang_free(struct lang *l)
     pthread_mutex_destroy(&l->mu);
     free(l->w);
     free(l);
-}
-
-void lang_stats(struct lang *l, struct lang_stats *ret)
-{
-    memset(ret, 0, sizeof(*ret));
-    pthread_mutex_lock(&l->mu);
-    for (unsigned i = 0; i < l->nslots; i++)
-        ret->workers += l->w[i].owner != 0 && (l->w[i].cur || l->w[i].queue || l->w[i].live);
-    ret->queued = l->queued;
-    pthread_mutex_unlock(&l->mu);
-    ret->requests = __atomic_load_n(&l->requests, __ATOMIC_RELAXED);
-    ret->started = __atomic_load_n(&l->started, __ATOMIC_RELAXED);
-    ret->timeouts = __atomic_load_n(&l->timeouts, __ATOMIC_RELAXED);
-    ret->failures = __atomic_load_n(&l->failures, __ATOMIC_RELAXED);
-    ret->abandoned = __atomic_load_n(&l->abandoned, __ATOMIC_RELAXED);
 }

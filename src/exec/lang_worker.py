@@ -92,9 +92,11 @@ def need_jedi():
         ENV = j.InterpreterEnvironment()
         # Every Script asks jedi.api for its InferenceState: ours keeps it (States).
         import jedi.api as api
+        import jedi.inference.filters as filters
 
         _states.make = api.InferenceState
         api.InferenceState = _states.get
+        _library_names.wrap(filters._AbstractUsedNamesFilter)
         jedi = j
     return jedi
 
@@ -216,6 +218,51 @@ class States:
 
 
 _states = States()
+
+
+class LibraryNames:
+    """The names a library module defines, listed once per kept inference state.
+
+    Completing `np.lin` lists every name of numpy's module and stub (most of what jedi still
+    spends on it once its state is kept): the list of a module-level filter of a module
+    under /usr is kept in the state (dropped with it) and given again to the same filter
+    of the same module context (jedi keeps one context per module value). What decides the
+    list is that module's own tree, which never changes here; the one input from the
+    request, the scope asked from (origin_scope), only matters for names in the same module
+    as that scope, and a workspace file is never under /usr."""
+
+    def wrap(self, cls):
+        values = cls.values
+
+        def cached(filt):
+            pc = filt.parent_context
+            key = self.key(filt, pc)
+            if key is None:
+                return values(filt)
+            cache = pc.inference_state.__dict__.setdefault("_pyroom_names", {})
+            hit = cache.get(key)
+            if hit is not None and hit[0] is pc and hit[1] is filt._node_context:
+                return list(hit[2])
+            names = values(filt)
+            cache[key] = (pc, filt._node_context, list(names))
+            return names
+
+        cls.values = cached
+
+    @staticmethod
+    def key(filt, pc):
+        if getattr(filt, "_until_position", None) is not None or not pc.is_module():
+            return None
+        path = pc.py__file__()
+        if path is None or not str(path).startswith("/usr/"):
+            return None
+        origin = getattr(filt, "_origin_scope", None)
+        if origin is not None and origin.get_root_node() is pc.tree_node:
+            return None
+        return (type(filt), id(pc), id(filt._node_context))
+
+
+_library_names = LibraryNames()
 
 
 def script(rq):

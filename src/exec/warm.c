@@ -361,6 +361,9 @@ static void on_ctl(struct warm_pool *p, struct tmpl *t)
                 set_error(p, "template imports: ", m.text);
             top_up(p, t);
             break;
+        case WARM_REHEARSED:
+            p->st.prefault_pages = m.value;
+            break;
         case WARM_ZYGOTE: {
             if (t->asked)
                 t->asked--;

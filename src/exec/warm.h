@@ -66,8 +66,9 @@ struct warm_stats {
     uint64_t template_pss_bytes; /* PSS of one template (the largest), bytes */
     uint64_t cgroup_bytes;       /* memory charged to the pool's cgroup, bytes (0 without) */
     uint64_t memory_limit_bytes;
-    uint64_t boot_ms;     /* last template's import time, ms */
-    char last_error[200]; /* the last template error, "" if none */
+    uint64_t boot_ms;        /* last template's import time, ms */
+    uint64_t prefault_pages; /* pages a claimed program prefaults (last template's rehearsal) */
+    char last_error[200];    /* the last template error, "" if none */
 };
 
 struct warm_pool;

@@ -19,6 +19,7 @@ enum warm_msg_type {
     WARM_PONG,
     WARM_FORK, /* supervisor -> template: fork `value` zygotes */
     WARM_PING,
+    WARM_REHEARSED, /* template -> supervisor: pages a claimed program prefaults (value) */
 };
 
 struct warm_msg {

@@ -119,11 +119,14 @@ def _rehearsal_report(fd):
     ps = os.sysconf('SC_PAGE_SIZE')
     with open('/proc/self/pagemap', 'rb') as pm:
         for a, b in _regions:
-            pm.seek(a // ps * 8)
-            data = pm.read((b - a) // ps * 8)
-            for i, (e,) in enumerate(struct.iter_unpack('Q', data)):
-                if e >> 63 and (e >> 56) & 1:
-                    pages.append(a + i * ps)
+            if b - a > 1 << 32:
+                continue  # a reservation (a sanitizer's shadow), not the interpreter's heap
+            for c in range(a, b, ps << 16):
+                pm.seek(c // ps * 8)
+                data = pm.read((min(b, c + (ps << 16)) - c) // ps * 8)
+                for i, (e,) in enumerate(struct.iter_unpack('Q', data)):
+                    if e >> 63 and (e >> 56) & 1:
+                        pages.append(c + i * ps)
     buf = struct.pack('%dQ' % len(pages), *pages)
     while buf:
         buf = buf[os.write(fd, buf):]

@@ -487,6 +487,10 @@ int warm_template_main(int argc, char **argv)
     }
     const char *errors = py.AsUTF8(res);
     rehearse(mod);
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < nhot; i++)
+        bytes += hot[i].len;
+    tell(WARM_REHEARSED, 0, bytes / (uint64_t)sysconf(_SC_PAGESIZE), NULL, -1);
     tell(WARM_BOOTED, 0, clock_mono_ms() - t0, errors ? errors : "", -1);
 
     for (;;) {

@@ -143,6 +143,11 @@ def test_the_image_serves_the_page_runs_and_terminals_then_drains(node):
         assert b"42" in t.run("python3 -c 'print(6*7)'")
     finally:
         t.close()
+    # The one-shot command ships as its own small binary (docs/runs.md) and works there.
+    one = subprocess.run([PODMAN, "exec", node.name, "/usr/local/bin/pyroom-sandbox", "run",
+                          "--", "python3", "-c", "print(6*7)"],
+                         capture_output=True, text=True, timeout=120)
+    assert (one.returncode, one.stdout) == (0, "42\n"), (one.returncode, one.stdout, one.stderr)
     # The preStop hook: pyroom drain signals the server (pid 1 of the container) and
     # waits; the container ends with the server's clean exit.
     subprocess.run([PODMAN, "exec", node.name, "/usr/local/bin/pyroom", "drain"],

@@ -136,26 +136,48 @@ test('the student sees an unread badge after a decision, and it clears when open
     assert.deepEqual(p.errors, []);
 });
 
-test('a comment reaches the bell at once: pushed, not polled, no reload', async () => {
+test('a comment reaches the bell at once: pushed, not polled, no reload, one stream for two tabs', async () => {
     await ok(await stu.req('POST', '/api/notifications/read', {}));
     const ws = await workspace(stu, 'Pushed', { 'main.py': "print('push')\n" });
     const s = await submit(ws, 'for the push');
     const p = await page({ api: stu, colorScheme: 'light' });
-    // This page never polls (a day between polls): only the push can move its count.
-    await p.addInitScript(() => localStorage.setItem('pyroom.bellPollMs', String(24 * 3600 * 1000)));
+    const ctx = p.context();
+    let streams = 0;
+    ctx.on('request', (r) => { if (new URL(r.url()).pathname === '/api/events') streams++; });
+    // These tabs never poll (a day between polls): only the push can move their count.
+    await ctx.addInitScript(() => localStorage.setItem('pyroom.bellPollMs', String(24 * 3600 * 1000)));
     await p.goto('/submissions');
-    await p.waitForSelector('.notify-bell[data-live="1"]');
-    await until(async () => (await p.$eval('.notify-bell', (b) => b.getAttribute('aria-label'))) === 'Notifications: none unread');
-    await p.evaluate(() => { window.sameDocument = true; });
+    const q = await ctx.newPage(); // a second tab of the same browser
+    const qErrors = [];
+    q.on('pageerror', (e) => qErrors.push(e.message));
+    await q.goto('/');
+    for (const t of [p, q]) {
+        await t.waitForSelector('.notify-bell[data-live="1"]');
+        await until(async () => (await t.$eval('.notify-bell', (b) => b.getAttribute('aria-label'))) === 'Notifications: none unread');
+        await t.evaluate(() => { window.sameDocument = true; });
+    }
 
     await ok(await rev.req('POST', `/api/submissions/${s.id}/comments`, { body: 'Why print?' }));
     // Well within the old 30 s poll of a page loaded just now, so the old page fails here.
-    await p.waitForSelector('.notify-count:not([hidden])', { timeout: 20000 });
-    assert.equal((await p.textContent('.notify-count')).trim(), '1');
-    assert.equal(await p.evaluate(() => window.sameDocument), true, 'no reload');
+    for (const t of [p, q]) {
+        await t.waitForSelector('.notify-count:not([hidden])', { timeout: 20000 });
+        assert.equal((await t.textContent('.notify-count')).trim(), '1');
+        assert.equal(await t.evaluate(() => window.sameDocument), true, 'no reload');
+    }
+    assert.equal(streams, 1, 'one tab holds the stream, the other hears it from that tab');
     await p.click('.notify-bell');
     const item = p.locator('.notify-item.unread', { hasText: `#${s.id}` });
     await item.waitFor();
     assert.match(await item.textContent(), /rosa commented/);
     assert.deepEqual(p.errors, []);
+
+    // The tab holding the stream goes: the other takes it over.
+    await p.close();
+    await until(async () => streams === 2, 30000);
+    await q.waitForSelector('.notify-bell[data-live="1"]');
+    await ok(await rev.req('POST', `/api/submissions/${s.id}/review`, { decision: 'approve' }));
+    await until(async () => (await q.textContent('.notify-count')).trim() === '2', 20000);
+    assert.equal(await q.evaluate(() => window.sameDocument), true, 'no reload');
+    assert.deepEqual(qErrors, []);
+    await q.close();
 });

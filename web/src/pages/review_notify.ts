@@ -5,6 +5,12 @@
 // the user's own event stream (GET /api/events) says a notice came or went; only while that
 // stream is down (refused, reconnecting) is it polled, every 30 s while the tab is visible.
 // Each bell says whether the push is live (data-live), for the tests.
+//
+// One stream per browser, not per tab: over plain HTTP/1.1 a browser opens at most six
+// connections to a host, and every IDE tab already holds its workspace's stream. The tab
+// that holds the Web Lock 'pyroom-bell' opens the stream and passes its events and its state
+// on a BroadcastChannel; when that tab goes, the lock passes to another. Without those APIs
+// each tab has its own stream.
 
 import { messageOf, notifications as api, type Notification } from '../api';
 import type { UserEvent } from '../codes';
@@ -17,6 +23,10 @@ let started = false;
 let timer: number | null = null;
 let es: EventSource | null = null;
 let inflight: Promise<void> | null = null;
+/** Between the tabs: 'event' (fetch the count), 'live' (the holder's stream is open or
+ *  not), 'ask' (a new tab wants the state). */
+type TabMsg = { type: 'event' } | { type: 'live'; live: boolean } | { type: 'ask' };
+const tabs = typeof BroadcastChannel !== 'undefined' && typeof navigator.locks !== 'undefined' ? new BroadcastChannel('pyroom-bell') : null;
 
 function label(n: Notification): string {
     const who = n.actor?.username ?? 'someone';
@@ -62,24 +72,50 @@ function poll(on: boolean): void {
     document.querySelectorAll<HTMLElement>('.notify-bell').forEach((b) => { b.dataset.live = on ? '0' : '1'; });
 }
 
+const tell = (m: TabMsg): void => tabs?.postMessage(m);
+
 /** The push: every event of the user's stream means "ask for the count again". */
 function listen(): void {
     es = new EventSource(api.eventsUrl());
-    es.addEventListener('notification' satisfies UserEvent, () => void refresh());
-    es.addEventListener('resync' satisfies UserEvent, () => void refresh());
+    const changed = (): void => {
+        void refresh();
+        tell({ type: 'event' });
+    };
+    es.addEventListener('notification' satisfies UserEvent, changed);
+    es.addEventListener('resync' satisfies UserEvent, changed);
     es.addEventListener('open', () => {
         poll(false);
-        void refresh(); // what came while it was down
+        changed(); // what came while it was down
+        tell({ type: 'live', live: true });
     });
-    // Reconnecting (the browser retries by itself) or refused for good: poll meanwhile.
-    es.addEventListener('error', () => poll(true));
+    // Reconnecting (the browser retries by itself) or refused (a 401 after a logout, a 429):
+    // poll meanwhile, and try a refused stream again a poll later.
+    es.addEventListener('error', () => {
+        poll(true);
+        tell({ type: 'live', live: false });
+        if (es?.readyState === EventSource.CLOSED) {
+            es = null;
+            window.setTimeout(listen, POLL_MS);
+        }
+    });
 }
 
 function start(): void {
     if (started) return;
     started = true;
     poll(true);
-    if (typeof EventSource !== 'undefined') listen();
+    if (typeof EventSource !== 'undefined' && tabs) {
+        tabs.onmessage = (e: MessageEvent<TabMsg>) => {
+            if (e.data.type === 'event') void refresh();
+            else if (e.data.type === 'live') poll(!e.data.live);
+            else if (es) tell({ type: 'live', live: es.readyState === EventSource.OPEN });
+        };
+        tell({ type: 'ask' });
+        // Held until the tab goes: then the next tab in line opens the stream.
+        void navigator.locks.request('pyroom-bell', () => new Promise<void>(() => listen()));
+    } else if (typeof EventSource !== 'undefined') {
+        listen();
+    }
     document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') void refresh(); });
     // One listener for every bell: a click elsewhere closes the list.
     document.addEventListener('click', (e) => {
