@@ -338,14 +338,15 @@ def test_presence_and_co_editing_across_nodes(cluster, users):
             assert (got["path"], got["line"], got["scroll"]) == ("main.py", 2, 40)
         url = f"/api/workspaces/{w['id']}/docs/main.py"
         b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
-        assert ua.post(url, json={"client": "pa", "update": b64(b"SNAP"), "snapshot": True}) \
-            .status_code == 201
-        r = ub.post(url, json={"client": "pb", "update": b64(b"from-b")})
+        r = ua.post(url, json={"client": "pa", "update": b64(b"SNAP"), "snapshot": True})
+        assert r.status_code == 201
+        doc = r.json()["doc"]  # updates name the document they are meant for
+        r = ub.post(url, json={"client": "pb", "update": b64(b"from-b"), "doc": doc})
         assert r.status_code == 201
         got = sc.expect("doc_update", lambda d: d["id"] == r.json()["id"])
         assert base64.b64decode(got["update"]) == b"from-b"
         big = b"L" * 9000  # its base64 does not fit a notice with the event around it
-        r = uc.post(url, json={"client": "pc", "update": b64(big)})
+        r = uc.post(url, json={"client": "pc", "update": b64(big), "doc": doc})
         assert r.status_code == 201
         got = sa.expect("doc_update", lambda d: d["id"] == r.json()["id"])
         assert "update" not in got
