@@ -261,15 +261,16 @@ static json_t *warm_json(struct api *api)
     struct warm_stats w = {0};
     if (!api->sup || sup_warm_stats(api->sup, &w) < 0)
         return json_pack("{s:b}", "enabled", false);
-    return json_pack("{s:b,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s}", "enabled",
-                     w.enabled, "templates", (int)w.templates, "ready", (int)w.ready, "claims",
-                     (json_int_t)w.claims, "fallbacks", (json_int_t)w.fallbacks, "failed_claims",
-                     (json_int_t)w.failed_claims, "restarts", (json_int_t)w.restarts, "pss_bytes",
-                     (json_int_t)w.pss_bytes, "template_pss_bytes",
-                     (json_int_t)w.template_pss_bytes, "cgroup_bytes", (json_int_t)w.cgroup_bytes,
-                     "memory_limit_bytes", (json_int_t)w.memory_limit_bytes, "boot_ms",
-                     (json_int_t)w.boot_ms, "prefault_pages", (json_int_t)w.prefault_pages,
-                     "last_error", w.last_error);
+    return json_pack(
+        "{s:b,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s}", "enabled", w.enabled,
+        "templates", (int)w.templates, "ready", (int)w.ready, "claims", (json_int_t)w.claims,
+        "fallbacks", (json_int_t)w.fallbacks, "failed_claims", (json_int_t)w.failed_claims,
+        "restarts", (json_int_t)w.restarts, "pss_bytes", (json_int_t)w.pss_bytes,
+        "template_pss_bytes", (json_int_t)w.template_pss_bytes, "cgroup_bytes",
+        (json_int_t)w.cgroup_bytes, "memory_limit_bytes", (json_int_t)w.memory_limit_bytes,
+        "boot_ms", (json_int_t)w.boot_ms, "prefault_pages", (json_int_t)w.prefault_pages,
+        "prefault_pandas_pages", (json_int_t)w.prefault_pandas_pages, "prefault_matplotlib_pages",
+        (json_int_t)w.prefault_matplotlib_pages, "last_error", w.last_error);
 }
 
 static json_t *lang_json(struct api *api)

@@ -362,7 +362,12 @@ static void on_ctl(struct warm_pool *p, struct tmpl *t)
             top_up(p, t);
             break;
         case WARM_REHEARSED:
-            p->st.prefault_pages = m.value;
+            if (!strcmp(m.text, "pandas"))
+                p->st.prefault_pandas_pages = m.value;
+            else if (!strcmp(m.text, "matplotlib"))
+                p->st.prefault_matplotlib_pages = m.value;
+            else
+                p->st.prefault_pages = m.value;
             break;
         case WARM_ZYGOTE: {
             if (t->asked)

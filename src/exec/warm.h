@@ -68,7 +68,9 @@ struct warm_stats {
     uint64_t memory_limit_bytes;
     uint64_t boot_ms;        /* last template's import time, ms */
     uint64_t prefault_pages; /* pages a claimed program prefaults (last template's rehearsal) */
-    char last_error[200];    /* the last template error, "" if none */
+    uint64_t prefault_pandas_pages;     /* more pages when its file names pandas */
+    uint64_t prefault_matplotlib_pages; /* more pages when its file names matplotlib */
+    char last_error[200];               /* the last template error, "" if none */
 };
 
 struct warm_pool;

@@ -19,7 +19,7 @@ enum warm_msg_type {
     WARM_PONG,
     WARM_FORK, /* supervisor -> template: fork `value` zygotes */
     WARM_PING,
-    WARM_REHEARSED, /* template -> supervisor: pages a claimed program prefaults (value) */
+    WARM_REHEARSED, /* template -> supervisor: pages of the set named text (value) */
 };
 
 struct warm_msg {

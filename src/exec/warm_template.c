@@ -18,7 +18,9 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +68,7 @@ static struct {
     int (*SetContains)(pyobj *, pyobj *);
     int (*SetAttrString)(pyobj *, const char *, pyobj *);
     pyobj *(*LongFromLong)(long);
+    pyobj *(*DictGetItemString)(pyobj *, const char *);
 } py;
 
 #define PY_FILE_INPUT 257 /* Py_file_input */
@@ -117,6 +120,7 @@ static int py_load(char *errbuf, size_t n)
         {(void **)&py.SetContains, "PySet_Contains"},
         {(void **)&py.SetAttrString, "PyObject_SetAttrString"},
         {(void **)&py.LongFromLong, "PyLong_FromLong"},
+        {(void **)&py.DictGetItemString, "PyDict_GetItemString"},
     };
     for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
         *syms[i].slot = dlsym(py.lib, syms[i].sym);
@@ -134,6 +138,8 @@ static int py_load(char *errbuf, size_t n)
 EMBED_TEXT(warm_python, "src/exec/warm_python.py");
 /* The run's sitecustomize, for the rehearsal (section 5): the same file runs.c writes. */
 EMBED_TEXT(warm_rehearsal_sitecustomize, "src/exec/run_sitecustomize.py");
+/* and its matplotlib backend, for the matplotlib rehearsal */
+EMBED_TEXT(warm_rehearsal_backend, "src/exec/run_backend.py");
 
 /* ---- 5. prefaulting a claimed program ---------------------------------------------------
  * A claimed program writes to ~1,100 of the template's pages before and after the file
@@ -143,11 +149,14 @@ EMBED_TEXT(warm_rehearsal_sitecustomize, "src/exec/run_sitecustomize.py");
  * range cost half. Which pages those are is learnt once per template by a *rehearsal*: a
  * fork of the template runs `print(1)` through the very path a claimed program takes
  * (zygote_run, with stdio on /dev/null, in a directory of the template's own) and reports
- * the template pages it made its own. Nothing of a user's run is ever learnt from (that
+ * the template pages it made its own; two more rehearsals do the same with a small pandas
+ * program and a pyplot figure saved to a PNG, for the pages only those modules' work
+ * writes (a matplotlib plot: ~2,700 more). Nothing of a user's run is ever learnt from (that
  * would tell one run something of another's), and the pages are prefaulted after the
  * claim, in the run's cgroup, so that a waiting interpreter is no larger than before. */
 
-#define HOT_MAX_PAGES 4096 /* at most 16 MiB prefaulted per run */
+#define HOT_MAX_PAGES 8192  /* at most 32 MiB prefaulted per set */
+#define HOT_PEEK      16384 /* bytes of the program's file looked at for a set's trigger */
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
 #endif
@@ -156,14 +165,81 @@ struct hot_range {
     uintptr_t start;
     size_t len;
 };
-static struct hot_range *hot;
-static size_t nhot;
 
-static void prefault(void)
+/* The page sets, each learnt by a rehearsal of its own program. The first is prefaulted by
+ * every claimed program; a module's (the pages its rehearsal wrote beyond the first set's)
+ * only when the program's file names the module (`trigger`): a cheap guess, read before
+ * Python resumes, whose only effect is time (a wrong guess prefaults pages the program does
+ * not write, or leaves it its faults one by one). */
+static struct hot_set {
+    const char *name;    /* the stats' name */
+    const char *module;  /* rehearsed only when the template imported it */
+    const char *trigger; /* in the program's file: prefault this set */
+    const char *program;
+    struct hot_range *r;
+    size_t n;
+} hot_sets[] = {
+    {"print", NULL, NULL, "print(1)\n", NULL, 0},
+    {"pandas", "pandas", "pandas",
+     "import numpy as np\nimport pandas as pd\n"
+     "df = pd.DataFrame({'k': np.arange(200) % 7, 'v': np.linspace(0, 1, 200)})\n"
+     "print(df.head())\nprint(df.groupby('k')['v'].agg(['sum', 'mean']))\n"
+     "print(df.groupby('k')['v'].sum())\nprint(df.describe())\n",
+     NULL, 0},
+    {"matplotlib", "matplotlib.pyplot", "matplotlib",
+     "import matplotlib.pyplot as plt\n"
+     "fig, ax = plt.subplots()\nax.plot(range(20), [x * x for x in range(20)], label='y')\n"
+     "ax.set_title('t')\nax.set_xlabel('x')\nax.legend()\nfig.savefig('plot.png')\n"
+     "plt.plot([1, 2, 3], [4, 1, 9])\nplt.savefig('plot.png')\nplt.close('all')\n",
+     NULL, 0},
+};
+#define N_HOT_SETS (sizeof(hot_sets) / sizeof(hot_sets[0]))
+
+static void prefault_set(const struct hot_set *s)
 {
-    for (size_t i = 0; i < nhot; i++)
-        if (madvise((void *)hot[i].start, hot[i].len, MADV_POPULATE_WRITE) < 0 && errno == EINVAL)
+    for (size_t i = 0; i < s->n; i++)
+        if (madvise((void *)s->r[i].start, s->r[i].len, MADV_POPULATE_WRITE) < 0 && errno == EINVAL)
             return; /* a kernel before 5.14: faults are taken one by one, as before */
+}
+
+/* The program's file, if it is a regular one: its first HOT_PEEK bytes (a FIFO or a device
+ * is not opened, so reading it here changes nothing the program sees). */
+static size_t peek_program(const char *path, char *buf, size_t cap)
+{
+    struct stat st;
+    if (!path || stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+        return 0;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    size_t have = 0;
+    ssize_t n;
+    while (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && have < cap &&
+           ((n = read(fd, buf + have, cap - have)) > 0 || (n < 0 && errno == EINTR)))
+        have += n > 0 ? (size_t)n : 0;
+    close(fd);
+    return have;
+}
+
+static void prefault(const char *script)
+{
+    static char src[HOT_PEEK];
+    size_t len = 0;
+    bool peeked = false;
+    for (size_t i = 0; i < N_HOT_SETS; i++) {
+        const struct hot_set *s = &hot_sets[i];
+        if (!s->n)
+            continue;
+        if (s->trigger) {
+            if (!peeked) {
+                len = peek_program(script, src, sizeof(src));
+                peeked = true;
+            }
+            if (!memmem(src, len, s->trigger, strlen(s->trigger)))
+                continue;
+        }
+        prefault_set(s);
+    }
 }
 
 /* ---- 4. zygote hooks -------------------------------------------------------------------- */
@@ -209,7 +285,7 @@ static pyobj *new_modules(pyobj *mod)
 __attribute__((noreturn)) static void zygote_run(void *ctx, char *const *argv, char *const *envp)
 {
     (void)ctx;
-    prefault();
+    prefault(argv[0] ? argv[1] : NULL);
     py.AfterForkChild();
     int fd = (int)syscall(SYS_memfd_create, "pyroom-run", MFD_CLOEXEC);
     if (fd < 0)
@@ -351,24 +427,40 @@ static int cmp_addr(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Section 5's rehearsal, once the template has booted. A failure leaves nhot 0: claimed
- * programs then take their faults one by one, as before. */
-static void rehearse(pyobj *mod)
+/* Whether the template imported a module (a set whose module it did not is not rehearsed). */
+static bool template_has(const char *module)
+{
+    pyobj *modules = py.GetModuleDict();
+    return modules && py.DictGetItemString(modules, module);
+}
+
+static void remove_tree(const char *dir);
+
+/* Section 5's rehearsal of one set, once the template has booted: its program runs in a fork
+ * through zygote_run, in a directory of our own; the template pages it wrote, sorted, in
+ * *out. A failure gives 0 pages: claimed programs then take those faults one by one. */
+static size_t rehearse(pyobj *mod, const char *program, uint64_t **out)
 {
     const char *home = getenv("HOME");
     char dir[400], pyroom[420], envhome[420], envpath[440], tmp[420];
+    *out = NULL;
     /* (templates share the pool's directory: one of their own each) */
     if (!home || !*home ||
         snprintf(dir, sizeof(dir), "%s/rehearsal-%d", home, (int)getpid()) >= (int)sizeof(dir))
-        return;
+        return 0;
     snprintf(pyroom, sizeof(pyroom), "%s/.pyroom", dir);
     if ((mkdir(dir, 0700) < 0 && errno != EEXIST) || (mkdir(pyroom, 0700) < 0 && errno != EEXIST) ||
-        write_text(dir, "main.py", "print(1)\n") < 0 ||
-        write_text(pyroom, "sitecustomize.py", warm_rehearsal_sitecustomize) < 0)
-        return;
+        write_text(dir, "main.py", program) < 0 ||
+        write_text(pyroom, "sitecustomize.py", warm_rehearsal_sitecustomize) < 0 ||
+        write_text(pyroom, "pyroom_backend.py", warm_rehearsal_backend) < 0) {
+        remove_tree(dir);
+        return 0;
+    }
     int pp[2];
-    if (pipe2(pp, O_CLOEXEC) < 0)
-        return;
+    if (pipe2(pp, O_CLOEXEC) < 0) {
+        remove_tree(dir);
+        return 0;
+    }
     snprintf(envhome, sizeof(envhome), "HOME=%s", dir);
     snprintf(envpath, sizeof(envpath), "PYTHONPATH=%s", pyroom);
     snprintf(tmp, sizeof(tmp), "TMPDIR=%s", dir);
@@ -419,28 +511,73 @@ static void rehearse(pyobj *mod)
     while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR)
         ;
     /* the pool removes its directory when it ends: leave nothing in it */
-    char path[600];
-    snprintf(path, sizeof(path), "%s/sitecustomize.py", pyroom);
-    unlink(path);
-    snprintf(path, sizeof(path), "%s/main.py", dir);
-    unlink(path);
-    rmdir(pyroom);
-    rmdir(dir);
+    remove_tree(dir);
     n = have / sizeof(*pages);
     if (!pages || pid <= 0 || !WIFEXITED(st) || n == 0) {
         free(pages);
-        return;
+        return 0;
     }
     qsort(pages, n, sizeof(*pages), cmp_addr);
+    *out = pages;
+    return n;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *f)
+{
+    (void)st;
+    (void)type;
+    (void)f;
+    (void)remove(path);
+    return 0;
+}
+
+/* The rehearsal's directory and whatever its program left in it (never a symlink's target:
+ * FTW_PHYS). */
+static void remove_tree(const char *dir)
+{
+    (void)nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Every set's rehearsal; a module's set keeps the pages the first set does not have. */
+static void rehearse_all(pyobj *mod)
+{
+    uint64_t *base = NULL;
+    size_t nbase = 0;
     size_t psz = (size_t)sysconf(_SC_PAGESIZE);
-    hot = malloc(n * sizeof(*hot));
-    for (size_t i = 0; hot && i < n; i++) {
-        if (nhot && hot[nhot - 1].start + hot[nhot - 1].len == pages[i])
-            hot[nhot - 1].len += psz;
-        else if (!nhot || hot[nhot - 1].start + hot[nhot - 1].len < pages[i])
-            hot[nhot++] = (struct hot_range){.start = (uintptr_t)pages[i], .len = psz};
+    for (size_t k = 0; k < N_HOT_SETS; k++) {
+        struct hot_set *s = &hot_sets[k];
+        if (s->module && !template_has(s->module))
+            continue;
+        uint64_t *pages = NULL;
+        size_t n = rehearse(mod, s->program, &pages);
+        s->r = n ? malloc(n * sizeof(*s->r)) : NULL;
+        for (size_t i = 0, b = 0; s->r && i < n; i++) {
+            while (k && b < nbase && base[b] < pages[i])
+                b++;
+            if (k && b < nbase && base[b] == pages[i])
+                continue; /* the first set's */
+            struct hot_range *last = s->n ? &s->r[s->n - 1] : NULL;
+            if (last && last->start + last->len == pages[i])
+                last->len += psz;
+            else if (!last || last->start + last->len < pages[i])
+                s->r[s->n++] = (struct hot_range){.start = (uintptr_t)pages[i], .len = psz};
+        }
+        if (k == 0) {
+            base = pages;
+            nbase = n;
+        } else {
+            free(pages);
+        }
     }
-    free(pages);
+    free(base);
+}
+
+static uint64_t set_pages(const struct hot_set *s)
+{
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < s->n; i++)
+        bytes += s->r[i].len;
+    return bytes / (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
 int warm_template_main(int argc, char **argv)
@@ -486,11 +623,9 @@ int warm_template_main(int argc, char **argv)
         return 1;
     }
     const char *errors = py.AsUTF8(res);
-    rehearse(mod);
-    uint64_t bytes = 0;
-    for (size_t i = 0; i < nhot; i++)
-        bytes += hot[i].len;
-    tell(WARM_REHEARSED, 0, bytes / (uint64_t)sysconf(_SC_PAGESIZE), NULL, -1);
+    rehearse_all(mod);
+    for (size_t k = 0; k < N_HOT_SETS; k++)
+        tell(WARM_REHEARSED, 0, set_pages(&hot_sets[k]), hot_sets[k].name, -1);
     tell(WARM_BOOTED, 0, clock_mono_ms() - t0, errors ? errors : "", -1);
 
     for (;;) {

@@ -426,6 +426,16 @@ def test_the_rehearsal_leaves_nothing_behind(warm_server, warm_admin):
     assert 100 < w["prefault_pages"] <= 4096 and w["last_error"] == "", w
 
 
+def test_the_modules_rehearsals_learn_their_own_pages(warm_admin):
+    # a pandas and a matplotlib rehearsal at boot (warm_template.c, section 5) learn the
+    # template pages those modules' work writes beyond print(1)'s; a claimed program whose
+    # file names the module prefaults them too
+    w = wait_ready(warm_admin)
+    assert w["prefault_pandas_pages"] > 0, w
+    assert w["prefault_matplotlib_pages"] > 0, w
+    assert w["prefault_pandas_pages"] <= 8192 and w["prefault_matplotlib_pages"] <= 8192, w
+
+
 def test_a_dead_template_is_replaced_and_runs_go_cold_meanwhile(warm_server, warm_admin):
     wait_ready(warm_admin)
     before = stats(warm_admin)
