@@ -7,11 +7,11 @@
 // latest position follows it), and again when someone joins, so a newcomer learns where
 // everybody is without a table on the server. A page going away says so (pagehide).
 // The others' cursors on the file shown are drawn in the editor (a caret and a name tag, in
-// a colour of their user): `extension` is part of every file's state, and the carets move
-// with the text between two positions heard.
+// a colour of their user, in a layer over the text, not in it): `extension` is part of every
+// file's state, and the carets move with the text between two positions heard.
 
-import { EditorSelection, StateEffect, StateField, type EditorState, type Extension } from '@codemirror/state';
-import { Decoration, type DecorationSet, EditorView, WidgetType } from '@codemirror/view';
+import { EditorSelection, RangeSet, RangeValue, StateEffect, StateField, type EditorState, type Extension } from '@codemirror/state';
+import { type EditorView, layer, type LayerMarker, RectangleMarker } from '@codemirror/view';
 import { ySyncAnnotation } from 'y-codemirror.next';
 import { presence as presenceApi } from '../api';
 import { h } from '../dom';
@@ -36,45 +36,83 @@ const keyOf = (p: Peer): string => `${p.user.id}/${p.client}`;
 /** Another page's cursor, as drawn in my editor. */
 interface Caret { key: string; name: string; hue: number; line: number; column: number }
 
-class CaretWidget extends WidgetType {
+/** Where a caret is in my text: a point that moves with my edits (and goes when they delete
+ *  across it), like a widget at the end of what is before it. */
+class CaretPoint extends RangeValue {
     constructor(readonly c: Caret) {
         super();
     }
-    eq(o: CaretWidget): boolean {
-        return o.c.key === this.c.key && o.c.name === this.c.name && o.c.hue === this.c.hue && (o.c.line <= 1) === (this.c.line <= 1);
-    }
-    toDOM(): HTMLElement {
-        // The name is drawn by CSS (::after from data-name): it is not part of the line's text.
-        return h('span', { class: `cm-peer-caret${this.c.line <= 1 ? ' cm-peer-first' : ''}`, style: `--peer-hue: ${this.c.hue}`, 'aria-hidden': 'true', dataset: { key: this.c.key, name: this.c.name } });
-    }
-    ignoreEvent(): boolean {
-        return true;
+    eq(o: CaretPoint): boolean {
+        return o.c === this.c;
     }
 }
+CaretPoint.prototype.startSide = CaretPoint.prototype.endSide = 1;
+CaretPoint.prototype.point = true;
 
 const setCarets = StateEffect.define<Caret[]>();
 
-function caretDecos(state: EditorState, carets: Caret[]): DecorationSet {
+function caretPoints(state: EditorState, carets: Caret[]): RangeSet<CaretPoint> {
     const doc = state.doc;
     const ranges = carets.map((c) => {
         const line = doc.line(Math.min(Math.max(c.line, 1), doc.lines));
-        return Decoration.widget({ widget: new CaretWidget(c), side: 1 }).range(Math.min(line.from + c.column, line.to));
+        return new CaretPoint(c).range(Math.min(line.from + c.column, line.to));
     });
-    return Decoration.set(ranges, true);
+    return RangeSet.of(ranges, true);
 }
 
 // A peer's line and column are where they are in their text. My own edits move their caret
 // along (mapped); a remote change is theirs arriving, after which their line and column are
 // right again in my text (mapping would put the caret after text they typed at it).
-const caretField = StateField.define<{ carets: Caret[]; deco: DecorationSet }>({
-    create: () => ({ carets: [], deco: Decoration.none }),
+const caretField = StateField.define<{ carets: Caret[]; at: RangeSet<CaretPoint> }>({
+    create: () => ({ carets: [], at: RangeSet.empty }),
     update(v, tr) {
-        for (const e of tr.effects) if (e.is(setCarets)) return { carets: e.value, deco: caretDecos(tr.state, e.value) };
+        for (const e of tr.effects) if (e.is(setCarets)) return { carets: e.value, at: caretPoints(tr.state, e.value) };
         if (!tr.docChanged) return v;
-        if (tr.annotation(ySyncAnnotation)) return { carets: v.carets, deco: caretDecos(tr.state, v.carets) };
-        return { carets: v.carets, deco: v.deco.map(tr.changes) };
+        if (tr.annotation(ySyncAnnotation)) return { carets: v.carets, at: caretPoints(tr.state, v.carets) };
+        return { carets: v.carets, at: v.at.map(tr.changes) };
     },
-    provide: (f) => EditorView.decorations.from(f, (v) => v.deco),
+});
+
+/** A caret as drawn: a bar and the name (CSS ::after from data-name), at left/top in the
+ *  layer's coordinates. */
+class CaretMarker implements LayerMarker {
+    constructor(readonly c: Caret, readonly left: number, readonly top: number, readonly height: number) {}
+    eq(o: LayerMarker): boolean {
+        return o instanceof CaretMarker && o.c.key === this.c.key && o.c.name === this.c.name && o.c.hue === this.c.hue
+            && (o.c.line <= 1) === (this.c.line <= 1) && o.left === this.left && o.top === this.top && o.height === this.height;
+    }
+    draw(): HTMLElement {
+        const el = h('div', { 'aria-hidden': 'true', dataset: { key: this.c.key, name: this.c.name } });
+        this.place(el);
+        return el;
+    }
+    update(dom: HTMLElement, prev: LayerMarker): boolean {
+        if (!(prev instanceof CaretMarker) || prev.c.key !== this.c.key) return false;
+        dom.dataset.name = this.c.name;
+        this.place(dom);
+        return true;
+    }
+    private place(el: HTMLElement): void {
+        el.className = `cm-peer-caret${this.c.line <= 1 ? ' cm-peer-first' : ''}`;
+        el.style.cssText = `--peer-hue: ${this.c.hue}; left: ${this.left}px; top: ${this.top}px; height: ${this.height}px`;
+    }
+}
+
+// The carets are drawn in a layer over the text, outside the editable content: an element
+// inside it would be part of what the browser edits (typing over a selection that ends at a
+// caret could leave an extra line break behind, read back as text).
+const caretLayer = layer({
+    above: true,
+    class: 'cm-peer-carets',
+    update: (u) => u.docChanged || u.viewportChanged || u.geometryChanged || u.startState.field(caretField, false) !== u.state.field(caretField, false),
+    markers(view) {
+        const out: CaretMarker[] = [];
+        const at = view.state.field(caretField, false)?.at;
+        at?.between(0, view.state.doc.length, (from, _to, p) => {
+            for (const r of RectangleMarker.forRange(view, '', EditorSelection.cursor(from, 1))) out.push(new CaretMarker(p.c, r.left, r.top, r.height ?? 0));
+        });
+        return out;
+    },
 });
 
 const hex = (n: number) => Array.from(crypto.getRandomValues(new Uint8Array(n)), (b) => b.toString(16).padStart(2, '0')).join('');
@@ -95,7 +133,7 @@ export class Presence {
     private scrolled: EditorView | null = null;
     private disposed = false;
     /** Part of every file's editor state: the others' carets. */
-    readonly extension: Extension = caretField;
+    readonly extension: Extension = [caretField, caretLayer];
 
     constructor(private ws: number, private hooks: PresenceHooks) {
         this.element = h('span', { class: 'sb-item presence', 'aria-label': 'Who is here', role: 'group' });
