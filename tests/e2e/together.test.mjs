@@ -317,6 +317,9 @@ test('a viewer following the leader sees their file, cursor line, scroll and typ
     await leader.keyboard.type('  # watched', { delay: 20 });
     await until(async () => (await editorText(follower)).includes('line_130 = 130  # watched'), 10000);
     await until(async () => /Ln 130, Col 26/.test(await follower.textContent('.statusbar')), 10000);
+    // The typing is the leader's to save: the viewer's tab and status bar do not call it theirs.
+    assert.equal(await follower.locator('.tab.dirty').count(), 0, "the viewer's tab is not marked unsaved");
+    assert.ok(!/Unsaved changes/.test(await follower.textContent('.statusbar')), "the viewer's status bar does not say unsaved");
     await shot(leader, 'collab-follow-leader');
     await shot(follower, 'collab-follow-follower');
     // Clicking into the editor stops following; a viewer's typing changes nothing.

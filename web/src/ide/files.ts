@@ -168,7 +168,10 @@ export class FileStore {
         return out;
     }
 
+    /** A viewer's file is never dirty: what changes in its editor is someone else's typing
+     *  (co-editing), theirs to save; the viewer's page keeps no draft and asks nothing on leave. */
     isDirty(f: OpenFile): boolean {
+        if (this.readOnly) return false;
         return f.status === 'deleted' || f.eol !== f.baseEol || !f.state.doc.eq(f.baseDoc);
     }
 
@@ -259,7 +262,7 @@ export class FileStore {
     /** Called by the editor on every document change. */
     edited(f: OpenFile, state: EditorState): void {
         f.state = state;
-        this.draftSoon(f);
+        if (!this.readOnly) this.draftSoon(f);
         if (f.status === 'conflict' || f.status === 'deleted') {
             this.onChange(f);
             return;
