@@ -26,7 +26,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tests", "api"))
 import conftest  # noqa: E402
-from conftest import BIN, Client, Server  # noqa: E402
+from conftest import BIN, Client, Server, lang_worker_pids  # noqa: E402
 
 N = int(os.environ.get("BENCH_RUNS", "60"))
 COLD = int(os.environ.get("BENCH_COLD", "8"))
@@ -41,37 +41,6 @@ def cpu_ms(pid):
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
-
-
-def descendants(pid):
-    children = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/stat") as f:
-                    children.setdefault(int(f.read().rsplit(")", 1)[1].split()[1]),
-                                        []).append(int(d))
-            except (OSError, IndexError, ValueError):
-                pass
-    out, todo = [], [pid]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            out.append(c)
-            todo.append(c)
-    return out
-
-
-def workers(srv):
-    """Pids of srv's language workers (python3 -I -c ...)."""
-    out = []
-    for p in descendants(srv.proc.pid):
-        try:
-            with open(f"/proc/{p}/cmdline", "rb") as f:
-                if f.read().split(b"\0")[:3] == [b"python3", b"-I", b"-c"]:
-                    out.append(p)
-        except OSError:
-            pass
-    return out
 
 
 def source():
@@ -215,7 +184,7 @@ def main():
         cold()
         # The workers go on warming up in idle time (matplotlib, black): wait until they
         # are quiet, so that the CPU counted below is the requests' (at most two minutes).
-        pids = workers(srv) + (workers(base) if base else [])
+        pids = lang_worker_pids(srv) + (lang_worker_pids(base) if base else [])
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             before = sum(cpu_ms(p) for p in pids)
@@ -228,9 +197,9 @@ def main():
         res = {k: [] for k in names + ["direct complete", "direct diagnostics",
                                        "cold python3 -c jedi"]}
         # CPU per round: each server process, and its workers (full and light)
-        procs = {"server": [srv.proc.pid], "server workers": workers(srv)}
+        procs = {"server": [srv.proc.pid], "server workers": lang_worker_pids(srv)}
         if base:
-            procs.update({"baseline": [base.proc.pid], "baseline workers": workers(base)})
+            procs.update({"baseline": [base.proc.pid], "baseline workers": lang_worker_pids(base)})
         cpu0 = {k: sum(cpu_ms(p) for p in ps) for k, ps in procs.items()}
         every = max(1, N // max(1, COLD))
         typist = Typist()

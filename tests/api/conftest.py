@@ -159,6 +159,39 @@ class Client:
         return r.json()
 
 
+def descendants(pid):
+    """Pids of every process below pid (from /proc)."""
+    children = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(d))
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def lang_worker_pids(srv):
+    """Pids of srv's language workers (python3 -I -c ...)."""
+    pids = []
+    for p in descendants(srv.proc.pid):
+        try:
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if argv[:3] == [b"python3", b"-I", b"-c"]:
+            pids.append(p)
+    return pids
+
+
 def error_code(r):
     body = r.json()
     assert set(body) >= {"error"}, body

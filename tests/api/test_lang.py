@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import DB_KIND, Client, Server, error_code
+from conftest import DB_KIND, Client, Server, error_code, lang_worker_pids
 
 
 def put(c, ws, path, text):
@@ -280,38 +280,6 @@ def test_rate_limit_and_off_switch():
         srv.stop()
 
 
-def descendants(pid):
-    """Pids of every process below pid (from /proc)."""
-    children = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/stat") as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(d))
-    out, todo = [], [pid]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            out.append(c)
-            todo.append(c)
-    return out
-
-
-def worker_pids(srv):
-    pids = []
-    for p in descendants(srv.proc.pid):
-        try:
-            with open(f"/proc/{p}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if argv[:3] == [b"python3", b"-I", b"-c"]:
-            pids.append(p)
-    return pids
-
-
 def test_a_frozen_worker_is_killed_by_the_server():
     """A worker that cannot even stop itself (here: SIGSTOP) is killed when the request's
     time is up (504); the next request gets a fresh worker."""
@@ -323,7 +291,7 @@ def test_a_frozen_worker_is_killed_by_the_server():
         ws = c.workspace("w")
         for _ in range(2):  # warm: the second answer says it is no longer warming up
             assert ask(c, ws, "diagnostics", path="main.py", source="x\n").status_code == 200
-        (pid,) = worker_pids(srv)
+        (pid,) = lang_worker_pids(srv)
         os.kill(pid, signal.SIGSTOP)
         r = ask(c, ws, "diagnostics", path="main.py", source="x\n")
         assert r.status_code == 504 and error_code(r) == "analysis_timeout"
@@ -333,7 +301,7 @@ def test_a_frozen_worker_is_killed_by_the_server():
         assert not os.path.exists(f"/proc/{pid}"), "the frozen worker is still there"
         r = ask(c, ws, "diagnostics", path="main.py", source="x\n")
         assert r.status_code == 200, r.text
-        assert worker_pids(srv) != [pid]
+        assert lang_worker_pids(srv) != [pid]
         assert c.get("/api/admin/stats").json()["lang"]["timeouts"] == 1
     finally:
         srv.stop()
@@ -373,7 +341,7 @@ def busy_worker(srv, c, ws):
     """Warms the user's worker up and returns its pid and CPU ticks so far."""
     for _ in range(2):
         assert complete(c, ws, "import os\nos.pat")
-    (pid,) = worker_pids(srv)
+    (pid,) = lang_worker_pids(srv)
     return pid, cpu_ticks(pid)
 
 
@@ -490,7 +458,7 @@ def test_diagnostics_do_not_wait_behind_a_completion():
             assert not ended, "the diagnostics waited for the slow completion"
             r = slow.result()
             assert slow_end(r) in ("answered", (504, "analysis_timeout")), r.text
-        assert len(worker_pids(srv)) == 2  # the full worker and the light one
+        assert len(lang_worker_pids(srv)) == 2  # the full worker and the light one
     finally:
         srv.stop()
 
@@ -652,7 +620,7 @@ def test_a_departed_clients_analysis_is_dropped_or_stopped():
         r = raw_ask(c, ws, "complete", timeout=60, path="main.py", source="import os\nos.pat",
                     line=2, column=6)
         assert r.status_code == 200 and "path" in [i["label"] for i in r.json()["items"]]
-        assert worker_pids(srv) == [pid]  # told to stop, not killed
+        assert lang_worker_pids(srv) == [pid]  # told to stop, not killed
         lang = c.get("/api/admin/stats").json()["lang"]
         assert lang["timeouts"] == 0 and lang["failures"] == 0, lang
     finally:
@@ -683,7 +651,7 @@ def test_a_worker_that_does_not_stop_for_a_departed_client_is_replaced():
             time.sleep(0.05)
         assert complete(d, wd, "import os\nos.pat")
         assert complete(c, ws, "import os\nos.pat")
-        assert pid not in worker_pids(srv)
+        assert pid not in lang_worker_pids(srv)
         lang = c.get("/api/admin/stats").json()["lang"]
         assert lang["abandoned"] == 1 and lang["timeouts"] == 0, lang
     finally:
