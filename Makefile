@@ -1,5 +1,5 @@
 # pyroom: one binary, built with GNU Make and pkg-config.
-#   make          build build/pyroom
+#   make          build build/pyroom (the command), build/pyroom-server and the page
 #   make run      install what is missing, build, start on 127.0.0.1:8080
 #   make check    install, build with -Werror, lint (layers, format), run every test suite
 #   make lint     the include-layer rule, file and function sizes, the docs' tables, clang-format
@@ -19,7 +19,7 @@ LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread
 
 # The binary's commands (main.c and its cmd_*.c beside it) sit above every layer; the
 # layers (src/LAYER/*.c) make the library.
-CMD_SRC := $(filter-out src/main_sandbox.c,$(wildcard src/*.c))
+CMD_SRC := $(filter-out src/main_sandbox.c src/main_front.c,$(wildcard src/*.c))
 CMD_OBJ := $(CMD_SRC:%.c=$(BUILD)/obj/%.o)
 LIB_SRC := $(wildcard src/*/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
@@ -27,8 +27,8 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: all run check asan bench deps web unit fuzz clean format lint
-all: $(BUILD)/pyroom $(BUILD)/pyroom-sandbox $(if $(wildcard web/package.json),web)
+.PHONY: all install run check asan bench deps web unit fuzz clean format lint
+all: $(BUILD)/pyroom $(BUILD)/pyroom-server $(BUILD)/pyroom-sandbox $(if $(wildcard web/package.json),web)
 
 deps:
 	@./scripts/install-deps.sh
@@ -59,13 +59,20 @@ $(BUILD)/libpyroom.a: $(LIB_OBJ)
 	@rm -f $@
 	$(Q)ar rcs $@ $^
 
-$(BUILD)/pyroom: $(CMD_OBJ) $(BUILD)/libpyroom.a
+# The server: every command, every library, full RELRO.
+$(BUILD)/pyroom-server: $(CMD_OBJ) $(BUILD)/libpyroom.a
 	@echo "  LD    $@"
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-# `pyroom sandbox` as a small binary of its own (src/main_sandbox.c says why): the sandbox
-# library and only the libraries it needs.
+# `pyroom`, the command users type (src/main_front.c says why): the sandbox commands with
+# only the libraries they need; it execs pyroom-server beside it for the others, so building
+# it builds that too.
 SB_PKGS := jansson libseccomp
+$(BUILD)/pyroom: $(BUILD)/obj/src/main_front.o $(BUILD)/obj/src/cmd_sandbox.o $(BUILD)/libpyroom.a | $(BUILD)/pyroom-server
+	@echo "  LD    $@"
+	$(Q)$(CC) $(LDFLAGS) -Wl,--as-needed $^ $(shell pkg-config --libs $(SB_PKGS)) -lpthread -o $@
+
+# `pyroom sandbox` alone as a binary of its own (src/main_sandbox.c).
 $(BUILD)/pyroom-sandbox: $(BUILD)/obj/src/main_sandbox.o $(BUILD)/obj/src/cmd_sandbox.o $(BUILD)/libpyroom.a
 	@echo "  LD    $@"
 	$(Q)$(CC) $(LDFLAGS) -Wl,--as-needed $^ $(shell pkg-config --libs $(SB_PKGS)) -lpthread -o $@
@@ -105,6 +112,12 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@./scripts/run-bench.sh
 
+# The three binaries side by side (pyroom execs pyroom-server from its own directory).
+PREFIX ?= /usr/local
+install: $(BUILD)/pyroom $(BUILD)/pyroom-server $(BUILD)/pyroom-sandbox
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $^ $(DESTDIR)$(PREFIX)/bin/
+
 format:
 	clang-format -i $(FORMAT_SRC)
 
@@ -114,7 +127,7 @@ format:
 # (scripts/check-docs.py: error codes, settings, events; it runs the binary) and every C
 # file is clang-formatted.
 FORMAT_SRC = $(shell find src tests -name '*.[ch]' -not -path '*/node_modules/*' | sort)
-lint: $(BUILD)/pyroom
+lint: $(BUILD)/pyroom $(BUILD)/pyroom-server
 	@python3 scripts/check-layers.py
 	@python3 scripts/check-size.py
 	@BUILD=$(BUILD) python3 scripts/check-docs.py

@@ -1,5 +1,7 @@
 /*
- * pyroom: the command line.
+ * pyroom-server: the command line of the server binary. Users type `pyroom`, a small front
+ * (main_front.c) that runs the sandbox commands itself and execs this binary, beside it, for
+ * every other command with the same arguments; this one runs all of them.
  *
  *   pyroom serve [--flag value ...]     run the server (flags: pyroom serve --help)
  *   pyroom user add NAME --role ROLE    create an account; the password comes from stdin

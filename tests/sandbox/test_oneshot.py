@@ -1,7 +1,10 @@
-"""The one-shot command made light: `pyroom-sandbox` (the same command as `pyroom sandbox`,
-a small binary) gives a program exactly the same sandbox, and the host probe is remembered
-per boot in the run directory, trusted only when it is ours and exactly the key."""
+"""The one-shot command made light: `pyroom` is a small front (the sandbox commands with
+jansson and libseccomp only) that execs `pyroom-server` beside it for every other command;
+`pyroom sandbox`, `pyroom-server sandbox` and `pyroom-sandbox` give a program exactly the
+same sandbox, and the host probe is remembered per boot in the run directory, trusted only
+when it is ours and exactly the key."""
 import os
+import shutil
 import stat
 import subprocess
 
@@ -10,6 +13,10 @@ import pytest
 from conftest import BIN
 
 LEAN = BIN + "-sandbox"
+SERVER = BIN + "-server"
+# what only the server needs: none of it may be loaded by `pyroom sandbox run`
+SERVER_LIBS = ("libpq", "libmicrohttpd", "libgnutls", "libsqlite3", "libsodium", "libkrb5",
+               "libssl", "libldap")
 RUN_DIR = "/run/pyroom"  # the default run directory as root (slots are shared host-wide)
 
 VIEW = r"""
@@ -45,10 +52,68 @@ def view(prefix, *opts):
 def test_the_small_binary_gives_the_same_sandbox(sb):
     assert os.access(LEAN, os.X_OK), "make build/pyroom-sandbox"
     opts = ["--no-cgroups"] if sb.mode == "rlimit" else []
-    big = view([BIN, "sandbox"], *opts)
+    big = view([SERVER, "sandbox"], *opts)
     small = view([LEAN], *opts)
+    front = view([BIN, "sandbox"], *opts)
     assert "Seccomp:\t2" in big and "NoNewPrivs:\t1" in big and "CapEff:\t0000000000000000" in big
-    assert small == big
+    assert small == big and front == big
+
+
+@pytest.mark.modes("cgroup")
+def test_the_command_loads_none_of_the_servers_libraries(sb):
+    """`pyroom sandbox run` is the front itself (no exec of the server): while its sandbox
+    runs, its process has mapped libseccomp and jansson and nothing that only the server
+    needs (libpq, libmicrohttpd with GnuTLS, SQLite, libsodium)."""
+    p = subprocess.Popen([BIN, "sandbox", "run", "--wall-ms", "60000", "--", "python3", "-c",
+                          "import sys; print('ready', flush=True); sys.stdin.read()"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert p.stdout.readline() == b"ready\n"
+        with open("/proc/%d/maps" % p.pid) as f:
+            libs = {os.path.basename(l.split()[-1]) for l in f if ".so" in l}
+        with open("/proc/%d/exe" % p.pid, "rb"):
+            exe = os.readlink("/proc/%d/exe" % p.pid)
+    finally:
+        p.stdin.close()
+        p.wait(timeout=60)
+    assert p.returncode == 0
+    assert exe == os.path.realpath(BIN)
+    assert any(l.startswith("libseccomp") for l in libs), libs
+    assert [l for l in libs if l.startswith(SERVER_LIBS)] == [], libs
+
+
+@pytest.mark.modes("cgroup")
+def test_other_commands_exec_the_server_beside_the_front(sb, tmp_path):
+    """Every other command execs `pyroom-server` from the front's own directory (never from
+    $PATH or the working directory), with the same arguments, in the same process (a service
+    manager's or a container's pid stays the server's); without it, exit 127 and say where
+    it belongs."""
+    home = tmp_path / "bin"
+    home.mkdir()
+    shutil.copy(BIN, home / "pyroom")
+    decoy = tmp_path / "decoy"
+    decoy.mkdir()
+    for d, who in ((home, "beside"), (decoy, "decoy")):
+        script = d / "pyroom-server"
+        script.write_text('#!/bin/sh\necho "%s $$ $0"; for a in "$@"; do echo "[$a]"; done\n' % who)
+        script.chmod(0o755)
+    env = dict(os.environ, PATH="%s:%s" % (decoy, os.environ["PATH"]))
+    p = subprocess.Popen([str(home / "pyroom"), "serve", "--listen", "a b", ""], cwd=decoy,
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err
+    assert out.decode().splitlines() == ["beside %d %s" % (p.pid, home / "pyroom-server"),
+                                         "[serve]", "[--listen]", "[a b]", "[]"]
+    os.unlink(home / "pyroom-server")
+    r = subprocess.run([str(home / "pyroom"), "version"], cwd=decoy, env=env,
+                       capture_output=True, timeout=60)
+    assert r.returncode == 127 and r.stdout == b""
+    assert r.stderr.decode() == ("pyroom: cannot start the server binary '%s' (it belongs "
+                                 "beside pyroom): No such file or directory\n"
+                                 % (home / "pyroom-server"))
+    # the sandbox's own commands need no server
+    assert subprocess.run([str(home / "pyroom"), "sandbox", "run", "--", "true"],
+                          capture_output=True, timeout=60).returncode == 0
 
 
 def probe_file():
