@@ -11,8 +11,9 @@
  *   2. become uid 1000 with all capabilities of the new user namespace, set the hostname,
  *      bring `lo` up, build the root (mount.c), open the PTY on our devpts if asked;
  *   3. enter a cgroup namespace rooted at our cgroup, set rlimits, drop every capability;
- *   4. fork the program: it gets its stdio, a new session, the seccomp filter
- *      (no_new_privs first) and execs; exec closes the error pipe (EOF: success);
+ *   4. start the program (a vfork-style clone: start_program): it gets its stdio, a new
+ *      session, the seccomp filter (no_new_privs first) and execs; exec closes the error
+ *      pipe (EOF: success);
  *   5. as pid 1: reap everything until the program exits, report its status and resource
  *      use over the status pipe and exit, so the kernel kills whatever is left.
  *
@@ -159,6 +160,30 @@ __attribute__((noreturn)) static void run_program(const struct child_args *a, in
     exec_program(a);
 }
 
+struct program_start {
+    const struct child_args *a;
+    int slave;
+};
+
+static int program_entry(void *arg)
+{
+    const struct program_start *s = arg;
+    run_program(s->a, s->slave);
+}
+
+/* The cold program's process, made as posix_spawn makes one (CLONE_VM | CLONE_VFORK, on a
+ * stack of its own in our frame): it shares our memory until its exec, so no copy of our
+ * page tables is made, faulted in and torn down again at the exec; we stay suspended until
+ * it has exec'd (or failed and exited). Its signal dispositions, file descriptors, working
+ * directory, session and seccomp filter are its own, as after fork(); it writes no memory
+ * of ours but its stack and errno (read by us only when the clone failed). */
+__attribute__((noinline)) static pid_t start_program(const struct child_args *a, int slave)
+{
+    char stack[64 * 1024] __attribute__((aligned(16)));
+    struct program_start s = {a, slave};
+    return clone(program_entry, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | SIGCHLD, &s);
+}
+
 /* From "become uid 1000" to the end: the steps every sandbox takes, cold or warm, once it is
  * pid 1 of its namespaces, in its cgroups, with only its own fds, and holding the
  * workspace (an O_PATH fd valid in its own mount namespace, or -1). */
@@ -210,11 +235,9 @@ __attribute__((noreturn)) static void enter_and_run(const struct child_args *a, 
         signal(SIGINT, SIG_IGN);
         signal(SIGPIPE, SIG_IGN);
     } else {
-        pid = fork();
+        pid = start_program(a, slave);
         if (pid < 0)
             fail(a, errno, "fork", NULL);
-        if (pid == 0)
-            run_program(a, slave);
     }
 
     /* pid 1 from here on: keep only the status pipe. */

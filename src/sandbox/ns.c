@@ -117,9 +117,13 @@ int ns_setup_uts_net(const char *hostname)
 /* child */
 int ns_drop_caps(void)
 {
+    /* Capabilities are numbered without gaps: EINVAL is the first past the kernel's last. */
     for (int c = 0; c < 64; c++) {
-        if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
-            return -errno;
+        if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0) {
+            if (errno != EINVAL)
+                return -errno;
+            break;
+        }
     }
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
         return -errno;
