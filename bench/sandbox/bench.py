@@ -42,6 +42,8 @@ VARIANTS = [
     ("pyroom (rlimits)", [BIN, "sandbox", "run", "--no-cgroups"], CMD),
     ("bwrap", [BIN, "sandbox", "run", "--host"], None),
 ]
+if BASELINE:
+    VARIANTS.append(("baseline (cgroups)", [BASELINE, "sandbox", "run"], CMD))
 
 
 def run(prefix, cmd, k):
@@ -134,6 +136,10 @@ def main():
     if "bwrap" in med:
         print("pyroom (cgroups) / bwrap: %.2fx; pyroom (rlimits) / bwrap: %.2fx"
               % (med["pyroom (cgroups)"] / med["bwrap"], med["pyroom (rlimits)"] / med["bwrap"]))
+    if BASELINE:
+        print("pyroom (cgroups), this binary / baseline binary: %.2fx (over host %+.2f -> %+.2f ms)"
+              % (med["pyroom (cgroups)"] / med["baseline (cgroups)"],
+                 med["baseline (cgroups)"] - host, med["pyroom (cgroups)"] - host))
     print("aim: at most +5 ms over host python, no slower than bwrap")
     one_shot_bench(have_bwrap)
 

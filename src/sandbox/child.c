@@ -194,7 +194,7 @@ __attribute__((noreturn)) static void enter_and_run(const struct child_args *a, 
 
     if ((r = ns_become_user()) < 0)
         fail(a, r, "become uid 1000", NULL);
-    if ((r = ns_setup_uts_net(a->hostname)) < 0)
+    if ((r = ns_setup_uts_net(a->hostname, a->lo_ready)) < 0)
         fail(a, r, "hostname and lo", NULL);
     if ((r = mount_build_root(a, ws, &what)) < 0)
         fail(a, r, "build root:", what);

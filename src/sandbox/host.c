@@ -281,6 +281,7 @@ int sb_host_new(const struct sb_config *cfg, struct sb_host **ret, struct err *e
     h->uid_base = cfg->uid_base ? cfg->uid_base : DEFAULT_UID_BASE;
     h->slots = cfg->slots ? cfg->slots : DEFAULT_SLOTS;
     h->mpl_fd = -1;
+    h->net = (struct ns_net_pool){.host = -1};
     h->slot_refs = calloc(h->slots, sizeof(*h->slot_refs));
     h->slot_lock_fd = malloc(h->slots * sizeof(*h->slot_lock_fd));
     for (uint32_t i = 0; h->slot_lock_fd && i < h->slots; i++)
@@ -321,6 +322,7 @@ int sb_host_new(const struct sb_config *cfg, struct sb_host **ret, struct err *e
         (void)cg_host_detect(&h->cg);
     }
     cg_sweep(&h->cg, slot_sweep_free, h);
+    ns_net_pool_init(&h->net, h->root);
     sweep_pool_dirs(h);
     find_mpl_cache(h);
     if (h->mpl_fd < 0)
@@ -352,6 +354,7 @@ void sb_host_free(struct sb_host *h)
 {
     if (!h)
         return;
+    ns_net_pool_done(&h->net);
     free(h->filter.filter);
     free(h->slot_refs);
     free(h->slot_lock_fd);

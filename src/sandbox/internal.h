@@ -60,6 +60,7 @@ struct child_args {
     bool rlimit_memory; /* no memory cgroup: approximate with RLIMIT_DATA */
     bool rlimit_nproc;  /* no pids cgroup: approximate with RLIMIT_NPROC */
     const char *hostname;
+    bool lo_ready; /* the network namespace was made ahead, lo is up (ns_net_pool) */
     const char *etc_passwd, *etc_group, *etc_hosts, *etc_nsswitch, *etc_hostname;
     int ws_fd; /* warm: the supervisor's fd of the workspace (host namespace), -1 */
     const struct sb_zygote_hooks *warm; /* warm: run the program in this process, NULL */
@@ -105,8 +106,32 @@ __attribute__((noreturn)) void child_program_main(const struct child_args *a, in
 int ns_write_maps(pid_t pid, uid_t host_uid, gid_t host_gid, bool unpriv, struct err *err);
 /* child: become uid/gid 1000 inside while keeping every capability (to build the root). */
 int ns_become_user(void);
-/* child: hostname and the loopback interface up. */
-int ns_setup_uts_net(const char *hostname);
+/* child: hostname and the loopback interface up (unless lo_ready: a network namespace made
+ * ahead, see below, has it up already). */
+int ns_setup_uts_net(const char *hostname, bool lo_ready);
+
+/* Network namespaces made ahead (as root only): a new network namespace costs its creation
+ * (~0.5-1 ms, and a wait on the lock that the previous sandbox's teardown holds) on the run's
+ * critical path; the supervisor makes the next ones after starting a sandbox instead, each
+ * with lo up, each used by exactly one sandbox. Such a namespace belongs to the host's user
+ * namespace, not the sandbox's: the sandbox's pid 1 cannot reconfigure it (it had no reason
+ * to: its program gets no capability either way). */
+#define NS_NET_AHEAD 2
+struct ns_net_pool {
+    int host;             /* our own network namespace, to come back to; -1: no pool */
+    int fd[NS_NET_AHEAD]; /* ready namespaces */
+    int n;
+};
+/* parent: starts the pool (root only; otherwise it stays empty) and fills it. */
+void ns_net_pool_init(struct ns_net_pool *np, bool root);
+/* parent: makes namespaces until the pool is full (or one fails: then it stops using it). */
+void ns_net_pool_fill(struct ns_net_pool *np);
+/* parent: a ready namespace (the caller owns the fd), or -1. */
+int ns_net_pool_take(struct ns_net_pool *np);
+/* parent: clones flags | SIGCHLD in the namespace netfd (consumed; -1: flags as given).
+ * Returns what clone returns, or -errno. */
+pid_t ns_net_clone(struct ns_net_pool *np, unsigned long flags, int netfd);
+void ns_net_pool_done(struct ns_net_pool *np);
 /* child: clear the bounding, ambient and effective/permitted/inheritable sets. */
 int ns_drop_caps(void);
 
@@ -211,6 +236,7 @@ struct sb_host {
     uid_t my_uid;
     gid_t my_gid;
     struct cg_host cg;
+    struct ns_net_pool net; /* network namespaces made ahead (ns.c) */
     struct sock_fprog filter;
     int mpl_fd; /* pre-built matplotlib font cache, or -1 */
     char mpl_name[64];

@@ -13,6 +13,8 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <net/if.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -89,13 +91,10 @@ int ns_become_user(void)
     return capset_all(0xffffffffu, 0xffffffffu, false);
 }
 
-/* child */
-int ns_setup_uts_net(const char *hostname)
+/* A new network namespace has only `lo`, and down: bring it up so programs can talk to
+ * themselves on 127.0.0.1; nothing routes anywhere else. */
+static int lo_up(void)
 {
-    if (sethostname(hostname, strlen(hostname)) < 0)
-        return -errno;
-    /* A new network namespace has only `lo`, and down: bring it up so programs can talk to
-     * themselves on 127.0.0.1; nothing routes anywhere else. */
     int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (s < 0)
         return -errno;
@@ -112,6 +111,78 @@ int ns_setup_uts_net(const char *hostname)
     }
     close(s);
     return r;
+}
+
+/* child */
+int ns_setup_uts_net(const char *hostname, bool lo_ready)
+{
+    if (sethostname(hostname, strlen(hostname)) < 0)
+        return -errno;
+    return lo_ready ? 0 : lo_up();
+}
+
+void ns_net_pool_init(struct ns_net_pool *np, bool root)
+{
+    np->n = 0;
+    np->host = root ? open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC) : -1;
+    ns_net_pool_fill(np);
+}
+
+/* Leaves the pool for good (we could not come back to our namespace, or make one). */
+static void pool_stop(struct ns_net_pool *np)
+{
+    while (np->n > 0)
+        close(np->fd[--np->n]);
+    if (np->host >= 0)
+        close(np->host);
+    np->host = -1;
+}
+
+void ns_net_pool_fill(struct ns_net_pool *np)
+{
+    while (np->host >= 0 && np->n < NS_NET_AHEAD) {
+        if (unshare(CLONE_NEWNET) < 0) {
+            pool_stop(np);
+            return;
+        }
+        int fd = lo_up() == 0 ? open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC) : -1;
+        if (setns(np->host, CLONE_NEWNET) < 0 || fd < 0) {
+            if (fd >= 0)
+                close(fd);
+            pool_stop(np);
+            return;
+        }
+        np->fd[np->n++] = fd;
+    }
+}
+
+int ns_net_pool_take(struct ns_net_pool *np)
+{
+    return np->n > 0 ? np->fd[--np->n] : -1;
+}
+
+pid_t ns_net_clone(struct ns_net_pool *np, unsigned long flags, int netfd)
+{
+    if (netfd >= 0 && (np->host < 0 || setns(netfd, CLONE_NEWNET) < 0)) {
+        close(netfd); /* then a namespace of its own, as without the pool */
+        netfd = -1;
+    }
+    if (netfd >= 0)
+        flags &= ~(unsigned long)CLONE_NEWNET;
+    pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+    if (pid < 0)
+        pid = -errno;
+    if (pid != 0 && netfd >= 0) {
+        if (setns(np->host, CLONE_NEWNET) < 0)
+            pool_stop(np); /* stuck in a sandbox's namespace: the next ones make their own */
+        close(netfd);
+    }
+    return pid;
+}
+
+void ns_net_pool_done(struct ns_net_pool *np)
+{
+    pool_stop(np);
 }
 
 /* child */

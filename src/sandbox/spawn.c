@@ -241,13 +241,16 @@ static int take_workspace(struct sb_host *h, struct sb_proc *p, const char *path
     return 0;
 }
 
-/* The cold start: clone the child (child.c), write its uid maps, let it go on. */
-static int start_cold(struct sb_proc *p, const struct child_args *a, struct pipes *ps, uid_t uid,
+/* The cold start: clone the child (child.c) into a network namespace made ahead if there is
+ * one, write its uid maps, let it go on, then make the next namespace while it sets up. */
+static int start_cold(struct sb_proc *p, struct child_args *a, struct pipes *ps, uid_t uid,
                       gid_t gid, struct err *err)
 {
-    pid_t pid = (pid_t)syscall(SYS_clone, SB_CLONE_FLAGS | SIGCHLD, NULL, NULL, NULL, NULL);
+    int netfd = ns_net_pool_take(&p->h->net);
+    a->lo_ready = netfd >= 0;
+    pid_t pid = ns_net_clone(&p->h->net, SB_CLONE_FLAGS, netfd);
     if (pid < 0)
-        return err_set(err, errno, "clone");
+        return err_set(err, -pid, "clone");
     if (pid == 0)
         child_main(a);
     p->pid = pid;
@@ -274,6 +277,7 @@ static int start_cold(struct sb_proc *p, const struct child_args *a, struct pipe
     close_fd(&ps->sync[1]);
     p->pty_sock = ps->pty[0];
     ps->pty[0] = -1;
+    ns_net_pool_fill(&p->h->net);
     return 0;
 }
 

@@ -2,6 +2,7 @@
 import os
 import socket
 import stat
+import subprocess
 import uuid
 
 import pytest
@@ -191,6 +192,43 @@ def test_tcp_to_host_and_dns_fail(sb):
     assert "route failed" in r.out and "internet" not in r.out, r
     devs = [l.split(":")[0].strip() for l in r.out.splitlines() if ":" in l and "|" not in l]
     assert devs == ["lo"], r.out
+
+
+NETNS_VIEW = r"""
+import fcntl, os, socket, struct
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+flags = struct.unpack("16sH", fcntl.ioctl(s, 0x8913, struct.pack("16sH", b"lo", 0)))[1]
+with open("/proc/net/tcp") as f:
+    conns = len(f.read().splitlines()) - 1
+srv = socket.socket()
+srv.bind(("127.0.0.1", 0))
+srv.listen(1)
+c = socket.create_connection(srv.getsockname(), timeout=3)
+a, _ = srv.accept()
+c.close()  # the active close: a TIME_WAIT entry stays in this namespace for a minute
+a.close()
+print("net", os.readlink("/proc/self/ns/net"), "lo-up", bool(flags & 1), "conns", conns, "loop ok")
+"""
+
+
+def test_each_run_has_a_network_namespace_of_its_own(sb):
+    """Runs one after another in one supervisor (where namespaces made ahead are used, as
+    root): each gets a network namespace that is not the host's, with lo up, and that no
+    run used before it: every run leaves a TIME_WAIT connection behind (it outlives the
+    program), and none finds one. (Namespace numbers are reused once one is freed, so they
+    cannot tell.)"""
+    args = sb.prefix() + ["sandbox", "run", "--repeat", "4"]
+    if sb.mode == "rlimit":
+        args.append("--no-cgroups")
+    p = subprocess.run(args + ["--", "python3", "-c", NETNS_VIEW], capture_output=True,
+                       timeout=120)
+    lines = p.stdout.decode().splitlines()
+    assert p.returncode == 0 and len(lines) == 4, (lines, p.stderr[-500:])
+    for line in lines:
+        net, ns, up, isup, conns, n, loop, ok = line.split()
+        assert (net, up, isup, conns, n, loop, ok) == ("net", "lo-up", "True", "conns", "0",
+                                                       "loop", "ok"), line
+        assert ns != os.readlink("/proc/self/ns/net"), line
 
 
 SYSCALL_PROBE = r"""
