@@ -3,8 +3,9 @@
 // which is also what the server stores; a late joiner gets the merged text; a page that
 // types over the whole text as it opens a co-edited file keeps exactly that text; a tab that
 // looks at another file keeps the co-edited one up to date (it never saves an older text);
-// a page reloaded right after typing finds its text; a run that rewrites the file resets
-// every view to the stored bytes; a follower's editor goes to the file, cursor line and
+// a page reloaded right after typing finds its text; no save stores a text older than the
+// one it replaces, even when a page hears of its peer's edits late; a run that rewrites the
+// file resets every view to the stored bytes; a follower's editor goes to the file, cursor line and
 // scroll of the person it follows. (Sorted after page.test.mjs, which registers the first
 // account.) Screenshots in build/screenshots/.
 import assert from 'node:assert/strict';
@@ -189,6 +190,14 @@ test('a tab showing another file keeps the co-edited one current and never store
     // A goes to another file; notes.py stays open (and co-edited) in its background tab.
     await a.click('.tree-row[data-path="long.py"]');
     await a.waitForSelector('.tab.active[data-path="long.py"]');
+    // B's updates travel slowly (each post held 2.5 s), so its saves can reach the server
+    // before A has the edits they hold. A then learns of a stored text newer than its own:
+    // it used to store its older text over it (a version that lost first_burst).
+    const slow = '**/api/workspaces/*/docs/notes.py';
+    await b.route(slow, async (r) => {
+        if (r.request().method() === 'POST') await new Promise((res) => setTimeout(res, 2500));
+        await r.continue();
+    });
     await b.click('.editor-host .cm-content');
     await b.keyboard.press('ControlOrMeta+End');
     await b.keyboard.type('first_burst = 1\n', { delay: 20 });
@@ -199,6 +208,7 @@ test('a tab showing another file keeps the co-edited one current and never store
         return t.includes('second_burst') ? `${t}` : null;
     });
     await until(async () => (await api.file(ws, 'notes.py')) === `${want}`, 20000);
+    await b.unroute(slow);
     // Back on notes.py, A shows B's text; both say saved, and the file holds it.
     await a.click('.tab[data-path="notes.py"]');
     await until(async () => (await editorText(a)) === want, 20000);
