@@ -635,6 +635,7 @@ int cmd_sandbox_main(int argc, char **argv)
         return run_host((char **)cli.spec.argv, cli.repeat);
     struct sup *sup = NULL;
     struct err e = {0};
+    cli.cfg.sandbox.no_ahead = cli.repeat == 1; /* one sandbox: nothing to make ahead */
     if (sup_start(&cli.cfg, &sup, &e) < 0)
         return fail_json(e.msg);
     int code = 0;

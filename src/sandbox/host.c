@@ -322,7 +322,7 @@ int sb_host_new(const struct sb_config *cfg, struct sb_host **ret, struct err *e
         (void)cg_host_detect(&h->cg);
     }
     cg_sweep(&h->cg, slot_sweep_free, h);
-    ns_net_pool_init(&h->net, h->root);
+    ns_net_pool_init(&h->net, h->root && !cfg->no_ahead);
     sweep_pool_dirs(h);
     find_mpl_cache(h);
     if (h->mpl_fd < 0)

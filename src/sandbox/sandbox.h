@@ -126,6 +126,8 @@ struct sb_config {
     uint32_t uid_base;   /* first host uid of the slots (root only); 0: 2000000000 */
     uint32_t slots;      /* slots, hence concurrent sandboxes per host; 0: 4096 */
     bool no_cgroups;     /* use the rlimit fallback even where cgroups work */
+    bool no_ahead;       /* make nothing ahead of a run (network namespaces): for a single
+                            sandbox there is nothing to gain, only a namespace to waste */
 };
 
 /* What the host allows, detected once; owns the compiled seccomp filter and the slots. */
