@@ -71,6 +71,8 @@ def node():
         st = runtime_stage(f.read())
     assert st["entrypoint"] == ["/usr/local/bin/pyroom"] and st["cmd"] == ["serve"]
     assert st["expose"] == [8080] and st["env"]["PYROOM_LISTEN"] == "0.0.0.0:8080"
+    # `pyroom` is the small front; it execs pyroom-server from its own directory
+    assert ("/src/build/pyroom-server", "/usr/local/bin/pyroom-server") in st["copy"], st["copy"]
     name = "pyroom-test-" + secrets.token_hex(4)
     data = tempfile.mkdtemp(prefix="pyroom-container-")
     os.makedirs("/run/pyroom", exist_ok=True)
