@@ -22,9 +22,14 @@ async function openIde(path, as = api) {
     const p = await newPage({ api: as, timeout: 20000 });
     pages.push(p);
     await p.goto(`/w/${ws}`);
-    await p.click(`.tree-row[data-path="${path}"]`);
-    await p.waitForSelector(`.tab.active[data-path="${path}"]`);
-    await p.waitForSelector('.editor-host .cm-content');
+    try {
+        await p.click(`.tree-row[data-path="${path}"]`);
+        await p.waitForSelector(`.tab.active[data-path="${path}"]`);
+        await p.waitForSelector('.editor-host .cm-content');
+    } catch (e) {
+        await shot(p, `FAILED-together-open-${path}`).catch(() => {});
+        throw e;
+    }
     return p;
 }
 
@@ -222,6 +227,40 @@ test('a tab showing another file keeps the co-edited one current and never store
         assert.deepEqual(vs.slice(i).filter((v) => !v?.includes(burst)), [], `a version after ${burst} lost it: ${JSON.stringify(vs)}`);
     }
     assert.deepEqual([...a.errors, ...b.errors], []);
+    await closeAll();
+});
+
+test('a click on the file tree or a tab lands while a peer\'s save re-renders them', async () => {
+    // Each save by a peer refreshes the tree (and a peer's typing re-renders the tabs): a
+    // press and its release that straddle such a render used to fall on two different
+    // elements, and the click was lost (seen in the CI: a tree click that opened nothing).
+    const a = await openIde('main.py');
+    await a.click('.tree-row[data-path="notes.py"]');
+    await a.waitForSelector('.tab.active[data-path="notes.py"]');
+    const pressRelease = async (sel, rerender) => {
+        const box = await a.locator(sel).boundingBox();
+        await a.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+        await a.mouse.down();
+        await rerender();
+        await a.mouse.up();
+    };
+    // The tree: a new file arrives (a peer's save) between press and release.
+    await pressRelease('.tree-row[data-path="long.py"]', async () => {
+        await api.req('PUT', `/api/workspaces/${ws}/files/zz_peer.py`, 'x = 1\n');
+        await a.waitForSelector('.tree-row[data-path="zz_peer.py"]');
+    });
+    await a.waitForSelector('.tab.active[data-path="long.py"]');
+    // The tabs: a peer saves the file on screen (the page takes it in, the bar is drawn
+    // again) meanwhile.
+    const long = await api.file(ws, 'long.py');
+    await pressRelease('.tab[data-path="main.py"]', async () => {
+        await api.req('PUT', `/api/workspaces/${ws}/files/long.py`, `# a peer's line\n${long}`);
+        await until(async () => (await editorText(a)).startsWith("# a peer's line"), 20000);
+    });
+    await a.waitForSelector('.tab.active[data-path="main.py"]');
+    await api.req('PUT', `/api/workspaces/${ws}/files/long.py`, long);
+    await api.req('DELETE', `/api/workspaces/${ws}/files/zz_peer.py`);
+    assert.deepEqual(a.errors, []);
     await closeAll();
 });
 
