@@ -6,7 +6,7 @@
 # Then the one-shot command (`pyroom sandbox run` as a whole process) against bwrap. With
 # BENCH_BASELINE_BIN=other/pyroom both parts also run another build, interleaved (a build
 # with the server split off needs other/pyroom-server beside it); ONE_SHOT_ONLY=1 runs only
-# the one-shot part.
+# the one-shot part. Last, a cold print(1) through the API against host python3 (cold.py).
 set -eu
 cd "$(dirname "$0")/../.."
 if ! command -v bwrap >/dev/null 2>&1; then
@@ -16,4 +16,6 @@ if ! command -v bwrap >/dev/null 2>&1; then
 fi
 [ -x build/pyroom ] && [ -x build/pyroom-server ] && [ -x build/pyroom-sandbox ] ||
     make --no-print-directory build/pyroom build/pyroom-server build/pyroom-sandbox >/dev/null
-exec /usr/bin/python3 bench/sandbox/bench.py "$@"
+/usr/bin/python3 bench/sandbox/bench.py "$@"
+# then a cold print(1) through the API (bench/sandbox/cold.py); SKIP_COLD=1 leaves it out
+[ -n "${SKIP_COLD:-}" ] || [ -n "${ONE_SHOT_ONLY:-}" ] || exec /usr/bin/python3 bench/sandbox/cold.py
