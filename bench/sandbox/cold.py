@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from unittest import mock
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tests", "api"))
@@ -21,12 +22,8 @@ FLAGS = ["--max-runs-per-user", "8", "--runs-per-minute", "100000", "--access-lo
 
 
 def start(binary):
-    saved = conftest.BIN
-    conftest.BIN = binary
-    try:
+    with mock.patch.object(conftest, "BIN", binary):  # the binary tests/api's Server starts
         return Server(extra=FLAGS).start()
-    finally:
-        conftest.BIN = saved
 
 
 def main():
