@@ -27,9 +27,9 @@
 
 /* ---- zygotes: warm sandboxes ---------------------------------------------------------
  *
- * A zygote is a fork of a template interpreter (src/exec/warm.c) that has made fresh
- * user, pid, net, ipc and uts namespaces (its parent called sb_zygote_unshare and forked
- * it, so it is their pid 1) and waits on a socket. The supervisor claims it with
+ * A zygote is a clone of a template interpreter (src/exec/warm.c) into fresh user, pid,
+ * net, ipc and uts namespaces (sb_zygote_spawn: it is their pid 1, its own small binary once
+ * it has forked the program) and waits on a socket. The supervisor claims it with
  * sb_claim_begin: after the same preparation as a cold spawn it writes the zygote's uid
  * maps, gives it the slot's cgroup.procs files, and sends one message: the child's
  * arguments (strings, limits, cgroup paths) with the pipes and the workspace as fds. The
@@ -258,64 +258,91 @@ static int keep_caps_across_exec(void)
     return 0;
 }
 
-int sb_zygote_start(int exe_fd, int sock, const struct sb_zygote_hooks *hooks, pid_t *ret_pid)
+/* pid 1 of a zygote's namespaces, right after it was made: forks the program (pid 2) and
+ * becomes our own small binary as `__warm-init`; `done` (close-on-exec) tells its maker that
+ * the exec is done. Its first child, the program, must be its own: orphans go to a
+ * subreaper of their parent's namespace, never to this one's pid 1. */
+__attribute__((noreturn)) static void zygote_pid1(int exe_fd, int sock, int done,
+                                                  const struct sb_zygote_hooks *hooks)
 {
-    if (!zygote_filter.filter)
-        return -ENOSYS; /* never run a program without the filter */
-    /* The mount namespace comes at the claim (child_claimed_main), so that the workspace
-     * the supervisor opened can be carried into it. */
-    if (unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) < 0)
-        return -errno;
-    int r = keep_caps_across_exec();
-    if (r < 0)
-        return r;
-    int pp[2];
-    if (pipe2(pp, O_CLOEXEC) < 0)
-        return -errno;
-    if (hooks->before_fork)
-        hooks->before_fork(hooks->ctx);
-    pid_t init = fork();
-    if (init < 0)
-        return -errno;
-    if (init == 0) {
-        /* pid 1. Its first child, the program (pid 2), must be its own: orphans go to a
-         * subreaper of their parent's namespace, never to this one's pid 1. */
-        close(pp[0]);
-        int hs[2];
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, hs) < 0)
-            _exit(126);
-        pid_t prog = fork();
-        if (prog < 0)
-            _exit(126);
-        if (prog == 0) {
-            close(hs[0]);
-            close(sock);
-            close(exe_fd);
-            close(pp[1]);
-            program_wait(hs[1], hooks);
-        }
-        /* Then pid 1 becomes our own small binary (keeping its capabilities in this user
-         * namespace): neither a copy of the interpreter's page tables nor their teardown
-         * stays on a run's path. The pipe's EOF tells our parent that the exec is done. */
-        if (dup2(sock, 3) < 0 || dup2(hs[0], 4) < 0 || dup2(exe_fd, 5) < 0)
-            _exit(126);
-        fcntl(5, F_SETFD, FD_CLOEXEC);
-        if (pp[1] != 6 && dup2(pp[1], 6) < 0)
-            _exit(126);
-        fcntl(6, F_SETFD, FD_CLOEXEC);
-        close_range(7, ~0u, 0);
-        static char *const argv[] = {"init", "__warm-init", NULL};
-        static char *const envp[] = {NULL};
-        syscall(SYS_execveat, 5, "", argv, envp, AT_EMPTY_PATH);
-        _exit(127);
+    int hs[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, hs) < 0)
+        _exit(126);
+    pid_t prog = fork();
+    if (prog < 0)
+        _exit(126);
+    if (prog == 0) {
+        close(hs[0]);
+        close(sock);
+        close(exe_fd);
+        close(done);
+        program_wait(hs[1], hooks);
     }
-    close(pp[1]);
+    /* Then pid 1 becomes our own small binary (keeping its capabilities in this user
+     * namespace): neither a copy of the interpreter's page tables nor their teardown
+     * stays on a run's path. The pipe's EOF tells our maker that the exec is done. */
+    int from[4] = {sock, hs[0], exe_fd, done}; /* to 3, 4, 5, 6: first out of the way */
+    for (int i = 0; i < 4; i++)
+        if ((from[i] = fcntl(from[i], F_DUPFD_CLOEXEC, 10)) < 0)
+            _exit(126);
+    for (int i = 0; i < 4; i++)
+        if (dup2(from[i], 3 + i) < 0)
+            _exit(126);
+    fcntl(5, F_SETFD, FD_CLOEXEC);
+    fcntl(6, F_SETFD, FD_CLOEXEC);
+    close_range(7, ~0u, 0);
+    static char *const argv[] = {"init", "__warm-init", NULL};
+    static char *const envp[] = {NULL};
+    syscall(SYS_execveat, 5, "", argv, envp, AT_EMPTY_PATH);
+    _exit(127);
+}
+
+/* Waits for the EOF of a zygote's `done` pipe (its pid 1 has exec'd or died). */
+static void wait_exec(int fd)
+{
     char c;
     ssize_t n;
     do {
-        n = read(pp[0], &c, 1);
+        n = read(fd, &c, 1);
     } while (n < 0 && errno == EINTR);
-    close(pp[0]);
+    close(fd);
+}
+
+int sb_zygote_spawn(int exe_fd, int sock, const struct sb_zygote_hooks *hooks, pid_t *ret_pid)
+{
+    if (!zygote_filter.filter)
+        return -ENOSYS; /* never run a program without the filter */
+    int pp[2];
+    if (pipe2(pp, O_CLOEXEC) < 0)
+        return -errno;
+    /* One clone makes the namespaces and their pid 1, as our parent's child (CLONE_PARENT:
+     * the supervisor, a subreaper, reaps it as it reaps a re-parented zygote). The caller
+     * is single-threaded. The mount namespace comes at the claim (child_claimed_main), so
+     * that the workspace the supervisor opened can be carried into it. */
+    pid_t init = (pid_t)syscall(SYS_clone,
+                                CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC |
+                                    CLONE_NEWUTS | CLONE_PARENT | SIGCHLD,
+                                NULL, NULL, NULL, NULL);
+    if (init < 0) {
+        int e = -errno;
+        close(pp[0]);
+        close(pp[1]);
+        return e;
+    }
+    if (init == 0) {
+        /* Only the claim socket, the exec pipe and our binary go on (the caller's own fds,
+         * its socket with the supervisor first, stay behind). */
+        close(pp[0]);
+        if (dup2(sock, 100) < 0 || dup2(pp[1], 101) < 0 || dup2(exe_fd, 102) < 0)
+            _exit(126);
+        close_range(3, 99, 0);
+        close_range(103, ~0u, 0);
+        if (keep_caps_across_exec() < 0)
+            _exit(126);
+        zygote_pid1(102, 100, 101, hooks);
+    }
+    close(pp[1]);
+    wait_exec(pp[0]);
     *ret_pid = init;
     return 0;
 }
