@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -258,91 +259,98 @@ static int keep_caps_across_exec(void)
     return 0;
 }
 
-/* pid 1 of a zygote's namespaces, right after it was made: forks the program (pid 2) and
- * becomes our own small binary as `__warm-init`; `done` (close-on-exec) tells its maker that
- * the exec is done. Its first child, the program, must be its own: orphans go to a
- * subreaper of their parent's namespace, never to this one's pid 1. */
-__attribute__((noreturn)) static void zygote_pid1(int exe_fd, int sock, int done,
+/* pid 1 of a zygote's namespaces, right after it was made (sharing its maker's memory, which
+ * waits: see sb_zygote_spawn): forks the program (pid 2, a copy of the interpreter) and
+ * becomes our own small binary as `__warm-init`. Its first child, the program, must be its
+ * own: orphans go to a subreaper of their parent's namespace, never to this one's pid 1. */
+__attribute__((noreturn)) static void zygote_pid1(int exe_fd, int sock,
                                                   const struct sb_zygote_hooks *hooks)
 {
     int hs[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, hs) < 0)
         _exit(126);
-    pid_t prog = fork();
+    /* _Fork: no at-fork handler may run here, in memory that is still the template's (the
+     * copy is the program's own; the template is single-threaded, so no lock is held). */
+    pid_t prog = _Fork();
     if (prog < 0)
         _exit(126);
     if (prog == 0) {
         close(hs[0]);
         close(sock);
         close(exe_fd);
-        close(done);
         program_wait(hs[1], hooks);
     }
     /* Then pid 1 becomes our own small binary (keeping its capabilities in this user
-     * namespace): neither a copy of the interpreter's page tables nor their teardown
-     * stays on a run's path. The pipe's EOF tells our maker that the exec is done. */
-    int from[4] = {sock, hs[0], exe_fd, done}; /* to 3, 4, 5, 6: first out of the way */
-    for (int i = 0; i < 4; i++)
+     * namespace), which also hands the template's memory back to it. */
+    int from[3] = {sock, hs[0], exe_fd}; /* to 3, 4, 5: first out of the way */
+    for (int i = 0; i < 3; i++)
         if ((from[i] = fcntl(from[i], F_DUPFD_CLOEXEC, 10)) < 0)
             _exit(126);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 3; i++)
         if (dup2(from[i], 3 + i) < 0)
             _exit(126);
     fcntl(5, F_SETFD, FD_CLOEXEC);
-    fcntl(6, F_SETFD, FD_CLOEXEC);
-    close_range(7, ~0u, 0);
+    close_range(6, ~0u, 0);
     static char *const argv[] = {"init", "__warm-init", NULL};
     static char *const envp[] = {NULL};
     syscall(SYS_execveat, 5, "", argv, envp, AT_EMPTY_PATH);
     _exit(127);
 }
 
-/* Waits for the EOF of a zygote's `done` pipe (its pid 1 has exec'd or died). */
-static void wait_exec(int fd)
+#define ZYGOTE_STACK (8u << 20) /* the program's stack, bytes: a process's usual 8 MiB */
+
+struct pid1_args {
+    int exe_fd, sock;
+    const struct sb_zygote_hooks *hooks;
+};
+
+/* The clone's child, on the zygote stack. Only the claim socket and our binary go on (the
+ * template's own fds, its socket with the supervisor first, stay behind). */
+static int pid1_start(void *arg)
 {
-    char c;
-    ssize_t n;
-    do {
-        n = read(fd, &c, 1);
-    } while (n < 0 && errno == EINTR);
-    close(fd);
+    const struct pid1_args *a = arg;
+    if (dup2(a->sock, 100) < 0 || dup2(a->exe_fd, 101) < 0)
+        _exit(126);
+    close_range(3, 99, 0);
+    close_range(102, ~0u, 0);
+    if (keep_caps_across_exec() < 0)
+        _exit(126);
+    zygote_pid1(101, 100, a->hooks);
 }
 
 int sb_zygote_spawn(int exe_fd, int sock, const struct sb_zygote_hooks *hooks, pid_t *ret_pid)
 {
+    /* The stack pid 1 starts on, and the program runs on (its copy), reused by every zygote:
+     * the caller waits while pid 1 uses it. A guard page below. */
+    static char *stack;
     if (!zygote_filter.filter)
         return -ENOSYS; /* never run a program without the filter */
-    int pp[2];
-    if (pipe2(pp, O_CLOEXEC) < 0)
-        return -errno;
+    if (!stack) {
+        size_t guard = (size_t)sysconf(_SC_PAGESIZE);
+        char *m = mmap(NULL, ZYGOTE_STACK + guard, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+        if (m == MAP_FAILED)
+            return -errno;
+        if (mprotect(m, guard, PROT_NONE) < 0) {
+            int e = -errno;
+            munmap(m, ZYGOTE_STACK + guard);
+            return e;
+        }
+        stack = m + guard;
+    }
     /* One clone makes the namespaces and their pid 1, as our parent's child (CLONE_PARENT:
-     * the supervisor, a subreaper, reaps it as it reaps a re-parented zygote). The caller
-     * is single-threaded. The mount namespace comes at the claim (child_claimed_main), so
-     * that the workspace the supervisor opened can be carried into it. */
-    pid_t init = (pid_t)syscall(SYS_clone,
-                                CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC |
-                                    CLONE_NEWUTS | CLONE_PARENT | SIGCHLD,
-                                NULL, NULL, NULL, NULL);
-    if (init < 0) {
-        int e = -errno;
-        close(pp[0]);
-        close(pp[1]);
-        return e;
-    }
-    if (init == 0) {
-        /* Only the claim socket, the exec pipe and our binary go on (the caller's own fds,
-         * its socket with the supervisor first, stay behind). */
-        close(pp[0]);
-        if (dup2(sock, 100) < 0 || dup2(pp[1], 101) < 0 || dup2(exe_fd, 102) < 0)
-            _exit(126);
-        close_range(3, 99, 0);
-        close_range(103, ~0u, 0);
-        if (keep_caps_across_exec() < 0)
-            _exit(126);
-        zygote_pid1(102, 100, 101, hooks);
-    }
-    close(pp[1]);
-    wait_exec(pp[0]);
+     * the supervisor, a subreaper, reaps it as it reaps a re-parented zygote). It shares our
+     * memory (CLONE_VM) until it execs, while we wait (CLONE_VFORK): neither a copy of the
+     * interpreter's page tables nor their teardown is made for it, only for the program it
+     * forks. The mount namespace comes at the claim (child_claimed_main), so that the
+     * workspace the supervisor opened can be carried into it. */
+    struct pid1_args a = {.exe_fd = exe_fd, .sock = sock, .hooks = hooks};
+    pid_t init = clone(pid1_start, stack + ZYGOTE_STACK,
+                       CLONE_VM | CLONE_VFORK | CLONE_PARENT | CLONE_NEWUSER | CLONE_NEWPID |
+                           CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | SIGCHLD,
+                       &a);
+    if (init < 0)
+        return -errno;
     *ret_pid = init;
     return 0;
 }

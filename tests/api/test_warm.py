@@ -223,6 +223,9 @@ PROGRAMS = {
     "plot_backend": ("import matplotlib\nprint(matplotlib.get_backend())\n"
                      "print(matplotlib.get_configdir(), matplotlib.get_cachedir())\n"),
     "recursion": "def f(n):\n    return f(n + 1)\nf(0)\n",
+    # past the C stack (a warm program runs on a stack of its own: 8 MiB, as a process's)
+    "c_stack_overflow": ("import sys\nsys.setrecursionlimit(10 ** 7)\nl = []\n"
+                         "for _ in range(10 ** 6):\n    l = [l]\nprint('deep')\nrepr(l)\n"),
     "import_missing": "import not_a_module_anywhere\n",
     "local_module": "import mymod\nprint(mymod.VALUE, mymod.__file__)\n",
     "subprocess": ("import subprocess, sys\n"
