@@ -182,11 +182,11 @@ const char *sb_limit_name(enum sb_limit l);
  * A warm pool (src/exec/warm.c) keeps template processes (interpreters that have loaded
  * their libraries, never running user code) and, forked from them ahead of demand,
  * "zygotes": processes in fresh user, pid, net, ipc and uts namespaces (sb_zygote_spawn()
- * made them: the zygote is pid 1 of them) that wait on a socket. sb_claim_begin() turns a zygote into the sandbox of a spec with the same slot,
- * host uid, uid maps, cgroups, limits, workspace hand-over, mount tree, seccomp filter and
- * capabilities as sb_spawn_begin(); the zygote then forks the program, which calls
- * hooks->run where a cold sandbox would exec. sb_spawn_fd/_end, sb_proc_check, sb_kill and
- * sb_reap work on it as on a cold sandbox. */
+ * made them: the zygote is pid 1 of them) that wait on a socket. sb_claim_begin() turns a zygote
+ * into the sandbox of a spec with the same slot, host uid, uid maps, cgroups, limits, workspace
+ * hand-over, mount tree, seccomp filter and capabilities as sb_spawn_begin(); the zygote then forks
+ * the program, which calls hooks->run where a cold sandbox would exec. sb_spawn_fd/_end,
+ * sb_proc_check, sb_kill and sb_reap work on it as on a cold sandbox. */
 struct sb_zygote_hooks {
     /* In the program process, once every restriction is in place, stdio is the run's and
      * the error pipe closed; argv and envp are what exec would have been given. Must not
