@@ -188,6 +188,9 @@ const char *sb_limit_name(enum sb_limit l);
  * the program, which calls hooks->run where a cold sandbox would exec. sb_spawn_fd/_end,
  * sb_proc_check, sb_kill and sb_reap work on it as on a cold sandbox. */
 struct sb_zygote_hooks {
+    /* In the program process, forked ahead of demand, before it waits for its claim: still
+     * the pool's (its priority, its cgroup), with nothing of a run's; may be NULL. */
+    void (*before_wait)(void *ctx);
     /* In the program process, once every restriction is in place, stdio is the run's and
      * the error pipe closed; argv and envp are what exec would have been given. Must not
      * return. */

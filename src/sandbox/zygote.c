@@ -232,6 +232,8 @@ static int claim_parse(size_t n, const int *fds, int nfds, bool handover,
 __attribute__((noreturn)) static void program_wait(int sock, const struct sb_zygote_hooks *hooks)
 {
     int fds[CLAIM_FDS], nfds = 0;
+    if (hooks->before_wait)
+        hooks->before_wait(hooks->ctx);
     ssize_t n = claim_recv(sock, fds, &nfds);
     if (n <= 0)
         _exit(0);
