@@ -31,6 +31,8 @@ failed=0
 skipped=0
 LOGS="$BUILD/logs"
 mkdir -p "$LOGS"
+WHY="$LOGS/failures.txt"
+: >"$WHY"
 
 allowed_skip() { # suite
     case " $PYROOM_TEST_ALLOW_SKIP " in *" all "* | *" $1 "*) return 0 ;; esac
@@ -64,7 +66,8 @@ within() {
 }
 
 # read_counts KIND REPORT: sets C (an array "P F S H") from a report, printing every skip
-# and its reason; a missing or unreadable report counts as one failure.
+# and its reason; a missing or unreadable report counts as one failure. The failed tests and
+# the first lines of why go to $WHY, printed again just above the last line (a CI log's tail).
 read_counts() {
     local out
     if out=$($COUNTS "$1" "$2" 2>"$LOGS/counts.err"); then
@@ -73,6 +76,7 @@ read_counts() {
         C=(0 1 0 0)
     fi
     sed 's/^/  /' "$LOGS/counts.err"
+    if [ "${C[1]}" -gt 0 ]; then $COUNTS why "$1" "$2" >>"$WHY" 2>&1; fi
 }
 
 # run_pytest SUITE ARGS...: one pytest session, read from its JUnit XML report.
@@ -280,5 +284,9 @@ for s in $SUITES; do
         report "$s" 0 1 0
     fi
 done
+if [ -s "$WHY" ]; then
+    echo "== why (the first lines of each failure; every suite's log is in $LOGS):"
+    head -n 120 "$WHY"
+fi
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

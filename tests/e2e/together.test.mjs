@@ -3,8 +3,9 @@
 // which is also what the server stores; a late joiner gets the merged text; a page that
 // types over the whole text as it opens a co-edited file keeps exactly that text; a tab that
 // looks at another file keeps the co-edited one up to date (it never saves an older text);
-// a page reloaded right after typing finds its text; a run that rewrites the file resets
-// every view to the stored bytes; a follower's editor goes to the file, cursor line and
+// a page reloaded right after typing finds its text; no save stores a text older than the
+// one it replaces, even when a page hears of its peer's edits late; a run that rewrites the
+// file resets every view to the stored bytes; a follower's editor goes to the file, cursor line and
 // scroll of the person it follows. (Sorted after page.test.mjs, which registers the first
 // account.) Screenshots in build/screenshots/.
 import assert from 'node:assert/strict';
@@ -21,9 +22,14 @@ async function openIde(path, as = api) {
     const p = await newPage({ api: as, timeout: 20000 });
     pages.push(p);
     await p.goto(`/w/${ws}`);
-    await p.click(`.tree-row[data-path="${path}"]`);
-    await p.waitForSelector(`.tab.active[data-path="${path}"]`);
-    await p.waitForSelector('.editor-host .cm-content');
+    try {
+        await p.click(`.tree-row[data-path="${path}"]`);
+        await p.waitForSelector(`.tab.active[data-path="${path}"]`);
+        await p.waitForSelector('.editor-host .cm-content');
+    } catch (e) {
+        await shot(p, `FAILED-together-open-${path}`).catch(() => {});
+        throw e;
+    }
     return p;
 }
 
@@ -189,6 +195,14 @@ test('a tab showing another file keeps the co-edited one current and never store
     // A goes to another file; notes.py stays open (and co-edited) in its background tab.
     await a.click('.tree-row[data-path="long.py"]');
     await a.waitForSelector('.tab.active[data-path="long.py"]');
+    // B's updates travel slowly (each post held 2.5 s), so its saves can reach the server
+    // before A has the edits they hold. A then learns of a stored text newer than its own:
+    // it used to store its older text over it (a version that lost first_burst).
+    const slow = '**/api/workspaces/*/docs/notes.py';
+    await b.route(slow, async (r) => {
+        if (r.request().method() === 'POST') await new Promise((res) => setTimeout(res, 2500));
+        await r.continue();
+    });
     await b.click('.editor-host .cm-content');
     await b.keyboard.press('ControlOrMeta+End');
     await b.keyboard.type('first_burst = 1\n', { delay: 20 });
@@ -199,6 +213,7 @@ test('a tab showing another file keeps the co-edited one current and never store
         return t.includes('second_burst') ? `${t}` : null;
     });
     await until(async () => (await api.file(ws, 'notes.py')) === `${want}`, 20000);
+    await b.unroute(slow);
     // Back on notes.py, A shows B's text; both say saved, and the file holds it.
     await a.click('.tab[data-path="notes.py"]');
     await until(async () => (await editorText(a)) === want, 20000);
@@ -212,6 +227,40 @@ test('a tab showing another file keeps the co-edited one current and never store
         assert.deepEqual(vs.slice(i).filter((v) => !v?.includes(burst)), [], `a version after ${burst} lost it: ${JSON.stringify(vs)}`);
     }
     assert.deepEqual([...a.errors, ...b.errors], []);
+    await closeAll();
+});
+
+test('a click on the file tree or a tab lands while a peer\'s save re-renders them', async () => {
+    // Each save by a peer refreshes the tree (and a peer's typing re-renders the tabs): a
+    // press and its release that straddle such a render used to fall on two different
+    // elements, and the click was lost (seen in the CI: a tree click that opened nothing).
+    const a = await openIde('main.py');
+    await a.click('.tree-row[data-path="notes.py"]');
+    await a.waitForSelector('.tab.active[data-path="notes.py"]');
+    const pressRelease = async (sel, rerender) => {
+        const box = await a.locator(sel).boundingBox();
+        await a.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+        await a.mouse.down();
+        await rerender();
+        await a.mouse.up();
+    };
+    // The tree: a new file arrives (a peer's save) between press and release.
+    await pressRelease('.tree-row[data-path="long.py"]', async () => {
+        await api.req('PUT', `/api/workspaces/${ws}/files/zz_peer.py`, 'x = 1\n');
+        await a.waitForSelector('.tree-row[data-path="zz_peer.py"]');
+    });
+    await a.waitForSelector('.tab.active[data-path="long.py"]');
+    // The tabs: a peer saves the file on screen (the page takes it in, the bar is drawn
+    // again) meanwhile.
+    const long = await api.file(ws, 'long.py');
+    await pressRelease('.tab[data-path="main.py"]', async () => {
+        await api.req('PUT', `/api/workspaces/${ws}/files/long.py`, `# a peer's line\n${long}`);
+        await until(async () => (await editorText(a)).startsWith("# a peer's line"), 20000);
+    });
+    await a.waitForSelector('.tab.active[data-path="main.py"]');
+    await api.req('PUT', `/api/workspaces/${ws}/files/long.py`, long);
+    await api.req('DELETE', `/api/workspaces/${ws}/files/zz_peer.py`);
+    assert.deepEqual(a.errors, []);
     await closeAll();
 });
 

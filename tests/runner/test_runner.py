@@ -74,6 +74,40 @@ def test_a_hanging_test_times_out_and_the_rest_still_counts(tree):
     assert last == "2 passed, 1 failed, 0 skipped"
 
 
+def why(out):
+    """The runner's failure digest: what follows '== why' up to the last line."""
+    lines = out.strip().splitlines()
+    start = [i for i, l in enumerate(lines) if l.startswith("== why")]
+    assert len(start) == 1, out
+    return "\n".join(lines[start[0] + 1:-1])
+
+
+def test_the_end_of_the_output_says_which_test_failed_and_why(tree):
+    # A CI log is often read from its tail: the failed tests and their messages are printed
+    # again just above the last line, after every suite's own output.
+    put(tree, "tests/sandbox/test_red.py", """\
+        def test_green():
+            pass
+        def test_red():
+            assert 1 + 1 == 3, "arithmetic broke"
+        """)
+    put(tree, "tests/api/test_fine.py", "def test_fine():\n    pass\n")
+    rc, out, last = run(tree, "sandbox api-sqlite")
+    assert rc == 1, out
+    assert last == "2 passed, 1 failed, 0 skipped"
+    digest = why(out)
+    assert re.search(r"^FAILED \S*test_red::test_red\n    .*arithmetic broke", digest, re.M), out
+    assert "test_green" not in digest and "test_fine" not in digest, out
+    assert out.index("== why") > out.index("== api-sqlite:"), out
+
+
+def test_a_green_run_prints_no_digest(tree):
+    put(tree, "tests/sandbox/test_fine.py", "def test_fine():\n    pass\n")
+    rc, out, last = run(tree, "sandbox")
+    assert rc == 0, out
+    assert "== why" not in out
+
+
 def test_a_hanging_suite_is_killed_and_fails(tree):
     # A hang outside any test (here while collecting) is caught by the suite's timeout.
     put(tree, "tests/sandbox/conftest.py", "import time\ntime.sleep(3600)\n")
@@ -188,5 +222,6 @@ def test_a_cancelled_node_test_fails(tree):
     rc, out, last = run(tree, "e2e")
     assert rc == 1, out
     assert verdict(out, "e2e") == (1, 2, 0)  # the cancelled test and the todo
+    assert re.search(r"^FAILED hangs\n    .*(cancel|timed out)", why(out), re.M | re.I), out
     rc, out, last = run(tree, "e2e", PYROOM_TEST_ALLOW_SKIP="e2e")
     assert verdict(out, "e2e") == (1, 1, 1)

@@ -46,6 +46,33 @@ export function clear(el: Element): void {
     while (el.firstChild) el.removeChild(el.firstChild);
 }
 
+/** Makes parent's children the elements of items, in order, keeping a child made earlier for
+ *  the same key (a signature of everything the element shows; null: always made anew). A list
+ *  re-rendered while someone clicks it (a peer's save refreshes the file tree) then keeps the
+ *  element under the pointer, so the click, pressed on it and released on it, still lands. */
+export function renderKeyed(parent: HTMLElement, items: { key: string | null; make: () => HTMLElement }[]): HTMLElement[] {
+    const old = new Map<string, HTMLElement>();
+    for (const c of parent.children) if (c instanceof HTMLElement && c.dataset.key !== undefined) old.set(c.dataset.key, c);
+    const els = items.map(({ key, make }) => {
+        const kept = key === null ? undefined : old.get(key);
+        if (kept) {
+            old.delete(key!);
+            return kept;
+        }
+        const el = make();
+        if (key !== null) el.dataset.key = key;
+        return el;
+    });
+    // Kept elements are never taken out (a browser forgets a press on an element that left
+    // the document): stale ones go, new ones are put in between.
+    const want = new Set<Node>(els);
+    for (const c of [...parent.childNodes]) if (!want.has(c)) c.remove();
+    els.forEach((el, i) => {
+        if (parent.children[i] !== el) parent.insertBefore(el, parent.children[i] ?? null);
+    });
+    return els;
+}
+
 // Icons: 16px line icons drawn with SVG paths (no icon font, no external files).
 const ICONS: Record<string, string> = {
     file: 'M4 1.5h5l3 3v10H4z M9 1.5v3h3',

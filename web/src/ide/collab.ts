@@ -23,7 +23,11 @@
 //
 // Saving stays the file API with etags (files.ts): a co-edited file is `shared`, its saves
 // say so (X-Pyroom-Doc: 1), and a newer version on the server is a peer's save (rebase, save
-// again if the text differs), never a conflict. A file changed from elsewhere (terminal, run,
+// again if the text differs), never a conflict. No save stores an older text than the one
+// it replaces (SharedSaves): a page posts the updates behind a text before it saves that
+// text, so every stored version's edits are in the document's log first; and a page that
+// last learned of a peer's save first takes in the log (catchUp), so its text holds every
+// edit of the version its save replaces (If-Match), even when the relayed updates are late. A file changed from elsewhere (terminal, run,
 // a page's plain save) drops the document (`doc_reset`, before that change's event; a
 // co-edited save that comes too late gets 409 `no_doc`): the page reads the file; when the
 // stored bytes are its own last save it keeps its text, otherwise the editor takes the stored
@@ -35,7 +39,7 @@ import { yCollab, ySyncAnnotation, ySyncFacet } from 'y-codemirror.next';
 import * as Y from 'yjs';
 import { ApiError, docs as docsApi, files as filesApi } from '../api';
 import type { WorkspaceEvents } from './events';
-import type { FileStore, OpenFile } from './files';
+import type { FileStore, OpenFile, SharedSaves } from './files';
 import { diff, mapChange } from './merge';
 
 const COMPACT_EVERY = 200;
@@ -55,6 +59,10 @@ interface Shared {
     since: number;
     /** Local updates waiting to be posted, in order. */
     queue: Uint8Array[];
+    /** Local updates made and posted so far (counts), and the saves waiting for theirs. */
+    made: number;
+    sent: number;
+    waiters: { mark: number; res: () => void }[];
     posting: boolean;
     bound: boolean;
     dead: boolean;
@@ -83,7 +91,7 @@ const toB64 = (u: Uint8Array): string => {
 };
 const fromB64 = (s: string): Uint8Array => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
 
-export class Collab {
+export class Collab implements SharedSaves {
     private docs = new Map<string, Shared>();
     private joining = new Map<string, Promise<void>>();
     private compartments = new Map<string, Compartment>();
@@ -156,7 +164,9 @@ export class Collab {
         for (let attempt = 0; attempt < 3 && !this.disposed; attempt++) {
             const f = this.file(path);
             if (!f || f.status === 'conflict' || f.status === 'deleted') return;
-            const s: Shared = { path, id: 0, doc: new Y.Doc(), text: null!, seen: 0, since: 0, queue: [], posting: false, bound: false, dead: false };
+            const s: Shared = {
+                path, id: 0, doc: new Y.Doc(), text: null!, seen: 0, since: 0, queue: [], made: 0, sent: 0, waiters: [], posting: false, bound: false, dead: false,
+            };
             s.text = s.doc.getText('text');
             // The text the page's own change is measured from: what it starts the document
             // with, or (joining a peer's) the stored version the page's editor is based on.
@@ -199,6 +209,7 @@ export class Collab {
         s.doc.on('update', (u: Uint8Array, o: unknown) => {
             if (o === 'remote' || s.dead) return;
             s.queue.push(u);
+            s.made++;
             void this.flush(s);
         });
         if (!this.hooks.readOnly) {
@@ -252,6 +263,7 @@ export class Collab {
                 try {
                     const r = await docsApi.post(this.ws, s.path, { client: this.hooks.client, doc: s.id, update: toB64(u) });
                     s.queue.splice(0, n);
+                    this.sent(s, n);
                     s.seen = Math.max(s.seen, r.id);
                     if (++s.since >= COMPACT_EVERY) await this.compact(s);
                 } catch (e) {
@@ -260,9 +272,11 @@ export class Collab {
                         // Our state holds every queued update: the snapshot carries them.
                         s.queue.splice(0, n);
                         await this.compact(s);
+                        this.sent(s, n);
                     } else if (code === 'no_doc') {
                         void this.reset(s.path);
                     } else if (code === 'read_only' || code === 'not_found') {
+                        this.sent(s, s.queue.length);
                         s.queue.length = 0; // no longer allowed (demoted, removed): nothing to retry
                     } else {
                         // Offline or refused: keep the queue and try again in a moment.
@@ -272,6 +286,42 @@ export class Collab {
             }
         } finally {
             s.posting = false;
+            if (s.dead || this.disposed) this.sent(s, Infinity); // nothing more will be posted
+        }
+    }
+
+    /** n more local updates are in the log (Infinity: none will be, the document is gone). */
+    private sent(s: Shared, n: number): void {
+        s.sent = n === Infinity ? s.made : s.sent + n;
+        const ready = s.waiters.filter((w) => w.mark <= s.sent);
+        s.waiters = s.waiters.filter((w) => w.mark > s.sent);
+        for (const w of ready) w.res();
+    }
+
+    /** SharedSaves.posted (files.ts): resolves once every local update made so far, and so
+     *  every edit of this page in the text about to be saved, is in the document's log. */
+    posted(path: string): Promise<void> {
+        const s = this.docs.get(path);
+        if (!s || s.dead || s.sent >= s.made) return Promise.resolve();
+        const mark = s.made;
+        return new Promise((res) => s.waiters.push({ mark, res }));
+    }
+
+    /** SharedSaves.catchUp (files.ts): applies the document's whole log (a snapshot and the
+     *  updates since), so the text holds every edit of every stored version: each was posted
+     *  before its save. Update ids are shared by all documents, so no smaller "after" is safe. */
+    async catchUp(path: string): Promise<void> {
+        const s = this.docs.get(path);
+        if (!s || s.dead) return;
+        try {
+            const log = await docsApi.log(this.ws, path);
+            if (log.doc !== s.id || s.dead) return; // replaced: the save gets 409 no_doc
+            for (const u of log.items) {
+                Y.applyUpdate(s.doc, fromB64(u.update), 'remote');
+                s.seen = Math.max(s.seen, u.id);
+            }
+        } catch {
+            /* dropped or offline: the save itself finds out */
         }
     }
 
@@ -375,6 +425,7 @@ export class Collab {
 
     private unbind(s: Shared): void {
         s.dead = true;
+        this.sent(s, Infinity);
         this.docs.delete(s.path);
         if (s.observer) s.text.unobserve(s.observer);
         s.doc.destroy();
@@ -394,6 +445,7 @@ export class Collab {
         this.docs.delete(path);
         if (s && !s.queue.length) {
             s.dead = true;
+            this.sent(s, Infinity);
             s.doc.destroy();
         } // else its last updates are still being posted
         this.compartments.delete(path);
@@ -401,7 +453,10 @@ export class Collab {
 
     dispose(): void {
         this.disposed = true;
-        for (const s of this.docs.values()) s.doc.destroy();
+        for (const s of this.docs.values()) {
+            this.sent(s, Infinity);
+            s.doc.destroy();
+        }
         this.docs.clear();
     }
 }

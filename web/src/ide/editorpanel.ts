@@ -4,7 +4,7 @@
 // is active (remembered per workspace); the files' text and saving belong to FileStore.
 
 import { BinaryFileError, files as filesApi, messageOf } from '../api';
-import { clear, confirmDialog, fileIcon, fmtBytes, h, icon, MOD, popupMenu, prefs, toast } from '../dom';
+import { clear, confirmDialog, fileIcon, fmtBytes, h, icon, MOD, popupMenu, prefs, renderKeyed, toast } from '../dom';
 import { EditorView } from '../editor';
 import type { Lang } from '../lang';
 import { errorBlock, loading } from '../session';
@@ -238,40 +238,45 @@ export class EditorPanel {
         else requestAnimationFrame(() => this.view?.focus());
     }
 
+    /** One tab of the bar (renderTabs). */
+    private tab(p: string, name: string, dup: boolean, dirty: boolean, conflict: boolean): HTMLElement {
+        return h('div', {
+            class: `tab ${p === this.active ? 'active' : ''} ${dirty ? 'dirty' : ''} ${conflict ? 'tab-conflict' : ''}`,
+            role: 'tab', 'aria-selected': String(p === this.active), tabindex: p === this.active ? '0' : '-1', title: p,
+            dataset: { path: p },
+            onclick: () => void this.open(p),
+            onauxclick: (e: MouseEvent) => { if (e.button === 1) this.closeTab(p); },
+            onkeydown: (e: KeyboardEvent) => {
+                const i = this.tabs.indexOf(p);
+                if (e.key === 'Enter' || e.key === ' ') void this.open(p);
+                else if (e.key === 'ArrowRight' || e.key === 'ArrowLeft') {
+                    const next = this.tabs[(i + (e.key === 'ArrowRight' ? 1 : this.tabs.length - 1)) % this.tabs.length];
+                    this.keepTabFocus = true;
+                    void this.open(next).then(() => (this.tabBar.querySelector(`.tab[data-path="${CSS.escape(next)}"]`) as HTMLElement | null)?.focus());
+                } else if (e.key === 'Delete') this.closeTab(p);
+                else return;
+                e.preventDefault();
+            },
+        },
+            fileIcon(name),
+            h('span', { class: 'tab-name' }, name),
+            dup ? h('span', { class: 'tab-dir' }, p.slice(0, p.lastIndexOf('/')) || '/') : null,
+            conflict ? h('span', { class: 'tab-flag', title: 'Conflict' }, '!') : null,
+            h('button', { type: 'button', class: 'tab-close', 'aria-label': `Close ${name}`, title: dirty ? 'Unsaved changes (saving) — close' : 'Close', onclick: (e: MouseEvent) => { e.stopPropagation(); this.closeTab(p); } },
+                h('span', { class: 'tab-dot', 'aria-hidden': 'true' }), icon('x', 'tab-x')));
+    }
+
     renderTabs(): void {
-        clear(this.tabBar);
-        for (const p of this.tabs) {
+        // Tabs are kept while they look the same (renderKeyed): a peer's typing re-renders
+        // the bar, and a click on a tab must not fall between two renders.
+        renderKeyed(this.tabBar, this.tabs.map((p) => {
             const f = this.store.open.get(p);
             const name = p.slice(p.lastIndexOf('/') + 1);
             const dup = this.tabs.some((q) => q !== p && q.slice(q.lastIndexOf('/') + 1) === name);
             const dirty = f ? this.store.isDirty(f) : this.store.readDraft(p) !== null;
-            const st = f?.status;
-            const tab = h('div', {
-                class: `tab ${p === this.active ? 'active' : ''} ${dirty ? 'dirty' : ''} ${st === 'conflict' ? 'tab-conflict' : ''}`,
-                role: 'tab', 'aria-selected': String(p === this.active), tabindex: p === this.active ? '0' : '-1', title: p,
-                dataset: { path: p },
-                onclick: () => void this.open(p),
-                onauxclick: (e: MouseEvent) => { if (e.button === 1) this.closeTab(p); },
-                onkeydown: (e: KeyboardEvent) => {
-                    const i = this.tabs.indexOf(p);
-                    if (e.key === 'Enter' || e.key === ' ') void this.open(p);
-                    else if (e.key === 'ArrowRight' || e.key === 'ArrowLeft') {
-                        const next = this.tabs[(i + (e.key === 'ArrowRight' ? 1 : this.tabs.length - 1)) % this.tabs.length];
-                        this.keepTabFocus = true;
-                        void this.open(next).then(() => (this.tabBar.querySelector(`.tab[data-path="${CSS.escape(next)}"]`) as HTMLElement | null)?.focus());
-                    } else if (e.key === 'Delete') this.closeTab(p);
-                    else return;
-                    e.preventDefault();
-                },
-            },
-                fileIcon(name),
-                h('span', { class: 'tab-name' }, name),
-                dup ? h('span', { class: 'tab-dir' }, p.slice(0, p.lastIndexOf('/')) || '/') : null,
-                st === 'conflict' ? h('span', { class: 'tab-flag', title: 'Conflict' }, '!') : null,
-                h('button', { type: 'button', class: 'tab-close', 'aria-label': `Close ${name}`, title: dirty ? 'Unsaved changes (saving) — close' : 'Close', onclick: (e: MouseEvent) => { e.stopPropagation(); this.closeTab(p); } },
-                    h('span', { class: 'tab-dot', 'aria-hidden': 'true' }), icon('x', 'tab-x')));
-            this.tabBar.append(tab);
-        }
+            const conflict = f?.status === 'conflict';
+            return { key: JSON.stringify([p, p === this.active, dirty, conflict, dup]), make: () => this.tab(p, name, dup, dirty, conflict) };
+        }));
         this.tabsOverflow();
         // The active tab is always in view (opened from the tree, the list, or a link).
         const act = this.tabBar.querySelector<HTMLElement>('.tab.active');

@@ -74,6 +74,18 @@ export interface OpenFile {
     savedEtag?: string;
     /** The save in flight, if any. */
     inflight?: Promise<void> | null;
+    /** The peer's version (etag) this page last took in the document's log for. */
+    caughtUp?: string;
+}
+
+/** Co-edited files' saves (collab.ts), so that no save stores an older text than the version
+ *  it replaces (a page behind on its peers' updates would otherwise undo them in the file). */
+export interface SharedSaves {
+    /** Takes in every update in the file's document log (before a save based on a peer's
+     *  version: that version's edits are all in the log). */
+    catchUp(path: string): Promise<void>;
+    /** Resolves once this page's edits so far are in the log (before their text is saved). */
+    posted(path: string): Promise<void>;
 }
 
 interface Draft {
@@ -289,6 +301,9 @@ export class FileStore {
     /** A viewer's page: nothing is ever written (the server would answer 403 read_only). */
     readOnly = false;
 
+    /** Set by the page when it co-edits (collab.ts). */
+    sharedSaves: SharedSaves | null = null;
+
     async save(f: OpenFile, force = false): Promise<void> {
         clearTimeout(f.timer);
         if (this.readOnly) return;
@@ -307,11 +322,7 @@ export class FileStore {
             this.dropDraft(f.path);
             return;
         }
-        const text = this.textOf(f);
-        const doc = f.state.doc;
-        const eol = f.eol;
-        const sharedDoc = f.shared ?? 0;
-        const wasShared = !!sharedDoc;
+        let sharedDoc = f.shared ?? 0;
         let docGone = false;
         let done = (): void => {};
         f.inflight = new Promise<void>((res) => (done = res));
@@ -319,6 +330,24 @@ export class FileStore {
         f.status = 'saving';
         this.onChange(f);
         try {
+            // Based on a peer's version: take in its edits first (the relayed ones may be late).
+            const peers = f.etag;
+            if (sharedDoc && this.sharedSaves && peers && peers !== f.savedEtag && peers !== f.caughtUp) {
+                await this.sharedSaves.catchUp(f.path);
+                f.caughtUp = peers;
+                if (!this.isDirty(f)) {
+                    f.status = 'saved';
+                    this.dropDraft(f.path);
+                    this.onChange(f);
+                    return;
+                }
+            }
+            const text = this.textOf(f);
+            const doc = f.state.doc;
+            const eol = f.eol;
+            sharedDoc = f.shared ?? 0;
+            // The edits behind this text go to the log before the text goes to the file.
+            if (sharedDoc && this.sharedSaves) await this.sharedSaves.posted(f.path);
             const r = await filesApi.write(this.ws, f.path, text, f.etag || null, !f.etag, sharedDoc);
             f.etag = bareEtag(r.etag);
             f.savedEtag = f.etag;
@@ -342,7 +371,7 @@ export class FileStore {
                     const cur = await filesApi.read(this.ws, f.path);
                     // Sent while co-edited: a peer's save, or a write elsewhere whose
                     // doc_reset is on its way (collab.ts then resets the file); never a conflict.
-                    if (f.shared || wasShared) this.rebase(f, cur.text, cur.etag);
+                    if (f.shared || sharedDoc) this.rebase(f, cur.text, cur.etag);
                     else this.enterConflict(f, cur.text, cur.etag);
                 } catch (e2) {
                     f.status = 'error';

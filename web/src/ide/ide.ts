@@ -125,6 +125,7 @@ export class Ide {
             store: this.store,
             together: (p) => this.presence.othersOn(p),
         });
+        this.store.sharedSaves = this.collab;
         this.status = new StatusBar(this.store, { active: () => this.editor.activeFile(), view: () => this.editor.view }, this.lang.status);
         this.editor.setStatus(this.status);
         this.status.addLeft(this.presence.element);

@@ -3,7 +3,7 @@
 // (new, download, rename, delete), drag-and-drop moves and keyboard navigation.
 
 import { files as filesApi, type FileEntry } from '../api';
-import { clear, fileIcon, h, icon, prefs, saveUrl } from '../dom';
+import { fileIcon, h, icon, prefs, renderKeyed, saveUrl } from '../dom';
 
 interface Node {
     name: string;
@@ -192,22 +192,27 @@ export class FileTree {
         // A re-render (the file list refreshed) keeps a half-typed new name.
         const typing = this.list.querySelector<HTMLInputElement>('.tree-input');
         const typed = typing?.value ?? '';
-        this.rerendering = true;
-        clear(this.list);
-        this.rerendering = false;
-        const rows: HTMLElement[] = [];
+        const rows: { key: string | null; make: () => HTMLElement }[] = [];
         const walk = (n: Node, depth: number) => {
-            if (this.pending && this.pending.parent === n.path) rows.push(this.inputRow(depth));
+            if (this.pending && this.pending.parent === n.path) rows.push({ key: null, make: () => this.inputRow(depth) });
             for (const c of n.children) {
-                rows.push(this.row(c, depth, focusedPath));
-                if (c.kind === 'folder' && this.expanded.has(c.path)) walk(c, depth + 1);
+                const open = c.kind === 'folder' && this.expanded.has(c.path);
+                const key = JSON.stringify([c.path, c.kind, depth, c.path === this.active, this.unsaved.has(c.path), open]);
+                rows.push({ key, make: () => this.row(c, depth, focusedPath) });
+                if (open) walk(c, depth + 1);
             }
         };
         walk(root, 0);
         if (!rows.length) {
-            rows.push(h('div', { class: 'tree-empty' }, 'No files. ', h('button', { type: 'button', class: 'link', onclick: () => this.startCreate('file', '') }, 'Create one')));
+            rows.push({ key: null, make: () => h('div', { class: 'tree-empty' }, 'No files. ', h('button', { type: 'button', class: 'link', onclick: () => this.startCreate('file', '') }, 'Create one')) });
         }
-        this.list.append(...rows);
+        this.rerendering = true;
+        const els = renderKeyed(this.list, rows);
+        this.rerendering = false;
+        for (const r of els) {
+            r.classList.toggle('focused', !!r.dataset.path && r.dataset.path === focusedPath);
+            r.classList.remove('drop-target');
+        }
         const input = this.list.querySelector<HTMLInputElement>('.tree-input');
         if (input) {
             input.value = typed;
