@@ -323,12 +323,13 @@ static int pid1_start(void *arg)
 int sb_zygote_spawn(int exe_fd, int sock, const struct sb_zygote_hooks *hooks, pid_t *ret_pid)
 {
     /* The stack pid 1 starts on, and the program runs on (its copy), reused by every zygote:
-     * the caller waits while pid 1 uses it. A guard page below. */
+     * the caller waits while pid 1 uses it. Below it a guard of 1 MiB, the kernel's own gap
+     * below a process's stack (stack_guard_gap), so that a large frame cannot step over it. */
     static char *stack;
     if (!zygote_filter.filter)
         return -ENOSYS; /* never run a program without the filter */
     if (!stack) {
-        size_t guard = (size_t)sysconf(_SC_PAGESIZE);
+        size_t guard = 1u << 20;
         char *m = mmap(NULL, ZYGOTE_STACK + guard, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
         if (m == MAP_FAILED)
