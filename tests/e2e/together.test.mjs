@@ -9,7 +9,7 @@
 // scroll of the person it follows. (Sorted after page.test.mjs, which registers the first
 // account.) Screenshots in build/screenshots/.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { after, before, test as nodeTest } from 'node:test';
 import { Api, closeBrowser, editorText, launch, newPage, shot, until, waitSaved } from './lib.mjs';
 
 const api = new Api();
@@ -17,6 +17,18 @@ let ws = 0;
 const pages = [];
 
 const viewerApi = new Api();
+
+/** A test whose failure leaves a screenshot of every page it had open (build/screenshots). */
+function test(name, fn) {
+    nodeTest(name, async (t) => {
+        try {
+            await fn(t);
+        } catch (e) {
+            for (const [i, p] of pages.entries()) await shot(p, `FAILED-together-${i}`).catch(() => {});
+            throw e;
+        }
+    });
+}
 
 async function openIde(path, as = api) {
     const p = await newPage({ api: as, timeout: 20000 });

@@ -147,8 +147,11 @@ export class Collab implements SharedSaves {
             if (d) f.state = f.state.update({ changes: d }).state;
         } else if (this.joining.has(f.path)) {
             if (force) this.rejoin.set(f.path, true);
-        } else if (!this.resetting.has(f.path) && (force || this.hooks.together(f.path))) {
-            const p = this.join(f.path).finally(() => {
+        } else if (!this.resetting.has(f.path) && (force || this.hooks.together(f.path) || f.fromSharedDraft)) {
+            // A draft of a co-edited text joins the document left on the server, if any; it
+            // starts none (alone, the file saves as before).
+            const p = this.join(f.path, force || this.hooks.together(f.path)).finally(() => {
+                f.fromSharedDraft = false;
                 this.joining.delete(f.path);
                 const again = this.rejoin.get(f.path);
                 this.rejoin.delete(f.path);
@@ -159,7 +162,7 @@ export class Collab implements SharedSaves {
         }
     }
 
-    private async join(path: string): Promise<void> {
+    private async join(path: string, start = true): Promise<void> {
         const gen = this.gens.get(path) ?? 0;
         for (let attempt = 0; attempt < 3 && !this.disposed; attempt++) {
             const f = this.file(path);
@@ -180,7 +183,7 @@ export class Collab implements SharedSaves {
                 }
             } catch (e) {
                 if (!(e instanceof ApiError && e.code === 'no_doc')) return; // no co-editing; the file still saves
-                if (this.hooks.readOnly) return; // a viewer cannot start one: the file alone is shown
+                if (this.hooks.readOnly || !start) return; // a viewer cannot start one: the file alone is shown
                 origin = f.state.doc.toString();
                 s.text.insert(0, origin);
                 try {
@@ -305,6 +308,11 @@ export class Collab implements SharedSaves {
         if (!s || s.dead || s.sent >= s.made) return Promise.resolve();
         const mark = s.made;
         return new Promise((res) => s.waiters.push({ mark, res }));
+    }
+
+    /** SharedSaves.joined (files.ts). */
+    async joined(path: string): Promise<void> {
+        await this.joining.get(path);
     }
 
     /** SharedSaves.catchUp (files.ts): applies the document's whole log (a snapshot and the

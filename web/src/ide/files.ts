@@ -76,6 +76,10 @@ export interface OpenFile {
     inflight?: Promise<void> | null;
     /** The peer's version (etag) this page last took in the document's log for. */
     caughtUp?: string;
+    /** Opened from the draft of a co-edited text (a reload while co-editing): joins the
+     *  file's document if it is still there before saving, so the draft's change goes into
+     *  the shared text rather than into a plain save that races the peers' ones. */
+    fromSharedDraft?: boolean;
 }
 
 /** Co-edited files' saves (collab.ts), so that no save stores an older text than the version
@@ -86,6 +90,8 @@ export interface SharedSaves {
     catchUp(path: string): Promise<void>;
     /** Resolves once this page's edits so far are in the log (before their text is saved). */
     posted(path: string): Promise<void>;
+    /** Resolves once a join of the file's document in flight has settled. */
+    joined(path: string): Promise<void>;
 }
 
 interface Draft {
@@ -248,6 +254,7 @@ export class FileStore {
                 // My unsaved change goes on top of theirs.
                 const merged = merge3(draft.baseText, draft.text, text);
                 f.state = this.newState(path, merged);
+                f.fromSharedDraft = true;
                 f.status = this.isDirty(f) ? 'dirty' : 'saved';
                 if (f.status === 'dirty') this.schedule(f, 50);
                 else this.dropDraft(path);
@@ -322,7 +329,7 @@ export class FileStore {
             this.dropDraft(f.path);
             return;
         }
-        let sharedDoc = f.shared ?? 0;
+        let sharedDoc = 0;
         let docGone = false;
         let done = (): void => {};
         f.inflight = new Promise<void>((res) => (done = res));
@@ -330,6 +337,9 @@ export class FileStore {
         f.status = 'saving';
         this.onChange(f);
         try {
+            // Co-edited or about to be: the save goes with the document it joins.
+            if (this.sharedSaves) await this.sharedSaves.joined(f.path);
+            sharedDoc = f.shared ?? 0;
             // Based on a peer's version: take in its edits first (the relayed ones may be late).
             const peers = f.etag;
             if (sharedDoc && this.sharedSaves && peers && peers !== f.savedEtag && peers !== f.caughtUp) {
