@@ -7,8 +7,10 @@
  * relocations), and bwrap, the tool it is compared with, is a small binary too.
  */
 #include "cmd_sandbox.h"
+#include "sandbox/sandbox.h"
 
 #include <stdio.h>
+#include <string.h>
 
 int main(int argc, char **argv)
 {
@@ -16,6 +18,9 @@ int main(int argc, char **argv)
         fputs("usage: pyroom-sandbox run [OPTIONS] -- CMD [ARGS...] | info | doctor\n", stderr);
         return 2;
     }
+    /* pid 1 of a warm pool's zygote (src/exec/warm_template.c execs this small binary). */
+    if (!strcmp(argv[1], "__warm-init"))
+        return sb_zygote_pid1_main();
     argv[0] = "sandbox";
     return cmd_sandbox_main(argc, argv);
 }

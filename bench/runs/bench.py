@@ -10,7 +10,8 @@ Throughput mode: BENCH_CLIENTS (default 8) concurrent clients spread over BENCH_
 (default 4) users, each posting print(1) runs (?wait=1) back to back for BENCH_SECONDS
 (default 10) s, on a server with the warm pool (BENCH_WARM_CHILDREN waiting interpreters,
 default 4) and on one without (--warm-pool false);
-prints runs/s, p50 and p99 latency, and how many runs were warm. The same-run baseline is
+prints runs/s, p50 and p99 latency, how many runs were warm, and the CPU per run of the
+server's whole process tree (HTTP side, supervisor, sandboxes and the pool). The same-run baseline is
 bare host `python3 -c pass` run by the same number of concurrent workers (runs/s).
 BENCH_BASELINE_BIN=path adds the same with another pyroom binary (e.g. the one before a
 change), interleaved, for before/after ratios. BENCH_ONLY=throughput skips the rest.
@@ -112,6 +113,28 @@ def wait_warm(admin):
         time.sleep(0.05)
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_s(pid):
+    """CPU seconds of pid's process tree: every live process's own time and what it reaped
+    (a sandbox's, a zygote's and a template's time is counted once it ends, in its reaper's
+    cutime/cstime; the ones still alive by their own utime/stime)."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += sum(int(x) for x in fields[11:15])
+            for t in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{t}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+        except (OSError, ValueError):
+            continue
+    return total / TICK
+
+
 def closed_loop(n, seconds, one):
     """n workers calling one(i) back to back for `seconds`; (runs/s, latencies ms, results)."""
     lat, res, lock = [], [], threading.Lock()
@@ -162,7 +185,7 @@ def throughput():
             work[name] = clients
             if name.startswith("warm"):  # (a cold server never has one: 2 minutes lost)
                 wait_warm(clients[0][0])
-        rows = {}
+        rows, cpu = {}, {}
         for rnd in range(2):  # two rounds, interleaved, so load drifts hit every variant
             hr, _, _ = closed_loop(CLIENTS, SECONDS / 2, lambda i: subprocess.run(
                 ["/usr/bin/python3", "-c", "pass"], check=True))
@@ -174,23 +197,33 @@ def throughput():
                     c, w = users[i]
                     r = c.post(f"/api/workspaces/{w['id']}/runs?wait=1", json={})
                     return r.json().get("warm") if r.status_code == 200 else None
-                rows.setdefault(name, []).append(closed_loop(CLIENTS, SECONDS / 2, one))
+                srv_pid = dict(servers)[name].proc.pid
+                c0 = tree_cpu_s(srv_pid)
+                rate, lat, res = closed_loop(CLIENTS, SECONDS / 2, one)
+                cpu.setdefault(name, []).append((tree_cpu_s(srv_pid) - c0, len(lat)))
+                rows.setdefault(name, []).append((rate, lat, res))
         host_rate = statistics.mean(r[0] for r in rows["host python3 -c pass"])
         print(f"{'variant':22s} {'runs/s':>7s} {'p50 ms':>8s} {'p99 ms':>8s} {'ok':>6s} "
-              f"{'warm':>6s}  vs host python3 runs/s")
+              f"{'warm':>6s}  vs host python3 runs/s   CPU ms/run (server, supervisor, sandboxes, pool)")
         print(f"{'host python3 -c pass':22s} {host_rate:7.1f}")
         for name, _ in servers:
             rate = statistics.mean(r[0] for r in rows[name])
             lat = [x for r in rows[name] for x in r[1]]
             res = [x for r in rows[name] for x in r[2]]
             ok = sum(x is not None for x in res)
+            cpu_ms = 1000 * sum(c for c, _ in cpu[name]) / max(1, sum(k for _, k in cpu[name]))
             print(f"{name:22s} {rate:7.1f} {pct(lat, .5):8.1f} {pct(lat, .99):8.1f} "
-                  f"{ok:6d} {sum(bool(x) for x in res):6d}  {rate / host_rate:5.2f}x")
+                  f"{ok:6d} {sum(bool(x) for x in res):6d}  {rate / host_rate:5.2f}x"
+                  f"                   {cpu_ms:6.1f}")
         if base:
             for kind in ("warm", "cold"):
                 a = statistics.mean(r[0] for r in rows[kind])
                 b = statistics.mean(r[0] for r in rows[f"{kind} (baseline bin)"])
                 print(f"{kind}: runs/s this binary / baseline binary: {a / b:5.2f}x")
+                ca = sum(c for c, _ in cpu[kind]) / max(1, sum(k for _, k in cpu[kind]))
+                cb = sum(c for c, _ in cpu[f"{kind} (baseline bin)"]) / max(
+                    1, sum(k for _, k in cpu[f"{kind} (baseline bin)"]))
+                print(f"{kind}: CPU per run this binary / baseline binary: {ca / cb:5.2f}x")
     finally:
         for _, srv in servers:
             srv.stop()

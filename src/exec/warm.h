@@ -10,9 +10,10 @@
  * module list, freezes the heap for the garbage collector (gc.freeze) and then only obeys
  * its supervisor. A template never runs user code and never sees user data.
  *
- * Ahead of demand each template forks *zygotes*: the fork makes new user, pid, net, ipc and
- * uts namespaces, forks again (that child is pid 1 of them: the zygote) and exits, so the
- * zygote is re-parented to the supervisor (a subreaper); the template hands the zygote's
+ * Ahead of demand each template makes *zygotes*: one clone into new user, pid, net, ipc and
+ * uts namespaces whose child is pid 1 of them (the zygote) and the supervisor's child
+ * (CLONE_PARENT; the supervisor is a subreaper); the zygote forks the program-to-be and
+ * execs our small binary (`pyroom-sandbox __warm-init`); the template hands the zygote's
  * pid and its claim socket to the supervisor. A run that asks for warm (sb_spec.warm, a
  * `python3 FILE ARGS...` command) claims a ready zygote: sb_claim_begin gives it the run's
  * slot, uid maps, cgroups, limits and workspace; the zygote builds the same mount tree as a
@@ -107,7 +108,7 @@ void warm_pool_stats(struct warm_pool *p, struct warm_stats *ret);
 
 /* `pyroom __warm-template MODULES`: the template process (exec'd by the pool). */
 int warm_template_main(int argc, char **argv);
-/* `pyroom __warm-init`: pid 1 of a zygote (exec'd by sb_zygote_start). */
+/* `pyroom __warm-init`: pid 1 of a zygote (exec'd by sb_zygote_spawn). */
 int warm_init_main(void);
 
 #endif

@@ -91,6 +91,13 @@ def boot(names):
     # thousands of shared objects, each a copy-on-write page fault on the run's path.
     _drop_finders(set(_base_path))
     _finders = len(sys.path_importer_cache)
+    # matplotlib empties its font cache in every fork's child (os.register_at_fork): its
+    # fonts (FT2Font, each holding the font file open) would be released in each claimed
+    # program, after the zygote has closed the template's fds. Emptied once here: no
+    # template font is kept, no file stays open, and a fork's child has nothing to release.
+    fm = sys.modules.get('matplotlib.font_manager')
+    if fm is not None:
+        fm._get_font.cache_clear()
     gc.collect()
     gc.freeze()
     _regions = _writable_regions()

@@ -183,16 +183,16 @@ const char *sb_limit_name(enum sb_limit l);
 /* ---- warm sandboxes ------------------------------------------------------------------
  * A warm pool (src/exec/warm.c) keeps template processes (interpreters that have loaded
  * their libraries, never running user code) and, forked from them ahead of demand,
- * "zygotes": processes that made fresh user, pid, net, ipc and uts namespaces (their
- * parent called sb_zygote_unshare() and forked: the zygote is pid 1 of them) and wait on a
- * socket. sb_claim_begin() turns a zygote into the sandbox of a spec with the same slot,
- * host uid, uid maps, cgroups, limits, workspace hand-over, mount tree, seccomp filter and
- * capabilities as sb_spawn_begin(); the zygote then forks the program, which calls
- * hooks->run where a cold sandbox would exec. sb_spawn_fd/_end, sb_proc_check, sb_kill and
- * sb_reap work on it as on a cold sandbox. */
+ * "zygotes": processes in fresh user, pid, net, ipc and uts namespaces (sb_zygote_spawn()
+ * made them: the zygote is pid 1 of them) that wait on a socket. sb_claim_begin() turns a zygote
+ * into the sandbox of a spec with the same slot, host uid, uid maps, cgroups, limits, workspace
+ * hand-over, mount tree, seccomp filter and capabilities as sb_spawn_begin(); the zygote then forks
+ * the program, which calls hooks->run where a cold sandbox would exec. sb_spawn_fd/_end,
+ * sb_proc_check, sb_kill and sb_reap work on it as on a cold sandbox. */
 struct sb_zygote_hooks {
-    /* In pid 1, right before it forks the program; may be NULL. */
-    void (*before_fork)(void *ctx);
+    /* In the program process, forked ahead of demand, before it waits for its claim: still
+     * the pool's (its priority, its cgroup), with nothing of a run's; may be NULL. */
+    void (*before_wait)(void *ctx);
     /* In the program process, once every restriction is in place, stdio is the run's and
      * the error pipe closed; argv and envp are what exec would have been given. Must not
      * return. */
@@ -202,13 +202,14 @@ struct sb_zygote_hooks {
 
 /* In the template, once, before forking zygotes: compiles the seccomp filter. */
 int sb_zygote_init(struct err *err);
-/* In a single-threaded fork of the template: makes new user, pid, net, ipc and uts
- * namespaces and their first two processes: pid 1, the zygote proper, which forks pid 2 (a
- * copy of the caller that will run the program, through hooks) and then execs our own
- * binary (exe_fd) as `__warm-init` (sb_zygote_pid1_main), to wait for its claim on sock.
- * *ret_pid is pid 1's host pid; the caller then exits, so that pid 1 is re-parented to
- * the supervisor. */
-int sb_zygote_start(int exe_fd, int sock, const struct sb_zygote_hooks *hooks, pid_t *ret_pid);
+/* In the template: one clone makes fresh user, pid, net, ipc and uts namespaces and their
+ * pid 1, the zygote proper, as a child of the caller's parent, which must be a subreaper
+ * that reaps it (the supervisor). pid 1 forks pid 2 (a copy of the caller that will run the
+ * program, through hooks->run) and then execs exe_fd (a small binary of ours) as
+ * `__warm-init` (sb_zygote_pid1_main), to wait for its claim on sock; this returns once it
+ * has. The caller must be single-threaded and prepares its runtime for the fork itself;
+ * its fds other than sock and exe_fd do not reach the zygote. */
+int sb_zygote_spawn(int exe_fd, int sock, const struct sb_zygote_hooks *hooks, pid_t *ret_pid);
 /* `pyroom __warm-init`: pid 1 of a zygote. Returns (an exit status) only when the pool lets
  * it go unused or the claim is bad; once claimed it never returns. */
 int sb_zygote_pid1_main(void);

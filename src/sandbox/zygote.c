@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -27,9 +28,9 @@
 
 /* ---- zygotes: warm sandboxes ---------------------------------------------------------
  *
- * A zygote is a fork of a template interpreter (src/exec/warm.c) that has made fresh
- * user, pid, net, ipc and uts namespaces (its parent called sb_zygote_unshare and forked
- * it, so it is their pid 1) and waits on a socket. The supervisor claims it with
+ * A zygote is a clone of a template interpreter (src/exec/warm.c) into fresh user, pid,
+ * net, ipc and uts namespaces (sb_zygote_spawn: it is their pid 1, its own small binary once
+ * it has forked the program) and waits on a socket. The supervisor claims it with
  * sb_claim_begin: after the same preparation as a cold spawn it writes the zygote's uid
  * maps, gives it the slot's cgroup.procs files, and sends one message: the child's
  * arguments (strings, limits, cgroup paths) with the pipes and the workspace as fds. The
@@ -231,6 +232,8 @@ static int claim_parse(size_t n, const int *fds, int nfds, bool handover,
 __attribute__((noreturn)) static void program_wait(int sock, const struct sb_zygote_hooks *hooks)
 {
     int fds[CLAIM_FDS], nfds = 0;
+    if (hooks->before_wait)
+        hooks->before_wait(hooks->ctx);
     ssize_t n = claim_recv(sock, fds, &nfds);
     if (n <= 0)
         _exit(0);
@@ -258,64 +261,99 @@ static int keep_caps_across_exec(void)
     return 0;
 }
 
-int sb_zygote_start(int exe_fd, int sock, const struct sb_zygote_hooks *hooks, pid_t *ret_pid)
+/* pid 1 of a zygote's namespaces, right after it was made (sharing its maker's memory, which
+ * waits: see sb_zygote_spawn): forks the program (pid 2, a copy of the interpreter) and
+ * becomes our own small binary as `__warm-init`. Its first child, the program, must be its
+ * own: orphans go to a subreaper of their parent's namespace, never to this one's pid 1. */
+__attribute__((noreturn)) static void zygote_pid1(int exe_fd, int sock,
+                                                  const struct sb_zygote_hooks *hooks)
 {
+    int hs[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, hs) < 0)
+        _exit(126);
+    /* _Fork: no at-fork handler may run here, in memory that is still the template's (the
+     * copy is the program's own; the template is single-threaded, so no lock is held). */
+    pid_t prog = _Fork();
+    if (prog < 0)
+        _exit(126);
+    if (prog == 0) {
+        close(hs[0]);
+        close(sock);
+        close(exe_fd);
+        program_wait(hs[1], hooks);
+    }
+    /* Then pid 1 becomes our own small binary (keeping its capabilities in this user
+     * namespace), which also hands the template's memory back to it. */
+    int from[3] = {sock, hs[0], exe_fd}; /* to 3, 4, 5: first out of the way */
+    for (int i = 0; i < 3; i++)
+        if ((from[i] = fcntl(from[i], F_DUPFD_CLOEXEC, 10)) < 0)
+            _exit(126);
+    for (int i = 0; i < 3; i++)
+        if (dup2(from[i], 3 + i) < 0)
+            _exit(126);
+    fcntl(5, F_SETFD, FD_CLOEXEC);
+    close_range(6, ~0u, 0);
+    static char *const argv[] = {"init", "__warm-init", NULL};
+    static char *const envp[] = {NULL};
+    syscall(SYS_execveat, 5, "", argv, envp, AT_EMPTY_PATH);
+    _exit(127);
+}
+
+#define ZYGOTE_STACK (8u << 20) /* the program's stack, bytes: a process's usual 8 MiB */
+
+struct pid1_args {
+    int exe_fd, sock;
+    const struct sb_zygote_hooks *hooks;
+};
+
+/* The clone's child, on the zygote stack. Only the claim socket and our binary go on (the
+ * template's own fds, its socket with the supervisor first, stay behind). */
+static int pid1_start(void *arg)
+{
+    const struct pid1_args *a = arg;
+    if (dup2(a->sock, 100) < 0 || dup2(a->exe_fd, 101) < 0)
+        _exit(126);
+    close_range(3, 99, 0);
+    close_range(102, ~0u, 0);
+    if (keep_caps_across_exec() < 0)
+        _exit(126);
+    zygote_pid1(101, 100, a->hooks);
+}
+
+int sb_zygote_spawn(int exe_fd, int sock, const struct sb_zygote_hooks *hooks, pid_t *ret_pid)
+{
+    /* The stack pid 1 starts on, and the program runs on (its copy), reused by every zygote:
+     * the caller waits while pid 1 uses it. Below it a guard of 1 MiB, the kernel's own gap
+     * below a process's stack (stack_guard_gap), so that a large frame cannot step over it. */
+    static char *stack;
     if (!zygote_filter.filter)
         return -ENOSYS; /* never run a program without the filter */
-    /* The mount namespace comes at the claim (child_claimed_main), so that the workspace
-     * the supervisor opened can be carried into it. */
-    if (unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) < 0)
-        return -errno;
-    int r = keep_caps_across_exec();
-    if (r < 0)
-        return r;
-    int pp[2];
-    if (pipe2(pp, O_CLOEXEC) < 0)
-        return -errno;
-    if (hooks->before_fork)
-        hooks->before_fork(hooks->ctx);
-    pid_t init = fork();
+    if (!stack) {
+        size_t guard = 1u << 20;
+        char *m = mmap(NULL, ZYGOTE_STACK + guard, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+        if (m == MAP_FAILED)
+            return -errno;
+        if (mprotect(m, guard, PROT_NONE) < 0) {
+            int e = -errno;
+            munmap(m, ZYGOTE_STACK + guard);
+            return e;
+        }
+        stack = m + guard;
+    }
+    /* One clone makes the namespaces and their pid 1, as our parent's child (CLONE_PARENT:
+     * the supervisor, a subreaper, reaps it as it reaps a re-parented zygote). It shares our
+     * memory (CLONE_VM) until it execs, while we wait (CLONE_VFORK): neither a copy of the
+     * interpreter's page tables nor their teardown is made for it, only for the program it
+     * forks. The mount namespace comes at the claim (child_claimed_main), so that the
+     * workspace the supervisor opened can be carried into it. */
+    struct pid1_args a = {.exe_fd = exe_fd, .sock = sock, .hooks = hooks};
+    pid_t init = clone(pid1_start, stack + ZYGOTE_STACK,
+                       CLONE_VM | CLONE_VFORK | CLONE_PARENT | CLONE_NEWUSER | CLONE_NEWPID |
+                           CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | SIGCHLD,
+                       &a);
     if (init < 0)
         return -errno;
-    if (init == 0) {
-        /* pid 1. Its first child, the program (pid 2), must be its own: orphans go to a
-         * subreaper of their parent's namespace, never to this one's pid 1. */
-        close(pp[0]);
-        int hs[2];
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, hs) < 0)
-            _exit(126);
-        pid_t prog = fork();
-        if (prog < 0)
-            _exit(126);
-        if (prog == 0) {
-            close(hs[0]);
-            close(sock);
-            close(exe_fd);
-            close(pp[1]);
-            program_wait(hs[1], hooks);
-        }
-        /* Then pid 1 becomes our own small binary (keeping its capabilities in this user
-         * namespace): neither a copy of the interpreter's page tables nor their teardown
-         * stays on a run's path. The pipe's EOF tells our parent that the exec is done. */
-        if (dup2(sock, 3) < 0 || dup2(hs[0], 4) < 0 || dup2(exe_fd, 5) < 0)
-            _exit(126);
-        fcntl(5, F_SETFD, FD_CLOEXEC);
-        if (pp[1] != 6 && dup2(pp[1], 6) < 0)
-            _exit(126);
-        fcntl(6, F_SETFD, FD_CLOEXEC);
-        close_range(7, ~0u, 0);
-        static char *const argv[] = {"init", "__warm-init", NULL};
-        static char *const envp[] = {NULL};
-        syscall(SYS_execveat, 5, "", argv, envp, AT_EMPTY_PATH);
-        _exit(127);
-    }
-    close(pp[1]);
-    char c;
-    ssize_t n;
-    do {
-        n = read(pp[0], &c, 1);
-    } while (n < 0 && errno == EINTR);
-    close(pp[0]);
     *ret_pid = init;
     return 0;
 }

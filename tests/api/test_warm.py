@@ -223,6 +223,9 @@ PROGRAMS = {
     "plot_backend": ("import matplotlib\nprint(matplotlib.get_backend())\n"
                      "print(matplotlib.get_configdir(), matplotlib.get_cachedir())\n"),
     "recursion": "def f(n):\n    return f(n + 1)\nf(0)\n",
+    # past the C stack (a warm program runs on a stack of its own: 8 MiB, as a process's)
+    "c_stack_overflow": ("import sys\nsys.setrecursionlimit(10 ** 7)\nl = []\n"
+                         "for _ in range(10 ** 6):\n    l = [l]\nprint('deep')\nrepr(l)\n"),
     "import_missing": "import not_a_module_anywhere\n",
     "local_module": "import mymod\nprint(mymod.VALUE, mymod.__file__)\n",
     "subprocess": ("import subprocess, sys\n"
@@ -493,3 +496,30 @@ def test_pool_can_be_switched_off(cold_admin):
     ws = cold_admin.workspace("off")
     r = run(cold_admin, ws, "print(1)\n")
     assert r["status"] == "ok" and r["warm"] is False
+
+
+def test_a_waiting_interpreters_pid1_is_the_small_binary(warm_server, warm_admin):
+    """A zygote's pid 1 is pyroom-sandbox (jansson and libseccomp), not the server's binary:
+    exec'ing the server's ~30 libraries was a quarter of every refill's CPU. Its parent is
+    the supervisor (one clone of the template, CLONE_PARENT), as before."""
+    import conftest
+
+    def comm(pid):
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                return f.read().strip()
+        except OSError:  # (ended meanwhile)
+            return None
+    wait_ready(warm_admin)
+    small = os.path.join(os.path.dirname(os.path.realpath(conftest.BIN)), "pyroom-sandbox")
+    sup = [p for p in conftest.descendants(warm_server.proc.pid) if comm(p) == "pyroom-sup"]
+    assert len(sup) == 1
+    # the supervisor's children: templates and the zygotes' pid 1s (no run is in progress)
+    with open(f"/proc/{sup[0]}/task/{sup[0]}/children") as f:
+        zygotes = [int(p) for p in f.read().split() if comm(int(p)) not in ("pyroom-warm", None)]
+    assert zygotes
+    for pid in zygotes:
+        assert os.path.realpath(f"/proc/{pid}/exe") == os.path.realpath(small)
+        with open(f"/proc/{pid}/maps") as f:
+            maps = f.read()
+        assert "libpq" not in maps and "libmicrohttpd" not in maps
