@@ -126,6 +126,12 @@ __attribute__((noreturn)) static void run_program(const struct child_args *a, in
     if (!a->warm)
         for (int s = 1; s < NSIG; s++)
             signal(s, SIG_DFL);
+    else /* but a fault is the kernel's to report, as in a python3 just started (a sanitizer
+          * build's template handles them, and would turn a crash into its own report) */
+        for (const int *s =
+                 (const int[]){SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS, 0};
+             *s; s++)
+            signal(*s, SIG_DFL);
     if (setsid() < 0)
         fail(a, errno, "setsid", NULL);
     if (slave >= 0) {

@@ -304,13 +304,71 @@ __attribute__((noreturn)) static void zygote_pid1(int exe_fd, int sock,
 struct pid1_args {
     int exe_fd, sock;
     const struct sb_zygote_hooks *hooks;
+    /* AddressSanitizer builds: the template's own stack, which it goes back to. */
+    const void *asan_bottom;
+    size_t asan_size;
 };
+
+/* AddressSanitizer builds only. pid 1 shares the template's memory, and so its sanitizer's
+ * idea of the thread's stack; it runs, and the program after it, on the zygote's stack.
+ * Told nothing, the sanitizer takes that stack for a wild one: it warns ("ignoring requested
+ * __asan_handle_no_return", google/sanitizers#189) and may report false errors. Its fiber
+ * interface says when the stack changes: the template before the clone (asan_enter, which
+ * keeps the template's own stack), pid 1 on its new stack (asan_entered), and the template
+ * once pid 1 has let go or the clone failed (asan_back). */
+#if defined(__SANITIZE_ADDRESS__)
+#define ZYGOTE_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ZYGOTE_ASAN 1
+#endif
+#endif
+#ifdef ZYGOTE_ASAN
+#include <pthread.h>
+#include <sanitizer/common_interface_defs.h>
+static void asan_enter(const char *stack, struct pid1_args *a)
+{
+    pthread_attr_t at;
+    void *bottom = NULL;
+    if (pthread_getattr_np(pthread_self(), &at) == 0) {
+        pthread_attr_getstack(&at, &bottom, &a->asan_size);
+        pthread_attr_destroy(&at);
+    }
+    a->asan_bottom = bottom;
+    __sanitizer_start_switch_fiber(NULL, stack, ZYGOTE_STACK);
+}
+static void asan_entered(struct pid1_args *a)
+{
+    (void)a;
+    __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
+}
+static void asan_back(const struct pid1_args *a)
+{
+    __sanitizer_start_switch_fiber(NULL, a->asan_bottom, a->asan_size);
+    __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
+}
+#else
+static void asan_enter(const char *stack, struct pid1_args *a)
+{
+    (void)stack;
+    (void)a;
+}
+static void asan_entered(struct pid1_args *a)
+{
+    (void)a;
+}
+static void asan_back(const struct pid1_args *a)
+{
+    (void)a;
+}
+#endif
 
 /* The clone's child, on the zygote stack. Only the claim socket and our binary go on (the
  * template's own fds, its socket with the supervisor first, stay behind). */
 static int pid1_start(void *arg)
 {
-    const struct pid1_args *a = arg;
+    struct pid1_args *a = arg;
+    asan_entered(a);
     if (dup2(a->sock, 100) < 0 || dup2(a->exe_fd, 101) < 0)
         _exit(126);
     close_range(3, 99, 0);
@@ -348,12 +406,15 @@ int sb_zygote_spawn(int exe_fd, int sock, const struct sb_zygote_hooks *hooks, p
      * forks. The mount namespace comes at the claim (child_claimed_main), so that the
      * workspace the supervisor opened can be carried into it. */
     struct pid1_args a = {.exe_fd = exe_fd, .sock = sock, .hooks = hooks};
+    asan_enter(stack, &a);
     pid_t init = clone(pid1_start, stack + ZYGOTE_STACK,
                        CLONE_VM | CLONE_VFORK | CLONE_PARENT | CLONE_NEWUSER | CLONE_NEWPID |
                            CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | SIGCHLD,
                        &a);
+    int e = errno;
+    asan_back(&a);
     if (init < 0)
-        return -errno;
+        return -e;
     *ret_pid = init;
     return 0;
 }
