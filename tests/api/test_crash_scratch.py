@@ -3,6 +3,7 @@ servers only, and a run cut short keeps the output it had printed."""
 import fcntl
 import functools
 import os
+import random
 import signal
 import subprocess
 import time
@@ -64,7 +65,9 @@ def test_dead_servers_pool_directory_is_removed_at_next_start(tmp_path):
     # held (a live server in another pid namespace sharing /run).
     live = f"{RUN_PARENT}/pyroom-pool-{os.getpid()}"
     os.makedirs(live, exist_ok=True)
-    dead_pid = next(p for p in range(4190000, 4194000) if not os.path.exists(f"/proc/{p}"))
+    # A random one: another test run on this host (they share /run) picks its own.
+    dead_pid = next(p for p in random.sample(range(4190000, 4194000), 4000)
+                    if not os.path.exists(f"/proc/{p}") and not os.path.exists(f"{RUN_PARENT}/pyroom-pool-{p}"))
     locked = f"{RUN_PARENT}/pyroom-pool-{dead_pid}"
     os.makedirs(locked, exist_ok=True)
     fd = os.open(locked, os.O_RDONLY | os.O_DIRECTORY)
