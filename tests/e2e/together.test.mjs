@@ -276,6 +276,25 @@ test('a click on the file tree or a tab lands while a peer\'s save re-renders th
     await closeAll();
 });
 
+test('a co-editing page that goes offline says so, keeps its text and saves it once back', async () => {
+    const a = await openIde('notes.py');
+    const b = await openIde('notes.py');
+    await Promise.all([shared(a), shared(b)]);
+    await a.context().setOffline(true);
+    await a.click('.editor-host .cm-content');
+    await a.keyboard.press('ControlOrMeta+End');
+    await a.keyboard.type('typed_offline = 1\n', { delay: 10 });
+    // Its save used to wait for its updates to be posted, which cannot happen offline:
+    // the status said "Saving…" for as long as the network was gone.
+    await until(async () => (await a.getAttribute('.sb-save', 'data-state')) === 'offline', 20000);
+    await a.context().setOffline(false);
+    await until(async () => ((await api.file(ws, 'notes.py')) ?? '').includes('typed_offline = 1'), 30000);
+    await until(async () => (await editorText(b)).includes('typed_offline = 1'), 20000);
+    await waitSaved(a);
+    assert.deepEqual([...a.errors, ...b.errors], []);
+    await closeAll();
+});
+
 test('a co-editing page reloaded right after typing finds its text, and so does its peer', async () => {
     const a = await openIde('main.py');
     const b = await openIde('main.py');

@@ -282,7 +282,10 @@ export class Collab implements SharedSaves {
                         this.sent(s, s.queue.length);
                         s.queue.length = 0; // no longer allowed (demoted, removed): nothing to retry
                     } else {
-                        // Offline or refused: keep the queue and try again in a moment.
+                        // Offline or refused: keep the queue and try again in a moment. A save
+                        // waiting for these goes on meanwhile (offline, it says so and keeps
+                        // the text locally, as any save does).
+                        for (const w of s.waiters.splice(0)) w.res();
                         await new Promise((res) => setTimeout(res, 1000));
                     }
                 }
