@@ -33,6 +33,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* Hidden folder of ours inside the run's home, on the run's PYTHONPATH: our sitecustomize
+ * (which the warm pool runs from code compiled once) and the figures. It is never written
+ * back to the workspace. */
+#define PYROOM_DIR "/home/user/.pyroom"
+
 struct sup;
 struct runs;
 struct run_stream;

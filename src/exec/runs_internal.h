@@ -27,10 +27,6 @@
 #include <stdint.h>
 #include <time.h>
 
-/* Hidden folder of ours inside the run's home: our sitecustomize and the figures. It is
- * never written back to the workspace. */
-#define PYROOM_DIR "/home/user/.pyroom"
-
 struct stream_out {
     struct buf data; /* what the program wrote, up to output_bytes */
     bool truncated;

@@ -49,12 +49,14 @@ struct sproc {
     int chan; /* -1 once the client is gone or the result sent */
     struct sb_proc *sb;
     struct ev chan_ev, pid_ev, start_ev;
-    bool starting; /* cloned, not yet exec'd: the client waits for its reply */
-    bool dead;     /* retired: freed after the current batch of events */
-    bool warm;     /* a claimed zygote (warm.h) */
-    bool claimed;  /* counted in the pool's runs in progress until retired */
-    int tmpl;      /* ...of this template */
-    char *req;     /* warm and starting: the request, to start it cold instead */
+    bool starting;    /* cloned, not yet exec'd: the client waits for its reply */
+    bool dead;        /* retired: freed after the current batch of events */
+    bool warm;        /* a claimed zygote (warm.h) */
+    bool claimed;     /* counted in the pool's runs in progress until retired */
+    bool end_watched; /* the sandbox's end fd is in the epoll set (pid_ev) */
+    bool result_sent; /* reaped: only the tree's end is awaited (sb_proc_gone) */
+    int tmpl;         /* ...of this template */
+    char *req;        /* warm and starting: the request, to start it cold instead */
     size_t req_len;
     struct sproc *next;
 };
@@ -79,6 +81,13 @@ static void sproc_close_chan(struct sv *sv, struct sproc *p)
     }
 }
 
+static void unwatch_end(struct sv *sv, struct sproc *p)
+{
+    if (p->end_watched && sb_proc_end_fd(p->sb) >= 0)
+        epoll_ctl(sv->ep, EPOLL_CTL_DEL, sb_proc_end_fd(p->sb), NULL);
+    p->end_watched = false;
+}
+
 /* Ends p's bookkeeping (killing and reaping its sandbox if needed); the memory goes at
  * the end of the batch (bury). */
 static void sproc_retire(struct sv *sv, struct sproc *p)
@@ -93,6 +102,7 @@ static void sproc_retire(struct sv *sv, struct sproc *p)
     if (p->sb && p->starting && sb_spawn_fd(p->sb) >= 0)
         epoll_ctl(sv->ep, EPOLL_CTL_DEL, sb_spawn_fd(p->sb), NULL);
     if (p->sb) {
+        unwatch_end(sv, p);
         epoll_ctl(sv->ep, EPOLL_CTL_DEL, sb_proc_fd(p->sb), NULL);
         sb_proc_free(p->sb);
         p->sb = NULL;
@@ -322,8 +332,11 @@ static void handle_start(struct sv *sv, struct sproc *p)
     }
     rep.nfds = (uint32_t)nfds;
     struct epoll_event pe = {.events = EPOLLIN, .data.ptr = &p->pid_ev};
+    struct epoll_event ee = {.events = EPOLLIN, .data.ptr = &p->pid_ev};
     if (epoll_ctl(sv->ep, EPOLL_CTL_ADD, sb_proc_fd(p->sb), &pe) < 0)
         sb_kill(p->sb, SB_LIMIT_NONE); /* cannot watch it: end it */
+    else if (epoll_ctl(sv->ep, EPOLL_CTL_ADD, sb_proc_end_fd(p->sb), &ee) == 0)
+        p->end_watched = true; /* (else its result comes once the tree has ended) */
     if (p->chan >= 0 && fdpass_send(p->chan, &rep, sizeof(rep), fds, nfds) < 0) {
         /* the client is gone already: end the sandbox */
         sproc_close_chan(sv, p);
@@ -388,14 +401,21 @@ static void handle_chan(struct sv *sv, struct sproc *p)
 
 static void handle_exit(struct sv *sv, struct sproc *p)
 {
-    struct msg_result m = {.type = MSG_RESULT};
-    if (sb_reap(p->sb, &m.result) == -EAGAIN)
-        return;
-    /* The result first: removing the cgroups, freeing the slot and refilling the warm pool
-     * (sproc_retire) happen after the client has it. */
-    if (p->chan >= 0)
-        (void)fdpass_send(p->chan, &m, sizeof(m), NULL, 0);
-    sproc_retire(sv, p);
+    if (!p->result_sent) {
+        struct msg_result m = {.type = MSG_RESULT};
+        if (sb_reap(p->sb, &m.result) == -EAGAIN)
+            return;
+        /* The result first: removing the cgroups, freeing the slot and refilling the warm
+         * pool (sproc_retire) happen after the client has it. */
+        if (p->chan >= 0)
+            (void)fdpass_send(p->chan, &m, sizeof(m), NULL, 0);
+        p->result_sent = true;
+        unwatch_end(sv, p);
+    }
+    /* A result told early (a warm program's own end): the tree is still exiting, and its
+     * pidfd says when it has gone. */
+    if (sb_proc_gone(p->sb))
+        sproc_retire(sv, p);
 }
 
 /* As a subreaper (for the warm pool's zygotes) we also inherit processes nobody waits for:

@@ -10,6 +10,8 @@
 # own exit would. Nothing here may print, or leave a name in the program's view.
 import sys, os, gc
 _template_modules = frozenset()
+_site_src = b''  # our sitecustomize (run_sitecustomize.py), as runs.c writes it
+_site_code = None, None  # (the path in a run, its code compiled there)
 _base_path = []
 _finders = 0  # entries of sys.path_importer_cache when the template was frozen
 _main = None
@@ -29,8 +31,10 @@ def _drop_finders(base):
         if not _kept_finder(p, base):
             del sys.path_importer_cache[p]
 
-def boot(names):
-    global _template_modules, _base_path, _finders, _regions
+def boot(names, site_src, site_path):
+    global _template_modules, _base_path, _finders, _regions, _site_src, _site_code
+    _site_src = site_src.encode()
+    _site_code = site_path, compile(site_src, site_path, 'exec', dont_inherit=True)
     import importlib
     errors = []
     for name in names.split(','):
@@ -83,7 +87,8 @@ def boot(names):
         except Exception as e:
             errors.append('pandas warm-up: %r' % (e,))
     # what prepare() and _shutdown() use, imported now so that they are the template's
-    for name in ('site', 'tempfile', 'types', 'importlib.machinery', 'signal', 'atexit'):
+    for name in ('site', 'tempfile', 'types', 'importlib.machinery', 'importlib.util', 'signal',
+                 'atexit'):
         importlib.import_module(name)
     _base_path = list(sys.path)
     _template_modules = frozenset(sys.modules)
@@ -164,7 +169,7 @@ def prepare(fd):
     # the interpreter's own, with the user site of this HOME
     pp = env.get('PYTHONPATH', '')
     extra = [os.path.abspath(p) for p in pp.split(os.pathsep)] if pp else []
-    sys.path[:] = [os.path.dirname(os.path.realpath(script))] + extra + _base_path
+    sys.path[:] = extra + _base_path  # the script's directory comes after site's work
     # the template left only finders that hold in the sandbox too (_kept_finder); any
     # other entry is looked at afresh here
     if len(sys.path_importer_cache) != _finders:
@@ -201,11 +206,13 @@ def prepare(fd):
     np = sys.modules.get('numpy')
     if np is not None:
         np.random.seed()
-    sys.modules.pop('sitecustomize', None)
-    site.execsitecustomize()
+    _sitecustomize(extra)
     if site.ENABLE_USER_SITE:
         sys.modules.pop('usercustomize', None)
         site.execusercustomize()
+    # python3 puts the script's directory first once site has imported sitecustomize and
+    # usercustomize (so a workspace's sitecustomize.py is not what runs at start-up)
+    sys.path.insert(0, os.path.dirname(os.path.realpath(script)))
     main = types.ModuleType('__main__')
     d = main.__dict__
     d['__annotations__'] = {}
@@ -222,12 +229,44 @@ def prepare(fd):
     except OSError as e:
         sys.stderr.write("%s: can't open file %r: [Errno %d] %s\n"
                          % (sys.executable, path, e.errno, e.strerror))
-        _shutdown(2, False)
+        os._exit(_shutdown(2, False))
     try:
         code = compile(source, path, 'exec', dont_inherit=True)
     except BaseException as e:
-        _shutdown(finish(type(e), e.with_traceback(None), None), False)
+        os._exit(_shutdown(finish(type(e), e.with_traceback(None), None), False))
     return code, d
+
+def _sitecustomize(extra):
+    # site.execsitecustomize(), with sys.path as python3 has it then. A run's PYTHONPATH is
+    # the run's .pyroom, where runs.c wrote our sitecustomize: when the file there is that
+    # text, byte for byte, it runs from the code boot() compiled, as an import would run it
+    # (the same module attributes), without a search of the path and a compile in each run.
+    import site, importlib.util
+    sys.modules.pop('sitecustomize', None)
+    path = os.path.join(extra[0], 'sitecustomize.py') if len(extra) == 1 else None
+    ours = False
+    if path and _site_src:
+        try:
+            with open(path, 'rb') as f:
+                ours = f.read(len(_site_src) + 1) == _site_src
+        except OSError:
+            pass
+    if not ours:
+        site.execsitecustomize()
+        return
+    at, code = _site_code
+    if path != at:
+        code = compile(_site_src, path, 'exec', dont_inherit=True)
+    spec = importlib.util.spec_from_file_location('sitecustomize', path)
+    m = importlib.util.module_from_spec(spec)
+    sys.modules['sitecustomize'] = m
+    try:
+        exec(code, m.__dict__)
+    except Exception as err:
+        sys.modules.pop('sitecustomize', None)
+        sys.stderr.write('Error in sitecustomize; set PYTHONVERBOSE for traceback:\n'
+                         '%s: %s\n' % (err.__class__.__name__, err))
+
 
 def finish(t, v, tb):
     # the exit status the program's end gives, as python3 works it out
@@ -270,6 +309,7 @@ def _shutdown(rc, sigint, new_modules=None):
     # the template's modules need no teardown. new_modules: the names in sys.modules that
     # are not the template's, in import order (warm.c walks them without writing to the
     # template's pages); None: _exit_begin() has not run, and the names are found here.
+    # Returns the exit status (C exits with it, telling pid 1 first: src/sandbox/init.c).
     if new_modules is None:
         _exit_begin()
         new_modules = [n for n in list(sys.modules) if n not in _template_modules]
@@ -302,4 +342,4 @@ def _shutdown(rc, sigint, new_modules=None):
         import signal
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGINT)
-    os._exit(rc & 0xff)
+    return rc & 0xff

@@ -14,8 +14,8 @@
  *   4. start the program (a vfork-style clone: start_program): it gets its stdio, a new
  *      session, the seccomp filter (no_new_privs first) and execs; exec closes the error
  *      pipe (EOF: success);
- *   5. as pid 1: reap everything until the program exits, report its status and resource
- *      use over the status pipe and exit, so the kernel kills whatever is left.
+ *   5. as pid 1 (init.c): reap everything until the program exits, report its status and
+ *      resource use over the status pipe and exit, so the kernel kills whatever is left.
  *
  * A warm sandbox (child_claimed_main, see spawn.c's zygote section) starts as a fork of a
  * template interpreter that already made its user, pid, net, ipc and uts namespaces and
@@ -63,6 +63,12 @@ __attribute__((noreturn)) static void fail(const struct child_args *a, int err, 
     }
     (void)!write(a->err_fd, &rep, sizeof(rep));
     _exit(127);
+}
+
+/* Whether a warm program tells pid 1 its own end (init.c): when the sandbox has cgroups. */
+static bool tells_end(const struct child_args *a)
+{
+    return a->cg_procs[0] != NULL;
 }
 
 /* Closes every fd from 3 up except those in keep[] (negative entries are ignored). */
@@ -160,7 +166,7 @@ __attribute__((noreturn)) static void run_program(const struct child_args *a, in
         memset(&started, 0, sizeof(started));
         (void)!write(a->err_fd, &started, sizeof(started));
         close(a->err_fd);
-        a->warm->run(a->warm->ctx, a->argv, a->envp);
+        a->warm->run(a->warm->ctx, a->argv, a->envp, tells_end(a));
         _exit(127);
     }
     exec_program(a);
@@ -232,6 +238,10 @@ __attribute__((noreturn)) static void enter_and_run(const struct child_args *a, 
         fds[4] = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
         if (fds[4] < 0)
             fail(a, errno, "open mount namespace", NULL);
+        /* A told end (init.c), with cgroups only: an early report has no rusage of the
+         * program, and the supervisor then reads its CPU and memory from them. */
+        if (tells_end(a) && (r = init_listen()) < 0)
+            fail(a, r, "listen for the program's end", NULL);
         if ((r = fdpass_send(a->handover_fd, a->claim, a->claim_len, fds, 5)) < 0)
             fail(a, r, "hand over to the program", NULL);
         pid = a->program;
@@ -250,25 +260,7 @@ __attribute__((noreturn)) static void enter_and_run(const struct child_args *a, 
     prctl(PR_SET_NAME, "init", 0, 0, 0);
     int keep1[1] = {a->status_fd};
     close_except(keep1, 1);
-    struct init_status st;
-    memset(&st, 0, sizeof(st));
-    st.wait_status = -1;
-    for (;;) {
-        int wst;
-        pid_t w = waitpid(-1, &wst, __WALL);
-        if (w == pid) {
-            st.wait_status = wst;
-            break;
-        }
-        if (w < 0 && errno != EINTR)
-            break;
-    }
-    struct statfs sf;
-    if (statfs("/tmp", &sf) == 0 && sf.f_bavail == 0)
-        st.tmp_full = 1;
-    getrusage(RUSAGE_CHILDREN, &st.ru);
-    (void)!write(a->status_fd, &st, sizeof(st));
-    _exit(0);
+    init_run(pid, a->status_fd, a->warm && tells_end(a));
 }
 
 /* Into our cgroups, by ourselves: a v1 migration waits for an RCU grace period (up to

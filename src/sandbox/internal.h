@@ -12,6 +12,7 @@
 
 #include <linux/filter.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/resource.h>
@@ -34,6 +35,8 @@ struct child_report {
 struct init_status {
     int wait_status;  /* of the program, as from waitpid */
     int tmp_full;     /* /tmp had no free blocks left */
+    int early;        /* a warm program told its own end (child.c): every task of the tree
+                       * was exiting, not yet gone; ru is then empty */
     struct rusage ru; /* RUSAGE_CHILDREN of pid 1: the program and reaped orphans */
 };
 
@@ -89,6 +92,16 @@ struct child_args {
 
 /* Runs in the child; never returns. */
 __attribute__((noreturn)) void child_main(const struct child_args *a);
+
+/* ---- init.c: pid 1 once the program runs -------------------------------------------- */
+
+/* The signal a warm program's end queues to pid 1, with its exit status (sb_program_end). */
+#define SB_END_SIGNAL (SIGRTMIN + 1)
+/* Before the program may run: pid 1 will listen for its told end (init_run's `listen`). */
+int init_listen(void);
+/* Reaps until the program (pid) has ended, or (listen) has told its end and every task is
+ * exiting; writes a struct init_status to status_fd and exits. */
+__attribute__((noreturn)) void init_run(pid_t pid, int status_fd, bool listen);
 /* A claimed zygote (warm sandbox): already pid 1 of its user, pid, net, ipc and uts
  * namespaces, with its uid maps written; makes its mount namespace and goes on exactly as
  * child_main. Never returns. */
@@ -269,7 +282,10 @@ struct sb_proc {
     bool started; /* warm: the program reported that it runs (sb_spawn_end) */
     bool killed;
     enum sb_limit why; /* first reason given to sb_kill */
-    bool reaped;
+    bool reaped;       /* the result is known (sb_reap) */
+    bool gone;         /* ...and the tree has ended: pid 1 reaped */
+    bool have_status;  /* status read from the status pipe */
+    struct init_status status;
     struct sb_result result;
     int ws_fd;              /* the workspace directory, to hand back at the end; -1 */
     uint64_t next_ws_check; /* when to measure the workspace again (ms, monotonic) */

@@ -161,6 +161,12 @@ int sb_spawn_fd(const struct sb_proc *p);
 int sb_spawn_end(struct sb_proc *p, struct sb_stdio *ret_io, struct err *err);
 /* A pidfd that becomes readable when the tree has ended: then call sb_reap(). */
 int sb_proc_fd(const struct sb_proc *p);
+/* Readable when pid 1 reports the program's end, which for a warm program that told its
+ * own end comes before the tree has ended: then call sb_reap() too. sb_reap() closes it
+ * once read (-1 from then on; a close takes it out of an epoll set). */
+int sb_proc_end_fd(const struct sb_proc *p);
+/* Whether the tree has ended (after an early result: the kernel still frees its memory). */
+bool sb_proc_gone(struct sb_proc *p);
 /* Host pid of the sandbox's pid 1. */
 pid_t sb_proc_pid(const struct sb_proc *p);
 /* Enforces wall time and the cgroup limits (CPU, pids, OOM) at now_ms (CLOCK_MONOTONIC);
@@ -169,13 +175,15 @@ uint64_t sb_proc_check(struct sb_proc *p, uint64_t now_ms);
 /* Kills the whole tree; `why` is recorded as the limit hit (SB_LIMIT_NONE: a cancel). The
  * first reason given wins. */
 int sb_kill(struct sb_proc *p, enum sb_limit why);
-/* Collects the result once the tree has ended; -EAGAIN while it runs. Also hands the
- * workspace back to the host uid (no symlink is followed) and checks what was added. The
- * cgroups and the slot stay until sb_proc_free(), so the result can be sent first. */
+/* Collects the result once the tree has ended, or once every task of it is exiting after
+ * a warm program told its own end; -EAGAIN while it runs. Also hands the workspace back to
+ * the host uid (no symlink is followed) and checks what was added. The cgroups and the slot
+ * stay until sb_proc_free(), so the result can be sent first. */
 int sb_reap(struct sb_proc *p, struct sb_result *ret);
 /* Blocks until the tree ends (enforcing its limits meanwhile), then sb_reap(). */
 int sb_wait(struct sb_proc *p, struct sb_result *ret);
-/* Kills the tree if it still runs, removes its cgroups and frees its slot. NULL is fine. */
+/* Kills the tree if it still runs, waits until it has ended (sb_proc_gone: call this once it
+ * is, not to wait), removes its cgroups and frees its slot. NULL is fine. */
 void sb_proc_free(struct sb_proc *p);
 
 const char *sb_limit_name(enum sb_limit l);
@@ -195,13 +203,18 @@ struct sb_zygote_hooks {
     void (*before_wait)(void *ctx);
     /* In the program process, once every restriction is in place, stdio is the run's and
      * the error pipe closed; argv and envp are what exec would have been given. Must not
-     * return. */
-    void (*run)(void *ctx, char *const *argv, char *const *envp);
+     * return. tell_end: end with sb_program_end() rather than _exit(), once the program's
+     * output is flushed and closed: pid 1 then ends the tree and reports without waiting
+     * for the kernel to free the program's memory. */
+    void (*run)(void *ctx, char *const *argv, char *const *envp, bool tell_end);
     void *ctx;
 };
 
 /* In the template, once, before forking zygotes: compiles the seccomp filter. */
 int sb_zygote_init(struct err *err);
+/* A warm program's last act when its run hook was told to (tell_end): tells its sandbox's
+ * pid 1 its exit status and exits with it. */
+__attribute__((noreturn)) void sb_program_end(int status);
 /* In the template: one clone makes fresh user, pid, net, ipc and uts namespaces and their
  * pid 1, the zygote proper, as a child of the caller's parent, which must be a subreaper
  * that reaps it (the supervisor). pid 1 forks pid 2 (a copy of the caller that will run the

@@ -480,6 +480,42 @@ int sb_proc_fd(const struct sb_proc *p)
     return p->pidfd;
 }
 
+int sb_proc_end_fd(const struct sb_proc *p)
+{
+    return p->status_fd;
+}
+
+/* Reaps pid 1 if it has exited: the tree has ended then. */
+static bool tree_gone(struct sb_proc *p)
+{
+    if (!p->gone) {
+        siginfo_t info;
+        memset(&info, 0, sizeof(info));
+        if (waitid(P_PIDFD, (id_t)p->pidfd, &info, WEXITED | WNOHANG) < 0 || info.si_pid != 0)
+            p->gone = true; /* (an error: it is no child of ours any more) */
+    }
+    return p->gone;
+}
+
+bool sb_proc_gone(struct sb_proc *p)
+{
+    return p->pid <= 0 || tree_gone(p);
+}
+
+/* pid 1's report, once (a write of it is atomic: smaller than PIPE_BUF). The pipe is closed
+ * once it has said all it will (the report, or EOF: pid 1 died first), so that no one polls
+ * its end of file while pid 1 waits for the rest of the tree. */
+static const struct init_status *read_status(struct sb_proc *p)
+{
+    if (!p->have_status && p->status_fd >= 0) {
+        ssize_t n = read(p->status_fd, &p->status, sizeof(p->status));
+        p->have_status = n == (ssize_t)sizeof(p->status);
+        if (p->have_status || n == 0)
+            close_fd(&p->status_fd);
+    }
+    return p->have_status ? &p->status : NULL;
+}
+
 pid_t sb_proc_pid(const struct sb_proc *p)
 {
     return p->pid;
@@ -585,11 +621,11 @@ int sb_reap(struct sb_proc *p, struct sb_result *ret)
     }
     if (p->pid <= 0)
         return -ECHILD;
-    siginfo_t info;
-    memset(&info, 0, sizeof(info));
-    if (waitid(P_PIDFD, (id_t)p->pidfd, &info, WEXITED | WNOHANG) < 0)
-        return -errno;
-    if (info.si_pid == 0)
+    /* The tree has ended; or pid 1 has told a warm program's own end, every task of the
+     * tree exiting (init.c): none can run or write anything any more, and the rest of
+     * the clean-up waits for sb_proc_gone(). */
+    const struct init_status *told = read_status(p);
+    if (!tree_gone(p) && !(told && told->early))
         return -EAGAIN;
     p->reaped = true;
 
@@ -599,8 +635,11 @@ int sb_reap(struct sb_proc *p, struct sb_result *ret)
     res->waited_ms = p->waited_ms;
     struct init_status st;
     memset(&st, 0, sizeof(st));
-    ssize_t n = read(p->status_fd, &st, sizeof(st));
-    bool have = n == (ssize_t)sizeof(st) && st.wait_status != -1;
+    if (read_status(p))
+        st = p->status;
+    else
+        st.wait_status = -1;
+    bool have = st.wait_status != -1;
     if (have && WIFEXITED(st.wait_status)) {
         res->exit_code = WEXITSTATUS(st.wait_status);
     } else if (have && WIFSIGNALED(st.wait_status)) {
@@ -691,8 +730,11 @@ void sb_proc_free(struct sb_proc *p)
             struct pollfd pfd = {.fd = p->pidfd, .events = POLLIN};
             poll(&pfd, 1, 1000);
         }
-    } else if (p->pid <= 0 && p->has_cg) {
-        cg_destroy(&p->cg);
+    }
+    /* a result told early: the cgroups and the slot go once the tree has */
+    while (p->pid > 0 && !tree_gone(p)) {
+        struct pollfd pfd = {.fd = p->pidfd, .events = POLLIN};
+        poll(&pfd, 1, 1000);
     }
     if (p->has_cg)
         cg_destroy(&p->cg);

@@ -228,6 +228,15 @@ PROGRAMS = {
                          "for _ in range(10 ** 6):\n    l = [l]\nprint('deep')\nrepr(l)\n"),
     "import_missing": "import not_a_module_anywhere\n",
     "local_module": "import mymod\nprint(mymod.VALUE, mymod.__file__)\n",
+    # python3 imports the sitecustomize of PYTHONPATH (ours) before the script's directory
+    # is on sys.path: a workspace's own sitecustomize.py is not run at start-up
+    "own_sitecustomize": ("import sys\nm = sys.modules['sitecustomize']\n"
+                          "print(m.__name__, m.__file__, m.__cached__, m.__package__)\n"
+                          "print(m.__spec__.name, m.__spec__.origin, m.__spec__.cached,"
+                          " m.__spec__.has_location, type(m.__loader__).__name__,"
+                          " m.__loader__.path, m.__loader__ is m.__spec__.loader)\n"
+                          "print(sorted(k for k in vars(m) if not k.startswith('__')))\n"
+                          "print(sys.excepthook.__module__)\n"),
     "subprocess": ("import subprocess, sys\n"
                    "print(subprocess.run([sys.executable, '-c', 'print(42)'],"
                    " capture_output=True, text=True).stdout, end='')\n"
@@ -239,6 +248,7 @@ FILES = {
     "exception": {"lib/helper.py": "def boom():\n    raise ValueError('boom')\n"},
     "file_writes": {"old.txt": "to delete\n"},
     "local_module": {"mymod.py": "VALUE = 'mine'\n"},
+    "own_sitecustomize": {"sitecustomize.py": "print('the workspace sitecustomize ran')\n"},
 }
 
 

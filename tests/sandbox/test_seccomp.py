@@ -46,6 +46,10 @@ PROBES = {
     "io_uring_setup": (425, 0, 0),
     "io_uring_enter": (426, -1, 0, 0, 0, 0, 0),
     "io_uring_register": (427, -1, 0, 0, 0),
+    "io_setup": (206, 1, 0),  # (a NULL context pointer: EFAULT if it were allowed)
+    "io_submit": (209, 0, 0, 0),
+    "io_getevents": (208, 0, 0, 0, 0, 0),
+    "io_destroy": (207, 0),
     "kexec_load": (246, 0, 0, 0, 0),
     "kexec_file_load": (320, -1, -1, 0, 0, 0),
     "init_module": (175, 0, 0, 0),
