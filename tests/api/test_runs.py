@@ -224,6 +224,24 @@ def test_plot_becomes_png_artifact(user, ws):
     assert user.get(f"/api/runs/{r['id']}/artifacts/nope.png").status_code == 404
 
 
+def test_a_figure_left_open_is_the_png_savefig_gives(user, ws):
+    """A figure still open at exit becomes an artifact of the very bytes plt.savefig gives
+    for it as it is then: the same as a savefig before it if unchanged since, not if changed."""
+    code = ("import matplotlib.pyplot as plt\nplt.plot([1, 4, 9])\nplt.savefig('a.png')\n"
+            "plt.figure()\nplt.plot([3, 1])\nplt.savefig('b.png')\nplt.title('changed')\n"
+            "import io\nb = io.BytesIO()\nplt.savefig(b, format='png')\n"
+            "open('c.png', 'wb').write(b.getvalue())\n")
+    r = run(user, ws, code)
+    assert r["status"] == "ok", r["stderr"]
+    assert [a["name"] for a in r["artifacts"]] == ["figure-1.png", "figure-2.png"]
+    art = [user.get(f"/api/runs/{r['id']}/artifacts/figure-{n}.png").content for n in (1, 2)]
+    saved = [user.get(f"/api/workspaces/{ws['id']}/files/{n}.png").content for n in "abc"]
+    for png in art + saved:
+        png_ok(png)
+    assert art[0] == saved[0]  # unchanged since its savefig
+    assert art[1] != saved[1] and art[1] == saved[2]  # changed: drawn with its title
+
+
 def test_files_written_by_the_run_are_saved(user, ws):
     code = ("import os\nos.makedirs('out', exist_ok=True)\nopen('out/result.txt', 'w').write('42')\n"
             "os.remove('gone.txt')\n")
