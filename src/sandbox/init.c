@@ -66,13 +66,14 @@ static bool task_exiting(int dirfd, const char *name)
     return (strtoul(p + 1, NULL, 10) & PF_EXITING_FLAG) != 0;
 }
 
-/* Whether every task of the namespace but ours is exiting (our /proc is the sandbox's). */
-static bool tree_exiting(void)
+/* Whether every task of the namespace but ours is exiting (our /proc is the sandbox's): 1
+ * yes, 0 not yet, -1 cannot tell. */
+static int tree_exiting(void)
 {
     char buf[4096], path[300];
     int proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (proc < 0)
-        return false;
+        return -1;
     bool all = true;
     ssize_t n;
     while (all && (n = getdents64(proc, buf, sizeof(buf))) > 0) {
@@ -102,18 +103,22 @@ static bool tree_exiting(void)
         }
     }
     close(proc);
-    return all;
+    return all ? 1 : 0;
 }
 
 /* After a told end: the rest of the tree killed, every task exiting. False: a task would
- * not exit in time (stuck in the kernel); pid 1 then waits for the program as usual. */
+ * not exit in time (stuck in the kernel), or /proc cannot be read; pid 1 then waits for the
+ * program as usual. */
 static bool end_tree(void)
 {
     kill(-1, SIGKILL);
     struct timespec start, now, pause = {0, 100 * 1000};
     clock_gettime(CLOCK_MONOTONIC, &start);
-    while (!tree_exiting()) {
+    int r;
+    while ((r = tree_exiting()) != 1) {
         clock_gettime(CLOCK_MONOTONIC, &now);
+        if (r < 0)
+            return false;
         if ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 >
             EXITING_WAIT_MS)
             return false;

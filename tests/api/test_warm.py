@@ -323,6 +323,49 @@ def test_each_limit_same_cold_and_warm(warm_admin, cold_admin, case):
         assert wr["stderr"].endswith("\nOSError: [Errno 28] No space left on device\n"), wr
 
 
+# A warm program's end is told to its pid 1 (SIGRTMIN + 1 queued with the exit status, by
+# sb_program_end) so that the answer need not wait for the kernel to free the program's
+# memory (src/sandbox/init.c). Sent by the program's own code, it ends the run there: pid 1
+# kills what is left and reports that status; one that does not claim the program's pid
+# (here a child's) does nothing.
+TOLD = """
+import ctypes, os, signal, subprocess, time
+class sigval(ctypes.Union):
+    _fields_ = [('i', ctypes.c_int), ('p', ctypes.c_void_p)]
+libc = ctypes.CDLL(None, use_errno=True)
+left = subprocess.Popen(['sleep', '600'])
+child = os.fork()
+if child == 0:
+    libc.sigqueue(1, signal.SIGRTMIN + 1, sigval(5))
+    os._exit(0)
+os.waitpid(child, 0)
+time.sleep(0.2)
+print('told', flush=True)
+if libc.sigqueue(1, signal.SIGRTMIN + 1, sigval(7)) != 0:
+    print('sigqueue', ctypes.get_errno(), flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_told_end_ends_the_tree_with_the_told_status(warm_admin):
+    w = warm_admin.workspace("told")
+    wait_ready(warm_admin)
+    r = run(warm_admin, w, TOLD, limits={"wall_ms": 30000})
+    assert r["warm"], r
+    assert (r["status"], r["exit_code"], r["limit_hit"], r["stdout"]) == \
+        ("error", 7, "none", "told\n"), r
+    # the process it left was killed before the report: gone, or at least exiting
+    # (PF_EXITING, 0x4 in the flags of /proc/PID/stat) or a zombie
+    for pid in (p for p in os.listdir("/proc") if p.isdigit()):
+        try:
+            if open(f"/proc/{pid}/cmdline", "rb").read() != b"sleep\x00600\x00":
+                continue
+            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        assert fields[0] in "ZX" or int(fields[6]) & 4, (pid, fields[:7])
+
+
 # ---- nothing of one warm run reaches the next -------------------------------------------
 
 FIRST = """
