@@ -338,8 +338,7 @@ child = os.fork()
 if child == 0:
     libc.sigqueue(1, signal.SIGRTMIN + 1, sigval(5))
     os._exit(0)
-os.waitpid(child, 0)
-time.sleep(0.2)
+os.waitpid(child, 0)  # (its signal is queued before ours: pid 1 reads them in order)
 print('told', flush=True)
 if libc.sigqueue(1, signal.SIGRTMIN + 1, sigval(7)) != 0:
     print('sigqueue', ctypes.get_errno(), flush=True)
