@@ -53,7 +53,7 @@ struct sproc {
     bool dead;        /* retired: freed after the current batch of events */
     bool warm;        /* a claimed zygote (warm.h) */
     bool claimed;     /* counted in the pool's runs in progress until retired */
-    bool end_watched; /* the sandbox's end fd is in the epoll set (pid_ev) */
+    int end_fd;       /* the sandbox's end fd while in the epoll set (pid_ev), else -1 */
     bool result_sent; /* reaped: only the tree's end is awaited (sb_proc_gone) */
     int tmpl;         /* ...of this template */
     char *req;        /* warm and starting: the request, to start it cold instead */
@@ -81,11 +81,13 @@ static void sproc_close_chan(struct sv *sv, struct sproc *p)
     }
 }
 
+/* (before sb_proc_free closes it: a closed fd cannot be taken out of the set, and a copy
+ * held by a sandbox cloned meanwhile would keep it there, naming a freed sproc) */
 static void unwatch_end(struct sv *sv, struct sproc *p)
 {
-    if (p->end_watched && sb_proc_end_fd(p->sb) >= 0)
-        epoll_ctl(sv->ep, EPOLL_CTL_DEL, sb_proc_end_fd(p->sb), NULL);
-    p->end_watched = false;
+    if (p->end_fd >= 0)
+        epoll_ctl(sv->ep, EPOLL_CTL_DEL, p->end_fd, NULL);
+    p->end_fd = -1;
 }
 
 /* Ends p's bookkeeping (killing and reaping its sandbox if needed); the memory goes at
@@ -240,6 +242,7 @@ static void handle_spawn(struct sv *sv, char *buf, size_t len, int chan)
         memcpy(req, buf, len);
     p->id = ++sv->next_id;
     p->chan = chan;
+    p->end_fd = -1;
     p->sb = sb;
     p->starting = true;
     p->warm = warm;
@@ -336,7 +339,7 @@ static void handle_start(struct sv *sv, struct sproc *p)
     if (epoll_ctl(sv->ep, EPOLL_CTL_ADD, sb_proc_fd(p->sb), &pe) < 0)
         sb_kill(p->sb, SB_LIMIT_NONE); /* cannot watch it: end it */
     else if (epoll_ctl(sv->ep, EPOLL_CTL_ADD, sb_proc_end_fd(p->sb), &ee) == 0)
-        p->end_watched = true; /* (else its result comes once the tree has ended) */
+        p->end_fd = sb_proc_end_fd(p->sb); /* (else its result comes once the tree ends) */
     if (p->chan >= 0 && fdpass_send(p->chan, &rep, sizeof(rep), fds, nfds) < 0) {
         /* the client is gone already: end the sandbox */
         sproc_close_chan(sv, p);
@@ -403,8 +406,11 @@ static void handle_exit(struct sv *sv, struct sproc *p)
 {
     if (!p->result_sent) {
         struct msg_result m = {.type = MSG_RESULT};
-        if (sb_reap(p->sb, &m.result) == -EAGAIN)
+        if (sb_reap(p->sb, &m.result) == -EAGAIN) {
+            if (sb_proc_end_fd(p->sb) < 0)
+                unwatch_end(sv, p); /* said all it will: its end of file would wake us */
             return;
+        }
         /* The result first: removing the cgroups, freeing the slot and refilling the warm
          * pool (sproc_retire) happen after the client has it. */
         if (p->chan >= 0)

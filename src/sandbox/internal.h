@@ -285,6 +285,7 @@ struct sb_proc {
     bool reaped;       /* the result is known (sb_reap) */
     bool gone;         /* ...and the tree has ended: pid 1 reaped */
     bool have_status;  /* status read from the status pipe */
+    bool status_done;  /* ...or its end of file: it has nothing more to say */
     struct init_status status;
     struct sb_result result;
     int ws_fd;              /* the workspace directory, to hand back at the end; -1 */

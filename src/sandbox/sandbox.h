@@ -162,8 +162,8 @@ int sb_spawn_end(struct sb_proc *p, struct sb_stdio *ret_io, struct err *err);
 /* A pidfd that becomes readable when the tree has ended: then call sb_reap(). */
 int sb_proc_fd(const struct sb_proc *p);
 /* Readable when pid 1 reports the program's end, which for a warm program that told its
- * own end comes before the tree has ended: then call sb_reap() too. sb_reap() closes it
- * once read (-1 from then on; a close takes it out of an epoll set). */
+ * own end comes before the tree has ended: then call sb_reap() too. -1 once sb_reap() has
+ * read all it will say: stop polling it then (it stays open until sb_proc_free()). */
 int sb_proc_end_fd(const struct sb_proc *p);
 /* Whether the tree has ended (after an early result: the kernel still frees its memory). */
 bool sb_proc_gone(struct sb_proc *p);

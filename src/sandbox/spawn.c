@@ -482,7 +482,7 @@ int sb_proc_fd(const struct sb_proc *p)
 
 int sb_proc_end_fd(const struct sb_proc *p)
 {
-    return p->status_fd;
+    return p->status_done ? -1 : p->status_fd;
 }
 
 /* Reaps pid 1 if it has exited: the tree has ended then. */
@@ -502,16 +502,17 @@ bool sb_proc_gone(struct sb_proc *p)
     return p->pid <= 0 || tree_gone(p);
 }
 
-/* pid 1's report, once (a write of it is atomic: smaller than PIPE_BUF). The pipe is closed
- * once it has said all it will (the report, or EOF: pid 1 died first), so that no one polls
- * its end of file while pid 1 waits for the rest of the tree. */
+/* pid 1's report, once (a write of it is atomic: smaller than PIPE_BUF). Once the pipe has
+ * said all it will (the report, or EOF: pid 1 died first), sb_proc_end_fd() says -1, so that
+ * no one polls its end of file while pid 1 waits for the rest of the tree. (It stays open
+ * until sb_proc_free: a close would not take it out of an epoll set while a sandbox cloned
+ * meanwhile still holds a copy.) */
 static const struct init_status *read_status(struct sb_proc *p)
 {
-    if (!p->have_status && p->status_fd >= 0) {
+    if (!p->status_done && p->status_fd >= 0) {
         ssize_t n = read(p->status_fd, &p->status, sizeof(p->status));
         p->have_status = n == (ssize_t)sizeof(p->status);
-        if (p->have_status || n == 0)
-            close_fd(&p->status_fd);
+        p->status_done = p->have_status || n == 0;
     }
     return p->have_status ? &p->status : NULL;
 }
