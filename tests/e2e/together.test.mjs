@@ -3,10 +3,11 @@
 // which is also what the server stores; a late joiner gets the merged text; a page that
 // types over the whole text as it opens a co-edited file keeps exactly that text; a tab that
 // looks at another file keeps the co-edited one up to date (it never saves an older text);
-// a page reloaded right after typing finds its text; no save stores a text older than the
-// one it replaces, even when a page hears of its peer's edits late; a run that rewrites the
-// file resets every view to the stored bytes; a follower's editor goes to the file, cursor line and
-// scroll of the person it follows. (Sorted after page.test.mjs, which registers the first
+// a page reloaded right after typing finds its text, and its draft rejoins the document
+// before it is saved; no save stores a text older than the one it replaces, even when a page
+// hears of its peer's edits late; a run that rewrites the file resets every view to the
+// stored bytes; a follower's editor goes to the file, cursor line and scroll of the person it
+// follows. (Sorted after page.test.mjs, which registers the first
 // account.) Screenshots in build/screenshots/.
 import assert from 'node:assert/strict';
 import { after, before, test as nodeTest } from 'node:test';
@@ -312,6 +313,71 @@ test('a co-editing page reloaded right after typing finds its text, and so does 
     await waitSaved(a);
     await waitSaved(b);
     const stored = await api.file(ws, 'main.py');
+    assert.equal(await editorText(a), stored);
+    assert.equal(await editorText(b), stored);
+    assert.deepEqual([...a.errors, ...b.errors], []);
+    await closeAll();
+});
+
+test('a co-editing page reloaded before its peer saves rejoins the document before it saves its draft', async () => {
+    const a = await openIde('main.py');
+    const b = await openIde('main.py');
+    await Promise.all([shared(a), shared(b)]);
+    const before = await api.file(ws, 'main.py');
+    // Held: A's last keystrokes before the reload never reach the document (only A's draft
+    // has them); B's saves until A, reloaded, has sent its own; A's until B's is stored. A's
+    // event stream after the reload waits for A's save, so A cannot learn from B's presence
+    // that the file is co-edited: only its draft can say so. It used to save the draft as a
+    // plain file, which lost to B's save of the shared text as a conflict.
+    let reloaded = false;
+    let stopPosts = false;
+    let goA, goB, sawPut;
+    const aGo = new Promise((r) => (goA = r));
+    const bGo = new Promise((r) => (goB = r));
+    const aPut = new Promise((r) => (sawPut = r));
+    await a.route('**/api/workspaces/*/files/main.py', async (r) => {
+        if (r.request().method() === 'PUT') {
+            if (reloaded) sawPut(r.request().headers()['x-pyroom-doc'] ?? null);
+            await aGo;
+        }
+        await r.continue().catch(() => {});
+    });
+    await a.route('**/api/workspaces/*/docs/main.py', async (r) => {
+        if (r.request().method() === 'POST' && stopPosts && !reloaded) return; // the reload cancels it
+        await r.continue().catch(() => {});
+    });
+    await a.route((url) => /\/api\/workspaces\/\d+\/events$/.test(url.pathname), async (r) => {
+        if (reloaded) await aPut;
+        await r.continue().catch(() => {});
+    });
+    await b.route('**/api/workspaces/*/files/main.py', async (r) => {
+        if (r.request().method() === 'PUT') await bGo;
+        await r.continue().catch(() => {});
+    });
+    await a.click('.editor-host .cm-content');
+    await a.keyboard.press('ControlOrMeta+End');
+    await a.keyboard.type('\nheld_draft = 1', { delay: 10 });
+    await until(async () => (await editorText(b)).includes('held_draft = 1'), 20000);
+    stopPosts = true;
+    await a.keyboard.type('  # tail', { delay: 10 });
+    await until(() => a.evaluate(() => Object.keys(localStorage).some((k) => k.endsWith(':main.py') && localStorage.getItem(k).includes('# tail'))), 20000);
+    a.once('framenavigated', () => (reloaded = true));
+    await a.reload();
+    await a.waitForSelector('.editor-host .cm-content');
+    // A's first save after the reload names the document: the draft went into the shared text.
+    assert.equal(await aPut, '1');
+    assert.equal(await api.file(ws, 'main.py'), before);
+    goB();
+    await until(async () => (await api.file(ws, 'main.py')) !== before, 20000);
+    goA();
+    // Never a conflict with B's save; both pages and the file end with all of A's text, once.
+    await until(async () => ((await api.file(ws, 'main.py')) ?? '').includes('held_draft = 1  # tail'), 20000);
+    assert.equal(await a.locator('.conflict').count(), 0);
+    await until(async () => (await editorText(b)).includes('held_draft = 1  # tail'), 20000);
+    await waitSaved(a);
+    await waitSaved(b);
+    const stored = await api.file(ws, 'main.py');
+    assert.equal(stored.split('held_draft').length, 2, stored);
     assert.equal(await editorText(a), stored);
     assert.equal(await editorText(b), stored);
     assert.deepEqual([...a.errors, ...b.errors], []);

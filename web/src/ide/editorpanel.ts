@@ -372,13 +372,14 @@ export class EditorPanel {
     /** Another writer changed path to etag: the open copy follows (the cursor stays). */
     async remoteChanged(path: string, etag: string): Promise<void> {
         try {
-            const f = await this.store.remoteChanged(path, etag);
-            if (f && f.path === this.active && this.view) {
+            const r = await this.store.remoteChanged(path, etag);
+            if (r && r.f.path === this.active && this.view) {
                 // Replace only the changed middle so the cursor stays where it was.
-                const d = diff(this.view.state.doc.toString(), f.baseDoc.toString());
+                const d = diff(this.view.state.doc.toString(), r.show);
                 if (d) this.view.dispatch({ changes: d });
-            } else if (f) {
-                f.state = f.state.update({ changes: { from: 0, to: f.state.doc.length, insert: f.baseDoc.toString() } }).state;
+            } else if (r) {
+                const d = diff(r.f.state.doc.toString(), r.show);
+                if (d) r.f.state = r.f.state.update({ changes: d }).state;
             } else if (this.store.open.get(path)?.status === 'conflict' && path === this.active) {
                 this.showActive();
             }

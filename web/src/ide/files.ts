@@ -245,19 +245,17 @@ export class FileStore {
             const dfmt = textFormat(draft.text);
             f.eol = dfmt.eol;
             f.bom = dfmt.bom;
-            if (draft.base === etag) {
+            if (draft.shared && typeof draft.baseText === 'string') {
+                // A co-edited file: it joins the document again (if still there) before it
+                // saves, so the change goes into the shared text, not a plain save that races
+                // the peers' saves of it. Peers may have saved the shared text meanwhile (most
+                // of it mine): my unsaved change goes on top of theirs.
+                this.mergeOnto(f, merge3(draft.baseText, draft.text, text), text, etag);
+                f.fromSharedDraft = true;
+            } else if (draft.base === etag) {
                 // Unsaved edits of this very version: save them now.
                 f.status = 'dirty';
                 this.schedule(f, 50);
-            } else if (draft.shared && typeof draft.baseText === 'string') {
-                // A co-edited file: peers saved the shared text meanwhile (most of it mine).
-                // My unsaved change goes on top of theirs.
-                const merged = merge3(draft.baseText, draft.text, text);
-                f.state = this.newState(path, merged);
-                f.fromSharedDraft = true;
-                f.status = this.isDirty(f) ? 'dirty' : 'saved';
-                if (f.status === 'dirty') this.schedule(f, 50);
-                else this.dropDraft(path);
             } else {
                 // The server changed since the draft was made: let the user choose.
                 this.enterConflict(f, text, etag);
@@ -489,16 +487,25 @@ export class FileStore {
     /** Called when a co-edited save finds the file's document gone (collab.ts resets it). */
     onDocGone: (f: OpenFile) => void = () => {};
 
-    /** The server says the file changed (terminal, another tab). */
-    async remoteChanged(path: string, etag: string): Promise<OpenFile | null> {
+    /** The server says the file changed (terminal, another tab). Returns the text the
+     *  file's editor is to show now (the caller puts it in, keeping the cursor), or null to
+     *  leave the editor as it is. */
+    async remoteChanged(path: string, etag: string): Promise<{ f: OpenFile; show: string } | null> {
         const f = this.open.get(path);
         if (!f || bareEtag(etag) === f.etag || f.saving) return null;
         const cur = await filesApi.read(this.ws, path);
-        if (cur.etag === f.etag) return null;
+        if (cur.etag === f.etag || this.open.get(path) !== f || f.saving) return null;
         if (f.shared) {
             this.rebase(f, cur.text, cur.etag);
             this.onChange(f);
             return null; // the shared document, not the server's bytes, is the editor's text
+        }
+        if (f.fromSharedDraft && f.status !== 'conflict' && f.status !== 'deleted') {
+            // A reload's draft of a co-edited text whose document is not joined yet: a peer
+            // saved the shared text meanwhile. My unsaved change goes on top (as at open).
+            const show = this.mergeOnto(f, merge3(f.base, this.textOf(f), cur.text), cur.text, cur.etag);
+            this.onChange(f);
+            return { f, show };
         }
         if (!this.isDirty(f) && f.status !== 'conflict') {
             this.setBase(f, cur.text, cur.etag);
@@ -507,11 +514,26 @@ export class FileStore {
             f.bom = fmt.bom;
             f.status = 'saved';
             this.onChange(f);
-            return f; // caller replaces the document, keeping the cursor
+            return { f, show: f.baseDoc.toString() };
         }
         this.enterConflict(f, cur.text, cur.etag);
         this.onChange(f);
         return null;
+    }
+
+    /** A draft of a co-edited text meets a newer stored version `text` (a peer's save of the
+     *  shared text): f takes `merged` (its change on top of text), based on text. Returns the
+     *  merged text as the editor shows it; the file saves it soon when it differs. */
+    private mergeOnto(f: OpenFile, merged: string, text: string, etag: string): string {
+        this.setBase(f, text, etag);
+        const fmt = textFormat(merged);
+        f.eol = fmt.eol;
+        f.bom = fmt.bom;
+        f.state = this.newState(f.path, merged);
+        f.status = this.isDirty(f) ? 'dirty' : 'saved';
+        if (f.status === 'dirty') this.schedule(f, 50);
+        else this.dropDraft(f.path);
+        return f.state.doc.toString();
     }
 
     remoteDeleted(path: string): OpenFile | null {
