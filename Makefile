@@ -9,13 +9,17 @@
 CC      ?= gcc
 BUILD   ?= build
 PKGS    := libmicrohttpd jansson libsodium sqlite3 libpq libseccomp zlib
+# libseccomp is for the build only (the filter is compiled then: src/sandbox/seccomp.c):
+# what the binaries link leaves it out.
+RUN_PKGS := $(filter-out libseccomp,$(PKGS))
 WARN    := -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wimplicit-fallthrough -Werror
 HARDEN  := -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fstack-clash-protection -fPIE
 OPT     ?= -O2 -g
 CFLAGS  += $(WARN) $(OPT) $(HARDEN) -D_GNU_SOURCE -Isrc $(shell pkg-config --cflags $(PKGS))
 LDFLAGS += -pie -Wl,-z,relro,-z,now
-LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread
+LDLIBS  += $(shell pkg-config --libs $(RUN_PKGS)) -lpthread
+SECCOMP_LIBS := $(shell pkg-config --libs libseccomp)
 
 # The binary's commands (main.c and its cmd_*.c beside it) sit above every layer; the
 # layers (src/LAYER/*.c) make the library.
@@ -55,6 +59,18 @@ $(BUILD)/openapi.json: scripts/openapi.py scripts/codes.py src/api/errors.h src/
 $(BUILD)/obj/src/api/openapi.o: $(BUILD)/openapi.json
 $(BUILD)/obj/src/api/openapi.o: CFLAGS += -DPYROOM_OPENAPI_FILE='"$(BUILD)/openapi.json"'
 
+# The sandbox's system-call filter, compiled from src/sandbox/seccomp_rules.c with libseccomp
+# by scripts/seccomp-gen.c and embedded by src/sandbox/seccomp.c.
+$(BUILD)/seccomp-gen: scripts/seccomp-gen.c $(BUILD)/obj/src/sandbox/seccomp_rules.o $(BUILD)/obj/src/base/err.o
+	@echo "  LD    $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(SECCOMP_LIBS) -o $@
+$(BUILD)/gen/seccomp_filter.h: $(BUILD)/seccomp-gen
+	@mkdir -p $(dir $@)
+	@echo "  GEN   $@"
+	$(Q)$(BUILD)/seccomp-gen $@.tmp && mv $@.tmp $@
+$(BUILD)/obj/src/sandbox/seccomp.o: $(BUILD)/gen/seccomp_filter.h
+$(BUILD)/obj/src/sandbox/seccomp.o: CFLAGS += -iquote . -DPYROOM_SECCOMP_FILTER='"$(BUILD)/gen/seccomp_filter.h"'
+
 $(BUILD)/libpyroom.a: $(LIB_OBJ)
 	@rm -f $@
 	$(Q)ar rcs $@ $^
@@ -67,7 +83,7 @@ $(BUILD)/pyroom-server: $(CMD_OBJ) $(BUILD)/libpyroom.a
 # `pyroom`, the command users type (src/main_front.c says why): the sandbox commands with
 # only the libraries they need; it execs pyroom-server beside it for the others, so building
 # it builds that too.
-SB_PKGS := jansson libseccomp
+SB_PKGS := jansson
 $(BUILD)/pyroom: $(BUILD)/obj/src/main_front.o $(BUILD)/obj/src/cmd_sandbox.o $(BUILD)/libpyroom.a | $(BUILD)/pyroom-server
 	@echo "  LD    $@"
 	$(Q)$(CC) $(LDFLAGS) -Wl,--as-needed $^ $(shell pkg-config --libs $(SB_PKGS)) -lpthread -o $@
@@ -80,7 +96,7 @@ $(BUILD)/pyroom-sandbox: $(BUILD)/obj/src/main_sandbox.o $(BUILD)/obj/src/cmd_sa
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libpyroom.a
 	@mkdir -p $(dir $@)
 	@echo "  TEST  $@"
-	$(Q)$(CC) $(CFLAGS) -MMD -MP -MF $@.d -MT $@ $(LDFLAGS) $< $(BUILD)/libpyroom.a $(LDLIBS) -lcriterion -o $@
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -MF $@.d -MT $@ $(LDFLAGS) $< $(BUILD)/libpyroom.a $(LDLIBS) $(SECCOMP_LIBS) -lcriterion -o $@
 
 unit: $(UNIT_BIN)
 

@@ -14,6 +14,8 @@ if [ ! -f build/fuzz/openapi.json ] || [ scripts/openapi.py -nt build/fuzz/opena
     [ scripts/codes.py -nt build/fuzz/openapi.json ]; then
     python3 scripts/openapi.py build/fuzz/openapi.json
 fi
+# src/sandbox/seccomp.c embeds the filter the build compiles (the Makefile makes it).
+make --no-print-directory -s build/gen/seccomp_filter.h
 objs=""
 for c in src/*/*.c; do
     o=build/fuzz/obj/$(echo "$c" | tr '/' '_' | sed 's/\.c$/.o/')
@@ -24,6 +26,7 @@ for c in src/*/*.c; do
         # shellcheck disable=SC2086
         extra=""
         [ "$c" = src/api/openapi.c ] && extra='-DPYROOM_OPENAPI_FILE="build/fuzz/openapi.json"'
+        [ "$c" = src/sandbox/seccomp.c ] && extra='-iquote . -DPYROOM_SECCOMP_FILTER="build/gen/seccomp_filter.h"'
         clang $CFLAGS $extra -c "$c" -o "$o"
     fi
     objs="$objs $o"

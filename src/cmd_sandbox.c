@@ -198,7 +198,7 @@ static int doctor(void)
         return 1;
     }
     say("ok", "namespaces", "user, pid, mount, net, ipc, uts and cgroup namespaces work", NULL);
-    say("ok", "seccomp", "filter compiled (libseccomp), loaded per sandbox", NULL);
+    say("ok", "seccomp", "filter compiled at build time (libseccomp), loaded per sandbox", NULL);
     doctor_cgroups(h);
     bad |= doctor_python(h);
     doctor_disk();

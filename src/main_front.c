@@ -1,7 +1,7 @@
 /*
  * main_front.c: `pyroom`, the command users type. A small front: it runs the sandbox's
  * commands itself (`pyroom sandbox run|info|doctor`, `pyroom doctor`: cmd_sandbox.c, linked
- * with jansson and libseccomp only) and execs the server binary, `pyroom-server` in the same
+ * with jansson only) and execs the server binary, `pyroom-server` in the same
  * directory as this one, for every other command (serve, user, migrate, drain, version,
  * settings-markdown, help and the server's own internal commands), with the same arguments.
  *

@@ -396,7 +396,7 @@ static void tell(int type, int32_t pid, uint64_t value, const char *text, int fd
 static int exe_fd = -1; /* our small binary (O_PATH), exec'd as each zygote's pid 1 */
 
 /* What each zygote's pid 1 execs: `pyroom-sandbox` beside our own binary (built and
- * installed with it; it links jansson and libseccomp only), else our own binary. The
+ * installed with it; it links jansson only), else our own binary. The
  * server's binary loads ~30 libraries with ~10,000 relocations (-z now): most of a
  * zygote's cost, paid again for every refill, where the small one loads four. Found
  * beside /proc/self/exe only (never through PATH), and only a regular file owned by the
@@ -637,11 +637,6 @@ int warm_template_main(int argc, char **argv)
     }
     if (py_load(errbuf, sizeof(errbuf)) < 0) {
         tell(WARM_ERROR, 0, 0, errbuf, -1);
-        return 1;
-    }
-    struct err e = {0};
-    if (sb_zygote_init(&e) < 0) {
-        tell(WARM_ERROR, 0, 0, "seccomp filter could not be compiled", -1);
         return 1;
     }
     uint64_t t0 = clock_mono_ms();

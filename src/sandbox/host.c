@@ -312,8 +312,7 @@ int sb_host_new(const struct sb_config *cfg, struct sb_host **ret, struct err *e
     }
     if ((r = probe_userns_once(h, err)) < 0)
         goto fail;
-    if ((r = seccomp_prog_compile(&h->filter, err)) < 0)
-        goto fail;
+    seccomp_prog_get(&h->filter);
 
     if (cfg->no_cgroups) {
         memset(&h->cg, 0, sizeof(h->cg));
@@ -355,7 +354,6 @@ void sb_host_free(struct sb_host *h)
     if (!h)
         return;
     ns_net_pool_done(&h->net);
-    free(h->filter.filter);
     free(h->slot_refs);
     free(h->slot_lock_fd);
     if (h->mpl_fd >= 0)

@@ -154,12 +154,15 @@ int ns_drop_caps(void);
  * (an O_PATH fd, or -1 for a tmpfs) at /home/user; *what names a failed step. */
 int mount_build_root(const struct child_args *a, int ws, const char **what);
 
-/* ---- seccomp.c -------------------------------------------------------------------- */
+/* ---- seccomp.c, seccomp_rules.c --------------------------------------------------- */
 
-/* parent: compiles the deny-list filter into *ret (ret->filter is malloc'd, caller frees). */
-int seccomp_prog_compile(struct sock_fprog *ret, struct err *err);
+/* The deny-list filter as built (static; the kernel only reads it). */
+void seccomp_prog_get(struct sock_fprog *ret);
 /* child: no_new_privs, then the filter. */
 int seccomp_prog_load(const struct sock_fprog *prog);
+/* Build time only (scripts/seccomp-gen.c, and the unit test that the built filter is the
+ * rules' one): compiles the rules with libseccomp into *ret (ret->filter malloc'd). */
+int seccomp_rules_compile(struct sock_fprog *ret, struct err *err);
 
 /* ---- rlimit.c --------------------------------------------------------------------- */
 

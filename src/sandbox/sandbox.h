@@ -210,8 +210,6 @@ struct sb_zygote_hooks {
     void *ctx;
 };
 
-/* In the template, once, before forking zygotes: compiles the seccomp filter. */
-int sb_zygote_init(struct err *err);
 /* A warm program's last act when its run hook was told to (tell_end): tells its sandbox's
  * pid 1 its exit status and exits with it. */
 __attribute__((noreturn)) void sb_program_end(int status);

@@ -133,15 +133,8 @@ int claim_send(struct sb_host *h, struct sb_proc *p, const struct zygote_ref *z,
     return 0;
 }
 
-/* The template's copy of the filter, compiled once before any zygote is forked. */
+/* The filter every claimed program gets (the one built in: seccomp.c). */
 static struct sock_fprog zygote_filter;
-
-int sb_zygote_init(struct err *err)
-{
-    if (zygote_filter.filter)
-        return 0;
-    return seccomp_prog_compile(&zygote_filter, err);
-}
 
 /* Static: a zygote and its program are forks of an interpreter, claimed once. */
 static char claim_buf[CLAIM_MAX];
@@ -385,7 +378,7 @@ int sb_zygote_spawn(int exe_fd, int sock, const struct sb_zygote_hooks *hooks, p
      * below a process's stack (stack_guard_gap), so that a large frame cannot step over it. */
     static char *stack;
     if (!zygote_filter.filter)
-        return -ENOSYS; /* never run a program without the filter */
+        seccomp_prog_get(&zygote_filter);
     if (!stack) {
         size_t guard = 1u << 20;
         char *m = mmap(NULL, ZYGOTE_STACK + guard, PROT_READ | PROT_WRITE,

@@ -551,7 +551,7 @@ def test_pool_can_be_switched_off(cold_admin):
 
 
 def test_a_waiting_interpreters_pid1_is_the_small_binary(warm_server, warm_admin):
-    """A zygote's pid 1 is pyroom-sandbox (jansson and libseccomp), not the server's binary:
+    """A zygote's pid 1 is pyroom-sandbox (jansson only), not the server's binary:
     exec'ing the server's ~30 libraries was a quarter of every refill's CPU. Its parent is
     the supervisor (one clone of the template, CLONE_PARENT), as before."""
     import conftest
