@@ -9,14 +9,14 @@
  * _exit. Its exit then takes the kernel a few milliseconds more, freeing a large copy of an
  * interpreter's address space, before waitpid() would see it. So pid 1, once told (the
  * sender must claim the program's pid: a stray signal does nothing), kills every other
- * process of the namespace, waits
- * until every task of the tree is exiting (a zombie, or PF_EXITING: past the point where it
- * can run code of its own or make a system call) and reports then, with `early` set; the
- * supervisor sends the result on that and keeps the sandbox's cgroups and slot until the
- * tree has gone. The program's own code could send the signal at any time: that only ends
- * the tree now, as the program's exit would have, with a status it could have exited with
- * anyway. Limits are the supervisor's to tell (cgroups), never this status. Nothing of this
- * shows in the program's view: no fd, no mapping.
+ * process of the namespace, waits until every task of the tree is exiting (a zombie, or
+ * PF_EXITING: past the point where it can run code of its own or make a system call) and
+ * reports then, with `early` set; the supervisor sends the result on that and keeps the
+ * sandbox's cgroups and slot until the tree has gone. The program's own code could send
+ * the signal at any time: that only ends the tree now, as the program's exit would have,
+ * with a status it could have exited with anyway. Limits are the supervisor's to tell
+ * (cgroups), never this status. Nothing of this shows in the program's view: no fd, no
+ * mapping.
  */
 #include "sandbox/internal.h"
 

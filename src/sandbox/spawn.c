@@ -724,15 +724,9 @@ void sb_proc_free(struct sb_proc *p)
 {
     if (!p)
         return;
-    if (p->pid > 0 && !p->reaped) {
-        struct sb_result r;
+    if (p->pid > 0 && !p->reaped)
         sb_kill(p, SB_LIMIT_NONE);
-        while (sb_reap(p, &r) == -EAGAIN) {
-            struct pollfd pfd = {.fd = p->pidfd, .events = POLLIN};
-            poll(&pfd, 1, 1000);
-        }
-    }
-    /* a result told early: the cgroups and the slot go once the tree has */
+    /* The cgroups and the slot go once the whole tree has (a result told early, too). */
     while (p->pid > 0 && !tree_gone(p)) {
         struct pollfd pfd = {.fd = p->pidfd, .events = POLLIN};
         poll(&pfd, 1, 1000);
