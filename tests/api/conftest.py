@@ -21,6 +21,18 @@ import requests
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.environ.get("PYROOM_BIN", os.path.join(ROOT, "build", "pyroom"))
+
+
+def _sanitized():
+    """Whether the server beside BIN is built with AddressSanitizer (make asan)."""
+    try:
+        with open(os.path.join(os.path.dirname(BIN), "pyroom-server"), "rb") as f:
+            return b"__asan_init" in f.read()
+    except OSError:
+        return False
+
+
+SANITIZED = _sanitized()
 DB_KIND = os.environ.get("PYROOM_TEST_DB", "sqlite")
 PASSWORD = "correct horse battery"
 
