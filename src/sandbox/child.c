@@ -156,7 +156,7 @@ __attribute__((noreturn)) static void run_program(const struct child_args *a, in
     close_except(keep, 1);
     if (chdir(a->cwd) < 0)
         fail(a, errno, "chdir", a->cwd);
-    int r = seccomp_prog_load(a->filter);
+    int r = seccomp_prog_load();
     if (r < 0)
         fail(a, r, "seccomp", NULL);
     if (a->warm) {

@@ -1,7 +1,7 @@
 /*
  * host.c: the sandbox host: what this machine allows (user namespaces, cgroups, root),
- * the run directory and its slots, the compiled seccomp filter and the pre-built
- * matplotlib font cache; made once at start-up (sb_host_new), shared by every sandbox.
+ * the run directory and its slots and the pre-built matplotlib font cache; made once at
+ * start-up (sb_host_new), shared by every sandbox.
  */
 #include "base/beneath.h"
 #include "base/fdpass.h"
@@ -312,7 +312,6 @@ int sb_host_new(const struct sb_config *cfg, struct sb_host **ret, struct err *e
     }
     if ((r = probe_userns_once(h, err)) < 0)
         goto fail;
-    seccomp_prog_get(&h->filter);
 
     if (cfg->no_cgroups) {
         memset(&h->cg, 0, sizeof(h->cg));

@@ -54,7 +54,6 @@ struct child_args {
     int stdio[3];         /* child ends of the pipes (pipe mode), -1 otherwise */
     int pty_sock;         /* socket to send the PTY master over (PTY mode), -1 otherwise */
     unsigned short rows, cols;
-    const struct sock_fprog *filter; /* compiled seccomp filter */
     char *const *argv;
     char *const *envp;
     const char *path; /* PATH to search argv[0] in */
@@ -156,10 +155,10 @@ int mount_build_root(const struct child_args *a, int ws, const char **what);
 
 /* ---- seccomp.c, seccomp_rules.c --------------------------------------------------- */
 
-/* The deny-list filter as built (static; the kernel only reads it). */
-void seccomp_prog_get(struct sock_fprog *ret);
-/* child: no_new_privs, then the filter. */
-int seccomp_prog_load(const struct sock_fprog *prog);
+/* The deny-list filter as built. */
+const struct sock_fprog *seccomp_prog(void);
+/* child: no_new_privs, then the filter as built. */
+int seccomp_prog_load(void);
 /* Build time only (scripts/seccomp-gen.c, and the unit test that the built filter is the
  * rules' one): compiles the rules with libseccomp into *ret (ret->filter malloc'd). */
 int seccomp_rules_compile(struct sock_fprog *ret, struct err *err);
@@ -253,8 +252,7 @@ struct sb_host {
     gid_t my_gid;
     struct cg_host cg;
     struct ns_net_pool net; /* network namespaces made ahead (ns.c) */
-    struct sock_fprog filter;
-    int mpl_fd; /* pre-built matplotlib font cache, or -1 */
+    int mpl_fd;             /* pre-built matplotlib font cache, or -1 */
     char mpl_name[64];
     char summary[1536];
 };

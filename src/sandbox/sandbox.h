@@ -6,8 +6,8 @@
  * so two live sandboxes never share a host uid. The root is a tmpfs holding read-only
  * binds of /usr (and the /bin, /lib*, /sbin links), a generated /etc, a fresh /proc, a
  * minimal /dev with a private devpts, a size-limited /tmp and the workspace at /home/user.
- * Only `lo` exists. A seccomp filter (compiled once per host, loaded per spawn), no_new_privs
- * and an empty capability set apply before the user's program starts.
+ * Only `lo` exists. A seccomp filter (compiled when pyroom is built, loaded per spawn),
+ * no_new_privs and an empty capability set apply before the user's program starts.
  *
  * Theory of operation. sb_spawn() clones a child into the new namespaces; the parent writes
  * its uid/gid maps and puts it in the slot's cgroups, then lets it go on. The child (child.c,
@@ -130,11 +130,11 @@ struct sb_config {
                             sandbox there is nothing to gain, only a namespace to waste */
 };
 
-/* What the host allows, detected once; owns the compiled seccomp filter and the slots. */
+/* What the host allows, detected once; owns the slots. */
 struct sb_host;
 
 /* Probes the host (user namespaces, cgroup v1/v2 controllers under our own cgroup, seccomp),
- * compiles the filter and removes what a crashed pyroom left behind (cgroups of slots no
+ * and removes what a crashed pyroom left behind (cgroups of slots no
  * live pyroom holds). Fails with a message saying what to enable when sandboxes are
  * impossible here (no user namespaces and not root). */
 int sb_host_new(const struct sb_config *cfg, struct sb_host **ret, struct err *err);

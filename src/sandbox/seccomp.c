@@ -14,18 +14,22 @@
 
 #include PYROOM_SECCOMP_FILTER /* static const struct sock_filter seccomp_code[] */
 
-void seccomp_prog_get(struct sock_fprog *ret)
+static const struct sock_fprog prog = {
+    .len = (unsigned short)(sizeof(seccomp_code) / sizeof(seccomp_code[0])),
+    .filter = (struct sock_filter *)seccomp_code, /* the kernel only reads it */
+};
+
+const struct sock_fprog *seccomp_prog(void)
 {
-    ret->len = (unsigned short)(sizeof(seccomp_code) / sizeof(seccomp_code[0]));
-    ret->filter = (struct sock_filter *)seccomp_code;
+    return &prog;
 }
 
 /* child */
-int seccomp_prog_load(const struct sock_fprog *prog)
+int seccomp_prog_load(void)
 {
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         return -errno;
-    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, prog, 0, 0) < 0)
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0)
         return -errno;
     return 0;
 }

@@ -344,7 +344,6 @@ static int begin(struct sb_host *h, const struct sb_spec *spec, const struct zyg
         .pty_sock = ps.pty[1],
         .rows = spec->rows,
         .cols = spec->cols,
-        .filter = &h->filter,
         .argv = (char *const *)spec->argv,
         .envp = env,
         .path = env_get(env, "PATH"),

@@ -133,9 +133,6 @@ int claim_send(struct sb_host *h, struct sb_proc *p, const struct zygote_ref *z,
     return 0;
 }
 
-/* The filter every claimed program gets (the one built in: seccomp.c). */
-static struct sock_fprog zygote_filter;
-
 /* Static: a zygote and its program are forks of an interpreter, claimed once. */
 static char claim_buf[CLAIM_MAX];
 static char *claim_argv[SB_MAX_ARGS + 2];
@@ -203,7 +200,6 @@ static int claim_parse(size_t n, const int *fds, int nfds, bool handover,
         .mpl_name = held.mpl_name,
         .stdio = {fds[0], fds[1], fds[2]},
         .pty_sock = -1,
-        .filter = &zygote_filter,
         .argv = claim_argv,
         .envp = claim_env,
         .path = strs[1],
@@ -377,8 +373,6 @@ int sb_zygote_spawn(int exe_fd, int sock, const struct sb_zygote_hooks *hooks, p
      * the caller waits while pid 1 uses it. Below it a guard of 1 MiB, the kernel's own gap
      * below a process's stack (stack_guard_gap), so that a large frame cannot step over it. */
     static char *stack;
-    if (!zygote_filter.filter)
-        seccomp_prog_get(&zygote_filter);
     if (!stack) {
         size_t guard = 1u << 20;
         char *m = mmap(NULL, ZYGOTE_STACK + guard, PROT_READ | PROT_WRITE,

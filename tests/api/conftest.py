@@ -4,6 +4,7 @@ PYROOM_TEST_DB selects the store: "sqlite" (a temporary file) or "postgres" (a f
 database created in the cluster at PYROOM_TEST_PG, which scripts/pg.sh starts).
 PYROOM_BIN is the binary under test (default build/pyroom).
 """
+import functools
 import json
 import os
 import secrets
@@ -23,16 +24,14 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.environ.get("PYROOM_BIN", os.path.join(ROOT, "build", "pyroom"))
 
 
-def _sanitized():
+@functools.lru_cache(maxsize=None)
+def sanitized():
     """Whether the server beside BIN is built with AddressSanitizer (make asan)."""
     try:
         with open(os.path.join(os.path.dirname(BIN), "pyroom-server"), "rb") as f:
             return b"__asan_init" in f.read()
     except OSError:
         return False
-
-
-SANITIZED = _sanitized()
 DB_KIND = os.environ.get("PYROOM_TEST_DB", "sqlite")
 PASSWORD = "correct horse battery"
 

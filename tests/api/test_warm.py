@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import SANITIZED, Client, Server
+from conftest import Client, Server, sanitized
 
 WARM_WAIT_S = 120  # a template imports numpy, pandas, scipy and matplotlib first
 FLAGS = ["--runs-per-minute", "100000", "--max-runs-per-user", "4"]
@@ -464,7 +464,7 @@ def test_stats_report_the_pool(warm_admin):
     # zygotes share the template's pages: each adds far less than a template (not so under
     # AddressSanitizer, whose shadow memory a zygote writes as it runs: 384.6 MB for a
     # template of 192.0 and one zygote, late in a make asan run)
-    if not SANITIZED:
+    if not sanitized():
         assert w["pss_bytes"] < w["template_pss_bytes"] * (1 + w["ready"]), w
     assert w["claims"] >= 0 and w["boot_ms"] > 0
 
